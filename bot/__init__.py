@@ -1,0 +1,1 @@
+"""The WeCom adapter: crypto, XML, callback, API client, outbox relay, cards, photos, emulator."""

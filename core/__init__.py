@@ -1,0 +1,1 @@
+"""The domain: pure Python. No framework, database session, Redis or WeCom here."""

@@ -1,0 +1,185 @@
+"""Typed inbound events and outbound replies, the language between bot/ and handlers/.
+
+Both are plain dataclasses that round-trip through a JSON dict (`to_dict` / `from_dict`), which is how
+inbox rows store events and outbox rows store replies.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+# --- inbound -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    type: ClassVar[str] = ""
+    sender: str
+    at: int  # WeCom CreateTime, unix seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Inbound:
+        cls = INBOUND_TYPES[d["type"]]
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class TextIn(Inbound):
+    type: ClassVar[str] = "text"
+    content: str = ""
+    msg_id: str = ""
+
+
+@dataclass(frozen=True)
+class ImageIn(Inbound):
+    type: ClassVar[str] = "image"
+    media_id: str = ""
+    msg_id: str = ""
+
+
+@dataclass(frozen=True)
+class VoiceIn(Inbound):
+    type: ClassVar[str] = "voice"
+    media_id: str = ""
+    recognition: str = ""
+    msg_id: str = ""
+
+
+@dataclass(frozen=True)
+class LocationIn(Inbound):
+    """A location message picked on the map (lower trust than GPS)."""
+
+    type: ClassVar[str] = "location"
+    lat: float = 0.0
+    lng: float = 0.0
+    scale: int = 0
+    label: str = ""
+    msg_id: str = ""
+
+
+@dataclass(frozen=True)
+class FileIn(Inbound):
+    type: ClassVar[str] = "file"
+    media_id: str = ""
+    title: str = ""
+    msg_id: str = ""
+
+
+@dataclass(frozen=True)
+class EnterAgent(Inbound):
+    type: ClassVar[str] = "enter_agent"
+
+
+@dataclass(frozen=True)
+class LocationReport(Inbound):
+    """The automatic LOCATION event: GPS with precision (metres)."""
+
+    type: ClassVar[str] = "location_report"
+    lat: float = 0.0
+    lng: float = 0.0
+    precision: float = 0.0
+
+
+@dataclass(frozen=True)
+class MenuClick(Inbound):
+    type: ClassVar[str] = "click"
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class CardClick(Inbound):
+    """template_card_event: a button (key) on a card (task_id); response_code updates the card once."""
+
+    type: ClassVar[str] = "card_click"
+    key: str = ""
+    task_id: str = ""
+    response_code: str = ""
+    card_type: str = ""
+    selected: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unsupported(Inbound):
+    type: ClassVar[str] = "unsupported"
+    msg_type: str = ""
+
+
+INBOUND_TYPES: dict[str, type[Inbound]] = {c.type: c for c in (
+    TextIn, ImageIn, VoiceIn, LocationIn, FileIn, EnterAgent, LocationReport, MenuClick, CardClick, Unsupported)}
+
+
+# --- outbound ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Reply:
+        cls = REPLY_TYPES[d["kind"]]
+        names = {f.name for f in fields(cls)}
+        data = {k: v for k, v in d.items() if k in names}
+        if cls is Card:
+            data["buttons"] = [Button(**b) for b in data.get("buttons", [])]
+            data["fields"] = [tuple(f) for f in data.get("fields", [])]
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Text(Reply):
+    kind: ClassVar[str] = "text"
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class Markdown(Reply):
+    kind: ClassVar[str] = "markdown"
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    key: str
+    style: int = 1  # 1 primary, 2 secondary, 3 red, 4 grey (WeCom's button styles)
+
+
+@dataclass(frozen=True)
+class Card(Reply):
+    """An interactive card (template_card button_interaction) or, without buttons, a text notice."""
+
+    kind: ClassVar[str] = "card"
+    title: str = ""
+    description: str = ""
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    task_id: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class CardUpdate(Reply):
+    """Update a clicked card in place (message/update_template_card with the event's response_code)."""
+
+    kind: ClassVar[str] = "card_update"
+    response_code: str = ""
+    replace_name: str = ""
+
+
+@dataclass(frozen=True)
+class Image(Reply):
+    """An image file from the file store, uploaded with media/upload when sent."""
+
+    kind: ClassVar[str] = "image"
+    path: str = ""
+
+
+REPLY_TYPES: dict[str, type[Reply]] = {c.kind: c for c in (Text, Markdown, Card, CardUpdate, Image)}

@@ -1,0 +1,1 @@
+"""SQLAlchemy and Redis implementations of the core ports, migrations, import, files."""

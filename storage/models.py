@@ -1,0 +1,360 @@
+"""SQLAlchemy 2 models: the org, the import tables, and the machinery (inbox, outbox, timers, audit).
+
+Times are stored as UTC (naive on SQLite, timestamptz on PostgreSQL) and always read back aware UTC.
+Table and column names follow shared/spec/import-format.md.
+"""
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC in Python; timestamptz on PostgreSQL, naive UTC text on SQLite."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+Money = Numeric(14, 2)
+Id = String(64)
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrement needs INTEGER PRIMARY KEY
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- the organisation -------------------------------------------------------------------------
+
+class UserRow(Base):
+    __tablename__ = "users"
+    userid: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))  # rep|supervisor|regional_manager|finance_director|sales_director|admin
+    manager_userid: Mapped[str | None] = mapped_column(Id, index=True)
+    region: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32))
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+    customer_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    license_no: Mapped[str | None] = mapped_column(String(32), index=True)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    region: Mapped[str | None] = mapped_column(String(32), index=True)
+    city: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(256))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    coord_system: Mapped[str | None] = mapped_column(String(8))  # wgs84 | gcj02
+    owner_userid: Mapped[str] = mapped_column(Id, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | lost
+    lost_on: Mapped[date | None] = mapped_column(Date)
+    nps: Mapped[int | None] = mapped_column(Integer)
+    categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    decision_roles: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"role": "采购", "name": "王芳"}]
+    created_on: Mapped[date | None] = mapped_column(Date)
+
+
+# --- what happens in the field -------------------------------------------------------------------
+
+class VisitRow(Base):
+    __tablename__ = "visits"
+    visit_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    rep_userid: Mapped[str] = mapped_column(Id, index=True)
+    checked_in_at: Mapped[datetime] = mapped_column(index=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    photo_count: Mapped[int] = mapped_column(Integer, default=0)  # valid photos (imported or counted)
+    note: Mapped[str | None] = mapped_column(Text)
+    # chat-logged visits only
+    source: Mapped[str] = mapped_column(String(16), default="import")  # import | chat
+    status: Mapped[str] = mapped_column(String(16), default="closed")  # open | closed
+    location_source: Mapped[str | None] = mapped_column(String(16))  # gps | map | import
+    location_precision_m: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    completed_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    last_activity_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ix_visits_customer_time", "customer_id", "checked_in_at"),)
+
+
+class VisitTagRow(Base):
+    __tablename__ = "visit_tags"
+    visit_id: Mapped[str] = mapped_column(ForeignKey("visits.visit_id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class PhotoRow(Base):
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.visit_id"), index=True)
+    rep_userid: Mapped[str] = mapped_column(Id)
+    media_id: Mapped[str] = mapped_column(String(256))
+    path: Mapped[str | None] = mapped_column(String(256))
+    thumb_path: Mapped[str | None] = mapped_column(String(256))
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    phash: Mapped[str | None] = mapped_column(String(32), index=True)
+    taken_at: Mapped[datetime | None] = mapped_column()
+    exif_lat: Mapped[float | None] = mapped_column(Float)
+    exif_lng: Mapped[float | None] = mapped_column(Float)
+    verdict: Mapped[str] = mapped_column(String(16))  # ok | duplicate | off_site | rejected
+    reason: Mapped[str | None] = mapped_column(String(256))
+    received_at: Mapped[datetime] = mapped_column()
+
+
+class InteractionRow(Base):
+    __tablename__ = "interactions"
+    interaction_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    rep_userid: Mapped[str | None] = mapped_column(Id)
+    at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "at"),)
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+    order_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    ordered_on: Mapped[date] = mapped_column(Date, index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    category: Mapped[str | None] = mapped_column(String(32))
+
+
+class OpportunityRow(Base):
+    __tablename__ = "opportunities"
+    opportunity_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))  # need_confirmed|quoted|negotiating|won|lost
+    entered_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+
+
+class ContractRow(Base):
+    __tablename__ = "contracts"
+    contract_no: Mapped[str] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    signed_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+
+
+class PaymentRow(Base):
+    __tablename__ = "payments"
+    txn_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    paid_on: Mapped[date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    payer: Mapped[str | None] = mapped_column(String(128))
+    memo: Mapped[str | None] = mapped_column(String(512))
+
+
+class TicketRow(Base):
+    __tablename__ = "tickets"
+    ticket_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    opened_at: Mapped[datetime] = mapped_column()
+    responded_at: Mapped[datetime | None] = mapped_column()
+    sla_hours: Mapped[int] = mapped_column(Integer, default=24)
+
+
+# --- promises, follow-ups, approvals ----------------------------------------------------------------
+
+class PromiseRow(Base):
+    """A promise made to a customer (kind=promise) or the next follow-up (kind=follow_up)."""
+
+    __tablename__ = "promises"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # promise | follow_up
+    visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.visit_id"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    rep_userid: Mapped[str] = mapped_column(Id, index=True)
+    text: Mapped[str] = mapped_column(String(256))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | cancelled
+    schedule_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class ApprovalRow(Base):
+    __tablename__ = "approvals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))  # price_objection
+    visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.visit_id"), unique=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    rep_userid: Mapped[str] = mapped_column(Id)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    current_step: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column()
+    decided_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApprovalStepRow(Base):
+    __tablename__ = "approval_steps"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    step_no: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(32))
+    approver_userid: Mapped[str] = mapped_column(Id)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|approved|rejected|escalated
+    comment: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(Id)
+    decided_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column()
+
+    __table_args__ = (UniqueConstraint("approval_id", "step_no", "approver_userid"),)
+
+
+class CustomerNoteRow(Base):
+    """Free notes on a customer's record: approval comments, snooze reasons."""
+
+    __tablename__ = "customer_notes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    author_userid: Mapped[str | None] = mapped_column(Id)
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column()
+
+
+# --- machinery ------------------------------------------------------------------------------------
+
+class InboxRow(Base):
+    """Every accepted callback, committed before the 200. dedupe_key makes retries no-ops."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(256), unique=True)
+    sender: Mapped[str] = mapped_column(Id, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    event: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | processing | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime | None] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    processed_at: Mapped[datetime | None] = mapped_column()
+
+    __table_args__ = (Index("ix_inbox_status_id", "status", "id"),)
+
+
+class OutboxRow(Base):
+    """Every outgoing WeCom message, written in the transaction of the change that caused it."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dedupe_key: Mapped[str] = mapped_column(String(256), unique=True)
+    recipient: Mapped[str] = mapped_column(Id, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # text | markdown | template_card | image | update_card
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)  # the Reply, before rendering
+    payload: Mapped[str | None] = mapped_column(Text)  # rendered JSON, stored once, resent byte for byte
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sending|sent|dead|merged
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    merged_into: Mapped[int | None] = mapped_column(BigId)
+    response_code: Mapped[str | None] = mapped_column(String(256))
+
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_try_at"),)
+
+
+class TimerRow(Base):
+    """A durable SOP timer. Cancel and reschedule are states, never deletes."""
+
+    __tablename__ = "timers"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    business_key: Mapped[str] = mapped_column(String(256), unique=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64), index=True)
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column()
+    fired_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(String(256))
+
+    __table_args__ = (Index("ix_timers_status_due", "status", "due_at"),)
+
+
+class ConversationRow(Base):
+    """Dialog state per WeCom user (what the bot is waiting for)."""
+
+    __tablename__ = "conversations"
+    userid: Mapped[str] = mapped_column(Id, primary_key=True)
+    state: Mapped[str] = mapped_column(String(32), default="idle")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column()
+
+
+class AuditRow(Base):
+    """Append-only: who changed what, when, before → after, and why. Same transaction as the change."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # a userid, or system:<component>
+    action: Mapped[str] = mapped_column(String(32))  # create | update | delete | read | import
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(256))  # inbox:<id> | timer:<id> | import:<file> | ...
+
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+
+
+class OrgConfigRow(Base):
+    """Per-organisation settings editable at runtime (tag menu, SOP policy overrides)."""
+
+    __tablename__ = "org_config"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
