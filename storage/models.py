@@ -275,6 +275,7 @@ class InboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[datetime | None] = mapped_column()
     lease_until: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column()
 
@@ -295,6 +296,7 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_try_at: Mapped[datetime] = mapped_column()
     lease_until: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
@@ -317,6 +319,7 @@ class TimerRow(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|running|done|cancelled
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column()
     fired_at: Mapped[datetime | None] = mapped_column()

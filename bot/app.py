@@ -1,0 +1,71 @@
+"""The FastAPI application: the callback, health checks, and (when running) the metronome."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from bot.callback import CallbackDeps, make_router
+from bot.services import Services
+
+log = logging.getLogger("assistant")
+TICK_SECONDS = 1.0
+
+
+def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
+    """`run_scheduler`: also drive the inbox worker, timer sweep and outbox relay in this process.
+
+    APScheduler is only the metronome (one interval job, in memory): SOP timers are database rows, so
+    every process may tick; a stored callback nudges the job to run at once.
+    """
+    scheduler: AsyncIOScheduler | None = None
+
+    def wake() -> None:
+        if scheduler is not None and scheduler.running:
+            try:
+                scheduler.modify_job("tick", next_run_time=datetime.now(scheduler.timezone))
+            except Exception:  # noqa: BLE001 - job missing during shutdown
+                pass
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        nonlocal scheduler
+        if run_scheduler:
+            scheduler = AsyncIOScheduler()
+            scheduler.add_job(_safe_tick, "interval", seconds=TICK_SECONDS, id="tick", coalesce=True,
+                              max_instances=1, misfire_grace_time=None)
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await services.client.aclose()
+
+    async def _safe_tick() -> None:
+        try:
+            await services.tick()
+        except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
+            log.exception("tick failed")
+
+    app = FastAPI(title="WeCom sales assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
+    deps = CallbackDeps(crypto=services.crypto, session_factory=services.session_factory, clock=services.clock,
+                        max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
+    app.include_router(make_router(deps))
+
+    @app.get("/healthz")
+    def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        checks = await asyncio.to_thread(services.ready)
+        return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
+
+    app.state.services = services
+    return app

@@ -1,0 +1,225 @@
+"""The outbox relay: send each outbox row through the WeCom API, exactly once as far as people can see.
+
+- The payload is rendered once and stored on the row; every retry sends those bytes, and
+  `enable_duplicate_check` makes WeCom drop a repeat of a send whose answer we lost.
+- Retries back off exponentially (1 s … 10 min) on network errors, HTTP 5xx, errcode -1 and 45009, and
+  stop after 30 minutes (inside WeCom's duplicate-check window): the row is then `dead`, and so is a
+  row that hits a permanent error. A dead row alerts every admin. A row leaves the outbox only as
+  `sent`, `merged` (into a digest that is itself a row) or `dead`.
+- Each recipient gets at most RATE_LIMIT messages a minute (WeCom silently drops beyond 30): the excess
+  is merged into one digest message, so nothing is dropped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import cards
+from bot.client import WeComClient, WeComError
+from core.clock import Clock
+from handlers import texts
+from handlers.types import CardUpdate, Image, Markdown, Reply
+from storage import outbox
+from storage.db import writer_session
+from storage.models import OutboxRow, PromiseRow, UserRow
+
+log = logging.getLogger("assistant.sender")
+
+RATE_LIMIT = 20  # per recipient per minute; WeCom drops silently above 30
+RATE_WINDOW = timedelta(seconds=60)
+GIVE_UP_AFTER = timedelta(minutes=30)
+MAX_BACKOFF = timedelta(minutes=10)
+MESSAGE_KINDS = ("text", "markdown", "card", "image")  # count toward the per-recipient limit
+DIGEST_MAX_ITEMS = 40
+
+
+@dataclass
+class Relay:
+    session_factory: sessionmaker[Session]
+    client: WeComClient
+    clock: Clock
+    agent_id: int
+    file_root: Path | None = None
+    batch: int = 200
+
+    def __post_init__(self) -> None:
+        self.owner = uuid.uuid4().hex[:12]
+
+    async def run_once(self) -> int:
+        """Claim due rows, apply the rate limit (merging the excess), send. Returns rows handled."""
+        now = self.clock.now()
+        with writer_session(self.session_factory) as s:
+            rows = outbox.claim(s, now=now, limit=self.batch, lease=timedelta(minutes=2))
+            to_send = self._apply_rate_limit(s, rows, now)
+            s.commit()
+        for row_id in to_send:
+            await self._send_one(row_id)
+        return len(rows)
+
+    async def drain(self, max_rounds: int = 100) -> int:
+        total = 0
+        for _ in range(max_rounds):
+            n = await self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    # -- rate limit and digests --------------------------------------------------------------------
+    def _apply_rate_limit(self, s: Session, rows: list[OutboxRow], now: datetime) -> list[int]:
+        by_recipient: dict[str, list[OutboxRow]] = defaultdict(list)
+        send: list[int] = []
+        for r in rows:
+            if r.kind in MESSAGE_KINDS:
+                by_recipient[r.recipient].append(r)
+            else:
+                send.append(r.id)
+        for recipient, due in by_recipient.items():
+            sent_recently = s.scalar(select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.recipient == recipient, OutboxRow.status == "sent",
+                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW)) or 0
+            budget = RATE_LIMIT - sent_recently
+            if budget <= 0:
+                oldest = s.scalar(select(func.min(OutboxRow.sent_at)).where(
+                    OutboxRow.recipient == recipient, OutboxRow.status == "sent",
+                    OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW))
+                for r in due:
+                    r.status, r.lease_until = "pending", None
+                    r.next_try_at = (oldest or now) + RATE_WINDOW + timedelta(seconds=1)
+                continue
+            if len(due) <= budget:
+                send.extend(r.id for r in due)
+                continue
+            direct, overflow = due[: budget - 1], due[budget - 1:]
+            send.extend(r.id for r in direct)
+            self._merge(s, recipient, overflow, now)
+        return send
+
+    def _merge(self, s: Session, recipient: str, rows: list[OutboxRow], now: datetime) -> None:
+        for start in range(0, len(rows), DIGEST_MAX_ITEMS):
+            chunk = rows[start:start + DIGEST_MAX_ITEMS]
+            body = f"**{texts.DIGEST_TITLE.format(count=len(chunk))}**\n" + cards.digest_text([r.message for r in chunk])
+            key = f"digest:{chunk[0].id}:{chunk[-1].id}"
+            outbox.enqueue(s, recipient=recipient, message=Markdown(content=body).to_dict(), dedupe_key=key, now=now)
+            s.flush()
+            digest_id = s.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key))
+            for r in chunk:
+                r.status, r.merged_into, r.lease_until = "merged", digest_id, None
+
+    # -- sending -------------------------------------------------------------------------------------
+    def _render(self, row: OutboxRow) -> str | None:
+        reply = Reply.from_dict(row.message)
+        if isinstance(reply, CardUpdate):
+            return cards.dumps(cards.render_update(reply, userid=row.recipient, agent_id=self.agent_id))
+        if isinstance(reply, Image):
+            return None  # needs a media_id first; rendered after the upload
+        return cards.dumps(cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id))
+
+    async def _send_one(self, row_id: int) -> None:
+        with self.session_factory() as s:
+            row = s.get(OutboxRow, row_id)
+            if row is None or row.status != "sending":
+                return
+            kind, message, payload, recipient = row.kind, dict(row.message), row.payload, row.recipient
+            if payload is None and kind in MESSAGE_KINDS + ("card_update",):
+                payload = self._render(row)
+                if payload is not None:
+                    row.payload = payload
+                    s.commit()
+        try:
+            result = await self._call(kind, message, payload, recipient, row_id)
+        except WeComError as exc:
+            self._failed(row_id, exc, permanent=not exc.transient)
+            return
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            self._failed(row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False)
+            return
+        self._sent(row_id, result)
+
+    async def _call(self, kind: str, message: dict, payload: str | None, recipient: str, row_id: int) -> dict:
+        if kind == "card_update":
+            try:
+                return await self.client.update_template_card(payload or "")
+            except WeComError as exc:
+                if exc.errcode == 60140:  # response_code already used or expired: the card is settled
+                    return {"errcode": 0, "note": "60140"}
+                raise
+        if kind == "image":
+            if payload is None:
+                path = Path(message["path"])
+                if self.file_root is not None and not path.is_absolute():
+                    path = self.file_root / path
+                media_id = await self.client.media_upload(kind="image", filename=path.name, data=path.read_bytes(),
+                                                          content_type="image/png")
+                body = {"touser": recipient, "agentid": self.agent_id, "msgtype": "image",
+                        "image": {"media_id": media_id}, **cards.DUPLICATE_CHECK}
+                payload = cards.dumps(body)
+                with self.session_factory() as s:
+                    s.get(OutboxRow, row_id).payload = payload
+                    s.commit()
+            return await self.client.send_raw(payload)
+        if kind in MESSAGE_KINDS:
+            return await self.client.send_raw(payload or "")
+        if kind == "schedule_add":
+            sid = await self.client.schedule_add(message["schedule"])
+            return {"schedule_id": sid, "promise_id": message.get("promise_id")}
+        if kind == "schedule_update":
+            await self.client.schedule_update(message["schedule"])
+            return {}
+        if kind == "schedule_del":
+            await self.client.schedule_delete(message["schedule_id"])
+            return {}
+        raise WeComError(0, f"unknown outbox kind {kind}")
+
+    def _sent(self, row_id: int, result: dict) -> None:
+        now = self.clock.now()
+        with self.session_factory() as s:
+            row = s.get(OutboxRow, row_id)
+            row.status, row.sent_at, row.lease_until = "sent", now, None
+            bad = result.get("invaliduser") or result.get("unlicenseduser")
+            if bad:  # a 200 that reached nobody is a partial failure
+                row.last_error = f"invaliduser={bad}"
+            if result.get("response_code"):
+                row.response_code = result["response_code"]
+            if result.get("schedule_id") and result.get("promise_id"):
+                promise = s.get(PromiseRow, int(result["promise_id"]))
+                if promise is not None:
+                    promise.schedule_id = result["schedule_id"]
+            s.commit()
+
+    def _failed(self, row_id: int, exc: WeComError, *, permanent: bool) -> None:
+        now = self.clock.now()
+        with writer_session(self.session_factory) as s:
+            row = s.get(OutboxRow, row_id)
+            row.attempts += 1
+            row.last_error = str(exc)[:500]
+            row.lease_until = None
+            if permanent or now - row.created_at > GIVE_UP_AFTER:
+                row.status = "dead"
+                log.error("outbox %s dead after %s attempts: %s", row_id, row.attempts, exc)
+                self._alert_admins(s, row, now)
+            else:
+                row.status = "pending"
+                row.next_try_at = now + min(MAX_BACKOFF, timedelta(seconds=2 ** (row.attempts - 1)))
+            s.commit()
+
+    def _alert_admins(self, s: Session, row: OutboxRow, now: datetime) -> None:
+        if row.dedupe_key.startswith("dead:"):
+            return  # never alert about an alert
+        for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
+            text = texts.ADMIN_DEAD_LETTER.format(recipient=row.recipient, error=row.last_error or "")
+            outbox.enqueue(s, recipient=admin, message={"kind": "text", "content": text},
+                           dedupe_key=f"dead:{row.id}:{admin}", now=now)
+
+
+def payload_of(row: OutboxRow) -> dict:
+    return json.loads(row.payload) if row.payload else {}

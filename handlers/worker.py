@@ -1,0 +1,97 @@
+"""Drain the inbox: claim events in order per sender, run the handler, write replies to the outbox.
+
+Each event is handled in its own transaction: the domain change, audit rows, timer rows, outbox rows
+and the inbox row's `done` commit together or not at all, so an event is processed exactly once even
+if the process dies (an expired claim is taken over by another worker and the half-done work was
+rolled back).
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock
+from handlers import conversation, router
+from handlers.context import Ctx
+from handlers.types import Inbound
+from handlers.types import Text as TextReply
+from storage import inbox, outbox
+from storage.db import writer_session
+from storage.models import UserRow
+
+log = logging.getLogger("assistant.worker")
+
+# Work that must not hold the database write lock (photo download and Pillow): it runs before the
+# event's transaction and its result is handed to the handler. Must be idempotent.
+Prefetch = Callable[[Inbound], dict[str, Any] | None]
+
+
+@dataclass
+class InboxWorker:
+    session_factory: sessionmaker[Session]
+    clock: Clock
+    owner: str
+    prefetch: Prefetch | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    batch: int = 50
+
+    def run_once(self) -> int:
+        """Claim and handle one batch. Returns how many events were handled (or failed)."""
+        with writer_session(self.session_factory) as s:
+            ids = inbox.claim(s, now=self.clock.now(), owner=self.owner, limit=self.batch)
+            s.commit()
+        for inbox_id in ids:
+            self.handle(inbox_id)
+        return len(ids)
+
+    def drain(self, max_rounds: int = 1000) -> int:
+        total = 0
+        for _ in range(max_rounds):
+            n = self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    def handle(self, inbox_id: int) -> None:
+        try:
+            with self.session_factory() as s:
+                row = s.get(inbox.InboxRow, inbox_id)
+                event = Inbound.from_dict(row.event) if row else None
+            extra = self.prefetch(event) if (self.prefetch and event is not None) else None
+            with writer_session(self.session_factory) as s:
+                row = inbox.load_claimed(s, inbox_id=inbox_id, owner=self.owner)
+                if row is None:
+                    return  # our claim expired and someone else took it
+                self._dispatch(s, row, Inbound.from_dict(row.event), extra)
+                inbox.mark_done(row, now=self.clock.now())
+                s.commit()
+        except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff, then park visibly
+            log.error("inbox %s failed: %s", inbox_id, exc.__class__.__name__,
+                      extra={"trace": traceback.format_exc(limit=5)})
+            with writer_session(self.session_factory) as s:
+                status = inbox.mark_failed_attempt(s, inbox_id=inbox_id, now=self.clock.now(),
+                                                   error=f"{exc.__class__.__name__}: {exc}")
+                if status == "failed":
+                    row = s.get(inbox.InboxRow, inbox_id)
+                    outbox.enqueue(s, recipient=row.sender, message=TextReply(
+                        content=router.texts.INTERNAL_ERROR).to_dict(), dedupe_key=f"in:{inbox_id}:error",
+                        now=self.clock.now())
+                s.commit()
+
+    def _dispatch(self, s: Session, row: inbox.InboxRow, event: Inbound, extra: dict[str, Any] | None) -> None:
+        now = self.clock.now()
+        user = s.get(UserRow, row.sender)
+        state, data = conversation.state_of(s, row.sender)
+        ctx = Ctx(session=s, now=now, user=user, userid=row.sender, source=f"inbox:{row.id}",
+                  settings=self.settings, state=state, state_data=data, prefetched=extra)
+        router.route(ctx, event, state=state)
+        if ctx.state_changed:
+            conversation.save(s, row.sender, state=ctx.state, data=ctx.state_data, now=now)
+        for n, (recipient, reply) in enumerate(ctx.outgoing):
+            outbox.enqueue(s, recipient=recipient, message=reply.to_dict(), dedupe_key=f"in:{row.id}:{n}", now=now)

@@ -1,0 +1,78 @@
+"""The inbox: accepted callbacks, committed before the 200, claimed in order per sender."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, aliased
+
+from storage.models import InboxRow
+
+MAX_ATTEMPTS = 5
+
+
+def put(session: Session, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any],
+        now: datetime) -> bool:
+    """Insert one event; a duplicate dedupe_key (a WeCom retry) is a no-op. True when new."""
+    dialect = session.get_bind().dialect.name
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(InboxRow).values(
+        dedupe_key=dedupe_key, sender=sender, kind=kind, event=event, received_at=now, status="new", attempts=0)
+    return bool(session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"])).rowcount)
+
+
+def _claimable(now: datetime):
+    earlier = aliased(InboxRow)
+    due_new = and_(InboxRow.status == "new", (InboxRow.next_try_at.is_(None)) | (InboxRow.next_try_at <= now))
+    stale = and_(InboxRow.status == "processing", InboxRow.lease_until < now)
+    blocked = exists().where(earlier.sender == InboxRow.sender, earlier.id < InboxRow.id,
+                             earlier.status.in_(("new", "processing")))
+    return (due_new | stale) & ~blocked
+
+
+def claim(session: Session, *, now: datetime, owner: str, limit: int = 50,
+          lease: timedelta = timedelta(seconds=60)) -> list[int]:
+    """Claim the oldest unfinished event of up to `limit` senders (one each, so each sender's
+    events are handled in order). Returns inbox ids; the caller commits the claim."""
+    q = select(InboxRow.id).where(_claimable(now)).order_by(InboxRow.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    ids = list(session.scalars(q))
+    if ids:
+        session.execute(update(InboxRow).where(InboxRow.id.in_(ids))
+                        .values(status="processing", lease_until=now + lease, claimed_by=owner))
+    return ids
+
+
+def load_claimed(session: Session, *, inbox_id: int, owner: str) -> InboxRow | None:
+    """The row, locked, if this owner still holds its claim (a lease may have expired and moved on)."""
+    q = select(InboxRow).where(InboxRow.id == inbox_id, InboxRow.status == "processing",
+                               InboxRow.claimed_by == owner)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()
+    return session.scalars(q).first()
+
+
+def mark_done(row: InboxRow, *, now: datetime) -> None:
+    row.status = "done"
+    row.processed_at = now
+    row.lease_until = None
+
+
+def mark_failed_attempt(session: Session, *, inbox_id: int, now: datetime, error: str) -> str:
+    """Record a failed attempt: back off (1, 2, 4, 8 s …), then park as `failed` — visible, never dropped."""
+    row = session.get(InboxRow, inbox_id)
+    if row is None:
+        return "missing"
+    row.attempts += 1
+    row.last_error = error[:2000]
+    row.lease_until = None
+    row.claimed_by = None
+    if row.attempts >= MAX_ATTEMPTS:
+        row.status = "failed"
+    else:
+        row.status = "new"
+        row.next_try_at = now + timedelta(seconds=2 ** (row.attempts - 1))
+    return row.status

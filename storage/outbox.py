@@ -1,0 +1,46 @@
+"""Writing and claiming outbox rows. Sending them is bot/sender.py's job."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from storage.models import OutboxRow
+
+
+def enqueue(session: Session, *, recipient: str, message: dict[str, Any], dedupe_key: str,
+            now: datetime, not_before: datetime | None = None) -> bool:
+    """Add one outgoing message to the current transaction. A repeated dedupe_key is a no-op.
+
+    `message` is a handlers.types.Reply as dict (`reply.to_dict()`), or an API call such as a
+    calendar schedule (`{"kind": "schedule_add", ...}`). Returns True when a row was added.
+    """
+    values = dict(dedupe_key=dedupe_key, recipient=recipient, kind=message["kind"], message=message,
+                  status="pending", attempts=0, next_try_at=not_before or now, created_at=now)
+    dialect = session.get_bind().dialect.name
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(OutboxRow).values(**values)
+    result = session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return bool(result.rowcount)
+
+
+def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
+    """Claim due pending rows (and rows whose sending lease expired) for this process.
+
+    PostgreSQL: FOR UPDATE SKIP LOCKED, so several relays share the work. SQLite: the caller's
+    transaction holds the write lock (storage.db.writer_session), so there is one claimer at a time.
+    """
+    q = (select(OutboxRow)
+         .where(((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
+                | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now)))
+         .order_by(OutboxRow.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    rows = list(session.scalars(q))
+    if rows:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows]))
+                        .values(status="sending", lease_until=now + lease))
+    return rows
