@@ -42,11 +42,10 @@ class Services:
         """One beat: inbox, due timers, outbox. Safe to run in several processes at once."""
         handled = await asyncio.to_thread(self.worker.drain)
         fired = 0
-        sweep = self.extra.get("sweep_timers")
-        if sweep is not None:
-            fired = await asyncio.to_thread(sweep)
-            if fired:
-                handled += await asyncio.to_thread(self.worker.drain)
+        for sweep in self.extra.get("sweeps", []):  # timers, idle visits: each claims its rows atomically
+            fired += await asyncio.to_thread(sweep) or 0
+        if fired:
+            handled += await asyncio.to_thread(self.worker.drain)
         sent = await self.relay.drain()
         return {"inbox": handled, "timers": fired, "outbox": sent}
 
