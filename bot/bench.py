@@ -1,0 +1,163 @@
+"""`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
+
+Sections (each can be picked with --only): ingest, import, photos, nlq, timers.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args: list[str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "bot.bench_app", *args, "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server {args} did not start")
+
+
+def _bodies(n: int, *, start_id: int = 1) -> tuple[list[bytes], str]:
+    """n distinct, correctly encrypted text callbacks from distinct reps (WeCom-exact)."""
+    from bot.crypto import WeComCrypto
+    from bot.demo_corp import DEMO_CORP
+
+    crypto = WeComCrypto(token=DEMO_CORP["WECOM_TOKEN"], encoding_aes_key=DEMO_CORP["WECOM_AES_KEY"],
+                         corp_id=DEMO_CORP["WECOM_CORP_ID"])
+    ts = str(int(time.time()))
+    out = []
+    for i in range(start_id, start_id + n):
+        xml = (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+               f"<FromUserName><![CDATA[rep{i % 28 + 1:02d}]]></FromUserName><CreateTime>{ts}</CreateTime>"
+               f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]></Content><MsgId>{i}</MsgId>"
+               f"<AgentID>1000002</AgentID></xml>")
+        params, enc = crypto.seal(xml, timestamp=ts)
+        body = (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+                f"<Encrypt><![CDATA[{enc}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>").encode()
+        path = f"/wecom/callback?msg_signature={params['msg_signature']}&timestamp={ts}&nonce={params['nonce']}"
+        out.append((path, body))
+    return out, ts
+
+
+def bench_ingest(quick: bool) -> list[tuple[str, str]]:
+    from bot.loadgen import build_request, closed_loop, fixed_rate
+
+    seconds = 4.0 if quick else 8.0
+    n = 40_000 if not quick else 20_000
+    bodies, _ = _bodies(n)
+    rows: list[tuple[str, str]] = []
+    results = {}
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        for mode in ("empty", "callback"):
+            port = _free_port()
+            proc = _start(["--mode", mode, "--data", str(tmp / mode)], port)
+            try:
+                reqs = [build_request("127.0.0.1", port, p, b) for p, b in bodies]
+                asyncio.run(closed_loop("127.0.0.1", port, reqs[:500], connections=16, seconds=1))  # warm-up
+                res = asyncio.run(closed_loop("127.0.0.1", port, reqs[500:], connections=32, seconds=seconds))
+                results[mode] = res
+                rows.append((f"ingest {mode}: throughput", f"{res.rate:,.0f} req/s (p50 {res.pct(50):.1f} ms, "
+                                                          f"p99 {res.pct(99):.1f} ms, errors {res.errors})"))
+            finally:
+                proc.terminate()
+                proc.wait(10)
+        rows.append(("ingest ratio callback/empty", f"{results['callback'].rate / results['empty'].rate:.2f}× "
+                                                     "(target ≥ 0.5×)"))
+        # fixed rate: 200 messages/s, fresh message ids
+        port = _free_port()
+        proc = _start(["--mode", "callback", "--data", str(tmp / "fixed")], port)
+        try:
+            fresh, _ = _bodies(int(200 * seconds), start_id=10_000_000)
+            reqs = [build_request("127.0.0.1", port, p, b) for p, b in fresh]
+            res = asyncio.run(fixed_rate("127.0.0.1", port, reqs, rate=200))
+            rows.append(("ack at 200 msg/s", f"p50 {res.pct(50):.1f} ms, p99 {res.pct(99):.1f} ms, "
+                                             f"max {max(res.latencies_ms):.1f} ms, errors {res.errors} "
+                                             "(target p99 < 50 ms)"))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def bench_import(quick: bool) -> list[tuple[str, str]]:
+    from core.clock import SystemClock
+    from storage.db import make_engine, make_session_factory
+    from storage.importer import import_paths
+    from storage.sample_data import write_sample_dataset
+    from storage.schema import create_all
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    try:
+        now = SystemClock().now()
+        write_sample_dataset(tmp / "csv", customers=4000, now=now)
+        rows_total = sum(max(0, sum(1 for _ in open(f, encoding="utf-8-sig")) - 1) for f in (tmp / "csv").glob("*.csv"))
+        engine = make_engine(f"sqlite:///{tmp}/db.sqlite")
+        create_all(engine)
+        t0 = time.perf_counter()
+        import_paths(make_session_factory(engine), [tmp / "csv"], now=now, progress=False)
+        dt = time.perf_counter() - t0
+        engine.dispose()
+        return [("import (SQLite, sample org)", f"{rows_total:,} rows in {dt:.1f} s = {rows_total / dt:,.0f} rows/s")]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_photos(quick: bool) -> list[tuple[str, str]]:
+    from bot.photos import bench_photo
+
+    ms = bench_photo()
+    return [("photo gate, 12 MP JPEG", f"{ms:.0f} ms per photo per core (target ≤ 150 ms)")]
+
+
+def bench_nlq(quick: bool) -> list[tuple[str, str]]:
+    from nlq import bench as nlq_bench
+
+    return nlq_bench.report(quick=quick)
+
+
+SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
+    "ingest": bench_ingest, "import": bench_import, "photos": bench_photos, "nlq": bench_nlq,
+}
+
+
+def run_bench(*, quick: bool = False, only: str | None = None) -> int:
+    names = [n.strip() for n in only.split(",")] if only else list(SECTIONS)
+    print(f"# bench on {platform.node()} — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    print(f"{'figure':<40} value")
+    failed = 0
+    for name in names:
+        try:
+            rows = SECTIONS[name](quick)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others
+            print(f"{name:<40} ERROR {type(exc).__name__}: {exc}")
+            failed += 1
+            continue
+        for label, value in rows:
+            print(f"{label:<40} {value}", flush=True)
+    return 1 if failed else 0
