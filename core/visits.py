@@ -41,6 +41,23 @@ def nearby(lat: float, lng: float, places: Iterable[Place], *, tolerance_m: floa
     return [n for n in ranked if n.distance_m <= tolerance_m], ranked
 
 
+CLEAR_WINNER_M = 50.0  # the nearest store is this close (plus GPS precision) …
+CLEAR_WINNER_RATIO = 3.0  # … and the next one at least this many times as far: no need to ask
+
+
+def clear_winner(candidates: list[Nearby], precision_m: float | None) -> Nearby | None:
+    """The one candidate to check in at without asking, or None when the rep must pick."""
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        return None
+    first, second = candidates[0], candidates[1]
+    if first.distance_m <= CLEAR_WINNER_M + float(precision_m or 0) and \
+            second.distance_m >= CLEAR_WINNER_RATIO * max(first.distance_m, 1.0):
+        return first
+    return None
+
+
 def is_complete(*, has_location: bool, valid_photos: int, tags: Iterable[str]) -> bool:
     return has_location and valid_photos >= MIN_PHOTOS and any(True for _ in tags)
 

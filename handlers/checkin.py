@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rapidfuzz import fuzz, process
 
-from core.visits import GPS_TRUST, MAP_PICK_TRUST, nearby, tolerance_for
+from core.visits import GPS_TRUST, MAP_PICK_TRUST, clear_winner, nearby, tolerance_for
 from handlers import router, texts, visit_flow
 from handlers.context import Ctx
 from handlers.types import Button, Card, CardClick, Inbound, LocationIn, LocationReport
@@ -35,9 +35,13 @@ def _check_in_at(ctx: Ctx, lat: float, lng: float, *, source: str, precision: fl
     tolerance = tolerance_for(precision, _tolerance(ctx))
     within, ranked = nearby(lat, lng, visit_repo.rep_places(ctx.session, rep), tolerance_m=tolerance)
     current = visit_repo.open_visit(ctx.session, rep)
+    if current is not None and visit_flow.is_idle(ctx, current):
+        visit_flow.close(ctx, current, why=f"{ctx.source}: idle", notify=True)
+        current = None
+    winner = clear_winner(within, precision)
     if current is not None:
         here = next((n for n in within if n.place.customer_id == current.customer_id), None)
-        if here is not None:
+        if here is not None and (winner is None or winner.place.customer_id == current.customer_id):
             if current.lat is None or (current.location_source == MAP_PICK_TRUST and source == GPS_TRUST):
                 visit_repo.set_location(ctx.session, current, lat=lat, lng=lng, source=source, precision=precision,
                                         distance=here.distance_m, now=ctx.now, actor=rep, why=ctx.source)
@@ -46,16 +50,14 @@ def _check_in_at(ctx: Ctx, lat: float, lng: float, *, source: str, precision: fl
                 ctx.reply(TextReply(content=texts.ALREADY_HERE.format(name=here.place.name)))
             return
     pending = {"lat": lat, "lng": lng, "source": source, "precision": precision}
-    if len(within) == 1:
-        only = within[0]
-        visit_flow.open_for(ctx, customer_id=only.place.customer_id, location=pending, distance=only.distance_m)
+    if winner is not None:
+        visit_flow.open_for(ctx, customer_id=winner.place.customer_id, location=pending, distance=winner.distance_m)
         return
     if within:
         ctx.set_state("pick_customer", {"location": pending})
         ctx.reply(Card(title=texts.PICK_CUSTOMER_TITLE.format(count=len(within)), description=texts.PICK_CUSTOMER_DESC,
                        buttons=[Button(text=f"{n.place.name}（{n.distance_m:.0f}米）"[:20],
-                                       key=f"visit:pick:{n.place.customer_id}") for n in within[:MAX_CHOICES]],
-                       task_id=f"pick-{rep}-{int(ctx.now.timestamp())}"))
+                                       key=f"visit:pick:{n.place.customer_id}") for n in within[:MAX_CHOICES]]))
         return
     if automatic and current is not None:
         return  # opening the app somewhere else during a visit is not a check-in
@@ -64,7 +66,7 @@ def _check_in_at(ctx: Ctx, lat: float, lng: float, *, source: str, precision: fl
                       style=2) for n in ranked[:3]]
     buttons.append(Button(text=texts.NEW_CUSTOMER_BUTTON, key="cust:new", style=1))
     ctx.reply(Card(title=texts.NONE_NEARBY_TITLE.format(distance=int(tolerance)), description=texts.NONE_NEARBY_DESC,
-                   buttons=buttons, task_id=f"none-{rep}-{int(ctx.now.timestamp())}"))
+                   buttons=buttons))
 
 
 @router.card_action("visit")
@@ -112,8 +114,7 @@ def on_visit_by_name(ctx: Ctx, event: Inbound) -> bool | None:
         visit_flow.open_for(ctx, customer_id=best[2], location=None, distance=None)
         return None
     ctx.reply(Card(title=texts.PICK_BY_NAME_TITLE.format(count=len(matches)), description=texts.PICK_CUSTOMER_DESC,
-                   buttons=[Button(text=name[:20], key=f"visit:pick:{cid}") for name, _score, cid in matches],
-                   task_id=f"name-{ctx.userid}-{int(ctx.now.timestamp())}"))
+                   buttons=[Button(text=name[:20], key=f"visit:pick:{cid}") for name, _score, cid in matches]))
     return None
 
 

@@ -161,8 +161,7 @@ def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearb
     second = Button(text="取消", key="cust:cancel", style=2) if same_licence else \
         Button(text=texts.ONBOARD_CREATE_ANYWAY, key="cust:force", style=2)
     ctx.reply(Card(title=why, description="是同一个客户吗？",
-                   buttons=[Button(text=texts.ONBOARD_USE_EXISTING, key=f"cust:use:{existing.customer_id}"), second],
-                   task_id=f"dup-{ctx.userid}-{int(ctx.now.timestamp())}"))
+                   buttons=[Button(text=texts.ONBOARD_USE_EXISTING, key=f"cust:use:{existing.customer_id}"), second]))
     if same_licence:  # the same licence is the same company: it is never created twice
         data = dict(ctx.state_data)
         data["draft"] = {k: v for k, v in draft.items() if k != "licence"}

@@ -12,12 +12,19 @@ from handlers.types import Text as TextReply
 from storage import visit_repo
 from storage.models import CustomerRow, PhotoRow, VisitRow
 
-PROMPT_QUIET = timedelta(minutes=10)  # do not repeat the same "还差…" within this time
+# Do not repeat the same "还差…" within this time. It matches WeCom's own duplicate check (1800 s):
+# an identical message inside that window would be dropped by WeCom anyway.
+PROMPT_QUIET = timedelta(minutes=30)
 PENDING_PHOTOS_WINDOW = 30  # minutes: photos sent before the check-in still count
 
 
 def _quiet(ctx: Ctx) -> timedelta:
     return timedelta(minutes=float(ctx.settings.get("prompt_quiet_minutes", PROMPT_QUIET.total_seconds() / 60)))
+
+
+def is_idle(ctx: Ctx, visit: VisitRow) -> bool:
+    idle = timedelta(minutes=float(ctx.settings.get("visit_idle_minutes", 120)))
+    return visit.last_activity_at is not None and ctx.now - visit.last_activity_at > idle
 
 
 def customer_name(ctx: Ctx, customer_id: str) -> str:

@@ -84,10 +84,9 @@ def understood_card(ctx: Ctx, visit: VisitRow, tags: list[str], promise_ids: lis
         fields.append((texts.SUMMARY_FIELDS_NOTE, note))
     if not buttons:
         return Card(title=texts.UNDERSTOOD_TITLE.format(name=visit_flow.customer_name(ctx, visit.customer_id)),
-                    description=texts.UNDERSTOOD_NOTHING.format(menu="、".join(menu.canonical())), fields=fields)
+                    description=texts.UNDERSTOOD_NOTHING.format(menu="、".join(menu.names)), fields=fields)
     return Card(title=texts.UNDERSTOOD_TITLE.format(name=visit_flow.customer_name(ctx, visit.customer_id)),
-                description=texts.FIX_HINT, fields=fields, buttons=buttons[:6],
-                task_id=f"und-{visit.visit_id}-{int(ctx.now.timestamp())}")
+                description=texts.FIX_HINT, fields=fields, buttons=buttons[:6])
 
 
 @router.card_action("fix")

@@ -1,0 +1,105 @@
+"""End to end through the emulator: encrypted callback in → inbox → worker → outbox → message/send out."""
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import func, select
+
+from handlers import texts
+from storage.models import InboxRow, OutboxRow
+from tests.factories import org
+from tests.harness import Harness
+
+
+def test_help_reply_through_the_real_protocol(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    assert h.peer.text("rep01", "帮助").status_code == 200
+    h.tick()
+    assert h.texts("rep01") == [texts.HELP_REP]
+    sent = h.replies("rep01")
+    assert len(sent) == 1 and sent[0]["enable_duplicate_check"] == 1
+    # managers get the manager help
+    h.peer.text("sup01", "帮助")
+    h.tick()
+    assert h.texts("sup01") == [texts.HELP_MANAGER]
+
+
+def test_stale_cached_token_is_refreshed(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    h.peer.text("rep01", "帮助")
+    h.tick()
+    h.wecom.expire_tokens()  # WeCom invalidates the token early: 42001 on the next call
+    h.peer.text("rep01", "我的待办")
+    h.tick()
+    assert h.texts("rep01") == [texts.HELP_REP, texts.TODO_NONE]
+    assert h.wecom.tokens_issued == 2
+
+
+def test_unknown_member_is_told_so(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    h.peer.text("stranger", "你好")
+    h.tick()
+    assert h.texts("stranger") == [texts.UNKNOWN_USER.format(userid="stranger")]
+
+
+def test_fifty_concurrent_copies_make_one_row_and_one_reply(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    h.peer.text("rep01", "帮助")
+    original = h.peer.last
+    statuses = []
+    barrier = threading.Barrier(10)
+
+    def deliver(n: int) -> None:
+        barrier.wait()
+        for _ in range(n):
+            statuses.append(h.peer.resend(original).status_code)
+
+    threads = [threading.Thread(target=deliver, args=(5,)) for _ in range(10)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert statuses == [200] * 50
+    h.tick()
+    with h.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(InboxRow)) == 1
+        assert s.scalar(select(func.count()).select_from(OutboxRow)) == 1
+    assert len(h.replies("rep01")) == 1
+
+
+def test_each_senders_messages_are_handled_in_order(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    for word in ("帮助", "今天拜访了哪些", "我的待办"):
+        h.peer.text("rep01", word)
+    h.tick()
+    assert h.texts("rep01") == [texts.HELP_REP, texts.TODAY_NONE, texts.TODO_NONE]
+
+
+def test_a_failing_event_is_retried_then_parked_visibly(db_url, tmp_path, redis_server, clock, monkeypatch):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    from handlers import router
+
+    calls = []
+
+    def broken(ctx, event):
+        calls.append(1)
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(router.STATE_HANDLERS, "idle", broken)
+    h.peer.text("rep01", "帮助")
+    for _ in range(8):
+        h.tick()
+        clock.advance(seconds=20)
+    with h.session_factory() as s:
+        row = s.scalars(select(InboxRow)).one()
+        assert row.status == "failed" and row.attempts == 5 and "boom" in row.last_error
+    assert len(calls) == 5
+    assert h.texts("rep01") == [texts.INTERNAL_ERROR]
