@@ -1,0 +1,108 @@
+"""Fault injection: the ways WeCom's API fails in production, on demand."""
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Fault(StrEnum):
+    SYSTEM_BUSY = "system_busy"    # errcode -1, transient; nothing happens
+    FREQ_LIMIT = "freq_limit"      # errcode 45009, transient; nothing happens
+    HTTP_502 = "http_502"          # a gateway error page; nothing happens
+    TIMEOUT = "timeout"            # the call takes effect (recorded, delivered), then the answer never arrives
+    NO_RECIPIENT = "no_recipient"  # errcode 81013, permanent; nothing happens
+
+    @property
+    def errcode(self) -> int | None:
+        return FAULT_ERRCODES.get(self)
+
+
+FAULT_ERRCODES = {Fault.SYSTEM_BUSY: -1, Fault.FREQ_LIMIT: 45009, Fault.NO_RECIPIENT: 81013}
+FAULT_ERRMSG = {
+    Fault.SYSTEM_BUSY: "system busy",
+    Fault.FREQ_LIMIT: "api freq out of limit",
+    Fault.NO_RECIPIENT: "user & party & tag all invalid",
+}
+_ALIASES: dict[object, Fault] = {-1: Fault.SYSTEM_BUSY, 45009: Fault.FREQ_LIMIT, 502: Fault.HTTP_502,
+                                 81013: Fault.NO_RECIPIENT, "-1": Fault.SYSTEM_BUSY, "45009": Fault.FREQ_LIMIT,
+                                 "502": Fault.HTTP_502, "81013": Fault.NO_RECIPIENT}
+TRANSIENT_FAULTS = (Fault.SYSTEM_BUSY, Fault.FREQ_LIMIT, Fault.HTTP_502, Fault.TIMEOUT)
+
+
+def as_fault(mode: Fault | str | int) -> Fault:
+    """Accept a Fault, its value ("timeout"), or the errcode / HTTP status it stands for (-1, 45009, 502, 81013)."""
+    if isinstance(mode, Fault):
+        return mode
+    if mode in _ALIASES:
+        return _ALIASES[mode]
+    try:
+        return Fault(str(mode))
+    except ValueError:
+        raise ValueError(f"unknown fault mode {mode!r}; use one of {[f.value for f in Fault]}") from None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    mode: Fault
+    paths: frozenset[str] | None
+
+
+class FaultPlan:
+    """Which upcoming API calls fail. Not thread-safe by itself: FakeWeCom calls it under its lock.
+
+    `paths=None` means every API path except `gettoken`; name "gettoken" explicitly to fail it.
+    """
+
+    def __init__(self) -> None:
+        self._queue: deque[_Pending] = deque()
+        self._rate = 0.0
+        self._rate_modes: tuple[Fault, ...] = ()
+        self._rate_paths: frozenset[str] | None = None
+        self._rng = random.Random(0)
+
+    def fail_next(self, n: int, mode: Fault | str | int, paths: Iterable[str] | None) -> None:
+        if n < 0:
+            raise ValueError("n must be >= 0")
+        entry = _Pending(as_fault(mode), _norm_paths(paths))
+        self._queue.extend([entry] * n)
+
+    def fail_rate(self, p: float, modes: Iterable[Fault | str | int], seed: int | None,
+                  paths: Iterable[str] | None) -> None:
+        if not 0.0 <= p <= 1.0:
+            raise ValueError("p must be within [0, 1]")
+        self._rate_modes = tuple(as_fault(m) for m in modes)
+        if p > 0 and not self._rate_modes:
+            raise ValueError("fail_rate needs at least one mode")
+        self._rate, self._rate_paths, self._rng = p, _norm_paths(paths), random.Random(seed)
+
+    def clear(self) -> None:
+        self._queue.clear()
+        self._rate, self._rate_modes = 0.0, ()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def take(self, path: str) -> Fault | None:
+        for i, entry in enumerate(self._queue):
+            if _matches(entry.paths, path):
+                del self._queue[i]
+                return entry.mode
+        if self._rate > 0 and _matches(self._rate_paths, path) and self._rng.random() < self._rate:
+            return self._rng.choice(self._rate_modes)
+        return None
+
+
+def _norm_paths(paths: Iterable[str] | None) -> frozenset[str] | None:
+    if paths is None:
+        return None
+    if isinstance(paths, str):
+        paths = [paths]
+    return frozenset(p.strip("/").removeprefix("cgi-bin/") for p in paths)
+
+
+def _matches(paths: frozenset[str] | None, path: str) -> bool:
+    return path != "gettoken" if paths is None else path in paths

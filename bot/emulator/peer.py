@@ -1,0 +1,208 @@
+"""`WeComPeer`: the sending side of WeCom. It turns what a member does into the callback WeCom would
+post to the assistant: the documented plaintext XML, encrypted and signed with `WeComCrypto.seal`,
+wrapped in the outer envelope, POSTed with msg_signature / timestamp / nonce.
+
+The HTTP client is a sync `httpx.Client`: a real one (created when `client` is None; 5 s timeout, as
+WeCom hangs up after 5 s), or FastAPI's `TestClient(assistant_app)`, an `httpx.Client` subclass that
+drives the ASGI app in-process — use it with `callback_url="/wecom/callback"`. (`httpx.ASGITransport`
+alone is async-only and cannot back a sync client.)
+"""
+from __future__ import annotations
+
+import itertools
+import secrets
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bot.crypto import WeComCrypto
+from bot.emulator import callback_xml as xml
+from bot.emulator.records import Callback, as_now
+from bot.emulator.state import FakeWeCom
+
+# MsgIds: unique 64-bit integers (below 2**63), increasing within a process.
+_msg_ids = itertools.count(7_000_000_000_000_000_000 + secrets.randbelow(10**17))
+# A placeholder AMR-NB payload (header + one second of empty 12.2 kbit/s frames): a fetchable voice MediaId.
+SILENT_AMR = b"#!AMR\n" + (b"\x3c" + bytes(31)) * 50
+
+
+@dataclass
+class SentCallback:
+    """One POST the peer made, kept so `resend` can repeat it byte for byte (a WeCom retry)."""
+
+    params: dict[str, str]
+    body: bytes
+    plaintext: str
+    record: Callback | None = None
+    responses: list[httpx.Response] = field(default_factory=list)
+
+
+@dataclass
+class EchoCheck:
+    """The URL verification (GET) WeCom makes when the callback URL is saved."""
+
+    expected: str
+    response: httpx.Response
+
+    @property
+    def ok(self) -> bool:
+        """200 and the bare plaintext: no quotes, BOM or newline (doc 90930)."""
+        return self.response.status_code == 200 and self.response.content == self.expected.encode()
+
+
+class WeComPeer:
+    def __init__(self, state: FakeWeCom, *, callback_url: str, token: str, aes_key: str, corp_id: str,
+                 agent_id: int, client: httpx.Client | None = None, clock: Any = None,
+                 pic_url_base: str = "https://wework.qpic.cn/wwpic/emulator/", voice_recognition: bool = True,
+                 timeout: float = 5.0):
+        """`clock` defaults to the state's clock (CreateTime and the signed timestamp come from it).
+        `voice_recognition`: add <Recognition> to voice messages. WeCom's docs list only MediaId and
+        Format for a self-built app's voice message, so turn it off to test the production path."""
+        self.state = state
+        self.callback_url = callback_url
+        self.crypto = WeComCrypto(token=token, encoding_aes_key=aes_key, corp_id=corp_id)
+        self.corp_id, self.agent_id = corp_id, int(agent_id)
+        self.now = as_now(clock) if clock is not None else state.now
+        self._own_client = client is None
+        self.client = client if client is not None else httpx.Client(timeout=timeout)
+        self.pic_url_base = pic_url_base
+        self.voice_recognition = voice_recognition
+        self.sent: list[SentCallback] = []
+
+    def close(self) -> None:
+        if self._own_client:
+            self.client.close()
+
+    def __enter__(self) -> WeComPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    @staticmethod
+    def next_msg_id() -> int:
+        return next(_msg_ids)
+
+    def _created(self) -> int:
+        return int(self.now().timestamp())
+
+    def seal(self, plaintext: str) -> tuple[dict[str, str], bytes]:
+        """(query params, outer body) for a plaintext, signed with the current timestamp."""
+        params, encrypted = self.crypto.seal(plaintext, timestamp=str(self._created()))
+        return params, xml.envelope(self.corp_id, self.agent_id, encrypted).encode()
+
+    def _deliver(self, user: str, kind: str, fields: dict[str, Any], plaintext: str) -> httpx.Response:
+        params, body = self.seal(plaintext)
+        sent = SentCallback(params, body, plaintext, self.state.record_callback(user, kind, fields, plaintext))
+        self.sent.append(sent)
+        return self._post(sent)
+
+    def _post(self, sent: SentCallback) -> httpx.Response:
+        try:
+            response = self.client.post(self.callback_url, params=sent.params, content=sent.body,
+                                        headers={"Content-Type": "text/xml"})
+        except httpx.HTTPError as exc:
+            if sent.record is not None:
+                self.state.finish_callback(sent.record, error=f"{type(exc).__name__}: {exc}")
+            raise
+        sent.responses.append(response)
+        if sent.record is not None:
+            self.state.finish_callback(sent.record, status=response.status_code)
+        return response
+
+    @property
+    def last(self) -> SentCallback:
+        if not self.sent:
+            raise LookupError("nothing sent yet")
+        return self.sent[-1]
+
+    # -- what a member does ------------------------------------------------------------------------
+    def text(self, user: str, content: str, msg_id: int | None = None) -> httpx.Response:
+        msg_id = self.next_msg_id() if msg_id is None else msg_id
+        plain = xml.text(self.corp_id, user, self._created(), content, msg_id, self.agent_id)
+        return self._deliver(user, "text", {"content": content, "msg_id": msg_id}, plain)
+
+    def image(self, user: str, data: bytes, content_type: str = "image/jpeg",
+              msg_id: int | None = None) -> httpx.Response:
+        """A photo: stored in the media store (fetch it with media/get), then an image message."""
+        msg_id = self.next_msg_id() if msg_id is None else msg_id
+        ext = {"image/png": "png", "image/gif": "gif", "image/webp": "webp"}.get(content_type, "jpg")
+        media_id = self.state.put_media(data, content_type, filename=f"IMG_{msg_id % 10**8:08d}.{ext}", kind="image")
+        plain = xml.image(self.corp_id, user, self._created(), self.pic_url_base + media_id, media_id, msg_id,
+                          self.agent_id)
+        return self._deliver(user, "image", {"media_id": media_id, "msg_id": msg_id}, plain)
+
+    def voice(self, user: str, recognition: str, msg_id: int | None = None) -> httpx.Response:
+        """A voice message (AMR in the media store); the recognised text rides in <Recognition>
+        when `voice_recognition` is on."""
+        msg_id = self.next_msg_id() if msg_id is None else msg_id
+        media_id = self.state.put_media(SILENT_AMR, "audio/amr", filename="voice.amr", kind="voice")
+        plain = xml.voice(self.corp_id, user, self._created(), media_id, "amr", msg_id, self.agent_id,
+                          recognition if self.voice_recognition else None)
+        return self._deliver(user, "voice", {"recognition": recognition, "media_id": media_id, "msg_id": msg_id},
+                             plain)
+
+    def location(self, user: str, lat: float, lng: float, label: str = "", scale: int = 15,
+                 msg_id: int | None = None) -> httpx.Response:
+        """A location message: the member picked a place on the map ("+ → 位置")."""
+        msg_id = self.next_msg_id() if msg_id is None else msg_id
+        plain = xml.location(self.corp_id, user, self._created(), lat, lng, scale, label, msg_id, self.agent_id)
+        return self._deliver(user, "location", {"lat": lat, "lng": lng, "label": label, "scale": scale,
+                                                "msg_id": msg_id}, plain)
+
+    def location_report(self, user: str, lat: float, lng: float, precision: float) -> httpx.Response:
+        """The LOCATION event: the phone's GPS, reported when the member opens the app."""
+        plain = xml.location_report(self.corp_id, user, self._created(), lat, lng, precision, self.agent_id)
+        return self._deliver(user, "location_report", {"lat": lat, "lng": lng, "precision": precision}, plain)
+
+    def enter_agent(self, user: str) -> httpx.Response:
+        plain = xml.event(self.corp_id, user, self._created(), "enter_agent", "", self.agent_id)
+        return self._deliver(user, "enter_agent", {}, plain)
+
+    def menu_click(self, user: str, key: str) -> httpx.Response:
+        plain = xml.event(self.corp_id, user, self._created(), "click", key, self.agent_id)
+        return self._deliver(user, "menu_click", {"key": key}, plain)
+
+    def card_click(self, user: str, task_id: str, key: str, response_code: str | None = None, *,
+                   selected: Mapping[str, Sequence[str]] | None = None) -> httpx.Response:
+        """A click on a card's button (or the submit of a vote / multiple choice card with `selected`:
+        {question_key: [option ids]}). Without `response_code`, WeCom issues a fresh single-use code for
+        this member's card; the card must have been delivered to `user` (LookupError otherwise)."""
+        if response_code is None:
+            response_code, card_type = self.state.issue_click_code(user, task_id)
+        else:
+            try:
+                card_type = self.state.card_type(user, task_id)
+            except LookupError:
+                card_type = "button_interaction"
+        plain = xml.card_event(self.corp_id, user, self._created(), key, task_id, card_type, response_code,
+                               self.agent_id, selected)
+        fields = {"task_id": task_id, "key": key, "response_code": response_code, "card_type": card_type,
+                  "selected": {q: list(o) for q, o in (selected or {}).items()}}
+        return self._deliver(user, "card_click", fields, plain)
+
+    # -- protocol-level ----------------------------------------------------------------------------
+    def verify_url(self, echo: str | None = None) -> EchoCheck:
+        """WeCom's GET verification: a random numeric echo string, encrypted into `echostr`."""
+        echo = echo or "".join(secrets.choice(string.digits) for _ in range(19))
+        params, encrypted = self.crypto.seal(echo, timestamp=str(self._created()))
+        response = self.client.get(self.callback_url, params={**params, "echostr": encrypted})
+        return EchoCheck(echo, response)
+
+    def raw_post(self, params: Mapping[str, str], body: str | bytes, *,
+                 headers: Mapping[str, str] | None = None) -> httpx.Response:
+        """POST anything to the callback URL (hostile tests); not recorded as a member's action."""
+        content = body.encode() if isinstance(body, str) else body
+        return self.client.post(self.callback_url, params=dict(params), content=content,
+                                headers=dict(headers or {"Content-Type": "text/xml"}))
+
+    def resend(self, sent: SentCallback | None = None) -> httpx.Response:
+        """Deliver the same request again, byte for byte (WeCom retries after no answer in 5 s)."""
+        sent = sent or self.last
+        if sent.record is not None:
+            self.state.retry_callback(sent.record)
+        return self._post(sent)

@@ -1,0 +1,153 @@
+"""Firing due SOP timers: the sweep that every process may run on each tick.
+
+`sweep_due_timers` claims due timers in batches (storage.timers.claim_due: SKIP LOCKED on PostgreSQL,
+the single writer on SQLite) and fires each in its own transaction: re-check the business condition
+(the rule module for the timer's kind), write the outbox rows, the next timers and the audit row, and
+mark the timer done — all or nothing. A timer fires exactly once however many processes sweep: the
+claim is a lease, the firing transaction re-checks that this sweeper still holds it, and on PostgreSQL
+holds the row lock until commit. A sweeper that dies after claiming leaves the lease to expire; the
+next sweep claims the timer again (the dead sweeper's half-done work was rolled back). After downtime
+every overdue timer fires: nothing is skipped for being late.
+
+Recurring work (the daily brief, the stale scan) is timer rows too: firing one books the next in the
+same transaction; the sweep books the first one when none is pending.
+
+Wiring (done by the composition root):
+    from handlers import sop
+    sop.install(services)             # services.extra["sweep_timers"] = a no-argument sweep
+    # importer: on_payments_loaded=handlers.payments.on_payments_loaded   (session, now)
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock
+from handlers.approvals import KIND as APPROVAL_KIND
+from handlers.approvals import fire_approval_sla
+from handlers.briefs import KIND as BRIEF_KIND
+from handlers.briefs import fire_daily_brief, schedule_next_brief
+from handlers.calendar_sync import KIND as CALENDAR_KIND
+from handlers.calendar_sync import fire_calendar_sync
+from handlers.context import Ctx
+from handlers.payments import KIND as PAYMENT_KIND
+from handlers.payments import fire_payment_overdue
+from handlers.promises import fire_promise
+from handlers.sop_config import SOP_ACTOR, FireResult, load_policy
+from handlers.stale import KIND as STALE_KIND
+from handlers.stale import SCAN_KIND, fire_stale, fire_stale_scan, schedule_next_scan
+from storage import audit, outbox, timers
+from storage.db import writer_session
+from storage.models import TimerRow
+
+log = logging.getLogger("assistant.sop")
+
+Firer = Callable[[Ctx, TimerRow], FireResult]
+
+FIRERS: dict[str, Firer] = {
+    "promise": fire_promise,
+    "follow_up": fire_promise,
+    STALE_KIND: fire_stale,
+    SCAN_KIND: fire_stale_scan,
+    APPROVAL_KIND: fire_approval_sla,
+    PAYMENT_KIND: fire_payment_overdue,
+    BRIEF_KIND: fire_daily_brief,
+    CALENDAR_KIND: fire_calendar_sync,
+}
+
+# kind → books the first occurrence of a recurring timer (when none is pending)
+RECURRING: dict[str, Callable[[Ctx], TimerRow]] = {
+    BRIEF_KIND: lambda ctx: schedule_next_brief(ctx, after=ctx.now),
+    SCAN_KIND: lambda ctx: schedule_next_scan(ctx, after=ctx.now),
+}
+
+
+def register_firer(kind: str, firer: Firer) -> None:
+    """Add a rule for a timer kind (later SOP features plug in here)."""
+    FIRERS[kind] = firer
+
+
+def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, batch: int = 500,
+                     lease: timedelta = timers.DEFAULT_LEASE, recurring: bool = True, max_rounds: int = 1000) -> int:
+    """Fire every due timer (and every timer whose lease expired). Returns how many were fired."""
+    if recurring:
+        ensure_recurring(session_factory, clock)
+    with session_factory() as s:
+        policy = load_policy(s)
+    fired = 0
+    for _ in range(max_rounds):
+        with writer_session(session_factory) as s:
+            ids = timers.claim_due(s, now=clock.now(), owner=owner, limit=batch, lease=lease)
+            s.commit()
+        if not ids:
+            break
+        for timer_id in ids:
+            if fire_one(session_factory, clock, owner=owner, timer_id=timer_id, settings={"_sop_policy": policy}):
+                fired += 1
+    return fired
+
+
+def fire_one(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, timer_id: int,
+             settings: dict[str, Any] | None = None) -> bool:
+    """Fire one claimed timer in one transaction. False when the claim was lost or the firing failed."""
+    try:
+        with writer_session(session_factory) as s:
+            timer = timers.load_claimed(s, timer_id=timer_id, owner=owner)
+            if timer is None:
+                return False  # our lease expired and another sweeper took it (or it was cancelled)
+            now = clock.now()
+            before = audit.snapshot(timer)
+            ctx = Ctx(session=s, now=now, user=None, userid=SOP_ACTOR, source=f"timer:{timer.id}",
+                      settings=dict(settings or {}))
+            firer = FIRERS.get(timer.kind)
+            status, outcome = firer(ctx, timer) if firer else ("dead", f"no rule for kind {timer.kind}")
+            for n, (recipient, reply) in enumerate(ctx.outgoing):
+                outbox.enqueue(s, recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}",
+                               now=now)
+            timers.finish(timer, now=now, status=status, outcome=outcome)
+            audit.record(s, at=now, actor=SOP_ACTOR, action="fire", entity="timer", entity_id=str(timer.id),
+                         before=before, after=audit.snapshot(timer), reason=outcome[:256])
+            s.commit()
+            return True
+    except Exception as exc:  # noqa: BLE001 - a failing rule must not stop the sweep; retried with backoff
+        log.error("timer %s failed: %s", timer_id, exc.__class__.__name__,
+                  extra={"trace": traceback.format_exc(limit=5)})
+        with writer_session(session_factory) as s:
+            timers.release_failed(s, timer_id=timer_id, owner=owner, now=clock.now(),
+                                  error=f"{exc.__class__.__name__}: {exc}")
+            s.commit()
+        return False
+
+
+def ensure_recurring(session_factory: sessionmaker[Session], clock: Clock) -> list[str]:
+    """Book the first daily brief and stale scan when none is pending. Cheap when they exist (one read)."""
+    with session_factory() as s:
+        missing = [kind for kind in RECURRING if not timers.exists_live(s, kind)]
+    if not missing:
+        return []
+    with writer_session(session_factory) as s:
+        ctx = Ctx(session=s, now=clock.now(), user=None, userid=SOP_ACTOR, source="sweep:recurring")
+        booked = []
+        for kind in missing:
+            if not timers.exists_live(s, kind):
+                booked.append(RECURRING[kind](ctx).business_key)
+        s.commit()
+    return booked
+
+
+def make_sweeper(session_factory: sessionmaker[Session], clock: Clock, *, owner: str) -> Callable[[], int]:
+    """A no-argument sweep, the form services.extra["sweep_timers"] takes."""
+    def sweep() -> int:
+        return sweep_due_timers(session_factory, clock, owner=owner)
+    return sweep
+
+
+def install(services: Any) -> None:
+    """Plug the sweep into bot.services.Services.tick (duck-typed: handlers never import bot)."""
+    services.extra["sweep_timers"] = make_sweeper(services.session_factory, services.clock,
+                                                  owner=f"{services.worker.owner}:sop")

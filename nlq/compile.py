@@ -1,0 +1,407 @@
+"""QuerySpec + the asker's visible owners → ONE SQLAlchemy Select, with the scope inside it on every path.
+
+Every entity is reached through its customer, and every path filters customers by owner_userid IN the
+visible set (None: everything). Subqueries use their own aliases so that correlation only ever reaches the
+outer customer row. No text SQL: everything is built from the models. Works on SQLite and PostgreSQL.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    type_coerce,
+    union,
+)
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from nlq.spec import Period, QuerySpec, Span, TouchCondition
+from nlq.sqlfns import at, cents, contains_text, exceeds_hours
+from nlq.timewords import Window, local_now, resolve
+from nlq.vocab import STANDARD_TAGS
+from storage.models import (
+    ContractRow,
+    CustomerRow,
+    InteractionRow,
+    OpportunityRow,
+    OrderRow,
+    PaymentRow,
+    TicketRow,
+    UserRow,
+    UTCDateTime,
+    VisitRow,
+    VisitTagRow,
+)
+
+C = CustomerRow
+OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le, "=": operator.eq}
+REACHED_QUOTED = ("quoted", "negotiating", "won")
+ALL_STAGES = ("need_confirmed", "quoted", "negotiating", "won", "lost")
+FRESH_DAYS = 30
+DEFAULT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class Plan:
+    stmt: Select[Any]
+    kind: str  # list | figure | groups
+    fields: tuple[str, ...]  # list: the extra row fields, in select order after the fixed four
+    money: bool  # the figure is an amount of money
+    rate: bool  # the figure is numerator ÷ denominator
+    cap: int
+
+
+def compile_spec(spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str,
+                 cap: int = DEFAULT_CAP) -> Plan:
+    return _Compiler(spec, owners=owners, now=now, dialect=dialect, cap=cap).plan()
+
+
+def effective_status(spec: QuerySpec) -> str | None:
+    """active / lost / None (both): the spec's own word, else 流失 → lost, else the entity's default."""
+    f = spec.customer
+    if f.status in ("active", "lost"):
+        return f.status
+    if f.status == "all":
+        return None
+    if f.lost_period is not None:
+        return "lost"
+    if spec.entity == "customers":
+        return "active"
+    return None
+
+
+class _Compiler:
+    def __init__(self, spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str, cap: int):
+        self.s = spec
+        self.owners = owners
+        self.now = now
+        self.dialect = dialect
+        self.cap = cap
+        self.today = local_now(now).date()
+
+    # --- time ------------------------------------------------------------------------------------
+    def window(self, p: Period) -> Window:
+        return resolve(p, self.now)
+
+    def in_window(self, col: Any, p: Period | None, *, open_start: bool = False) -> ColumnElement[bool]:
+        if p is None:
+            return true()
+        w = self.window(p)
+        lo = col > at(w.start) if open_start else col >= at(w.start)
+        hi = col <= at(w.end) if w.end_inclusive else col < at(w.end)
+        return and_(lo, hi)
+
+    def in_dates(self, col: Any, p: Period | None) -> ColumnElement[bool]:
+        if p is None:
+            return true()
+        lo, hi = self.window(p).date_bounds()
+        return and_(col >= lo, col <= hi)
+
+    # --- the scope and the customer's conditions ---------------------------------------------------
+    def scope(self) -> list[ColumnElement[bool]]:
+        if self.owners is None:
+            return []
+        if not self.owners:
+            return [false()]
+        return [C.owner_userid.in_(sorted(self.owners))]
+
+    def customer_preds(self) -> list[ColumnElement[bool]]:
+        f = self.s.customer
+        out = self.scope()
+        status = "active" if self.s.figure == "freshness" else effective_status(self.s)
+        if status is not None:
+            out.append(C.status == status)
+        if f.lost_period is not None:
+            out.append(self.in_dates(C.lost_on, f.lost_period))
+        out += [OPS[n.op](C.nps, n.value) for n in f.nps]
+        for col, values in ((C.region, f.regions), (C.city, f.cities), (C.channel, f.channels),
+                            (C.owner_userid, f.owners)):
+            if values:
+                out.append(col.in_(values))
+        for t in f.tags:
+            out.append(self.has_tag_visit(t.tag, t.period))
+        for o in f.orders:
+            e = self.has_order(o.category, o.period)
+            out.append(e if o.present else ~e)
+        for t in f.touches:
+            e = self.touched(t)
+            out.append(e if t.present else ~e)
+        if f.ticket_timeout is not None:
+            k = aliased(TicketRow)
+            out.append(exists().where(k.customer_id == C.customer_id, self.timed_out(k),
+                                      self.in_window(k.opened_at, f.ticket_timeout.period)))
+        if f.overdue is not None:
+            k = aliased(ContractRow)
+            out.append(exists().where(k.customer_id == C.customer_id, self.overdue(k),
+                                      self.in_dates(k.due_on, f.overdue.period)))
+        return out
+
+    def has_tag_visit(self, tag: str, period: Period | None) -> ColumnElement[bool]:
+        v, t = aliased(VisitRow), aliased(VisitTagRow)
+        return exists().where(v.customer_id == C.customer_id, t.visit_id == v.visit_id, t.tag == tag,
+                              self.in_window(v.checked_in_at, period))
+
+    def has_order(self, category: str | None, period: Period | None) -> ColumnElement[bool]:
+        o = aliased(OrderRow)
+        return exists().where(o.customer_id == C.customer_id, o.category == category if category else true(),
+                              self.in_dates(o.ordered_on, period))
+
+    def touched(self, t: TouchCondition) -> ColumnElement[bool]:
+        """A touch (kind any: visit or interaction) in the condition's window."""
+        v = aliased(VisitRow)
+        visits = exists().where(v.customer_id == C.customer_id,
+                                self.in_window(v.checked_in_at, t.period, open_start=t.age_inclusive))
+        if t.kind == "visit":
+            return visits
+        i = aliased(InteractionRow)
+        return or_(visits, exists().where(i.customer_id == C.customer_id,
+                                          self.in_window(i.at, t.period, open_start=t.age_inclusive)))
+
+    def timed_out(self, k: Any) -> ColumnElement[bool]:
+        """服务响应超时: answered later than sla_hours after opened_at, or unanswered with more than that passed."""
+        return or_(and_(k.responded_at.is_not(None),
+                        exceeds_hours(k.responded_at, k.opened_at, k.sla_hours, self.dialect)),
+                   and_(k.responded_at.is_(None), exceeds_hours(at(self.now), k.opened_at, k.sla_hours, self.dialect)))
+
+    def paid(self, k: Any) -> Any:
+        p = aliased(PaymentRow)
+        return func.coalesce(select(func.sum(p.amount)).where(contains_text(p.memo, k.contract_no))
+                             .scalar_subquery(), 0)
+
+    def overdue(self, k: Any) -> ColumnElement[bool]:
+        """回款逾期: past due_on, and the payments whose memo holds the contract number sum to less than it."""
+        return and_(k.due_on < self.today, cents(self.paid(k)) < cents(k.amount))
+
+    # --- per-customer figures for list rows ----------------------------------------------------------
+    def last_touch(self, kind: str) -> ColumnElement[Any]:
+        v = aliased(VisitRow)
+        lv = select(func.max(v.checked_in_at)).where(v.customer_id == C.customer_id).scalar_subquery()
+        if kind == "visit":
+            return type_coerce(lv, UTCDateTime())
+        i = aliased(InteractionRow)
+        li = select(func.max(i.at)).where(i.customer_id == C.customer_id).scalar_subquery()
+        return type_coerce(case((lv.is_(None), li), (li.is_(None), lv), (lv >= li, lv), else_=li), UTCDateTime())
+
+    def per_customer(self, what: str, period: Period | None = None, category: str | None = None,
+                     tag: str | None = None) -> ColumnElement[Any]:
+        if what in ("sales", "order_count"):
+            o = aliased(OrderRow)
+            agg = func.sum(o.amount) if what == "sales" else func.count()
+            q = select(agg).where(o.customer_id == C.customer_id, self.in_dates(o.ordered_on, period),
+                                  o.category == category if category else true())
+        elif what in ("visit_count", "tag_visits"):
+            v = aliased(VisitRow)
+            q = select(func.count()).where(v.customer_id == C.customer_id, self.in_window(v.checked_in_at, period))
+            if tag:
+                t = aliased(VisitTagRow)
+                q = q.where(exists().where(t.visit_id == v.visit_id, t.tag == tag))
+        elif what == "timeout_tickets":
+            k = aliased(TicketRow)
+            q = select(func.count()).where(k.customer_id == C.customer_id, self.timed_out(k),
+                                           self.in_window(k.opened_at, period))
+        else:  # overdue_contracts, overdue_amount
+            k = aliased(ContractRow)
+            agg = func.count() if what == "overdue_contracts" else func.sum(k.amount - self.paid(k))
+            q = select(agg).where(k.customer_id == C.customer_id, self.overdue(k), self.in_dates(k.due_on, period))
+        return func.coalesce(q.scalar_subquery(), 0)
+
+    # --- the three shapes --------------------------------------------------------------------------
+    def plan(self) -> Plan:
+        if self.s.kind == "list":
+            return self.list_plan()
+        return self.figure_plan()
+
+    def list_plan(self) -> Plan:
+        s, f = self.s, self.s.customer
+        fields: list[tuple[str, Any]] = []
+        order: list[Any] = []  # the most relevant figure first, then the customer id
+        if s.customer.status == "all" or effective_status(s) == "lost":
+            fields.append(("status", C.status))
+        if effective_status(s) == "lost":
+            fields.append(("lost_on", C.lost_on))
+        if f.nps or (s.ranking and s.ranking.by == "nps"):
+            fields.append(("nps", C.nps))
+        for name, col, values in (("region", C.region, f.regions), ("city", C.city, f.cities),
+                                  ("channel", C.channel, f.channels)):
+            if values:
+                fields.append((name, col))
+        kinds = {t.kind for t in f.touches}
+        if "any" in kinds or (s.ranking and s.ranking.by == "last_touch"):
+            fields.append(("last_touch_at", self.last_touch("any")))
+        if "visit" in kinds or (s.ranking and s.ranking.by == "last_visit"):
+            fields.append(("last_visit_at", self.last_touch("visit")))
+        for i, t in enumerate(f.tags):
+            fields.append((f"tag_visits:{i}", self.per_customer("tag_visits", t.period, tag=t.tag)))
+        present = [o for o in f.orders if o.present]
+        if present:
+            fields.append(("order_count", self.per_customer("order_count", present[0].period, present[0].category)))
+        if f.ticket_timeout is not None:
+            fields.append(("timeout_tickets", self.per_customer("timeout_tickets", f.ticket_timeout.period)))
+        if f.overdue is not None:
+            fields.append(("overdue_contracts", self.per_customer("overdue_contracts", period=f.overdue.period)))
+            fields.append(("overdue_amount", self.per_customer("overdue_amount", period=f.overdue.period)))
+        named = dict(fields)
+        r = s.ranking
+        if r is not None:
+            if r.by in ("sales", "order_count", "visit_count") and r.by not in named:
+                fields.append((r.by, self.per_customer(r.by, r.period)))
+                named = dict(fields)
+            col = named["last_touch_at" if r.by == "last_touch" else "last_visit_at" if r.by == "last_visit" else r.by]
+            if r.by in ("last_touch", "last_visit"):  # never touched is the longest untouched
+                order.append(col.asc().nulls_first() if not r.descending else col.desc().nulls_last())
+            else:
+                order.append(col.desc().nulls_last() if r.descending else col.asc().nulls_last())
+        else:
+            order += self.default_order(named)
+        preds = self.customer_preds()
+        if r is not None and r.by == "nps":
+            preds.append(C.nps.is_not(None))  # a customer without an NPS has no place in an NPS ranking
+        limit = min(s.limit or self.cap + 1, self.cap + 1)
+        stmt = (select(C.customer_id, C.name, C.owner_userid, UserRow.name.label("owner_name"),
+                       *[col.label(f"f{i}") for i, (_, col) in enumerate(fields)],
+                       func.count().over().label("total"))
+                .select_from(C).outerjoin(UserRow, UserRow.userid == C.owner_userid)
+                .where(*preds).order_by(*order, C.customer_id).limit(limit))
+        return Plan(stmt, "list", tuple(n for n, _ in fields), money=False, rate=False, cap=self.cap)
+
+    def default_order(self, named: dict[str, Any]) -> list[Any]:
+        f = self.s.customer
+        if any(not t.present for t in f.touches):
+            first = next(t for t in f.touches if not t.present)
+            col = named["last_visit_at" if first.kind == "visit" else "last_touch_at"]
+            return [col.asc().nulls_first()]
+        if f.lost_period is not None or effective_status(self.s) == "lost":
+            return [C.lost_on.desc().nulls_last()]
+        if f.nps:
+            return [C.nps.desc().nulls_last()]
+        for name in ("overdue_amount", "timeout_tickets", "order_count", "tag_visits:0"):
+            if name in named:
+                return [named[name].desc()]
+        return []
+
+    def figure_plan(self) -> Plan:
+        s = self.s
+        base, preds, value, num, den, key = self.entity_parts()
+        money = s.figure in ("sales", "outstanding")
+        if s.kind == "figure":
+            cols = [num.label("num"), den.label("den")] if s.is_rate else [value.label("value")]
+            stmt = select(*cols).select_from(base).where(*preds)
+            return Plan(stmt, "figure", (), money=money, rate=s.is_rate, cap=self.cap)
+        cols = [key.label("key")] + ([num.label("num"), den.label("den")] if s.is_rate else [value.label("value")])
+        agg = select(*cols).select_from(base).where(*preds).group_by(key).subquery("agg")
+        keys = union(*self.domain(), select(agg.c.key)).subquery("keys")
+        owner = aliased(UserRow)
+        if s.is_rate:
+            num_c, den_c = func.coalesce(agg.c.num, 0), func.coalesce(agg.c.den, 0)
+            sort = cast(num_c, Float) / func.nullif(den_c, 0)
+            out = [num_c.label("num"), den_c.label("den")]
+        else:
+            sort = func.coalesce(agg.c.value, 0)
+            out = [sort.label("value")]
+        name = owner.name if s.group_by == "rep" else null()
+        r = s.ranking
+        order = [sort.asc().nulls_last() if (r and not r.descending) else sort.desc().nulls_last(),
+                 keys.c.key.asc().nulls_last()]
+        stmt = (select(keys.c.key, name.label("name"), *out)
+                .select_from(keys.outerjoin(agg, keys.c.key.is_not_distinct_from(agg.c.key))
+                             .outerjoin(owner, owner.userid == keys.c.key))
+                .order_by(*order).limit(min(s.limit or self.cap + 1, self.cap + 1)))
+        return Plan(stmt, "groups", (), money=money, rate=s.is_rate, cap=self.cap)
+
+    def entity_parts(self) -> tuple[Any, list[Any], Any, Any, Any, Any]:
+        """(from clause, where, value, numerator, denominator, group key) of the spec's entity."""
+        s = self.s
+        preds = self.customer_preds()
+        value = num = den = None
+        if s.entity == "customers":
+            base = C
+            value = func.count()
+            if s.figure == "freshness":
+                fresh = TouchCondition(present=True,
+                                       period=Period(kind="rolling", span=Span(amount=FRESH_DAYS, unit="day")))
+                num, den = func.coalesce(func.sum(case((self.touched(fresh), 1), else_=0)), 0), func.count()
+            row_key = {"rep": C.owner_userid}
+        elif s.entity == "visits":
+            v = VisitRow
+            base = v.__table__.join(C.__table__, v.customer_id == C.customer_id)
+            if s.group_by == "tag":
+                base = base.join(VisitTagRow.__table__, VisitTagRow.visit_id == v.visit_id)
+            preds.append(self.in_window(v.checked_in_at, s.period))
+            if s.reps:
+                preds.append(v.rep_userid.in_(s.reps))
+            if s.tag:
+                t = aliased(VisitTagRow)
+                preds.append(exists().where(t.visit_id == v.visit_id, t.tag == s.tag))
+            t2 = aliased(VisitTagRow)
+            complete = and_(v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3,
+                            exists().where(t2.visit_id == v.visit_id))
+            complete_n = func.coalesce(func.sum(case((complete, 1), else_=0)), 0)
+            value = complete_n if s.figure == "complete_count" else func.count()
+            num, den = complete_n, func.count()
+            row_key = {"rep": v.rep_userid, "tag": VisitTagRow.tag}
+        elif s.entity == "orders":
+            o = OrderRow
+            base = o.__table__.join(C.__table__, o.customer_id == C.customer_id)
+            preds.append(self.in_dates(o.ordered_on, s.period))
+            if s.category:
+                preds.append(o.category == s.category)
+            value = func.coalesce(func.sum(o.amount), 0) if s.figure == "sales" else func.count()
+            row_key = {"rep": C.owner_userid, "category": o.category}
+        elif s.entity == "opportunities":
+            p = OpportunityRow
+            base = p.__table__.join(C.__table__, p.customer_id == C.customer_id)
+            preds.append(self.in_dates(p.entered_on, s.period))
+            if s.stages:
+                preds.append(p.stage.in_(s.stages))
+            value = func.count()
+            num = func.coalesce(func.sum(case((p.stage.in_(REACHED_QUOTED), 1), else_=0)), 0)
+            den = func.count()
+            row_key = {"rep": C.owner_userid, "stage": p.stage}
+        elif s.entity == "tickets":
+            k = TicketRow
+            base = k.__table__.join(C.__table__, k.customer_id == C.customer_id)
+            preds.append(self.in_window(k.opened_at, s.period))
+            if s.timeout_only:
+                preds.append(self.timed_out(k))
+            value = func.count()
+            row_key = {"rep": C.owner_userid}
+        else:  # contracts: always the overdue ones
+            k = ContractRow
+            base = k.__table__.join(C.__table__, k.customer_id == C.customer_id)
+            preds += [self.overdue(k), self.in_dates(k.due_on, s.period)]
+            value = func.count() if s.figure == "count" else func.coalesce(func.sum(k.amount - self.paid(k)), 0)
+            row_key = {"rep": C.owner_userid}
+        keys = {"region": C.region, "city": C.city, "channel": C.channel, **row_key}
+        key = keys.get(s.group_by) if s.group_by else None
+        return base, preds, value, num, den, key
+
+    def domain(self) -> list[Select[Any]]:
+        """The groups that appear even with nothing in them: every rep / region / city / … in scope."""
+        g = self.s.group_by
+        if g == "rep":
+            q = select(UserRow.userid.label("key")).where(UserRow.role == "rep")
+            return [q.where(UserRow.userid.in_(sorted(self.owners))) if self.owners is not None else q]
+        if g in ("region", "city", "channel"):
+            col = {"region": C.region, "city": C.city, "channel": C.channel}[g]
+            return [select(col.label("key")).where(col.is_not(None), *self.scope())]
+        if g == "category":
+            return [select(OrderRow.category.label("key")).join(C, C.customer_id == OrderRow.customer_id)
+                    .where(OrderRow.category.is_not(None), *self.scope())]
+        values = STANDARD_TAGS if g == "tag" else ALL_STAGES
+        return [select(literal(v).label("key")) for v in values]

@@ -1,0 +1,131 @@
+"""How a QuerySpec was read, in Chinese words (the answer's `understood`), with every period made concrete."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from nlq.compile import effective_status
+from nlq.spec import Period, QuerySpec, TouchCondition
+from nlq.timewords import resolve, span_words
+from nlq.vocab import Vocab
+
+GROUP_WORDS = {"region": "大区", "city": "城市", "channel": "渠道", "rep": "业务员", "tag": "需求标签",
+               "category": "品类", "stage": "商机阶段"}
+STAGE_WORDS = {"need_confirmed": "需求确认", "quoted": "方案报价", "negotiating": "商务谈判", "won": "赢单",
+               "lost": "输单"}
+RANK_WORDS = {"nps": "NPS", "sales": "销售额", "order_count": "下单次数", "visit_count": "拜访次数",
+              "last_touch": "最后一次跟进时间", "last_visit": "最后一次拜访时间"}
+FIGURE_WORDS = {
+    ("customers", "count"): "客户数",
+    ("customers", "freshness"): "客户信息鲜度（近30天有跟进的正常客户 ÷ 正常客户）",
+    ("visits", "count"): "拜访次数",
+    ("visits", "complete_count"): "完整拜访次数（有定位、3张以上照片、至少1个标签）",
+    ("visits", "complete_rate"): "拜访完整率（完整拜访 ÷ 拜访）",
+    ("orders", "sales"): "销售额（订单金额合计）",
+    ("orders", "count"): "下单次数",
+    ("opportunities", "count"): "商机数",
+    ("opportunities", "funnel_rate"): "商机转化漏斗完整率（到达方案报价及以后的商机 ÷ 全部商机）",
+    ("tickets", "count"): "工单数",
+    ("contracts", "count"): "回款逾期的合同数",
+    ("contracts", "outstanding"): "回款逾期合同的未回款金额",
+}
+OWN_TIME = {"visits": "签到", "orders": "下单", "opportunities": "进入阶段", "tickets": "创建",
+            "contracts": "约定回款日"}
+
+
+def describe(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> str:
+    d = _Describer(vocab, now)
+    s = spec
+    conds = d.conditions(s)
+    status = effective_status(s)
+    who = {"active": "客户（不含流失）", "lost": "流失客户", None: "全部客户（含流失）"}[status]
+    if s.customer.lost_period is not None:
+        who = "客户"
+    if s.entity == "customers" and s.figure == "list":
+        head = f"{_join(conds)}的{who}名单" if conds else f"{who}名单"
+    else:
+        own = []
+        if s.period is not None:
+            own.append(f"{OWN_TIME[s.entity]}在{d.label(s.period)}")
+        if s.reps:
+            own.append("拜访人为" + "、".join(vocab.person_label(r) for r in s.reps))
+        if s.tag:
+            own.append(f"带「{s.tag}」标签")
+        if s.category:
+            own.append(f"品类为{s.category}")
+        if s.stages:
+            own.append("阶段为" + "、".join(STAGE_WORDS[x] for x in s.stages))
+        if s.timeout_only:
+            own.append("服务响应超时")
+        figure = FIGURE_WORDS[(s.entity, s.figure)]
+        if s.entity == "customers" and s.figure == "count":
+            figure = f"{who}数"
+        parts = own + conds
+        head = ("、".join(parts) + "的" if parts else "") + figure
+        if s.entity not in ("customers",) and status is not None:
+            head += f"（只算{who}）"
+    if s.group_by:
+        head += f"，按{GROUP_WORDS[s.group_by]}分组"
+    if s.ranking is not None:
+        by = "统计值" if s.ranking.by == "figure" else RANK_WORDS[s.ranking.by]
+        if s.ranking.by in ("last_touch", "last_visit"):
+            direction = "从早到晚（从未有过的排最前）" if not s.ranking.descending else "从晚到早"
+        else:
+            direction = "从高到低" if s.ranking.descending else "从低到高"
+        when = f"（{d.label(s.ranking.period)}）" if s.ranking.period else ""
+        head += f"，按{by}{when}{direction}排"
+    if s.limit:
+        head += f"，取前{s.limit}"
+    return head
+
+
+def _join(parts: list[str]) -> str:
+    return "、".join(parts)
+
+
+class _Describer:
+    def __init__(self, vocab: Vocab, now: datetime):
+        self.vocab = vocab
+        self.now = now
+
+    def label(self, p: Period) -> str:
+        return resolve(p, self.now).label
+
+    def conditions(self, s: QuerySpec) -> list[str]:
+        f = s.customer
+        out: list[str] = []
+        if f.lost_period is not None:
+            out.append(f"{self.label(f.lost_period)}流失")
+        out += [f"NPS{n.op}{n.value}" for n in f.nps]
+        if f.regions:
+            out.append("大区为" + "、".join(f.regions))
+        if f.cities:
+            out.append("城市为" + "、".join(f.cities))
+        if f.channels:
+            out.append("渠道为" + "、".join(f.channels))
+        if f.owners:
+            out.append("负责人为" + "、".join(self.vocab.person_label(u) for u in f.owners))
+        for t in f.tags:
+            when = f"{self.label(t.period)}" if t.period else ""
+            out.append(f"{when}拜访中提过「{t.tag}」")
+        for o in f.orders:
+            when = self.label(o.period) if o.period else ""
+            what = f"{o.category}品类" if o.category else ""
+            out.append(f"{when}{'下过单' if o.present else '没有下单'}{'（' + what + '）' if what else ''}")
+        out += [self.touch(t) for t in f.touches]
+        if f.ticket_timeout is not None:
+            when = f"（{self.label(f.ticket_timeout.period)}创建）" if f.ticket_timeout.period else ""
+            out.append(f"有服务响应超时的工单{when}")
+        if f.overdue is not None:
+            when = f"（约定回款日在{self.label(f.overdue.period)}）" if f.overdue.period else ""
+            out.append(f"有回款逾期的合同{when}")
+        return out
+
+    def touch(self, t: TouchCondition) -> str:
+        what = "拜访" if t.kind == "visit" else "跟进"
+        how = "（只算拜访" if t.kind == "visit" else "（拜访或互动"
+        p = t.period
+        if not t.present and p.kind == "rolling" and p.span is not None:
+            more = "以上" if t.age_inclusive else ""
+            lead = "" if t.age_inclusive else "超过"
+            return f"{lead}{span_words(p.span)}{more}没有{what}{how}，从未{what}过的也算）"
+        return f"{self.label(p)}{'有' if t.present else '没有'}{what}{how}）"

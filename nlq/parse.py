@@ -1,0 +1,336 @@
+"""The offline parser: a Chinese question → a QuerySpec, given now, the organisation's words and the asker.
+
+Rule-based and deterministic. What it cannot read it refuses (raises Refused with a reason); it never
+guesses. Time words bind to the nearest condition that follows them (else the nearest before):
+'上月流失但NPS>70的客户' puts 上月 on 流失.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from nlq.guard import refusal_reason
+from nlq.normalize import normalize
+from nlq.scan import Tok, Unreadable, scan
+from nlq.spec import (
+    GROUPS_OF,
+    CustomerFilter,
+    EventCondition,
+    OrderCondition,
+    QuerySpec,
+    Ranking,
+    TagCondition,
+)
+from nlq.vocab import Vocab
+
+RANKABLE = {("orders", "sales"): "sales", ("orders", "count"): "order_count", ("visits", "count"): "visit_count"}
+GROUP_WORDS = {"region": "大区", "city": "城市", "channel": "渠道", "rep": "业务员", "tag": "需求标签",
+               "category": "品类", "stage": "商机阶段"}
+ENTITY_WORDS = {"customers": "客户", "visits": "拜访", "orders": "订单", "opportunities": "商机", "tickets": "工单",
+                "contracts": "合同"}
+
+
+class Refused(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def protected_words(vocab: Vocab) -> list[str]:
+    """Names whose characters must survive numeral conversion (张三, 一号店 …)."""
+    return [u.name for u in vocab.users.values()] + [*vocab.regions, *vocab.cities, *vocab.channels,
+                                                      *vocab.categories, *vocab.tags]
+
+
+def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpec:
+    why = refusal_reason(question)
+    if why:
+        raise Refused(why)
+    text = normalize(question, protected_words(vocab))
+    if not text:
+        raise Refused("问题是空的。")
+    try:
+        toks = scan(text, vocab=vocab, now=now)
+    except Unreadable as exc:
+        raise Refused(f"没看懂「{exc.leftover.replace(' ', '')}」，这不在我能回答的指标和条件里。") from None
+    return _Reader(toks, asker).spec()
+
+
+class _Reader:
+    def __init__(self, toks: list[Tok], asker: str):
+        self.toks = toks
+        self.asker = asker
+
+    def of(self, *kinds: str) -> list[Tok]:
+        return [t for t in self.toks if t.kind in kinds]
+
+    def after(self, tok: Tok) -> Tok | None:
+        later = [t for t in self.toks if t.start >= tok.end]
+        return later[0] if later else None
+
+    # --- the steps -------------------------------------------------------------------------------
+    def spec(self) -> QuerySpec:
+        self._early_refusals()
+        entity, figure, main, rank_tok = self._what()
+        periods = self._bind_periods(entity, main, rank_tok)
+        customer, extra = self._conditions(entity, periods)
+        group_by = self._group(entity)
+        if group_by is not None and figure == "list":
+            figure = "count"
+        kind = "groups" if group_by else ("list" if figure == "list" else "figure")
+        ranking, limit = self._ranking(kind, rank_tok, periods.get(id(rank_tok)) if rank_tok else None)
+        try:
+            return QuerySpec(entity=entity, figure=figure, period=periods.get(id(main)) if main else None,
+                             customer=customer, group_by=group_by, ranking=ranking, limit=limit, **extra)
+        except ValidationError:
+            raise Refused("这些条件放在一起没有明确的定义，请换个问法或拆成几个问题。") from None
+
+    def _early_refusals(self) -> None:
+        if self.of("sleep_bare"):
+            raise Refused("「沉睡」要说明多久，例如「沉睡超过30天的客户」或「超过30天没跟进的客户」。")
+        if self.of("or"):
+            raise Refused("暂不支持用「或」连接的条件，请分开问。")
+        for t in self.of("person"):
+            if isinstance(t.val, tuple):
+                raise Refused(f"有不止一位同事叫{t.val[1]}，请改用账号（userid）提问。")
+        if not self.toks:
+            raise Refused("没有看到要查的内容。")
+
+    def _what(self) -> tuple[str, str, Tok | None, Tok | None]:
+        """(entity, figure, the token that carries the entity's own period, a measure used as a ranking)."""
+        measures = self.of("measure")
+        nouns = self.of("noun")
+        head = nouns[-1].val if nouns else None
+        rank_tok = None
+        for m in measures:
+            if m.val in RANKABLE and self._ranked_after(m) and head == "customers" and nouns[-1].start > m.start \
+                    and not self._group_tokens():
+                rank_tok = m
+        rest = [m for m in measures if m is not rank_tok]
+        if len(rest) > 1:
+            raise Refused("一次只能问一个指标，请分开问。")
+        if rank_tok is not None and rest:
+            raise Refused("一次只能问一个指标，请分开问。")
+        if rest:
+            entity, figure = rest[0].val
+            return entity, figure, rest[0], None
+        if rank_tok is not None:
+            return "customers", "list", None, rank_tok
+        counting = bool(self.of("count"))
+        if head in (None, "customers"):
+            if head is None and not self._has_customer_condition():
+                raise Refused("没看出要查什么（客户、拜访、销售额……）。")
+            return "customers", "count" if counting else "list", None, None
+        head_tok = nouns[-1]
+        if head == "tickets" and not counting and self.of("timeout"):
+            return "customers", "list", None, None
+        if head == "contracts" and not counting and self.of("overdue"):
+            return "customers", "list", None, None
+        if counting:
+            return head, "count", head_tok, None
+        raise Refused(f"{ENTITY_WORDS[head]}只能问数量或比率，不能列明细；可以问对应的客户名单。")
+
+    def _ranked_after(self, m: Tok) -> bool:
+        nxt = self.after(m)
+        return nxt is not None and nxt.kind in ("top", "super", "rankword")
+
+    def _group_tokens(self) -> list[Tok]:
+        out = self.of("group", "group_which", "who")
+        return out + [t for t in self.of("top", "super") if t.val.get("group")]
+
+    def _has_customer_condition(self) -> bool:
+        return bool(self.of("lost", "not_lost", "nps", "touch_full", "touch_neg", "touch_pos", "order", "tag",
+                            "timeout", "overdue", "status_all", "status_active", "rank"))
+
+    def _bind_periods(self, entity: str, main: Tok | None, rank_tok: Tok | None) -> dict[int, Any]:
+        consumers = [t for t in self.toks if t.kind in ("lost", "order", "touch_neg", "touch_pos")]
+        if entity != "visits":
+            consumers += self.of("tag")
+        if entity != "tickets":
+            consumers += self.of("timeout")
+        if entity != "contracts":
+            consumers += self.of("overdue")
+        if main is not None and entity != "customers":
+            consumers.append(main)
+        if rank_tok is not None:
+            consumers.append(rank_tok)
+        consumers.sort(key=lambda t: t.start)
+        bound: dict[int, Any] = {}
+        for p in self.of("period"):
+            later = [c for c in consumers if c.start >= p.end]
+            earlier = [c for c in consumers if c.end <= p.start]
+            target = later[0] if later else (earlier[-1] if earlier else None)
+            if target is None:
+                raise Refused("问题里的时间不知道指什么（流失、下单、拜访、跟进……），请说得具体些。")
+            if id(target) in bound:
+                raise Refused("同一个条件出现了两个时间，请只保留一个。")
+            bound[id(target)] = p.val
+        return bound
+
+    def _conditions(self, entity: str, periods: dict[int, Any]) -> tuple[CustomerFilter, dict[str, Any]]:
+        c: dict[str, Any] = {"nps": [], "regions": [], "cities": [], "channels": [], "owners": [], "tags": [],
+                             "orders": [], "touches": []}
+        extra: dict[str, Any] = {}
+        c["status"] = self._status(entity, periods, c)
+        for t in self.of("nps"):
+            c["nps"].extend(t.val)
+        for t in self.of("region"):
+            c["regions"].extend(v for v in t.val if v not in c["regions"])
+        for key, kind in (("cities", "city"), ("channels", "channel")):
+            for t in self.of(kind):
+                if t.val not in c[key]:
+                    c[key].append(t.val)
+        self._people(entity, c, extra)
+        for t in self.of("touch_full"):
+            c["touches"].append(t.val)
+        for t in self.of("touch_neg", "touch_pos"):
+            if id(t) not in periods:
+                raise Refused("要说明时间，例如「超过30天没跟进的客户」或「本月拜访过的客户」。")
+            c["touches"].append({"present": t.kind == "touch_pos", "kind": t.val, "period": periods[id(t)]})
+        self._orders_and_categories(entity, periods, c, extra)
+        for t in self.of("tag"):
+            if entity == "visits":
+                if extra.get("tag") not in (None, t.val):
+                    raise Refused("一次只能按一个需求标签统计拜访。")
+                extra["tag"] = t.val
+            else:
+                c["tags"].append(TagCondition(tag=t.val, period=periods.get(id(t))))
+        for t in self.of("timeout"):
+            if entity == "tickets":
+                extra["timeout_only"] = True
+            else:
+                c["ticket_timeout"] = EventCondition(period=periods.get(id(t)))
+        overdue = self.of("overdue")
+        if entity == "contracts" and not overdue and not self._measure_is("contracts", "outstanding"):
+            raise Refused("合同只能问回款逾期的，例如「逾期未回款的合同有多少」。")
+        for t in overdue:
+            if entity != "contracts":
+                c["overdue"] = EventCondition(period=periods.get(id(t)))
+        stages = self.of("stage")
+        if stages and entity != "opportunities":
+            raise Refused("商机阶段只用于商机数量和漏斗。")
+        if stages:
+            extra["stages"] = sorted({t.val for t in stages})
+        return CustomerFilter(**c), extra
+
+    def _measure_is(self, entity: str, figure: str) -> bool:
+        return any(t.val == (entity, figure) for t in self.of("measure"))
+
+    def _status(self, entity: str, periods: dict[int, Any], c: dict[str, Any]) -> str | None:
+        words = set()
+        for t in self.of("lost"):
+            if id(t) in periods:
+                if c.get("lost_period") is not None:
+                    raise Refused("流失只能有一个时间。")
+                c["lost_period"] = periods[id(t)]
+            words.add("lost")
+        words |= {"active" for _ in self.of("not_lost", "status_active")}
+        words |= {"all" for _ in self.of("status_all")}
+        if len(words) > 1:
+            raise Refused("客户状态的说法互相矛盾（正常/流失/全部），请只说一种。")
+        return words.pop() if words else None
+
+    def _people(self, entity: str, c: dict[str, Any], extra: dict[str, Any]) -> None:
+        reps: list[str] = []
+        for t in self.of("person", "self"):
+            who = self.asker if t.kind == "self" else t.val
+            nxt = self.after(t)
+            owner_of_customers = nxt is not None and nxt.kind == "noun" and nxt.val == "customers"
+            target = reps if entity == "visits" and not owner_of_customers else c["owners"]
+            if who not in target:
+                target.append(who)
+        if entity == "visits" and self.of("me") and self.asker not in reps:
+            reps.append(self.asker)
+        if entity == "visits":
+            for t in self.of("team"):
+                if t.val in ("我的",) and self.asker not in reps:
+                    reps.append(self.asker)
+        if reps:
+            extra["reps"] = reps
+
+    def _orders_and_categories(self, entity: str, periods: dict[int, Any], c: dict[str, Any],
+                               extra: dict[str, Any]) -> None:
+        attached: set[int] = set()
+        for t in self.of("order"):
+            nxt = self.after(t)
+            category = None
+            if nxt is not None and nxt.kind == "category":
+                category = nxt.val
+                attached.add(id(nxt))
+            c["orders"].append(OrderCondition(present=t.val, category=category, period=periods.get(id(t))))
+        for t in self.of("category"):
+            if id(t) in attached:
+                continue
+            if entity != "orders":
+                raise Refused(f"「{t.val}」请说明是买过{t.val}的客户，还是{t.val}的销售额。")
+            if extra.get("category") not in (None, t.val):
+                raise Refused("一次只能按一个品类统计。")
+            extra["category"] = t.val
+
+    def _group(self, entity: str) -> str | None:
+        keys = set()
+        for t in self._group_tokens():
+            if t.kind == "group":
+                keys.add(t.val)
+            elif t.kind == "group_which":
+                keys.add(t.val[0])
+            elif t.kind == "who":
+                if not self.of("super", "top", "rankword"):
+                    raise Refused("「谁」要配合排名来问，例如「谁的拜访次数最多」。")
+                keys.add("rep")
+            else:
+                keys.add(t.val["group"])
+        if len(keys) > 1:
+            raise Refused("一次只能按一种维度分组（大区、城市、渠道、业务员……）。")
+        if not keys:
+            return None
+        key = keys.pop()
+        if key not in GROUPS_OF[entity]:
+            raise Refused(f"{ENTITY_WORDS[entity]}不能按{GROUP_WORDS[key]}分组。")
+        return key
+
+    def _ranking(self, kind: str, rank_tok: Tok | None, rank_period: Any) -> tuple[Ranking | None, int | None]:
+        tops, supers, words = self.of("top"), self.of("super"), self.of("rankword")
+        ranks = self.of("rank")
+        if len(tops) > 1 or len(ranks) > 1 or (ranks and rank_tok is not None):
+            raise Refused("排名的说法出现了不止一次，请只说一种排名。")
+        limit = tops[0].val["limit"] if tops else None
+        singular = bool(self.of("list_one") or [t for t in self.of("group_which") if not t.val[1]]
+                        or self.of("who"))
+        many = bool(self.of("list_many") or [t for t in self.of("group_which") if t.val[1]])
+        desc_words = [t.val["desc"] for t in tops if t.val["superlative"] or not t.val["desc"]]
+        desc_words += [t.val["desc"] for t in supers] + [t.val for t in words]
+        if len(set(desc_words)) > 1:
+            raise Refused("排名方向互相矛盾（最高/最低），请只说一种。")
+        desc = desc_words[0] if desc_words else True
+        has_super = bool(supers) or any(t.val["superlative"] for t in tops)
+        if kind == "figure":
+            if tops or supers or words or ranks:
+                raise Refused("一个总数不需要排名；要排名请说明按什么分组，例如「各业务员的销售额排名」。")
+            return None, None
+        if kind == "groups":
+            if ranks:
+                raise Refused("分组统计只能按统计的数排名。")
+            if not (tops or supers or words or singular):
+                return None, None
+            if limit is None and (has_super or singular) and not many:
+                limit = 1
+            return Ranking(by="figure", descending=desc), limit
+        # a customer list
+        if ranks:
+            r = ranks[0].val
+            if limit is not None and r["limit"] is not None and limit != r["limit"]:
+                raise Refused("排名的个数说了两个，请只说一个。")
+            limit = limit or r["limit"]
+            if limit is None and r["superlative"] and not many:
+                limit = 1
+            return Ranking(by=r["by"], descending=r["desc"]), limit
+        if rank_tok is not None:
+            if limit is None and has_super and not many:
+                limit = 1
+            return Ranking(by=RANKABLE[rank_tok.val], descending=desc, period=rank_period), limit
+        if has_super:
+            raise Refused("「最高/最多」指的是什么？例如「NPS最高的5个客户」「销售额最高的10个客户」。")
+        return None, limit

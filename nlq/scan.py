@@ -1,0 +1,208 @@
+"""Normalised question text → tokens. Every character must be consumed by a recogniser or be a filler word;
+whatever is left makes the question unreadable (refused, never guessed).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nlq import lexicon as L
+from nlq.spec import NpsCondition, Period, TouchCondition
+from nlq.timewords import PERIOD_PATTERNS, match_period, span_of
+from nlq.vocab import Vocab
+
+_USED = "\x00"
+_SKIP = object()
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str
+    start: int
+    end: int
+    val: Any = None
+
+
+class Unreadable(ValueError):
+    def __init__(self, leftover: str):
+        super().__init__(leftover)
+        self.leftover = leftover
+
+
+class _Scanner:
+    def __init__(self, text: str):
+        self.buf = list(text)
+        self.toks: list[Tok] = []
+
+    def take(self, pattern: str | re.Pattern[str], kind: str | None,
+             make: Callable[[re.Match[str]], Any] | None = None) -> None:
+        rx = re.compile(pattern) if isinstance(pattern, str) else pattern
+        for m in list(rx.finditer("".join(self.buf))):
+            if m.end() == m.start():
+                continue
+            val = make(m) if make else m.group(0)
+            if val is _SKIP:
+                continue
+            if kind is not None:
+                self.toks.append(Tok(kind, m.start(), m.end(), val))
+            self.buf[m.start():m.end()] = _USED * (m.end() - m.start())
+
+    def leftover(self) -> str:
+        return "".join(self.buf).replace(_USED, " ").strip()
+
+
+def _alt(words: list[str] | set[str] | frozenset[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True) if w)
+
+
+def _touch_kind(word: str) -> str:
+    return "visit" if word in ("拜访", "回访") else "any"
+
+
+def _stale(amount: str, unit: str, touch: str, strict_word: str | None, inclusive_word: str | None) -> TouchCondition:
+    inclusive = inclusive_word in L.AGE_INCLUSIVE or strict_word in L.AGE_INCLUSIVE
+    if strict_word in ("超过", "多于", "大于"):
+        inclusive = False
+    return TouchCondition(present=False, kind=_touch_kind(touch), age_inclusive=inclusive,
+                          period=Period(kind="rolling", span=span_of(amount, unit)))
+
+
+def _window(m: re.Match[str], present: bool) -> TouchCondition:
+    g = [x for x in m.groups() if x is not None]  # amount, unit, touch
+    return TouchCondition(present=present, kind=_touch_kind(g[2]),
+                          period=Period(kind="rolling", span=span_of(g[0], g[1])))
+
+
+def _nps_prefix(m: re.Match[str]) -> Any:
+    op, num, suffix = m.group(1), m.group(2), m.group(3)
+    sym = L.OPS[op]
+    if suffix:
+        implied = L.SUFFIX_OPS[suffix]
+        if sym == "=":  # 'NPS是70以上'
+            sym = implied
+        elif sym[0] != implied[0]:  # '大于70以下': contradictory, leave it unread
+            return _SKIP
+    return [NpsCondition(op=sym, value=int(num))]
+
+
+def _region_pattern(vocab: Vocab) -> tuple[str, dict[str, set[str]]]:
+    base: dict[str, set[str]] = {}
+    for r in vocab.regions:
+        b = re.sub(r"(大区|地区|区域|区)$", "", r) or r
+        base.setdefault(b, set()).add(r)
+    return rf"({_alt(set(base))})(?:大区|地区|区域|片区|区)?", base
+
+
+def _person_pattern(vocab: Vocab) -> str:
+    names = {u.name for u in vocab.users.values() if len(u.name) >= 2}
+    ids = {u.userid.lower() for u in vocab.users.values()}
+    parts = []
+    if names:
+        parts.append(_alt(names))
+    if ids:
+        parts.append(rf"(?<![a-z0-9_.@-])(?:{_alt(ids)})(?![a-z0-9_.@-])")
+    if not parts:
+        return r"(?!x)x"
+    return rf"{L.PERSON_TITLE}({'|'.join(parts)})(?:本人)?"
+
+
+def _person(vocab: Vocab, word: str) -> Any:
+    named = vocab.users_named(word)
+    if len(named) == 1:
+        return named[0].userid
+    if len(named) > 1:
+        return ("ambiguous", word)
+    u = vocab.user_by_id(word)
+    return u.userid if u else _SKIP
+
+
+def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
+    """Tokens of a normalised question, in text order; raises Unreadable with what is left over."""
+    s = _Scanner(text)
+    s.take(L.POLITE, None)
+    # NPS
+    s.take(L.NPS_RANGE, "nps", lambda m: [NpsCondition(op=">=", value=int(m.group(1))),
+                                          NpsCondition(op="<=", value=int(m.group(2)))])
+    s.take(L.NPS_PREFIX, "nps", _nps_prefix)
+    s.take(L.NPS_SUFFIX, "nps", lambda m: [NpsCondition(op=L.SUFFIX_OPS[m.group(2)], value=int(m.group(1)))])
+    s.take(L.NPS_KEY, "rank", lambda m: {"by": "nps", "desc": True, "limit": None, "superlative": False})
+    s.take(L.NPS_RANK, "rank", lambda m: {
+        "by": "nps", "desc": {"最高": True, "最低": False}.get(m.group(1), L.RANK_WORDS.get(m.group(1), True)),
+        "limit": int(m.group(2)) if m.group(2) else None, "superlative": m.group(1) in ("最高", "最低")})
+    # touches with an age or a window
+    s.take(L.LONGEST_UNTOUCHED, "rank", lambda m: {
+        "by": "last_visit" if _touch_kind(m.group(1)) == "visit" else "last_touch", "desc": False,
+        "limit": int(m.group(2)) if m.group(2) else None, "superlative": True})
+    s.take(L.LAST_TOUCH_AGE, "touch_full",
+           lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)))
+    s.take(L.STALE_SPAN_FIRST, "touch_full",
+           lambda m: _stale(m.group(2), m.group(3), m.group(5), m.group(1), m.group(4)))
+    s.take(L.STALE_SPAN_AFTER, "touch_full",
+           lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)))
+    s.take(L.STALE_WINDOW, "touch_full", lambda m: _window(m, present=False))
+    s.take(L.TOUCHED_WINDOW, "touch_full", lambda m: _window(m, present=True))
+    s.take(L.SLEEP_SPAN, "touch_full", lambda m: _stale(
+        m.group(2) or m.group(6), m.group(3) or m.group(7), "互动", m.group(1) or m.group(5), m.group(4) or m.group(8)))
+    s.take(L.SLEEP_BARE, "sleep_bare")
+    # measures
+    for pat, entity, figure in L.MEASURES:
+        s.take(pat, "measure", lambda m, e=entity, f=figure: (e, f))
+    # periods
+    for rx in PERIOD_PATTERNS:
+        s.take(rx, "period", lambda m: match_period(m, now=now) or _SKIP)
+    # ranking, limits, groups
+    s.take(rf"{L.TOP_SUPER}(?:的)?({L.GROUP_NOUNS_RE})?", "top", lambda m: {
+        "limit": int(m.group(2)), "desc": L.SUPERLATIVES[m.group(1)], "superlative": True,
+        "group": L.GROUP_NOUNS.get(m.group(3) or "")})
+    s.take(rf"(?:{L.TOP_N})(?:的)?({L.GROUP_NOUNS_RE})?", "top", lambda m: {
+        "limit": int(m.group(1) or m.group(2) or m.group(3)), "desc": not m.group(0).startswith("倒数"),
+        "superlative": False, "group": L.GROUP_NOUNS.get(m.group(4) or "")})
+    s.take(rf"({L.SUPER_RE})(?:的)?({L.GROUP_NOUNS_RE})?", "super", lambda m: {
+        "desc": L.SUPERLATIVES[m.group(1)], "group": L.GROUP_NOUNS.get(m.group(2) or "")})
+    s.take(_alt(set(L.RANK_WORDS)), "rankword", lambda m: L.RANK_WORDS[m.group(0)])
+    s.take(L.GROUP_EACH, "group", lambda m: L.GROUP_NOUNS[m.group(1)])
+    s.take(L.GROUP_WHICH, "group_which", lambda m: (L.GROUP_NOUNS[m.group(2)], m.group(1) in ("哪些", "哪几个")))
+    s.take(L.WHO, "who")
+    # conditions
+    s.take(L.NOT_LOST, "not_lost")
+    s.take(L.LOST, "lost")
+    s.take(L.STATUS_ALL, "status_all")
+    s.take(L.STATUS_ACTIVE, "status_active")
+    s.take(L.ORDER_NEG, "order", lambda m: False)
+    s.take(L.ORDER_POS, "order", lambda m: True)
+    s.take(L.TIMEOUT, "timeout")
+    s.take(L.OVERDUE, "overdue")
+    s.take(L.STAGE_RE, "stage", lambda m: L.STAGES[m.group(1)])
+    s.take(L.TOUCH_NEG, "touch_neg", lambda m: _touch_kind(m.group(1)))
+    s.take(L.TOUCH_POS, "touch_pos", lambda m: _touch_kind(m.group(1) or m.group(2)))
+    # the organisation's own words
+    tags = {**{t: t for t in vocab.tags}, **L.TAG_SYNONYMS}
+    s.take(rf"{L.TAG_VERB}({_alt(set(tags))}){L.TAG_TAIL}", "tag", lambda m: tags[m.group(1)])
+    s.take(_person_pattern(vocab), "person", lambda m: _person(vocab, m.group(1)))
+    if vocab.regions:
+        region_re, region_base = _region_pattern(vocab)
+        s.take(region_re, "region", lambda m: sorted(region_base[m.group(1)]))
+    if vocab.cities:
+        s.take(rf"({_alt(vocab.cities)})(?:市)?", "city", lambda m: m.group(1))
+    if vocab.channels:
+        s.take(rf"({_alt(vocab.channels)})(?:渠道)?", "channel", lambda m: m.group(1))
+    if vocab.categories:
+        s.take(rf"({_alt(vocab.categories)})(?:品类|类产品|类|产品)?", "category", lambda m: m.group(1))
+    # who is asking about whom, nouns, shapes, joints
+    s.take(L.SELF, "self")
+    s.take(L.TEAM, "team")
+    s.take(L.ME, "me")
+    s.take(L.NOUNS_RE, "noun", lambda m: L.NOUNS[m.group(0)])
+    s.take(L.LIST_MANY, "list_many")
+    s.take(L.LIST_ONE, "list_one")
+    s.take(L.COUNT_CUE, "count")
+    s.take(L.CONJ_OR, "or")
+    s.take(L.CONJ_AND, "and")
+    s.take(L.FILLERS, None)
+    left = s.leftover()
+    if left:
+        raise Unreadable(left)
+    return sorted(s.toks, key=lambda t: t.start)

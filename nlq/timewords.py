@@ -1,0 +1,181 @@
+"""Time words → named periods, and named periods → concrete windows in Asia/Shanghai (spec § Time).
+
+Calendar words (今天, 上周, 本季度, …) are half-open windows [start, end). Rolling windows (最近N天) run
+from now minus N×24 h to now, both ends included. A month as a span is 30 days, a week 7.
+Date columns (ordered_on, lost_on, …) count a date D as its local midnight: D is in a window when
+D 00:00 Asia/Shanghai is.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from core.clock import SHANGHAI, as_utc
+from nlq.spec import Period, Span
+
+UNIT_WORDS = {"小时": "hour", "个小时": "hour", "天": "day", "日": "day", "周": "week", "个星期": "week",
+              "星期": "week", "个礼拜": "week", "礼拜": "week", "个月": "month", "月": "month"}
+UNIT_RE = "|".join(sorted(UNIT_WORDS, key=len, reverse=True))
+SPAN_RE = rf"(\d{{1,4}})(?:{UNIT_RE})"
+UNIT_CN = {"hour": "小时", "day": "天", "week": "周", "month": "个月"}
+
+_NAMED = [
+    (r"今天|今日", "today"),
+    (r"昨天|昨日", "yesterday"),
+    (r"前天", "day_before_yesterday"),
+    (r"本周|这周|这一周|这个星期|本星期|这星期|这礼拜|这个礼拜", "this_week"),
+    (r"上周|上一周|上个星期|上星期|上礼拜|上个礼拜", "last_week"),
+    (r"本月|这个月|这月|当月|本月份", "this_month"),
+    (r"上月|上个月|上一个月|上月份", "last_month"),
+    (r"本季度|这个季度|这季度|本季|当季", "this_quarter"),
+    (r"上季度|上个季度|上一季度|上一个季度|上季", "last_quarter"),
+    (r"今年|本年度|本年|这一年", "this_year"),
+    (r"去年|上一年|上年度", "last_year"),
+]
+NAMED_RE = "|".join(f"(?:{pat})" for pat, _ in _NAMED)
+_SUFFIX = r"(?:以来|至今|到现在|为止|内|之内|以内|里|中|期间)?"
+ROLLING_RE = re.compile(rf"(?:最近|近|过去|过往)的?{SPAN_RE}{_SUFFIX}")
+MONTH_RE = re.compile(r"(?:(\d{4})年|(今年|去年))?(\d{1,2})月份?" + _SUFFIX)
+YEAR_RE = re.compile(r"(\d{4})年(?:全年|度)?" + _SUFFIX)
+NAMED_FULL_RE = re.compile(rf"(?:{NAMED_RE}){_SUFFIX}")
+
+
+def span_of(amount: str | int, unit_word: str) -> Span:
+    return Span(amount=int(amount), unit=UNIT_WORDS[unit_word])
+
+
+def split_span(text: str) -> Span:
+    """'72小时' → Span(72, hour)."""
+    m = re.fullmatch(SPAN_RE, text)
+    if not m:
+        raise ValueError(text)
+    return span_of(m.group(1), text[len(m.group(1)):])
+
+
+def named_period(word: str) -> Period:
+    for pat, kind in _NAMED:
+        if re.fullmatch(pat, word):
+            return Period(kind=kind)
+    raise ValueError(word)
+
+
+def match_period(m: re.Match[str], *, now: datetime) -> Period | None:
+    """The Period of a match of one of the PERIOD_PATTERNS (None if it names no real period)."""
+    text = m.group(0)
+    if m.re is ROLLING_RE:
+        return Period(kind="rolling", span=span_of(m.group(1), _unit_after(text, m.group(1))))
+    if m.re is MONTH_RE:
+        year = local_now(now).year
+        if m.group(1):
+            year = int(m.group(1))
+        elif m.group(2) == "去年":
+            year -= 1
+        month = int(m.group(3))
+        return Period(kind="month", year=year, month=month) if 1 <= month <= 12 else None
+    if m.re is YEAR_RE:
+        return Period(kind="year", year=int(m.group(1)))
+    word = re.sub(_SUFFIX + "$", "", text) or text
+    return named_period(word)
+
+
+def _unit_after(text: str, digits: str) -> str:
+    rest = text[text.index(digits) + len(digits):]
+    for unit in sorted(UNIT_WORDS, key=len, reverse=True):
+        if rest.startswith(unit):
+            return unit
+    raise ValueError(text)
+
+
+PERIOD_PATTERNS = (ROLLING_RE, MONTH_RE, YEAR_RE, NAMED_FULL_RE)
+
+
+# --- resolution -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime  # aware UTC
+    end: datetime  # aware UTC
+    end_inclusive: bool
+    label: str
+
+    def date_bounds(self) -> tuple[date, date]:
+        """The first and last date D whose local midnight lies in the window (inclusive both)."""
+        s, e = self.start.astimezone(SHANGHAI), self.end.astimezone(SHANGHAI)
+        lo = s.date() if s.time() == time(0) else s.date() + timedelta(days=1)
+        hi = e.date() if (e.time() != time(0) or self.end_inclusive) else e.date() - timedelta(days=1)
+        return lo, hi
+
+
+def span_delta(span: Span) -> timedelta:
+    return {"hour": timedelta(hours=span.amount), "day": timedelta(days=span.amount),
+            "week": timedelta(days=7 * span.amount), "month": timedelta(days=30 * span.amount)}[span.unit]
+
+
+def span_words(span: Span) -> str:
+    return f"{span.amount}{UNIT_CN[span.unit]}"
+
+
+def local_now(now: datetime) -> datetime:
+    return as_utc(now).astimezone(SHANGHAI)
+
+
+def _midnight(d: date) -> datetime:
+    return datetime.combine(d, time(0), SHANGHAI)
+
+
+def _month_start(y: int, m: int) -> date:
+    return date(y, m, 1)
+
+
+def _add_months(d: date, n: int) -> date:
+    k = d.year * 12 + d.month - 1 + n
+    return date(k // 12, k % 12 + 1, 1)
+
+
+_WORDS = {"today": "今天", "yesterday": "昨天", "day_before_yesterday": "前天", "this_week": "本周",
+          "last_week": "上周", "this_month": "本月", "last_month": "上月", "this_quarter": "本季度",
+          "last_quarter": "上季度", "this_year": "今年", "last_year": "去年"}
+
+
+def resolve(p: Period, now: datetime) -> Window:
+    """The concrete window of a named period, given now."""
+    ln = local_now(now)
+    today = ln.date()
+    if p.kind == "rolling":
+        assert p.span is not None
+        start = as_utc(now) - span_delta(p.span)
+        label = f"最近{span_words(p.span)}（{_fmt_dt(start)}～{_fmt_dt(now)}）"
+        return Window(start, as_utc(now), True, label)
+    if p.kind in ("today", "yesterday", "day_before_yesterday"):
+        d = today - timedelta(days={"today": 0, "yesterday": 1, "day_before_yesterday": 2}[p.kind])
+        lo, hi = d, d + timedelta(days=1)
+    elif p.kind in ("this_week", "last_week"):
+        monday = today - timedelta(days=today.weekday())
+        lo = monday - timedelta(days=7 if p.kind == "last_week" else 0)
+        hi = lo + timedelta(days=7)
+    elif p.kind in ("this_month", "last_month"):
+        lo = _add_months(_month_start(today.year, today.month), -1 if p.kind == "last_month" else 0)
+        hi = _add_months(lo, 1)
+    elif p.kind in ("this_quarter", "last_quarter"):
+        q0 = _month_start(today.year, 3 * ((today.month - 1) // 3) + 1)
+        lo = _add_months(q0, -3 if p.kind == "last_quarter" else 0)
+        hi = _add_months(lo, 3)
+    elif p.kind in ("this_year", "last_year"):
+        y = today.year - (1 if p.kind == "last_year" else 0)
+        lo, hi = date(y, 1, 1), date(y + 1, 1, 1)
+    elif p.kind == "month":
+        assert p.year is not None and p.month is not None
+        lo = date(p.year, p.month, 1)
+        hi = _add_months(lo, 1)
+    else:  # year
+        assert p.year is not None
+        lo, hi = date(p.year, 1, 1), date(p.year + 1, 1, 1)
+    word = _WORDS.get(p.kind) or (f"{p.year}年{p.month}月" if p.kind == "month" else f"{p.year}年")
+    last = hi - timedelta(days=1)
+    label = f"{word}（{lo.isoformat()}）" if lo == last else f"{word}（{lo.isoformat()}～{last.isoformat()}）"
+    return Window(as_utc(_midnight(lo)), as_utc(_midnight(hi)), False, label)
+
+
+def _fmt_dt(at: datetime) -> str:
+    return local_now(at).strftime("%Y-%m-%d %H:%M")

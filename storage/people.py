@@ -1,0 +1,51 @@
+"""Reading the reporting tree out of the users table into core.org_tree.OrgTree."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.org_tree import ORG_WIDE_ROLES, OrgTree, Person
+from storage.models import UserRow
+
+MAX_DEPTH = 32
+
+
+def _person(row: UserRow) -> Person:
+    return Person(userid=row.userid, role=row.role, manager_userid=row.manager_userid)
+
+
+def whole_tree(session: Session) -> OrgTree:
+    """Everyone (for briefs and scopes)."""
+    return OrgTree(Person(u, r, m) for u, r, m in session.execute(
+        select(UserRow.userid, UserRow.role, UserRow.manager_userid)))
+
+
+def tree_above(session: Session, userid: str, *, org_wide_roles: tuple[str, ...] = ORG_WIDE_ROLES) -> OrgTree:
+    """A person, their managers up to the top, and the holders of org-wide roles: enough to find an
+    approver or an escalation target without loading the whole organisation."""
+    people: dict[str, Person] = {}
+    current: str | None = userid
+    for _ in range(MAX_DEPTH):
+        if current is None or current in people:
+            break
+        row = session.get(UserRow, current)
+        if row is None:
+            break
+        people[row.userid] = _person(row)
+        current = row.manager_userid
+    for row in session.scalars(select(UserRow).where(UserRow.role.in_(list(org_wide_roles)))):
+        people.setdefault(row.userid, _person(row))
+    return OrgTree(people.values())
+
+
+def names(session: Session, userids: list[str] | set[str]) -> dict[str, str]:
+    if not userids:
+        return {}
+    return dict(session.execute(select(UserRow.userid, UserRow.name).where(UserRow.userid.in_(list(userids)))).all())
+
+
+def name_of(session: Session, userid: str | None) -> str:
+    if not userid:
+        return ""
+    row = session.get(UserRow, userid)
+    return row.name if row else userid
