@@ -33,7 +33,7 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
     if isinstance(reply, Text):
         body = {**base, "msgtype": "text", "text": {"content": _clip(reply.content, 2048)}}
     elif isinstance(reply, Markdown):
-        body = {**base, "msgtype": "markdown", "markdown": {"content": _clip(reply.content, 4096)}}
+        body = {**base, "msgtype": "markdown", "markdown": {"content": _clip(reply.content, 2048)}}
     elif isinstance(reply, Card) and reply.buttons:
         card: dict[str, Any] = {
             "card_type": "button_interaction",
@@ -55,7 +55,7 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
         lines += [f"> {k}：{v}" for k, v in reply.fields]
         if reply.url:
             lines.append(f"[查看详情]({reply.url})")
-        body = {**base, "msgtype": "markdown", "markdown": {"content": _clip("\n".join(lines), 4096)}}
+        body = {**base, "msgtype": "markdown", "markdown": {"content": _clip("\n".join(lines), 2048)}}
     else:
         raise ValueError(f"cannot render {type(reply).__name__} for message/send")
     body.update(DUPLICATE_CHECK)
@@ -71,15 +71,19 @@ def dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
+MESSAGE_LIMIT = 2048  # bytes, text and markdown alike (message/send)
+
+
+def digest_line(m: dict[str, Any]) -> str:
+    """One line for a merged message: the card title (and description) or the text's first line."""
+    if m.get("kind") == "card":
+        line = m.get("title", "")
+        if m.get("description"):
+            line += f"：{m['description']}"
+    else:
+        line = (m.get("content") or "").strip().splitlines()[0] if m.get("content") else ""
+    return f"- {_clip(line.replace('*', ''), 120)}"
+
+
 def digest_text(items: list[dict[str, Any]]) -> str:
-    """One line per merged message: the card title or the first line of the text."""
-    lines = []
-    for m in items:
-        if m.get("kind") == "card":
-            line = m.get("title", "")
-            if m.get("description"):
-                line += f"：{m['description']}"
-        else:
-            line = (m.get("content") or "").strip().splitlines()[0] if m.get("content") else ""
-        lines.append(f"- {_clip(line, 120)}")
-    return "\n".join(lines)
+    return "\n".join(digest_line(m) for m in items)

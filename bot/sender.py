@@ -105,9 +105,9 @@ class Relay:
         return send
 
     def _merge(self, s: Session, recipient: str, rows: list[OutboxRow], now: datetime) -> None:
-        for start in range(0, len(rows), DIGEST_MAX_ITEMS):
-            chunk = rows[start:start + DIGEST_MAX_ITEMS]
-            body = f"**{texts.DIGEST_TITLE.format(count=len(chunk))}**\n" + cards.digest_text([r.message for r in chunk])
+        """Merge rows into as few digest messages as fit WeCom's 2048-byte limit; each digest is a row."""
+        for chunk, lines in _digest_chunks(rows):
+            body = f"**{texts.DIGEST_TITLE.format(count=len(chunk))}**\n" + "\n".join(lines)
             key = f"digest:{chunk[0].id}:{chunk[-1].id}"
             outbox.enqueue(s, recipient=recipient, message=Markdown(content=body).to_dict(), dedupe_key=key, now=now)
             s.flush()
@@ -219,6 +219,24 @@ class Relay:
             text = texts.ADMIN_DEAD_LETTER.format(recipient=row.recipient, error=row.last_error or "")
             outbox.enqueue(s, recipient=admin, message={"kind": "text", "content": text},
                            dedupe_key=f"dead:{row.id}:{admin}", now=now)
+
+
+def _digest_chunks(rows: list[OutboxRow]):  # noqa: ANN202
+    budget = cards.MESSAGE_LIMIT - 80  # room for the title
+    chunk: list[OutboxRow] = []
+    lines: list[str] = []
+    size = 0
+    for r in rows:
+        line = cards.digest_line(r.message)
+        n = len(line.encode()) + 1
+        if chunk and (size + n > budget or len(chunk) >= DIGEST_MAX_ITEMS):
+            yield chunk, lines
+            chunk, lines, size = [], [], 0
+        chunk.append(r)
+        lines.append(line)
+        size += n
+    if chunk:
+        yield chunk, lines
 
 
 def payload_of(row: OutboxRow) -> dict:

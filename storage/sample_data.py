@@ -262,7 +262,7 @@ class _Generator:
         n = 0
         for c in customers:
             start, end = self.history_window(c)
-            count = 0 if rng.random() < 0.06 else rng.randint(2, 18)  # some never visited: stale alerts
+            count = 0 if rng.random() < 0.06 else rng.randint(2, 20)  # some never visited: stale alerts
             if c["lost_on"]:
                 count //= 2
             for _ in range(count):
