@@ -3,7 +3,8 @@
 Order matters (see shared/research/reliability.md §3.6):
 1. byte cap (10 MiB) before anything is parsed;
 2. `Image.open(..., formats=["JPEG", "PNG", "WEBP"])` — an allow-list, so GIF, BMP, TIFF, FITS, PSD...
-   never reach a decoder; it reads the header only;
+   never reach a decoder (MPO, the multi-picture JPEG many Android phones write, opens as JPEG); it
+   reads the header only;
 3. pixel cap (50 MP) from the header's size, BEFORE decoding: a 48 KB PNG declaring 20000×20000 is
    refused without allocating its 1.2 GB. Pillow's own DecompressionBombWarning (89 MP) is turned into
    an error too, and its DecompressionBombError (179 MP) is caught;
@@ -70,7 +71,7 @@ class ProcessedPhoto:
     taken_at: datetime | None  # aware UTC, from EXIF
     exif_lat: float | None
     exif_lng: float | None
-    source_format: str = ""  # JPEG | PNG | WEBP
+    source_format: str = ""  # JPEG | MPO (a JPEG with extra frames) | PNG | WEBP
     source_width: int = 0  # as sent, before orientation
     source_height: int = 0
 
@@ -103,7 +104,7 @@ def _process_open(im: Image.Image, max_pixels: int) -> ProcessedPhoto:
         raise PhotoRejected("图片像素太多，请发送普通手机照片", "too_many_pixels")
     taken_at, lat, lng = _read_exif(im)
     try:
-        if fmt == "JPEG":
+        if fmt in ("JPEG", "MPO"):  # MPO: the multi-picture JPEG many Android phones write
             scale = LONG_SIDE / max(width, height)
             if scale < 1:
                 im.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))

@@ -22,8 +22,19 @@ def build(settings: Settings, *, clock: Clock | None = None, redis_client: Any =
     return services
 
 
+def _install_llm(services: Services) -> None:
+    """An OpenAI-compatible chat model for question parsing, when LLM_BASE_URL/LLM_MODEL are set."""
+    from nlq.llm import model_from_env
+
+    s = services.settings
+    env = {k: v for k, v in (("LLM_BASE_URL", s.LLM_BASE_URL), ("LLM_API_KEY", s.LLM_API_KEY),
+                             ("LLM_MODEL", s.LLM_MODEL)) if v}
+    services.worker.settings["llm"] = model_from_env(env)
+
+
 def _install_optional(services: Services) -> None:
     """Parts that other modules provide; each is optional so a partial build still runs."""
+    _install_llm(services)
     try:
         from handlers.sop import sweep_due_timers
     except ImportError:

@@ -12,6 +12,8 @@ HANDLER_MODULES = (
     "handlers.visit_text",
     "handlers.rep_self_service",
     "handlers.onboarding",
+    "handlers.questions",
+    "handlers.registry_sop",
 )
 
 

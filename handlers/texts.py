@@ -90,3 +90,14 @@ ONBOARD_CREATED = "已建档「{name}」（客户编号 {customer_id}）。"
 ONBOARD_NOT_YOURS = "该客户由 {owner} 负责，无法由你拜访；如需转交请联系主管。"
 ONBOARD_NO_LOCATION = "提示：还没有门店位置，下次到店签到时会记录。"
 UNDO_CUSTOMER_HAS_DATA = "客户「{name}」已有拜访记录，不能撤销建档，请联系主管处理。"
+
+# --- managers' questions -------------------------------------------------------------------------------
+ACTION_REMIND_BUTTON = "一键提醒负责人"
+ACTION_ASK_BUTTON = "接着问"
+ACTION_VISIT_BUTTON = "通知负责人回访"
+REMIND_OWNER = "【{manager}提醒】请跟进以下{count}位客户（{reason}）：\n{names}"
+REMIND_REASONS = {"stale": "长时间未跟进", "overdue": "回款逾期", "ticket_timeout": "服务工单超时",
+                  "win_back": "流失客户回访", "tag": "需求跟进"}
+REMINDED = "已提醒{owners}位负责人，共{count}位客户。"
+ACTION_EXPIRED = "这个操作已过期，请重新提问。"
+ANSWER_TOO_LONG_TAIL = "……（完整列表请缩小范围后再问）"

@@ -27,7 +27,9 @@ def on_rep_text(ctx: Ctx, event: Inbound) -> bool | None:
         if parsed.tags or parsed.promises or parsed.follow_up_at:
             ctx.reply(TextReply(content=texts.NO_OPEN_VISIT_TEXT))
             return None
-        return False  # not visit content: let the router answer with help
+        from handlers.questions import on_question
+
+        return on_question(ctx, event)  # not visit content: perhaps a question about the rep's own book
     apply_line(ctx, visit, parsed, menu=menu)
     return None
 

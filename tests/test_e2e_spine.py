@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -103,3 +104,24 @@ def test_a_failing_event_is_retried_then_parked_visibly(db_url, tmp_path, redis_
         assert row.status == "failed" and row.attempts == 5 and "boom" in row.last_error
     assert len(calls) == 5
     assert h.texts("rep01") == [texts.INTERNAL_ERROR]
+
+
+def test_manager_question_answered_in_chat_with_a_next_action(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now() - timedelta(days=10))  # every customer untouched for 10 days
+    h.peer.text("sup01", "超过72小时未跟进的客户")
+    h.tick()
+    said = h.texts("sup01")
+    answer = next(t for t in said if t.startswith("理解为："))
+    assert "范围：" in answer and "味源超市" in answer and "味源超市二店" in answer
+    card = [c for c in h.cards("sup01") if c["button_list"][0]["key"].startswith("ask:act:")][-1]
+    h.peer.card_click("sup01", card["task_id"], card["button_list"][0]["key"])
+    h.tick()
+    assert any("郑主管提醒" in t and "味源超市" in t for t in h.texts("rep01"))
+    assert any("郑主管提醒" in t and "味源超市二店" in t for t in h.texts("rep02"))
+    # a rep asks about their own book only
+    h.peer.text("rep02", "我的客户有哪些")
+    h.tick()
+    mine = next(t for t in h.texts("rep02") if t.startswith("理解为："))
+    assert "味源超市二店" in mine and "好邻居便利店" not in mine
