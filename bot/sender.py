@@ -100,12 +100,20 @@ class Relay:
                 send.extend(r.id for r in due)
                 continue
             direct, overflow = due[: budget - 1], due[budget - 1:]
+            if all(r.dedupe_key.startswith("digest:") for r in overflow):
+                direct, overflow = due[:budget], due[budget:]  # no new digest needed: use the last slot too
             send.extend(r.id for r in direct)
-            self._merge(s, recipient, overflow, now)
+            digests = [r for r in overflow if r.dedupe_key.startswith("digest:")]
+            for r in digests:  # a digest is never merged again: it waits for the next window
+                r.status, r.lease_until = "pending", None
+                r.next_try_at = now + RATE_WINDOW
+            self._merge(s, recipient, [r for r in overflow if not r.dedupe_key.startswith("digest:")], now)
         return send
 
     def _merge(self, s: Session, recipient: str, rows: list[OutboxRow], now: datetime) -> None:
         """Merge rows into as few digest messages as fit WeCom's 2048-byte limit; each digest is a row."""
+        if not rows:
+            return
         for chunk, lines in _digest_chunks(rows):
             body = f"**{texts.DIGEST_TITLE.format(count=len(chunk))}**\n" + "\n".join(lines)
             key = f"digest:{chunk[0].id}:{chunk[-1].id}"

@@ -1,0 +1,105 @@
+"""The outbox relay against a WeCom that fails, refuses and rate-limits — nothing lost, nothing seen twice."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.emulator.faults import Fault
+from handlers import texts
+from handlers.types import Card, Button, Text
+from storage import outbox
+from storage.models import OutboxRow
+from tests.factories import org
+from tests.harness import Harness
+
+
+def _enqueue(h, recipient: str, n: int, prefix: str = "t") -> None:
+    with h.session_factory() as s:
+        for i in range(n):
+            outbox.enqueue(s, recipient=recipient, message=Text(content=f"提醒 {prefix}{i}").to_dict(),
+                           dedupe_key=f"{prefix}:{recipient}:{i}", now=h.clock.now())
+        s.commit()
+
+
+def _statuses(h) -> Counter:
+    with h.session_factory() as s:
+        return Counter(s.scalars(select(OutboxRow.status)))
+
+
+def _run(h, *, minutes: int, step_seconds: int = 5) -> None:
+    for _ in range(minutes * 60 // step_seconds):
+        h.tick()
+        h.clock.advance(seconds=step_seconds)
+
+
+def test_thirty_percent_failures_every_message_delivered_once(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    users = [f"u{i:03d}" for i in range(60)]
+    for u in users:
+        _enqueue(h, u, 5)  # 300 messages, 5 per person (under the per-minute limit)
+    h.wecom.fail_rate(0.3, modes=(Fault.SYSTEM_BUSY, Fault.FREQ_LIMIT, Fault.HTTP_502, Fault.TIMEOUT), seed=3,
+                      paths=["message/send"])
+    _run(h, minutes=10)
+    h.wecom.clear_faults()
+    _run(h, minutes=2)
+    assert _statuses(h) == Counter({"sent": 300})
+    delivered = Counter(m["text"]["content"] + "→" + m["touser"] for m in h.wecom.messages_to_all()) \
+        if hasattr(h.wecom, "messages_to_all") else Counter(
+            d.body["text"]["content"] + "→" + d.userid for d in h.wecom.all_deliveries())
+    assert len(delivered) == 300 and set(delivered.values()) == {1}
+    assert len(h.wecom.faults_injected) > 50  # the failures really happened
+
+
+def test_permanent_error_is_dead_and_admins_are_alerted(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    _enqueue(h, "rep01", 1)
+    h.wecom.fail_next(1, Fault.NO_RECIPIENT, paths=["message/send"])
+    h.tick()
+    h.tick()
+    with h.session_factory() as s:
+        row = s.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == "t:rep01:0")).one()
+        assert row.status == "dead" and "81013" in row.last_error
+    alert = [t for t in h.texts("admin") if t.startswith("【发送失败告警】")]
+    assert len(alert) == 1 and "rep01" in alert[0]
+
+
+def test_burst_of_100_to_one_person_stays_under_the_limit_and_loses_nothing(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    _enqueue(h, "sup01", 100)
+    _run(h, minutes=5)
+    got = h.wecom.deliveries_to("sup01")
+    assert h.wecom.dropped == []
+    times = sorted(d.at for d in got)
+    for i, t in enumerate(times):  # any 60-second window holds at most 20
+        assert sum(1 for u in times[i:] if u - t < timedelta(seconds=60)) <= 20
+    # every one of the 100 is either its own message or a line of a digest
+    text = "\n".join(d.body[d.body["msgtype"]]["content"] for d in got)
+    for i in range(100):
+        assert f"提醒 t{i}" in text
+    with h.session_factory() as s:
+        st = Counter(s.scalars(select(OutboxRow.status).where(OutboxRow.dedupe_key.like("t:%"))))
+    assert st["sent"] + st["merged"] == 100 and st["merged"] > 0
+    assert any(texts.DIGEST_TITLE.split("{")[0] in t for t in h.texts("sup01"))
+
+
+def test_card_payload_is_rendered_once_and_resent_byte_for_byte(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        outbox.enqueue(s, recipient="sup01", dedupe_key="card:1", now=clock.now(),
+                       message=Card(title="审批", buttons=[Button("通过", "appr:ok:1")]).to_dict())
+        s.commit()
+    h.wecom.fail_next(1, Fault.TIMEOUT, paths=["message/send"])  # delivered, but the answer is lost
+    h.tick()
+    clock.advance(seconds=5)
+    h.tick()
+    bodies = [c.body for c in h.wecom.calls_to("message/send")]
+    assert len(bodies) == 2 and bodies[0] == bodies[1]
+    assert len(h.wecom.deliveries_to("sup01")) == 1  # enable_duplicate_check suppressed the repeat
+    with h.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "sent")) == 1
