@@ -140,10 +140,18 @@ def unattached_photos(session: Session, rep: str, *, since: datetime) -> list[Ph
 
 
 def similar_hashes(session: Session, bands: tuple[int, int, int, int], *, exclude_media: str) -> list[str]:
-    """Earlier photos sharing at least one 16-bit band of the perceptual hash (the candidates)."""
-    q = select(PhotoRow.phash).where(or_(PhotoRow.ph0 == bands[0], PhotoRow.ph1 == bands[1], PhotoRow.ph2 == bands[2],
-                                         PhotoRow.ph3 == bands[3]), PhotoRow.media_id != exclude_media,
-                                     PhotoRow.phash.is_not(None)).limit(5000)
+    """Earlier photos whose perceptual hash may be within 7 bits of this one (the candidates).
+
+    Multi-index hashing: the 64-bit hash is stored as four indexed 16-bit bands. Two hashes at most 7 bits
+    apart have, by pigeonhole, one band at most 1 bit apart, so each band is looked up with its 17
+    neighbours (itself and every one-bit flip): exact for any distance ≤ 7, and selective.
+    """
+    def near(b: int) -> list[int]:
+        return [b] + [b ^ (1 << k) for k in range(16)]
+
+    q = select(PhotoRow.phash).where(or_(PhotoRow.ph0.in_(near(bands[0])), PhotoRow.ph1.in_(near(bands[1])),
+                                         PhotoRow.ph2.in_(near(bands[2])), PhotoRow.ph3.in_(near(bands[3]))),
+                                     PhotoRow.media_id != exclude_media, PhotoRow.phash.is_not(None)).limit(5000)
     return [h for h in session.scalars(q) if h]
 
 

@@ -178,6 +178,15 @@ def test_png_with_alpha_and_webp_are_accepted():
     assert process_photo(_save(gray16, "PNG")).width == 300
 
 
+def test_multi_picture_jpeg_from_android_phones_is_a_jpeg():
+    first, second = _marked_photo(2000, 1500), Image.new("RGB", (2000, 1500), (0, 200, 0))
+    data = _save(first, "MPO", save_all=True, append_images=[second], exif=_exif(orientation=1))
+    photo = process_photo(data)
+    assert photo.source_format == "MPO" and (photo.width, photo.height) == (1600, 1200)
+    assert _is_red(Image.open(BytesIO(photo.jpeg)).convert("RGB").getpixel((40, 40)))  # the first frame
+    assert photo.exif_lat is not None and photo.taken_at is not None
+
+
 def test_400_megapixel_png_bomb_is_refused_without_decoding(no_decoding):
     bomb = _png_bomb(20_000, 20_000)
     assert len(bomb) < 1024 * 1024  # small on the wire

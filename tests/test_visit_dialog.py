@@ -228,3 +228,21 @@ def test_onboarding_similar_name_nearby_offers_existing(h):
     h.tick()
     assert visit_of(h).customer_id == "C001"
     assert SHANGHAI
+
+
+def test_duplicate_lookup_finds_hashes_up_to_seven_bits_apart(h):
+    from handlers.photo_intake import hash_bands
+    from storage import visit_repo
+
+    base = 0x0123_4567_89AB_CDEF
+    near = base ^ (1 << 3) ^ (1 << 20) ^ (1 << 37) ^ (1 << 50) ^ (1 << 51) ^ (1 << 60) ^ (1 << 62)  # 7 bits, every band
+    far = base ^ 0x00FF_00FF_00FF_00FF
+    with h.session_factory() as s:
+        for i, value in enumerate((near, far)):
+            hx = f"{value:016x}"
+            b = hash_bands(hx)
+            s.add(PhotoRow(rep_userid="rep01", media_id=f"m{i}", phash=hx, ph0=b[0], ph1=b[1], ph2=b[2], ph3=b[3],
+                           verdict="ok", received_at=datetime(2026, 1, 1, tzinfo=SHANGHAI)))
+        s.commit()
+        found = visit_repo.similar_hashes(s, hash_bands(f"{base:016x}"), exclude_media="new")
+    assert f"{near:016x}" in found and f"{far:016x}" not in found

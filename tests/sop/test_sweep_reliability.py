@@ -1,0 +1,147 @@
+"""The sweep's guarantees: each timer fires exactly once with several sweepers, a sweeper that dies after
+claiming loses nothing and doubles nothing, a failing rule is retried, and after downtime every
+overdue timer fires."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.clock import SHANGHAI
+from handlers import sop
+from handlers.sop import fire_one, register_firer, sweep_due_timers
+from handlers.sop_hooks import after_visit_completed
+from handlers.types import Text
+from storage import timers
+from storage.db import make_engine, make_session_factory, writer_session
+from storage.models import AuditRow, OutboxRow, TimerRow
+from tests.sop.conftest import add_customer, add_promise, add_visit, messages, sweep, timers_of, unit_of_work
+
+PING = "test_ping"
+_failures: dict[str, int] = {}
+
+
+def _ping(ctx, timer):  # noqa: ANN001
+    """A test rule: one message per timer; payload {"fail": n} raises the first n attempts."""
+    left = _failures.get(timer.business_key, int(timer.payload.get("fail", 0)))
+    if left > 0:
+        _failures[timer.business_key] = left - 1
+        raise RuntimeError("rule failed")
+    ctx.send(timer.payload["to"], Text(content=f"ping {timer.business_key}"))
+    return "done", "pinged"
+
+
+register_firer(PING, _ping)
+
+
+def _many(sf, now, n, *, spread: timedelta = timedelta(0), **payload):
+    rows = [dict(kind=PING, business_key=f"ping:{i}", subject_type="test", subject_id=str(i),
+                 due_at=now + spread * i / max(1, n), status="pending", attempts=0,
+                 payload={"to": f"u{i % 50}", **payload}, created_at=now) for i in range(n)]
+    with sf() as s:
+        for start in range(0, n, 5000):
+            timers.insert_ignoring_duplicates(s, rows[start:start + 5000])
+        s.commit()
+
+
+def _count(sf, model, *where):
+    with sf() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_two_sweepers_fire_each_timer_exactly_once(db_url, session_factory, clock):
+    n = 10_000 if db_url.startswith("postgresql") else 2_000
+    _many(session_factory, clock.now() - timedelta(minutes=5), n)
+    engines = [make_engine(db_url) for _ in range(2)]
+    fired: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def run(name, engine):  # noqa: ANN001
+        try:
+            fired[name] = sweep_due_timers(make_session_factory(engine), clock, owner=name, batch=100,
+                                           recurring=False)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(f"sweeper-{i}", e)) for i, e in enumerate(engines)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for e in engines:
+        e.dispose()
+    assert not errors
+    assert sum(fired.values()) == n and all(v > 0 for v in fired.values()), fired
+    assert _count(session_factory, OutboxRow) == n
+    assert _count(session_factory, TimerRow, TimerRow.status == "done") == n
+    assert _count(session_factory, AuditRow, AuditRow.action == "fire") == n
+    with session_factory() as s:
+        dupes = s.execute(select(OutboxRow.message).group_by(OutboxRow.message)
+                          .having(func.count() > 1)).all() if not db_url.startswith("postgresql") else []
+        assert dupes == []
+        by_sweeper = dict(s.execute(select(TimerRow.claimed_by, func.count()).group_by(TimerRow.claimed_by)).all())
+        assert set(by_sweeper) == {"sweeper-0", "sweeper-1"}
+
+
+def test_a_sweeper_killed_after_claiming_loses_nothing_and_doubles_nothing(session_factory, clock):
+    _many(session_factory, clock.now(), 60)
+    with writer_session(session_factory) as s:  # sweeper A claims everything ...
+        claimed = timers.claim_due(s, now=clock.now(), owner="A", limit=100, lease=timedelta(minutes=5))
+        s.commit()
+    for timer_id in claimed[:10]:  # ... fires ten, then dies
+        assert fire_one(session_factory, clock, owner="A", timer_id=timer_id)
+    clock.advance(minutes=4)
+    assert sweep(session_factory, clock, owner="B") == 0  # A's lease still holds
+    clock.advance(minutes=2)
+    assert sweep(session_factory, clock, owner="B") == 50  # expired: B takes the rest
+    assert [fire_one(session_factory, clock, owner="A", timer_id=t) for t in claimed] == [False] * 60  # A wakes up
+    assert _count(session_factory, OutboxRow) == 60
+    assert _count(session_factory, TimerRow, TimerRow.status == "done") == 60
+    assert sweep(session_factory, clock, owner="C") == 0
+
+
+def test_a_rule_that_raises_is_rolled_back_and_retried(session_factory, clock):
+    _many(session_factory, clock.now(), 3, fail=2)
+    _failures.clear()
+    assert sweep(session_factory, clock) == 0  # every firing raised: nothing written
+    assert _count(session_factory, OutboxRow) == 0
+    clock.advance(seconds=3)
+    assert sweep(session_factory, clock) == 0  # second attempt after the back-off, raises again
+    clock.advance(seconds=5)
+    assert sweep(session_factory, clock) == 3
+    assert _count(session_factory, OutboxRow) == 3
+    rows = timers_of(session_factory, kind=PING)
+    assert [(t.status, t.attempts) for t in rows] == [("done", 3)] * 3
+
+
+def test_a_rule_that_always_raises_ends_dead_and_visible(session_factory, clock):
+    _many(session_factory, clock.now(), 1, fail=99)
+    _failures.clear()
+    for _ in range(timers.MAX_ATTEMPTS + 2):
+        sweep(session_factory, clock)
+        clock.advance(minutes=1)
+    (row,) = timers_of(session_factory, kind=PING)
+    assert (row.status, row.attempts) == ("dead", timers.MAX_ATTEMPTS)
+    assert row.outcome == "error: RuntimeError: rule failed"
+
+
+@pytest.mark.parametrize("hours_down", [2])
+def test_after_downtime_every_overdue_timer_fires(org, clock, hours_down):
+    start = clock.now()
+    _many(org, start, 480, spread=timedelta(hours=hours_down))  # one every 15 s while nobody sweeps
+    add_customer(org, "c1", "rep1", name="味源超市")
+    add_visit(org, "v1", "c1", "rep1", start - timedelta(hours=71))  # stale during the outage
+    add_promise(org, kind="promise", visit_id="v1", customer_id="c1", rep="rep1", text="送样品",
+                due_at=start + timedelta(minutes=50), created_at=start)
+    with unit_of_work(org, clock, "rep1") as ctx:
+        after_visit_completed(ctx, "v1")
+    clock.set(start + timedelta(hours=hours_down, minutes=1))  # the restart
+    sweep(org, clock)
+    assert _count(org, OutboxRow, OutboxRow.kind == "text") == 480
+    titles = [m.message["title"] for m in messages(org, "rep1", kind="card")]
+    assert titles == ["承诺到期：味源超市", "客户超74小时未跟进：味源超市"]
+    assert _count(org, TimerRow, TimerRow.status == "pending", TimerRow.due_at <= clock.now()) == 0
+    assert sop.FIRERS[PING] is _ping
+    assert datetime.now().year >= 2024 and start.astimezone(SHANGHAI).hour == 9
