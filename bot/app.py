@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bot.callback import CallbackDeps, make_router
+from bot.client import APP_MENU
 from bot.services import Services
 
 log = logging.getLogger("assistant")
@@ -36,6 +37,7 @@ def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
     async def lifespan(_app: FastAPI):
         nonlocal scheduler
         if run_scheduler:
+            await _install_menu()
             scheduler = AsyncIOScheduler()
             scheduler.add_job(_safe_tick, "interval", seconds=TICK_SECONDS, id="tick", coalesce=True,
                               max_instances=1, misfire_grace_time=None)
@@ -46,6 +48,13 @@ def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await services.client.aclose()
+
+    async def _install_menu() -> None:
+        """The app menu: 拍照 (camera only), 签到 (send location), 我的待办. Idempotent on WeCom's side."""
+        try:
+            await services.client.menu_create(APP_MENU)
+        except Exception as exc:  # noqa: BLE001 - a missing menu must not stop the service
+            log.warning("menu/create failed: %s", exc)
 
     async def _safe_tick() -> None:
         try:

@@ -80,6 +80,12 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
         elif name.upper() == "LOCATION":
             event = LocationReport(sender=sender, at=at, lat=_f(root, "Latitude"), lng=_f(root, "Longitude"),
                                    precision=_f(root, "Precision"))
+        elif name == "location_select":  # the 签到 menu's picker; WeCom may also send the location message
+            info = root.find("SendLocationInfo")
+            if info is None:
+                raise CallbackRejected("no_location_info")
+            event = LocationIn(sender=sender, at=at, lat=_f(info, "Location_X"), lng=_f(info, "Location_Y"),
+                               scale=int(_f(info, "Scale")), label=_t(info, "Label") or _t(info, "Poiname"))
         elif name == "click":
             event = MenuClick(sender=sender, at=at, key=key)
         elif name in ("template_card_event", "template_card_menu_event"):

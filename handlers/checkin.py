@@ -1,6 +1,8 @@
 """Check-in: a GPS LOCATION event, a location picked on the map, or `拜访 客户名` opens a visit."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rapidfuzz import fuzz, process
 
 from core.visits import GPS_TRUST, MAP_PICK_TRUST, clear_winner, nearby, tolerance_for
@@ -12,6 +14,7 @@ from storage import visit_repo
 from storage.models import CustomerRow
 
 MAX_CHOICES = 5
+JUST_CHECKED_IN = timedelta(minutes=2)  # the picker's event and its location message: one check-in, one reply
 
 
 def _tolerance(ctx: Ctx) -> float:
@@ -46,7 +49,7 @@ def _check_in_at(ctx: Ctx, lat: float, lng: float, *, source: str, precision: fl
                 visit_repo.set_location(ctx.session, current, lat=lat, lng=lng, source=source, precision=precision,
                                         distance=here.distance_m, now=ctx.now, actor=rep, why=ctx.source)
                 visit_flow.after_change(ctx, current)
-            elif not automatic:
+            elif not automatic and ctx.now - current.checked_in_at > JUST_CHECKED_IN:
                 ctx.reply(TextReply(content=texts.ALREADY_HERE.format(name=here.place.name)))
             return
     pending = {"lat": lat, "lng": lng, "source": source, "precision": precision}

@@ -125,3 +125,16 @@ def test_manager_question_answered_in_chat_with_a_next_action(db_url, tmp_path, 
     h.tick()
     mine = next(t for t in h.texts("rep02") if t.startswith("理解为："))
     assert "味源超市二店" in mine and "好邻居便利店" not in mine
+
+
+def test_serving_installs_the_app_menu(db_url, tmp_path, redis_server, clock):
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with TestClient(create_app(h.services, run_scheduler=True)) as client:
+        assert client.get("/healthz").status_code == 200
+    menu = h.wecom.menus[1000002]["button"]
+    assert [b["name"] for b in menu] == ["拍照", "签到", "我的待办"]
+    assert menu[0]["type"] == "pic_sysphoto" and menu[1]["type"] == "location_select"

@@ -246,3 +246,21 @@ def test_duplicate_lookup_finds_hashes_up_to_seven_bits_apart(h):
         s.commit()
         found = visit_repo.similar_hashes(s, hash_bands(f"{base:016x}"), exclude_media="new")
     assert f"{near:016x}" in found and f"{far:016x}" not in found
+
+
+def test_checkin_from_the_menu_location_picker(h):
+    from bot.crypto import WeComCrypto  # noqa: F401 - the peer encrypts; the XML is WeCom's location_select
+
+    xml = ("<xml><ToUserName><![CDATA[ww_test_corp]]></ToUserName><FromUserName><![CDATA[rep01]]></FromUserName>"
+           "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[location_select]]></Event>"
+           "<EventKey><![CDATA[menu_checkin]]></EventKey><SendLocationInfo><Location_X><![CDATA[{lat}]]></Location_X>"
+           "<Location_Y><![CDATA[{lng}]]></Location_Y><Scale><![CDATA[15]]></Scale><Label><![CDATA[静安区]]></Label>"
+           "<Poiname><![CDATA[味源超市]]></Poiname></SendLocationInfo><AgentID>1000002</AgentID></xml>")
+    ts = int(h.clock.now().timestamp())
+    params, body = h.peer.seal(xml.format(ts=ts, lat=WEIYUAN[0], lng=WEIYUAN[1]))
+    assert h.http.post("/wecom/callback", params=params, content=body).status_code == 200
+    h.peer.location("rep01", *WEIYUAN, label="静安区")  # WeCom's own location message that follows
+    h.tick()
+    assert visit_of(h).customer_id == "C001" and visit_of(h).location_source == "map"
+    assert sum("已签到「味源超市」" in t for t in h.texts("rep01")) == 1
+    assert not any("你已在" in t for t in h.texts("rep01"))
