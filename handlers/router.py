@@ -25,6 +25,7 @@ CARD_ACTIONS: dict[str, Handler] = {}
 STATE_HANDLERS: dict[str, Handler] = {}
 ROLE_TEXT_FALLBACK: dict[str, Handler] = {}
 
+HELP_WORDS = ("帮助", "help", "?", "？", "菜单")
 MANAGER_ROLES = {"supervisor", "regional_manager", "finance_director", "sales_director", "admin"}
 
 
@@ -66,8 +67,11 @@ def text_of(event: Inbound) -> str | None:
 
 
 def route(ctx: Ctx, event: Inbound, *, state: str = "idle") -> None:
-    if ctx.user is None:
-        ctx.reply(TextReply(content=texts.UNKNOWN_USER.format(userid=ctx.userid)))
+    if ctx.user is None:  # a member of the corp not (yet) in the imported org: help, and what to do
+        if text_of(event) in HELP_WORDS:
+            ctx.reply(TextReply(content=texts.HELP_REP + "\n\n" + texts.UNKNOWN_USER.format(userid=ctx.userid)))
+        else:
+            ctx.reply(TextReply(content=texts.UNKNOWN_USER.format(userid=ctx.userid)))
         return
     if isinstance(event, CardClick):
         handler = CARD_ACTIONS.get(event.key.split(":", 1)[0])
@@ -77,7 +81,7 @@ def route(ctx: Ctx, event: Inbound, *, state: str = "idle") -> None:
         return
     said = text_of(event)
     if said is not None:
-        if said in ("帮助", "help", "?", "？", "菜单"):
+        if said in HELP_WORDS:
             _help(ctx)
             return
         for pattern, handler in TEXT_COMMANDS:

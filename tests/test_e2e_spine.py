@@ -43,8 +43,10 @@ def test_stale_cached_token_is_refreshed(db_url, tmp_path, redis_server, clock):
 def test_unknown_member_is_told_so(db_url, tmp_path, redis_server, clock):
     h = Harness(db_url, tmp_path, redis_server, clock)
     h.peer.text("stranger", "你好")
+    h.peer.text("stranger", "帮助")
     h.tick()
-    assert h.texts("stranger") == [texts.UNKNOWN_USER.format(userid="stranger")]
+    unknown = texts.UNKNOWN_USER.format(userid="stranger")
+    assert h.texts("stranger") == [unknown, texts.HELP_REP + "\n\n" + unknown]
 
 
 def test_fifty_concurrent_copies_make_one_row_and_one_reply(db_url, tmp_path, redis_server, clock):
