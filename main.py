@@ -70,11 +70,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from storage.db import make_engine, make_session_factory
     from storage.importer import ImportFailed, format_summary, import_paths
-    from storage.schema import create_all
+    from storage.schema import upgrade
 
     url = os.environ.get("DATABASE_URL") or _db_url_from_dotenv()
     engine = make_engine(url)
-    create_all(engine)
+    upgrade(engine)
     from bot.wiring import on_payments_loaded
     from core.clock import SystemClock
 

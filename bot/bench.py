@@ -109,7 +109,7 @@ def bench_import(quick: bool) -> list[tuple[str, str]]:
     from storage.db import make_engine, make_session_factory
     from storage.importer import import_paths
     from storage.sample_data import write_sample_dataset
-    from storage.schema import create_all
+    from storage.schema import upgrade
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-import-"))
     try:
@@ -117,7 +117,7 @@ def bench_import(quick: bool) -> list[tuple[str, str]]:
         write_sample_dataset(tmp / "csv", customers=4000, now=now)
         rows_total = sum(max(0, sum(1 for _ in open(f, encoding="utf-8-sig")) - 1) for f in (tmp / "csv").glob("*.csv"))
         engine = make_engine(f"sqlite:///{tmp}/db.sqlite")
-        create_all(engine)
+        upgrade(engine)
         t0 = time.perf_counter()
         import_paths(make_session_factory(engine), [tmp / "csv"], now=now, progress=False)
         dt = time.perf_counter() - t0

@@ -20,7 +20,7 @@ from core.clock import Clock, SystemClock
 from handlers.worker import InboxWorker
 from storage.db import make_engine, make_session_factory
 from storage.redis_conn import connect_redis, ping
-from storage.schema import create_all
+from storage.schema import upgrade
 
 log = logging.getLogger("assistant")
 
@@ -64,7 +64,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, redis_clie
     clock = clock or SystemClock()
     engine = make_engine(settings.DATABASE_URL)
     if create_schema:
-        create_all(engine)
+        upgrade(engine)
     factory = make_session_factory(engine)
     redis_client = redis_client if redis_client is not None else connect_redis(
         settings.REDIS_URL, data_dir=Path(settings.DATA_DIR))

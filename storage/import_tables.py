@@ -62,6 +62,8 @@ def text(max_len: int | None = None) -> Parser:
         s = as_text(value)
         if max_len is not None and len(s) > max_len:
             raise CellError(f"长度不能超过{max_len}个字符，实际为{len(s)}个字符")
+        if "\x00" in s:
+            raise CellError("含有无法保存的空字符（\\0）")
         return s
     return parse
 

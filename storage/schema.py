@@ -7,6 +7,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+import storage.all_models  # noqa: F401 - registers every table
 from storage.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -29,5 +30,10 @@ def upgrade(engine: Engine) -> None:
 
 
 def create_all(engine: Engine) -> None:
-    """Tests' fast path: the same schema straight from the models (a test checks they agree)."""
+    """Tests' fast path: the same schema straight from the models (a test checks that the migrations
+    agree), stamped as migrated so that `upgrade` afterwards is a no-op."""
     Base.metadata.create_all(engine)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.stamp(cfg, "head")

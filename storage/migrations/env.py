@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import storage.all_models  # noqa: F401 - registers every table
 from storage.models import Base
 
 config = context.config
