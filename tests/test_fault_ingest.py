@@ -44,7 +44,7 @@ def _serve(db_url: str, data: Path, port: int) -> subprocess.Popen:
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("server exited")
+                raise RuntimeError("server exited") from None
             time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not start")

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from bot.emulator.faults import Fault
 from handlers import texts
-from handlers.types import Card, Button, Text
+from handlers.types import Button, Card, Text
 from storage import outbox
 from storage.models import OutboxRow
 from tests.factories import org

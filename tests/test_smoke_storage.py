@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from storage.models import UserRow, VisitRow, CustomerRow
+from storage.models import CustomerRow, UserRow, VisitRow
 
 
 def test_roundtrip_aware_utc(session_factory):
