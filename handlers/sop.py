@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -78,25 +80,54 @@ def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, ow
     if recurring:
         ensure_recurring(session_factory, clock)
     with session_factory() as s:
-        policy = load_policy(s)
+        settings = {"_sop_policy": load_policy(s)}
     fired = 0
-    for _ in range(max_rounds):
-        with writer_session(session_factory) as s:
-            ids = timers.claim_due(s, now=clock.now(), owner=owner, limit=batch, lease=lease)
-            s.commit()
-        if not ids:
-            break
-        for timer_id in ids:
-            if fire_one(session_factory, clock, owner=owner, timer_id=timer_id, settings={"_sop_policy": policy}):
-                fired += 1
+    with _writer_connection(session_factory) as conn:  # one connection for the sweep, one transaction per timer
+        for _ in range(max_rounds):
+            with _unit(session_factory, conn) as s:
+                ids = timers.claim_due(s, now=clock.now(), owner=owner, limit=batch, lease=lease)
+            if not ids:
+                break
+            for timer_id in ids:
+                if _fire_claimed(session_factory, conn, clock, owner=owner, timer_id=timer_id, settings=settings):
+                    fired += 1
     return fired
 
 
 def fire_one(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, timer_id: int,
              settings: dict[str, Any] | None = None) -> bool:
     """Fire one claimed timer in one transaction. False when the claim was lost or the firing failed."""
+    with _writer_connection(session_factory) as conn:
+        return _fire_claimed(session_factory, conn, clock, owner=owner, timer_id=timer_id, settings=settings)
+
+
+@contextmanager
+def _writer_connection(session_factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """A connection whose transactions take the SQLite write lock up front (BEGIN IMMEDIATE)."""
+    engine = session_factory.kw["bind"]
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        yield conn
+
+
+@contextmanager
+def _unit(session_factory: sessionmaker[Session], conn: Connection) -> Iterator[Session]:
+    """One transaction on `conn` with an ORM session in it: committed when the block ends, rolled back
+    when it raises."""
+    with conn.begin():
+        session = session_factory(bind=conn, join_transaction_mode="rollback_only")
+        try:
+            yield session
+            session.flush()
+        finally:
+            session.close()
+
+
+def _fire_claimed(session_factory: sessionmaker[Session], conn: Connection, clock: Clock, *, owner: str,
+                  timer_id: int, settings: dict[str, Any] | None) -> bool:
     try:
-        with writer_session(session_factory) as s:
+        with _unit(session_factory, conn) as s:
             timer = timers.load_claimed(s, timer_id=timer_id, owner=owner)
             if timer is None:
                 return False  # our lease expired and another sweeper took it (or it was cancelled)
@@ -112,15 +143,13 @@ def fire_one(session_factory: sessionmaker[Session], clock: Clock, *, owner: str
             timers.finish(timer, now=now, status=status, outcome=outcome)
             audit.record(s, at=now, actor=SOP_ACTOR, action="fire", entity="timer", entity_id=str(timer.id),
                          before=before, after=audit.snapshot(timer), reason=outcome[:256])
-            s.commit()
-            return True
+        return True
     except Exception as exc:  # noqa: BLE001 - a failing rule must not stop the sweep; retried with backoff
         log.error("timer %s failed: %s", timer_id, exc.__class__.__name__,
                   extra={"trace": traceback.format_exc(limit=5)})
-        with writer_session(session_factory) as s:
+        with _unit(session_factory, conn) as s:
             timers.release_failed(s, timer_id=timer_id, owner=owner, now=clock.now(),
                                   error=f"{exc.__class__.__name__}: {exc}")
-            s.commit()
         return False
 
 

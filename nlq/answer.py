@@ -177,7 +177,7 @@ def _fmt_value(a: dict[str, Any]) -> str:
     v = a.get("value")
     if a.get("denominator") is not None:
         if v is None:
-            return f"无数据（分母为0）"
+            return "无数据（分母为0）"
         return f"{v:.1%}（{a['numerator']}/{a['denominator']}）"
     if v is None:
         return "无数据"

@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from nlq.spec import Period, QuerySpec, Span, TouchCondition
+from nlq.spec import Period, QuerySpec, Span, TouchCondition, default_list_order
 from nlq.sqlfns import at, cents, contains_text, exceeds_hours
 from nlq.timewords import Window, local_now, resolve
 from nlq.vocab import STANDARD_TAGS
@@ -281,19 +281,16 @@ class _Compiler:
         return Plan(stmt, "list", tuple(n for n, _ in fields), money=False, rate=False, cap=self.cap)
 
     def default_order(self, named: dict[str, Any]) -> list[Any]:
-        f = self.s.customer
-        if any(not t.present for t in f.touches):
-            first = next(t for t in f.touches if not t.present)
-            col = named["last_visit_at" if first.kind == "visit" else "last_touch_at"]
-            return [col.asc().nulls_first()]
-        if f.lost_period is not None or effective_status(self.s) == "lost":
+        by = default_list_order(self.s.customer, effective_status(self.s))
+        if by is None:
+            return []
+        if by in ("last_touch_at", "last_visit_at"):
+            return [named[by].asc().nulls_first()]
+        if by == "lost_on":
             return [C.lost_on.desc().nulls_last()]
-        if f.nps:
+        if by == "nps":
             return [C.nps.desc().nulls_last()]
-        for name in ("overdue_amount", "timeout_tickets", "order_count", "tag_visits:0"):
-            if name in named:
-                return [named[name].desc()]
-        return []
+        return [named[by].desc()]
 
     def figure_plan(self) -> Plan:
         s = self.s

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from nlq.compile import effective_status
-from nlq.spec import Period, QuerySpec, TouchCondition
+from nlq.spec import Period, QuerySpec, TouchCondition, default_list_order
 from nlq.timewords import resolve, span_words
 from nlq.vocab import Vocab
 
@@ -28,6 +28,10 @@ FIGURE_WORDS = {
     ("contracts", "count"): "回款逾期的合同数",
     ("contracts", "outstanding"): "回款逾期合同的未回款金额",
 }
+DEFAULT_ORDER_WORDS = {"last_touch_at": "最后一次跟进时间从早到晚", "last_visit_at": "最后一次拜访时间从早到晚",
+                       "lost_on": "流失日期从近到远", "nps": "NPS从高到低", "overdue_amount": "逾期未回款金额从高到低",
+                       "timeout_tickets": "超时工单数从多到少", "order_count": "下单次数从多到少",
+                       "tag_visits:0": "带该标签的拜访次数从多到少"}
 OWN_TIME = {"visits": "签到", "orders": "下单", "opportunities": "进入阶段", "tickets": "创建",
             "contracts": "约定回款日"}
 
@@ -61,8 +65,8 @@ def describe(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> str:
             figure = f"{who}数"
         parts = own + conds
         head = ("、".join(parts) + "的" if parts else "") + figure
-        if s.entity not in ("customers",) and status is not None:
-            head += f"（只算{who}）"
+        if s.entity != "customers" and status is not None and s.customer.lost_period is None:
+            head += "（只算" + {"lost": "流失客户", "active": "未流失的客户"}[status] + "）"
     if s.group_by:
         head += f"，按{GROUP_WORDS[s.group_by]}分组"
     if s.ranking is not None:
@@ -74,6 +78,9 @@ def describe(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> str:
         when = f"（{d.label(s.ranking.period)}）" if s.ranking.period else ""
         head += f"，按{by}{when}{direction}排"
     if s.limit:
+        if s.kind == "list" and s.ranking is None:
+            by = default_list_order(s.customer, status)
+            head += f"，按{DEFAULT_ORDER_WORDS.get(by or '', '客户编号')}排"
         head += f"，取前{s.limit}"
     return head
 

@@ -28,7 +28,8 @@ SUFFIX_OPS = {"以上": ">=", "及以上": ">=", "或以上": ">=", "以下": "<
 OPS_RE = "|".join(re.escape(k) for k in sorted(OPS, key=len, reverse=True))
 SUFFIX_OPS_RE = "|".join(sorted(SUFFIX_OPS, key=len, reverse=True))
 NPSW = r"(?:nps|净推荐值|推荐值)(?:分数|得分|评分|分值|值|分)?"
-NPS_PREFIX = rf"{NPSW}(?:在|达到|处于)?({OPS_RE}){N}分?({SUFFIX_OPS_RE})?"
+NPS_PREFIX = (rf"{NPSW}(?:在|达到|处于)?({OPS_RE}){N}分?({SUFFIX_OPS_RE})?"
+              rf"(?:(?:且|并且|而且|同时|但|,|、)?({OPS_RE}){N}(?!\d|{UNIT_RE})分?)?")  # NPS大于50且小于80
 NPS_SUFFIX = rf"{NPSW}(?:在|是|为|达到|处于)?{N}分?({SUFFIX_OPS_RE})"
 NPS_RANGE = rf"{NPSW}(?:在|是|为|介于|处于)?{N}分?(?:到|至|-|~)(\d{{1,4}})分?(?:之间|以内|区间)?"
 NPS_KEY = rf"{NPSW}(?=(?:排名|排行)?(?:前|top)\d)"
@@ -121,8 +122,8 @@ NOUNS = {"客户": "customers", "拜访记录": "visits", "拜访": "visits", "�
          "合同": "contracts", "商机": "opportunities"}
 NOUNS_RE = "|".join(sorted(NOUNS, key=len, reverse=True))
 COUNT_CUE = r"(?:有多少|多少|几)(?:个|家|位|名|条|笔|次|份|张)?|数量|总数|个数|合计|总计|一共|总共|共计"
-LIST_MANY = r"哪些|哪几个|哪几家|有谁|都有谁|名单|清单|列表|明细|是谁"
-LIST_ONE = r"哪一个|哪个|哪家|哪位"
+LIST_MANY = r"哪些|哪几个|哪几家|都有谁|有谁|名单|清单|列表|明细"
+LIST_ONE = r"哪一个|哪个|哪家|哪位|是谁"
 CONJ_OR = r"或者|或是|或"
 CONJ_AND = r"并且|而且|同时|但是|但|且|并|以及|和|与|及|还有|另外|、|,|;|。|\?|!|:"
 FILLERS = r"的|了|吗|呢|啊|呀|吧|么|嘛|哦|呗|是|有|在|都|目前|现在|当前|里面|里|之中|其中|那些|这些|情况|分别|各自|数据|" \

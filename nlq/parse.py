@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from nlq.guard import refusal_reason
 from nlq.normalize import normalize
 from nlq.scan import Tok, Unreadable, scan
+from nlq.scope import SEE_ALL, SEE_TREE
 from nlq.spec import (
     GROUPS_OF,
     CustomerFilter,
@@ -22,6 +23,7 @@ from nlq.spec import (
     QuerySpec,
     Ranking,
     TagCondition,
+    default_list_order,
 )
 from nlq.vocab import Vocab
 
@@ -55,13 +57,15 @@ def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpe
         toks = scan(text, vocab=vocab, now=now)
     except Unreadable as exc:
         raise Refused(f"没看懂「{exc.leftover.replace(' ', '')}」，这不在我能回答的指标和条件里。") from None
-    return _Reader(toks, asker).spec()
+    me = vocab.users.get(asker)
+    return _Reader(toks, asker, sees_only_self=me is None or me.role not in (*SEE_ALL, *SEE_TREE)).spec()
 
 
 class _Reader:
-    def __init__(self, toks: list[Tok], asker: str):
+    def __init__(self, toks: list[Tok], asker: str, *, sees_only_self: bool):
         self.toks = toks
         self.asker = asker
+        self.sees_only_self = sees_only_self
 
     def of(self, *kinds: str) -> list[Tok]:
         return [t for t in self.toks if t.kind in kinds]
@@ -81,6 +85,9 @@ class _Reader:
             figure = "count"
         kind = "groups" if group_by else ("list" if figure == "list" else "figure")
         ranking, limit = self._ranking(kind, rank_tok, periods.get(id(rank_tok)) if rank_tok else None)
+        if kind == "list" and limit is not None and ranking is None \
+                and default_list_order(customer, customer.status or ("lost" if customer.lost_period else "active")) is None:
+            raise Refused("「前N个」要说明按什么排，例如「NPS最高的5个客户」「销售额前10的客户」。")
         try:
             return QuerySpec(entity=entity, figure=figure, period=periods.get(id(main)) if main else None,
                              customer=customer, group_by=group_by, ranking=ranking, limit=limit, **extra)
@@ -113,6 +120,7 @@ class _Reader:
             raise Refused("一次只能问一个指标，请分开问。")
         if rank_tok is not None and rest:
             raise Refused("一次只能问一个指标，请分开问。")
+        self._my_own_acts(rest[0].val[0] if rest else "customers")
         if rest:
             entity, figure = rest[0].val
             return entity, figure, rest[0], None
@@ -122,6 +130,8 @@ class _Reader:
         if head in (None, "customers"):
             if head is None and not self._has_customer_condition():
                 raise Refused("没看出要查什么（客户、拜访、销售额……）。")
+            if head is None and self._group_tokens():
+                raise Refused("要统计什么？例如「各大区提过价格异议的客户数」或「各业务员带价格异议标签的拜访次数」。")
             return "customers", "count" if counting else "list", None, None
         head_tok = nouns[-1]
         if head == "tickets" and not counting and self.of("timeout"):
@@ -131,6 +141,15 @@ class _Reader:
         if counting:
             return head, "count", head_tok, None
         raise Refused(f"{ENTITY_WORDS[head]}只能问数量或比率，不能列明细；可以问对应的客户名单。")
+
+    def _my_own_acts(self, entity: str) -> None:
+        """'我拜访了哪些客户' from a manager: visits by the manager, not the team — not a customer condition."""
+        if entity == "visits" or self.sees_only_self:
+            return
+        for t in self.of("me"):
+            nxt = self.after(t)
+            if nxt is not None and nxt.kind in ("touch_pos", "touch_neg", "touch_full", "order"):
+                raise Refused("「我拜访/跟进过的客户」只按负责人统计，不按谁拜访；可以问「我自己的客户」或「我本月拜访了多少次」。")
 
     def _ranked_after(self, m: Tok) -> bool:
         nxt = self.after(m)

@@ -77,7 +77,7 @@ def _window(m: re.Match[str], present: bool) -> TouchCondition:
 
 
 def _nps_prefix(m: re.Match[str]) -> Any:
-    op, num, suffix = m.group(1), m.group(2), m.group(3)
+    op, num, suffix, op2, num2 = m.groups()
     sym = L.OPS[op]
     if suffix:
         implied = L.SUFFIX_OPS[suffix]
@@ -85,7 +85,12 @@ def _nps_prefix(m: re.Match[str]) -> Any:
             sym = implied
         elif sym[0] != implied[0]:  # '大于70以下': contradictory, leave it unread
             return _SKIP
-    return [NpsCondition(op=sym, value=int(num))]
+    out = [NpsCondition(op=sym, value=int(num))]
+    if op2 is not None:
+        if L.OPS[op2] == "=":
+            return _SKIP
+        out.append(NpsCondition(op=L.OPS[op2], value=int(num2)))
+    return out
 
 
 def _region_pattern(vocab: Vocab) -> tuple[str, dict[str, set[str]]]:
@@ -132,24 +137,26 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.NPS_RANK, "rank", lambda m: {
         "by": "nps", "desc": {"最高": True, "最低": False}.get(m.group(1), L.RANK_WORDS.get(m.group(1), True)),
         "limit": int(m.group(2)) if m.group(2) else None, "superlative": m.group(1) in ("最高", "最低")})
+    s.take(L.STATUS_ALL, "status_all")
+    s.take(L.STATUS_ACTIVE, "status_active")
+    # measures
+    for pat, entity, figure in L.MEASURES:
+        s.take(pat, "measure", lambda m, e=entity, f=figure: (e, f))
     # touches with an age or a window
     s.take(L.LONGEST_UNTOUCHED, "rank", lambda m: {
         "by": "last_visit" if _touch_kind(m.group(1)) == "visit" else "last_touch", "desc": False,
         "limit": int(m.group(2)) if m.group(2) else None, "superlative": True})
+    s.take(L.STALE_WINDOW, "touch_full", lambda m: _window(m, present=False))
+    s.take(L.TOUCHED_WINDOW, "touch_full", lambda m: _window(m, present=True))
     s.take(L.LAST_TOUCH_AGE, "touch_full",
            lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)))
     s.take(L.STALE_SPAN_FIRST, "touch_full",
            lambda m: _stale(m.group(2), m.group(3), m.group(5), m.group(1), m.group(4)))
     s.take(L.STALE_SPAN_AFTER, "touch_full",
            lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)))
-    s.take(L.STALE_WINDOW, "touch_full", lambda m: _window(m, present=False))
-    s.take(L.TOUCHED_WINDOW, "touch_full", lambda m: _window(m, present=True))
     s.take(L.SLEEP_SPAN, "touch_full", lambda m: _stale(
         m.group(2) or m.group(6), m.group(3) or m.group(7), "互动", m.group(1) or m.group(5), m.group(4) or m.group(8)))
     s.take(L.SLEEP_BARE, "sleep_bare")
-    # measures
-    for pat, entity, figure in L.MEASURES:
-        s.take(pat, "measure", lambda m, e=entity, f=figure: (e, f))
     # periods
     for rx in PERIOD_PATTERNS:
         s.take(rx, "period", lambda m: match_period(m, now=now) or _SKIP)
@@ -165,12 +172,12 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(_alt(set(L.RANK_WORDS)), "rankword", lambda m: L.RANK_WORDS[m.group(0)])
     s.take(L.GROUP_EACH, "group", lambda m: L.GROUP_NOUNS[m.group(1)])
     s.take(L.GROUP_WHICH, "group_which", lambda m: (L.GROUP_NOUNS[m.group(2)], m.group(1) in ("哪些", "哪几个")))
+    s.take(L.LIST_MANY, "list_many")
+    s.take(L.LIST_ONE, "list_one")
     s.take(L.WHO, "who")
     # conditions
     s.take(L.NOT_LOST, "not_lost")
     s.take(L.LOST, "lost")
-    s.take(L.STATUS_ALL, "status_all")
-    s.take(L.STATUS_ACTIVE, "status_active")
     s.take(L.ORDER_NEG, "order", lambda m: False)
     s.take(L.ORDER_POS, "order", lambda m: True)
     s.take(L.TIMEOUT, "timeout")
@@ -196,8 +203,6 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.TEAM, "team")
     s.take(L.ME, "me")
     s.take(L.NOUNS_RE, "noun", lambda m: L.NOUNS[m.group(0)])
-    s.take(L.LIST_MANY, "list_many")
-    s.take(L.LIST_ONE, "list_one")
     s.take(L.COUNT_CUE, "count")
     s.take(L.CONJ_OR, "or")
     s.take(L.CONJ_AND, "and")

@@ -221,6 +221,26 @@ def structure_problems(s: QuerySpec) -> list[str]:
     return out
 
 
+def default_list_order(f: CustomerFilter, status: str | None) -> str | None:
+    """The most relevant figure of a customer list without an asked ranking (None: by customer id)."""
+    stale = [t for t in f.touches if not t.present]
+    if stale:
+        return "last_visit_at" if stale[0].kind == "visit" else "last_touch_at"
+    if f.lost_period is not None or status == "lost":
+        return "lost_on"
+    if f.nps:
+        return "nps"
+    if f.overdue is not None:
+        return "overdue_amount"
+    if f.ticket_timeout is not None:
+        return "timeout_tickets"
+    if any(o.present for o in f.orders):
+        return "order_count"
+    if f.tags:
+        return "tag_visits:0"
+    return None
+
+
 AnswerKind = Literal["list", "figure", "groups", "refusal"]
 
 

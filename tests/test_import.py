@@ -273,3 +273,21 @@ def test_reporting_tree_loops_are_refused(session_factory, clock, files):
     with pytest.raises(ImportFailed, match="上级关系形成循环：a → b → c → a"):
         run(session_factory, [files / "users.csv"], clock)
     assert count(session_factory, UserRow) == 0
+
+
+def test_at_most_twenty_errors_are_listed(session_factory, clock, files):
+    write(files, "users.csv", "userid,name,role\n" + "".join(f"u{i},某人,boss\n" for i in range(30)))
+    with pytest.raises(ImportFailed) as err:
+        run(session_factory, [files / "users.csv"], clock)
+    assert len(err.value.issues) == 20 and err.value.truncated
+    assert str(err.value).startswith("导入失败，数据库未做任何更改。发现至少20处错误（只列出前20处）：\n")
+    assert str(err.value.issues[0]).startswith('users.csv 第2行 role 列：应为 业务员、销售主管')
+
+
+def test_coord_system_is_recorded(session_factory, clock, files):
+    write(files, "users.csv", USERS)
+    write(files, "客户.csv", CUSTOMERS_CN)
+    run(session_factory, [files], clock, coord_system="wgs84")
+    with session_factory() as s:
+        assert s.get(CustomerRow, "C001").coord_system == "wgs84"
+        assert s.get(CustomerRow, "C002").coord_system is None  # no location, no datum

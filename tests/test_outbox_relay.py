@@ -47,9 +47,7 @@ def test_thirty_percent_failures_every_message_delivered_once(db_url, tmp_path, 
     h.wecom.clear_faults()
     _run(h, minutes=2)
     assert _statuses(h) == Counter({"sent": 300})
-    delivered = Counter(m["text"]["content"] + "→" + m["touser"] for m in h.wecom.messages_to_all()) \
-        if hasattr(h.wecom, "messages_to_all") else Counter(
-            d.body["text"]["content"] + "→" + d.userid for d in h.wecom.all_deliveries())
+    delivered = Counter(d.body["text"]["content"] + "→" + d.userid for d in h.wecom.all_deliveries())
     assert len(delivered) == 300 and set(delivered.values()) == {1}
     assert len(h.wecom.faults_injected) > 50  # the failures really happened
 

@@ -139,12 +139,14 @@ class _Gen:
             if k % 31 == 0:
                 nps = 30
             lost_on = self.day(date(2025, 10, 1)) if lost else None
-            if lost and k % 3 == 0:
+            if lost and k % 2 == 0:
                 lost_on = self.day(date(2026, 10, 1), date(2026, 10, 31))  # 上月
             self.ds.customers.append(dict(
                 customer_id=f"C{k:05d}", name=f"客户{k:05d}", channel=None if k % 17 == 0 else CHANNELS[k % 3],
                 region=region, city=city, owner_userid=o["userid"], status="lost" if lost else "active",
                 lost_on=lost_on, nps=nps, categories=[], decision_roles=[], created_on=date(2025, 1, 1)))
+        for k in (24, 25, 27, 30, 32, 34):  # lost last month with a high NPS, in several teams
+            self.ds.customers[k - 1].update(status="lost", lost_on=date(2026, 10, 15), nps=85)
         self.ds.customers[0]["lost_on"] = date(2026, 10, 31)  # the last day of 上月
         self.ds.customers[0]["status"] = "lost"
         self.ds.customers[1]["lost_on"] = date(2026, 11, 1)  # the first day of 本月
@@ -173,6 +175,12 @@ class _Gen:
                 tags = tuple(self.r.sample(TAGS, self.r.choice((0, 1, 1, 2))))
                 self.visit(c, self.when(), rep=rep, located=self.r.random() < 0.8,
                            photos=self.r.choice((0, 1, 2, 3, 3, 4, 5)), tags=tags)
+            for _ in range(self.r.choice((0, 0, 1, 2, 3))):  # the recent weeks are busier
+                self.visit(c, self.when(NOW - timedelta(days=45)), located=self.r.random() < 0.85,
+                           photos=self.r.choice((1, 2, 3, 4, 5)), tags=tuple(self.r.sample(TAGS, self.r.choice((0, 1, 2)))))
+            if idx % 6 == 1:  # this Monday morning
+                self.visit(c, self.when(NOW - timedelta(hours=9), NOW - timedelta(minutes=5)),
+                           located=self.r.random() < 0.6, photos=2 + idx % 3, tags=(TAGS[idx % 5],))
             recent = idx % 4 == 0
             for _ in range(self.r.randrange(0, 4)):
                 self.interaction(c, self.when(NOW - timedelta(days=20) if recent else START))

@@ -36,6 +36,13 @@ def _ping(ctx, timer):  # noqa: ANN001
 register_firer(PING, _ping)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_failures():
+    _failures.clear()
+    yield
+    _failures.clear()
+
+
 def _many(sf, now, n, *, spread: timedelta = timedelta(0), **payload):
     rows = [dict(kind=PING, business_key=f"ping:{i}", subject_type="test", subject_id=str(i),
                  due_at=now + spread * i / max(1, n), status="pending", attempts=0,
@@ -104,7 +111,6 @@ def test_a_sweeper_killed_after_claiming_loses_nothing_and_doubles_nothing(sessi
 
 def test_a_rule_that_raises_is_rolled_back_and_retried(session_factory, clock):
     _many(session_factory, clock.now(), 3, fail=2)
-    _failures.clear()
     assert sweep(session_factory, clock) == 0  # every firing raised: nothing written
     assert _count(session_factory, OutboxRow) == 0
     clock.advance(seconds=3)
@@ -118,7 +124,6 @@ def test_a_rule_that_raises_is_rolled_back_and_retried(session_factory, clock):
 
 def test_a_rule_that_always_raises_ends_dead_and_visible(session_factory, clock):
     _many(session_factory, clock.now(), 1, fail=99)
-    _failures.clear()
     for _ in range(timers.MAX_ATTEMPTS + 2):
         sweep(session_factory, clock)
         clock.advance(minutes=1)
@@ -130,7 +135,7 @@ def test_a_rule_that_always_raises_ends_dead_and_visible(session_factory, clock)
 @pytest.mark.parametrize("hours_down", [2])
 def test_after_downtime_every_overdue_timer_fires(org, clock, hours_down):
     start = clock.now()
-    _many(org, start, 480, spread=timedelta(hours=hours_down))  # one every 15 s while nobody sweeps
+    _many(org, start, 240, spread=timedelta(hours=hours_down))  # one every 30 s while nobody sweeps
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", start - timedelta(hours=71))  # stale during the outage
     add_promise(org, kind="promise", visit_id="v1", customer_id="c1", rep="rep1", text="送样品",
@@ -139,9 +144,9 @@ def test_after_downtime_every_overdue_timer_fires(org, clock, hours_down):
         after_visit_completed(ctx, "v1")
     clock.set(start + timedelta(hours=hours_down, minutes=1))  # the restart
     sweep(org, clock)
-    assert _count(org, OutboxRow, OutboxRow.kind == "text") == 480
+    assert _count(org, OutboxRow, OutboxRow.kind == "text") == 240
     titles = [m.message["title"] for m in messages(org, "rep1", kind="card")]
-    assert titles == ["承诺到期：味源超市", "客户超74小时未跟进：味源超市"]
+    assert titles == ["承诺到期：味源超市", "客户超73小时未跟进：味源超市"]
     assert _count(org, TimerRow, TimerRow.status == "pending", TimerRow.due_at <= clock.now()) == 0
     assert sop.FIRERS[PING] is _ping
     assert datetime.now().year >= 2024 and start.astimezone(SHANGHAI).hour == 9
