@@ -38,10 +38,10 @@ def shown(value: Any) -> str:
     """A cell as the user typed it, quoted for an error message."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = str(value)
-    if len(text) > 40:
-        text = text[:40] + "…"
-    return f'"{text}"'
+    s = str(value)
+    if len(s) > 40:
+        s = s[:40] + "…"
+    return f'"{s}"'
 
 
 def as_text(value: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,14 +24,13 @@ from tqdm import tqdm
 from core.clock import as_utc
 from storage.audit import jsonable
 from storage.db import writer_session
+from storage.import_files import Source, discover
 from storage.import_tables import (
     BY_NAME,
     LOAD_ORDER,
     CellError,
-    Table,
     column_lookup,
     header_key,
-    table_for_name,
 )
 from storage.models import AuditRow, UserRow, UTCDateTime, VisitTagRow
 
@@ -104,126 +103,6 @@ def format_summary(summary: ImportSummary) -> str:
     return "\n".join(lines)
 
 
-# --- files ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Source:
-    """One table's rows: a CSV file, or one sheet of a workbook."""
-
-    path: Path
-    table: Table
-    sheet: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.path.name if self.sheet is None else f"{self.path.name} 工作表「{self.sheet}」"
-
-    def read(self) -> tuple[int | None, Iterator[tuple[int, Any]]]:
-        """(estimated row count or None, iterator of (row number, cells))."""
-        if self.sheet is None:
-            return _csv_estimate(self.path), _csv_rows(self.path)
-        return _xlsx_rows(self.path, self.sheet)
-
-
-def _csv_estimate(path: Path) -> int | None:
-    if path.stat().st_size < 1_000_000:
-        return None  # small: no progress bar, no need to count
-    count = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            count += chunk.count(b"\n")
-    return count
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    with path.open(encoding="utf-8-sig", newline="") as f:
-        yield from enumerate(csv.reader(f), start=1)
-
-
-def _xlsx_rows(path: Path, sheet: str) -> tuple[int | None, Iterator[tuple[int, tuple[Any, ...]]]]:
-    from openpyxl import load_workbook
-
-    wb = load_workbook(path, read_only=True, data_only=True)
-    ws = wb[sheet]
-
-    def rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
-        try:
-            yield from enumerate(ws.iter_rows(min_row=1, values_only=True), start=1)
-        finally:
-            wb.close()
-
-    return ws.max_row, rows()
-
-
-def discover(paths: list[Path], issues: list[ImportIssue], warnings: list[str]) -> list[Source]:
-    """The sources named by the paths (files, or folders holding them), in the order given."""
-    sources: list[Source] = []
-    done: set[Path] = set()
-
-    def add_file(path: Path, *, explicit: bool) -> None:
-        if path.resolve() in done:
-            return
-        done.add(path.resolve())
-        suffix = path.suffix.lower()
-        if suffix == ".csv":
-            table = table_for_name(path.stem)
-            if table is not None:
-                sources.append(Source(path, table))
-            elif explicit:
-                issues.append(ImportIssue(path.name, None, None, _NAME_HINT))
-            else:
-                warnings.append(f"{path.name}：文件名不是可识别的表名，已跳过（{_NAME_HINT}）")
-        elif suffix == ".xlsx":
-            add_workbook(path)
-        elif suffix in (".xls", ".et"):
-            issues.append(ImportIssue(path.name, None, None, "不支持旧版Excel格式，请在Excel中另存为.xlsx"))
-        elif explicit:
-            issues.append(ImportIssue(path.name, None, None, "只支持CSV（.csv）和Excel（.xlsx）文件"))
-        else:
-            warnings.append(f"{path.name}：不是CSV或XLSX文件，已跳过")
-
-    def add_workbook(path: Path) -> None:
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable workbook is the user's file problem
-            issues.append(ImportIssue(path.name, None, None, f"无法读取Excel文件（{type(e).__name__}）"))
-            return
-        try:
-            found = 0
-            for name in wb.sheetnames:
-                table = table_for_name(name)
-                if table is None:
-                    warnings.append(f"{path.name}：工作表「{name}」不是可识别的表名，已跳过")
-                else:
-                    sources.append(Source(path, table, name))
-                    found += 1
-            if not found:
-                issues.append(ImportIssue(path.name, None, None, "没有以表名命名的工作表（" + _NAME_HINT + "）"))
-        finally:
-            wb.close()
-
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            issues.append(ImportIssue(path.name or str(path), None, None, f"文件或文件夹不存在：{path}"))
-        elif path.is_dir():
-            children = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
-            before = len(sources)
-            for child in children:
-                add_file(child, explicit=False)
-            if len(sources) == before and not issues:
-                warnings.append(f"{path.name}：文件夹中没有可导入的文件")
-        else:
-            add_file(path, explicit=True)
-    return sources
-
-
-_NAME_HINT = ("应以表名命名，如 customers.csv 或 客户.csv；可用的表名："
-              + "、".join(f"{BY_NAME[n].name}/{BY_NAME[n].label}" for n in LOAD_ORDER))
-
-
 # --- the run ----------------------------------------------------------------------------------
 
 class _TooManyErrors(Exception):
@@ -252,11 +131,11 @@ def import_paths(session_factory: sessionmaker[Session], paths: list[Path], *, n
     """
     if coord_system not in COORD_SYSTEMS:
         raise ValueError(f"coord_system must be one of {COORD_SYSTEMS}, not {coord_system!r}")
-    issues: list[ImportIssue] = []
+    problems: list[tuple[str, str]] = []
     summary = ImportSummary()
-    sources = discover([Path(p) for p in paths], issues, summary.warnings)
-    if issues:
-        raise ImportFailed(issues)
+    sources = discover([Path(p) for p in paths], problems, summary.warnings)
+    if problems:
+        raise ImportFailed([ImportIssue(file, None, None, reason) for file, reason in problems])
     summary.files = [s.label for s in sources]
 
     session = writer_session(session_factory)
@@ -383,7 +262,8 @@ class _Run:
             self.summary.warnings.append(f"{src.label}：已忽略未识别的列 {'、'.join(unknown)}")
         return layout if ok else None
 
-    def _parse(self, src: Source, source_no: int, rownum: int, cells: Any, layout: _Layout) -> dict[str, Any] | None:
+    def _parse(self, src: Source, source_no: int, rownum: int, cells: Any,
+               layout: _Layout) -> dict[str, Any] | None:
         """The row's values by column key, or None (after reporting) when something is wrong."""
         table = src.table
         rec: dict[str, Any] = {}
@@ -412,7 +292,9 @@ class _Run:
             first = seen.get(pk)
             if first is not None:
                 first_no, first_row = divmod(first, 1 << 32)
-                where = f"第{first_row}行" if first_no == source_no else f"{self._labels[first_no]} 第{first_row}行"
+                where = f"第{first_row}行"
+                if first_no != source_no:
+                    where = f"{self._labels[first_no]} {where}"
                 self.issue(src, rownum, layout.headers[table.pk], f"编号“{pk}”重复，已在{where}出现")
                 bad = True
             else:
@@ -468,11 +350,13 @@ class _Run:
         counts = self.summary.tables[table.name]
         is_visit = table.name == "visits"
         pks = [rec[table.pk] for rec in batch]
-        old_rows = {row[table.pk]: row for row in self.session.execute(select(t).where(_among(self.session, pkcol, pks))).mappings()}
+        found = self.session.execute(select(t).where(_among(self.session, pkcol, pks))).mappings()
+        old_rows = {row[table.pk]: row for row in found}
         old_tags: dict[str, list[str]] = {}
         if is_visit and old_rows:
-            for vid, tag in self.session.execute(
-                    select(VisitTagRow.visit_id, VisitTagRow.tag).where(VisitTagRow.visit_id.in_(list(old_rows)))):
+            vt = VisitTagRow.__table__
+            q = select(vt.c.visit_id, vt.c.tag).where(_among(self.session, vt.c.visit_id, list(old_rows)))
+            for vid, tag in self.session.execute(q):
                 old_tags.setdefault(vid, []).append(tag)
 
         # a new row: the imported columns (defaults where the file has none) and what import sets;
@@ -532,7 +416,8 @@ class _Run:
         if updates:
             self.session.execute(update(table.model), updates)  # ORM bulk UPDATE by primary key
         if retagged:
-            self.session.execute(delete(VisitTagRow).where(VisitTagRow.visit_id.in_(retagged)))
+            gone = delete(VisitTagRow).where(_among(self.session, VisitTagRow.visit_id, retagged))
+            self.session.execute(gone)
         bulk_insert(self.session, VisitTagRow.__table__, tag_rows)
         bulk_insert(self.session, AuditRow.__table__, audits)
 
@@ -565,16 +450,11 @@ def bulk_insert(session: Session, t: Any, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        session.execute(t.insert(), rows)
+        return
     keys = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
-    if conn.dialect.name != "postgresql":
-        # executemany with the columns' own bind processing, without per-row statement machinery
-        dialect = conn.dialect
-        procs = [(k, t.c[k].type.dialect_impl(dialect).bind_processor(dialect)) for k in keys]
-        sql = (f"INSERT INTO {quote(t.name)} ({', '.join(quote(k) for k in keys)}) "
-               f"VALUES ({', '.join('?' * len(keys))})")
-        conn.exec_driver_sql(sql, [tuple(p(r[k]) if p else r[k] for k, p in procs) for r in rows])
-        return
     json_keys = {k for k in keys if isinstance(t.c[k].type, JSON)}
     sql = f"COPY {quote(t.name)} ({', '.join(quote(k) for k in keys)}) FROM STDIN"
     raw = conn.connection.driver_connection

@@ -219,7 +219,8 @@ class _Generator:
             roles = [f"{r}:{self.person_name()}" for r in rng.sample(DECISION_ROLES, rng.randint(1, 3))]
             licence = make_uscc(rng, rng.choice(info["divisions"])) if rng.random() < 0.85 else ""
             district = rng.choice(info["districts"])
-            address = f"{city}市{district}{info.get('district_suffix', '区')}{rng.choice(info['roads'])}{rng.randint(1, 999)}号"
+            road = f"{rng.choice(info['roads'])}{rng.randint(1, 999)}号"
+            address = f"{city}市{district}{info.get('district_suffix', '区')}{road}"
             row = (cid, self.store_name(channel, district), licence, channel, info["region"], city, address,
                    _f6(lat) if located else "", _f6(lng) if located else "", rep["userid"],
                    "lost" if lost_on else "active", _d(lost_on), "" if nps is None else nps,

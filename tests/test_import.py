@@ -10,7 +10,16 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from storage.importer import ImportFailed, format_summary, import_paths
-from storage.models import AuditRow, CustomerRow, PaymentRow, TicketRow, UserRow, VisitRow, VisitTagRow
+from storage.models import (
+    AuditRow,
+    ContractRow,
+    CustomerRow,
+    PaymentRow,
+    TicketRow,
+    UserRow,
+    VisitRow,
+    VisitTagRow,
+)
 
 USERS = """userid,name,role,manager_userid,region,city
 rep01,张伟,rep,sup01,华东,上海
@@ -263,7 +272,6 @@ def test_folder_import_loads_in_order_and_calls_the_payments_hook(session_factor
         assert s.get(PaymentRow, "P1").amount == Decimal("6000.00")
         t = s.get(TicketRow, "T1")
         assert (t.sla_hours, t.responded_at, t.opened_at) == (8, None, datetime(2026, 5, 1, 1, 0, tzinfo=UTC))
-        from storage.models import ContractRow
         assert s.get(ContractRow, "HT-001").amount == Decimal("12000.50")
 
 
