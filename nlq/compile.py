@@ -27,11 +27,12 @@ from sqlalchemy import (
     true,
     type_coerce,
     union,
+    union_all,
 )
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from nlq.spec import Period, QuerySpec, Span, TouchCondition, default_list_order
+from nlq.spec import Period, QuerySpec, Span, TouchCondition, default_list_order, effective_status
 from nlq.sqlfns import at, cents, contains_text, exceeds_hours
 from nlq.timewords import Window, local_now, resolve
 from nlq.vocab import STANDARD_TAGS
@@ -70,20 +71,6 @@ class Plan:
 def compile_spec(spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str,
                  cap: int = DEFAULT_CAP) -> Plan:
     return _Compiler(spec, owners=owners, now=now, dialect=dialect, cap=cap).plan()
-
-
-def effective_status(spec: QuerySpec) -> str | None:
-    """active / lost / None (both): the spec's own word, else 流失 → lost, else the entity's default."""
-    f = spec.customer
-    if f.status in ("active", "lost"):
-        return f.status
-    if f.status == "all":
-        return None
-    if f.lost_period is not None:
-        return "lost"
-    if spec.entity == "customers":
-        return "active"
-    return None
 
 
 class _Compiler:
@@ -190,13 +177,16 @@ class _Compiler:
 
     # --- per-customer figures for list rows ----------------------------------------------------------
     def last_touch(self, kind: str) -> ColumnElement[Any]:
+        """The latest touch (kind any: visit or interaction) of the outer customer, NULL if never touched."""
         v = aliased(VisitRow)
-        lv = select(func.max(v.checked_in_at)).where(v.customer_id == C.customer_id).scalar_subquery()
+        visits = select(v.checked_in_at.label("at")).where(v.customer_id == C.customer_id).correlate(C)
         if kind == "visit":
-            return type_coerce(lv, UTCDateTime())
+            return type_coerce(select(func.max(v.checked_in_at)).where(v.customer_id == C.customer_id)
+                               .scalar_subquery(), UTCDateTime())
         i = aliased(InteractionRow)
-        li = select(func.max(i.at)).where(i.customer_id == C.customer_id).scalar_subquery()
-        return type_coerce(case((lv.is_(None), li), (li.is_(None), lv), (lv >= li, lv), else_=li), UTCDateTime())
+        touches = union_all(visits, select(i.at.label("at")).where(i.customer_id == C.customer_id).correlate(C))
+        sub = touches.subquery("touches")
+        return type_coerce(select(func.max(sub.c.at)).scalar_subquery(), UTCDateTime())
 
     def per_customer(self, what: str, period: Period | None = None, category: str | None = None,
                      tag: str | None = None) -> ColumnElement[Any]:
@@ -256,12 +246,12 @@ class _Compiler:
         if f.overdue is not None:
             fields.append(("overdue_contracts", self.per_customer("overdue_contracts", period=f.overdue.period)))
             fields.append(("overdue_amount", self.per_customer("overdue_amount", period=f.overdue.period)))
-        named = dict(fields)
         r = s.ranking
+        if r is not None and r.by in ("sales", "order_count", "visit_count") \
+                and r.by not in {n for n, _ in fields}:
+            fields.append((r.by, self.per_customer(r.by, r.period)))
+        named = {name: col.label(f"f{i}") for i, (name, col) in enumerate(fields)}
         if r is not None:
-            if r.by in ("sales", "order_count", "visit_count") and r.by not in named:
-                fields.append((r.by, self.per_customer(r.by, r.period)))
-                named = dict(fields)
             col = named["last_touch_at" if r.by == "last_touch" else "last_visit_at" if r.by == "last_visit" else r.by]
             if r.by in ("last_touch", "last_visit"):  # never touched is the longest untouched
                 order.append(col.asc().nulls_first() if not r.descending else col.desc().nulls_last())
@@ -273,8 +263,7 @@ class _Compiler:
         if r is not None and r.by == "nps":
             preds.append(C.nps.is_not(None))  # a customer without an NPS has no place in an NPS ranking
         limit = min(s.limit or self.cap + 1, self.cap + 1)
-        stmt = (select(C.customer_id, C.name, C.owner_userid, UserRow.name.label("owner_name"),
-                       *[col.label(f"f{i}") for i, (_, col) in enumerate(fields)],
+        stmt = (select(C.customer_id, C.name, C.owner_userid, UserRow.name.label("owner_name"), *named.values(),
                        func.count().over().label("total"))
                 .select_from(C).outerjoin(UserRow, UserRow.userid == C.owner_userid)
                 .where(*preds).order_by(*order, C.customer_id).limit(limit))
@@ -301,7 +290,7 @@ class _Compiler:
             stmt = select(*cols).select_from(base).where(*preds)
             return Plan(stmt, "figure", (), money=money, rate=s.is_rate, cap=self.cap)
         cols = [key.label("key")] + ([num.label("num"), den.label("den")] if s.is_rate else [value.label("value")])
-        agg = select(*cols).select_from(base).where(*preds).group_by(key).subquery("agg")
+        agg = select(*cols).select_from(base).where(*preds).group_by(key).cte("agg")  # computed once
         keys = union(*self.domain(), select(agg.c.key)).subquery("keys")
         owner = aliased(UserRow)
         if s.is_rate:

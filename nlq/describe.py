@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from nlq.compile import effective_status
-from nlq.spec import Period, QuerySpec, TouchCondition, default_list_order
+from nlq.spec import Period, QuerySpec, TouchCondition, default_list_order, effective_status
 from nlq.timewords import resolve, span_words
 from nlq.vocab import Vocab
 
@@ -63,10 +62,14 @@ def describe(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> str:
         figure = FIGURE_WORDS[(s.entity, s.figure)]
         if s.entity == "customers" and s.figure == "count":
             figure = f"{who}数"
-        parts = own + conds
-        head = ("、".join(parts) + "的" if parts else "") + figure
-        if s.entity != "customers" and status is not None and s.customer.lost_period is None:
-            head += "（只算" + {"lost": "流失客户", "active": "未流失的客户"}[status] + "）"
+        if s.entity == "customers":
+            head = ("、".join(own + conds) + "的" if own or conds else "") + figure
+        else:
+            head = ("、".join(own) + "的" if own else "") + figure
+            if status is not None and s.customer.lost_period is None:
+                conds.insert(0, {"lost": "已流失", "active": "未流失"}[status])
+            if conds:
+                head += "，只算" + "、".join(conds) + "的客户"
     if s.group_by:
         head += f"，按{GROUP_WORDS[s.group_by]}分组"
     if s.ranking is not None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from nlq.describe import GROUP_WORDS
 from nlq.guard import refusal_reason
 from nlq.normalize import normalize
 from nlq.scan import Tok, Unreadable, scan
@@ -24,12 +25,11 @@ from nlq.spec import (
     Ranking,
     TagCondition,
     default_list_order,
+    effective_status,
 )
 from nlq.vocab import Vocab
 
 RANKABLE = {("orders", "sales"): "sales", ("orders", "count"): "order_count", ("visits", "count"): "visit_count"}
-GROUP_WORDS = {"region": "大区", "city": "城市", "channel": "渠道", "rep": "业务员", "tag": "需求标签",
-               "category": "品类", "stage": "商机阶段"}
 ENTITY_WORDS = {"customers": "客户", "visits": "拜访", "orders": "订单", "opportunities": "商机", "tickets": "工单",
                 "contracts": "合同"}
 
@@ -85,14 +85,15 @@ class _Reader:
             figure = "count"
         kind = "groups" if group_by else ("list" if figure == "list" else "figure")
         ranking, limit = self._ranking(kind, rank_tok, periods.get(id(rank_tok)) if rank_tok else None)
-        if kind == "list" and limit is not None and ranking is None \
-                and default_list_order(customer, customer.status or ("lost" if customer.lost_period else "active")) is None:
-            raise Refused("「前N个」要说明按什么排，例如「NPS最高的5个客户」「销售额前10的客户」。")
         try:
-            return QuerySpec(entity=entity, figure=figure, period=periods.get(id(main)) if main else None,
+            spec = QuerySpec(entity=entity, figure=figure, period=periods.get(id(main)) if main else None,
                              customer=customer, group_by=group_by, ranking=ranking, limit=limit, **extra)
         except ValidationError:
             raise Refused("这些条件放在一起没有明确的定义，请换个问法或拆成几个问题。") from None
+        if spec.kind == "list" and spec.limit and spec.ranking is None \
+                and default_list_order(spec.customer, effective_status(spec)) is None:
+            raise Refused("「前N个」要说明按什么排，例如「NPS最高的5个客户」「销售额前10的客户」。")
+        return spec
 
     def _early_refusals(self) -> None:
         if self.of("sleep_bare"):
@@ -165,8 +166,7 @@ class _Reader:
 
     def _bind_periods(self, entity: str, main: Tok | None, rank_tok: Tok | None) -> dict[int, Any]:
         consumers = [t for t in self.toks if t.kind in ("lost", "order", "touch_neg", "touch_pos")]
-        if entity != "visits":
-            consumers += self.of("tag")
+        consumers += [t for t in self.of("tag") if self._customer_tag(t, entity)]
         if entity != "tickets":
             consumers += self.of("timeout")
         if entity != "contracts":
@@ -210,7 +210,7 @@ class _Reader:
             c["touches"].append({"present": t.kind == "touch_pos", "kind": t.val, "period": periods[id(t)]})
         self._orders_and_categories(entity, periods, c, extra)
         for t in self.of("tag"):
-            if entity == "visits":
+            if not self._customer_tag(t, entity):
                 if extra.get("tag") not in (None, t.val):
                     raise Refused("一次只能按一个需求标签统计拜访。")
                 extra["tag"] = t.val
@@ -233,6 +233,14 @@ class _Reader:
         if stages:
             extra["stages"] = sorted({t.val for t in stages})
         return CustomerFilter(**c), extra
+
+    def _customer_tag(self, t: Tok, entity: str) -> bool:
+        """A tag is a customer condition ('提过价格异议的客户'), except on visits where it marks the visit —
+        unless 客户 follows it ('提过价格异议的客户的拜访次数')."""
+        if entity != "visits":
+            return True
+        nxt = self.after(t)
+        return nxt is not None and nxt.kind == "noun" and nxt.val == "customers"
 
     def _measure_is(self, entity: str, figure: str) -> bool:
         return any(t.val == (entity, figure) for t in self.of("measure"))

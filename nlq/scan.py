@@ -4,6 +4,7 @@ whatever is left makes the question unreadable (refused, never guessed).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,11 @@ def _alt(words: list[str] | set[str] | frozenset[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True) if w)
 
 
+def _folded(values: frozenset[str]) -> dict[str, str]:
+    """Values as they appear in normalised text (NFKC, lower case) → the stored value."""
+    return {unicodedata.normalize("NFKC", v).lower(): v for v in values if v}
+
+
 def _touch_kind(word: str) -> str:
     return "visit" if word in ("拜访", "回访") else "any"
 
@@ -102,7 +108,7 @@ def _region_pattern(vocab: Vocab) -> tuple[str, dict[str, set[str]]]:
 
 
 def _person_pattern(vocab: Vocab) -> str:
-    names = {u.name for u in vocab.users.values() if len(u.name) >= 2}
+    names = set(_folded(frozenset(u.name for u in vocab.users.values() if len(u.name) >= 2)))
     ids = {u.userid.lower() for u in vocab.users.values()}
     parts = []
     if names:
@@ -186,18 +192,17 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.TOUCH_NEG, "touch_neg", lambda m: _touch_kind(m.group(1)))
     s.take(L.TOUCH_POS, "touch_pos", lambda m: _touch_kind(m.group(1) or m.group(2)))
     # the organisation's own words
-    tags = {**{t: t for t in vocab.tags}, **L.TAG_SYNONYMS}
+    tags = {**_folded(vocab.tags), **L.TAG_SYNONYMS}
     s.take(rf"{L.TAG_VERB}({_alt(set(tags))}){L.TAG_TAIL}", "tag", lambda m: tags[m.group(1)])
     s.take(_person_pattern(vocab), "person", lambda m: _person(vocab, m.group(1)))
     if vocab.regions:
         region_re, region_base = _region_pattern(vocab)
         s.take(region_re, "region", lambda m: sorted(region_base[m.group(1)]))
-    if vocab.cities:
-        s.take(rf"({_alt(vocab.cities)})(?:市)?", "city", lambda m: m.group(1))
-    if vocab.channels:
-        s.take(rf"({_alt(vocab.channels)})(?:渠道)?", "channel", lambda m: m.group(1))
-    if vocab.categories:
-        s.take(rf"({_alt(vocab.categories)})(?:品类|类产品|类|产品)?", "category", lambda m: m.group(1))
+    for kind, values, tail in (("city", vocab.cities, "(?:市)?"), ("channel", vocab.channels, "(?:渠道)?"),
+                               ("category", vocab.categories, "(?:品类|类产品|类|产品)?")):
+        folded = _folded(values)
+        if folded:
+            s.take(rf"({_alt(set(folded))}){tail}", kind, lambda m, f=folded: f[m.group(1)])
     # who is asking about whom, nouns, shapes, joints
     s.take(L.SELF, "self")
     s.take(L.TEAM, "team")

@@ -241,6 +241,20 @@ def default_list_order(f: CustomerFilter, status: str | None) -> str | None:
     return None
 
 
+def effective_status(spec: QuerySpec) -> str | None:
+    """active / lost / None (both): the spec's own word, else 流失 → lost, else the entity's default."""
+    f = spec.customer
+    if f.status in ("active", "lost"):
+        return f.status
+    if f.status == "all":
+        return None
+    if f.lost_period is not None:
+        return "lost"
+    if spec.entity == "customers":
+        return "active"
+    return None
+
+
 AnswerKind = Literal["list", "figure", "groups", "refusal"]
 
 

@@ -5,6 +5,10 @@ cities, so that naming a place with no data gives an empty answer rather than a 
 """
 from __future__ import annotations
 
+import math
+import threading
+import time
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -20,6 +24,23 @@ COMMON_CITIES = ("北京", "上海", "广州", "深圳", "杭州", "南京", "�
                  "佛山", "温州", "绍兴", "常州", "徐州")
 ROLE_WORDS = {"rep": "业务员", "supervisor": "销售主管", "regional_manager": "区域经理",
               "finance_director": "财务总监", "sales_director": "销售总监", "admin": "管理员"}
+
+
+# Words of the semantic layer: a value from the data that contains one is not taken as a name (a tag named
+# '客户' or a channel named '全部' must not change how questions read — reps and imports write those values).
+RESERVED = ("客户", "拜访", "订单", "工单", "合同", "商机", "流失", "跟进", "互动", "联系", "更新", "沉睡", "下单", "采购",
+            "销售", "业绩", "鲜度", "完整", "漏斗", "逾期", "回款", "超时", "响应", "标签", "品类", "渠道", "城市", "大区",
+            "业务员", "全部", "所有", "我的", "我们", "超过", "以上", "以下", "低于", "高于", "大于", "小于", "至少", "最多",
+            "多少", "今天", "昨天", "本周", "上周", "本月", "上月", "今年", "去年", "最近", "季度", "nps", "top", "哪些",
+            "哪个", "忽略", "指令", "删除", "修改")
+MAX_NAME = 16
+
+
+def usable(value: str) -> bool:
+    """May this value from the data be read as a name in a question?"""
+    v = value.strip().lower()
+    return (0 < len(v) <= MAX_NAME and v.isprintable() and not any(w in v for w in RESERVED)
+            and not any(ch.isspace() or ch in "\"'`;%_\\<>=,，、。?？!！" for ch in v))
 
 
 @dataclass(frozen=True)
@@ -40,7 +61,9 @@ class Vocab:
     tags: frozenset[str] = frozenset(STANDARD_TAGS)
 
     def users_named(self, name: str) -> list[User]:
-        return [u for u in self.users.values() if u.name == name]
+        """Users with this name (case- and width-insensitive)."""
+        key = unicodedata.normalize("NFKC", name).lower()
+        return [u for u in self.users.values() if u.name and unicodedata.normalize("NFKC", u.name).lower() == key]
 
     def user_by_id(self, userid: str) -> User | None:
         """Exact userid, else a case-insensitive match (WeCom userids are case-insensitive)."""
@@ -56,11 +79,11 @@ class Vocab:
 
 
 def _distinct(session: Session, col) -> set[str]:  # noqa: ANN001
-    return {v for (v,) in session.execute(select(col).where(col.is_not(None)).distinct()) if v}
+    return {v for (v,) in session.execute(select(col).where(col.is_not(None)).distinct()) if v and usable(v)}
 
 
 def load_vocab(session: Session) -> Vocab:
-    users = {r.userid: User(r.userid, r.name, r.role, r.manager_userid)
+    users = {r.userid: User(r.userid, r.name if usable(r.name) else "", r.role, r.manager_userid)
              for r in session.execute(select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid))}
     regions = _distinct(session, CustomerRow.region) | _distinct(session, UserRow.region) | set(COMMON_REGIONS)
     cities = _distinct(session, CustomerRow.city) | _distinct(session, UserRow.city) | set(COMMON_CITIES)
@@ -72,3 +95,20 @@ def load_vocab(session: Session) -> Vocab:
         categories=frozenset(_distinct(session, OrderRow.category)),
         tags=frozenset(_distinct(session, VisitTagRow.tag) | set(STANDARD_TAGS)),
     )
+
+
+class VocabCache:
+    """The organisation's words, reloaded at most every ttl_s seconds (for a long-running process answering
+    many questions; new names then show up within ttl_s). Opt-in: ask() loads afresh unless given a Vocab."""
+
+    def __init__(self, ttl_s: float = 60.0):
+        self.ttl_s = ttl_s
+        self._at = -math.inf
+        self._vocab: Vocab | None = None
+        self._lock = threading.Lock()
+
+    def get(self, session: Session) -> Vocab:
+        with self._lock:
+            if self._vocab is None or time.monotonic() - self._at > self.ttl_s:
+                self._vocab, self._at = load_vocab(session), time.monotonic()
+            return self._vocab
