@@ -30,6 +30,9 @@ def _install_llm(services: Services) -> None:
     env = {k: v for k, v in (("LLM_BASE_URL", s.LLM_BASE_URL), ("LLM_API_KEY", s.LLM_API_KEY),
                              ("LLM_MODEL", s.LLM_MODEL)) if v}
     services.worker.settings["llm"] = model_from_env(env)
+    from nlq.vocab import VocabCache
+
+    services.worker.settings["vocab_cache"] = VocabCache(ttl_s=60)
 
 
 def _install_optional(services: Services) -> None:

@@ -10,7 +10,7 @@ Rules, by name:
 - stale_next_step      72小时未跟进: owner, then +24 h supervisor, +24 h regional manager
 - approval_next_step   审批时限: SLA passed → remind the approver; then → the approver's manager
 - payment_next_step    回款逾期: after the grace period, unpaid → owner's supervisor + finance director
-- approval_route       审批链: the next role in the chain that has a person, skipping people already asked
+- approval_route       审批链: the next role in the chain that has a person, skipping earlier approvers
 - snooze_for           延后时长: the duration a snooze reason asks for, within the policy's bounds
 """
 from __future__ import annotations
@@ -179,7 +179,8 @@ class RouteStep:
 
 def approval_route(tree: OrgTree, *, rep: str, chain: tuple[str, ...], start: int,
                    exclude: set[str]) -> RouteStep | None:
-    """The next step of the chain from `start`: a role with a person who is neither the rep nor already asked."""
+    """The next step of the chain from `start`: a role with a person who is neither the rep nor in `exclude`
+    (people who already approved an earlier step)."""
     for index in range(start, len(chain)):
         who = tree.approver_for(rep, chain[index])
         if who is not None and who != rep and who not in exclude:

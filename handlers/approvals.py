@@ -32,6 +32,7 @@ from handlers import router
 from handlers import sop_texts as T
 from handlers.context import Ctx
 from handlers.sop_config import SOP_ACTOR, FireResult, policy_of
+from handlers.sop_questions import ask, pass_on, resume
 from handlers.types import Button, Card, CardClick, CardUpdate, Inbound, Text
 from storage import audit, people, timers
 from storage.models import (
@@ -51,7 +52,8 @@ APPROVAL_KIND = "price_objection"
 PRICE_TAG = "价格异议"
 REASON_STATE = "sop_approval_reject_reason"
 CANCEL_WORDS = ("取消", "算了", "不驳回")
-_TEXT_DECISION = re.compile(r"^(通过|同意|驳回)(?:\s*#(\d+))?\s*[:：,，]?\s*(.*)$", re.S)
+# 「通过」「同意 #12」「驳回 原因」「驳回：原因」 — the verb must stand alone (「同意送样品」 is not a decision)
+_TEXT_DECISION = re.compile(r"^(通过|同意|驳回)(?:\s*#(\d+))?(?:[\s:：,，]+(.*)|$)", re.S)
 
 
 def _is_pg(ctx: Ctx) -> bool:
@@ -102,9 +104,11 @@ def _open_next_step(ctx: Ctx, approval: ApprovalRow, *, start: int, step_no: int
     """Create the step for the next role of the chain that has a person, send the card, arm the SLA."""
     policy = policy_of(ctx)
     s = ctx.session
-    asked = {st.approver_userid for st in _steps(ctx, approval.id)}
+    # someone who already approved an earlier step (perhaps as the escalation target) is not asked twice
+    approved_by = {st.decided_by for st in _steps(ctx, approval.id) if st.status == "approved" and st.decided_by}
     tree = people.tree_above(s, approval.rep_userid)
-    route = approval_route(tree, rep=approval.rep_userid, chain=policy.approval_chain, start=start, exclude=asked)
+    route = approval_route(tree, rep=approval.rep_userid, chain=policy.approval_chain, start=start,
+                           exclude=approved_by)
     if route is None:
         return None
     step = ApprovalStepRow(approval_id=approval.id, step_no=step_no, role=route.role, approver_userid=route.approver,
@@ -203,9 +207,11 @@ def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, respon
                       kinds=[KIND], actor=ctx.userid)
     customer = s.get(CustomerRow, approval.customer_id)
     me = people.name_of(s, ctx.userid)
+    # the decider may hold an escalated row of this step rather than the live one: name their own role
+    my_role = next(st.role for st in _steps(ctx, approval.id, live.step_no) if st.approver_userid == ctx.userid)
     verdict = T.APPROVED_LABEL if approve else T.REJECTED_LABEL
     note = CustomerNoteRow(customer_id=approval.customer_id, author_userid=ctx.userid, kind="approval",
-                           text=T.NOTE_APPROVAL.format(role=T.role_name(live.role), name=me, verdict=verdict,
+                           text=T.NOTE_APPROVAL.format(role=T.role_name(my_role), name=me, verdict=verdict,
                                                        comment=comment or T.NO_COMMENT), at=ctx.now)
     s.add(note)
     s.flush()
@@ -217,7 +223,7 @@ def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, respon
     if not approve:
         _close(ctx, approval, "rejected")
         ctx.send(approval.rep_userid, Text(content=T.REP_REJECTED.format(
-            customer=customer.name, role=T.role_name(live.role), name=me, reason=comment)))
+            customer=customer.name, role=T.role_name(my_role), name=me, reason=comment)))
         ctx.reply(Text(content=T.REJECTED_DONE.format(rep=rep_name)))
         return True
     chain_index = _chain_index(ctx, live, policy)
@@ -266,8 +272,8 @@ def on_approval_button(ctx: Ctx, event: Inbound) -> bool | None:
     if live is None:
         decide(ctx, step_id=step_id, approve=False, comment=None, response_code=event.response_code)
         return None
-    ctx.set_state(REASON_STATE, {"step_id": step_id, "response_code": event.response_code})
-    ctx.reply(Text(content=T.ASK_REJECT_REASON))
+    ask(ctx, REASON_STATE, {"step_id": step_id, "response_code": event.response_code},
+        Text(content=T.ASK_REJECT_REASON))
     return None
 
 
@@ -275,34 +281,34 @@ def on_approval_button(ctx: Ctx, event: Inbound) -> bool | None:
 def on_reject_reason(ctx: Ctx, event: Inbound) -> bool | None:
     said = router.text_of(event)
     if said is None:
-        return False
+        return pass_on(ctx, event)  # not an answer
     data = dict(ctx.state_data)
     if said in CANCEL_WORDS:
-        ctx.set_state("idle")
+        resume(ctx)
         ctx.reply(Text(content=T.REJECT_CANCELLED))
         return None
     m = _TEXT_DECISION.match(said)
     if m and m.group(1) in ("通过", "同意"):
-        ctx.set_state("idle")
+        resume(ctx)
         return on_typed_decision(ctx, event)
-    reason = (m.group(3) if m else said).strip()
+    reason = ((m.group(3) or "") if m else said.removeprefix("驳回")).strip(" :：,，")
     if not reason:
         ctx.reply(Text(content=T.ASK_REJECT_REASON))
         return None
-    ctx.set_state("idle")
+    resume(ctx)
     decide(ctx, step_id=int(data.get("step_id", 0)), approve=False, comment=reason,
            response_code=str(data.get("response_code") or ""))
     return None
 
 
-@router.text_command(r"^(通过|同意|驳回)")
+@router.text_command(r"^(通过|同意|驳回)(\s|#|[:：,，]|$)")
 def on_typed_decision(ctx: Ctx, event: Inbound) -> bool | None:
     """「通过」「通过 #12 意见」「驳回 原因」「驳回 #12 原因」 — for approvers who prefer typing."""
     said = router.text_of(event) or ""
     m = _TEXT_DECISION.match(said)
     if m is None:
         return False
-    verb, step_text, comment = m.group(1), m.group(2), m.group(3).strip()
+    verb, step_text, comment = m.group(1), m.group(2), (m.group(3) or "").strip()
     approve = verb != "驳回"
     mine = _my_pending_steps(ctx)
     if step_text:
@@ -321,8 +327,7 @@ def on_typed_decision(ctx: Ctx, event: Inbound) -> bool | None:
     if not approve and not comment:
         _, live, _ = _live_step(ctx, step_id)
         if live is not None:
-            ctx.set_state(REASON_STATE, {"step_id": step_id, "response_code": ""})
-            ctx.reply(Text(content=T.ASK_REJECT_REASON))
+            ask(ctx, REASON_STATE, {"step_id": step_id, "response_code": ""}, Text(content=T.ASK_REJECT_REASON))
             return None
     decide(ctx, step_id=step_id, approve=approve, comment=comment or None)
     return None

@@ -2,7 +2,7 @@
 (everyone below them in the tree, and themselves):
 
 - 今日待办拜访数: open follow-ups of the scope due today;
-- 超72小时未更新客户: active customers of the scope with no touch for `stale_after` (never touched too);
+- 超72小时未更新客户 (the policy's hours): active customers of the scope with no touch for `stale_after` (never touched too);
 - 高频需求标签TOP3: the commonest tags on the scope's visits of the last `brief_tag_days` days.
 
 The brief is one recurring timer `daily_brief:<local date>`; firing it writes one message per
@@ -60,7 +60,7 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
         card = Card(title=T.BRIEF_TITLE.format(day=T.day(today)),
                     description=T.BRIEF_DESC.format(people=len(scope), oldest=oldest_text),
                     fields=[(T.BRIEF_VISITS, T.BRIEF_COUNT.format(n=visits_due)),
-                            (T.BRIEF_STALE, T.BRIEF_CUSTOMERS.format(n=stale_count)),
+                            (T.BRIEF_STALE.format(hours=T.hours(policy.stale_after)), T.BRIEF_CUSTOMERS.format(n=stale_count)),
                             (T.BRIEF_TAGS, tags)])
         key = f"brief:{today.isoformat()}:{userid}"
         outbox.enqueue(s, recipient=userid, message=card.to_dict(), dedupe_key=key, now=ctx.now,

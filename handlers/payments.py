@@ -8,7 +8,7 @@ contract; if still short it alerts the owner's supervisor and the finance direct
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -55,9 +55,9 @@ def rematch_contracts(session: Session, now: datetime, *, policy: SopPolicy | No
     return summary
 
 
-def on_payments_loaded(session: Session, now: datetime) -> dict[str, int]:
-    """The importer's hook (same as rematch_contracts)."""
-    return rematch_contracts(session, now)
+def on_payments_loaded(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """The importer's hook `on_payments_loaded(session)`: rematch_contracts as of now."""
+    return rematch_contracts(session, now or datetime.now(UTC))
 
 
 def fire_payment_overdue(ctx: Ctx, timer: TimerRow) -> FireResult:

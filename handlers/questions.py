@@ -18,7 +18,11 @@ MAX_NAMES = 10
 
 def answer(ctx: Ctx, question: str) -> dict:
     with Session(bind=ctx.session.get_bind()) as read:
-        return ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.settings.get("llm"))
+        cache = ctx.settings.get("vocab_cache")  # the org's names, reloaded at most once a minute
+        vocab = cache.get(read) if cache is not None else None
+        if vocab is not None and ctx.userid not in vocab.users:
+            vocab = None  # a member added since: read afresh
+        return ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.settings.get("llm"), vocab=vocab)
 
 
 def on_question(ctx: Ctx, event: Inbound) -> bool | None:

@@ -24,6 +24,7 @@ from handlers import sop_texts as T
 from handlers.context import Ctx
 from handlers.promises import may_act_for
 from handlers.sop_config import SOP_ACTOR, FireResult, policy_of
+from handlers.sop_questions import ask, pass_on, resume
 from handlers.types import Button, Card, CardClick, CardUpdate, Inbound, Text
 from storage import audit, people, timers, touches
 from storage.models import CustomerNoteRow, CustomerRow, InteractionRow, TimerRow
@@ -182,8 +183,8 @@ def on_stale_button(ctx: Ctx, event: Inbound) -> bool | None:
         ctx.reply(Text(content=T.STALE_ALREADY))
         return None
     if action == "snooze":
-        ctx.set_state(SNOOZE_STATE, {"timer_id": timer.id, "response_code": event.response_code})
-        ctx.reply(Text(content=T.ASK_SNOOZE_REASON))
+        ask(ctx, SNOOZE_STATE, {"timer_id": timer.id, "response_code": event.response_code},
+            Text(content=T.ASK_SNOOZE_REASON))
         return None
     if ctx.userid == customer.owner_userid:
         _owner_followed(ctx, timer, customer)
@@ -221,17 +222,17 @@ def _manager_handled(ctx: Ctx, timer: TimerRow, customer: CustomerRow) -> None:
 def on_snooze_reason(ctx: Ctx, event: Inbound) -> bool | None:
     said = router.text_of(event)
     if said is None:
-        return False  # not an answer; let the message be handled normally
+        return pass_on(ctx, event)  # a photo or a location: not an answer
     data = dict(ctx.state_data)
     if said in CANCEL_WORDS:
-        ctx.set_state("idle")
+        resume(ctx)
         ctx.reply(Text(content=T.SNOOZE_CANCELLED))
         return None
     reason = said.removeprefix("延后").strip(" :：,，")
     if not reason:
         ctx.reply(Text(content=T.SNOOZE_REASON_EMPTY))
         return None
-    ctx.set_state("idle")
+    resume(ctx)
     timer = ctx.session.get(TimerRow, int(data.get("timer_id", 0)))
     customer = ctx.session.get(CustomerRow, timer.subject_id) if timer is not None else None
     if timer is None or customer is None:

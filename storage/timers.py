@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -136,13 +136,22 @@ def claim_due(session: Session, *, now: datetime, owner: str, limit: int = 500,
     return ids
 
 
+def any_due(session: Session, *, now: datetime) -> bool:
+    """A cheap read (no lock) before claiming: is any timer due, or any lease expired?"""
+    due = select(TimerRow.id).where(((TimerRow.status == "pending") & (TimerRow.due_at <= now))
+                                    | ((TimerRow.status == "running") & (TimerRow.lease_until < now))).limit(1)
+    return session.scalar(due) is not None
+
+
+_CLAIMED = (select(TimerRow).where(TimerRow.id == bindparam("timer_id"), TimerRow.status == "running",
+                                   TimerRow.claimed_by == bindparam("owner")))
+_CLAIMED_LOCKED = _CLAIMED.with_for_update()
+
+
 def load_claimed(session: Session, *, timer_id: int, owner: str) -> TimerRow | None:
     """The timer, locked, if `owner` still holds its claim (it may have expired and moved on)."""
-    q = select(TimerRow).where(TimerRow.id == timer_id, TimerRow.status == "running",
-                               TimerRow.claimed_by == owner)
-    if _is_pg(session):
-        q = q.with_for_update()
-    return session.scalars(q).first()
+    q = _CLAIMED_LOCKED if _is_pg(session) else _CLAIMED
+    return session.scalars(q, {"timer_id": timer_id, "owner": owner}).first()
 
 
 def finish(row: TimerRow, *, now: datetime, status: str, outcome: str) -> None:

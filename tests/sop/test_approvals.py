@@ -149,3 +149,23 @@ def test_sla_reminds_then_escalates_to_the_approvers_manager(org, clock):
     # finance was reminded at +24 h and escalated at +48 h: nobody above finance → nothing more
     assert [m.message["title"] for m in messages(org, "fin", kind="card")] == [
         "价格异议审批：味源超市", "审批提醒：味源超市"]
+
+
+def test_the_original_approver_may_still_decide_after_escalation(org, clock):
+    approval_id = _start(org, clock)
+    original = _card(org, "sup1")
+    clock.set(clock.now() + timedelta(hours=49))
+    sweep(org, clock)
+    sweep(org, clock)
+    escalated = _card(org, "rm1")
+    click(org, clock, "sup1", original["buttons"][0]["key"], response_code="RC-LATE")
+    assert _texts(org, "sup1")[-1] == "已通过，已转交区域经理吴经理审批。"
+    click(org, clock, "rm1", escalated["buttons"][1]["key"], response_code="RC-RM")  # step 1 is settled
+    assert _texts(org, "rm1")[-1] == "该审批已处理：已通过。"
+    assert _updates(org, "rm1") == [("RC-RM", "已通过")]
+    with org() as s:
+        steps = s.scalars(select(ApprovalStepRow).order_by(ApprovalStepRow.id)).all()
+        assert [(st.step_no, st.approver_userid, st.status, st.decided_by) for st in steps] == [
+            (1, "sup1", "escalated", None), (1, "rm1", "approved", "sup1"), (2, "rm1", "pending", None)]
+        assert s.get(ApprovalRow, approval_id).current_step == 2
+        assert s.scalars(select(CustomerNoteRow.text)).one() == "价格异议审批·销售主管王主管已通过：（无意见）"

@@ -77,3 +77,31 @@ def test_one_brief_per_day_and_a_late_one_after_downtime(org, clock):
     keys = {t.business_key: t.status for t in timers_of(org, kind="daily_brief")}
     assert keys == {"daily_brief:2026-11-24": "done", "daily_brief:2026-11-25": "done",
                     "daily_brief:2026-11-26": "done", "daily_brief:2026-11-28": "pending"}
+
+
+def test_org_overrides_in_org_config_apply(org, clock):
+    from storage.models import OrgConfigRow
+
+    _team(org)
+    with org() as s:
+        s.add(OrgConfigRow(key="sop", value={"brief_at": "07:45", "brief_roles": ["supervisor", "regional_manager"],
+                                             "stale_after_hours": 120}))
+        s.commit()
+    sweep(org, clock, recurring=True)
+    assert [t.due_at.astimezone(SHANGHAI).strftime("%H:%M") for t in timers_of(org, kind="daily_brief")] == ["07:45"]
+    clock.set(datetime(2026, 11, 24, 7, 50, tzinfo=SHANGHAI))
+    sweep(org, clock, recurring=True)
+    rm1 = [m for m in messages(org, "rm1", kind="card") if m.message["title"].startswith("今日简报")]
+    # 120 h: the never-touched customer and the one last visited 142 h ago (not the one of 118 h)
+    assert _fields(rm1[0])["超120小时未更新客户"] == "2家"
+    assert rm1[0].message["description"].startswith("团队6人")
+
+
+def test_a_broken_policy_falls_back_to_the_defaults(org, clock):
+    from handlers.sop_config import load_policy
+    from storage.models import OrgConfigRow
+
+    with org() as s:
+        s.add(OrgConfigRow(key="sop", value={"stale_after_hourz": 1}))
+        s.commit()
+        assert load_policy(s).stale_after == timedelta(hours=72)

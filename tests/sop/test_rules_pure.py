@@ -26,7 +26,13 @@ from core.sop_rules import (
     snooze_for,
     stale_next_step,
 )
-from core.sop_times import follow_up_remind_at, morning_slot, next_daily_brief, next_stale_scan, payment_alert_at
+from core.sop_times import (
+    follow_up_remind_at,
+    morning_slot,
+    next_daily_brief,
+    next_stale_scan,
+    payment_alert_at,
+)
 
 P = SopPolicy()
 TREE = OrgTree([Person("rep1", "rep", "sup1"), Person("sup1", "supervisor", "rm1"),

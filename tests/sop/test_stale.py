@@ -224,3 +224,30 @@ def test_scan_is_one_set_based_statement_for_thousands_of_customers(org, clock):
     assert len(statements) < 10
     with org() as s:
         assert s.scalar(select(func.count()).select_from(TimerRow).where(TimerRow.kind == "stale")) == n // 2
+
+
+def test_asking_for_a_reason_keeps_the_flow_the_rep_was_in(org, clock):
+    from handlers import conversation
+    from handlers.types import LocationIn
+    from tests.sop.conftest import deliver
+
+    add_customer(org, "c1", "rep1", name="味源超市")
+    add_visit(org, "v1", "c1", "rep1", NOW)
+    with unit_of_work(org, clock, "rep1") as ctx:
+        on_touch(ctx, "c1")
+    clock.set(NOW + timedelta(hours=73))
+    sweep(org, clock)
+    snooze_key = messages(org, "rep1", kind="card")[0].message["buttons"][1]["key"]
+    with org() as s:  # the rep is halfway through logging another visit
+        conversation.save(s, "rep1", state="visit_waiting_photos", data={"visit_id": "v9"}, now=clock.now())
+        s.commit()
+    click(org, clock, "rep1", snooze_key)
+    with org() as s:
+        assert conversation.state_of(s, "rep1")[0] == "sop_stale_snooze_reason"
+    say(org, clock, "rep1", "客户装修 3天")
+    with org() as s:
+        assert conversation.state_of(s, "rep1") == ("visit_waiting_photos", {"visit_id": "v9"})
+    click(org, clock, "rep1", snooze_key)  # asked again, then a location arrives instead of an answer
+    deliver(org, clock, LocationIn(sender="rep1", at=0, lat=30.0, lng=120.0, label="某地", msg_id="loc1"))
+    with org() as s:
+        assert conversation.state_of(s, "rep1") == ("visit_waiting_photos", {"visit_id": "v9"})
