@@ -17,6 +17,7 @@ from bot.crypto import WeComCrypto
 from bot.sender import Relay
 from bot.settings import Settings
 from core.clock import Clock, SystemClock
+from core.ics_token import derive_key
 from handlers.worker import InboxWorker
 from storage.db import make_engine, make_session_factory
 from storage.redis_conn import connect_redis, ping
@@ -75,7 +76,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, redis_clie
                          transport=transport)
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     worker = InboxWorker(session_factory=factory, clock=clock, owner=owner,
-                         settings={"public_base_url": settings.PUBLIC_BASE_URL, "tz": settings.TZ_NAME})
+                         settings={"public_base_url": settings.PUBLIC_BASE_URL, "tz": settings.TZ_NAME,
+                                   "ics_key": derive_key(settings.WECOM_SECRET).hex()})
     relay = Relay(session_factory=factory, client=client, clock=clock, agent_id=settings.WECOM_AGENT_ID,
                   file_root=Path(settings.DATA_DIR))
     return Services(settings=settings, engine=engine, session_factory=factory, redis=redis_client, crypto=crypto,

@@ -13,9 +13,10 @@ Recurring work (the daily brief, the stale scan) is timer rows too: firing one b
 same transaction; the sweep books the first one when none is pending.
 
 Wiring (done by the composition root):
-    from handlers import sop
-    sop.install(services)             # services.extra["sweep_timers"] = a no-argument sweep
-    # importer: on_payments_loaded=handlers.payments.on_payments_loaded   (session, now)
+    sop.install(services)   # services.extra["sweep_timers"] = make_sweeper(...), a no-argument sweep
+    import_paths(..., on_payments_loaded=handlers.payments.on_payments_loaded)   # (session) → rematch
+    import handlers.registry_sop                                                 # card actions, states
+    app.include_router(bot.ics.make_ics_router(session_factory, WECOM_SECRET))   # GET /ics/<userid>.ics
 """
 from __future__ import annotations
 

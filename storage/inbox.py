@@ -17,10 +17,11 @@ MAX_ATTEMPTS = 5
 def put(session: Session, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any],
         now: datetime) -> bool:
     """Insert one event; a duplicate dedupe_key (a WeCom retry) is a no-op. True when new."""
-    dialect = session.get_bind().dialect.name
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(InboxRow).values(
+    conn = session.connection()  # Core insert: the callback's hot path skips the ORM
+    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(InboxRow.__table__).values(
         dedupe_key=dedupe_key, sender=sender, kind=kind, event=event, received_at=now, status="new", attempts=0)
-    return bool(session.execute(ins.on_conflict_do_nothing(index_elements=["dedupe_key"])).rowcount)
+    stmt = ins.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(InboxRow.__table__.c.id)
+    return conn.execute(stmt).first() is not None
 
 
 def _claimable(now: datetime):

@@ -11,13 +11,14 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    insert,
     literal,
     literal_column,
     or_,
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import CustomerRow, InteractionRow, TimerRow, UTCDateTime, VisitRow
@@ -82,7 +83,10 @@ def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, c
                      ~taken))
     cols = ["kind", "business_key", "subject_type", "subject_id", "due_at", "status", "attempts", "payload",
             "created_at"]
-    added = session.execute(insert(TimerRow).from_select(cols, source).returning(TimerRow.id)).all()
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (dialect_insert(TimerRow).from_select(cols, source)  # a concurrent on_touch may add a key first
+            .on_conflict_do_nothing(index_elements=["business_key"]).returning(TimerRow.id))
+    added = session.execute(stmt).all()
     return len(added)
 
 
