@@ -6,6 +6,7 @@ does not know template_card_event or file messages (research/wecom.md §5.3).
 """
 from __future__ import annotations
 
+import math
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
@@ -34,7 +35,7 @@ def parse_xml(body: bytes | str) -> Element:
         return SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise CallbackRejected("xml_attack", type(exc).__name__) from exc
-    except SafeET.ParseError as exc:
+    except (SafeET.ParseError, ValueError, LookupError) as exc:  # also an unknown or multi-byte encoding="..."
         raise CallbackRejected("malformed_xml") from exc
 
 
@@ -54,9 +55,12 @@ def _t(root: Element, name: str, default: str = "") -> str:
 
 def _f(root: Element, name: str) -> float:
     try:
-        return float(_t(root, name, "0") or 0)
+        value = float(_t(root, name, "0") or 0)
     except ValueError as exc:
         raise CallbackRejected("bad_number", name) from exc
+    if not math.isfinite(value):  # nan/inf: not JSON for the inbox, and int(inf) raises
+        raise CallbackRejected("bad_number", name)
+    return value
 
 
 def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
