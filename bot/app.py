@@ -66,7 +66,10 @@ def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
     deps = CallbackDeps(crypto=services.crypto, session_factory=services.session_factory, clock=services.clock,
                         max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
     app.include_router(make_router(deps))
+    from bot.dashboard import make_dashboard_router
     from bot.ics import make_ics_router
+
+    app.include_router(make_dashboard_router(services.session_factory, services.settings.WECOM_SECRET, services.clock))
 
     app.include_router(make_ics_router(services.session_factory, services.settings.WECOM_SECRET, clock=services.clock))
 

@@ -140,8 +140,15 @@ def bench_nlq(quick: bool) -> list[tuple[str, str]]:
     return nlq_bench.report(quick=quick)
 
 
+def bench_metrics(quick: bool) -> list[tuple[str, str]]:
+    from storage.metrics import bench_metrics as run
+
+    return run(quick)
+
+
 SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
     "ingest": bench_ingest, "import": bench_import, "photos": bench_photos, "nlq": bench_nlq,
+    "metrics": bench_metrics,
 }
 
 

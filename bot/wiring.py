@@ -48,6 +48,9 @@ def _install_optional(services: Services) -> None:
     if sweep_due_timers is not None:
         sweeps.append(lambda: sweep_due_timers(services.session_factory, services.clock, owner=services.worker.owner))
     services.extra["sweeps"] = sweeps
+    from bot.reports import install as install_reports
+
+    install_reports(services)
     try:
         from bot.media import make_prefetch
     except ImportError:

@@ -17,10 +17,11 @@ from sqlalchemy import func, select
 from core import sop_times
 from handlers import sop_texts as T
 from handlers.context import Ctx
+from handlers.dashboard_chat import dashboard_url
 from handlers.sop_config import SOP_ACTOR, FireResult, policy_of
 from handlers.types import Card
 from storage import outbox, people, timers, touches
-from storage.models import PromiseRow, TimerRow, VisitRow, VisitTagRow
+from storage.models import CustomerRow, PromiseRow, TimerRow, VisitRow, VisitTagRow
 
 KIND = "daily_brief"
 OLDEST_SHOWN = 3
@@ -53,7 +54,8 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
                                                       limit=OLDEST_SHOWN)
         top = s.execute(select(VisitTagRow.tag, func.count().label("n"))
                         .join(VisitRow, VisitRow.visit_id == VisitTagRow.visit_id)
-                        .where(VisitRow.rep_userid.in_(scope), VisitRow.checked_in_at >= tag_since)
+                        .join(CustomerRow, CustomerRow.customer_id == VisitRow.customer_id)
+                        .where(CustomerRow.owner_userid.in_(scope), VisitRow.checked_in_at >= tag_since)
                         .group_by(VisitTagRow.tag).order_by(func.count().desc(), VisitTagRow.tag).limit(3)).all()
         tags = "、".join(f"{tag}({n})" for tag, n in top) or T.BRIEF_NO_TAGS
         oldest_text = T.BRIEF_OLDEST.format(names="、".join(name for _, name, _ in oldest)) if oldest else ""
@@ -61,7 +63,8 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
                     description=T.BRIEF_DESC.format(people=len(scope), oldest=oldest_text),
                     fields=[(T.BRIEF_VISITS, T.BRIEF_COUNT.format(n=visits_due)),
                             (T.BRIEF_STALE.format(hours=T.hours(policy.stale_after)), T.BRIEF_CUSTOMERS.format(n=stale_count)),
-                            (T.BRIEF_TAGS, tags)])
+                            (T.BRIEF_TAGS, tags)],
+                    url=dashboard_url(userid, ctx.now, ctx.settings) or "")
         key = f"brief:{today.isoformat()}:{userid}"
         outbox.enqueue(s, recipient=userid, message=card.to_dict(), dedupe_key=key, now=ctx.now,
                        not_before=sop_times.avoid_rush(ctx.now, key))

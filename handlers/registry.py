@@ -14,6 +14,9 @@ HANDLER_MODULES = (
     "handlers.onboarding",
     "handlers.questions",
     "handlers.registry_sop",
+    "handlers.dashboard_chat",
+    "handlers.score_tiers",
+    "handlers.report_timers",
 )
 
 

@@ -17,12 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, delete, false, func, literal, or_, select, union_all
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.report_period import SHANGHAI
-from core.scorecard import CustomerFeatures, Scorecard, ScoreRules, explain, score
+from core.scorecard import COMPONENTS, LABELS, CustomerFeatures, Scorecard, ScoreRules, explain, score
 from storage import audit
 from storage.models import (
     ContractRow,
@@ -32,6 +30,7 @@ from storage.models import (
     OrgConfigRow,
     PaymentRow,
     TicketRow,
+    UserRow,
     UTCDateTime,
     VisitRow,
     VisitTagRow,
@@ -43,7 +42,7 @@ log = logging.getLogger("assistant.scorecard")
 CONFIG_KEY = "scorecard"
 ACTOR = "system:scorecard"
 ROUTES = {"red": "red_alert", "yellow": "weekly_review", "blue": "suggest"}
-UPSERT_CHUNK = 2000
+INSERT_CHUNK = 20_000  # rows per COPY / executemany
 
 
 def load_rules(session: Session) -> ScoreRules:
@@ -213,15 +212,14 @@ class RecomputeResult:
     tiers: dict[str, int] = field(default_factory=dict)
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """INSERT … ON CONFLICT DO UPDATE, one statement executed for many rows (compiled once)."""
-    table = CustomerScoreRow.__table__
-    ins = (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
-    cols = ("score", "tier", "components", "features", "rules_version", "computed_at", "tier_since")
-    stmt = ins.on_conflict_do_update(index_elements=["customer_id"], set_={c: ins.excluded[c] for c in cols})
-    conn = session.connection()
-    for i in range(0, len(rows), UPSERT_CHUNK):
-        conn.execute(stmt, rows[i:i + UPSERT_CHUNK])
+def _replace_all(session: Session, rows: list[dict[str, Any]]) -> None:
+    """The scores are exactly those of this run: delete the old rows and insert the new ones (COPY on
+    PostgreSQL, executemany on SQLite) in the caller's transaction, so readers see the old or the new set."""
+    from storage.importer import bulk_insert
+
+    session.execute(delete(CustomerScoreRow))
+    for i in range(0, len(rows), INSERT_CHUNK):
+        bulk_insert(session, CustomerScoreRow.__table__, rows[i:i + INSERT_CHUNK])
 
 
 @dataclass(frozen=True)
@@ -276,10 +274,8 @@ def recompute(session: Session, *, now: datetime, rules: ScoreRules | None = Non
                      after={"score": card.score, "tier": card.tier, "moved": moved, "explanation": why[:200]},
                      reason=reason)
     result.scored = len(rows)
-    _upsert(session, rows)
+    _replace_all(session, rows)
     gone = [cid for cid in previous if cid not in features]
-    for i in range(0, len(gone), 500):
-        session.execute(delete(CustomerScoreRow).where(CustomerScoreRow.customer_id.in_(gone[i:i + 500])))
     result.removed = len(gone)
     if gone:
         audit.record(session, at=now, actor=actor, action="delete", entity="customer_scores",
@@ -321,13 +317,15 @@ class ScoredCustomer:
 
 
 def weakest_text(components: dict[str, Any]) -> str:
-    from core.scorecard import LABELS
-
     have = [(v.get("points"), k, v.get("detail", "")) for k, v in (components or {}).items()
             if v.get("points") is not None]
     if not have:
         return ""
     points, key, detail = min(have)
+    tied = sorted((k for p, k, _ in have if round(p) == round(points)),
+                  key=lambda k: COMPONENTS.index(k) if k in COMPONENTS else len(COMPONENTS))
+    if len(tied) > 1:
+        return "、".join(LABELS.get(k, k) for k in tied) + f"均为{points:.0f}分"
     return f"{LABELS.get(key, key)}{points:.0f}分（{detail}）"
 
 
@@ -335,8 +333,6 @@ def scored_customers(session: Session, *, owners: Collection[str] | None, tier: 
                      region: str | None = None, since: datetime | None = None,
                      limit: int | None = 50) -> list[ScoredCustomer]:
     """Scored customers of `owners` (None: all), lowest score first; `since`: entered the tier since then."""
-    from storage.models import UserRow
-
     C, S = CustomerRow, CustomerScoreRow
     q = (select(C.customer_id, C.name, C.owner_userid, UserRow.name, C.region, S.score, S.tier, S.tier_since,
                 S.components)

@@ -1,0 +1,416 @@
+"""Load, soak and capacity benchmarks (reliability.md §6 items 3, 16, 17): figures for `main.py bench`, never
+asserted in tests. Each function returns rows of (label, value) for bot/bench.py's SECTIONS.
+
+- `bench_sustained(quick)`: 200 callbacks/s for 60 s (quick: 15 s), one in 50 an image whose media the
+  emulator serves (a 12 MP phone JPEG: download, photo gate, re-encode), against
+  `python -m bot.bench_app --mode callback --worker --api-base <emulator>` (callback + worker + relay in one
+  process, SQLite, the embedded default). Ack latency (callback sent → 200) and end-to-end latency
+  (callback sent → the emulator records the reply's delivery).
+- `bench_soak(minutes)`: 20 callbacks/s for `minutes` against the same server; the server's RSS and open
+  file descriptors, the SQLite WAL file, ack and end-to-end latency over time.
+- `bench_capacity(quick)`: what one worker process handles per second with WeCom in-process (no sockets):
+  inbox events and outbox sends on SQLite. Question answering and the timer sweep have their own sections
+  (nlq, timers).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+Rows = list[tuple[str, str]]
+
+
+# --- the emulated WeCom, timed -----------------------------------------------------------------------
+
+def _timed_wecom():  # noqa: ANN202
+    from bot.demo_corp import DEMO_CORP
+    from bot.emulator.state import FakeWeCom
+
+    class TimedWeCom(FakeWeCom):
+        """Records the wall-clock time each member first received a message."""
+
+        def __init__(self, **kw: Any):
+            super().__init__(**kw)
+            self.first_delivery: dict[str, float] = {}
+
+        def _deliver_or_drop(self, userid: str, body: dict, now, msgid: str, code) -> None:  # noqa: ANN001
+            super()._deliver_or_drop(userid, body, now, msgid, code)
+            self.first_delivery.setdefault(userid, time.time())
+
+    return TimedWeCom(corp_id=DEMO_CORP["WECOM_CORP_ID"], secret=DEMO_CORP["WECOM_SECRET"],
+                      agent_id=DEMO_CORP["WECOM_AGENT_ID"], per_minute=10**6, per_hour=10**6)
+
+
+class _Emulator:
+    """WeCom's API on a loopback port, served from a thread of this process."""
+
+    def __init__(self, state):  # noqa: ANN001
+        import uvicorn
+        from fastapi import FastAPI
+
+        from bot.bench import _free_port
+        from bot.emulator.api import create_api_router
+
+        self.state, self.port = state, _free_port()
+        app = FastAPI()
+        app.include_router(create_api_router(state))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
+                                                    access_log=False, lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> _Emulator:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/cgi-bin/"
+
+
+# --- traffic -----------------------------------------------------------------------------------------
+
+@dataclass
+class _Traffic:
+    requests: list[bytes]
+    users: list[str]
+    images: int = 0
+
+
+def _traffic(n: int, *, port: int, state, image_every: int, prefix: str) -> _Traffic:  # noqa: ANN001
+    """n sealed callbacks from n distinct members (so every reply is its own delivery, under any rate limit);
+    every `image_every`-th one is a photo whose 12 MP JPEG sits in the emulator's media store."""
+    from bot.crypto import WeComCrypto
+    from bot.demo_corp import DEMO_CORP
+    from bot.emulator import callback_xml as xml
+    from bot.loadgen import build_request
+    from bot.photos import make_sample_jpeg
+
+    crypto = WeComCrypto(token=DEMO_CORP["WECOM_TOKEN"], encoding_aes_key=DEMO_CORP["WECOM_AES_KEY"],
+                         corp_id=DEMO_CORP["WECOM_CORP_ID"])
+    corp, agent = DEMO_CORP["WECOM_CORP_ID"], DEMO_CORP["WECOM_AGENT_ID"]
+    photo = make_sample_jpeg() if image_every else b""
+    ts = int(time.time())
+    out = _Traffic([], [])
+    base = secrets.randbelow(10**12) * 10**6
+    for i in range(n):
+        user = f"{prefix}{i:06d}"
+        if image_every and i % image_every == image_every - 1:
+            media_id = state.put_media(photo, "image/jpeg", filename=f"IMG_{i}.jpg", kind="image")
+            plain = xml.image(corp, user, ts, "https://wework.qpic.cn/x/" + media_id, media_id, base + i, agent)
+            out.images += 1
+        else:
+            plain = xml.text(corp, user, ts, f"第{i}条消息：嫌贵 周五前送样品", base + i, agent)
+        params, enc = crypto.seal(plain, timestamp=str(ts))
+        body = xml.envelope(corp, agent, enc).encode()
+        path = (f"/wecom/callback?msg_signature={params['msg_signature']}&timestamp={ts}"
+                f"&nonce={params['nonce']}")
+        out.requests.append(build_request("127.0.0.1", port, path, body))
+        out.users.append(user)
+    return out
+
+
+def _pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+@dataclass
+class _Run:
+    ack_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    sent_at: dict[str, float] = field(default_factory=dict)
+
+
+async def _fixed_rate(port: int, traffic: _Traffic, rate: float, run: _Run, connections: int = 64) -> None:
+    """Open loop at `rate`/s (bot.loadgen.fixed_rate, plus the wall-clock send time of each member's message)."""
+    from bot.loadgen import _read_response
+
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                req, scheduled = item
+                writer.write(req)
+                try:
+                    status = await _read_response(reader)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    run.errors += 1
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    continue
+                run.ack_ms.append((time.perf_counter() - scheduled) * 1000)
+                run.errors += status != 200
+        finally:
+            writer.close()
+
+    workers = [asyncio.create_task(worker()) for _ in range(connections)]
+    start, wall = time.perf_counter(), time.time()
+    for i, req in enumerate(traffic.requests):
+        slot = start + i / rate
+        delay = slot - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        run.sent_at[traffic.users[i]] = wall + (slot - start)
+        queue.put_nowait((req, slot))
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+
+
+def _server(data: Path, port: int, api_base: str, *, worker: bool = True) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "bot.bench_app", "--mode", "callback", "--port", str(port),
+                             "--data", str(data), "--api-base", api_base] + (["--worker"] if worker else []),
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(data.parent / f"server-{port}.log", "wb"))  # noqa: SIM115
+    import httpx
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("bench server did not start")
+
+
+def _worker(data: Path, api_base: str) -> subprocess.Popen:
+    """`python main.py worker` on the callback server's SQLite file (the scaled layout on one machine)."""
+    from bot.demo_corp import DEMO_CORP
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))}
+    env.update({k: str(v) for k, v in DEMO_CORP.items()})
+    env.update(DATABASE_URL=f"sqlite:///{data}/assistant.db", WECOM_API_BASE=api_base, DATA_DIR=str(data / "worker"),
+               WECOM_MAX_CLOCK_SKEW="0")
+    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), "worker"], cwd=data, env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(data.parent / "worker.log", "wb"))  # noqa: SIM115
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def _e2e(state, run: _Run, users: list[str]) -> tuple[list[float], int]:  # noqa: ANN001
+    got = dict(state.first_delivery)
+    e2e = [(got[u] - run.sent_at[u]) * 1000 for u in users if u in got and u in run.sent_at]
+    return e2e, sum(1 for u in users if u not in got)
+
+
+def _wait_delivered(state, users: list[str], timeout: float) -> float:  # noqa: ANN001
+    """Seconds until every member got a reply (or the timeout passed)."""
+    t0 = time.monotonic()
+    want = set(users)
+    while time.monotonic() - t0 < timeout:
+        if want <= state.first_delivery.keys():
+            break
+        time.sleep(0.2)
+    return time.monotonic() - t0
+
+
+# --- sustained load -----------------------------------------------------------------------------------
+
+def bench_sustained(quick: bool, *, rate: float = 200, image_every: int = 50) -> Rows:
+    """Both layouts: one process (`serve`: callback + worker + relay) and split (`serve --no-worker` + `worker`)."""
+    rows: Rows = []
+    for split in (False, True):
+        rows += _sustained(quick, rate=rate, image_every=image_every, split=split)
+    return rows
+
+
+def _sustained(quick: bool, *, rate: float, image_every: int, split: bool) -> Rows:
+    from bot.bench import _free_port
+
+    seconds = 15 if quick else 60
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sustained-"))
+    state = _timed_wecom()
+    layout = "callback process + worker process" if split else "one process (callback, worker, relay)"
+    try:
+        with _Emulator(state) as emu:
+            port = _free_port()
+            procs = [_server(tmp / "srv", port, emu.api_base, worker=not split)]
+            try:
+                if split:
+                    procs.append(_worker(tmp / "srv", emu.api_base))
+                warm = _traffic(200, port=port, state=state, image_every=image_every, prefix="w")
+                asyncio.run(_fixed_rate(port, warm, 100, _Run()))
+                _wait_delivered(state, warm.users, 90)
+                traffic = _traffic(int(rate * seconds), port=port, state=state, image_every=image_every, prefix="s")
+                run = _Run()
+                t0 = time.perf_counter()
+                asyncio.run(_fixed_rate(port, traffic, rate, run))
+                sending = time.perf_counter() - t0
+                drain = _wait_delivered(state, traffic.users, 300)
+            finally:
+                for proc in procs:
+                    _stop(proc)
+        e2e, missing = _e2e(state, run, traffic.users)
+        slow = sum(1 for x in run.ack_ms if x > 5000)
+        return [
+            (f"sustained {rate:.0f} msg/s × {seconds} s, {layout}",
+             f"{len(traffic.requests):,} callbacks, {traffic.images} photos (12 MP), sent in {sending:.1f} s"),
+            ("  ack latency", f"p50 {_pct(run.ack_ms, 50):.1f} ms, p99 {_pct(run.ack_ms, 99):.1f} ms, "
+                              f"max {max(run.ack_ms):.0f} ms, non-200 {run.errors}, >5 s {slow} "
+                              "(target p99 ≤ 300 ms, max ≤ 1 s)"),
+            ("  end-to-end reply", f"p50 {_pct(e2e, 50) / 1000:.1f} s, p95 {_pct(e2e, 95) / 1000:.1f} s, "
+                                   f"p99 {_pct(e2e, 99) / 1000:.1f} s, unanswered {missing}, "
+                                   f"backlog drained {drain:.0f} s after the last send"),
+            ("  replies per second", f"{len(e2e) / (sending + drain):,.0f} over the run"),
+        ]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- soak ----------------------------------------------------------------------------------------------
+
+def bench_soak(minutes: float = 2.0, *, rate: float = 20, image_every: int = 50) -> Rows:
+    import psutil
+
+    from bot.bench import _free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-soak-"))
+    state = _timed_wecom()
+    samples: list[tuple[float, int, int, int]] = []  # (t, rss, fds, wal bytes)
+    try:
+        with _Emulator(state) as emu:
+            port = _free_port()
+            proc = _server(tmp / "srv", port, emu.api_base)
+            wal = tmp / "srv" / "assistant.db-wal"
+            ps = psutil.Process(proc.pid)
+            stop = threading.Event()
+
+            def sample() -> None:
+                t0 = time.monotonic()
+                while not stop.is_set():
+                    samples.append((time.monotonic() - t0, ps.memory_info().rss, ps.num_fds(),
+                                    wal.stat().st_size if wal.exists() else 0))
+                    stop.wait(5)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            try:
+                total = int(rate * minutes * 60)
+                traffic = _traffic(total, port=port, state=state, image_every=image_every, prefix="k")
+                run = _Run()
+                sampler.start()
+                asyncio.run(_fixed_rate(port, traffic, rate, run, connections=16))
+                _wait_delivered(state, traffic.users, 120)
+                stop.set()
+                sampler.join(10)
+            finally:
+                _stop(proc)
+        e2e, missing = _e2e(state, run, traffic.users)
+        warm = [s for s in samples if s[0] >= 30] or samples
+        rss0, rss1 = warm[0][1], samples[-1][1]
+        half = len(run.ack_ms) // 2
+        return [
+            (f"soak {rate:.0f} msg/s × {minutes:g} min", f"{total:,} callbacks, {traffic.images} photos, "
+                                                        f"{len(samples)} samples"),
+            ("  server RSS", f"{rss0 / 2**20:.0f} MB after warm-up → {rss1 / 2**20:.0f} MB at the end "
+                             f"({(rss1 - rss0) / rss0:+.1%}; target ≤ +10%)"),
+            ("  open file descriptors", f"{warm[0][2]} → {samples[-1][2]} (max {max(s[2] for s in samples)})"),
+            ("  SQLite WAL file", f"max {max(s[3] for s in samples) / 2**20:.1f} MB (target ≤ 64 MB)"),
+            ("  ack latency", f"p99 first half {_pct(run.ack_ms[:half], 99):.1f} ms, second half "
+                              f"{_pct(run.ack_ms[half:], 99):.1f} ms, non-200 {run.errors}"),
+            ("  outbox lag (end to end)", f"p50 {_pct(e2e, 50) / 1000:.2f} s, p99 {_pct(e2e, 99) / 1000:.2f} s, "
+                                          f"unanswered {missing} (target p99 ≤ 30 s)"),
+        ]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- capacity -------------------------------------------------------------------------------------------
+
+def bench_capacity(quick: bool) -> Rows:
+    """One worker process, WeCom in-process: inbox events handled and outbox rows sent per second."""
+    import httpx
+    from fastapi import FastAPI
+
+    from bot.demo_corp import demo_settings
+    from bot.emulator.api import create_api_router
+    from bot.wiring import build
+    from storage import inbox
+    from storage.db import writer_session
+
+    n = 1000 if quick else 3000
+    tmp = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
+    state = _timed_wecom()
+    app = FastAPI()
+    app.include_router(create_api_router(state))
+    try:
+        settings = demo_settings(data_dir=tmp, api_base="http://wecom.bench/cgi-bin/",
+                                 public_base_url="http://127.0.0.1")
+        services = build(settings, transport=httpx.ASGITransport(app=app))
+        now = services.clock.now()
+        with writer_session(services.session_factory) as s:
+            for i in range(n):
+                inbox.put(s, dedupe_key=f"msg:cap{i}", sender=f"c{i:05d}", kind="text", now=now,
+                          event={"type": "text", "sender": f"c{i:05d}", "at": int(now.timestamp()),
+                                 "content": "帮助", "msg_id": f"cap{i}"})
+            s.commit()
+        t0 = time.perf_counter()
+        handled = services.worker.drain()
+        t_inbox = time.perf_counter() - t0
+
+        async def relay() -> int:
+            try:
+                return await services.relay.drain()
+            finally:
+                await services.client.aclose()
+
+        t0 = time.perf_counter()
+        sent = asyncio.run(relay())
+        t_out = time.perf_counter() - t0
+        services.engine.dispose()
+        return [
+            ("capacity: inbox worker (SQLite)", f"{handled / t_inbox:,.0f} events/s ({handled:,} in {t_inbox:.1f} s, "
+                                               "one process, each event its own transaction)"),
+            ("capacity: outbox relay (SQLite)", f"{sent / t_out:,.0f} sends/s ({sent:,} in {t_out:.1f} s, WeCom "
+                                               "in-process; over loopback HTTP see sustained)"),
+            ("capacity: questions, timer sweep", "see the nlq and timers sections"),
+        ]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(description="load / soak / capacity benchmarks")
+    p.add_argument("what", choices=["sustained", "soak", "capacity"])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--minutes", type=float, default=2.0)
+    a = p.parse_args()
+    rows = {"sustained": lambda: bench_sustained(a.quick), "soak": lambda: bench_soak(a.minutes),
+            "capacity": lambda: bench_capacity(a.quick)}[a.what]()
+    for label, value in rows:
+        print(f"{label:<40} {value}", flush=True)
