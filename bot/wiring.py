@@ -5,10 +5,17 @@ import asyncio
 import logging
 from typing import Any
 
+from bot.media import make_prefetch
+from bot.reports import install as install_reports
 from bot.services import Services, build_services
 from bot.settings import Settings
-from core.clock import Clock
+from core.clock import Clock, SystemClock
+from handlers.payments import rematch_contracts
 from handlers.registry import load_handlers
+from handlers.sop import sweep_due_timers
+from handlers.visit_idle import close_idle_visits
+from nlq.llm import model_from_env
+from nlq.vocab import VocabCache
 
 log = logging.getLogger("assistant")
 
@@ -18,61 +25,56 @@ def build(settings: Settings, *, clock: Clock | None = None, redis_client: Any =
     load_handlers()
     services = build_services(settings, clock=clock, redis_client=redis_client, transport=transport,
                               create_schema=create_schema)
-    _install_optional(services)
+    _install_parts(services)
     return services
 
 
 def _install_llm(services: Services) -> None:
-    """An OpenAI-compatible chat model for question parsing, when LLM_BASE_URL/LLM_MODEL are set."""
-    from nlq.llm import model_from_env
-
+    """An OpenAI-compatible chat model for question parsing, when LLM_BASE_URL/LLM_MODEL are set, and the
+    organisation's vocabulary cache the question handler reuses."""
     s = services.settings
     env = {k: v for k, v in (("LLM_BASE_URL", s.LLM_BASE_URL), ("LLM_API_KEY", s.LLM_API_KEY),
                              ("LLM_MODEL", s.LLM_MODEL)) if v}
     services.worker.settings["llm"] = model_from_env(env)
-    from nlq.vocab import VocabCache
-
     services.worker.settings["vocab_cache"] = VocabCache(ttl_s=60)
 
 
-def _install_optional(services: Services) -> None:
-    """Parts that other modules provide; each is optional so a partial build still runs."""
+def _install_parts(services: Services) -> None:
+    """The sweeps every tick runs (idle visits, SOP timers, retention…), reports, and the photo prefetch."""
     _install_llm(services)
-    try:
-        from handlers.sop import sweep_due_timers
-    except ImportError:
-        sweep_due_timers = None
-    from handlers.visit_idle import close_idle_visits
-
-    sweeps = [lambda: close_idle_visits(services.session_factory, services.clock)]
-    if sweep_due_timers is not None:
-        sweeps.append(lambda: sweep_due_timers(services.session_factory, services.clock, owner=services.worker.owner))
-    services.extra["sweeps"] = sweeps
-    from bot.reports import install as install_reports
-
+    sf, clock = services.session_factory, services.clock
+    services.extra["sweeps"] = [
+        lambda: close_idle_visits(sf, clock),
+        lambda: sweep_due_timers(sf, clock, owner=services.worker.owner),
+    ]
     install_reports(services)
-    try:
-        from bot.media import make_prefetch
-    except ImportError:
-        make_prefetch = None
-    if make_prefetch is not None:
-        services.worker.prefetch = make_prefetch(services)
+    services.worker.prefetch = make_prefetch(services)
 
 
 def on_payments_loaded(session) -> None:  # noqa: ANN001
-    try:
-        from handlers.payments import rematch_contracts
-    except ImportError:
-        return
-    from core.clock import SystemClock
-
+    """The import's hook: a bank statement (or new contracts) re-runs contract matching."""
     rematch_contracts(session, SystemClock().now())
 
 
 async def run_forever(services: Services, *, interval: float = 1.0) -> None:
-    while True:
+    """The `worker` process: APScheduler beats the tick (inbox, sweeps, outbox) every `interval` seconds.
+    The scheduler holds no timers of ours: those are database rows the tick claims."""
+    from datetime import datetime
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    async def beat() -> None:
         try:
             await services.tick()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
             log.exception("tick failed")
-        await asyncio.sleep(interval)
+
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(beat, "interval", seconds=interval, id="tick", coalesce=True, max_instances=1,
+                      misfire_grace_time=None, next_run_time=datetime.now(scheduler.timezone))
+    scheduler.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        await services.client.aclose()
