@@ -358,7 +358,8 @@ def bench_capacity(quick: bool) -> Rows:
     from bot.demo_corp import demo_settings
     from bot.emulator.api import create_api_router
     from bot.wiring import build
-    from storage import inbox
+    from handlers.types import Text
+    from storage import inbox, outbox
     from storage.db import writer_session
 
     n = 1000 if quick else 3000
@@ -391,11 +392,34 @@ def bench_capacity(quick: bool) -> Rows:
         sent = asyncio.run(relay())
         t_out = time.perf_counter() - t0
         services.engine.dispose()
+        # the same relay over loopback HTTP (the emulator served from a thread of this process)
+        loop_state = _timed_wecom()
+        with _Emulator(loop_state) as emu:
+            settings2 = demo_settings(data_dir=tmp / "http", api_base=emu.api_base, public_base_url="http://127.0.0.1")
+            services2 = build(settings2)
+            with writer_session(services2.session_factory) as s:
+                for i in range(n):
+                    outbox.enqueue(s, recipient=f"h{i:05d}", message=Text(content=f"提醒 {i}").to_dict(),
+                                   dedupe_key=f"cap:{i}", now=now)
+                s.commit()
+
+            async def relay2() -> int:
+                try:
+                    return await services2.relay.drain()
+                finally:
+                    await services2.client.aclose()
+
+            t0 = time.perf_counter()
+            sent2 = asyncio.run(relay2())
+            t_http = time.perf_counter() - t0
+            services2.engine.dispose()
         return [
             ("capacity: inbox worker (SQLite)", f"{handled / t_inbox:,.0f} events/s ({handled:,} in {t_inbox:.1f} s, "
-                                               "one process, each event its own transaction)"),
+                                               "one thread, each event its own transaction)"),
             ("capacity: outbox relay (SQLite)", f"{sent / t_out:,.0f} sends/s ({sent:,} in {t_out:.1f} s, WeCom "
-                                               "in-process; over loopback HTTP see sustained)"),
+                                               "in-process)"),
+            ("capacity: outbox relay over HTTP", f"{sent2 / t_http:,.0f} sends/s ({sent2:,} in {t_http:.1f} s, "
+                                                "loopback; one send at a time)"),
             ("capacity: questions, timer sweep", "see the nlq and timers sections"),
         ]
     finally:

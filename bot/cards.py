@@ -21,7 +21,7 @@ def task_id_for(card: Card, outbox_id: int) -> str:
     return _TASK_ID_OK.sub("_", raw)[:128]
 
 
-def _clip(text: str, limit: int) -> str:
+def clip(text: str, limit: int) -> str:
     data = text.encode()
     if len(data) <= limit:
         return text
@@ -31,19 +31,19 @@ def _clip(text: str, limit: int) -> str:
 def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> dict[str, Any]:
     base: dict[str, Any] = {"touser": touser, "agentid": agent_id}
     if isinstance(reply, Text):
-        body = {**base, "msgtype": "text", "text": {"content": _clip(reply.content, 2048)}}
+        body = {**base, "msgtype": "text", "text": {"content": clip(reply.content, 2048)}}
     elif isinstance(reply, Markdown):
-        body = {**base, "msgtype": "markdown", "markdown": {"content": _clip(reply.content, 2048)}}
+        body = {**base, "msgtype": "markdown", "markdown": {"content": clip(reply.content, 2048)}}
     elif isinstance(reply, Card) and reply.buttons:
         card: dict[str, Any] = {
             "card_type": "button_interaction",
             "source": SOURCE,
-            "main_title": {"title": _clip(reply.title, 100), "desc": _clip(reply.description, 160)},
+            "main_title": {"title": clip(reply.title, 100), "desc": clip(reply.description, 160)},
             "task_id": task_id_for(reply, outbox_id),
             "button_list": [{"text": b.text, "style": b.style, "key": b.key} for b in reply.buttons[:6]],
         }
         if reply.fields:
-            card["horizontal_content_list"] = [{"keyname": _clip(k, 20), "value": _clip(v, 60)}
+            card["horizontal_content_list"] = [{"keyname": clip(k, 20), "value": clip(v, 60)}
                                                for k, v in reply.fields[:6]]
         if reply.url:
             card["card_action"] = {"type": 1, "url": reply.url}
@@ -55,7 +55,7 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
         lines += [f"> {k}：{v}" for k, v in reply.fields]
         if reply.url:
             lines.append(f"[查看详情]({reply.url})")
-        body = {**base, "msgtype": "markdown", "markdown": {"content": _clip("\n".join(lines), 2048)}}
+        body = {**base, "msgtype": "markdown", "markdown": {"content": clip("\n".join(lines), 2048)}}
     else:
         raise ValueError(f"cannot render {type(reply).__name__} for message/send")
     body.update(DUPLICATE_CHECK)
@@ -64,7 +64,7 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
 
 def render_update(reply: CardUpdate, *, userid: str, agent_id: int) -> dict[str, Any]:
     return {"userids": [userid], "agentid": agent_id, "response_code": reply.response_code,
-            "button": {"replace_name": _clip(reply.replace_name, 40)}}
+            "button": {"replace_name": clip(reply.replace_name, 40)}}
 
 
 def dumps(body: dict[str, Any]) -> str:
@@ -82,7 +82,7 @@ def digest_line(m: dict[str, Any]) -> str:
             line += f"：{m['description']}"
     else:
         line = (m.get("content") or "").strip().splitlines()[0] if m.get("content") else ""
-    return f"- {_clip(line.replace('*', ''), 120)}"
+    return f"- {clip(line.replace('*', ''), 120)}"
 
 
 def digest_text(items: list[dict[str, Any]]) -> str:

@@ -27,7 +27,7 @@ from bot import cards
 from bot.client import WeComClient, WeComError
 from core.clock import Clock
 from handlers import texts
-from handlers.types import CardUpdate, Image, Markdown, Reply
+from handlers.types import CardUpdate, Image, Markdown, Reply, Text
 from storage import outbox
 from storage.db import writer_session
 from storage.models import OutboxRow, PromiseRow, UserRow
@@ -35,8 +35,10 @@ from storage.models import OutboxRow, PromiseRow, UserRow
 log = logging.getLogger("assistant.sender")
 
 RATE_LIMIT = 20  # per recipient per minute; WeCom drops silently above 30
+ALERT_LIMIT = 15  # of which alerts may use this many: replies to what someone just said always find room
 RATE_WINDOW = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(minutes=30)
+DUPLICATE_WINDOW = timedelta(seconds=cards.DUPLICATE_CHECK["duplicate_check_interval"])
 MAX_BACKOFF = timedelta(minutes=10)
 MESSAGE_KINDS = ("text", "markdown", "card", "image")  # count toward the per-recipient limit
 DIGEST_MAX_ITEMS = 40
@@ -76,6 +78,9 @@ class Relay:
 
     # -- rate limit and digests --------------------------------------------------------------------
     def _apply_rate_limit(self, s: Session, rows: list[OutboxRow], now: datetime) -> list[int]:
+        """Per recipient: answers to what they just said go first and are never merged; alerts may use
+        at most ALERT_LIMIT of the RATE_LIMIT (so a reply always finds room), the excess merged into a
+        digest; whatever has no room waits for the window to move."""
         by_recipient: dict[str, list[OutboxRow]] = defaultdict(list)
         send: list[int] = []
         for r in rows:
@@ -84,30 +89,21 @@ class Relay:
             else:
                 send.append(r.id)
         for recipient, due in by_recipient.items():
-            sent_recently = s.scalar(select(func.count()).select_from(OutboxRow).where(
+            recent = list(s.scalars(select(OutboxRow.sent_at).where(
                 OutboxRow.recipient == recipient, OutboxRow.status == "sent",
-                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW)) or 0
-            budget = RATE_LIMIT - sent_recently
-            if budget <= 0:
-                oldest = s.scalar(select(func.min(OutboxRow.sent_at)).where(
-                    OutboxRow.recipient == recipient, OutboxRow.status == "sent",
-                    OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW))
-                for r in due:
-                    r.status, r.lease_until = "pending", None
-                    r.next_try_at = (oldest or now) + RATE_WINDOW + timedelta(seconds=1)
-                continue
-            if len(due) <= budget:
-                send.extend(r.id for r in due)
-                continue
-            direct, overflow = due[: budget - 1], due[budget - 1:]
-            if all(r.dedupe_key.startswith("digest:") for r in overflow):
-                direct, overflow = due[:budget], due[budget:]  # no new digest needed: use the last slot too
+                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW)))
+            window_moves = (min(recent) if recent else now) + RATE_WINDOW + timedelta(seconds=1)
+            budget = RATE_LIMIT - len(recent)
+            replies = [r for r in due if outbox.is_reply(r)]
+            alerts = [r for r in due if not outbox.is_reply(r)]
+            now_replies, later = replies[:max(0, budget)], replies[max(0, budget):]
+            send.extend(r.id for r in now_replies)
+            alert_budget = min(budget - len(now_replies), ALERT_LIMIT - len(recent))
+            direct, merge, wait = _plan(alerts, alert_budget)
             send.extend(r.id for r in direct)
-            digests = [r for r in overflow if r.dedupe_key.startswith("digest:")]
-            for r in digests:  # a digest is never merged again: it waits for the next window
-                r.status, r.lease_until = "pending", None
-                r.next_try_at = now + RATE_WINDOW
-            self._merge(s, recipient, [r for r in overflow if not r.dedupe_key.startswith("digest:")], now)
+            for r in later + wait:
+                r.status, r.lease_until, r.next_try_at = "pending", None, window_moves
+            self._merge(s, recipient, merge, now)
         return send
 
     def _merge(self, s: Session, recipient: str, rows: list[OutboxRow], now: datetime) -> None:
@@ -124,13 +120,25 @@ class Relay:
                 r.status, r.merged_into, r.lease_until = "merged", digest_id, None
 
     # -- sending -------------------------------------------------------------------------------------
-    def _render(self, row: OutboxRow) -> str | None:
+    def _render(self, s: Session, row: OutboxRow) -> str | None:
         reply = Reply.from_dict(row.message)
         if isinstance(reply, CardUpdate):
             return cards.dumps(cards.render_update(reply, userid=row.recipient, agent_id=self.agent_id))
         if isinstance(reply, Image):
             return None  # needs a media_id first; rendered after the upload
-        return cards.dumps(cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id))
+        payload = cards.dumps(cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id))
+        if isinstance(reply, Text | Markdown):
+            # WeCom's duplicate check would swallow a second, legitimately identical message within its
+            # window (帮助 asked twice, two photos refused for the same reason): number the repeat.
+            repeats = s.scalar(select(func.count()).select_from(OutboxRow).where(
+                OutboxRow.recipient == row.recipient, OutboxRow.id != row.id, OutboxRow.payload == payload,
+                OutboxRow.created_at > row.created_at - DUPLICATE_WINDOW)) or 0
+            if repeats:
+                field = "text" if isinstance(reply, Text) else "markdown"
+                body = json.loads(payload)
+                body[field]["content"] = cards.clip(body[field]["content"], 2030) + f"（{repeats + 1}）"
+                payload = cards.dumps(body)
+        return payload
 
     async def _send_one(self, row_id: int) -> None:
         with self.session_factory() as s:
@@ -139,7 +147,7 @@ class Relay:
                 return
             kind, message, payload, recipient = row.kind, dict(row.message), row.payload, row.recipient
             if payload is None and kind in MESSAGE_KINDS + ("card_update",):
-                payload = self._render(row)
+                payload = self._render(s, row)
                 if payload is not None:
                     row.payload = payload
                     s.commit()
@@ -227,6 +235,19 @@ class Relay:
             text = texts.ADMIN_DEAD_LETTER.format(recipient=row.recipient, error=row.last_error or "")
             outbox.enqueue(s, recipient=admin, message={"kind": "text", "content": text},
                            dedupe_key=f"dead:{row.id}:{admin}", now=now)
+
+
+def _plan(alerts: list[OutboxRow], budget: int) -> tuple[list[OutboxRow], list[OutboxRow], list[OutboxRow]]:
+    """(send now, merge into a digest, wait) for one recipient's alerts within `budget` messages."""
+    if budget <= 0:
+        return [], [], alerts
+    if len(alerts) <= budget:
+        return alerts, [], []
+    direct, overflow = alerts[: budget - 1], alerts[budget - 1:]
+    if all(r.dedupe_key.startswith("digest:") for r in overflow):
+        direct, overflow = alerts[:budget], alerts[budget:]  # no new digest needed: use the last slot too
+    digests = [r for r in overflow if r.dedupe_key.startswith("digest:")]  # never merged again: they wait
+    return direct, [r for r in overflow if not r.dedupe_key.startswith("digest:")], digests
 
 
 def _digest_chunks(rows: list[OutboxRow]):  # noqa: ANN202

@@ -12,8 +12,7 @@ from handlers.types import Text as TextReply
 from storage import visit_repo
 from storage.models import CustomerRow, PhotoRow, VisitRow
 
-# Do not repeat the same "还差…" within this time. It matches WeCom's own duplicate check (1800 s):
-# an identical message inside that window would be dropped by WeCom anyway.
+# Do not repeat the same "还差…" within this time (configurable: settings "prompt_quiet_minutes").
 PROMPT_QUIET = timedelta(minutes=30)
 PENDING_PHOTOS_WINDOW = 30  # minutes: photos sent before the check-in still count
 

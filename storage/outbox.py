@@ -4,12 +4,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.models import OutboxRow
+
+REPLY_PREFIX = "in:"  # dedupe keys of answers to what someone just said: sent before alerts
+
+
+def is_reply(row: OutboxRow) -> bool:
+    return row.dedupe_key.startswith(REPLY_PREFIX)
 
 
 def enqueue(session: Session, *, recipient: str, message: dict[str, Any], dedupe_key: str,
@@ -36,7 +42,7 @@ def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> l
     q = (select(OutboxRow)
          .where(((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
                 | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now)))
-         .order_by(OutboxRow.id).limit(limit))
+         .order_by(case((OutboxRow.dedupe_key.like(f"{REPLY_PREFIX}%"), 0), else_=1), OutboxRow.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
     rows = list(session.scalars(q))

@@ -101,3 +101,16 @@ def test_card_payload_is_rendered_once_and_resent_byte_for_byte(db_url, tmp_path
     assert len(h.wecom.deliveries_to("sup01")) == 1  # enable_duplicate_check suppressed the repeat
     with h.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "sent")) == 1
+
+
+def test_a_reply_is_not_stuck_behind_a_flood_of_alerts(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    _enqueue(h, "rep01", 200, prefix="alert")  # an alert storm, all due now
+    h.tick()
+    h.peer.text("rep01", "帮助")  # the rep writes while the storm is being sent
+    h.tick()
+    said = h.texts("rep01")
+    assert texts.HELP_REP in said
+    assert len(h.wecom.deliveries_to("rep01")) <= 20 and h.wecom.dropped == []
