@@ -78,13 +78,14 @@ def run_demo(*, host: str, port: int, data_dir: Path, reset: bool) -> int:
     assistant = create_app(services, run_scheduler=True)
 
     async def both() -> None:
-        servers = [uvicorn.Server(uvicorn.Config(assistant, host=host, port=port, log_level="warning")),
-                   uvicorn.Server(uvicorn.Config(emulator, host=host, port=emu_port, log_level="warning"))]
-        tasks = [asyncio.create_task(s.serve()) for s in servers]
-        while not all(s.started for s in servers):
-            if any(t.done() for t in tasks):
-                break
-            await asyncio.sleep(0.05)
+        # the emulator first: the assistant installs its app menu through it at start
+        servers = [uvicorn.Server(uvicorn.Config(emulator, host=host, port=emu_port, log_level="warning")),
+                   uvicorn.Server(uvicorn.Config(assistant, host=host, port=port, log_level="warning"))]
+        tasks = []
+        for server in servers:
+            tasks.append(asyncio.create_task(server.serve()))
+            while not server.started and not tasks[-1].done():
+                await asyncio.sleep(0.05)
         if all(s.started for s in servers):
             print(f"\n销售助手已启动。打开聊天页面：http://{host}:{emu_port}/\n"
                   f"（助手回调地址 http://{host}:{port}/wecom/callback ，按 Ctrl+C 退出）", flush=True)

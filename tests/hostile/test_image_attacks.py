@@ -1,0 +1,145 @@
+"""The image attack list (reliability.md §3.6, §6 item 12) through the whole path — an image message, the
+worker's media/get download, the photo gate — not just the gate function: every bomb, disallowed format
+and broken file is refused with a reason the rep can read, and nothing is stored (no file, no usable photo
+row; the refusal itself is recorded as evidence). A real 12 MP phone photo with GPS EXIF is the control:
+stored, re-encoded, with no EXIF left in the file."""
+from __future__ import annotations
+
+import struct
+import zlib
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from PIL import ExifTags, Image
+from sqlalchemy import select
+
+from bot.photos import make_sample_jpeg
+from handlers import texts
+from storage.models import PhotoRow, UserRow
+from tests.factories import org
+from tests.harness import Harness
+
+
+def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
+    """A complete, valid 1-bit PNG of width×height zero pixels: 400 MP in about 48 KB."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+    comp = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A small real JPEG whose frame header (SOF0) is rewritten to declare width×height."""
+    out = BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(out, "JPEG")
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)
+    return bytes(data)
+
+
+def gif_with_oversized_frame() -> bytes:
+    """A 16×16 GIF whose image descriptor claims a 65535×65535 frame."""
+    out = BytesIO()
+    Image.new("P", (16, 16)).save(out, "GIF")
+    data = bytearray(out.getvalue())
+    desc = data.index(b"\x2c")  # the image separator
+    struct.pack_into("<HH", data, desc + 5, 65535, 65535)
+    return bytes(data)
+
+
+def fits() -> bytes:
+    cards = ["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    2",
+             "NAXIS1  =                10000", "NAXIS2  =                10000", "END"]
+    header = "".join(c.ljust(80) for c in cards).ljust(2880).encode()
+    return header + b"\x00" * 2880
+
+
+def _saved(fmt: str, **kw) -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (32, 32), (10, 200, 10)).save(out, fmt, **kw)
+    return out.getvalue()
+
+
+ATTACKS = {
+    "png_400_megapixels": (png_bomb(), "image/png"),
+    "jpeg_10000x10000": (jpeg_declaring(10_000, 10_000), "image/jpeg"),
+    "gif_oversized_frame": (gif_with_oversized_frame(), "image/gif"),
+    "fits": (fits(), "image/jpeg"),
+    "bmp": (_saved("BMP"), "image/bmp"),
+    "tiff": (_saved("TIFF"), "image/tiff"),
+    "svg_with_script": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+    "html_as_jpeg": (b"<html><body>not a photo</body></html>", "image/jpeg"),
+    "truncated_jpeg": (make_sample_jpeg(800, 600)[:20_000], "image/jpeg"),
+    "over_10_mb": (b"\xff\xd8\xff\xe0" + b"\x00" * (11 * 1024 * 1024), "image/jpeg"),
+}
+
+
+def _gps_photo() -> bytes:
+    img = Image.open(BytesIO(make_sample_jpeg()))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLatitude] = "N", (31.0, 13.0, 48.0)
+    gps[ExifTags.GPS.GPSLongitudeRef], gps[ExifTags.GPS.GPSLongitude] = "E", (121.0, 28.0, 12.0)
+    out = BytesIO()
+    img.save(out, "JPEG", exif=exif, quality=85)
+    return out.getvalue()
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@pytest.fixture
+def h(db_url, tmp_path, redis_server, clock):
+    harness = Harness(db_url, tmp_path, redis_server, clock)
+    with harness.session_factory() as s:
+        org(s, touched_at=clock.now())
+    return harness
+
+
+def test_every_image_attack_is_refused_and_nothing_is_stored(h, tmp_path):
+    # one rep per attack: two identical refusals to one person within 30 min would be one message (see the
+    # report: enable_duplicate_check suppresses a repeated identical reply)
+    reps = {name: f"rep_img{n}" for n, name in enumerate(ATTACKS)}
+    with h.session_factory() as s:
+        s.add_all([UserRow(userid=u, name=u, role="rep", manager_userid="sup01") for u in reps.values()])
+        s.commit()
+    for name, (data, ctype) in ATTACKS.items():
+        assert h.peer.image(reps[name], data, content_type=ctype).status_code == 200, name
+    h.tick()
+    for name, rep in reps.items():
+        said = h.texts(rep)
+        assert len(said) == 1 and said[0].startswith(texts.PHOTO_REJECTED.split("{")[0]), (name, said)
+    assert _files(tmp_path / "data" / "photos") == []
+    with h.session_factory() as s:
+        rows = list(s.scalars(select(PhotoRow).order_by(PhotoRow.id)))
+    assert [r.verdict for r in rows] == ["rejected"] * len(ATTACKS)
+    assert all(r.path is None and r.phash is None and r.exif_lat is None and r.reason for r in rows)
+    by_reason = {r.reason for r in rows}
+    assert any("像素" in r for r in by_reason) and any("格式" in r for r in by_reason)
+    assert any("损坏" in r or "不完整" in r for r in by_reason) and any("10MB" in r for r in by_reason)
+
+
+def test_a_phone_photo_with_gps_is_stored_without_any_exif(h, tmp_path):
+    h.peer.image("rep01", _gps_photo())
+    h.tick()
+    with h.session_factory() as s:
+        (row,) = s.scalars(select(PhotoRow))
+    assert row.verdict != "rejected" and row.path
+    assert row.exif_lat == pytest.approx(31.23, abs=0.01) and row.exif_lng == pytest.approx(121.47, abs=0.01)
+    stored = _files(tmp_path / "data" / "photos")
+    assert len(stored) == 2  # the photo and its thumbnail
+    for f in stored:
+        data = f.read_bytes()
+        assert b"Exif" not in data and b"GPS" not in data
+        with Image.open(f) as im:
+            assert not im.getexif() and im.format == "JPEG" and max(im.size) <= 1600
+    with Image.open(next(f for f in stored if not f.name.endswith("_t.jpg"))) as im:
+        assert im.size[1] > im.size[0]  # orientation 6 applied: the 4000×3000 landscape now stands upright
