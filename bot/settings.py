@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     # not in the contract table, documented in README: where photos and the bundled Redis live
     DATA_DIR: Path = Path("./data")
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    GPS_RETENTION_DAYS: int = Field(default=180, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
 
     @field_validator("WECOM_AES_KEY")
     @classmethod

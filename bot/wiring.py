@@ -16,6 +16,7 @@ from handlers.sop import sweep_due_timers
 from handlers.visit_idle import close_idle_visits
 from nlq.llm import model_from_env
 from nlq.vocab import VocabCache
+from storage import retention
 
 log = logging.getLogger("assistant")
 
@@ -48,6 +49,7 @@ def _install_parts(services: Services) -> None:
         lambda: sweep_due_timers(sf, clock, owner=services.worker.owner),
     ]
     install_reports(services)
+    retention.install(services, retain_days=services.settings.GPS_RETENTION_DAYS)
     services.worker.prefetch = make_prefetch(services)
 
 
