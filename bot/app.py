@@ -63,7 +63,7 @@ def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
             log.exception("tick failed")
 
     app = FastAPI(title="WeCom sales assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
-    deps = CallbackDeps(crypto=services.crypto, session_factory=services.session_factory, clock=services.clock,
+    deps = CallbackDeps(crypto=services.crypto, engine=services.engine, clock=services.clock,
                         max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
     app.include_router(make_router(deps))
     from bot.dashboard import make_dashboard_router

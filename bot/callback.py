@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.crypto import CallbackRejected, WeComCrypto
 from bot.xml_parse import outer_encrypt, parse_inbound
@@ -29,7 +29,7 @@ MAX_BODY_BYTES = 64 * 1024  # real callbacks are < 8 KiB (research/reliability.m
 @dataclass
 class CallbackDeps:
     crypto: WeComCrypto
-    session_factory: sessionmaker[Session]
+    engine: Engine
     clock: Clock
     max_clock_skew: int = 300
     on_stored: Callable[[], None] | None = None  # wakes the worker
@@ -91,15 +91,15 @@ def make_router(deps: CallbackDeps) -> APIRouter:
         except CallbackRejected as exc:
             return _refuse(exc.reason, request, 413 if exc.reason == "body_too_large" else 403)
         try:
-            with deps.session_factory() as s:
-                stored = inbox.put(s, dedupe_key=dedupe_key, sender=event.sender, kind=event.type,
-                                   event=event.to_dict(), now=deps.clock.now())
-                s.commit()
+            with deps.engine.begin() as conn:  # committed before the 200
+                stored = inbox.store(conn, dedupe_key=dedupe_key, sender=event.sender, kind=event.type,
+                                     event=event.to_dict(), now=deps.clock.now())
         except SQLAlchemyError as exc:
             log.error("callback not stored, asking WeCom to retry: %s", exc.__class__.__name__)
             return Response(status_code=503)
-        log.info("callback %s %s kind=%s in %.1f ms", "stored" if stored else "duplicate", dedupe_key[:48],
-                 event.type, (time.perf_counter() - started) * 1000)
+        if log.isEnabledFor(logging.INFO):  # no userid or content in the line: the kind and the outcome
+            log.info("callback %s kind=%s in %.1f ms", "stored" if stored else "duplicate", event.type,
+                     (time.perf_counter() - started) * 1000)
         if stored and deps.on_stored:
             deps.on_stored()
         return Response(status_code=200, content=b"")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import Connection, and_, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -16,12 +16,28 @@ MAX_ATTEMPTS = 5
 
 def put(session: Session, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any],
         now: datetime) -> bool:
-    """Insert one event; a duplicate dedupe_key (a WeCom retry) is a no-op. True when new."""
-    conn = session.connection()  # Core insert: the callback's hot path skips the ORM
-    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(InboxRow.__table__).values(
-        dedupe_key=dedupe_key, sender=sender, kind=kind, event=event, received_at=now, status="new", attempts=0)
-    stmt = ins.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(InboxRow.__table__.c.id)
-    return conn.execute(stmt).first() is not None
+    """Insert one event in the session's transaction; a duplicate dedupe_key is a no-op. True when new."""
+    return store(session.connection(), dedupe_key=dedupe_key, sender=sender, kind=kind, event=event, now=now)
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def _insert_for(dialect: str):  # noqa: ANN202
+    """One prebuilt INSERT … ON CONFLICT DO NOTHING RETURNING id per dialect (compiled once, cached)."""
+    if dialect not in _INSERTS:
+        table = InboxRow.__table__
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        _INSERTS[dialect] = ins.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    return _INSERTS[dialect]
+
+
+def store(conn: Connection, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any], now: datetime) -> bool:
+    """The callback's hot path: a Core insert on a plain connection, no ORM session. True when new."""
+    row = conn.execute(_insert_for(conn.dialect.name), {
+        "dedupe_key": dedupe_key, "sender": sender, "kind": kind, "event": event, "received_at": now,
+        "status": "new", "attempts": 0}).first()
+    return row is not None
 
 
 def _claimable(now: datetime):
