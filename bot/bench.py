@@ -146,9 +146,15 @@ def bench_metrics(quick: bool) -> list[tuple[str, str]]:
     return run(quick)
 
 
+def bench_timers(quick: bool) -> list[tuple[str, str]]:
+    from bot.bench_timers import bench_timers as run
+
+    return run(quick)
+
+
 SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
     "ingest": bench_ingest, "import": bench_import, "photos": bench_photos, "nlq": bench_nlq,
-    "metrics": bench_metrics,
+    "metrics": bench_metrics, "timers": bench_timers,
 }
 
 
