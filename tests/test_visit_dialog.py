@@ -264,3 +264,14 @@ def test_checkin_from_the_menu_location_picker(h):
     assert visit_of(h).customer_id == "C001" and visit_of(h).location_source == "map"
     assert sum("已签到「味源超市」" in t for t in h.texts("rep01")) == 1
     assert not any("你已在" in t for t in h.texts("rep01"))
+
+
+def test_voice_message_uses_wecom_recognition(h):
+    h.peer.voice("rep01", "拜访味源超市")
+    h.peer.voice("rep01", "缺货，三天内报价")
+    h.tick()
+    visit = visit_of(h)
+    assert visit.customer_id == "C001"
+    with h.session_factory() as s:
+        assert set(s.scalars(select(VisitTagRow.tag).where(VisitTagRow.visit_id == visit.visit_id))) == {"库存不足"}
+        assert [p.kind for p in s.scalars(select(PromiseRow).where(PromiseRow.visit_id == visit.visit_id))] == ["promise"]
