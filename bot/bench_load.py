@@ -8,9 +8,10 @@ asserted in tests. Each function returns rows of (label, value) for bot/bench.py
   (callback sent → the emulator records the reply's delivery).
 - `bench_soak(minutes)`: 20 callbacks/s for `minutes` against the same server; the server's RSS and open
   file descriptors, the SQLite WAL file, ack and end-to-end latency over time.
-- `bench_capacity(quick)`: what one worker process handles per second with WeCom in-process (no sockets):
-  inbox events and outbox sends on SQLite. Question answering and the timer sweep have their own sections
-  (nlq, timers).
+- `bench_capacity(quick)`: what one worker process handles per second: inbox events and outbox sends on
+  SQLite, WeCom in-process and over loopback HTTP. Question answering and the timer sweep have their own
+  sections (nlq, timers).
+- `bench_hostile(quick)`: CPU time and memory to refuse each XML/crypto attack and each image bomb.
 """
 from __future__ import annotations
 
@@ -426,15 +427,125 @@ def bench_capacity(quick: bool) -> Rows:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# --- hostile input ----------------------------------------------------------------------------------------
+
+def bench_hostile(quick: bool) -> Rows:
+    """CPU time to refuse each attack (the callback's own steps, in order) and the RSS it costs; image bombs
+    through the photo gate. Target (reliability.md §6 items 10, 12): ≤ 5 ms CPU and ≤ 5 MB per XML/crypto
+    attack; bombs refused before decoding, ≤ 50 ms."""
+    import base64
+    import struct
+    import zlib
+    from io import BytesIO
+
+    import psutil
+    from PIL import Image
+
+    from bot.crypto import CallbackRejected, WeComCrypto, signature
+    from bot.photos import PhotoRejected, process_photo
+    from bot.xml_parse import outer_encrypt, parse_inbound
+
+    crypto = WeComCrypto(token="benchtoken", encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+                         corp_id="ww_bench")
+    ts = "1700000000"
+
+    def envelope(enc: str) -> bytes:
+        return f"<xml><ToUserName>ww_bench</ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode()
+
+    def signed(enc: str) -> tuple[dict, bytes]:
+        return {"msg_signature": signature("benchtoken", ts, "1", enc), "timestamp": ts, "nonce": "1"}, envelope(enc)
+
+    inner = ("<xml><FromUserName>rep01</FromUserName><CreateTime>1700000000</CreateTime><MsgType>text</MsgType>"
+             "<Content>x</Content><MsgId>1</MsgId></xml>")
+    good_params, good_enc = crypto.seal(inner, timestamp=ts, nonce="1")
+    laughs = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "lol">' + "".join(
+        f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+        + "]><xml><Encrypt>&a9;</Encrypt></xml>")
+    key = crypto.key
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    enc = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    bad_pad = base64.b64encode(enc.update(b"r" * 16 + struct.pack(">I", 5) + b"hello" + b"\x00" * 7) + enc.finalize())
+    attacks = {
+        "billion laughs": ({}, laughs.encode()),
+        "billion laughs, UTF-16": ({}, laughs.replace('"1.0"', '"1.0" encoding="utf-16"').encode("utf-16")),
+        "quadratic blowup": ({}, ('<!DOCTYPE q [<!ENTITY a "' + "A" * 30_000 + '">]><xml><Encrypt>' + "&a;" * 8000
+                                  + "</Encrypt></xml>").encode()),
+        "XXE file": ({}, b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>'),
+        "signature off by one bit": ({**good_params, "msg_signature": good_params["msg_signature"][:-1]
+                                      + format(int(good_params["msg_signature"][-1], 16) ^ 1, "x")},
+                                     envelope(good_enc)),
+        "bad padding (signed)": signed(bad_pad.decode()),
+        "wrong receive id (signed)": signed(crypto.encrypt(inner, receive_id="ww_other")),
+        "60 KB of junk in Encrypt": signed("A" * 60_000),
+    }
+
+    def refuse(params: dict, body: bytes) -> None:  # the callback's steps, in its order
+        try:
+            encrypted, _ = outer_encrypt(body)
+            crypto.verify(params.get("msg_signature", ""), params.get("timestamp", ""), params.get("nonce", ""),
+                          encrypted)
+            parse_inbound(crypto.decrypt(encrypted))
+        except CallbackRejected:
+            return
+        raise AssertionError("accepted")
+
+    proc = psutil.Process()
+    reps = 20 if quick else 100
+    rows: Rows = []
+    for name, (params, body) in attacks.items():
+        refuse(params, body)
+        rss0 = proc.memory_info().rss
+        t0 = time.process_time()
+        for _ in range(reps):
+            refuse(params, body)
+        cpu = (time.process_time() - t0) / reps * 1000
+        rows.append((f"hostile: {name}", f"{cpu:.2f} ms CPU, RSS {(proc.memory_info().rss - rss0) / 2**20:+.1f} MB"))
+
+    def png_bomb() -> bytes:
+        def chunk(kind: bytes, b: bytes) -> bytes:
+            return len(b).to_bytes(4, "big") + kind + b + zlib.crc32(kind + b).to_bytes(4, "big")
+        comp = zlib.compressobj(9)
+        idat = b"".join(comp.compress(b"\x00" * 2501) for _ in range(20_000)) + comp.flush()
+        ihdr = (20_000).to_bytes(4, "big") * 2 + bytes([1, 0, 0, 0, 0])
+        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+    small = BytesIO()
+    Image.new("RGB", (64, 64)).save(small, "JPEG")
+    jpeg = bytearray(small.getvalue())
+    struct.pack_into(">HH", jpeg, jpeg.index(b"\xff\xc0") + 5, 10_000, 10_000)
+    bomb = png_bomb()
+    for name, data in ((f"400 MP PNG ({len(bomb) // 1024} KB)", bomb), ("10000×10000 JPEG header", bytes(jpeg))):
+        rss0 = proc.memory_info().rss
+        t0 = time.process_time()
+        for _ in range(reps // 10 or 1):
+            try:
+                process_photo(data)
+            except PhotoRejected:
+                pass
+        cpu = (time.process_time() - t0) / (reps // 10 or 1) * 1000
+        rows.append((f"hostile image: {name}", f"{cpu:.2f} ms CPU, RSS {(proc.memory_info().rss - rss0) / 2**20:+.1f} MB"))
+    return rows
+
+
+# for bot/bench.py: SECTIONS.update(bench_load.SECTIONS) — every entry takes `quick`
+SECTIONS = {
+    "sustained": bench_sustained,
+    "soak": lambda quick: bench_soak(1.0 if quick else 10.0),
+    "capacity": bench_capacity,
+    "hostile": bench_hostile,
+}
+
+
 if __name__ == "__main__":
     import argparse
 
     p = argparse.ArgumentParser(description="load / soak / capacity benchmarks")
-    p.add_argument("what", choices=["sustained", "soak", "capacity"])
+    p.add_argument("what", choices=["sustained", "soak", "capacity", "hostile"])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--minutes", type=float, default=2.0)
     a = p.parse_args()
     rows = {"sustained": lambda: bench_sustained(a.quick), "soak": lambda: bench_soak(a.minutes),
-            "capacity": lambda: bench_capacity(a.quick)}[a.what]()
+            "capacity": lambda: bench_capacity(a.quick), "hostile": lambda: bench_hostile(a.quick)}[a.what]()
     for label, value in rows:
         print(f"{label:<40} {value}", flush=True)

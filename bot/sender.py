@@ -59,6 +59,9 @@ class Relay:
     async def run_once(self) -> int:
         """Claim due rows, apply the rate limit (merging the excess), send. Returns rows handled."""
         now = self.clock.now()
+        with self.session_factory() as s:  # an idle tick must not take the write lock
+            if not outbox.anything_due(s, now=now):
+                return 0
         with writer_session(self.session_factory) as s:
             rows = outbox.claim(s, now=now, limit=self.batch, lease=timedelta(minutes=2))
             to_send = self._apply_rate_limit(s, rows, now)

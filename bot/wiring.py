@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bot.media import make_prefetch
@@ -44,13 +45,29 @@ def _install_parts(services: Services) -> None:
     """The sweeps every tick runs (idle visits, SOP timers, retention…), reports, and the photo prefetch."""
     _install_llm(services)
     sf, clock = services.session_factory, services.clock
-    services.extra["sweeps"] = [
-        lambda: close_idle_visits(sf, clock),
-        lambda: sweep_due_timers(sf, clock, owner=services.worker.owner),
-    ]
-    install_reports(services)
+    services.extra["sweeps"] = [lambda: sweep_due_timers(sf, clock, owner=services.worker.owner)]
+    install_reports(services)  # prepends the booking of the recurring report timers
     retention.install(services, retain_days=services.settings.GPS_RETENTION_DAYS)
+    sweeps = services.extra["sweeps"]
+    sop = sweeps.index(next(f for f in sweeps if f.__name__ == "<lambda>"))
+    # housekeeping need not run every beat: booking, retention, idle visits at most every 30 s (clock time)
+    services.extra["sweeps"] = [sweeps[sop]] + [every(30, clock, f) for i, f in enumerate(sweeps) if i != sop] + [
+        every(30, clock, lambda: close_idle_visits(sf, clock))]
     services.worker.prefetch = make_prefetch(services)
+
+
+def every(seconds: float, clock: Clock, fn: Callable[[], int | None]) -> Callable[[], int]:
+    """Run `fn` at most once per `seconds` of clock time (tests move the clock, so they see it run)."""
+    last: list[Any] = [None]
+
+    def throttled() -> int:
+        now = clock.now()
+        if last[0] is not None and (now - last[0]).total_seconds() < seconds:
+            return 0
+        last[0] = now
+        return fn() or 0
+
+    return throttled
 
 
 def on_payments_loaded(session) -> None:  # noqa: ANN001

@@ -18,6 +18,9 @@ IDLE_MINUTES = 120
 def close_idle_visits(session_factory: sessionmaker[Session], clock: Clock, *, idle_minutes: int = IDLE_MINUTES) -> int:
     now = clock.now()
     closed = 0
+    with session_factory() as s:  # an idle tick must not take the write lock
+        if not visit_repo.idle_open_visits(s, idle_since=now - timedelta(minutes=idle_minutes)):
+            return 0
     with writer_session(session_factory) as s:
         for visit in visit_repo.idle_open_visits(s, idle_since=now - timedelta(minutes=idle_minutes)):
             ctx = Ctx(session=s, now=now, user=None, userid=visit.rep_userid, source="system:idle-close")

@@ -42,6 +42,9 @@ class InboxWorker:
 
     def run_once(self) -> int:
         """Claim and handle one batch. Returns how many events were handled (or failed)."""
+        with self.session_factory() as s:  # an idle tick must not take the write lock
+            if not inbox.anything_waiting(s):
+                return 0
         with writer_session(self.session_factory) as s:
             ids = inbox.claim(s, now=self.clock.now(), owner=self.owner, limit=self.batch)
             s.commit()

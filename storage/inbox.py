@@ -40,6 +40,11 @@ def store(conn: Connection, *, dedupe_key: str, sender: str, kind: str, event: d
     return row is not None
 
 
+def anything_waiting(session: Session) -> bool:
+    """A cheap, lock-free look (index on status): is any event new or being processed?"""
+    return session.scalar(select(InboxRow.id).where(InboxRow.status.in_(("new", "processing"))).limit(1)) is not None
+
+
 def _claimable(now: datetime):
     earlier = aliased(InboxRow)
     due_new = and_(InboxRow.status == "new", (InboxRow.next_try_at.is_(None)) | (InboxRow.next_try_at <= now))

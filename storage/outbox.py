@@ -33,6 +33,13 @@ def enqueue(session: Session, *, recipient: str, message: dict[str, Any], dedupe
     return conn.execute(stmt).first() is not None
 
 
+def anything_due(session: Session, *, now: datetime) -> bool:
+    """A cheap, lock-free look: is a row due to be sent (or a sending lease expired)?"""
+    q = select(OutboxRow.id).where(((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
+                                   | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))).limit(1)
+    return session.scalar(q) is not None
+
+
 def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
     """Claim due pending rows (and rows whose sending lease expired) for this process.
 

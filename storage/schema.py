@@ -25,6 +25,8 @@ def upgrade(engine: Engine) -> None:
     """Run every pending migration (idempotent; what `serve`, `demo` and `import` do at start)."""
     cfg = alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # several processes starting at once: one migrates at a time
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

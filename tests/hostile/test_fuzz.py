@@ -15,7 +15,6 @@ from PIL import Image
 
 from bot.crypto import WeComCrypto
 
-atheris = pytest.importorskip("atheris")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 SECONDS = int(os.environ.get("FUZZ_SECONDS", "90"))

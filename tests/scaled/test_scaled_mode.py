@@ -9,6 +9,8 @@ expire with their lease; the test does not wait for the 60 s / 120 s leases in r
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -27,6 +29,7 @@ from storage.models import InboxRow, OutboxRow
 from storage.schema import create_all
 from tests.conftest import BACKENDS, _fresh_pg_url
 from tests.scaled.procs import (
+    ROOT,
     EmulatorServer,
     clean_env,
     demo_wecom,
@@ -64,7 +67,7 @@ def _counts(factory) -> tuple[Counter, Counter]:
 def test_two_servers_two_workers_on_postgres_and_redis_one_worker_killed(pg_server, redis_server, tmp_path):
     db_url = _fresh_pg_url(pg_server)
     engine = make_engine(db_url)
-    create_all(engine)  # the schema exists before the four processes start (see the report: create_all races)
+    create_all(engine)  # the schema exists before the four processes start (concurrent upgrades race: see below)
     factory = make_session_factory(engine)
     redis_server.flushall()
     wecom = demo_wecom()
@@ -139,3 +142,16 @@ def test_two_servers_two_workers_on_postgres_and_redis_one_worker_killed(pg_serv
         owners = set(s.scalars(select(InboxRow.claimed_by).distinct()))
     assert len(owners) >= 2, owners
     engine.dispose()
+
+
+def test_four_processes_starting_on_an_empty_database_all_come_up(pg_server, tmp_path):
+    """The scaled deployment's first start: two `serve` and two `worker` units start at once (systemd, a
+    Procfile), each migrating the database to head. All four must come up."""
+    db_url = _fresh_pg_url(pg_server)  # empty: no schema yet
+    code = ("import sys; from storage.db import make_engine; from storage.schema import upgrade; "
+            "upgrade(make_engine(sys.argv[1]))")
+    env = clean_env(PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for _ in range(4)]
+    results = [(p.wait(120), p.stderr.read().decode(errors="replace")[-300:]) for p in procs]
+    assert [rc for rc, _ in results] == [0, 0, 0, 0], results

@@ -24,6 +24,12 @@ def _done(factory) -> int:  # noqa: ANN001
         return s.scalar(select(func.count()).select_from(TimerRow).where(TimerRow.status == "done"))
 
 
+def _held(factory, owner: str) -> int:  # noqa: ANN001
+    with factory() as s:
+        return s.scalar(select(func.count()).select_from(TimerRow).where(TimerRow.status == "running",
+                                                                          TimerRow.claimed_by == owner))
+
+
 @pytest.mark.slow
 def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_path):
     n = 1500
@@ -46,6 +52,8 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
     try:
         for at, victim in ((n // 5, 0), (n // 2, 1)):  # kill mid-run, twice, and start a replacement
             wait_until(lambda at=at: _done(factory) >= at, timeout=180, interval=0.05, what=f"{at} timers fired")
+            name = procs[victim].name  # ... at a moment it holds claims (mid-sweep, not waiting for the lock)
+            wait_until(lambda name=name: _held(factory, name) >= 5, timeout=60, interval=0.005, what=f"{name} claims")
             procs[victim].sigkill()
             killed.append(procs[victim].name)
             procs.append(sweeper(f"sweeper-{len(procs)}"))
