@@ -1,6 +1,7 @@
 """`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
 
-Sections (each can be picked with --only): ingest, import, photos, nlq, timers.
+Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, sustained, soak,
+capacity, hostile.
 """
 from __future__ import annotations
 
@@ -156,6 +157,16 @@ SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
     "ingest": bench_ingest, "import": bench_import, "photos": bench_photos, "nlq": bench_nlq,
     "metrics": bench_metrics, "timers": bench_timers,
 }
+
+
+def _load_sections() -> None:
+    """Load, soak, capacity and hostile-input figures (bot/bench_load.py)."""
+    from bot import bench_load
+
+    SECTIONS.update(bench_load.SECTIONS)
+
+
+_load_sections()
 
 
 def run_bench(*, quick: bool = False, only: str | None = None) -> int:
