@@ -143,43 +143,17 @@ class _Run:
 
 
 async def _fixed_rate(port: int, traffic: _Traffic, rate: float, run: _Run, connections: int = 64) -> None:
-    """Open loop at `rate`/s (bot.loadgen.fixed_rate, plus the wall-clock send time of each member's message)."""
-    from bot.loadgen import _read_response
+    """Open loop at `rate`/s (bot.loadgen.fixed_rate), noting the wall-clock send time of each member's message."""
+    from bot.loadgen import fixed_rate
 
-    queue: asyncio.Queue = asyncio.Queue()
+    wall = time.time()
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while True:
-                item = await queue.get()
-                if item is None:
-                    return
-                req, scheduled = item
-                writer.write(req)
-                try:
-                    status = await _read_response(reader)
-                except (ConnectionError, asyncio.IncompleteReadError):
-                    run.errors += 1
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                    continue
-                run.ack_ms.append((time.perf_counter() - scheduled) * 1000)
-                run.errors += status != 200
-        finally:
-            writer.close()
+    def sent(i: int, offset: float) -> None:
+        run.sent_at[traffic.users[i]] = wall + offset
 
-    workers = [asyncio.create_task(worker()) for _ in range(connections)]
-    start, wall = time.perf_counter(), time.time()
-    for i, req in enumerate(traffic.requests):
-        slot = start + i / rate
-        delay = slot - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        run.sent_at[traffic.users[i]] = wall + (slot - start)
-        queue.put_nowait((req, slot))
-    for _ in workers:
-        queue.put_nowait(None)
-    await asyncio.gather(*workers)
+    result = await fixed_rate("127.0.0.1", port, traffic.requests, rate=rate, connections=connections, on_slot=sent)
+    run.ack_ms.extend(result.latencies_ms)
+    run.errors += result.errors
 
 
 def _server(data: Path, port: int, api_base: str, *, worker: bool = True) -> subprocess.Popen:

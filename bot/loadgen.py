@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -98,8 +99,10 @@ async def closed_loop(host: str, port: int, requests: list[bytes], *, connection
     return LoadResult(sent, ok, errors, time.perf_counter() - start, lat)
 
 
-async def fixed_rate(host: str, port: int, requests: list[bytes], *, rate: float, connections: int = 64) -> LoadResult:
-    """Open loop: one request every 1/rate seconds, each on a free connection; latency from its slot."""
+async def fixed_rate(host: str, port: int, requests: list[bytes], *, rate: float, connections: int = 64,
+                     on_slot: Callable[[int, float], None] | None = None) -> LoadResult:
+    """Open loop: one request every 1/rate seconds, each on a free connection; latency from its slot.
+    `on_slot(i, seconds_since_start)` is told when request i is due (e.g. to time its end-to-end reply)."""
     queue: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
     ok = errors = 0
     lat: list[float] = []
@@ -133,6 +136,8 @@ async def fixed_rate(host: str, port: int, requests: list[bytes], *, rate: float
         delay = slot - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        if on_slot is not None:
+            on_slot(i, slot - start)
         queue.put_nowait((req, slot))
     for _ in workers:
         queue.put_nowait(None)
