@@ -13,13 +13,14 @@ import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import ValidationError
 
 from nlq.spec import QuerySpec
+
+if TYPE_CHECKING:  # LangChain loads only when a model is configured or used (it costs ~1 s at start-up)
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 DEFAULT_TIMEOUT_S = 8.0
 _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="nlq-llm")
@@ -51,6 +52,8 @@ def model_from_env(env: Mapping[str, str] | None = None, *, timeout_s: float = D
 
 
 def messages_for(question: str) -> list[Any]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     schema = json.dumps(QuerySpec.model_json_schema(), ensure_ascii=False)
     return [SystemMessage(content=f"{INSTRUCTIONS}\nJSON Schema:\n{schema}"), HumanMessage(content=question)]
 
