@@ -50,12 +50,14 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
     procs = [sweeper(f"sweeper-{i}") for i in range(3)]
     killed = []
     try:
-        for at, victim in ((n // 5, 0), (n // 2, 1)):  # kill mid-run, twice, and start a replacement
+        for at in (n // 5, n // 2):  # kill mid-run, twice, and start a replacement
             wait_until(lambda at=at: _done(factory) >= at, timeout=180, interval=0.05, what=f"{at} timers fired")
-            name = procs[victim].name  # ... at a moment it holds claims (mid-sweep, not waiting for the lock)
-            wait_until(lambda name=name: _held(factory, name) >= 5, timeout=60, interval=0.005, what=f"{name} claims")
-            procs[victim].sigkill()
-            killed.append(procs[victim].name)
+            # ... whichever live sweeper holds claims right now (mid-sweep, not waiting for the write lock)
+            live = [p for p in procs if p.name not in killed]
+            victim = wait_until(lambda live=live: next((p for p in live if _held(factory, p.name) >= 5), None),
+                                timeout=60, interval=0.005, what="a sweeper holding claims")
+            victim.sigkill()
+            killed.append(victim.name)
             procs.append(sweeper(f"sweeper-{len(procs)}"))
         wait_until(lambda: _done(factory) == n, timeout=180, what="every timer to fire")
         assert all(p.alive() for p in procs if p.name not in killed), [p.log_tail() for p in procs]
