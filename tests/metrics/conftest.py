@@ -23,28 +23,12 @@ from storage.models import (
     VisitTagRow,
 )
 from storage.schema import create_all
-from tests.conftest import BACKENDS, _fresh_pg_url
-from tests.nlq.dataset import NOW, generate, insert_dataset
+from tests.nlq import conftest as nlq_fixtures
+from tests.nlq.dataset import NOW, insert_dataset
 
-
-@pytest.fixture(scope="session")
-def dataset():
-    return generate()
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def eval_factory(request, dataset, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('metrics')}/eval.db"
-    else:
-        url = _fresh_pg_url(request.getfixturevalue("pg_server"))
-    engine = make_engine(url)
-    create_all(engine)
-    factory = make_session_factory(engine)
-    with factory() as s:
-        insert_dataset(s, dataset)
-    yield factory
-    engine.dispose()
+# the nlq evaluation dataset and its database on every backend, shared rather than defined twice
+dataset = nlq_fixtures.dataset
+eval_factory = nlq_fixtures.eval_factory
 
 
 @pytest.fixture(scope="module")
