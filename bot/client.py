@@ -21,6 +21,7 @@ import httpx
 
 log = logging.getLogger("assistant.wecom")
 TOKEN_ERRORS = {40014, 42001, 41001}
+LOCAL_TOKEN_TTL = 300  # seconds a token read from Redis is reused without asking Redis again
 
 
 class WeComError(Exception):
@@ -71,11 +72,15 @@ class WeComClient:
 
     async def token(self, *, refresh: bool = False) -> str:
         if not refresh:
-            cached = self._redis_get()
-            if cached:
-                return cached
+            # In-process first: a Redis round trip per send cost ~1 ms of a blocked event loop. A token read
+            # from Redis is kept LOCAL_TOKEN_TTL seconds, so another process's refresh reaches us soon; a
+            # stale one is refreshed on 40014/42001 anyway.
             if self._local_token and self._local_token[1] > time.time():
                 return self._local_token[0]
+            cached = self._redis_get()
+            if cached:
+                self._local_token = (cached, time.time() + LOCAL_TOKEN_TTL)
+                return cached
         async with self._lock:  # single flight within the process
             if not refresh:
                 cached = self._redis_get()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cards
@@ -51,7 +51,7 @@ class Relay:
     clock: Clock
     agent_id: int
     file_root: Path | None = None
-    batch: int = 200
+    batch: int = 1000  # rows claimed per round: an alert storm merges into full digests (40 lines), not scraps
 
     def __post_init__(self) -> None:
         self.owner = uuid.uuid4().hex[:12]
@@ -83,7 +83,8 @@ class Relay:
     def _apply_rate_limit(self, s: Session, rows: list[OutboxRow], now: datetime) -> list[int]:
         """Per recipient: answers to what they just said go first and are never merged; alerts may use
         at most ALERT_LIMIT of the RATE_LIMIT (so a reply always finds room), the excess merged into a
-        digest; whatever has no room waits for the window to move."""
+        digest; whatever has no room waits for the window to move. Writes are set-based (Core UPDATEs):
+        a storm of alerts passes through here thousands at a time."""
         by_recipient: dict[str, list[OutboxRow]] = defaultdict(list)
         send: list[int] = []
         for r in rows:
@@ -91,10 +92,10 @@ class Relay:
                 by_recipient[r.recipient].append(r)
             else:
                 send.append(r.id)
+        recent_by = _recent_sends(s, list(by_recipient), now)
+        waiting: dict[datetime, list[int]] = defaultdict(list)
         for recipient, due in by_recipient.items():
-            recent = list(s.scalars(select(OutboxRow.sent_at).where(
-                OutboxRow.recipient == recipient, OutboxRow.status == "sent",
-                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW)))
+            recent = recent_by.get(recipient, [])
             window_moves = (min(recent) if recent else now) + RATE_WINDOW + timedelta(seconds=1)
             budget = RATE_LIMIT - len(recent)
             replies = [r for r in due if outbox.is_reply(r)]
@@ -104,23 +105,22 @@ class Relay:
             alert_budget = min(budget - len(now_replies), ALERT_LIMIT - len(recent))
             direct, merge, wait = _plan(alerts, alert_budget)
             send.extend(r.id for r in direct)
-            for r in later + wait:
-                r.status, r.lease_until, r.next_try_at = "pending", None, window_moves
+            waiting[window_moves].extend(r.id for r in later + wait)
             self._merge(s, recipient, merge, now)
+        for at, ids in waiting.items():
+            _set(s, ids, status="pending", lease_until=None, next_try_at=at)
         return send
 
     def _merge(self, s: Session, recipient: str, rows: list[OutboxRow], now: datetime) -> None:
         """Merge rows into as few digest messages as fit WeCom's 2048-byte limit; each digest is a row."""
-        if not rows:
-            return
         for chunk, lines in _digest_chunks(rows):
             body = f"**{texts.DIGEST_TITLE.format(count=len(chunk))}**\n" + "\n".join(lines)
             key = f"digest:{chunk[0].id}:{chunk[-1].id}"
-            outbox.enqueue(s, recipient=recipient, message=Markdown(content=body).to_dict(), dedupe_key=key, now=now)
-            s.flush()
-            digest_id = s.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key))
-            for r in chunk:
-                r.status, r.merged_into, r.lease_until = "merged", digest_id, None
+            digest_id = outbox.enqueue_id(s, recipient=recipient, message=Markdown(content=body).to_dict(),
+                                          dedupe_key=key, now=now)
+            if digest_id is None:  # already made by an earlier attempt that did not commit its merge
+                digest_id = s.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key))
+            _set(s, [r.id for r in chunk], status="merged", merged_into=digest_id, lease_until=None)
 
     # -- sending -------------------------------------------------------------------------------------
     def _render(self, s: Session, row: OutboxRow) -> str | None:
@@ -238,6 +238,24 @@ class Relay:
             text = texts.ADMIN_DEAD_LETTER.format(recipient=row.recipient, error=row.last_error or "")
             outbox.enqueue(s, recipient=admin, message={"kind": "text", "content": text},
                            dedupe_key=f"dead:{row.id}:{admin}", now=now)
+
+
+def _recent_sends(s: Session, recipients: list[str], now: datetime) -> dict[str, list[datetime]]:
+    """recipient → send times of the messages they got in the last RATE_WINDOW (one query per 500)."""
+    out: dict[str, list[datetime]] = defaultdict(list)
+    for start in range(0, len(recipients), 500):
+        for recipient, sent_at in s.execute(select(OutboxRow.recipient, OutboxRow.sent_at).where(
+                OutboxRow.recipient.in_(recipients[start:start + 500]), OutboxRow.status == "sent",
+                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW)):
+            out[recipient].append(sent_at)
+    return out
+
+
+def _set(s: Session, ids: list[int], **values: object) -> None:
+    """UPDATE outbox rows by id, 500 at a time, without touching loaded objects (they are not reused)."""
+    for start in range(0, len(ids), 500):
+        s.execute(update(OutboxRow).where(OutboxRow.id.in_(ids[start:start + 500])).values(**values),
+                  execution_options={"synchronize_session": False})
 
 
 def _plan(alerts: list[OutboxRow], budget: int) -> tuple[list[OutboxRow], list[OutboxRow], list[OutboxRow]]:

@@ -25,12 +25,25 @@ def enqueue(session: Session, *, recipient: str, message: dict[str, Any], dedupe
     `message` is a handlers.types.Reply as dict (`reply.to_dict()`), or an API call such as a
     calendar schedule (`{"kind": "schedule_add", ...}`). Returns True when a row was added.
     """
+    return enqueue_id(session, recipient=recipient, message=message, dedupe_key=dedupe_key, now=now,
+                      not_before=not_before) is not None
+
+
+def enqueue_id(session: Session, *, recipient: str, message: dict[str, Any], dedupe_key: str,
+               now: datetime, not_before: datetime | None = None) -> int | None:
+    """`enqueue` returning the new row's id (None when the dedupe_key was already there)."""
     values = dict(dedupe_key=dedupe_key, recipient=recipient, kind=message["kind"], message=message,
                   status="pending", attempts=0, next_try_at=not_before or now, created_at=now)
     conn = session.connection()  # Core insert on the session's transaction (cheaper than the ORM path)
-    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(OutboxRow.__table__).values(**values)
-    stmt = ins.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxRow.__table__.c.id)
-    return conn.execute(stmt).first() is not None
+    row = conn.execute(_INSERT[conn.dialect.name == "postgresql"], values).first()
+    return None if row is None else int(row[0])
+
+
+# Built once: values go in as parameters, so the compiled statement is cached (a `.values(...)` per call
+# spent most of a timer storm building cache keys).
+_INSERT = {is_pg: (pg_insert if is_pg else sqlite_insert)(OutboxRow.__table__)
+           .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OutboxRow.__table__.c.id)
+           for is_pg in (False, True)}
 
 
 def anything_due(session: Session, *, now: datetime) -> bool:

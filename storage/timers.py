@@ -154,6 +154,15 @@ def load_claimed(session: Session, *, timer_id: int, owner: str) -> TimerRow | N
     return session.scalars(q, {"timer_id": timer_id, "owner": owner}).first()
 
 
+def load_claimed_many(session: Session, *, ids: list[int], owner: str) -> list[TimerRow]:
+    """The timers among `ids` that `owner` still holds, locked on PostgreSQL (in id order), oldest due first."""
+    q = select(TimerRow).where(TimerRow.id.in_(ids), TimerRow.status == "running", TimerRow.claimed_by == owner)
+    if _is_pg(session):
+        q = q.order_by(TimerRow.id).with_for_update()
+    rows = list(session.scalars(q))
+    return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+
 def finish(row: TimerRow, *, now: datetime, status: str, outcome: str) -> None:
     """Close a fired timer: `done`, or `cancelled` when the re-checked condition no longer held."""
     row.status, row.fired_at, row.outcome, row.lease_until = status, now, outcome[:256], None
