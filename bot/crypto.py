@@ -38,6 +38,7 @@ class WeComCrypto:
         self.token = token
         self.corp_id = corp_id
         self.key = base64.b64decode(encoding_aes_key + "=")
+        self._prp = PrpCrypto(self.key)  # holds the Cipher only (a decryptor is made per message): reusable
 
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str) -> None:
         expected = signature(self.token, timestamp, nonce, encrypted)
@@ -53,7 +54,7 @@ class WeComCrypto:
         if not raw or len(raw) % 32:
             raise CallbackRejected("bad_ciphertext_length")
         try:
-            return PrpCrypto(self.key).decrypt(encrypted, self.corp_id)
+            return self._prp.decrypt(encrypted, self.corp_id)
         except InvalidCorpIdException as exc:
             raise CallbackRejected("wrong_receive_id") from exc
         except Exception as exc:  # noqa: BLE001 - padding/length/utf-8 garbage: one declared error
@@ -65,7 +66,7 @@ class WeComCrypto:
 
     # -- the sending side, used by the emulator (and passive replies) --------------------------------
     def encrypt(self, plaintext: str, *, receive_id: str | None = None) -> str:
-        enc = PrpCrypto(self.key).encrypt(plaintext, self.corp_id if receive_id is None else receive_id)
+        enc = self._prp.encrypt(plaintext, self.corp_id if receive_id is None else receive_id)
         return enc.decode() if isinstance(enc, bytes) else enc
 
     def seal(self, plaintext: str, *, timestamp: str, nonce: str | None = None,
