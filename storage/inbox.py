@@ -1,12 +1,14 @@
 """The inbox: accepted callbacks, committed before the 200, claimed in order per sender."""
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, select, update
+from sqlalchemy import Connection, Dialect, Engine, and_, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import InboxRow
@@ -38,6 +40,85 @@ def store(conn: Connection, *, dedupe_key: str, sender: str, kind: str, event: d
         "dedupe_key": dedupe_key, "sender": sender, "kind": kind, "event": event, "received_at": now,
         "status": "new", "attempts": 0}).first()
     return row is not None
+
+
+_COLUMNS = ("dedupe_key", "sender", "kind", "event", "received_at", "status", "attempts")
+_RAW: dict[Dialect, tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]] = {}
+
+
+def _raw_insert_for(dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]:
+    """The same INSERT as `store`, compiled once to the driver's SQL, with SQLAlchemy's own bind processors
+    for each column (JSON serialisation, the UTC datetime type): rows read back exactly as `store` writes them."""
+    if dialect not in _RAW:
+        compiled = _insert_for(dialect.name).compile(dialect=dialect, column_keys=list(_COLUMNS))
+        order = tuple(compiled.positiontup) if compiled.positional else None
+        table = InboxRow.__table__
+        procs = {name: proc for name in _COLUMNS
+                 if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        _RAW[dialect] = (compiled.string, order, procs)
+    return _RAW[dialect]
+
+
+def store_committed(engine: Engine, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any],
+                    now: datetime) -> bool:
+    """`store` in its own transaction, committed when this returns. True when new."""
+    return store_many_committed(engine, [{"dedupe_key": dedupe_key, "sender": sender, "kind": kind, "event": event,
+                                          "now": now}])[0]
+
+
+def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """`store` for each row (keys: dedupe_key, sender, kind, event, now), all in one transaction, committed
+    when this returns: the callback's hot path (it groups the callbacks that arrive together). For each
+    row, True when new; a dedupe_key repeated within `rows` is stored once, like one arriving later.
+
+    The inserts run on a pooled DBAPI connection (checkout, pre-ping and invalidation stay the pool's):
+    SQLAlchemy's per-statement machinery costs several times the insert itself. A database error comes out
+    as SQLAlchemy's DBAPIError (parameters hidden: they hold messages), after a rollback: nothing stored.
+    """
+    sql, order, procs = _raw_insert_for(engine.dialect)
+    batch: list[Any] = []
+    for row in rows:
+        values = {"dedupe_key": row["dedupe_key"], "sender": row["sender"], "kind": row["kind"],
+                  "event": row["event"], "received_at": row["now"], "status": "new", "attempts": 0}
+        for name, proc in procs.items():
+            values[name] = proc(values[name])
+        batch.append(tuple(values[name] for name in order) if order is not None else values)
+    sqlite = engine.dialect.name == "sqlite"
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        dbc = engine.raw_connection()  # a pool timeout is an SQLAlchemy error already; a failed connect is not
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, hide_parameters=True,
+                                  dialect=engine.dialect) from exc
+    cursor = None
+    try:
+        cursor = dbc.cursor()
+        if sqlite:  # the connection is in autocommit mode (storage/db.py): the transaction is ours
+            cursor.execute("BEGIN")
+        new = []
+        for params in batch:
+            cursor.execute(sql, params)
+            new.append(cursor.fetchall() != [])
+        dbc.commit()
+        return new
+    except dbapi_error as exc:
+        invalidated = engine.dialect.is_disconnect(exc, dbc.dbapi_connection, cursor)
+        if not invalidated:
+            try:
+                dbc.rollback()
+            except dbapi_error:
+                invalidated = True
+        if invalidated:
+            dbc.invalidate(exc)
+        raise DBAPIError.instance(sql, None, exc, dbapi_error, hide_parameters=True,
+                                  connection_invalidated=invalidated, dialect=engine.dialect) from exc
+    finally:
+        if cursor is not None:
+            try:
+                cursor.close()
+            except dbapi_error:
+                pass
+        dbc.close()  # back to the pool, which rolls back anything left open
 
 
 def anything_waiting(session: Session) -> bool:
