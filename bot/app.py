@@ -10,7 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot.callback import CallbackDeps, make_router
+from bot.callback import CallbackDeps, ReceiveEndpoint, make_router
 from bot.client import APP_MENU
 from bot.services import Services
 
@@ -65,6 +65,8 @@ def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
     app = FastAPI(title="WeCom sales assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
     deps = CallbackDeps(crypto=services.crypto, engine=services.engine, clock=services.clock,
                         max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
+    # the POST callback is a plain ASGI endpoint, matched first (bot/callback.py); the GET verification is FastAPI's
+    app.add_route("/wecom/callback", ReceiveEndpoint(deps), methods=["POST"], include_in_schema=False)
     app.include_router(make_router(deps))
     from bot.dashboard import make_dashboard_router
     from bot.ics import make_ics_router
