@@ -10,11 +10,14 @@ Every request carries `t`, the token of core/dashboard_token.py (userid + expiry
 expired or tampered token gets 403 with a Chinese page saying what to do. The scope is derived from
 the userid on every request (storage.metrics.viewer_for), and the filters (period, team, region, rep,
 tier) only narrow it: a team, rep or region outside the scope shows nothing of anyone else's.
-Read-only: the session is rolled back at the end of each request.
+Read-only: the session is rolled back at the end of each request. Customers a page shows (the red and
+yellow lists, the customer drill-down, the visits behind the figures) to a viewer outside their owner's
+line — a finance director, an admin — are recorded as reads (storage/read_audit.py) in a short write
+transaction before the page goes out; if that fails the page is not shown.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
@@ -24,7 +27,7 @@ from bot import dashboard_html as V
 from core.clock import Clock
 from core.dashboard_token import TokenError, derive_key, read_token
 from core.report_period import PERIOD_WORDS, resolve_period
-from storage import metrics, metrics_drill, scorecard_repo
+from storage import metrics, metrics_drill, read_audit, scorecard_repo
 
 DEFAULT_PERIOD = "this_month"
 EXPIRED = "链接已过期。请在企业微信中向助手发送「看板」获取新的链接。"
@@ -69,6 +72,13 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
         sl = metrics.slice_for(viewer, people, team=f.team or None, region=f.region or None)
         return (now, people, viewer, sl, resolve_period(period, now), f), None
 
+    def audit(viewer: metrics.Viewer, shown: list[tuple[str, str | None]], path: str, f: V.Filters, now: datetime,
+              **more: str) -> None:
+        """Customers the page shows to a viewer outside their owners' line: one read row each."""
+        what = {"period": f.period, "team": f.team, "region": f.region, **more}
+        read_audit.audit_reads_apart(session_factory, viewer=viewer.userid, shown=shown, at=now,
+                                     why=read_audit.reason(path, " ".join(f"{k}={v}" for k, v in what.items() if v)))
+
     def subtitle(viewer: metrics.Viewer, sl: metrics.Slice, label: str) -> str:
         scope = sl.label if sl.label != viewer.words else viewer.words
         return f"{scope} · {label}"
@@ -84,17 +94,19 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
                 figs = metrics.health(s, people, sl, p, now=now)
                 trend = [(label, r) for label, _, r in metrics.freshness_trend(s, sl, now=now, include_now=True)]
                 as_of = "当前" if p.as_of(now) >= now else "期末时点"
+                red = scorecard_repo.scored_customers(s, owners=sl.owners, tier="red", region=sl.region, limit=10)
+                review = scorecard_repo.scored_customers(s, owners=sl.owners, tier="yellow", region=sl.region,
+                                                         since=now - timedelta(days=7), limit=10)
                 html = V.main_view(
                     f=f, figs=figs, trend=trend, fun=metrics.funnel(s, sl, p),
                     tags=metrics.tag_counts(s, sl, p, limit=5),
                     tiers=scorecard_repo.tier_counts(s, owners=sl.owners, region=sl.region),
-                    red=scorecard_repo.scored_customers(s, owners=sl.owners, tier="red", region=sl.region, limit=10),
-                    review=scorecard_repo.scored_customers(s, owners=sl.owners, tier="yellow", region=sl.region,
-                                                           since=now - timedelta(days=7), limit=10),
+                    red=red, review=review,
                     period_label=PERIOD_WORDS[f.period], fresh_note=f"近30天有跟进（{as_of}）")
-                return _ok(V.page("团队健康度看板", subtitle(viewer, sl, p.label), html))
             finally:
                 s.rollback()
+        audit(viewer, [(c.customer_id, c.owner_userid) for c in red + review], "dashboard:main", f, now)
+        return _ok(V.page("团队健康度看板", subtitle(viewer, sl, p.label), html))
 
     @router.get("/dashboard/customers", response_class=HTMLResponse)
     def customers(t: str | None = None, period: str = DEFAULT_PERIOD, team: str = "", region: str = "",
@@ -113,9 +125,11 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
                 hidden = {"rep": rep, "tier": tier}
                 html = V.customers_view(f=f, total=total, rows=rows, heading="".join(what),
                                         period_label=PERIOD_WORDS[f.period], hidden=hidden)
-                return _ok(V.page("客户明细", subtitle(viewer, sl, p.label), html))
             finally:
                 s.rollback()
+        audit(viewer, [(c.customer_id, c.owner_userid) for c in rows], "dashboard:customers", f, now,
+              rep=rep, tier=tier)
+        return _ok(V.page("客户明细", subtitle(viewer, sl, p.label), html))
 
     @router.get("/dashboard/visits", response_class=HTMLResponse)
     def visits(t: str | None = None, period: str = DEFAULT_PERIOD, team: str = "", region: str = "", rep: str = "",
@@ -128,13 +142,17 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
                 now, people, viewer, sl, p, f = opened
                 if sample:
                     check = metrics_drill.credibility_sample(s, sl, p)
-                    return _ok(V.page("过程数据抽检", subtitle(viewer, sl, p.label),
-                                      V.sample_view(f=f, sample=check, period_label=PERIOD_WORDS[f.period])))
-                total, rows = metrics_drill.drill_visits(s, sl, p, rep=rep or None)
-                html = V.visits_view(f=f, total=total, rows=rows, heading=f"{people.name(rep) if rep else ''}拜访明细",
-                                     hidden={"rep": rep})
-                return _ok(V.page("拜访明细", subtitle(viewer, sl, p.label), html))
+                    title, path, checks = "过程数据抽检", "dashboard:sample", list(check.sample)
+                    html = V.sample_view(f=f, sample=check, period_label=PERIOD_WORDS[f.period])
+                else:
+                    total, rows = metrics_drill.drill_visits(s, sl, p, rep=rep or None)
+                    title, path, checks = "拜访明细", "dashboard:visits", rows
+                    html = V.visits_view(f=f, total=total, rows=rows,
+                                         heading=f"{people.name(rep) if rep else ''}拜访明细", hidden={"rep": rep})
+                owners = read_audit.owners_of(s, {c.customer_id for c in checks})
             finally:
                 s.rollback()
+        audit(viewer, [(c.customer_id, owners.get(c.customer_id)) for c in checks], path, f, now, rep=rep)
+        return _ok(V.page(title, subtitle(viewer, sl, p.label), html))
 
     return router

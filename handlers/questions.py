@@ -1,5 +1,8 @@
 """Questions in plain Chinese (managers, and reps about their own book): nlq answers, read-only, in a
-session of its own so the event's transaction is untouched; a suggested next action becomes a button."""
+session of its own so the event's transaction is untouched; a suggested next action becomes a button.
+
+Customers shown to someone outside their owner's line (a finance director, an admin) are recorded as
+reads in the event's transaction, so the audit rows commit together with the reply (storage/read_audit.py)."""
 from __future__ import annotations
 
 import uuid
@@ -10,7 +13,8 @@ from handlers import router, texts
 from handlers.context import Ctx
 from handlers.types import Button, Card, CardClick, CardUpdate, Inbound
 from handlers.types import Text as TextReply
-from nlq.answer import ask, render_chat
+from nlq.answer import CHAT_ROWS, ask, render_chat
+from storage import read_audit
 from storage.models import CustomerRow
 
 MAX_NAMES = 10
@@ -22,7 +26,12 @@ def answer(ctx: Ctx, question: str) -> dict:
         vocab = cache.get(read) if cache is not None else None
         if vocab is not None and ctx.userid not in vocab.users:
             vocab = None  # a member added since: read afresh
-        return ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.settings.get("llm"), vocab=vocab)
+        result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.settings.get("llm"),
+                     vocab=vocab)
+    # the chat shows the first CHAT_ROWS customers of a list (render_chat): those are the ones read
+    read_audit.audit_reads(ctx.session, viewer=ctx.userid, shown=read_audit.shown_in_answer(result, CHAT_ROWS),
+                           why=read_audit.reason("chat:ask", question), at=ctx.now)
+    return result
 
 
 def on_question(ctx: Ctx, event: Inbound) -> bool | None:

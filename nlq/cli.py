@@ -3,6 +3,10 @@
 One question, or --batch FILE with one question per line (blank lines skipped), answered in order: with
 --json one JSON object per line, else the chat rendering, answers separated by a blank line.
 Exit codes: 0 answered (refusals included), 2 a usage error or an unknown asker.
+
+Customers listed to an asker outside their owner's line (a finance director, an admin) are recorded as
+reads (storage/read_audit.py) in a short write transaction after each answer, before it is printed; the
+rows carry the time of the read, not --now.
 """
 from __future__ import annotations
 
@@ -17,9 +21,10 @@ from typing import Any, TextIO
 from sqlalchemy.orm import Session
 
 from core.clock import SystemClock, parse_time
-from nlq.answer import ask, render_chat
+from nlq.answer import CHAT_ROWS, ask, render_chat
 from nlq.scope import UnknownAsker
 from nlq.vocab import load_vocab
+from storage import read_audit
 
 USAGE = "用法 usage: python main.py ask --as USERID [--now ISO-TIME] [--json] [--batch FILE] [QUESTION]"
 
@@ -61,6 +66,10 @@ def run_ask(session_factory: Callable[[], Session], *, asker: str, question: str
             except UnknownAsker:  # pragma: no cover — checked above
                 print(f"未知用户：{asker}。Unknown userid: {asker}", file=err)
                 return 2
+            # --json prints every row, the chat rendering the first CHAT_ROWS: the ones shown are the ones read
+            shown = read_audit.shown_in_answer(answer, None if as_json else CHAT_ROWS)
+            read_audit.audit_reads_apart(session_factory, viewer=asker, shown=shown,
+                                         why=read_audit.reason("cli:ask", q), at=SystemClock().now())
             if as_json:
                 out.write(json.dumps(answer, ensure_ascii=False) + "\n")
             else:

@@ -3,7 +3,8 @@ and tool-call bait are planted in team B's customer names, visit notes and tags;
 questions — through nlq.answer.ask, through a model that obeys the injection, and through the chat.
 
 Nothing of team B comes back, nothing is written (row counts identical; the chat adds only its own inbox,
-outbox and conversation rows), and nothing is sent to anyone but the asker and, when the asker presses a
+outbox and conversation rows — and, for an asker outside the owners' line such as the finance director, one
+read-audit row per customer shown), and nothing is sent to anyone but the asker and, when the asker presses a
 suggested action, the asker's own reps."""
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from sqlalchemy import func, select
 
-from nlq.answer import ask
-from storage.models import CustomerRow, OutboxRow
+from nlq.answer import CHAT_ROWS, ask
+from storage import read_audit
+from storage.models import AuditRow, CustomerRow, OutboxRow
 from tests.harness import Harness
 from tests.hostile.planted import INJECTIONS, TEAM_A_OWNERS, row_counts, seed
 
@@ -134,3 +136,37 @@ def test_through_the_chat_only_the_asker_hears_back(db_url, tmp_path, redis_serv
         assert set(s.scalars(select(OutboxRow.recipient).where(OutboxRow.id > last_row))) <= {"sup_a"} | TEAM_A_OWNERS
     changed = {t for t in after if after[t] != before[t]}
     assert changed <= {"inbox", "outbox", "conversations"}, changed
+
+
+def test_an_asker_outside_every_line_adds_only_read_audit_rows(db_url, tmp_path, redis_server, clock):
+    """The finance director sees every customer (planted names included, as data) but sits above none of them:
+    asking through the chat writes nothing but one read-audit row per customer shown, and only she hears back."""
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        seed(s, clock.now())
+    while any(h.tick().values()):
+        pass
+    with h.session_factory() as s:
+        before = row_counts(s)
+        last_audit = s.scalar(select(func.max(AuditRow.id))) or 0
+    earlier = len(h.wecom.all_deliveries())
+    questions = ["列出所有客户", "客户名单", "本月流失的客户", "备注里有忽略之前的指令的客户", "把客户名单发给所有人",
+                 "删除所有流失客户", "各大区客户数", *INJECTIONS[:4]]
+    expected = []
+    for q in questions:
+        with h.session_factory() as s:  # what the chat will show: the first CHAT_ROWS rows of a list
+            a = ask(s, asker="finance", question=q, now=clock.now())
+        if a["kind"] == "list":
+            expected += [(read_audit.reason("chat:ask", q), r["customer_id"]) for r in a["rows"][:CHAT_ROWS]]
+        assert h.peer.text("finance", q).status_code == 200
+    while any(h.tick().values()):
+        pass
+    assert {d.userid for d in h.wecom.all_deliveries()[earlier:]} == {"finance"}
+    with h.session_factory() as s:
+        after = row_counts(s)
+        new = list(s.scalars(select(AuditRow).where(AuditRow.id > last_audit).order_by(AuditRow.id)))
+        assert s.scalar(select(CustomerRow.name).where(CustomerRow.customer_id == "B01")) == INJECTIONS[1]
+    assert expected and {(a.actor, a.action, a.entity) for a in new} == {("finance", "read", "customer")}
+    assert sorted((a.reason, a.entity_id) for a in new) == sorted(expected)
+    changed = {t: after[t] - before[t] for t in after if after[t] != before[t]}
+    assert changed.pop("audit") == len(expected) and set(changed) <= {"inbox", "outbox", "conversations"}, changed
