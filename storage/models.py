@@ -77,9 +77,9 @@ class CustomerRow(Base):
     customer_id: Mapped[str] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     license_no: Mapped[str | None] = mapped_column(String(32), index=True)
-    channel: Mapped[str | None] = mapped_column(String(32))
+    channel: Mapped[str | None] = mapped_column(String(32), index=True)
     region: Mapped[str | None] = mapped_column(String(32), index=True)
-    city: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32), index=True)
     address: Mapped[str | None] = mapped_column(String(256))
     lat: Mapped[float | None] = mapped_column(Float)
     lng: Mapped[float | None] = mapped_column(Float)
@@ -115,7 +115,9 @@ class VisitRow(Base):
     closed_at: Mapped[datetime | None] = mapped_column()
     last_activity_at: Mapped[datetime | None] = mapped_column()
 
-    __table_args__ = (Index("ix_visits_customer_time", "customer_id", "checked_in_at"),)
+    __table_args__ = (Index("ix_visits_customer_time", "customer_id", "checked_in_at"),
+                      # who was touched in a window, read from the index alone (freshness, 未跟进)
+                      Index("ix_visits_time_customer", "checked_in_at", "customer_id"))
 
 
 class VisitTagRow(Base):
@@ -157,7 +159,8 @@ class InteractionRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     channel: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "at"),)
+    __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "at"),
+                      Index("ix_interactions_time_customer", "at", "customer_id"))
 
 
 class OrderRow(Base):
@@ -166,7 +169,7 @@ class OrderRow(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     ordered_on: Mapped[date] = mapped_column(Date, index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
-    category: Mapped[str | None] = mapped_column(String(32))
+    category: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class OpportunityRow(Base):
