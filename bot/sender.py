@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -42,6 +43,10 @@ DUPLICATE_WINDOW = timedelta(seconds=cards.DUPLICATE_CHECK["duplicate_check_inte
 MAX_BACKOFF = timedelta(minutes=10)
 MESSAGE_KINDS = ("text", "markdown", "card", "image")  # count toward the per-recipient limit
 DIGEST_MAX_ITEMS = 40
+HOURLY_LIMIT = 900  # per recipient per hour; WeCom drops silently above 1,000 (20/min alone would allow 1,200)
+HOUR = timedelta(hours=1)
+SEND_CONCURRENCY = 8
+CLAIM_LEASE = timedelta(minutes=2)
 
 
 @dataclass
@@ -52,23 +57,56 @@ class Relay:
     agent_id: int
     file_root: Path | None = None
     batch: int = 1000  # rows claimed per round: an alert storm merges into full digests (40 lines), not scraps
+    concurrency: int = SEND_CONCURRENCY
 
     def __post_init__(self) -> None:
         self.owner = uuid.uuid4().hex[:12]
+        self._interrupted = False  # a round failed after claiming: release our claims before the next one
 
     async def run_once(self) -> int:
         """Claim due rows, apply the rate limit (merging the excess), send. Returns rows handled."""
         now = self.clock.now()
+        if self._interrupted:
+            self._release_own_claims(now)
         with self.session_factory() as s:  # an idle tick must not take the write lock
             if not outbox.anything_due(s, now=now):
                 return 0
         with writer_session(self.session_factory) as s:
-            rows = outbox.claim(s, now=now, limit=self.batch, lease=timedelta(minutes=2))
+            rows = outbox.claim(s, now=now, limit=self.batch, lease=CLAIM_LEASE, owner=self.owner)
             to_send = self._apply_rate_limit(s, rows, now)
+            recipient_of = {r.id: r.recipient for r in rows}
             s.commit()
-        for row_id in to_send:
-            await self._send_one(row_id)
+        self._interrupted = True
+        await self._send_lanes(_lanes(to_send, recipient_of))
+        self._interrupted = False
         return len(rows)
+
+    async def _send_lanes(self, lanes: list[list[int]]) -> None:
+        """Up to `concurrency` recipients at once (a real WeCom round trip is 30–100 ms); each recipient's
+        rows in order, replies' lanes first."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def lane(ids: list[int]) -> None:
+            async with gate:
+                for row_id in ids:
+                    await self._send_one(row_id)
+
+        results = await asyncio.gather(*(lane(ids) for ids in lanes), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    def _release_own_claims(self, now: datetime) -> None:
+        """After a round broke off (say the database went away mid-send), put the rows this relay still
+        holds back to pending at once instead of waiting out the lease. A row whose send reached WeCom
+        is resent with the same stored bytes, which WeCom's duplicate check drops."""
+        with writer_session(self.session_factory) as s:
+            n = s.execute(update(OutboxRow).where(OutboxRow.status == "sending", OutboxRow.claimed_by == self.owner)
+                          .values(status="pending", lease_until=None, next_try_at=now)).rowcount
+            s.commit()
+        self._interrupted = False
+        if n:
+            log.warning("released %d outbox rows this relay held when its last round broke off", n)
 
     async def drain(self, max_rounds: int = 100) -> int:
         total = 0
@@ -95,9 +133,13 @@ class Relay:
         recent_by = _recent_sends(s, list(by_recipient), now)
         waiting: dict[datetime, list[int]] = defaultdict(list)
         for recipient, due in by_recipient.items():
-            recent = recent_by.get(recipient, [])
-            window_moves = (min(recent) if recent else now) + RATE_WINDOW + timedelta(seconds=1)
-            budget = RATE_LIMIT - len(recent)
+            last_hour = recent_by.get(recipient, [])
+            recent = [t for t in last_hour if t > now - RATE_WINDOW]
+            if len(last_hour) >= HOURLY_LIMIT:
+                window_moves = min(last_hour) + HOUR + timedelta(seconds=1)
+            else:
+                window_moves = (min(recent) if recent else now) + RATE_WINDOW + timedelta(seconds=1)
+            budget = min(RATE_LIMIT - len(recent), HOURLY_LIMIT - len(last_hour))
             replies = [r for r in due if outbox.is_reply(r)]
             alerts = [r for r in due if not outbox.is_reply(r)]
             now_replies, later = replies[:max(0, budget)], replies[max(0, budget):]
@@ -240,13 +282,21 @@ class Relay:
                            dedupe_key=f"dead:{row.id}:{admin}", now=now)
 
 
+def _lanes(ids: list[int], recipient_of: dict[int, str]) -> list[list[int]]:
+    """Row ids grouped by recipient, each group in the given order, groups by their first row."""
+    lanes: dict[str, list[int]] = {}
+    for row_id in ids:
+        lanes.setdefault(recipient_of[row_id], []).append(row_id)
+    return list(lanes.values())
+
+
 def _recent_sends(s: Session, recipients: list[str], now: datetime) -> dict[str, list[datetime]]:
-    """recipient → send times of the messages they got in the last RATE_WINDOW (one query per 500)."""
+    """recipient → send times of the messages they got in the last hour (one query per 500)."""
     out: dict[str, list[datetime]] = defaultdict(list)
     for start in range(0, len(recipients), 500):
         for recipient, sent_at in s.execute(select(OutboxRow.recipient, OutboxRow.sent_at).where(
                 OutboxRow.recipient.in_(recipients[start:start + 500]), OutboxRow.status == "sent",
-                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - RATE_WINDOW)):
+                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - HOUR)):
             out[recipient].append(sent_at)
     return out
 

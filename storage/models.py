@@ -311,7 +311,11 @@ class OutboxRow(Base):
     merged_into: Mapped[int | None] = mapped_column(BigId)
     response_code: Mapped[str | None] = mapped_column(String(256))
 
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_try_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_try_at"),
+        # pending replies ("in:" keys), found without scanning an alert storm (storage.outbox.claim)
+        Index("ix_outbox_status_key", "status", "dedupe_key"),
+    )
 
 
 class TimerRow(Base):

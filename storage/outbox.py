@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from storage.models import OutboxRow
 
 REPLY_PREFIX = "in:"  # dedupe keys of answers to what someone just said: sent before alerts
+REPLY_PREFIX_END = REPLY_PREFIX[:-1] + chr(ord(REPLY_PREFIX[-1]) + 1)  # "in;": the key range [in:, in;)
 
 
 def is_reply(row: OutboxRow) -> bool:
@@ -53,20 +54,39 @@ def anything_due(session: Session, *, now: datetime) -> bool:
     return session.scalar(q) is not None
 
 
-def claim(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxRow]:
-    """Claim due pending rows (and rows whose sending lease expired) for this process.
+def claim(session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str | None = None) -> list[OutboxRow]:
+    """Claim due rows for this process: answers to what someone just said first, then rows whose sending
+    lease expired, then the rest, each oldest due first.
 
-    PostgreSQL: FOR UPDATE SKIP LOCKED, so several relays share the work. SQLite: the caller's
-    transaction holds the write lock (storage.db.writer_session), so there is one claimer at a time.
+    Each of the three reads walks an index in order (no sort of the whole backlog: an alert storm of
+    100,000 rows must not make every claim scan it). PostgreSQL: FOR UPDATE SKIP LOCKED, so several
+    relays share the work. SQLite: the caller's transaction holds the write lock
+    (storage.db.writer_session), so there is one claimer at a time.
     """
-    q = (select(OutboxRow)
-         .where(((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
-                | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now)))
-         .order_by(case((OutboxRow.dedupe_key.like(f"{REPLY_PREFIX}%"), 0), else_=1), OutboxRow.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    rows = list(session.scalars(q))
-    if rows:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows]))
-                        .values(status="sending", lease_until=now + lease))
-    return rows
+    pending = OutboxRow.status == "pending"
+    reply_keys = (OutboxRow.dedupe_key >= REPLY_PREFIX) & (OutboxRow.dedupe_key < REPLY_PREFIX_END)
+    queries = (
+        # in key order: the (status, dedupe_key) index, not the status/due index SQLite would pick for
+        # "oldest due first" and then filter through the whole storm; re-sorted below
+        select(OutboxRow).where(pending, reply_keys, OutboxRow.next_try_at <= now).order_by(OutboxRow.dedupe_key),
+        select(OutboxRow).where(OutboxRow.status == "sending", OutboxRow.lease_until < now).order_by(OutboxRow.id),
+        select(OutboxRow).where(pending, OutboxRow.next_try_at <= now).order_by(OutboxRow.next_try_at, OutboxRow.id),
+    )
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    rows: dict[int, OutboxRow] = {}
+    for q in queries:
+        if len(rows) >= limit:
+            break
+        q = q.limit(limit)  # the last read may return rows the first took: ask for a full batch
+        if is_pg:
+            q = q.with_for_update(skip_locked=True)
+        for r in session.scalars(q):
+            if len(rows) < limit:
+                rows.setdefault(r.id, r)
+    claimed = list(rows.values())
+    replies = sorted((r for r in claimed if is_reply(r)), key=lambda r: (r.next_try_at, r.id))
+    claimed = replies + [r for r in claimed if not is_reply(r)]
+    if claimed:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_(list(rows)))
+                        .values(status="sending", lease_until=now + lease, claimed_by=owner))
+    return claimed

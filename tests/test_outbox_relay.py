@@ -1,11 +1,16 @@
 """The outbox relay against a WeCom that fails, refuses and rate-limits — nothing lost, nothing seen twice."""
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
+from bot import sender
 from bot.emulator.faults import Fault
 from handlers import texts
 from handlers.types import Button, Card, Text
@@ -114,3 +119,84 @@ def test_a_reply_is_not_stuck_behind_a_flood_of_alerts(db_url, tmp_path, redis_s
     said = h.texts("rep01")
     assert texts.HELP_REP in said
     assert len(h.wecom.deliveries_to("rep01")) <= 20 and h.wecom.dropped == []
+
+
+def test_sends_to_different_people_overlap_and_each_persons_stay_in_order(db_url, tmp_path, redis_server, clock):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    seen = {"inflight": 0, "peak": 0, "event": None}
+
+    @h.fake_app.middleware("http")
+    async def overlap(request, call_next):  # noqa: ANN001, ANN202 - holds sends until four are in flight
+        if not request.url.path.endswith("message/send"):
+            return await call_next(request)
+        seen["event"] = seen["event"] or asyncio.Event()
+        seen["inflight"] += 1
+        seen["peak"] = max(seen["peak"], seen["inflight"])
+        if seen["inflight"] >= 4:
+            seen["event"].set()
+        else:  # a relay sending one at a time never gets past here in time: the assertion below fails
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(seen["event"].wait(), 2)
+        try:
+            return await call_next(request)
+        finally:
+            seen["inflight"] -= 1
+
+    users = [f"u{i}" for i in range(6)]
+    for u in users:
+        _enqueue(h, u, 3)
+    h.tick()
+    assert seen["peak"] >= 4
+    assert _statuses(h) == Counter({"sent": 18})
+    for u in users:
+        assert [m["text"]["content"] for m in h.replies(u)] == ["提醒 t0", "提醒 t1", "提醒 t2"]
+
+
+def test_a_round_broken_off_by_the_database_releases_its_claims_at_once(db_url, tmp_path, redis_server, clock,
+                                                                        monkeypatch):
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    for u in ("u1", "u2", "u3"):
+        _enqueue(h, u, 1)
+    relay = h.services.relay
+    real_sent = relay._sent
+    broken = []
+
+    def sent_then_database_gone(row_id, result):  # noqa: ANN001, ANN202 - WeCom took it, the DB is gone
+        if not broken:
+            broken.append(row_id)
+            raise OperationalError("UPDATE outbox", {}, Exception("database is unavailable"))
+        return real_sent(row_id, result)
+
+    monkeypatch.setattr(relay, "_sent", sent_then_database_gone)
+    with pytest.raises(OperationalError):
+        h.tick()
+    with h.session_factory() as s:
+        stuck = s.get(OutboxRow, broken[0])
+        assert (stuck.status, stuck.claimed_by) == ("sending", relay.owner)
+    h.tick()  # the same minute: no lease has expired, the relay releases its own claim
+    assert _statuses(h) == Counter({"sent": 3})
+    for u in ("u1", "u2", "u3"):
+        assert len(h.wecom.deliveries_to(u)) == 1  # the resend was the same bytes: WeCom dropped the repeat
+    assert len(h.wecom.duplicates) == 1
+
+
+def test_no_one_gets_more_than_the_hourly_limit(db_url, tmp_path, redis_server, clock):
+    """WeCom also drops silently above 1,000 messages an hour to one member: 20 a minute alone would
+    allow 1,200. Rows already sent in the last hour count."""
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    start = clock.now()
+    with h.session_factory() as s:
+        for i in range(sender.HOURLY_LIMIT - 3):  # sent over the last 50 minutes, none in the last minute
+            s.add(OutboxRow(dedupe_key=f"old:{i}", recipient="sup01", kind="text", message={"kind": "text"},
+                            status="sent", attempts=1, next_try_at=start, created_at=start,
+                            sent_at=start - timedelta(minutes=50) + timedelta(seconds=3 * i)))
+        s.commit()
+    _enqueue(h, "sup01", 30, prefix="late")
+    _run(h, minutes=5)
+    assert len(h.wecom.deliveries_to("sup01")) == 3  # the hour's budget, the rest merged and waiting
+    clock.set(start + timedelta(minutes=11))  # the first old sends leave the hour
+    _run(h, minutes=5)
+    text = "\n".join(d.body[d.body["msgtype"]]["content"] for d in h.wecom.deliveries_to("sup01"))
+    for i in range(30):
+        assert f"提醒 late{i}" in text
+    assert h.wecom.dropped == []
