@@ -18,6 +18,22 @@ log = logging.getLogger("assistant")
 TICK_SECONDS = 1.0
 
 
+class AssistantApp(FastAPI):
+    """FastAPI with one fast lane: `POST /wecom/callback` goes straight to its ASGI endpoint, past the
+    middleware stack and the router, which cost about as much as the callback's own checks. So middleware
+    added to this app does not see that request, and an unexpected exception there is uvicorn's 500 (logged).
+    Any other spelling of the path (under a root_path…) takes the ordinary route to the same endpoint."""
+
+    fast_callback: ReceiveEndpoint | None = None
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
+        if (self.fast_callback is not None and scope["type"] == "http" and scope["path"] == "/wecom/callback"
+                and scope["method"] == "POST"):
+            await self.fast_callback(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
     """`run_scheduler`: also drive the inbox worker, timer sweep and outbox relay in this process.
 
@@ -62,11 +78,13 @@ def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
         except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
             log.exception("tick failed")
 
-    app = FastAPI(title="WeCom sales assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = AssistantApp(title="WeCom sales assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
     deps = CallbackDeps(crypto=services.crypto, engine=services.engine, clock=services.clock,
                         max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
-    # the POST callback is a plain ASGI endpoint, matched first (bot/callback.py); the GET verification is FastAPI's
-    app.add_route("/wecom/callback", ReceiveEndpoint(deps), methods=["POST"], include_in_schema=False)
+    # the POST callback is a plain ASGI endpoint (bot/callback.py), reached by the fast lane or, failing that, as
+    # the first route; the GET verification is an ordinary FastAPI route
+    app.fast_callback = ReceiveEndpoint(deps)
+    app.add_route("/wecom/callback", app.fast_callback, methods=["POST"], include_in_schema=False)
     app.include_router(make_router(deps))
     from bot.dashboard import make_dashboard_router
     from bot.ics import make_ics_router

@@ -1,6 +1,7 @@
 """The inbox: accepted callbacks, committed before the 200, claimed in order per sender."""
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +44,8 @@ def store(conn: Connection, *, dedupe_key: str, sender: str, kind: str, event: d
 
 
 _COLUMNS = ("dedupe_key", "sender", "kind", "event", "received_at", "status", "attempts")
-_RAW: dict[Dialect, tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]] = {}
+_RAW: weakref.WeakKeyDictionary[Dialect, tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]] = (
+    weakref.WeakKeyDictionary())
 
 
 def _raw_insert_for(dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]:
