@@ -265,7 +265,7 @@ def test_sigkill_ten_times_in_1000_messages_loses_nothing_and_doubles_nothing(db
         sealed = [peer.seal(_text_xml(f"m{i:04d}", i)) for i in range(N)]
         chaos.start()
         try:
-            senders = [threading.Thread(target=chaos.sender, args=(client, url, sealed)) for _ in range(SENDERS)]
+            senders = [threading.Thread(target=chaos.sender, args=(client, url, sealed), daemon=True) for _ in range(SENDERS)]
             for t in senders:
                 t.start()
             chaos.run_restarts(senders)
