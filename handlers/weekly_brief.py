@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ KIND = "weekly_brief"
 KIND_TO = "weekly_brief_to"
 ACTOR = "system:reports"
 BRIEF_AT = time(8, 40)  # Monday, local
+KEEP_IMAGE_WEEKS = 8  # PNG folders older than this are deleted at the next Monday fan-out
 ROLES = ("supervisor", "regional_manager", "sales_director")
 _RENDER: dict[str, Any] = {"render_png": None, "files_root": None}
 
@@ -85,6 +87,7 @@ def recipients(ctx: Ctx) -> list[str]:
 
 def fire_weekly_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     week = timer.payload.get("week") or sop_times.local_day(ctx.now, policy_of(ctx)).isoformat()
+    prune_old_images(week)
     to = recipients(ctx)
     for n, userid in enumerate(to):
         timers.schedule(ctx.session, kind=KIND_TO, business_key=f"{KIND}:{week}:{userid}", subject_type="user",
@@ -92,6 +95,29 @@ def fire_weekly_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
                         payload={"week": week, "userid": userid}, actor=ACTOR, reason=ctx.source)
     schedule_next(ctx, after=ctx.now)
     return "done", f"weekly brief for {len(to)} managers"
+
+
+def prune_old_images(week: str, *, keep_weeks: int = KEEP_IMAGE_WEEKS) -> int:
+    """Delete the PNG folders of briefs more than `keep_weeks` before `week` (an ISO Monday). They were
+    sent long ago (the relay gives up after 30 minutes); the figures stay in the database. Returns folders
+    removed. Runs with each Monday's fan-out, so the folder never grows past `keep_weeks` + 1 weeks."""
+    root = _RENDER["files_root"]
+    base = Path(root) / "briefs" / "weekly" if root is not None else None
+    if base is None or not base.is_dir():
+        return 0
+    cutoff = date.fromisoformat(week) - timedelta(weeks=keep_weeks)
+    removed = 0
+    for folder in base.iterdir():
+        try:
+            old = date.fromisoformat(folder.name) < cutoff
+        except ValueError:
+            continue  # not ours
+        if old and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    if removed:
+        log.info("removed %d weekly brief image folders older than %s", removed, cutoff)
+    return removed
 
 
 def _safe(userid: str) -> str:

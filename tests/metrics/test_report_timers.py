@@ -35,6 +35,10 @@ def test_recurring_report_timers(small_org, clock, tmp_path, monkeypatch):
     assert _count(small_org, TimerRow, TimerRow.business_key == "scorecard_nightly:2026-11-25") == 1
     assert _count(small_org, OutboxRow) == 0  # a baseline is not a change: nobody is messaged
 
+    weekly = tmp_path / "briefs" / "weekly"
+    for old in ("2026-09-28", "2026-10-05", "not-a-week"):  # 9 and 8 weeks before the brief's week
+        (weekly / old).mkdir(parents=True)
+        (weekly / old / "sup1.png").write_bytes(b"old")
     clock.set(datetime(2026, 11, 30, 8, 41, tzinfo=SHANGHAI))  # a week later: the overdue night fires once
     sweep_due_timers(small_org, clock, owner="t", recurring=False)
     clock.advance(minutes=2)
@@ -56,6 +60,8 @@ def test_recurring_report_timers(small_org, clock, tmp_path, monkeypatch):
         assert mine[1].message["content"].startswith("**上周经营简报 · 2026-11-23～2026-11-29**")
     sup = next(r for r in rows if r.recipient == "sup1" and r.kind == "markdown").message["content"]
     assert "王主管（销售主管）及下属共3人负责的客户" in sup
+    # the Monday fan-out pruned brief images more than 8 weeks old, and nothing else
+    assert sorted(p.name for p in weekly.iterdir()) == ["2026-10-05", "2026-11-30", "not-a-week"]
 
 
 def test_brief_without_a_renderer_is_text_only(small_org, clock, monkeypatch):
