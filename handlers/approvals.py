@@ -81,15 +81,24 @@ def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
     """Start the approval for a visit tagged 价格异议 (once per visit)."""
     s = ctx.session
     existing = s.scalars(select(ApprovalRow).where(ApprovalRow.visit_id == visit.visit_id)).first()
-    if existing is not None:
+    if existing is not None and existing.status != "withdrawn":
         return existing
-    approval = ApprovalRow(kind=APPROVAL_KIND, visit_id=visit.visit_id, customer_id=visit.customer_id,
-                           rep_userid=visit.rep_userid, status="pending", current_step=1, created_at=ctx.now)
-    s.add(approval)
-    s.flush()
-    audit.record(s, at=ctx.now, actor=ctx.userid or SOP_ACTOR, action="create", entity="approval",
-                 entity_id=str(approval.id), after=audit.snapshot(approval), reason=ctx.source)
-    step = _open_next_step(ctx, approval, start=0, step_no=1)
+    if existing is not None:  # the tag was removed (withdrawn) and put back: the chain starts again
+        approval = existing
+        before = audit.snapshot(approval)
+        approval.status, approval.decided_at = "pending", None
+        audit.record(s, at=ctx.now, actor=ctx.userid or SOP_ACTOR, action="update", entity="approval",
+                     entity_id=str(approval.id), before=before, after=audit.snapshot(approval), reason=ctx.source)
+        step_no = max((st.step_no for st in _steps(ctx, approval.id)), default=0) + 1
+    else:
+        approval = ApprovalRow(kind=APPROVAL_KIND, visit_id=visit.visit_id, customer_id=visit.customer_id,
+                               rep_userid=visit.rep_userid, status="pending", current_step=1, created_at=ctx.now)
+        s.add(approval)
+        s.flush()
+        audit.record(s, at=ctx.now, actor=ctx.userid or SOP_ACTOR, action="create", entity="approval",
+                     entity_id=str(approval.id), after=audit.snapshot(approval), reason=ctx.source)
+        step_no = 1
+    step = _open_next_step(ctx, approval, start=0, step_no=step_no)
     customer = s.get(CustomerRow, approval.customer_id)
     if step is None:
         for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
@@ -247,6 +256,31 @@ def _chain_index(ctx: Ctx, step: ApprovalStepRow, policy) -> int:  # noqa: ANN00
     first = _steps(ctx, step.approval_id, step.step_no)[0]
     chain = policy.approval_chain
     return chain.index(first.role) if first.role in chain else len(chain)
+
+
+def withdraw_price_approval(ctx: Ctx, visit_id: str) -> ApprovalRow | None:
+    """The rep took 价格异议 off the visit: a pending approval is withdrawn — its open steps closed, their
+    SLA timers cancelled, each approver told (a later click on the card answers 已撤回). Audited."""
+    s = ctx.session
+    found = s.scalars(select(ApprovalRow).where(ApprovalRow.visit_id == visit_id)).first()
+    approval = _lock_approval(ctx, found.id) if found is not None else None
+    if approval is None or approval.status != "pending":
+        return None
+    customer = s.get(CustomerRow, approval.customer_id)
+    why = f"{ctx.source}: 价格异议标签已撤销"
+    for st in _steps(ctx, approval.id):
+        if st.status != "pending":
+            continue
+        before = audit.snapshot(st)
+        st.status, st.decided_at = "withdrawn", ctx.now
+        audit.record(s, at=ctx.now, actor=ctx.userid or SOP_ACTOR, action="update", entity="approval_step",
+                     entity_id=str(st.id), before=before, after=audit.snapshot(st), reason=why)
+        timers.cancel(s, now=ctx.now, reason=why, subject_type=SUBJECT, subject_id=str(st.id), kinds=[KIND])
+        ctx.send(st.approver_userid, Text(content=T.APPROVAL_WITHDRAWN.format(
+            customer=customer.name if customer else approval.customer_id,
+            rep=people.name_of(s, approval.rep_userid))))
+    _close(ctx, approval, "withdrawn")
+    return approval
 
 
 def _close(ctx: Ctx, approval: ApprovalRow, status: str) -> None:

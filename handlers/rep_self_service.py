@@ -97,8 +97,11 @@ def on_undo(ctx: Ctx, event: Inbound) -> None:
 def _undo_text(ctx: Ctx, entry: dict) -> str:
     visit = ctx.session.get(VisitRow, entry["visit_id"])
     for tag in entry.get("tags", []):
-        visit_repo.remove_tag(ctx.session, entry["visit_id"], tag, now=ctx.now, actor=ctx.userid,
-                              why=f"{ctx.source}: 撤销")
+        if visit_repo.remove_tag(ctx.session, entry["visit_id"], tag, now=ctx.now, actor=ctx.userid,
+                                 why=f"{ctx.source}: 撤销"):
+            from handlers import sop_bridge
+
+            sop_bridge.tag_removed(ctx, entry["visit_id"], tag)
     for pid in entry.get("promises", []):
         p = ctx.session.get(PromiseRow, pid)
         if p is not None and p.status == "open":

@@ -14,3 +14,9 @@ def promise_cancelled(ctx: Ctx, promise_id: int) -> None:
     from handlers.sop_hooks import on_promise_cancelled
 
     on_promise_cancelled(ctx, promise_id)
+
+
+def tag_removed(ctx: Ctx, visit_id: str, tag: str) -> None:
+    from handlers.sop_hooks import on_tag_removed
+
+    on_tag_removed(ctx, visit_id, tag)

@@ -6,6 +6,7 @@ rows they write commit with the caller's change or not at all. Every hook is ide
 - after_visit_completed(ctx, visit_id): the visit's promises and follow-up (PromiseRows already
   written by the visit flow) get their reminder timers and calendar entries; the visit is a touch (the
   customer's stale ladder ends, the 72 h clock restarts); a visit tagged 价格异议 starts the approval.
+- on_tag_removed(ctx, visit_id, tag): 价格异议 taken off withdraws a pending approval.
 - on_touch(ctx, customer_id): any other touch (an interaction, a visit that is not completed).
 - on_promise_changed / on_promise_done / on_promise_cancelled(ctx, promise_id): after the caller changed
   the PromiseRow: timers are re-planned or cancelled; the calendar entry is updated or deleted.
@@ -35,6 +36,12 @@ def after_visit_completed(ctx: Ctx, visit_id: str) -> None:
                                                          VisitTagRow.tag == approvals.PRICE_TAG))
     if tagged is not None:
         approvals.start_price_approval(ctx, visit)
+
+
+def on_tag_removed(ctx: Ctx, visit_id: str, tag: str) -> None:
+    """A tag came off a visit (undo, or the rep's correction): 价格异议 withdraws a pending approval."""
+    if tag == approvals.PRICE_TAG:
+        approvals.withdraw_price_approval(ctx, visit_id)
 
 
 def on_touch(ctx: Ctx, customer_id: str) -> None:

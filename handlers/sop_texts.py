@@ -92,7 +92,9 @@ REJECTED_DONE = "已驳回，已通知{rep}。"
 REP_APPROVAL_STARTED = "已提交价格异议审批（{customer}），审批人：{role}{name}。"
 REP_APPROVED = "你的价格异议申请（{customer}）已审批通过。{comments}"
 REP_REJECTED = "你的价格异议申请（{customer}）被{role}{name}驳回，原因：{reason}"
-APPROVAL_STATUS = {"approved": "已通过", "rejected": "已驳回", "pending": "审批中", "escalated": "已升级"}
+APPROVAL_STATUS = {"approved": "已通过", "rejected": "已驳回", "pending": "审批中", "escalated": "已升级",
+                   "withdrawn": "已撤回"}
+APPROVAL_WITHDRAWN = "价格异议审批已撤回（{customer}）：{rep}撤销了这次拜访的「价格异议」标签，无需再审批。"
 ALREADY_DECIDED = "该审批已处理：{status}。"
 NOT_APPROVER = "你不是这条审批的审批人。"
 WHICH_APPROVAL = "你有{n}条待审批：\n{lines}\n请回复「通过 #编号」或「驳回 #编号 原因」。"

@@ -104,6 +104,9 @@ def on_fix(ctx: Ctx, event: Inbound) -> bool | None:
                                          why=ctx.source)
             what = parts[3]
             if done:
+                from handlers import sop_bridge
+
+                sop_bridge.tag_removed(ctx, visit.visit_id, parts[3])
                 _recheck(ctx, visit)
     elif parts[1] == "promise" and len(parts) == 3:
         p = ctx.session.get(PromiseRow, int(parts[2]))

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+import handlers.visit_text  # noqa: F401 - registers the rep's correction card ("fix:tag:…")
 from core.clock import SHANGHAI
 from handlers.sop_hooks import after_visit_completed
-from storage.models import ApprovalRow, ApprovalStepRow, AuditRow, CustomerNoteRow
+from storage.models import ApprovalRow, ApprovalStepRow, AuditRow, CustomerNoteRow, VisitTagRow
 from tests.sop.conftest import add_customer, add_visit, click, messages, say, sweep, timers_of, unit_of_work
 
 VISIT_AT = datetime(2026, 11, 23, 8, 40, tzinfo=SHANGHAI)
@@ -169,3 +170,36 @@ def test_the_original_approver_may_still_decide_after_escalation(org, clock):
             (1, "sup1", "escalated", None), (1, "rm1", "approved", "sup1"), (2, "rm1", "pending", None)]
         assert s.get(ApprovalRow, approval_id).current_step == 2
         assert s.scalars(select(CustomerNoteRow.text)).one() == "价格异议审批·销售主管王主管已通过：（无意见）"
+
+
+def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_it(org, clock):
+    approval_id = _start(org, clock)
+    card = _card(org, "sup1")
+    clock.advance(minutes=5)
+    click(org, clock, "rep1", "fix:tag:v1:价格异议")  # the rep's correction card: the tag was a mistake
+    with org() as s:
+        approval = s.get(ApprovalRow, approval_id)
+        assert (approval.status, approval.decided_at) == ("withdrawn", clock.now())
+        assert [st.status for st in s.scalars(select(ApprovalStepRow))] == ["withdrawn"]
+        assert s.scalar(select(func.count()).select_from(AuditRow).where(
+            AuditRow.entity == "approval", AuditRow.entity_id == str(approval_id), AuditRow.action == "update")) == 1
+    assert _texts(org, "sup1") == ["价格异议审批已撤回（味源超市）：张三撤销了这次拜访的「价格异议」标签，无需再审批。"]
+    assert all(t.status == "cancelled" for t in timers_of(org, kind="approval_sla"))
+    clock.set(VISIT_AT + timedelta(days=3))
+    sweep(org, clock)  # no reminder or escalation for a withdrawn approval
+    assert [m.recipient for m in messages(org, kind="card") if "审批" in m.message["title"]] == ["sup1"]
+    click(org, clock, "sup1", card["buttons"][0]["key"], response_code="RC-late")  # a late click on the old card
+    assert _updates(org, "sup1") == [("RC-late", "已撤回")]
+    assert _texts(org, "sup1")[-1] == "该审批已处理：已撤回。"
+
+    with org() as s:  # the tag is back
+        s.add(VisitTagRow(visit_id="v1", tag="价格异议"))
+        s.commit()
+    with unit_of_work(org, clock, "rep1", source="inbox:9") as ctx:
+        after_visit_completed(ctx, "v1")
+    with org() as s:
+        assert s.get(ApprovalRow, approval_id).status == "pending"
+        steps = s.scalars(select(ApprovalStepRow).order_by(ApprovalStepRow.step_no)).all()
+        assert [(st.step_no, st.approver_userid, st.status) for st in steps] == [
+            (1, "sup1", "withdrawn"), (2, "sup1", "pending")]
+    assert len(messages(org, "sup1", kind="card")) == 2
