@@ -40,16 +40,28 @@ class InboxWorker:
     settings: dict[str, Any] = field(default_factory=dict)
     batch: int = 50
 
+    def __post_init__(self) -> None:
+        self._interrupted = False  # a batch broke off after claiming: give its rows back first
+
     def run_once(self) -> int:
         """Claim and handle one batch. Returns how many events were handled (or failed)."""
+        if self._interrupted:
+            with writer_session(self.session_factory) as s:
+                released = inbox.release_claims(s, owner=self.owner)
+                s.commit()
+            self._interrupted = False
+            if released:
+                log.warning("released %d inbox rows this worker held when its last batch broke off", released)
         with self.session_factory() as s:  # an idle tick must not take the write lock
             if not inbox.anything_waiting(s):
                 return 0
         with writer_session(self.session_factory) as s:
             ids = inbox.claim(s, now=self.clock.now(), owner=self.owner, limit=self.batch)
             s.commit()
+        self._interrupted = True
         for inbox_id in ids:
             self.handle(inbox_id)
+        self._interrupted = False
         return len(ids)
 
     def drain(self, max_rounds: int = 1000) -> int:

@@ -151,6 +151,13 @@ def claim(session: Session, *, now: datetime, owner: str, limit: int = 50,
     return ids
 
 
+def release_claims(session: Session, *, owner: str) -> int:
+    """Give back every row `owner` still holds (its round broke off, say the database went away): they
+    are claimable again at once instead of after the lease. Their half-done work was rolled back."""
+    return session.execute(update(InboxRow).where(InboxRow.status == "processing", InboxRow.claimed_by == owner)
+                           .values(status="new", lease_until=None, claimed_by=None)).rowcount
+
+
 def load_claimed(session: Session, *, inbox_id: int, owner: str) -> InboxRow | None:
     """The row, locked, if this owner still holds its claim (a lease may have expired and moved on)."""
     q = select(InboxRow).where(InboxRow.id == inbox_id, InboxRow.status == "processing",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from handlers import texts
@@ -140,3 +141,36 @@ def test_serving_installs_the_app_menu(db_url, tmp_path, redis_server, clock):
     menu = h.wecom.menus[1000002]["button"]
     assert [b["name"] for b in menu] == ["拍照", "签到", "我的待办"]
     assert menu[0]["type"] == "pic_sysphoto" and menu[1]["type"] == "location_select"
+
+
+def test_a_batch_broken_off_by_the_database_gives_its_claims_back_at_once(db_url, tmp_path, redis_server, clock,
+                                                                          monkeypatch):
+    """The database goes away while the worker holds claims (the failure cannot even be recorded): the
+    next round releases them instead of waiting out the 60 s lease, and each event is handled once."""
+    from sqlalchemy.exc import OperationalError
+
+
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    for user in ("rep01", "rep02", "sup01"):
+        h.peer.text(user, "帮助")
+    worker = h.services.worker
+    real_handle = worker.handle
+    gone = OperationalError("UPDATE inbox", {}, Exception("database is unavailable"))
+
+    def first_event_meets_a_dead_database(inbox_id):  # noqa: ANN001, ANN202
+        monkeypatch.setattr(worker, "handle", real_handle)
+        raise gone
+
+    monkeypatch.setattr(worker, "handle", first_event_meets_a_dead_database)
+    with pytest.raises(OperationalError):
+        h.tick()
+    with h.session_factory() as s:
+        held = s.scalars(select(InboxRow).where(InboxRow.status == "processing")).all()
+        assert len(held) == 3 and {r.claimed_by for r in held} == {worker.owner}
+    h.tick()  # the same instant: no lease has expired
+    with h.session_factory() as s:
+        assert [r.status for r in s.scalars(select(InboxRow))] == ["done"] * 3
+    for user in ("rep01", "rep02", "sup01"):
+        assert len(h.texts(user)) == 1
