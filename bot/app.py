@@ -28,7 +28,7 @@ class AssistantApp(FastAPI):
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
         if (self.fast_callback is not None and scope["type"] == "http" and scope["path"] == "/wecom/callback"
-                and scope["method"] == "POST"):
+                and scope["method"] == "POST" and not scope.get("root_path")):
             await self.fast_callback(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
