@@ -5,6 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.clock import SHANGHAI
@@ -12,7 +13,7 @@ from nlq.compile import DEFAULT_CAP, Plan, compile_spec
 from nlq.describe import describe
 from nlq.guard import refusal_reason
 from nlq.parse import Refused, parse
-from nlq.readonly import DEFAULT_TIMEOUT_S, QueryTimeout, read_only
+from nlq.readonly import DEFAULT_TIMEOUT_S, QueryTimeout, is_timeout, read_only
 from nlq.scope import Scope, UnknownAsker, scope_for
 from nlq.spec import Answer, QuerySpec
 from nlq.suggest import refusal_suggestion, suggest
@@ -75,7 +76,12 @@ def _refusal(base: dict[str, Any], reason: str, question: str, understood: str =
 def _answer(session: Session, spec: QuerySpec, scope: Scope, base: dict[str, Any], understood: str, *,
             now: datetime, cap: int) -> dict[str, Any]:
     plan = compile_spec(spec, owners=scope.owners, now=now, dialect=session.get_bind().dialect.name, cap=cap)
-    result = session.execute(plan.stmt).all()
+    try:
+        result = session.execute(plan.stmt).all()
+    except OperationalError as exc:  # past the statement timeout: ask() answers with a refusal
+        if is_timeout(exc):
+            raise QueryTimeout(str(exc.orig)) from exc
+        raise
     out: dict[str, Any] = {**base, "understood": understood, "kind": plan.kind}
     if plan.kind == "list":
         rows = [_list_row(r, plan, spec) for r in result[:cap]]

@@ -45,7 +45,7 @@ def read_only(session: Session, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterato
         try:
             yield
         except OperationalError as exc:
-            if _is_timeout(exc):
+            if is_timeout(exc):
                 raise QueryTimeout(str(exc.orig)) from exc
             raise
     finally:
@@ -55,6 +55,6 @@ def read_only(session: Session, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterato
         session.rollback()
 
 
-def _is_timeout(exc: OperationalError) -> bool:
+def is_timeout(exc: OperationalError) -> bool:
     msg = str(exc.orig).lower()
     return "interrupted" in msg or "statement timeout" in msg or "canceling statement" in msg

@@ -6,12 +6,13 @@ cities, so that naming a place with no data gives an empty answer rather than a 
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import CustomerRow, OrderRow, UserRow, VisitTagRow
@@ -36,11 +37,15 @@ RESERVED = ("客户", "拜访", "订单", "工单", "合同", "商机", "流失"
 MAX_NAME = 16
 
 
+_RESERVED_RE = re.compile("|".join(map(re.escape, RESERVED)))
+_BAD_CHAR_RE = re.compile(r"[\s\"'`;%_\\<>=,，、。?？!！]")
+
+
 def usable(value: str) -> bool:
     """May this value from the data be read as a name in a question?"""
     v = value.strip().lower()
-    return (0 < len(v) <= MAX_NAME and v.isprintable() and not any(w in v for w in RESERVED)
-            and not any(ch.isspace() or ch in "\"'`;%_\\<>=,，、。?？!！" for ch in v))
+    return (0 < len(v) <= MAX_NAME and v.isprintable() and not _RESERVED_RE.search(v)
+            and not _BAD_CHAR_RE.search(v))
 
 
 @dataclass(frozen=True)
@@ -82,18 +87,28 @@ def _distinct(session: Session, col) -> set[str]:  # noqa: ANN001
     return {v for (v,) in session.execute(select(col).where(col.is_not(None)).distinct()) if v and usable(v)}
 
 
+def _distinct_indexed(session: Session, col) -> set[str]:  # noqa: ANN001
+    """The same set as _distinct, for an indexed column of a big table: one index probe per distinct value
+    (the smallest value, then the smallest above it, …) instead of reading every row."""
+    vals = select(func.min(col).label("v")).cte("vals", recursive=True)
+    vals = vals.union_all(select(select(func.min(col)).where(col > vals.c.v).scalar_subquery())
+                          .where(vals.c.v.is_not(None)))
+    return {v for (v,) in session.execute(select(vals.c.v).where(vals.c.v.is_not(None))) if v and usable(v)}
+
+
 def load_vocab(session: Session) -> Vocab:
     users = {r.userid: User(r.userid, r.name if usable(r.name) else "", r.role, r.manager_userid)
              for r in session.execute(select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid))}
-    regions = _distinct(session, CustomerRow.region) | _distinct(session, UserRow.region) | set(COMMON_REGIONS)
-    cities = _distinct(session, CustomerRow.city) | _distinct(session, UserRow.city) | set(COMMON_CITIES)
+    many = _distinct_indexed  # customers, orders and visit tags: indexed columns (storage.models)
+    regions = many(session, CustomerRow.region) | _distinct(session, UserRow.region) | set(COMMON_REGIONS)
+    cities = many(session, CustomerRow.city) | _distinct(session, UserRow.city) | set(COMMON_CITIES)
     return Vocab(
         users=users,
         regions=frozenset(regions),
         cities=frozenset(cities),
-        channels=frozenset(_distinct(session, CustomerRow.channel)),
-        categories=frozenset(_distinct(session, OrderRow.category)),
-        tags=frozenset(_distinct(session, VisitTagRow.tag) | set(STANDARD_TAGS)),
+        channels=frozenset(many(session, CustomerRow.channel)),
+        categories=frozenset(many(session, OrderRow.category)),
+        tags=frozenset(many(session, VisitTagRow.tag) | set(STANDARD_TAGS)),
     )
 
 

@@ -78,3 +78,15 @@ def test_pending_changes_are_not_silently_dropped(loaded):
         s.add(UserRow(userid="new", name="新人", role="rep"))
         with pytest.raises(RuntimeError):
             ask(s, asker="dir", question="客户有多少", now=NOW)
+
+
+def test_a_question_past_the_time_limit_is_refused_not_raised(eval_factory):
+    from nlq.vocab import load_vocab
+
+    with eval_factory() as s:
+        if s.get_bind().dialect.name != "sqlite":
+            pytest.skip("SQLite interrupts by a deadline; a 1 ms PostgreSQL timeout may or may not fire")
+        vocab = load_vocab(s)
+        answer = ask(s, asker="dir", question="超过72小时未更新的客户", now=NOW, vocab=vocab, timeout_s=1e-9)
+        assert answer["kind"] == "refusal" and "太久" in answer["reason"]
+        assert ask(s, asker="dir", question="超过72小时未更新的客户", now=NOW, vocab=vocab)["kind"] == "list"
