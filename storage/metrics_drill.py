@@ -172,17 +172,21 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
 
 
 def credibility_sample(session: Session, sl: Slice, period: ReportPeriod, *, size: int = SAMPLE_SIZE,
-                       seed: int = DEFAULT_SAMPLE_SEED) -> SampleCheck:
+                       seed: int = DEFAULT_SAMPLE_SEED, population: Rate | None = None) -> SampleCheck:
     """过程数据可信度 checked by hand: a reproducible random sample of `size` visits of the slice and period
     (positions drawn with random.Random(seed) among the visits ordered by visit_id, so the same data and
     seed give the same sample on SQLite and PostgreSQL), each checked for location, photos and tags,
-    next to the whole population's rate."""
+    next to the whole population's rate (pass it if already computed for the same slice and period)."""
     C, V = CustomerRow, VisitRow
-    base = (select(V.visit_id).select_from(V).join(C, C.customer_id == V.customer_id)
-            .where(*_customer_preds(sl), *_in_period(V.checked_in_at, period)))
-    population = Rate()
-    for _, _, r in completeness_rows(session, sl, period):
-        population = population + r
+    preds = _customer_preds(sl)
+    base = select(V.visit_id).select_from(V)
+    if preds:  # else every visit counts: its customer always exists (a foreign key), so no join is needed
+        base = base.join(C, C.customer_id == V.customer_id)
+    base = base.where(*preds, *_in_period(V.checked_in_at, period))
+    if population is None:
+        population = Rate()
+        for _, _, r in completeness_rows(session, sl, period):
+            population = population + r
     n = population.denominator
     picks = sorted(random.Random(seed).sample(range(n), min(size, n))) if n else []
     ids: list[str] = []
