@@ -415,7 +415,7 @@ def bench_capacity(quick: bool) -> Rows:
             ("capacity: outbox relay (SQLite)", f"{sent / t_out:,.0f} sends/s ({sent:,} in {t_out:.1f} s, WeCom "
                                                "in-process)"),
             ("capacity: outbox relay over HTTP", f"{sent2 / t_http:,.0f} sends/s ({sent2:,} in {t_http:.1f} s, "
-                                                "loopback; one send at a time)"),
+                                                "loopback; 8 recipients at once, one round's results in one commit)"),
             ("capacity: questions, timer sweep", "see the nlq and timers sections"),
         ]
     finally:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import cards
@@ -74,27 +74,60 @@ class Relay:
         with writer_session(self.session_factory) as s:
             rows = outbox.claim(s, now=now, limit=self.batch, lease=CLAIM_LEASE, owner=self.owner)
             to_send = self._apply_rate_limit(s, rows, now)
-            recipient_of = {r.id: r.recipient for r in rows}
+            by_id = {r.id: r for r in rows}
+            jobs = [self._prepare(s, by_id[i]) for i in to_send]  # payloads rendered and stored here, once
             s.commit()
         self._interrupted = True
-        await self._send_lanes(_lanes(to_send, recipient_of))
+        sent: list[tuple[int, dict]] = []
+        try:
+            await self._send_lanes(_lanes(jobs), sent)
+        finally:
+            if sent:  # one transaction for the round's plain messages (a crash before it: the same bytes are
+                self._record_sent(sent)  # resent after the lease and WeCom's duplicate check drops them)
         self._interrupted = False
         return len(rows)
 
-    async def _send_lanes(self, lanes: list[list[int]]) -> None:
+    def _prepare(self, s: Session, row: OutboxRow) -> _Job:
+        """What a lane needs to send `row` without reading it again; text, markdown and cards are rendered
+        (and stored) in the claim's transaction."""
+        payload = row.payload
+        if payload is None and row.kind in FAST_KINDS:
+            payload = row.payload = self._render(s, row)
+        return _Job(row.id, row.kind, row.recipient, payload if row.kind in FAST_KINDS else None)
+
+    async def _send_lanes(self, lanes: list[list[_Job]], sent: list[tuple[int, dict]]) -> None:
         """Up to `concurrency` recipients at once (a real WeCom round trip is 30–100 ms); each recipient's
-        rows in order, replies' lanes first."""
+        rows in order, replies' lanes first. Plain messages' results are collected into `sent`."""
         gate = asyncio.Semaphore(self.concurrency)
 
-        async def lane(ids: list[int]) -> None:
+        async def lane(jobs: list[_Job]) -> None:
             async with gate:
-                for row_id in ids:
-                    await self._send_one(row_id)
+                for job in jobs:
+                    if job.payload is None:
+                        await self._send_one(job.row_id)  # images, card updates, calendar calls
+                        continue
+                    try:
+                        sent.append((job.row_id, await self.client.send_raw(job.payload)))
+                    except WeComError as exc:
+                        self._failed(job.row_id, exc, permanent=not exc.transient)
+                    except (httpx.TransportError, httpx.TimeoutException) as exc:
+                        self._failed(job.row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False)
 
-        results = await asyncio.gather(*(lane(ids) for ids in lanes), return_exceptions=True)
+        results = await asyncio.gather(*(lane(jobs) for jobs in lanes), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             raise errors[0]
+
+    def _record_sent(self, sent: list[tuple[int, dict]]) -> None:
+        now = self.clock.now()
+        params = []
+        for row_id, result in sent:
+            bad = result.get("invaliduser") or result.get("unlicenseduser")
+            params.append({"rid": row_id, "err": f"invaliduser={bad}" if bad else None,
+                           "rc": result.get("response_code") or None})
+        with self.session_factory() as s:
+            s.connection().execute(_MARK_SENT.values(sent_at=now), params)
+            s.commit()
 
     def _release_own_claims(self, now: datetime) -> None:
         """After a round broke off (say the database went away mid-send), put the rows this relay still
@@ -174,14 +207,16 @@ class Relay:
         payload = cards.dumps(cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id))
         if isinstance(reply, Text | Markdown):
             # WeCom's duplicate check would swallow a second, legitimately identical message within its
-            # window (帮助 asked twice, two photos refused for the same reason): number the repeat.
-            repeats = s.scalar(select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.recipient == row.recipient, OutboxRow.id != row.id, OutboxRow.payload == payload,
-                OutboxRow.created_at > row.created_at - DUPLICATE_WINDOW)) or 0
-            if repeats:
+            # window (帮助 asked twice, two photos refused for the same reason): number the repeat with the
+            # first number no recent row to this person carries.
+            base, n = payload, 1
+            while s.scalar(select(OutboxRow.id).where(
+                    OutboxRow.recipient == row.recipient, OutboxRow.id != row.id, OutboxRow.payload == payload,
+                    OutboxRow.created_at > row.created_at - DUPLICATE_WINDOW).limit(1)) is not None:
+                n += 1
                 field = "text" if isinstance(reply, Text) else "markdown"
-                body = json.loads(payload)
-                body[field]["content"] = cards.clip(body[field]["content"], 2030) + f"（{repeats + 1}）"
+                body = json.loads(base)
+                body[field]["content"] = cards.clip(body[field]["content"], 2030) + f"（{n}）"
                 payload = cards.dumps(body)
         return payload
 
@@ -282,11 +317,25 @@ class Relay:
                            dedupe_key=f"dead:{row.id}:{admin}", now=now)
 
 
-def _lanes(ids: list[int], recipient_of: dict[int, str]) -> list[list[int]]:
-    """Row ids grouped by recipient, each group in the given order, groups by their first row."""
-    lanes: dict[str, list[int]] = {}
-    for row_id in ids:
-        lanes.setdefault(recipient_of[row_id], []).append(row_id)
+@dataclass(frozen=True)
+class _Job:
+    row_id: int
+    kind: str
+    recipient: str
+    payload: str | None  # set for text, markdown and cards: sent as is; None: _send_one does the rest
+
+
+FAST_KINDS = ("text", "markdown", "card")
+_MARK_SENT = (update(OutboxRow).where(OutboxRow.id == bindparam("rid"), OutboxRow.status == "sending")
+              .values(status="sent", lease_until=None, last_error=func.coalesce(bindparam("err"), OutboxRow.last_error),
+                      response_code=func.coalesce(bindparam("rc"), OutboxRow.response_code)))
+
+
+def _lanes(jobs: list[_Job]) -> list[list[_Job]]:
+    """Jobs grouped by recipient, each group in the given order, groups by their first job."""
+    lanes: dict[str, list[_Job]] = {}
+    for job in jobs:
+        lanes.setdefault(job.recipient, []).append(job)
     return list(lanes.values())
 
 

@@ -158,26 +158,23 @@ def test_a_round_broken_off_by_the_database_releases_its_claims_at_once(db_url, 
     for u in ("u1", "u2", "u3"):
         _enqueue(h, u, 1)
     relay = h.services.relay
-    real_sent = relay._sent
-    broken = []
+    real_record = relay._record_sent
 
-    def sent_then_database_gone(row_id, result):  # noqa: ANN001, ANN202 - WeCom took it, the DB is gone
-        if not broken:
-            broken.append(row_id)
-            raise OperationalError("UPDATE outbox", {}, Exception("database is unavailable"))
-        return real_sent(row_id, result)
+    def database_gone(sent):  # noqa: ANN001, ANN202 - WeCom took all three, recording them fails
+        monkeypatch.setattr(relay, "_record_sent", real_record)
+        raise OperationalError("UPDATE outbox", {}, Exception("database is unavailable"))
 
-    monkeypatch.setattr(relay, "_sent", sent_then_database_gone)
+    monkeypatch.setattr(relay, "_record_sent", database_gone)
     with pytest.raises(OperationalError):
         h.tick()
     with h.session_factory() as s:
-        stuck = s.get(OutboxRow, broken[0])
-        assert (stuck.status, stuck.claimed_by) == ("sending", relay.owner)
-    h.tick()  # the same minute: no lease has expired, the relay releases its own claim
+        held = s.scalars(select(OutboxRow)).all()
+        assert {(r.status, r.claimed_by) for r in held} == {("sending", relay.owner)}
+    h.tick()  # the same minute: no lease has expired, the relay releases its own claims
     assert _statuses(h) == Counter({"sent": 3})
     for u in ("u1", "u2", "u3"):
-        assert len(h.wecom.deliveries_to(u)) == 1  # the resend was the same bytes: WeCom dropped the repeat
-    assert len(h.wecom.duplicates) == 1
+        assert len(h.wecom.deliveries_to(u)) == 1  # the resends were the same bytes: WeCom dropped them
+    assert len(h.wecom.duplicates) == 3
 
 
 def test_no_one_gets_more_than_the_hourly_limit(db_url, tmp_path, redis_server, clock):
@@ -200,3 +197,23 @@ def test_no_one_gets_more_than_the_hourly_limit(db_url, tmp_path, redis_server, 
     for i in range(30):
         assert f"提醒 late{i}" in text
     assert h.wecom.dropped == []
+
+
+def test_identical_messages_to_one_person_are_numbered_so_none_is_swallowed(db_url, tmp_path, redis_server, clock):
+    """WeCom's duplicate check drops an identical message within 30 minutes: the 2nd, 3rd, 4th get
+    （2）（3）（4）, also when rendered in one round."""
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        for i in range(3):
+            outbox.enqueue(s, recipient="rep01", message=Text(content="请补拍照片").to_dict(), dedupe_key=f"same:{i}",
+                           now=clock.now())
+        s.commit()
+    h.tick()
+    clock.advance(minutes=5)
+    with h.session_factory() as s:
+        outbox.enqueue(s, recipient="rep01", message=Text(content="请补拍照片").to_dict(), dedupe_key="same:3",
+                       now=clock.now())
+        s.commit()
+    h.tick()
+    assert h.texts("rep01") == ["请补拍照片", "请补拍照片（2）", "请补拍照片（3）", "请补拍照片（4）"]
+    assert h.wecom.duplicates == [] and h.wecom.dropped == []
