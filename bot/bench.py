@@ -1,7 +1,8 @@
 """`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
 
 Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, sustained, soak,
-capacity, hostile.
+capacity, hostile. nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
+(`python -m nlq.bench capacity` runs only the question module's).
 """
 from __future__ import annotations
 
@@ -176,6 +177,8 @@ def bench_photos(quick: bool) -> list[tuple[str, str]]:
 
 
 def bench_nlq(quick: bool) -> list[tuple[str, str]]:
+    """Accuracy, p95 at 20× the evaluation scale (SQLite) and, unless quick, at 100,000 customers /
+    1,000,000 visits on the embedded PostgreSQL."""
     from nlq import bench as nlq_bench
 
     return nlq_bench.report(quick=quick)
