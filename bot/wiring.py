@@ -13,7 +13,7 @@ from bot.settings import Settings
 from core.clock import Clock, SystemClock
 from handlers.payments import rematch_contracts
 from handlers.registry import load_handlers
-from handlers.sop import sweep_due_timers
+from handlers.sop import ensure_recurring, sweep_due_timers
 from handlers.visit_idle import close_idle_visits
 from nlq.llm import model_from_env
 from nlq.vocab import VocabCache
@@ -45,11 +45,16 @@ def _install_parts(services: Services) -> None:
     """The sweeps every tick runs (idle visits, SOP timers, retention…), reports, and the photo prefetch."""
     _install_llm(services)
     sf, clock = services.session_factory, services.clock
-    services.extra["sweeps"] = [lambda: sweep_due_timers(sf, clock, owner=services.worker.owner)]
+    # the recurring timers book their successors when they fire; checking that one is pending (first start,
+    # or cancelled by hand) is housekeeping, not every beat
+    def sweep_timers() -> int:
+        return sweep_due_timers(sf, clock, owner=services.worker.owner, recurring=False)
+
+    services.extra["sweeps"] = [sweep_timers, lambda: len(ensure_recurring(sf, clock))]
     install_reports(services)  # prepends the booking of the recurring report timers
     retention.install(services, retain_days=services.settings.GPS_RETENTION_DAYS)
     sweeps = services.extra["sweeps"]
-    sop = sweeps.index(next(f for f in sweeps if f.__name__ == "<lambda>"))
+    sop = sweeps.index(sweep_timers)
     # housekeeping need not run every beat: booking, retention, idle visits at most every 30 s (clock time)
     services.extra["sweeps"] = [sweeps[sop]] + [every(30, clock, f) for i, f in enumerate(sweeps) if i != sop] + [
         every(30, clock, lambda: close_idle_visits(sf, clock))]

@@ -84,14 +84,15 @@ def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, ow
     """Fire every due timer (and every timer whose lease expired). Returns how many were fired."""
     if recurring:
         ensure_recurring(session_factory, clock)
-    with session_factory() as s:
-        settings = {"_sop_policy": load_policy(s)}
+    settings: dict[str, Any] | None = None
     fired = 0
-    with _writer_connection(session_factory) as conn:  # one connection for the sweep, one transaction per timer
+    with _writer_connection(session_factory) as conn:  # one connection for the sweep, FIRE_CHUNK timers a commit
         for _ in range(max_rounds):
             with session_factory() as s:  # most ticks find nothing: do not take the write lock for that
                 if not timers.any_due(s, now=clock.now()):
                     break
+                if settings is None:
+                    settings = {"_sop_policy": load_policy(s)}
             with _unit(session_factory, conn) as s:
                 ids = timers.claim_due(s, now=clock.now(), owner=owner, limit=batch, lease=lease)
             if not ids:
