@@ -1,10 +1,11 @@
 """Overdue payments (回款逾期): matching after each payments import, and the overdue alert.
 
-`rematch_contracts(session, now)` runs after contracts or payments were imported. In two set-based
-queries it (1) books an overdue timer `payment:<contract>:<due_on>` for every contract not paid in
-full (idempotent; a changed due date gives a new key, and the old timer cancels itself when it fires)
-and (2) cancels the pending timers of contracts now paid in full. When a timer fires it re-checks the
-contract; if still short it alerts the owner's supervisor and the finance director.
+`rematch_contracts(session, now)` runs after contracts or payments were imported. It stores the matches
+(storage.contract_match.store_matches), then in two set-based queries (1) books an overdue timer
+`payment:<contract>:<due_on>` for every contract not paid in full (idempotent; a changed due date gives a
+new key, and the old timer cancels itself when it fires) and (2) cancels the pending timers of contracts
+now paid in full. When a timer fires it re-checks the contract; if still short it alerts the owner's
+supervisor and the finance director.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def rematch_contracts(session: Session, now: datetime, *, policy: SopPolicy | No
     """Re-run contract matching (call after a payments or contracts import, in its transaction or a new one).
     Returns {"unpaid": n, "scheduled": added timers, "cancelled": timers of contracts now paid}."""
     policy = policy or load_policy(session)
+    contract_match.store_matches(session)  # the stored payment → contract pairs, read below and by questions
     unpaid = contract_match.unpaid_contracts(session)
     rows = []
     for no, due_on, _amount, _paid in unpaid:

@@ -34,7 +34,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from nlq.spec import Period, QuerySpec, Span, TouchCondition, default_list_order, effective_status
-from nlq.sqlfns import at, cents, contains_text, exceeds_hours
+from nlq.sqlfns import at, cents, exceeds_hours
 from nlq.timewords import Window, local_now, resolve
 from nlq.vocab import STANDARD_TAGS
 from storage.models import (
@@ -43,6 +43,7 @@ from storage.models import (
     InteractionRow,
     OpportunityRow,
     OrderRow,
+    PaymentMatchRow,
     PaymentRow,
     TicketRow,
     UserRow,
@@ -109,7 +110,9 @@ class _Compiler:
             return [false()]
         return [C.owner_userid.in_(sorted(self.owners))]
 
-    def customer_preds(self) -> list[ColumnElement[bool]]:
+    def customer_preds(self, *, joined: bool = False) -> list[ColumnElement[bool]]:
+        """The customer's conditions. joined: without the tag, ticket-timeout and overdue conditions, which a
+        list reads from per-customer counts joined to the customer (list_plan)."""
         f = self.s.customer
         out = self.scope()
         status = "active" if self.s.figure == "freshness" else effective_status(self.s)
@@ -122,7 +125,7 @@ class _Compiler:
                             (C.owner_userid, f.owners)):
             if values:
                 out.append(col.in_(values))
-        for t in f.tags:
+        for t in f.tags if not joined else ():
             out.append(self.has_tag_visit(t.tag, t.period))
         for o in f.orders:
             e = self.has_order(o.category, o.period)
@@ -130,11 +133,11 @@ class _Compiler:
         for t in f.touches:
             e = self.touched(t)
             out.append(e if t.present else ~e)
-        if f.ticket_timeout is not None:
+        if f.ticket_timeout is not None and not joined:
             k = aliased(TicketRow)
             out.append(exists().where(k.customer_id == C.customer_id, self.timed_out(k),
                                       self.in_window(k.opened_at, f.ticket_timeout.period)))
-        if f.overdue is not None:
+        if f.overdue is not None and not joined:
             k = aliased(ContractRow)
             out.append(exists().where(k.customer_id == C.customer_id, self.overdue(k),
                                       self.in_dates(k.due_on, f.overdue.period)))
@@ -178,15 +181,45 @@ class _Compiler:
                    and_(k.responded_at.is_(None), exceeds_hours(at(self.now), k.opened_at, k.sla_hours, self.dialect)))
 
     def paid(self, k: Any) -> Any:
-        p = aliased(PaymentRow)
-        return func.coalesce(select(func.sum(p.amount)).where(contains_text(p.memo, k.contract_no))
-                             .scalar_subquery(), 0)
+        """The contract's matched payments (memo contains its number), from the stored matches
+        (storage.contract_match keeps payment_matches equal to the substring test)."""
+        p, m = aliased(PaymentRow), aliased(PaymentMatchRow)
+        return func.coalesce(select(func.sum(p.amount)).select_from(m).join(p, p.txn_id == m.txn_id)
+                             .where(m.contract_no == k.contract_no).scalar_subquery(), 0)
 
     def overdue(self, k: Any) -> ColumnElement[bool]:
         """回款逾期: past due_on, and the payments whose memo holds the contract number sum to less than it."""
         return and_(k.due_on < self.today, cents(self.paid(k)) < cents(k.amount))
 
+    def paid_by_contract(self) -> Any:
+        """(contract_no, paid) for the contracts with matched payments, grouped once (joined, rather than a
+        subquery per contract)."""
+        p, m = aliased(PaymentRow), aliased(PaymentMatchRow)
+        return (select(m.contract_no.label("contract_no"), func.sum(p.amount).label("paid"))
+                .select_from(m).join(p, p.txn_id == m.txn_id).group_by(m.contract_no).subquery("paid"))
+
     # --- per-customer figures for list rows ----------------------------------------------------------
+    def counts_by_customer(self, what: str, period: Period | None = None, tag: str | None = None) -> Any:
+        """(customer_id, n[, amount]) for the customers with at least one such row: a list joins it instead of
+        an EXISTS and a count per customer (the same customers, the same figures)."""
+        if what == "tag_visits":  # (visit_id, tag) is the key: one tag row per visit
+            v, t = aliased(VisitRow), aliased(VisitTagRow)
+            return (select(v.customer_id.label("customer_id"), func.count().label("n"))
+                    .select_from(t).join(v, v.visit_id == t.visit_id)
+                    .where(t.tag == tag, self.in_window(v.checked_in_at, period)).group_by(v.customer_id))
+        if what == "timeout_tickets":
+            k = aliased(TicketRow)
+            return (select(k.customer_id.label("customer_id"), func.count().label("n"))
+                    .where(self.timed_out(k), self.in_window(k.opened_at, period)).group_by(k.customer_id))
+        k = aliased(ContractRow)  # overdue contracts
+        paid = self.paid_by_contract()
+        left = k.amount - func.coalesce(paid.c.paid, 0)
+        return (select(k.customer_id.label("customer_id"), func.count().label("n"), func.sum(left).label("amount"))
+                .select_from(k).outerjoin(paid, paid.c.contract_no == k.contract_no)
+                .where(k.due_on < self.today, cents(func.coalesce(paid.c.paid, 0)) < cents(k.amount),
+                       self.in_dates(k.due_on, period))
+                .group_by(k.customer_id))
+
     def last_touch(self, kind: str) -> ColumnElement[Any]:
         """The latest touch (kind any: visit or interaction) of the outer customer, NULL if never touched."""
         v = aliased(VisitRow)
@@ -199,27 +232,16 @@ class _Compiler:
         sub = touches.subquery("touches")
         return type_coerce(select(func.max(sub.c.at)).scalar_subquery(), UTCDateTime())
 
-    def per_customer(self, what: str, period: Period | None = None, category: str | None = None,
-                     tag: str | None = None) -> ColumnElement[Any]:
+    def per_customer(self, what: str, period: Period | None = None, category: str | None = None) -> ColumnElement[Any]:
+        """A ranking's figure for the outer customer (sales, order_count, visit_count), 0 when none."""
         if what in ("sales", "order_count"):
             o = aliased(OrderRow)
             agg = func.sum(o.amount) if what == "sales" else func.count()
             q = select(agg).where(o.customer_id == C.customer_id, self.in_dates(o.ordered_on, period),
                                   o.category == category if category else true())
-        elif what in ("visit_count", "tag_visits"):
+        else:  # visit_count
             v = aliased(VisitRow)
             q = select(func.count()).where(v.customer_id == C.customer_id, self.in_window(v.checked_in_at, period))
-            if tag:
-                t = aliased(VisitTagRow)
-                q = q.where(exists().where(t.visit_id == v.visit_id, t.tag == tag))
-        elif what == "timeout_tickets":
-            k = aliased(TicketRow)
-            q = select(func.count()).where(k.customer_id == C.customer_id, self.timed_out(k),
-                                           self.in_window(k.opened_at, period))
-        else:  # overdue_contracts, overdue_amount
-            k = aliased(ContractRow)
-            agg = func.count() if what == "overdue_contracts" else func.sum(k.amount - self.paid(k))
-            q = select(agg).where(k.customer_id == C.customer_id, self.overdue(k), self.in_dates(k.due_on, period))
         return func.coalesce(q.scalar_subquery(), 0)
 
     # --- the three shapes --------------------------------------------------------------------------
@@ -247,16 +269,20 @@ class _Compiler:
             fields.append(("last_touch_at", self.last_touch("any")))
         if "visit" in kinds or (s.ranking and s.ranking.by == "last_visit"):
             fields.append(("last_visit_at", self.last_touch("visit")))
+        joins: list[Any] = []  # per-customer counts, inner-joined: the customer must have such rows
         for i, t in enumerate(f.tags):
-            fields.append((f"tag_visits:{i}", self.per_customer("tag_visits", t.period, tag=t.tag)))
+            joins.append(self.counts_by_customer("tag_visits", t.period, tag=t.tag).subquery(f"tagged{i}"))
+            fields.append((f"tag_visits:{i}", joins[-1].c.n))
         present = [o for o in f.orders if o.present]
         if present:
             fields.append(("order_count", self.per_customer("order_count", present[0].period, present[0].category)))
         if f.ticket_timeout is not None:
-            fields.append(("timeout_tickets", self.per_customer("timeout_tickets", f.ticket_timeout.period)))
+            joins.append(self.counts_by_customer("timeout_tickets", f.ticket_timeout.period).subquery("late"))
+            fields.append(("timeout_tickets", joins[-1].c.n))
         if f.overdue is not None:
-            fields.append(("overdue_contracts", self.per_customer("overdue_contracts", period=f.overdue.period)))
-            fields.append(("overdue_amount", self.per_customer("overdue_amount", period=f.overdue.period)))
+            joins.append(self.counts_by_customer("overdue_contracts", f.overdue.period).subquery("overdue"))
+            fields.append(("overdue_contracts", joins[-1].c.n))
+            fields.append(("overdue_amount", joins[-1].c.amount))
         r = s.ranking
         if r is not None and r.by in ("sales", "order_count", "visit_count") \
                 and r.by not in {n for n, _ in fields}:
@@ -270,13 +296,16 @@ class _Compiler:
                 order.append(col.desc().nulls_last() if r.descending else col.asc().nulls_last())
         else:
             order += self.default_order(named)
-        preds = self.customer_preds()
+        preds = self.customer_preds(joined=True)
         if r is not None and r.by == "nps":
             preds.append(C.nps.is_not(None))  # a customer without an NPS has no place in an NPS ranking
         limit = min(s.limit or self.cap + 1, self.cap + 1)
+        source: Any = C.__table__
+        for j in joins:
+            source = source.join(j, j.c.customer_id == C.customer_id)
         stmt = (select(C.customer_id, C.name, C.owner_userid, UserRow.name.label("owner_name"), *named.values(),
                        func.count().over().label("total"))
-                .select_from(C).outerjoin(UserRow, UserRow.userid == C.owner_userid)
+                .select_from(source).outerjoin(UserRow, UserRow.userid == C.owner_userid)
                 .where(*preds).order_by(*order, C.customer_id).limit(limit))
         return Plan(stmt, "list", tuple(n for n, _ in fields), money=False, rate=False, cap=self.cap)
 
@@ -393,9 +422,12 @@ class _Compiler:
             row_key = {"rep": C.owner_userid}
         else:  # contracts: always the overdue ones
             k = ContractRow
-            base = k.__table__.join(C.__table__, k.customer_id == C.customer_id)
-            preds += [self.overdue(k), self.in_dates(k.due_on, s.period)]
-            value = func.count() if s.figure == "count" else func.coalesce(func.sum(k.amount - self.paid(k)), 0)
+            paid = self.paid_by_contract()
+            base = (k.__table__.join(C.__table__, k.customer_id == C.customer_id)
+                    .outerjoin(paid, paid.c.contract_no == k.contract_no))
+            paid_n = func.coalesce(paid.c.paid, 0)
+            preds += [k.due_on < self.today, cents(paid_n) < cents(k.amount), self.in_dates(k.due_on, s.period)]
+            value = func.count() if s.figure == "count" else func.coalesce(func.sum(k.amount - paid_n), 0)
             row_key = {"rep": C.owner_userid}
         keys = {"region": C.region, "city": C.city, "channel": C.channel, **row_key}
         key = keys.get(s.group_by) if s.group_by else None

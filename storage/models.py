@@ -199,6 +199,14 @@ class PaymentRow(Base):
     memo: Mapped[str | None] = mapped_column(String(512))
 
 
+class PaymentMatchRow(Base):
+    """A payment whose memo contains a contract's number (回款逾期's matching, stored): kept equal to the
+    live substring test by storage.contract_match.store_matches, which the payments/contracts import runs."""
+    __tablename__ = "payment_matches"
+    contract_no: Mapped[str] = mapped_column(Id, primary_key=True)
+    txn_id: Mapped[str] = mapped_column(Id, primary_key=True, index=True)
+
+
 class TicketRow(Base):
     __tablename__ = "tickets"
     ticket_id: Mapped[str] = mapped_column(Id, primary_key=True)

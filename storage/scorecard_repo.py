@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from core.report_period import SHANGHAI
 from core.scorecard import COMPONENTS, LABELS, CustomerFeatures, Scorecard, ScoreRules, explain, score
 from storage import audit
+from storage.contract_match import matched_numbers
 from storage.models import (
     ContractRow,
     CustomerRow,
@@ -172,18 +173,6 @@ def _contracts_on_time(session: Session, scope: list[Any], *, today: date,
         if paid.get(no, Decimal(0)).quantize(Decimal("0.01")) >= amount.quantize(Decimal("0.01")):
             on_time[cid] += 1
     return dict(due), dict(on_time)
-
-
-def matched_numbers(memo: str, by_len: dict[int, set[str]]) -> set[str]:
-    """The contract numbers (grouped by length) that occur in memo as substrings."""
-    found: set[str] = set()
-    n = len(memo)
-    for length, numbers in by_len.items():
-        for i in range(n - length + 1):
-            piece = memo[i:i + length]
-            if piece in numbers:
-                found.add(piece)
-    return found
 
 
 # --- recompute -----------------------------------------------------------------------------------------

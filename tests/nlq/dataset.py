@@ -18,6 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core.clock import SHANGHAI
+from storage import contract_match
 from storage.models import (
     ContractRow,
     CustomerRow,
@@ -300,4 +301,5 @@ def insert_dataset(session: Session, ds: Dataset) -> None:
                         (TicketRow, ds.tickets)):
         for i in range(0, len(rows), 5000):
             session.execute(insert(model), rows[i:i + 5000])
+    contract_match.store_matches(session)  # as the import of contracts and payments does
     session.commit()
