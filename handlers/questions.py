@@ -14,7 +14,7 @@ from handlers.context import Ctx
 from handlers.types import Button, Card, CardClick, CardUpdate, Inbound
 from handlers.types import Text as TextReply
 from nlq.answer import CHAT_ROWS, ask, render_chat
-from storage import read_audit
+from storage import metrics, read_audit
 from storage.models import CustomerRow
 
 MAX_NAMES = 10
@@ -74,12 +74,7 @@ def on_action(ctx: Ctx, event: Inbound) -> bool | None:
     if action["type"] == "ask":
         reply_with(ctx, answer(ctx, action["question"]))
         return None
-    by_owner: dict[str, list[str]] = action.get("by_owner") or {}
-    if not by_owner:
-        for cid in action.get("customer_ids", []):
-            c = ctx.session.get(CustomerRow, cid)
-            if c is not None:
-                by_owner.setdefault(c.owner_userid, []).append(cid)
+    by_owner = _in_scope_by_owner(ctx, action)
     reason = action.get("reason", "")
     why = texts.REMIND_REASONS.get(reason.split(":")[0], "需要跟进")
     manager = ctx.user.name if ctx.user else ctx.userid
@@ -94,6 +89,21 @@ def on_action(ctx: Ctx, event: Inbound) -> bool | None:
         total += len(ids)
     ctx.reply(TextReply(content=texts.REMINDED.format(owners=len(by_owner), count=total)))
     return None
+
+
+def _in_scope_by_owner(ctx: Ctx, action: dict) -> dict[str, list[str]]:
+    """The action's customers grouped by their owner now, keeping only those the clicker may still see: the
+    button was made for an in-scope answer, but the org or the owners may have changed since."""
+    ids = [cid for ids in (action.get("by_owner") or {}).values() for cid in ids] or action.get("customer_ids", [])
+    viewer = metrics.viewer_for(metrics.load_people(ctx.session), ctx.userid)
+    by_owner: dict[str, list[str]] = {}
+    for cid in dict.fromkeys(ids):
+        c = ctx.session.get(CustomerRow, cid)
+        if c is None or c.owner_userid is None or viewer is None:
+            continue
+        if viewer.owners is None or c.owner_userid in viewer.owners:
+            by_owner.setdefault(c.owner_userid, []).append(cid)
+    return by_owner
 
 
 router.ROLE_TEXT_FALLBACK["manager"] = on_question

@@ -174,3 +174,23 @@ def test_a_batch_broken_off_by_the_database_gives_its_claims_back_at_once(db_url
         assert [r.status for r in s.scalars(select(InboxRow))] == ["done"] * 3
     for user in ("rep01", "rep02", "sup01"):
         assert len(h.texts(user)) == 1
+
+
+def test_an_action_button_acts_only_on_what_the_clicker_may_still_see(db_url, tmp_path, redis_server, clock):
+    """The remind button was made for an in-scope answer; if a rep moves to another team before the click,
+    that rep's customers are left out (the scope is checked again at the click)."""
+    from storage.models import UserRow
+
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now() - timedelta(days=10))
+    h.peer.text("sup01", "超过72小时未跟进的客户")
+    h.tick()
+    card = [c for c in h.cards("sup01") if c["button_list"][0]["key"].startswith("ask:act:")][-1]
+    with h.session_factory() as s:
+        s.get(UserRow, "rep02").manager_userid = "rm_east"  # 李娜 now reports to the regional manager
+        s.commit()
+    h.peer.card_click("sup01", card["task_id"], card["button_list"][0]["key"])
+    h.tick()
+    assert any("郑主管提醒" in t and "味源超市" in t for t in h.texts("rep01"))
+    assert not any("郑主管提醒" in t for t in h.texts("rep02"))
