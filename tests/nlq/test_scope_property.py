@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert
 
 from nlq.answer import ask
 from storage.models import CustomerRow, OrderRow, UserRow, VisitRow, VisitTagRow
+from tests.hostile.scope_org import visible  # the tree walked again, independently of nlq.scope
 from tests.nlq.dataset import NOW
 
 ROLES = ["rep", "rep", "rep", "supervisor", "regional_manager", "sales_director", "finance_director", "admin"]
@@ -52,22 +53,6 @@ def orgs(draw):
                            "amount": Decimal(draw(st.integers(1, 9999)))})
     asker = f"u{draw(st.integers(0, n - 1))}"
     return users, customers, visits, tags, orders, asker, draw(st.sampled_from(QUESTIONS))
-
-
-def visible(users, asker):
-    role = next(u["role"] for u in users if u["userid"] == asker)
-    if role in ("sales_director", "finance_director", "admin"):
-        return None
-    if role not in ("supervisor", "regional_manager"):
-        return {asker}
-    seen, todo = {asker}, [asker]
-    while todo:
-        boss = todo.pop()
-        for u in users:
-            if u["manager_userid"] == boss and u["userid"] not in seen:
-                seen.add(u["userid"])
-                todo.append(u["userid"])
-    return seen
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
