@@ -23,8 +23,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage import visit_tag_triggers
 
 
 class UTCDateTime(TypeDecorator):
@@ -114,6 +117,9 @@ class VisitRow(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     last_activity_at: Mapped[datetime | None] = mapped_column()
+    # how many visit_tags rows the visit has, kept by database triggers (storage.visit_tag_triggers): a
+    # complete visit is a test on this row alone
+    tag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (Index("ix_visits_customer_time", "customer_id", "checked_in_at"),
                       # who was touched in a window, read from the index alone (freshness, 未跟进)
@@ -124,6 +130,16 @@ class VisitTagRow(Base):
     __tablename__ = "visit_tags"
     visit_id: Mapped[str] = mapped_column(ForeignKey("visits.visit_id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    # the visit's customer, set and followed by database triggers (storage.visit_tag_triggers): the customers
+    # with a tag are read from (tag, customer_id) without touching visits
+    customer_id: Mapped[str | None] = mapped_column(Id)
+
+    __table_args__ = (Index("ix_visit_tags_tag_customer", "tag", "customer_id"),)
+
+
+@event.listens_for(VisitTagRow.__table__, "after_create")
+def _visit_tag_triggers(target: Any, connection: Any, **kw: Any) -> None:
+    visit_tag_triggers.install(connection)
 
 
 class PhotoRow(Base):

@@ -83,12 +83,24 @@ def add_tags(session: Session, visit: VisitRow, tags: list[str], *, now: datetim
         session.add(VisitTagRow(visit_id=visit.visit_id, tag=t))
         audit.record(session, at=now, actor=actor, action="create", entity="visit_tag",
                      entity_id=f"{visit.visit_id}:{t}", after={"visit_id": visit.visit_id, "tag": t}, reason=why)
+    if added:
+        _recount(session, visit.visit_id)
     return added
+
+
+def _recount(session: Session, visit_id: str) -> None:
+    """visits.tag_count is kept by database triggers (storage.visit_tag_triggers): write the tag rows now and
+    let a loaded visit read its count again, so that a later audit snapshot shows the stored value."""
+    session.flush()
+    visit = session.identity_map.get(session.identity_key(VisitRow, visit_id))  # type: ignore[arg-type]
+    if visit is not None:
+        session.expire(visit, ["tag_count"])
 
 
 def remove_tag(session: Session, visit_id: str, tag: str, *, now: datetime, actor: str, why: str) -> bool:
     n = session.execute(delete(VisitTagRow).where(VisitTagRow.visit_id == visit_id, VisitTagRow.tag == tag)).rowcount
     if n:
+        _recount(session, visit_id)
         audit.record(session, at=now, actor=actor, action="delete", entity="visit_tag", entity_id=f"{visit_id}:{tag}",
                      before={"visit_id": visit_id, "tag": tag}, reason=why)
     return bool(n)
