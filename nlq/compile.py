@@ -144,7 +144,10 @@ class _Compiler:
         return out
 
     def has_tag_visit(self, tag: str, period: Period | None) -> ColumnElement[bool]:
-        v, t = aliased(VisitRow), aliased(VisitTagRow)
+        t = aliased(VisitTagRow)
+        if period is None:  # visit_tags carries the visit's customer (kept by triggers): no visit needed
+            return exists().where(t.customer_id == C.customer_id, t.tag == tag)
+        v = aliased(VisitRow)
         return exists().where(v.customer_id == C.customer_id, t.visit_id == v.visit_id, t.tag == tag,
                               self.in_window(v.checked_in_at, period))
 
@@ -204,6 +207,9 @@ class _Compiler:
         an EXISTS and a count per customer (the same customers, the same figures)."""
         if what == "tag_visits":  # (visit_id, tag) is the key: one tag row per visit
             v, t = aliased(VisitRow), aliased(VisitTagRow)
+            if period is None:  # read from (tag, customer_id) alone: visit_tags.customer_id is the visit's
+                return (select(t.customer_id.label("customer_id"), func.count().label("n"))
+                        .where(t.tag == tag).group_by(t.customer_id))
             return (select(v.customer_id.label("customer_id"), func.count().label("n"))
                     .select_from(t).join(v, v.visit_id == t.visit_id)
                     .where(t.tag == tag, self.in_window(v.checked_in_at, period)).group_by(v.customer_id))
@@ -228,6 +234,10 @@ class _Compiler:
             return type_coerce(select(func.max(v.checked_in_at)).where(v.customer_id == C.customer_id)
                                .scalar_subquery(), UTCDateTime())
         i = aliased(InteractionRow)
+        if self.dialect == "postgresql":  # GREATEST skips NULLs; each max is one backward index probe
+            last_visit = select(func.max(v.checked_in_at)).where(v.customer_id == C.customer_id).scalar_subquery()
+            last_other = select(func.max(i.at)).where(i.customer_id == C.customer_id).scalar_subquery()
+            return type_coerce(func.greatest(last_visit, last_other), UTCDateTime())
         touches = union_all(visits, select(i.at.label("at")).where(i.customer_id == C.customer_id).correlate(C))
         sub = touches.subquery("touches")
         return type_coerce(select(func.max(sub.c.at)).scalar_subquery(), UTCDateTime())
@@ -378,18 +388,24 @@ class _Compiler:
             row_key = {"rep": C.owner_userid}
         elif s.entity == "visits":
             v = VisitRow
-            base = v.__table__.join(C.__table__, v.customer_id == C.customer_id)
+            # the customer is joined only when something reads it (the scope, a customer condition, a
+            # customer group key): visits.customer_id is a NOT NULL foreign key, so the join drops no visit
+            customer_read = bool(preds) or s.group_by in ("region", "city", "channel")
+            tag_only = (s.tag is not None and not customer_read and s.period is None and not s.reps
+                        and s.group_by is None and s.figure == "count")
+            if tag_only:  # visits with tag X: the tag rows themselves (one per visit and tag)
+                return VisitTagRow.__table__, [VisitTagRow.tag == s.tag], func.count(), None, None, None
+            base = v.__table__.join(C.__table__, v.customer_id == C.customer_id) if customer_read else v.__table__
             if s.group_by == "tag":
                 base = base.join(VisitTagRow.__table__, VisitTagRow.visit_id == v.visit_id)
             preds.append(self.in_window(v.checked_in_at, s.period))
             if s.reps:
                 preds.append(v.rep_userid.in_(s.reps))
-            if s.tag:
+            if s.tag:  # joined: (visit_id, tag) is the key, so at most one row per visit
                 t = aliased(VisitTagRow)
-                preds.append(exists().where(t.visit_id == v.visit_id, t.tag == s.tag))
-            t2 = aliased(VisitTagRow)
-            complete = and_(v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3,
-                            exists().where(t2.visit_id == v.visit_id))
+                base = base.join(t, and_(t.visit_id == v.visit_id, t.tag == s.tag))
+            # tag_count: the visit's visit_tags rows, kept by triggers (storage.visit_tag_triggers)
+            complete = and_(v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3, v.tag_count > 0)
             complete_n = func.coalesce(func.sum(case((complete, 1), else_=0)), 0)
             value = complete_n if s.figure == "complete_count" else func.count()
             num, den = complete_n, func.count()
