@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
@@ -151,3 +152,8 @@ def sees(vis: set[str] | None, owner: str) -> bool:
 def outside(org: dict[str, Any], vis: set[str] | None) -> list[dict[str, Any]]:
     """The customers the asker must never be shown."""
     return [c for c in org["customers"] if not sees(vis, c["owner_userid"])]
+
+
+# the scope property tests' budget: 40 generated orgs each, database fixtures reused across examples
+PROPERTY_SETTINGS = settings(max_examples=40, deadline=None,
+                             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -22,7 +22,7 @@ from handlers.types import CardClick, TextIn
 from handlers.worker import InboxWorker
 from storage import inbox
 from storage.models import ConversationRow, OutboxRow
-from tests.hostile.scope_org import NOW, PEOPLE, orgs, outside, seed, sees, visible
+from tests.hostile.scope_org import NOW, PEOPLE, PROPERTY_SETTINGS, orgs, outside, seed, sees, visible
 
 load_handlers()
 _keys = itertools.count()
@@ -70,8 +70,7 @@ def cases(draw):  # noqa: ANN001, ANN201
     return org, asked
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@PROPERTY_SETTINGS
 @given(case=cases())
 def test_nothing_received_names_a_customer_outside_the_scope(session_factory, case):
     org, questions = case

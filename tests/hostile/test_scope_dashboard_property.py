@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from bot.dashboard import make_dashboard_router
@@ -26,6 +26,7 @@ from core.report_period import PERIOD_WORDS, resolve_period
 from tests.hostile.scope_org import (
     GONE,
     NOW,
+    PROPERTY_SETTINGS,
     REGIONS,
     SEE_TREE,
     orgs,
@@ -95,8 +96,7 @@ def _no_customer_outside(html: str, forbidden, where: str) -> None:  # noqa: ANN
     assert not leaked, (where, leaked)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@PROPERTY_SETTINGS
 @given(case=cases())
 def test_pages_show_only_the_scope_and_count_only_the_scope(session_factory, case):
     org, f = case
