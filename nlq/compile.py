@@ -26,7 +26,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    type_coerce,
     union,
     union_all,
 )
@@ -47,7 +46,6 @@ from storage.models import (
     PaymentRow,
     TicketRow,
     UserRow,
-    UTCDateTime,
     VisitRow,
     VisitTagRow,
 )
@@ -157,7 +155,21 @@ class _Compiler:
                               self.in_dates(o.ordered_on, period))
 
     def touched(self, t: TouchCondition) -> ColumnElement[bool]:
-        """A touch (kind any: visit or interaction) in the condition's window."""
+        """A touch (kind any: visit or interaction) in the condition's window.
+
+        Read from the customer's latest touch (customers.last_touch_at / last_visit_at, kept by
+        storage.touch_triggers): none at all → no; the latest inside the window → yes; the latest before
+        the window → no; only a latest touch after the window's end (an earlier `now`, a past month) leaves
+        the question open, and those customers alone are probed in visits (and interactions)."""
+        latest = C.last_visit_at if t.kind == "visit" else C.last_touch_at
+        w = self.window(t.period)
+        after_end = latest > at(w.end) if w.end_inclusive else latest >= at(w.end)
+        return and_(latest.is_not(None),
+                    or_(self.in_window(latest, t.period, open_start=t.age_inclusive),
+                        and_(after_end, self.touch_rows(t))))
+
+    def touch_rows(self, t: TouchCondition) -> ColumnElement[bool]:
+        """The same test on the rows themselves: a visit (or, kind any, an interaction) in the window."""
         v = aliased(VisitRow)
         visits = exists().where(v.customer_id == C.customer_id,
                                 self.in_window(v.checked_in_at, t.period, open_start=t.age_inclusive))
@@ -166,16 +178,6 @@ class _Compiler:
         i = aliased(InteractionRow)
         return or_(visits, exists().where(i.customer_id == C.customer_id,
                                           self.in_window(i.at, t.period, open_start=t.age_inclusive)))
-
-    def touched_ids(self, period: Period | None) -> Select[Any]:
-        """Each customer with a touch (visit or interaction) in the window, once: joined for 客户信息鲜度
-        instead of two EXISTS probes per customer (GROUP BY rather than UNION: PostgreSQL then
-        de-duplicates with a hash, not a sort spilled to disk)."""
-        v, i = aliased(VisitRow), aliased(InteractionRow)
-        touches = union_all(select(v.customer_id.label("customer_id")).where(self.in_window(v.checked_in_at, period)),
-                            select(i.customer_id.label("customer_id")).where(self.in_window(i.at, period)))
-        sub = touches.subquery("touches")
-        return select(sub.c.customer_id).group_by(sub.c.customer_id)
 
     def timed_out(self, k: Any) -> ColumnElement[bool]:
         """服务响应超时: answered later than sla_hours after opened_at, or unanswered with more than that passed."""
@@ -227,20 +229,9 @@ class _Compiler:
                 .group_by(k.customer_id))
 
     def last_touch(self, kind: str) -> ColumnElement[Any]:
-        """The latest touch (kind any: visit or interaction) of the outer customer, NULL if never touched."""
-        v = aliased(VisitRow)
-        visits = select(v.checked_in_at.label("at")).where(v.customer_id == C.customer_id).correlate(C)
-        if kind == "visit":
-            return type_coerce(select(func.max(v.checked_in_at)).where(v.customer_id == C.customer_id)
-                               .scalar_subquery(), UTCDateTime())
-        i = aliased(InteractionRow)
-        if self.dialect == "postgresql":  # GREATEST skips NULLs; each max is one backward index probe
-            last_visit = select(func.max(v.checked_in_at)).where(v.customer_id == C.customer_id).scalar_subquery()
-            last_other = select(func.max(i.at)).where(i.customer_id == C.customer_id).scalar_subquery()
-            return type_coerce(func.greatest(last_visit, last_other), UTCDateTime())
-        touches = union_all(visits, select(i.at.label("at")).where(i.customer_id == C.customer_id).correlate(C))
-        sub = touches.subquery("touches")
-        return type_coerce(select(func.max(sub.c.at)).scalar_subquery(), UTCDateTime())
+        """The latest touch (kind any: visit or interaction) of the outer customer, NULL if never touched:
+        the customer's own column, kept by storage.touch_triggers."""
+        return C.last_visit_at if kind == "visit" else C.last_touch_at
 
     def per_customer(self, what: str, period: Period | None = None, category: str | None = None) -> ColumnElement[Any]:
         """A ranking's figure for the outer customer (sales, order_count, visit_count), 0 when none."""
@@ -380,11 +371,10 @@ class _Compiler:
             base = C
             value = func.count()
             if s.figure == "freshness":
-                # each customer joined to at most one row of the customers touched in the last 30 days
+                # touched in the last 30 days, read from the customer's latest touch (see touched)
                 period = Period(kind="rolling", span=Span(amount=FRESH_DAYS, unit="day"))
-                fresh = self.touched_ids(period).subquery("fresh")
-                base = C.__table__.outerjoin(fresh, fresh.c.customer_id == C.customer_id)
-                num, den = func.count(fresh.c.customer_id), func.count()
+                fresh = self.touched(TouchCondition(present=True, period=period))
+                num, den = func.coalesce(func.sum(case((fresh, 1), else_=0)), 0), func.count()
             row_key = {"rep": C.owner_userid}
         elif s.entity == "visits":
             v = VisitRow

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage import visit_tag_triggers
+from storage import touch_triggers, visit_tag_triggers
 
 
 class UTCDateTime(TypeDecorator):
@@ -94,6 +94,10 @@ class CustomerRow(Base):
     categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
     decision_roles: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"role": "采购", "name": "王芳"}]
     created_on: Mapped[date | None] = mapped_column(Date)
+    # the latest visit, and the latest visit or interaction (跟进), kept by database triggers
+    # (storage.touch_triggers): follow-up questions read the customer's row instead of probing both tables
+    last_visit_at: Mapped[datetime | None] = mapped_column()
+    last_touch_at: Mapped[datetime | None] = mapped_column()
 
 
 # --- what happens in the field -------------------------------------------------------------------
@@ -137,6 +141,11 @@ class VisitTagRow(Base):
     __table_args__ = (Index("ix_visit_tags_tag_customer", "tag", "customer_id"),)
 
 
+@event.listens_for(VisitRow.__table__, "after_create")
+def _visit_touch_triggers(target: Any, connection: Any, **kw: Any) -> None:
+    touch_triggers.install(connection, "visits")
+
+
 @event.listens_for(VisitTagRow.__table__, "after_create")
 def _visit_tag_triggers(target: Any, connection: Any, **kw: Any) -> None:
     visit_tag_triggers.install(connection)
@@ -177,6 +186,11 @@ class InteractionRow(Base):
 
     __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "at"),
                       Index("ix_interactions_time_customer", "at", "customer_id"))
+
+
+@event.listens_for(InteractionRow.__table__, "after_create")
+def _interaction_touch_triggers(target: Any, connection: Any, **kw: Any) -> None:
+    touch_triggers.install(connection, "interactions")
 
 
 class OrderRow(Base):
