@@ -76,17 +76,12 @@ def _refusal(base: dict[str, Any], reason: str, question: str, understood: str =
 def _answer(session: Session, spec: QuerySpec, scope: Scope, base: dict[str, Any], understood: str, *,
             now: datetime, cap: int) -> dict[str, Any]:
     plan = compile_spec(spec, owners=scope.owners, now=now, dialect=session.get_bind().dialect.name, cap=cap)
-    try:
-        result = session.execute(plan.stmt).all()
-    except OperationalError as exc:  # past the statement timeout: ask() answers with a refusal
-        if is_timeout(exc):
-            raise QueryTimeout(str(exc.orig)) from exc
-        raise
+    result = _run(session, plan.stmt).all()
     out: dict[str, Any] = {**base, "understood": understood, "kind": plan.kind}
     if plan.kind == "list":
         rows = [_list_row(r, plan, spec) for r in result[:cap]]
-        total = result[0].total if result else 0
         if len(result) > cap:
+            total = result[0].total if plan.count is None else _run(session, plan.count).scalar_one()
             out["understood"] += f"（共{total}个，只列出前{cap}个）"
         out["rows"] = rows
     elif plan.kind == "groups":
@@ -101,6 +96,15 @@ def _answer(session: Session, spec: QuerySpec, scope: Scope, base: dict[str, Any
     answer = Answer(**out).model_dump()
     answer["suggestion"], answer["action"] = suggest(spec, answer)
     return answer
+
+
+def _run(session: Session, stmt: Any) -> Any:
+    try:
+        return session.execute(stmt)
+    except OperationalError as exc:  # past the statement timeout: ask() answers with a refusal
+        if is_timeout(exc):
+            raise QueryTimeout(str(exc.orig)) from exc
+        raise
 
 
 def _number(v: Any, plan: Plan) -> int | float:

@@ -66,6 +66,9 @@ class Plan:
     money: bool  # the figure is an amount of money
     rate: bool  # the figure is numerator ÷ denominator
     cap: int
+    # list: every matching customer counted, run only when the list has more than `cap` rows (the
+    # answer then says 共N个); None: the list's rows carry the total (a window count)
+    count: Select[Any] | None = None
 
 
 def compile_spec(spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str,
@@ -233,17 +236,18 @@ class _Compiler:
         the customer's own column, kept by storage.touch_triggers."""
         return C.last_visit_at if kind == "visit" else C.last_touch_at
 
-    def per_customer(self, what: str, period: Period | None = None, category: str | None = None) -> ColumnElement[Any]:
-        """A ranking's figure for the outer customer (sales, order_count, visit_count), 0 when none."""
+    def per_customer(self, what: str, period: Period | None = None, category: str | None = None) -> Any:
+        """(customer_id, v): a ranking's figure (sales, order_count, visit_count) for each customer with such
+        rows, aggregated once and outer-joined (0 for the others) rather than a subquery per customer."""
         if what in ("sales", "order_count"):
             o = aliased(OrderRow)
             agg = func.sum(o.amount) if what == "sales" else func.count()
-            q = select(agg).where(o.customer_id == C.customer_id, self.in_dates(o.ordered_on, period),
-                                  o.category == category if category else true())
-        else:  # visit_count
-            v = aliased(VisitRow)
-            q = select(func.count()).where(v.customer_id == C.customer_id, self.in_window(v.checked_in_at, period))
-        return func.coalesce(q.scalar_subquery(), 0)
+            return (select(o.customer_id.label("customer_id"), agg.label("v"))
+                    .where(self.in_dates(o.ordered_on, period), o.category == category if category else true())
+                    .group_by(o.customer_id))
+        v = aliased(VisitRow)  # visit_count
+        return (select(v.customer_id.label("customer_id"), func.count().label("v"))
+                .where(self.in_window(v.checked_in_at, period)).group_by(v.customer_id))
 
     # --- the three shapes --------------------------------------------------------------------------
     def plan(self) -> Plan:
@@ -274,9 +278,12 @@ class _Compiler:
         for i, t in enumerate(f.tags):
             joins.append(self.counts_by_customer("tag_visits", t.period, tag=t.tag).subquery(f"tagged{i}"))
             fields.append((f"tag_visits:{i}", joins[-1].c.n))
+        outer: list[Any] = []  # per-customer figures, outer-joined: 0 for a customer without such rows
         present = [o for o in f.orders if o.present]
         if present:
-            fields.append(("order_count", self.per_customer("order_count", present[0].period, present[0].category)))
+            outer.append(self.per_customer("order_count", present[0].period, present[0].category)
+                         .subquery("ordered"))
+            fields.append(("order_count", func.coalesce(outer[-1].c.v, 0)))
         if f.ticket_timeout is not None:
             joins.append(self.counts_by_customer("timeout_tickets", f.ticket_timeout.period).subquery("late"))
             fields.append(("timeout_tickets", joins[-1].c.n))
@@ -287,7 +294,8 @@ class _Compiler:
         r = s.ranking
         if r is not None and r.by in ("sales", "order_count", "visit_count") \
                 and r.by not in {n for n, _ in fields}:
-            fields.append((r.by, self.per_customer(r.by, r.period)))
+            outer.append(self.per_customer(r.by, r.period).subquery("ranked"))
+            fields.append((r.by, func.coalesce(outer[-1].c.v, 0)))
         named = {name: col.label(f"f{i}") for i, (name, col) in enumerate(fields)}
         if r is not None:
             col = named["last_touch_at" if r.by == "last_touch" else "last_visit_at" if r.by == "last_visit" else r.by]
@@ -304,11 +312,18 @@ class _Compiler:
         source: Any = C.__table__
         for j in joins:
             source = source.join(j, j.c.customer_id == C.customer_id)
+        for j in outer:
+            source = source.outerjoin(j, j.c.customer_id == C.customer_id)
+        # the total (共N个) matters only past the cap. A list built from joined per-customer counts is computed
+        # whole anyway: its total rides along as a window count. Any other list stops at its LIMIT and is
+        # counted by a second statement only when it is longer than the cap.
+        total = [func.count().over().label("total")] if joins else []
         stmt = (select(C.customer_id, C.name, C.owner_userid, UserRow.name.label("owner_name"), *named.values(),
-                       func.count().over().label("total"))
+                       *total)
                 .select_from(source).outerjoin(UserRow, UserRow.userid == C.owner_userid)
                 .where(*preds).order_by(*order, C.customer_id).limit(limit))
-        return Plan(stmt, "list", tuple(n for n, _ in fields), money=False, rate=False, cap=self.cap)
+        count = None if joins else select(func.count()).select_from(C.__table__).where(*preds)
+        return Plan(stmt, "list", tuple(n for n, _ in fields), money=False, rate=False, cap=self.cap, count=count)
 
     def default_order(self, named: dict[str, Any]) -> list[Any]:
         by = default_list_order(self.s.customer, effective_status(self.s))

@@ -46,6 +46,8 @@ def test_scope_is_inside_every_query(dialect, specs):
         assert not any(isinstance(e, TextClause) for e in iterate(plan.stmt))
         sql = str(plan.stmt.compile(dialect=dialect))
         assert "customers.owner_userid IN" in sql, s
+        if plan.count is not None:  # the list's count too
+            assert "customers.owner_userid IN" in str(plan.count.compile(dialect=dialect)), s
 
 
 def test_an_empty_scope_selects_nothing(specs):

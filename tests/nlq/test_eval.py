@@ -35,3 +35,15 @@ def test_question(case, eval_factory, vocab, oracle):
         answer = ask(s, asker=case.asker, question=case.question, now=NOW, vocab=vocab)
     problem = check(answer, expected(oracle, case))
     assert problem is None, f"{case.question!r} as {case.asker}: {problem}\nunderstood: {answer['understood']}"
+
+
+@pytest.mark.parametrize("question", ["华东的客户有哪些", "本月没有下单的客户", "超过72小时未更新的客户",
+                                      "提过价格异议的客户有哪些", "逾期未回款的客户"])
+def test_a_list_longer_than_the_cap_names_its_total(question, eval_factory, vocab):
+    """Past the row cap the answer lists the first `cap` rows, in the same order, and counts all of them."""
+    with eval_factory() as s:
+        whole = ask(s, asker="dir", question=question, now=NOW, vocab=vocab)
+        capped = ask(s, asker="dir", question=question, now=NOW, vocab=vocab, cap=5)
+    assert len(whole["rows"]) > 5
+    assert capped["rows"] == whole["rows"][:5]
+    assert capped["understood"] == f"{whole['understood']}（共{len(whole['rows'])}个，只列出前5个）"
