@@ -203,10 +203,12 @@ SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
 
 
 def _load_sections() -> None:
-    """Load, soak, capacity and hostile-input figures (bot/bench_load.py)."""
-    from bot import bench_load
+    """Load, soak, capacity and hostile-input figures (bot/bench_load.py); the fault scenarios
+    (bot/bench_faults.py)."""
+    from bot import bench_faults, bench_load
 
     SECTIONS.update(bench_load.SECTIONS)
+    SECTIONS.update(bench_faults.SECTIONS)
 
 
 _load_sections()

@@ -51,6 +51,7 @@ from bot.emulator.state import FakeWeCom
 from bot.wiring import build
 from core.clock import FixedClock
 from storage.models import InboxRow, OutboxRow
+from tests.fault_report import lost_and_twice, record
 from tests.support import make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,6 +307,9 @@ def test_sigkill_ten_times_in_1000_messages_loses_nothing_and_doubles_nothing(db
     per_user = Counter(d.userid for d in wecom.all_deliveries())
     print(f"posts={chaos.posts} inbox={inbox_rows} done={inbox_done} effects={sum(effects.values())} "
           f"deliveries={sum(per_user.values())} resends_suppressed_by_wecom={suppressed}")
+    record("kill -9 of the server ×10 in 1,000 messages", db_url, messages=N,
+           kills=len(chaos.kills), stored=inbox_rows, processed_twice=lost_and_twice(N, effects.elements())["twice"],
+           **lost_and_twice(N, per_user.elements()))
     assert inbox_rows == N, ctx  # stored once
     assert inbox_done == N, ctx  # processed
     assert len(effects) == N and set(effects.values()) == {1}, ctx  # 0 processed twice

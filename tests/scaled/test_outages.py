@@ -38,6 +38,7 @@ from storage.db import make_engine, make_session_factory
 from storage.models import InboxRow, OutboxRow
 from storage.schema import create_all
 from tests.conftest import BACKENDS
+from tests.fault_report import lost_and_twice, record
 from tests.scaled.procs import (
     EmulatorServer,
     clean_env,
@@ -236,6 +237,9 @@ def test_postgres_then_redis_outage_under_a_stream(own_pg, tmp_path):
     assert inbox == Counter({"done": total}), inbox
     assert out == Counter({"sent": total}), out
     per_user = Counter(d.userid for d in wecom.all_deliveries())
+    record("PostgreSQL stopped, then Redis killed, under a stream", db_url, messages=total,
+           answered_503_while_down=len(during), slowest_503_ms=round(max(lat for _, lat in during) * 1000),
+           **lost_and_twice(total, per_user.elements()))
     assert len(per_user) == total and set(per_user.values()) == {1}
     assert wecom.tokens_issued >= 2  # a second token was fetched after the invalidation, without Redis
     engine.dispose()

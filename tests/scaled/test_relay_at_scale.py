@@ -14,6 +14,7 @@ from bot.emulator.faults import Fault
 from handlers.types import Text
 from storage import outbox
 from storage.models import OutboxRow
+from tests.fault_report import lost_and_twice, record
 from tests.harness import Harness
 
 EACH = 5
@@ -39,6 +40,9 @@ def test_five_thousand_alerts_through_thirty_percent_failures(db_url, tmp_path, 
         worst = max(s.scalars(select(OutboxRow.attempts)))
     assert statuses == Counter({"sent": people * EACH}), statuses  # all within the ten minutes, none dead
     delivered = Counter((d.userid, d.body["text"]["content"]) for d in h.wecom.all_deliveries())
+    record("5,000 alerts, WeCom failing 30% of calls", db_url, alerts=people * EACH,
+           failures_injected=len(h.wecom.faults_injected), resends_suppressed=len(h.wecom.duplicates),
+           **lost_and_twice(people * EACH, delivered.elements()))
     assert len(delivered) == people * EACH and set(delivered.values()) == {1}
     injected = Counter(f.mode for f in h.wecom.faults_injected)
     assert sum(injected.values()) > 0.2 * people * EACH and len(injected) == 4, injected

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import InboxRow, OutboxRow
+from tests.fault_report import lost_and_twice, record
 from tests.harness import Harness
 from tests.scaled.procs import bench_app, clean_env, demo_wecom, free_port, peer_for, stop_all, text_xml
 
@@ -85,5 +86,7 @@ def test_each_callback_four_times_makes_one_row_one_effect_one_reply(db_url, tmp
         assert s.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.status == "done")) == N
         assert Counter(s.scalars(select(OutboxRow.status))) == Counter({"sent": N})
     per_user = Counter(d.userid for d in h.wecom.all_deliveries())
+    record("500 messages × 4 copies, 0–6 s apart, two servers", db_url, messages=N, deliveries=N * COPIES,
+           effects=len(per_user), **lost_and_twice(N, per_user.elements()))
     assert len(per_user) == N and set(per_user.values()) == {1}
     assert h.wecom.duplicates == []  # not even a suppressed repeat: one send per message

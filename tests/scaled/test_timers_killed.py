@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from storage import timers
 from storage.db import make_engine, make_session_factory
 from storage.models import AuditRow, OutboxRow, TimerRow
+from tests.fault_report import lost_and_twice, record
 from tests.scaled.procs import ROOT, Proc, clean_env, stop_all, wait_until
 from tests.scaled.sweeper_proc import KIND
 
@@ -66,6 +67,8 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
     with factory() as s:
         assert Counter(s.scalars(select(TimerRow.status))) == Counter({"done": n})
         fires = Counter(s.scalars(select(AuditRow.entity_id).where(AuditRow.action == "fire", AuditRow.entity == "timer")))
+        record("timer sweepers killed mid-tick (2 of 3, replaced)", db_url, timers=n, killed=len(killed),
+               **lost_and_twice(n, fires.elements()))
         assert len(fires) == n and set(fires.values()) == {1}  # each timer fired once: one firing transaction
         keys = list(s.scalars(select(OutboxRow.dedupe_key)))
         assert len(keys) == n and all(k.startswith("timer:") and k.endswith(":0") for k in keys)
