@@ -141,11 +141,13 @@ def _fire_chunk(session_factory: sessionmaker[Session], conn: Connection, clock:
     try:
         with _unit(session_factory, conn) as s:
             fired = 0
+            messages: list[dict[str, Any]] = []  # the chunk's outbox rows, written in one statement
             for timer in timers.load_claimed_many(s, ids=ids, owner=owner):
                 # an earlier rule in this chunk may have cancelled this one (same identity map)
                 if timer.status == "running" and timer.claimed_by == owner:
-                    _fire(s, clock, timer, settings)
+                    _fire(s, clock, timer, settings, messages)
                     fired += 1
+            outbox.enqueue_many(s, messages)
         return fired
     except Exception as exc:  # noqa: BLE001 - isolate the failing rule: one transaction per timer
         log.warning("a timer in a chunk of %d failed (%s); firing them one by one", len(ids), exc.__class__.__name__)
@@ -153,17 +155,22 @@ def _fire_chunk(session_factory: sessionmaker[Session], conn: Connection, clock:
                    for i in ids)
 
 
-def _fire(s: Session, clock: Clock, timer: TimerRow, settings: dict[str, Any] | None) -> None:
-    """Run the timer's rule and write what it implies (outbox rows, next timers, audit) into `s`."""
+def _fire(s: Session, clock: Clock, timer: TimerRow, settings: dict[str, Any] | None,
+          messages: list[dict[str, Any]] | None = None) -> None:
+    """Run the timer's rule and write what it implies (outbox rows, next timers, audit) into `s`; the
+    outbox rows appended to `messages` instead when given (the caller writes them before committing)."""
     now = clock.now()
     before = audit.snapshot(timer)
     ctx = Ctx(session=s, now=now, user=None, userid=SOP_ACTOR, source=f"timer:{timer.id}",
               settings=dict(settings or {}))
     firer = FIRERS.get(timer.kind)
     status, outcome = firer(ctx, timer) if firer else ("dead", f"no rule for kind {timer.kind}")
-    for n, (recipient, reply) in enumerate(ctx.outgoing):
-        outbox.enqueue(s, recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}",
-                       now=now)
+    rows = [outbox.row_values(recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}",
+                              now=now) for n, (recipient, reply) in enumerate(ctx.outgoing)]
+    if messages is None:
+        outbox.enqueue_many(s, rows)
+    else:
+        messages += rows
     timers.finish(timer, now=now, status=status, outcome=outcome)
     audit.record(s, at=now, actor=SOP_ACTOR, action="fire", entity="timer", entity_id=str(timer.id),
                  before=before, after=audit.snapshot(timer), reason=outcome[:256])

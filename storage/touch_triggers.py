@@ -34,28 +34,24 @@ def _sqlite_recompute(x: str, *, visit: bool) -> str:
     return f"UPDATE customers SET {', '.join(sets)} WHERE customer_id = {x};"
 
 
-SQLITE = (
-    f"""CREATE TRIGGER visits_touch_insert AFTER INSERT ON visits BEGIN
-         {_sqlite_recompute('NEW.customer_id', visit=True)}
-       END""",
-    f"""CREATE TRIGGER visits_touch_delete AFTER DELETE ON visits BEGIN
-         {_sqlite_recompute('OLD.customer_id', visit=True)}
-       END""",
-    f"""CREATE TRIGGER visits_touch_update AFTER UPDATE OF customer_id, checked_in_at ON visits BEGIN
-         {_sqlite_recompute('OLD.customer_id', visit=True)}
-         {_sqlite_recompute('NEW.customer_id', visit=True)}
-       END""",
-    f"""CREATE TRIGGER interactions_touch_insert AFTER INSERT ON interactions BEGIN
-         {_sqlite_recompute('NEW.customer_id', visit=False)}
-       END""",
-    f"""CREATE TRIGGER interactions_touch_delete AFTER DELETE ON interactions BEGIN
-         {_sqlite_recompute('OLD.customer_id', visit=False)}
-       END""",
-    f"""CREATE TRIGGER interactions_touch_update AFTER UPDATE OF customer_id, at ON interactions BEGIN
-         {_sqlite_recompute('OLD.customer_id', visit=False)}
-         {_sqlite_recompute('NEW.customer_id', visit=False)}
-       END""",
-)
+def _sqlite_triggers(table: str, at: str) -> tuple[str, ...]:
+    """After an insert, a delete, and an update of the customer or the time of a row of `table`."""
+    visit = table == "visits"
+    return (
+        f"""CREATE TRIGGER {table}_touch_insert AFTER INSERT ON {table} BEGIN
+             {_sqlite_recompute('NEW.customer_id', visit=visit)}
+           END""",
+        f"""CREATE TRIGGER {table}_touch_delete AFTER DELETE ON {table} BEGIN
+             {_sqlite_recompute('OLD.customer_id', visit=visit)}
+           END""",
+        f"""CREATE TRIGGER {table}_touch_update AFTER UPDATE OF customer_id, {at} ON {table} BEGIN
+             {_sqlite_recompute('OLD.customer_id', visit=visit)}
+             {_sqlite_recompute('NEW.customer_id', visit=visit)}
+           END""",
+    )
+
+
+SQLITE = _sqlite_triggers("visits", "checked_in_at") + _sqlite_triggers("interactions", "at")
 
 # PostgreSQL: recompute a set of customers (a subquery of customer_id), or raise to the rows just added
 _PG_RECOMPUTE = """

@@ -15,3 +15,43 @@ def make_settings(db_url: str, tmp_path, **overrides) -> Settings:
     values = {**TEST_CORP, "DATABASE_URL": db_url, "DATA_DIR": str(tmp_path / "data"),
               "WECOM_API_BASE": "http://wecom.test/cgi-bin/", **overrides}
     return Settings(_env_file=None, **values)
+
+
+def migrate(engine, revision: str, *, down: bool = False) -> None:
+    """Run Alembic up (or down) to `revision` on the engine's database."""
+    from alembic import command
+
+    from storage.schema import alembic_config
+
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def engine_at_revision(db_url: str, tmp_path, request, revision: str):
+    """A second database of db_url's kind (a SQLite file, or a new PostgreSQL database), migrated to
+    `revision` only: for tests of a migration's upgrade over data written before it."""
+    from storage.db import make_engine
+
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path}/migrated.db"
+    else:
+        from tests.conftest import _fresh_pg_url
+
+        url = _fresh_pg_url(request.getfixturevalue("pg_server"))
+    engine = make_engine(url)
+    migrate(engine, revision)
+    return engine
+
+
+def import_texts(session_factory, folder, now, files: dict[str, str]):
+    """Write each {file name: CSV text} into folder and import them, in that order."""
+    from storage.importer import import_paths
+
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        paths.append(folder / name)
+    return import_paths(session_factory, paths, now=now, progress=False)

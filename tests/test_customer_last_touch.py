@@ -10,12 +10,11 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import delete, func, insert, select, update
 
-from storage.db import make_engine, make_session_factory
-from storage.importer import import_paths
+from storage.db import make_session_factory
 from storage.models import CustomerRow, InteractionRow, VisitRow
-from storage.schema import alembic_config
 from tests.factories import org
 from tests.harness import Harness
+from tests.support import engine_at_revision, import_texts, migrate
 from tests.test_visit_tag_denorm import CUSTOMERS, USERS, VISITS, VISITS_AGAIN
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -111,18 +110,12 @@ def test_every_write_path_keeps_the_latest_touch(session_factory):
 
 def test_import_and_reimport_keep_the_latest_touch(session_factory, clock, tmp_path: Path):
     folder = tmp_path / "import"
-    folder.mkdir()
-
-    def write(name: str, text: str) -> Path:
-        (folder / name).write_text(text, encoding="utf-8")
-        return folder / name
-
-    paths = [write("users.csv", USERS), write("customers.csv", CUSTOMERS), write("visits.csv", VISITS)]
-    import_paths(session_factory, paths, now=clock.now(), progress=False)
+    import_texts(session_factory, folder, clock.now(), {"users.csv": USERS, "customers.csv": CUSTOMERS,
+                                                         "visits.csv": VISITS})
     may = datetime(2026, 5, 1, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
     assert latest(session_factory, "C001") == (may, may)
     assert latest(session_factory, "C002")[0] == datetime(2026, 5, 2, 2, 0, tzinfo=UTC)
-    import_paths(session_factory, [write("visits.csv", VISITS_AGAIN)], now=clock.now(), progress=False)
+    import_texts(session_factory, folder, clock.now(), {"visits.csv": VISITS_AGAIN})
     assert latest(session_factory, "C001") == (None, None)  # its only visit moved to C002
     assert drift(session_factory) == []
 
@@ -146,19 +139,8 @@ def test_chat_visit_then_undo(db_url, tmp_path, redis_server, clock):
 def test_migration_fills_both_columns(db_url, tmp_path, request):
     """A database at 0007 with visits and interactions: 0008 fills both columns and installs the triggers;
     the downgrade takes them away."""
-    from alembic import command
-
-    if db_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/migrated.db"
-    else:
-        from tests.conftest import _fresh_pg_url
-
-        url = _fresh_pg_url(request.getfixturevalue("pg_server"))
-    engine = make_engine(url)
-    cfg = alembic_config()
+    engine = engine_at_revision(db_url, tmp_path, request, "0007_orders_customer_category")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0007_orders_customer_category")
         conn.exec_driver_sql("INSERT INTO users (userid, name, role) VALUES ('rep01', 'r', 'rep')")
         conn.exec_driver_sql("INSERT INTO customers (customer_id, name, owner_userid, status, categories, "
                              "decision_roles) VALUES ('C1', 'a', 'rep01', 'active', '[]', '[]'), "
@@ -169,9 +151,7 @@ def test_migration_fills_both_columns(db_url, tmp_path, request):
                       {"v": "V3", "c": "C2", "t": NOW - 8 * DAY}])
         conn.execute(sa.text("INSERT INTO interactions (interaction_id, customer_id, at) VALUES (:i, :c, :t)"),
                      [{"i": "I1", "c": "C2", "t": NOW - 2 * DAY}, {"i": "I2", "c": "C1", "t": NOW - 9 * DAY}])
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    migrate(engine, "head")
     factory = make_session_factory(engine)
     try:
         assert latest(factory, "C1") == (NOW - DAY, NOW - DAY)
@@ -182,9 +162,7 @@ def test_migration_fills_both_columns(db_url, tmp_path, request):
             s.commit()
         assert latest(factory, "C3") == (NOW - 4 * DAY, NOW - 4 * DAY)
         assert drift(factory) == []
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0007_orders_customer_category")
+        migrate(engine, "0007_orders_customer_category", down=True)
         with engine.connect() as conn:
             cols = {c["name"] for c in sa.inspect(conn).get_columns("customers")}
             assert not {"last_visit_at", "last_touch_at"} & cols

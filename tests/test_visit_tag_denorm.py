@@ -5,18 +5,16 @@ migration's backfill of a database that already has tags."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, insert, or_, select
 
 from storage import visit_repo
-from storage.db import make_engine, make_session_factory
-from storage.importer import import_paths
+from storage.db import make_session_factory
 from storage.models import VisitRow, VisitTagRow
-from storage.schema import alembic_config
 from tests.factories import org
 from tests.harness import Harness
+from tests.support import engine_at_revision, import_texts, migrate
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -133,19 +131,13 @@ VISITS_AGAIN = ("visit_id,customer_id,rep_userid,checked_in_at,lat,lng,photo_cou
 
 def test_import_and_reimport(session_factory, clock, tmp_path):
     folder = tmp_path / "import"
-    folder.mkdir()
-
-    def write(name: str, text: str) -> Path:
-        (folder / name).write_text(text, encoding="utf-8")
-        return folder / name
-
-    paths = [write("users.csv", USERS), write("customers.csv", CUSTOMERS), write("visits.csv", VISITS)]
-    import_paths(session_factory, paths, now=clock.now(), progress=False)
+    import_texts(session_factory, folder, clock.now(), {"users.csv": USERS, "customers.csv": CUSTOMERS,
+                                                         "visits.csv": VISITS})
     assert state(session_factory, "V001") == (2, {"价格异议": "C001", "库存不足": "C001"})
     assert state(session_factory, "V002") == (0, {})
     assert state(session_factory, "V003") == (1, {"新品兴趣": "C003"})
 
-    import_paths(session_factory, [write("visits.csv", VISITS_AGAIN)], now=clock.now(), progress=False)
+    import_texts(session_factory, folder, clock.now(), {"visits.csv": VISITS_AGAIN})
     assert state(session_factory, "V001") == (1, {"库存不足": "C002"})
     assert state(session_factory, "V002") == (3, {"账期协商": "C002", "陈列问题": "C002", "价格异议": "C002"})
     assert state(session_factory, "V003") == (1, {"新品兴趣": "C003"})
@@ -154,19 +146,8 @@ def test_import_and_reimport(session_factory, clock, tmp_path):
 
 def test_migration_fills_both_columns(db_url, tmp_path, request):
     """A database at 0005 with visits and tags: 0006 fills both columns and installs the triggers."""
-    from alembic import command
-
-    if db_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path}/migrated.db"
-    else:
-        from tests.conftest import _fresh_pg_url
-
-        url = _fresh_pg_url(request.getfixturevalue("pg_server"))
-    engine = make_engine(url)
-    cfg = alembic_config()
+    engine = engine_at_revision(db_url, tmp_path, request, "0005_payment_matches")
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0005_payment_matches")
         conn.exec_driver_sql("INSERT INTO users (userid, name, role) VALUES ('rep01', 'r', 'rep')")
         conn.exec_driver_sql("INSERT INTO customers (customer_id, name, owner_userid, status, categories, decision_roles) "
                              "VALUES ('C1', 'a', 'rep01', 'active', '[]', '[]'), ('C2', 'b', 'rep01', 'active', '[]', '[]')")
@@ -177,9 +158,7 @@ def test_migration_fills_both_columns(db_url, tmp_path, request):
                       {"v": "V3", "c": "C2", "t": "2026-05-01 00:00:00"}])
         conn.exec_driver_sql("INSERT INTO visit_tags (visit_id, tag) VALUES ('V1', '价格异议'), ('V1', '库存不足'), "
                              "('V2', '新品兴趣')")
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    migrate(engine, "head")
     factory = make_session_factory(engine)
     try:
         assert state(factory, "V1") == (2, {"价格异议": "C1", "库存不足": "C1"})
@@ -190,9 +169,7 @@ def test_migration_fills_both_columns(db_url, tmp_path, request):
             s.commit()
         assert state(factory, "V3") == (1, {"价格异议": "C2"})
         assert drift(factory) == ([], [])
-        with engine.begin() as conn:  # and the downgrade takes everything away again
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0005_payment_matches")
+        migrate(engine, "0005_payment_matches", down=True)  # and the downgrade takes everything away again
         columns = {c["name"] for c in sa.inspect(engine).get_columns("visits")}
         assert "tag_count" not in columns
     finally:
