@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks; prints figures and ratios")
     b.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
     b.add_argument("--only", help="comma-separated benchmark names: ingest, import, photos, nlq, metrics, timers, "
-                                  "sustained, soak, capacity, hostile, faults")
+                                  "sustained, peak, soak, capacity, hostile, faults")
     b.set_defaults(func=cmd_bench)
     return p
 

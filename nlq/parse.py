@@ -96,6 +96,11 @@ class _Reader:
         return spec
 
     def _early_refusals(self) -> None:
+        for t in self.of("team"):  # 周杰团队 / 周杰的下属: another person's team is not a defined scope word
+            before = [p for p in self.of("person") if self.after(p) is t]
+            if before and t.val in ("团队", "本团队", "全团队"):
+                raise Refused("「某人的团队」不是能直接筛选的范围。可以问「各业务员的客户数」（在你的可见范围内按人分组），"
+                              "或直接说业务员的名字。")
         if self.of("sleep_bare"):
             raise Refused("「沉睡」要说明多久，例如「沉睡超过30天的客户」或「超过30天没跟进的客户」。")
         if self.of("or"):
@@ -272,7 +277,9 @@ class _Reader:
             reps.append(self.asker)
         if entity == "visits":
             for t in self.of("team"):
-                if t.val in ("我的",) and self.asker not in reps:
+                nxt = self.after(t)
+                of_customers = nxt is not None and nxt.kind == "noun" and nxt.val == "customers"
+                if t.val in ("我的",) and not of_customers and self.asker not in reps:  # 我的客户: the scope
                     reps.append(self.asker)
         if reps:
             extra["reps"] = reps
