@@ -97,8 +97,42 @@ async def run_forever(services: Services, *, interval: float = 1.0) -> None:
     scheduler.add_job(beat, "interval", seconds=interval, id="tick", coalesce=True, max_instances=1,
                       misfire_grace_time=None, next_run_time=datetime.now(scheduler.timezone))
     scheduler.start()
+
+    def wake() -> None:  # a tick now (one at a time: max_instances=1, coalesced)
+        try:
+            scheduler.modify_job("tick", next_run_time=datetime.now(scheduler.timezone))
+        except Exception:  # noqa: BLE001 - job missing during shutdown
+            pass
+
+    listener = (asyncio.create_task(listen_for_inbox(services.engine.url, wake))
+                if services.engine.dialect.name == "postgresql" else None)
     try:
         await asyncio.Event().wait()
     finally:
+        if listener is not None:
+            listener.cancel()
         scheduler.shutdown(wait=False)
         await services.client.aclose()
+
+
+async def listen_for_inbox(url: Any, wake: Callable[[], None], *, retry_s: float = 5.0) -> None:
+    """PostgreSQL LISTEN on the inbox channel: a callback stored by any `serve` process wakes this worker at
+    once instead of at its next beat (the beat stays, as the fallback). A lost connection is retried; while
+    it is down the beat alone carries on."""
+    import psycopg
+
+    from storage.inbox import INBOX_CHANNEL
+
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                await conn.execute(f"LISTEN {INBOX_CHANNEL}")
+                wake()  # anything stored while we were not listening
+                async for _ in conn.notifies():
+                    wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the beat carries on; listen again later
+            log.warning("inbox LISTEN lost (%s); retrying in %.0f s", exc.__class__.__name__, retry_s)
+        await asyncio.sleep(retry_s)

@@ -68,6 +68,11 @@ def store_committed(engine: Engine, *, dedupe_key: str, sender: str, kind: str, 
                                           "now": now}])[0]
 
 
+# PostgreSQL: a stored callback notifies this channel; delivered at commit, and only then
+INBOX_CHANNEL = "wsa_inbox"
+NOTIFY_SQL = f"SELECT pg_notify('{INBOX_CHANNEL}', '')"
+
+
 def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> list[bool]:
     """`store` for each row (keys: dedupe_key, sender, kind, event, now), all in one transaction, committed
     when this returns: the callback's hot path (it groups the callbacks that arrive together). For each
@@ -101,6 +106,8 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
         for params in batch:
             cursor.execute(sql, params)
             new.append(cursor.fetchall() != [])
+        if not sqlite and any(new):  # wakes `worker` processes at the commit (bot.wiring.listen_for_inbox)
+            cursor.execute(NOTIFY_SQL)
         dbc.commit()
         return new
     except dbapi_error as exc:
