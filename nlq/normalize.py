@@ -27,8 +27,9 @@ FIXED_WORDS = ("一下", "一共", "一直", "一起", "一样", "一些", "一�
                "周一", "周二", "周三", "周四", "周五", "周六", "周日", "星期一", "星期二", "星期三", "星期四",
                "星期五", "星期六", "星期日", "星期天")
 _NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
-# 十分 is "very" (十分重要) unless a numeral comes before it: 七十分 is 70分 (NPS七十分以上)
-_VERY = re.compile(r"(?<![零〇一二两三四五六七八九十百千万])十分")
+# 十分 is "very" (十分重要) unless it is a score: a numeral or a comparison before it, a bound after it
+# (NPS七十分以上, 低于十分, 十分以下)
+_VERY = re.compile(r"(?<![零〇一二两三四五六七八九十百千万于过为是在到至>=<])十分(?!以上|以下|及以|或以|之间|到|至|-|~)")
 _PRIVATE = 0xE000
 
 
@@ -37,6 +38,7 @@ def normalize(text: str, protect: Iterable[str] = ()) -> str:
     t = re.sub(r"[\ue000-\uf8ff\x00]", "", t)  # private-use characters are ours (placeholders)
     t = re.sub(r"\s+", "", t)
     t = t.replace("≥", ">=").replace("≤", "<=").replace("=>", ">=").replace("=<", "<=")
+    t = t.replace("半个月", "15天")  # a month is 30 days (spec)
     for wrong, right in TYPOS.items():
         t = t.replace(wrong.replace(" ", ""), right)
     return numerals_to_digits(t, protect)

@@ -118,8 +118,7 @@ class _Reader:
         head = nouns[-1].val if nouns else None
         rank_tok = None
         for m in measures:
-            if m.val in RANKABLE and self._ranked_after(m) and head == "customers" and nouns[-1].start > m.start \
-                    and not self._group_tokens():
+            if m.val in RANKABLE and self._ranked_after(m) and head == "customers" and not self._group_tokens():
                 rank_tok = m
         rest = [m for m in measures if m is not rank_tok]
         if len(rest) > 1:
@@ -150,10 +149,21 @@ class _Reader:
 
     def _my_own_acts(self, entity: str) -> None:
         """'我拜访了哪些客户' from a manager: visits by the manager, not the team — not a customer condition."""
-        if entity == "visits" or self.sees_only_self:
+        if entity == "visits":
+            return
+        for t in self.of("person"):  # 张伟本月拜访过的客户: visited by 张伟, not a defined condition
+            nxt = self.after(t)
+            while nxt is not None and nxt.kind == "period":
+                nxt = self.after(nxt)
+            if nxt is not None and nxt.kind == "touch_pos":
+                raise Refused("「某人拜访/跟进过的客户」只按负责人统计，不按谁拜访；可以问「张伟的客户」"
+                              "「张伟的客户本月被拜访了几次」或「张伟本月拜访了多少次」。")
+        if self.sees_only_self:
             return
         for t in self.of("me"):
             nxt = self.after(t)
+            while nxt is not None and nxt.kind == "period":  # 我本月拜访过的客户
+                nxt = self.after(nxt)
             if nxt is not None and nxt.kind in ("touch_pos", "touch_neg", "touch_full", "order"):
                 raise Refused("「我拜访/跟进过的客户」只按负责人统计，不按谁拜访；可以问「我自己的客户」或「我本月拜访了多少次」。")
 

@@ -139,10 +139,11 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
                                           NpsCondition(op="<=", value=int(m.group(2)))])
     s.take(L.NPS_PREFIX, "nps", _nps_prefix)
     s.take(L.NPS_SUFFIX, "nps", lambda m: [NpsCondition(op=L.SUFFIX_OPS[m.group(2)], value=int(m.group(1)))])
-    s.take(L.NPS_KEY, "rank", lambda m: {"by": "nps", "desc": True, "limit": None, "superlative": False})
+    s.take(L.NPS_KEY, "rank", lambda m: {"by": "nps", "desc": m.group(1) is None, "limit": None, "superlative": False})
     s.take(L.NPS_RANK, "rank", lambda m: {
         "by": "nps", "desc": {"最高": True, "最低": False}.get(m.group(1), L.RANK_WORDS.get(m.group(1), True)),
         "limit": int(m.group(2)) if m.group(2) else None, "superlative": m.group(1) in ("最高", "最低")})
+    s.take(L.ALL_LOST, None)
     s.take(L.STATUS_ALL, "status_all")
     s.take(L.STATUS_ACTIVE, "status_active")
     # measures
@@ -171,11 +172,11 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
         "limit": int(m.group(2)), "desc": L.SUPERLATIVES[m.group(1)], "superlative": True,
         "group": L.GROUP_NOUNS.get(m.group(3) or "")})
     s.take(rf"(?:{L.TOP_N})(?:的)?({L.GROUP_NOUNS_RE})?", "top", lambda m: {
-        "limit": int(m.group(1) or m.group(2) or m.group(3)), "desc": not m.group(0).startswith("倒数"),
+        "limit": int(m.group(1) or m.group(2) or m.group(3) or 1), "desc": not m.group(0).startswith("倒数"),
         "superlative": False, "group": L.GROUP_NOUNS.get(m.group(4) or "")})
     s.take(rf"({L.SUPER_RE})(?:的)?({L.GROUP_NOUNS_RE})?", "super", lambda m: {
         "desc": L.SUPERLATIVES[m.group(1)], "group": L.GROUP_NOUNS.get(m.group(2) or "")})
-    s.take(_alt(set(L.RANK_WORDS)), "rankword", lambda m: L.RANK_WORDS[m.group(0)])
+    s.take(rf"({_alt(set(L.RANK_WORDS))})(?:排列|排序|排)?", "rankword", lambda m: L.RANK_WORDS[m.group(1)])
     s.take(L.GROUP_EACH, "group", lambda m: L.GROUP_NOUNS[m.group(1)])
     s.take(L.GROUP_WHICH, "group_which", lambda m: (L.GROUP_NOUNS[m.group(2)], m.group(1) in ("哪些", "哪几个")))
     s.take(L.LIST_MANY, "list_many")

@@ -26,16 +26,16 @@ _NAMED = [
     (r"前天", "day_before_yesterday"),
     (r"本周|这周|这一周|这个星期|本星期|这星期|这礼拜|这个礼拜", "this_week"),
     (r"上周|上一周|上个星期|上星期|上礼拜|上个礼拜", "last_week"),
-    (r"本月|这个月|这月|当月|本月份", "this_month"),
-    (r"上月|上个月|上一个月|上月份", "last_month"),
+    (r"本月|这个月份|这个月|这月|当月|本月份", "this_month"),
+    (r"上月|上个月份|上个月|上一个月|上月份", "last_month"),
     (r"本季度|这个季度|这季度|本季|当季", "this_quarter"),
     (r"上季度|上个季度|上一季度|上一个季度|上季", "last_quarter"),
     (r"今年|本年度|本年|这一年", "this_year"),
     (r"去年|上一年|上年度", "last_year"),
 ]
 NAMED_RE = "|".join(f"(?:{pat})" for pat, _ in _NAMED)
-_SUFFIX = r"(?:以来|至今|到现在|为止|内|之内|以内|里|中|期间)?"
-ROLLING_RE = re.compile(rf"(?:最近|近|过去|过往)的?{SPAN_RE}{_SUFFIX}")
+_SUFFIX = r"(?:以来|至今|到现在|为止|内|之内|以内|里|中|期间|全年度|全年|整年)?"
+ROLLING_RE = re.compile(rf"(?:最近|近|过去|过往)的?{SPAN_RE}{_SUFFIX}|{SPAN_RE}(?:之内|以内|内)")
 MONTH_RE = re.compile(r"(?:(\d{4})年|(今年|去年))?(\d{1,2})月份?" + _SUFFIX)
 YEAR_RE = re.compile(r"(\d{4})年(?:全年|度)?" + _SUFFIX)
 NAMED_FULL_RE = re.compile(rf"(?:{NAMED_RE}){_SUFFIX}")
@@ -64,7 +64,8 @@ def match_period(m: re.Match[str], *, now: datetime) -> Period | None:
     """The Period of a match of one of the PERIOD_PATTERNS (None if it names no real period)."""
     text = m.group(0)
     if m.re is ROLLING_RE:
-        return Period(kind="rolling", span=span_of(m.group(1), _unit_after(text, m.group(1))))
+        amount = m.group(1) or m.group(2)  # 最近7天 / 7天内
+        return Period(kind="rolling", span=span_of(amount, _unit_after(text, amount)))
     if m.re is MONTH_RE:
         year = local_now(now).year
         if m.group(1):
