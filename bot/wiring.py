@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -80,14 +81,20 @@ def on_payments_loaded(session) -> None:  # noqa: ANN001
     rematch_contracts(session, SystemClock().now())
 
 
+WAKE_GAP_S = 0.1  # a woken tick starts at least this long after the previous one began
+
+
 async def run_forever(services: Services, *, interval: float = 1.0) -> None:
     """The `worker` process: APScheduler beats the tick (inbox, sweeps, outbox) every `interval` seconds.
     The scheduler holds no timers of ours: those are database rows the tick claims."""
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    last_start = [0.0]  # monotonic time the latest tick began
+
     async def beat() -> None:
+        last_start[0] = time.monotonic()
         try:
             await services.tick()
         except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
@@ -98,9 +105,12 @@ async def run_forever(services: Services, *, interval: float = 1.0) -> None:
                       misfire_grace_time=None, next_run_time=datetime.now(scheduler.timezone))
     scheduler.start()
 
-    def wake() -> None:  # a tick now (one at a time: max_instances=1, coalesced)
+    def wake() -> None:
+        """A tick now, or WAKE_GAP_S after the latest one began: under a flood of callbacks the ticks keep
+        their batches (one tick at a time: max_instances=1, coalesced) instead of running for every message."""
+        wait = max(0.0, last_start[0] + WAKE_GAP_S - time.monotonic())
         try:
-            scheduler.modify_job("tick", next_run_time=datetime.now(scheduler.timezone))
+            scheduler.modify_job("tick", next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=wait))
         except Exception:  # noqa: BLE001 - job missing during shutdown
             pass
 
