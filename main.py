@@ -43,7 +43,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     setup_logging()
     services = build(_settings())
-    asyncio.run(run_forever(services, interval=args.beat))
+    asyncio.run(run_forever(services, interval=args.beat, listen=not args.no_listen))
     return 0
 
 
@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="inbox worker, timer sweep and outbox relay (no HTTP)")
     w.add_argument("--beat", type=float, default=1.0,
                    help="seconds between ticks (default 1; on PostgreSQL a stored callback wakes the worker at once)")
+    w.add_argument("--no-listen", action="store_true", help="PostgreSQL: do not LISTEN for stored callbacks (beat only)")
     w.set_defaults(func=cmd_worker)
     sw = sub.add_parser("sweep", help="run one tick (inbox, due timers, outbox) and exit")
     sw.add_argument("--once", action="store_true", required=True)

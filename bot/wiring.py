@@ -84,7 +84,7 @@ def on_payments_loaded(session) -> None:  # noqa: ANN001
 WAKE_GAP_S = 0.1  # a woken tick starts at least this long after the previous one began
 
 
-async def run_forever(services: Services, *, interval: float = 1.0) -> None:
+async def run_forever(services: Services, *, interval: float = 1.0, listen: bool = True) -> None:
     """The `worker` process: APScheduler beats the tick (inbox, sweeps, outbox) every `interval` seconds.
     The scheduler holds no timers of ours: those are database rows the tick claims."""
     from datetime import datetime, timedelta
@@ -115,7 +115,7 @@ async def run_forever(services: Services, *, interval: float = 1.0) -> None:
             pass
 
     listener = (asyncio.create_task(listen_for_inbox(services.engine.url, wake))
-                if services.engine.dialect.name == "postgresql" else None)
+                if listen and services.engine.dialect.name == "postgresql" else None)
     try:
         await asyncio.Event().wait()
     finally:
