@@ -69,7 +69,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from storage.db import make_engine, make_session_factory
-    from storage.importer import ImportFailed, format_summary, import_paths
+    from storage.importer.run import ImportFailed, format_summary, import_paths
     from storage.schema import upgrade
 
     url = os.environ.get("DATABASE_URL") or _db_url_from_dotenv()
@@ -112,13 +112,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.emulator.demo import run_demo
 
     return run_demo(host=args.host, port=args.port, data_dir=Path(args.data_dir), reset=args.reset)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from bot.bench import run_bench
+    from tests.bench.run import run_bench
 
     return run_bench(quick=args.quick, only=args.only)
 

@@ -10,9 +10,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot.callback import CallbackDeps, ReceiveEndpoint, make_router
-from bot.client import APP_MENU
 from bot.services import Services
+from bot.wecom.callback import CallbackDeps, ReceiveEndpoint, make_router
+from bot.wecom.client import APP_MENU
 
 log = logging.getLogger("assistant")
 TICK_SECONDS = 1.0
@@ -81,13 +81,13 @@ def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
     app = AssistantApp(title="WeCom sales assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
     deps = CallbackDeps(crypto=services.crypto, engine=services.engine, clock=services.clock,
                         max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
-    # the POST callback is a plain ASGI endpoint (bot/callback.py), reached by the fast lane or, failing that, as
+    # the POST callback is a plain ASGI endpoint (bot/wecom/callback.py), reached by the fast lane or, failing that, as
     # the first route; the GET verification is an ordinary FastAPI route
     app.fast_callback = ReceiveEndpoint(deps)
     app.add_route("/wecom/callback", app.fast_callback, methods=["POST"], include_in_schema=False)
     app.include_router(make_router(deps))
-    from bot.dashboard import make_dashboard_router
-    from bot.ics import make_ics_router
+    from bot.web.dashboard import make_dashboard_router
+    from bot.web.ics import make_ics_router
 
     app.include_router(make_dashboard_router(services.session_factory, services.settings.WECOM_SECRET, services.clock))
 

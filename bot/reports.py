@@ -1,15 +1,16 @@
 """Wiring of the reports (issue 6) for a running process: dashboard links, the weekly brief's renderer,
 and the booking of the nightly scorecard and Monday brief timers. Called once by the composition root
-(bot/wiring.py) after the services are built; the dashboard's routes come from bot.dashboard.
+(bot/wiring.py) after the services are built; the dashboard's routes come from bot.web.dashboard.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from bot.brief_image import render_weekly_brief
+from bot.web.brief_png import render_weekly_brief
 from core.dashboard_token import derive_key
-from handlers import dashboard_chat, report_timers, weekly_brief
+from handlers.links import dashboard as dashboard_chat
+from handlers.sop import report_timers, weekly_brief
 
 
 def install(services: Any) -> None:

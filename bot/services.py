@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.client import WeComClient
-from bot.crypto import WeComCrypto
-from bot.sender import Relay
 from bot.settings import Settings
+from bot.wecom.client import WeComClient
+from bot.wecom.crypto import WeComCrypto
+from bot.wecom.relay import Relay
 from core.clock import Clock, SystemClock
 from core.ics_token import derive_key
 from handlers.worker import InboxWorker

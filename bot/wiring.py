@@ -7,15 +7,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.media import make_prefetch
 from bot.reports import install as install_reports
 from bot.services import Services, build_services
 from bot.settings import Settings
+from bot.wecom.media import make_prefetch
 from core.clock import Clock, SystemClock
-from handlers.payments import rematch_contracts
 from handlers.registry import load_handlers
-from handlers.sop import ensure_recurring, sweep_due_timers
-from handlers.visit_idle import close_idle_visits
+from handlers.sop.payments import rematch_contracts
+from handlers.sop.sweep import ensure_recurring, sweep_due_timers
+from handlers.visits.idle import close_idle_visits
 from nlq.llm import model_from_env
 from nlq.vocab import VocabCache
 from storage import retention

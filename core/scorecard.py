@@ -95,7 +95,7 @@ class ScoreRules:
 
 @dataclass(frozen=True)
 class CustomerFeatures:
-    """What the scorecard reads about one customer (storage.scorecard_repo extracts it in SQL)."""
+    """What the scorecard reads about one customer (storage.scorecard extracts it in SQL)."""
 
     customer_id: str
     orders: int = 0  # in the last orders_days days

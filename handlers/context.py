@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from handlers.types import Reply
+from handlers.messages import Reply
 from storage.models import UserRow
 
 

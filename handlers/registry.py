@@ -7,16 +7,16 @@ import logging
 log = logging.getLogger("assistant")
 
 HANDLER_MODULES = (
-    "handlers.checkin",
-    "handlers.photo_intake",
-    "handlers.visit_text",
-    "handlers.rep_self_service",
-    "handlers.onboarding",
-    "handlers.questions",
+    "handlers.visits.checkin",
+    "handlers.visits.photos",
+    "handlers.visits.line",
+    "handlers.visits.self_service",
+    "handlers.visits.onboarding",
+    "handlers.ask",
     "handlers.registry_sop",
-    "handlers.dashboard_chat",
-    "handlers.score_tiers",
-    "handlers.report_timers",
+    "handlers.links.dashboard",
+    "handlers.sop.scorecard",
+    "handlers.sop.report_timers",
 )
 
 

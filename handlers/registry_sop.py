@@ -9,6 +9,11 @@ Registered here:
 """
 from __future__ import annotations
 
-from handlers import approvals, calendar_link, promises, stale  # noqa: F401 - imported to register
+from handlers.links import calendar as calendar_link
+from handlers.sop import (
+    approvals,  # noqa: F401 - imported to register
+    promises,
+    stale,
+)
 
 MODULES = (approvals, calendar_link, promises, stale)

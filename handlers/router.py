@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from handlers import texts
 from handlers.context import Ctx
-from handlers.types import CardClick, EnterAgent, FileIn, Inbound, TextIn, Unsupported, VoiceIn
-from handlers.types import Text as TextReply
+from handlers.messages import CardClick, EnterAgent, FileIn, Inbound, TextIn, Unsupported, VoiceIn
+from handlers.messages import Text as TextReply
 
 Handler = Callable[[Ctx, Inbound], bool | None]  # return False to pass the event on
 

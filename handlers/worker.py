@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
-from handlers import conversation, router
+from handlers import dialog as conversation
+from handlers import router
 from handlers.context import Ctx
-from handlers.types import Inbound
-from handlers.types import Text as TextReply
+from handlers.messages import Inbound
+from handlers.messages import Text as TextReply
 from storage import inbox, outbox
 from storage.db import writer_session
 from storage.models import UserRow

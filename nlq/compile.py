@@ -161,7 +161,7 @@ class _Compiler:
         """A touch (kind any: visit or interaction) in the condition's window.
 
         Read from the customer's latest touch (customers.last_touch_at / last_visit_at, kept by
-        storage.touch_triggers): none at all → no; the latest inside the window → yes; the latest before
+        storage.triggers.touches): none at all → no; the latest inside the window → yes; the latest before
         the window → no; only a latest touch after the window's end (an earlier `now`, a past month) leaves
         the question open, and those customers alone are probed in visits (and interactions)."""
         latest = C.last_visit_at if t.kind == "visit" else C.last_touch_at
@@ -190,7 +190,7 @@ class _Compiler:
 
     def paid(self, k: Any) -> Any:
         """The contract's matched payments (memo contains its number), from the stored matches
-        (storage.contract_match keeps payment_matches equal to the substring test)."""
+        (storage.payments keeps payment_matches equal to the substring test)."""
         p, m = aliased(PaymentRow), aliased(PaymentMatchRow)
         return func.coalesce(select(func.sum(p.amount)).select_from(m).join(p, p.txn_id == m.txn_id)
                              .where(m.contract_no == k.contract_no).scalar_subquery(), 0)
@@ -233,7 +233,7 @@ class _Compiler:
 
     def last_touch(self, kind: str) -> ColumnElement[Any]:
         """The latest touch (kind any: visit or interaction) of the outer customer, NULL if never touched:
-        the customer's own column, kept by storage.touch_triggers."""
+        the customer's own column, kept by storage.triggers.touches."""
         return C.last_visit_at if kind == "visit" else C.last_touch_at
 
     def per_customer(self, what: str, period: Period | None = None, category: str | None = None) -> Any:
@@ -409,7 +409,7 @@ class _Compiler:
             if s.tag:  # joined: (visit_id, tag) is the key, so at most one row per visit
                 t = aliased(VisitTagRow)
                 base = base.join(t, and_(t.visit_id == v.visit_id, t.tag == s.tag))
-            # tag_count: the visit's visit_tags rows, kept by triggers (storage.visit_tag_triggers)
+            # tag_count: the visit's visit_tags rows, kept by triggers (storage.triggers.visit_tags)
             complete = and_(v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3, v.tag_count > 0)
             complete_n = func.coalesce(func.sum(case((complete, 1), else_=0)), 0)
             value = complete_n if s.figure == "complete_count" else func.count()

@@ -1,4 +1,4 @@
-"""Photo bytes on the local filesystem (embedded mode): the `FileStore` port of core/ports_files.py.
+"""Photo bytes on the local filesystem (embedded mode): the `FileStore` port of core/ports.py.
 
 Keys are sanitised into a relative path under `root`: split on / and \\, each part reduced to
 [A-Za-z0-9._-] (anything else becomes _), leading dots dropped (no `..`, no hidden files), empty parts

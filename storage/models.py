@@ -27,7 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage import touch_triggers, visit_tag_triggers
+from storage.triggers import touches as touch_triggers
+from storage.triggers import visit_tags as visit_tag_triggers
 
 
 class UTCDateTime(TypeDecorator):
@@ -95,7 +96,7 @@ class CustomerRow(Base):
     decision_roles: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"role": "采购", "name": "王芳"}]
     created_on: Mapped[date | None] = mapped_column(Date)
     # the latest visit, and the latest visit or interaction (跟进), kept by database triggers
-    # (storage.touch_triggers): follow-up questions read the customer's row instead of probing both tables
+    # (storage.triggers.touches): follow-up questions read the customer's row instead of probing both tables
     last_visit_at: Mapped[datetime | None] = mapped_column()
     last_touch_at: Mapped[datetime | None] = mapped_column()
 
@@ -121,7 +122,7 @@ class VisitRow(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     last_activity_at: Mapped[datetime | None] = mapped_column()
-    # how many visit_tags rows the visit has, kept by database triggers (storage.visit_tag_triggers): a
+    # how many visit_tags rows the visit has, kept by database triggers (storage.triggers.visit_tags): a
     # complete visit is a test on this row alone
     tag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
@@ -134,7 +135,7 @@ class VisitTagRow(Base):
     __tablename__ = "visit_tags"
     visit_id: Mapped[str] = mapped_column(ForeignKey("visits.visit_id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
-    # the visit's customer, set and followed by database triggers (storage.visit_tag_triggers): the customers
+    # the visit's customer, set and followed by database triggers (storage.triggers.visit_tags): the customers
     # with a tag are read from (tag, customer_id) without touching visits
     customer_id: Mapped[str | None] = mapped_column(Id)
 
@@ -235,7 +236,7 @@ class PaymentRow(Base):
 
 class PaymentMatchRow(Base):
     """A payment whose memo contains a contract's number (回款逾期's matching, stored): kept equal to the
-    live substring test by storage.contract_match.store_matches, which the payments/contracts import runs."""
+    live substring test by storage.payments.store_matches, which the payments/contracts import runs."""
     __tablename__ = "payment_matches"
     contract_no: Mapped[str] = mapped_column(Id, primary_key=True)
     txn_id: Mapped[str] = mapped_column(Id, primary_key=True, index=True)

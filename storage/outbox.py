@@ -1,4 +1,4 @@
-"""Writing and claiming outbox rows. Sending them is bot/sender.py's job."""
+"""Writing and claiming outbox rows. Sending them is bot/wecom/relay.py's job."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -23,7 +23,7 @@ def enqueue(session: Session, *, recipient: str, message: dict[str, Any], dedupe
             now: datetime, not_before: datetime | None = None) -> bool:
     """Add one outgoing message to the current transaction. A repeated dedupe_key is a no-op.
 
-    `message` is a handlers.types.Reply as dict (`reply.to_dict()`), or an API call such as a
+    `message` is a handlers.messages.Reply as dict (`reply.to_dict()`), or an API call such as a
     calendar schedule (`{"kind": "schedule_add", ...}`). Returns True when a row was added.
     """
     return enqueue_id(session, recipient=recipient, message=message, dedupe_key=dedupe_key, now=now,

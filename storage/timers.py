@@ -1,4 +1,4 @@
-"""Durable SOP timers: schedule, cancel, reschedule, claim. Firing them is handlers/sop.py's job.
+"""Durable SOP timers: schedule, cancel, reschedule, claim. Firing them is handlers/sop/sweep.py's job.
 
 - `schedule` is idempotent by business key: scheduling the same key twice leaves one row.
 - `cancel` sets `cancelled` (rows are never deleted) and audits it.

@@ -46,7 +46,7 @@ def last_touch(session: Session, customer_id: str) -> datetime | None:
 
 
 def _epoch(session: Session, col):
-    """Whole epoch seconds of a UTC timestamp column, in SQL (same value as core.sop_times.epoch_seconds)."""
+    """Whole epoch seconds of a UTC timestamp column, in SQL (same value as core.sop.times.epoch_seconds)."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", col)), BigInteger)
     return cast(func.strftime("%s", col), BigInteger)

@@ -66,7 +66,7 @@ def session_factory(engine):
 @pytest.fixture(autouse=True)
 def _harness_connections_closed():
     yield
-    from tests.harness import close_all
+    from tests.support.harness import close_all
 
     close_all()
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
-from bot.crypto import WeComCrypto
 from bot.emulator import callback_xml as xml
 from bot.emulator.records import Callback, as_now
 from bot.emulator.state import FakeWeCom
+from bot.wecom.crypto import WeComCrypto
 
 # MsgIds: unique 64-bit integers (below 2**63), increasing within a process.
 _msg_ids = itertools.count(7_000_000_000_000_000_000 + secrets.randbelow(10**17))

@@ -1,7 +1,7 @@
 """Atheris fuzz target: the callback's untrusted input path — the outer envelope, the signature check, the
 decryption and the inner message parser. The first byte picks the stage, the rest is its input; one stage
 seals the input with the corp's key first, so the inner parser sees authenticated input (what a holder of
-the key could send). The only declared failure is bot.crypto.CallbackRejected; anything else is a crash.
+the key could send). The only declared failure is bot.wecom.crypto.CallbackRejected; anything else is a crash.
 
     python tests/hostile/fuzz_callback.py -runs=50000 [-max_total_time=60] [CORPUS_DIR]
 """
@@ -12,8 +12,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["bot", "defusedxml", "wechatpy", "xml"]):
-    from bot.crypto import CallbackRejected, WeComCrypto
-    from bot.xml_parse import outer_encrypt, parse_inbound
+    from bot.wecom.crypto import CallbackRejected, WeComCrypto
+    from bot.wecom.parse import outer_encrypt, parse_inbound
 
 CRYPTO = WeComCrypto(token="testtoken", encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
                      corp_id="ww_test_corp")

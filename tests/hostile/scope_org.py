@@ -9,7 +9,7 @@ Every customer has a name and an id that cannot be mistaken for anything else in
 (`客户甲子`, `KH00Z`), so "no customer outside the scope appears" is a substring test.
 
 The visible set is computed here by its own walk of the generated tree (shared/spec/nlq-semantics.md
-§ Who may see what), never taken from nlq.scope or storage.metrics.
+§ Who may see what), never taken from nlq.scope or storage.metrics.figures.
 """
 from __future__ import annotations
 

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.crypto import WeComCrypto, signature
 from bot.services import build_services
+from bot.wecom.crypto import WeComCrypto, signature
 from storage.models import InboxRow
-from tests.support import TEST_CORP, make_settings
+from tests.support.db import TEST_CORP, make_settings
 
 CORP = TEST_CORP["WECOM_CORP_ID"]
 CRYPTO = WeComCrypto(token=TEST_CORP["WECOM_TOKEN"], encoding_aes_key=TEST_CORP["WECOM_AES_KEY"], corp_id=CORP)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.crypto import WeComCrypto
+from bot.wecom.crypto import WeComCrypto
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from bot.photos import make_sample_jpeg
 from handlers import texts
 from storage.models import PhotoRow, UserRow
-from tests.factories import org
-from tests.harness import Harness
+from tests.support.factories import org
+from tests.support.harness import Harness
 
 
 def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:

@@ -1,5 +1,5 @@
 """Property tests: whatever bytes or text reach a parser, it answers or refuses with its declared error —
-the callback's parsers only ever raise bot.crypto.CallbackRejected, the rep's one-line parser never raises
+the callback's parsers only ever raise bot.wecom.crypto.CallbackRejected, the rep's one-line parser never raises
 under any organisation's tag menu, and what the callback stores is strict JSON."""
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.crypto import CallbackRejected, WeComCrypto
-from bot.xml_parse import outer_encrypt, parse_inbound, parse_xml
-from core.rep_text import ParsedLine, parse_line
+from bot.wecom.crypto import CallbackRejected, WeComCrypto
+from bot.wecom.parse import outer_encrypt, parse_inbound, parse_xml
+from core.rep_line import ParsedLine, parse_line
 from core.tags import DEFAULT_MENU, TagMenu
-from tests.support import TEST_CORP
+from tests.support.db import TEST_CORP
 
 CRYPTO = WeComCrypto(token=TEST_CORP["WECOM_TOKEN"], encoding_aes_key=TEST_CORP["WECOM_AES_KEY"],
                      corp_id=TEST_CORP["WECOM_CORP_ID"])

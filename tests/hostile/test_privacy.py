@@ -17,8 +17,8 @@ from bot.logs import JsonFormatter, setup_logging
 from bot.photos import make_sample_jpeg
 from storage import retention
 from storage.models import AuditRow, InboxRow, OrgConfigRow, PhotoRow, VisitRow
-from tests.factories import WEIYUAN, org
-from tests.harness import Harness
+from tests.support.factories import WEIYUAN, org
+from tests.support.harness import Harness
 
 DAY = timedelta(days=1)
 

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from nlq.answer import CHAT_ROWS, ask
 from storage import read_audit
 from storage.models import AuditRow, CustomerRow, OutboxRow
-from tests.harness import Harness
 from tests.hostile.planted import INJECTIONS, TEAM_A_OWNERS, row_counts, seed
+from tests.support.harness import Harness
 
 QUESTIONS = [*INJECTIONS, "列出所有客户", "客户名单", "本月流失的客户", "超过72小时未跟进的客户", "各大区客户数",
              "王强的客户", "西南的客户", "赵主管的客户", "rep_b1的客户", "NPS大于50的客户", "价格异议的客户",

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from core.clock import FixedClock
+from handlers.messages import CardClick, TextIn
 from handlers.registry import load_handlers
-from handlers.types import CardClick, TextIn
 from handlers.worker import InboxWorker
 from storage import inbox
 from storage.models import ConversationRow, OutboxRow

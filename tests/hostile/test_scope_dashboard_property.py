@@ -1,4 +1,4 @@
-"""Property: the health dashboard (bot/dashboard.py over storage/metrics.py and storage/metrics_drill.py), opened
+"""Property: the health dashboard (bot/web/dashboard.py over storage/metrics/figures.py and storage/metrics/drill.py), opened
 with a valid signed link, shows for generated org trees and random filters nothing outside the viewer's scope,
 and its figures count exactly the customers, visits and opportunities of the scope narrowed by the filters.
 
@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from bot.dashboard import make_dashboard_router
+from bot.web.dashboard import make_dashboard_router
 from core.clock import SHANGHAI, FixedClock
 from core.dashboard_token import derive_key, make_token
-from core.report_period import PERIOD_WORDS, resolve_period
+from core.periods import PERIOD_WORDS, resolve_period
 from tests.hostile.scope_org import (
     GONE,
     NOW,

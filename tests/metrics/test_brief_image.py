@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from bot import brief_image as B
-from core.report_period import resolve_period
-from storage.metrics import Funnel, Rate, RepLine, Viewer, WeeklyBrief
-from storage.scorecard_repo import ScoredCustomer
+from bot.web import brief_png as B
+from core.periods import resolve_period
+from storage.metrics.figures import Funnel, Rate, RepLine, Viewer, WeeklyBrief
+from storage.scorecard import ScoredCustomer
 
 NOW = datetime(2026, 11, 23, 0, 40, tzinfo=UTC)  # Monday 08:40 Shanghai
 TITLE_BOX = (B.M, 20, B.M + 330, 100)  # where 上周经营简报 is drawn

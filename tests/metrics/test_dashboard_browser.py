@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from bot.dashboard import make_dashboard_router
+from bot.web.dashboard import make_dashboard_router
 from core.clock import FixedClock
 from core.dashboard_token import derive_key, make_token
 from nlq.answer import ask

@@ -5,10 +5,10 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 from core.dashboard_token import derive_key, read_token
-from handlers import dashboard_chat
 from handlers.context import Ctx
+from handlers.links import dashboard as dashboard_chat
+from handlers.messages import Markdown, Text, TextIn
 from handlers.router import TEXT_COMMANDS
-from handlers.types import Markdown, Text, TextIn
 from storage.models import UserRow
 from tests.metrics.conftest import SMALL_NOW
 

@@ -6,20 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlparse
 
-import handlers.dashboard_chat
-import handlers.report_timers
-import handlers.score_tiers  # noqa: F401 - registers the command, the card action and the timer firers
+import handlers.links.dashboard
+import handlers.sop.report_timers
+import handlers.sop.scorecard  # noqa: F401 - registers the command, the card action and the timer firers
 from bot import reports
-from bot.dashboard import make_dashboard_router
+from bot.web.dashboard import make_dashboard_router
 from core.clock import SHANGHAI
-from handlers import weekly_brief
-from tests.factories import org
-from tests.harness import Harness
+from handlers.sop import weekly_brief
+from tests.support.factories import org
+from tests.support.harness import Harness
 
 
 def test_chat_link_and_weekly_brief_through_the_emulator(db_url, tmp_path, redis_server, clock, monkeypatch):
     monkeypatch.setattr(weekly_brief, "_RENDER", dict(weekly_brief._RENDER))  # install() changes module state
-    monkeypatch.setattr(handlers.dashboard_chat, "_LINKS", dict(handlers.dashboard_chat._LINKS))
+    monkeypatch.setattr(handlers.links.dashboard, "_LINKS", dict(handlers.links.dashboard._LINKS))
     h = Harness(db_url, tmp_path, redis_server, clock)
     reports.install(h.services)
     h.app.include_router(make_dashboard_router(h.session_factory, h.services.settings.WECOM_SECRET, h.clock))

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from core.report_period import resolve_period
-from handlers.dashboard_chat import summary_lines
+from core.periods import resolve_period
+from handlers.links.dashboard import summary_lines
 from nlq.answer import ask
-from storage import metrics as M
+from storage.metrics import figures as M
 from tests.nlq.dataset import NOW
 
 VIEWERS = ("dir", "rm_e", "sup_e2", "rep_e1", "rep_s5")  # director, manager, nested supervisor, rep, empty

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from core.report_period import SHANGHAI, resolve_period, week_period
-from storage import metrics as M
-from storage import metrics_drill as D
+from core.periods import SHANGHAI, resolve_period, week_period
+from storage.metrics import drill as D
+from storage.metrics import figures as M
 from tests.metrics.conftest import SMALL_NOW
 
 NOW = SMALL_NOW

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-import handlers.report_timers as RT
-from bot.brief_image import render_weekly_brief
+import handlers.sop.report_timers as RT
+from bot.web.brief_png import render_weekly_brief
 from core.clock import SHANGHAI
-from handlers import weekly_brief
-from handlers.sop import sweep_due_timers
+from handlers.sop import weekly_brief
+from handlers.sop.sweep import sweep_due_timers
 from storage.models import OutboxRow, TimerRow
 from storage.models_scorecard import CustomerScoreRow
 

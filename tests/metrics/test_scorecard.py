@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from core.scorecard import CustomerFeatures, ScoreRules, explain, score, tier_of
 from handlers.context import Ctx
-from handlers.score_tiers import fire_scorecard_nightly, on_score_action, route_changes
-from handlers.types import Button, Card, CardClick, CardUpdate, Text
-from storage import scorecard_repo as R
+from handlers.messages import Button, Card, CardClick, CardUpdate, Text
+from handlers.sop.scorecard import fire_scorecard_nightly, on_score_action, route_changes
+from storage import scorecard as R
 from storage.models import (
     AuditRow,
     ContractRow,

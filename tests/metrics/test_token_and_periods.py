@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from core.dashboard_token import TokenError, derive_key, make_token, read_token
-from core.report_period import SHANGHAI, resolve_period
+from core.periods import SHANGHAI, resolve_period
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 Shanghai
 KEY = derive_key("secret")

@@ -18,7 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from core.clock import SHANGHAI
-from storage import contract_match
+from storage import payments as contract_match
 from storage.models import (
     ContractRow,
     CustomerRow,

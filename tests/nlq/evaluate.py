@@ -1,6 +1,6 @@
 """The evaluation: questions.yaml × askers, answered by nlq.ask and checked against the oracle's gold answers.
 
-Used by tests/nlq/test_eval.py and by nlq.bench (accuracy by category).
+Used by tests/nlq/test_eval.py and by tests.bench.nlq (accuracy by category).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Real processes for the fault tests: the emulated WeCom API on a loopback port (a uvicorn thread, so the
-test reads its FakeWeCom directly), and `main.py` / `bot.bench_app` subprocesses configured by env vars.
+test reads its FakeWeCom directly), and `main.py` / `tests.bench.app` subprocesses configured by env vars.
 
 Every process started here is stopped by its own pid (terminate, then kill); nothing is killed by name.
 """
@@ -19,8 +19,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from bot.demo_corp import DEMO_CORP
 from bot.emulator.api import create_api_router
+from bot.emulator.corp import DEMO_CORP
 from bot.emulator.peer import WeComPeer
 from bot.emulator.state import FakeWeCom
 
@@ -137,9 +137,9 @@ def main_py(command: list[str], *, env: dict[str, str], cwd: Path, name: str, po
 
 def bench_app(*, db_url: str, data: Path, port: int, api_base: str, worker: bool, env: dict[str, str],
               cwd: Path, name: str = "bench_app") -> Proc:
-    """`python -m bot.bench_app --mode callback` (WECOM_MAX_CLOCK_SKEW=0, the demo corp)."""
+    """`python -m tests.bench.app --mode callback` (WECOM_MAX_CLOCK_SKEW=0, the demo corp)."""
     env = {**env, "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")}
-    args = ["-m", "bot.bench_app", "--mode", "callback", "--port", str(port), "--data", str(data), "--db", db_url,
+    args = ["-m", "tests.bench.app", "--mode", "callback", "--port", str(port), "--data", str(data), "--db", db_url,
             "--api-base", api_base] + (["--worker"] if worker else [])
     return Proc(args, env=env, cwd=cwd, name=name, port=port)
 

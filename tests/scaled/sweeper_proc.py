@@ -1,7 +1,7 @@
 """A timer-sweeping process for the kill tests: `python -m tests.scaled.sweeper_proc DB_URL OWNER LEASE_S BATCH`.
 
 It registers the test rule `fault_ping` (one message per timer to payload["to"]) and runs
-handlers.sop.sweep_due_timers on the system clock in a loop, like a worker's tick, until it is killed.
+handlers.sop.sweep.sweep_due_timers on the system clock in a loop, like a worker's tick, until it is killed.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import time
 from datetime import timedelta
 
 from core.clock import SystemClock
-from handlers.sop import register_firer, sweep_due_timers
-from handlers.types import Text
+from handlers.messages import Text
+from handlers.sop.sweep import register_firer, sweep_due_timers
 from storage.db import make_engine, make_session_factory
 
 KIND = "fault_ping"

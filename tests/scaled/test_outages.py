@@ -38,7 +38,6 @@ from storage.db import make_engine, make_session_factory
 from storage.models import InboxRow, OutboxRow
 from storage.schema import create_all
 from tests.conftest import BACKENDS
-from tests.fault_report import lost_and_twice, record
 from tests.scaled.procs import (
     EmulatorServer,
     clean_env,
@@ -49,6 +48,7 @@ from tests.scaled.procs import (
     text_xml,
     wait_until,
 )
+from tests.support.fault_report import lost_and_twice, record
 
 pytestmark = pytest.mark.skipif("postgres" not in BACKENDS, reason="TEST_DATABASES excludes postgres")
 RATE = 40  # messages per second in the stream
@@ -252,7 +252,7 @@ def test_a_database_that_never_answers_gets_a_503_within_two_seconds(tmp_path, r
 
     from bot.app import create_app
     from bot.services import build_services
-    from tests.support import TEST_CORP, make_settings
+    from tests.support.db import TEST_CORP, make_settings
 
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
@@ -278,7 +278,7 @@ def test_a_database_that_never_answers_gets_a_503_within_two_seconds(tmp_path, r
 
 
 def _sealed_for_test_corp(corp: dict) -> tuple[dict, bytes]:
-    from bot.crypto import WeComCrypto
+    from bot.wecom.crypto import WeComCrypto
 
     crypto = WeComCrypto(token=corp["WECOM_TOKEN"], encoding_aes_key=corp["WECOM_AES_KEY"], corp_id=corp["WECOM_CORP_ID"])
     ts = str(int(time.time()))

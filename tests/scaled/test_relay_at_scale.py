@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.emulator.faults import Fault
-from handlers.types import Text
+from handlers.messages import Text
 from storage import outbox
 from storage.models import OutboxRow
-from tests.fault_report import lost_and_twice, record
-from tests.harness import Harness
+from tests.support.fault_report import lost_and_twice, record
+from tests.support.harness import Harness
 
 EACH = 5
 

@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from storage.models import InboxRow, OutboxRow
-from tests.fault_report import lost_and_twice, record
-from tests.harness import Harness
 from tests.scaled.procs import bench_app, clean_env, demo_wecom, free_port, peer_for, stop_all, text_xml
+from tests.support.fault_report import lost_and_twice, record
+from tests.support.harness import Harness
 
 N = 500
 COPIES = 4

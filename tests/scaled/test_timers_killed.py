@@ -1,5 +1,5 @@
 """SOP timers survive killed workers (reliability.md §6 item 5, scaled down): timers booked through
-storage.timers.schedule, three sweeping processes (handlers.sop.sweep_due_timers on the system clock, as a
+storage.timers.schedule, three sweeping processes (handlers.sop.sweep.sweep_due_timers on the system clock, as a
 worker's tick runs it), two of them SIGKILLed mid-sweep and replaced. Every timer fires exactly once: one
 `fire` audit row, one outbox row, `done` — and the killed sweepers' claims are taken over when their lease
 (3 s here, a sweep parameter) runs out."""
@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from storage import timers
 from storage.db import make_engine, make_session_factory
 from storage.models import AuditRow, OutboxRow, TimerRow
-from tests.fault_report import lost_and_twice, record
 from tests.scaled.procs import ROOT, Proc, clean_env, stop_all, wait_until
 from tests.scaled.sweeper_proc import KIND
+from tests.support.fault_report import lost_and_twice, record
 
 
 def _done(factory) -> int:  # noqa: ANN001

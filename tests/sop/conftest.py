@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 import handlers.registry_sop  # noqa: F401 - registers the SOP card actions and states
-from handlers import conversation
+from handlers import dialog as conversation
 from handlers.context import Ctx
-from handlers.sop import sweep_due_timers
-from handlers.types import CardClick, TextIn
+from handlers.messages import CardClick, TextIn
+from handlers.sop.sweep import sweep_due_timers
 from handlers.worker import InboxWorker
 from storage import inbox, outbox
 from storage.db import writer_session

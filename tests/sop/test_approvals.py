@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-import handlers.visit_text  # noqa: F401 - registers the rep's correction card ("fix:tag:…")
+import handlers.visits.line  # noqa: F401 - registers the rep's correction card ("fix:tag:…")
 from core.clock import SHANGHAI
-from handlers.sop_hooks import after_visit_completed
+from handlers.sop.hooks import after_visit_completed
 from storage.models import ApprovalRow, ApprovalStepRow, AuditRow, CustomerNoteRow, VisitTagRow
 from tests.sop.conftest import add_customer, add_visit, click, messages, say, sweep, timers_of, unit_of_work
 

@@ -98,7 +98,7 @@ def test_org_overrides_in_org_config_apply(org, clock):
 
 
 def test_a_broken_policy_falls_back_to_the_defaults(org, clock):
-    from handlers.sop_config import load_policy
+    from handlers.sop.policy import load_policy
     from storage.models import OrgConfigRow
 
     with org() as s:

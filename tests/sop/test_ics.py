@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from bot.ics import make_ics_router
+from bot.web.ics import make_ics_router
 from core import ics_token
 from core.clock import SHANGHAI
-from handlers.types import TextIn
+from handlers.messages import TextIn
 from handlers.worker import InboxWorker
 from storage import inbox
 from tests.sop.conftest import add_customer, add_promise, messages, say

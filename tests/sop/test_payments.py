@@ -5,7 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from core.clock import SHANGHAI
-from handlers.payments import rematch_contracts
+from handlers.sop.payments import rematch_contracts
 from storage.models import ContractRow, PaymentRow
 from tests.sop.conftest import add_customer, messages, sweep, timers_of
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from core.clock import SHANGHAI
-from handlers.sop_hooks import after_visit_completed, on_promise_cancelled, on_promise_changed, on_touch
+from handlers.sop.hooks import after_visit_completed, on_promise_cancelled, on_promise_changed, on_touch
 from storage.models import InteractionRow, OutboxRow, PromiseRow, TimerRow
 from tests.sop.conftest import (
     add_customer,

@@ -8,8 +8,8 @@ import pytest
 
 from core.clock import SHANGHAI
 from core.org_tree import OrgTree, Person
-from core.sop_policy import LadderStep, SopPolicy
-from core.sop_rules import (
+from core.sop.policy import LadderStep, SopPolicy
+from core.sop.rules import (
     ApprovalStepFacts,
     Cancel,
     Done,
@@ -26,7 +26,7 @@ from core.sop_rules import (
     snooze_for,
     stale_next_step,
 )
-from core.sop_times import (
+from core.sop.times import (
     follow_up_remind_at,
     morning_slot,
     next_daily_brief,

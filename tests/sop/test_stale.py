@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import event, func, insert, select
 
 from core.clock import SHANGHAI
-from handlers.sop_hooks import on_touch
-from handlers.stale import fire_stale_scan
+from handlers.sop.hooks import on_touch
+from handlers.sop.stale import fire_stale_scan
 from storage.models import AuditRow, CustomerNoteRow, CustomerRow, InteractionRow, TimerRow, VisitRow
 from tests.sop.conftest import (
     add_customer,
@@ -227,8 +227,8 @@ def test_scan_is_one_set_based_statement_for_thousands_of_customers(org, clock):
 
 
 def test_asking_for_a_reason_keeps_the_flow_the_rep_was_in(org, clock):
-    from handlers import conversation
-    from handlers.types import LocationIn
+    from handlers import dialog as conversation
+    from handlers.messages import LocationIn
     from tests.sop.conftest import deliver
 
     add_customer(org, "c1", "rep1", name="味源超市")

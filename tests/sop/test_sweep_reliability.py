@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.clock import FixedClock
-from handlers import sop
-from handlers.sop import fire_one, register_firer, sweep_due_timers
-from handlers.sop_hooks import after_visit_completed
-from handlers.types import Text
+from handlers.messages import Text
+from handlers.sop import sweep as sop
+from handlers.sop.hooks import after_visit_completed
+from handlers.sop.sweep import fire_one, register_firer, sweep_due_timers
 from storage import timers
 from storage.db import make_engine, make_session_factory, writer_session
 from storage.models import AuditRow, OutboxRow, TimerRow

@@ -1,7 +1,7 @@
 """payment_matches: the stored payment → contract matching (memo contains the contract number)
 
 回款逾期 questions tested every payment memo against every contract number (seconds at 35k contracts ×
-40k payments); the import of contracts or payments now stores the pairs (storage.contract_match.store_matches)
+40k payments); the import of contracts or payments now stores the pairs (storage.payments.store_matches)
 and readers join them. The upgrade fills the table from the rows already there.
 
 Revision ID: 0005_payment_matches

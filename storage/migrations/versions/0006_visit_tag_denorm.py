@@ -4,7 +4,7 @@ Questions about tags at 100,000 customers / 1,000,000 visits went through visits
 ("customers with tag X": ~200k visit_tags rows joined to visits) and tested each visit for a tag
 (拜访完整率 over all time: a semi-join of 1M visits with visit_tags). visit_tags now carries the visit's
 customer (indexed with the tag) and visits carry their number of tags; database triggers keep both exact on
-every write path (storage/visit_tag_triggers.py). The upgrade fills both from the rows already there.
+every write path (storage/triggers/visit_tags.py). The upgrade fills both from the rows already there.
 
 Revision ID: 0006_visit_tag_denorm
 Revises: 0005_payment_matches
@@ -12,7 +12,7 @@ Revises: 0005_payment_matches
 import sqlalchemy as sa
 from alembic import op
 
-from storage import visit_tag_triggers
+from storage.triggers import visit_tags as visit_tag_triggers
 
 revision = '0006_visit_tag_denorm'
 down_revision = '0005_payment_matches'

@@ -3,7 +3,7 @@
 Follow-up questions at 100,000 customers / 1,000,000 visits (最久没跟进的10个客户, 超过72小时未更新,
 客户信息鲜度, 超过30天没跟进) probed visits and interactions once per customer. Each customer now carries
 its latest visit and its latest touch (visit or interaction); database triggers keep both exact on every
-write path (storage/touch_triggers.py). The upgrade fills both from the rows already there.
+write path (storage/triggers/touches.py). The upgrade fills both from the rows already there.
 
 Revision ID: 0008_customer_last_touch
 Revises: 0007_orders_customer_category
@@ -11,7 +11,7 @@ Revises: 0007_orders_customer_category
 import sqlalchemy as sa
 from alembic import op
 
-from storage import touch_triggers
+from storage.triggers import touches as touch_triggers
 from storage.models import UTCDateTime
 
 revision = '0008_customer_last_touch'

@@ -1,0 +1,121 @@
+"""A private ICS feed per rep: `GET /ics/{userid}.ics?token=...` lists their open (and recently done)
+promises and follow-ups, for any calendar app that subscribes to a URL.
+
+The token is an HMAC of the userid under a key derived from WECOM_SECRET (core/ics_token.py); a wrong
+or missing token answers 404, the same as an unknown user, so the URL space cannot be probed.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import ics_token
+from core.clock import Clock, SystemClock
+from core.sop.calendar import event_start
+from handlers.sop import texts as T
+from handlers.sop.policy import load_policy
+from storage.models import CustomerRow, PromiseRow, UserRow
+
+PRODID = "-//wecom-sales-assistant//promises//ZH"
+PAST_DAYS = 30
+FUTURE_DAYS = 366
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    uid: str
+    start: datetime
+    end: datetime
+    summary: str
+    description: str
+    alarm_minutes: int | None = None
+
+
+def _escape(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace(";", r"\;").replace(",", r"\,")
+            .replace("\r\n", "\n").replace("\n", r"\n"))
+
+
+def _fold(line: str) -> str:
+    """RFC 5545 §3.1: lines of at most 75 octets, continued with CRLF + space (never splitting a character)."""
+    out, current, size = [], "", 0
+    for ch in line:
+        n = len(ch.encode())
+        if size + n > 75:
+            out.append(current)
+            current, size = " ", 1
+        current += ch
+        size += n
+    out.append(current)
+    return "\r\n".join(out)
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def render_calendar(events: Iterable[FeedEvent], *, name: str, now: datetime) -> str:
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+             f"X-WR-CALNAME:{_escape(name)}", "X-WR-TIMEZONE:Asia/Shanghai"]
+    for e in events:
+        lines += ["BEGIN:VEVENT", f"UID:{e.uid}", f"DTSTAMP:{_stamp(now)}", f"DTSTART:{_stamp(e.start)}",
+                  f"DTEND:{_stamp(e.end)}", f"SUMMARY:{_escape(e.summary)}", f"DESCRIPTION:{_escape(e.description)}"]
+        if e.alarm_minutes is not None:
+            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"TRIGGER:-PT{e.alarm_minutes}M",
+                      f"DESCRIPTION:{_escape(e.summary)}", "END:VALARM"]
+        lines.append("END:VEVENT")
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(_fold(line) for line in lines) + "\r\n"
+
+
+def feed_events(session: Session, userid: str, *, now: datetime) -> list[FeedEvent]:
+    policy = load_policy(session)
+    q = (select(PromiseRow, CustomerRow.name).join(CustomerRow, CustomerRow.customer_id == PromiseRow.customer_id)
+         .where(PromiseRow.rep_userid == userid, PromiseRow.status.in_(("open", "done")),
+                PromiseRow.due_at >= now - timedelta(days=PAST_DAYS),
+                PromiseRow.due_at < now + timedelta(days=FUTURE_DAYS))
+         .order_by(PromiseRow.due_at, PromiseRow.id))
+    events = []
+    for promise, customer_name in session.execute(q):
+        if promise.kind == "follow_up":
+            summary = T.CAL_FOLLOW_UP.format(customer=customer_name)
+        else:
+            summary = T.CAL_PROMISE.format(customer=customer_name, item=promise.text)
+        if promise.status == "done":
+            summary = T.CAL_DONE_PREFIX + summary
+        start = event_start(promise.due_at, policy)
+        alarm = policy.calendar_remind_before_secs // 60 if promise.status == "open" else None
+        events.append(FeedEvent(
+            uid=f"promise-{promise.id}@wecom-sales-assistant", start=start,
+            end=start + timedelta(minutes=policy.calendar_event_minutes), summary=summary,
+            description=T.CAL_DESCRIPTION.format(customer=customer_name, item=promise.text,
+                                                 kind=T.CAL_KIND.get(promise.kind, promise.kind), id=promise.id),
+            alarm_minutes=alarm))
+    return events
+
+
+def make_ics_router(session_factory: sessionmaker[Session], secret: str, *, clock: Clock | None = None) -> APIRouter:
+    """The feed endpoint. `secret` is WECOM_SECRET (the signing key is derived from it)."""
+    key = ics_token.derive_key(secret)
+    clock = clock or SystemClock()
+    router = APIRouter()
+
+    @router.get("/ics/{userid}.ics")
+    def feed(userid: str, token: str = "") -> Response:
+        if not ics_token.verify(key, userid, token):
+            return Response(status_code=404)
+        with session_factory() as s:
+            if s.get(UserRow, userid) is None:
+                return Response(status_code=404)
+            now = clock.now()
+            body = render_calendar(feed_events(s, userid, now=now), name=T.ICS_CALENDAR_NAME, now=now)
+        return Response(content=body, media_type="text/calendar; charset=utf-8",
+                        headers={"Cache-Control": "private, max-age=300"})
+
+    return router

@@ -1,0 +1,392 @@
+"""The outbox relay: send each outbox row through the WeCom API, exactly once as far as people can see.
+
+- The payload is rendered once and stored on the row; every retry sends those bytes, and
+  `enable_duplicate_check` makes WeCom drop a repeat of a send whose answer we lost.
+- Retries back off exponentially (1 s … 10 min) on network errors, HTTP 5xx, errcode -1 and 45009, and
+  stop after 30 minutes (inside WeCom's duplicate-check window): the row is then `dead`, and so is a
+  row that hits a permanent error. A dead row alerts every admin. A row leaves the outbox only as
+  `sent`, `merged` (into a digest that is itself a row) or `dead`.
+- Each recipient gets at most RATE_LIMIT messages a minute (WeCom silently drops beyond 30): the excess
+  is merged into one digest message, so nothing is dropped.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.wecom import render as cards
+from bot.wecom.client import WeComClient, WeComError
+from core.clock import Clock
+from handlers import texts
+from handlers.messages import CardUpdate, Image, Markdown, Reply, Text
+from storage import outbox
+from storage.db import writer_session
+from storage.models import OutboxRow, PromiseRow, UserRow
+
+log = logging.getLogger("assistant.sender")
+
+RATE_LIMIT = 20  # per recipient per minute; WeCom drops silently above 30
+ALERT_LIMIT = 15  # of which alerts may use this many: replies to what someone just said always find room
+RATE_WINDOW = timedelta(seconds=60)
+GIVE_UP_AFTER = timedelta(minutes=30)
+DUPLICATE_WINDOW = timedelta(seconds=cards.DUPLICATE_CHECK["duplicate_check_interval"])
+MAX_BACKOFF = timedelta(minutes=10)
+MESSAGE_KINDS = ("text", "markdown", "card", "image")  # count toward the per-recipient limit
+DIGEST_MAX_ITEMS = 40
+HOURLY_LIMIT = 900  # per recipient per hour; WeCom drops silently above 1,000 (20/min alone would allow 1,200)
+HOUR = timedelta(hours=1)
+SEND_CONCURRENCY = 8
+CLAIM_LEASE = timedelta(minutes=2)
+
+
+@dataclass
+class Relay:
+    session_factory: sessionmaker[Session]
+    client: WeComClient
+    clock: Clock
+    agent_id: int
+    file_root: Path | None = None
+    batch: int = 1000  # rows claimed per round: an alert storm merges into full digests (40 lines), not scraps
+    concurrency: int = SEND_CONCURRENCY
+
+    def __post_init__(self) -> None:
+        self.owner = uuid.uuid4().hex[:12]
+        self._interrupted = False  # a round failed after claiming: release our claims before the next one
+
+    async def run_once(self) -> int:
+        """Claim due rows, apply the rate limit (merging the excess), send. Returns rows handled."""
+        now = self.clock.now()
+        if self._interrupted:
+            self._release_own_claims(now)
+        with self.session_factory() as s:  # an idle tick must not take the write lock
+            if not outbox.anything_due(s, now=now):
+                return 0
+        with writer_session(self.session_factory) as s:
+            rows = outbox.claim(s, now=now, limit=self.batch, lease=CLAIM_LEASE, owner=self.owner)
+            to_send = self._apply_rate_limit(s, rows, now)
+            by_id = {r.id: r for r in rows}
+            jobs = [self._prepare(s, by_id[i]) for i in to_send]  # payloads rendered and stored here, once
+            s.commit()
+        self._interrupted = True
+        sent: list[tuple[int, dict]] = []
+        try:
+            await self._send_lanes(_lanes(jobs), sent)
+        finally:
+            if sent:  # one transaction for the round's plain messages (a crash before it: the same bytes are
+                self._record_sent(sent)  # resent after the lease and WeCom's duplicate check drops them)
+        self._interrupted = False
+        return len(rows)
+
+    def _prepare(self, s: Session, row: OutboxRow) -> _Job:
+        """What a lane needs to send `row` without reading it again; text, markdown and cards are rendered
+        (and stored) in the claim's transaction."""
+        payload = row.payload
+        if payload is None and row.kind in FAST_KINDS:
+            payload = row.payload = self._render(s, row)
+        return _Job(row.id, row.kind, row.recipient, payload if row.kind in FAST_KINDS else None)
+
+    async def _send_lanes(self, lanes: list[list[_Job]], sent: list[tuple[int, dict]]) -> None:
+        """Up to `concurrency` recipients at once (a real WeCom round trip is 30–100 ms); each recipient's
+        rows in order, replies' lanes first. Plain messages' results are collected into `sent`."""
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def lane(jobs: list[_Job]) -> None:
+            async with gate:
+                for job in jobs:
+                    if job.payload is None:
+                        await self._send_one(job.row_id)  # images, card updates, calendar calls
+                        continue
+                    try:
+                        sent.append((job.row_id, await self.client.send_raw(job.payload)))
+                    except WeComError as exc:
+                        self._failed(job.row_id, exc, permanent=not exc.transient)
+                    except (httpx.TransportError, httpx.TimeoutException) as exc:
+                        self._failed(job.row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False)
+
+        results = await asyncio.gather(*(lane(jobs) for jobs in lanes), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+
+    def _record_sent(self, sent: list[tuple[int, dict]]) -> None:
+        now = self.clock.now()
+        params = []
+        for row_id, result in sent:
+            bad = result.get("invaliduser") or result.get("unlicenseduser")
+            params.append({"rid": row_id, "err": f"invaliduser={bad}" if bad else None,
+                           "rc": result.get("response_code") or None})
+        with self.session_factory() as s:
+            s.connection().execute(_MARK_SENT.values(sent_at=now), params)
+            s.commit()
+
+    def _release_own_claims(self, now: datetime) -> None:
+        """After a round broke off (say the database went away mid-send), put the rows this relay still
+        holds back to pending at once instead of waiting out the lease. A row whose send reached WeCom
+        is resent with the same stored bytes, which WeCom's duplicate check drops."""
+        with writer_session(self.session_factory) as s:
+            n = s.execute(update(OutboxRow).where(OutboxRow.status == "sending", OutboxRow.claimed_by == self.owner)
+                          .values(status="pending", lease_until=None, next_try_at=now)).rowcount
+            s.commit()
+        self._interrupted = False
+        if n:
+            log.warning("released %d outbox rows this relay held when its last round broke off", n)
+
+    async def drain(self, max_rounds: int = 100) -> int:
+        total = 0
+        for _ in range(max_rounds):
+            n = await self.run_once()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    # -- rate limit and digests --------------------------------------------------------------------
+    def _apply_rate_limit(self, s: Session, rows: list[OutboxRow], now: datetime) -> list[int]:
+        """Per recipient: answers to what they just said go first and are never merged; alerts may use
+        at most ALERT_LIMIT of the RATE_LIMIT (so a reply always finds room), the excess merged into a
+        digest; whatever has no room waits for the window to move. Writes are set-based (Core UPDATEs):
+        a storm of alerts passes through here thousands at a time."""
+        by_recipient: dict[str, list[OutboxRow]] = defaultdict(list)
+        send: list[int] = []
+        for r in rows:
+            if r.kind in MESSAGE_KINDS:
+                by_recipient[r.recipient].append(r)
+            else:
+                send.append(r.id)
+        recent_by = _recent_sends(s, list(by_recipient), now)
+        waiting: dict[datetime, list[int]] = defaultdict(list)
+        for recipient, due in by_recipient.items():
+            last_hour = recent_by.get(recipient, [])
+            recent = [t for t in last_hour if t > now - RATE_WINDOW]
+            if len(last_hour) >= HOURLY_LIMIT:
+                window_moves = min(last_hour) + HOUR + timedelta(seconds=1)
+            else:
+                window_moves = (min(recent) if recent else now) + RATE_WINDOW + timedelta(seconds=1)
+            budget = min(RATE_LIMIT - len(recent), HOURLY_LIMIT - len(last_hour))
+            replies = [r for r in due if outbox.is_reply(r)]
+            alerts = [r for r in due if not outbox.is_reply(r)]
+            now_replies, later = replies[:max(0, budget)], replies[max(0, budget):]
+            send.extend(r.id for r in now_replies)
+            alert_budget = min(budget - len(now_replies), ALERT_LIMIT - len(recent))
+            direct, merge, wait = _plan(alerts, alert_budget)
+            send.extend(r.id for r in direct)
+            waiting[window_moves].extend(r.id for r in later + wait)
+            self._merge(s, recipient, merge, now)
+        for at, ids in waiting.items():
+            _set(s, ids, status="pending", lease_until=None, next_try_at=at)
+        return send
+
+    def _merge(self, s: Session, recipient: str, rows: list[OutboxRow], now: datetime) -> None:
+        """Merge rows into as few digest messages as fit WeCom's 2048-byte limit; each digest is a row."""
+        for chunk, lines in _digest_chunks(rows):
+            body = f"**{texts.DIGEST_TITLE.format(count=len(chunk))}**\n" + "\n".join(lines)
+            key = f"digest:{chunk[0].id}:{chunk[-1].id}"
+            digest_id = outbox.enqueue_id(s, recipient=recipient, message=Markdown(content=body).to_dict(),
+                                          dedupe_key=key, now=now)
+            if digest_id is None:  # already made by an earlier attempt that did not commit its merge
+                digest_id = s.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key))
+            _set(s, [r.id for r in chunk], status="merged", merged_into=digest_id, lease_until=None)
+
+    # -- sending -------------------------------------------------------------------------------------
+    def _render(self, s: Session, row: OutboxRow) -> str | None:
+        reply = Reply.from_dict(row.message)
+        if isinstance(reply, CardUpdate):
+            return cards.dumps(cards.render_update(reply, userid=row.recipient, agent_id=self.agent_id))
+        if isinstance(reply, Image):
+            return None  # needs a media_id first; rendered after the upload
+        payload = cards.dumps(cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id))
+        if isinstance(reply, Text | Markdown):
+            # WeCom's duplicate check would swallow a second, legitimately identical message within its
+            # window (帮助 asked twice, two photos refused for the same reason): number the repeat with the
+            # first number no recent row to this person carries.
+            base, n = payload, 1
+            while s.scalar(select(OutboxRow.id).where(
+                    OutboxRow.recipient == row.recipient, OutboxRow.id != row.id, OutboxRow.payload == payload,
+                    OutboxRow.created_at > row.created_at - DUPLICATE_WINDOW).limit(1)) is not None:
+                n += 1
+                field = "text" if isinstance(reply, Text) else "markdown"
+                body = json.loads(base)
+                body[field]["content"] = cards.clip(body[field]["content"], 2030) + f"（{n}）"
+                payload = cards.dumps(body)
+        return payload
+
+    async def _send_one(self, row_id: int) -> None:
+        with self.session_factory() as s:
+            row = s.get(OutboxRow, row_id)
+            if row is None or row.status != "sending":
+                return
+            kind, message, payload, recipient = row.kind, dict(row.message), row.payload, row.recipient
+            if payload is None and kind in MESSAGE_KINDS + ("card_update",):
+                payload = self._render(s, row)
+                if payload is not None:
+                    row.payload = payload
+                    s.commit()
+        try:
+            result = await self._call(kind, message, payload, recipient, row_id)
+        except WeComError as exc:
+            self._failed(row_id, exc, permanent=not exc.transient)
+            return
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            self._failed(row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False)
+            return
+        self._sent(row_id, result)
+
+    async def _call(self, kind: str, message: dict, payload: str | None, recipient: str, row_id: int) -> dict:
+        if kind == "card_update":
+            try:
+                return await self.client.update_template_card(payload or "")
+            except WeComError as exc:
+                if exc.errcode == 60140:  # response_code already used or expired: the card is settled
+                    return {"errcode": 0, "note": "60140"}
+                raise
+        if kind == "image":
+            if payload is None:
+                path = Path(message["path"])
+                if self.file_root is not None and not path.is_absolute():
+                    path = self.file_root / path
+                media_id = await self.client.media_upload(kind="image", filename=path.name, data=path.read_bytes(),
+                                                          content_type="image/png")
+                body = {"touser": recipient, "agentid": self.agent_id, "msgtype": "image",
+                        "image": {"media_id": media_id}, **cards.DUPLICATE_CHECK}
+                payload = cards.dumps(body)
+                with self.session_factory() as s:
+                    s.get(OutboxRow, row_id).payload = payload
+                    s.commit()
+            return await self.client.send_raw(payload)
+        if kind in MESSAGE_KINDS:
+            return await self.client.send_raw(payload or "")
+        if kind == "schedule_add":
+            sid = await self.client.schedule_add(message["schedule"])
+            return {"schedule_id": sid, "promise_id": message.get("promise_id")}
+        if kind == "schedule_update":
+            await self.client.schedule_update(message["schedule"])
+            return {}
+        if kind == "schedule_del":
+            await self.client.schedule_delete(message["schedule_id"])
+            return {}
+        raise WeComError(0, f"unknown outbox kind {kind}")
+
+    def _sent(self, row_id: int, result: dict) -> None:
+        now = self.clock.now()
+        with self.session_factory() as s:
+            row = s.get(OutboxRow, row_id)
+            row.status, row.sent_at, row.lease_until = "sent", now, None
+            bad = result.get("invaliduser") or result.get("unlicenseduser")
+            if bad:  # a 200 that reached nobody is a partial failure
+                row.last_error = f"invaliduser={bad}"
+            if result.get("response_code"):
+                row.response_code = result["response_code"]
+            if result.get("schedule_id") and result.get("promise_id"):
+                promise = s.get(PromiseRow, int(result["promise_id"]))
+                if promise is not None:
+                    promise.schedule_id = result["schedule_id"]
+            s.commit()
+
+    def _failed(self, row_id: int, exc: WeComError, *, permanent: bool) -> None:
+        now = self.clock.now()
+        with writer_session(self.session_factory) as s:
+            row = s.get(OutboxRow, row_id)
+            row.attempts += 1
+            row.last_error = str(exc)[:500]
+            row.lease_until = None
+            if permanent or now - row.created_at > GIVE_UP_AFTER:
+                row.status = "dead"
+                log.error("outbox %s dead after %s attempts: %s", row_id, row.attempts, exc)
+                self._alert_admins(s, row, now)
+            else:
+                row.status = "pending"
+                row.next_try_at = now + min(MAX_BACKOFF, timedelta(seconds=2 ** (row.attempts - 1)))
+            s.commit()
+
+    def _alert_admins(self, s: Session, row: OutboxRow, now: datetime) -> None:
+        if row.dedupe_key.startswith("dead:"):
+            return  # never alert about an alert
+        for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
+            text = texts.ADMIN_DEAD_LETTER.format(recipient=row.recipient, error=row.last_error or "")
+            outbox.enqueue(s, recipient=admin, message={"kind": "text", "content": text},
+                           dedupe_key=f"dead:{row.id}:{admin}", now=now)
+
+
+@dataclass(frozen=True)
+class _Job:
+    row_id: int
+    kind: str
+    recipient: str
+    payload: str | None  # set for text, markdown and cards: sent as is; None: _send_one does the rest
+
+
+FAST_KINDS = ("text", "markdown", "card")
+_MARK_SENT = (update(OutboxRow).where(OutboxRow.id == bindparam("rid"), OutboxRow.status == "sending")
+              .values(status="sent", lease_until=None, last_error=func.coalesce(bindparam("err"), OutboxRow.last_error),
+                      response_code=func.coalesce(bindparam("rc"), OutboxRow.response_code)))
+
+
+def _lanes(jobs: list[_Job]) -> list[list[_Job]]:
+    """Jobs grouped by recipient, each group in the given order, groups by their first job."""
+    lanes: dict[str, list[_Job]] = {}
+    for job in jobs:
+        lanes.setdefault(job.recipient, []).append(job)
+    return list(lanes.values())
+
+
+def _recent_sends(s: Session, recipients: list[str], now: datetime) -> dict[str, list[datetime]]:
+    """recipient → send times of the messages they got in the last hour (one query per 500)."""
+    out: dict[str, list[datetime]] = defaultdict(list)
+    for start in range(0, len(recipients), 500):
+        for recipient, sent_at in s.execute(select(OutboxRow.recipient, OutboxRow.sent_at).where(
+                OutboxRow.recipient.in_(recipients[start:start + 500]), OutboxRow.status == "sent",
+                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - HOUR)):
+            out[recipient].append(sent_at)
+    return out
+
+
+def _set(s: Session, ids: list[int], **values: object) -> None:
+    """UPDATE outbox rows by id, 500 at a time, without touching loaded objects (they are not reused)."""
+    for start in range(0, len(ids), 500):
+        s.execute(update(OutboxRow).where(OutboxRow.id.in_(ids[start:start + 500])).values(**values),
+                  execution_options={"synchronize_session": False})
+
+
+def _plan(alerts: list[OutboxRow], budget: int) -> tuple[list[OutboxRow], list[OutboxRow], list[OutboxRow]]:
+    """(send now, merge into a digest, wait) for one recipient's alerts within `budget` messages."""
+    if budget <= 0:
+        return [], [], alerts
+    if len(alerts) <= budget:
+        return alerts, [], []
+    direct, overflow = alerts[: budget - 1], alerts[budget - 1:]
+    if all(r.dedupe_key.startswith("digest:") for r in overflow):
+        direct, overflow = alerts[:budget], alerts[budget:]  # no new digest needed: use the last slot too
+    digests = [r for r in overflow if r.dedupe_key.startswith("digest:")]  # never merged again: they wait
+    return direct, [r for r in overflow if not r.dedupe_key.startswith("digest:")], digests
+
+
+def _digest_chunks(rows: list[OutboxRow]):  # noqa: ANN202
+    budget = cards.MESSAGE_LIMIT - 80  # room for the title
+    chunk: list[OutboxRow] = []
+    lines: list[str] = []
+    size = 0
+    for r in rows:
+        line = cards.digest_line(r.message)
+        n = len(line.encode()) + 1
+        if chunk and (size + n > budget or len(chunk) >= DIGEST_MAX_ITEMS):
+            yield chunk, lines
+            chunk, lines, size = [], [], 0
+        chunk.append(r)
+        lines.append(line)
+        size += n
+    if chunk:
+        yield chunk, lines
+
+
+def payload_of(row: OutboxRow) -> dict:
+    return json.loads(row.payload) if row.payload else {}

@@ -1,0 +1,89 @@
+"""Render a handlers.messages.Reply into WeCom's message/send JSON. Pure and deterministic.
+
+The outbox stores the rendered string once; retries resend the same bytes, so WeCom's
+`enable_duplicate_check` collapses a send that succeeded but whose answer was lost.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from handlers.messages import Card, CardUpdate, Markdown, Reply, Text
+
+SOURCE = {"desc": "销售助手", "desc_color": 0}
+DUPLICATE_CHECK = {"enable_duplicate_check": 1, "duplicate_check_interval": 1800}
+_TASK_ID_OK = re.compile(r"[^A-Za-z0-9_\-@]")
+
+
+def task_id_for(card: Card, outbox_id: int) -> str:
+    raw = card.task_id or f"o{outbox_id}"
+    return _TASK_ID_OK.sub("_", raw)[:128]
+
+
+def clip(text: str, limit: int) -> str:
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode(errors="ignore") + "…"
+
+
+def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> dict[str, Any]:
+    base: dict[str, Any] = {"touser": touser, "agentid": agent_id}
+    if isinstance(reply, Text):
+        body = {**base, "msgtype": "text", "text": {"content": clip(reply.content, 2048)}}
+    elif isinstance(reply, Markdown):
+        body = {**base, "msgtype": "markdown", "markdown": {"content": clip(reply.content, 2048)}}
+    elif isinstance(reply, Card) and reply.buttons:
+        card: dict[str, Any] = {
+            "card_type": "button_interaction",
+            "source": SOURCE,
+            "main_title": {"title": clip(reply.title, 100), "desc": clip(reply.description, 160)},
+            "task_id": task_id_for(reply, outbox_id),
+            "button_list": [{"text": b.text, "style": b.style, "key": b.key} for b in reply.buttons[:6]],
+        }
+        if reply.fields:
+            card["horizontal_content_list"] = [{"keyname": clip(k, 20), "value": clip(v, 60)}
+                                               for k, v in reply.fields[:6]]
+        if reply.url:
+            card["card_action"] = {"type": 1, "url": reply.url}
+        body = {**base, "msgtype": "template_card", "template_card": card}
+    elif isinstance(reply, Card):  # a notice without buttons reads best as markdown
+        lines = [f"**{reply.title}**"]
+        if reply.description:
+            lines.append(reply.description)
+        lines += [f"> {k}：{v}" for k, v in reply.fields]
+        if reply.url:
+            lines.append(f"[查看详情]({reply.url})")
+        body = {**base, "msgtype": "markdown", "markdown": {"content": clip("\n".join(lines), 2048)}}
+    else:
+        raise ValueError(f"cannot render {type(reply).__name__} for message/send")
+    body.update(DUPLICATE_CHECK)
+    return body
+
+
+def render_update(reply: CardUpdate, *, userid: str, agent_id: int) -> dict[str, Any]:
+    return {"userids": [userid], "agentid": agent_id, "response_code": reply.response_code,
+            "button": {"replace_name": clip(reply.replace_name, 40)}}
+
+
+def dumps(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+MESSAGE_LIMIT = 2048  # bytes, text and markdown alike (message/send)
+
+
+def digest_line(m: dict[str, Any]) -> str:
+    """One line for a merged message: the card title (and description) or the text's first line."""
+    if m.get("kind") == "card":
+        line = m.get("title", "")
+        if m.get("description"):
+            line += f"：{m['description']}"
+    else:
+        line = (m.get("content") or "").strip().splitlines()[0] if m.get("content") else ""
+    return f"- {clip(line.replace('*', ''), 120)}"
+
+
+def digest_text(items: list[dict[str, Any]]) -> str:
+    return "\n".join(digest_line(m) for m in items)

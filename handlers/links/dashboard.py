@@ -1,0 +1,85 @@
+"""「看板」「团队健康度」: the asker's health figures in a few lines, and a signed link to the dashboard.
+
+The link (bot/web/dashboard.py serves it) carries a token with the asker's userid and an expiry
+(core/dashboard_token.py); the page derives the scope from the userid again, so it shows exactly
+what the asker may see. Needs the signing key and the public base URL: from the worker settings
+(`dashboard_key`: core.dashboard_token.derive_key(WECOM_SECRET), bytes or hex; `public_base_url`),
+or from `install()` for work that runs without worker settings (timers: the weekly brief, tier alerts).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from core.dashboard_token import make_token
+from core.periods import resolve_period
+from handlers import router
+from handlers.context import Ctx
+from handlers.messages import Inbound, Markdown, Text
+from storage import scorecard as scorecard_repo
+from storage.metrics import figures as metrics
+
+LINK_TTL = timedelta(days=7)
+_LINKS: dict[str, Any] = {"public_base_url": None, "dashboard_key": None}
+
+NOT_CONFIGURED = "看板链接尚未配置（缺少 PUBLIC_BASE_URL 或签名密钥），请联系管理员。"
+UNKNOWN = "没有找到你的账号，请联系管理员导入组织架构。"
+TITLE = "**团队健康度**"
+LINE_SCOPE = "范围：{words}"
+LINE_FRESH = "客户信息鲜度：{rate}（近30天有跟进的正常客户）"
+LINE_COMPLETE = "过程数据可信度：{rate}（{period}拜访完整率）"
+LINE_FUNNEL = "商机转化漏斗完整率：{rate}（{period}）"
+LINE_TIERS = "客户评分：红色 {red} · 黄色 {yellow} · 蓝色 {blue}"
+LINE_NO_SCORES = "客户评分：尚未计算（每晚自动计算）"
+LINE_LINK = "[打开完整看板]({url})（{days}天内有效，可按周期/团队/大区筛选）"
+
+
+def install(*, public_base_url: str, dashboard_key: bytes) -> None:
+    """Where dashboard links point and how they are signed, for work that has no worker settings."""
+    _LINKS.update(public_base_url=public_base_url, dashboard_key=dashboard_key)
+
+
+def dashboard_url(userid: str, now: datetime, settings: dict[str, Any] | None = None, *, path: str = "/dashboard",
+                  ttl: timedelta = LINK_TTL, **params: str) -> str | None:
+    """A signed link for `userid` (None when the key or the base URL is not configured)."""
+    settings = settings if isinstance(settings, dict) else {}
+    key = settings.get("dashboard_key") or _LINKS["dashboard_key"]
+    base = settings.get("public_base_url") or _LINKS["public_base_url"]
+    if isinstance(key, str):
+        key = bytes.fromhex(key)
+    if not key or not base:
+        return None
+    token = make_token(key, userid, expires_at=now + ttl)
+    query = urlencode({"t": token, **{k: v for k, v in params.items() if v}})
+    return f"{base.rstrip('/')}{path}?{query}"
+
+
+def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # noqa: ANN001
+    """The figures of the chat reply (None for an unknown user). Each equals `ask` for the same words."""
+    people = metrics.load_people(session)
+    viewer = metrics.viewer_for(people, userid)
+    if viewer is None:
+        return None
+    sl = metrics.slice_for(viewer, people)
+    month = resolve_period("this_month", now)  # the dashboard's first screen shows the same period
+    figs = metrics.health(session, people, sl, month, now=now)
+    counts = scorecard_repo.tier_counts(session, owners=sl.owners)
+    lines = [LINE_SCOPE.format(words=viewer.words),
+             LINE_FRESH.format(rate=figs["freshness"].org.text()),
+             LINE_COMPLETE.format(rate=figs["completeness"].org.text(), period="本月"),
+             LINE_FUNNEL.format(rate=figs["funnel"].org.text(), period="本月进入的商机")]
+    lines.append(LINE_TIERS.format(**counts) if sum(counts.values()) else LINE_NO_SCORES)
+    return lines
+
+
+@router.text_command(r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$")
+def on_dashboard(ctx: Ctx, event: Inbound) -> bool | None:
+    lines = summary_lines(ctx.session, ctx.userid, ctx.now)
+    if lines is None:
+        ctx.reply(Text(content=UNKNOWN))
+        return None
+    url = dashboard_url(ctx.userid, ctx.now, ctx.settings)
+    tail = LINE_LINK.format(url=url, days=LINK_TTL.days) if url else NOT_CONFIGURED
+    ctx.reply(Markdown(content="\n".join([TITLE, *lines, tail])))
+    return None

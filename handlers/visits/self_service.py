@@ -1,0 +1,179 @@
+"""今天拜访了哪些 / 我的待办 / 撤销 — a rep looking after their own record."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from core.clock import local
+from handlers import router, texts
+from handlers.context import Ctx
+from handlers.messages import Inbound, Markdown, MenuClick
+from handlers.messages import Text as TextReply
+from handlers.visits import flow as visit_flow
+from storage import audit
+from storage import visits as visit_repo
+from storage.models import CustomerRow, PhotoRow, PromiseRow, VisitRow
+
+UNDO_WINDOW = timedelta(minutes=10)
+
+
+class CannotUndo(Exception):
+    """The change can no longer be undone; the message says why, in Chinese."""
+
+
+def _today_bounds(now: datetime) -> tuple[datetime, datetime]:
+    start = local(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+@router.text_command(r"^(今天|今日)(拜访|去)了?(哪些|哪几家|什么|几家)")
+def on_today(ctx: Ctx, event: Inbound) -> None:
+    start, end = _today_bounds(ctx.now)
+    visits = visit_repo.visits_between(ctx.session, ctx.userid, start, end)
+    if not visits:
+        ctx.reply(TextReply(content=texts.TODAY_NONE))
+        return
+    lines = []
+    complete = 0
+    for v in visits:
+        done = v.completed_at is not None
+        complete += done
+        tags = "、".join(visit_repo.tags_of(ctx.session, v.visit_id)) or "无标签"
+        mark = "✅" if done else "⚠️"
+        lines.append(f"- {mark} {local(v.checked_in_at):%H:%M} {visit_flow.customer_name(ctx, v.customer_id)}"
+                     f"（照片{v.photo_count}张，{tags}）")
+    title = texts.TODAY_TITLE.format(count=len(visits), complete=complete)
+    ctx.reply(Markdown(content=f"**{title}**\n" + "\n".join(lines)))
+
+
+@router.text_command(r"^(我的)?待办|^我(今天)?要拜访(谁|哪些)")
+def on_todo(ctx: Ctx, event: Inbound) -> None:
+    horizon = ctx.now + timedelta(days=7)
+    rows = ctx.session.execute(
+        select(PromiseRow, CustomerRow.name).join(CustomerRow, CustomerRow.customer_id == PromiseRow.customer_id)
+        .where(PromiseRow.rep_userid == ctx.userid, PromiseRow.status == "open", PromiseRow.due_at < horizon)
+        .order_by(PromiseRow.due_at).limit(30)).all()
+    if not rows:
+        ctx.reply(TextReply(content=texts.TODO_NONE))
+        return
+    lines = []
+    for p, name in rows:
+        overdue = "（已逾期）" if p.due_at < ctx.now else ""
+        what = "回访" if p.kind == "follow_up" else p.text
+        lines.append(f"- {local(p.due_at):%m-%d %H:%M} {name}：{what}{overdue}")
+    ctx.reply(Markdown(content=f"**{texts.TODO_TITLE.format(count=len(rows))}**\n" + "\n".join(lines)))
+
+
+@router.on_event(MenuClick)
+def on_menu(ctx: Ctx, event: Inbound) -> bool | None:
+    assert isinstance(event, MenuClick)
+    if event.key == "menu_todo":
+        on_todo(ctx, event)
+        return None
+    if event.key in ("menu_photo", "menu_checkin"):
+        return None  # the photo or location message that follows does the work
+    return False
+
+
+@router.text_command(r"^\s*(撤销|撤回|undo)\s*$")
+def on_undo(ctx: Ctx, event: Inbound) -> None:
+    stack = list(ctx.state_data.get("undo", []))
+    while stack and ctx.now - datetime.fromisoformat(stack[-1]["at"]) > UNDO_WINDOW:
+        stack.pop()
+    if not stack:
+        ctx.reply(TextReply(content=texts.UNDO_NOTHING))
+        return
+    entry = stack.pop()
+    data = dict(ctx.state_data)
+    data["undo"] = stack
+    ctx.set_state(ctx.state, data)
+    try:
+        what = UNDOERS[entry["op"]](ctx, entry)
+    except CannotUndo as exc:
+        ctx.reply(TextReply(content=str(exc)))
+        return
+    ctx.reply(TextReply(content=texts.UNDO_DONE.format(what=what)))
+
+
+def _undo_text(ctx: Ctx, entry: dict) -> str:
+    visit = ctx.session.get(VisitRow, entry["visit_id"])
+    for tag in entry.get("tags", []):
+        if visit_repo.remove_tag(ctx.session, entry["visit_id"], tag, now=ctx.now, actor=ctx.userid,
+                                 why=f"{ctx.source}: 撤销"):
+            from handlers.visits import sop_bridge
+
+            sop_bridge.tag_removed(ctx, entry["visit_id"], tag)
+    for pid in entry.get("promises", []):
+        p = ctx.session.get(PromiseRow, pid)
+        if p is not None and p.status == "open":
+            visit_repo.set_promise_status(ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid,
+                                          why=f"{ctx.source}: 撤销")
+            from handlers.visits import sop_bridge
+
+            sop_bridge.promise_cancelled(ctx, p.id)
+    if visit is not None and visit.note != entry.get("note_before"):
+        visit_repo.set_note(ctx.session, visit, entry.get("note_before"), now=ctx.now, actor=ctx.userid,
+                            why=f"{ctx.source}: 撤销")
+    _rejudge(ctx, visit)
+    return texts.UNDO_WHAT_TEXT
+
+
+def _undo_photo(ctx: Ctx, entry: dict) -> str:
+    photo = ctx.session.get(PhotoRow, entry["photo_id"])
+    if photo is not None and photo.verdict != "withdrawn":
+        before = audit.snapshot(photo)
+        photo.verdict, photo.reason = "withdrawn", "撤销"
+        audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="update", entity="photo",
+                     entity_id=str(photo.id), before=before, after=audit.snapshot(photo), reason=f"{ctx.source}: 撤销")
+        if photo.visit_id:
+            _rejudge(ctx, ctx.session.get(VisitRow, photo.visit_id))
+    return texts.UNDO_WHAT_PHOTO
+
+
+def _undo_checkin(ctx: Ctx, entry: dict) -> str:
+    visit = ctx.session.get(VisitRow, entry["visit_id"])
+    if visit is not None and visit.status == "open":
+        before = audit.snapshot(visit)
+        visit.status, visit.closed_at = "cancelled", ctx.now
+        audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="update", entity="visit",
+                     entity_id=visit.visit_id, before=before, after=audit.snapshot(visit), reason=f"{ctx.source}: 撤销")
+    return texts.UNDO_WHAT_CHECKIN
+
+
+def _undo_customer(ctx: Ctx, entry: dict) -> str:
+    """Undo a 建档: only while nothing but an empty, still open visit refers to the customer."""
+    customer = ctx.session.get(CustomerRow, entry["customer_id"])
+    if customer is None:
+        return texts.UNDO_WHAT_CUSTOMER.format(name=entry["customer_id"])
+    visits = list(ctx.session.scalars(select(VisitRow).where(VisitRow.customer_id == customer.customer_id)))
+    for v in visits:
+        if v.status != "open" or visit_repo.tags_of(ctx.session, v.visit_id) or \
+                visit_repo.valid_photo_count(ctx.session, v.visit_id):
+            raise CannotUndo(texts.UNDO_CUSTOMER_HAS_DATA.format(name=customer.name))
+    why = f"{ctx.source}: 撤销建档"
+    for v in visits:
+        for photo in ctx.session.scalars(select(PhotoRow).where(PhotoRow.visit_id == v.visit_id)):
+            photo.visit_id = None
+        audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="delete", entity="visit",
+                     entity_id=v.visit_id, before=audit.snapshot(v), reason=why)
+        ctx.session.delete(v)
+    ctx.session.flush()
+    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="delete", entity="customer",
+                 entity_id=customer.customer_id, before=audit.snapshot(customer), reason=why)
+    ctx.session.delete(customer)
+    return texts.UNDO_WHAT_CUSTOMER.format(name=customer.name)
+
+
+def _rejudge(ctx: Ctx, visit: VisitRow | None) -> None:
+    if visit is None:
+        return
+    visit_repo.refresh_photo_count(ctx.session, visit)
+    has_loc, photos, tags = visit_flow.evidence(ctx, visit)
+    from core.visits import is_complete
+
+    if visit.completed_at is not None and not is_complete(has_location=has_loc, valid_photos=photos, tags=tags):
+        visit.completed_at = None
+
+
+UNDOERS = {"text": _undo_text, "photo": _undo_photo, "checkin": _undo_checkin, "customer": _undo_customer}

@@ -1,0 +1,233 @@
+"""`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
+
+Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, sustained, soak,
+capacity, hostile. nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
+(`python -m tests.bench.nlq capacity` runs only the question module's).
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(args: list[str], port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.app", *args, "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server {args} did not start")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _bodies(n: int, *, start_id: int = 1) -> tuple[list[bytes], str]:
+    """n distinct, correctly encrypted text callbacks from distinct reps (WeCom-exact)."""
+    from bot.emulator.corp import DEMO_CORP
+    from bot.wecom.crypto import WeComCrypto
+
+    crypto = WeComCrypto(token=DEMO_CORP["WECOM_TOKEN"], encoding_aes_key=DEMO_CORP["WECOM_AES_KEY"],
+                         corp_id=DEMO_CORP["WECOM_CORP_ID"])
+    ts = str(int(time.time()))
+    out = []
+    for i in range(start_id, start_id + n):
+        xml = (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+               f"<FromUserName><![CDATA[rep{i % 28 + 1:02d}]]></FromUserName><CreateTime>{ts}</CreateTime>"
+               f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]></Content><MsgId>{i}</MsgId>"
+               f"<AgentID>1000002</AgentID></xml>")
+        params, enc = crypto.seal(xml, timestamp=ts)
+        body = (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+                f"<Encrypt><![CDATA[{enc}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>").encode()
+        path = f"/wecom/callback?msg_signature={params['msg_signature']}&timestamp={ts}&nonce={params['nonce']}"
+        out.append((path, body))
+    return out, ts
+
+
+def bench_ingest(quick: bool) -> list[tuple[str, str]]:
+    """The three servers run side by side (one uvicorn process each, same flags, same client) and take the
+    load in turns (4 rounds), so a change in the machine's load (other work on it) falls on all
+    of them alike rather than on whichever ran during it."""
+    from tests.bench.loadgen import LoadResult, build_request, closed_loop, fixed_rate
+
+    seconds = 4.0 if quick else 8.0
+    rounds = 4
+    n = 80_000 if not quick else 40_000  # distinct messages: a closed loop stops early when they run out
+    bodies, _ = _bodies(n)
+    rows: list[tuple[str, str]] = []
+    modes = ("empty", "callback", "asgi-empty")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    procs: list[subprocess.Popen] = []
+    try:
+        ports, loads = {}, {}
+        for mode in modes:
+            ports[mode] = _free_port()
+            procs.append(_start(["--mode", mode, "--data", str(tmp / mode)], ports[mode]))
+            loads[mode] = [build_request("127.0.0.1", ports[mode], p, b) for p, b in bodies]
+            asyncio.run(closed_loop("127.0.0.1", ports[mode], loads[mode][:500], connections=16, seconds=1))  # warm-up
+            if mode != "callback":  # the empty endpoints do not look at the bodies: repeats are fine
+                loads[mode] = loads[mode][500:] * 8
+        results = {mode: LoadResult(0, 0, 0, 0.0, []) for mode in modes}
+        cpu = dict.fromkeys(modes, 0.0)
+        next_message = 500  # the callback gets each message once (a repeat would be a cheaper duplicate)
+        for _ in range(rounds):
+            for mode, proc in zip(modes, procs, strict=True):
+                batch = loads[mode][next_message:] if mode == "callback" else loads[mode]
+                cpu_before = _cpu_seconds(proc.pid)
+                res = asyncio.run(closed_loop("127.0.0.1", ports[mode], batch, connections=32,
+                                              seconds=seconds / rounds))
+                cpu_after = _cpu_seconds(proc.pid)
+                if cpu_before is not None and cpu_after is not None:
+                    cpu[mode] += cpu_after - cpu_before
+                if mode == "callback":
+                    next_message += res.sent
+                total = results[mode]
+                results[mode] = LoadResult(total.sent + res.sent, total.ok + res.ok, total.errors + res.errors,
+                                           total.seconds + res.seconds, total.latencies_ms + res.latencies_ms)
+        for mode in modes:
+            res = results[mode]
+            per_req = f", server CPU {cpu[mode] / res.ok * 1e6:.0f} µs/req" if cpu[mode] and res.ok else ""
+            rows.append((f"ingest {mode}: throughput", f"{res.rate:,.0f} req/s (p50 {res.pct(50):.1f} ms, "
+                                                      f"p99 {res.pct(99):.1f} ms, errors {res.errors}{per_req})"))
+        rows.append(("ingest ratio callback/empty", f"{results['callback'].rate / results['empty'].rate:.2f}× "
+                                                     "(target ≥ 0.5×)"))
+        rows.append(("ingest ratio callback/asgi-empty", f"{results['callback'].rate / results['asgi-empty'].rate:.2f}× "
+                                                          "(no framework on either side; for reference)"))
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        procs.clear()
+        # fixed rate: 200 messages/s, fresh message ids
+        port = _free_port()
+        proc = _start(["--mode", "callback", "--data", str(tmp / "fixed")], port)
+        try:
+            fresh, _ = _bodies(int(200 * seconds), start_id=10_000_000)
+            reqs = [build_request("127.0.0.1", port, p, b) for p, b in fresh]
+            res = asyncio.run(fixed_rate("127.0.0.1", port, reqs, rate=200))
+            rows.append(("ack at 200 msg/s", f"p50 {res.pct(50):.1f} ms, p99 {res.pct(99):.1f} ms, "
+                                             f"max {max(res.latencies_ms):.1f} ms, errors {res.errors} "
+                                             "(target p99 < 50 ms)"))
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        for proc in procs:  # left running by an error
+            proc.kill()
+            proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def bench_import(quick: bool) -> list[tuple[str, str]]:
+    from core.clock import SystemClock
+    from storage.db import make_engine, make_session_factory
+    from storage.importer.run import import_paths
+    from storage.importer.sample import write_sample_dataset
+    from storage.schema import upgrade
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    try:
+        now = SystemClock().now()
+        write_sample_dataset(tmp / "csv", customers=4000, now=now)
+        rows_total = sum(max(0, sum(1 for _ in open(f, encoding="utf-8-sig")) - 1) for f in (tmp / "csv").glob("*.csv"))
+        engine = make_engine(f"sqlite:///{tmp}/db.sqlite")
+        upgrade(engine)
+        t0 = time.perf_counter()
+        import_paths(make_session_factory(engine), [tmp / "csv"], now=now, progress=False)
+        dt = time.perf_counter() - t0
+        engine.dispose()
+        return [("import (SQLite, sample org)", f"{rows_total:,} rows in {dt:.1f} s = {rows_total / dt:,.0f} rows/s")]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_photos(quick: bool) -> list[tuple[str, str]]:
+    from bot.photos import bench_photo
+
+    ms = bench_photo()
+    return [("photo gate, 12 MP JPEG", f"{ms:.0f} ms per photo per core (target ≤ 150 ms)")]
+
+
+def bench_nlq(quick: bool) -> list[tuple[str, str]]:
+    """Accuracy, p95 at 20× the evaluation scale (SQLite) and, unless quick, at 100,000 customers /
+    1,000,000 visits on the embedded PostgreSQL."""
+    from tests.bench import nlq as nlq_bench
+
+    return nlq_bench.report(quick=quick)
+
+
+def bench_metrics(quick: bool) -> list[tuple[str, str]]:
+    from storage.metrics.figures import bench_metrics as run
+
+    return run(quick)
+
+
+def bench_timers(quick: bool) -> list[tuple[str, str]]:
+    from tests.bench.timers import bench_timers as run
+
+    return run(quick)
+
+
+SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
+    "ingest": bench_ingest, "import": bench_import, "photos": bench_photos, "nlq": bench_nlq,
+    "metrics": bench_metrics, "timers": bench_timers,
+}
+
+
+def _load_sections() -> None:
+    """Load, soak, capacity and hostile-input figures (tests/bench/load.py); the fault scenarios
+    (tests/bench/faults.py)."""
+    from tests.bench import faults as bench_faults
+    from tests.bench import load as bench_load
+
+    SECTIONS.update(bench_load.SECTIONS)
+    SECTIONS.update(bench_faults.SECTIONS)
+
+
+_load_sections()
+
+
+def run_bench(*, quick: bool = False, only: str | None = None) -> int:
+    names = [n.strip() for n in only.split(",")] if only else list(SECTIONS)
+    print(f"# bench on {platform.node()} — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    print(f"{'figure':<40} value")
+    failed = 0
+    for name in names:
+        try:
+            rows = SECTIONS[name](quick)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others
+            print(f"{name:<40} ERROR {type(exc).__name__}: {exc}")
+            failed += 1
+            continue
+        for label, value in rows:
+            print(f"{label:<40} {value}", flush=True)
+    return 1 if failed else 0
