@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from core.roles import MANAGERS
 from handlers import texts
 from handlers.context import Ctx
 from handlers.messages import CardClick, EnterAgent, FileIn, Inbound, TextIn, Unsupported, VoiceIn
@@ -26,7 +27,6 @@ STATE_HANDLERS: dict[str, Handler] = {}
 ROLE_TEXT_FALLBACK: dict[str, Handler] = {}
 
 HELP_WORDS = ("帮助", "help", "?", "？", "菜单")
-MANAGER_ROLES = {"supervisor", "regional_manager", "finance_director", "sales_director", "admin"}
 
 
 def text_command(pattern: str) -> Callable[[Handler], Handler]:
@@ -87,10 +87,10 @@ def route(ctx: Ctx, event: Inbound, *, state: str = "idle") -> None:
         for pattern, handler in TEXT_COMMANDS:
             if pattern.search(said) and handler(ctx, event) is not False:
                 return
-        fallback = ROLE_TEXT_FALLBACK.get("manager" if ctx.user.role in MANAGER_ROLES else "rep")
+        fallback = ROLE_TEXT_FALLBACK.get("manager" if ctx.user.role in MANAGERS else "rep")
         if fallback is not None and fallback(ctx, event) is not False:
             return
-        if ctx.user.role in MANAGER_ROLES:
+        if ctx.user.role in MANAGERS:
             _help(ctx)
         else:
             ctx.reply(TextReply(content=texts.NOT_UNDERSTOOD_REP.format(text=said[:40])))
@@ -110,4 +110,4 @@ def route(ctx: Ctx, event: Inbound, *, state: str = "idle") -> None:
 
 def _help(ctx: Ctx) -> None:
     role = ctx.user.role if ctx.user else "rep"
-    ctx.reply(TextReply(content=texts.HELP_MANAGER if role in MANAGER_ROLES else texts.HELP_REP))
+    ctx.reply(TextReply(content=texts.HELP_MANAGER if role in MANAGERS else texts.HELP_REP))

@@ -9,12 +9,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from core.clock import SHANGHAI
+from core.org import Scope, UnknownAsker, scope_of
 from nlq.compile import DEFAULT_CAP, Plan, compile_spec
 from nlq.describe import describe
 from nlq.guard import refusal_reason
 from nlq.parse import Refused, parse
 from nlq.readonly import DEFAULT_TIMEOUT_S, QueryTimeout, is_timeout, read_only
-from nlq.scope import Scope, UnknownAsker, scope_for
 from nlq.spec import Answer, QuerySpec
 from nlq.suggest import refusal_suggestion, suggest
 from nlq.validate import out_of_scope, resolve_names
@@ -34,7 +34,7 @@ def ask(session: Session, *, asker: str, question: str, now: datetime, llm: Any 
         vocab = vocab or load_vocab(session)
         if asker not in vocab.users:
             raise UnknownAsker(asker)
-        scope = scope_for(vocab.users, asker)
+        scope = scope_of(vocab.tree, asker)
         base = {"question": question, "asked_by": asker, "scope": scope.words}
         try:
             spec = read_question(question, now=now, vocab=vocab, asker=asker, llm=llm)

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 from sqlalchemy.orm import Session
 
 from core.clock import SystemClock, parse_time
+from core.org import UnknownAsker
 from nlq.answer import CHAT_ROWS, ask, render_chat
-from nlq.scope import UnknownAsker
 from nlq.vocab import load_vocab
 from storage import read_audit
 

@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.roles import MANAGERS
 from nlq.describe import GROUP_WORDS
 from nlq.guard import refusal_reason
 from nlq.normalize import normalize
 from nlq.scan import Tok, Unreadable, scan
-from nlq.scope import SEE_ALL, SEE_TREE
 from nlq.spec import (
     GROUPS_OF,
     CustomerFilter,
@@ -58,7 +58,7 @@ def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpe
     except Unreadable as exc:
         raise Refused(f"没看懂「{exc.leftover.replace(' ', '')}」，这不在我能回答的指标和条件里。") from None
     me = vocab.users.get(asker)
-    return _Reader(toks, asker, sees_only_self=me is None or me.role not in (*SEE_ALL, *SEE_TREE)).spec()
+    return _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS).spec()
 
 
 class _Reader:

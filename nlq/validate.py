@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.org import Scope
 from nlq.lexicon import TAG_SYNONYMS
 from nlq.parse import Refused
-from nlq.scope import Scope
 from nlq.spec import QuerySpec
 from nlq.vocab import Vocab
 from storage.models import CustomerRow

@@ -11,10 +11,12 @@ import threading
 import time
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.org import OrgTree, Person
 from storage.models import CustomerRow, OrderRow, UserRow, VisitTagRow
 
 STANDARD_TAGS = ("价格异议", "库存不足", "新品兴趣", "账期协商")
@@ -23,8 +25,6 @@ COMMON_CITIES = ("北京", "上海", "广州", "深圳", "杭州", "南京", "�
                  "重庆", "西安", "郑州", "济南", "青岛", "天津", "沈阳", "大连", "哈尔滨", "长春", "福州", "厦门",
                  "南昌", "昆明", "贵阳", "南宁", "海口", "石家庄", "太原", "兰州", "乌鲁木齐", "无锡", "东莞",
                  "佛山", "温州", "绍兴", "常州", "徐州")
-ROLE_WORDS = {"rep": "业务员", "supervisor": "销售主管", "regional_manager": "区域经理",
-              "finance_director": "财务总监", "sales_director": "销售总监", "admin": "管理员"}
 
 
 # Words of the semantic layer: a value from the data that contains one is not taken as a name (a tag named
@@ -64,6 +64,11 @@ class Vocab:
     channels: frozenset[str] = frozenset()
     categories: frozenset[str] = frozenset()
     tags: frozenset[str] = frozenset(STANDARD_TAGS)
+
+    @cached_property
+    def tree(self) -> OrgTree:
+        """The reporting tree of these users (scope: core.org.scope_of)."""
+        return OrgTree(Person(u.userid, u.role, u.manager_userid, u.name) for u in self.users.values())
 
     def users_named(self, name: str) -> list[User]:
         """Users with this name (case- and width-insensitive)."""

@@ -1,10 +1,11 @@
-"""Reading the reporting tree out of the users table into core.org_tree.OrgTree."""
+"""Reading the reporting tree out of the users table into core.org.OrgTree."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.org_tree import ORG_WIDE_ROLES, OrgTree, Person
+from core.org import OrgTree, Person
+from core.roles import ORG_WIDE
 from storage.models import UserRow
 
 MAX_DEPTH = 32
@@ -20,7 +21,7 @@ def whole_tree(session: Session) -> OrgTree:
         select(UserRow.userid, UserRow.role, UserRow.manager_userid)))
 
 
-def tree_above(session: Session, userid: str, *, org_wide_roles: tuple[str, ...] = ORG_WIDE_ROLES) -> OrgTree:
+def tree_above(session: Session, userid: str, *, org_wide_roles: tuple[str, ...] = ORG_WIDE) -> OrgTree:
     """A person, their managers up to the top, and the holders of org-wide roles: enough to find an
     approver or an escalation target without loading the whole organisation."""
     people: dict[str, Person] = {}

@@ -1,4 +1,4 @@
-"""Audit rows for reads of customer detail by a viewer outside the owner's line (core/read_line.py).
+"""Audit rows for reads of customer detail by a viewer outside the owner's line (core/org.py).
 
 One row per customer shown: action `read`, entity `customer`, entity_id the customer, actor the viewer,
 `after` = {"owner": the owner at the time}, reason = the read path and what was asked (`chat:ask:<question>`,
@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.org_tree import OrgTree, Person
-from core.read_line import outside_line
+from core.org import OrgTree, Person, outside_line
 from storage import audit
 from storage.db import writer_session
 from storage.models import CustomerRow, UserRow

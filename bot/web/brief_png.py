@@ -109,7 +109,7 @@ def _header(c: Canvas, b: WeeklyBrief) -> None:
     c.text((M, 26), "上周经营简报", 50, WHITE, bold=True)
     week = b.week.label.split("（", 1)[-1].rstrip("）")
     c.text((M + c.width("上周经营简报", 50) + 28, 46), week, 30, (200, 214, 235))
-    c.text((M, 94), c.fit(b.viewer.words, 22, 1200), 22, (200, 214, 235))
+    c.text((M, 94), c.fit(b.viewer.heading, 22, 1200), 22, (200, 214, 235))
     if b.generated_at is not None:
         stamp = b.generated_at.astimezone(SHANGHAI).strftime("数据截至 %Y-%m-%d %H:%M")
         c.text((W - M, 52), stamp, 22, (200, 214, 235), anchor="ra")

@@ -27,6 +27,7 @@ from bot.web import dashboard_html as V
 from core.clock import Clock
 from core.dashboard_token import TokenError, derive_key, read_token
 from core.periods import PERIOD_WORDS, resolve_period
+from core.roles import ROLE_WORDS
 from storage import read_audit
 from storage import scorecard as scorecard_repo
 from storage.metrics import drill as metrics_drill
@@ -68,7 +69,7 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
         teams = sorted((u for u, r in people.roles.items() if r in ("supervisor", "regional_manager")
                         and (viewer.owners is None or u in viewer.owners)), key=lambda u: (people.name(u), u))
         f = V.Filters(token=token or "", period=period, team=team if team in teams else "", region=region,
-                      teams=[(u, f"{people.name(u)}（{metrics.ROLE_WORDS[people.roles[u]]}）") for u in teams],
+                      teams=[(u, f"{people.name(u)}（{ROLE_WORDS[people.roles[u]]}）") for u in teams],
                       regions=metrics.region_domain(session, full))
         if f.region and f.region not in f.regions:
             f.region = ""
@@ -83,7 +84,7 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
                                      why=read_audit.reason(path, " ".join(f"{k}={v}" for k, v in what.items() if v)))
 
     def subtitle(viewer: metrics.Viewer, sl: metrics.Slice, label: str) -> str:
-        scope = sl.label if sl.label != viewer.words else viewer.words
+        scope = sl.label if sl.label != viewer.heading else viewer.heading
         return f"{scope} · {label}"
 
     @router.get("/dashboard", response_class=HTMLResponse)

@@ -24,7 +24,8 @@ from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-ROLES = ("rep", "supervisor", "regional_manager", "finance_director", "sales_director", "admin")
+from core.roles import ROLES
+
 # WeCom's oa/schedule accepts only these reminder offsets (research/wecom.md §4.5)
 CALENDAR_REMIND_CHOICES = (0, 300, 900, 3600, 86400)
 

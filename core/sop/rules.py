@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from core.org_tree import OrgTree
+from core.org import OrgTree
 from core.sop.policy import SopPolicy
 from core.sop.times import follow_up_escalate_at, promise_escalate_at
 

@@ -65,7 +65,7 @@ def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # n
     month = resolve_period("this_month", now)  # the dashboard's first screen shows the same period
     figs = metrics.health(session, people, sl, month, now=now)
     counts = scorecard_repo.tier_counts(session, owners=sl.owners)
-    lines = [LINE_SCOPE.format(words=viewer.words),
+    lines = [LINE_SCOPE.format(words=viewer.heading),
              LINE_FRESH.format(rate=figs["freshness"].org.text()),
              LINE_COMPLETE.format(rate=figs["completeness"].org.text(), period="本月"),
              LINE_FUNNEL.format(rate=figs["funnel"].org.text(), period="本月进入的商机")]

@@ -14,6 +14,7 @@ from datetime import time, timedelta
 
 from sqlalchemy import func, select
 
+from core.org import visible_people
 from core.sop import times as sop_times
 from handlers.context import Ctx
 from handlers.links.dashboard import dashboard_url
@@ -45,7 +46,7 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     cutoff = ctx.now - policy.stale_after
     tag_since = ctx.now - timedelta(days=policy.brief_tag_days)
     for userid in recipients:
-        scope = tree.scope(userid)
+        scope = visible_people(tree, userid)
         visits_due = s.scalar(select(func.count()).select_from(PromiseRow).where(
             PromiseRow.kind == "follow_up", PromiseRow.status == "open", PromiseRow.rep_userid.in_(scope),
             PromiseRow.due_at >= day_start, PromiseRow.due_at < day_end)) or 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core.roles import ACT_FOR_ANYONE
 from core.sop import times as sop_times
 from core.sop.rules import (
     Cancel,
@@ -175,7 +176,7 @@ def may_act_for(ctx: Ctx, owner: str) -> bool:
     """The owner, anyone above them, or an org-wide manager may act on the owner's reminders."""
     if ctx.userid == owner:
         return True
-    if ctx.user is not None and ctx.user.role in ("sales_director", "admin"):
+    if ctx.user is not None and ctx.user.role in ACT_FOR_ANYONE:
         return True
     return ctx.userid in people.tree_above(ctx.session, owner).manager_chain(owner)
 

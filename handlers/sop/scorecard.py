@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from core.org_tree import ORG_WIDE_ROLES
+from core.roles import ORG_WIDE
 from core.sop import times as sop_times
 from handlers import router
 from handlers.context import Ctx
@@ -136,7 +136,7 @@ def on_score_action(ctx: Ctx, event: Inbound) -> bool | None:
     tree = people.tree_above(ctx.session, change.owner_userid)
     role = ctx.user.role if ctx.user else None
     if ctx.userid != change.owner_userid and ctx.userid not in tree.manager_chain(change.owner_userid) \
-            and role not in ORG_WIDE_ROLES:
+            and role not in ORG_WIDE:
         ctx.reply(Text(content=NOT_YOURS))
         return None
     if change.action:

@@ -153,7 +153,7 @@ def summary_text(brief: metrics.WeeklyBrief, url: str | None, *, image_failed: b
     week = brief.week.label.split("（", 1)[-1].rstrip("）")
     trend = brief.freshness_trend
     old = trend[0][2] if trend else None
-    lines = [TITLE.format(week=week), L_SCOPE.format(words=brief.viewer.words),
+    lines = [TITLE.format(week=week), L_SCOPE.format(words=brief.viewer.heading),
              L_FRESH.format(rate=brief.freshness_now.text(),
                             trend=L_TREND.format(old=old.percent()) if old and old.denominator else ""),
              L_COMPLETE.format(rate=brief.completeness.text()),

@@ -209,8 +209,6 @@ ROLES = {
     "sales_director": "sales_director", "销售总监": "sales_director",
     "admin": "admin", "管理员": "admin",
 }
-ROLE_WORDS = {"rep": "业务员", "supervisor": "销售主管", "regional_manager": "区域经理",
-              "finance_director": "财务总监", "sales_director": "销售总监", "admin": "管理员"}
 STATUSES = {"active": "active", "正常": "active", "lost": "lost", "流失": "lost"}
 STAGES = {
     "need_confirmed": "need_confirmed", "需求确认": "need_confirmed",

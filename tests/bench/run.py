@@ -185,7 +185,7 @@ def bench_nlq(quick: bool) -> list[tuple[str, str]]:
 
 
 def bench_metrics(quick: bool) -> list[tuple[str, str]]:
-    from storage.metrics.figures import bench_metrics as run
+    from tests.bench.metrics import bench_metrics as run
 
     return run(quick)
 

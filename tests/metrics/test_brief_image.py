@@ -17,7 +17,7 @@ TITLE_BOX = (B.M, 20, B.M + 330, 100)  # where 上周经营简报 is drawn
 
 
 def brief(full: bool = True) -> WeeklyBrief:
-    viewer = Viewer("sup1", "王主管", "supervisor", frozenset({"sup1", "rep1"}), "王主管（销售主管）及下属共3人负责的客户")
+    viewer = Viewer("sup1", "王主管", "supervisor", frozenset({"sup1", "rep1", "rep2", "rep3"}))
     trend = [(f"{d.month}/{d.day}周", d, Rate(60 + k * 3, 100) if full else Rate())
              for k, d in enumerate(NOW - timedelta(days=7 * (8 - k)) for k in range(8))]
     red = [ScoredCustomer(f"C{k}", f"红色客户{k}号店", "rep1", "张三", "华东", 20.0 + k, "red", NOW,

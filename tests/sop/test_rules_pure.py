@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.clock import SHANGHAI
-from core.org_tree import OrgTree, Person
+from core.org import OrgTree, Person
 from core.sop.policy import LadderStep, SopPolicy
 from core.sop.rules import (
     ApprovalStepFacts,

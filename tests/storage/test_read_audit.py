@@ -21,8 +21,7 @@ from sqlalchemy import func, select
 from bot.web.dashboard import make_dashboard_router
 from core.clock import FixedClock
 from core.dashboard_token import derive_key, make_token
-from core.org_tree import OrgTree, Person
-from core.read_line import in_line, outside_line
+from core.org import OrgTree, Person, in_line, outside_line
 from nlq.cli import run_ask
 from storage import read_audit
 from storage.models import AuditRow, VisitRow
