@@ -19,15 +19,20 @@ def _settings(**overrides):
 def _clock(now: str | None):
     from core.clock import FixedClock, SystemClock, parse_time
 
-    return FixedClock(parse_time(now)) if now else SystemClock()
+    if not now:
+        return SystemClock()
+    try:
+        return FixedClock(parse_time(now))
+    except ValueError:
+        raise SystemExit(f"--now 不是有效的 ISO 时间：{now!r}（例如 2026-11-23T09:00；invalid ISO time）") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import create_app
+    from bot.bootstrap import build
     from bot.logs import setup_logging
-    from bot.wiring import build
 
     setup_logging()
     services = build(_settings())
@@ -38,8 +43,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Inbox worker, timer sweep and outbox relay without the HTTP server."""
+    from bot.beat import run_forever
+    from bot.bootstrap import build
     from bot.logs import setup_logging
-    from bot.wiring import build, run_forever
 
     setup_logging()
     services = build(_settings())
@@ -51,8 +57,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """One tick as of --now: inbox, due timers, outbox; then exit."""
     import json
 
+    from bot.bootstrap import build
     from bot.logs import setup_logging
-    from bot.wiring import build
 
     setup_logging("WARNING")
     services = build(_settings(), clock=_clock(args.now))
@@ -67,17 +73,40 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+DEMO_DATA_DIR = "./data/demo"
+
+
+def _store_url() -> str:
+    """The database `ask` and `import` open: DATABASE_URL when set; otherwise the default file, or the demo's
+    when only the demo has run here (said on stderr, so nobody wonders which database answered)."""
+    from bot.settings import load_store_settings
+
+    settings = load_store_settings()
+    url = settings.DATABASE_URL
+    explicit = "DATABASE_URL" in os.environ or _dotenv_sets("DATABASE_URL")
+    default_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    demo_file = Path(DEMO_DATA_DIR) / "assistant.db"
+    if not explicit and default_file is not None and not default_file.exists() and demo_file.exists():
+        print(f"使用演示数据库 {demo_file}（using the demo database; set DATABASE_URL to choose another）",
+              file=sys.stderr)
+        return f"sqlite:///{demo_file}"
+    return url
+
+
+def _dotenv_sets(name: str) -> bool:
+    env = Path(".env")
+    return env.is_file() and any(line.split("=", 1)[0].strip() == name for line in env.read_text().splitlines())
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    from bot.bootstrap import on_payments_loaded
+    from core.clock import SystemClock
     from storage.db import make_engine, make_session_factory
     from storage.importer.run import ImportFailed, format_summary, import_paths
     from storage.schema import upgrade
 
-    url = os.environ.get("DATABASE_URL") or _db_url_from_dotenv()
-    engine = make_engine(url)
+    engine = make_engine(_store_url())
     upgrade(engine)
-    from bot.wiring import on_payments_loaded
-    from core.clock import SystemClock
-
     try:
         summary = import_paths(make_session_factory(engine), [Path(p) for p in args.paths], now=SystemClock().now(),
                                progress=sys.stderr.isatty(), on_payments_loaded=on_payments_loaded)
@@ -88,27 +117,23 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _db_url_from_dotenv() -> str:
-    """import and ask need only the database: read DATABASE_URL without requiring the WeCom settings."""
-    from pydantic_settings import BaseSettings, SettingsConfigDict
-
-    class DbOnly(BaseSettings):
-        model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-        DATABASE_URL: str = "sqlite:///./data/assistant.db"
-
-    return DbOnly().DATABASE_URL
-
-
 def cmd_ask(args: argparse.Namespace) -> int:
-    from core.clock import parse_time
+    from bot.settings import load_store_settings
     from nlq.cli import run_ask
+    from nlq.llm import model_from_env
     from storage.db import make_engine, make_session_factory
 
-    engine = make_engine(os.environ.get("DATABASE_URL") or _db_url_from_dotenv())
-    factory = make_session_factory(engine)
-    now = parse_time(args.now) if args.now else None
-    return run_ask(factory, asker=args.as_user, question=args.question, batch_path=args.batch, now=now,
-                   as_json=args.json)
+    url = _store_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        print(f"数据库 {url.removeprefix('sqlite:///')} 还不存在：先运行 `python main.py demo` 或 "
+              f"`python main.py import 文件…`（no database at {url}）", file=sys.stderr)
+        return 2
+    settings = load_store_settings()
+    llm_env = {k: v for k, v in (("LLM_BASE_URL", settings.LLM_BASE_URL), ("LLM_API_KEY", settings.LLM_API_KEY),
+                                 ("LLM_MODEL", settings.LLM_MODEL)) if v}
+    factory = make_session_factory(make_engine(url))
+    return run_ask(factory, asker=args.as_user, question=args.question, batch_path=args.batch, now=args.now,
+                   as_json=args.json, llm=model_from_env(llm_env))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bot.services import Services
+from bot.bootstrap import Runtime
 from bot.wecom.callback import CallbackDeps, ReceiveEndpoint, make_router
 from bot.wecom.client import APP_MENU
 
@@ -34,7 +34,7 @@ class AssistantApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
-def create_app(services: Services, *, run_scheduler: bool = False) -> FastAPI:
+def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
     """`run_scheduler`: also drive the inbox worker, timer sweep and outbox relay in this process.
 
     APScheduler is only the metronome (one interval job, in memory): SOP timers are database rows, so

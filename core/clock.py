@@ -5,7 +5,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The organisation's zone, named once. China keeps one time zone, and the import contract and the meaning of
+# managers' words both read local times in it (docs/import-format.md, docs/nlq-semantics.md § Time), so it is
+# not a setting.
+ORG_ZONE_NAME = "Asia/Shanghai"
+ORG_ZONE = ZoneInfo(ORG_ZONE_NAME)
+SHANGHAI = ORG_ZONE
 
 
 class Clock(Protocol):

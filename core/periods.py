@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from core.clock import SHANGHAI
 
 PERIOD_WORDS = {
     "this_week": "本周", "last_week": "上周", "this_month": "本月", "last_month": "上月",

@@ -9,9 +9,19 @@ import uuid
 
 from sqlalchemy.orm import Session
 
-from handlers import router, texts
+from handlers import texts
 from handlers.context import Ctx
-from handlers.messages import Button, Card, CardClick, CardUpdate, Inbound
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    CardUpdate,
+    Inbound,
+    card_key,
+    parse_card_key,
+    text_of,
+)
 from handlers.messages import Text as TextReply
 from nlq.answer import CHAT_ROWS, ask, render_chat
 from storage import read_audit
@@ -23,11 +33,11 @@ MAX_NAMES = 10
 
 def answer(ctx: Ctx, question: str) -> dict:
     with Session(bind=ctx.session.get_bind()) as read:
-        cache = ctx.settings.get("vocab_cache")  # the org's names, reloaded at most once a minute
+        cache = ctx.deps.vocab_cache  # the org's names, reloaded at most once a minute
         vocab = cache.get(read) if cache is not None else None
         if vocab is not None and ctx.userid not in vocab.users:
             vocab = None  # a member added since: read afresh
-        result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.settings.get("llm"),
+        result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.deps.llm,
                      vocab=vocab)
     # the chat shows the first CHAT_ROWS customers of a list (render_chat): those are the ones read
     read_audit.audit_reads(ctx.session, viewer=ctx.userid, shown=read_audit.shown_in_answer(result, CHAT_ROWS),
@@ -36,7 +46,7 @@ def answer(ctx: Ctx, question: str) -> dict:
 
 
 def on_question(ctx: Ctx, event: Inbound) -> bool | None:
-    said = router.text_of(event) or ""
+    said = text_of(event) or ""
     result = answer(ctx, said)
     if result["kind"] == "refusal" and ctx.user is not None and ctx.user.role == "rep":
         return False  # a rep's line that is not a question: the help reply
@@ -59,13 +69,13 @@ def reply_with(ctx: Ctx, result: dict) -> None:
     label = {"remind_owners": texts.ACTION_REMIND_BUTTON, "ask": texts.ACTION_ASK_BUTTON,
              "schedule_visits": texts.ACTION_VISIT_BUTTON}.get(action.get("type"), texts.ACTION_ASK_BUTTON)
     ctx.reply(TextReply(content=body))
-    ctx.reply(Card(title=result.get("suggestion") or label, buttons=[Button(text=label, key=f"ask:act:{token}")]))
+    ctx.reply(Card(title=result.get("suggestion") or label, buttons=[Button(text=label, key=card_key(CardAction.ASK, "act", token))]))
 
 
-@router.card_action("ask")
 def on_action(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
-    token = event.key.split(":")[-1]
+    _, parts = parse_card_key(event.key)
+    token = parts[-1] if parts else ""
     action = ctx.state_data.get("actions", {}).get(token)
     if action is None:
         ctx.reply(TextReply(content=texts.ACTION_EXPIRED))
@@ -107,4 +117,3 @@ def _in_scope_by_owner(ctx: Ctx, action: dict) -> dict[str, list[str]]:
     return by_owner
 
 
-router.ROLE_TEXT_FALLBACK["manager"] = on_question

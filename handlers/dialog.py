@@ -1,12 +1,40 @@
-"""Per-user dialog state (what the bot is waiting for), stored in the conversations table."""
+"""Per-user dialog state (what the bot is waiting for), stored in the conversations table.
+
+The states are `DialogState` values (stored as their strings). `state_data` holds, by slot name (`Slot`):
+the last change that 撤销 undoes, the time of the last prompt, a question's action tokens, an onboarding
+draft, a pending location, and the flow a question interrupted.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from storage.models import ConversationRow
+
+
+class DialogState(StrEnum):
+    IDLE = "idle"
+    PICK_CUSTOMER = "pick_customer"  # a location came with several customers near: waiting for the pick
+    ONBOARD = "onboard"  # 新建客户, one question at a time
+    REJECT_REASON = "sop_approval_reject_reason"  # 驳回 tapped: waiting for the reason
+    SNOOZE_REASON = "sop_stale_snooze_reason"  # 延后 tapped: waiting for the reason
+
+
+# States in which the bot asked one question and keeps the interrupted flow (handlers/sop/questions.py).
+ASKING = frozenset({DialogState.REJECT_REASON, DialogState.SNOOZE_REASON})
+
+
+class Slot(StrEnum):
+    UNDO = "undo"
+    LAST_PROMPT = "last_prompt"
+    ACTIONS = "actions"
+    DRAFT = "draft"
+    LOCATION = "location"
+    RESUME = "_resume"
 
 
 def load(session: Session, userid: str) -> ConversationRow | None:
@@ -15,12 +43,24 @@ def load(session: Session, userid: str) -> ConversationRow | None:
 
 def state_of(session: Session, userid: str) -> tuple[str, dict[str, Any]]:
     row = load(session, userid)
-    return (row.state, dict(row.data or {})) if row else ("idle", {})
+    return (row.state, dict(row.data or {})) if row else (DialogState.IDLE.value, {})
 
 
 def save(session: Session, userid: str, *, state: str, data: dict[str, Any], now: datetime) -> None:
     row = load(session, userid)
+    state = str(state)
     if row is None:
         session.add(ConversationRow(userid=userid, state=state, data=data, updated_at=now))
     else:
         row.state, row.data, row.updated_at = state, data, now
+
+
+class _Resumed:
+    """What a dialog-state handler returns when it put the interrupted flow back and the event belongs to that
+    flow (handlers/router.py hands it on)."""
+
+    def __repr__(self) -> str:
+        return "RESUMED"
+
+
+RESUMED = _Resumed()

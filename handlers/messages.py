@@ -6,6 +6,7 @@ inbox rows store events and outbox rows store replies.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any, ClassVar
 
 # --- inbound -----------------------------------------------------------------------------------------
@@ -183,3 +184,44 @@ class Image(Reply):
 
 
 REPLY_TYPES: dict[str, type[Reply]] = {c.kind: c for c in (Text, Markdown, Card, CardUpdate, Image)}
+
+
+# --- typed keys -------------------------------------------------------------------------------------------
+
+
+class CardAction(StrEnum):
+    """The first part of a card button's key ("appr:ok:12"): which handler the click goes to
+    (handlers/routes.py CARD_ACTIONS)."""
+
+    PICK = "visit"  # visit:pick:<customer>      choose the customer of a check-in
+    FIX = "fix"  # fix:tag:<visit>:<tag> / fix:promise:<id>   remove a misread piece of the line
+    CUSTOMER = "cust"  # cust:new / cust:use:<id> / cust:force / cust:cancel   onboarding
+    ASK = "ask"  # ask:act:<token>            a question's suggested next action
+    APPROVAL = "appr"  # appr:ok|no:<step>
+    PROMISE = "promise"  # promise:done:<promise>
+    STALE = "stale"  # stale:ok|snooze:<timer>
+    SCORE = "score"  # score:prio|vip|skip:<change>
+
+
+def card_key(action: CardAction, *parts: object) -> str:
+    """The key of a card button: the action, then its parts, joined by ':'."""
+    return ":".join([action.value, *(str(p) for p in parts)])
+
+
+def parse_card_key(key: str, *, maxsplit: int = -1) -> tuple[CardAction | None, list[str]]:
+    """(action, parts) of a button key; action None for a key no handler owns."""
+    head, _, rest = key.partition(":")
+    try:
+        action: CardAction | None = CardAction(head)
+    except ValueError:
+        action = None
+    return action, (rest.split(":", maxsplit) if rest else [])
+
+
+def text_of(event: Inbound) -> str | None:
+    """What the person said: typed text, or WeCom's speech recognition of a voice message."""
+    if isinstance(event, TextIn):
+        return event.content.strip()
+    if isinstance(event, VoiceIn):
+        return event.recognition.strip() or None
+    return None

@@ -1,113 +1,156 @@
-"""Which handler answers which input. Handler modules register themselves here on import.
+"""Which handler answers which input: the `Router` built from the table in handlers/routes.py.
 
 Order of decision for one inbound event:
-1. a card click → CARD_ACTIONS by the key's prefix ("appr:ok:12" → "appr");
-2. the sender's conversation state, if a handler waits for input in that state;
-3. text → the first TEXT_COMMANDS pattern that matches; then role fallbacks (a manager's question);
-4. other event types → EVENT_HANDLERS by type;
+1. a card click → CARD_ACTIONS by the key's action (`parse_card_key`: "appr:ok:12" → CardAction.APPROVAL);
+2. the sender's dialog state, if a handler waits for input in that state (a handler that puts an interrupted
+   flow back returns RESUMED: that flow's state handler then takes the event);
+3. text → 帮助 words; then the first TEXT_COMMANDS pattern that matches; then the role's fallbacks in order
+   (a rep's line, a question);
+4. other event types → EVENTS by type;
 5. anything else → the help reply. Every message gets an answer.
+A handler returns False to pass the event on to the next candidate.
+
+Domain events (`ctx.emit`) go to SUBSCRIBERS by type, in the table's order. A key listed twice anywhere in
+the table is an error when the Router is built (at start-up), never a silent override.
 """
+
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from core.events import DomainEvent
 from core.roles import MANAGERS
 from handlers import texts
 from handlers.context import Ctx
-from handlers.messages import CardClick, EnterAgent, FileIn, Inbound, TextIn, Unsupported, VoiceIn
+from handlers.dialog import RESUMED, DialogState
+from handlers.messages import (
+    CardAction,
+    CardClick,
+    EnterAgent,
+    FileIn,
+    Inbound,
+    Unsupported,
+    parse_card_key,
+    text_of,
+)
 from handlers.messages import Text as TextReply
 
-Handler = Callable[[Ctx, Inbound], bool | None]  # return False to pass the event on
-
-TEXT_COMMANDS: list[tuple[re.Pattern[str], Handler]] = []
-EVENT_HANDLERS: dict[type[Inbound], Handler] = {}
-CARD_ACTIONS: dict[str, Handler] = {}
-STATE_HANDLERS: dict[str, Handler] = {}
-ROLE_TEXT_FALLBACK: dict[str, Handler] = {}
+Handler = Callable[[Ctx, Inbound], Any]  # None: handled; False: pass the event on; RESUMED: see above
+Subscriber = Callable[[Ctx, Any], None]
+K = TypeVar("K")
+V = TypeVar("V")
 
 HELP_WORDS = ("帮助", "help", "?", "？", "菜单")
+REP, MANAGER = "rep", "manager"
 
 
-def text_command(pattern: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        TEXT_COMMANDS.append((re.compile(pattern), fn))
-        return fn
-    return deco
+class DuplicateRoute(ValueError):
+    pass
 
 
-def on_event(kind: type[Inbound]) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        EVENT_HANDLERS[kind] = fn
-        return fn
-    return deco
+@dataclass(frozen=True)
+class Routes:
+    """Every way into the assistant, as pairs (handlers/routes.py spells them out)."""
+
+    text_commands: Sequence[tuple[str, Handler]]
+    card_actions: Sequence[tuple[CardAction, Handler]]
+    dialog_states: Sequence[tuple[DialogState, Handler]]
+    events: Sequence[tuple[type[Inbound], Handler]]
+    role_fallbacks: Sequence[tuple[str, Sequence[Handler]]]
+    subscribers: Sequence[tuple[type[DomainEvent], Sequence[Subscriber]]]
+    timer_kinds: Sequence[tuple[str, Callable[..., Any]]]
+    recurring: Sequence[tuple[str, Callable[..., Any]]]
 
 
-def card_action(prefix: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        CARD_ACTIONS[prefix] = fn
-        return fn
-    return deco
+def _table(name: str, pairs: Sequence[tuple[K, V]]) -> dict[K, V]:
+    out: dict[K, V] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateRoute(f"{name}: {key!r} is listed twice")
+        out[key] = value
+    return out
 
 
-def in_state(state: str) -> Callable[[Handler], Handler]:
-    def deco(fn: Handler) -> Handler:
-        STATE_HANDLERS[state] = fn
-        return fn
-    return deco
+class Router:
+    def __init__(self, routes: Routes):
+        patterns = _table("text command", routes.text_commands)
+        self.text_commands: list[tuple[re.Pattern[str], Handler]] = [(re.compile(p), h) for p, h in patterns.items()]
+        self.card_actions: dict[str, Handler] = _table("card action", routes.card_actions)
+        self.dialog_states: dict[str, Handler] = _table("dialog state", routes.dialog_states)
+        self.events: dict[type[Inbound], Handler] = _table("event type", routes.events)
+        self.role_fallbacks: dict[str, Sequence[Handler]] = _table("role fallback", routes.role_fallbacks)
+        self.subscribers: dict[type[DomainEvent], Sequence[Subscriber]] = _table("domain event", routes.subscribers)
+        self.timer_kinds: dict[str, Callable[..., Any]] = _table("timer kind", routes.timer_kinds)
+        self.recurring: dict[str, Callable[..., Any]] = _table("recurring timer", routes.recurring)
+        unknown = [k for k in self.recurring if k not in self.timer_kinds]
+        if unknown:
+            raise DuplicateRoute(f"recurring timers without a firer: {unknown}")
 
+    def publish(self, ctx: Ctx, event: DomainEvent) -> None:
+        for subscriber in self.subscribers.get(type(event), ()):
+            subscriber(ctx, event)
 
-def text_of(event: Inbound) -> str | None:
-    """What the person said: typed text, or WeCom's speech recognition of a voice message."""
-    if isinstance(event, TextIn):
-        return event.content.strip()
-    if isinstance(event, VoiceIn):
-        return event.recognition.strip() or None
-    return None
+    def with_timer_kinds(self, extra: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+        """The timer table plus `extra` kinds (tests and benches add their own); a clash is an error."""
+        clash = set(extra) & set(self.timer_kinds)
+        if clash:
+            raise DuplicateRoute(f"timer kind already routed: {sorted(clash)}")
+        return {**self.timer_kinds, **extra}
 
-
-def route(ctx: Ctx, event: Inbound, *, state: str = "idle") -> None:
-    if ctx.user is None:  # a member of the corp not (yet) in the imported org: help, and what to do
-        if text_of(event) in HELP_WORDS:
-            ctx.reply(TextReply(content=texts.HELP_REP + "\n\n" + texts.UNKNOWN_USER.format(userid=ctx.userid)))
-        else:
-            ctx.reply(TextReply(content=texts.UNKNOWN_USER.format(userid=ctx.userid)))
-        return
-    if isinstance(event, CardClick):
-        handler = CARD_ACTIONS.get(event.key.split(":", 1)[0])
+    def route(self, ctx: Ctx, event: Inbound, *, state: str = DialogState.IDLE) -> None:
+        if ctx.publish is None:
+            ctx.publish = self.publish
+        if ctx.user is None:  # a member of the corp not (yet) in the imported org: help, and what to do
+            if text_of(event) in HELP_WORDS:
+                ctx.reply(TextReply(content=texts.HELP_REP + "\n\n" + texts.UNKNOWN_USER.format(userid=ctx.userid)))
+            else:
+                ctx.reply(TextReply(content=texts.UNKNOWN_USER.format(userid=ctx.userid)))
+            return
+        if isinstance(event, CardClick):
+            action, _ = parse_card_key(event.key)
+            handler = self.card_actions.get(action) if action is not None else None
+            if handler is not None and handler(ctx, event) is not False:
+                return
+        if state in self.dialog_states:
+            result = self.dialog_states[state](ctx, event)
+            if result is RESUMED:  # the earlier flow is back: its own state handler (if any) takes the event
+                resumed = self.dialog_states.get(ctx.state)
+                result = resumed(ctx, event) if resumed is not None else False
+            if result is not False:
+                return
+        manager = ctx.user.role in MANAGERS
+        said = text_of(event)
+        if said is not None:
+            if said in HELP_WORDS:
+                _help(ctx)
+                return
+            for pattern, handler in self.text_commands:
+                if pattern.search(said) and handler(ctx, event) is not False:
+                    return
+            for fallback in self.role_fallbacks.get(MANAGER if manager else REP, ()):
+                if fallback(ctx, event) is not False:
+                    return
+            if manager:
+                _help(ctx)
+            else:
+                ctx.reply(TextReply(content=texts.NOT_UNDERSTOOD_REP.format(text=said[:40])))
+            return
+        handler = self.events.get(type(event))
         if handler is not None and handler(ctx, event) is not False:
             return
-    if state in STATE_HANDLERS and STATE_HANDLERS[state](ctx, event) is not False:
-        return
-    said = text_of(event)
-    if said is not None:
-        if said in HELP_WORDS:
-            _help(ctx)
-            return
-        for pattern, handler in TEXT_COMMANDS:
-            if pattern.search(said) and handler(ctx, event) is not False:
-                return
-        fallback = ROLE_TEXT_FALLBACK.get("manager" if ctx.user.role in MANAGERS else "rep")
-        if fallback is not None and fallback(ctx, event) is not False:
-            return
-        if ctx.user.role in MANAGERS:
-            _help(ctx)
+        if isinstance(event, EnterAgent):
+            return  # opening the app is not a message; the LOCATION event that follows may check in
+        if isinstance(event, FileIn):
+            ctx.reply(TextReply(content=texts.FILE_NOT_PHOTO.format(title=event.title or "")))
+        elif isinstance(event, Unsupported | CardClick):
+            ctx.reply(TextReply(content=texts.UNSUPPORTED_MESSAGE))
         else:
-            ctx.reply(TextReply(content=texts.NOT_UNDERSTOOD_REP.format(text=said[:40])))
-        return
-    handler = EVENT_HANDLERS.get(type(event))
-    if handler is not None and handler(ctx, event) is not False:
-        return
-    if isinstance(event, EnterAgent):
-        return  # opening the app is not a message; the LOCATION event that follows may check in
-    if isinstance(event, FileIn):
-        ctx.reply(TextReply(content=texts.FILE_NOT_PHOTO.format(title=event.title or "")))
-    elif isinstance(event, Unsupported | CardClick):
-        ctx.reply(TextReply(content=texts.UNSUPPORTED_MESSAGE))
-    else:
-        _help(ctx)
+            _help(ctx)
 
 
 def _help(ctx: Ctx) -> None:
-    role = ctx.user.role if ctx.user else "rep"
+    role = ctx.user.role if ctx.user else REP
     ctx.reply(TextReply(content=texts.HELP_MANAGER if role in MANAGERS else texts.HELP_REP))

@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from handlers import dialog as conversation
-from handlers import router
-from handlers.context import Ctx
+from handlers import texts
+from handlers.context import Ctx, HandlerDeps
 from handlers.messages import Inbound
 from handlers.messages import Text as TextReply
+from handlers.router import Router
+from handlers.routes import ROUTER
 from storage import inbox, outbox
 from storage.db import writer_session
 from storage.models import UserRow
@@ -38,7 +40,8 @@ class InboxWorker:
     clock: Clock
     owner: str
     prefetch: Prefetch | None = None
-    settings: dict[str, Any] = field(default_factory=dict)
+    deps: HandlerDeps = field(default_factory=HandlerDeps)
+    router: Router = ROUTER
     batch: int = 50
 
     def __post_init__(self) -> None:
@@ -96,7 +99,7 @@ class InboxWorker:
                 if status == "failed":
                     row = s.get(inbox.InboxRow, inbox_id)
                     outbox.enqueue(s, recipient=row.sender, message=TextReply(
-                        content=router.texts.INTERNAL_ERROR).to_dict(), dedupe_key=f"in:{inbox_id}:error",
+                        content=texts.INTERNAL_ERROR).to_dict(), dedupe_key=f"in:{inbox_id}:error",
                         now=self.clock.now())
                 s.commit()
 
@@ -105,8 +108,8 @@ class InboxWorker:
         user = s.get(UserRow, row.sender)
         state, data = conversation.state_of(s, row.sender)
         ctx = Ctx(session=s, now=now, user=user, userid=row.sender, source=f"inbox:{row.id}",
-                  settings=self.settings, state=state, state_data=data, prefetched=extra)
-        router.route(ctx, event, state=state)
+                  deps=self.deps, publish=self.router.publish, state=state, state_data=data, prefetched=extra)
+        self.router.route(ctx, event, state=state)
         if ctx.state_changed:
             conversation.save(s, row.sender, state=ctx.state, data=ctx.state_data, now=now)
         for n, (recipient, reply) in enumerate(ctx.outgoing):

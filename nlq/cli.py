@@ -11,7 +11,6 @@ rows carry the time of the read, not --now.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -50,10 +49,6 @@ def run_ask(session_factory: Callable[[], Session], *, asker: str, question: str
             return 2
     else:
         questions = [question.strip()]  # type: ignore[union-attr]
-    if llm is None and os.environ.get("LLM_BASE_URL") and os.environ.get("LLM_MODEL"):
-        from nlq.llm import model_from_env
-
-        llm = model_from_env()
     with session_factory() as session:
         vocab = load_vocab(session)
         session.rollback()

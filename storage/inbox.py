@@ -106,7 +106,7 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
         for params in batch:
             cursor.execute(sql, params)
             new.append(cursor.fetchall() != [])
-        if not sqlite and any(new):  # wakes `worker` processes at the commit (bot.wiring.listen_for_inbox)
+        if not sqlite and any(new):  # wakes `worker` processes at the commit (bot.beat.listen_for_inbox)
             cursor.execute(NOTIFY_SQL)
         dbc.commit()
         return new

@@ -18,7 +18,7 @@ needs, and the customer's address is not the rep's whereabouts.
 One audit row per call (per batch when `limit` is given) carries the counts — not one row per visit.
 Calls are idempotent: a second call finds nothing left to change and writes no audit row.
 
-`sweep(session_factory, clock)` is the form a worker's tick runs (services.extra["sweeps"], see `install`):
+`sweep(session_factory, clock)` is the form a worker's tick runs (a step of bot/bootstrap.py's tick):
 at most once a day (a marker in org_config, read with one primary-key lookup), in batches of `BATCH` rows
 per transaction.
 """
@@ -191,15 +191,5 @@ def _ran_recently(value: dict[str, Any] | None, now: datetime) -> bool:
 
 
 def make_sweep(session_factory: sessionmaker[Session], clock: Any, **options: Any) -> Callable[[], int]:
-    """A no-argument sweep, the form services.extra["sweeps"] takes."""
+    """A no-argument sweep, the form a tick step takes (bot/bootstrap.py)."""
     return lambda: sweep(session_factory, clock, **options)
-
-
-def install(services: Any, **options: Any) -> None:
-    """Wiring (duck-typed, storage never imports bot): add the daily purge to the worker's tick.
-
-        from storage import retention
-        retention.install(services)                       # null after 180 days
-        retention.install(services, coarsen_to_m=1000)    # or keep a ~1 km grid
-    """
-    services.extra.setdefault("sweeps", []).append(make_sweep(services.session_factory, services.clock, **options))

@@ -179,3 +179,12 @@ def idle_open_visits(session: Session, *, idle_since: datetime) -> list[VisitRow
 
 def recent_window(now: datetime, minutes: int) -> datetime:
     return now - timedelta(minutes=minutes)
+
+
+def promises_of_visit(session: Session, visit_id: str) -> list[PromiseRow]:
+    return list(session.scalars(select(PromiseRow).where(PromiseRow.visit_id == visit_id).order_by(PromiseRow.id)))
+
+
+def has_tag(session: Session, visit_id: str, tag: str) -> bool:
+    return session.scalar(select(VisitTagRow.visit_id).where(VisitTagRow.visit_id == visit_id,
+                                                             VisitTagRow.tag == tag)) is not None

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI, File, Form, HTTPException, UploadFile
@@ -25,9 +24,9 @@ from bot.emulator.payloads import sniff_image
 from bot.emulator.peer import WeComPeer
 from bot.emulator.records import Callback, Delivery, Dropped
 from bot.emulator.state import FakeWeCom
+from core.clock import SHANGHAI
 
 STATIC_DIR = Path(__file__).parent / "static"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROLE_LABELS = {"rep": "业务员", "supervisor": "销售主管", "regional_manager": "区域经理",
                "finance_director": "财务总监", "sales_director": "销售总监", "admin": "管理员"}
 TIMELINE_LIMIT = 300

@@ -15,12 +15,12 @@ import uvicorn
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.bootstrap import build, on_payments_loaded
 from bot.emulator.chat import create_emulator_app
 from bot.emulator.corp import DEMO_CORP, demo_settings
 from bot.emulator.peer import WeComPeer
 from bot.emulator.state import FakeWeCom
 from bot.logs import setup_logging
-from bot.wiring import build, on_payments_loaded
 from core.clock import SystemClock
 from storage.models import CustomerRow, UserRow
 

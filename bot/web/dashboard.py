@@ -49,7 +49,7 @@ def _ok(html: str) -> HTMLResponse:
 
 
 def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | bytes, clock: Clock) -> APIRouter:
-    """`secret`: WECOM_SECRET as a str (the link key is derived from it, as bot/reports.py does for the
+    """`secret`: WECOM_SECRET as a str (the link key is derived from it, as bot/bootstrap.py does for the
     handlers that sign links), or the derived key itself as bytes."""
     key = secret if isinstance(secret, bytes) else derive_key(secret)
     router = APIRouter()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import ics_token
-from core.clock import Clock, SystemClock
+from core.clock import ORG_ZONE_NAME, Clock, SystemClock
 from core.sop.calendar import event_start
 from handlers.sop import texts as T
 from handlers.sop.policy import load_policy
@@ -62,7 +62,7 @@ def _stamp(at: datetime) -> str:
 
 def render_calendar(events: Iterable[FeedEvent], *, name: str, now: datetime) -> str:
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"X-WR-CALNAME:{_escape(name)}", "X-WR-TIMEZONE:Asia/Shanghai"]
+             f"X-WR-CALNAME:{_escape(name)}", f"X-WR-TIMEZONE:{ORG_ZONE_NAME}"]
     for e in events:
         lines += ["BEGIN:VEVENT", f"UID:{e.uid}", f"DTSTAMP:{_stamp(now)}", f"DTSTART:{_stamp(e.start)}",
                   f"DTEND:{_stamp(e.end)}", f"SUMMARY:{_escape(e.summary)}", f"DESCRIPTION:{_escape(e.description)}"]

@@ -24,6 +24,7 @@ from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from core.clock import ORG_ZONE_NAME
 from core.roles import ROLES
 
 # WeCom's oa/schedule accepts only these reminder offsets (research/wecom.md §4.5)
@@ -40,7 +41,7 @@ class LadderStep:
 
 @dataclass(frozen=True)
 class SopPolicy:
-    tz: str = "Asia/Shanghai"
+    tz: str = ORG_ZONE_NAME
     # follow-ups (回访): a reminder on the due day's morning, escalation a day later if still not done
     follow_up_remind_at: time = time(9, 0)
     spread_minutes: int = 20  # reminders spread deterministically over this many minutes, never at :00/:30

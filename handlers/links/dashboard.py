@@ -9,19 +9,16 @@ or from `install()` for work that runs without worker settings (timers: the week
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from core.dashboard_token import make_token
 from core.periods import resolve_period
-from handlers import router
-from handlers.context import Ctx
+from handlers.context import Ctx, HandlerDeps
 from handlers.messages import Inbound, Markdown, Text
 from storage import scorecard as scorecard_repo
 from storage.metrics import figures as metrics
 
 LINK_TTL = timedelta(days=7)
-_LINKS: dict[str, Any] = {"public_base_url": None, "dashboard_key": None}
 
 NOT_CONFIGURED = "看板链接尚未配置（缺少 PUBLIC_BASE_URL 或签名密钥），请联系管理员。"
 UNKNOWN = "没有找到你的账号，请联系管理员导入组织架构。"
@@ -35,19 +32,10 @@ LINE_NO_SCORES = "客户评分：尚未计算（每晚自动计算）"
 LINE_LINK = "[打开完整看板]({url})（{days}天内有效，可按周期/团队/大区筛选）"
 
 
-def install(*, public_base_url: str, dashboard_key: bytes) -> None:
-    """Where dashboard links point and how they are signed, for work that has no worker settings."""
-    _LINKS.update(public_base_url=public_base_url, dashboard_key=dashboard_key)
-
-
-def dashboard_url(userid: str, now: datetime, settings: dict[str, Any] | None = None, *, path: str = "/dashboard",
+def dashboard_url(userid: str, now: datetime, deps: HandlerDeps, *, path: str = "/dashboard",
                   ttl: timedelta = LINK_TTL, **params: str) -> str | None:
     """A signed link for `userid` (None when the key or the base URL is not configured)."""
-    settings = settings if isinstance(settings, dict) else {}
-    key = settings.get("dashboard_key") or _LINKS["dashboard_key"]
-    base = settings.get("public_base_url") or _LINKS["public_base_url"]
-    if isinstance(key, str):
-        key = bytes.fromhex(key)
+    key, base = deps.dashboard_key, deps.public_base_url
     if not key or not base:
         return None
     token = make_token(key, userid, expires_at=now + ttl)
@@ -73,13 +61,12 @@ def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # n
     return lines
 
 
-@router.text_command(r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$")
 def on_dashboard(ctx: Ctx, event: Inbound) -> bool | None:
     lines = summary_lines(ctx.session, ctx.userid, ctx.now)
     if lines is None:
         ctx.reply(Text(content=UNKNOWN))
         return None
-    url = dashboard_url(ctx.userid, ctx.now, ctx.settings)
+    url = dashboard_url(ctx.userid, ctx.now, ctx.deps)
     tail = LINE_LINK.format(url=url, days=LINK_TTL.days) if url else NOT_CONFIGURED
     ctx.reply(Markdown(content="\n".join([TITLE, *lines, tail])))
     return None

@@ -18,6 +18,7 @@ import re
 
 from sqlalchemy import select
 
+from core.events import TagRemoved, VisitCompleted
 from core.sop import times as sop_times
 from core.sop.rules import (
     ApprovalStepFacts,
@@ -28,13 +29,25 @@ from core.sop.rules import (
     approval_next_step,
     approval_route,
 )
-from handlers import router
 from handlers.context import Ctx
-from handlers.messages import Button, Card, CardClick, CardUpdate, Inbound, Text
+from handlers.dialog import DialogState
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    CardUpdate,
+    Inbound,
+    Text,
+    card_key,
+    parse_card_key,
+    text_of,
+)
 from handlers.sop import texts as T
 from handlers.sop.policy import SOP_ACTOR, FireResult, policy_of
 from handlers.sop.questions import ask, pass_on, resume
 from storage import audit, people, timers
+from storage import visits as visit_repo
 from storage.models import (
     ApprovalRow,
     ApprovalStepRow,
@@ -50,7 +63,7 @@ KIND = "approval_sla"
 SUBJECT = "approval_step"
 APPROVAL_KIND = "price_objection"
 PRICE_TAG = "价格异议"
-REASON_STATE = "sop_approval_reject_reason"
+REASON_STATE = DialogState.REJECT_REASON
 CANCEL_WORDS = ("取消", "算了", "不驳回")
 # 「通过」「同意 #12」「驳回 原因」「驳回：原因」 — the verb must stand alone (「同意送样品」 is not a decision)
 _TEXT_DECISION = re.compile(r"^(通过|同意|驳回)(?:\s*#(\d+))?(?:[\s:：,，]+(.*)|$)", re.S)
@@ -164,8 +177,8 @@ def _card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, title: str, de
     if earlier:
         fields.append((T.FIELD_EARLIER, "；".join(earlier)))
     return Card(title=title.format(customer=customer.name), description=description, fields=fields,
-                buttons=[Button(text=T.BTN_APPROVE, key=f"appr:ok:{step.id}", style=1),
-                         Button(text=T.BTN_REJECT, key=f"appr:no:{step.id}", style=3)])
+                buttons=[Button(text=T.BTN_APPROVE, key=card_key(CardAction.APPROVAL, "ok", step.id), style=1),
+                         Button(text=T.BTN_REJECT, key=card_key(CardAction.APPROVAL, "no", step.id), style=3)])
 
 
 # --- deciding ------------------------------------------------------------------------------------------
@@ -292,14 +305,13 @@ def _close(ctx: Ctx, approval: ApprovalRow, status: str) -> None:
 
 # --- input: buttons, the asked-for reason, typed decisions -----------------------------------------------
 
-@router.card_action("appr")
 def on_approval_button(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
-    parts = event.key.split(":")
-    if len(parts) != 3 or parts[1] not in ("ok", "no") or not parts[2].isdigit():
+    _, parts = parse_card_key(event.key)
+    if len(parts) != 2 or parts[0] not in ("ok", "no") or not parts[1].isdigit():
         return False
-    step_id = int(parts[2])
-    if parts[1] == "ok":
+    step_id = int(parts[1])
+    if parts[0] == "ok":
         decide(ctx, step_id=step_id, approve=True, comment=None, response_code=event.response_code)
         return None
     approval, live, why_not = _live_step(ctx, step_id)
@@ -311,9 +323,8 @@ def on_approval_button(ctx: Ctx, event: Inbound) -> bool | None:
     return None
 
 
-@router.in_state(REASON_STATE)
 def on_reject_reason(ctx: Ctx, event: Inbound) -> bool | None:
-    said = router.text_of(event)
+    said = text_of(event)
     if said is None:
         return pass_on(ctx, event)  # not an answer
     data = dict(ctx.state_data)
@@ -335,10 +346,9 @@ def on_reject_reason(ctx: Ctx, event: Inbound) -> bool | None:
     return None
 
 
-@router.text_command(r"^(通过|同意|驳回)(\s|#|[:：,，]|$)")
 def on_typed_decision(ctx: Ctx, event: Inbound) -> bool | None:
     """「通过」「通过 #12 意见」「驳回 原因」「驳回 #12 原因」 — for approvers who prefer typing."""
-    said = router.text_of(event) or ""
+    said = text_of(event) or ""
     m = _TEXT_DECISION.match(said)
     if m is None:
         return False
@@ -448,3 +458,19 @@ def _escalate(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, manager: s
         customer=customer.name, manager=people.name_of(s, manager))))
     _arm_sla(ctx, new)
     return f"escalated to {manager}"
+
+
+# --- reactions to domain events (handlers/routes.py SUBSCRIBERS) -------------------------------------------
+
+
+def on_visit_completed(ctx: Ctx, event: VisitCompleted) -> None:
+    """A complete visit tagged 价格异议 starts the price approval."""
+    visit = ctx.session.get(VisitRow, event.visit_id)
+    if visit is not None and visit_repo.has_tag(ctx.session, event.visit_id, PRICE_TAG):
+        start_price_approval(ctx, visit)
+
+
+def on_tag_removed(ctx: Ctx, event: TagRemoved) -> None:
+    """价格异议 taken off a visit withdraws its pending approval."""
+    if event.tag == PRICE_TAG:
+        withdraw_price_approval(ctx, event.visit_id)

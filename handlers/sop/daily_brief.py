@@ -65,7 +65,7 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
                     fields=[(T.BRIEF_VISITS, T.BRIEF_COUNT.format(n=visits_due)),
                             (T.BRIEF_STALE.format(hours=T.hours(policy.stale_after)), T.BRIEF_CUSTOMERS.format(n=stale_count)),
                             (T.BRIEF_TAGS, tags)],
-                    url=dashboard_url(userid, ctx.now, ctx.settings) or "")
+                    url=dashboard_url(userid, ctx.now, ctx.deps) or "")
         key = f"brief:{today.isoformat()}:{userid}"
         outbox.enqueue(s, recipient=userid, message=card.to_dict(), dedupe_key=key, now=ctx.now,
                        not_before=sop_times.avoid_rush(ctx.now, key))

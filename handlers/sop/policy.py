@@ -17,6 +17,9 @@ CONFIG_KEY = "sop"
 FireResult = tuple[str, str]
 
 
+POLICY_CACHE = "sop_policy"  # Ctx.cache key: the policy is read once per unit of work
+
+
 def load_policy(session: Session) -> SopPolicy:
     """The stored overrides on top of the defaults. A broken setting is logged and the defaults apply,
     so timers keep firing while an admin fixes it."""
@@ -32,10 +35,9 @@ def load_policy(session: Session) -> SopPolicy:
 
 def policy_of(ctx) -> SopPolicy:  # noqa: ANN001 - a handlers.context.Ctx
     """The policy for this unit of work (read once per context)."""
-    cached = ctx.settings.get("_sop_policy") if isinstance(ctx.settings, dict) else None
+    cached = ctx.cache.get(POLICY_CACHE)
     if isinstance(cached, SopPolicy):
         return cached
     policy = load_policy(ctx.session)
-    if isinstance(ctx.settings, dict):
-        ctx.settings = {**ctx.settings, "_sop_policy": policy}
+    ctx.cache[POLICY_CACHE] = policy
     return policy

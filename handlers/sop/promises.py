@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core.events import PromiseCancelled, VisitCompleted
 from core.roles import ACT_FOR_ANYONE
 from core.sop import times as sop_times
 from core.sop.rules import (
@@ -20,13 +21,23 @@ from core.sop.rules import (
     follow_up_next_step,
     promise_next_step,
 )
-from handlers import router
 from handlers.context import Ctx
-from handlers.messages import Button, Card, CardClick, CardUpdate, Inbound, Text
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    CardUpdate,
+    Inbound,
+    Text,
+    card_key,
+    parse_card_key,
+)
 from handlers.sop import texts as T
-from handlers.sop.calendar import sync_calendar
+from handlers.sop.calendar import ensure_entry, sync_calendar
 from handlers.sop.policy import SOP_ACTOR, FireResult, policy_of
 from storage import audit, people, timers, touches
+from storage import visits as visit_repo
 from storage.models import CustomerRow, PromiseRow, TimerRow
 
 KINDS = ("promise", "follow_up")
@@ -154,7 +165,7 @@ def _rep_card(promise: PromiseRow, step: str, name: str, policy) -> Card:  # noq
             title, desc = T.PROMISE_DUE_TITLE.format(customer=name), T.PROMISE_DUE_DESC.format(item=promise.text)
         fields = [(T.FIELD_CUSTOMER, name), (T.FIELD_ITEM, promise.text), (T.FIELD_DUE, due)]
     return Card(title=title, description=desc, fields=fields,
-                buttons=[Button(text=T.BTN_DONE, key=f"promise:done:{promise.id}", style=1)])
+                buttons=[Button(text=T.BTN_DONE, key=card_key(CardAction.PROMISE, "done", promise.id), style=1)])
 
 
 def _escalation_card(ctx: Ctx, promise: PromiseRow, name: str, policy) -> Card:  # noqa: ANN001
@@ -181,13 +192,12 @@ def may_act_for(ctx: Ctx, owner: str) -> bool:
     return ctx.userid in people.tree_above(ctx.session, owner).manager_chain(owner)
 
 
-@router.card_action("promise")
 def on_promise_button(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
-    parts = event.key.split(":")
-    if len(parts) != 3 or parts[1] != "done" or not parts[2].isdigit():
+    _, parts = parse_card_key(event.key)
+    if len(parts) != 2 or parts[0] != "done" or not parts[1].isdigit():
         return False
-    promise = ctx.session.get(PromiseRow, int(parts[2]))
+    promise = ctx.session.get(PromiseRow, int(parts[1]))
     if promise is None:
         ctx.reply(Text(content=T.NOT_FOUND))
         return None
@@ -213,3 +223,22 @@ def on_promise_button(ctx: Ctx, event: Inbound) -> bool | None:
 def _update_card(ctx: Ctx, event: CardClick, label: str) -> None:
     if event.response_code:
         ctx.reply(CardUpdate(response_code=event.response_code, replace_name=label))
+
+
+# --- reactions to domain events (handlers/routes.py SUBSCRIBERS) -------------------------------------------
+
+
+def on_visit_completed(ctx: Ctx, event: VisitCompleted) -> None:
+    """The visit's open promises and follow-up get their reminder timers and calendar entries."""
+    for promise in visit_repo.promises_of_visit(ctx.session, event.visit_id):
+        if promise.status != "open":
+            continue
+        ensure_promise_timers(ctx, promise)
+        ensure_entry(ctx, promise)
+
+
+def on_promise_cancelled(ctx: Ctx, event: PromiseCancelled) -> None:
+    """Its timers are cancelled and its calendar entry deleted."""
+    promise = ctx.session.get(PromiseRow, event.promise_id)
+    if promise is not None:
+        promise_closed(ctx, promise)

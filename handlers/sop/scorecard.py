@@ -16,10 +16,19 @@ from datetime import date, datetime, time, timedelta
 
 from core.roles import ORG_WIDE
 from core.sop import times as sop_times
-from handlers import router
 from handlers.context import Ctx
 from handlers.links.dashboard import dashboard_url
-from handlers.messages import Button, Card, CardClick, CardUpdate, Inbound, Text
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    CardUpdate,
+    Inbound,
+    Text,
+    card_key,
+    parse_card_key,
+)
 from handlers.sop.policy import FireResult, policy_of
 from storage import audit, people, timers
 from storage import scorecard as scorecard_repo
@@ -104,7 +113,7 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
         if len(items) > RED_NAMES_SHOWN:
             lines.append(RED_MORE.format(n=len(items) - RED_NAMES_SHOWN))
         ctx.send(recipient, Card(title=RED_TITLE.format(n=len(items)), description=RED_DESC + "\n" + "\n".join(lines),
-                                 url=dashboard_url(recipient, ctx.now, ctx.settings, path="/dashboard/customers",
+                                 url=dashboard_url(recipient, ctx.now, ctx.deps, path="/dashboard/customers",
                                                  tier="red") or ""))
     for recipient, items in sorted(blue.items()):
         items.sort(key=lambda c: (-c.new_score, c.customer_id))
@@ -112,9 +121,9 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
             ctx.send(recipient, Card(
                 title=BLUE_TITLE.format(name=c.customer_name), description=BLUE_DESC.format(score=c.new_score),
                 fields=[(FIELD_OWNER, names.get(c.owner_userid, c.owner_userid)), (FIELD_WHY, _short(c.explanation))],
-                buttons=[Button(ACTIONS["prio"][0], f"score:prio:{c.change_id}", 1),
-                         Button(ACTIONS["vip"][0], f"score:vip:{c.change_id}", 2),
-                         Button(ACTIONS["skip"][0], f"score:skip:{c.change_id}", 4)],
+                buttons=[Button(ACTIONS["prio"][0], card_key(CardAction.SCORE, "prio", c.change_id), 1),
+                         Button(ACTIONS["vip"][0], card_key(CardAction.SCORE, "vip", c.change_id), 2),
+                         Button(ACTIONS["skip"][0], card_key(CardAction.SCORE, "skip", c.change_id), 4)],
                 task_id=f"score{c.change_id}"))
         rest = items[BLUE_CARDS_PER_RECIPIENT:]
         if rest:
@@ -122,14 +131,13 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
                                                                                              for c in rest[:10]))))
 
 
-@router.card_action("score")
 def on_score_action(ctx: Ctx, event: Inbound) -> bool | None:
     """A manager's choice on a blue-tier card: 优先排产 / 专属客服 / 暂不需要."""
     assert isinstance(event, CardClick)
-    parts = event.key.split(":")
-    if len(parts) != 3 or parts[1] not in ACTIONS or not parts[2].isdigit():
+    _, parts = parse_card_key(event.key)
+    if len(parts) != 2 or parts[0] not in ACTIONS or not parts[1].isdigit():
         return False
-    action, change = parts[1], ctx.session.get(ScoreChangeRow, int(parts[2]))
+    action, change = parts[0], ctx.session.get(ScoreChangeRow, int(parts[1]))
     if change is None:
         ctx.reply(Text(content=GONE))
         return None

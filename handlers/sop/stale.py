@@ -17,22 +17,34 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from core.events import VisitCompleted
 from core.sop import times as sop_times
 from core.sop.rules import Cancel, Done, Escalate, Remind, StaleFacts, snooze_for, stale_next_step, stale_role
-from handlers import router
 from handlers.context import Ctx
-from handlers.messages import Button, Card, CardClick, CardUpdate, Inbound, Text
+from handlers.dialog import DialogState
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    CardUpdate,
+    Inbound,
+    Text,
+    card_key,
+    parse_card_key,
+    text_of,
+)
 from handlers.sop import texts as T
 from handlers.sop.policy import SOP_ACTOR, FireResult, policy_of
 from handlers.sop.promises import may_act_for
 from handlers.sop.questions import ask, pass_on, resume
 from storage import audit, people, timers, touches
-from storage.models import CustomerNoteRow, CustomerRow, InteractionRow, TimerRow
+from storage.models import CustomerNoteRow, CustomerRow, InteractionRow, TimerRow, VisitRow
 
 KIND = "stale"
 SCAN_KIND = "stale_scan"
 SUBJECT = "customer"
-SNOOZE_STATE = "sop_stale_snooze_reason"
+SNOOZE_STATE = DialogState.SNOOZE_REASON
 CANCEL_WORDS = ("取消", "算了", "不延后")
 
 
@@ -132,8 +144,8 @@ def _card(ctx: Ctx, timer: TimerRow, customer: CustomerRow, last, step: int) -> 
     age = ctx.now - last if last is not None else None
     hours = T.hours(age) if age is not None else T.hours(policy.stale_after)
     last_text = T.when(last, policy.zone)
-    buttons = [Button(text=T.BTN_FOLLOWED if step == 0 else T.BTN_HANDLED, key=f"stale:ok:{timer.id}", style=1),
-               Button(text=T.BTN_SNOOZE, key=f"stale:snooze:{timer.id}", style=2)]
+    buttons = [Button(text=T.BTN_FOLLOWED if step == 0 else T.BTN_HANDLED, key=card_key(CardAction.STALE, "ok", timer.id), style=1),
+               Button(text=T.BTN_SNOOZE, key=card_key(CardAction.STALE, "snooze", timer.id), style=2)]
     if step == 0:
         return Card(title=T.STALE_OWNER_TITLE.format(hours=hours, customer=customer.name),
                     description=T.STALE_OWNER_DESC.format(last=last_text),
@@ -148,10 +160,10 @@ def _card(ctx: Ctx, timer: TimerRow, customer: CustomerRow, last, step: int) -> 
 # --- buttons: 已跟进 / 已处理 / 延后 ----------------------------------------------------------------------
 
 def _clicked(ctx: Ctx, key: str) -> tuple[TimerRow, CustomerRow] | None:
-    parts = key.split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
+    _, parts = parse_card_key(key)
+    if len(parts) != 2 or not parts[1].isdigit():
         return None
-    timer = ctx.session.get(TimerRow, int(parts[2]))
+    timer = ctx.session.get(TimerRow, int(parts[1]))
     if timer is None or timer.kind != KIND:
         return None
     customer = ctx.session.get(CustomerRow, timer.subject_id)
@@ -164,10 +176,10 @@ def _episode_over(ctx: Ctx, timer: TimerRow) -> bool:
     return latest > touch
 
 
-@router.card_action("stale")
 def on_stale_button(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
-    action = event.key.split(":")[1] if event.key.count(":") >= 2 else ""
+    _, parts = parse_card_key(event.key)
+    action = parts[0] if len(parts) >= 2 else ""
     if action not in ("ok", "snooze"):
         return False
     found = _clicked(ctx, event.key)
@@ -218,9 +230,8 @@ def _manager_handled(ctx: Ctx, timer: TimerRow, customer: CustomerRow) -> None:
                  entity_id=customer.customer_id, after={"stale_episode": touch, "timer": timer.id}, reason=ctx.source)
 
 
-@router.in_state(SNOOZE_STATE)
 def on_snooze_reason(ctx: Ctx, event: Inbound) -> bool | None:
-    said = router.text_of(event)
+    said = text_of(event)
     if said is None:
         return pass_on(ctx, event)  # a photo or a location: not an answer
     data = dict(ctx.state_data)
@@ -281,3 +292,10 @@ def snooze(ctx: Ctx, timer: TimerRow, customer: CustomerRow, reason: str) -> tim
 def _update_card(ctx: Ctx, event: CardClick, label: str) -> None:
     if event.response_code:
         ctx.reply(CardUpdate(response_code=event.response_code, replace_name=label))
+
+
+def on_visit_completed(ctx: Ctx, event: VisitCompleted) -> None:
+    """A complete visit is a touch: the customer's stale ladder ends and the 72-hour clock restarts."""
+    visit = ctx.session.get(VisitRow, event.visit_id)
+    if visit is not None:
+        restart_clock(ctx, visit.customer_id)

@@ -13,18 +13,16 @@ every overdue timer fires: nothing is skipped for being late.
 Recurring work (the daily brief, the stale scan) is timer rows too: firing one books the next in the
 same transaction; the sweep books the first one when none is pending.
 
-Wiring (done by the composition root):
-    sop.install(services)   # services.extra["sweep_timers"] = make_sweeper(...), a no-argument sweep
-    import_paths(..., on_payments_loaded=handlers.sop.payments.on_payments_loaded)   # (session) → rematch
-    import handlers.registry_sop                                                 # card actions, states
-    app.include_router(bot.web.ics.make_ics_router(session_factory, WECOM_SECRET))   # GET /ics/<userid>.ics
+The firer of each kind and the recurring kinds are listed in handlers/routes.py (TIMER_KINDS, RECURRING);
+bot/bootstrap.py puts the sweep in the tick.
 """
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -32,19 +30,9 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
-from handlers.context import Ctx
-from handlers.sop.approvals import KIND as APPROVAL_KIND
-from handlers.sop.approvals import fire_approval_sla
-from handlers.sop.calendar import KIND as CALENDAR_KIND
-from handlers.sop.calendar import fire_calendar_sync
-from handlers.sop.daily_brief import KIND as BRIEF_KIND
-from handlers.sop.daily_brief import fire_daily_brief, schedule_next_brief
-from handlers.sop.payments import KIND as PAYMENT_KIND
-from handlers.sop.payments import fire_payment_overdue
-from handlers.sop.policy import SOP_ACTOR, FireResult, load_policy
-from handlers.sop.promises import fire_promise
-from handlers.sop.stale import KIND as STALE_KIND
-from handlers.sop.stale import SCAN_KIND, fire_stale, fire_stale_scan, schedule_next_scan
+from handlers.context import Ctx, HandlerDeps, Publish
+from handlers.routes import ROUTER
+from handlers.sop.policy import POLICY_CACHE, SOP_ACTOR, FireResult, load_policy
 from storage import audit, outbox, timers
 from storage.db import writer_session
 from storage.models import TimerRow
@@ -55,59 +43,54 @@ Firer = Callable[[Ctx, TimerRow], FireResult]
 
 FIRE_CHUNK = 100  # timers fired per transaction: one commit per timer capped the drain at ~600/s on SQLite
 
-FIRERS: dict[str, Firer] = {
-    "promise": fire_promise,
-    "follow_up": fire_promise,
-    STALE_KIND: fire_stale,
-    SCAN_KIND: fire_stale_scan,
-    APPROVAL_KIND: fire_approval_sla,
-    PAYMENT_KIND: fire_payment_overdue,
-    BRIEF_KIND: fire_daily_brief,
-    CALENDAR_KIND: fire_calendar_sync,
-}
+@dataclass
+class Firing:
+    """What the sweep hands every firer: the table of kinds, the handlers' dependencies, the subscribers of
+    domain events, and a per-sweep cache (the SOP policy, read once)."""
 
-# kind → books the first occurrence of a recurring timer (when none is pending)
-RECURRING: dict[str, Callable[[Ctx], TimerRow]] = {
-    BRIEF_KIND: lambda ctx: schedule_next_brief(ctx, after=ctx.now),
-    SCAN_KIND: lambda ctx: schedule_next_scan(ctx, after=ctx.now),
-}
+    kinds: Mapping[str, Firer]
+    deps: HandlerDeps = field(default_factory=HandlerDeps)
+    publish: Publish | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
 
 
-def register_firer(kind: str, firer: Firer) -> None:
-    """Add a rule for a timer kind (later SOP features plug in here)."""
-    FIRERS[kind] = firer
+def default_firing(deps: HandlerDeps | None = None, *, kinds: Mapping[str, Firer] | None = None) -> Firing:
+    return Firing(kinds=kinds if kinds is not None else ROUTER.timer_kinds, deps=deps or HandlerDeps(),
+                  publish=ROUTER.publish)
 
 
 def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, batch: int = 500,
                      lease: timedelta = timers.DEFAULT_LEASE, recurring: bool = True, max_rounds: int = 1000,
-                     chunk: int = FIRE_CHUNK) -> int:
+                     chunk: int = FIRE_CHUNK, firing: Firing | None = None) -> int:
     """Fire every due timer (and every timer whose lease expired). Returns how many were fired."""
     if recurring:
         ensure_recurring(session_factory, clock)
-    settings: dict[str, Any] | None = None
+    env = firing or default_firing()
+    policy_read = False
     fired = 0
     with _writer_connection(session_factory) as conn:  # one connection for the sweep, FIRE_CHUNK timers a commit
         for _ in range(max_rounds):
             with session_factory() as s:  # most ticks find nothing: do not take the write lock for that
                 if not timers.any_due(s, now=clock.now()):
                     break
-                if settings is None:
-                    settings = {"_sop_policy": load_policy(s)}
+                if not policy_read:
+                    env.cache[POLICY_CACHE] = load_policy(s)
+                    policy_read = True
             with _unit(session_factory, conn) as s:
                 ids = timers.claim_due(s, now=clock.now(), owner=owner, limit=batch, lease=lease)
             if not ids:
                 break
             for start in range(0, len(ids), chunk):
                 fired += _fire_chunk(session_factory, conn, clock, owner=owner, ids=ids[start:start + chunk],
-                                     settings=settings)
+                                     env=env)
     return fired
 
 
 def fire_one(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, timer_id: int,
-             settings: dict[str, Any] | None = None) -> bool:
+             firing: Firing | None = None) -> bool:
     """Fire one claimed timer in one transaction. False when the claim was lost or the firing failed."""
     with _writer_connection(session_factory) as conn:
-        return _fire_claimed(session_factory, conn, clock, owner=owner, timer_id=timer_id, settings=settings)
+        return _fire_claimed(session_factory, conn, clock, owner=owner, timer_id=timer_id, env=firing or default_firing())
 
 
 @contextmanager
@@ -134,10 +117,10 @@ def _unit(session_factory: sessionmaker[Session], conn: Connection) -> Iterator[
 
 
 def _fire_chunk(session_factory: sessionmaker[Session], conn: Connection, clock: Clock, *, owner: str,
-                ids: list[int], settings: dict[str, Any] | None) -> int:
+                ids: list[int], env: Firing) -> int:
     """Fire claimed timers in one transaction; on any error, roll back and fire them one by one."""
     if len(ids) == 1:
-        return int(_fire_claimed(session_factory, conn, clock, owner=owner, timer_id=ids[0], settings=settings))
+        return int(_fire_claimed(session_factory, conn, clock, owner=owner, timer_id=ids[0], env=env))
     try:
         with _unit(session_factory, conn) as s:
             fired = 0
@@ -145,25 +128,25 @@ def _fire_chunk(session_factory: sessionmaker[Session], conn: Connection, clock:
             for timer in timers.load_claimed_many(s, ids=ids, owner=owner):
                 # an earlier rule in this chunk may have cancelled this one (same identity map)
                 if timer.status == "running" and timer.claimed_by == owner:
-                    _fire(s, clock, timer, settings, messages)
+                    _fire(s, clock, timer, env, messages)
                     fired += 1
             outbox.enqueue_many(s, messages)
         return fired
     except Exception as exc:  # noqa: BLE001 - isolate the failing rule: one transaction per timer
         log.warning("a timer in a chunk of %d failed (%s); firing them one by one", len(ids), exc.__class__.__name__)
-        return sum(_fire_claimed(session_factory, conn, clock, owner=owner, timer_id=i, settings=settings)
+        return sum(_fire_claimed(session_factory, conn, clock, owner=owner, timer_id=i, env=env)
                    for i in ids)
 
 
-def _fire(s: Session, clock: Clock, timer: TimerRow, settings: dict[str, Any] | None,
+def _fire(s: Session, clock: Clock, timer: TimerRow, env: Firing,
           messages: list[dict[str, Any]] | None = None) -> None:
     """Run the timer's rule and write what it implies (outbox rows, next timers, audit) into `s`; the
     outbox rows appended to `messages` instead when given (the caller writes them before committing)."""
     now = clock.now()
     before = audit.snapshot(timer)
-    ctx = Ctx(session=s, now=now, user=None, userid=SOP_ACTOR, source=f"timer:{timer.id}",
-              settings=dict(settings or {}))
-    firer = FIRERS.get(timer.kind)
+    ctx = Ctx(session=s, now=now, user=None, userid=SOP_ACTOR, source=f"timer:{timer.id}", deps=env.deps,
+              publish=env.publish, cache=env.cache)
+    firer = env.kinds.get(timer.kind)
     status, outcome = firer(ctx, timer) if firer else ("dead", f"no rule for kind {timer.kind}")
     rows = [outbox.row_values(recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}",
                               now=now) for n, (recipient, reply) in enumerate(ctx.outgoing)]
@@ -177,13 +160,13 @@ def _fire(s: Session, clock: Clock, timer: TimerRow, settings: dict[str, Any] | 
 
 
 def _fire_claimed(session_factory: sessionmaker[Session], conn: Connection, clock: Clock, *, owner: str,
-                  timer_id: int, settings: dict[str, Any] | None) -> bool:
+                  timer_id: int, env: Firing) -> bool:
     try:
         with _unit(session_factory, conn) as s:
             timer = timers.load_claimed(s, timer_id=timer_id, owner=owner)
             if timer is None:
                 return False  # our lease expired and another sweeper took it (or it was cancelled)
-            _fire(s, clock, timer, settings)
+            _fire(s, clock, timer, env)
         return True
     except Exception as exc:  # noqa: BLE001 - a failing rule must not stop the sweep; retried with backoff
         log.error("timer %s failed: %s", timer_id, exc.__class__.__name__,
@@ -194,10 +177,13 @@ def _fire_claimed(session_factory: sessionmaker[Session], conn: Connection, cloc
         return False
 
 
-def ensure_recurring(session_factory: sessionmaker[Session], clock: Clock) -> list[str]:
-    """Book the first daily brief and stale scan when none is pending. Cheap when they exist (one read)."""
+def ensure_recurring(session_factory: sessionmaker[Session], clock: Clock,
+                     recurring: Mapping[str, Callable[[Ctx], TimerRow]] | None = None) -> list[str]:
+    """Book the first occurrence of every recurring kind (handlers/routes.py RECURRING: the daily brief, the
+    stale scan, the nightly scorecard, the Monday brief) when none is live. Cheap when they exist (one read)."""
+    table = recurring if recurring is not None else ROUTER.recurring
     with session_factory() as s:
-        missing = [kind for kind in RECURRING if not timers.exists_live(s, kind)]
+        missing = [kind for kind in table if not timers.exists_live(s, kind)]
     if not missing:
         return []
     with writer_session(session_factory) as s:
@@ -205,19 +191,6 @@ def ensure_recurring(session_factory: sessionmaker[Session], clock: Clock) -> li
         booked = []
         for kind in missing:
             if not timers.exists_live(s, kind):
-                booked.append(RECURRING[kind](ctx).business_key)
+                booked.append(table[kind](ctx).business_key)
         s.commit()
     return booked
-
-
-def make_sweeper(session_factory: sessionmaker[Session], clock: Clock, *, owner: str) -> Callable[[], int]:
-    """A no-argument sweep, the form services.extra["sweep_timers"] takes."""
-    def sweep() -> int:
-        return sweep_due_timers(session_factory, clock, owner=owner)
-    return sweep
-
-
-def install(services: Any) -> None:
-    """Plug the sweep into bot.services.Services.tick (duck-typed: handlers never import bot)."""
-    services.extra["sweep_timers"] = make_sweeper(services.session_factory, services.clock,
-                                                  owner=f"{services.worker.owner}:sop")

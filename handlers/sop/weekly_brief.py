@@ -16,10 +16,8 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 
 from core.sop import times as sop_times
 from handlers.context import Ctx
@@ -38,7 +36,6 @@ ACTOR = "system:reports"
 BRIEF_AT = time(8, 40)  # Monday, local
 KEEP_IMAGE_WEEKS = 8  # PNG folders older than this are deleted at the next Monday fan-out
 ROLES = ("supervisor", "regional_manager", "sales_director")
-_RENDER: dict[str, Any] = {"render_png": None, "files_root": None}
 
 TITLE = "**上周经营简报 · {week}**"
 L_SCOPE = "范围：{words}"
@@ -55,11 +52,6 @@ L_REVIEW = "待复盘（近7天转为黄色）：{names}"
 L_LINK = "[打开完整看板]({url})"
 L_IMAGE_FAILED = "（图片生成失败，已记录，请在看板查看图表）"
 NAMES_SHOWN = 6
-
-
-def install(*, render_png: Callable[[metrics.WeeklyBrief, Path], None], files_root: Path) -> None:
-    """The PNG renderer (bot.web.brief_png.render_weekly_brief) and the folder outbox image paths are under."""
-    _RENDER.update(render_png=render_png, files_root=Path(files_root))
 
 
 def next_brief(after: datetime, ctx: Ctx) -> tuple[date, datetime]:
@@ -88,7 +80,7 @@ def recipients(ctx: Ctx) -> list[str]:
 
 def fire_weekly_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     week = timer.payload.get("week") or sop_times.local_day(ctx.now, policy_of(ctx)).isoformat()
-    prune_old_images(week)
+    prune_old_images(week, root=ctx.deps.files_root)
     to = recipients(ctx)
     for n, userid in enumerate(to):
         timers.schedule(ctx.session, kind=KIND_TO, business_key=f"{KIND}:{week}:{userid}", subject_type="user",
@@ -98,11 +90,10 @@ def fire_weekly_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     return "done", f"weekly brief for {len(to)} managers"
 
 
-def prune_old_images(week: str, *, keep_weeks: int = KEEP_IMAGE_WEEKS) -> int:
+def prune_old_images(week: str, *, root: Path | None, keep_weeks: int = KEEP_IMAGE_WEEKS) -> int:
     """Delete the PNG folders of briefs more than `keep_weeks` before `week` (an ISO Monday). They were
     sent long ago (the relay gives up after 30 minutes); the figures stay in the database. Returns folders
     removed. Runs with each Monday's fan-out, so the folder never grows past `keep_weeks` + 1 weeks."""
-    root = _RENDER["files_root"]
     base = Path(root) / "briefs" / "weekly" if root is not None else None
     if base is None or not base.is_dir():
         return 0
@@ -132,7 +123,7 @@ def fire_weekly_brief_to(ctx: Ctx, timer: TimerRow) -> FireResult:
     if viewer is None:
         return "cancelled", f"unknown user {userid}"
     brief = metrics.weekly_brief(ctx.session, everyone, viewer, now=ctx.now)
-    render, root = _RENDER["render_png"], _RENDER["files_root"]
+    render, root = ctx.deps.render_brief, ctx.deps.files_root
     image_failed = False
     if render is not None and root is not None:
         rel = Path("briefs") / "weekly" / week / f"{_safe(userid)}.png"
@@ -143,7 +134,7 @@ def fire_weekly_brief_to(ctx: Ctx, timer: TimerRow) -> FireResult:
         except Exception:  # noqa: BLE001 - a picture that fails must not cost the manager the figures
             log.exception("weekly brief image for %s failed", userid)
             image_failed = True
-    url = dashboard_url(userid, ctx.now, ctx.settings, period="last_week")
+    url = dashboard_url(userid, ctx.now, ctx.deps, period="last_week")
     ctx.send(userid, Markdown(content=summary_text(brief, url, image_failed=image_failed)))
     return "done", "sent" + (" (text only)" if render is None or image_failed else "")
 

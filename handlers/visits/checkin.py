@@ -6,9 +6,21 @@ from datetime import timedelta
 from rapidfuzz import fuzz, process
 
 from core.visits import GPS_TRUST, MAP_PICK_TRUST, clear_winner, nearby, tolerance_for
-from handlers import router, texts
+from handlers import texts
 from handlers.context import Ctx
-from handlers.messages import Button, Card, CardClick, Inbound, LocationIn, LocationReport
+from handlers.dialog import DialogState
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    Inbound,
+    LocationIn,
+    LocationReport,
+    card_key,
+    parse_card_key,
+    text_of,
+)
 from handlers.messages import Text as TextReply
 from handlers.visits import flow as visit_flow
 from storage import visits as visit_repo
@@ -19,16 +31,14 @@ JUST_CHECKED_IN = timedelta(minutes=2)  # the picker's event and its location me
 
 
 def _tolerance(ctx: Ctx) -> float:
-    return float(ctx.settings.get("checkin_tolerance_m", 300))
+    return ctx.deps.checkin_tolerance_m
 
 
-@router.on_event(LocationReport)
 def on_gps(ctx: Ctx, event: Inbound) -> None:
     assert isinstance(event, LocationReport)
     _check_in_at(ctx, event.lat, event.lng, source=GPS_TRUST, precision=event.precision, automatic=True)
 
 
-@router.on_event(LocationIn)
 def on_map_location(ctx: Ctx, event: Inbound) -> None:
     assert isinstance(event, LocationIn)
     _check_in_at(ctx, event.lat, event.lng, source=MAP_PICK_TRUST, precision=None, automatic=False)
@@ -58,46 +68,44 @@ def _check_in_at(ctx: Ctx, lat: float, lng: float, *, source: str, precision: fl
         visit_flow.open_for(ctx, customer_id=winner.place.customer_id, location=pending, distance=winner.distance_m)
         return
     if within:
-        ctx.set_state("pick_customer", {"location": pending})
+        ctx.set_state(DialogState.PICK_CUSTOMER, {"location": pending})
         ctx.reply(Card(title=texts.PICK_CUSTOMER_TITLE.format(count=len(within)), description=texts.PICK_CUSTOMER_DESC,
                        buttons=[Button(text=f"{n.place.name}（{n.distance_m:.0f}米）"[:20],
-                                       key=f"visit:pick:{n.place.customer_id}") for n in within[:MAX_CHOICES]]))
+                                       key=card_key(CardAction.PICK, "pick", n.place.customer_id)) for n in within[:MAX_CHOICES]]))
         return
     if automatic and current is not None:
         return  # opening the app somewhere else during a visit is not a check-in
-    ctx.set_state("pick_customer", {"location": pending})
-    buttons = [Button(text=f"{n.place.name}（{n.distance_m:.0f}米）"[:20], key=f"visit:pick:{n.place.customer_id}",
+    ctx.set_state(DialogState.PICK_CUSTOMER, {"location": pending})
+    buttons = [Button(text=f"{n.place.name}（{n.distance_m:.0f}米）"[:20], key=card_key(CardAction.PICK, "pick", n.place.customer_id),
                       style=2) for n in ranked[:3]]
-    buttons.append(Button(text=texts.NEW_CUSTOMER_BUTTON, key="cust:new", style=1))
+    buttons.append(Button(text=texts.NEW_CUSTOMER_BUTTON, key=card_key(CardAction.CUSTOMER, "new"), style=1))
     ctx.reply(Card(title=texts.NONE_NEARBY_TITLE.format(distance=int(tolerance)), description=texts.NONE_NEARBY_DESC,
                    buttons=buttons))
 
 
-@router.card_action("visit")
 def on_pick(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
-    parts = event.key.split(":", 2)
-    if len(parts) != 3 or parts[1] != "pick":
+    _, parts = parse_card_key(event.key, maxsplit=1)
+    if len(parts) != 2 or parts[0] != "pick":
         return False
-    customer = ctx.session.get(CustomerRow, parts[2])
+    customer = ctx.session.get(CustomerRow, parts[1])
     if customer is None or customer.owner_userid != ctx.userid:
-        ctx.reply(TextReply(content=texts.NO_SUCH_CUSTOMER.format(query=parts[2])))
+        ctx.reply(TextReply(content=texts.NO_SUCH_CUSTOMER.format(query=parts[1])))
         return None
-    location = ctx.state_data.get("location") if ctx.state == "pick_customer" else None
+    location = ctx.state_data.get("location") if ctx.state == DialogState.PICK_CUSTOMER else None
     distance = None
     if location and customer.lat is not None:
         from core.geo import distance_m
 
         distance = distance_m(location["lat"], location["lng"], customer.lat, customer.lng)
-    ctx.set_state("idle")
+    ctx.set_state(DialogState.IDLE)
     visit_flow.open_for(ctx, customer_id=customer.customer_id, location=location, distance=distance,
                         card_response=event.response_code, card_label=customer.name)
     return None
 
 
-@router.text_command(r"^\s*(拜访|到店|签到)\s*\S+")
 def on_visit_by_name(ctx: Ctx, event: Inbound) -> bool | None:
-    said = router.text_of(event) or ""
+    said = text_of(event) or ""
     query = said.strip()
     for word in ("拜访", "到店", "签到"):
         if query.startswith(word):
@@ -118,7 +126,7 @@ def on_visit_by_name(ctx: Ctx, event: Inbound) -> bool | None:
         visit_flow.open_for(ctx, customer_id=best[2], location=None, distance=None)
         return None
     ctx.reply(Card(title=texts.PICK_BY_NAME_TITLE.format(count=len(matches)), description=texts.PICK_CUSTOMER_DESC,
-                   buttons=[Button(text=name[:20], key=f"visit:pick:{cid}") for name, _score, cid in matches]))
+                   buttons=[Button(text=name[:20], key=card_key(CardAction.PICK, "pick", cid)) for name, _score, cid in matches]))
     return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from core.clock import local
+from core.events import VisitCompleted
 from core.visits import is_complete, missing_pieces
 from handlers import texts
 from handlers.context import Ctx
@@ -12,17 +13,17 @@ from handlers.messages import Text as TextReply
 from storage import visits as visit_repo
 from storage.models import CustomerRow, PhotoRow, VisitRow
 
-# Do not repeat the same "还差…" within this time (configurable: settings "prompt_quiet_minutes").
+# Do not repeat the same "还差…" within this time (HandlerDeps.prompt_quiet).
 PROMPT_QUIET = timedelta(minutes=30)
 PENDING_PHOTOS_WINDOW = 30  # minutes: photos sent before the check-in still count
 
 
 def _quiet(ctx: Ctx) -> timedelta:
-    return timedelta(minutes=float(ctx.settings.get("prompt_quiet_minutes", PROMPT_QUIET.total_seconds() / 60)))
+    return ctx.deps.prompt_quiet if ctx.deps.prompt_quiet is not None else PROMPT_QUIET
 
 
 def is_idle(ctx: Ctx, visit: VisitRow) -> bool:
-    idle = timedelta(minutes=float(ctx.settings.get("visit_idle_minutes", 120)))
+    idle = ctx.deps.visit_idle
     return visit.last_activity_at is not None and ctx.now - visit.last_activity_at > idle
 
 
@@ -80,9 +81,7 @@ def after_change(ctx: Ctx, visit: VisitRow, *, announce_missing: bool = True) ->
         if visit.completed_at is None:
             visit.completed_at = ctx.now
             ctx.reply(summary_card(ctx, visit))
-            from handlers.visits import sop_bridge
-
-            sop_bridge.visit_completed(ctx, visit.visit_id)
+            ctx.emit(VisitCompleted(visit.visit_id))
         return True
     if announce_missing:
         prompt_missing(ctx, visit, missing_pieces(has_location=has_loc, valid_photos=photos, tags=tags))

@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
+from core.visits import missing_pieces
 from handlers import texts
 from handlers.context import Ctx
 from handlers.messages import Text as TextReply
@@ -27,8 +28,6 @@ def close_idle_visits(session_factory: sessionmaker[Session], clock: Clock, *, i
         for visit in visit_repo.idle_open_visits(s, idle_since=now - timedelta(minutes=idle_minutes)):
             ctx = Ctx(session=s, now=now, user=None, userid=visit.rep_userid, source="system:idle-close")
             has_loc, photos, tags = visit_flow.evidence(ctx, visit)
-            from core.visits import missing_pieces
-
             missing = missing_pieces(has_location=has_loc, valid_photos=photos, tags=tags)
             state = texts.VISIT_STATE_COMPLETE if not missing else texts.VISIT_STATE_INCOMPLETE.format(
                 missing="、".join(missing))

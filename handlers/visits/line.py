@@ -3,11 +3,22 @@ card whose buttons remove a wrongly understood piece with one tap."""
 from __future__ import annotations
 
 from core.clock import local
+from core.events import PromiseCancelled, TagRemoved, VisitCompleted
 from core.rep_line import parse_line
 from core.tags import DEFAULT_MENU, TagMenu
-from handlers import router, texts
+from handlers import texts
 from handlers.context import Ctx
-from handlers.messages import Button, Card, CardClick, CardUpdate, Inbound
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    CardUpdate,
+    Inbound,
+    card_key,
+    parse_card_key,
+    text_of,
+)
 from handlers.messages import Text as TextReply
 from handlers.visits import flow as visit_flow
 from storage import visits as visit_repo
@@ -20,7 +31,7 @@ def tag_menu(ctx: Ctx) -> TagMenu:
 
 
 def on_rep_text(ctx: Ctx, event: Inbound) -> bool | None:
-    said = router.text_of(event) or ""
+    said = text_of(event) or ""
     menu = tag_menu(ctx)
     parsed = parse_line(said, now=ctx.now, menu=menu)
     visit = visit_repo.open_visit(ctx.session, ctx.userid)
@@ -28,14 +39,11 @@ def on_rep_text(ctx: Ctx, event: Inbound) -> bool | None:
         if parsed.tags or parsed.promises or parsed.follow_up_at:
             ctx.reply(TextReply(content=texts.NO_OPEN_VISIT_TEXT))
             return None
-        from handlers.ask import on_question
-
-        return on_question(ctx, event)  # not visit content: perhaps a question about the rep's own book
+        return False  # not visit content: perhaps a question about the rep's own book (the next fallback)
     apply_line(ctx, visit, parsed, menu=menu)
     return None
 
 
-router.ROLE_TEXT_FALLBACK["rep"] = on_rep_text
 
 
 def apply_line(ctx: Ctx, visit: VisitRow, parsed, *, menu: TagMenu) -> None:  # noqa: ANN001
@@ -65,9 +73,7 @@ def apply_line(ctx: Ctx, visit: VisitRow, parsed, *, menu: TagMenu) -> None:  # 
     ctx.reply(understood_card(ctx, visit, added_tags, promise_ids, parsed.note, menu))
     complete = visit_flow.after_change(ctx, visit)
     if complete and was_complete and promise_ids:
-        from handlers.visits import sop_bridge
-
-        sop_bridge.visit_completed(ctx, visit.visit_id)  # new promises on a complete visit get their timers
+        ctx.emit(VisitCompleted(visit.visit_id))  # new promises on a complete visit get their timers
 
 
 def understood_card(ctx: Ctx, visit: VisitRow, tags: list[str], promise_ids: list[int], note: str,
@@ -76,13 +82,13 @@ def understood_card(ctx: Ctx, visit: VisitRow, tags: list[str], promise_ids: lis
     buttons: list[Button] = []
     if tags:
         fields.append((texts.SUMMARY_FIELDS_TAGS, "、".join(tags)))
-        buttons += [Button(text=f"删除 {t}"[:20], key=f"fix:tag:{visit.visit_id}:{t}", style=2) for t in tags]
+        buttons += [Button(text=f"删除 {t}"[:20], key=card_key(CardAction.FIX, "tag", visit.visit_id, t), style=2) for t in tags]
     for pid in promise_ids:
         p = ctx.session.get(PromiseRow, pid)
         label = texts.SUMMARY_FIELDS_FOLLOWUP if p.kind == "follow_up" else texts.SUMMARY_FIELDS_PROMISES
         when = f"{local(p.due_at):%m月%d日}" if p.kind == "follow_up" else f"{local(p.due_at):%m月%d日 %H:%M}"
         fields.append((label, f"{p.text}（{when}）" if p.kind == "promise" else when))
-        buttons.append(Button(text=f"删除 {label}"[:20], key=f"fix:promise:{pid}", style=2))
+        buttons.append(Button(text=f"删除 {label}"[:20], key=card_key(CardAction.FIX, "promise", pid), style=2))
     if note:
         fields.append((texts.SUMMARY_FIELDS_NOTE, note))
     if not buttons:
@@ -92,30 +98,25 @@ def understood_card(ctx: Ctx, visit: VisitRow, tags: list[str], promise_ids: lis
                 description=texts.FIX_HINT, fields=fields, buttons=buttons[:6])
 
 
-@router.card_action("fix")
 def on_fix(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
-    parts = event.key.split(":")
+    _, parts = parse_card_key(event.key, maxsplit=2)
     done = False
     what = ""
-    if parts[1] == "tag" and len(parts) == 4:
-        visit = ctx.session.get(VisitRow, parts[2])
+    if parts[0] == "tag" and len(parts) == 3:
+        visit = ctx.session.get(VisitRow, parts[1])
         if visit is not None and visit.rep_userid == ctx.userid:
-            done = visit_repo.remove_tag(ctx.session, visit.visit_id, parts[3], now=ctx.now, actor=ctx.userid,
+            done = visit_repo.remove_tag(ctx.session, visit.visit_id, parts[2], now=ctx.now, actor=ctx.userid,
                                          why=ctx.source)
-            what = parts[3]
+            what = parts[2]
             if done:
-                from handlers.visits import sop_bridge
-
-                sop_bridge.tag_removed(ctx, visit.visit_id, parts[3])
+                ctx.emit(TagRemoved(visit.visit_id, parts[2]))
                 _recheck(ctx, visit)
-    elif parts[1] == "promise" and len(parts) == 3:
-        p = ctx.session.get(PromiseRow, int(parts[2]))
+    elif parts[0] == "promise" and len(parts) == 2:
+        p = ctx.session.get(PromiseRow, int(parts[1]))
         if p is not None and p.rep_userid == ctx.userid and p.status == "open":
             visit_repo.set_promise_status(ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid, why=ctx.source)
-            from handlers.visits import sop_bridge
-
-            sop_bridge.promise_cancelled(ctx, p.id)
+            ctx.emit(PromiseCancelled(p.id))
             done, what = True, p.text
     if event.response_code:
         ctx.reply(CardUpdate(response_code=event.response_code, replace_name="已删除" if done else "已处理"))

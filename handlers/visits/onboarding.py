@@ -14,9 +14,20 @@ from sqlalchemy import select
 from core.clock import local
 from core.geo import distance_m
 from core.licence import explain_uscc, is_valid_uscc
-from handlers import router, texts
+from handlers import texts
 from handlers.context import Ctx
-from handlers.messages import Button, Card, CardClick, CardUpdate, Inbound
+from handlers.dialog import DialogState
+from handlers.messages import (
+    Button,
+    Card,
+    CardAction,
+    CardClick,
+    CardUpdate,
+    Inbound,
+    card_key,
+    parse_card_key,
+    text_of,
+)
 from handlers.messages import Text as TextReply
 from handlers.visits import flow as visit_flow
 from storage import audit
@@ -31,32 +42,30 @@ _ROLE_RE = re.compile(r"(采购员|采购|老板娘|老板|店长|经理)\s*[:�
 
 def start(ctx: Ctx, *, name: str = "", location: dict | None = None) -> None:
     draft = {"name": name.strip()} if name.strip() else {}
-    ctx.set_state("onboard", {"draft": draft, "location": location})
+    ctx.set_state(DialogState.ONBOARD, {"draft": draft, "location": location})
     _ask_next(ctx)
 
 
-@router.text_command(r"^\s*(新建客户|新客户|建档)")
 def on_new_customer(ctx: Ctx, event: Inbound) -> None:
-    said = router.text_of(event) or ""
+    said = text_of(event) or ""
     name = re.sub(r"^\s*(新建客户|新客户|建档)\s*", "", said)
-    location = ctx.state_data.get("location") if ctx.state == "pick_customer" else None
+    location = ctx.state_data.get("location") if ctx.state == DialogState.PICK_CUSTOMER else None
     start(ctx, name=name, location=location)
 
 
-@router.card_action("cust")
 def on_card(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
-    parts = event.key.split(":")
-    if parts[1] == "new":
-        location = ctx.state_data.get("location") if ctx.state == "pick_customer" else None
+    _, parts = parse_card_key(event.key)
+    if parts[0] == "new":
+        location = ctx.state_data.get("location") if ctx.state == DialogState.PICK_CUSTOMER else None
         if event.response_code:
             ctx.reply(CardUpdate(response_code=event.response_code, replace_name="新建客户中"))
         start(ctx, location=location)
         return None
-    if parts[1] == "use" and len(parts) == 3:
+    if parts[0] == "use" and len(parts) == 2:
         location = ctx.state_data.get("location")
-        ctx.set_state("idle")
-        customer = ctx.session.get(CustomerRow, parts[2])
+        ctx.set_state(DialogState.IDLE)
+        customer = ctx.session.get(CustomerRow, parts[1])
         if customer is None:
             return None
         if customer.owner_userid != ctx.userid:
@@ -67,16 +76,16 @@ def on_card(ctx: Ctx, event: Inbound) -> bool | None:
         visit_flow.open_for(ctx, customer_id=customer.customer_id, location=location, distance=dist,
                             card_response=event.response_code, card_label=customer.name)
         return None
-    if parts[1] == "cancel":
-        ctx.set_state("idle")
+    if parts[0] == "cancel":
+        ctx.set_state(DialogState.IDLE)
         if event.response_code:
             ctx.reply(CardUpdate(response_code=event.response_code, replace_name="已取消"))
         ctx.reply(TextReply(content=texts.ONBOARD_CANCELLED))
         return None
-    if parts[1] == "force" and ctx.state == "onboard":
+    if parts[0] == "force" and ctx.state == DialogState.ONBOARD:
         data = dict(ctx.state_data)
         data["force"] = True
-        ctx.set_state("onboard", data)
+        ctx.set_state(DialogState.ONBOARD, data)
         if event.response_code:
             ctx.reply(CardUpdate(response_code=event.response_code, replace_name=texts.ONBOARD_CREATE_ANYWAY))
         _ask_next(ctx)
@@ -84,13 +93,12 @@ def on_card(ctx: Ctx, event: Inbound) -> bool | None:
     return False
 
 
-@router.in_state("onboard")
 def on_answer(ctx: Ctx, event: Inbound) -> bool | None:
-    said = router.text_of(event)
+    said = text_of(event)
     if said is None:
         return False  # a photo or location during onboarding is handled as usual
     if said in ("取消", "算了", "不建了"):
-        ctx.set_state("idle")
+        ctx.set_state(DialogState.IDLE)
         ctx.reply(TextReply(content=texts.ONBOARD_CANCELLED))
         return None
     data = dict(ctx.state_data)
@@ -114,7 +122,7 @@ def on_answer(ctx: Ctx, event: Inbound) -> bool | None:
             return None
         draft["roles"] = roles
     data["draft"] = draft
-    ctx.set_state("onboard", data)
+    ctx.set_state(DialogState.ONBOARD, data)
     _ask_next(ctx)
     return None
 
@@ -159,14 +167,14 @@ def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearb
     if existing is None:
         return False
     same_licence = bool(draft.get("licence"))
-    second = Button(text="取消", key="cust:cancel", style=2) if same_licence else \
-        Button(text=texts.ONBOARD_CREATE_ANYWAY, key="cust:force", style=2)
+    second = Button(text="取消", key=card_key(CardAction.CUSTOMER, "cancel"), style=2) if same_licence else \
+        Button(text=texts.ONBOARD_CREATE_ANYWAY, key=card_key(CardAction.CUSTOMER, "force"), style=2)
     ctx.reply(Card(title=why, description="是同一个客户吗？",
-                   buttons=[Button(text=texts.ONBOARD_USE_EXISTING, key=f"cust:use:{existing.customer_id}"), second]))
+                   buttons=[Button(text=texts.ONBOARD_USE_EXISTING, key=card_key(CardAction.CUSTOMER, "use", existing.customer_id)), second]))
     if same_licence:  # the same licence is the same company: it is never created twice
         data = dict(ctx.state_data)
         data["draft"] = {k: v for k, v in draft.items() if k != "licence"}
-        ctx.set_state("onboard", data)
+        ctx.set_state(DialogState.ONBOARD, data)
     return True
 
 
@@ -183,7 +191,7 @@ def _create(ctx: Ctx, draft: dict, location: dict | None) -> None:
     ctx.session.flush()
     audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="create", entity="customer",
                  entity_id=customer.customer_id, after=audit.snapshot(customer), reason=ctx.source)
-    ctx.set_state("idle")
+    ctx.set_state(DialogState.IDLE)
     visit_flow.remember_undo(ctx, {"op": "customer", "customer_id": customer.customer_id})
     ctx.reply(TextReply(content=texts.ONBOARD_CREATED.format(name=customer.name, customer_id=customer.customer_id)))
     if location:

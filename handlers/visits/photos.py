@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.photos import judge_photo
-from handlers import router, texts
+from handlers import texts
 from handlers.context import Ctx
 from handlers.messages import ImageIn, Inbound
 from handlers.messages import Text as TextReply
@@ -19,7 +19,6 @@ def hash_bands(phash: str) -> tuple[int, int, int, int]:
     return tuple((v >> shift) & 0xFFFF for shift in (48, 32, 16, 0))  # type: ignore[return-value]
 
 
-@router.on_event(ImageIn)
 def on_image(ctx: Ctx, event: Inbound) -> None:
     assert isinstance(event, ImageIn)
     got = ctx.prefetched or {"ok": False, "reason": "照片下载失败"}

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from core.clock import local
-from handlers import router, texts
+from core.events import PromiseCancelled, TagRemoved
+from handlers import texts
 from handlers.context import Ctx
 from handlers.messages import Inbound, Markdown, MenuClick
 from handlers.messages import Text as TextReply
@@ -27,7 +28,6 @@ def _today_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-@router.text_command(r"^(今天|今日)(拜访|去)了?(哪些|哪几家|什么|几家)")
 def on_today(ctx: Ctx, event: Inbound) -> None:
     start, end = _today_bounds(ctx.now)
     visits = visit_repo.visits_between(ctx.session, ctx.userid, start, end)
@@ -47,7 +47,6 @@ def on_today(ctx: Ctx, event: Inbound) -> None:
     ctx.reply(Markdown(content=f"**{title}**\n" + "\n".join(lines)))
 
 
-@router.text_command(r"^(我的)?待办|^我(今天)?要拜访(谁|哪些)")
 def on_todo(ctx: Ctx, event: Inbound) -> None:
     horizon = ctx.now + timedelta(days=7)
     rows = ctx.session.execute(
@@ -65,7 +64,6 @@ def on_todo(ctx: Ctx, event: Inbound) -> None:
     ctx.reply(Markdown(content=f"**{texts.TODO_TITLE.format(count=len(rows))}**\n" + "\n".join(lines)))
 
 
-@router.on_event(MenuClick)
 def on_menu(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, MenuClick)
     if event.key == "menu_todo":
@@ -76,7 +74,6 @@ def on_menu(ctx: Ctx, event: Inbound) -> bool | None:
     return False
 
 
-@router.text_command(r"^\s*(撤销|撤回|undo)\s*$")
 def on_undo(ctx: Ctx, event: Inbound) -> None:
     stack = list(ctx.state_data.get("undo", []))
     while stack and ctx.now - datetime.fromisoformat(stack[-1]["at"]) > UNDO_WINDOW:
@@ -101,17 +98,13 @@ def _undo_text(ctx: Ctx, entry: dict) -> str:
     for tag in entry.get("tags", []):
         if visit_repo.remove_tag(ctx.session, entry["visit_id"], tag, now=ctx.now, actor=ctx.userid,
                                  why=f"{ctx.source}: 撤销"):
-            from handlers.visits import sop_bridge
-
-            sop_bridge.tag_removed(ctx, entry["visit_id"], tag)
+            ctx.emit(TagRemoved(entry["visit_id"], tag))
     for pid in entry.get("promises", []):
         p = ctx.session.get(PromiseRow, pid)
         if p is not None and p.status == "open":
             visit_repo.set_promise_status(ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid,
                                           why=f"{ctx.source}: 撤销")
-            from handlers.visits import sop_bridge
-
-            sop_bridge.promise_cancelled(ctx, p.id)
+            ctx.emit(PromiseCancelled(p.id))
     if visit is not None and visit.note != entry.get("note_before"):
         visit_repo.set_note(ctx.session, visit, entry.get("note_before"), now=ctx.now, actor=ctx.userid,
                             why=f"{ctx.source}: 撤销")

@@ -38,8 +38,8 @@ async def asgi_empty_app(scope, receive, send) -> None:  # noqa: ANN001 - ASGI
 
 def callback_app(data: Path, db_url: str | None, with_worker: bool, api_base: str) -> FastAPI:
     from bot.app import create_app
+    from bot.bootstrap import build
     from bot.emulator.corp import demo_settings
-    from bot.wiring import build
 
     settings = demo_settings(data_dir=data, api_base=api_base, public_base_url="http://127.0.0.1", db_url=db_url,
                              WECOM_MAX_CLOCK_SKEW=0)

@@ -361,9 +361,9 @@ def bench_capacity(quick: bool) -> Rows:
     import httpx
     from fastapi import FastAPI
 
+    from bot.bootstrap import build
     from bot.emulator.api import create_api_router
     from bot.emulator.corp import demo_settings
-    from bot.wiring import build
     from handlers.messages import Text
     from storage import inbox, outbox
     from storage.db import writer_session

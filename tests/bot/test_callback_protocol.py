@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.services import build_services
+from bot.bootstrap import build as build_services
 from bot.wecom.crypto import WeComCrypto
 from storage.models import InboxRow
 from tests.support.db import TEST_CORP, VECTOR_A, VECTOR_B, make_settings

@@ -44,11 +44,11 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import func, select
 from starlette.requests import ClientDisconnect
 
+from bot.bootstrap import build
 from bot.emulator.api import create_api_router
 from bot.emulator.corp import DEMO_CORP
 from bot.emulator.peer import WeComPeer
 from bot.emulator.state import FakeWeCom
-from bot.wiring import build
 from core.clock import FixedClock
 from storage.models import InboxRow, OutboxRow
 from tests.support.db import make_settings

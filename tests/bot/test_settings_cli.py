@@ -43,7 +43,7 @@ def test_dotenv_is_read(monkeypatch, tmp_path):
             monkeypatch.delenv(k)
     (tmp_path / ".env").write_text("\n".join(f"{k}={v}" for k, v in TEST_CORP.items()) + "\nWECOM_MAX_CLOCK_SKEW=0\n")
     s = load_settings()
-    assert s.WECOM_CORP_ID == "ww_test_corp" and s.WECOM_MAX_CLOCK_SKEW == 0 and s.TZ_NAME == "Asia/Shanghai"
+    assert s.WECOM_CORP_ID == "ww_test_corp" and s.WECOM_MAX_CLOCK_SKEW == 0 and s.TZ_NAME is None
 
 
 def test_serve_refuses_to_start_without_settings(tmp_path):

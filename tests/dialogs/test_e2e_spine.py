@@ -89,7 +89,7 @@ def test_a_failing_event_is_retried_then_parked_visibly(db_url, tmp_path, redis_
     h = Harness(db_url, tmp_path, redis_server, clock)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
-    from handlers import router
+    from handlers.routes import ROUTER
 
     calls = []
 
@@ -97,7 +97,7 @@ def test_a_failing_event_is_retried_then_parked_visibly(db_url, tmp_path, redis_
         calls.append(1)
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(router.STATE_HANDLERS, "idle", broken)
+    monkeypatch.setitem(ROUTER.dialog_states, "idle", broken)
     h.peer.text("rep01", "帮助")
     for _ in range(8):
         h.tick()

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.services import build_services
+from bot.bootstrap import build as build_services
 from bot.wecom.crypto import WeComCrypto, signature
 from storage.models import InboxRow
 from tests.support.db import TEST_CORP, make_settings

@@ -131,7 +131,7 @@ def _gps_photo() -> bytes:
 
 def test_a_real_check_in_loses_its_coordinates_after_180_days(db_url, tmp_path, redis_server, clock):
     """Through the chat: a GPS check-in and a photo with GPS EXIF; 181 days later the tick's sweep (installed by
-    bot.wiring, GPS_RETENTION_DAYS) purges them."""
+    bot.bootstrap, GPS_RETENTION_DAYS) purges them."""
     h = Harness(db_url, tmp_path, redis_server, clock)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())

@@ -18,13 +18,11 @@ from sqlalchemy import select
 
 from core.clock import FixedClock
 from handlers.messages import CardClick, TextIn
-from handlers.registry import load_handlers
 from handlers.worker import InboxWorker
 from storage import inbox
 from storage.models import ConversationRow, OutboxRow
 from tests.hostile.scope_org import NOW, PEOPLE, PROPERTY_SETTINGS, orgs, outside, seed, sees, visible
 
-load_handlers()
 _keys = itertools.count()
 
 # lists whose answers carry a button (remind each owner, revisit): three times as likely as the rest

@@ -5,26 +5,26 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 from core.dashboard_token import derive_key, read_token
-from handlers.context import Ctx
+from handlers.context import Ctx, HandlerDeps
 from handlers.links import dashboard as dashboard_chat
 from handlers.messages import Markdown, Text, TextIn
-from handlers.router import TEXT_COMMANDS
+from handlers.routes import ROUTER
 from storage.models import UserRow
 from tests.metrics.conftest import SMALL_NOW
 
 KEY = derive_key("test-secret")
 
 
-def _say(factory, userid: str, settings: dict) -> list:  # noqa: ANN001
+def _say(factory, userid: str, deps: HandlerDeps) -> list:  # noqa: ANN001
     with factory() as s:
         ctx = Ctx(session=s, now=SMALL_NOW, user=s.get(UserRow, userid), userid=userid, source="test",
-                  settings=settings)
+                  deps=deps)
         dashboard_chat.on_dashboard(ctx, TextIn(sender=userid, at=0, content="看板"))
         return ctx.outgoing
 
 
 def test_reply_has_the_scope_figures_and_a_signed_link(small_org):
-    out = _say(small_org, "rm1", {"dashboard_key": KEY.hex(), "public_base_url": "https://crm.example.cn/"})
+    out = _say(small_org, "rm1", HandlerDeps(dashboard_key=KEY, public_base_url="https://crm.example.cn/"))
     assert len(out) == 1 and isinstance(out[0][1], Markdown)
     text = out[0][1].content
     assert "范围：吴经理（区域经理）及下属共5人负责的客户" in text
@@ -38,19 +38,18 @@ def test_reply_has_the_scope_figures_and_a_signed_link(small_org):
 
 
 def test_unconfigured_link_says_so(small_org, monkeypatch):
-    monkeypatch.setitem(dashboard_chat._LINKS, "dashboard_key", None)
-    out = _say(small_org, "rep4", {})
+    out = _say(small_org, "rep4", HandlerDeps())
     assert "范围：钱七（业务员）本人负责的客户" in out[0][1].content
     assert "客户信息鲜度：无数据（0/0）" in out[0][1].content
     assert out[0][1].content.endswith(dashboard_chat.NOT_CONFIGURED)
 
 
 def test_unknown_user(small_org):
-    out = _say(small_org, "ghost", {})
+    out = _say(small_org, "ghost", HandlerDeps())
     assert isinstance(out[0][1], Text) and out[0][1].content == dashboard_chat.UNKNOWN
 
 
 def test_registered_words():
-    words = [p for p, fn in TEXT_COMMANDS if fn is dashboard_chat.on_dashboard]
+    words = [p for p, fn in ROUTER.text_commands if fn is dashboard_chat.on_dashboard]
     assert words and all(words[0].search(w) for w in ("看板", "团队健康度", "健康度"))
     assert not words[0].search("看板怎么用")

@@ -1,4 +1,4 @@
-"""The reports wired as the lead will wire them (bot.reports.install + the dashboard router), end to end
+"""The reports wired as the lead will wire them (bot.bootstrap.build + the dashboard router), end to end
 through the WeCom emulator: 「看板」 in chat → a link that opens the scoped dashboard; Monday morning →
 each manager receives the brief as an uploaded image and a text."""
 from __future__ import annotations
@@ -6,22 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlparse
 
-import handlers.links.dashboard
-import handlers.sop.report_timers
-import handlers.sop.scorecard  # noqa: F401 - registers the command, the card action and the timer firers
-from bot import reports
 from bot.web.dashboard import make_dashboard_router
 from core.clock import SHANGHAI
-from handlers.sop import weekly_brief
 from tests.support.factories import org
 from tests.support.harness import Harness
 
 
 def test_chat_link_and_weekly_brief_through_the_emulator(db_url, tmp_path, redis_server, clock, monkeypatch):
-    monkeypatch.setattr(weekly_brief, "_RENDER", dict(weekly_brief._RENDER))  # install() changes module state
-    monkeypatch.setattr(handlers.links.dashboard, "_LINKS", dict(handlers.links.dashboard._LINKS))
     h = Harness(db_url, tmp_path, redis_server, clock)
-    reports.install(h.services)
     h.app.include_router(make_dashboard_router(h.session_factory, h.services.settings.WECOM_SECRET, h.clock))
     with h.session_factory() as s:
         org(s, touched_at=clock.now())

@@ -8,13 +8,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-import handlers.sop.report_timers as RT
 from bot.web.brief_png import render_weekly_brief
 from core.clock import SHANGHAI
-from handlers.sop import weekly_brief
-from handlers.sop.sweep import sweep_due_timers
+from handlers.context import HandlerDeps
+from handlers.routes import ROUTER
+from handlers.sop.sweep import default_firing, ensure_recurring, sweep_due_timers
 from storage.models import OutboxRow, TimerRow
 from storage.models_scorecard import CustomerScoreRow
+
+REPORTS = {k: ROUTER.recurring[k] for k in ("scorecard_nightly", "weekly_brief")}  # the reports' recurring timers
 
 
 def _count(factory, model, *where) -> int:  # noqa: ANN001
@@ -23,14 +25,13 @@ def _count(factory, model, *where) -> int:  # noqa: ANN001
 
 
 def test_recurring_report_timers(small_org, clock, tmp_path, monkeypatch):
-    monkeypatch.setitem(weekly_brief._RENDER, "render_png", render_weekly_brief)
-    monkeypatch.setitem(weekly_brief._RENDER, "files_root", tmp_path)
-    booked = RT.ensure_report_timers(small_org, clock)
+    firing = default_firing(HandlerDeps(render_brief=render_weekly_brief, files_root=tmp_path))
+    booked = ensure_recurring(small_org, clock, REPORTS)
     assert sorted(booked) == ["scorecard_nightly:2026-11-24", "weekly_brief:2026-11-30"]
-    assert RT.ensure_report_timers(small_org, clock) == []  # idempotent
+    assert ensure_recurring(small_org, clock, REPORTS) == []  # idempotent
 
     clock.set(datetime(2026, 11, 24, 2, 20, tzinfo=SHANGHAI))
-    assert sweep_due_timers(small_org, clock, owner="t", recurring=False) == 1
+    assert sweep_due_timers(small_org, clock, owner="t", recurring=False, firing=firing) == 1
     assert _count(small_org, CustomerScoreRow) == 4  # the active customers
     assert _count(small_org, TimerRow, TimerRow.business_key == "scorecard_nightly:2026-11-25") == 1
     assert _count(small_org, OutboxRow) == 0  # a baseline is not a change: nobody is messaged
@@ -40,9 +41,9 @@ def test_recurring_report_timers(small_org, clock, tmp_path, monkeypatch):
         (weekly / old).mkdir(parents=True)
         (weekly / old / "sup1.png").write_bytes(b"old")
     clock.set(datetime(2026, 11, 30, 8, 41, tzinfo=SHANGHAI))  # a week later: the overdue night fires once
-    sweep_due_timers(small_org, clock, owner="t", recurring=False)
+    sweep_due_timers(small_org, clock, owner="t", recurring=False, firing=firing)
     clock.advance(minutes=2)
-    sweep_due_timers(small_org, clock, owner="t", recurring=False)
+    sweep_due_timers(small_org, clock, owner="t", recurring=False, firing=firing)
     with small_org() as s:
         per = s.scalars(select(TimerRow).where(TimerRow.kind == "weekly_brief_to")).all()
         assert sorted(t.subject_id for t in per) == ["dir", "rm1", "sup1"] and {t.status for t in per} == {"done"}
@@ -65,11 +66,11 @@ def test_recurring_report_timers(small_org, clock, tmp_path, monkeypatch):
 
 
 def test_brief_without_a_renderer_is_text_only(small_org, clock, monkeypatch):
-    monkeypatch.setitem(weekly_brief._RENDER, "render_png", None)
-    RT.ensure_report_timers(small_org, clock)
+    firing = default_firing(HandlerDeps(render_brief=None))
+    ensure_recurring(small_org, clock, REPORTS)
     clock.set(datetime(2026, 11, 30, 8, 45, tzinfo=SHANGHAI))
-    sweep_due_timers(small_org, clock, owner="t", recurring=False)
+    sweep_due_timers(small_org, clock, owner="t", recurring=False, firing=firing)
     clock.advance(minutes=2)
-    sweep_due_timers(small_org, clock, owner="t", recurring=False)
+    sweep_due_timers(small_org, clock, owner="t", recurring=False, firing=firing)
     assert _count(small_org, OutboxRow, OutboxRow.kind == "image") == 0
     assert _count(small_org, OutboxRow, OutboxRow.kind == "markdown") == 3

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from core.clock import SystemClock
 from handlers.messages import Text
-from handlers.sop.sweep import register_firer, sweep_due_timers
+from handlers.routes import ROUTER
+from handlers.sop.sweep import default_firing, sweep_due_timers
 from storage.db import make_engine, make_session_factory
 
 KIND = "fault_ping"
@@ -24,13 +25,13 @@ def fault_ping(ctx, timer):  # noqa: ANN001
 
 def main(argv: list[str]) -> None:
     db_url, owner, lease_s, batch = argv[0], argv[1], float(argv[2]), int(argv[3])
-    register_firer(KIND, fault_ping)
+    firing = default_firing(kinds=ROUTER.with_timer_kinds({KIND: fault_ping}))
     factory = make_session_factory(make_engine(db_url))
     clock = SystemClock()
     print("sweeping", flush=True)
     while True:
         fired = sweep_due_timers(factory, clock, owner=owner, batch=batch, lease=timedelta(seconds=lease_s),
-                                 recurring=False)
+                                 recurring=False, firing=firing)
         if not fired:
             time.sleep(0.1)
 

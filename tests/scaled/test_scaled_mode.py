@@ -21,8 +21,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from bot.bootstrap import build
 from bot.settings import Settings
-from bot.wiring import build
 from core.clock import FixedClock
 from storage.db import make_engine, make_session_factory
 from storage.models import InboxRow, OutboxRow

@@ -8,7 +8,6 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-import handlers.registry_sop  # noqa: F401 - registers the SOP card actions and states
 from handlers import dialog as conversation
 from handlers.context import Ctx
 from handlers.messages import CardClick, TextIn
@@ -107,8 +106,8 @@ def say(session_factory, clock, sender: str, text: str) -> int:
     return deliver(session_factory, clock, event)
 
 
-def sweep(session_factory, clock, *, owner: str = "sweeper-1", recurring: bool = False) -> int:
-    return sweep_due_timers(session_factory, clock, owner=owner, recurring=recurring)
+def sweep(session_factory, clock, *, owner: str = "sweeper-1", recurring: bool = False, firing=None) -> int:  # noqa: ANN001
+    return sweep_due_timers(session_factory, clock, owner=owner, recurring=recurring, firing=firing)
 
 
 def messages(session_factory, recipient: str | None = None, *, kind: str | None = None) -> list[OutboxRow]:

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
-import handlers.visits.line  # noqa: F401 - registers the rep's correction card ("fix:tag:…")
 from core.clock import SHANGHAI
-from handlers.sop.hooks import after_visit_completed
+from core.events import VisitCompleted
+from handlers.routes import ROUTER
 from storage.models import ApprovalRow, ApprovalStepRow, AuditRow, CustomerNoteRow, VisitTagRow
 from tests.sop.conftest import add_customer, add_visit, click, messages, say, sweep, timers_of, unit_of_work
 
@@ -19,9 +19,9 @@ def _start(sf, clock) -> int:
     add_customer(sf, "c1", "rep1", name="味源超市")
     add_visit(sf, "v1", "c1", "rep1", VISIT_AT, tags=("价格异议", "库存不足"), note="客户嫌贵，要求降价5%")
     with unit_of_work(sf, clock, "rep1", source="inbox:1") as ctx:
-        after_visit_completed(ctx, "v1")
+        ROUTER.publish(ctx, VisitCompleted("v1"))
     with unit_of_work(sf, clock, "rep1", source="inbox:2") as ctx:
-        after_visit_completed(ctx, "v1")  # idempotent: still one approval
+        ROUTER.publish(ctx, VisitCompleted("v1"))  # idempotent: still one approval
     with sf() as s:
         assert s.scalar(select(func.count()).select_from(ApprovalRow)) == 1
         return s.scalars(select(ApprovalRow)).one().id
@@ -196,7 +196,7 @@ def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_
         s.add(VisitTagRow(visit_id="v1", tag="价格异议"))
         s.commit()
     with unit_of_work(org, clock, "rep1", source="inbox:9") as ctx:
-        after_visit_completed(ctx, "v1")
+        ROUTER.publish(ctx, VisitCompleted("v1"))
     with org() as s:
         assert s.get(ApprovalRow, approval_id).status == "pending"
         steps = s.scalars(select(ApprovalStepRow).order_by(ApprovalStepRow.step_no)).all()

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from bot.web.ics import make_ics_router
 from core import ics_token
 from core.clock import SHANGHAI
+from handlers.context import HandlerDeps
 from handlers.messages import TextIn
 from handlers.worker import InboxWorker
 from storage import inbox
@@ -54,7 +55,7 @@ def test_rep_asks_for_the_feed_link(org, clock):
     assert messages(org, "rep1")[-1].message["content"] == "日历订阅暂未开通，请联系管理员。"
     key = ics_token.derive_key(SECRET)
     worker = InboxWorker(session_factory=org, clock=clock, owner="w",
-                         settings={"public_base_url": "https://crm.example.com/", "ics_key": key.hex()})
+                         deps=HandlerDeps(public_base_url="https://crm.example.com/", ics_key=key))
     with org() as s:
         inbox.put(s, dedupe_key="m-ics", sender="rep1", kind="text", now=clock.now(),
                   event=TextIn(sender="rep1", at=0, content="订阅日历", msg_id="m-ics").to_dict())

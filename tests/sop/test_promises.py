@@ -6,8 +6,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from core.clock import SHANGHAI
-from handlers.sop.hooks import after_visit_completed, on_promise_cancelled, on_promise_changed, on_touch
+from core.events import PromiseCancelled, VisitCompleted
+from handlers.routes import ROUTER
+from handlers.sop import promises as promise_rules
+from handlers.sop import stale as stale_rules
 from storage.models import InteractionRow, OutboxRow, PromiseRow, TimerRow
+from storage.models import PromiseRow as _PromiseRow
 from tests.sop.conftest import (
     add_customer,
     add_promise,
@@ -33,7 +37,7 @@ def _visit_with_promises(sf, clock) -> tuple[int, int]:
     pr = add_promise(sf, kind="promise", visit_id="v1", customer_id="c1", rep="rep1", text="周五前送样品",
                      due_at=PROMISE_DUE, created_at=clock.now())
     with unit_of_work(sf, clock, "rep1", source="inbox:1") as ctx:
-        after_visit_completed(ctx, "v1")
+        ROUTER.publish(ctx, VisitCompleted("v1"))
     return fu, pr
 
 
@@ -44,7 +48,7 @@ def _local(at: datetime) -> datetime:
 def test_visit_completed_plans_reminders_and_calendar_entries(org, clock):
     fu, pr = _visit_with_promises(org, clock)
     with unit_of_work(org, clock, "rep1", source="inbox:2") as ctx:  # a repeated hook changes nothing
-        after_visit_completed(ctx, "v1")
+        ROUTER.publish(ctx, VisitCompleted("v1"))
     pending = {t.business_key: _local(t.due_at) for t in timers_of(org, status="pending")}
     assert set(pending) == {f"follow_up:{fu}:g1:remind", f"promise:{pr}:g1:before", f"promise:{pr}:g1:due",
                             "stale:c1:" + str(int(VISIT_AT.timestamp()))}
@@ -95,7 +99,7 @@ def test_a_touch_cancels_the_follow_up_escalation(org, clock):
         s.add(InteractionRow(interaction_id="i1", customer_id="c1", rep_userid="rep1", at=clock.now(), channel="phone"))
         s.commit()
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(datetime(2026, 11, 27, 9, 45, tzinfo=SHANGHAI))
     sweep(org, clock)
     assert messages(org, "sup1") == []
@@ -153,7 +157,7 @@ def test_changed_and_cancelled_promises_update_and_delete_the_calendar(org, cloc
         s.get(PromiseRow, pr).due_at = PROMISE_DUE + timedelta(days=3)
         s.commit()
     with unit_of_work(org, clock, "rep1", source="inbox:5") as ctx:
-        on_promise_changed(ctx, pr)
+        promise_rules.promise_changed(ctx, ctx.session.get(_PromiseRow, pr))
     assert messages(org, kind="schedule_update") == []
     keys = {t.business_key: t.status for t in timers_of(org, kind="promise")}
     assert keys == {f"promise:{pr}:g1:before": "cancelled", f"promise:{pr}:g1:due": "cancelled",
@@ -173,7 +177,7 @@ def test_changed_and_cancelled_promises_update_and_delete_the_calendar(org, cloc
         s.get(PromiseRow, fu).status = "cancelled"
         s.commit()
     with unit_of_work(org, clock, "rep1", source="inbox:6") as ctx:
-        on_promise_cancelled(ctx, fu)
+        ROUTER.publish(ctx, PromiseCancelled(fu))
     dels = messages(org, "rep1", kind="schedule_del")
     assert [(m.message["schedule_id"], m.message["promise_id"]) for m in dels] == [("SCH-F", fu)]
     assert all(t.status == "cancelled" for t in timers_of(org, kind="follow_up"))

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import event, func, insert, select
 
 from core.clock import SHANGHAI
-from handlers.sop.hooks import on_touch
+from handlers.sop import stale as stale_rules
 from handlers.sop.stale import fire_stale_scan
 from storage.models import AuditRow, CustomerNoteRow, CustomerRow, InteractionRow, TimerRow, VisitRow
 from tests.sop.conftest import (
@@ -69,7 +69,7 @@ def test_ladder_climbs_to_supervisor_then_regional_manager_once_each(org, clock)
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", NOW)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     for hours in (71, 72, 95, 96, 119, 120, 200):
         clock.set(NOW + timedelta(hours=hours, minutes=1))
         sweep(org, clock)
@@ -89,14 +89,14 @@ def test_a_touch_ends_the_ladder_and_restarts_the_clock(org, clock):
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", NOW)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(NOW + timedelta(hours=73))
     sweep(org, clock)
     visit2 = NOW + timedelta(hours=80)
     clock.set(visit2)
     add_visit(org, "v2", "c1", "rep1", visit2)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(NOW + timedelta(hours=130))
     sweep(org, clock)
     assert _cards(org, "sup1") == []
@@ -111,7 +111,7 @@ def test_an_imported_touch_cancels_the_next_rung_when_it_fires(org, clock):
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", NOW)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(NOW + timedelta(hours=73))
     sweep(org, clock)
     add_visit(org, "v_imported", "c1", "rep1", NOW + timedelta(hours=74))  # no hook: an import
@@ -126,7 +126,7 @@ def test_owner_followed_button_records_a_touch(org, clock):
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", NOW)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(NOW + timedelta(hours=73))
     sweep(org, clock)
     card = messages(org, "rep1", kind="card")[0].message
@@ -145,7 +145,7 @@ def test_manager_handled_stops_the_ladder_and_strangers_cannot(org, clock):
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", NOW)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(NOW + timedelta(hours=97))
     sweep(org, clock)
     sweep(org, clock)
@@ -166,7 +166,7 @@ def test_snooze_needs_a_reason_and_pushes_the_ladder(org, clock):
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", NOW)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(NOW + timedelta(hours=73))
     sweep(org, clock)
     snooze_key = messages(org, "rep1", kind="card")[0].message["buttons"][1]["key"]
@@ -234,7 +234,7 @@ def test_asking_for_a_reason_keeps_the_flow_the_rep_was_in(org, clock):
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", NOW)
     with unit_of_work(org, clock, "rep1") as ctx:
-        on_touch(ctx, "c1")
+        stale_rules.restart_clock(ctx, "c1")
     clock.set(NOW + timedelta(hours=73))
     sweep(org, clock)
     snooze_key = messages(org, "rep1", kind="card")[0].message["buttons"][1]["key"]

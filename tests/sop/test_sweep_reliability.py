@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from core.clock import FixedClock
+from core.events import VisitCompleted
 from handlers.messages import Text
-from handlers.sop import sweep as sop
-from handlers.sop.hooks import after_visit_completed
-from handlers.sop.sweep import fire_one, register_firer, sweep_due_timers
+from handlers.routes import ROUTER
+from handlers.sop.sweep import default_firing, fire_one, sweep_due_timers
 from storage import timers
 from storage.db import make_engine, make_session_factory, writer_session
 from storage.models import AuditRow, OutboxRow, TimerRow
@@ -34,7 +34,7 @@ def _ping(ctx, timer):  # noqa: ANN001
     return "done", "pinged"
 
 
-register_firer(PING, _ping)
+FIRING = default_firing(kinds=ROUTER.with_timer_kinds({PING: _ping}))  # the table plus the test's kind
 
 
 
@@ -65,7 +65,7 @@ def _sweep_in_another_process(db_url: str, now_iso: str, owner: str) -> int:
         # small chunks on SQLite: more turns for the writer lock, so the two usually interleave
         chunk = 10 if db_url.startswith("sqlite") else 100
         return sweep_due_timers(make_session_factory(engine), clock, owner=owner, batch=100, recurring=False,
-                                chunk=chunk)
+                                chunk=chunk, firing=FIRING)
     finally:
         engine.dispose()
 
@@ -102,7 +102,7 @@ def test_two_sweeper_threads_share_the_work(db_url, session_factory, clock):
     fired: dict[str, int] = {}
 
     def run(name):  # noqa: ANN001
-        fired[name] = sweep_due_timers(session_factory, clock, owner=name, batch=20, recurring=False)
+        fired[name] = sweep_due_timers(session_factory, clock, owner=name, batch=20, recurring=False, firing=FIRING)
 
     threads = [threading.Thread(target=run, args=(f"thread-{i}",)) for i in range(2)]
     for t in threads:
@@ -119,25 +119,25 @@ def test_a_sweeper_killed_after_claiming_loses_nothing_and_doubles_nothing(sessi
         claimed = timers.claim_due(s, now=clock.now(), owner="A", limit=100, lease=timedelta(minutes=5))
         s.commit()
     for timer_id in claimed[:10]:  # ... fires ten, then dies
-        assert fire_one(session_factory, clock, owner="A", timer_id=timer_id)
+        assert fire_one(session_factory, clock, owner="A", timer_id=timer_id, firing=FIRING)
     clock.advance(minutes=4)
-    assert sweep(session_factory, clock, owner="B") == 0  # A's lease still holds
+    assert sweep(session_factory, clock, owner="B", firing=FIRING) == 0  # A's lease still holds
     clock.advance(minutes=2)
-    assert sweep(session_factory, clock, owner="B") == 50  # expired: B takes the rest
-    assert [fire_one(session_factory, clock, owner="A", timer_id=t) for t in claimed] == [False] * 60  # A wakes up
+    assert sweep(session_factory, clock, owner="B", firing=FIRING) == 50  # expired: B takes the rest
+    assert [fire_one(session_factory, clock, owner="A", timer_id=t, firing=FIRING) for t in claimed] == [False] * 60  # A wakes up
     assert _count(session_factory, OutboxRow) == 60
     assert _count(session_factory, TimerRow, TimerRow.status == "done") == 60
-    assert sweep(session_factory, clock, owner="C") == 0
+    assert sweep(session_factory, clock, owner="C", firing=FIRING) == 0
 
 
 def test_a_rule_that_raises_is_rolled_back_and_retried(session_factory, clock):
     _many(session_factory, clock.now(), 3, fail=2)
-    assert sweep(session_factory, clock) == 0  # every firing raised: nothing written
+    assert sweep(session_factory, clock, firing=FIRING) == 0  # every firing raised: nothing written
     assert _count(session_factory, OutboxRow) == 0
     clock.advance(seconds=3)
-    assert sweep(session_factory, clock) == 0  # second attempt after the back-off, raises again
+    assert sweep(session_factory, clock, firing=FIRING) == 0  # second attempt after the back-off, raises again
     clock.advance(seconds=5)
-    assert sweep(session_factory, clock) == 3
+    assert sweep(session_factory, clock, firing=FIRING) == 3
     assert _count(session_factory, OutboxRow) == 3
     rows = timers_of(session_factory, kind=PING)
     assert [(t.status, t.attempts) for t in rows] == [("done", 3)] * 3
@@ -146,7 +146,7 @@ def test_a_rule_that_raises_is_rolled_back_and_retried(session_factory, clock):
 def test_a_rule_that_always_raises_ends_dead_and_visible(session_factory, clock):
     _many(session_factory, clock.now(), 1, fail=99)
     for _ in range(timers.MAX_ATTEMPTS + 2):
-        sweep(session_factory, clock)
+        sweep(session_factory, clock, firing=FIRING)
         clock.advance(minutes=1)
     (row,) = timers_of(session_factory, kind=PING)
     assert (row.status, row.attempts) == ("dead", timers.MAX_ATTEMPTS)
@@ -162,23 +162,10 @@ def test_after_downtime_every_overdue_timer_fires(org, clock, hours_down):
     add_promise(org, kind="promise", visit_id="v1", customer_id="c1", rep="rep1", text="送样品",
                 due_at=start + timedelta(minutes=50), created_at=start)
     with unit_of_work(org, clock, "rep1") as ctx:
-        after_visit_completed(ctx, "v1")
+        ROUTER.publish(ctx, VisitCompleted("v1"))
     clock.set(start + timedelta(hours=hours_down, minutes=1))  # the restart
-    sweep(org, clock)
+    sweep(org, clock, firing=FIRING)
     assert _count(org, OutboxRow, OutboxRow.kind == "text") == 240
     titles = [m.message["title"] for m in messages(org, "rep1", kind="card")]
     assert titles == ["承诺到期：味源超市", "客户超73小时未跟进：味源超市"]
     assert _count(org, TimerRow, TimerRow.status == "pending", TimerRow.due_at <= clock.now()) == 0
-
-
-def test_install_plugs_the_sweep_into_services(session_factory, clock):
-    class FakeServices:
-        def __init__(self):
-            self.extra, self.session_factory, self.clock = {}, session_factory, clock
-            self.worker = type("W", (), {"owner": "host:1"})()
-
-    services = FakeServices()
-    sop.install(services)
-    _many(session_factory, clock.now(), 5)
-    assert services.extra["sweep_timers"]() == 5
-    assert {t.claimed_by for t in timers_of(session_factory, kind=PING)} == {"host:1:sop"}

@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
+from bot.bootstrap import build
 from bot.emulator.api import create_api_router
 from bot.emulator.peer import WeComPeer
 from bot.emulator.state import FakeWeCom
-from bot.wiring import build
 from tests.support.db import TEST_CORP, make_settings
 
 _OPEN: list[Harness] = []

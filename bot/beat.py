@@ -1,0 +1,81 @@
+"""The `worker` process's metronome: APScheduler beats `Runtime.tick` every `interval` seconds, and on
+PostgreSQL a stored callback wakes it at once (LISTEN/NOTIFY). The scheduler holds no timers of ours: those
+are database rows the tick claims."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bot.bootstrap import Runtime
+
+log = logging.getLogger("assistant")
+
+WAKE_GAP_S = 0.1  # a woken tick starts at least this long after the previous one began
+
+
+async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool = True) -> None:
+    """The `worker` process: APScheduler beats the tick (inbox, sweeps, outbox) every `interval` seconds.
+    The scheduler holds no timers of ours: those are database rows the tick claims."""
+    from datetime import datetime, timedelta
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    last_start = [0.0]  # monotonic time the latest tick began
+
+    async def beat() -> None:
+        last_start[0] = time.monotonic()
+        try:
+            await services.tick()
+        except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
+            log.exception("tick failed")
+
+    scheduler = AsyncIOScheduler()
+    scheduler.add_job(beat, "interval", seconds=interval, id="tick", coalesce=True, max_instances=1,
+                      misfire_grace_time=None, next_run_time=datetime.now(scheduler.timezone))
+    scheduler.start()
+
+    def wake() -> None:
+        """A tick now, or WAKE_GAP_S after the latest one began: under a flood of callbacks the ticks keep
+        their batches (one tick at a time: max_instances=1, coalesced) instead of running for every message."""
+        wait = max(0.0, last_start[0] + WAKE_GAP_S - time.monotonic())
+        try:
+            scheduler.modify_job("tick", next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=wait))
+        except Exception:  # noqa: BLE001 - job missing during shutdown
+            pass
+
+    listener = (asyncio.create_task(listen_for_inbox(services.engine.url, wake))
+                if listen and services.engine.dialect.name == "postgresql" else None)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        if listener is not None:
+            listener.cancel()
+        scheduler.shutdown(wait=False)
+        await services.client.aclose()
+
+
+async def listen_for_inbox(url: Any, wake: Callable[[], None], *, retry_s: float = 5.0) -> None:
+    """PostgreSQL LISTEN on the inbox channel: a callback stored by any `serve` process wakes this worker at
+    once instead of at its next beat (the beat stays, as the fallback). A lost connection is retried; while
+    it is down the beat alone carries on."""
+    import psycopg
+
+    from storage.inbox import INBOX_CHANNEL
+
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                await conn.execute(f"LISTEN {INBOX_CHANNEL}")
+                wake()  # anything stored while we were not listening
+                async for _ in conn.notifies():
+                    wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the beat carries on; listen again later
+            log.warning("inbox LISTEN lost (%s); retrying in %.0f s", exc.__class__.__name__, retry_s)
+        await asyncio.sleep(retry_s)

@@ -1,0 +1,34 @@
+"""Domain events: what happened, in the past tense. A handler emits one (`ctx.emit(...)`); the subscribers
+listed in handlers/routes.py SUBSCRIBERS react inside the same unit of work, so the reaction commits with the
+change that caused it, or not at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    pass
+
+
+@dataclass(frozen=True)
+class VisitCompleted(DomainEvent):
+    """A visit reached location + 3 valid photos + a tag (or got new promises while complete)."""
+
+    visit_id: str
+
+
+@dataclass(frozen=True)
+class TagRemoved(DomainEvent):
+    """A tag came off a visit (the rep's 删除 button, or 撤销)."""
+
+    visit_id: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class PromiseCancelled(DomainEvent):
+    """A promise or follow-up was cancelled by the rep (删除 or 撤销)."""
+
+    promise_id: int

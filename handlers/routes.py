@@ -1,0 +1,85 @@
+"""Every way into the assistant, in one table. Read this first.
+
+For a message: a card click goes by its key's action, then the sender's dialog state, then text commands
+(the first pattern that matches wins, in this order), then the role's fallbacks, then event types.
+For a domain event: its subscribers, in order, inside the unit of work that emitted it.
+For a due timer: the firer of its kind; RECURRING books the first occurrence of each recurring kind (each
+firing books the next). handlers/router.py builds the `Router` and refuses a key listed twice.
+"""
+
+from __future__ import annotations
+
+from core.events import PromiseCancelled, TagRemoved, VisitCompleted
+from handlers import ask
+from handlers.dialog import DialogState as S
+from handlers.links import calendar as calendar_link
+from handlers.links import dashboard as dashboard_link
+from handlers.messages import CardAction as A
+from handlers.messages import ImageIn, LocationIn, LocationReport, MenuClick
+from handlers.router import MANAGER, REP, Router, Routes
+from handlers.sop import approvals, calendar, daily_brief, payments, promises, scorecard, stale, weekly_brief
+from handlers.visits import checkin, line, onboarding, photos, self_service
+
+TEXT_COMMANDS = (
+    (r"^\s*(拜访|到店|签到)\s*\S+", checkin.on_visit_by_name),
+    (r"^(今天|今日)(拜访|去)了?(哪些|哪几家|什么|几家)", self_service.on_today),
+    (r"^(我的)?待办|^我(今天)?要拜访(谁|哪些)", self_service.on_todo),
+    (r"^\s*(撤销|撤回|undo)\s*$", self_service.on_undo),
+    (r"^\s*(新建客户|新客户|建档)", onboarding.on_new_customer),
+    (r"^(日历订阅|订阅日历|我的日历)$", calendar_link.on_calendar_link),
+    (r"^(通过|同意|驳回)(\s|#|[:：,，]|$)", approvals.on_typed_decision),
+    (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
+)
+CARD_ACTIONS = (
+    (A.PICK, checkin.on_pick),
+    (A.FIX, line.on_fix),
+    (A.CUSTOMER, onboarding.on_card),
+    (A.ASK, ask.on_action),
+    (A.APPROVAL, approvals.on_approval_button),
+    (A.PROMISE, promises.on_promise_button),
+    (A.STALE, stale.on_stale_button),
+    (A.SCORE, scorecard.on_score_action),
+)
+DIALOG_STATES = (
+    (S.ONBOARD, onboarding.on_answer),
+    (S.REJECT_REASON, approvals.on_reject_reason),
+    (S.SNOOZE_REASON, stale.on_snooze_reason),
+)
+EVENTS = (
+    (LocationReport, checkin.on_gps),
+    (LocationIn, checkin.on_map_location),
+    (ImageIn, photos.on_image),
+    (MenuClick, self_service.on_menu),
+)
+ROLE_FALLBACKS = (
+    (REP, (line.on_rep_text, ask.on_question)),  # the visit's line; else a question about the rep's own book
+    (MANAGER, (ask.on_question,)),
+)
+SUBSCRIBERS = (
+    (VisitCompleted, (promises.on_visit_completed, stale.on_visit_completed, approvals.on_visit_completed)),
+    (TagRemoved, (approvals.on_tag_removed,)),
+    (PromiseCancelled, (promises.on_promise_cancelled,)),
+)
+TIMER_KINDS = (
+    ("promise", promises.fire_promise),
+    ("follow_up", promises.fire_promise),
+    (stale.KIND, stale.fire_stale),
+    (stale.SCAN_KIND, stale.fire_stale_scan),
+    (approvals.KIND, approvals.fire_approval_sla),
+    (payments.KIND, payments.fire_payment_overdue),
+    (daily_brief.KIND, daily_brief.fire_daily_brief),
+    (calendar.KIND, calendar.fire_calendar_sync),
+    (scorecard.KIND, scorecard.fire_scorecard_nightly),
+    (weekly_brief.KIND, weekly_brief.fire_weekly_brief),
+    (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
+)
+RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
+    (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
+    (stale.SCAN_KIND, lambda ctx: stale.schedule_next_scan(ctx, after=ctx.now)),
+    (scorecard.KIND, lambda ctx: scorecard.schedule_next(ctx, after=ctx.now)),
+    (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
+)
+
+ROUTES = Routes(text_commands=TEXT_COMMANDS, card_actions=CARD_ACTIONS, dialog_states=DIALOG_STATES, events=EVENTS,
+                role_fallbacks=ROLE_FALLBACKS, subscribers=SUBSCRIBERS, timer_kinds=TIMER_KINDS, recurring=RECURRING)
+ROUTER = Router(ROUTES)
