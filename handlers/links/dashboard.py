@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from core.dashboard_token import make_token
+from core.markup import escape_md
 from core.periods import resolve_period
 from handlers import router
 from handlers.context import Ctx
@@ -56,7 +57,8 @@ def dashboard_url(userid: str, now: datetime, settings: dict[str, Any] | None = 
 
 
 def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # noqa: ANN001
-    """The figures of the chat reply (None for an unknown user). Each equals `ask` for the same words."""
+    """The figures of the chat reply, markdown lines (None for an unknown user). Each equals `ask` for the same
+    words."""
     people = metrics.load_people(session)
     viewer = metrics.viewer_for(people, userid)
     if viewer is None:
@@ -65,7 +67,7 @@ def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # n
     month = resolve_period("this_month", now)  # the dashboard's first screen shows the same period
     figs = metrics.health(session, people, sl, month, now=now)
     counts = scorecard_repo.tier_counts(session, owners=sl.owners)
-    lines = [LINE_SCOPE.format(words=viewer.words),
+    lines = [LINE_SCOPE.format(words=escape_md(viewer.words)),
              LINE_FRESH.format(rate=figs["freshness"].org.text()),
              LINE_COMPLETE.format(rate=figs["completeness"].org.text(), period="本月"),
              LINE_FUNNEL.format(rate=figs["funnel"].org.text(), period="本月进入的商机")]

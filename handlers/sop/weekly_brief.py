@@ -21,6 +21,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from core.markup import escape_md
 from core.sop import times as sop_times
 from handlers.context import Ctx
 from handlers.links.dashboard import dashboard_url
@@ -153,20 +154,20 @@ def summary_text(brief: metrics.WeeklyBrief, url: str | None, *, image_failed: b
     week = brief.week.label.split("（", 1)[-1].rstrip("）")
     trend = brief.freshness_trend
     old = trend[0][2] if trend else None
-    lines = [TITLE.format(week=week), L_SCOPE.format(words=brief.viewer.words),
+    lines = [TITLE.format(week=week), L_SCOPE.format(words=escape_md(brief.viewer.words)),
              L_FRESH.format(rate=brief.freshness_now.text(),
                             trend=L_TREND.format(old=old.percent()) if old and old.denominator else ""),
              L_COMPLETE.format(rate=brief.completeness.text()),
              L_VISITS.format(n=brief.completeness.denominator, reps=sum(1 for r in brief.reps if r.visits)),
-             L_TAGS.format(tags="、".join(f"{t} {n}次" for t, n in brief.tags_top)) if brief.tags_top else L_NO_TAGS,
+             L_TAGS.format(tags="、".join(f"{escape_md(t)} {n}次" for t, n in brief.tags_top)) if brief.tags_top else L_NO_TAGS,
              L_FUNNEL.format(rate=metrics.Rate(brief.funnel.quoted, brief.funnel.total).text())]
     if brief.red_total:
-        names = "、".join(c.name for c in brief.red[:NAMES_SHOWN]) + ("等" if brief.red_total > NAMES_SHOWN else "")
+        names = "、".join(escape_md(c.name) for c in brief.red[:NAMES_SHOWN]) + ("等" if brief.red_total > NAMES_SHOWN else "")
         lines.append(L_RED.format(n=brief.red_total, names=names))
     else:
         lines.append(L_NO_RED)
     if brief.review:
-        lines.append(L_REVIEW.format(names="、".join(c.name for c in brief.review[:NAMES_SHOWN])
+        lines.append(L_REVIEW.format(names="、".join(escape_md(c.name) for c in brief.review[:NAMES_SHOWN])
                                      + ("等" if len(brief.review) > NAMES_SHOWN else "")))
     if image_failed:
         lines.append(L_IMAGE_FAILED)
