@@ -28,6 +28,7 @@ from handlers.links.dashboard import dashboard_url
 from handlers.messages import Image, Markdown
 from handlers.sop.policy import FireResult, policy_of
 from storage import people, timers
+from storage.files import private_dir, tighten
 from storage.metrics import figures as metrics
 from storage.models import TimerRow
 
@@ -138,8 +139,9 @@ def fire_weekly_brief_to(ctx: Ctx, timer: TimerRow) -> FireResult:
     if render is not None and root is not None:
         rel = Path("briefs") / "weekly" / week / f"{_safe(userid)}.png"
         try:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            private_dir((root / rel).parent)  # data at rest: folders 0700, the picture 0600
             render(brief, root / rel)
+            tighten(root / rel)
             ctx.send(userid, Image(path=rel.as_posix()))
         except Exception:  # noqa: BLE001 - a picture that fails must not cost the manager the figures
             log.exception("weekly brief image for %s failed", userid)
