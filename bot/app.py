@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bot.bootstrap import Runtime
+from bot.web.headers import SecurityHeaders
 from bot.wecom.callback import CallbackDeps, ReceiveEndpoint, make_router
 from bot.wecom.client import APP_MENU
 
@@ -78,7 +79,11 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
         except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
             log.exception("tick failed")
 
-    app = AssistantApp(title="WeCom sales assistant", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # no API schema pages in production: /openapi.json, /docs and /redoc exist only with DEBUG_API_DOCS
+    docs = services.settings.DEBUG_API_DOCS
+    app = AssistantApp(title="WeCom sales assistant", lifespan=lifespan, openapi_url="/openapi.json" if docs else None,
+                       docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
+    app.add_middleware(SecurityHeaders)  # every ordinary route; the callback's fast lane passes by it
     deps = CallbackDeps(crypto=services.crypto, engine=services.engine, clock=services.clock,
                         max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
     # the POST callback is a plain ASGI endpoint (bot/wecom/callback.py), reached by the fast lane or, failing that, as

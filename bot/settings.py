@@ -57,6 +57,7 @@ class Settings(StoreSettings):
     WECOM_MAX_CLOCK_SKEW: int = Field(default=300, ge=0)
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
     GPS_RETENTION_DAYS: int = Field(default=180, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
+    DEBUG_API_DOCS: bool = False  # development only: serve FastAPI's /openapi.json, /docs and /redoc
 
     @field_validator("WECOM_AES_KEY")
     @classmethod

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 LABEL = b"wecom-sales-assistant/dashboard/v1"
 MAC_CHARS = 32
+MAX_TOKEN_CHARS = 512  # far above any token make_token writes (a userid is at most 64 characters)
 DEFAULT_TTL = timedelta(days=7)
 
 
@@ -43,8 +44,9 @@ def make_token(key: bytes, userid: str, *, expires_at: datetime) -> str:
 
 
 def read_token(key: bytes, token: str | None, *, now: datetime) -> tuple[str, datetime]:
-    """(userid, expiry) of a valid token. Raises TokenError("invalid") or TokenError("expired")."""
-    if not token or token.count(".") != 1:
+    """(userid, expiry) of a valid token. Raises TokenError("invalid") or TokenError("expired"), whatever the
+    string holds (non-ASCII, any length, broken base64): never another exception."""
+    if not token or not token.isascii() or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
         raise TokenError("invalid")
     payload, mac = token.split(".")
     if not hmac.compare_digest(_mac(key, payload), mac):
@@ -53,7 +55,7 @@ def read_token(key: bytes, token: str | None, *, now: datetime) -> tuple[str, da
         body = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
         userid, exp = body.rsplit("|", 1)
         expires_at = datetime.fromtimestamp(int(exp), tz=now.tzinfo)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError, OSError):
         raise TokenError("invalid") from None
     if not userid:
         raise TokenError("invalid")

@@ -4,14 +4,29 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from storage.files import private_dir, private_file, tighten
+
+
+def _private_sqlite_file(url: str) -> None:
+    """A SQLite database file is created 0600 (its folder 0700 when we make it) before SQLite opens it, and an
+    existing one with its -wal and -shm loses group and other access: SQLite gives the -wal and -shm it
+    creates the database file's mode, so they are private too."""
+    u = make_url(url)
+    path = u.database
+    if not path or path == ":memory:" or path.startswith("file:") or u.query.get("uri") in ("true", "1"):
+        return
+    private_dir(Path(path).parent)
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        tighten(path + suffix)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_file(url)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

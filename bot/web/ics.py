@@ -6,6 +6,7 @@ or missing token answers 404, the same as an unknown user, so the URL space cann
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,9 +38,15 @@ class FeedEvent:
     alarm_minutes: int | None = None
 
 
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # every line break a reader might honour
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")  # RFC 5545 TEXT allows no CONTROL but HTAB
+
+
 def _escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", r"\;").replace(",", r"\,")
-            .replace("\r\n", "\n").replace("\n", r"\n"))
+    """A TEXT value (RFC 5545 §3.3.11): backslash, semicolon and comma escaped, every line break (CRLF, LF, a lone
+    CR…) written as \\n, other control characters dropped, so a value never ends its line or starts a property."""
+    text = text.replace("\\", "\\\\").replace(";", r"\;").replace(",", r"\,")
+    return _CONTROL.sub("", _BREAK.sub(r"\\n", text))
 
 
 def _fold(line: str) -> str:

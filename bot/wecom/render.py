@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any
 
+from core.markup import escape_md, escape_text
 from handlers.messages import Card, CardUpdate, Markdown, Reply, Text
 
 SOURCE = {"desc": "销售助手", "desc_color": 0}
@@ -31,7 +32,7 @@ def clip(text: str, limit: int) -> str:
 def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> dict[str, Any]:
     base: dict[str, Any] = {"touser": touser, "agentid": agent_id}
     if isinstance(reply, Text):
-        body = {**base, "msgtype": "text", "text": {"content": clip(reply.content, 2048)}}
+        body = {**base, "msgtype": "text", "text": {"content": clip(escape_text(reply.content), 2048)}}
     elif isinstance(reply, Markdown):
         body = {**base, "msgtype": "markdown", "markdown": {"content": clip(reply.content, 2048)}}
     elif isinstance(reply, Card) and reply.buttons:
@@ -48,11 +49,11 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
         if reply.url:
             card["card_action"] = {"type": 1, "url": reply.url}
         body = {**base, "msgtype": "template_card", "template_card": card}
-    elif isinstance(reply, Card):  # a notice without buttons reads best as markdown
-        lines = [f"**{reply.title}**"]
+    elif isinstance(reply, Card):  # a notice without buttons reads best as markdown; its strings are plain text
+        lines = [f"**{escape_md(reply.title)}**"]
         if reply.description:
-            lines.append(reply.description)
-        lines += [f"> {k}：{v}" for k, v in reply.fields]
+            lines += [escape_md(line) for line in reply.description.split("\n")]
+        lines += [f"> {escape_md(k)}：{escape_md(v)}" for k, v in reply.fields]
         if reply.url:
             lines.append(f"[查看详情]({reply.url})")
         body = {**base, "msgtype": "markdown", "markdown": {"content": clip("\n".join(lines), 2048)}}
@@ -75,14 +76,17 @@ MESSAGE_LIMIT = 2048  # bytes, text and markdown alike (message/send)
 
 
 def digest_line(m: dict[str, Any]) -> str:
-    """One line for a merged message: the card title (and description) or the text's first line."""
+    """One markdown line for a merged message: the card title (and description) or the text's first line.
+    A card's strings and a text are plain text, escaped here; a markdown message's line is markdown already
+    (its data escaped when it was written), only its bold marks dropped."""
     if m.get("kind") == "card":
         line = m.get("title", "")
         if m.get("description"):
             line += f"：{m['description']}"
     else:
         line = (m.get("content") or "").strip().splitlines()[0] if m.get("content") else ""
-    return f"- {clip(line.replace('*', ''), 120)}"
+    line = line.replace("*", "") if m.get("kind") == "markdown" else escape_md(line)
+    return f"- {clip(line, 120)}"
 
 
 def digest_text(items: list[dict[str, Any]]) -> str:

@@ -4,7 +4,7 @@ The link (bot/web/dashboard.py serves it) carries a token with the asker's useri
 (core/dashboard_token.py); the page derives the scope from the userid again, so it shows exactly
 what the asker may see. Needs the signing key and the public base URL: from the worker settings
 (`dashboard_key`: core.dashboard_token.derive_key(WECOM_SECRET), bytes or hex; `public_base_url`),
-or from `install()` for work that runs without worker settings (timers: the weekly brief, tier alerts).
+from the handlers' dependencies (HandlerDeps: the key and base URL), for chat and for timers alike.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from core.dashboard_token import make_token
+from core.markup import escape_md
 from core.periods import resolve_period
 from handlers.context import Ctx, HandlerDeps
 from handlers.messages import Inbound, Markdown, Text
@@ -44,7 +45,8 @@ def dashboard_url(userid: str, now: datetime, deps: HandlerDeps, *, path: str = 
 
 
 def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # noqa: ANN001
-    """The figures of the chat reply (None for an unknown user). Each equals `ask` for the same words."""
+    """The figures of the chat reply, markdown lines (None for an unknown user). Each equals `ask` for the same
+    words."""
     people = metrics.load_people(session)
     viewer = metrics.viewer_for(people, userid)
     if viewer is None:
@@ -53,7 +55,7 @@ def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # n
     month = resolve_period("this_month", now)  # the dashboard's first screen shows the same period
     figs = metrics.health(session, people, sl, month, now=now)
     counts = scorecard_repo.tier_counts(session, owners=sl.owners)
-    lines = [LINE_SCOPE.format(words=viewer.heading),
+    lines = [LINE_SCOPE.format(words=escape_md(viewer.heading)),
              LINE_FRESH.format(rate=figs["freshness"].org.text()),
              LINE_COMPLETE.format(rate=figs["completeness"].org.text(), period="本月"),
              LINE_FUNNEL.format(rate=figs["funnel"].org.text(), period="本月进入的商机")]

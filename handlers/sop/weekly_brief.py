@@ -8,8 +8,8 @@ Two timer kinds, both durable rows fired by the SOP sweep (handlers/sop/sweep.py
   (storage.metrics.figures.weekly_brief), renders the PNG, and writes an Image and a Markdown outbox row. One
   transaction per manager: a failure retries that manager alone.
 
-Rendering is an adapter's job (Pillow lives in bot/): the composition root hands a renderer to
-`install(render_png=..., files_root=...)`. Without one the brief goes out as text only.
+Rendering is an adapter's job (Pillow lives in bot/): bot/bootstrap.py hands the renderer and the files root
+in through HandlerDeps (`render_brief`, `files_root`). Without a renderer the brief goes out as text only.
 """
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ import shutil
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
+from core.markup import escape_md
 from core.sop import times as sop_times
 from handlers.context import Ctx
 from handlers.links.dashboard import dashboard_url
 from handlers.messages import Image, Markdown
 from handlers.sop.policy import FireResult, policy_of
 from storage import people, timers
+from storage.files import private_dir, tighten
 from storage.metrics import figures as metrics
 from storage.models import TimerRow
 
@@ -128,8 +130,9 @@ def fire_weekly_brief_to(ctx: Ctx, timer: TimerRow) -> FireResult:
     if render is not None and root is not None:
         rel = Path("briefs") / "weekly" / week / f"{_safe(userid)}.png"
         try:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            private_dir((root / rel).parent)  # data at rest: folders 0700, the picture 0600
             render(brief, root / rel)
+            tighten(root / rel)
             ctx.send(userid, Image(path=rel.as_posix()))
         except Exception:  # noqa: BLE001 - a picture that fails must not cost the manager the figures
             log.exception("weekly brief image for %s failed", userid)
@@ -144,20 +147,20 @@ def summary_text(brief: metrics.WeeklyBrief, url: str | None, *, image_failed: b
     week = brief.week.label.split("（", 1)[-1].rstrip("）")
     trend = brief.freshness_trend
     old = trend[0][2] if trend else None
-    lines = [TITLE.format(week=week), L_SCOPE.format(words=brief.viewer.heading),
+    lines = [TITLE.format(week=week), L_SCOPE.format(words=escape_md(brief.viewer.heading)),
              L_FRESH.format(rate=brief.freshness_now.text(),
                             trend=L_TREND.format(old=old.percent()) if old and old.denominator else ""),
              L_COMPLETE.format(rate=brief.completeness.text()),
              L_VISITS.format(n=brief.completeness.denominator, reps=sum(1 for r in brief.reps if r.visits)),
-             L_TAGS.format(tags="、".join(f"{t} {n}次" for t, n in brief.tags_top)) if brief.tags_top else L_NO_TAGS,
+             L_TAGS.format(tags="、".join(f"{escape_md(t)} {n}次" for t, n in brief.tags_top)) if brief.tags_top else L_NO_TAGS,
              L_FUNNEL.format(rate=metrics.Rate(brief.funnel.quoted, brief.funnel.total).text())]
     if brief.red_total:
-        names = "、".join(c.name for c in brief.red[:NAMES_SHOWN]) + ("等" if brief.red_total > NAMES_SHOWN else "")
+        names = "、".join(escape_md(c.name) for c in brief.red[:NAMES_SHOWN]) + ("等" if brief.red_total > NAMES_SHOWN else "")
         lines.append(L_RED.format(n=brief.red_total, names=names))
     else:
         lines.append(L_NO_RED)
     if brief.review:
-        lines.append(L_REVIEW.format(names="、".join(c.name for c in brief.review[:NAMES_SHOWN])
+        lines.append(L_REVIEW.format(names="、".join(escape_md(c.name) for c in brief.review[:NAMES_SHOWN])
                                      + ("等" if len(brief.review) > NAMES_SHOWN else "")))
     if image_failed:
         lines.append(L_IMAGE_FAILED)

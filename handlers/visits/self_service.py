@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from core.clock import local
 from core.events import PromiseCancelled, TagRemoved
+from core.markup import escape_md
 from handlers import texts
 from handlers.context import Ctx
 from handlers.messages import Inbound, Markdown, MenuClick
@@ -39,10 +40,10 @@ def on_today(ctx: Ctx, event: Inbound) -> None:
     for v in visits:
         done = v.completed_at is not None
         complete += done
-        tags = "、".join(visit_repo.tags_of(ctx.session, v.visit_id)) or "无标签"
+        tags = escape_md("、".join(visit_repo.tags_of(ctx.session, v.visit_id))) or "无标签"
         mark = "✅" if done else "⚠️"
-        lines.append(f"- {mark} {local(v.checked_in_at):%H:%M} {visit_flow.customer_name(ctx, v.customer_id)}"
-                     f"（照片{v.photo_count}张，{tags}）")
+        name = escape_md(visit_flow.customer_name(ctx, v.customer_id))
+        lines.append(f"- {mark} {local(v.checked_in_at):%H:%M} {name}（照片{v.photo_count}张，{tags}）")
     title = texts.TODAY_TITLE.format(count=len(visits), complete=complete)
     ctx.reply(Markdown(content=f"**{title}**\n" + "\n".join(lines)))
 
@@ -59,8 +60,8 @@ def on_todo(ctx: Ctx, event: Inbound) -> None:
     lines = []
     for p, name in rows:
         overdue = "（已逾期）" if p.due_at < ctx.now else ""
-        what = "回访" if p.kind == "follow_up" else p.text
-        lines.append(f"- {local(p.due_at):%m-%d %H:%M} {name}：{what}{overdue}")
+        what = "回访" if p.kind == "follow_up" else escape_md(p.text)
+        lines.append(f"- {local(p.due_at):%m-%d %H:%M} {escape_md(name)}：{what}{overdue}")
     ctx.reply(Markdown(content=f"**{texts.TODO_TITLE.format(count=len(rows))}**\n" + "\n".join(lines)))
 
 

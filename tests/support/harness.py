@@ -28,8 +28,11 @@ def close_all() -> None:
 
 class Harness:
     def __init__(self, db_url: str, tmp_path, redis_server, clock, **overrides):
+        """`redis_server` None: no shared server, the services start the bundled one under DATA_DIR (as `serve`
+        does with REDIS_URL unset); the test shuts it down."""
         self.clock = clock
-        redis_server.flushall()  # no access token cached by another test's WeCom
+        if redis_server is not None:
+            redis_server.flushall()  # no access token cached by another test's WeCom
         self.wecom = FakeWeCom(corp_id=TEST_CORP["WECOM_CORP_ID"], secret=TEST_CORP["WECOM_SECRET"],
                                agent_id=TEST_CORP["WECOM_AGENT_ID"], clock=clock)
         fake_app = FastAPI()
