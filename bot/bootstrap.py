@@ -36,6 +36,7 @@ from bot.wecom.relay import Relay
 from core.clock import Clock, SystemClock
 from core.dashboard_token import derive_key as derive_dashboard_key
 from core.ics_token import derive_key as derive_ics_key
+from handlers import routes
 from handlers.context import HandlerDeps
 from handlers.routes import ROUTER
 from handlers.sop.payments import rematch_contracts
@@ -119,7 +120,7 @@ def tick_steps(rt: Runtime) -> tuple[Step, ...]:
     sf, clock, s = rt.session_factory, rt.clock, rt.settings
     return (
         Step("timers", lambda: sweep_due_timers(sf, clock, owner=rt.worker.owner, recurring=False, firing=rt.firing)),
-        Step("book recurring timers", lambda: len(ensure_recurring(sf, clock)), every_s=HOUSEKEEPING_S),
+        Step("book recurring timers", lambda: len(ensure_recurring(sf, clock, rt.firing.recurring)), every_s=HOUSEKEEPING_S),
         Step("gps retention", retention.make_sweep(sf, clock, retain_days=s.GPS_RETENTION_DAYS),
              every_s=HOUSEKEEPING_S),
         Step("idle visits", lambda: close_idle_visits(sf, clock), every_s=HOUSEKEEPING_S),
@@ -156,7 +157,7 @@ def build(settings: Settings, *, clock: Clock | None = None, redis_client: Any =
     worker = InboxWorker(session_factory=factory, clock=clock, owner=owner, deps=deps, router=ROUTER)
     relay = Relay(session_factory=factory, client=client, clock=clock, agent_id=settings.WECOM_AGENT_ID,
                   file_root=Path(settings.DATA_DIR))
-    firing = Firing(kinds=ROUTER.timer_kinds, deps=deps, publish=ROUTER.publish)
+    firing = routes.firing(deps)
     rt = Runtime(settings=settings, engine=engine, session_factory=factory, redis=redis_client, crypto=crypto,
                  client=client, clock=clock, deps=deps, worker=worker, relay=relay, firing=firing)
     rt.steps = tick_steps(rt)

@@ -94,9 +94,9 @@ def judge_photo(
     """The verdict on one photo (see the module docstring). Naive datetimes are Asia/Shanghai."""
     found = nearest(phash, earlier_hashes)
     if found is not None and found[0] <= max_distance:
-        distance, other = found
-        how = "完全相同" if distance == 0 else f"几乎相同（相差{distance}/{len(other) * 4}位）"
-        return Verdict("duplicate", f"疑似重复：与以前提交过的一张照片{how}", distance, other)
+        near, other = found
+        how = "完全相同" if near == 0 else "几乎一样"
+        return Verdict("duplicate", f"疑似重复：和以前提交过的一张照片{how}，请拍一张新的", near, other)
     distance = found[0] if found else None
     if taken_at is None:
         return Verdict("ok", "通过（照片没有拍摄时间信息，未核对是否现场拍摄）", distance)

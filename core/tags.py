@@ -160,7 +160,7 @@ class TagMenu:
             raw = config["tags"]
             if not isinstance(raw, list):
                 raise ValueError("标签配置的 tags 必须是列表")
-            entries = []
+            entries: list[tuple[str, list[str]]] = []
             for item in raw:
                 if isinstance(item, str):
                     entries.append((item, []))

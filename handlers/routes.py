@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core.events import PromiseCancelled, TagRemoved, VisitCompleted
 from handlers import ask
+from handlers.context import HandlerDeps
 from handlers.dialog import DialogState as S
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
@@ -18,6 +19,7 @@ from handlers.messages import CardAction as A
 from handlers.messages import ImageIn, LocationIn, LocationReport, MenuClick
 from handlers.router import MANAGER, REP, Router, Routes
 from handlers.sop import approvals, calendar, daily_brief, payments, promises, scorecard, stale, weekly_brief
+from handlers.sop.sweep import Firer, Firing
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
 TEXT_COMMANDS = (
@@ -83,3 +85,10 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
 ROUTES = Routes(text_commands=TEXT_COMMANDS, card_actions=CARD_ACTIONS, dialog_states=DIALOG_STATES, events=EVENTS,
                 role_fallbacks=ROLE_FALLBACKS, subscribers=SUBSCRIBERS, timer_kinds=TIMER_KINDS, recurring=RECURRING)
 ROUTER = Router(ROUTES)
+
+
+def firing(deps: HandlerDeps | None = None, *, kinds: dict[str, Firer] | None = None) -> Firing:
+    """What the timer sweep needs from this table: the firers (`kinds`: the table's, or the table plus a test's
+    own), the recurring kinds, and the subscribers of domain events."""
+    return Firing(kinds=kinds if kinds is not None else ROUTER.timer_kinds, recurring=ROUTER.recurring,
+                  deps=deps or HandlerDeps(), publish=ROUTER.publish)

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from handlers.context import Ctx, HandlerDeps, Publish
-from handlers.routes import ROUTER
 from handlers.sop.policy import POLICY_CACHE, SOP_ACTOR, FireResult, load_policy
 from storage import audit, outbox, timers
 from storage.db import writer_session
@@ -49,23 +48,19 @@ class Firing:
     domain events, and a per-sweep cache (the SOP policy, read once)."""
 
     kinds: Mapping[str, Firer]
+    recurring: Mapping[str, Callable[[Ctx], TimerRow]] = field(default_factory=dict)
     deps: HandlerDeps = field(default_factory=HandlerDeps)
     publish: Publish | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
 
-def default_firing(deps: HandlerDeps | None = None, *, kinds: Mapping[str, Firer] | None = None) -> Firing:
-    return Firing(kinds=kinds if kinds is not None else ROUTER.timer_kinds, deps=deps or HandlerDeps(),
-                  publish=ROUTER.publish)
-
-
 def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, batch: int = 500,
                      lease: timedelta = timers.DEFAULT_LEASE, recurring: bool = True, max_rounds: int = 1000,
-                     chunk: int = FIRE_CHUNK, firing: Firing | None = None) -> int:
+                     chunk: int = FIRE_CHUNK, firing: Firing) -> int:
     """Fire every due timer (and every timer whose lease expired). Returns how many were fired."""
     if recurring:
-        ensure_recurring(session_factory, clock)
-    env = firing or default_firing()
+        ensure_recurring(session_factory, clock, firing.recurring)
+    env = firing
     policy_read = False
     fired = 0
     with _writer_connection(session_factory) as conn:  # one connection for the sweep, FIRE_CHUNK timers a commit
@@ -87,10 +82,10 @@ def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, ow
 
 
 def fire_one(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, timer_id: int,
-             firing: Firing | None = None) -> bool:
+             firing: Firing) -> bool:
     """Fire one claimed timer in one transaction. False when the claim was lost or the firing failed."""
     with _writer_connection(session_factory) as conn:
-        return _fire_claimed(session_factory, conn, clock, owner=owner, timer_id=timer_id, env=firing or default_firing())
+        return _fire_claimed(session_factory, conn, clock, owner=owner, timer_id=timer_id, env=firing)
 
 
 @contextmanager
@@ -178,10 +173,10 @@ def _fire_claimed(session_factory: sessionmaker[Session], conn: Connection, cloc
 
 
 def ensure_recurring(session_factory: sessionmaker[Session], clock: Clock,
-                     recurring: Mapping[str, Callable[[Ctx], TimerRow]] | None = None) -> list[str]:
+                     recurring: Mapping[str, Callable[[Ctx], TimerRow]]) -> list[str]:
     """Book the first occurrence of every recurring kind (handlers/routes.py RECURRING: the daily brief, the
     stale scan, the nightly scorecard, the Monday brief) when none is live. Cheap when they exist (one read)."""
-    table = recurring if recurring is not None else ROUTER.recurring
+    table = recurring
     with session_factory() as s:
         missing = [kind for kind in table if not timers.exists_live(s, kind)]
     if not missing:

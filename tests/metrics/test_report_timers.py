@@ -12,7 +12,8 @@ from bot.web.brief_png import render_weekly_brief
 from core.clock import SHANGHAI
 from handlers.context import HandlerDeps
 from handlers.routes import ROUTER
-from handlers.sop.sweep import default_firing, ensure_recurring, sweep_due_timers
+from handlers.routes import firing as default_firing
+from handlers.sop.sweep import ensure_recurring, sweep_due_timers
 from storage.models import OutboxRow, TimerRow
 from storage.models_scorecard import CustomerScoreRow
 

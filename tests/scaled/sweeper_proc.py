@@ -12,7 +12,8 @@ from datetime import timedelta
 from core.clock import SystemClock
 from handlers.messages import Text
 from handlers.routes import ROUTER
-from handlers.sop.sweep import default_firing, sweep_due_timers
+from handlers.routes import firing as default_firing
+from handlers.sop.sweep import sweep_due_timers
 from storage.db import make_engine, make_session_factory
 
 KIND = "fault_ping"

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers import dialog as conversation
+from handlers import routes
 from handlers.context import Ctx
 from handlers.messages import CardClick, TextIn
 from handlers.sop.sweep import sweep_due_timers
@@ -107,7 +108,7 @@ def say(session_factory, clock, sender: str, text: str) -> int:
 
 
 def sweep(session_factory, clock, *, owner: str = "sweeper-1", recurring: bool = False, firing=None) -> int:  # noqa: ANN001
-    return sweep_due_timers(session_factory, clock, owner=owner, recurring=recurring, firing=firing)
+    return sweep_due_timers(session_factory, clock, owner=owner, recurring=recurring, firing=firing or routes.firing())
 
 
 def messages(session_factory, recipient: str | None = None, *, kind: str | None = None) -> list[OutboxRow]:

@@ -16,7 +16,8 @@ from core.clock import FixedClock
 from core.events import VisitCompleted
 from handlers.messages import Text
 from handlers.routes import ROUTER
-from handlers.sop.sweep import default_firing, fire_one, sweep_due_timers
+from handlers.routes import firing as default_firing
+from handlers.sop.sweep import fire_one, sweep_due_timers
 from storage import timers
 from storage.db import make_engine, make_session_factory, writer_session
 from storage.models import AuditRow, OutboxRow, TimerRow
