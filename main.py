@@ -1,4 +1,5 @@
 """The composition root and CLI: serve, demo, worker, sweep, import, ask, bench."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,9 @@ def _clock(now: str | None):
     try:
         return FixedClock(parse_time(now))
     except ValueError:
-        raise SystemExit(f"--now 不是有效的 ISO 时间：{now!r}（例如 2026-11-23T09:00；invalid ISO time）") from None
+        raise SystemExit(
+            f"--now 不是有效的 ISO 时间：{now!r}（例如 2026-11-23T09:00；invalid ISO time）"
+        ) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -87,15 +90,19 @@ def _store_url() -> str:
     default_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
     demo_file = Path(DEMO_DATA_DIR) / "assistant.db"
     if not explicit and default_file is not None and not default_file.exists() and demo_file.exists():
-        print(f"使用演示数据库 {demo_file}（using the demo database; set DATABASE_URL to choose another）",
-              file=sys.stderr)
+        print(
+            f"使用演示数据库 {demo_file}（using the demo database; set DATABASE_URL to choose another）",
+            file=sys.stderr,
+        )
         return f"sqlite:///{demo_file}"
     return url
 
 
 def _dotenv_sets(name: str) -> bool:
     env = Path(".env")
-    return env.is_file() and any(line.split("=", 1)[0].strip() == name for line in env.read_text().splitlines())
+    return env.is_file() and any(
+        line.split("=", 1)[0].strip() == name for line in env.read_text().splitlines()
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -108,8 +115,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     engine = make_engine(_store_url())
     upgrade(engine)
     try:
-        summary = import_paths(make_session_factory(engine), [Path(p) for p in args.paths], now=SystemClock().now(),
-                               progress=sys.stderr.isatty(), on_payments_loaded=on_payments_loaded)
+        summary = import_paths(
+            make_session_factory(engine),
+            [Path(p) for p in args.paths],
+            now=SystemClock().now(),
+            progress=sys.stderr.isatty(),
+            on_payments_loaded=on_payments_loaded,
+        )
     except ImportFailed as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -125,15 +137,32 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     url = _store_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        print(f"数据库 {url.removeprefix('sqlite:///')} 还不存在：先运行 `python main.py demo` 或 "
-              f"`python main.py import 文件…`（no database at {url}）", file=sys.stderr)
+        print(
+            f"数据库 {url.removeprefix('sqlite:///')} 还不存在：先运行 `python main.py demo` 或 "
+            f"`python main.py import 文件…`（no database at {url}）",
+            file=sys.stderr,
+        )
         return 2
     settings = load_store_settings()
-    llm_env = {k: v for k, v in (("LLM_BASE_URL", settings.LLM_BASE_URL), ("LLM_API_KEY", settings.LLM_API_KEY),
-                                 ("LLM_MODEL", settings.LLM_MODEL)) if v}
+    llm_env = {
+        k: v
+        for k, v in (
+            ("LLM_BASE_URL", settings.LLM_BASE_URL),
+            ("LLM_API_KEY", settings.LLM_API_KEY),
+            ("LLM_MODEL", settings.LLM_MODEL),
+        )
+        if v
+    }
     factory = make_session_factory(make_engine(url))
-    return run_ask(factory, asker=args.as_user, question=args.question, batch_path=args.batch, now=args.now,
-                   as_json=args.json, llm=model_from_env(llm_env))
+    return run_ask(
+        factory,
+        asker=args.as_user,
+        question=args.question,
+        batch_path=args.batch,
+        now=args.now,
+        as_json=args.json,
+        llm=model_from_env(llm_env),
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -154,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="callback + worker + scheduler in one process")
     s.add_argument("--host", default="0.0.0.0")
     s.add_argument("--port", type=int, default=8000)
-    s.add_argument("--no-worker", action="store_true", help="only accept callbacks (run `worker` processes apart)")
+    s.add_argument(
+        "--no-worker", action="store_true", help="only accept callbacks (run `worker` processes apart)"
+    )
     s.set_defaults(func=cmd_serve)
     d = sub.add_parser("demo", help="embedded default + local WeCom emulator with a chat page + sample data")
     d.add_argument("--host", default="127.0.0.1")
@@ -163,9 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--reset", action="store_true", help="start from fresh sample data")
     d.set_defaults(func=cmd_demo)
     w = sub.add_parser("worker", help="inbox worker, timer sweep and outbox relay (no HTTP)")
-    w.add_argument("--beat", type=float, default=1.0,
-                   help="seconds between ticks (default 1; on PostgreSQL a stored callback wakes the worker at once)")
-    w.add_argument("--no-listen", action="store_true", help="PostgreSQL: do not LISTEN for stored callbacks (beat only)")
+    w.add_argument(
+        "--beat",
+        type=float,
+        default=1.0,
+        help="seconds between ticks (default 1; on PostgreSQL a stored callback wakes the worker at once)",
+    )
+    w.add_argument(
+        "--no-listen", action="store_true", help="PostgreSQL: do not LISTEN for stored callbacks (beat only)"
+    )
     w.set_defaults(func=cmd_worker)
     sw = sub.add_parser("sweep", help="run one tick (inbox, due timers, outbox) and exit")
     sw.add_argument("--once", action="store_true", required=True)
@@ -183,8 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_ask)
     b = sub.add_parser("bench", help="benchmarks; prints figures and ratios")
     b.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
-    b.add_argument("--only", help="comma-separated benchmark names: ingest, import, photos, nlq, metrics, timers, "
-                                  "sustained, peak, soak, capacity, hostile, faults")
+    b.add_argument(
+        "--only",
+        help="comma-separated benchmark names: ingest, import, photos, nlq, metrics, timers, "
+        "sustained, peak, soak, capacity, hostile, faults",
+    )
     b.set_defaults(func=cmd_bench)
     return p
 

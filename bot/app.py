@@ -1,4 +1,5 @@
 """The FastAPI application: the callback, health checks, and (when running) the metronome."""
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,13 @@ class AssistantApp(FastAPI):
     fast_callback: ReceiveEndpoint | None = None
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
-        if (self.fast_callback is not None and scope["type"] == "http" and scope["path"] == "/wecom/callback"
-                and scope["method"] == "POST" and not scope.get("root_path")):
+        if (
+            self.fast_callback is not None
+            and scope["type"] == "http"
+            and scope["path"] == "/wecom/callback"
+            and scope["method"] == "POST"
+            and not scope.get("root_path")
+        ):
             await self.fast_callback(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
@@ -56,8 +62,15 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
         if run_scheduler:
             await _install_menu()
             scheduler = AsyncIOScheduler()
-            scheduler.add_job(_safe_tick, "interval", seconds=TICK_SECONDS, id="tick", coalesce=True,
-                              max_instances=1, misfire_grace_time=None)
+            scheduler.add_job(
+                _safe_tick,
+                "interval",
+                seconds=TICK_SECONDS,
+                id="tick",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
             scheduler.start()
         try:
             yield
@@ -81,11 +94,21 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
 
     # no API schema pages in production: /openapi.json, /docs and /redoc exist only with DEBUG_API_DOCS
     docs = services.settings.DEBUG_API_DOCS
-    app = AssistantApp(title="WeCom sales assistant", lifespan=lifespan, openapi_url="/openapi.json" if docs else None,
-                       docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None)
+    app = AssistantApp(
+        title="WeCom sales assistant",
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
     app.add_middleware(SecurityHeaders)  # every ordinary route; the callback's fast lane passes by it
-    deps = CallbackDeps(crypto=services.crypto, engine=services.engine, clock=services.clock,
-                        max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW, on_stored=wake)
+    deps = CallbackDeps(
+        crypto=services.crypto,
+        engine=services.engine,
+        clock=services.clock,
+        max_clock_skew=services.settings.WECOM_MAX_CLOCK_SKEW,
+        on_stored=wake,
+    )
     # the POST callback is a plain ASGI endpoint (bot/wecom/callback.py), reached by the fast lane or, failing that, as
     # the first route; the GET verification is an ordinary FastAPI route
     app.fast_callback = ReceiveEndpoint(deps)
@@ -94,9 +117,13 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
     from bot.web.dashboard import make_dashboard_router
     from bot.web.ics import make_ics_router
 
-    app.include_router(make_dashboard_router(services.session_factory, services.settings.WECOM_SECRET, services.clock))
+    app.include_router(
+        make_dashboard_router(services.session_factory, services.settings.WECOM_SECRET, services.clock)
+    )
 
-    app.include_router(make_ics_router(services.session_factory, services.settings.WECOM_SECRET, clock=services.clock))
+    app.include_router(
+        make_ics_router(services.session_factory, services.settings.WECOM_SECRET, clock=services.clock)
+    )
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -105,7 +132,9 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
         checks = await asyncio.to_thread(services.ready)
-        return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
+        return JSONResponse(
+            {"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503
+        )
 
     app.state.services = services
     return app

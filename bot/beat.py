@@ -34,8 +34,16 @@ async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool 
             log.exception("tick failed")
 
     scheduler = AsyncIOScheduler()
-    scheduler.add_job(beat, "interval", seconds=interval, id="tick", coalesce=True, max_instances=1,
-                      misfire_grace_time=None, next_run_time=datetime.now(scheduler.timezone))
+    scheduler.add_job(
+        beat,
+        "interval",
+        seconds=interval,
+        id="tick",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+        next_run_time=datetime.now(scheduler.timezone),
+    )
     scheduler.start()
 
     def wake() -> None:
@@ -43,12 +51,17 @@ async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool 
         their batches (one tick at a time: max_instances=1, coalesced) instead of running for every message."""
         wait = max(0.0, last_start[0] + WAKE_GAP_S - time.monotonic())
         try:
-            scheduler.modify_job("tick", next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=wait))
+            scheduler.modify_job(
+                "tick", next_run_time=datetime.now(scheduler.timezone) + timedelta(seconds=wait)
+            )
         except Exception:  # noqa: BLE001 - job missing during shutdown
             pass
 
-    listener = (asyncio.create_task(listen_for_inbox(services.engine.url, wake))
-                if listen and services.engine.dialect.name == "postgresql" else None)
+    listener = (
+        asyncio.create_task(listen_for_inbox(services.engine.url, wake))
+        if listen and services.engine.dialect.name == "postgresql"
+        else None
+    )
     try:
         await asyncio.Event().wait()
     finally:
@@ -69,7 +82,9 @@ async def listen_for_inbox(url: Any, wake: Callable[[], None], *, retry_s: float
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     while True:
         try:
-            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+            async with await psycopg.AsyncConnection.connect(
+                conninfo, autocommit=True, connect_timeout=5
+            ) as conn:
                 await conn.execute(f"LISTEN {INBOX_CHANNEL}")
                 wake()  # anything stored while we were not listening
                 async for _ in conn.notifies():

@@ -119,47 +119,100 @@ def tick_steps(rt: Runtime) -> tuple[Step, ...]:
     """THE steps of a tick after the inbox (see the module docstring)."""
     sf, clock, s = rt.session_factory, rt.clock, rt.settings
     return (
-        Step("timers", lambda: sweep_due_timers(sf, clock, owner=rt.worker.owner, recurring=False, firing=rt.firing)),
-        Step("book recurring timers", lambda: len(ensure_recurring(sf, clock, rt.firing.recurring)), every_s=HOUSEKEEPING_S),
-        Step("gps retention", retention.make_sweep(sf, clock, retain_days=s.GPS_RETENTION_DAYS),
-             every_s=HOUSEKEEPING_S),
+        Step(
+            "timers",
+            lambda: sweep_due_timers(sf, clock, owner=rt.worker.owner, recurring=False, firing=rt.firing),
+        ),
+        Step(
+            "book recurring timers",
+            lambda: len(ensure_recurring(sf, clock, rt.firing.recurring)),
+            every_s=HOUSEKEEPING_S,
+        ),
+        Step(
+            "gps retention",
+            retention.make_sweep(sf, clock, retain_days=s.GPS_RETENTION_DAYS),
+            every_s=HOUSEKEEPING_S,
+        ),
         Step("idle visits", lambda: close_idle_visits(sf, clock), every_s=HOUSEKEEPING_S),
     )
 
 
 def handler_deps(settings: Settings) -> HandlerDeps:
     """The handlers' dependencies from the settings: link keys, the LLM, the vocabulary cache, the brief renderer."""
-    llm_env = {k: v for k, v in (("LLM_BASE_URL", settings.LLM_BASE_URL), ("LLM_API_KEY", settings.LLM_API_KEY),
-                                 ("LLM_MODEL", settings.LLM_MODEL)) if v}
-    return HandlerDeps(public_base_url=settings.PUBLIC_BASE_URL, ics_key=derive_ics_key(settings.WECOM_SECRET),
-                       dashboard_key=derive_dashboard_key(settings.WECOM_SECRET), llm=model_from_env(llm_env),
-                       vocab_cache=VocabCache(ttl_s=60), render_brief=render_weekly_brief,
-                       files_root=Path(settings.DATA_DIR))
+    llm_env = {
+        k: v
+        for k, v in (
+            ("LLM_BASE_URL", settings.LLM_BASE_URL),
+            ("LLM_API_KEY", settings.LLM_API_KEY),
+            ("LLM_MODEL", settings.LLM_MODEL),
+        )
+        if v
+    }
+    return HandlerDeps(
+        public_base_url=settings.PUBLIC_BASE_URL,
+        ics_key=derive_ics_key(settings.WECOM_SECRET),
+        dashboard_key=derive_dashboard_key(settings.WECOM_SECRET),
+        llm=model_from_env(llm_env),
+        vocab_cache=VocabCache(ttl_s=60),
+        render_brief=render_weekly_brief,
+        files_root=Path(settings.DATA_DIR),
+    )
 
 
-def build(settings: Settings, *, clock: Clock | None = None, redis_client: Any = None, transport: Any = None,
-          create_schema: bool = True) -> Runtime:
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    redis_client: Any = None,
+    transport: Any = None,
+    create_schema: bool = True,
+) -> Runtime:
     """Every part of a running process. Nothing starts running: `serve` and `worker` beat `Runtime.tick`."""
     clock = clock or SystemClock()
     engine = make_engine(settings.DATABASE_URL)
     if create_schema:
         upgrade(engine)
     factory = make_session_factory(engine)
-    redis_client = redis_client if redis_client is not None else connect_redis(
-        settings.REDIS_URL, data_dir=Path(settings.DATA_DIR))
-    crypto = WeComCrypto(token=settings.WECOM_TOKEN, encoding_aes_key=settings.WECOM_AES_KEY,
-                         corp_id=settings.WECOM_CORP_ID)
-    client = WeComClient(api_base=settings.WECOM_API_BASE, corp_id=settings.WECOM_CORP_ID,
-                         secret=settings.WECOM_SECRET, agent_id=settings.WECOM_AGENT_ID, redis=redis_client,
-                         transport=transport)
+    redis_client = (
+        redis_client
+        if redis_client is not None
+        else connect_redis(settings.REDIS_URL, data_dir=Path(settings.DATA_DIR))
+    )
+    crypto = WeComCrypto(
+        token=settings.WECOM_TOKEN, encoding_aes_key=settings.WECOM_AES_KEY, corp_id=settings.WECOM_CORP_ID
+    )
+    client = WeComClient(
+        api_base=settings.WECOM_API_BASE,
+        corp_id=settings.WECOM_CORP_ID,
+        secret=settings.WECOM_SECRET,
+        agent_id=settings.WECOM_AGENT_ID,
+        redis=redis_client,
+        transport=transport,
+    )
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
     deps = handler_deps(settings)
     worker = InboxWorker(session_factory=factory, clock=clock, owner=owner, deps=deps, router=ROUTER)
-    relay = Relay(session_factory=factory, client=client, clock=clock, agent_id=settings.WECOM_AGENT_ID,
-                  file_root=Path(settings.DATA_DIR))
+    relay = Relay(
+        session_factory=factory,
+        client=client,
+        clock=clock,
+        agent_id=settings.WECOM_AGENT_ID,
+        file_root=Path(settings.DATA_DIR),
+    )
     firing = routes.firing(deps)
-    rt = Runtime(settings=settings, engine=engine, session_factory=factory, redis=redis_client, crypto=crypto,
-                 client=client, clock=clock, deps=deps, worker=worker, relay=relay, firing=firing)
+    rt = Runtime(
+        settings=settings,
+        engine=engine,
+        session_factory=factory,
+        redis=redis_client,
+        crypto=crypto,
+        client=client,
+        clock=clock,
+        deps=deps,
+        worker=worker,
+        relay=relay,
+        firing=firing,
+    )
     rt.steps = tick_steps(rt)
     worker.prefetch = make_prefetch(rt)
     return rt

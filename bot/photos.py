@@ -22,6 +22,7 @@ Rejections raise `PhotoRejected` whose `reason_zh` is the sentence to show the r
 Decoding is CPU work (~80 ms for a 12 MP JPEG on one core with draft): run it in a worker, never in
 the callback path. `bench_photo()` prints the figure for this machine.
 """
+
 from __future__ import annotations
 
 import math
@@ -225,8 +226,9 @@ def _coordinate(value: object, ref: object, limit: float) -> float | None:
 
 
 # --- benchmark ---------------------------------------------------------------------------------------
-def make_sample_jpeg(width: int = 4000, height: int = 3000, *, seed: int = 7, quality: int = 90,
-                     noise: float = 0.2) -> bytes:
+def make_sample_jpeg(
+    width: int = 4000, height: int = 3000, *, seed: int = 7, quality: int = 90, noise: float = 0.2
+) -> bytes:
     """A photo-like JPEG (gradients, shapes and sensor noise) for benchmarks and tests; at 4000×3000 with
     the default noise it weighs about 3.8 MB, like a phone's 12 MP photo."""
     import random
@@ -237,7 +239,9 @@ def make_sample_jpeg(width: int = 4000, height: int = 3000, *, seed: int = 7, qu
     small = Image.new("RGB", (width // 8, height // 8))
     draw = ImageDraw.Draw(small)
     for y in range(small.height):
-        draw.line([(0, y), (small.width, y)], fill=(40 + y * 150 // small.height, 90, 160 - y * 100 // small.height))
+        draw.line(
+            [(0, y), (small.width, y)], fill=(40 + y * 150 // small.height, 90, 160 - y * 100 // small.height)
+        )
     for _ in range(40):
         x, y = rnd.randrange(small.width), rnd.randrange(small.height)
         r = rnd.randrange(5, max(6, small.width // 6))

@@ -4,6 +4,7 @@
 the WeCom app for the commands that talk to WeCom (`serve`, `worker`, `sweep`, `demo`). `ask` and `import` load
 only `StoreSettings`, so they run without WeCom credentials.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,8 +17,9 @@ DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
 
 
 class StoreSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      case_sensitive=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
 
     DATABASE_URL: str = "sqlite:///./data/assistant.db"
     # where photos, the bundled Redis and the SQLite file live
@@ -42,7 +44,9 @@ class StoreSettings(BaseSettings):
         from core.clock import ORG_ZONE_NAME
 
         if v not in (None, "", ORG_ZONE_NAME):
-            raise ValueError(f"is no longer a setting: the assistant keeps time in {ORG_ZONE_NAME}; remove it")
+            raise ValueError(
+                f"is no longer a setting: the assistant keeps time in {ORG_ZONE_NAME}; remove it"
+            )
         return v
 
 
@@ -65,7 +69,9 @@ class Settings(StoreSettings):
         import re
 
         if not re.fullmatch(r"[A-Za-z0-9]{43}", v or ""):
-            raise ValueError("must be exactly 43 letters or digits (the EncodingAESKey from the WeCom console)")
+            raise ValueError(
+                "must be exactly 43 letters or digits (the EncodingAESKey from the WeCom console)"
+            )
         return v
 
     @field_validator("WECOM_API_BASE")
@@ -99,7 +105,9 @@ def _load(cls: type[S], overrides: dict[str, Any]) -> S:
             name = ".".join(str(p) for p in err["loc"]) or "?"
             what = "missing" if err["type"] == "missing" else err["msg"]
             lines.append(f"  {name}: {what}")
-        raise SettingsError("Configuration error (set these in the environment or .env):\n" + "\n".join(lines)) from None
+        raise SettingsError(
+            "Configuration error (set these in the environment or .env):\n" + "\n".join(lines)
+        ) from None
 
 
 S = TypeVar("S", bound=StoreSettings)

@@ -1,4 +1,5 @@
 """Time is a port: production reads the system clock, tests and `--now` fix it."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -6,6 +6,7 @@ characters of HMAC-SHA256 over the payload. The key is derived from WECOM_SECRET
 (period, team, region) are not signed: the viewer's scope is re-derived from the userid on every request,
 so editing them can only narrow what the viewer already may see.
 """
+
 from __future__ import annotations
 
 import base64

@@ -48,6 +48,7 @@ default — except for a deadline (`3天内回访`, `周五前回访`), which ta
 window that starts today (`本周回访`, `本月回访`), which takes tomorrow. A result that falls earlier
 than `now` on today is moved: a promise to 23:59 today, a follow-up to now.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -64,7 +65,20 @@ FOLLOW_UP_DEFAULT = time(9, 0)
 END_OF_TODAY = time(23, 59)
 
 # --- numbers -----------------------------------------------------------------------------------------
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN = "零〇一二两三四五六七八九十百"
 
 
@@ -138,19 +152,46 @@ class _Day:
 _PAST = _Day(None, None, past=True)
 
 _NUM = r"(?:(?<![0-9])[0-9]{1,3}(?![0-9])|[零〇一二两三四五六七八九十百]{1,5}|几|半)"
-_WD_CHARS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6,
-             "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
+_WD_CHARS = {
+    "一": 0,
+    "二": 1,
+    "三": 2,
+    "四": 3,
+    "五": 4,
+    "六": 5,
+    "日": 6,
+    "天": 6,
+    "七": 6,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+    "6": 5,
+    "7": 6,
+}
 _EN_WD = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 _PRE = r"(?P<pre>下下个?|下个?|这个?|本|当|上上个?|上个?)"
 
 _TODS: dict[str, tuple[time, time]] = {
-    "早上": (time(8), time(10)), "早晨": (time(8), time(10)), "一早": (time(8), time(10)),
-    "清早": (time(8), time(10)), "大早": (time(8), time(10)), "早": (time(8), time(10)),
-    "上午": (time(9), time(12)), "am": (time(9), time(12)),
-    "中午": (time(12), time(13)), "午饭前": (time(11), time(12)),
-    "下午": (time(14), time(18)), "pm": (time(14), time(18)),
-    "傍晚": (time(17), time(19)), "下班前": (time(17), time(18)), "下班后": (time(18), time(20)),
-    "晚上": (time(19), time(21)), "夜里": (time(19), time(22)), "晚": (time(19), time(21)),
+    "早上": (time(8), time(10)),
+    "早晨": (time(8), time(10)),
+    "一早": (time(8), time(10)),
+    "清早": (time(8), time(10)),
+    "大早": (time(8), time(10)),
+    "早": (time(8), time(10)),
+    "上午": (time(9), time(12)),
+    "am": (time(9), time(12)),
+    "中午": (time(12), time(13)),
+    "午饭前": (time(11), time(12)),
+    "下午": (time(14), time(18)),
+    "pm": (time(14), time(18)),
+    "傍晚": (time(17), time(19)),
+    "下班前": (time(17), time(18)),
+    "下班后": (time(18), time(20)),
+    "晚上": (time(19), time(21)),
+    "夜里": (time(19), time(22)),
+    "晚": (time(19), time(21)),
     "tonight": (time(19), time(21)),
 }
 _PM_TODS = {"下午", "傍晚", "晚上", "夜里", "晚", "下班后", "pm", "tonight"}
@@ -346,11 +387,24 @@ def _relative(m: re.Match[str], today: date, now: datetime, text: str) -> _Day |
 
 
 _NAMED = {
-    "今天": (0, None), "今日": (0, None), "今儿": (0, None), "today": (0, None),
-    "今早": (0, "早上"), "今晚": (0, "晚上"), "tonight": (0, "tonight"),
-    "明天": (1, None), "明日": (1, None), "明儿": (1, None), "tomorrow": (1, None), "tmr": (1, None),
-    "tmrw": (1, None), "tmw": (1, None), "明早": (1, "早上"), "明晚": (1, "晚上"),
-    "后天": (2, None), "大后天": (3, None),
+    "今天": (0, None),
+    "今日": (0, None),
+    "今儿": (0, None),
+    "today": (0, None),
+    "今早": (0, "早上"),
+    "今晚": (0, "晚上"),
+    "tonight": (0, "tonight"),
+    "明天": (1, None),
+    "明日": (1, None),
+    "明儿": (1, None),
+    "tomorrow": (1, None),
+    "tmr": (1, None),
+    "tmrw": (1, None),
+    "tmw": (1, None),
+    "明早": (1, "早上"),
+    "明晚": (1, "晚上"),
+    "后天": (2, None),
+    "大后天": (3, None),
 }
 
 
@@ -368,7 +422,9 @@ def _cn_or_int(text: str | None) -> int | None:
     return int(v) if v is not None and v == int(v) and v >= 1 else None
 
 
-_NOT_A_DAY_AFTER = re.compile(r"\s?(?:货架|架|仓|库|店|楼|线|门|柜|台|位|窗|口|车|机|品|款|包|瓶|箱|件|盒|袋|院|房|室|区|厅|桌|批|码|号|色|元|块)")
+_NOT_A_DAY_AFTER = re.compile(
+    r"\s?(?:货架|架|仓|库|店|楼|线|门|柜|台|位|窗|口|车|机|品|款|包|瓶|箱|件|盒|袋|院|房|室|区|厅|桌|批|码|号|色|元|块)"
+)
 
 
 def _absolute_cn(m: re.Match[str], today: date, now: datetime, text: str) -> _Day | None:
@@ -408,7 +464,7 @@ def _date_day(year: int | None, month: int, day: int, today: date) -> _Day | Non
 
 
 def _absolute_num(m: re.Match[str], today: date, now: datetime, text: str) -> _Day | None:
-    after = text[m.end():m.end() + 2]
+    after = text[m.end() : m.end() + 2]
     if m.group("sep") == "." and not m.group("y") and not m.group("tail") and not after.startswith("前"):
         return None
     if _NOT_A_DAY_AFTER.match(text, m.end()) or re.match(r"\s?[天周月个%折斤]", after):
@@ -421,10 +477,12 @@ def _day_only(m: re.Match[str], today: date, now: datetime, text: str) -> _Day |
     day = _cn_or_int(m.group("d"))
     if day is None or day > 31:
         return None
-    rest = text[m.end():]
+    rest = text[m.end() :]
     if _NOT_A_DAY_AFTER.match(rest):
         return None
-    if m.group("u") == "日" and not re.match(r"\s?(?:前|之前|以前|早上|上午|中午|下午|晚上|[0-9一二两三四五六七八九十]+点)", rest):
+    if m.group("u") == "日" and not re.match(
+        r"\s?(?:前|之前|以前|早上|上午|中午|下午|晚上|[0-9一二两三四五六七八九十]+点)", rest
+    ):
         return None
     month = today.replace(day=1)
     if day <= calendar.monthrange(month.year, month.month)[1] and month.replace(day=day) >= today:
@@ -486,31 +544,88 @@ _M_CN = r"1[0-2]|0?[1-9]|十[一二]?|[一二三四五六七八九]"
 _DAY_MATCHERS: list[tuple[re.Pattern[str], Builder]] = [
     (re.compile(r"(?<!每)" + _PRE + r"?\s?(?:星期|礼拜|周)(?P<wd>[一二三四五六日天七1-7])"), _weekday),
     (re.compile(r"(?<!每)" + _PRE + r"?\s?(?:星期|礼拜|周)(?P<part>初|中|末|内)?"), _week),
-    (re.compile(r"(?:" + _PRE + r"|(?<![0-9零〇一二两三四五六七八九十个每]))月份?(?P<part>初|上旬|中旬|下旬|中|底|末|内)?"),
-     _month_rel),
-    (re.compile(r"(?:(?P<y>\d{4})\s?|今|本|(?<![0-9零〇一二两三四五六七八九十个每]))年(?P<part>底|末|内)"
-                r"|明年(?P<part2>初|底|末)?"), _year_part),
-    (re.compile(r"(?<!每)(?P<pre>再过|过了?|隔|等)?\s?(?P<n>" + _NUM + r")(?:\s?[-~到至]\s?(?P<n2>" + _NUM + r"))?\s?"
-                r"(?P<unit>个?工作日|个?交易日|个?小时|个?钟头|个?星期|个?礼拜|个?月|周|天|日|年)"
-                r"(?P<suf>之内|以内|之后|以后|过后|之前|以前|左右|内|后|前)?"), _relative),
-    (re.compile(r"大后天|后天|明天|明日|明儿|明早|明晚|今天|今日|今儿|今早|今晚|大前天|前天|昨天|昨日|昨晚"
-                r"|(?<![a-z])(?:today|tonight|tomorrow|tmrw|tmr|tmw|yesterday)(?![a-z])"), _named),
-    (re.compile(r"(?:(?P<y>\d{4})\s?年\s?|(?<![0-9]))(?P<m>" + _M_CN + r")\s?月份?"
-                r"(?:\s?(?P<d>" + _D_CN + r")(?![0-9])\s?(?:日|号)?|(?P<part>初|上旬|中旬|下旬|中|底|末|内))?"), _absolute_cn),
-    (re.compile(r"(?<![0-9./\-])(?:(?P<y>\d{4})[-/.])?(?P<m>\d{1,2})(?P<sep>[/\-.])(?P<d>\d{1,2})(?![0-9])"
-                r"(?![/\-.][0-9])(?P<tail>号|日)?"), _absolute_num),
-    (re.compile(r"(?<![0-9月./\-零〇一二两三四五六七八九十])(?P<d>" + _D_CN + r")(?![0-9])\s?(?P<u>号|日)"), _day_only),
-    (re.compile(r"(?<![a-z])(?:(?P<pre>next|this)\s+)?(?P<wd>monday|mon|tuesday|tues|tue|wednesday|weds|wed|thursday"
-                r"|thurs|thur|thu|friday|fri|saturday|sat|sunday|sun)(?![a-z])"), _en_weekday),
-    (re.compile(r"(?<![a-z])(?:next\s+week|this\s+week|end\s+of\s+(?:the\s+)?(?:week|month)|eow|next\s+month|eom)"
-                r"(?![a-z])"), _en_misc),
-    (re.compile(r"(?<![a-z0-9])(?:(?P<pre>in|within|after)\s*)?(?P<n>\d{1,3})\s*(?P<unit>days?|d|weeks?|wks?|w"
-                r"|months?|mos?|hours?|hrs?|h)(?:\s+(?P<suf>later|after))?(?![a-z])"), _en_relative),
+    (
+        re.compile(
+            r"(?:"
+            + _PRE
+            + r"|(?<![0-9零〇一二两三四五六七八九十个每]))月份?(?P<part>初|上旬|中旬|下旬|中|底|末|内)?"
+        ),
+        _month_rel,
+    ),
+    (
+        re.compile(
+            r"(?:(?P<y>\d{4})\s?|今|本|(?<![0-9零〇一二两三四五六七八九十个每]))年(?P<part>底|末|内)"
+            r"|明年(?P<part2>初|底|末)?"
+        ),
+        _year_part,
+    ),
+    (
+        re.compile(
+            r"(?<!每)(?P<pre>再过|过了?|隔|等)?\s?(?P<n>"
+            + _NUM
+            + r")(?:\s?[-~到至]\s?(?P<n2>"
+            + _NUM
+            + r"))?\s?"
+            r"(?P<unit>个?工作日|个?交易日|个?小时|个?钟头|个?星期|个?礼拜|个?月|周|天|日|年)"
+            r"(?P<suf>之内|以内|之后|以后|过后|之前|以前|左右|内|后|前)?"
+        ),
+        _relative,
+    ),
+    (
+        re.compile(
+            r"大后天|后天|明天|明日|明儿|明早|明晚|今天|今日|今儿|今早|今晚|大前天|前天|昨天|昨日|昨晚"
+            r"|(?<![a-z])(?:today|tonight|tomorrow|tmrw|tmr|tmw|yesterday)(?![a-z])"
+        ),
+        _named,
+    ),
+    (
+        re.compile(
+            r"(?:(?P<y>\d{4})\s?年\s?|(?<![0-9]))(?P<m>" + _M_CN + r")\s?月份?"
+            r"(?:\s?(?P<d>" + _D_CN + r")(?![0-9])\s?(?:日|号)?|(?P<part>初|上旬|中旬|下旬|中|底|末|内))?"
+        ),
+        _absolute_cn,
+    ),
+    (
+        re.compile(
+            r"(?<![0-9./\-])(?:(?P<y>\d{4})[-/.])?(?P<m>\d{1,2})(?P<sep>[/\-.])(?P<d>\d{1,2})(?![0-9])"
+            r"(?![/\-.][0-9])(?P<tail>号|日)?"
+        ),
+        _absolute_num,
+    ),
+    (
+        re.compile(
+            r"(?<![0-9月./\-零〇一二两三四五六七八九十])(?P<d>" + _D_CN + r")(?![0-9])\s?(?P<u>号|日)"
+        ),
+        _day_only,
+    ),
+    (
+        re.compile(
+            r"(?<![a-z])(?:(?P<pre>next|this)\s+)?(?P<wd>monday|mon|tuesday|tues|tue|wednesday|weds|wed|thursday"
+            r"|thurs|thur|thu|friday|fri|saturday|sat|sunday|sun)(?![a-z])"
+        ),
+        _en_weekday,
+    ),
+    (
+        re.compile(
+            r"(?<![a-z])(?:next\s+week|this\s+week|end\s+of\s+(?:the\s+)?(?:week|month)|eow|next\s+month|eom)"
+            r"(?![a-z])"
+        ),
+        _en_misc,
+    ),
+    (
+        re.compile(
+            r"(?<![a-z0-9])(?:(?P<pre>in|within|after)\s*)?(?P<n>\d{1,3})\s*(?P<unit>days?|d|weeks?|wks?|w"
+            r"|months?|mos?|hours?|hrs?|h)(?:\s+(?P<suf>later|after))?(?![a-z])"
+        ),
+        _en_relative,
+    ),
 ]
 
 _PREFIX = re.compile(r"(?:最晚|最迟|截止到|截止|截至|务必|赶在|(?<![a-z])(?:by|before)(?![a-z]))\s?")
-_TOD = re.compile(r"\s?(?:的)?(?P<tod>早上|早晨|一早|清早|大早|上午|中午|午饭前|下午|傍晚|晚上|夜里|下班前|下班后|早|晚"
-                  r"|(?<![a-z])(?:am|pm)(?![a-z]))")
+_TOD = re.compile(
+    r"\s?(?:的)?(?P<tod>早上|早晨|一早|清早|大早|上午|中午|午饭前|下午|傍晚|晚上|夜里|下班前|下班后|早|晚"
+    r"|(?<![a-z])(?:am|pm)(?![a-z]))"
+)
 _TOD_ALONE = re.compile(r"(?P<tod>早上|早晨|一早|上午|中午|下午|傍晚|晚上|下班前)")
 _CLOCK = re.compile(
     r"\s?(?:(?P<h>[01]?[0-9]|2[0-4]|[零一二两三四五六七八九十]{1,3})\s?(?:点钟?|时)"
@@ -519,8 +634,10 @@ _CLOCK = re.compile(
     r"|(?P<h3>1[0-2]|0?[1-9])\s?(?P<ap>am|pm)(?![a-z]))"
 )
 _SUFFIX = re.compile(r"\s?(?P<suf>之前|以前|为止|截止|截至|之内|以内|前|内|钱)")  # 钱: a common typo of 前
-_TRIGGER = re.compile(r"[0-9零〇一二两三四五六七八九十百几半今明后大昨前周星礼下这本当上月年过再隔等早中晚傍午清夜最截务赶每]"
-                      r"|(?<![a-z])[a-z]")
+_TRIGGER = re.compile(
+    r"[0-9零〇一二两三四五六七八九十百几半今明后大昨前周星礼下这本当上月年过再隔等早中晚傍午清夜最截务赶每]"
+    r"|(?<![a-z])[a-z]"
+)
 
 
 def _clock(m: re.Match[str], tod: str | None) -> time | None:
@@ -563,11 +680,13 @@ def _clock(m: re.Match[str], tod: str | None) -> time | None:
     return time(h, minute)
 
 
-def _tail(text: str, pos: int, tod_word: str | None) -> tuple[int, tuple[time, time] | None, time | None, bool]:
+def _tail(
+    text: str, pos: int, tod_word: str | None
+) -> tuple[int, tuple[time, time] | None, time | None, bool]:
     """Time of day, clock and deadline suffix after a day word: (end, tod, clock, deadline)."""
     tod = None
     m = _TOD.match(text, pos)
-    if m and not (m.group("tod") in ("早", "晚") and text[m.end():m.end() + 1] in ("了", "点", "的")):
+    if m and not (m.group("tod") in ("早", "晚") and text[m.end() : m.end() + 1] in ("了", "点", "的")):
         tod_word = m.group("tod")
         tod = _TODS[tod_word]
         pos = m.end()
@@ -639,8 +758,18 @@ def _phrase_at(text: str, i: int, today: date, now: datetime) -> TimePhrase | No
         end, tod, clock, deadline = _tail(text, end, implied)
         if day.exact is not None:
             tod, clock = None, None
-        return TimePhrase(start, end, day.first, day.last, day.exact, tod, clock,
-                          deadline or day.deadline or prefixed, False, day.weak)
+        return TimePhrase(
+            start,
+            end,
+            day.first,
+            day.last,
+            day.exact,
+            tod,
+            clock,
+            deadline or day.deadline or prefixed,
+            False,
+            day.weak,
+        )
     # a time of day or a clock time alone
     end, tod, clock = j, None, None
     t = _TOD_ALONE.match(text, j)
@@ -687,4 +816,3 @@ def resolve(phrase: TimePhrase, now_local: datetime, role: Role) -> datetime:
         else:
             result = now_local
     return result.astimezone(UTC)
-

@@ -1,4 +1,5 @@
 """Distances on the earth's surface (WGS-84 / GCJ-02 coordinates are both close enough at 300 m)."""
+
 from __future__ import annotations
 
 from math import asin, cos, radians, sin, sqrt
@@ -15,4 +16,10 @@ def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 
 def valid_coordinates(lat: float | None, lng: float | None) -> bool:
-    return lat is not None and lng is not None and -90 <= lat <= 90 and -180 <= lng <= 180 and (lat, lng) != (0, 0)
+    return (
+        lat is not None
+        and lng is not None
+        and -90 <= lat <= 90
+        and -180 <= lng <= 180
+        and (lat, lng) != (0, 0)
+    )

@@ -3,6 +3,7 @@
 The signing key is derived from WECOM_SECRET (HMAC-SHA256 with a fixed label), so rotating the app
 secret revokes every feed link, and the secret itself never appears in a URL.
 """
+
 from __future__ import annotations
 
 import hashlib

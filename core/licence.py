@@ -10,6 +10,7 @@ and letters become upper case (a rep typing `91350100m000100y43` on a phone mean
 Only the check above is made — not the registration-authority, region or organisation-code segments,
 whose rules have exceptions in real registers.
 """
+
 from __future__ import annotations
 
 import unicodedata

@@ -12,6 +12,7 @@ escaped line by line. A text message (msgtype `text`) reads only `<a href=...>` 
 those; it is applied to whole text messages by the renderer, since our own texts never carry a tag.
 Template-card fields are plain text (id translation is off), and need neither.
 """
+
 from __future__ import annotations
 
 import re

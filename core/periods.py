@@ -7,6 +7,7 @@ The same rules as shared/spec/nlq-semantics.md § Time, so a figure over 本周 
 - a date column (ordered_on, entered_on, …) counts date D when D 00:00 local lies in the window;
 - `all` has no bounds.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,9 +17,17 @@ from zoneinfo import ZoneInfo
 from core.clock import SHANGHAI
 
 PERIOD_WORDS = {
-    "this_week": "本周", "last_week": "上周", "this_month": "本月", "last_month": "上月",
-    "this_quarter": "本季度", "last_quarter": "上季度", "today": "今天",
-    "last_7_days": "最近7天", "last_30_days": "最近30天", "last_90_days": "最近90天", "all": "全部时间",
+    "this_week": "本周",
+    "last_week": "上周",
+    "this_month": "本月",
+    "last_month": "上月",
+    "this_quarter": "本季度",
+    "last_quarter": "上季度",
+    "today": "今天",
+    "last_7_days": "最近7天",
+    "last_30_days": "最近30天",
+    "last_90_days": "最近90天",
+    "all": "全部时间",
 }
 ROLLING_DAYS = {"last_7_days": 7, "last_30_days": 30, "last_90_days": 90}
 
@@ -69,7 +78,9 @@ def _add_months(d: date, n: int) -> date:
     return date(k // 12, k % 12 + 1, 1)
 
 
-def calendar_period(key: str, lo: date, hi: date, tz: ZoneInfo = SHANGHAI, word: str | None = None) -> ReportPeriod:
+def calendar_period(
+    key: str, lo: date, hi: date, tz: ZoneInfo = SHANGHAI, word: str | None = None
+) -> ReportPeriod:
     """[lo 00:00, hi 00:00) local."""
     last = hi - timedelta(days=1)
     word = word or PERIOD_WORDS.get(key, key)
@@ -78,8 +89,13 @@ def calendar_period(key: str, lo: date, hi: date, tz: ZoneInfo = SHANGHAI, word:
 
 
 def week_period(monday: date, tz: ZoneInfo = SHANGHAI, word: str = "") -> ReportPeriod:
-    return calendar_period(f"week:{monday.isoformat()}", monday, monday + timedelta(days=7), tz,
-                           word or f"{monday.month}月{monday.day}日当周")
+    return calendar_period(
+        f"week:{monday.isoformat()}",
+        monday,
+        monday + timedelta(days=7),
+        tz,
+        word or f"{monday.month}月{monday.day}日当周",
+    )
 
 
 def resolve_period(key: str, now: datetime, tz: ZoneInfo = SHANGHAI) -> ReportPeriod:
@@ -91,8 +107,14 @@ def resolve_period(key: str, now: datetime, tz: ZoneInfo = SHANGHAI) -> ReportPe
     if key in ROLLING_DAYS:
         start = now - timedelta(days=ROLLING_DAYS[key])
         fmt = "%Y-%m-%d %H:%M"
-        return ReportPeriod(key, start, now, True, f"{PERIOD_WORDS[key]}（{start.astimezone(tz).strftime(fmt)}～"
-                                                       f"{now.astimezone(tz).strftime(fmt)}）")
+        return ReportPeriod(
+            key,
+            start,
+            now,
+            True,
+            f"{PERIOD_WORDS[key]}（{start.astimezone(tz).strftime(fmt)}～"
+            f"{now.astimezone(tz).strftime(fmt)}）",
+        )
     if key == "today":
         return calendar_period(key, today, today + timedelta(days=1), tz)
     if key in ("this_week", "last_week"):

@@ -15,6 +15,7 @@
 The check of `earlier_hashes` is a linear scan; the caller narrows the candidates (for example by
 customer, by period, or with a BK-tree in storage) when history grows large.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,5 @@
 """The file-store port: where photo bytes live (the local filesystem in embedded mode, object storage later)."""
+
 from __future__ import annotations
 
 from typing import Protocol

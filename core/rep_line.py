@@ -45,6 +45,7 @@ tagged 库存不足 and is the note); the pieces left are joined with `，` (`, 
 
 `parse_line` never raises for any `str`: text it cannot read is note.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,26 +76,37 @@ class ParsedLine:
 
 
 # --- vocabulary (on folded text) --------------------------------------------------------------------
-_FU_CORE = (r"回访|复访|再访|回放|回防|会访|回方|跟进|跟近|根进|跟踪|拜访|来访|上门|过来|联系|回电|复查|"
-            r"来看看|去看看|来看|去看|看看|见面|碰面|沟通")
-_FU = (r"(?:(?:(?:再次|再|还要|需要|需|要|得|去|来|安排|进行|电话|打电话|上门)\s?)?(?:" + _FU_CORE + r")"
-       r"|再次?\s?(?:来|去|说|谈|聊|议|定|看|约))(?:一下|一次|一趟|看看)?"
-       r"|(?<![a-z])(?:follow\s?-?\s?up|followup|f/u|revisit|visit\s+again|visit|check\s?back|call\s?back)(?![a-z])")
+_FU_CORE = (
+    r"回访|复访|再访|回放|回防|会访|回方|跟进|跟近|根进|跟踪|拜访|来访|上门|过来|联系|回电|复查|"
+    r"来看看|去看看|来看|去看|看看|见面|碰面|沟通"
+)
+_FU = (
+    r"(?:(?:(?:再次|再|还要|需要|需|要|得|去|来|安排|进行|电话|打电话|上门)\s?)?(?:" + _FU_CORE + r")"
+    r"|再次?\s?(?:来|去|说|谈|聊|议|定|看|约))(?:一下|一次|一趟|看看)?"
+    r"|(?<![a-z])(?:follow\s?-?\s?up|followup|f/u|revisit|visit\s+again|visit|check\s?back|call\s?back)(?![a-z])"
+)
 _FU_AFTER = re.compile(r"\s{0,2}(?:的时候|时)?(?:" + _FU + r")")
-_FU_BEFORE = re.compile(r"(?:(?:下次|下回)\s?(?:" + _FU + r")|" + _FU + r"|下次|下回|(?<![a-z])next\s+visit)"
-                        r"[\s:]*(?:时间|日期)?[\s:]*(?:定在|定于|安排在|约在|改在|改到|放在|在|是|为|于)?[\s:]*$")
-_MARKER = re.compile(r"承诺|承若|答应|答允|应承|许诺|保证|说好|约好|约定"
-                     r"|(?<![a-z])(?:promised?|committed|commit)(?![a-z])")
+_FU_BEFORE = re.compile(
+    r"(?:(?:下次|下回)\s?(?:" + _FU + r")|" + _FU + r"|下次|下回|(?<![a-z])next\s+visit)"
+    r"[\s:]*(?:时间|日期)?[\s:]*(?:定在|定于|安排在|约在|改在|改到|放在|在|是|为|于)?[\s:]*$"
+)
+_MARKER = re.compile(
+    r"承诺|承若|答应|答允|应承|许诺|保证|说好|约好|约定"
+    r"|(?<![a-z])(?:promised?|committed|commit)(?![a-z])"
+)
 _HARD = set(",;。!?、\n\r\t|()[]{}<>【】《》「」『』\"'“”‘’·…:")
 _FILLER = re.compile(
     r"(?:客户|顾客|老板娘|老板|店主|店长|对方|他们|他|她|说|觉得|反映|反馈|表示|有点儿?|有些|比较|非常|很|太|还是|还|也|又|都"
     r"|了|的|啊|呀|吧|呢|哦|哈|嗯|和|跟|及|以及|并且|而且|另外|然后|同时|还有|且|在|于|要求|要|会|就|先|再|给|需要|需|等|嫌"
     r"|严重|厉害|不好|不行|很差|差|多|大|偏高|太高|高"
     r"|(?<![a-z])(?:and|also|but|the|is|too|so|very|high|low|bad)(?![a-z])"
-    r"|[\s&+/\-~_*#.,;:!?()\[\]{}<>'\"`=^%$@|\\，。、；：！？（）【】《》「」『』“”‘’·…—～])+")
+    r"|[\s&+/\-~_*#.,;:!?()\[\]{}<>'\"`=^%$@|\\，。、；：！？（）【】《》「」『』“”‘’·…—～])+"
+)
 _ACTION_LEAD = re.compile(r"(?:[\s\-~>]|会|要|就|再|先|得|需要|需|必须|一定|去|来)+")
 # an action does not start like a statement (下周有活动, 月底可能涨价): those stay in the note
-_STATEMENT = re.compile(r"\s*(?:有|没|是|不|还|才|也|都|已|刚|正在|在|会有|可能|应该|估计|大概|据说|听说|开始|要涨|涨价)")
+_STATEMENT = re.compile(
+    r"\s*(?:有|没|是|不|还|才|也|都|已|刚|正在|在|会有|可能|应该|估计|大概|据说|听说|开始|要涨|涨价)"
+)
 # an action made only of tag words still counts when it starts like a deed (下周一补货, 周三试销)
 _DEED_START = set("补送发给交做调换试上铺退办签回打拿备到约")
 # tag words ending like these describe a state and are cut off the edge of an action (送样品嫌贵)
@@ -128,13 +140,13 @@ class _Line:
         self.phrases = find_time_phrases(self.folded, now_local)
         inside = bytearray(self.n)
         for p in self.phrases:
-            inside[p.start:p.end] = b"\x01" * (p.end - p.start)
+            inside[p.start : p.end] = b"\x01" * (p.end - p.start)
         self.in_phrase = inside
         self.phrase_starts = {p.start for p in self.phrases}
-        self.tags = [h for h in menu.find(self.folded) if not any(inside[h.start:h.end])]
+        self.tags = [h for h in menu.find(self.folded) if not any(inside[h.start : h.end])]
         self.tag_start = {h.start: h for h in self.tags}
         self.tag_end = {h.end: h for h in self.tags}
-        self.markers = [m for m in _MARKER.finditer(self.folded) if not any(inside[m.start():m.end()])]
+        self.markers = [m for m in _MARKER.finditer(self.folded) if not any(inside[m.start() : m.end()])]
         self.marker_starts = {m.start() for m in self.markers}
         self.marker_list_starts = [m.start() for m in self.markers]
 
@@ -153,8 +165,11 @@ class _Line:
             while a < self.n and self.folded[a].isspace() and not self.consumed[a]:
                 a += 1
         b = a
-        while b < self.n and not self.boundary(b) and (b == a or (b not in self.phrase_starts
-                                                                  and b not in self.marker_starts)):
+        while (
+            b < self.n
+            and not self.boundary(b)
+            and (b == a or (b not in self.phrase_starts and b not in self.marker_starts))
+        ):
             b += 1
         return a, b
 
@@ -204,7 +219,11 @@ class _Line:
     def clause_start(self, pos: int) -> int:
         lo = max(0, pos - _MAX_LOOKBACK)
         for i in range(pos - 1, lo - 1, -1):
-            if self.consumed[i] or (self.in_phrase[i]) or (_is_hard(self.folded, i) and self.folded[i] != ":"):
+            if (
+                self.consumed[i]
+                or (self.in_phrase[i])
+                or (_is_hard(self.folded, i) and self.folded[i] != ":")
+            ):
                 return i + 1
         return lo
 
@@ -282,11 +301,11 @@ def _decide(line: _Line, p: TimePhrase, reserved: bytearray) -> tuple[str, int, 
     between_is_filler = _FILLER.fullmatch(f, *between) is not None or between[0] == between[1]
     # 1. a follow-up word after or before the phrase
     after = _FU_AFTER.match(f, p.end)
-    if after and not any(line.consumed[p.end:after.end()]) and not any(reserved[p.end:after.end()]):
+    if after and not any(line.consumed[p.end : after.end()]) and not any(reserved[p.end : after.end()]):
         start = marker.start() if marker and between_is_filler else p.start
         return "follow_up_word", start, after.end(), ""
     before = _FU_BEFORE.search(f, lo, p.start)
-    if before and not any(reserved[before.start():p.start]):
+    if before and not any(reserved[before.start() : p.start]):
         start = before.start()
         if marker and marker.end() <= start and _FILLER.fullmatch(f, marker.end(), start) is not None:
             start = marker.start()
@@ -297,8 +316,9 @@ def _decide(line: _Line, p: TimePhrase, reserved: bytearray) -> tuple[str, int, 
     adjacent = ra == p.end
     statement = marker is None and _STATEMENT.match(f, ra, rb) is not None
     ra, rb, right_only_tags = line.trim(ra, rb)
-    right_ok = ra < rb and not statement and (
-        not right_only_tags or strong or (adjacent and f[ra] in _DEED_START))
+    right_ok = (
+        ra < rb and not statement and (not right_only_tags or strong or (adjacent and f[ra] in _DEED_START))
+    )
     if p.weak == "marker" and marker is None:
         return None
     if p.weak == "action" and marker is None and not (right_ok and adjacent):
@@ -348,7 +368,7 @@ def _note(line: _Line) -> str:
     tagged = bytearray(n)
     for hit in line.tags:
         if not hit.negated:
-            tagged[hit.start:hit.end] = b"\x01" * (hit.end - hit.start)
+            tagged[hit.start : hit.end] = b"\x01" * (hit.end - hit.start)
     while i < n:
         if line.consumed[i] or f[i].isspace() or _is_hard(f, i):
             i += 1

@@ -25,7 +25,9 @@ ROLE_WORDS: dict[str, str] = {
     Role.ADMIN.value: "管理员",
 }
 # Whose scope is the whole organisation, and whose is their subtree of the reporting tree (plus their own).
-SEE_ALL: frozenset[str] = frozenset({Role.SALES_DIRECTOR.value, Role.FINANCE_DIRECTOR.value, Role.ADMIN.value})
+SEE_ALL: frozenset[str] = frozenset(
+    {Role.SALES_DIRECTOR.value, Role.FINANCE_DIRECTOR.value, Role.ADMIN.value}
+)
 SEE_TREE: frozenset[str] = frozenset({Role.SUPERVISOR.value, Role.REGIONAL_MANAGER.value})
 # Who asks questions and gets the manager's help (everyone but a rep).
 MANAGERS: frozenset[str] = SEE_ALL | SEE_TREE

@@ -29,6 +29,7 @@ it), rounded to one decimal. Tiers: score < 60 红 (red), 60 ≤ score ≤ 80 �
 A component's *contribution* is weight × points ÷ Σ weight (the share of the score it carries); the
 explanation of a change names the component whose contribution moved most.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -36,16 +37,26 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 COMPONENTS = ("order_frequency", "new_product_interest", "payment_on_time", "response_speed")
-LABELS = {"order_frequency": "下单频次", "new_product_interest": "新品兴趣", "payment_on_time": "按时回款",
-          "response_speed": "响应速度"}
+LABELS = {
+    "order_frequency": "下单频次",
+    "new_product_interest": "新品兴趣",
+    "payment_on_time": "按时回款",
+    "response_speed": "响应速度",
+}
 TIERS = ("red", "yellow", "blue")
 TIER_WORDS = {"red": "红色", "yellow": "黄色", "blue": "蓝色", None: "未评分"}
 
 
 @dataclass(frozen=True)
 class ScoreRules:
-    weights: Mapping[str, float] = field(default_factory=lambda: {
-        "order_frequency": 0.30, "new_product_interest": 0.25, "payment_on_time": 0.25, "response_speed": 0.20})
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "order_frequency": 0.30,
+            "new_product_interest": 0.25,
+            "payment_on_time": 0.25,
+            "response_speed": 0.20,
+        }
+    )
     orders_days: int = 90
     orders_target: int = 3
     interest_days: int = 90
@@ -88,9 +99,11 @@ class ScoreRules:
     def version(self) -> str:
         """A short fingerprint of the rules, stored with each score."""
         w = ",".join(f"{k}={self.weights.get(k, 0):g}" for k in COMPONENTS)
-        return (f"{w};o{self.orders_days}/{self.orders_target};i{self.interest_days}/{self.interest_target};"
-                f"p{self.payment_days};t{self.ticket_days}/{self.ticket_share:g};"
-                f"c{self.contact_full_days:g}-{self.contact_zero_days:g};{self.red_below:g}/{self.blue_above:g}")[:120]
+        return (
+            f"{w};o{self.orders_days}/{self.orders_target};i{self.interest_days}/{self.interest_target};"
+            f"p{self.payment_days};t{self.ticket_days}/{self.ticket_share:g};"
+            f"c{self.contact_full_days:g}-{self.contact_zero_days:g};{self.red_below:g}/{self.blue_above:g}"
+        )[:120]
 
 
 @dataclass(frozen=True)
@@ -146,13 +159,22 @@ def contact_points(days: float | None, rules: ScoreRules) -> float:
 
 
 def components_of(f: CustomerFeatures, rules: ScoreRules) -> tuple[Component, ...]:
-    orders = Component("order_frequency", _clamp(100.0 * f.orders / rules.orders_target),
-                       f"近{rules.orders_days}天下单{f.orders}次")
-    interest = Component("new_product_interest", _clamp(100.0 * f.interest_visits / rules.interest_target),
-                         f"近{rules.interest_days}天拜访{f.visits}次，其中{f.interest_visits}次有{rules.interest_tag}")
+    orders = Component(
+        "order_frequency",
+        _clamp(100.0 * f.orders / rules.orders_target),
+        f"近{rules.orders_days}天下单{f.orders}次",
+    )
+    interest = Component(
+        "new_product_interest",
+        _clamp(100.0 * f.interest_visits / rules.interest_target),
+        f"近{rules.interest_days}天拜访{f.visits}次，其中{f.interest_visits}次有{rules.interest_tag}",
+    )
     if f.contracts_due:
-        payment = Component("payment_on_time", _clamp(100.0 * f.contracts_on_time / f.contracts_due),
-                            f"到期合同{f.contracts_due}份，按时回款{f.contracts_on_time}份")
+        payment = Component(
+            "payment_on_time",
+            _clamp(100.0 * f.contracts_on_time / f.contracts_due),
+            f"到期合同{f.contracts_due}份，按时回款{f.contracts_on_time}份",
+        )
     else:
         payment = Component("payment_on_time", None, f"近{rules.payment_days}天没有到期合同")
     contact = contact_points(f.days_since_touch, rules)
@@ -180,7 +202,9 @@ def contributions(components: Mapping[str, float | None], rules: ScoreRules) -> 
     total = sum(rules.weights.get(k, 0.0) for k, p in components.items() if p is not None)
     if total <= 0:
         return {k: 0.0 for k in components}
-    return {k: (rules.weights.get(k, 0.0) * p / total if p is not None else 0.0) for k, p in components.items()}
+    return {
+        k: (rules.weights.get(k, 0.0) * p / total if p is not None else 0.0) for k, p in components.items()
+    }
 
 
 def score(f: CustomerFeatures, rules: ScoreRules = ScoreRules()) -> Scorecard:
@@ -189,16 +213,22 @@ def score(f: CustomerFeatures, rules: ScoreRules = ScoreRules()) -> Scorecard:
     return Scorecard(f.customer_id, value, tier_of(value, rules), comps)
 
 
-def explain(before: Mapping[str, Any] | None, after: Scorecard, rules: ScoreRules = ScoreRules(),
-            before_score: float | None = None) -> tuple[str | None, str]:
+def explain(
+    before: Mapping[str, Any] | None,
+    after: Scorecard,
+    rules: ScoreRules = ScoreRules(),
+    before_score: float | None = None,
+) -> tuple[str | None, str]:
     """(component key, Chinese sentence): which component moved the score most since `before`
     (a stored Scorecard.to_json()), or for a first score the weakest component."""
     now_points = {c.key: c.points for c in after.components}
     now_share = contributions(now_points, rules)
     if not before:
         weakest = min((c for c in after.components if c.points is not None), key=lambda c: (c.points, c.key))
-        return weakest.key, (f"首次评分{after.score:.1f}分；最弱一项：{weakest.label}{weakest.points:.0f}分"
-                             f"（{weakest.detail}）")
+        return weakest.key, (
+            f"首次评分{after.score:.1f}分；最弱一项：{weakest.label}{weakest.points:.0f}分"
+            f"（{weakest.detail}）"
+        )
     old_points = {k: (before.get(k) or {}).get("points") for k in COMPONENTS}
     old_share = contributions(old_points, rules)
     deltas = {k: now_share.get(k, 0.0) - old_share.get(k, 0.0) for k in COMPONENTS}
@@ -208,5 +238,7 @@ def explain(before: Mapping[str, Any] | None, after: Scorecard, rules: ScoreRule
     fmt = lambda p: "无数据" if p is None else f"{p:.0f}分"  # noqa: E731
     head = f"总分{before_score:.1f}→{after.score:.1f}；" if before_score is not None else ""
     verb = "拉低" if deltas[key] < 0 else "拉高"
-    return key, (f"{head}变化最大：{comp.label}{fmt(old_p)}→{fmt(new_p)}（{comp.detail}），"
-                 f"{verb}总分{abs(deltas[key]):.1f}分")
+    return key, (
+        f"{head}变化最大：{comp.label}{fmt(old_p)}→{fmt(new_p)}（{comp.detail}），"
+        f"{verb}总分{abs(deltas[key]):.1f}分"
+    )

@@ -17,6 +17,7 @@ or the short form `{"价格异议": ["嫌贵", "太贵"], ...}`. With `include_d
 and the organisation's tags are added; a tag of the same name replaces the default one, and a synonym the
 organisation gives to its own tag is taken away from any default tag.
 """
+
 from __future__ import annotations
 
 import re
@@ -60,7 +61,7 @@ _NEGATIONS = ("不", "没", "没有", "无", "未", "不是", "不算", "并不"
 
 
 def _is_negated(folded: str, start: int) -> bool:
-    before = folded[max(0, start - 4):start]
+    before = folded[max(0, start - 4) : start]
     return before.endswith(_NEGATIONS)
 
 
@@ -205,38 +206,151 @@ def _compile(lookup: Mapping[str, str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts))
 
 
-DEFAULT_MENU = TagMenu([
-    TagDef("价格异议", (
-        "嫌贵", "价格高", "太贵", "价格贵", "要降价", "砍价",
-        "价格太高", "价太高", "价格偏高", "价格有点高", "价高", "偏贵", "太贵了", "贵了", "嫌价高", "嫌价格高",
-        "价钱贵", "价钱高", "压价", "讨价还价", "要优惠", "要折扣", "想降价", "降价", "价格没优势", "没有价格优势",
-        "嫌贵了", "闲贵", "价格问题",
-        "price太高", "price高", "price贵", "price too high", "too expensive", "expensive", "price",
-    )),
-    TagDef("库存不足", (
-        "断货", "缺货", "没货", "库存少", "补货",
-        "库存不够", "库存紧张", "货不够", "货不足", "缺库存", "卖断了", "断码", "却货", "段货", "缺或",
-        "out of stock", "oos", "stockout", "no stock",
-    )),
-    TagDef("新品兴趣", (
-        "想试新品", "新品", "试销", "对新品感兴趣",
-        "新产品", "想试试新品", "新品感兴趣", "想上新", "上新品", "新平", "试用",
-        "new product interest", "new product", "new sku", "new item",
-    )),
-    TagDef("账期协商", (
-        "要账期", "账期", "赊账", "月结",
-        "帐期", "要帐期", "赊销", "季结", "压款", "延期付款", "先货后款",
-        "payment terms", "credit terms", "credit",
-    )),
-    TagDef("竞品活动", (
-        "竞品", "对手促销",
-        "竞品促销", "竞品活动", "竞品降价", "竞争对手", "对手活动", "对手降价", "别家促销", "竟品", "竟品活动",
-        "竞品搞活动", "竟品促销", "竞品做活动", "竞品在做活动", "竞品搞促销",
-        "competitor", "competitors",
-    )),
-    TagDef("陈列问题", (
-        "陈列", "货架位置",
-        "陈列差", "排面", "堆头", "端架", "货架", "位置不好", "陈例", "成列",
-        "display", "shelf",
-    )),
-])
+DEFAULT_MENU = TagMenu(
+    [
+        TagDef(
+            "价格异议",
+            (
+                "嫌贵",
+                "价格高",
+                "太贵",
+                "价格贵",
+                "要降价",
+                "砍价",
+                "价格太高",
+                "价太高",
+                "价格偏高",
+                "价格有点高",
+                "价高",
+                "偏贵",
+                "太贵了",
+                "贵了",
+                "嫌价高",
+                "嫌价格高",
+                "价钱贵",
+                "价钱高",
+                "压价",
+                "讨价还价",
+                "要优惠",
+                "要折扣",
+                "想降价",
+                "降价",
+                "价格没优势",
+                "没有价格优势",
+                "嫌贵了",
+                "闲贵",
+                "价格问题",
+                "price太高",
+                "price高",
+                "price贵",
+                "price too high",
+                "too expensive",
+                "expensive",
+                "price",
+            ),
+        ),
+        TagDef(
+            "库存不足",
+            (
+                "断货",
+                "缺货",
+                "没货",
+                "库存少",
+                "补货",
+                "库存不够",
+                "库存紧张",
+                "货不够",
+                "货不足",
+                "缺库存",
+                "卖断了",
+                "断码",
+                "却货",
+                "段货",
+                "缺或",
+                "out of stock",
+                "oos",
+                "stockout",
+                "no stock",
+            ),
+        ),
+        TagDef(
+            "新品兴趣",
+            (
+                "想试新品",
+                "新品",
+                "试销",
+                "对新品感兴趣",
+                "新产品",
+                "想试试新品",
+                "新品感兴趣",
+                "想上新",
+                "上新品",
+                "新平",
+                "试用",
+                "new product interest",
+                "new product",
+                "new sku",
+                "new item",
+            ),
+        ),
+        TagDef(
+            "账期协商",
+            (
+                "要账期",
+                "账期",
+                "赊账",
+                "月结",
+                "帐期",
+                "要帐期",
+                "赊销",
+                "季结",
+                "压款",
+                "延期付款",
+                "先货后款",
+                "payment terms",
+                "credit terms",
+                "credit",
+            ),
+        ),
+        TagDef(
+            "竞品活动",
+            (
+                "竞品",
+                "对手促销",
+                "竞品促销",
+                "竞品活动",
+                "竞品降价",
+                "竞争对手",
+                "对手活动",
+                "对手降价",
+                "别家促销",
+                "竟品",
+                "竟品活动",
+                "竞品搞活动",
+                "竟品促销",
+                "竞品做活动",
+                "竞品在做活动",
+                "竞品搞促销",
+                "competitor",
+                "competitors",
+            ),
+        ),
+        TagDef(
+            "陈列问题",
+            (
+                "陈列",
+                "货架位置",
+                "陈列差",
+                "排面",
+                "堆头",
+                "端架",
+                "货架",
+                "位置不好",
+                "陈例",
+                "成列",
+                "display",
+                "shelf",
+            ),
+        ),
+    ]
+)

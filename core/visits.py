@@ -3,6 +3,7 @@
 The credibility rule (the seeds'): a visit is complete with a location, at least 3 valid photos and at
 least one demand tag. A photo flagged 疑似重复 or 非现场 does not count.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -35,9 +36,13 @@ def tolerance_for(precision_m: float | None, base_m: float = DEFAULT_TOLERANCE_M
     return base_m + max(0.0, float(precision_m or 0.0))
 
 
-def nearby(lat: float, lng: float, places: Iterable[Place], *, tolerance_m: float) -> tuple[list[Nearby], list[Nearby]]:
+def nearby(
+    lat: float, lng: float, places: Iterable[Place], *, tolerance_m: float
+) -> tuple[list[Nearby], list[Nearby]]:
     """(candidates within tolerance, all places) — both sorted by distance."""
-    ranked = sorted((Nearby(p, distance_m(lat, lng, p.lat, p.lng)) for p in places), key=lambda n: n.distance_m)
+    ranked = sorted(
+        (Nearby(p, distance_m(lat, lng, p.lat, p.lng)) for p in places), key=lambda n: n.distance_m
+    )
     return [n for n in ranked if n.distance_m <= tolerance_m], ranked
 
 
@@ -52,8 +57,9 @@ def clear_winner(candidates: list[Nearby], precision_m: float | None) -> Nearby 
     if not candidates:
         return None
     first, second = candidates[0], candidates[1]
-    if first.distance_m <= CLEAR_WINNER_M + float(precision_m or 0) and \
-            second.distance_m >= CLEAR_WINNER_RATIO * max(first.distance_m, 1.0):
+    if first.distance_m <= CLEAR_WINNER_M + float(
+        precision_m or 0
+    ) and second.distance_m >= CLEAR_WINNER_RATIO * max(first.distance_m, 1.0):
         return first
     return None
 

@@ -3,6 +3,7 @@ session of its own so the event's transaction is untouched; a suggested next act
 
 Customers shown to someone outside their owner's line (a finance director, an admin) are recorded as
 reads in the event's transaction, so the audit rows commit together with the reply (storage/read_audit.py)."""
+
 from __future__ import annotations
 
 import uuid
@@ -37,11 +38,15 @@ def answer(ctx: Ctx, question: str) -> dict:
         vocab = cache.get(read) if cache is not None else None
         if vocab is not None and ctx.userid not in vocab.users:
             vocab = None  # a member added since: read afresh
-        result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.deps.llm,
-                     vocab=vocab)
+        result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.deps.llm, vocab=vocab)
     # the chat shows the first CHAT_ROWS customers of a list (render_chat): those are the ones read
-    read_audit.audit_reads(ctx.session, viewer=ctx.userid, shown=read_audit.shown_in_answer(result, CHAT_ROWS),
-                           why=read_audit.reason("chat:ask", question), at=ctx.now)
+    read_audit.audit_reads(
+        ctx.session,
+        viewer=ctx.userid,
+        shown=read_audit.shown_in_answer(result, CHAT_ROWS),
+        why=read_audit.reason("chat:ask", question),
+        at=ctx.now,
+    )
     return result
 
 
@@ -66,10 +71,18 @@ def reply_with(ctx: Ctx, result: dict) -> None:
     data = dict(ctx.state_data)
     data["actions"] = {**{k: v for k, v in list(data.get("actions", {}).items())[-4:]}, token: action}
     ctx.set_state(ctx.state, data)
-    label = {"remind_owners": texts.ACTION_REMIND_BUTTON, "ask": texts.ACTION_ASK_BUTTON,
-             "schedule_visits": texts.ACTION_VISIT_BUTTON}.get(action.get("type"), texts.ACTION_ASK_BUTTON)
+    label = {
+        "remind_owners": texts.ACTION_REMIND_BUTTON,
+        "ask": texts.ACTION_ASK_BUTTON,
+        "schedule_visits": texts.ACTION_VISIT_BUTTON,
+    }.get(action.get("type"), texts.ACTION_ASK_BUTTON)
     ctx.reply(TextReply(content=body))
-    ctx.reply(Card(title=result.get("suggestion") or label, buttons=[Button(text=label, key=card_key(CardAction.ASK, "act", token))]))
+    ctx.reply(
+        Card(
+            title=result.get("suggestion") or label,
+            buttons=[Button(text=label, key=card_key(CardAction.ASK, "act", token))],
+        )
+    )
 
 
 def on_action(ctx: Ctx, event: Inbound) -> bool | None:
@@ -95,8 +108,12 @@ def on_action(ctx: Ctx, event: Inbound) -> bool | None:
         lines = "\n".join(f"- {c.name}" for c in names if c is not None)
         if len(ids) > MAX_NAMES:
             lines += f"\n……共{len(ids)}位"
-        ctx.send(owner, TextReply(content=texts.REMIND_OWNER.format(manager=manager, count=len(ids), reason=why,
-                                                                     names=lines)))
+        ctx.send(
+            owner,
+            TextReply(
+                content=texts.REMIND_OWNER.format(manager=manager, count=len(ids), reason=why, names=lines)
+            ),
+        )
         total += len(ids)
     ctx.reply(TextReply(content=texts.REMINDED.format(owners=len(by_owner), count=total)))
     return None
@@ -105,7 +122,9 @@ def on_action(ctx: Ctx, event: Inbound) -> bool | None:
 def _in_scope_by_owner(ctx: Ctx, action: dict) -> dict[str, list[str]]:
     """The action's customers grouped by their owner now, keeping only those the clicker may still see: the
     button was made for an in-scope answer, but the org or the owners may have changed since."""
-    ids = [cid for ids in (action.get("by_owner") or {}).values() for cid in ids] or action.get("customer_ids", [])
+    ids = [cid for ids in (action.get("by_owner") or {}).values() for cid in ids] or action.get(
+        "customer_ids", []
+    )
     viewer = metrics.viewer_for(metrics.load_people(ctx.session), ctx.userid)
     by_owner: dict[str, list[str]] = {}
     for cid in dict.fromkeys(ids):
@@ -115,5 +134,3 @@ def _in_scope_by_owner(ctx: Ctx, action: dict) -> dict[str, list[str]]:
         if viewer.owners is None or c.owner_userid in viewer.owners:
             by_owner.setdefault(c.owner_userid, []).append(cid)
     return by_owner
-
-

@@ -53,7 +53,9 @@ class Ctx:
     prefetched: dict[str, Any] | None = None  # results of slow work done before the transaction
     outgoing: list[tuple[str, Reply]] = field(default_factory=list)
     state_changed: bool = False
-    publish: Publish | None = None  # the subscribers' table (handlers/routes.py), set by whoever runs the work
+    publish: Publish | None = (
+        None  # the subscribers' table (handlers/routes.py), set by whoever runs the work
+    )
     events: list[DomainEvent] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)  # per unit of work (the SOP policy, read once)
 

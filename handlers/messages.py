@@ -3,6 +3,7 @@
 Both are plain dataclasses that round-trip through a JSON dict (`to_dict` / `from_dict`), which is how
 inbox rows store events and outbox rows store replies.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -109,8 +110,21 @@ class Unsupported(Inbound):
     msg_type: str = ""
 
 
-INBOUND_TYPES: dict[str, type[Inbound]] = {c.type: c for c in (
-    TextIn, ImageIn, VoiceIn, LocationIn, FileIn, EnterAgent, LocationReport, MenuClick, CardClick, Unsupported)}
+INBOUND_TYPES: dict[str, type[Inbound]] = {
+    c.type: c
+    for c in (
+        TextIn,
+        ImageIn,
+        VoiceIn,
+        LocationIn,
+        FileIn,
+        EnterAgent,
+        LocationReport,
+        MenuClick,
+        CardClick,
+        Unsupported,
+    )
+}
 
 
 # --- outbound ----------------------------------------------------------------------------------------

@@ -77,12 +77,16 @@ def _table(name: str, pairs: Sequence[tuple[K, V]]) -> dict[K, V]:
 class Router:
     def __init__(self, routes: Routes):
         patterns = _table("text command", routes.text_commands)
-        self.text_commands: list[tuple[re.Pattern[str], Handler]] = [(re.compile(p), h) for p, h in patterns.items()]
+        self.text_commands: list[tuple[re.Pattern[str], Handler]] = [
+            (re.compile(p), h) for p, h in patterns.items()
+        ]
         self.card_actions: dict[str, Handler] = _table("card action", routes.card_actions)
         self.dialog_states: dict[str, Handler] = _table("dialog state", routes.dialog_states)
         self.events: dict[type[Inbound], Handler] = _table("event type", routes.events)
         self.role_fallbacks: dict[str, Sequence[Handler]] = _table("role fallback", routes.role_fallbacks)
-        self.subscribers: dict[type[DomainEvent], Sequence[Subscriber]] = _table("domain event", routes.subscribers)
+        self.subscribers: dict[type[DomainEvent], Sequence[Subscriber]] = _table(
+            "domain event", routes.subscribers
+        )
         self.timer_kinds: dict[str, Callable[..., Any]] = _table("timer kind", routes.timer_kinds)
         self.recurring: dict[str, Callable[..., Any]] = _table("recurring timer", routes.recurring)
         unknown = [k for k in self.recurring if k not in self.timer_kinds]
@@ -105,7 +109,9 @@ class Router:
             ctx.publish = self.publish
         if ctx.user is None:  # a member of the corp not (yet) in the imported org: help, and what to do
             if text_of(event) in HELP_WORDS:
-                ctx.reply(TextReply(content=texts.HELP_REP + "\n\n" + texts.UNKNOWN_USER.format(userid=ctx.userid)))
+                ctx.reply(
+                    TextReply(content=texts.HELP_REP + "\n\n" + texts.UNKNOWN_USER.format(userid=ctx.userid))
+                )
             else:
                 ctx.reply(TextReply(content=texts.UNKNOWN_USER.format(userid=ctx.userid)))
             return

@@ -82,13 +82,25 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
 )
 
-ROUTES = Routes(text_commands=TEXT_COMMANDS, card_actions=CARD_ACTIONS, dialog_states=DIALOG_STATES, events=EVENTS,
-                role_fallbacks=ROLE_FALLBACKS, subscribers=SUBSCRIBERS, timer_kinds=TIMER_KINDS, recurring=RECURRING)
+ROUTES = Routes(
+    text_commands=TEXT_COMMANDS,
+    card_actions=CARD_ACTIONS,
+    dialog_states=DIALOG_STATES,
+    events=EVENTS,
+    role_fallbacks=ROLE_FALLBACKS,
+    subscribers=SUBSCRIBERS,
+    timer_kinds=TIMER_KINDS,
+    recurring=RECURRING,
+)
 ROUTER = Router(ROUTES)
 
 
 def firing(deps: HandlerDeps | None = None, *, kinds: dict[str, Firer] | None = None) -> Firing:
     """What the timer sweep needs from this table: the firers (`kinds`: the table's, or the table plus a test's
     own), the recurring kinds, and the subscribers of domain events."""
-    return Firing(kinds=kinds if kinds is not None else ROUTER.timer_kinds, recurring=ROUTER.recurring,
-                  deps=deps or HandlerDeps(), publish=ROUTER.publish)
+    return Firing(
+        kinds=kinds if kinds is not None else ROUTER.timer_kinds,
+        recurring=ROUTER.recurring,
+        deps=deps or HandlerDeps(),
+        publish=ROUTER.publish,
+    )

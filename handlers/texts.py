@@ -28,7 +28,9 @@ DIGEST_TITLE = "你有{count}条提醒（已合并）"
 
 # --- visits ---------------------------------------------------------------------------------------
 CHECKED_IN = "已签到「{name}」（距门店约{distance}米{trust}）。\n请发送3张以上货架照片，再用一句话说明情况，如：价格异议 库存不足，承诺周五前送样品，15天后回访"
-CHECKED_IN_NO_LOCATION = "已开始拜访「{name}」。请补发签到位置（点「签到」或发送位置），再发3张以上货架照片和一句话情况。"
+CHECKED_IN_NO_LOCATION = (
+    "已开始拜访「{name}」。请补发签到位置（点「签到」或发送位置），再发3张以上货架照片和一句话情况。"
+)
 TRUST_MAP = "，地图选点，可信度较低"
 TRUST_GPS = ""
 ALREADY_HERE = "你已在「{name}」签到，继续发送照片或情况即可。"
@@ -37,7 +39,9 @@ PICK_CUSTOMER_DESC = "点选客户即签到"
 NONE_NEARBY_TITLE = "{distance}米内没有你的客户"
 NONE_NEARBY_DESC = "最近的几个客户如下；若是新客户，请点「新建客户」"
 NEW_CUSTOMER_BUTTON = "新建客户"
-NO_SUCH_CUSTOMER = "没有找到名称像「{query}」的客户（只查找你负责的客户）。可输入更完整的名称，或输入「新建客户」。"
+NO_SUCH_CUSTOMER = (
+    "没有找到名称像「{query}」的客户（只查找你负责的客户）。可输入更完整的名称，或输入「新建客户」。"
+)
 PICK_BY_NAME_TITLE = "找到{count}个名称相近的客户"
 PREVIOUS_VISIT_CLOSED = "上一次拜访「{name}」已结束（{state}）。"
 VISIT_STATE_COMPLETE = "记录完整"
@@ -96,8 +100,13 @@ ACTION_REMIND_BUTTON = "一键提醒负责人"
 ACTION_ASK_BUTTON = "接着问"
 ACTION_VISIT_BUTTON = "通知负责人回访"
 REMIND_OWNER = "【{manager}提醒】请跟进以下{count}位客户（{reason}）：\n{names}"
-REMIND_REASONS = {"stale": "长时间未跟进", "overdue": "回款逾期", "ticket_timeout": "服务工单超时",
-                  "win_back": "流失客户回访", "tag": "需求跟进"}
+REMIND_REASONS = {
+    "stale": "长时间未跟进",
+    "overdue": "回款逾期",
+    "ticket_timeout": "服务工单超时",
+    "win_back": "流失客户回访",
+    "tag": "需求跟进",
+}
 REMINDED = "已提醒{owners}位负责人，共{count}位客户。"
 ACTION_EXPIRED = "这个操作已过期，请重新提问。"
 ANSWER_TOO_LONG_TAIL = "……（完整列表请缩小范围后再问）"

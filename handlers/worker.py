@@ -5,6 +5,7 @@ and the inbox row's `done` commit together or not at all, so an event is process
 if the process dies (an expired claim is taken over by another worker and the half-done work was
 rolled back).
 """
+
 from __future__ import annotations
 
 import logging
@@ -91,26 +92,49 @@ class InboxWorker:
                 inbox.mark_done(row, now=self.clock.now())
                 s.commit()
         except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff, then park visibly
-            log.error("inbox %s failed: %s", inbox_id, exc.__class__.__name__,
-                      extra={"trace": traceback.format_exc(limit=5)})
+            log.error(
+                "inbox %s failed: %s",
+                inbox_id,
+                exc.__class__.__name__,
+                extra={"trace": traceback.format_exc(limit=5)},
+            )
             with writer_session(self.session_factory) as s:
-                status = inbox.mark_failed_attempt(s, inbox_id=inbox_id, now=self.clock.now(),
-                                                   error=f"{exc.__class__.__name__}: {exc}")
+                status = inbox.mark_failed_attempt(
+                    s, inbox_id=inbox_id, now=self.clock.now(), error=f"{exc.__class__.__name__}: {exc}"
+                )
                 if status == "failed":
                     row = s.get(inbox.InboxRow, inbox_id)
-                    outbox.enqueue(s, recipient=row.sender, message=TextReply(
-                        content=texts.INTERNAL_ERROR).to_dict(), dedupe_key=f"in:{inbox_id}:error",
-                        now=self.clock.now())
+                    outbox.enqueue(
+                        s,
+                        recipient=row.sender,
+                        message=TextReply(content=texts.INTERNAL_ERROR).to_dict(),
+                        dedupe_key=f"in:{inbox_id}:error",
+                        now=self.clock.now(),
+                    )
                 s.commit()
 
-    def _dispatch(self, s: Session, row: inbox.InboxRow, event: Inbound, extra: dict[str, Any] | None) -> None:
+    def _dispatch(
+        self, s: Session, row: inbox.InboxRow, event: Inbound, extra: dict[str, Any] | None
+    ) -> None:
         now = self.clock.now()
         user = s.get(UserRow, row.sender)
         state, data = conversation.state_of(s, row.sender)
-        ctx = Ctx(session=s, now=now, user=user, userid=row.sender, source=f"inbox:{row.id}",
-                  deps=self.deps, publish=self.router.publish, state=state, state_data=data, prefetched=extra)
+        ctx = Ctx(
+            session=s,
+            now=now,
+            user=user,
+            userid=row.sender,
+            source=f"inbox:{row.id}",
+            deps=self.deps,
+            publish=self.router.publish,
+            state=state,
+            state_data=data,
+            prefetched=extra,
+        )
         self.router.route(ctx, event, state=state)
         if ctx.state_changed:
             conversation.save(s, row.sender, state=ctx.state, data=ctx.state_data, now=now)
         for n, (recipient, reply) in enumerate(ctx.outgoing):
-            outbox.enqueue(s, recipient=recipient, message=reply.to_dict(), dedupe_key=f"in:{row.id}:{n}", now=now)
+            outbox.enqueue(
+                s, recipient=recipient, message=reply.to_dict(), dedupe_key=f"in:{row.id}:{n}", now=now
+            )

@@ -1,4 +1,5 @@
 """ask(): a question → the Answer dict (the `ask --json` object); render_chat(): that answer as a chat reply."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -23,8 +24,17 @@ from nlq.vocab import Vocab, load_vocab
 __all__ = ["ask", "render_chat", "UnknownAsker"]
 
 
-def ask(session: Session, *, asker: str, question: str, now: datetime, llm: Any = None,
-        vocab: Vocab | None = None, cap: int = DEFAULT_CAP, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
+def ask(
+    session: Session,
+    *,
+    asker: str,
+    question: str,
+    now: datetime,
+    llm: Any = None,
+    vocab: Vocab | None = None,
+    cap: int = DEFAULT_CAP,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> dict[str, Any]:
     """Answer one question inside the asker's scope. Read-only; rolls back. Raises UnknownAsker.
 
     llm: a LangChain chat model (see nlq.llm); None answers with the offline parser only.
@@ -47,8 +57,12 @@ def ask(session: Session, *, asker: str, question: str, now: datetime, llm: Any 
         try:
             return _answer(session, spec, scope, base, understood, now=now, cap=cap)
         except QueryTimeout:
-            return _refusal(base, "这个问题算得太久，已停止。请缩小范围（时间、大区、业务员）再问。", question,
-                            understood=understood)
+            return _refusal(
+                base,
+                "这个问题算得太久，已停止。请缩小范围（时间、大区、业务员）再问。",
+                question,
+                understood=understood,
+            )
 
 
 def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm: Any = None) -> QuerySpec:
@@ -68,13 +82,24 @@ def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm
     return resolve_names(parse(question, now=now, vocab=vocab, asker=asker), vocab)
 
 
-def _refusal(base: dict[str, Any], reason: str, question: str, understood: str = "没能理解这个问题") -> dict[str, Any]:
-    return Answer(**base, understood=understood, kind="refusal", reason=reason,
-                  suggestion=refusal_suggestion(question)).model_dump()
+def _refusal(
+    base: dict[str, Any], reason: str, question: str, understood: str = "没能理解这个问题"
+) -> dict[str, Any]:
+    return Answer(
+        **base, understood=understood, kind="refusal", reason=reason, suggestion=refusal_suggestion(question)
+    ).model_dump()
 
 
-def _answer(session: Session, spec: QuerySpec, scope: Scope, base: dict[str, Any], understood: str, *,
-            now: datetime, cap: int) -> dict[str, Any]:
+def _answer(
+    session: Session,
+    spec: QuerySpec,
+    scope: Scope,
+    base: dict[str, Any],
+    understood: str,
+    *,
+    now: datetime,
+    cap: int,
+) -> dict[str, Any]:
     plan = compile_spec(spec, owners=scope.owners, now=now, dialect=session.get_bind().dialect.name, cap=cap)
     result = _run(session, plan.stmt).all()
     out: dict[str, Any] = {**base, "understood": understood, "kind": plan.kind}
@@ -116,8 +141,12 @@ def _number(v: Any, plan: Plan) -> int | float:
 
 
 def _list_row(r: Any, plan: Plan, spec: QuerySpec) -> dict[str, Any]:
-    row: dict[str, Any] = {"customer_id": r.customer_id, "name": r.name, "owner": r.owner_userid,
-                           "owner_name": r.owner_name}
+    row: dict[str, Any] = {
+        "customer_id": r.customer_id,
+        "name": r.name,
+        "owner": r.owner_userid,
+        "owner_name": r.owner_name,
+    }
     for i, name in enumerate(plan.fields):
         v = _jsonable(getattr(r, f"f{i}"), money=name in ("sales", "overdue_amount"))
         if name.startswith("tag_visits:"):
@@ -196,10 +225,21 @@ def _fmt_value(a: dict[str, Any]) -> str:
     return str(v)
 
 
-_FIELD_WORDS = {"nps": "NPS", "lost_on": "流失于", "last_touch_at": "最后跟进", "last_visit_at": "最后拜访",
-                "sales": "销售额", "order_count": "下单", "visit_count": "拜访", "timeout_tickets": "超时工单",
-                "overdue_contracts": "逾期合同", "overdue_amount": "逾期未回", "region": "大区", "city": "城市",
-                "channel": "渠道"}
+_FIELD_WORDS = {
+    "nps": "NPS",
+    "lost_on": "流失于",
+    "last_touch_at": "最后跟进",
+    "last_visit_at": "最后拜访",
+    "sales": "销售额",
+    "order_count": "下单",
+    "visit_count": "拜访",
+    "timeout_tickets": "超时工单",
+    "overdue_contracts": "逾期合同",
+    "overdue_amount": "逾期未回",
+    "region": "大区",
+    "city": "城市",
+    "channel": "渠道",
+}
 
 
 def _fmt_customer(r: dict[str, Any]) -> str:

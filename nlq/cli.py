@@ -8,6 +8,7 @@ Customers listed to an asker outside their owner's line (a finance director, an 
 reads (storage/read_audit.py) in a short write transaction after each answer, before it is printed; the
 rows carry the time of the read, not --now.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,24 @@ from storage import read_audit
 USAGE = "用法 usage: python main.py ask --as USERID [--now ISO-TIME] [--json] [--batch FILE] [QUESTION]"
 
 
-def run_ask(session_factory: Callable[[], Session], *, asker: str, question: str | None = None,
-            batch_path: str | Path | None = None, now: datetime | str | None = None, as_json: bool = False,
-            out: TextIO = sys.stdout, err: TextIO | None = None, llm: Any = None) -> int:
+def run_ask(
+    session_factory: Callable[[], Session],
+    *,
+    asker: str,
+    question: str | None = None,
+    batch_path: str | Path | None = None,
+    now: datetime | str | None = None,
+    as_json: bool = False,
+    out: TextIO = sys.stdout,
+    err: TextIO | None = None,
+    llm: Any = None,
+) -> int:
     err = err or sys.stderr
     if (question is None) == (batch_path is None) or (question is not None and not question.strip()):
-        print(f"请给出一个问题，或用 --batch 指定问题文件（二选一）。Give one QUESTION or --batch FILE.\n{USAGE}",
-              file=err)
+        print(
+            f"请给出一个问题，或用 --batch 指定问题文件（二选一）。Give one QUESTION or --batch FILE.\n{USAGE}",
+            file=err,
+        )
         return 2
     try:
         at = parse_time(now) if isinstance(now, str) else (now or SystemClock().now())
@@ -43,7 +55,9 @@ def run_ask(session_factory: Callable[[], Session], *, asker: str, question: str
         return 2
     if batch_path is not None:
         try:
-            questions = [q.strip() for q in Path(batch_path).read_text(encoding="utf-8-sig").splitlines() if q.strip()]
+            questions = [
+                q.strip() for q in Path(batch_path).read_text(encoding="utf-8-sig").splitlines() if q.strip()
+            ]
         except OSError as exc:
             print(f"读不了问题文件 cannot read batch file {batch_path}: {exc.strerror}", file=err)
             return 2
@@ -63,8 +77,13 @@ def run_ask(session_factory: Callable[[], Session], *, asker: str, question: str
                 return 2
             # --json prints every row, the chat rendering the first CHAT_ROWS: the ones shown are the ones read
             shown = read_audit.shown_in_answer(answer, None if as_json else CHAT_ROWS)
-            read_audit.audit_reads_apart(session_factory, viewer=asker, shown=shown,
-                                         why=read_audit.reason("cli:ask", q), at=SystemClock().now())
+            read_audit.audit_reads_apart(
+                session_factory,
+                viewer=asker,
+                shown=shown,
+                why=read_audit.reason("cli:ask", q),
+                at=SystemClock().now(),
+            )
             if as_json:
                 out.write(json.dumps(answer, ensure_ascii=False) + "\n")
             else:

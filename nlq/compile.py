@@ -4,6 +4,7 @@ Every entity is reached through its customer, and every path filters customers b
 visible set (None: everything). Subqueries use their own aliases so that correlation only ever reaches the
 outer customer row. No text SQL: everything is built from the models. Works on SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 import operator
@@ -71,13 +72,16 @@ class Plan:
     count: Select[Any] | None = None
 
 
-def compile_spec(spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str,
-                 cap: int = DEFAULT_CAP) -> Plan:
+def compile_spec(
+    spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str, cap: int = DEFAULT_CAP
+) -> Plan:
     return _Compiler(spec, owners=owners, now=now, dialect=dialect, cap=cap).plan()
 
 
 class _Compiler:
-    def __init__(self, spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str, cap: int):
+    def __init__(
+        self, spec: QuerySpec, *, owners: frozenset[str] | None, now: datetime, dialect: str, cap: int
+    ):
         self.s = spec
         self.owners = owners
         self.now = now
@@ -122,8 +126,12 @@ class _Compiler:
         if f.lost_period is not None:
             out.append(self.in_dates(C.lost_on, f.lost_period))
         out += [OPS[n.op](C.nps, n.value) for n in f.nps]
-        for col, values in ((C.region, f.regions), (C.city, f.cities), (C.channel, f.channels),
-                            (C.owner_userid, f.owners)):
+        for col, values in (
+            (C.region, f.regions),
+            (C.city, f.cities),
+            (C.channel, f.channels),
+            (C.owner_userid, f.owners),
+        ):
             if values:
                 out.append(col.in_(values))
         for t in f.tags if not joined else ():
@@ -136,12 +144,20 @@ class _Compiler:
             out.append(e if t.present else ~e)
         if f.ticket_timeout is not None and not joined:
             k = aliased(TicketRow)
-            out.append(exists().where(k.customer_id == C.customer_id, self.timed_out(k),
-                                      self.in_window(k.opened_at, f.ticket_timeout.period)))
+            out.append(
+                exists().where(
+                    k.customer_id == C.customer_id,
+                    self.timed_out(k),
+                    self.in_window(k.opened_at, f.ticket_timeout.period),
+                )
+            )
         if f.overdue is not None and not joined:
             k = aliased(ContractRow)
-            out.append(exists().where(k.customer_id == C.customer_id, self.overdue(k),
-                                      self.in_dates(k.due_on, f.overdue.period)))
+            out.append(
+                exists().where(
+                    k.customer_id == C.customer_id, self.overdue(k), self.in_dates(k.due_on, f.overdue.period)
+                )
+            )
         return out
 
     def has_tag_visit(self, tag: str, period: Period | None) -> ColumnElement[bool]:
@@ -149,13 +165,20 @@ class _Compiler:
         if period is None:  # visit_tags carries the visit's customer (kept by triggers): no visit needed
             return exists().where(t.customer_id == C.customer_id, t.tag == tag)
         v = aliased(VisitRow)
-        return exists().where(v.customer_id == C.customer_id, t.visit_id == v.visit_id, t.tag == tag,
-                              self.in_window(v.checked_in_at, period))
+        return exists().where(
+            v.customer_id == C.customer_id,
+            t.visit_id == v.visit_id,
+            t.tag == tag,
+            self.in_window(v.checked_in_at, period),
+        )
 
     def has_order(self, category: str | None, period: Period | None) -> ColumnElement[bool]:
         o = aliased(OrderRow)
-        return exists().where(o.customer_id == C.customer_id, o.category == category if category else true(),
-                              self.in_dates(o.ordered_on, period))
+        return exists().where(
+            o.customer_id == C.customer_id,
+            o.category == category if category else true(),
+            self.in_dates(o.ordered_on, period),
+        )
 
     def touched(self, t: TouchCondition) -> ColumnElement[bool]:
         """A touch (kind any: visit or interaction) in the condition's window.
@@ -167,33 +190,55 @@ class _Compiler:
         latest = C.last_visit_at if t.kind == "visit" else C.last_touch_at
         w = self.window(t.period)
         after_end = latest > at(w.end) if w.end_inclusive else latest >= at(w.end)
-        return and_(latest.is_not(None),
-                    or_(self.in_window(latest, t.period, open_start=t.age_inclusive),
-                        and_(after_end, self.touch_rows(t))))
+        return and_(
+            latest.is_not(None),
+            or_(
+                self.in_window(latest, t.period, open_start=t.age_inclusive),
+                and_(after_end, self.touch_rows(t)),
+            ),
+        )
 
     def touch_rows(self, t: TouchCondition) -> ColumnElement[bool]:
         """The same test on the rows themselves: a visit (or, kind any, an interaction) in the window."""
         v = aliased(VisitRow)
-        visits = exists().where(v.customer_id == C.customer_id,
-                                self.in_window(v.checked_in_at, t.period, open_start=t.age_inclusive))
+        visits = exists().where(
+            v.customer_id == C.customer_id,
+            self.in_window(v.checked_in_at, t.period, open_start=t.age_inclusive),
+        )
         if t.kind == "visit":
             return visits
         i = aliased(InteractionRow)
-        return or_(visits, exists().where(i.customer_id == C.customer_id,
-                                          self.in_window(i.at, t.period, open_start=t.age_inclusive)))
+        return or_(
+            visits,
+            exists().where(
+                i.customer_id == C.customer_id, self.in_window(i.at, t.period, open_start=t.age_inclusive)
+            ),
+        )
 
     def timed_out(self, k: Any) -> ColumnElement[bool]:
         """服务响应超时: answered later than sla_hours after opened_at, or unanswered with more than that passed."""
-        return or_(and_(k.responded_at.is_not(None),
-                        exceeds_hours(k.responded_at, k.opened_at, k.sla_hours, self.dialect)),
-                   and_(k.responded_at.is_(None), exceeds_hours(at(self.now), k.opened_at, k.sla_hours, self.dialect)))
+        return or_(
+            and_(
+                k.responded_at.is_not(None),
+                exceeds_hours(k.responded_at, k.opened_at, k.sla_hours, self.dialect),
+            ),
+            and_(
+                k.responded_at.is_(None), exceeds_hours(at(self.now), k.opened_at, k.sla_hours, self.dialect)
+            ),
+        )
 
     def paid(self, k: Any) -> Any:
         """The contract's matched payments (memo contains its number), from the stored matches
         (storage.payments keeps payment_matches equal to the substring test)."""
         p, m = aliased(PaymentRow), aliased(PaymentMatchRow)
-        return func.coalesce(select(func.sum(p.amount)).select_from(m).join(p, p.txn_id == m.txn_id)
-                             .where(m.contract_no == k.contract_no).scalar_subquery(), 0)
+        return func.coalesce(
+            select(func.sum(p.amount))
+            .select_from(m)
+            .join(p, p.txn_id == m.txn_id)
+            .where(m.contract_no == k.contract_no)
+            .scalar_subquery(),
+            0,
+        )
 
     def overdue(self, k: Any) -> ColumnElement[bool]:
         """回款逾期: past due_on, and the payments whose memo holds the contract number sum to less than it."""
@@ -203,8 +248,13 @@ class _Compiler:
         """(contract_no, paid) for the contracts with matched payments, grouped once (joined, rather than a
         subquery per contract)."""
         p, m = aliased(PaymentRow), aliased(PaymentMatchRow)
-        return (select(m.contract_no.label("contract_no"), func.sum(p.amount).label("paid"))
-                .select_from(m).join(p, p.txn_id == m.txn_id).group_by(m.contract_no).subquery("paid"))
+        return (
+            select(m.contract_no.label("contract_no"), func.sum(p.amount).label("paid"))
+            .select_from(m)
+            .join(p, p.txn_id == m.txn_id)
+            .group_by(m.contract_no)
+            .subquery("paid")
+        )
 
     # --- per-customer figures for list rows ----------------------------------------------------------
     def counts_by_customer(self, what: str, period: Period | None = None, tag: str | None = None) -> Any:
@@ -213,23 +263,41 @@ class _Compiler:
         if what == "tag_visits":  # (visit_id, tag) is the key: one tag row per visit
             v, t = aliased(VisitRow), aliased(VisitTagRow)
             if period is None:  # read from (tag, customer_id) alone: visit_tags.customer_id is the visit's
-                return (select(t.customer_id.label("customer_id"), func.count().label("n"))
-                        .where(t.tag == tag).group_by(t.customer_id))
-            return (select(v.customer_id.label("customer_id"), func.count().label("n"))
-                    .select_from(t).join(v, v.visit_id == t.visit_id)
-                    .where(t.tag == tag, self.in_window(v.checked_in_at, period)).group_by(v.customer_id))
+                return (
+                    select(t.customer_id.label("customer_id"), func.count().label("n"))
+                    .where(t.tag == tag)
+                    .group_by(t.customer_id)
+                )
+            return (
+                select(v.customer_id.label("customer_id"), func.count().label("n"))
+                .select_from(t)
+                .join(v, v.visit_id == t.visit_id)
+                .where(t.tag == tag, self.in_window(v.checked_in_at, period))
+                .group_by(v.customer_id)
+            )
         if what == "timeout_tickets":
             k = aliased(TicketRow)
-            return (select(k.customer_id.label("customer_id"), func.count().label("n"))
-                    .where(self.timed_out(k), self.in_window(k.opened_at, period)).group_by(k.customer_id))
+            return (
+                select(k.customer_id.label("customer_id"), func.count().label("n"))
+                .where(self.timed_out(k), self.in_window(k.opened_at, period))
+                .group_by(k.customer_id)
+            )
         k = aliased(ContractRow)  # overdue contracts
         paid = self.paid_by_contract()
         left = k.amount - func.coalesce(paid.c.paid, 0)
-        return (select(k.customer_id.label("customer_id"), func.count().label("n"), func.sum(left).label("amount"))
-                .select_from(k).outerjoin(paid, paid.c.contract_no == k.contract_no)
-                .where(k.due_on < self.today, cents(func.coalesce(paid.c.paid, 0)) < cents(k.amount),
-                       self.in_dates(k.due_on, period))
-                .group_by(k.customer_id))
+        return (
+            select(
+                k.customer_id.label("customer_id"), func.count().label("n"), func.sum(left).label("amount")
+            )
+            .select_from(k)
+            .outerjoin(paid, paid.c.contract_no == k.contract_no)
+            .where(
+                k.due_on < self.today,
+                cents(func.coalesce(paid.c.paid, 0)) < cents(k.amount),
+                self.in_dates(k.due_on, period),
+            )
+            .group_by(k.customer_id)
+        )
 
     def last_touch(self, kind: str) -> ColumnElement[Any]:
         """The latest touch (kind any: visit or interaction) of the outer customer, NULL if never touched:
@@ -242,12 +310,17 @@ class _Compiler:
         if what in ("sales", "order_count"):
             o = aliased(OrderRow)
             agg = func.sum(o.amount) if what == "sales" else func.count()
-            return (select(o.customer_id.label("customer_id"), agg.label("v"))
-                    .where(self.in_dates(o.ordered_on, period), o.category == category if category else true())
-                    .group_by(o.customer_id))
+            return (
+                select(o.customer_id.label("customer_id"), agg.label("v"))
+                .where(self.in_dates(o.ordered_on, period), o.category == category if category else true())
+                .group_by(o.customer_id)
+            )
         v = aliased(VisitRow)  # visit_count
-        return (select(v.customer_id.label("customer_id"), func.count().label("v"))
-                .where(self.in_window(v.checked_in_at, period)).group_by(v.customer_id))
+        return (
+            select(v.customer_id.label("customer_id"), func.count().label("v"))
+            .where(self.in_window(v.checked_in_at, period))
+            .group_by(v.customer_id)
+        )
 
     # --- the three shapes --------------------------------------------------------------------------
     def plan(self) -> Plan:
@@ -265,8 +338,11 @@ class _Compiler:
             fields.append(("lost_on", C.lost_on))
         if f.nps or (s.ranking and s.ranking.by == "nps"):
             fields.append(("nps", C.nps))
-        for name, col, values in (("region", C.region, f.regions), ("city", C.city, f.cities),
-                                  ("channel", C.channel, f.channels)):
+        for name, col, values in (
+            ("region", C.region, f.regions),
+            ("city", C.city, f.cities),
+            ("channel", C.channel, f.channels),
+        ):
             if values:
                 fields.append((name, col))
         kinds = {t.kind for t in f.touches}
@@ -281,8 +357,9 @@ class _Compiler:
         outer: list[Any] = []  # per-customer figures, outer-joined: 0 for a customer without such rows
         present = [o for o in f.orders if o.present]
         if present:
-            outer.append(self.per_customer("order_count", present[0].period, present[0].category)
-                         .subquery("ordered"))
+            outer.append(
+                self.per_customer("order_count", present[0].period, present[0].category).subquery("ordered")
+            )
             fields.append(("order_count", func.coalesce(outer[-1].c.v, 0)))
         if f.ticket_timeout is not None:
             joins.append(self.counts_by_customer("timeout_tickets", f.ticket_timeout.period).subquery("late"))
@@ -292,13 +369,18 @@ class _Compiler:
             fields.append(("overdue_contracts", joins[-1].c.n))
             fields.append(("overdue_amount", joins[-1].c.amount))
         r = s.ranking
-        if r is not None and r.by in ("sales", "order_count", "visit_count") \
-                and r.by not in {n for n, _ in fields}:
+        if (
+            r is not None
+            and r.by in ("sales", "order_count", "visit_count")
+            and r.by not in {n for n, _ in fields}
+        ):
             outer.append(self.per_customer(r.by, r.period).subquery("ranked"))
             fields.append((r.by, func.coalesce(outer[-1].c.v, 0)))
         named = {name: col.label(f"f{i}") for i, (name, col) in enumerate(fields)}
         if r is not None:
-            col = named["last_touch_at" if r.by == "last_touch" else "last_visit_at" if r.by == "last_visit" else r.by]
+            col = named[
+                "last_touch_at" if r.by == "last_touch" else "last_visit_at" if r.by == "last_visit" else r.by
+            ]
             if r.by in ("last_touch", "last_visit"):  # never touched is the longest untouched
                 order.append(col.asc().nulls_first() if not r.descending else col.desc().nulls_last())
             else:
@@ -318,12 +400,25 @@ class _Compiler:
         # whole anyway: its total rides along as a window count. Any other list stops at its LIMIT and is
         # counted by a second statement only when it is longer than the cap.
         total = [func.count().over().label("total")] if joins else []
-        stmt = (select(C.customer_id, C.name, C.owner_userid, UserRow.name.label("owner_name"), *named.values(),
-                       *total)
-                .select_from(source).outerjoin(UserRow, UserRow.userid == C.owner_userid)
-                .where(*preds).order_by(*order, C.customer_id).limit(limit))
+        stmt = (
+            select(
+                C.customer_id,
+                C.name,
+                C.owner_userid,
+                UserRow.name.label("owner_name"),
+                *named.values(),
+                *total,
+            )
+            .select_from(source)
+            .outerjoin(UserRow, UserRow.userid == C.owner_userid)
+            .where(*preds)
+            .order_by(*order, C.customer_id)
+            .limit(limit)
+        )
         count = None if joins else select(func.count()).select_from(C.__table__).where(*preds)
-        return Plan(stmt, "list", tuple(n for n, _ in fields), money=False, rate=False, cap=self.cap, count=count)
+        return Plan(
+            stmt, "list", tuple(n for n, _ in fields), money=False, rate=False, cap=self.cap, count=count
+        )
 
     def default_order(self, named: dict[str, Any]) -> list[Any]:
         by = default_list_order(self.s.customer, effective_status(self.s))
@@ -345,7 +440,9 @@ class _Compiler:
             cols = [num.label("num"), den.label("den")] if s.is_rate else [value.label("value")]
             stmt = select(*cols).select_from(base).where(*preds)
             return Plan(stmt, "figure", (), money=money, rate=s.is_rate, cap=self.cap)
-        cols = [key.label("key")] + ([num.label("num"), den.label("den")] if s.is_rate else [value.label("value")])
+        cols = [key.label("key")] + (
+            [num.label("num"), den.label("den")] if s.is_rate else [value.label("value")]
+        )
         agg = select(*cols).select_from(base).where(*preds).group_by(key).cte("agg")  # computed once
         # every group with rows (a NULL key too), then the domain's groups without any, as zeros: the
         # domain's keys are never NULL, so plain equality finds them (no IS NOT DISTINCT FROM join, which
@@ -356,7 +453,9 @@ class _Compiler:
         empty = ~exists().where(a.c.key == dom.c.key)
         zero = [literal_column("0").label(n) for n in (("num", "den") if s.is_rate else ("value",))]
         filled = [agg.c.num, agg.c.den] if s.is_rate else [agg.c.value]
-        groups = union_all(select(agg.c.key, *filled), select(dom.c.key, *zero).where(empty)).subquery("groups")
+        groups = union_all(select(agg.c.key, *filled), select(dom.c.key, *zero).where(empty)).subquery(
+            "groups"
+        )
         if s.is_rate:
             num_c, den_c = func.coalesce(groups.c.num, 0), func.coalesce(groups.c.den, 0)
             sort = cast(num_c, Float) / func.nullif(den_c, 0)
@@ -365,16 +464,22 @@ class _Compiler:
             sort = func.coalesce(groups.c.value, 0)
             out = [sort.label("value")]
         r = s.ranking
-        order = [sort.asc().nulls_last() if (r and not r.descending) else sort.desc().nulls_last(),
-                 groups.c.key.asc().nulls_last()]
+        order = [
+            sort.asc().nulls_last() if (r and not r.descending) else sort.desc().nulls_last(),
+            groups.c.key.asc().nulls_last(),
+        ]
         if s.group_by == "rep":
             owner = aliased(UserRow)
             source = groups.outerjoin(owner, owner.userid == groups.c.key)
             name = owner.name
         else:
             source, name = groups, null()
-        stmt = (select(groups.c.key, name.label("name"), *out).select_from(source)
-                .order_by(*order).limit(min(s.limit or self.cap + 1, self.cap + 1)))
+        stmt = (
+            select(groups.c.key, name.label("name"), *out)
+            .select_from(source)
+            .order_by(*order)
+            .limit(min(s.limit or self.cap + 1, self.cap + 1))
+        )
         return Plan(stmt, "groups", (), money=money, rate=s.is_rate, cap=self.cap)
 
     def entity_parts(self) -> tuple[Any, list[Any], Any, Any, Any, Any]:
@@ -396,11 +501,21 @@ class _Compiler:
             # the customer is joined only when something reads it (the scope, a customer condition, a
             # customer group key): visits.customer_id is a NOT NULL foreign key, so the join drops no visit
             customer_read = bool(preds) or s.group_by in ("region", "city", "channel")
-            tag_only = (s.tag is not None and not customer_read and s.period is None and not s.reps
-                        and s.group_by is None and s.figure == "count")
+            tag_only = (
+                s.tag is not None
+                and not customer_read
+                and s.period is None
+                and not s.reps
+                and s.group_by is None
+                and s.figure == "count"
+            )
             if tag_only:  # visits with tag X: the tag rows themselves (one per visit and tag)
                 return VisitTagRow.__table__, [VisitTagRow.tag == s.tag], func.count(), None, None, None
-            base = v.__table__.join(C.__table__, v.customer_id == C.customer_id) if customer_read else v.__table__
+            base = (
+                v.__table__.join(C.__table__, v.customer_id == C.customer_id)
+                if customer_read
+                else v.__table__
+            )
             if s.group_by == "tag":
                 base = base.join(VisitTagRow.__table__, VisitTagRow.visit_id == v.visit_id)
             preds.append(self.in_window(v.checked_in_at, s.period))
@@ -444,10 +559,15 @@ class _Compiler:
         else:  # contracts: always the overdue ones
             k = ContractRow
             paid = self.paid_by_contract()
-            base = (k.__table__.join(C.__table__, k.customer_id == C.customer_id)
-                    .outerjoin(paid, paid.c.contract_no == k.contract_no))
+            base = k.__table__.join(C.__table__, k.customer_id == C.customer_id).outerjoin(
+                paid, paid.c.contract_no == k.contract_no
+            )
             paid_n = func.coalesce(paid.c.paid, 0)
-            preds += [k.due_on < self.today, cents(paid_n) < cents(k.amount), self.in_dates(k.due_on, s.period)]
+            preds += [
+                k.due_on < self.today,
+                cents(paid_n) < cents(k.amount),
+                self.in_dates(k.due_on, s.period),
+            ]
             value = func.count() if s.figure == "count" else func.coalesce(func.sum(k.amount - paid_n), 0)
             row_key = {"rep": C.owner_userid}
         keys = {"region": C.region, "city": C.city, "channel": C.channel, **row_key}
@@ -464,7 +584,10 @@ class _Compiler:
             col = {"region": C.region, "city": C.city, "channel": C.channel}[g]
             return [select(col.label("key")).where(col.is_not(None), *self.scope())]
         if g == "category":
-            return [select(OrderRow.category.label("key")).join(C, C.customer_id == OrderRow.customer_id)
-                    .where(OrderRow.category.is_not(None), *self.scope())]
+            return [
+                select(OrderRow.category.label("key"))
+                .join(C, C.customer_id == OrderRow.customer_id)
+                .where(OrderRow.category.is_not(None), *self.scope())
+            ]
         values = STANDARD_TAGS if g == "tag" else ALL_STAGES
         return [select(literal(v).label("key")) for v in values]

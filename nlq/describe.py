@@ -1,4 +1,5 @@
 """How a QuerySpec was read, in Chinese words (the answer's `understood`), with every period made concrete."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,12 +8,30 @@ from nlq.spec import Period, QuerySpec, TouchCondition, default_list_order, effe
 from nlq.timewords import resolve, span_words
 from nlq.vocab import Vocab
 
-GROUP_WORDS = {"region": "大区", "city": "城市", "channel": "渠道", "rep": "业务员", "tag": "需求标签",
-               "category": "品类", "stage": "商机阶段"}
-STAGE_WORDS = {"need_confirmed": "需求确认", "quoted": "方案报价", "negotiating": "商务谈判", "won": "赢单",
-               "lost": "输单"}
-RANK_WORDS = {"nps": "NPS", "sales": "销售额", "order_count": "下单次数", "visit_count": "拜访次数",
-              "last_touch": "最后一次跟进时间", "last_visit": "最后一次拜访时间"}
+GROUP_WORDS = {
+    "region": "大区",
+    "city": "城市",
+    "channel": "渠道",
+    "rep": "业务员",
+    "tag": "需求标签",
+    "category": "品类",
+    "stage": "商机阶段",
+}
+STAGE_WORDS = {
+    "need_confirmed": "需求确认",
+    "quoted": "方案报价",
+    "negotiating": "商务谈判",
+    "won": "赢单",
+    "lost": "输单",
+}
+RANK_WORDS = {
+    "nps": "NPS",
+    "sales": "销售额",
+    "order_count": "下单次数",
+    "visit_count": "拜访次数",
+    "last_touch": "最后一次跟进时间",
+    "last_visit": "最后一次拜访时间",
+}
 FIGURE_WORDS = {
     ("customers", "count"): "客户数",
     ("customers", "freshness"): "客户信息鲜度（近30天有跟进的正常客户 ÷ 正常客户）",
@@ -27,12 +46,23 @@ FIGURE_WORDS = {
     ("contracts", "count"): "回款逾期的合同数",
     ("contracts", "outstanding"): "回款逾期合同的未回款金额",
 }
-DEFAULT_ORDER_WORDS = {"last_touch_at": "最后一次跟进时间从早到晚", "last_visit_at": "最后一次拜访时间从早到晚",
-                       "lost_on": "流失日期从近到远", "nps": "NPS从高到低", "overdue_amount": "逾期未回款金额从高到低",
-                       "timeout_tickets": "超时工单数从多到少", "order_count": "下单次数从多到少",
-                       "tag_visits:0": "带该标签的拜访次数从多到少"}
-OWN_TIME = {"visits": "签到", "orders": "下单", "opportunities": "进入阶段", "tickets": "创建",
-            "contracts": "约定回款日"}
+DEFAULT_ORDER_WORDS = {
+    "last_touch_at": "最后一次跟进时间从早到晚",
+    "last_visit_at": "最后一次拜访时间从早到晚",
+    "lost_on": "流失日期从近到远",
+    "nps": "NPS从高到低",
+    "overdue_amount": "逾期未回款金额从高到低",
+    "timeout_tickets": "超时工单数从多到少",
+    "order_count": "下单次数从多到少",
+    "tag_visits:0": "带该标签的拜访次数从多到少",
+}
+OWN_TIME = {
+    "visits": "签到",
+    "orders": "下单",
+    "opportunities": "进入阶段",
+    "tickets": "创建",
+    "contracts": "约定回款日",
+}
 
 
 def describe(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> str:

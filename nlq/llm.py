@@ -5,6 +5,7 @@ QuerySpec (structured output). Only the question and the schema are sent: no nam
 Whatever comes back is validated exactly like the offline parser's output; on an error, a timeout or an
 invalid spec the caller falls back to the offline parser (spec_from_model returns None).
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ INSTRUCTIONS = """你把销售经理的中文问题转换成一个 JSON 对象�
 - 问题无法用 schema 表达时，输出 {"refuse": "原因"}。"""
 
 
-def model_from_env(env: Mapping[str, str] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> BaseChatModel | None:
+def model_from_env(
+    env: Mapping[str, str] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> BaseChatModel | None:
     """An OpenAI-compatible chat model when LLM_BASE_URL and LLM_MODEL are set; None otherwise."""
     env = os.environ if env is None else env
     base, model = env.get("LLM_BASE_URL"), env.get("LLM_MODEL")
@@ -47,8 +50,14 @@ def model_from_env(env: Mapping[str, str] | None = None, *, timeout_s: float = D
         return None
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(base_url=base, model=model, api_key=env.get("LLM_API_KEY") or "none", temperature=0,
-                      timeout=timeout_s, max_retries=0)
+    return ChatOpenAI(
+        base_url=base,
+        model=model,
+        api_key=env.get("LLM_API_KEY") or "none",
+        temperature=0,
+        timeout=timeout_s,
+        max_retries=0,
+    )
 
 
 def messages_for(question: str) -> list[Any]:
@@ -58,7 +67,9 @@ def messages_for(question: str) -> list[Any]:
     return [SystemMessage(content=f"{INSTRUCTIONS}\nJSON Schema:\n{schema}"), HumanMessage(content=question)]
 
 
-def spec_from_model(model: BaseChatModel, question: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> QuerySpec | None:
+def spec_from_model(
+    model: BaseChatModel, question: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> QuerySpec | None:
     """The model's QuerySpec for the question, or None (error, timeout, refusal, or anything invalid)."""
     future = _POOL.submit(_read, model, question)
     try:

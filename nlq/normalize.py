@@ -1,6 +1,7 @@
 """Question text → canonical text: half-width, lower-case Latin, no spaces, common typos fixed, and Chinese
 numerals as digits (三十天 → 30天, 两周 → 2周, 一个月 → 1个月) — except inside fixed words and names.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,25 +12,98 @@ import cn2an
 
 # wrong → right; only unambiguous slips of the keyboard or the ear
 TYPOS = {
-    "拜仿": "拜访", "拜方": "拜访", "摆访": "拜访", "败访": "拜访", "百访": "拜访", "拜放": "拜访",
-    "客护": "客户", "课户": "客户", "可户": "客户",
-    "流逝": "流失", "留失": "流失", "流式": "流失",
-    "信息新鲜度": "信息鲜度", "客户新鲜度": "客户信息鲜度", "鲜渡": "鲜度", "完整律": "完整率", "完整绿": "完整率", "完整度": "完整率",
-    "漏抖": "漏斗", "商机转换": "商机转化", "销售颔": "销售额", "销额": "销售额", "业积": "业绩",
-    "跟近": "跟进", "根进": "跟进", "互东": "互动", "逾其": "逾期", "预期未回款": "逾期未回款",
-    "回款预期": "回款逾期", "响应超市": "响应超时", "价格议异": "价格异议", "价格异意": "价格异议",
-    "nsp": "nps", "n p s": "nps", "拜访完成率": "拜访完整率",
+    "拜仿": "拜访",
+    "拜方": "拜访",
+    "摆访": "拜访",
+    "败访": "拜访",
+    "百访": "拜访",
+    "拜放": "拜访",
+    "客护": "客户",
+    "课户": "客户",
+    "可户": "客户",
+    "流逝": "流失",
+    "留失": "流失",
+    "流式": "流失",
+    "信息新鲜度": "信息鲜度",
+    "客户新鲜度": "客户信息鲜度",
+    "鲜渡": "鲜度",
+    "完整律": "完整率",
+    "完整绿": "完整率",
+    "完整度": "完整率",
+    "漏抖": "漏斗",
+    "商机转换": "商机转化",
+    "销售颔": "销售额",
+    "销额": "销售额",
+    "业积": "业绩",
+    "跟近": "跟进",
+    "根进": "跟进",
+    "互东": "互动",
+    "逾其": "逾期",
+    "预期未回款": "逾期未回款",
+    "回款预期": "回款逾期",
+    "响应超市": "响应超时",
+    "价格议异": "价格异议",
+    "价格异意": "价格异议",
+    "nsp": "nps",
+    "n p s": "nps",
+    "拜访完成率": "拜访完整率",
 }
 # words whose numeral characters are not numbers (一下, 周一, 上一年 …)
-FIXED_WORDS = ("一下", "一共", "一直", "一起", "一样", "一些", "一点", "一般", "一定", "一览", "统一", "唯一",
-               "万一", "第一", "哪一", "每一", "任一", "同一", "之一", "一线", "上一年", "上一周",
-               "上一个月", "上一季度", "上一个季度", "这一周", "这一年", "一对一", "零售", "一遍", "一次性", "最后一次",
-               "周一", "周二", "周三", "周四", "周五", "周六", "周日", "星期一", "星期二", "星期三", "星期四",
-               "星期五", "星期六", "星期日", "星期天")
+FIXED_WORDS = (
+    "一下",
+    "一共",
+    "一直",
+    "一起",
+    "一样",
+    "一些",
+    "一点",
+    "一般",
+    "一定",
+    "一览",
+    "统一",
+    "唯一",
+    "万一",
+    "第一",
+    "哪一",
+    "每一",
+    "任一",
+    "同一",
+    "之一",
+    "一线",
+    "上一年",
+    "上一周",
+    "上一个月",
+    "上一季度",
+    "上一个季度",
+    "这一周",
+    "这一年",
+    "一对一",
+    "零售",
+    "一遍",
+    "一次性",
+    "最后一次",
+    "周一",
+    "周二",
+    "周三",
+    "周四",
+    "周五",
+    "周六",
+    "周日",
+    "星期一",
+    "星期二",
+    "星期三",
+    "星期四",
+    "星期五",
+    "星期六",
+    "星期日",
+    "星期天",
+)
 _NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 # 十分 is "very" (十分重要) unless it is a score: a numeral or a comparison before it, a bound after it
 # (NPS七十分以上, 低于十分, 十分以下)
-_VERY = re.compile(r"(?<![零〇一二两三四五六七八九十百千万于过为是在到至>=<])十分(?!以上|以下|及以|或以|之间|到|至|-|~)")
+_VERY = re.compile(
+    r"(?<![零〇一二两三四五六七八九十百千万于过为是在到至>=<])十分(?!以上|以下|及以|或以|之间|到|至|-|~)"
+)
 _PRIVATE = 0xE000
 
 
@@ -46,7 +120,9 @@ def normalize(text: str, protect: Iterable[str] = ()) -> str:
 
 def numerals_to_digits(text: str, protect: Iterable[str] = ()) -> str:
     """Chinese numerals → digits, leaving FIXED_WORDS and the `protect`ed names (people, places) alone."""
-    keep = sorted({w for w in (*FIXED_WORDS, *protect) if w and _NUMERAL_RUN.search(w)}, key=len, reverse=True)
+    keep = sorted(
+        {w for w in (*FIXED_WORDS, *protect) if w and _NUMERAL_RUN.search(w)}, key=len, reverse=True
+    )
     saved: list[str] = ["十分"]
     text = _VERY.sub(chr(_PRIVATE), text)
     for word in keep:

@@ -4,6 +4,7 @@ Rule-based and deterministic. What it cannot read it refuses (raises Refused wit
 guesses. Time words bind to the nearest condition that follows them (else the nearest before):
 '上月流失但NPS>70的客户' puts 上月 on 流失.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -29,9 +30,19 @@ from nlq.spec import (
 )
 from nlq.vocab import Vocab
 
-RANKABLE = {("orders", "sales"): "sales", ("orders", "count"): "order_count", ("visits", "count"): "visit_count"}
-ENTITY_WORDS = {"customers": "客户", "visits": "拜访", "orders": "订单", "opportunities": "商机", "tickets": "工单",
-                "contracts": "合同"}
+RANKABLE = {
+    ("orders", "sales"): "sales",
+    ("orders", "count"): "order_count",
+    ("visits", "count"): "visit_count",
+}
+ENTITY_WORDS = {
+    "customers": "客户",
+    "visits": "拜访",
+    "orders": "订单",
+    "opportunities": "商机",
+    "tickets": "工单",
+    "contracts": "合同",
+}
 
 
 class Refused(Exception):
@@ -42,8 +53,13 @@ class Refused(Exception):
 
 def protected_words(vocab: Vocab) -> list[str]:
     """Names whose characters must survive numeral conversion (张三, 一号店 …)."""
-    return [u.name for u in vocab.users.values()] + [*vocab.regions, *vocab.cities, *vocab.channels,
-                                                      *vocab.categories, *vocab.tags]
+    return [u.name for u in vocab.users.values()] + [
+        *vocab.regions,
+        *vocab.cities,
+        *vocab.channels,
+        *vocab.categories,
+        *vocab.tags,
+    ]
 
 
 def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpec:
@@ -86,12 +102,24 @@ class _Reader:
         kind = "groups" if group_by else ("list" if figure == "list" else "figure")
         ranking, limit = self._ranking(kind, rank_tok, periods.get(id(rank_tok)) if rank_tok else None)
         try:
-            spec = QuerySpec(entity=entity, figure=figure, period=periods.get(id(main)) if main else None,
-                             customer=customer, group_by=group_by, ranking=ranking, limit=limit, **extra)
+            spec = QuerySpec(
+                entity=entity,
+                figure=figure,
+                period=periods.get(id(main)) if main else None,
+                customer=customer,
+                group_by=group_by,
+                ranking=ranking,
+                limit=limit,
+                **extra,
+            )
         except ValidationError:
             raise Refused("这些条件放在一起没有明确的定义，请换个问法或拆成几个问题。") from None
-        if spec.kind == "list" and spec.limit and spec.ranking is None \
-                and default_list_order(spec.customer, effective_status(spec)) is None:
+        if (
+            spec.kind == "list"
+            and spec.limit
+            and spec.ranking is None
+            and default_list_order(spec.customer, effective_status(spec)) is None
+        ):
             raise Refused("「前N个」要说明按什么排，例如「NPS最高的5个客户」「销售额前10的客户」。")
         return spec
 
@@ -99,8 +127,10 @@ class _Reader:
         for t in self.of("team"):  # 周杰团队 / 周杰的下属: another person's team is not a defined scope word
             before = [p for p in self.of("person") if self.after(p) is t]
             if before and t.val in ("团队", "本团队", "全团队"):
-                raise Refused("「某人的团队」不是能直接筛选的范围。可以问「各业务员的客户数」（在你的可见范围内按人分组），"
-                              "或直接说业务员的名字。")
+                raise Refused(
+                    "「某人的团队」不是能直接筛选的范围。可以问「各业务员的客户数」（在你的可见范围内按人分组），"
+                    "或直接说业务员的名字。"
+                )
         if self.of("sleep_bare"):
             raise Refused("「沉睡」要说明多久，例如「沉睡超过30天的客户」或「超过30天没跟进的客户」。")
         if self.of("or"):
@@ -118,7 +148,12 @@ class _Reader:
         head = nouns[-1].val if nouns else None
         rank_tok = None
         for m in measures:
-            if m.val in RANKABLE and self._ranked_after(m) and head == "customers" and not self._group_tokens():
+            if (
+                m.val in RANKABLE
+                and self._ranked_after(m)
+                and head == "customers"
+                and not self._group_tokens()
+            ):
                 rank_tok = m
         rest = [m for m in measures if m is not rank_tok]
         if len(rest) > 1:
@@ -136,7 +171,9 @@ class _Reader:
             if head is None and not self._has_customer_condition():
                 raise Refused("没看出要查什么（客户、拜访、销售额……）。")
             if head is None and self._group_tokens():
-                raise Refused("要统计什么？例如「各大区提过价格异议的客户数」或「各业务员带价格异议标签的拜访次数」。")
+                raise Refused(
+                    "要统计什么？例如「各大区提过价格异议的客户数」或「各业务员带价格异议标签的拜访次数」。"
+                )
             return "customers", "count" if counting else "list", None, None
         head_tok = nouns[-1]
         if head == "tickets" and not counting and self.of("timeout"):
@@ -156,8 +193,10 @@ class _Reader:
             while nxt is not None and nxt.kind == "period":
                 nxt = self.after(nxt)
             if nxt is not None and nxt.kind == "touch_pos":
-                raise Refused("「某人拜访/跟进过的客户」只按负责人统计，不按谁拜访；可以问「张伟的客户」"
-                              "「张伟的客户本月被拜访了几次」或「张伟本月拜访了多少次」。")
+                raise Refused(
+                    "「某人拜访/跟进过的客户」只按负责人统计，不按谁拜访；可以问「张伟的客户」"
+                    "「张伟的客户本月被拜访了几次」或「张伟本月拜访了多少次」。"
+                )
         if self.sees_only_self:
             return
         for t in self.of("me"):
@@ -165,7 +204,9 @@ class _Reader:
             while nxt is not None and nxt.kind == "period":  # 我本月拜访过的客户
                 nxt = self.after(nxt)
             if nxt is not None and nxt.kind in ("touch_pos", "touch_neg", "touch_full", "order"):
-                raise Refused("「我拜访/跟进过的客户」只按负责人统计，不按谁拜访；可以问「我自己的客户」或「我本月拜访了多少次」。")
+                raise Refused(
+                    "「我拜访/跟进过的客户」只按负责人统计，不按谁拜访；可以问「我自己的客户」或「我本月拜访了多少次」。"
+                )
 
     def _ranked_after(self, m: Tok) -> bool:
         nxt = self.after(m)
@@ -176,8 +217,23 @@ class _Reader:
         return out + [t for t in self.of("top", "super") if t.val.get("group")]
 
     def _has_customer_condition(self) -> bool:
-        return bool(self.of("lost", "not_lost", "nps", "touch_full", "touch_neg", "touch_pos", "order", "tag",
-                            "timeout", "overdue", "status_all", "status_active", "rank"))
+        return bool(
+            self.of(
+                "lost",
+                "not_lost",
+                "nps",
+                "touch_full",
+                "touch_neg",
+                "touch_pos",
+                "order",
+                "tag",
+                "timeout",
+                "overdue",
+                "status_all",
+                "status_active",
+                "rank",
+            )
+        )
 
     def _bind_periods(self, entity: str, main: Tok | None, rank_tok: Tok | None) -> dict[int, Any]:
         consumers = [t for t in self.toks if t.kind in ("lost", "order", "touch_neg", "touch_pos")]
@@ -204,8 +260,16 @@ class _Reader:
         return bound
 
     def _conditions(self, entity: str, periods: dict[int, Any]) -> tuple[CustomerFilter, dict[str, Any]]:
-        c: dict[str, Any] = {"nps": [], "regions": [], "cities": [], "channels": [], "owners": [], "tags": [],
-                             "orders": [], "touches": []}
+        c: dict[str, Any] = {
+            "nps": [],
+            "regions": [],
+            "cities": [],
+            "channels": [],
+            "owners": [],
+            "tags": [],
+            "orders": [],
+            "touches": [],
+        }
         extra: dict[str, Any] = {}
         c["status"] = self._status(entity, periods, c)
         for t in self.of("nps"):
@@ -294,8 +358,9 @@ class _Reader:
         if reps:
             extra["reps"] = reps
 
-    def _orders_and_categories(self, entity: str, periods: dict[int, Any], c: dict[str, Any],
-                               extra: dict[str, Any]) -> None:
+    def _orders_and_categories(
+        self, entity: str, periods: dict[int, Any], c: dict[str, Any], extra: dict[str, Any]
+    ) -> None:
         attached: set[int] = set()
         for t in self.of("order"):
             nxt = self.after(t)
@@ -335,14 +400,17 @@ class _Reader:
             raise Refused(f"{ENTITY_WORDS[entity]}不能按{GROUP_WORDS[key]}分组。")
         return key
 
-    def _ranking(self, kind: str, rank_tok: Tok | None, rank_period: Any) -> tuple[Ranking | None, int | None]:
+    def _ranking(
+        self, kind: str, rank_tok: Tok | None, rank_period: Any
+    ) -> tuple[Ranking | None, int | None]:
         tops, supers, words = self.of("top"), self.of("super"), self.of("rankword")
         ranks = self.of("rank")
         if len(tops) > 1 or len(ranks) > 1 or (ranks and rank_tok is not None):
             raise Refused("排名的说法出现了不止一次，请只说一种排名。")
         limit = tops[0].val["limit"] if tops else None
-        singular = bool(self.of("list_one") or [t for t in self.of("group_which") if not t.val[1]]
-                        or self.of("who"))
+        singular = bool(
+            self.of("list_one") or [t for t in self.of("group_which") if not t.val[1]] or self.of("who")
+        )
         many = bool(self.of("list_many") or [t for t in self.of("group_which") if t.val[1]])
         desc_words = [t.val["desc"] for t in tops if t.val["superlative"] or not t.val["desc"]]
         desc_words += [t.val["desc"] for t in supers] + [t.val for t in words]

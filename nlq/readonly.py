@@ -4,6 +4,7 @@ PostgreSQL: SET TRANSACTION READ ONLY and SET LOCAL statement_timeout. SQLite: P
 progress handler that interrupts a statement past the deadline. Both are undone before the connection
 goes back to the pool.
 """
+
 from __future__ import annotations
 
 import time

@@ -1,6 +1,7 @@
 """Normalised question text → tokens. Every character must be consumed by a recogniser or be a filler word;
 whatever is left makes the question unreadable (refused, never guessed).
 """
+
 from __future__ import annotations
 
 import re
@@ -38,8 +39,12 @@ class _Scanner:
         self.buf = list(text)
         self.toks: list[Tok] = []
 
-    def take(self, pattern: str | re.Pattern[str], kind: str | None,
-             make: Callable[[re.Match[str]], Any] | None = None) -> None:
+    def take(
+        self,
+        pattern: str | re.Pattern[str],
+        kind: str | None,
+        make: Callable[[re.Match[str]], Any] | None = None,
+    ) -> None:
         rx = re.compile(pattern) if isinstance(pattern, str) else pattern
         for m in list(rx.finditer("".join(self.buf))):
             if m.end() == m.start():
@@ -49,7 +54,7 @@ class _Scanner:
                 continue
             if kind is not None:
                 self.toks.append(Tok(kind, m.start(), m.end(), val))
-            self.buf[m.start():m.end()] = _USED * (m.end() - m.start())
+            self.buf[m.start() : m.end()] = _USED * (m.end() - m.start())
 
     def leftover(self) -> str:
         return "".join(self.buf).replace(_USED, " ").strip()
@@ -68,18 +73,25 @@ def _touch_kind(word: str) -> str:
     return "visit" if word in ("拜访", "回访") else "any"
 
 
-def _stale(amount: str, unit: str, touch: str, strict_word: str | None, inclusive_word: str | None) -> TouchCondition:
+def _stale(
+    amount: str, unit: str, touch: str, strict_word: str | None, inclusive_word: str | None
+) -> TouchCondition:
     inclusive = inclusive_word in L.AGE_INCLUSIVE or strict_word in L.AGE_INCLUSIVE
     if strict_word in ("超过", "多于", "大于"):
         inclusive = False
-    return TouchCondition(present=False, kind=_touch_kind(touch), age_inclusive=inclusive,
-                          period=Period(kind="rolling", span=span_of(amount, unit)))
+    return TouchCondition(
+        present=False,
+        kind=_touch_kind(touch),
+        age_inclusive=inclusive,
+        period=Period(kind="rolling", span=span_of(amount, unit)),
+    )
 
 
 def _window(m: re.Match[str], present: bool) -> TouchCondition:
     g = [x for x in m.groups() if x is not None]  # amount, unit, touch
-    return TouchCondition(present=present, kind=_touch_kind(g[2]),
-                          period=Period(kind="rolling", span=span_of(g[0], g[1])))
+    return TouchCondition(
+        present=present, kind=_touch_kind(g[2]), period=Period(kind="rolling", span=span_of(g[0], g[1]))
+    )
 
 
 def _nps_prefix(m: re.Match[str]) -> Any:
@@ -135,14 +147,31 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s = _Scanner(text)
     s.take(L.POLITE, None)
     # NPS
-    s.take(L.NPS_RANGE, "nps", lambda m: [NpsCondition(op=">=", value=int(m.group(1))),
-                                          NpsCondition(op="<=", value=int(m.group(2)))])
+    s.take(
+        L.NPS_RANGE,
+        "nps",
+        lambda m: [
+            NpsCondition(op=">=", value=int(m.group(1))),
+            NpsCondition(op="<=", value=int(m.group(2))),
+        ],
+    )
     s.take(L.NPS_PREFIX, "nps", _nps_prefix)
     s.take(L.NPS_SUFFIX, "nps", lambda m: [NpsCondition(op=L.SUFFIX_OPS[m.group(2)], value=int(m.group(1)))])
-    s.take(L.NPS_KEY, "rank", lambda m: {"by": "nps", "desc": m.group(1) is None, "limit": None, "superlative": False})
-    s.take(L.NPS_RANK, "rank", lambda m: {
-        "by": "nps", "desc": {"最高": True, "最低": False}.get(m.group(1), L.RANK_WORDS.get(m.group(1), True)),
-        "limit": int(m.group(2)) if m.group(2) else None, "superlative": m.group(1) in ("最高", "最低")})
+    s.take(
+        L.NPS_KEY,
+        "rank",
+        lambda m: {"by": "nps", "desc": m.group(1) is None, "limit": None, "superlative": False},
+    )
+    s.take(
+        L.NPS_RANK,
+        "rank",
+        lambda m: {
+            "by": "nps",
+            "desc": {"最高": True, "最低": False}.get(m.group(1), L.RANK_WORDS.get(m.group(1), True)),
+            "limit": int(m.group(2)) if m.group(2) else None,
+            "superlative": m.group(1) in ("最高", "最低"),
+        },
+    )
     s.take(L.ALL_LOST, None)
     s.take(L.STATUS_ALL, "status_all")
     s.take(L.STATUS_ACTIVE, "status_active")
@@ -150,35 +179,79 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     for pat, entity, figure in L.MEASURES:
         s.take(pat, "measure", lambda m, e=entity, f=figure: (e, f))
     # touches with an age or a window
-    s.take(L.LONGEST_UNTOUCHED, "rank", lambda m: {
-        "by": "last_visit" if _touch_kind(m.group(1)) == "visit" else "last_touch", "desc": False,
-        "limit": int(m.group(2)) if m.group(2) else None, "superlative": True})
+    s.take(
+        L.LONGEST_UNTOUCHED,
+        "rank",
+        lambda m: {
+            "by": "last_visit" if _touch_kind(m.group(1)) == "visit" else "last_touch",
+            "desc": False,
+            "limit": int(m.group(2)) if m.group(2) else None,
+            "superlative": True,
+        },
+    )
     s.take(L.STALE_WINDOW, "touch_full", lambda m: _window(m, present=False))
     s.take(L.TOUCHED_WINDOW, "touch_full", lambda m: _window(m, present=True))
-    s.take(L.LAST_TOUCH_AGE, "touch_full",
-           lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)))
-    s.take(L.STALE_SPAN_FIRST, "touch_full",
-           lambda m: _stale(m.group(2), m.group(3), m.group(5), m.group(1), m.group(4)))
-    s.take(L.STALE_SPAN_AFTER, "touch_full",
-           lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)))
-    s.take(L.SLEEP_SPAN, "touch_full", lambda m: _stale(
-        m.group(2) or m.group(6), m.group(3) or m.group(7), "互动", m.group(1) or m.group(5), m.group(4) or m.group(8)))
+    s.take(
+        L.LAST_TOUCH_AGE,
+        "touch_full",
+        lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)),
+    )
+    s.take(
+        L.STALE_SPAN_FIRST,
+        "touch_full",
+        lambda m: _stale(m.group(2), m.group(3), m.group(5), m.group(1), m.group(4)),
+    )
+    s.take(
+        L.STALE_SPAN_AFTER,
+        "touch_full",
+        lambda m: _stale(m.group(3), m.group(4), m.group(1), m.group(2), m.group(5)),
+    )
+    s.take(
+        L.SLEEP_SPAN,
+        "touch_full",
+        lambda m: _stale(
+            m.group(2) or m.group(6),
+            m.group(3) or m.group(7),
+            "互动",
+            m.group(1) or m.group(5),
+            m.group(4) or m.group(8),
+        ),
+    )
     s.take(L.SLEEP_BARE, "sleep_bare")
     # periods
     for rx in PERIOD_PATTERNS:
         s.take(rx, "period", lambda m: match_period(m, now=now) or _SKIP)
     # ranking, limits, groups
-    s.take(rf"{L.TOP_SUPER}(?:的)?({L.GROUP_NOUNS_RE})?", "top", lambda m: {
-        "limit": int(m.group(2)), "desc": L.SUPERLATIVES[m.group(1)], "superlative": True,
-        "group": L.GROUP_NOUNS.get(m.group(3) or "")})
-    s.take(rf"(?:{L.TOP_N})(?:的)?({L.GROUP_NOUNS_RE})?", "top", lambda m: {
-        "limit": int(m.group(1) or m.group(2) or m.group(3) or 1), "desc": not m.group(0).startswith("倒数"),
-        "superlative": False, "group": L.GROUP_NOUNS.get(m.group(4) or "")})
-    s.take(rf"({L.SUPER_RE})(?:的)?({L.GROUP_NOUNS_RE})?", "super", lambda m: {
-        "desc": L.SUPERLATIVES[m.group(1)], "group": L.GROUP_NOUNS.get(m.group(2) or "")})
+    s.take(
+        rf"{L.TOP_SUPER}(?:的)?({L.GROUP_NOUNS_RE})?",
+        "top",
+        lambda m: {
+            "limit": int(m.group(2)),
+            "desc": L.SUPERLATIVES[m.group(1)],
+            "superlative": True,
+            "group": L.GROUP_NOUNS.get(m.group(3) or ""),
+        },
+    )
+    s.take(
+        rf"(?:{L.TOP_N})(?:的)?({L.GROUP_NOUNS_RE})?",
+        "top",
+        lambda m: {
+            "limit": int(m.group(1) or m.group(2) or m.group(3) or 1),
+            "desc": not m.group(0).startswith("倒数"),
+            "superlative": False,
+            "group": L.GROUP_NOUNS.get(m.group(4) or ""),
+        },
+    )
+    s.take(
+        rf"({L.SUPER_RE})(?:的)?({L.GROUP_NOUNS_RE})?",
+        "super",
+        lambda m: {"desc": L.SUPERLATIVES[m.group(1)], "group": L.GROUP_NOUNS.get(m.group(2) or "")},
+    )
     s.take(rf"({_alt(set(L.RANK_WORDS))})(?:排列|排序|排)?", "rankword", lambda m: L.RANK_WORDS[m.group(1)])
     s.take(L.GROUP_EACH, "group", lambda m: L.GROUP_NOUNS[m.group(1)])
-    s.take(L.GROUP_WHICH, "group_which", lambda m: (L.GROUP_NOUNS[m.group(2)], m.group(1) in ("哪些", "哪几个")))
+    s.take(
+        L.GROUP_WHICH, "group_which", lambda m: (L.GROUP_NOUNS[m.group(2)], m.group(1) in ("哪些", "哪几个"))
+    )
     s.take(L.LIST_MANY, "list_many")
     s.take(L.LIST_ONE, "list_one")
     s.take(L.WHO, "who")
@@ -199,8 +272,11 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     if vocab.regions:
         region_re, region_base = _region_pattern(vocab)
         s.take(region_re, "region", lambda m: sorted(region_base[m.group(1)]))
-    for kind, values, tail in (("city", vocab.cities, "(?:市)?"), ("channel", vocab.channels, "(?:渠道)?"),
-                               ("category", vocab.categories, "(?:品类|类产品|类|产品)?")):
+    for kind, values, tail in (
+        ("city", vocab.cities, "(?:市)?"),
+        ("channel", vocab.channels, "(?:渠道)?"),
+        ("category", vocab.categories, "(?:品类|类产品|类|产品)?"),
+    ):
         folded = _folded(values)
         if folded:
             s.take(rf"({_alt(set(folded))}){tail}", kind, lambda m, f=folded: f[m.group(1)])

@@ -4,6 +4,7 @@ A QuerySpec carries no SQL and no absolute times: periods are named (上月, 最
 against `now` by nlq.timewords. The offline parser and the LLM both produce one; both go through
 `check` (structure) here and `nlq.validate` (names against the organisation) before compiling.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -13,13 +14,27 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Entity = Literal["customers", "visits", "orders", "opportunities", "tickets", "contracts"]
 # list: customers one per row; count: rows of the entity; complete_count/complete_rate: 完整拜访;
 # freshness: 客户信息鲜度; sales: 销售额; funnel_rate: 商机转化漏斗完整率; outstanding: 逾期未回款金额
-Figure = Literal["list", "count", "complete_count", "complete_rate", "freshness", "sales", "funnel_rate",
-                 "outstanding"]
+Figure = Literal[
+    "list", "count", "complete_count", "complete_rate", "freshness", "sales", "funnel_rate", "outstanding"
+]
 GroupKey = Literal["region", "city", "channel", "rep", "tag", "category", "stage"]
 Stage = Literal["need_confirmed", "quoted", "negotiating", "won", "lost"]
-PeriodKind = Literal["today", "yesterday", "day_before_yesterday", "this_week", "last_week", "this_month",
-                     "last_month", "this_quarter", "last_quarter", "this_year", "last_year", "month", "year",
-                     "rolling"]
+PeriodKind = Literal[
+    "today",
+    "yesterday",
+    "day_before_yesterday",
+    "this_week",
+    "last_week",
+    "this_month",
+    "last_month",
+    "this_quarter",
+    "last_quarter",
+    "this_year",
+    "last_year",
+    "month",
+    "year",
+    "rolling",
+]
 Unit = Literal["hour", "day", "week", "month"]
 RankBy = Literal["figure", "nps", "sales", "order_count", "visit_count", "last_touch", "last_visit"]
 
@@ -68,8 +83,11 @@ class Period(_Closed):
         need_span = self.kind == "rolling"
         need_year = self.kind in ("month", "year")
         need_month = self.kind == "month"
-        if need_span != (self.span is not None) or need_year != (self.year is not None) \
-                or need_month != (self.month is not None):
+        if (
+            need_span != (self.span is not None)
+            or need_year != (self.year is not None)
+            or need_month != (self.month is not None)
+        ):
             raise ValueError(f"period {self.kind}: span/year/month do not match the kind")
         return self
 
@@ -213,7 +231,9 @@ def structure_problems(s: QuerySpec) -> list[str]:
         elif s.kind == "groups" and s.ranking.by != "figure":
             out.append("groups rank by their figure")
         elif s.kind == "list" and s.ranking.by not in LIST_RANKS:
-            out.append("a customer list ranks by nps, sales, order_count, visit_count, last_touch or last_visit")
+            out.append(
+                "a customer list ranks by nps, sales, order_count, visit_count, last_touch or last_visit"
+            )
         if s.ranking.period is not None and s.ranking.by not in ("sales", "order_count", "visit_count"):
             out.append("only sales, order_count and visit_count rankings take a period")
     if s.limit is not None and s.kind == "figure":

@@ -1,4 +1,5 @@
 """The few expressions that SQLite and PostgreSQL spell differently, built as SQLAlchemy expressions."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """One next action after an answer, and the nearest answerable questions after a refusal."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,19 +50,28 @@ def suggest(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, dict[s
             by_owner.setdefault(r["owner"], []).append(r["customer_id"])
         remind = {"type": "remind_owners", "customer_ids": ids, "by_owner": by_owner}
         if any(not t.present for t in f.touches):
-            return (f"给这{len(ids)}位客户的负责人（{len(by_owner)}人）各发一条跟进提醒。",
-                    {**remind, "reason": "stale"})
+            return (
+                f"给这{len(ids)}位客户的负责人（{len(by_owner)}人）各发一条跟进提醒。",
+                {**remind, "reason": "stale"},
+            )
         if f.overdue is not None:
             return f"提醒{len(by_owner)}位负责人跟进这些客户的逾期回款。", {**remind, "reason": "overdue"}
         if f.ticket_timeout is not None:
-            return f"提醒{len(by_owner)}位负责人跟进这些客户的超时工单。", {**remind, "reason": "ticket_timeout"}
+            return f"提醒{len(by_owner)}位负责人跟进这些客户的超时工单。", {
+                **remind,
+                "reason": "ticket_timeout",
+            }
         if f.lost_period is not None or f.status == "lost":
-            return ("请负责人回访这些流失客户，了解原因并尝试挽回。",
-                    {"type": "schedule_visits", "customer_ids": ids, "reason": "win_back"})
+            return (
+                "请负责人回访这些流失客户，了解原因并尝试挽回。",
+                {"type": "schedule_visits", "customer_ids": ids, "reason": "win_back"},
+            )
         if f.tags:
             tag = f.tags[0].tag
-            return (f"请负责人针对「{tag}」回访这些客户。",
-                    {"type": "schedule_visits", "customer_ids": ids, "reason": f"tag:{tag}"})
+            return (
+                f"请负责人针对「{tag}」回访这些客户。",
+                {"type": "schedule_visits", "customer_ids": ids, "reason": f"tag:{tag}"},
+            )
         return None, None
     if kind == "figure":
         return _after_figure(spec, answer)
@@ -69,8 +79,10 @@ def suggest(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, dict[s
         known = [r for r in rows if r.get("value") is not None]
         if known:
             low = min(known, key=lambda r: (r["value"], str(r["key"])))
-            return _ask(f"看看{low.get('name') or low['key']}的明细：这一组的比率最低（{low['value']:.0%}）。",
-                        _detail_question(spec, low))
+            return _ask(
+                f"看看{low.get('name') or low['key']}的明细：这一组的比率最低（{low['value']:.0%}）。",
+                _detail_question(spec, low),
+            )
     return None, None
 
 
@@ -92,7 +104,9 @@ def _after_figure(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, 
 
 
 def _detail_question(spec: QuerySpec, row: dict[str, Any]) -> str:
-    what = {"complete_rate": "拜访完整率", "freshness": "客户信息鲜度", "funnel_rate": "商机转化漏斗完整率"}[spec.figure]
+    what = {"complete_rate": "拜访完整率", "freshness": "客户信息鲜度", "funnel_rate": "商机转化漏斗完整率"}[
+        spec.figure
+    ]
     return f"{row.get('name') or row['key']}的{what}"
 
 

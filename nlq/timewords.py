@@ -5,6 +5,7 @@ from now minus N×24 h to now, both ends included. A month as a span is 30 days,
 Date columns (ordered_on, lost_on, …) count a date D as its local midnight: D is in a window when
 D 00:00 Asia/Shanghai is.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,19 @@ from datetime import date, datetime, time, timedelta
 from core.clock import SHANGHAI, as_utc
 from nlq.spec import Period, Span
 
-UNIT_WORDS = {"小时": "hour", "个小时": "hour", "天": "day", "日": "day", "周": "week", "个星期": "week",
-              "星期": "week", "个礼拜": "week", "礼拜": "week", "个月": "month", "月": "month"}
+UNIT_WORDS = {
+    "小时": "hour",
+    "个小时": "hour",
+    "天": "day",
+    "日": "day",
+    "周": "week",
+    "个星期": "week",
+    "星期": "week",
+    "个礼拜": "week",
+    "礼拜": "week",
+    "个月": "month",
+    "月": "month",
+}
 UNIT_RE = "|".join(sorted(UNIT_WORDS, key=len, reverse=True))
 SPAN_RE = rf"(\d{{1,4}})(?:{UNIT_RE})"
 UNIT_CN = {"hour": "小时", "day": "天", "week": "周", "month": "个月"}
@@ -50,7 +62,7 @@ def split_span(text: str) -> Span:
     m = re.fullmatch(SPAN_RE, text)
     if not m:
         raise ValueError(text)
-    return span_of(m.group(1), text[len(m.group(1)):])
+    return span_of(m.group(1), text[len(m.group(1)) :])
 
 
 def named_period(word: str) -> Period:
@@ -81,7 +93,7 @@ def match_period(m: re.Match[str], *, now: datetime) -> Period | None:
 
 
 def _unit_after(text: str, digits: str) -> str:
-    rest = text[text.index(digits) + len(digits):]
+    rest = text[text.index(digits) + len(digits) :]
     for unit in sorted(UNIT_WORDS, key=len, reverse=True):
         if rest.startswith(unit):
             return unit
@@ -92,6 +104,7 @@ PERIOD_PATTERNS = (ROLLING_RE, MONTH_RE, YEAR_RE, NAMED_FULL_RE)
 
 
 # --- resolution -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Window:
@@ -109,8 +122,12 @@ class Window:
 
 
 def span_delta(span: Span) -> timedelta:
-    return {"hour": timedelta(hours=span.amount), "day": timedelta(days=span.amount),
-            "week": timedelta(days=7 * span.amount), "month": timedelta(days=30 * span.amount)}[span.unit]
+    return {
+        "hour": timedelta(hours=span.amount),
+        "day": timedelta(days=span.amount),
+        "week": timedelta(days=7 * span.amount),
+        "month": timedelta(days=30 * span.amount),
+    }[span.unit]
 
 
 def span_words(span: Span) -> str:
@@ -134,9 +151,19 @@ def _add_months(d: date, n: int) -> date:
     return date(k // 12, k % 12 + 1, 1)
 
 
-_WORDS = {"today": "今天", "yesterday": "昨天", "day_before_yesterday": "前天", "this_week": "本周",
-          "last_week": "上周", "this_month": "本月", "last_month": "上月", "this_quarter": "本季度",
-          "last_quarter": "上季度", "this_year": "今年", "last_year": "去年"}
+_WORDS = {
+    "today": "今天",
+    "yesterday": "昨天",
+    "day_before_yesterday": "前天",
+    "this_week": "本周",
+    "last_week": "上周",
+    "this_month": "本月",
+    "last_month": "上月",
+    "this_quarter": "本季度",
+    "last_quarter": "上季度",
+    "this_year": "今年",
+    "last_year": "去年",
+}
 
 
 def resolve(p: Period, now: datetime) -> Window:

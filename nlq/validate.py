@@ -4,6 +4,7 @@
    (people by userid or by a unique name); an unknown name is refused, never guessed;
 2. scope: a rep, city or region named outside the asker's scope gives an empty answer with that reason.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,8 +76,10 @@ def out_of_scope(session: Session, spec: QuerySpec, scope: Scope, vocab: Vocab) 
         return None
     people = [*spec.customer.owners, *spec.reps]
     outside = [vocab.person_label(u) for u in dict.fromkeys(people) if u not in scope.owners]
-    for col, named, word in ((CustomerRow.region, spec.customer.regions, "大区"),
-                             (CustomerRow.city, spec.customer.cities, "城市")):
+    for col, named, word in (
+        (CustomerRow.region, spec.customer.regions, "大区"),
+        (CustomerRow.city, spec.customer.cities, "城市"),
+    ):
         if named:
             seen = {_base(v) for v in _values_in_scope(session, col, named, scope)}
             outside += [f"{word}「{b}」" for b in dict.fromkeys(_base(x) for x in named) if b not in seen]

@@ -3,6 +3,7 @@
 The parser recognises a name only if it is here (or in the short static lists of common regions and
 cities, so that naming a place with no data gives an empty answer rather than a refusal).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,19 +22,115 @@ from storage.models import CustomerRow, OrderRow, UserRow, VisitTagRow
 
 STANDARD_TAGS = ("价格异议", "库存不足", "新品兴趣", "账期协商")
 COMMON_REGIONS = ("华东", "华南", "华北", "华中", "华西", "西南", "西北", "东北")
-COMMON_CITIES = ("北京", "上海", "广州", "深圳", "杭州", "南京", "苏州", "宁波", "合肥", "武汉", "长沙", "成都",
-                 "重庆", "西安", "郑州", "济南", "青岛", "天津", "沈阳", "大连", "哈尔滨", "长春", "福州", "厦门",
-                 "南昌", "昆明", "贵阳", "南宁", "海口", "石家庄", "太原", "兰州", "乌鲁木齐", "无锡", "东莞",
-                 "佛山", "温州", "绍兴", "常州", "徐州")
+COMMON_CITIES = (
+    "北京",
+    "上海",
+    "广州",
+    "深圳",
+    "杭州",
+    "南京",
+    "苏州",
+    "宁波",
+    "合肥",
+    "武汉",
+    "长沙",
+    "成都",
+    "重庆",
+    "西安",
+    "郑州",
+    "济南",
+    "青岛",
+    "天津",
+    "沈阳",
+    "大连",
+    "哈尔滨",
+    "长春",
+    "福州",
+    "厦门",
+    "南昌",
+    "昆明",
+    "贵阳",
+    "南宁",
+    "海口",
+    "石家庄",
+    "太原",
+    "兰州",
+    "乌鲁木齐",
+    "无锡",
+    "东莞",
+    "佛山",
+    "温州",
+    "绍兴",
+    "常州",
+    "徐州",
+)
 
 
 # Words of the semantic layer: a value from the data that contains one is not taken as a name (a tag named
 # '客户' or a channel named '全部' must not change how questions read — reps and imports write those values).
-RESERVED = ("客户", "拜访", "订单", "工单", "合同", "商机", "流失", "跟进", "互动", "联系", "更新", "沉睡", "下单", "采购",
-            "销售", "业绩", "鲜度", "完整", "漏斗", "逾期", "回款", "超时", "响应", "标签", "品类", "渠道", "城市", "大区",
-            "业务员", "全部", "所有", "我的", "我们", "超过", "以上", "以下", "低于", "高于", "大于", "小于", "至少", "最多",
-            "多少", "今天", "昨天", "本周", "上周", "本月", "上月", "今年", "去年", "最近", "季度", "nps", "top", "哪些",
-            "哪个", "忽略", "指令", "删除", "修改")
+RESERVED = (
+    "客户",
+    "拜访",
+    "订单",
+    "工单",
+    "合同",
+    "商机",
+    "流失",
+    "跟进",
+    "互动",
+    "联系",
+    "更新",
+    "沉睡",
+    "下单",
+    "采购",
+    "销售",
+    "业绩",
+    "鲜度",
+    "完整",
+    "漏斗",
+    "逾期",
+    "回款",
+    "超时",
+    "响应",
+    "标签",
+    "品类",
+    "渠道",
+    "城市",
+    "大区",
+    "业务员",
+    "全部",
+    "所有",
+    "我的",
+    "我们",
+    "超过",
+    "以上",
+    "以下",
+    "低于",
+    "高于",
+    "大于",
+    "小于",
+    "至少",
+    "最多",
+    "多少",
+    "今天",
+    "昨天",
+    "本周",
+    "上周",
+    "本月",
+    "上月",
+    "今年",
+    "去年",
+    "最近",
+    "季度",
+    "nps",
+    "top",
+    "哪些",
+    "哪个",
+    "忽略",
+    "指令",
+    "删除",
+    "修改",
+)
 MAX_NAME = 16
 
 
@@ -44,8 +141,12 @@ _BAD_CHAR_RE = re.compile(r"[\s\"'`;%_\\<>=,，、。?？!！]")
 def usable(value: str) -> bool:
     """May this value from the data be read as a name in a question?"""
     v = value.strip().lower()
-    return (0 < len(v) <= MAX_NAME and v.isprintable() and not _RESERVED_RE.search(v)
-            and not _BAD_CHAR_RE.search(v))
+    return (
+        0 < len(v) <= MAX_NAME
+        and v.isprintable()
+        and not _RESERVED_RE.search(v)
+        and not _BAD_CHAR_RE.search(v)
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +174,9 @@ class Vocab:
     def users_named(self, name: str) -> list[User]:
         """Users with this name (case- and width-insensitive)."""
         key = unicodedata.normalize("NFKC", name).lower()
-        return [u for u in self.users.values() if u.name and unicodedata.normalize("NFKC", u.name).lower() == key]
+        return [
+            u for u in self.users.values() if u.name and unicodedata.normalize("NFKC", u.name).lower() == key
+        ]
 
     def user_by_id(self, userid: str) -> User | None:
         """Exact userid, else a case-insensitive match (WeCom userids are case-insensitive)."""
@@ -96,14 +199,17 @@ def _distinct_indexed(session: Session, col) -> set[str]:  # noqa: ANN001
     """The same set as _distinct, for an indexed column of a big table: one index probe per distinct value
     (the smallest value, then the smallest above it, …) instead of reading every row."""
     vals = select(func.min(col).label("v")).cte("vals", recursive=True)
-    vals = vals.union_all(select(select(func.min(col)).where(col > vals.c.v).scalar_subquery())
-                          .where(vals.c.v.is_not(None)))
+    vals = vals.union_all(
+        select(select(func.min(col)).where(col > vals.c.v).scalar_subquery()).where(vals.c.v.is_not(None))
+    )
     return {v for (v,) in session.execute(select(vals.c.v).where(vals.c.v.is_not(None))) if v and usable(v)}
 
 
 def load_vocab(session: Session) -> Vocab:
-    users = {r.userid: User(r.userid, r.name if usable(r.name) else "", r.role, r.manager_userid)
-             for r in session.execute(select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid))}
+    users = {
+        r.userid: User(r.userid, r.name if usable(r.name) else "", r.role, r.manager_userid)
+        for r in session.execute(select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid))
+    }
     many = _distinct_indexed  # customers, orders and visit tags: indexed columns (storage.models)
     regions = many(session, CustomerRow.region) | _distinct(session, UserRow.region) | set(COMMON_REGIONS)
     cities = many(session, CustomerRow.city) | _distinct(session, UserRow.city) | set(COMMON_CITIES)

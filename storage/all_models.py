@@ -1,4 +1,5 @@
 """Import every module that defines tables, so Base.metadata is complete (Alembic, create_all)."""
+
 from __future__ import annotations
 
 from storage import models, models_scorecard  # noqa: F401 - each registers its tables

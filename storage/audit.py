@@ -1,4 +1,5 @@
 """The audit trail: one row per change to business data, in the same transaction as the change."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -34,12 +35,31 @@ def jsonable(v: Any) -> Any:
     return v
 
 
-def record(session: Session, *, at: datetime, actor: str, action: str, entity: str, entity_id: str,
-           before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
-           reason: str | None = None) -> None:
+def record(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
     """Add an audit row to the session's transaction (it commits or rolls back with the change)."""
-    session.add(AuditRow(at=at, actor=actor, action=action, entity=entity, entity_id=str(entity_id),
-                         before=before, after=after, reason=reason))
+    session.add(
+        AuditRow(
+            at=at,
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=str(entity_id),
+            before=before,
+            after=after,
+            reason=reason,
+        )
+    )
 
 
 def changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool:

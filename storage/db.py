@@ -1,4 +1,5 @@
 """Engine and session factory. Nothing connects at import time."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,11 +49,17 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         return engine
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     # connect_timeout: a database that accepts TCP but never answers must fail fast, so the callback can
     # answer 503 inside WeCom's 5 s and WeCom retries later (tests/scaled/test_outages.py)
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, pool_timeout=2,
-                         connect_args={"connect_timeout": 2})
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_timeout=2,
+        connect_args={"connect_timeout": 2},
+    )
 
 
 def is_sqlite(engine: Engine) -> bool:

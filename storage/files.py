@@ -10,6 +10,7 @@ Writes are atomic: a temporary file in the same directory, fsync, then rename ov
 Data at rest is private to the service's account: every folder this module creates is 0700 and every file
 0600 (`private_dir`, `private_file`; the database and the bundled Redis use them too).
 """
+
 from __future__ import annotations
 
 import os

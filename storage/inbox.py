@@ -1,4 +1,5 @@
 """The inbox: accepted callbacks, committed before the 200, claimed in order per sender."""
+
 from __future__ import annotations
 
 import weakref
@@ -17,8 +18,9 @@ from storage.models import InboxRow
 MAX_ATTEMPTS = 5
 
 
-def put(session: Session, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any],
-        now: datetime) -> bool:
+def put(
+    session: Session, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any], now: datetime
+) -> bool:
     """Insert one event in the session's transaction; a duplicate dedupe_key is a no-op. True when new."""
     return store(session.connection(), dedupe_key=dedupe_key, sender=sender, kind=kind, event=event, now=now)
 
@@ -35,17 +37,29 @@ def _insert_for(dialect: str):  # noqa: ANN202
     return _INSERTS[dialect]
 
 
-def store(conn: Connection, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any], now: datetime) -> bool:
+def store(
+    conn: Connection, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any], now: datetime
+) -> bool:
     """The callback's hot path: a Core insert on a plain connection, no ORM session. True when new."""
-    row = conn.execute(_insert_for(conn.dialect.name), {
-        "dedupe_key": dedupe_key, "sender": sender, "kind": kind, "event": event, "received_at": now,
-        "status": "new", "attempts": 0}).first()
+    row = conn.execute(
+        _insert_for(conn.dialect.name),
+        {
+            "dedupe_key": dedupe_key,
+            "sender": sender,
+            "kind": kind,
+            "event": event,
+            "received_at": now,
+            "status": "new",
+            "attempts": 0,
+        },
+    ).first()
     return row is not None
 
 
 _COLUMNS = ("dedupe_key", "sender", "kind", "event", "received_at", "status", "attempts")
-_RAW: weakref.WeakKeyDictionary[Dialect, tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]] = (
-    weakref.WeakKeyDictionary())
+_RAW: weakref.WeakKeyDictionary[
+    Dialect, tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]
+] = weakref.WeakKeyDictionary()
 
 
 def _raw_insert_for(dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Callable[[Any], Any]]]:
@@ -55,17 +69,22 @@ def _raw_insert_for(dialect: Dialect) -> tuple[str, tuple[str, ...] | None, dict
         compiled = _insert_for(dialect.name).compile(dialect=dialect, column_keys=list(_COLUMNS))
         order = tuple(compiled.positiontup) if compiled.positional else None
         table = InboxRow.__table__
-        procs = {name: proc for name in _COLUMNS
-                 if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        procs = {
+            name: proc
+            for name in _COLUMNS
+            if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
         _RAW[dialect] = (compiled.string, order, procs)
     return _RAW[dialect]
 
 
-def store_committed(engine: Engine, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any],
-                    now: datetime) -> bool:
+def store_committed(
+    engine: Engine, *, dedupe_key: str, sender: str, kind: str, event: dict[str, Any], now: datetime
+) -> bool:
     """`store` in its own transaction, committed when this returns. True when new."""
-    return store_many_committed(engine, [{"dedupe_key": dedupe_key, "sender": sender, "kind": kind, "event": event,
-                                          "now": now}])[0]
+    return store_many_committed(
+        engine, [{"dedupe_key": dedupe_key, "sender": sender, "kind": kind, "event": event, "now": now}]
+    )[0]
 
 
 # PostgreSQL: a stored callback notifies this channel; delivered at commit, and only then
@@ -85,18 +104,28 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
     sql, order, procs = _raw_insert_for(engine.dialect)
     batch: list[Any] = []
     for row in rows:
-        values = {"dedupe_key": row["dedupe_key"], "sender": row["sender"], "kind": row["kind"],
-                  "event": row["event"], "received_at": row["now"], "status": "new", "attempts": 0}
+        values = {
+            "dedupe_key": row["dedupe_key"],
+            "sender": row["sender"],
+            "kind": row["kind"],
+            "event": row["event"],
+            "received_at": row["now"],
+            "status": "new",
+            "attempts": 0,
+        }
         for name, proc in procs.items():
             values[name] = proc(values[name])
         batch.append(tuple(values[name] for name in order) if order is not None else values)
     sqlite = engine.dialect.name == "sqlite"
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
-        dbc = engine.raw_connection()  # a pool timeout is an SQLAlchemy error already; a failed connect is not
+        dbc = (
+            engine.raw_connection()
+        )  # a pool timeout is an SQLAlchemy error already; a failed connect is not
     except dbapi_error as exc:
-        raise DBAPIError.instance(None, None, exc, dbapi_error, hide_parameters=True,
-                                  dialect=engine.dialect) from exc
+        raise DBAPIError.instance(
+            None, None, exc, dbapi_error, hide_parameters=True, dialect=engine.dialect
+        ) from exc
     cursor = None
     try:
         cursor = dbc.cursor()
@@ -119,8 +148,15 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
                 invalidated = True
         if invalidated:
             dbc.invalidate(exc)
-        raise DBAPIError.instance(sql, None, exc, dbapi_error, hide_parameters=True,
-                                  connection_invalidated=invalidated, dialect=engine.dialect) from exc
+        raise DBAPIError.instance(
+            sql,
+            None,
+            exc,
+            dbapi_error,
+            hide_parameters=True,
+            connection_invalidated=invalidated,
+            dialect=engine.dialect,
+        ) from exc
     finally:
         if cursor is not None:
             try:
@@ -132,20 +168,25 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
 
 def anything_waiting(session: Session) -> bool:
     """A cheap, lock-free look (index on status): is any event new or being processed?"""
-    return session.scalar(select(InboxRow.id).where(InboxRow.status.in_(("new", "processing"))).limit(1)) is not None
+    return (
+        session.scalar(select(InboxRow.id).where(InboxRow.status.in_(("new", "processing"))).limit(1))
+        is not None
+    )
 
 
 def _claimable(now: datetime):
     earlier = aliased(InboxRow)
     due_new = and_(InboxRow.status == "new", (InboxRow.next_try_at.is_(None)) | (InboxRow.next_try_at <= now))
     stale = and_(InboxRow.status == "processing", InboxRow.lease_until < now)
-    blocked = exists().where(earlier.sender == InboxRow.sender, earlier.id < InboxRow.id,
-                             earlier.status.in_(("new", "processing")))
+    blocked = exists().where(
+        earlier.sender == InboxRow.sender, earlier.id < InboxRow.id, earlier.status.in_(("new", "processing"))
+    )
     return (due_new | stale) & ~blocked
 
 
-def claim(session: Session, *, now: datetime, owner: str, limit: int = 50,
-          lease: timedelta = timedelta(seconds=60)) -> list[int]:
+def claim(
+    session: Session, *, now: datetime, owner: str, limit: int = 50, lease: timedelta = timedelta(seconds=60)
+) -> list[int]:
     """Claim the oldest unfinished event of up to `limit` senders (one each, so each sender's
     events are handled in order). Returns inbox ids; the caller commits the claim."""
     q = select(InboxRow.id).where(_claimable(now)).order_by(InboxRow.id).limit(limit)
@@ -153,22 +194,29 @@ def claim(session: Session, *, now: datetime, owner: str, limit: int = 50,
         q = q.with_for_update(skip_locked=True)
     ids = list(session.scalars(q))
     if ids:
-        session.execute(update(InboxRow).where(InboxRow.id.in_(ids))
-                        .values(status="processing", lease_until=now + lease, claimed_by=owner))
+        session.execute(
+            update(InboxRow)
+            .where(InboxRow.id.in_(ids))
+            .values(status="processing", lease_until=now + lease, claimed_by=owner)
+        )
     return ids
 
 
 def release_claims(session: Session, *, owner: str) -> int:
     """Give back every row `owner` still holds (its round broke off, say the database went away): they
     are claimable again at once instead of after the lease. Their half-done work was rolled back."""
-    return session.execute(update(InboxRow).where(InboxRow.status == "processing", InboxRow.claimed_by == owner)
-                           .values(status="new", lease_until=None, claimed_by=None)).rowcount
+    return session.execute(
+        update(InboxRow)
+        .where(InboxRow.status == "processing", InboxRow.claimed_by == owner)
+        .values(status="new", lease_until=None, claimed_by=None)
+    ).rowcount
 
 
 def load_claimed(session: Session, *, inbox_id: int, owner: str) -> InboxRow | None:
     """The row, locked, if this owner still holds its claim (a lease may have expired and moved on)."""
-    q = select(InboxRow).where(InboxRow.id == inbox_id, InboxRow.status == "processing",
-                               InboxRow.claimed_by == owner)
+    q = select(InboxRow).where(
+        InboxRow.id == inbox_id, InboxRow.status == "processing", InboxRow.claimed_by == owner
+    )
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     return session.scalars(q).first()

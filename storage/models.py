@@ -3,6 +3,7 @@
 Times are stored as UTC (naive on SQLite, timestamptz on PostgreSQL) and always read back aware UTC.
 Table and column names follow shared/spec/import-format.md.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -66,11 +67,14 @@ class Base(DeclarativeBase):
 
 # --- the organisation -------------------------------------------------------------------------
 
+
 class UserRow(Base):
     __tablename__ = "users"
     userid: Mapped[str] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(32))  # rep|supervisor|regional_manager|finance_director|sales_director|admin
+    role: Mapped[str] = mapped_column(
+        String(32)
+    )  # rep|supervisor|regional_manager|finance_director|sales_director|admin
     manager_userid: Mapped[str | None] = mapped_column(Id, index=True)
     region: Mapped[str | None] = mapped_column(String(32))
     city: Mapped[str | None] = mapped_column(String(32))
@@ -93,7 +97,9 @@ class CustomerRow(Base):
     lost_on: Mapped[date | None] = mapped_column(Date)
     nps: Mapped[int | None] = mapped_column(Integer)
     categories: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    decision_roles: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"role": "采购", "name": "王芳"}]
+    decision_roles: Mapped[list[Any]] = mapped_column(
+        JSON, default=list
+    )  # [{"role": "采购", "name": "王芳"}]
     created_on: Mapped[date | None] = mapped_column(Date)
     # the latest visit, and the latest visit or interaction (跟进), kept by database triggers
     # (storage.triggers.touches): follow-up questions read the customer's row instead of probing both tables
@@ -102,6 +108,7 @@ class CustomerRow(Base):
 
 
 # --- what happens in the field -------------------------------------------------------------------
+
 
 class VisitRow(Base):
     __tablename__ = "visits"
@@ -126,9 +133,11 @@ class VisitRow(Base):
     # complete visit is a test on this row alone
     tag_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    __table_args__ = (Index("ix_visits_customer_time", "customer_id", "checked_in_at"),
-                      # who was touched in a window, read from the index alone (freshness, 未跟进)
-                      Index("ix_visits_time_customer", "checked_in_at", "customer_id"))
+    __table_args__ = (
+        Index("ix_visits_customer_time", "customer_id", "checked_in_at"),
+        # who was touched in a window, read from the index alone (freshness, 未跟进)
+        Index("ix_visits_time_customer", "checked_in_at", "customer_id"),
+    )
 
 
 class VisitTagRow(Base):
@@ -185,8 +194,10 @@ class InteractionRow(Base):
     at: Mapped[datetime] = mapped_column(index=True)
     channel: Mapped[str | None] = mapped_column(String(16))
 
-    __table_args__ = (Index("ix_interactions_customer_time", "customer_id", "at"),
-                      Index("ix_interactions_time_customer", "at", "customer_id"))
+    __table_args__ = (
+        Index("ix_interactions_customer_time", "customer_id", "at"),
+        Index("ix_interactions_time_customer", "at", "customer_id"),
+    )
 
 
 @event.listens_for(InteractionRow.__table__, "after_create")
@@ -237,6 +248,7 @@ class PaymentRow(Base):
 class PaymentMatchRow(Base):
     """A payment whose memo contains a contract's number (回款逾期's matching, stored): kept equal to the
     live substring test by storage.payments.store_matches, which the payments/contracts import runs."""
+
     __tablename__ = "payment_matches"
     contract_no: Mapped[str] = mapped_column(Id, primary_key=True)
     txn_id: Mapped[str] = mapped_column(Id, primary_key=True, index=True)
@@ -252,6 +264,7 @@ class TicketRow(Base):
 
 
 # --- promises, follow-ups, approvals ----------------------------------------------------------------
+
 
 class PromiseRow(Base):
     """A promise made to a customer (kind=promise) or the next follow-up (kind=follow_up)."""
@@ -311,6 +324,7 @@ class CustomerNoteRow(Base):
 
 
 # --- machinery ------------------------------------------------------------------------------------
+
 
 class InboxRow(Base):
     """Every accepted callback, committed before the 200. dedupe_key makes retries no-ops."""

@@ -3,6 +3,7 @@
 Import this module before `Base.metadata.create_all` / Alembic autogenerate so the tables are known
 (storage/schema.py and storage/migrations/env.py import it).
 """
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """Writing and claiming outbox rows. Sending them is bot/wecom/relay.py's job."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -19,31 +20,70 @@ def is_reply(row: OutboxRow) -> bool:
     return row.dedupe_key.startswith(REPLY_PREFIX)
 
 
-def enqueue(session: Session, *, recipient: str, message: dict[str, Any], dedupe_key: str,
-            now: datetime, not_before: datetime | None = None) -> bool:
+def enqueue(
+    session: Session,
+    *,
+    recipient: str,
+    message: dict[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> bool:
     """Add one outgoing message to the current transaction. A repeated dedupe_key is a no-op.
 
     `message` is a handlers.messages.Reply as dict (`reply.to_dict()`), or an API call such as a
     calendar schedule (`{"kind": "schedule_add", ...}`). Returns True when a row was added.
     """
-    return enqueue_id(session, recipient=recipient, message=message, dedupe_key=dedupe_key, now=now,
-                      not_before=not_before) is not None
+    return (
+        enqueue_id(
+            session,
+            recipient=recipient,
+            message=message,
+            dedupe_key=dedupe_key,
+            now=now,
+            not_before=not_before,
+        )
+        is not None
+    )
 
 
-def enqueue_id(session: Session, *, recipient: str, message: dict[str, Any], dedupe_key: str,
-               now: datetime, not_before: datetime | None = None) -> int | None:
+def enqueue_id(
+    session: Session,
+    *,
+    recipient: str,
+    message: dict[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> int | None:
     """`enqueue` returning the new row's id (None when the dedupe_key was already there)."""
-    values = row_values(recipient=recipient, message=message, dedupe_key=dedupe_key, now=now, not_before=not_before)
+    values = row_values(
+        recipient=recipient, message=message, dedupe_key=dedupe_key, now=now, not_before=not_before
+    )
     conn = session.connection()  # Core insert on the session's transaction (cheaper than the ORM path)
     row = conn.execute(_INSERT[conn.dialect.name == "postgresql"], values).first()
     return None if row is None else int(row[0])
 
 
-def row_values(*, recipient: str, message: dict[str, Any], dedupe_key: str, now: datetime,
-               not_before: datetime | None = None) -> dict[str, Any]:
+def row_values(
+    *,
+    recipient: str,
+    message: dict[str, Any],
+    dedupe_key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
     """The outbox row of one enqueue (for enqueue_many)."""
-    return dict(dedupe_key=dedupe_key, recipient=recipient, kind=message["kind"], message=message,
-                status="pending", attempts=0, next_try_at=not_before or now, created_at=now)
+    return dict(
+        dedupe_key=dedupe_key,
+        recipient=recipient,
+        kind=message["kind"],
+        message=message,
+        status="pending",
+        attempts=0,
+        next_try_at=not_before or now,
+        created_at=now,
+    )
 
 
 def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -56,19 +96,31 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
 
 # Built once: values go in as parameters, so the compiled statement is cached (a `.values(...)` per call
 # spent most of a timer storm building cache keys).
-_INSERT_MANY = {is_pg: (pg_insert if is_pg else sqlite_insert)(OutboxRow.__table__)
-                .on_conflict_do_nothing(index_elements=["dedupe_key"]) for is_pg in (False, True)}
+_INSERT_MANY = {
+    is_pg: (pg_insert if is_pg else sqlite_insert)(OutboxRow.__table__).on_conflict_do_nothing(
+        index_elements=["dedupe_key"]
+    )
+    for is_pg in (False, True)
+}
 _INSERT = {is_pg: stmt.returning(OutboxRow.__table__.c.id) for is_pg, stmt in _INSERT_MANY.items()}
 
 
 def anything_due(session: Session, *, now: datetime) -> bool:
     """A cheap, lock-free look: is a row due to be sent (or a sending lease expired)?"""
-    q = select(OutboxRow.id).where(((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
-                                   | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))).limit(1)
+    q = (
+        select(OutboxRow.id)
+        .where(
+            ((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
+            | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))
+        )
+        .limit(1)
+    )
     return session.scalar(q) is not None
 
 
-def claim(session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str | None = None) -> list[OutboxRow]:
+def claim(
+    session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str | None = None
+) -> list[OutboxRow]:
     """Claim due rows for this process: answers to what someone just said first, then rows whose sending
     lease expired, then the rest, each oldest due first.
 
@@ -82,9 +134,15 @@ def claim(session: Session, *, now: datetime, limit: int, lease: timedelta, owne
     queries = (
         # in key order: the (status, dedupe_key) index, not the status/due index SQLite would pick for
         # "oldest due first" and then filter through the whole storm; re-sorted below
-        select(OutboxRow).where(pending, reply_keys, OutboxRow.next_try_at <= now).order_by(OutboxRow.dedupe_key),
-        select(OutboxRow).where(OutboxRow.status == "sending", OutboxRow.lease_until < now).order_by(OutboxRow.id),
-        select(OutboxRow).where(pending, OutboxRow.next_try_at <= now).order_by(OutboxRow.next_try_at, OutboxRow.id),
+        select(OutboxRow)
+        .where(pending, reply_keys, OutboxRow.next_try_at <= now)
+        .order_by(OutboxRow.dedupe_key),
+        select(OutboxRow)
+        .where(OutboxRow.status == "sending", OutboxRow.lease_until < now)
+        .order_by(OutboxRow.id),
+        select(OutboxRow)
+        .where(pending, OutboxRow.next_try_at <= now)
+        .order_by(OutboxRow.next_try_at, OutboxRow.id),
     )
     is_pg = session.get_bind().dialect.name == "postgresql"
     rows: dict[int, OutboxRow] = {}
@@ -101,6 +159,9 @@ def claim(session: Session, *, now: datetime, limit: int, lease: timedelta, owne
     replies = sorted((r for r in claimed if is_reply(r)), key=lambda r: (r.next_try_at, r.id))
     claimed = replies + [r for r in claimed if not is_reply(r)]
     if claimed:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_(list(rows)))
-                        .values(status="sending", lease_until=now + lease, claimed_by=owner))
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(list(rows)))
+            .values(status="sending", lease_until=now + lease, claimed_by=owner)
+        )
     return claimed

@@ -12,6 +12,7 @@ contracts × 40k payments took seconds. Anything else that writes contracts or p
 store_matches in the same transaction. paid_for, the one-contract check at alert time, still tests the
 memos directly.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -48,7 +49,7 @@ def matched_numbers(memo: str, by_len: dict[int, set[str]]) -> set[str]:
     n = len(memo)
     for length, numbers in by_len.items():
         for i in range(n - length + 1):
-            piece = memo[i:i + length]
+            piece = memo[i : i + length]
             if piece in numbers:
                 found.add(piece)
     return found
@@ -60,17 +61,25 @@ def store_matches(session: Session) -> dict[str, int]:
     by_len = by_length(session.scalars(select(ContractRow.contract_no)))
     want: set[tuple[str, str]] = set()
     if by_len:
-        for txn_id, memo in session.execute(select(PaymentRow.txn_id, PaymentRow.memo)
-                                            .where(PaymentRow.memo.is_not(None))):
+        for txn_id, memo in session.execute(
+            select(PaymentRow.txn_id, PaymentRow.memo).where(PaymentRow.memo.is_not(None))
+        ):
             for no in matched_numbers(memo, by_len):
                 want.add((no, txn_id))
-    have = {(no, txn) for no, txn in session.execute(select(PaymentMatchRow.contract_no, PaymentMatchRow.txn_id))}
+    have = {
+        (no, txn) for no, txn in session.execute(select(PaymentMatchRow.contract_no, PaymentMatchRow.txn_id))
+    }
     gone, new = sorted(have - want), sorted(want - have)
     for i in range(0, len(gone), _BATCH):
-        session.execute(delete(PaymentMatchRow).where(
-            tuple_(PaymentMatchRow.contract_no, PaymentMatchRow.txn_id).in_(gone[i:i + _BATCH])))
+        session.execute(
+            delete(PaymentMatchRow).where(
+                tuple_(PaymentMatchRow.contract_no, PaymentMatchRow.txn_id).in_(gone[i : i + _BATCH])
+            )
+        )
     for i in range(0, len(new), _BATCH):
-        session.execute(insert(PaymentMatchRow), [{"contract_no": no, "txn_id": txn} for no, txn in new[i:i + _BATCH]])
+        session.execute(
+            insert(PaymentMatchRow), [{"contract_no": no, "txn_id": txn} for no, txn in new[i : i + _BATCH]]
+        )
     return {"matches": len(want), "added": len(new), "removed": len(gone)}
 
 
@@ -78,32 +87,43 @@ def paid_subquery(session: Session):
     """(contract_no, paid) for every contract: the sum of its matched payments (0 when none), from the
     stored matches."""
     paid = func.coalesce(func.sum(PaymentRow.amount), 0).label("paid")
-    return (select(ContractRow.contract_no.label("contract_no"), paid)
-            .select_from(ContractRow)
-            .outerjoin(PaymentMatchRow, PaymentMatchRow.contract_no == ContractRow.contract_no)
-            .outerjoin(PaymentRow, PaymentRow.txn_id == PaymentMatchRow.txn_id)
-            .group_by(ContractRow.contract_no).subquery("paid"))
+    return (
+        select(ContractRow.contract_no.label("contract_no"), paid)
+        .select_from(ContractRow)
+        .outerjoin(PaymentMatchRow, PaymentMatchRow.contract_no == ContractRow.contract_no)
+        .outerjoin(PaymentRow, PaymentRow.txn_id == PaymentMatchRow.txn_id)
+        .group_by(ContractRow.contract_no)
+        .subquery("paid")
+    )
 
 
 def unpaid_contracts(session: Session) -> list[tuple[str, date, Decimal, Decimal]]:
     """Contracts whose matched payments fall short of the amount: (contract_no, due_on, amount, paid)."""
     p = paid_subquery(session)
-    q = (select(ContractRow.contract_no, ContractRow.due_on, ContractRow.amount, p.c.paid)
-         .join(p, p.c.contract_no == ContractRow.contract_no)
-         .where(p.c.paid < ContractRow.amount)
-         .order_by(ContractRow.contract_no))
+    q = (
+        select(ContractRow.contract_no, ContractRow.due_on, ContractRow.amount, p.c.paid)
+        .join(p, p.c.contract_no == ContractRow.contract_no)
+        .where(p.c.paid < ContractRow.amount)
+        .order_by(ContractRow.contract_no)
+    )
     return [(no, due, Decimal(amount), Decimal(paid)) for no, due, amount, paid in session.execute(q)]
 
 
 def paid_contract_nos(session: Session):
     """A SELECT of the contract numbers paid in full (for use inside IN (...))."""
     p = paid_subquery(session)
-    return (select(ContractRow.contract_no).join(p, p.c.contract_no == ContractRow.contract_no)
-            .where(p.c.paid >= ContractRow.amount))
+    return (
+        select(ContractRow.contract_no)
+        .join(p, p.c.contract_no == ContractRow.contract_no)
+        .where(p.c.paid >= ContractRow.amount)
+    )
 
 
 def paid_for(session: Session, contract_no: str) -> Decimal:
     """One contract's matched payments, testing the memos directly (the alert's re-check when it fires)."""
-    total = session.scalar(select(func.coalesce(func.sum(PaymentRow.amount), 0))
-                           .where(memo_contains(session, PaymentRow.memo, contract_no)))
+    total = session.scalar(
+        select(func.coalesce(func.sum(PaymentRow.amount), 0)).where(
+            memo_contains(session, PaymentRow.memo, contract_no)
+        )
+    )
     return Decimal(total or 0)

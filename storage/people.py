@@ -1,4 +1,5 @@
 """Reading the reporting tree out of the users table into core.org.OrgTree."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -17,8 +18,10 @@ def _person(row: UserRow) -> Person:
 
 def whole_tree(session: Session) -> OrgTree:
     """Everyone (for briefs and scopes)."""
-    return OrgTree(Person(u, r, m) for u, r, m in session.execute(
-        select(UserRow.userid, UserRow.role, UserRow.manager_userid)))
+    return OrgTree(
+        Person(u, r, m)
+        for u, r, m in session.execute(select(UserRow.userid, UserRow.role, UserRow.manager_userid))
+    )
 
 
 def tree_above(session: Session, userid: str, *, org_wide_roles: tuple[str, ...] = ORG_WIDE) -> OrgTree:
@@ -42,7 +45,9 @@ def tree_above(session: Session, userid: str, *, org_wide_roles: tuple[str, ...]
 def names(session: Session, userids: list[str] | set[str]) -> dict[str, str]:
     if not userids:
         return {}
-    return dict(session.execute(select(UserRow.userid, UserRow.name).where(UserRow.userid.in_(list(userids)))).all())
+    return dict(
+        session.execute(select(UserRow.userid, UserRow.name).where(UserRow.userid.in_(list(userids)))).all()
+    )
 
 
 def name_of(session: Session, userid: str | None) -> str:

@@ -10,6 +10,7 @@ written after them: `audit_reads` adds them to a write transaction the caller al
 event's unit of work, which commits them together with the reply), `audit_reads_apart` in a short write
 transaction of its own (the CLI, the dashboard) — opened only when there is something to record.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -33,7 +34,7 @@ _CHUNK = 500
 def reason(path: str, what: str = "") -> str:
     """`path:what`, cut to the column's length (a long question keeps its beginning)."""
     text = f"{path}:{' '.join(what.split())}" if what else path
-    return text if len(text) <= REASON_MAX else text[:REASON_MAX - 1] + "…"
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
 
 
 def shown_in_answer(answer: Mapping[str, Any], limit: int | None = None) -> list[Shown]:
@@ -50,8 +51,11 @@ def owners_of(session: Session, customer_ids: Iterable[str]) -> dict[str, str | 
     ids = sorted(set(customer_ids))
     out: dict[str, str | None] = {}
     for i in range(0, len(ids), _CHUNK):
-        for customer_id, owner in session.execute(select(CustomerRow.customer_id, CustomerRow.owner_userid)
-                                                  .where(CustomerRow.customer_id.in_(ids[i:i + _CHUNK]))):
+        for customer_id, owner in session.execute(
+            select(CustomerRow.customer_id, CustomerRow.owner_userid).where(
+                CustomerRow.customer_id.in_(ids[i : i + _CHUNK])
+            )
+        ):
             out[customer_id] = owner
     return out
 
@@ -68,8 +72,10 @@ def line_tree(session: Session, owners: Iterable[str | None]) -> OrgTree:
         wanted, frontier = sorted(frontier), set()
         for i in range(0, len(wanted), _CHUNK):
             for userid, role, manager in session.execute(
-                    select(UserRow.userid, UserRow.role, UserRow.manager_userid)
-                    .where(UserRow.userid.in_(wanted[i:i + _CHUNK]))):
+                select(UserRow.userid, UserRow.role, UserRow.manager_userid).where(
+                    UserRow.userid.in_(wanted[i : i + _CHUNK])
+                )
+            ):
                 people[userid] = Person(userid, role, manager)
                 if manager:
                     frontier.add(manager)
@@ -82,8 +88,16 @@ def _outside(session: Session, viewer: str, shown: list[Shown]) -> list[Shown]:
 
 def _add(session: Session, viewer: str, rows: list[Shown], why: str, at: datetime) -> None:
     for customer_id, owner in rows:
-        audit.record(session, at=at, actor=viewer, action="read", entity="customer", entity_id=customer_id,
-                     after={"owner": owner}, reason=why)
+        audit.record(
+            session,
+            at=at,
+            actor=viewer,
+            action="read",
+            entity="customer",
+            entity_id=customer_id,
+            after={"owner": owner},
+            reason=why,
+        )
 
 
 def audit_reads(session: Session, *, viewer: str, shown: Iterable[Shown], why: str, at: datetime) -> int:
@@ -97,8 +111,9 @@ def audit_reads(session: Session, *, viewer: str, shown: Iterable[Shown], why: s
     return len(rows)
 
 
-def audit_reads_apart(session_factory: Callable[[], Session], *, viewer: str, shown: Iterable[Shown], why: str,
-                      at: datetime) -> int:
+def audit_reads_apart(
+    session_factory: Callable[[], Session], *, viewer: str, shown: Iterable[Shown], why: str, at: datetime
+) -> int:
     """The same in a short write transaction of its own, committed before returning (so a page or an
     answer goes out only once its reads are on record). Returns how many rows."""
     shown = list(shown)

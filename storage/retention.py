@@ -22,6 +22,7 @@ Calls are idempotent: a second call finds nothing left to change and writes no a
 at most once a day (a marker in org_config, read with one primary-key lookup), in batches of `BATCH` rows
 per transaction.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,14 @@ def decimals_for(metres: float) -> int:
     return max(0, min(6, math.floor(math.log10(METRES_PER_DEGREE / metres))))
 
 
-def purge_visit_gps(session: Session, *, now: datetime, retain_days: int = RETAIN_DAYS,
-                    coarsen_to_m: float | None = None, limit: int | None = None) -> dict[str, int]:
+def purge_visit_gps(
+    session: Session,
+    *,
+    now: datetime,
+    retain_days: int = RETAIN_DAYS,
+    coarsen_to_m: float | None = None,
+    limit: int | None = None,
+) -> dict[str, int]:
     """Null (or coarsen) GPS recorded before `now - retain_days`. Returns rows changed per kind:
     {"visits", "photos", "inbox", "audit"}. Adds one audit row when anything changed; the caller commits.
     `limit`: at most this many rows of each kind (a batch); call again until every count is below it."""
@@ -70,53 +77,120 @@ def purge_visit_gps(session: Session, *, now: datetime, retain_days: int = RETAI
         return None if v is None or places is None else round(v, places)
 
     counts = {"visits": 0, "photos": 0, "inbox": 0, "audit": 0}
-    visits = list(session.scalars(_limited(
-        select(VisitRow).where(VisitRow.checked_in_at < cutoff, or_(pending(VisitRow.lat), pending(VisitRow.lng)))
-        .order_by(VisitRow.checked_in_at), limit)))
+    visits = list(
+        session.scalars(
+            _limited(
+                select(VisitRow)
+                .where(VisitRow.checked_in_at < cutoff, or_(pending(VisitRow.lat), pending(VisitRow.lng)))
+                .order_by(VisitRow.checked_in_at),
+                limit,
+            )
+        )
+    )
     for v in visits:
         v.lat, v.lng = new_value(v.lat), new_value(v.lng)
     counts["visits"] = len(visits)
-    photos = list(session.scalars(_limited(
-        select(PhotoRow).where(PhotoRow.received_at < cutoff,
-                               or_(pending(PhotoRow.exif_lat), pending(PhotoRow.exif_lng)))
-        .order_by(PhotoRow.id), limit)))
+    photos = list(
+        session.scalars(
+            _limited(
+                select(PhotoRow)
+                .where(
+                    PhotoRow.received_at < cutoff, or_(pending(PhotoRow.exif_lat), pending(PhotoRow.exif_lng))
+                )
+                .order_by(PhotoRow.id),
+                limit,
+            )
+        )
+    )
     for p in photos:
         p.exif_lat, p.exif_lng = new_value(p.exif_lat), new_value(p.exif_lng)
     counts["photos"] = len(photos)
-    raw = list(session.scalars(_limited(
-        select(InboxRow).where(InboxRow.kind.in_(LOCATION_KINDS), InboxRow.received_at < cutoff,
-                               InboxRow.status.in_(("done", "failed")),
-                               or_(InboxRow.event["lat"].as_float().is_not(None),
-                                   InboxRow.event["lng"].as_float().is_not(None)))
-        .order_by(InboxRow.id), limit)))
+    raw = list(
+        session.scalars(
+            _limited(
+                select(InboxRow)
+                .where(
+                    InboxRow.kind.in_(LOCATION_KINDS),
+                    InboxRow.received_at < cutoff,
+                    InboxRow.status.in_(("done", "failed")),
+                    or_(
+                        InboxRow.event["lat"].as_float().is_not(None),
+                        InboxRow.event["lng"].as_float().is_not(None),
+                    ),
+                )
+                .order_by(InboxRow.id),
+                limit,
+            )
+        )
+    )
     for row in raw:
         row.event = {**row.event, "lat": None, "lng": None, **({"label": ""} if "label" in row.event else {})}
     counts["inbox"] = len(raw)
-    counts["audit"] = _redact_audit(session, cutoff=cutoff, visit_ids=[v.visit_id for v in visits],
-                                    photo_ids=[str(p.id) for p in photos], new_value=new_value,
-                                    pending=pending, limit=limit)
+    counts["audit"] = _redact_audit(
+        session,
+        cutoff=cutoff,
+        visit_ids=[v.visit_id for v in visits],
+        photo_ids=[str(p.id) for p in photos],
+        new_value=new_value,
+        pending=pending,
+        limit=limit,
+    )
     if any(counts.values()):
-        mode = f"coarsened to {10 ** -places:g}°" if places is not None else "removed"
-        audit.record(session, at=now, actor=ACTOR, action="purge", entity="gps", entity_id=cutoff.date().isoformat(),
-                     after={**counts, "cutoff": cutoff.isoformat(), "mode": mode, "retain_days": retain_days},
-                     reason=f"retention: GPS older than {retain_days} days {mode}")
+        mode = f"coarsened to {10**-places:g}°" if places is not None else "removed"
+        audit.record(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="purge",
+            entity="gps",
+            entity_id=cutoff.date().isoformat(),
+            after={**counts, "cutoff": cutoff.isoformat(), "mode": mode, "retain_days": retain_days},
+            reason=f"retention: GPS older than {retain_days} days {mode}",
+        )
     session.flush()
     return counts
 
 
-def _redact_audit(session: Session, *, cutoff: datetime, visit_ids: list[str], photo_ids: list[str],
-                  new_value: Callable[[float | None], float | None], pending: Callable[[Any], Any],
-                  limit: int | None) -> int:
+def _redact_audit(
+    session: Session,
+    *,
+    cutoff: datetime,
+    visit_ids: list[str],
+    photo_ids: list[str],
+    new_value: Callable[[float | None], float | None],
+    pending: Callable[[Any], Any],
+    limit: int | None,
+) -> int:
     """Coordinates in visit/photo audit snapshots: those of the rows just purged, and any older than cutoff."""
     rows: dict[int, AuditRow] = {}
     for entity, ids in (("visit", visit_ids), ("photo", photo_ids)):
         for start in range(0, len(ids), 500):
-            rows.update((r.id, r) for r in session.scalars(select(AuditRow).where(
-                AuditRow.entity == entity, AuditRow.entity_id.in_(ids[start:start + 500]))))
-    snap = [AuditRow.after[k].as_float() for k in GPS_KEYS] + [AuditRow.before[k].as_float() for k in GPS_KEYS]
-    rows.update((r.id, r) for r in session.scalars(_limited(
-        select(AuditRow).where(AuditRow.entity.in_(("visit", "photo")), AuditRow.at < cutoff,
-                               or_(*(pending(e) for e in snap))).order_by(AuditRow.id), limit)))
+            rows.update(
+                (r.id, r)
+                for r in session.scalars(
+                    select(AuditRow).where(
+                        AuditRow.entity == entity, AuditRow.entity_id.in_(ids[start : start + 500])
+                    )
+                )
+            )
+    snap = [AuditRow.after[k].as_float() for k in GPS_KEYS] + [
+        AuditRow.before[k].as_float() for k in GPS_KEYS
+    ]
+    rows.update(
+        (r.id, r)
+        for r in session.scalars(
+            _limited(
+                select(AuditRow)
+                .where(
+                    AuditRow.entity.in_(("visit", "photo")),
+                    AuditRow.at < cutoff,
+                    or_(*(pending(e) for e in snap)),
+                )
+                .order_by(AuditRow.id),
+                limit,
+            )
+        )
+    )
     changed = 0
     for row in rows.values():
         before, after = _scrub(row.before, new_value), _scrub(row.after, new_value)
@@ -151,8 +225,15 @@ def _limited(q, limit: int | None):  # noqa: ANN001, ANN202
 
 # --- the daily sweep ---------------------------------------------------------------------------------
 
-def sweep(session_factory: sessionmaker[Session], clock: Any, *, retain_days: int = RETAIN_DAYS,
-          coarsen_to_m: float | None = None, batch: int = BATCH) -> int:
+
+def sweep(
+    session_factory: sessionmaker[Session],
+    clock: Any,
+    *,
+    retain_days: int = RETAIN_DAYS,
+    coarsen_to_m: float | None = None,
+    batch: int = BATCH,
+) -> int:
     """Purge once a day: returns rows changed (0 when it already ran in the last 24 hours)."""
     now = clock.now()
     with session_factory() as s:  # the cheap check every tick pays: one primary-key read
@@ -175,7 +256,9 @@ def sweep(session_factory: sessionmaker[Session], clock: Any, *, retain_days: in
     total = 0
     while True:
         with writer_session(session_factory) as s:
-            counts = purge_visit_gps(s, now=now, retain_days=retain_days, coarsen_to_m=coarsen_to_m, limit=batch)
+            counts = purge_visit_gps(
+                s, now=now, retain_days=retain_days, coarsen_to_m=coarsen_to_m, limit=batch
+            )
             s.commit()
         total += sum(counts.values())
         if all(n < batch for n in counts.values()) or not any(counts.values()):

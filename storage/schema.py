@@ -1,4 +1,5 @@
 """Bringing a database to the current schema with Alembic (storage/migrations)."""
+
 from __future__ import annotations
 
 from pathlib import Path

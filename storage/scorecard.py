@@ -6,6 +6,7 @@ query per customer. The one part done in Python is matching payments to contract
 the contract number" (the spec's rule): a substring join in SQL is a nested loop over contracts ×
 payments, while indexing contract numbers by length and sliding over each memo is linear in the memos.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,6 +61,7 @@ def load_rules(session: Session) -> ScoreRules:
 
 # --- features ------------------------------------------------------------------------------------------
 
+
 def _exceeds_hours(session: Session, later, earlier, hours):
     """later − earlier > hours, in SQL (exact on PostgreSQL, to the millisecond on SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -72,8 +74,9 @@ def _at(value: datetime):
     return literal(value, UTCDateTime())
 
 
-def extract_features(session: Session, *, now: datetime, rules: ScoreRules,
-                     customer_ids: Collection[str] | None = None) -> dict[str, CustomerFeatures]:
+def extract_features(
+    session: Session, *, now: datetime, rules: ScoreRules, customer_ids: Collection[str] | None = None
+) -> dict[str, CustomerFeatures]:
     """CustomerFeatures of every active customer (or of `customer_ids` among them), as of now."""
     today = now.astimezone(SHANGHAI).date()
     C = CustomerRow
@@ -91,38 +94,63 @@ def extract_features(session: Session, *, now: datetime, rules: ScoreRules,
                     slot[n] = r[i]
 
     orders_from = today - timedelta(days=rules.orders_days - 1)
-    merge(session.execute(
-        select(OrderRow.customer_id, func.count()).join(C, C.customer_id == OrderRow.customer_id)
-        .where(*scope, OrderRow.ordered_on >= orders_from, OrderRow.ordered_on <= today)
-        .group_by(OrderRow.customer_id)), "orders")
+    merge(
+        session.execute(
+            select(OrderRow.customer_id, func.count())
+            .join(C, C.customer_id == OrderRow.customer_id)
+            .where(*scope, OrderRow.ordered_on >= orders_from, OrderRow.ordered_on <= today)
+            .group_by(OrderRow.customer_id)
+        ),
+        "orders",
+    )
 
     since = now - timedelta(days=rules.interest_days)
     tag = VisitTagRow
-    merge(session.execute(
-        select(VisitRow.customer_id, func.count(), func.count(tag.visit_id))
-        .join(C, C.customer_id == VisitRow.customer_id)
-        .outerjoin(tag, and_(tag.visit_id == VisitRow.visit_id, tag.tag == rules.interest_tag))
-        .where(*scope, VisitRow.checked_in_at >= _at(since), VisitRow.checked_in_at <= _at(now))
-        .group_by(VisitRow.customer_id)), "visits", "interest_visits")
+    merge(
+        session.execute(
+            select(VisitRow.customer_id, func.count(), func.count(tag.visit_id))
+            .join(C, C.customer_id == VisitRow.customer_id)
+            .outerjoin(tag, and_(tag.visit_id == VisitRow.visit_id, tag.tag == rules.interest_tag))
+            .where(*scope, VisitRow.checked_in_at >= _at(since), VisitRow.checked_in_at <= _at(now))
+            .group_by(VisitRow.customer_id)
+        ),
+        "visits",
+        "interest_visits",
+    )
 
     k = TicketRow
     answered_late = _exceeds_hours(session, k.responded_at, k.opened_at, k.sla_hours)
-    judged = or_(and_(k.responded_at.is_not(None), k.responded_at <= _at(now)),
-                 _exceeds_hours(session, _at(now), k.opened_at, k.sla_hours))
+    judged = or_(
+        and_(k.responded_at.is_not(None), k.responded_at <= _at(now)),
+        _exceeds_hours(session, _at(now), k.opened_at, k.sla_hours),
+    )
     on_time = and_(k.responded_at.is_not(None), k.responded_at <= _at(now), ~answered_late)
-    merge(session.execute(
-        select(k.customer_id, func.sum(case((judged, 1), else_=0)), func.sum(case((on_time, 1), else_=0)))
-        .join(C, C.customer_id == k.customer_id)
-        .where(*scope, k.opened_at >= _at(now - timedelta(days=rules.ticket_days)), k.opened_at <= _at(now))
-        .group_by(k.customer_id)), "tickets_judged", "tickets_on_time")
+    merge(
+        session.execute(
+            select(k.customer_id, func.sum(case((judged, 1), else_=0)), func.sum(case((on_time, 1), else_=0)))
+            .join(C, C.customer_id == k.customer_id)
+            .where(
+                *scope, k.opened_at >= _at(now - timedelta(days=rules.ticket_days)), k.opened_at <= _at(now)
+            )
+            .group_by(k.customer_id)
+        ),
+        "tickets_judged",
+        "tickets_on_time",
+    )
 
     touches = union_all(
-        select(VisitRow.customer_id.label("cid"), VisitRow.checked_in_at.label("at"))
-        .where(VisitRow.checked_in_at <= _at(now)),
-        select(InteractionRow.customer_id.label("cid"), InteractionRow.at.label("at"))
-        .where(InteractionRow.at <= _at(now))).subquery("touches")
-    last = {cid: at for cid, at in session.execute(
-        select(touches.c.cid, func.max(touches.c.at)).group_by(touches.c.cid)) if cid in acc}
+        select(VisitRow.customer_id.label("cid"), VisitRow.checked_in_at.label("at")).where(
+            VisitRow.checked_in_at <= _at(now)
+        ),
+        select(InteractionRow.customer_id.label("cid"), InteractionRow.at.label("at")).where(
+            InteractionRow.at <= _at(now)
+        ),
+    ).subquery("touches")
+    last = {
+        cid: at
+        for cid, at in session.execute(select(touches.c.cid, func.max(touches.c.at)).group_by(touches.c.cid))
+        if cid in acc
+    }
 
     due, on_time_contracts = _contracts_on_time(session, scope, today=today, days=rules.payment_days)
 
@@ -134,22 +162,29 @@ def extract_features(session: Session, *, now: datetime, rules: ScoreRules,
         elif t is not None and t.tzinfo is None:
             t = t.replace(tzinfo=UTC)
         out[cid] = CustomerFeatures(
-            customer_id=cid, orders=int(slot.get("orders") or 0), visits=int(slot.get("visits") or 0),
-            interest_visits=int(slot.get("interest_visits") or 0), contracts_due=due.get(cid, 0),
-            contracts_on_time=on_time_contracts.get(cid, 0), tickets_judged=int(slot.get("tickets_judged") or 0),
+            customer_id=cid,
+            orders=int(slot.get("orders") or 0),
+            visits=int(slot.get("visits") or 0),
+            interest_visits=int(slot.get("interest_visits") or 0),
+            contracts_due=due.get(cid, 0),
+            contracts_on_time=on_time_contracts.get(cid, 0),
+            tickets_judged=int(slot.get("tickets_judged") or 0),
             tickets_on_time=int(slot.get("tickets_on_time") or 0),
-            days_since_touch=None if t is None else max(0.0, (now - t).total_seconds() / 86400))
+            days_since_touch=None if t is None else max(0.0, (now - t).total_seconds() / 86400),
+        )
     return out
 
 
-def _contracts_on_time(session: Session, scope: list[Any], *, today: date,
-                       days: int) -> tuple[dict[str, int], dict[str, int]]:
+def _contracts_on_time(
+    session: Session, scope: list[Any], *, today: date, days: int
+) -> tuple[dict[str, int], dict[str, int]]:
     """Per customer: contracts due in [today − days, today) and those paid in full by their due date."""
     C = CustomerRow
     contracts = session.execute(
         select(ContractRow.contract_no, ContractRow.customer_id, ContractRow.amount, ContractRow.due_on)
         .join(C, C.customer_id == ContractRow.customer_id)
-        .where(*scope, ContractRow.due_on >= today - timedelta(days=days), ContractRow.due_on < today)).all()
+        .where(*scope, ContractRow.due_on >= today - timedelta(days=days), ContractRow.due_on < today)
+    ).all()
     due: dict[str, int] = defaultdict(int)
     if not contracts:
         return {}, {}
@@ -163,8 +198,10 @@ def _contracts_on_time(session: Session, scope: list[Any], *, today: date,
     latest_due = max(d for _, _, d in info.values())
     paid: dict[str, Decimal] = defaultdict(Decimal)
     for memo, amount, paid_on in session.execute(
-            select(PaymentRow.memo, PaymentRow.amount, PaymentRow.paid_on)
-            .where(PaymentRow.memo.is_not(None), PaymentRow.paid_on <= latest_due)):
+        select(PaymentRow.memo, PaymentRow.amount, PaymentRow.paid_on).where(
+            PaymentRow.memo.is_not(None), PaymentRow.paid_on <= latest_due
+        )
+    ):
         for no in matched_numbers(memo, by_len):
             if paid_on <= info[no][2]:
                 paid[no] += Decimal(str(amount))
@@ -176,6 +213,7 @@ def _contracts_on_time(session: Session, scope: list[Any], *, today: date,
 
 
 # --- recompute -----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TierChange:
@@ -208,7 +246,7 @@ def _replace_all(session: Session, rows: list[dict[str, Any]]) -> None:
 
     session.execute(delete(CustomerScoreRow))
     for i in range(0, len(rows), INSERT_CHUNK):
-        bulk_insert(session, CustomerScoreRow.__table__, rows[i:i + INSERT_CHUNK])
+        bulk_insert(session, CustomerScoreRow.__table__, rows[i : i + INSERT_CHUNK])
 
 
 @dataclass(frozen=True)
@@ -219,8 +257,14 @@ class _Previous:
     tier_since: datetime
 
 
-def recompute(session: Session, *, now: datetime, rules: ScoreRules | None = None, actor: str = ACTOR,
-              reason: str | None = None) -> RecomputeResult:
+def recompute(
+    session: Session,
+    *,
+    now: datetime,
+    rules: ScoreRules | None = None,
+    actor: str = ACTOR,
+    reason: str | None = None,
+) -> RecomputeResult:
     """Score every active customer, persist the scores, record and audit every tier change.
 
     A customer's first score is its baseline (one summary audit row for all of them, no change row);
@@ -230,11 +274,20 @@ def recompute(session: Session, *, now: datetime, rules: ScoreRules | None = Non
     rules = rules or load_rules(session)
     features = extract_features(session, now=now, rules=rules)
     S = CustomerScoreRow
-    previous = {cid: _Previous(sc, t, comps, since) for cid, sc, t, comps, since in session.execute(
-        select(S.customer_id, S.score, S.tier, S.components, S.tier_since))}
-    people = dict((cid, (name, owner)) for cid, name, owner in session.execute(
-        select(CustomerRow.customer_id, CustomerRow.name, CustomerRow.owner_userid)
-        .where(CustomerRow.status == "active")))
+    previous = {
+        cid: _Previous(sc, t, comps, since)
+        for cid, sc, t, comps, since in session.execute(
+            select(S.customer_id, S.score, S.tier, S.components, S.tier_since)
+        )
+    }
+    people = dict(
+        (cid, (name, owner))
+        for cid, name, owner in session.execute(
+            select(CustomerRow.customer_id, CustomerRow.name, CustomerRow.owner_userid).where(
+                CustomerRow.status == "active"
+            )
+        )
+    )
     result = RecomputeResult()
     rows: list[dict[str, Any]] = []
     pending: list[tuple[ScoreChangeRow, str, str]] = []
@@ -244,8 +297,18 @@ def recompute(session: Session, *, now: datetime, rules: ScoreRules | None = Non
         result.tiers[card.tier] = result.tiers.get(card.tier, 0) + 1
         prev = previous.get(cid)
         tier_since = prev.tier_since if prev is not None and prev.tier == card.tier else now
-        rows.append(dict(customer_id=cid, score=card.score, tier=card.tier, components=card.to_json(),
-                         features=_features_json(f), rules_version=version, computed_at=now, tier_since=tier_since))
+        rows.append(
+            dict(
+                customer_id=cid,
+                score=card.score,
+                tier=card.tier,
+                components=card.to_json(),
+                features=_features_json(f),
+                rules_version=version,
+                computed_at=now,
+                tier_since=tier_since,
+            )
+        )
         if prev is None:
             result.baseline += 1
             continue
@@ -253,32 +316,74 @@ def recompute(session: Session, *, now: datetime, rules: ScoreRules | None = Non
             continue
         moved, why = explain(prev.components, card, rules, before_score=prev.score)
         name, owner = people.get(cid, (cid, ""))
-        change = ScoreChangeRow(customer_id=cid, owner_userid=owner, at=now, old_score=prev.score,
-                                new_score=card.score, old_tier=prev.tier, new_tier=card.tier, moved=moved,
-                                explanation=why[:512], routed=ROUTES[card.tier])
+        change = ScoreChangeRow(
+            customer_id=cid,
+            owner_userid=owner,
+            at=now,
+            old_score=prev.score,
+            new_score=card.score,
+            old_tier=prev.tier,
+            new_tier=card.tier,
+            moved=moved,
+            explanation=why[:512],
+            routed=ROUTES[card.tier],
+        )
         session.add(change)
         pending.append((change, name, owner))
-        audit.record(session, at=now, actor=actor, action="update", entity="customer_score", entity_id=cid,
-                     before={"score": prev.score, "tier": prev.tier},
-                     after={"score": card.score, "tier": card.tier, "moved": moved, "explanation": why[:200]},
-                     reason=reason)
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action="update",
+            entity="customer_score",
+            entity_id=cid,
+            before={"score": prev.score, "tier": prev.tier},
+            after={"score": card.score, "tier": card.tier, "moved": moved, "explanation": why[:200]},
+            reason=reason,
+        )
     result.scored = len(rows)
     _replace_all(session, rows)
     gone = [cid for cid in previous if cid not in features]
     result.removed = len(gone)
     if gone:
-        audit.record(session, at=now, actor=actor, action="delete", entity="customer_scores",
-                     entity_id=f"inactive:{now.date().isoformat()}",
-                     after={"count": len(gone), "customers": sorted(gone)[:50]}, reason=reason)
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action="delete",
+            entity="customer_scores",
+            entity_id=f"inactive:{now.date().isoformat()}",
+            after={"count": len(gone), "customers": sorted(gone)[:50]},
+            reason=reason,
+        )
     if result.baseline:
-        audit.record(session, at=now, actor=actor, action="create", entity="customer_scores",
-                     entity_id=f"baseline:{now.date().isoformat()}",
-                     after={"count": result.baseline, "tiers": result.tiers, "rules": version}, reason=reason)
+        audit.record(
+            session,
+            at=now,
+            actor=actor,
+            action="create",
+            entity="customer_scores",
+            entity_id=f"baseline:{now.date().isoformat()}",
+            after={"count": result.baseline, "tiers": result.tiers, "rules": version},
+            reason=reason,
+        )
     session.flush()
     for change, name, owner in pending:
-        result.changes.append(TierChange(change.id, change.customer_id, name, owner, change.old_tier,
-                                         change.new_tier, change.old_score, change.new_score, change.moved,
-                                         change.explanation, change.routed))
+        result.changes.append(
+            TierChange(
+                change.id,
+                change.customer_id,
+                name,
+                owner,
+                change.old_tier,
+                change.new_tier,
+                change.old_score,
+                change.new_score,
+                change.moved,
+                change.explanation,
+                change.routed,
+            )
+        )
     return result
 
 
@@ -291,6 +396,7 @@ def _features_json(f: CustomerFeatures) -> dict[str, Any]:
 
 
 # --- reads -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ScoredCustomer:
@@ -306,27 +412,50 @@ class ScoredCustomer:
 
 
 def weakest_text(components: dict[str, Any]) -> str:
-    have = [(v.get("points"), k, v.get("detail", "")) for k, v in (components or {}).items()
-            if v.get("points") is not None]
+    have = [
+        (v.get("points"), k, v.get("detail", ""))
+        for k, v in (components or {}).items()
+        if v.get("points") is not None
+    ]
     if not have:
         return ""
     points, key, detail = min(have)
-    tied = sorted((k for p, k, _ in have if round(p) == round(points)),
-                  key=lambda k: COMPONENTS.index(k) if k in COMPONENTS else len(COMPONENTS))
+    tied = sorted(
+        (k for p, k, _ in have if round(p) == round(points)),
+        key=lambda k: COMPONENTS.index(k) if k in COMPONENTS else len(COMPONENTS),
+    )
     if len(tied) > 1:
         return "、".join(LABELS.get(k, k) for k in tied) + f"均为{points:.0f}分"
     return f"{LABELS.get(key, key)}{points:.0f}分（{detail}）"
 
 
-def scored_customers(session: Session, *, owners: Collection[str] | None, tier: str | None = None,
-                     region: str | None = None, since: datetime | None = None,
-                     limit: int | None = 50) -> list[ScoredCustomer]:
+def scored_customers(
+    session: Session,
+    *,
+    owners: Collection[str] | None,
+    tier: str | None = None,
+    region: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = 50,
+) -> list[ScoredCustomer]:
     """Scored customers of `owners` (None: all), lowest score first; `since`: entered the tier since then."""
     C, S = CustomerRow, CustomerScoreRow
-    q = (select(C.customer_id, C.name, C.owner_userid, UserRow.name, C.region, S.score, S.tier, S.tier_since,
-                S.components)
-         .join(S, S.customer_id == C.customer_id).outerjoin(UserRow, UserRow.userid == C.owner_userid)
-         .where(C.status == "active"))
+    q = (
+        select(
+            C.customer_id,
+            C.name,
+            C.owner_userid,
+            UserRow.name,
+            C.region,
+            S.score,
+            S.tier,
+            S.tier_since,
+            S.components,
+        )
+        .join(S, S.customer_id == C.customer_id)
+        .outerjoin(UserRow, UserRow.userid == C.owner_userid)
+        .where(C.status == "active")
+    )
     if owners is not None:
         q = q.where(C.owner_userid.in_(sorted(owners)) if owners else false())
     if tier is not None:
@@ -338,11 +467,15 @@ def scored_customers(session: Session, *, owners: Collection[str] | None, tier: 
     q = q.order_by(S.score, C.customer_id)
     if limit is not None:
         q = q.limit(limit)
-    return [ScoredCustomer(cid, name, owner, owner_name or owner, region_, float(sc), t, ts, weakest_text(comps))
-            for cid, name, owner, owner_name, region_, sc, t, ts, comps in session.execute(q)]
+    return [
+        ScoredCustomer(cid, name, owner, owner_name or owner, region_, float(sc), t, ts, weakest_text(comps))
+        for cid, name, owner, owner_name, region_, sc, t, ts, comps in session.execute(q)
+    ]
 
 
-def tier_counts(session: Session, *, owners: Collection[str] | None, region: str | None = None) -> dict[str, int]:
+def tier_counts(
+    session: Session, *, owners: Collection[str] | None, region: str | None = None
+) -> dict[str, int]:
     C, S = CustomerRow, CustomerScoreRow
     q = select(S.tier, func.count()).join(C, C.customer_id == S.customer_id).where(C.status == "active")
     if owners is not None:

@@ -1,4 +1,5 @@
 """Touches (a visit or an interaction, shared/spec/nlq-semantics.md) and the set-based stale-customer scan."""
+
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -34,8 +35,11 @@ def last_touch_subquery(customer_ids: Collection[str] | None = None):
         visits = visits.where(VisitRow.customer_id.in_(list(customer_ids)))
         interactions = interactions.where(InteractionRow.customer_id.in_(list(customer_ids)))
     touches = union_all(visits, interactions).subquery("touches")
-    return (select(touches.c.customer_id, func.max(touches.c.at).label("last"))
-            .group_by(touches.c.customer_id).subquery("last_touch"))
+    return (
+        select(touches.c.customer_id, func.max(touches.c.at).label("last"))
+        .group_by(touches.c.customer_id)
+        .subquery("last_touch")
+    )
 
 
 def last_touch(session: Session, customer_id: str) -> datetime | None:
@@ -59,9 +63,10 @@ def _json_object(session: Session, *pairs):
 
 def stale_condition(last_col, *, cutoff: datetime, cutoff_day: date):
     """No touch since `cutoff`; a never-touched customer counts once it was created before `cutoff_day`."""
-    return or_(last_col <= cutoff,
-               and_(last_col.is_(None),
-                    or_(CustomerRow.created_on.is_(None), CustomerRow.created_on <= cutoff_day)))
+    return or_(
+        last_col <= cutoff,
+        and_(last_col.is_(None), or_(CustomerRow.created_on.is_(None), CustomerRow.created_on <= cutoff_day)),
+    )
 
 
 def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, cutoff_day: date) -> int:
@@ -70,34 +75,72 @@ def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, c
     lt = last_touch_subquery()
     epoch = func.coalesce(_epoch(session, lt.c.last), 0)
     key = literal("stale:", String) + CustomerRow.customer_id + literal(":", String) + cast(epoch, String)
-    payload = _json_object(session, literal_column("'step'"), literal_column("0"), literal_column("'touch'"), epoch,
-                           literal_column("'snooze'"), literal_column("0"))
+    payload = _json_object(
+        session,
+        literal_column("'step'"),
+        literal_column("0"),
+        literal_column("'touch'"),
+        epoch,
+        literal_column("'snooze'"),
+        literal_column("0"),
+    )
     taken = exists().where(TimerRow.business_key == key)
-    source = (select(literal(STALE_KIND, String), key, literal("customer", String), CustomerRow.customer_id,
-                     literal(now, UTCDateTime()), literal("pending", String), literal(0), payload,
-                     literal(now, UTCDateTime()))
-              .select_from(CustomerRow)
-              .outerjoin(lt, lt.c.customer_id == CustomerRow.customer_id)
-              .where(CustomerRow.status == "active",
-                     stale_condition(lt.c.last, cutoff=cutoff, cutoff_day=cutoff_day),
-                     ~taken))
-    cols = ["kind", "business_key", "subject_type", "subject_id", "due_at", "status", "attempts", "payload",
-            "created_at"]
+    source = (
+        select(
+            literal(STALE_KIND, String),
+            key,
+            literal("customer", String),
+            CustomerRow.customer_id,
+            literal(now, UTCDateTime()),
+            literal("pending", String),
+            literal(0),
+            payload,
+            literal(now, UTCDateTime()),
+        )
+        .select_from(CustomerRow)
+        .outerjoin(lt, lt.c.customer_id == CustomerRow.customer_id)
+        .where(
+            CustomerRow.status == "active",
+            stale_condition(lt.c.last, cutoff=cutoff, cutoff_day=cutoff_day),
+            ~taken,
+        )
+    )
+    cols = [
+        "kind",
+        "business_key",
+        "subject_type",
+        "subject_id",
+        "due_at",
+        "status",
+        "attempts",
+        "payload",
+        "created_at",
+    ]
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (dialect_insert(TimerRow).from_select(cols, source)  # a concurrent on_touch may add a key first
-            .on_conflict_do_nothing(index_elements=["business_key"]).returning(TimerRow.id))
+    stmt = (
+        dialect_insert(TimerRow)
+        .from_select(cols, source)  # a concurrent on_touch may add a key first
+        .on_conflict_do_nothing(index_elements=["business_key"])
+        .returning(TimerRow.id)
+    )
     added = session.execute(stmt).all()
     return len(added)
 
 
-def stale_customers(session: Session, *, owners: Collection[str], cutoff: datetime, cutoff_day: date,
-                    limit: int | None = None) -> tuple[int, list[tuple[str, str, datetime | None]]]:
+def stale_customers(
+    session: Session, *, owners: Collection[str], cutoff: datetime, cutoff_day: date, limit: int | None = None
+) -> tuple[int, list[tuple[str, str, datetime | None]]]:
     """Active customers of `owners` not touched since `cutoff`: (count, [(id, name, last touch)] oldest first)."""
     lt = last_touch_subquery()
-    base = (select(CustomerRow.customer_id, CustomerRow.name, lt.c.last)
-            .outerjoin(lt, lt.c.customer_id == CustomerRow.customer_id)
-            .where(CustomerRow.status == "active", CustomerRow.owner_userid.in_(list(owners)),
-                   stale_condition(lt.c.last, cutoff=cutoff, cutoff_day=cutoff_day)))
+    base = (
+        select(CustomerRow.customer_id, CustomerRow.name, lt.c.last)
+        .outerjoin(lt, lt.c.customer_id == CustomerRow.customer_id)
+        .where(
+            CustomerRow.status == "active",
+            CustomerRow.owner_userid.in_(list(owners)),
+            stale_condition(lt.c.last, cutoff=cutoff, cutoff_day=cutoff_day),
+        )
+    )
     count = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows: list[tuple[str, str, datetime | None]] = []
     if limit:

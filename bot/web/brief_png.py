@@ -5,6 +5,7 @@ Drawn with Pillow (already a dependency for photos) — a dozen shapes do not ne
 Chinese is set in Noto Sans CJK SC from the `noto-cjk-sans-otc` PyPI package (OFL); Debian's
 fonts-noto-cjk is the fallback. Without a CJK font the renderer refuses (no tofu boxes in a brief).
 """
+
 from __future__ import annotations
 
 import io
@@ -34,9 +35,11 @@ GRID = (227, 231, 237)
 WHITE = (255, 255, 255)
 FUNNEL_COLOURS = ((47, 111, 237), (76, 134, 240), (112, 160, 244), (46, 158, 107))
 
-SYSTEM_FONTS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-                "/usr/share/fonts/opentype/noto-cjk/NotoSansCJK-Regular.ttc",
-                "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc")
+SYSTEM_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+)
 MAX_REPS = 9
 MAX_RED = 6
 
@@ -78,10 +81,19 @@ class Canvas:
         self.img = Image.new("RGB", (W, H), WHITE)
         self.d = ImageDraw.Draw(self.img)
 
-    def text(self, xy: tuple[float, float], s: str, size: int, fill=INK, *, bold: bool = False,  # noqa: ANN001
-             anchor: str = "la") -> None:
-        self.d.text(xy, s, font=font(size), fill=fill, anchor=anchor, stroke_width=1 if bold else 0,
-                    stroke_fill=fill)
+    def text(
+        self,
+        xy: tuple[float, float],
+        s: str,
+        size: int,
+        fill=INK,
+        *,
+        bold: bool = False,  # noqa: ANN001
+        anchor: str = "la",
+    ) -> None:
+        self.d.text(
+            xy, s, font=font(size), fill=fill, anchor=anchor, stroke_width=1 if bold else 0, stroke_fill=fill
+        )
 
     def width(self, s: str, size: int) -> float:
         return self.d.textlength(s, font=font(size))
@@ -136,10 +148,30 @@ def _tiles(c: Canvas, b: WeeklyBrief) -> None:
         delta = f"，较8周前{'+' if pts >= 0 else ''}{pts:.1f}个百分点"
     funnel = Rate(b.funnel.quoted, b.funnel.total)
     tiles = [
-        ("客户信息鲜度", _pct(b.freshness_now), f"{b.freshness_now.numerator}/{b.freshness_now.denominator}{delta or ' 位正常客户近30天有跟进'}", BLUE),
-        ("过程数据可信度", _pct(b.completeness), f"上周完整拜访 {b.completeness.numerator}/{b.completeness.denominator} 次", GREEN),
-        ("商机转化漏斗完整率", _pct(funnel), f"最近90天 {funnel.numerator}/{funnel.denominator} 个商机到达方案报价", ORANGE),
-        ("红色客户", f"{b.red_total}位", "客户评分低于60分，需重点跟进" if b.red_total else "没有红色客户", RED),
+        (
+            "客户信息鲜度",
+            _pct(b.freshness_now),
+            f"{b.freshness_now.numerator}/{b.freshness_now.denominator}{delta or ' 位正常客户近30天有跟进'}",
+            BLUE,
+        ),
+        (
+            "过程数据可信度",
+            _pct(b.completeness),
+            f"上周完整拜访 {b.completeness.numerator}/{b.completeness.denominator} 次",
+            GREEN,
+        ),
+        (
+            "商机转化漏斗完整率",
+            _pct(funnel),
+            f"最近90天 {funnel.numerator}/{funnel.denominator} 个商机到达方案报价",
+            ORANGE,
+        ),
+        (
+            "红色客户",
+            f"{b.red_total}位",
+            "客户评分低于60分，需重点跟进" if b.red_total else "没有红色客户",
+            RED,
+        ),
     ]
     for i, (label, value, sub, colour) in enumerate(tiles):
         x0 = M + i * (w + 24)
@@ -183,7 +215,13 @@ def _funnel(c: Canvas, b: WeeklyBrief, box: tuple[int, int, int, int]) -> None:
     c.panel(box, "商机转化漏斗", "最近90天进入的商机")
     steps = b.funnel.steps()
     if not b.funnel.total:
-        c.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + 20), "最近90天没有新商机", 24, GREY_LIGHT, anchor="mm")
+        c.text(
+            ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + 20),
+            "最近90天没有新商机",
+            24,
+            GREY_LIGHT,
+            anchor="mm",
+        )
         return
     top = max(1, steps[0][1])
     x0, y0, x1 = box[0] + 150, box[1] + 78, box[2] - 150
@@ -207,13 +245,23 @@ def _reps(c: Canvas, b: WeeklyBrief, box: tuple[int, int, int, int]) -> None:
     reps = [r for r in b.reps if r.visits] or b.reps
     shown = reps[:MAX_REPS]
     more = len(reps) - len(shown)
-    c.panel(box, "上周拜访与完整率 · 按业务员", f"另有{more}人，见看板" if more > 0 else "柱长=拜访次数，右侧=完整率")
+    c.panel(
+        box,
+        "上周拜访与完整率 · 按业务员",
+        f"另有{more}人，见看板" if more > 0 else "柱长=拜访次数，右侧=完整率",
+    )
     x_name, x_bar, x_end = box[0] + 24, box[0] + 150, box[2] - 250
     y = box[1] + 74
     row = min(28.0, (box[3] - 48 - y) / max(1, len(shown)))
     top = max([r.visits for r in shown] + [1])
     if not shown:
-        c.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + 20), "上周没有拜访记录", 24, GREY_LIGHT, anchor="mm")
+        c.text(
+            ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + 20),
+            "上周没有拜访记录",
+            24,
+            GREY_LIGHT,
+            anchor="mm",
+        )
     for r in shown:
         mid = y + row / 2
         c.text((x_name, mid), c.fit(r.name, 20, x_bar - x_name - 12), 20, INK, anchor="lm")
@@ -225,7 +273,11 @@ def _reps(c: Canvas, b: WeeklyBrief, box: tuple[int, int, int, int]) -> None:
                 c.d.rounded_rectangle((x_bar, mid - 9, x_bar + max(cw, 4), mid + 9), radius=5, fill=GREEN)
         c.text((x_bar + max(w, 4) + 10, mid), str(r.visits), 18, GREY, anchor="lm")
         rate = r.rate
-        colour = GREY_LIGHT if rate.value is None else (GREEN if rate.value >= 0.8 else ORANGE if rate.value >= 0.5 else RED)
+        colour = (
+            GREY_LIGHT
+            if rate.value is None
+            else (GREEN if rate.value >= 0.8 else ORANGE if rate.value >= 0.5 else RED)
+        )
         c.text((box[2] - 24, mid), f"{_pct(rate)}（{r.complete}/{r.visits}）", 19, colour, anchor="rm")
         y += row
     lx = box[0] + 24
@@ -256,15 +308,23 @@ def _tags(c: Canvas, b: WeeklyBrief, box: tuple[int, int, int, int]) -> None:
 def _red(c: Canvas, b: WeeklyBrief, box: tuple[int, int, int, int]) -> None:
     c.panel(box, "红色客户", f"共{b.red_total}位，分数最低在前" if b.red_total else "")
     if not b.red:
-        c.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + 16), "没有红色客户", 22, GREY_LIGHT, anchor="mm")
+        c.text(
+            ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2 + 16), "没有红色客户", 22, GREY_LIGHT, anchor="mm"
+        )
         return
     y = box[1] + 66
     row = 46
-    shown = b.red[:max(1, min(MAX_RED, int((box[3] - y - 6) // row)))]
+    shown = b.red[: max(1, min(MAX_RED, int((box[3] - y - 6) // row)))]
     inner = box[2] - box[0] - 72
     for cust in shown:
         c.d.ellipse((box[0] + 24, y + 8, box[0] + 36, y + 20), fill=RED)
-        c.text((box[0] + 46, y + 14), c.fit(f"{cust.name}（{cust.owner_name}）", 20, inner - 80), 20, INK, anchor="lm")
+        c.text(
+            (box[0] + 46, y + 14),
+            c.fit(f"{cust.name}（{cust.owner_name}）", 20, inner - 80),
+            20,
+            INK,
+            anchor="lm",
+        )
         c.text((box[2] - 24, y + 14), f"{cust.score:.0f}分", 20, RED, bold=True, anchor="rm")
         c.text((box[0] + 46, y + 36), c.fit("最弱：" + cust.weakest, 16, inner), 16, GREY, anchor="lm")
         y += row
@@ -282,8 +342,14 @@ def render_weekly_brief_image(b: WeeklyBrief) -> Image.Image:
     _reps(c, b, (M, low_y0, M + 820, low_y1))
     _tags(c, b, (M + 844, low_y0, M + 1214, low_y1))
     _red(c, b, (M + 1238, low_y0, W - M, low_y1))
-    c.text((M, H - 20), "口径：客户信息鲜度=近30天有跟进的正常客户÷正常客户；过程数据可信度=完整拜访（有定位、≥3张照片、≥1个标签）÷拜访；"
-           "漏斗完整率=到达方案报价的商机÷全部商机。与对话中提问的答案一致。", 16, GREY_LIGHT, anchor="lm")
+    c.text(
+        (M, H - 20),
+        "口径：客户信息鲜度=近30天有跟进的正常客户÷正常客户；过程数据可信度=完整拜访（有定位、≥3张照片、≥1个标签）÷拜访；"
+        "漏斗完整率=到达方案报价的商机÷全部商机。与对话中提问的答案一致。",
+        16,
+        GREY_LIGHT,
+        anchor="lm",
+    )
     return c.img
 
 

@@ -1,5 +1,6 @@
 """Small inline SVG charts for the dashboard (no JavaScript, no CDN: WeCom's in-app browser and any
 desktop browser draw them as they are)."""
+
 from __future__ import annotations
 
 from html import escape
@@ -31,12 +32,16 @@ def trend_svg(points: list[tuple[str, Rate]], *, width: int = 480, height: int =
     for k in range(5):
         y = top + plot_h - plot_h * k / 4
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{GRID}"/>')
-        out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{lo + (hi - lo) * k / 4:.0f}%</text>')
+        out.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">{lo + (hi - lo) * k / 4:.0f}%</text>'
+        )
     step = plot_w / max(1, len(points) - 1)
     xy = []
     for i, (label, rate) in enumerate(points):
         x = left + i * step
-        out.append(f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" class="axis">{escape(label)}</text>')
+        out.append(
+            f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" class="axis">{escape(label)}</text>'
+        )
         if rate.value is not None:
             y = top + plot_h - plot_h * (rate.value * 100 - lo) / (hi - lo)
             xy.append((x, y, rate))
@@ -46,13 +51,19 @@ def trend_svg(points: list[tuple[str, Rate]], *, width: int = 480, height: int =
         out.append(f'<polygon points="{area}" fill="{BLUE_LIGHT}" opacity="0.7"/>')
         out.append(f'<polyline points="{line}" fill="none" stroke="{BLUE}" stroke-width="3"/>')
     for x, y, rate in xy:
-        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="#fff" stroke="{BLUE}" stroke-width="2.5">'
-                   f'<title>{rate.text()}</title></circle>')
+        out.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="#fff" stroke="{BLUE}" stroke-width="2.5">'
+            f"<title>{rate.text()}</title></circle>"
+        )
         first = x - left < 20  # keep the first label clear of the axis labels
-        out.append(f'<text x="{x - 4 if first else x:.1f}" y="{y - 9:.1f}" text-anchor="{"start" if first else "middle"}" '
-                   f'class="val">{rate.percent()}</text>')
+        out.append(
+            f'<text x="{x - 4 if first else x:.1f}" y="{y - 9:.1f}" text-anchor="{"start" if first else "middle"}" '
+            f'class="val">{rate.percent()}</text>'
+        )
     if not xy:
-        out.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="axis">暂无数据</text>')
+        out.append(
+            f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" class="axis">暂无数据</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -70,13 +81,19 @@ def funnel_svg(f: Funnel, *, width: int = 420, height: int = 220) -> str:
         x = label_w + (bar_w - w) / 2
         fill = FUNNEL[i] if n else GRID
         out.append(f'<text x="0" y="{y + row / 2 + 5:.1f}" class="lbl">{label}</text>')
-        out.append(f'<rect x="{x:.1f}" y="{y + 4:.1f}" width="{w:.1f}" height="{row - 10:.1f}" rx="6" fill="{fill}"/>')
-        out.append(f'<text x="{label_w + bar_w / 2:.1f}" y="{y + row / 2 + 5:.1f}" text-anchor="middle" '
-                   f'class="num" fill="{"#fff" if n else GREY}" data-stage="{i}">{n}</text>')
+        out.append(
+            f'<rect x="{x:.1f}" y="{y + 4:.1f}" width="{w:.1f}" height="{row - 10:.1f}" rx="6" fill="{fill}"/>'
+        )
+        out.append(
+            f'<text x="{label_w + bar_w / 2:.1f}" y="{y + row / 2 + 5:.1f}" text-anchor="middle" '
+            f'class="num" fill="{"#fff" if n else GREY}" data-stage="{i}">{n}</text>'
+        )
         if i:
             prev = steps[i - 1][1]
             conv = f"{n / prev * 100:.0f}%" if prev else "—"
-            out.append(f'<text x="{width}" y="{y + row / 2 + 5:.1f}" text-anchor="end" class="axis">转化 {conv}</text>')
+            out.append(
+                f'<text x="{width}" y="{y + row / 2 + 5:.1f}" text-anchor="end" class="axis">转化 {conv}</text>'
+            )
     out.append("</svg>")
     return "".join(out)
 
@@ -85,4 +102,4 @@ def bar(rate: Rate, colour: str = GREEN) -> str:
     """A thin inline bar for a table cell."""
     v = rate.value
     pct = 0 if v is None else round(v * 100, 1)
-    return (f'<span class="bar"><span style="width:{pct}%;background:{colour}"></span></span>')
+    return f'<span class="bar"><span style="width:{pct}%;background:{colour}"></span></span>'

@@ -15,6 +15,7 @@ yellow lists, the customer drill-down, the visits behind the figures) to a viewe
 line — a finance director, an admin — are recorded as reads (storage/read_audit.py) in a short write
 transaction before the page goes out; if that fails the page is not shown.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -48,7 +49,9 @@ def _ok(html: str) -> HTMLResponse:
     return HTMLResponse(html, headers=HEADERS)
 
 
-def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | bytes, clock: Clock) -> APIRouter:
+def make_dashboard_router(
+    session_factory: sessionmaker[Session], secret: str | bytes, clock: Clock
+) -> APIRouter:
     """`secret`: WECOM_SECRET as a str (the link key is derived from it, as bot/bootstrap.py does for the
     handlers that sign links), or the derived key itself as bytes."""
     key = secret if isinstance(secret, bytes) else derive_key(secret)
@@ -66,29 +69,53 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
             return None, _deny(UNKNOWN)
         period = period if period in PERIOD_WORDS else DEFAULT_PERIOD
         full = metrics.slice_for(viewer, people)
-        teams = sorted((u for u, r in people.roles.items() if r in ("supervisor", "regional_manager")
-                        and (viewer.owners is None or u in viewer.owners)), key=lambda u: (people.name(u), u))
-        f = V.Filters(token=token or "", period=period, team=team if team in teams else "", region=region,
-                      teams=[(u, f"{people.name(u)}（{ROLE_WORDS[people.roles[u]]}）") for u in teams],
-                      regions=metrics.region_domain(session, full))
+        teams = sorted(
+            (
+                u
+                for u, r in people.roles.items()
+                if r in ("supervisor", "regional_manager") and (viewer.owners is None or u in viewer.owners)
+            ),
+            key=lambda u: (people.name(u), u),
+        )
+        f = V.Filters(
+            token=token or "",
+            period=period,
+            team=team if team in teams else "",
+            region=region,
+            teams=[(u, f"{people.name(u)}（{ROLE_WORDS[people.roles[u]]}）") for u in teams],
+            regions=metrics.region_domain(session, full),
+        )
         if f.region and f.region not in f.regions:
             f.region = ""
         sl = metrics.slice_for(viewer, people, team=f.team or None, region=f.region or None)
         return (now, people, viewer, sl, resolve_period(period, now), f), None
 
-    def audit(viewer: metrics.Viewer, shown: list[tuple[str, str | None]], path: str, f: V.Filters, now: datetime,
-              **more: str) -> None:
+    def audit(
+        viewer: metrics.Viewer,
+        shown: list[tuple[str, str | None]],
+        path: str,
+        f: V.Filters,
+        now: datetime,
+        **more: str,
+    ) -> None:
         """Customers the page shows to a viewer outside their owners' line: one read row each."""
         what = {"period": f.period, "team": f.team, "region": f.region, **more}
-        read_audit.audit_reads_apart(session_factory, viewer=viewer.userid, shown=shown, at=now,
-                                     why=read_audit.reason(path, " ".join(f"{k}={v}" for k, v in what.items() if v)))
+        read_audit.audit_reads_apart(
+            session_factory,
+            viewer=viewer.userid,
+            shown=shown,
+            at=now,
+            why=read_audit.reason(path, " ".join(f"{k}={v}" for k, v in what.items() if v)),
+        )
 
     def subtitle(viewer: metrics.Viewer, sl: metrics.Slice, label: str) -> str:
         scope = sl.label if sl.label != viewer.heading else viewer.heading
         return f"{scope} · {label}"
 
     @router.get("/dashboard", response_class=HTMLResponse)
-    def dashboard(t: str | None = None, period: str = DEFAULT_PERIOD, team: str = "", region: str = "") -> HTMLResponse:
+    def dashboard(
+        t: str | None = None, period: str = DEFAULT_PERIOD, team: str = "", region: str = ""
+    ) -> HTMLResponse:
         with session_factory() as s:
             try:
                 opened, denied = open_view(s, t, period, team, region)
@@ -96,25 +123,47 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
                     return denied
                 now, people, viewer, sl, p, f = opened
                 figs = metrics.health(s, people, sl, p, now=now)
-                trend = [(label, r) for label, _, r in metrics.freshness_trend(s, sl, now=now, include_now=True)]
+                trend = [
+                    (label, r) for label, _, r in metrics.freshness_trend(s, sl, now=now, include_now=True)
+                ]
                 as_of = "当前" if p.as_of(now) >= now else "期末时点"
-                red = scorecard_repo.scored_customers(s, owners=sl.owners, tier="red", region=sl.region, limit=10)
-                review = scorecard_repo.scored_customers(s, owners=sl.owners, tier="yellow", region=sl.region,
-                                                         since=now - timedelta(days=7), limit=10)
+                red = scorecard_repo.scored_customers(
+                    s, owners=sl.owners, tier="red", region=sl.region, limit=10
+                )
+                review = scorecard_repo.scored_customers(
+                    s,
+                    owners=sl.owners,
+                    tier="yellow",
+                    region=sl.region,
+                    since=now - timedelta(days=7),
+                    limit=10,
+                )
                 html = V.main_view(
-                    f=f, figs=figs, trend=trend, fun=metrics.funnel(s, sl, p),
+                    f=f,
+                    figs=figs,
+                    trend=trend,
+                    fun=metrics.funnel(s, sl, p),
                     tags=metrics.tag_counts(s, sl, p, limit=5),
                     tiers=scorecard_repo.tier_counts(s, owners=sl.owners, region=sl.region),
-                    red=red, review=review,
-                    period_label=PERIOD_WORDS[f.period], fresh_note=f"近30天有跟进（{as_of}）")
+                    red=red,
+                    review=review,
+                    period_label=PERIOD_WORDS[f.period],
+                    fresh_note=f"近30天有跟进（{as_of}）",
+                )
             finally:
                 s.rollback()
         audit(viewer, [(c.customer_id, c.owner_userid) for c in red + review], "dashboard:main", f, now)
         return _ok(V.page("团队健康度看板", subtitle(viewer, sl, p.label), html))
 
     @router.get("/dashboard/customers", response_class=HTMLResponse)
-    def customers(t: str | None = None, period: str = DEFAULT_PERIOD, team: str = "", region: str = "",
-                  rep: str = "", tier: str = Query("", pattern="^(|red|yellow|blue)$")) -> HTMLResponse:
+    def customers(
+        t: str | None = None,
+        period: str = DEFAULT_PERIOD,
+        team: str = "",
+        region: str = "",
+        rep: str = "",
+        tier: str = Query("", pattern="^(|red|yellow|blue)$"),
+    ) -> HTMLResponse:
         with session_factory() as s:
             try:
                 opened, denied = open_view(s, t, period, team, region)
@@ -124,20 +173,41 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
                 rep_ok = rep if rep and (sl.owners is None or rep in sl.owners) else ""
                 if rep and not rep_ok:
                     sl = metrics.Slice(frozenset(), sl.region, sl.label)  # someone outside the scope: nothing
-                total, rows = metrics_drill.drill_customers(s, sl, p, now=now, rep=rep_ok or None, tier=tier or None)
+                total, rows = metrics_drill.drill_customers(
+                    s, sl, p, now=now, rep=rep_ok or None, tier=tier or None
+                )
                 what = [people.name(rep) if rep else "", f"{V.TIER_WORDS.get(tier)}客户" if tier else "客户"]
                 hidden = {"rep": rep, "tier": tier}
-                html = V.customers_view(f=f, total=total, rows=rows, heading="".join(what),
-                                        period_label=PERIOD_WORDS[f.period], hidden=hidden)
+                html = V.customers_view(
+                    f=f,
+                    total=total,
+                    rows=rows,
+                    heading="".join(what),
+                    period_label=PERIOD_WORDS[f.period],
+                    hidden=hidden,
+                )
             finally:
                 s.rollback()
-        audit(viewer, [(c.customer_id, c.owner_userid) for c in rows], "dashboard:customers", f, now,
-              rep=rep, tier=tier)
+        audit(
+            viewer,
+            [(c.customer_id, c.owner_userid) for c in rows],
+            "dashboard:customers",
+            f,
+            now,
+            rep=rep,
+            tier=tier,
+        )
         return _ok(V.page("客户明细", subtitle(viewer, sl, p.label), html))
 
     @router.get("/dashboard/visits", response_class=HTMLResponse)
-    def visits(t: str | None = None, period: str = DEFAULT_PERIOD, team: str = "", region: str = "", rep: str = "",
-               sample: str = "") -> HTMLResponse:
+    def visits(
+        t: str | None = None,
+        period: str = DEFAULT_PERIOD,
+        team: str = "",
+        region: str = "",
+        rep: str = "",
+        sample: str = "",
+    ) -> HTMLResponse:
         with session_factory() as s:
             try:
                 opened, denied = open_view(s, t, period, team, region)
@@ -151,8 +221,13 @@ def make_dashboard_router(session_factory: sessionmaker[Session], secret: str | 
                 else:
                     total, rows = metrics_drill.drill_visits(s, sl, p, rep=rep or None)
                     title, path, checks = "拜访明细", "dashboard:visits", rows
-                    html = V.visits_view(f=f, total=total, rows=rows,
-                                         heading=f"{people.name(rep) if rep else ''}拜访明细", hidden={"rep": rep})
+                    html = V.visits_view(
+                        f=f,
+                        total=total,
+                        rows=rows,
+                        heading=f"{people.name(rep) if rep else ''}拜访明细",
+                        hidden={"rep": rep},
+                    )
                 owners = read_audit.owners_of(s, {c.customer_id for c in checks})
             finally:
                 s.rollback()

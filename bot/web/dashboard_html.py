@@ -1,6 +1,7 @@
 """The dashboard's HTML: one self-contained page per view (CSS inline, charts as inline SVG, no script),
 readable in WeCom's in-app browser on a phone and on a desktop. Every word a manager reads is Chinese;
 every number carries data-* attributes with its numerator and denominator (tests read them)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -43,22 +44,28 @@ vertical-align:middle;overflow:hidden}.bar span{display:block;height:100%}
 
 
 def page(title: str, subtitle: str, body: str) -> str:
-    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f'<meta name="referrer" content="no-referrer"><title>{escape(title)}</title><style>{CSS}</style></head>'
-            f'<body><header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header><main>{body}</main></body></html>')
+    return (
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<meta name="referrer" content="no-referrer"><title>{escape(title)}</title><style>{CSS}</style></head>'
+        f"<body><header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header><main>{body}</main></body></html>"
+    )
 
 
 def error_page(message: str) -> str:
-    return (f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>无法打开看板</title>'
-            f'<style>{CSS}</style></head><body><div class="err" id="error"><h2>无法打开看板</h2>'
-            f'<p>{escape(message)}</p></div></body></html>')
+    return (
+        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>无法打开看板</title>'
+        f'<style>{CSS}</style></head><body><div class="err" id="error"><h2>无法打开看板</h2>'
+        f"<p>{escape(message)}</p></div></body></html>"
+    )
 
 
 def _rate_cell(rate: Rate, metric: str, colour: str = GREEN) -> str:
-    return (f'<td class="r" data-metric="{metric}" data-num="{rate.numerator}" data-den="{rate.denominator}">'
-            f'{rate.percent()} <span class="muted">{rate.numerator}/{rate.denominator}</span>{bar(rate, colour)}</td>')
+    return (
+        f'<td class="r" data-metric="{metric}" data-num="{rate.numerator}" data-den="{rate.denominator}">'
+        f'{rate.percent()} <span class="muted">{rate.numerator}/{rate.denominator}</span>{bar(rate, colour)}</td>'
+    )
 
 
 def _tier(tier: str | None) -> str:
@@ -87,23 +94,32 @@ class Filters:
 
 def filters_form(f: Filters, action: str = "/dashboard", hidden: dict[str, str] | None = None) -> str:
     def options(items: Iterable[tuple[str, str]], selected: str) -> str:
-        return "".join(f'<option value="{escape(v)}"{" selected" if v == selected else ""}>{escape(label)}</option>'
-                       for v, label in items)
+        return "".join(
+            f'<option value="{escape(v)}"{" selected" if v == selected else ""}>{escape(label)}</option>'
+            for v, label in items
+        )
 
-    extra = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in (hidden or {}).items()
-                    if v)
-    return (f'<form class="filters" method="get" action="{action}"><input type="hidden" name="t" value="{escape(f.token)}">'
-            f'{extra}<label>周期 <select name="period">{options(PERIOD_WORDS.items(), f.period)}</select></label>'
-            f'<label>团队 <select name="team">{options([("", "全部"), *f.teams], f.team)}</select></label>'
-            f'<label>大区 <select name="region">{options([("", "全部"), *((r, r) for r in f.regions)], f.region)}'
-            f'</select></label><button type="submit">筛选</button></form>')
+    extra = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
+        for k, v in (hidden or {}).items()
+        if v
+    )
+    return (
+        f'<form class="filters" method="get" action="{action}"><input type="hidden" name="t" value="{escape(f.token)}">'
+        f'{extra}<label>周期 <select name="period">{options(PERIOD_WORDS.items(), f.period)}</select></label>'
+        f'<label>团队 <select name="team">{options([("", "全部"), *f.teams], f.team)}</select></label>'
+        f'<label>大区 <select name="region">{options([("", "全部"), *((r, r) for r in f.regions)], f.region)}'
+        f'</select></label><button type="submit">筛选</button></form>'
+    )
 
 
 def kpi(metric: str, rate: Rate, note: str, colour: str) -> str:
-    return (f'<div class="kpi" style="border-left-color:{colour}" data-kpi="{metric}" data-num="{rate.numerator}" '
-            f'data-den="{rate.denominator}"><div class="n">{METRIC_LABELS[metric]}</div>'
-            f'<div class="v" style="color:{colour}">{rate.percent()}</div>'
-            f'<div class="d">{rate.numerator}/{rate.denominator} · {escape(note)}</div></div>')
+    return (
+        f'<div class="kpi" style="border-left-color:{colour}" data-kpi="{metric}" data-num="{rate.numerator}" '
+        f'data-den="{rate.denominator}"><div class="n">{METRIC_LABELS[metric]}</div>'
+        f'<div class="v" style="color:{colour}">{rate.percent()}</div>'
+        f'<div class="d">{rate.numerator}/{rate.denominator} · {escape(note)}</div></div>'
+    )
 
 
 def group_table(title: str, kind: str, figs: dict[str, Figure], f: Filters, *, link_rep: bool = False) -> str:
@@ -112,78 +128,135 @@ def group_table(title: str, kind: str, figs: dict[str, Figure], f: Filters, *, l
     for metric in ("freshness", "completeness", "funnel"):
         for g in getattr(figs[metric], attr):
             rows.setdefault(g.key, {"name": g.name})[metric] = g.rate
-    order = sorted(rows.items(), key=lambda kv: (-(kv[1].get("completeness") or Rate()).denominator, kv[1]["name"]))
+    order = sorted(
+        rows.items(), key=lambda kv: (-(kv[1].get("completeness") or Rate()).denominator, kv[1]["name"])
+    )
     body = []
     for key, r in order:
         name = escape(r["name"])
         if link_rep and key:
             name = f'<a href="{f.href("/dashboard/customers", rep=key)}">{name}</a>'
         visits = (r.get("completeness") or Rate()).denominator
-        body.append(f'<tr data-group="{kind}" data-key="{escape(key or "")}"><td>{name}</td>'
-                    f'{_rate_cell(r.get("freshness") or Rate(), "freshness", BLUE)}'
-                    f'<td class="r" data-metric="visits">{visits}</td>'
-                    f'{_rate_cell(r.get("completeness") or Rate(), "completeness")}'
-                    f'{_rate_cell(r.get("funnel") or Rate(), "funnel", "#f08c2e")}</tr>')
-    return (f'<section><h2>{escape(title)}</h2><table><thead><tr><th>{ {"rep": "业务员", "team": "团队", "region": "大区"}[kind]}'
-            f'</th><th class="r">客户信息鲜度</th><th class="r">拜访数</th><th class="r">过程数据可信度</th>'
-            f'<th class="r">漏斗完整率</th></tr></thead><tbody>{"".join(body)}</tbody></table></section>')
+        body.append(
+            f'<tr data-group="{kind}" data-key="{escape(key or "")}"><td>{name}</td>'
+            f"{_rate_cell(r.get('freshness') or Rate(), 'freshness', BLUE)}"
+            f'<td class="r" data-metric="visits">{visits}</td>'
+            f"{_rate_cell(r.get('completeness') or Rate(), 'completeness')}"
+            f"{_rate_cell(r.get('funnel') or Rate(), 'funnel', '#f08c2e')}</tr>"
+        )
+    return (
+        f"<section><h2>{escape(title)}</h2><table><thead><tr><th>{ {'rep': '业务员', 'team': '团队', 'region': '大区'}[kind] }"
+        f'</th><th class="r">客户信息鲜度</th><th class="r">拜访数</th><th class="r">过程数据可信度</th>'
+        f'<th class="r">漏斗完整率</th></tr></thead><tbody>{"".join(body)}</tbody></table></section>'
+    )
 
 
-def main_view(*, f: Filters, figs: dict[str, Figure], trend: list[tuple[str, Rate]], fun: Funnel,
-              tags: list[tuple[str, int]], tiers: dict[str, int], red: list[Any], review: list[Any],
-              period_label: str, fresh_note: str) -> str:
-    parts = [filters_form(f), '<div class="kpis">',
-             kpi("freshness", figs["freshness"].org, fresh_note, BLUE),
-             kpi("completeness", figs["completeness"].org, f"{period_label}的拜访", GREEN),
-             kpi("funnel", figs["funnel"].org, f"{period_label}进入的商机", "#f08c2e"),
-             (f'<div class="kpi" style="border-left-color:#d64545" data-kpi="tiers"><div class="n">客户评分</div>'
-              f'<div class="v" style="color:#d64545"><a href="{f.href("/dashboard/customers", tier="red")}" '
-              f'data-tier="red">{tiers.get("red", 0)}</a> <span class="muted">红</span></div>'
-              f'<div class="d"><a href="{f.href("/dashboard/customers", tier="yellow")}" data-tier="yellow">黄 '
-              f'{tiers.get("yellow", 0)}</a> · <a href="{f.href("/dashboard/customers", tier="blue")}" data-tier="blue">'
-              f'蓝 {tiers.get("blue", 0)}</a></div></div>'), "</div>",
-             '<div class="grid2">',
-             f'<section><h2>客户信息鲜度 · 近8周</h2>{trend_svg(trend)}</section>',
-             f'<section><h2>商机转化漏斗 · {escape(period_label)}</h2>{funnel_svg(fun)}</section>', "</div>",
-             group_table("按团队", "team", figs, f), group_table("按大区", "region", figs, f),
-             group_table("按业务员（点击查看客户）", "rep", figs, f, link_rep=True)]
-    tag_rows = "".join(f'<tr data-tag="{escape(t)}"><td>{i}. {escape(t)}</td><td class="r">{n}</td></tr>'
-                       for i, (t, n) in enumerate(tags, 1)) or '<tr><td class="muted">没有标签</td><td></td></tr>'
+def main_view(
+    *,
+    f: Filters,
+    figs: dict[str, Figure],
+    trend: list[tuple[str, Rate]],
+    fun: Funnel,
+    tags: list[tuple[str, int]],
+    tiers: dict[str, int],
+    red: list[Any],
+    review: list[Any],
+    period_label: str,
+    fresh_note: str,
+) -> str:
+    parts = [
+        filters_form(f),
+        '<div class="kpis">',
+        kpi("freshness", figs["freshness"].org, fresh_note, BLUE),
+        kpi("completeness", figs["completeness"].org, f"{period_label}的拜访", GREEN),
+        kpi("funnel", figs["funnel"].org, f"{period_label}进入的商机", "#f08c2e"),
+        (
+            f'<div class="kpi" style="border-left-color:#d64545" data-kpi="tiers"><div class="n">客户评分</div>'
+            f'<div class="v" style="color:#d64545"><a href="{f.href("/dashboard/customers", tier="red")}" '
+            f'data-tier="red">{tiers.get("red", 0)}</a> <span class="muted">红</span></div>'
+            f'<div class="d"><a href="{f.href("/dashboard/customers", tier="yellow")}" data-tier="yellow">黄 '
+            f'{tiers.get("yellow", 0)}</a> · <a href="{f.href("/dashboard/customers", tier="blue")}" data-tier="blue">'
+            f"蓝 {tiers.get('blue', 0)}</a></div></div>"
+        ),
+        "</div>",
+        '<div class="grid2">',
+        f"<section><h2>客户信息鲜度 · 近8周</h2>{trend_svg(trend)}</section>",
+        f"<section><h2>商机转化漏斗 · {escape(period_label)}</h2>{funnel_svg(fun)}</section>",
+        "</div>",
+        group_table("按团队", "team", figs, f),
+        group_table("按大区", "region", figs, f),
+        group_table("按业务员（点击查看客户）", "rep", figs, f, link_rep=True),
+    ]
+    tag_rows = (
+        "".join(
+            f'<tr data-tag="{escape(t)}"><td>{i}. {escape(t)}</td><td class="r">{n}</td></tr>'
+            for i, (t, n) in enumerate(tags, 1)
+        )
+        or '<tr><td class="muted">没有标签</td><td></td></tr>'
+    )
     parts.append('<div class="grid2">')
-    parts.append(f'<section><h2>需求标签 TOP5 · {escape(period_label)}</h2><table><tbody>{tag_rows}</tbody></table></section>')
-    red_rows = "".join(f'<tr><td>{escape(c.name)}</td><td>{escape(c.owner_name)}</td><td class="r">{c.score:.0f}</td>'
-                       f'<td class="muted">{escape(c.weakest)}</td></tr>' for c in red) \
+    parts.append(
+        f"<section><h2>需求标签 TOP5 · {escape(period_label)}</h2><table><tbody>{tag_rows}</tbody></table></section>"
+    )
+    red_rows = (
+        "".join(
+            f'<tr><td>{escape(c.name)}</td><td>{escape(c.owner_name)}</td><td class="r">{c.score:.0f}</td>'
+            f'<td class="muted">{escape(c.weakest)}</td></tr>'
+            for c in red
+        )
         or '<tr><td class="muted">没有红色客户</td></tr>'
-    parts.append(f'<section><h2>红色客户（评分&lt;60，最低在前）</h2><table><tbody>{red_rows}</tbody></table>'
-                 f'<p><a href="{f.href("/dashboard/customers", tier="red")}">查看全部红色客户</a></p></section>')
+    )
+    parts.append(
+        f"<section><h2>红色客户（评分&lt;60，最低在前）</h2><table><tbody>{red_rows}</tbody></table>"
+        f'<p><a href="{f.href("/dashboard/customers", tier="red")}">查看全部红色客户</a></p></section>'
+    )
     parts.append("</div>")
     if review:
-        rows = "".join(f'<tr><td>{escape(c.name)}</td><td>{escape(c.owner_name)}</td><td class="r">{c.score:.0f}</td>'
-                       f'<td class="muted">{escape(c.weakest)}</td></tr>' for c in review)
-        parts.append(f'<section><h2>待复盘：近7天转为黄色的客户</h2><table><tbody>{rows}</tbody></table></section>')
-    parts.append(f'<section><h2>过程数据抽检</h2><p>从{escape(period_label)}的拜访中随机抽取100条，逐条核对定位、照片、标签：'
-                 f'<a href="{f.href("/dashboard/visits", sample="1")}">查看抽检结果</a></p>'
-                 f'<p class="muted">口径：{escape(METRIC_DEFINITIONS["freshness"])}；'
-                 f'{escape(METRIC_DEFINITIONS["completeness"])}；{escape(METRIC_DEFINITIONS["funnel"])}。'
-                 f'与在对话中提问（如「本月拜访完整率」）的答案一致。</p></section>')
+        rows = "".join(
+            f'<tr><td>{escape(c.name)}</td><td>{escape(c.owner_name)}</td><td class="r">{c.score:.0f}</td>'
+            f'<td class="muted">{escape(c.weakest)}</td></tr>'
+            for c in review
+        )
+        parts.append(
+            f"<section><h2>待复盘：近7天转为黄色的客户</h2><table><tbody>{rows}</tbody></table></section>"
+        )
+    parts.append(
+        f"<section><h2>过程数据抽检</h2><p>从{escape(period_label)}的拜访中随机抽取100条，逐条核对定位、照片、标签："
+        f'<a href="{f.href("/dashboard/visits", sample="1")}">查看抽检结果</a></p>'
+        f'<p class="muted">口径：{escape(METRIC_DEFINITIONS["freshness"])}；'
+        f"{escape(METRIC_DEFINITIONS['completeness'])}；{escape(METRIC_DEFINITIONS['funnel'])}。"
+        f"与在对话中提问（如「本月拜访完整率」）的答案一致。</p></section>"
+    )
     return "".join(parts)
 
 
-def customers_view(*, f: Filters, total: int, rows: list[CustomerLine], heading: str, period_label: str,
-                   hidden: dict[str, str]) -> str:
+def customers_view(
+    *,
+    f: Filters,
+    total: int,
+    rows: list[CustomerLine],
+    heading: str,
+    period_label: str,
+    hidden: dict[str, str],
+) -> str:
     body = "".join(
         f'<tr data-customer="{escape(c.customer_id)}"><td>{escape(c.name)}<div class="muted">{escape(c.customer_id)}</div></td>'
-        f'<td>{escape(c.owner_name)}</td><td>{escape(c.region or "")}</td><td>{_day(c.last_touch)}</td>'
+        f"<td>{escape(c.owner_name)}</td><td>{escape(c.region or '')}</td><td>{_day(c.last_touch)}</td>"
         f'<td class="{"ok" if c.fresh else "no"}">{"是" if c.fresh else "否"}</td><td class="r">{c.visits}</td>'
         f'<td class="r">{c.complete_visits}</td><td class="r">{c.reached_quoted}/{c.opportunities}</td>'
         f'<td class="r">{"" if c.score is None else f"{c.score:.0f}"}</td><td>{_tier(c.tier)}</td></tr>'
-        for c in rows)
-    more = f'（共{total}位，显示前{len(rows)}位，最久未跟进在前）' if total > len(rows) else f'（共{total}位）'
-    return (f'{filters_form(f, "/dashboard/customers", hidden)}<section><h2>{escape(heading)}'
-            f'<span class="muted" data-total="{total}">{more}</span></h2><p><a href="{f.href()}">← 返回看板</a></p>'
-            f'<table><thead><tr><th>客户</th><th>负责人</th><th>大区</th><th>最近跟进</th><th>近30天有跟进</th>'
-            f'<th class="r">拜访（{escape(period_label)}）</th><th class="r">完整拜访</th><th class="r">商机到报价/全部</th>'
-            f'<th class="r">评分</th><th>档位</th></tr></thead><tbody>{body}</tbody></table></section>')
+        for c in rows
+    )
+    more = (
+        f"（共{total}位，显示前{len(rows)}位，最久未跟进在前）" if total > len(rows) else f"（共{total}位）"
+    )
+    return (
+        f"{filters_form(f, '/dashboard/customers', hidden)}<section><h2>{escape(heading)}"
+        f'<span class="muted" data-total="{total}">{more}</span></h2><p><a href="{f.href()}">← 返回看板</a></p>'
+        f"<table><thead><tr><th>客户</th><th>负责人</th><th>大区</th><th>最近跟进</th><th>近30天有跟进</th>"
+        f'<th class="r">拜访（{escape(period_label)}）</th><th class="r">完整拜访</th><th class="r">商机到报价/全部</th>'
+        f'<th class="r">评分</th><th>档位</th></tr></thead><tbody>{body}</tbody></table></section>'
+    )
 
 
 def _visit_rows(rows: Iterable[VisitCheck]) -> str:
@@ -192,32 +265,45 @@ def _visit_rows(rows: Iterable[VisitCheck]) -> str:
 
     return "".join(
         f'<tr data-visit="{escape(v.visit_id)}" data-complete="{int(v.complete)}">'
-        f'<td>{v.checked_in_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M")}</td><td>{escape(v.customer_name)}</td>'
-        f'<td>{escape(v.rep_userid)}</td>{mark(v.located, "有" if v.located else "无")}'
-        f'{mark(v.photos >= 3, f"{v.photos}张")}{mark(bool(v.tags), "、".join(v.tags) or "无")}'
-        f'{mark(v.complete, "完整" if v.complete else "不完整")}</tr>' for v in rows)
+        f"<td>{v.checked_in_at.astimezone(SHANGHAI).strftime('%m-%d %H:%M')}</td><td>{escape(v.customer_name)}</td>"
+        f"<td>{escape(v.rep_userid)}</td>{mark(v.located, '有' if v.located else '无')}"
+        f"{mark(v.photos >= 3, f'{v.photos}张')}{mark(bool(v.tags), '、'.join(v.tags) or '无')}"
+        f"{mark(v.complete, '完整' if v.complete else '不完整')}</tr>"
+        for v in rows
+    )
 
 
-VISIT_HEAD = ('<thead><tr><th>签到</th><th>客户</th><th>业务员</th><th>定位</th><th>照片≥3</th><th>标签</th>'
-              '<th>结论</th></tr></thead>')
+VISIT_HEAD = (
+    "<thead><tr><th>签到</th><th>客户</th><th>业务员</th><th>定位</th><th>照片≥3</th><th>标签</th>"
+    "<th>结论</th></tr></thead>"
+)
 
 
 def sample_view(*, f: Filters, sample: SampleCheck, period_label: str) -> str:
     s = sample.sample_rate
-    interval = (f"，95%置信区间 {sample.interval[0] * 100:.1f}%～{sample.interval[1] * 100:.1f}%"
-                if sample.interval else "")
-    return (f'{filters_form(f, "/dashboard/visits", {"sample": "1"})}<section><h2>过程数据抽检 · {escape(period_label)}</h2>'
-            f'<p><a href="{f.href()}">← 返回看板</a></p>'
-            f'<p data-kpi="sample" data-num="{s.numerator}" data-den="{s.denominator}">随机抽取 {s.denominator} 条拜访'
-            f'（随机种子 {sample.seed}，同样的数据抽到同样的拜访），完整 {s.numerator} 条，抽检完整率 {s.percent()}'
-            f'{interval}。</p><p data-kpi="population" data-num="{sample.population.numerator}" '
-            f'data-den="{sample.population.denominator}">全量：{sample.population.denominator} 条拜访中完整 '
-            f'{sample.population.numerator} 条，过程数据可信度 {sample.population.percent()}。</p>'
-            f'<table>{VISIT_HEAD}<tbody>{_visit_rows(sample.sample)}</tbody></table></section>')
+    interval = (
+        f"，95%置信区间 {sample.interval[0] * 100:.1f}%～{sample.interval[1] * 100:.1f}%"
+        if sample.interval
+        else ""
+    )
+    return (
+        f"{filters_form(f, '/dashboard/visits', {'sample': '1'})}<section><h2>过程数据抽检 · {escape(period_label)}</h2>"
+        f'<p><a href="{f.href()}">← 返回看板</a></p>'
+        f'<p data-kpi="sample" data-num="{s.numerator}" data-den="{s.denominator}">随机抽取 {s.denominator} 条拜访'
+        f"（随机种子 {sample.seed}，同样的数据抽到同样的拜访），完整 {s.numerator} 条，抽检完整率 {s.percent()}"
+        f'{interval}。</p><p data-kpi="population" data-num="{sample.population.numerator}" '
+        f'data-den="{sample.population.denominator}">全量：{sample.population.denominator} 条拜访中完整 '
+        f"{sample.population.numerator} 条，过程数据可信度 {sample.population.percent()}。</p>"
+        f"<table>{VISIT_HEAD}<tbody>{_visit_rows(sample.sample)}</tbody></table></section>"
+    )
 
 
-def visits_view(*, f: Filters, total: int, rows: list[VisitCheck], heading: str, hidden: dict[str, str]) -> str:
-    return (f'{filters_form(f, "/dashboard/visits", hidden)}<section><h2>{escape(heading)}'
-            f'<span class="muted" data-total="{total}">（共{total}条，显示最近{len(rows)}条）</span></h2>'
-            f'<p><a href="{f.href()}">← 返回看板</a></p><table>{VISIT_HEAD}<tbody>{_visit_rows(rows)}</tbody></table>'
-            f'</section>')
+def visits_view(
+    *, f: Filters, total: int, rows: list[VisitCheck], heading: str, hidden: dict[str, str]
+) -> str:
+    return (
+        f"{filters_form(f, '/dashboard/visits', hidden)}<section><h2>{escape(heading)}"
+        f'<span class="muted" data-total="{total}">（共{total}条，显示最近{len(rows)}条）</span></h2>'
+        f'<p><a href="{f.href()}">← 返回看板</a></p><table>{VISIT_HEAD}<tbody>{_visit_rows(rows)}</tbody></table>'
+        f"</section>"
+    )

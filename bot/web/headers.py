@@ -8,12 +8,15 @@ and style attributes, charts as inline SVG, no script, no image file, no font fi
 So nothing may load but inline style; no one may frame the page; the link with its token never leaves as
 a Referer.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
-                           "frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"DENY"),

@@ -4,6 +4,7 @@ promises and follow-ups, for any calendar app that subscribes to a URL.
 The token is an HMAC of the userid under a key derived from WECOM_SECRET (core/ics_token.py); a wrong
 or missing token answers 404, the same as an unknown user, so the URL space cannot be probed.
 """
+
 from __future__ import annotations
 
 import re
@@ -68,14 +69,33 @@ def _stamp(at: datetime) -> str:
 
 
 def render_calendar(events: Iterable[FeedEvent], *, name: str, now: datetime) -> str:
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{PRODID}", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-             f"X-WR-CALNAME:{_escape(name)}", f"X-WR-TIMEZONE:{ORG_ZONE_NAME}"]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        f"PRODID:{PRODID}",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        f"X-WR-CALNAME:{_escape(name)}",
+        f"X-WR-TIMEZONE:{ORG_ZONE_NAME}",
+    ]
     for e in events:
-        lines += ["BEGIN:VEVENT", f"UID:{e.uid}", f"DTSTAMP:{_stamp(now)}", f"DTSTART:{_stamp(e.start)}",
-                  f"DTEND:{_stamp(e.end)}", f"SUMMARY:{_escape(e.summary)}", f"DESCRIPTION:{_escape(e.description)}"]
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{e.uid}",
+            f"DTSTAMP:{_stamp(now)}",
+            f"DTSTART:{_stamp(e.start)}",
+            f"DTEND:{_stamp(e.end)}",
+            f"SUMMARY:{_escape(e.summary)}",
+            f"DESCRIPTION:{_escape(e.description)}",
+        ]
         if e.alarm_minutes is not None:
-            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"TRIGGER:-PT{e.alarm_minutes}M",
-                      f"DESCRIPTION:{_escape(e.summary)}", "END:VALARM"]
+            lines += [
+                "BEGIN:VALARM",
+                "ACTION:DISPLAY",
+                f"TRIGGER:-PT{e.alarm_minutes}M",
+                f"DESCRIPTION:{_escape(e.summary)}",
+                "END:VALARM",
+            ]
         lines.append("END:VEVENT")
     lines.append("END:VCALENDAR")
     return "\r\n".join(_fold(line) for line in lines) + "\r\n"
@@ -83,11 +103,17 @@ def render_calendar(events: Iterable[FeedEvent], *, name: str, now: datetime) ->
 
 def feed_events(session: Session, userid: str, *, now: datetime) -> list[FeedEvent]:
     policy = load_policy(session)
-    q = (select(PromiseRow, CustomerRow.name).join(CustomerRow, CustomerRow.customer_id == PromiseRow.customer_id)
-         .where(PromiseRow.rep_userid == userid, PromiseRow.status.in_(("open", "done")),
-                PromiseRow.due_at >= now - timedelta(days=PAST_DAYS),
-                PromiseRow.due_at < now + timedelta(days=FUTURE_DAYS))
-         .order_by(PromiseRow.due_at, PromiseRow.id))
+    q = (
+        select(PromiseRow, CustomerRow.name)
+        .join(CustomerRow, CustomerRow.customer_id == PromiseRow.customer_id)
+        .where(
+            PromiseRow.rep_userid == userid,
+            PromiseRow.status.in_(("open", "done")),
+            PromiseRow.due_at >= now - timedelta(days=PAST_DAYS),
+            PromiseRow.due_at < now + timedelta(days=FUTURE_DAYS),
+        )
+        .order_by(PromiseRow.due_at, PromiseRow.id)
+    )
     events = []
     for promise, customer_name in session.execute(q):
         if promise.kind == "follow_up":
@@ -98,16 +124,27 @@ def feed_events(session: Session, userid: str, *, now: datetime) -> list[FeedEve
             summary = T.CAL_DONE_PREFIX + summary
         start = event_start(promise.due_at, policy)
         alarm = policy.calendar_remind_before_secs // 60 if promise.status == "open" else None
-        events.append(FeedEvent(
-            uid=f"promise-{promise.id}@wecom-sales-assistant", start=start,
-            end=start + timedelta(minutes=policy.calendar_event_minutes), summary=summary,
-            description=T.CAL_DESCRIPTION.format(customer=customer_name, item=promise.text,
-                                                 kind=T.CAL_KIND.get(promise.kind, promise.kind), id=promise.id),
-            alarm_minutes=alarm))
+        events.append(
+            FeedEvent(
+                uid=f"promise-{promise.id}@wecom-sales-assistant",
+                start=start,
+                end=start + timedelta(minutes=policy.calendar_event_minutes),
+                summary=summary,
+                description=T.CAL_DESCRIPTION.format(
+                    customer=customer_name,
+                    item=promise.text,
+                    kind=T.CAL_KIND.get(promise.kind, promise.kind),
+                    id=promise.id,
+                ),
+                alarm_minutes=alarm,
+            )
+        )
     return events
 
 
-def make_ics_router(session_factory: sessionmaker[Session], secret: str, *, clock: Clock | None = None) -> APIRouter:
+def make_ics_router(
+    session_factory: sessionmaker[Session], secret: str, *, clock: Clock | None = None
+) -> APIRouter:
     """The feed endpoint. `secret` is WECOM_SECRET (the signing key is derived from it)."""
     key = ics_token.derive_key(secret)
     clock = clock or SystemClock()
@@ -122,7 +159,10 @@ def make_ics_router(session_factory: sessionmaker[Session], secret: str, *, cloc
                 return Response(status_code=404)
             now = clock.now()
             body = render_calendar(feed_events(s, userid, now=now), name=T.ICS_CALENDAR_NAME, now=now)
-        return Response(content=body, media_type="text/calendar; charset=utf-8",
-                        headers={"Cache-Control": "private, max-age=300"})
+        return Response(
+            content=body,
+            media_type="text/calendar; charset=utf-8",
+            headers={"Cache-Control": "private, max-age=300"},
+        )
 
     return router

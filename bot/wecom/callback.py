@@ -9,6 +9,7 @@ The POST is a plain ASGI endpoint (`ReceiveEndpoint`, mounted first as a Starlet
 reads the query string and the body itself, so no request object, parameter parsing or dependency
 solving runs per callback — FastAPI's route machinery cost more than all the checks above together.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -154,7 +155,9 @@ class ReceiveEndpoint:
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         deps = self.deps
         started = time.perf_counter()
-        query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))  # as Starlette
+        query = dict(
+            parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        )  # as Starlette
         msg_signature, timestamp = query.get("msg_signature", ""), query.get("timestamp", "")
         try:
             body = await _read_capped(scope, receive)
@@ -170,14 +173,25 @@ class ReceiveEndpoint:
         except _Disconnected:
             return None
         try:  # committed before the 200
-            stored = await self.writer.store({"dedupe_key": dedupe_key, "sender": event.sender, "kind": event.type,
-                                              "event": event.to_dict(), "now": deps.clock.now()})
+            stored = await self.writer.store(
+                {
+                    "dedupe_key": dedupe_key,
+                    "sender": event.sender,
+                    "kind": event.type,
+                    "event": event.to_dict(),
+                    "now": deps.clock.now(),
+                }
+            )
         except SQLAlchemyError as exc:
             log.error("callback not stored, asking WeCom to retry: %s", exc.__class__.__name__)
             return await _answer(send, 503)
         if log.isEnabledFor(logging.INFO):  # no userid or content in the line: the kind and the outcome
-            log.info("callback %s kind=%s in %.1f ms", "stored" if stored else "duplicate", event.type,
-                     (time.perf_counter() - started) * 1000)
+            log.info(
+                "callback %s kind=%s in %.1f ms",
+                "stored" if stored else "duplicate",
+                event.type,
+                (time.perf_counter() - started) * 1000,
+            )
         if stored and deps.on_stored:
             deps.on_stored()
         return await _answer(send, 200)
@@ -188,8 +202,9 @@ def make_router(deps: CallbackDeps) -> APIRouter:
     router = APIRouter()
 
     @router.get("/wecom/callback")
-    def verify_url(request: Request, msg_signature: str = "", timestamp: str = "", nonce: str = "",
-                   echostr: str = "") -> Response:
+    def verify_url(
+        request: Request, msg_signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = ""
+    ) -> Response:
         try:
             _check_window(timestamp, deps)
             plain = deps.crypto.verify_and_decrypt(msg_signature, timestamp, nonce, echostr)

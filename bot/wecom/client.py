@@ -8,6 +8,7 @@ The access token is cached in Redis (shared by every process) with a single-flig
 process fetches, the others wait for the key. 40014/42001 drop the cached token and retry once.
 If Redis is unreachable the client keeps a process-local token and carries on.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,17 @@ TRANSIENT_ERRCODES = {-1, 45009, 45033, 42001, 40014}
 
 
 class WeComClient:
-    def __init__(self, *, api_base: str, corp_id: str, secret: str, agent_id: int, redis=None,  # noqa: ANN001
-                 timeout: float = 10.0, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        corp_id: str,
+        secret: str,
+        agent_id: int,
+        redis=None,  # noqa: ANN001
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
         self.api_base = api_base if api_base.endswith("/") else api_base + "/"
         self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
         self.redis = redis
@@ -52,7 +62,9 @@ class WeComClient:
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
-            self._http = httpx.AsyncClient(base_url=self.api_base, timeout=self._timeout, transport=self._transport)
+            self._http = httpx.AsyncClient(
+                base_url=self.api_base, timeout=self._timeout, transport=self._transport
+            )
         return self._http
 
     async def aclose(self) -> None:
@@ -111,8 +123,12 @@ class WeComClient:
         if self.redis is None:
             return
         try:  # compare-and-delete
-            self.redis.eval("if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0",
-                            1, self._key + ":lock", lock_token)
+            self.redis.eval(
+                "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0",
+                1,
+                self._key + ":lock",
+                lock_token,
+            )
         except Exception:  # noqa: BLE001
             pass
 
@@ -148,15 +164,24 @@ class WeComClient:
         except ValueError as exc:
             raise WeComError(-1, f"not JSON (HTTP {resp.status_code})", transient=True) from exc
 
-    async def call(self, method: str, path: str, *, json_body: dict | None = None, content: bytes | None = None,
-                   params: dict | None = None, files: dict | None = None) -> dict[str, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict | None = None,
+        content: bytes | None = None,
+        params: dict | None = None,
+        files: dict | None = None,
+    ) -> dict[str, Any]:
         """One API call with the token; refreshes the token once on 40014/42001. Raises WeComError."""
         for attempt in (1, 2):
             tok = await self.token(refresh=attempt == 2)
             q = {"access_token": tok, **(params or {})}
             headers = {"Content-Type": "application/json"} if content is not None else None
-            resp = await self.http.request(method, path, params=q, json=json_body, content=content, files=files,
-                                           headers=headers)
+            resp = await self.http.request(
+                method, path, params=q, json=json_body, content=content, files=files, headers=headers
+            )
             data = self._json(resp)
             code = int(data.get("errcode", 0))
             if code in TOKEN_ERRORS and attempt == 1:
@@ -178,7 +203,9 @@ class WeComClient:
         """Download a media file. WeCom answers errors as JSON with HTTP 200: check the type."""
         for attempt in (1, 2):
             tok = await self.token(refresh=attempt == 2)
-            async with self.http.stream("GET", "media/get", params={"access_token": tok, "media_id": media_id}) as r:
+            async with self.http.stream(
+                "GET", "media/get", params={"access_token": tok, "media_id": media_id}
+            ) as r:
                 ctype = r.headers.get("content-type", "")
                 if r.status_code >= 500:
                     raise WeComError(-1, f"HTTP {r.status_code}", transient=True)
@@ -199,8 +226,9 @@ class WeComClient:
         raise WeComError(42001, "token refresh failed", transient=True)
 
     async def media_upload(self, *, kind: str, filename: str, data: bytes, content_type: str) -> str:
-        out = await self.call("POST", "media/upload", params={"type": kind},
-                              files={"media": (filename, data, content_type)})
+        out = await self.call(
+            "POST", "media/upload", params={"type": kind}, files={"media": (filename, data, content_type)}
+        )
         return out["media_id"]
 
     async def schedule_add(self, schedule: dict[str, Any]) -> str:
@@ -216,8 +244,10 @@ class WeComClient:
         await self.call("POST", "menu/create", params={"agentid": self.agent_id}, json_body=menu)
 
 
-APP_MENU = {"button": [
-    {"type": "pic_sysphoto", "name": "拍照", "key": "menu_photo", "sub_button": []},
-    {"type": "location_select", "name": "签到", "key": "menu_checkin"},
-    {"type": "click", "name": "我的待办", "key": "menu_todo"},
-]}
+APP_MENU = {
+    "button": [
+        {"type": "pic_sysphoto", "name": "拍照", "key": "menu_photo", "sub_button": []},
+        {"type": "location_select", "name": "签到", "key": "menu_checkin"},
+        {"type": "click", "name": "我的待办", "key": "menu_todo"},
+    ]
+}

@@ -6,6 +6,7 @@ Where it falls short we do our own: the signature is compared in constant time (
 and checked *before* any decryption; a malformed ciphertext raises one declared error instead of
 struct/Unicode errors; the timestamp window is ours (wechatpy checks none).
 """
+
 from __future__ import annotations
 
 import base64
@@ -69,11 +70,15 @@ class WeComCrypto:
         enc = self._prp.encrypt(plaintext, self.corp_id if receive_id is None else receive_id)
         return enc.decode() if isinstance(enc, bytes) else enc
 
-    def seal(self, plaintext: str, *, timestamp: str, nonce: str | None = None,
-             receive_id: str | None = None) -> tuple[dict[str, str], str]:
+    def seal(
+        self, plaintext: str, *, timestamp: str, nonce: str | None = None, receive_id: str | None = None
+    ) -> tuple[dict[str, str], str]:
         """Encrypt + sign like WeCom: returns (query params, encrypted value)."""
         nonce = nonce or "".join(secrets.choice(string.digits) for _ in range(10))
         encrypted = self.encrypt(plaintext, receive_id=receive_id)
-        params = {"msg_signature": signature(self.token, timestamp, nonce, encrypted),
-                  "timestamp": timestamp, "nonce": nonce}
+        params = {
+            "msg_signature": signature(self.token, timestamp, nonce, encrypted),
+            "timestamp": timestamp,
+            "nonce": nonce,
+        }
         return params, encrypted

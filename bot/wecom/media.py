@@ -4,6 +4,7 @@ store the re-encoded file — all before the event's transaction, never inside t
 Returns a plain dict the photo handler judges and records; the same media_id always maps to the same
 file name, so a retried event does the work again harmlessly.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,9 +29,14 @@ def make_prefetch(services) -> Callable[[Inbound], dict[str, Any] | None]:  # no
     settings = services.settings
 
     async def download(media_id: str) -> bytes:
-        client = WeComClient(api_base=settings.WECOM_API_BASE, corp_id=settings.WECOM_CORP_ID,
-                             secret=settings.WECOM_SECRET, agent_id=settings.WECOM_AGENT_ID, redis=services.redis,
-                             transport=services.client._transport)
+        client = WeComClient(
+            api_base=settings.WECOM_API_BASE,
+            corp_id=settings.WECOM_CORP_ID,
+            secret=settings.WECOM_SECRET,
+            agent_id=settings.WECOM_AGENT_ID,
+            redis=services.redis,
+            transport=services.client._transport,
+        )
         try:
             data, _ctype = await client.media_get(media_id, max_bytes=MAX_DOWNLOAD)
             return data
@@ -61,7 +67,15 @@ def gate_and_store(data: bytes, *, media_id: str, store: LocalFileStore) -> dict
     key = hashlib.sha256(media_id.encode()).hexdigest()[:32]
     path = store.put(f"{key[:2]}/{key}.jpg", photo.jpeg)
     thumb = store.put(f"{key[:2]}/{key}_t.jpg", photo.thumb)
-    return {"ok": True, "path": path, "thumb_path": thumb, "width": photo.width, "height": photo.height,
-            "size_bytes": len(photo.jpeg), "phash": photo.phash,
-            "taken_at": photo.taken_at.isoformat() if photo.taken_at else None,
-            "exif_lat": photo.exif_lat, "exif_lng": photo.exif_lng}
+    return {
+        "ok": True,
+        "path": path,
+        "thumb_path": thumb,
+        "width": photo.width,
+        "height": photo.height,
+        "size_bytes": len(photo.jpeg),
+        "phash": photo.phash,
+        "taken_at": photo.taken_at.isoformat() if photo.taken_at else None,
+        "exif_lat": photo.exif_lat,
+        "exif_lng": photo.exif_lng,
+    }

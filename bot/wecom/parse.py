@@ -14,6 +14,7 @@ through defusedxml exactly as before (same result, same refusal reasons):
   (one after the root start is a well-formedness error) and no entity declaration; the C ElementTree
   parser reads it, as UTF-8 (XML_SetEncoding: there is no declaration to say otherwise anyway).
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,12 @@ _NO_PROLOG = re.compile(r"[ \t\r\n]*<[A-Za-z_]")
 
 
 def parse_xml(body: bytes | str) -> Element:
-    if isinstance(body, bytes) and b"<!DOCTYPE" in body.upper() or isinstance(body, str) and "<!DOCTYPE" in body.upper():
+    if (
+        isinstance(body, bytes)
+        and b"<!DOCTYPE" in body.upper()
+        or isinstance(body, str)
+        and "<!DOCTYPE" in body.upper()
+    ):
         raise CallbackRejected("dtd_forbidden")
     if isinstance(body, str) and _NO_PROLOG.match(body):
         parser = XMLParser()  # the C parser; feed(str) parses the text as UTF-8
@@ -56,7 +62,11 @@ def parse_xml(body: bytes | str) -> Element:
         return SafeET.fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as exc:
         raise CallbackRejected("xml_attack", type(exc).__name__) from exc
-    except (SafeET.ParseError, ValueError, LookupError) as exc:  # also an unknown or multi-byte encoding="..."
+    except (
+        SafeET.ParseError,
+        ValueError,
+        LookupError,
+    ) as exc:  # also an unknown or multi-byte encoding="..."
         raise CallbackRejected("malformed_xml") from exc
 
 
@@ -119,14 +129,25 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
         if name == "enter_agent":
             event = EnterAgent(sender=sender, at=at)
         elif name.upper() == "LOCATION":
-            event = LocationReport(sender=sender, at=at, lat=_f(root, "Latitude"), lng=_f(root, "Longitude"),
-                                   precision=_f(root, "Precision"))
+            event = LocationReport(
+                sender=sender,
+                at=at,
+                lat=_f(root, "Latitude"),
+                lng=_f(root, "Longitude"),
+                precision=_f(root, "Precision"),
+            )
         elif name == "location_select":  # the 签到 menu's picker; WeCom may also send the location message
             info = root.find("SendLocationInfo")
             if info is None:
                 raise CallbackRejected("no_location_info")
-            event = LocationIn(sender=sender, at=at, lat=_f(info, "Location_X"), lng=_f(info, "Location_Y"),
-                               scale=int(_f(info, "Scale")), label=_t(info, "Label") or _t(info, "Poiname"))
+            event = LocationIn(
+                sender=sender,
+                at=at,
+                lat=_f(info, "Location_X"),
+                lng=_f(info, "Location_Y"),
+                scale=int(_f(info, "Scale")),
+                label=_t(info, "Label") or _t(info, "Poiname"),
+            )
         elif name == "click":
             event = MenuClick(sender=sender, at=at, key=key)
         elif name in ("template_card_event", "template_card_menu_event"):
@@ -135,9 +156,15 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
                 qk = _t(item, "QuestionKey")
                 selected[qk] = [(o.text or "").strip() for o in item.iter("OptionId")]
             task_id = _t(root, "TaskId")
-            event = CardClick(sender=sender, at=at, key=key, task_id=task_id,
-                              response_code=_t(root, "ResponseCode"), card_type=_t(root, "CardType"),
-                              selected=selected)
+            event = CardClick(
+                sender=sender,
+                at=at,
+                key=key,
+                task_id=task_id,
+                response_code=_t(root, "ResponseCode"),
+                card_type=_t(root, "CardType"),
+                selected=selected,
+            )
             key = f"{task_id}:{key}"
         else:
             event = Unsupported(sender=sender, at=at, msg_type=f"event:{name}")
@@ -147,13 +174,27 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
     elif msg_type == "image":
         event = ImageIn(sender=sender, at=at, media_id=_t(root, "MediaId"), msg_id=msg_id)
     elif msg_type == "voice":
-        event = VoiceIn(sender=sender, at=at, media_id=_t(root, "MediaId"), recognition=_t(root, "Recognition"),
-                        msg_id=msg_id)
+        event = VoiceIn(
+            sender=sender,
+            at=at,
+            media_id=_t(root, "MediaId"),
+            recognition=_t(root, "Recognition"),
+            msg_id=msg_id,
+        )
     elif msg_type == "location":
-        event = LocationIn(sender=sender, at=at, lat=_f(root, "Location_X"), lng=_f(root, "Location_Y"),
-                           scale=int(_f(root, "Scale")), label=_t(root, "Label"), msg_id=msg_id)
+        event = LocationIn(
+            sender=sender,
+            at=at,
+            lat=_f(root, "Location_X"),
+            lng=_f(root, "Location_Y"),
+            scale=int(_f(root, "Scale")),
+            label=_t(root, "Label"),
+            msg_id=msg_id,
+        )
     elif msg_type == "file":
-        event = FileIn(sender=sender, at=at, media_id=_t(root, "MediaId"), title=_t(root, "Title"), msg_id=msg_id)
+        event = FileIn(
+            sender=sender, at=at, media_id=_t(root, "MediaId"), title=_t(root, "Title"), msg_id=msg_id
+        )
     else:
         event = Unsupported(sender=sender, at=at, msg_type=msg_type)
     if not msg_id:

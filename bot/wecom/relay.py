@@ -9,6 +9,7 @@
 - Each recipient gets at most RATE_LIMIT messages a minute (WeCom silently drops beyond 30): the excess
   is merged into one digest message, so nothing is dropped.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,7 +44,9 @@ DUPLICATE_WINDOW = timedelta(seconds=cards.DUPLICATE_CHECK["duplicate_check_inte
 MAX_BACKOFF = timedelta(minutes=10)
 MESSAGE_KINDS = ("text", "markdown", "card", "image")  # count toward the per-recipient limit
 DIGEST_MAX_ITEMS = 40
-HOURLY_LIMIT = 900  # per recipient per hour; WeCom drops silently above 1,000 (20/min alone would allow 1,200)
+HOURLY_LIMIT = (
+    900  # per recipient per hour; WeCom drops silently above 1,000 (20/min alone would allow 1,200)
+)
 HOUR = timedelta(hours=1)
 SEND_CONCURRENCY = 8
 CLAIM_LEASE = timedelta(minutes=2)
@@ -56,7 +59,9 @@ class Relay:
     clock: Clock
     agent_id: int
     file_root: Path | None = None
-    batch: int = 1000  # rows claimed per round: an alert storm merges into full digests (40 lines), not scraps
+    batch: int = (
+        1000  # rows claimed per round: an alert storm merges into full digests (40 lines), not scraps
+    )
     concurrency: int = SEND_CONCURRENCY
 
     def __post_init__(self) -> None:
@@ -111,7 +116,9 @@ class Relay:
                     except WeComError as exc:
                         self._failed(job.row_id, exc, permanent=not exc.transient)
                     except (httpx.TransportError, httpx.TimeoutException) as exc:
-                        self._failed(job.row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False)
+                        self._failed(
+                            job.row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False
+                        )
 
         results = await asyncio.gather(*(lane(jobs) for jobs in lanes), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -123,8 +130,13 @@ class Relay:
         params = []
         for row_id, result in sent:
             bad = result.get("invaliduser") or result.get("unlicenseduser")
-            params.append({"rid": row_id, "err": f"invaliduser={bad}" if bad else None,
-                           "rc": result.get("response_code") or None})
+            params.append(
+                {
+                    "rid": row_id,
+                    "err": f"invaliduser={bad}" if bad else None,
+                    "rc": result.get("response_code") or None,
+                }
+            )
         with self.session_factory() as s:
             s.connection().execute(_MARK_SENT.values(sent_at=now), params)
             s.commit()
@@ -134,8 +146,11 @@ class Relay:
         holds back to pending at once instead of waiting out the lease. A row whose send reached WeCom
         is resent with the same stored bytes, which WeCom's duplicate check drops."""
         with writer_session(self.session_factory) as s:
-            n = s.execute(update(OutboxRow).where(OutboxRow.status == "sending", OutboxRow.claimed_by == self.owner)
-                          .values(status="pending", lease_until=None, next_try_at=now)).rowcount
+            n = s.execute(
+                update(OutboxRow)
+                .where(OutboxRow.status == "sending", OutboxRow.claimed_by == self.owner)
+                .values(status="pending", lease_until=None, next_try_at=now)
+            ).rowcount
             s.commit()
         self._interrupted = False
         if n:
@@ -175,7 +190,7 @@ class Relay:
             budget = min(RATE_LIMIT - len(recent), HOURLY_LIMIT - len(last_hour))
             replies = [r for r in due if outbox.is_reply(r)]
             alerts = [r for r in due if not outbox.is_reply(r)]
-            now_replies, later = replies[:max(0, budget)], replies[max(0, budget):]
+            now_replies, later = replies[: max(0, budget)], replies[max(0, budget) :]
             send.extend(r.id for r in now_replies)
             alert_budget = min(budget - len(now_replies), ALERT_LIMIT - len(recent))
             direct, merge, wait = _plan(alerts, alert_budget)
@@ -191,8 +206,9 @@ class Relay:
         for chunk, lines in _digest_chunks(rows):
             body = f"**{texts.DIGEST_TITLE.format(count=len(chunk))}**\n" + "\n".join(lines)
             key = f"digest:{chunk[0].id}:{chunk[-1].id}"
-            digest_id = outbox.enqueue_id(s, recipient=recipient, message=Markdown(content=body).to_dict(),
-                                          dedupe_key=key, now=now)
+            digest_id = outbox.enqueue_id(
+                s, recipient=recipient, message=Markdown(content=body).to_dict(), dedupe_key=key, now=now
+            )
             if digest_id is None:  # already made by an earlier attempt that did not commit its merge
                 digest_id = s.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == key))
             _set(s, [r.id for r in chunk], status="merged", merged_into=digest_id, lease_until=None)
@@ -204,15 +220,27 @@ class Relay:
             return cards.dumps(cards.render_update(reply, userid=row.recipient, agent_id=self.agent_id))
         if isinstance(reply, Image):
             return None  # needs a media_id first; rendered after the upload
-        payload = cards.dumps(cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id))
+        payload = cards.dumps(
+            cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id)
+        )
         if isinstance(reply, Text | Markdown):
             # WeCom's duplicate check would swallow a second, legitimately identical message within its
             # window (帮助 asked twice, two photos refused for the same reason): number the repeat with the
             # first number no recent row to this person carries.
             base, n = payload, 1
-            while s.scalar(select(OutboxRow.id).where(
-                    OutboxRow.recipient == row.recipient, OutboxRow.id != row.id, OutboxRow.payload == payload,
-                    OutboxRow.created_at > row.created_at - DUPLICATE_WINDOW).limit(1)) is not None:
+            while (
+                s.scalar(
+                    select(OutboxRow.id)
+                    .where(
+                        OutboxRow.recipient == row.recipient,
+                        OutboxRow.id != row.id,
+                        OutboxRow.payload == payload,
+                        OutboxRow.created_at > row.created_at - DUPLICATE_WINDOW,
+                    )
+                    .limit(1)
+                )
+                is not None
+            ):
                 n += 1
                 field = "text" if isinstance(reply, Text) else "markdown"
                 body = json.loads(base)
@@ -254,10 +282,16 @@ class Relay:
                 path = Path(message["path"])
                 if self.file_root is not None and not path.is_absolute():
                     path = self.file_root / path
-                media_id = await self.client.media_upload(kind="image", filename=path.name, data=path.read_bytes(),
-                                                          content_type="image/png")
-                body = {"touser": recipient, "agentid": self.agent_id, "msgtype": "image",
-                        "image": {"media_id": media_id}, **cards.DUPLICATE_CHECK}
+                media_id = await self.client.media_upload(
+                    kind="image", filename=path.name, data=path.read_bytes(), content_type="image/png"
+                )
+                body = {
+                    "touser": recipient,
+                    "agentid": self.agent_id,
+                    "msgtype": "image",
+                    "image": {"media_id": media_id},
+                    **cards.DUPLICATE_CHECK,
+                }
                 payload = cards.dumps(body)
                 with self.session_factory() as s:
                     s.get(OutboxRow, row_id).payload = payload
@@ -313,8 +347,13 @@ class Relay:
             return  # never alert about an alert
         for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
             text = texts.ADMIN_DEAD_LETTER.format(recipient=row.recipient, error=row.last_error or "")
-            outbox.enqueue(s, recipient=admin, message={"kind": "text", "content": text},
-                           dedupe_key=f"dead:{row.id}:{admin}", now=now)
+            outbox.enqueue(
+                s,
+                recipient=admin,
+                message={"kind": "text", "content": text},
+                dedupe_key=f"dead:{row.id}:{admin}",
+                now=now,
+            )
 
 
 @dataclass(frozen=True)
@@ -326,9 +365,16 @@ class _Job:
 
 
 FAST_KINDS = ("text", "markdown", "card")
-_MARK_SENT = (update(OutboxRow).where(OutboxRow.id == bindparam("rid"), OutboxRow.status == "sending")
-              .values(status="sent", lease_until=None, last_error=func.coalesce(bindparam("err"), OutboxRow.last_error),
-                      response_code=func.coalesce(bindparam("rc"), OutboxRow.response_code)))
+_MARK_SENT = (
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("rid"), OutboxRow.status == "sending")
+    .values(
+        status="sent",
+        lease_until=None,
+        last_error=func.coalesce(bindparam("err"), OutboxRow.last_error),
+        response_code=func.coalesce(bindparam("rc"), OutboxRow.response_code),
+    )
+)
 
 
 def _lanes(jobs: list[_Job]) -> list[list[_Job]]:
@@ -343,9 +389,14 @@ def _recent_sends(s: Session, recipients: list[str], now: datetime) -> dict[str,
     """recipient → send times of the messages they got in the last hour (one query per 500)."""
     out: dict[str, list[datetime]] = defaultdict(list)
     for start in range(0, len(recipients), 500):
-        for recipient, sent_at in s.execute(select(OutboxRow.recipient, OutboxRow.sent_at).where(
-                OutboxRow.recipient.in_(recipients[start:start + 500]), OutboxRow.status == "sent",
-                OutboxRow.kind.in_(MESSAGE_KINDS), OutboxRow.sent_at > now - HOUR)):
+        for recipient, sent_at in s.execute(
+            select(OutboxRow.recipient, OutboxRow.sent_at).where(
+                OutboxRow.recipient.in_(recipients[start : start + 500]),
+                OutboxRow.status == "sent",
+                OutboxRow.kind.in_(MESSAGE_KINDS),
+                OutboxRow.sent_at > now - HOUR,
+            )
+        ):
             out[recipient].append(sent_at)
     return out
 
@@ -353,8 +404,10 @@ def _recent_sends(s: Session, recipients: list[str], now: datetime) -> dict[str,
 def _set(s: Session, ids: list[int], **values: object) -> None:
     """UPDATE outbox rows by id, 500 at a time, without touching loaded objects (they are not reused)."""
     for start in range(0, len(ids), 500):
-        s.execute(update(OutboxRow).where(OutboxRow.id.in_(ids[start:start + 500])).values(**values),
-                  execution_options={"synchronize_session": False})
+        s.execute(
+            update(OutboxRow).where(OutboxRow.id.in_(ids[start : start + 500])).values(**values),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _plan(alerts: list[OutboxRow], budget: int) -> tuple[list[OutboxRow], list[OutboxRow], list[OutboxRow]]:
@@ -363,7 +416,7 @@ def _plan(alerts: list[OutboxRow], budget: int) -> tuple[list[OutboxRow], list[O
         return [], [], alerts
     if len(alerts) <= budget:
         return alerts, [], []
-    direct, overflow = alerts[: budget - 1], alerts[budget - 1:]
+    direct, overflow = alerts[: budget - 1], alerts[budget - 1 :]
     if all(r.dedupe_key.startswith("digest:") for r in overflow):
         direct, overflow = alerts[:budget], alerts[budget:]  # no new digest needed: use the last slot too
     digests = [r for r in overflow if r.dedupe_key.startswith("digest:")]  # never merged again: they wait

@@ -3,6 +3,7 @@
 The outbox stores the rendered string once; retries resend the same bytes, so WeCom's
 `enable_duplicate_check` collapses a send that succeeded but whose answer was lost.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,12 +45,15 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
             "button_list": [{"text": b.text, "style": b.style, "key": b.key} for b in reply.buttons[:6]],
         }
         if reply.fields:
-            card["horizontal_content_list"] = [{"keyname": clip(k, 20), "value": clip(v, 60)}
-                                               for k, v in reply.fields[:6]]
+            card["horizontal_content_list"] = [
+                {"keyname": clip(k, 20), "value": clip(v, 60)} for k, v in reply.fields[:6]
+            ]
         if reply.url:
             card["card_action"] = {"type": 1, "url": reply.url}
         body = {**base, "msgtype": "template_card", "template_card": card}
-    elif isinstance(reply, Card):  # a notice without buttons reads best as markdown; its strings are plain text
+    elif isinstance(
+        reply, Card
+    ):  # a notice without buttons reads best as markdown; its strings are plain text
         lines = [f"**{escape_md(reply.title)}**"]
         if reply.description:
             lines += [escape_md(line) for line in reply.description.split("\n")]
@@ -64,8 +68,12 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
 
 
 def render_update(reply: CardUpdate, *, userid: str, agent_id: int) -> dict[str, Any]:
-    return {"userids": [userid], "agentid": agent_id, "response_code": reply.response_code,
-            "button": {"replace_name": clip(reply.replace_name, 40)}}
+    return {
+        "userids": [userid],
+        "agentid": agent_id,
+        "response_code": reply.response_code,
+        "button": {"replace_name": clip(reply.replace_name, 40)},
+    }
 
 
 def dumps(body: dict[str, Any]) -> str:

@@ -1,5 +1,6 @@
 """A promise or follow-up as a WeCom calendar entry (oa/schedule/add|update, current schema,
 research/wecom.md §4.5). Pure: the caller gives names and times; nothing is sent from here."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -24,8 +25,15 @@ def event_start(due_at: datetime, policy: SopPolicy) -> datetime:
     return local
 
 
-def schedule_body(*, summary: str, description: str, start: datetime, attendee: str, policy: SopPolicy,
-                  schedule_id: str | None = None) -> dict[str, Any]:
+def schedule_body(
+    *,
+    summary: str,
+    description: str,
+    start: datetime,
+    attendee: str,
+    policy: SopPolicy,
+    schedule_id: str | None = None,
+) -> dict[str, Any]:
     """The `schedule` object of oa/schedule/add (or /update when `schedule_id` is given)."""
     remind = policy.calendar_remind_before_secs
     if remind not in CALENDAR_REMIND_CHOICES:
@@ -39,8 +47,12 @@ def schedule_body(*, summary: str, description: str, start: datetime, attendee: 
         "attendees": [{"userid": attendee}],
         "summary": clip(summary, SUMMARY_MAX),
         "description": clip(description, DESCRIPTION_MAX),
-        "reminders": {"is_remind": 1, "remind_before_event_secs": remind, "is_repeat": 0,
-                      "timezone": int(offset.total_seconds() // 3600)},
+        "reminders": {
+            "is_remind": 1,
+            "remind_before_event_secs": remind,
+            "is_repeat": 0,
+            "timezone": int(offset.total_seconds() // 3600),
+        },
     }
     if schedule_id:
         body = {"schedule_id": schedule_id, **body}

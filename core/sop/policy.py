@@ -15,6 +15,7 @@ falls back to a default. Every time of day is local time in `tz`.
      "brief_at": "08:30", "brief_roles": ["supervisor"], "brief_tag_days": 7,
      "calendar_remind_before_secs": 3600, "calendar_event_minutes": 60, "tz": "Asia/Shanghai"}
 """
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,10 @@ class SopPolicy:
     promise_escalate_after: timedelta = timedelta(days=1)
     # stale customers (超72小时未跟进)
     stale_after: timedelta = timedelta(hours=72)
-    stale_ladder: tuple[LadderStep, ...] = (LadderStep(timedelta(hours=24), "supervisor"),
-                                            LadderStep(timedelta(hours=24), "regional_manager"))
+    stale_ladder: tuple[LadderStep, ...] = (
+        LadderStep(timedelta(hours=24), "supervisor"),
+        LadderStep(timedelta(hours=24), "regional_manager"),
+    )
     stale_snooze: timedelta = timedelta(hours=24)
     stale_snooze_max: timedelta = timedelta(days=7)
     stale_scan_every: timedelta = timedelta(hours=1)
@@ -95,14 +98,26 @@ class SopPolicy:
         ZoneInfo(self.tz)
         if not 1 <= self.spread_minutes <= 29:
             raise ValueError("spread_minutes must be 1..29")
-        for role in (*self.approval_chain, *self.brief_roles, *self.payment_notify_roles,
-                     *(s.role for s in self.stale_ladder)):
+        for role in (
+            *self.approval_chain,
+            *self.brief_roles,
+            *self.payment_notify_roles,
+            *(s.role for s in self.stale_ladder),
+        ):
             if role not in ROLES:
                 raise ValueError(f"unknown role {role!r}")
         if self.calendar_remind_before_secs not in CALENDAR_REMIND_CHOICES:
             raise ValueError(f"calendar_remind_before_secs must be one of {CALENDAR_REMIND_CHOICES}")
-        for name in ("follow_up_escalate_after", "promise_escalate_after", "stale_after", "stale_snooze",
-                     "stale_snooze_max", "stale_scan_every", "approval_sla", "approval_escalate_after"):
+        for name in (
+            "follow_up_escalate_after",
+            "promise_escalate_after",
+            "stale_after",
+            "stale_snooze",
+            "stale_snooze_max",
+            "stale_scan_every",
+            "approval_sla",
+            "approval_escalate_after",
+        ):
             if getattr(self, name) <= timedelta(0):
                 raise ValueError(f"{name} must be positive")
         if self.payment_grace < timedelta(0) or self.promise_remind_before < timedelta(0):

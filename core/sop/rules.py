@@ -13,6 +13,7 @@ Rules, by name:
 - approval_route       审批链: the next role in the chain that has a person, skipping earlier approvers
 - snooze_for           延后时长: the duration a snooze reason asks for, within the policy's bounds
 """
+
 from __future__ import annotations
 
 import re
@@ -61,6 +62,7 @@ Decision = Remind | Escalate | Cancel | Done
 
 # --- promises and follow-ups ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PromiseFacts:
     status: str  # open | done | cancelled
@@ -70,8 +72,9 @@ class PromiseFacts:
     supervisor: str | None
 
 
-def follow_up_next_step(step: str, facts: PromiseFacts, *, timer_due: datetime, key: str,
-                        policy: SopPolicy) -> Decision:
+def follow_up_next_step(
+    step: str, facts: PromiseFacts, *, timer_due: datetime, key: str, policy: SopPolicy
+) -> Decision:
     if facts.status != "open":
         return Cancel(f"follow-up {facts.status}")
     if facts.touched_since:
@@ -100,6 +103,7 @@ def promise_next_step(step: str, facts: PromiseFacts, *, key: str, policy: SopPo
 
 
 # --- stale customers ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StaleFacts:
@@ -131,7 +135,19 @@ def stale_role(step: int, policy: SopPolicy) -> str | None:
     return None
 
 
-_CN_DIGITS = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_CN_DIGITS = {
+    "一": 1,
+    "两": 2,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
 
 
 def snooze_for(reason: str, policy: SopPolicy) -> timedelta:
@@ -147,6 +163,7 @@ def snooze_for(reason: str, policy: SopPolicy) -> timedelta:
 
 # --- approvals ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ApprovalStepFacts:
     step_status: str  # pending | approved | rejected | escalated
@@ -157,8 +174,9 @@ class ApprovalStepFacts:
     manager_already_asked: bool  # the manager already holds this step
 
 
-def approval_next_step(stage: str, facts: ApprovalStepFacts, *, timer_due: datetime,
-                       policy: SopPolicy) -> Decision:
+def approval_next_step(
+    stage: str, facts: ApprovalStepFacts, *, timer_due: datetime, policy: SopPolicy
+) -> Decision:
     if facts.approval_status != "pending" or facts.step_status != "pending" or not facts.is_current:
         return Cancel("already decided")
     if stage == "remind":
@@ -177,8 +195,9 @@ class RouteStep:
     approver: str
 
 
-def approval_route(tree: OrgTree, *, rep: str, chain: tuple[str, ...], start: int,
-                   exclude: set[str]) -> RouteStep | None:
+def approval_route(
+    tree: OrgTree, *, rep: str, chain: tuple[str, ...], start: int, exclude: set[str]
+) -> RouteStep | None:
     """The next step of the chain from `start`: a role with a person who is neither the rep nor in `exclude`
     (people who already approved an earlier step)."""
     for index in range(start, len(chain)):
@@ -189,6 +208,7 @@ def approval_route(tree: OrgTree, *, rep: str, chain: tuple[str, ...], start: in
 
 
 # --- payments ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PaymentFacts:

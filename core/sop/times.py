@@ -4,6 +4,7 @@ WeCom asks senders to avoid minute :00 and :30 (congestion delays delivery), so 
 deterministically over a few minutes: the same business key always gets the same minute, different
 keys spread out, and no result lands on :00 or :30.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Needs two of the handlers' dependencies (HandlerDeps): `public_base_url`, and `ics_key` — the feed key,
 `core.links.derive_ics_key(WECOM_SECRET)`.
 """
+
 from __future__ import annotations
 
 from core import ics_token

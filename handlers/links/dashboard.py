@@ -6,6 +6,7 @@ what the asker may see. Needs the signing key and the public base URL: from the 
 (`dashboard_key`: core.dashboard_token.derive_key(WECOM_SECRET), bytes or hex; `public_base_url`),
 from the handlers' dependencies (HandlerDeps: the key and base URL), for chat and for timers alike.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -33,8 +34,15 @@ LINE_NO_SCORES = "客户评分：尚未计算（每晚自动计算）"
 LINE_LINK = "[打开完整看板]({url})（{days}天内有效，可按周期/团队/大区筛选）"
 
 
-def dashboard_url(userid: str, now: datetime, deps: HandlerDeps, *, path: str = "/dashboard",
-                  ttl: timedelta = LINK_TTL, **params: str) -> str | None:
+def dashboard_url(
+    userid: str,
+    now: datetime,
+    deps: HandlerDeps,
+    *,
+    path: str = "/dashboard",
+    ttl: timedelta = LINK_TTL,
+    **params: str,
+) -> str | None:
     """A signed link for `userid` (None when the key or the base URL is not configured)."""
     key, base = deps.dashboard_key, deps.public_base_url
     if not key or not base:
@@ -55,10 +63,12 @@ def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # n
     month = resolve_period("this_month", now)  # the dashboard's first screen shows the same period
     figs = metrics.health(session, people, sl, month, now=now)
     counts = scorecard_repo.tier_counts(session, owners=sl.owners)
-    lines = [LINE_SCOPE.format(words=escape_md(viewer.heading)),
-             LINE_FRESH.format(rate=figs["freshness"].org.text()),
-             LINE_COMPLETE.format(rate=figs["completeness"].org.text(), period="本月"),
-             LINE_FUNNEL.format(rate=figs["funnel"].org.text(), period="本月进入的商机")]
+    lines = [
+        LINE_SCOPE.format(words=escape_md(viewer.heading)),
+        LINE_FRESH.format(rate=figs["freshness"].org.text()),
+        LINE_COMPLETE.format(rate=figs["completeness"].org.text(), period="本月"),
+        LINE_FUNNEL.format(rate=figs["funnel"].org.text(), period="本月进入的商机"),
+    ]
     lines.append(LINE_TIERS.format(**counts) if sum(counts.values()) else LINE_NO_SCORES)
     return lines
 

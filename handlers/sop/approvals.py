@@ -12,6 +12,7 @@
   step moves to the approver's manager (a new step row; the old one is `escalated`). Either of them may
   decide.
 """
+
 from __future__ import annotations
 
 import re
@@ -90,6 +91,7 @@ def _steps(ctx: Ctx, approval_id: int, step_no: int | None = None) -> list[Appro
 
 # --- starting ------------------------------------------------------------------------------------------
 
+
 def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
     """Start the approval for a visit tagged 价格异议 (once per visit)."""
     s = ctx.session
@@ -100,16 +102,40 @@ def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
         approval = existing
         before = audit.snapshot(approval)
         approval.status, approval.decided_at = "pending", None
-        audit.record(s, at=ctx.now, actor=ctx.userid or SOP_ACTOR, action="update", entity="approval",
-                     entity_id=str(approval.id), before=before, after=audit.snapshot(approval), reason=ctx.source)
+        audit.record(
+            s,
+            at=ctx.now,
+            actor=ctx.userid or SOP_ACTOR,
+            action="update",
+            entity="approval",
+            entity_id=str(approval.id),
+            before=before,
+            after=audit.snapshot(approval),
+            reason=ctx.source,
+        )
         step_no = max((st.step_no for st in _steps(ctx, approval.id)), default=0) + 1
     else:
-        approval = ApprovalRow(kind=APPROVAL_KIND, visit_id=visit.visit_id, customer_id=visit.customer_id,
-                               rep_userid=visit.rep_userid, status="pending", current_step=1, created_at=ctx.now)
+        approval = ApprovalRow(
+            kind=APPROVAL_KIND,
+            visit_id=visit.visit_id,
+            customer_id=visit.customer_id,
+            rep_userid=visit.rep_userid,
+            status="pending",
+            current_step=1,
+            created_at=ctx.now,
+        )
         s.add(approval)
         s.flush()
-        audit.record(s, at=ctx.now, actor=ctx.userid or SOP_ACTOR, action="create", entity="approval",
-                     entity_id=str(approval.id), after=audit.snapshot(approval), reason=ctx.source)
+        audit.record(
+            s,
+            at=ctx.now,
+            actor=ctx.userid or SOP_ACTOR,
+            action="create",
+            entity="approval",
+            entity_id=str(approval.id),
+            after=audit.snapshot(approval),
+            reason=ctx.source,
+        )
         step_no = 1
     step = _open_next_step(ctx, approval, start=0, step_no=step_no)
     customer = s.get(CustomerRow, approval.customer_id)
@@ -117,8 +143,16 @@ def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
         for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
             ctx.send(admin, Text(content=T.APPROVAL_NO_APPROVER.format(customer=customer.name)))
     else:
-        ctx.send(approval.rep_userid, Text(content=T.REP_APPROVAL_STARTED.format(
-            customer=customer.name, role=T.role_name(step.role), name=people.name_of(s, step.approver_userid))))
+        ctx.send(
+            approval.rep_userid,
+            Text(
+                content=T.REP_APPROVAL_STARTED.format(
+                    customer=customer.name,
+                    role=T.role_name(step.role),
+                    name=people.name_of(s, step.approver_userid),
+                )
+            ),
+        )
     return approval
 
 
@@ -127,25 +161,59 @@ def _open_next_step(ctx: Ctx, approval: ApprovalRow, *, start: int, step_no: int
     policy = policy_of(ctx)
     s = ctx.session
     # someone who already approved an earlier step (perhaps as the escalation target) is not asked twice
-    approved_by = {st.decided_by for st in _steps(ctx, approval.id) if st.status == "approved" and st.decided_by}
+    approved_by = {
+        st.decided_by for st in _steps(ctx, approval.id) if st.status == "approved" and st.decided_by
+    }
     tree = people.tree_above(s, approval.rep_userid)
-    route = approval_route(tree, rep=approval.rep_userid, chain=policy.approval_chain, start=start,
-                           exclude=approved_by)
+    route = approval_route(
+        tree, rep=approval.rep_userid, chain=policy.approval_chain, start=start, exclude=approved_by
+    )
     if route is None:
         return None
-    step = ApprovalStepRow(approval_id=approval.id, step_no=step_no, role=route.role, approver_userid=route.approver,
-                           status="pending", created_at=ctx.now)
+    step = ApprovalStepRow(
+        approval_id=approval.id,
+        step_no=step_no,
+        role=route.role,
+        approver_userid=route.approver,
+        status="pending",
+        created_at=ctx.now,
+    )
     s.add(step)
     s.flush()
     before = audit.snapshot(approval)
     approval.current_step = step_no
-    audit.record(s, at=ctx.now, actor=SOP_ACTOR, action="create", entity="approval_step", entity_id=str(step.id),
-                 after={**audit.snapshot(step), "chain_index": route.index}, reason=ctx.source)
+    audit.record(
+        s,
+        at=ctx.now,
+        actor=SOP_ACTOR,
+        action="create",
+        entity="approval_step",
+        entity_id=str(step.id),
+        after={**audit.snapshot(step), "chain_index": route.index},
+        reason=ctx.source,
+    )
     if before != audit.snapshot(approval):
-        audit.record(s, at=ctx.now, actor=SOP_ACTOR, action="update", entity="approval", entity_id=str(approval.id),
-                     before=before, after=audit.snapshot(approval), reason=ctx.source)
-    ctx.send(step.approver_userid, _card(ctx, approval, step, T.APPROVAL_TITLE, T.APPROVAL_DESC.format(
-        rep=people.name_of(s, approval.rep_userid), role=T.role_name(step.role))))
+        audit.record(
+            s,
+            at=ctx.now,
+            actor=SOP_ACTOR,
+            action="update",
+            entity="approval",
+            entity_id=str(approval.id),
+            before=before,
+            after=audit.snapshot(approval),
+            reason=ctx.source,
+        )
+    ctx.send(
+        step.approver_userid,
+        _card(
+            ctx,
+            approval,
+            step,
+            T.APPROVAL_TITLE,
+            T.APPROVAL_DESC.format(rep=people.name_of(s, approval.rep_userid), role=T.role_name(step.role)),
+        ),
+    )
     _arm_sla(ctx, step)
     return step
 
@@ -153,10 +221,18 @@ def _open_next_step(ctx: Ctx, approval: ApprovalRow, *, start: int, step_no: int
 def _arm_sla(ctx: Ctx, step: ApprovalStepRow) -> None:
     policy = policy_of(ctx)
     key = f"approval:{step.id}:remind"
-    timers.schedule(ctx.session, kind=KIND, business_key=key, subject_type=SUBJECT, subject_id=str(step.id),
-                    due_at=sop_times.avoid_rush(ctx.now + policy.approval_sla, key),
-                    payload={"step_id": step.id, "stage": "remind"},
-                    now=ctx.now, actor=SOP_ACTOR, reason=ctx.source)
+    timers.schedule(
+        ctx.session,
+        kind=KIND,
+        business_key=key,
+        subject_type=SUBJECT,
+        subject_id=str(step.id),
+        due_at=sop_times.avoid_rush(ctx.now + policy.approval_sla, key),
+        payload={"step_id": step.id, "stage": "remind"},
+        now=ctx.now,
+        actor=SOP_ACTOR,
+        reason=ctx.source,
+    )
 
 
 def _card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, title: str, description: str) -> Card:
@@ -166,22 +242,37 @@ def _card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, title: str, de
     visit = s.get(VisitRow, approval.visit_id) if approval.visit_id else None
     fields = [(T.FIELD_CUSTOMER, customer.name), (T.FIELD_REP, people.name_of(s, approval.rep_userid))]
     if visit is not None:
-        tags = list(s.scalars(select(VisitTagRow.tag).where(VisitTagRow.visit_id == visit.visit_id)
-                              .order_by(VisitTagRow.tag)))
+        tags = list(
+            s.scalars(
+                select(VisitTagRow.tag)
+                .where(VisitTagRow.visit_id == visit.visit_id)
+                .order_by(VisitTagRow.tag)
+            )
+        )
         fields.append((T.FIELD_VISIT_AT, T.when(visit.checked_in_at, policy.zone)))
         fields.append((T.FIELD_TAGS, "、".join(tags)))
         if visit.note:
             fields.append((T.FIELD_NOTE, visit.note))
-    earlier = [f"{T.role_name(st.role)}：{st.comment or T.NO_COMMENT}" for st in _steps(ctx, approval.id)
-               if st.status == "approved"]
+    earlier = [
+        f"{T.role_name(st.role)}：{st.comment or T.NO_COMMENT}"
+        for st in _steps(ctx, approval.id)
+        if st.status == "approved"
+    ]
     if earlier:
         fields.append((T.FIELD_EARLIER, "；".join(earlier)))
-    return Card(title=title.format(customer=customer.name), description=description, fields=fields,
-                buttons=[Button(text=T.BTN_APPROVE, key=card_key(CardAction.APPROVAL, "ok", step.id), style=1),
-                         Button(text=T.BTN_REJECT, key=card_key(CardAction.APPROVAL, "no", step.id), style=3)])
+    return Card(
+        title=title.format(customer=customer.name),
+        description=description,
+        fields=fields,
+        buttons=[
+            Button(text=T.BTN_APPROVE, key=card_key(CardAction.APPROVAL, "ok", step.id), style=1),
+            Button(text=T.BTN_REJECT, key=card_key(CardAction.APPROVAL, "no", step.id), style=3),
+        ],
+    )
 
 
 # --- deciding ------------------------------------------------------------------------------------------
+
 
 def _label(approval: ApprovalRow, step_no: int, steps: list[ApprovalStepRow]) -> str:
     decided = [st for st in steps if st.status in ("approved", "rejected")]
@@ -213,8 +304,12 @@ def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, respon
     if live is None:
         if response_code and approval is not None and why_not != T.NOT_APPROVER:
             step_no = ctx.session.get(ApprovalStepRow, step_id).step_no
-            ctx.reply(CardUpdate(response_code=response_code,
-                                 replace_name=_label(approval, step_no, _steps(ctx, approval.id, step_no))))
+            ctx.reply(
+                CardUpdate(
+                    response_code=response_code,
+                    replace_name=_label(approval, step_no, _steps(ctx, approval.id, step_no)),
+                )
+            )
         ctx.reply(Text(content=why_not or T.NOT_FOUND))
         return False
     s = ctx.session
@@ -222,43 +317,95 @@ def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, respon
     before = audit.snapshot(live)
     live.status = "approved" if approve else "rejected"
     live.decided_by, live.decided_at, live.comment = ctx.userid, ctx.now, (comment or None)
-    audit.record(s, at=ctx.now, actor=ctx.userid, action="update", entity="approval_step", entity_id=str(live.id),
-                 before=before, after=audit.snapshot(live), reason=ctx.source)
+    audit.record(
+        s,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="update",
+        entity="approval_step",
+        entity_id=str(live.id),
+        before=before,
+        after=audit.snapshot(live),
+        reason=ctx.source,
+    )
     for st in _steps(ctx, approval.id, live.step_no):
-        timers.cancel(s, now=ctx.now, reason="step decided", subject_type=SUBJECT, subject_id=str(st.id),
-                      kinds=[KIND], actor=ctx.userid)
+        timers.cancel(
+            s,
+            now=ctx.now,
+            reason="step decided",
+            subject_type=SUBJECT,
+            subject_id=str(st.id),
+            kinds=[KIND],
+            actor=ctx.userid,
+        )
     customer = s.get(CustomerRow, approval.customer_id)
     me = people.name_of(s, ctx.userid)
     # the decider may hold an escalated row of this step rather than the live one: name their own role
-    my_role = next(st.role for st in _steps(ctx, approval.id, live.step_no) if st.approver_userid == ctx.userid)
+    my_role = next(
+        st.role for st in _steps(ctx, approval.id, live.step_no) if st.approver_userid == ctx.userid
+    )
     verdict = T.APPROVED_LABEL if approve else T.REJECTED_LABEL
-    note = CustomerNoteRow(customer_id=approval.customer_id, author_userid=ctx.userid, kind="approval",
-                           text=T.NOTE_APPROVAL.format(role=T.role_name(my_role), name=me, verdict=verdict,
-                                                       comment=comment or T.NO_COMMENT), at=ctx.now)
+    note = CustomerNoteRow(
+        customer_id=approval.customer_id,
+        author_userid=ctx.userid,
+        kind="approval",
+        text=T.NOTE_APPROVAL.format(
+            role=T.role_name(my_role), name=me, verdict=verdict, comment=comment or T.NO_COMMENT
+        ),
+        at=ctx.now,
+    )
     s.add(note)
     s.flush()
-    audit.record(s, at=ctx.now, actor=ctx.userid, action="create", entity="customer_note", entity_id=str(note.id),
-                 after=audit.snapshot(note), reason=ctx.source)
+    audit.record(
+        s,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="create",
+        entity="customer_note",
+        entity_id=str(note.id),
+        after=audit.snapshot(note),
+        reason=ctx.source,
+    )
     if response_code:
         ctx.reply(CardUpdate(response_code=response_code, replace_name=verdict))
     rep_name = people.name_of(s, approval.rep_userid)
     if not approve:
         _close(ctx, approval, "rejected")
-        ctx.send(approval.rep_userid, Text(content=T.REP_REJECTED.format(
-            customer=customer.name, role=T.role_name(my_role), name=me, reason=comment)))
+        ctx.send(
+            approval.rep_userid,
+            Text(
+                content=T.REP_REJECTED.format(
+                    customer=customer.name, role=T.role_name(my_role), name=me, reason=comment
+                )
+            ),
+        )
         ctx.reply(Text(content=T.REJECTED_DONE.format(rep=rep_name)))
         return True
     chain_index = _chain_index(ctx, live, policy)
     nxt = _open_next_step(ctx, approval, start=chain_index + 1, step_no=live.step_no + 1)
     if nxt is not None:
-        ctx.reply(Text(content=T.APPROVED_NEXT.format(role=T.role_name(nxt.role),
-                                                      name=people.name_of(s, nxt.approver_userid))))
+        ctx.reply(
+            Text(
+                content=T.APPROVED_NEXT.format(
+                    role=T.role_name(nxt.role), name=people.name_of(s, nxt.approver_userid)
+                )
+            )
+        )
         return True
     _close(ctx, approval, "approved")
-    comments = "；".join(f"{T.role_name(st.role)}：{st.comment}" for st in _steps(ctx, approval.id)
-                        if st.status == "approved" and st.comment)
-    ctx.send(approval.rep_userid, Text(content=T.REP_APPROVED.format(
-        customer=customer.name, comments=T.COMMENTS_LINE.format(comments=comments) if comments else "")))
+    comments = "；".join(
+        f"{T.role_name(st.role)}：{st.comment}"
+        for st in _steps(ctx, approval.id)
+        if st.status == "approved" and st.comment
+    )
+    ctx.send(
+        approval.rep_userid,
+        Text(
+            content=T.REP_APPROVED.format(
+                customer=customer.name, comments=T.COMMENTS_LINE.format(comments=comments) if comments else ""
+            )
+        ),
+    )
     ctx.reply(Text(content=T.APPROVED_FINAL.format(rep=rep_name)))
     return True
 
@@ -286,12 +433,27 @@ def withdraw_price_approval(ctx: Ctx, visit_id: str) -> ApprovalRow | None:
             continue
         before = audit.snapshot(st)
         st.status, st.decided_at = "withdrawn", ctx.now
-        audit.record(s, at=ctx.now, actor=ctx.userid or SOP_ACTOR, action="update", entity="approval_step",
-                     entity_id=str(st.id), before=before, after=audit.snapshot(st), reason=why)
+        audit.record(
+            s,
+            at=ctx.now,
+            actor=ctx.userid or SOP_ACTOR,
+            action="update",
+            entity="approval_step",
+            entity_id=str(st.id),
+            before=before,
+            after=audit.snapshot(st),
+            reason=why,
+        )
         timers.cancel(s, now=ctx.now, reason=why, subject_type=SUBJECT, subject_id=str(st.id), kinds=[KIND])
-        ctx.send(st.approver_userid, Text(content=T.APPROVAL_WITHDRAWN.format(
-            customer=customer.name if customer else approval.customer_id,
-            rep=people.name_of(s, approval.rep_userid))))
+        ctx.send(
+            st.approver_userid,
+            Text(
+                content=T.APPROVAL_WITHDRAWN.format(
+                    customer=customer.name if customer else approval.customer_id,
+                    rep=people.name_of(s, approval.rep_userid),
+                )
+            ),
+        )
     _close(ctx, approval, "withdrawn")
     return approval
 
@@ -299,11 +461,21 @@ def withdraw_price_approval(ctx: Ctx, visit_id: str) -> ApprovalRow | None:
 def _close(ctx: Ctx, approval: ApprovalRow, status: str) -> None:
     before = audit.snapshot(approval)
     approval.status, approval.decided_at = status, ctx.now
-    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="update", entity="approval",
-                 entity_id=str(approval.id), before=before, after=audit.snapshot(approval), reason=ctx.source)
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="update",
+        entity="approval",
+        entity_id=str(approval.id),
+        before=before,
+        after=audit.snapshot(approval),
+        reason=ctx.source,
+    )
 
 
 # --- input: buttons, the asked-for reason, typed decisions -----------------------------------------------
+
 
 def on_approval_button(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
@@ -318,8 +490,12 @@ def on_approval_button(ctx: Ctx, event: Inbound) -> bool | None:
     if live is None:
         decide(ctx, step_id=step_id, approve=False, comment=None, response_code=event.response_code)
         return None
-    ask(ctx, REASON_STATE, {"step_id": step_id, "response_code": event.response_code},
-        Text(content=T.ASK_REJECT_REASON))
+    ask(
+        ctx,
+        REASON_STATE,
+        {"step_id": step_id, "response_code": event.response_code},
+        Text(content=T.ASK_REJECT_REASON),
+    )
     return None
 
 
@@ -341,8 +517,13 @@ def on_reject_reason(ctx: Ctx, event: Inbound) -> bool | None:
         ctx.reply(Text(content=T.ASK_REJECT_REASON))
         return None
     resume(ctx)
-    decide(ctx, step_id=int(data.get("step_id", 0)), approve=False, comment=reason,
-           response_code=str(data.get("response_code") or ""))
+    decide(
+        ctx,
+        step_id=int(data.get("step_id", 0)),
+        approve=False,
+        comment=reason,
+        response_code=str(data.get("response_code") or ""),
+    )
     return None
 
 
@@ -371,7 +552,12 @@ def on_typed_decision(ctx: Ctx, event: Inbound) -> bool | None:
     if not approve and not comment:
         _, live, _ = _live_step(ctx, step_id)
         if live is not None:
-            ask(ctx, REASON_STATE, {"step_id": step_id, "response_code": ""}, Text(content=T.ASK_REJECT_REASON))
+            ask(
+                ctx,
+                REASON_STATE,
+                {"step_id": step_id, "response_code": ""},
+                Text(content=T.ASK_REJECT_REASON),
+            )
             return None
     decide(ctx, step_id=step_id, approve=approve, comment=comment or None)
     return None
@@ -380,10 +566,16 @@ def on_typed_decision(ctx: Ctx, event: Inbound) -> bool | None:
 def _my_pending_steps(ctx: Ctx) -> list[ApprovalStepRow]:
     """Steps I may decide now: I hold a row of the approval's current step, and that step is pending."""
     s = ctx.session
-    mine = s.scalars(select(ApprovalStepRow).join(ApprovalRow, ApprovalRow.id == ApprovalStepRow.approval_id)
-                     .where(ApprovalStepRow.approver_userid == ctx.userid, ApprovalRow.status == "pending",
-                            ApprovalStepRow.step_no == ApprovalRow.current_step)
-                     .order_by(ApprovalStepRow.id))
+    mine = s.scalars(
+        select(ApprovalStepRow)
+        .join(ApprovalRow, ApprovalRow.id == ApprovalStepRow.approval_id)
+        .where(
+            ApprovalStepRow.approver_userid == ctx.userid,
+            ApprovalRow.status == "pending",
+            ApprovalStepRow.step_no == ApprovalRow.current_step,
+        )
+        .order_by(ApprovalStepRow.id)
+    )
     out = []
     for st in mine:
         if any(x.status == "pending" for x in _steps(ctx, st.approval_id, st.step_no)):
@@ -394,10 +586,13 @@ def _my_pending_steps(ctx: Ctx) -> list[ApprovalStepRow]:
 def _which_line(ctx: Ctx, step: ApprovalStepRow) -> str:
     approval = ctx.session.get(ApprovalRow, step.approval_id)
     customer = ctx.session.get(CustomerRow, approval.customer_id)
-    return T.WHICH_LINE.format(id=step.id, customer=customer.name, rep=people.name_of(ctx.session, approval.rep_userid))
+    return T.WHICH_LINE.format(
+        id=step.id, customer=customer.name, rep=people.name_of(ctx.session, approval.rep_userid)
+    )
 
 
 # --- the SLA -------------------------------------------------------------------------------------------
+
 
 def fire_approval_sla(ctx: Ctx, timer: TimerRow) -> FireResult:
     policy = policy_of(ctx)
@@ -410,10 +605,14 @@ def fire_approval_sla(ctx: Ctx, timer: TimerRow) -> FireResult:
     same_step = _steps(ctx, step.approval_id, step.step_no)
     tree = people.tree_above(s, step.approver_userid)
     manager = tree.manager_of(step.approver_userid)
-    facts = ApprovalStepFacts(step_status=step.status, approval_status=approval.status,
-                              is_current=approval.current_step == step.step_no, approver=step.approver_userid,
-                              approver_manager=manager,
-                              manager_already_asked=manager in {st.approver_userid for st in same_step})
+    facts = ApprovalStepFacts(
+        step_status=step.status,
+        approval_status=approval.status,
+        is_current=approval.current_step == step.step_no,
+        approver=step.approver_userid,
+        approver_manager=manager,
+        manager_already_asked=manager in {st.approver_userid for st in same_step},
+    )
     stage = str(timer.payload.get("stage"))
     decision = approval_next_step(stage, facts, timer_due=timer.due_at, policy=policy)
     if isinstance(decision, Cancel):
@@ -423,13 +622,26 @@ def fire_approval_sla(ctx: Ctx, timer: TimerRow) -> FireResult:
     hours = T.hours(policy.approval_sla)
     if isinstance(decision, Remind):
         for to in decision.to:
-            ctx.send(to, _card(ctx, approval, step, T.APPROVAL_REMIND_TITLE, T.APPROVAL_REMIND_DESC.format(hours=hours)))
+            ctx.send(
+                to,
+                _card(
+                    ctx, approval, step, T.APPROVAL_REMIND_TITLE, T.APPROVAL_REMIND_DESC.format(hours=hours)
+                ),
+            )
         for nxt in decision.then:
             key = f"approval:{step.id}:{nxt.step}"
-            timers.schedule(s, kind=KIND, business_key=key, subject_type=SUBJECT, subject_id=str(step.id),
-                            due_at=sop_times.avoid_rush(nxt.due_at, key),
-                            payload={**timer.payload, "stage": nxt.step}, now=ctx.now, actor=SOP_ACTOR,
-                            reason=f"timer:{timer.id}")
+            timers.schedule(
+                s,
+                kind=KIND,
+                business_key=key,
+                subject_type=SUBJECT,
+                subject_id=str(step.id),
+                due_at=sop_times.avoid_rush(nxt.due_at, key),
+                payload={**timer.payload, "stage": nxt.step},
+                now=ctx.now,
+                actor=SOP_ACTOR,
+                reason=f"timer:{timer.id}",
+            )
         return "done", f"reminded {step.approver_userid}"
     assert isinstance(decision, Escalate)
     return "done", _escalate(ctx, approval, step, decision.to[0], timer)
@@ -440,22 +652,59 @@ def _escalate(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, manager: s
     policy = policy_of(ctx)
     before = audit.snapshot(step)
     step.status = "escalated"
-    audit.record(s, at=ctx.now, actor=SOP_ACTOR, action="update", entity="approval_step", entity_id=str(step.id),
-                 before=before, after=audit.snapshot(step), reason=f"timer:{timer.id}")
+    audit.record(
+        s,
+        at=ctx.now,
+        actor=SOP_ACTOR,
+        action="update",
+        entity="approval_step",
+        entity_id=str(step.id),
+        before=before,
+        after=audit.snapshot(step),
+        reason=f"timer:{timer.id}",
+    )
     manager_row = s.get(UserRow, manager)
-    new = ApprovalStepRow(approval_id=approval.id, step_no=step.step_no, role=manager_row.role if manager_row else step.role,
-                          approver_userid=manager, status="pending", created_at=ctx.now)
+    new = ApprovalStepRow(
+        approval_id=approval.id,
+        step_no=step.step_no,
+        role=manager_row.role if manager_row else step.role,
+        approver_userid=manager,
+        status="pending",
+        created_at=ctx.now,
+    )
     s.add(new)
     s.flush()
-    audit.record(s, at=ctx.now, actor=SOP_ACTOR, action="create", entity="approval_step", entity_id=str(new.id),
-                 after=audit.snapshot(new), reason=f"timer:{timer.id}")
+    audit.record(
+        s,
+        at=ctx.now,
+        actor=SOP_ACTOR,
+        action="create",
+        entity="approval_step",
+        entity_id=str(new.id),
+        after=audit.snapshot(new),
+        reason=f"timer:{timer.id}",
+    )
     approver_name = people.name_of(s, step.approver_userid)
     hours = T.hours(policy.approval_sla + policy.approval_escalate_after)
-    ctx.send(manager, _card(ctx, approval, new, T.APPROVAL_ESCALATED_TITLE,
-                            T.APPROVAL_ESCALATED_DESC.format(approver=approver_name, hours=hours)))
+    ctx.send(
+        manager,
+        _card(
+            ctx,
+            approval,
+            new,
+            T.APPROVAL_ESCALATED_TITLE,
+            T.APPROVAL_ESCALATED_DESC.format(approver=approver_name, hours=hours),
+        ),
+    )
     customer = s.get(CustomerRow, approval.customer_id)
-    ctx.send(step.approver_userid, Text(content=T.APPROVAL_ESCALATED_NOTICE.format(
-        customer=customer.name, manager=people.name_of(s, manager))))
+    ctx.send(
+        step.approver_userid,
+        Text(
+            content=T.APPROVAL_ESCALATED_NOTICE.format(
+                customer=customer.name, manager=people.name_of(s, manager)
+            )
+        ),
+    )
     _arm_sla(ctx, new)
     return f"escalated to {manager}"
 

@@ -5,6 +5,7 @@ text and time; done → the entry stays, marked 【已完成】; cancelled → t
 `oa/schedule/update|del` need the `schedule_id` WeCom returned to the add (the relay stores it on the
 promise). When a change comes before the add was sent, a `calendar_sync` timer retries shortly.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,10 +40,17 @@ def _body(ctx: Ctx, promise: PromiseRow, policy: SopPolicy, schedule_id: str | N
         summary = T.CAL_PROMISE.format(customer=name, item=promise.text)
     if promise.status == "done":
         summary = T.CAL_DONE_PREFIX + summary
-    description = T.CAL_DESCRIPTION.format(customer=name, item=promise.text,
-                                           kind=T.CAL_KIND.get(promise.kind, promise.kind), id=promise.id)
-    return schedule_body(summary=summary, description=description, start=event_start(promise.due_at, policy),
-                         attendee=promise.rep_userid, policy=policy, schedule_id=schedule_id)
+    description = T.CAL_DESCRIPTION.format(
+        customer=name, item=promise.text, kind=T.CAL_KIND.get(promise.kind, promise.kind), id=promise.id
+    )
+    return schedule_body(
+        summary=summary,
+        description=description,
+        start=event_start(promise.due_at, policy),
+        attendee=promise.rep_userid,
+        policy=policy,
+        schedule_id=schedule_id,
+    )
 
 
 def ensure_entry(ctx: Ctx, promise: PromiseRow) -> bool:
@@ -63,29 +71,66 @@ def sync_calendar(ctx: Ctx, promise: PromiseRow, *, attempt: int = 0) -> str:
     if add_row is None:
         if promise.status != "open":
             return "no entry"
-        outbox.enqueue(s, recipient=promise.rep_userid, now=ctx.now, dedupe_key=add_key(promise.id),
-                       message={"kind": "schedule_add", "promise_id": promise.id, "schedule": _body(ctx, promise, policy)})
+        outbox.enqueue(
+            s,
+            recipient=promise.rep_userid,
+            now=ctx.now,
+            dedupe_key=add_key(promise.id),
+            message={
+                "kind": "schedule_add",
+                "promise_id": promise.id,
+                "schedule": _body(ctx, promise, policy),
+            },
+        )
         return "add"
     if promise.schedule_id:
         if promise.status == "cancelled":
-            outbox.enqueue(s, recipient=promise.rep_userid, now=ctx.now, dedupe_key=f"cal:del:{promise.id}",
-                           message={"kind": "schedule_del", "promise_id": promise.id,
-                                    "schedule_id": promise.schedule_id})
+            outbox.enqueue(
+                s,
+                recipient=promise.rep_userid,
+                now=ctx.now,
+                dedupe_key=f"cal:del:{promise.id}",
+                message={
+                    "kind": "schedule_del",
+                    "promise_id": promise.id,
+                    "schedule_id": promise.schedule_id,
+                },
+            )
             return "del"
         body = _body(ctx, promise, policy, schedule_id=promise.schedule_id)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:12]
-        outbox.enqueue(s, recipient=promise.rep_userid, now=ctx.now,
-                       dedupe_key=f"cal:upd:{promise.id}:{digest}:{ctx.source}",
-                       message={"kind": "schedule_update", "promise_id": promise.id, "schedule": body})
+        outbox.enqueue(
+            s,
+            recipient=promise.rep_userid,
+            now=ctx.now,
+            dedupe_key=f"cal:upd:{promise.id}:{digest}:{ctx.source}",
+            message={"kind": "schedule_update", "promise_id": promise.id, "schedule": body},
+        )
         return "update"
     if add_row.status in ("pending", "sending") and attempt < MAX_RETRIES:
         if attempt == 0:  # one retry timer per promise is enough: it syncs whatever the state is then
-            timers.cancel(s, now=ctx.now, reason="superseded by a newer change", subject_type="promise",
-                          subject_id=str(promise.id), kinds=[KIND], actor=SOP_ACTOR)
+            timers.cancel(
+                s,
+                now=ctx.now,
+                reason="superseded by a newer change",
+                subject_type="promise",
+                subject_id=str(promise.id),
+                kinds=[KIND],
+                actor=SOP_ACTOR,
+            )
         key = timers.free_key(s, f"calendar:{promise.id}")
-        timers.schedule(s, kind=KIND, business_key=key, subject_type="promise", subject_id=str(promise.id),
-                        due_at=ctx.now + RETRY_AFTER, payload={"promise_id": promise.id, "attempt": attempt + 1},
-                        now=ctx.now, actor=SOP_ACTOR, reason="calendar entry not created yet")
+        timers.schedule(
+            s,
+            kind=KIND,
+            business_key=key,
+            subject_type="promise",
+            subject_id=str(promise.id),
+            due_at=ctx.now + RETRY_AFTER,
+            payload={"promise_id": promise.id, "attempt": attempt + 1},
+            now=ctx.now,
+            actor=SOP_ACTOR,
+            reason="calendar entry not created yet",
+        )
         return "deferred"
     return f"no schedule_id (add {add_row.status})"
 

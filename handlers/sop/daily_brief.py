@@ -8,6 +8,7 @@
 The brief is one recurring timer `daily_brief:<local date>`; firing it writes one message per
 recipient (each spread a few minutes off :30) and books the next day's brief in the same transaction.
 """
+
 from __future__ import annotations
 
 from datetime import time, timedelta
@@ -30,9 +31,18 @@ OLDEST_SHOWN = 3
 
 def schedule_next_brief(ctx: Ctx, *, after) -> TimerRow:  # noqa: ANN001
     day, at = sop_times.next_daily_brief(after, policy_of(ctx))
-    return timers.schedule(ctx.session, kind=KIND, business_key=f"daily_brief:{day.isoformat()}", subject_type="org",
-                           subject_id="org", due_at=at, payload={"day": day.isoformat()}, now=ctx.now,
-                           actor=SOP_ACTOR, reason="recurring")
+    return timers.schedule(
+        ctx.session,
+        kind=KIND,
+        business_key=f"daily_brief:{day.isoformat()}",
+        subject_type="org",
+        subject_id="org",
+        due_at=at,
+        payload={"day": day.isoformat()},
+        now=ctx.now,
+        actor=SOP_ACTOR,
+        reason="recurring",
+    )
 
 
 def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
@@ -47,27 +57,55 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     tag_since = ctx.now - timedelta(days=policy.brief_tag_days)
     for userid in recipients:
         scope = visible_people(tree, userid)
-        visits_due = s.scalar(select(func.count()).select_from(PromiseRow).where(
-            PromiseRow.kind == "follow_up", PromiseRow.status == "open", PromiseRow.rep_userid.in_(scope),
-            PromiseRow.due_at >= day_start, PromiseRow.due_at < day_end)) or 0
-        stale_count, oldest = touches.stale_customers(s, owners=scope, cutoff=cutoff,
-                                                      cutoff_day=sop_times.local_day(cutoff, policy),
-                                                      limit=OLDEST_SHOWN)
-        top = s.execute(select(VisitTagRow.tag, func.count().label("n"))
-                        .join(VisitRow, VisitRow.visit_id == VisitTagRow.visit_id)
-                        .join(CustomerRow, CustomerRow.customer_id == VisitRow.customer_id)
-                        .where(CustomerRow.owner_userid.in_(scope), VisitRow.checked_in_at >= tag_since)
-                        .group_by(VisitTagRow.tag).order_by(func.count().desc(), VisitTagRow.tag).limit(3)).all()
+        visits_due = (
+            s.scalar(
+                select(func.count())
+                .select_from(PromiseRow)
+                .where(
+                    PromiseRow.kind == "follow_up",
+                    PromiseRow.status == "open",
+                    PromiseRow.rep_userid.in_(scope),
+                    PromiseRow.due_at >= day_start,
+                    PromiseRow.due_at < day_end,
+                )
+            )
+            or 0
+        )
+        stale_count, oldest = touches.stale_customers(
+            s, owners=scope, cutoff=cutoff, cutoff_day=sop_times.local_day(cutoff, policy), limit=OLDEST_SHOWN
+        )
+        top = s.execute(
+            select(VisitTagRow.tag, func.count().label("n"))
+            .join(VisitRow, VisitRow.visit_id == VisitTagRow.visit_id)
+            .join(CustomerRow, CustomerRow.customer_id == VisitRow.customer_id)
+            .where(CustomerRow.owner_userid.in_(scope), VisitRow.checked_in_at >= tag_since)
+            .group_by(VisitTagRow.tag)
+            .order_by(func.count().desc(), VisitTagRow.tag)
+            .limit(3)
+        ).all()
         tags = "、".join(f"{tag}({n})" for tag, n in top) or T.BRIEF_NO_TAGS
         oldest_text = T.BRIEF_OLDEST.format(names="、".join(name for _, name, _ in oldest)) if oldest else ""
-        card = Card(title=T.BRIEF_TITLE.format(day=T.day(today)),
-                    description=T.BRIEF_DESC.format(people=len(scope), oldest=oldest_text),
-                    fields=[(T.BRIEF_VISITS, T.BRIEF_COUNT.format(n=visits_due)),
-                            (T.BRIEF_STALE.format(hours=T.hours(policy.stale_after)), T.BRIEF_CUSTOMERS.format(n=stale_count)),
-                            (T.BRIEF_TAGS, tags)],
-                    url=dashboard_url(userid, ctx.now, ctx.deps) or "")
+        card = Card(
+            title=T.BRIEF_TITLE.format(day=T.day(today)),
+            description=T.BRIEF_DESC.format(people=len(scope), oldest=oldest_text),
+            fields=[
+                (T.BRIEF_VISITS, T.BRIEF_COUNT.format(n=visits_due)),
+                (
+                    T.BRIEF_STALE.format(hours=T.hours(policy.stale_after)),
+                    T.BRIEF_CUSTOMERS.format(n=stale_count),
+                ),
+                (T.BRIEF_TAGS, tags),
+            ],
+            url=dashboard_url(userid, ctx.now, ctx.deps) or "",
+        )
         key = f"brief:{today.isoformat()}:{userid}"
-        outbox.enqueue(s, recipient=userid, message=card.to_dict(), dedupe_key=key, now=ctx.now,
-                       not_before=sop_times.avoid_rush(ctx.now, key))
+        outbox.enqueue(
+            s,
+            recipient=userid,
+            message=card.to_dict(),
+            dedupe_key=key,
+            now=ctx.now,
+            not_before=sop_times.avoid_rush(ctx.now, key),
+        )
     schedule_next_brief(ctx, after=ctx.now)
     return "done", f"brief to {len(recipients)}"

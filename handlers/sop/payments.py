@@ -7,6 +7,7 @@ new key, and the old timer cancels itself when it fires) and (2) cancels the pen
 now paid in full. When a timer fires it re-checks the contract; if still short it alerts the owner's
 supervisor and the finance director.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -43,18 +44,42 @@ def rematch_contracts(session: Session, now: datetime, *, policy: SopPolicy | No
     rows = []
     for no, due_on, _amount, _paid in unpaid:
         key = timer_key(no, due_on)
-        rows.append(dict(kind=KIND, business_key=key, subject_type=SUBJECT, subject_id=no,
-                         due_at=sop_times.payment_alert_at(due_on, key, policy), status="pending", attempts=0,
-                         payload={"contract_no": no, "due_on": due_on.isoformat()}, created_at=now))
+        rows.append(
+            dict(
+                kind=KIND,
+                business_key=key,
+                subject_type=SUBJECT,
+                subject_id=no,
+                due_at=sop_times.payment_alert_at(due_on, key, policy),
+                status="pending",
+                attempts=0,
+                payload={"contract_no": no, "due_on": due_on.isoformat()},
+                created_at=now,
+            )
+        )
     added = timers.insert_ignoring_duplicates(session, rows)
-    paid = list(session.scalars(select(TimerRow.business_key).where(
-        TimerRow.kind == KIND, TimerRow.status == "pending",
-        TimerRow.subject_id.in_(contract_match.paid_contract_nos(session)))))
+    paid = list(
+        session.scalars(
+            select(TimerRow.business_key).where(
+                TimerRow.kind == KIND,
+                TimerRow.status == "pending",
+                TimerRow.subject_id.in_(contract_match.paid_contract_nos(session)),
+            )
+        )
+    )
     for key in paid:
         timers.cancel(session, now=now, reason="paid in full", business_key=key, actor=SOP_ACTOR)
     summary = {"unpaid": len(unpaid), "scheduled": added, "cancelled": len(paid)}
-    audit.record(session, at=now, actor=SOP_ACTOR, action="update", entity="contract_match", entity_id="all",
-                 after=summary, reason="payments rematched")
+    audit.record(
+        session,
+        at=now,
+        actor=SOP_ACTOR,
+        action="update",
+        entity="contract_match",
+        entity_id="all",
+        after=summary,
+        reason="payments rematched",
+    )
     return summary
 
 
@@ -78,10 +103,14 @@ def fire_payment_overdue(ctx: Ctx, timer: TimerRow) -> FireResult:
             who = tree.approver_for(owner, role)
             if who and who not in notify:
                 notify.append(who)
-    facts = PaymentFacts(exists=contract is not None and customer is not None,
-                         due_on=contract.due_on if contract else None,
-                         scheduled_for=date.fromisoformat(str(timer.payload.get("due_on"))),
-                         amount=Decimal(contract.amount) if contract else Decimal(0), paid=paid, notify=tuple(notify))
+    facts = PaymentFacts(
+        exists=contract is not None and customer is not None,
+        due_on=contract.due_on if contract else None,
+        scheduled_for=date.fromisoformat(str(timer.payload.get("due_on"))),
+        amount=Decimal(contract.amount) if contract else Decimal(0),
+        paid=paid,
+        notify=tuple(notify),
+    )
     decision = payment_next_step(facts)
     if isinstance(decision, Cancel):
         return "cancelled", decision.reason
@@ -90,11 +119,20 @@ def fire_payment_overdue(ctx: Ctx, timer: TimerRow) -> FireResult:
     assert isinstance(decision, Escalate)
     left = facts.amount - paid
     owner_name = people.name_of(s, customer.owner_userid)
-    card = Card(title=T.PAYMENT_TITLE.format(customer=customer.name),
-                description=T.PAYMENT_DESC.format(no=contract.contract_no, due=T.day(contract.due_on), left=T.money(left)),
-                fields=[(T.FIELD_CONTRACT, contract.contract_no), (T.FIELD_AMOUNT, T.money(facts.amount)),
-                        (T.FIELD_PAID, T.money(paid)), (T.FIELD_LEFT, T.money(left)),
-                        (T.FIELD_DUE_ON, T.day(contract.due_on)), (T.FIELD_OWNER, owner_name)])
+    card = Card(
+        title=T.PAYMENT_TITLE.format(customer=customer.name),
+        description=T.PAYMENT_DESC.format(
+            no=contract.contract_no, due=T.day(contract.due_on), left=T.money(left)
+        ),
+        fields=[
+            (T.FIELD_CONTRACT, contract.contract_no),
+            (T.FIELD_AMOUNT, T.money(facts.amount)),
+            (T.FIELD_PAID, T.money(paid)),
+            (T.FIELD_LEFT, T.money(left)),
+            (T.FIELD_DUE_ON, T.day(contract.due_on)),
+            (T.FIELD_OWNER, owner_name),
+        ],
+    )
     for to in decision.to:
         ctx.send(to, card)
     return "done", f"escalate {','.join(decision.to)}"

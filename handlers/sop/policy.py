@@ -1,4 +1,5 @@
 """The organisation's SOP policy as stored in org_config["sop"], and names the SOP handlers share."""
+
 from __future__ import annotations
 
 import logging

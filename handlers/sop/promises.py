@@ -4,6 +4,7 @@ Timer keys: `<kind>:<promise id>:g<generation>:<step>`, kind `promise` (steps be
 `follow_up` (steps remind, overdue). A changed promise gets a new generation: the old timers are
 cancelled and new ones scheduled, so every row keeps its history.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -49,8 +50,15 @@ def timer_key(kind: str, promise_id: int, gen: int, step: str) -> str:
 
 
 def _timer_payloads(ctx: Ctx, promise_id: int) -> list[dict]:
-    return list(ctx.session.scalars(select(TimerRow.payload).where(
-        TimerRow.subject_type == SUBJECT, TimerRow.subject_id == str(promise_id), TimerRow.kind.in_(KINDS))))
+    return list(
+        ctx.session.scalars(
+            select(TimerRow.payload).where(
+                TimerRow.subject_type == SUBJECT,
+                TimerRow.subject_id == str(promise_id),
+                TimerRow.kind.in_(KINDS),
+            )
+        )
+    )
 
 
 def schedule_promise_timers(ctx: Ctx, promise: PromiseRow, *, reason: str) -> list[TimerRow]:
@@ -72,11 +80,21 @@ def schedule_promise_timers(ctx: Ctx, promise: PromiseRow, *, reason: str) -> li
         if before is not None and before > ctx.now:
             plan.append(("before", before))
         plan.append(("due", sop_times.promise_due_at(promise.due_at, base)))
-    return [timers.schedule(ctx.session, kind=promise.kind, business_key=f"{base}:{step}", subject_type=SUBJECT,
-                            subject_id=str(promise.id), due_at=due,
-                            payload={"promise_id": promise.id, "gen": gen, "step": step},
-                            now=ctx.now, actor=SOP_ACTOR, reason=reason)
-            for step, due in plan]
+    return [
+        timers.schedule(
+            ctx.session,
+            kind=promise.kind,
+            business_key=f"{base}:{step}",
+            subject_type=SUBJECT,
+            subject_id=str(promise.id),
+            due_at=due,
+            payload={"promise_id": promise.id, "gen": gen, "step": step},
+            now=ctx.now,
+            actor=SOP_ACTOR,
+            reason=reason,
+        )
+        for step, due in plan
+    ]
 
 
 def ensure_promise_timers(ctx: Ctx, promise: PromiseRow) -> bool:
@@ -88,8 +106,15 @@ def ensure_promise_timers(ctx: Ctx, promise: PromiseRow) -> bool:
 
 
 def cancel_promise_timers(ctx: Ctx, promise_id: int, *, reason: str) -> None:
-    timers.cancel(ctx.session, now=ctx.now, reason=reason, subject_type=SUBJECT, subject_id=str(promise_id),
-                  kinds=KINDS, actor=SOP_ACTOR)
+    timers.cancel(
+        ctx.session,
+        now=ctx.now,
+        reason=reason,
+        subject_type=SUBJECT,
+        subject_id=str(promise_id),
+        kinds=KINDS,
+        actor=SOP_ACTOR,
+    )
 
 
 def promise_changed(ctx: Ctx, promise: PromiseRow) -> None:
@@ -105,6 +130,7 @@ def promise_closed(ctx: Ctx, promise: PromiseRow) -> None:
 
 
 # --- firing ------------------------------------------------------------------------------------------
+
 
 def _supervisor(ctx: Ctx, rep: str) -> str | None:
     tree = people.tree_above(ctx.session, rep)
@@ -125,8 +151,13 @@ def fire_promise(ctx: Ctx, timer: TimerRow) -> FireResult:
         last = touches.last_touch(s, promise.customer_id)
         touched = last is not None and last > promise.created_at
     escalating = step == "overdue"
-    facts = PromiseFacts(status=promise.status, rep=promise.rep_userid, due_at=promise.due_at,
-                         touched_since=touched, supervisor=_supervisor(ctx, promise.rep_userid) if escalating else None)
+    facts = PromiseFacts(
+        status=promise.status,
+        rep=promise.rep_userid,
+        due_at=promise.due_at,
+        touched_since=touched,
+        supervisor=_supervisor(ctx, promise.rep_userid) if escalating else None,
+    )
     decision: Decision
     if timer.kind == "follow_up":
         decision = follow_up_next_step(step, facts, timer_due=timer.due_at, key=base, policy=policy)
@@ -143,11 +174,23 @@ def fire_promise(ctx: Ctx, timer: TimerRow) -> FireResult:
         for to in decision.to:
             ctx.send(to, _escalation_card(ctx, promise, name, policy))
     for nxt in decision.then:
-        timers.schedule(s, kind=timer.kind, business_key=timer_key(timer.kind, promise.id, gen, nxt.step),
-                        subject_type=SUBJECT, subject_id=str(promise.id), due_at=nxt.due_at,
-                        payload={"promise_id": promise.id, "gen": gen, "step": nxt.step},
-                        now=ctx.now, actor=SOP_ACTOR, reason=f"timer:{timer.id}")
-    outcome = decision.reason if isinstance(decision, Done) else f"{type(decision).__name__.lower()} {','.join(decision.to)}"
+        timers.schedule(
+            s,
+            kind=timer.kind,
+            business_key=timer_key(timer.kind, promise.id, gen, nxt.step),
+            subject_type=SUBJECT,
+            subject_id=str(promise.id),
+            due_at=nxt.due_at,
+            payload={"promise_id": promise.id, "gen": gen, "step": nxt.step},
+            now=ctx.now,
+            actor=SOP_ACTOR,
+            reason=f"timer:{timer.id}",
+        )
+    outcome = (
+        decision.reason
+        if isinstance(decision, Done)
+        else f"{type(decision).__name__.lower()} {','.join(decision.to)}"
+    )
     return "done", outcome
 
 
@@ -155,33 +198,57 @@ def _rep_card(promise: PromiseRow, step: str, name: str, policy) -> Card:  # noq
     due = T.when(promise.due_at, policy.zone)
     if promise.kind == "follow_up":
         title, desc = T.FOLLOW_UP_REMIND_TITLE.format(customer=name), T.FOLLOW_UP_REMIND_DESC
-        fields = [(T.FIELD_CUSTOMER, name), (T.FIELD_ITEM, promise.text),
-                  (T.FIELD_PLANNED, T.day(promise.due_at.astimezone(policy.zone).date()))]
+        fields = [
+            (T.FIELD_CUSTOMER, name),
+            (T.FIELD_ITEM, promise.text),
+            (T.FIELD_PLANNED, T.day(promise.due_at.astimezone(policy.zone).date())),
+        ]
     else:
         if step == "before":
-            title, desc = (T.PROMISE_BEFORE_TITLE.format(customer=name),
-                           T.PROMISE_BEFORE_DESC.format(item=promise.text, due=due))
+            title, desc = (
+                T.PROMISE_BEFORE_TITLE.format(customer=name),
+                T.PROMISE_BEFORE_DESC.format(item=promise.text, due=due),
+            )
         else:
-            title, desc = T.PROMISE_DUE_TITLE.format(customer=name), T.PROMISE_DUE_DESC.format(item=promise.text)
+            title, desc = (
+                T.PROMISE_DUE_TITLE.format(customer=name),
+                T.PROMISE_DUE_DESC.format(item=promise.text),
+            )
         fields = [(T.FIELD_CUSTOMER, name), (T.FIELD_ITEM, promise.text), (T.FIELD_DUE, due)]
-    return Card(title=title, description=desc, fields=fields,
-                buttons=[Button(text=T.BTN_DONE, key=card_key(CardAction.PROMISE, "done", promise.id), style=1)])
+    return Card(
+        title=title,
+        description=desc,
+        fields=fields,
+        buttons=[Button(text=T.BTN_DONE, key=card_key(CardAction.PROMISE, "done", promise.id), style=1)],
+    )
 
 
 def _escalation_card(ctx: Ctx, promise: PromiseRow, name: str, policy) -> Card:  # noqa: ANN001
     rep = people.name_of(ctx.session, promise.rep_userid)
     if promise.kind == "follow_up":
         title = T.FOLLOW_UP_OVERDUE_TITLE.format(customer=name)
-        desc = T.FOLLOW_UP_OVERDUE_DESC.format(rep=rep, day=T.day(promise.due_at.astimezone(policy.zone).date()))
+        desc = T.FOLLOW_UP_OVERDUE_DESC.format(
+            rep=rep, day=T.day(promise.due_at.astimezone(policy.zone).date())
+        )
     else:
         title = T.PROMISE_OVERDUE_TITLE.format(customer=name)
-        desc = T.PROMISE_OVERDUE_DESC.format(rep=rep, item=promise.text, due=T.when(promise.due_at, policy.zone))
-    return Card(title=title, description=desc,
-                fields=[(T.FIELD_CUSTOMER, name), (T.FIELD_REP, rep), (T.FIELD_ITEM, promise.text),
-                        (T.FIELD_DUE, T.when(promise.due_at, policy.zone))])
+        desc = T.PROMISE_OVERDUE_DESC.format(
+            rep=rep, item=promise.text, due=T.when(promise.due_at, policy.zone)
+        )
+    return Card(
+        title=title,
+        description=desc,
+        fields=[
+            (T.FIELD_CUSTOMER, name),
+            (T.FIELD_REP, rep),
+            (T.FIELD_ITEM, promise.text),
+            (T.FIELD_DUE, T.when(promise.due_at, policy.zone)),
+        ],
+    )
 
 
 # --- the 已完成 button -----------------------------------------------------------------------------
+
 
 def may_act_for(ctx: Ctx, owner: str) -> bool:
     """The owner, anyone above them, or an org-wide manager may act on the owner's reminders."""
@@ -206,17 +273,35 @@ def on_promise_button(ctx: Ctx, event: Inbound) -> bool | None:
         return None
     if promise.status != "open":
         _update_card(ctx, event, T.PROMISE_STATUS.get(promise.status, promise.status))
-        ctx.reply(Text(content=T.PROMISE_ALREADY.format(status=T.PROMISE_STATUS.get(promise.status, promise.status))))
+        ctx.reply(
+            Text(
+                content=T.PROMISE_ALREADY.format(status=T.PROMISE_STATUS.get(promise.status, promise.status))
+            )
+        )
         return None
     before = audit.snapshot(promise)
     promise.status = "done"
-    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="update", entity="promise",
-                 entity_id=str(promise.id), before=before, after=audit.snapshot(promise), reason=ctx.source)
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="update",
+        entity="promise",
+        entity_id=str(promise.id),
+        before=before,
+        after=audit.snapshot(promise),
+        reason=ctx.source,
+    )
     promise_closed(ctx, promise)
     customer = ctx.session.get(CustomerRow, promise.customer_id)
     _update_card(ctx, event, T.DONE_LABEL)
-    ctx.reply(Text(content=T.PROMISE_MARKED_DONE.format(customer=customer.name if customer else promise.customer_id,
-                                                        item=promise.text)))
+    ctx.reply(
+        Text(
+            content=T.PROMISE_MARKED_DONE.format(
+                customer=customer.name if customer else promise.customer_id, item=promise.text
+            )
+        )
+    )
     return None
 
 

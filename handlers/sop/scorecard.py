@@ -9,6 +9,7 @@ each tier change (every one is audited by storage.scorecard.recompute, in this t
   buttons; the choice is noted on the customer, audited, and told to the owner.
 A customer's first score is its baseline, not a change: no message.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -50,7 +51,11 @@ BLUE_DESC = "评分升至{score:.0f}分（蓝色）。建议优先排产、安�
 BLUE_MORE = "另有{n}位客户评分升为蓝色：{names}。可在看板中查看。"
 FIELD_OWNER = "负责人"
 FIELD_WHY = "变化"
-ACTIONS = {"prio": ("优先排产", "已安排优先排产"), "vip": ("专属客服", "已安排专属客服"), "skip": ("暂不需要", "暂不处理")}
+ACTIONS = {
+    "prio": ("优先排产", "已安排优先排产"),
+    "vip": ("专属客服", "已安排专属客服"),
+    "skip": ("暂不需要", "暂不处理"),
+}
 NOTE_TEXT = "客户评分升为蓝色，{manager}安排：{action}"
 TELL_OWNER = "{manager}已为客户「{name}」安排{action}，请配合跟进。"
 GONE = "这条评分提醒已失效。"
@@ -70,17 +75,28 @@ def next_run(after: datetime, ctx: Ctx) -> tuple[date, datetime]:
 
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
     day, at = next_run(after, ctx)
-    return timers.schedule(ctx.session, kind=KIND, business_key=f"{KIND}:{day.isoformat()}", subject_type="org",
-                           subject_id="org", due_at=at, payload={"day": day.isoformat()}, now=ctx.now, actor=ACTOR,
-                           reason="recurring")
+    return timers.schedule(
+        ctx.session,
+        kind=KIND,
+        business_key=f"{KIND}:{day.isoformat()}",
+        subject_type="org",
+        subject_id="org",
+        due_at=at,
+        payload={"day": day.isoformat()},
+        now=ctx.now,
+        actor=ACTOR,
+        reason="recurring",
+    )
 
 
 def fire_scorecard_nightly(ctx: Ctx, timer: TimerRow) -> FireResult:
     result = scorecard_repo.recompute(ctx.session, now=ctx.now, actor=ACTOR, reason=ctx.source)
     route_changes(ctx, result.changes)
     schedule_next(ctx, after=ctx.now)
-    return "done", (f"scored {result.scored} (baseline {result.baseline}), {len(result.changes)} tier changes, "
-                    f"tiers {result.tiers}")
+    return "done", (
+        f"scored {result.scored} (baseline {result.baseline}), {len(result.changes)} tier changes, "
+        f"tiers {result.tiers}"
+    )
 
 
 def _short(explanation: str) -> str:
@@ -98,37 +114,64 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
     blue: dict[str, list[scorecard_repo.TierChange]] = defaultdict(list)
     for c in changes:
         if c.new_tier == "red":
-            target = tree.find_up(c.owner_userid, "regional_manager") or tree.approver_for(c.owner_userid,
-                                                                                           "sales_director")
+            target = tree.find_up(c.owner_userid, "regional_manager") or tree.approver_for(
+                c.owner_userid, "sales_director"
+            )
             red[target or c.owner_userid].append(c)
         elif c.new_tier == "blue":
             target = tree.find_up(c.owner_userid, "supervisor") or tree.manager_of(c.owner_userid)
             blue[target or c.owner_userid].append(c)
     for recipient, items in sorted(red.items()):
         items.sort(key=lambda c: (c.new_score, c.customer_id))
-        lines = [RED_LINE.format(name=c.customer_name, owner=names.get(c.owner_userid, c.owner_userid),
-                                 old=f"{c.old_score:.0f}" if c.old_score is not None else "—",
-                                 new=f"{c.new_score:.0f}", why=_short(c.explanation))
-                 for c in items[:RED_NAMES_SHOWN]]
+        lines = [
+            RED_LINE.format(
+                name=c.customer_name,
+                owner=names.get(c.owner_userid, c.owner_userid),
+                old=f"{c.old_score:.0f}" if c.old_score is not None else "—",
+                new=f"{c.new_score:.0f}",
+                why=_short(c.explanation),
+            )
+            for c in items[:RED_NAMES_SHOWN]
+        ]
         if len(items) > RED_NAMES_SHOWN:
             lines.append(RED_MORE.format(n=len(items) - RED_NAMES_SHOWN))
-        ctx.send(recipient, Card(title=RED_TITLE.format(n=len(items)), description=RED_DESC + "\n" + "\n".join(lines),
-                                 url=dashboard_url(recipient, ctx.now, ctx.deps, path="/dashboard/customers",
-                                                 tier="red") or ""))
+        ctx.send(
+            recipient,
+            Card(
+                title=RED_TITLE.format(n=len(items)),
+                description=RED_DESC + "\n" + "\n".join(lines),
+                url=dashboard_url(recipient, ctx.now, ctx.deps, path="/dashboard/customers", tier="red")
+                or "",
+            ),
+        )
     for recipient, items in sorted(blue.items()):
         items.sort(key=lambda c: (-c.new_score, c.customer_id))
         for c in items[:BLUE_CARDS_PER_RECIPIENT]:
-            ctx.send(recipient, Card(
-                title=BLUE_TITLE.format(name=c.customer_name), description=BLUE_DESC.format(score=c.new_score),
-                fields=[(FIELD_OWNER, names.get(c.owner_userid, c.owner_userid)), (FIELD_WHY, _short(c.explanation))],
-                buttons=[Button(ACTIONS["prio"][0], card_key(CardAction.SCORE, "prio", c.change_id), 1),
-                         Button(ACTIONS["vip"][0], card_key(CardAction.SCORE, "vip", c.change_id), 2),
-                         Button(ACTIONS["skip"][0], card_key(CardAction.SCORE, "skip", c.change_id), 4)],
-                task_id=f"score{c.change_id}"))
+            ctx.send(
+                recipient,
+                Card(
+                    title=BLUE_TITLE.format(name=c.customer_name),
+                    description=BLUE_DESC.format(score=c.new_score),
+                    fields=[
+                        (FIELD_OWNER, names.get(c.owner_userid, c.owner_userid)),
+                        (FIELD_WHY, _short(c.explanation)),
+                    ],
+                    buttons=[
+                        Button(ACTIONS["prio"][0], card_key(CardAction.SCORE, "prio", c.change_id), 1),
+                        Button(ACTIONS["vip"][0], card_key(CardAction.SCORE, "vip", c.change_id), 2),
+                        Button(ACTIONS["skip"][0], card_key(CardAction.SCORE, "skip", c.change_id), 4),
+                    ],
+                    task_id=f"score{c.change_id}",
+                ),
+            )
         rest = items[BLUE_CARDS_PER_RECIPIENT:]
         if rest:
-            ctx.send(recipient, Text(content=BLUE_MORE.format(n=len(rest), names="、".join(c.customer_name
-                                                                                             for c in rest[:10]))))
+            ctx.send(
+                recipient,
+                Text(
+                    content=BLUE_MORE.format(n=len(rest), names="、".join(c.customer_name for c in rest[:10]))
+                ),
+            )
 
 
 def on_score_action(ctx: Ctx, event: Inbound) -> bool | None:
@@ -143,29 +186,58 @@ def on_score_action(ctx: Ctx, event: Inbound) -> bool | None:
         return None
     tree = people.tree_above(ctx.session, change.owner_userid)
     role = ctx.user.role if ctx.user else None
-    if ctx.userid != change.owner_userid and ctx.userid not in tree.manager_chain(change.owner_userid) \
-            and role not in ORG_WIDE:
+    if (
+        ctx.userid != change.owner_userid
+        and ctx.userid not in tree.manager_chain(change.owner_userid)
+        and role not in ORG_WIDE
+    ):
         ctx.reply(Text(content=NOT_YOURS))
         return None
     if change.action:
         if event.response_code:
             ctx.reply(CardUpdate(response_code=event.response_code, replace_name=ACTIONS[change.action][1]))
-        ctx.reply(Text(content=ALREADY.format(who=people.name_of(ctx.session, change.acted_by),
-                                              action=ACTIONS[change.action][0])))
+        ctx.reply(
+            Text(
+                content=ALREADY.format(
+                    who=people.name_of(ctx.session, change.acted_by), action=ACTIONS[change.action][0]
+                )
+            )
+        )
         return None
     before = audit.snapshot(change)
     change.action, change.acted_by, change.acted_at = action, ctx.userid, ctx.now
     manager = ctx.user.name if ctx.user else ctx.userid
     label = ACTIONS[action][0]
-    ctx.session.add(CustomerNoteRow(customer_id=change.customer_id, author_userid=ctx.userid, kind="score_action",
-                                    text=NOTE_TEXT.format(manager=manager, action=label), at=ctx.now))
-    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="update", entity="score_change",
-                 entity_id=str(change.id), before=before, after=audit.snapshot(change), reason=ctx.source)
+    ctx.session.add(
+        CustomerNoteRow(
+            customer_id=change.customer_id,
+            author_userid=ctx.userid,
+            kind="score_action",
+            text=NOTE_TEXT.format(manager=manager, action=label),
+            at=ctx.now,
+        )
+    )
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="update",
+        entity="score_change",
+        entity_id=str(change.id),
+        before=before,
+        after=audit.snapshot(change),
+        reason=ctx.source,
+    )
     if event.response_code:
         ctx.reply(CardUpdate(response_code=event.response_code, replace_name=ACTIONS[action][1]))
     if action != "skip" and change.owner_userid != ctx.userid:
         customer = ctx.session.get(CustomerRow, change.customer_id)
-        ctx.send(change.owner_userid, Text(content=TELL_OWNER.format(
-            manager=manager, name=customer.name if customer else change.customer_id, action=label)))
+        ctx.send(
+            change.owner_userid,
+            Text(
+                content=TELL_OWNER.format(
+                    manager=manager, name=customer.name if customer else change.customer_id, action=label
+                )
+            ),
+        )
     return None
-

@@ -11,6 +11,7 @@ Episodes start two ways, with the same keys so they never double: `on_touch` sch
 touch + 72 h, and an hourly `stale_scan` timer finds every stale customer in one INSERT … SELECT
 (touches that came in by import, customers never touched).
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -56,15 +57,20 @@ def rung_key(customer_id: str, touch: int, step: int, snooze: int = 0) -> str:
 
 
 def _episode_timers(ctx: Ctx, customer_id: str, touch: int, *, live_only: bool) -> list[TimerRow]:
-    q = select(TimerRow).where(TimerRow.kind == KIND, TimerRow.subject_type == SUBJECT,
-                               TimerRow.subject_id == customer_id)
+    q = select(TimerRow).where(
+        TimerRow.kind == KIND, TimerRow.subject_type == SUBJECT, TimerRow.subject_id == customer_id
+    )
     if live_only:
         q = q.where(TimerRow.status.in_(timers.LIVE))
-    return [t for t in ctx.session.scalars(q.order_by(TimerRow.due_at, TimerRow.id))
-            if int(t.payload.get("touch", -1)) == touch]
+    return [
+        t
+        for t in ctx.session.scalars(q.order_by(TimerRow.due_at, TimerRow.id))
+        if int(t.payload.get("touch", -1)) == touch
+    ]
 
 
 # --- touches restart the clock -------------------------------------------------------------------
+
 
 def restart_clock(ctx: Ctx, customer_id: str) -> TimerRow | None:
     """A touch: end the customer's earlier stale episodes and start the 72 h clock from the last touch."""
@@ -75,37 +81,63 @@ def restart_clock(ctx: Ctx, customer_id: str) -> TimerRow | None:
     live = timers.live_for_subject(s, subject_type=SUBJECT, subject_id=customer_id, kinds=[KIND])
     for t in live:
         if int(t.payload.get("touch", -1)) != touch:
-            timers.cancel(s, now=ctx.now, reason="customer touched", business_key=t.business_key,
-                          actor=ctx.userid or SOP_ACTOR)
+            timers.cancel(
+                s,
+                now=ctx.now,
+                reason="customer touched",
+                business_key=t.business_key,
+                actor=ctx.userid or SOP_ACTOR,
+            )
     customer = s.get(CustomerRow, customer_id)
     if customer is None or customer.status != "active" or last is None:
         return None
     due = max(last + policy.stale_after, ctx.now)
-    return timers.schedule(s, kind=KIND, business_key=rung_key(customer_id, touch, 0), subject_type=SUBJECT,
-                           subject_id=customer_id, due_at=due, payload={"step": 0, "touch": touch, "snooze": 0},
-                           now=ctx.now, actor=SOP_ACTOR, reason=ctx.source)
+    return timers.schedule(
+        s,
+        kind=KIND,
+        business_key=rung_key(customer_id, touch, 0),
+        subject_type=SUBJECT,
+        subject_id=customer_id,
+        due_at=due,
+        payload={"step": 0, "touch": touch, "snooze": 0},
+        now=ctx.now,
+        actor=SOP_ACTOR,
+        reason=ctx.source,
+    )
 
 
 # --- the scan ------------------------------------------------------------------------------------------
+
 
 def fire_stale_scan(ctx: Ctx, timer: TimerRow) -> FireResult:
     """Start a ladder for every stale customer without one (set-based), and book the next scan."""
     policy = policy_of(ctx)
     cutoff = ctx.now - policy.stale_after
-    added = touches.insert_stale_ladders(ctx.session, now=ctx.now, cutoff=cutoff,
-                                         cutoff_day=sop_times.local_day(cutoff, policy))
+    added = touches.insert_stale_ladders(
+        ctx.session, now=ctx.now, cutoff=cutoff, cutoff_day=sop_times.local_day(cutoff, policy)
+    )
     schedule_next_scan(ctx, after=ctx.now)
     return "done", f"{added} stale ladders started"
 
 
 def schedule_next_scan(ctx: Ctx, *, after) -> TimerRow:  # noqa: ANN001
     at = sop_times.next_stale_scan(after, policy_of(ctx))
-    return timers.schedule(ctx.session, kind=SCAN_KIND, business_key=f"stale_scan:{int(at.timestamp())}",
-                           subject_type="org", subject_id="org", due_at=at, payload={}, now=ctx.now,
-                           actor=SOP_ACTOR, reason="recurring")
+    return timers.schedule(
+        ctx.session,
+        kind=SCAN_KIND,
+        business_key=f"stale_scan:{int(at.timestamp())}",
+        subject_type="org",
+        subject_id="org",
+        due_at=at,
+        payload={},
+        now=ctx.now,
+        actor=SOP_ACTOR,
+        reason="recurring",
+    )
 
 
 # --- the ladder ------------------------------------------------------------------------------------------
+
 
 def fire_stale(ctx: Ctx, timer: TimerRow) -> FireResult:
     policy = policy_of(ctx)
@@ -120,8 +152,13 @@ def fire_stale(ctx: Ctx, timer: TimerRow) -> FireResult:
     escalate_to = None
     if role is not None:
         escalate_to = people.tree_above(s, customer.owner_userid).approver_for(customer.owner_userid, role)
-    facts = StaleFacts(active=customer.status == "active", owner=customer.owner_userid, episode_touch=touch,
-                       latest_touch=sop_times.epoch_seconds(last), escalate_to=escalate_to)
+    facts = StaleFacts(
+        active=customer.status == "active",
+        owner=customer.owner_userid,
+        episode_touch=touch,
+        latest_touch=sop_times.epoch_seconds(last),
+        escalate_to=escalate_to,
+    )
     decision = stale_next_step(step, facts, timer_due=timer.due_at, policy=policy)
     if isinstance(decision, Cancel):
         return "cancelled", decision.reason
@@ -130,10 +167,18 @@ def fire_stale(ctx: Ctx, timer: TimerRow) -> FireResult:
             ctx.send(to, _card(ctx, timer, customer, last, step))
     for nxt in decision.then:
         n = int(nxt.step)
-        timers.schedule(s, kind=KIND, business_key=rung_key(customer_id, touch, n, snooze), subject_type=SUBJECT,
-                        subject_id=customer_id, due_at=nxt.due_at,
-                        payload={"step": n, "touch": touch, "snooze": snooze},
-                        now=ctx.now, actor=SOP_ACTOR, reason=f"timer:{timer.id}")
+        timers.schedule(
+            s,
+            kind=KIND,
+            business_key=rung_key(customer_id, touch, n, snooze),
+            subject_type=SUBJECT,
+            subject_id=customer_id,
+            due_at=nxt.due_at,
+            payload={"step": n, "touch": touch, "snooze": snooze},
+            now=ctx.now,
+            actor=SOP_ACTOR,
+            reason=f"timer:{timer.id}",
+        )
     if isinstance(decision, Done):
         return "done", decision.reason
     return "done", f"{type(decision).__name__.lower()} {','.join(decision.to)}"
@@ -144,20 +189,32 @@ def _card(ctx: Ctx, timer: TimerRow, customer: CustomerRow, last, step: int) -> 
     age = ctx.now - last if last is not None else None
     hours = T.hours(age) if age is not None else T.hours(policy.stale_after)
     last_text = T.when(last, policy.zone)
-    buttons = [Button(text=T.BTN_FOLLOWED if step == 0 else T.BTN_HANDLED, key=card_key(CardAction.STALE, "ok", timer.id), style=1),
-               Button(text=T.BTN_SNOOZE, key=card_key(CardAction.STALE, "snooze", timer.id), style=2)]
+    buttons = [
+        Button(
+            text=T.BTN_FOLLOWED if step == 0 else T.BTN_HANDLED,
+            key=card_key(CardAction.STALE, "ok", timer.id),
+            style=1,
+        ),
+        Button(text=T.BTN_SNOOZE, key=card_key(CardAction.STALE, "snooze", timer.id), style=2),
+    ]
     if step == 0:
-        return Card(title=T.STALE_OWNER_TITLE.format(hours=hours, customer=customer.name),
-                    description=T.STALE_OWNER_DESC.format(last=last_text),
-                    fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_LAST_TOUCH, last_text)], buttons=buttons)
+        return Card(
+            title=T.STALE_OWNER_TITLE.format(hours=hours, customer=customer.name),
+            description=T.STALE_OWNER_DESC.format(last=last_text),
+            fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_LAST_TOUCH, last_text)],
+            buttons=buttons,
+        )
     owner = people.name_of(ctx.session, customer.owner_userid)
-    return Card(title=T.STALE_ESCALATE_TITLE.format(hours=hours, customer=customer.name),
-                description=T.STALE_ESCALATE_DESC.format(owner=owner, last=last_text),
-                fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_OWNER, owner), (T.FIELD_LAST_TOUCH, last_text)],
-                buttons=buttons)
+    return Card(
+        title=T.STALE_ESCALATE_TITLE.format(hours=hours, customer=customer.name),
+        description=T.STALE_ESCALATE_DESC.format(owner=owner, last=last_text),
+        fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_OWNER, owner), (T.FIELD_LAST_TOUCH, last_text)],
+        buttons=buttons,
+    )
 
 
 # --- buttons: 已跟进 / 已处理 / 延后 ----------------------------------------------------------------------
+
 
 def _clicked(ctx: Ctx, key: str) -> tuple[TimerRow, CustomerRow] | None:
     _, parts = parse_card_key(key)
@@ -195,14 +252,23 @@ def on_stale_button(ctx: Ctx, event: Inbound) -> bool | None:
         ctx.reply(Text(content=T.STALE_ALREADY))
         return None
     if action == "snooze":
-        ask(ctx, SNOOZE_STATE, {"timer_id": timer.id, "response_code": event.response_code},
-            Text(content=T.ASK_SNOOZE_REASON))
+        ask(
+            ctx,
+            SNOOZE_STATE,
+            {"timer_id": timer.id, "response_code": event.response_code},
+            Text(content=T.ASK_SNOOZE_REASON),
+        )
         return None
     if ctx.userid == customer.owner_userid:
         _owner_followed(ctx, timer, customer)
         _update_card(ctx, event, T.FOLLOWED_LABEL)
-        ctx.reply(Text(content=T.OWNER_FOLLOWED.format(customer=customer.name,
-                                                       hours=T.hours(policy_of(ctx).stale_after))))
+        ctx.reply(
+            Text(
+                content=T.OWNER_FOLLOWED.format(
+                    customer=customer.name, hours=T.hours(policy_of(ctx).stale_after)
+                )
+            )
+        )
     else:
         _manager_handled(ctx, timer, customer)
         _update_card(ctx, event, T.HANDLED_LABEL)
@@ -212,22 +278,48 @@ def on_stale_button(ctx: Ctx, event: Inbound) -> bool | None:
 
 def _owner_followed(ctx: Ctx, timer: TimerRow, customer: CustomerRow) -> None:
     """The owner says they followed up: that is a touch (an interaction reported from the card)."""
-    row = InteractionRow(interaction_id=f"card:{timer.id}:{int(ctx.now.timestamp())}", customer_id=customer.customer_id,
-                         rep_userid=ctx.userid, at=ctx.now, channel="card")
+    row = InteractionRow(
+        interaction_id=f"card:{timer.id}:{int(ctx.now.timestamp())}",
+        customer_id=customer.customer_id,
+        rep_userid=ctx.userid,
+        at=ctx.now,
+        channel="card",
+    )
     ctx.session.add(row)
     ctx.session.flush()
-    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="create", entity="interaction",
-                 entity_id=row.interaction_id, after=audit.snapshot(row), reason=ctx.source)
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="create",
+        entity="interaction",
+        entity_id=row.interaction_id,
+        after=audit.snapshot(row),
+        reason=ctx.source,
+    )
     restart_clock(ctx, customer.customer_id)
 
 
 def _manager_handled(ctx: Ctx, timer: TimerRow, customer: CustomerRow) -> None:
     touch = int(timer.payload.get("touch", 0))
     for t in _episode_timers(ctx, customer.customer_id, touch, live_only=True):
-        timers.cancel(ctx.session, now=ctx.now, reason=f"acknowledged by {ctx.userid}", business_key=t.business_key,
-                      actor=ctx.userid)
-    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="acknowledge", entity="customer",
-                 entity_id=customer.customer_id, after={"stale_episode": touch, "timer": timer.id}, reason=ctx.source)
+        timers.cancel(
+            ctx.session,
+            now=ctx.now,
+            reason=f"acknowledged by {ctx.userid}",
+            business_key=t.business_key,
+            actor=ctx.userid,
+        )
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="acknowledge",
+        entity="customer",
+        entity_id=customer.customer_id,
+        after={"stale_episode": touch, "timer": timer.id},
+        reason=ctx.source,
+    )
 
 
 def on_snooze_reason(ctx: Ctx, event: Inbound) -> bool | None:
@@ -274,18 +366,41 @@ def snooze(ctx: Ctx, timer: TimerRow, customer: CustomerRow, reason: str) -> tim
     if not moves:
         moves = [(int(timer.payload.get("step", 0)), ctx.now + span)]
     for t in live:
-        timers.cancel(s, now=ctx.now, reason=f"snoozed by {ctx.userid}", business_key=t.business_key, actor=ctx.userid)
+        timers.cancel(
+            s, now=ctx.now, reason=f"snoozed by {ctx.userid}", business_key=t.business_key, actor=ctx.userid
+        )
     for step, due in moves:
-        timers.schedule(s, kind=KIND, business_key=rung_key(customer.customer_id, touch, step, n), subject_type=SUBJECT,
-                        subject_id=customer.customer_id, due_at=due,
-                        payload={"step": step, "touch": touch, "snooze": n},
-                        now=ctx.now, actor=ctx.userid, reason=f"snoozed: {reason}"[:256])
-    note = CustomerNoteRow(customer_id=customer.customer_id, author_userid=ctx.userid, kind="snooze",
-                           text=T.NOTE_SNOOZE.format(span=T.span(span), reason=reason), at=ctx.now)
+        timers.schedule(
+            s,
+            kind=KIND,
+            business_key=rung_key(customer.customer_id, touch, step, n),
+            subject_type=SUBJECT,
+            subject_id=customer.customer_id,
+            due_at=due,
+            payload={"step": step, "touch": touch, "snooze": n},
+            now=ctx.now,
+            actor=ctx.userid,
+            reason=f"snoozed: {reason}"[:256],
+        )
+    note = CustomerNoteRow(
+        customer_id=customer.customer_id,
+        author_userid=ctx.userid,
+        kind="snooze",
+        text=T.NOTE_SNOOZE.format(span=T.span(span), reason=reason),
+        at=ctx.now,
+    )
     s.add(note)
     s.flush()
-    audit.record(s, at=ctx.now, actor=ctx.userid, action="create", entity="customer_note", entity_id=str(note.id),
-                 after=audit.snapshot(note), reason=ctx.source)
+    audit.record(
+        s,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="create",
+        entity="customer_note",
+        entity_id=str(note.id),
+        after=audit.snapshot(note),
+        reason=ctx.source,
+    )
     return span
 
 

@@ -16,6 +16,7 @@ same transaction; the sweep books the first one when none is pending.
 The firer of each kind and the recurring kinds are listed in handlers/routes.py (TIMER_KINDS, RECURRING);
 bot/bootstrap.py puts the sweep in the tick.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,6 +43,7 @@ Firer = Callable[[Ctx, TimerRow], FireResult]
 
 FIRE_CHUNK = 100  # timers fired per transaction: one commit per timer capped the drain at ~600/s on SQLite
 
+
 @dataclass
 class Firing:
     """What the sweep hands every firer: the table of kinds, the handlers' dependencies, the subscribers of
@@ -54,16 +56,27 @@ class Firing:
     cache: dict[str, Any] = field(default_factory=dict)
 
 
-def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, batch: int = 500,
-                     lease: timedelta = timers.DEFAULT_LEASE, recurring: bool = True, max_rounds: int = 1000,
-                     chunk: int = FIRE_CHUNK, firing: Firing) -> int:
+def sweep_due_timers(
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    *,
+    owner: str,
+    batch: int = 500,
+    lease: timedelta = timers.DEFAULT_LEASE,
+    recurring: bool = True,
+    max_rounds: int = 1000,
+    chunk: int = FIRE_CHUNK,
+    firing: Firing,
+) -> int:
     """Fire every due timer (and every timer whose lease expired). Returns how many were fired."""
     if recurring:
         ensure_recurring(session_factory, clock, firing.recurring)
     env = firing
     policy_read = False
     fired = 0
-    with _writer_connection(session_factory) as conn:  # one connection for the sweep, FIRE_CHUNK timers a commit
+    with _writer_connection(
+        session_factory
+    ) as conn:  # one connection for the sweep, FIRE_CHUNK timers a commit
         for _ in range(max_rounds):
             with session_factory() as s:  # most ticks find nothing: do not take the write lock for that
                 if not timers.any_due(s, now=clock.now()):
@@ -76,13 +89,15 @@ def sweep_due_timers(session_factory: sessionmaker[Session], clock: Clock, *, ow
             if not ids:
                 break
             for start in range(0, len(ids), chunk):
-                fired += _fire_chunk(session_factory, conn, clock, owner=owner, ids=ids[start:start + chunk],
-                                     env=env)
+                fired += _fire_chunk(
+                    session_factory, conn, clock, owner=owner, ids=ids[start : start + chunk], env=env
+                )
     return fired
 
 
-def fire_one(session_factory: sessionmaker[Session], clock: Clock, *, owner: str, timer_id: int,
-             firing: Firing) -> bool:
+def fire_one(
+    session_factory: sessionmaker[Session], clock: Clock, *, owner: str, timer_id: int, firing: Firing
+) -> bool:
     """Fire one claimed timer in one transaction. False when the claim was lost or the firing failed."""
     with _writer_connection(session_factory) as conn:
         return _fire_claimed(session_factory, conn, clock, owner=owner, timer_id=timer_id, env=firing)
@@ -111,8 +126,15 @@ def _unit(session_factory: sessionmaker[Session], conn: Connection) -> Iterator[
             session.close()
 
 
-def _fire_chunk(session_factory: sessionmaker[Session], conn: Connection, clock: Clock, *, owner: str,
-                ids: list[int], env: Firing) -> int:
+def _fire_chunk(
+    session_factory: sessionmaker[Session],
+    conn: Connection,
+    clock: Clock,
+    *,
+    owner: str,
+    ids: list[int],
+    env: Firing,
+) -> int:
     """Fire claimed timers in one transaction; on any error, roll back and fire them one by one."""
     if len(ids) == 1:
         return int(_fire_claimed(session_factory, conn, clock, owner=owner, timer_id=ids[0], env=env))
@@ -128,34 +150,64 @@ def _fire_chunk(session_factory: sessionmaker[Session], conn: Connection, clock:
             outbox.enqueue_many(s, messages)
         return fired
     except Exception as exc:  # noqa: BLE001 - isolate the failing rule: one transaction per timer
-        log.warning("a timer in a chunk of %d failed (%s); firing them one by one", len(ids), exc.__class__.__name__)
-        return sum(_fire_claimed(session_factory, conn, clock, owner=owner, timer_id=i, env=env)
-                   for i in ids)
+        log.warning(
+            "a timer in a chunk of %d failed (%s); firing them one by one", len(ids), exc.__class__.__name__
+        )
+        return sum(_fire_claimed(session_factory, conn, clock, owner=owner, timer_id=i, env=env) for i in ids)
 
 
-def _fire(s: Session, clock: Clock, timer: TimerRow, env: Firing,
-          messages: list[dict[str, Any]] | None = None) -> None:
+def _fire(
+    s: Session, clock: Clock, timer: TimerRow, env: Firing, messages: list[dict[str, Any]] | None = None
+) -> None:
     """Run the timer's rule and write what it implies (outbox rows, next timers, audit) into `s`; the
     outbox rows appended to `messages` instead when given (the caller writes them before committing)."""
     now = clock.now()
     before = audit.snapshot(timer)
-    ctx = Ctx(session=s, now=now, user=None, userid=SOP_ACTOR, source=f"timer:{timer.id}", deps=env.deps,
-              publish=env.publish, cache=env.cache)
+    ctx = Ctx(
+        session=s,
+        now=now,
+        user=None,
+        userid=SOP_ACTOR,
+        source=f"timer:{timer.id}",
+        deps=env.deps,
+        publish=env.publish,
+        cache=env.cache,
+    )
     firer = env.kinds.get(timer.kind)
     status, outcome = firer(ctx, timer) if firer else ("dead", f"no rule for kind {timer.kind}")
-    rows = [outbox.row_values(recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}",
-                              now=now) for n, (recipient, reply) in enumerate(ctx.outgoing)]
+    rows = [
+        outbox.row_values(
+            recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}", now=now
+        )
+        for n, (recipient, reply) in enumerate(ctx.outgoing)
+    ]
     if messages is None:
         outbox.enqueue_many(s, rows)
     else:
         messages += rows
     timers.finish(timer, now=now, status=status, outcome=outcome)
-    audit.record(s, at=now, actor=SOP_ACTOR, action="fire", entity="timer", entity_id=str(timer.id),
-                 before=before, after=audit.snapshot(timer), reason=outcome[:256])
+    audit.record(
+        s,
+        at=now,
+        actor=SOP_ACTOR,
+        action="fire",
+        entity="timer",
+        entity_id=str(timer.id),
+        before=before,
+        after=audit.snapshot(timer),
+        reason=outcome[:256],
+    )
 
 
-def _fire_claimed(session_factory: sessionmaker[Session], conn: Connection, clock: Clock, *, owner: str,
-                  timer_id: int, env: Firing) -> bool:
+def _fire_claimed(
+    session_factory: sessionmaker[Session],
+    conn: Connection,
+    clock: Clock,
+    *,
+    owner: str,
+    timer_id: int,
+    env: Firing,
+) -> bool:
     try:
         with _unit(session_factory, conn) as s:
             timer = timers.load_claimed(s, timer_id=timer_id, owner=owner)
@@ -164,16 +216,22 @@ def _fire_claimed(session_factory: sessionmaker[Session], conn: Connection, cloc
             _fire(s, clock, timer, env)
         return True
     except Exception as exc:  # noqa: BLE001 - a failing rule must not stop the sweep; retried with backoff
-        log.error("timer %s failed: %s", timer_id, exc.__class__.__name__,
-                  extra={"trace": traceback.format_exc(limit=5)})
+        log.error(
+            "timer %s failed: %s",
+            timer_id,
+            exc.__class__.__name__,
+            extra={"trace": traceback.format_exc(limit=5)},
+        )
         with _unit(session_factory, conn) as s:
-            timers.release_failed(s, timer_id=timer_id, owner=owner, now=clock.now(),
-                                  error=f"{exc.__class__.__name__}: {exc}")
+            timers.release_failed(
+                s, timer_id=timer_id, owner=owner, now=clock.now(), error=f"{exc.__class__.__name__}: {exc}"
+            )
         return False
 
 
-def ensure_recurring(session_factory: sessionmaker[Session], clock: Clock,
-                     recurring: Mapping[str, Callable[[Ctx], TimerRow]]) -> list[str]:
+def ensure_recurring(
+    session_factory: sessionmaker[Session], clock: Clock, recurring: Mapping[str, Callable[[Ctx], TimerRow]]
+) -> list[str]:
     """Book the first occurrence of every recurring kind (handlers/routes.py RECURRING: the daily brief, the
     stale scan, the nightly scorecard, the Monday brief) when none is live. Cheap when they exist (one read)."""
     table = recurring

@@ -1,13 +1,20 @@
 """Every sentence of the SOP engine a person reads (cards, reminders, approvals, briefs), and the
 small formatters they share. Chinese for people; code stays English."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-ROLE_NAMES = {"rep": "业务员", "supervisor": "销售主管", "regional_manager": "区域经理",
-              "finance_director": "财务总监", "sales_director": "销售总监", "admin": "管理员"}
+ROLE_NAMES = {
+    "rep": "业务员",
+    "supervisor": "销售主管",
+    "regional_manager": "区域经理",
+    "finance_director": "财务总监",
+    "sales_director": "销售总监",
+    "admin": "管理员",
+}
 
 # --- buttons -----------------------------------------------------------------------------------------
 BTN_DONE = "已完成"
@@ -54,7 +61,9 @@ CAL_DONE_PREFIX = "【已完成】"
 CAL_DESCRIPTION = "客户：{customer}\n事项：{item}\n来自销售助手（{kind}#{id}）"
 CAL_KIND = {"promise": "承诺", "follow_up": "回访"}
 ICS_CALENDAR_NAME = "销售助手·我的回访与承诺"
-ICS_LINK = "你的日历订阅地址（可添加到手机或电脑日历，自动同步回访和承诺）：\n{url}\n链接仅限本人使用，请勿转发。"
+ICS_LINK = (
+    "你的日历订阅地址（可添加到手机或电脑日历，自动同步回访和承诺）：\n{url}\n链接仅限本人使用，请勿转发。"
+)
 ICS_NOT_CONFIGURED = "日历订阅暂未开通，请联系管理员。"
 
 # --- stale customers ------------------------------------------------------------------------------
@@ -92,8 +101,13 @@ REJECTED_DONE = "已驳回，已通知{rep}。"
 REP_APPROVAL_STARTED = "已提交价格异议审批（{customer}），审批人：{role}{name}。"
 REP_APPROVED = "你的价格异议申请（{customer}）已审批通过。{comments}"
 REP_REJECTED = "你的价格异议申请（{customer}）被{role}{name}驳回，原因：{reason}"
-APPROVAL_STATUS = {"approved": "已通过", "rejected": "已驳回", "pending": "审批中", "escalated": "已升级",
-                   "withdrawn": "已撤回"}
+APPROVAL_STATUS = {
+    "approved": "已通过",
+    "rejected": "已驳回",
+    "pending": "审批中",
+    "escalated": "已升级",
+    "withdrawn": "已撤回",
+}
 APPROVAL_WITHDRAWN = "价格异议审批已撤回（{customer}）：{rep}撤销了这次拜访的「价格异议」标签，无需再审批。"
 ALREADY_DECIDED = "该审批已处理：{status}。"
 NOT_APPROVER = "你不是这条审批的审批人。"

@@ -11,6 +11,7 @@ Two timer kinds, both durable rows fired by the SOP sweep (handlers/sop/sweep.py
 Rendering is an adapter's job (Pillow lives in bot/): bot/bootstrap.py hands the renderer and the files root
 in through HandlerDeps (`render_brief`, `files_root`). Without a renderer the brief goes out as text only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -70,9 +71,18 @@ def next_brief(after: datetime, ctx: Ctx) -> tuple[date, datetime]:
 
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
     monday, at = next_brief(after, ctx)
-    return timers.schedule(ctx.session, kind=KIND, business_key=f"{KIND}:{monday.isoformat()}", subject_type="org",
-                           subject_id="org", due_at=at, payload={"week": monday.isoformat()}, now=ctx.now,
-                           actor=ACTOR, reason="recurring")
+    return timers.schedule(
+        ctx.session,
+        kind=KIND,
+        business_key=f"{KIND}:{monday.isoformat()}",
+        subject_type="org",
+        subject_id="org",
+        due_at=at,
+        payload={"week": monday.isoformat()},
+        now=ctx.now,
+        actor=ACTOR,
+        reason="recurring",
+    )
 
 
 def recipients(ctx: Ctx) -> list[str]:
@@ -85,9 +95,18 @@ def fire_weekly_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     prune_old_images(week, root=ctx.deps.files_root)
     to = recipients(ctx)
     for n, userid in enumerate(to):
-        timers.schedule(ctx.session, kind=KIND_TO, business_key=f"{KIND}:{week}:{userid}", subject_type="user",
-                        subject_id=userid, due_at=ctx.now + timedelta(seconds=n % 60), now=ctx.now,
-                        payload={"week": week, "userid": userid}, actor=ACTOR, reason=ctx.source)
+        timers.schedule(
+            ctx.session,
+            kind=KIND_TO,
+            business_key=f"{KIND}:{week}:{userid}",
+            subject_type="user",
+            subject_id=userid,
+            due_at=ctx.now + timedelta(seconds=n % 60),
+            now=ctx.now,
+            payload={"week": week, "userid": userid},
+            actor=ACTOR,
+            reason=ctx.source,
+        )
     schedule_next(ctx, after=ctx.now)
     return "done", f"weekly brief for {len(to)} managers"
 
@@ -147,21 +166,34 @@ def summary_text(brief: metrics.WeeklyBrief, url: str | None, *, image_failed: b
     week = brief.week.label.split("（", 1)[-1].rstrip("）")
     trend = brief.freshness_trend
     old = trend[0][2] if trend else None
-    lines = [TITLE.format(week=week), L_SCOPE.format(words=escape_md(brief.viewer.heading)),
-             L_FRESH.format(rate=brief.freshness_now.text(),
-                            trend=L_TREND.format(old=old.percent()) if old and old.denominator else ""),
-             L_COMPLETE.format(rate=brief.completeness.text()),
-             L_VISITS.format(n=brief.completeness.denominator, reps=sum(1 for r in brief.reps if r.visits)),
-             L_TAGS.format(tags="、".join(f"{escape_md(t)} {n}次" for t, n in brief.tags_top)) if brief.tags_top else L_NO_TAGS,
-             L_FUNNEL.format(rate=metrics.Rate(brief.funnel.quoted, brief.funnel.total).text())]
+    lines = [
+        TITLE.format(week=week),
+        L_SCOPE.format(words=escape_md(brief.viewer.heading)),
+        L_FRESH.format(
+            rate=brief.freshness_now.text(),
+            trend=L_TREND.format(old=old.percent()) if old and old.denominator else "",
+        ),
+        L_COMPLETE.format(rate=brief.completeness.text()),
+        L_VISITS.format(n=brief.completeness.denominator, reps=sum(1 for r in brief.reps if r.visits)),
+        L_TAGS.format(tags="、".join(f"{escape_md(t)} {n}次" for t, n in brief.tags_top))
+        if brief.tags_top
+        else L_NO_TAGS,
+        L_FUNNEL.format(rate=metrics.Rate(brief.funnel.quoted, brief.funnel.total).text()),
+    ]
     if brief.red_total:
-        names = "、".join(escape_md(c.name) for c in brief.red[:NAMES_SHOWN]) + ("等" if brief.red_total > NAMES_SHOWN else "")
+        names = "、".join(escape_md(c.name) for c in brief.red[:NAMES_SHOWN]) + (
+            "等" if brief.red_total > NAMES_SHOWN else ""
+        )
         lines.append(L_RED.format(n=brief.red_total, names=names))
     else:
         lines.append(L_NO_RED)
     if brief.review:
-        lines.append(L_REVIEW.format(names="、".join(escape_md(c.name) for c in brief.review[:NAMES_SHOWN])
-                                     + ("等" if len(brief.review) > NAMES_SHOWN else "")))
+        lines.append(
+            L_REVIEW.format(
+                names="、".join(escape_md(c.name) for c in brief.review[:NAMES_SHOWN])
+                + ("等" if len(brief.review) > NAMES_SHOWN else "")
+            )
+        )
     if image_failed:
         lines.append(L_IMAGE_FAILED)
     if url:

@@ -1,4 +1,5 @@
 """The life of one visit in chat: open, gather evidence, say what is missing (once), complete, close."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -32,26 +33,50 @@ def customer_name(ctx: Ctx, customer_id: str) -> str:
     return c.name if c else customer_id
 
 
-def open_for(ctx: Ctx, *, customer_id: str, location: dict | None, distance: float | None,
-             card_response: str = "", card_label: str = "") -> VisitRow:
+def open_for(
+    ctx: Ctx,
+    *,
+    customer_id: str,
+    location: dict | None,
+    distance: float | None,
+    card_response: str = "",
+    card_label: str = "",
+) -> VisitRow:
     """Open a visit at this customer (closing the rep's other open visit), attach waiting photos."""
     current = visit_repo.open_visit(ctx.session, ctx.userid)
     if current is not None and current.customer_id == customer_id:
         if location and current.lat is None:
-            visit_repo.set_location(ctx.session, current, lat=location["lat"], lng=location["lng"],
-                                    source=location["source"], precision=location.get("precision"),
-                                    distance=distance, now=ctx.now, actor=ctx.userid, why=ctx.source)
+            visit_repo.set_location(
+                ctx.session,
+                current,
+                lat=location["lat"],
+                lng=location["lng"],
+                source=location["source"],
+                precision=location.get("precision"),
+                distance=distance,
+                now=ctx.now,
+                actor=ctx.userid,
+                why=ctx.source,
+            )
         after_change(ctx, current)
         return current
     if current is not None:
         close(ctx, current, why=ctx.source, notify=True)
     visit = visit_repo.start_visit(
-        ctx.session, rep=ctx.userid, customer_id=customer_id, now=ctx.now,
-        lat=location["lat"] if location else None, lng=location["lng"] if location else None,
-        source=location["source"] if location else None, precision=location.get("precision") if location else None,
-        distance=distance, why=ctx.source)
-    for photo in visit_repo.unattached_photos(ctx.session, ctx.userid,
-                                              since=ctx.now - timedelta(minutes=PENDING_PHOTOS_WINDOW)):
+        ctx.session,
+        rep=ctx.userid,
+        customer_id=customer_id,
+        now=ctx.now,
+        lat=location["lat"] if location else None,
+        lng=location["lng"] if location else None,
+        source=location["source"] if location else None,
+        precision=location.get("precision") if location else None,
+        distance=distance,
+        why=ctx.source,
+    )
+    for photo in visit_repo.unattached_photos(
+        ctx.session, ctx.userid, since=ctx.now - timedelta(minutes=PENDING_PHOTOS_WINDOW)
+    ):
         photo.visit_id = visit.visit_id
     visit_repo.refresh_photo_count(ctx.session, visit)
     remember_undo(ctx, {"op": "checkin", "visit_id": visit.visit_id})
@@ -60,7 +85,9 @@ def open_for(ctx: Ctx, *, customer_id: str, location: dict | None, distance: flo
         ctx.reply(CardUpdate(response_code=card_response, replace_name=f"已签到 {card_label or name}"[:20]))
     if location:
         trust = texts.TRUST_MAP if location["source"] == "map" else texts.TRUST_GPS
-        ctx.reply(TextReply(content=texts.CHECKED_IN.format(name=name, distance=int(distance or 0), trust=trust)))
+        ctx.reply(
+            TextReply(content=texts.CHECKED_IN.format(name=name, distance=int(distance or 0), trust=trust))
+        )
     else:
         ctx.reply(TextReply(content=texts.CHECKED_IN_NO_LOCATION.format(name=name)))
     after_change(ctx, visit, announce_missing=False)
@@ -68,8 +95,11 @@ def open_for(ctx: Ctx, *, customer_id: str, location: dict | None, distance: flo
 
 
 def evidence(ctx: Ctx, visit: VisitRow) -> tuple[bool, int, list[str]]:
-    return visit.lat is not None, visit_repo.valid_photo_count(ctx.session, visit.visit_id), \
-        visit_repo.tags_of(ctx.session, visit.visit_id)
+    return (
+        visit.lat is not None,
+        visit_repo.valid_photo_count(ctx.session, visit.visit_id),
+        visit_repo.tags_of(ctx.session, visit.visit_id),
+    )
 
 
 def after_change(ctx: Ctx, visit: VisitRow, *, announce_missing: bool = True) -> bool:
@@ -93,8 +123,11 @@ def prompt_missing(ctx: Ctx, visit: VisitRow, missing: list[str]) -> None:
     text = texts.MISSING_PROMPT.format(missing="、".join(missing))
     data = dict(ctx.state_data)
     last = data.get("last_prompt") or {}
-    if last.get("visit") == visit.visit_id and last.get("text") == text and \
-            ctx.now - datetime.fromisoformat(last["at"]) < _quiet(ctx):
+    if (
+        last.get("visit") == visit.visit_id
+        and last.get("text") == text
+        and ctx.now - datetime.fromisoformat(last["at"]) < _quiet(ctx)
+    ):
         return
     data["last_prompt"] = {"visit": visit.visit_id, "text": text, "at": ctx.now.isoformat()}
     ctx.set_state(ctx.state, data)
@@ -103,12 +136,20 @@ def prompt_missing(ctx: Ctx, visit: VisitRow, missing: list[str]) -> None:
 
 def summary_card(ctx: Ctx, visit: VisitRow) -> Card:
     tags = visit_repo.tags_of(ctx.session, visit.visit_id)
-    fields = [(texts.SUMMARY_FIELDS_TAGS, "、".join(tags)),
-              (texts.SUMMARY_FIELDS_PHOTOS, f"{visit.photo_count}张")]
+    fields = [
+        (texts.SUMMARY_FIELDS_TAGS, "、".join(tags)),
+        (texts.SUMMARY_FIELDS_PHOTOS, f"{visit.photo_count}张"),
+    ]
     for p in visit_repo.promises_of(ctx.session, visit.visit_id):
         label = texts.SUMMARY_FIELDS_FOLLOWUP if p.kind == "follow_up" else texts.SUMMARY_FIELDS_PROMISES
-        fields.append((label, f"{p.text} {local(p.due_at):%m月%d日 %H:%M}" if p.kind == "promise"
-                       else f"{local(p.due_at):%m月%d日}"))
+        fields.append(
+            (
+                label,
+                f"{p.text} {local(p.due_at):%m月%d日 %H:%M}"
+                if p.kind == "promise"
+                else f"{local(p.due_at):%m月%d日}",
+            )
+        )
     if visit.note:
         fields.append((texts.SUMMARY_FIELDS_NOTE, visit.note))
     return Card(title=texts.SUMMARY_TITLE.format(name=customer_name(ctx, visit.customer_id)), fields=fields)
@@ -119,10 +160,18 @@ def close(ctx: Ctx, visit: VisitRow, *, why: str, notify: bool) -> None:
     visit_repo.close_visit(ctx.session, visit, now=ctx.now, actor=ctx.userid, why=why)
     if notify:
         missing = missing_pieces(has_location=has_loc, valid_photos=photos, tags=tags)
-        state = texts.VISIT_STATE_COMPLETE if not missing else texts.VISIT_STATE_INCOMPLETE.format(
-            missing="、".join(missing))
-        ctx.reply(TextReply(content=texts.PREVIOUS_VISIT_CLOSED.format(
-            name=customer_name(ctx, visit.customer_id), state=state)))
+        state = (
+            texts.VISIT_STATE_COMPLETE
+            if not missing
+            else texts.VISIT_STATE_INCOMPLETE.format(missing="、".join(missing))
+        )
+        ctx.reply(
+            TextReply(
+                content=texts.PREVIOUS_VISIT_CLOSED.format(
+                    name=customer_name(ctx, visit.customer_id), state=state
+                )
+            )
+        )
 
 
 def remember_undo(ctx: Ctx, entry: dict) -> None:

@@ -1,5 +1,6 @@
 """The rep's one line: tags, promises, the next follow-up, and the rest as a note — shown back on one
 card whose buttons remove a wrongly understood piece with one tap."""
+
 from __future__ import annotations
 
 from core.clock import local
@@ -44,31 +45,65 @@ def on_rep_text(ctx: Ctx, event: Inbound) -> bool | None:
     return None
 
 
-
-
 def apply_line(ctx: Ctx, visit: VisitRow, parsed, *, menu: TagMenu) -> None:  # noqa: ANN001
-    added_tags = visit_repo.add_tags(ctx.session, visit, list(parsed.tags), now=ctx.now, actor=ctx.userid,
-                                     why=ctx.source)
+    added_tags = visit_repo.add_tags(
+        ctx.session, visit, list(parsed.tags), now=ctx.now, actor=ctx.userid, why=ctx.source
+    )
     promise_ids: list[int] = []
     for p in parsed.promises:
-        row = visit_repo.add_promise(ctx.session, visit=visit, kind="promise", text=p.text, due_at=p.due_at,
-                                     now=ctx.now, actor=ctx.userid, why=ctx.source)
+        row = visit_repo.add_promise(
+            ctx.session,
+            visit=visit,
+            kind="promise",
+            text=p.text,
+            due_at=p.due_at,
+            now=ctx.now,
+            actor=ctx.userid,
+            why=ctx.source,
+        )
         promise_ids.append(row.id)
     if parsed.follow_up_at is not None:
         for old in visit_repo.promises_of(ctx.session, visit.visit_id):
             if old.kind == "follow_up":
-                visit_repo.set_promise_status(ctx.session, old, "cancelled", now=ctx.now, actor=ctx.userid,
-                                              why=f"{ctx.source}: replaced")
-        row = visit_repo.add_promise(ctx.session, visit=visit, kind="follow_up",
-                                     text=parsed.follow_up_text or "回访", due_at=parsed.follow_up_at, now=ctx.now,
-                                     actor=ctx.userid, why=ctx.source)
+                visit_repo.set_promise_status(
+                    ctx.session,
+                    old,
+                    "cancelled",
+                    now=ctx.now,
+                    actor=ctx.userid,
+                    why=f"{ctx.source}: replaced",
+                )
+        row = visit_repo.add_promise(
+            ctx.session,
+            visit=visit,
+            kind="follow_up",
+            text=parsed.follow_up_text or "回访",
+            due_at=parsed.follow_up_at,
+            now=ctx.now,
+            actor=ctx.userid,
+            why=ctx.source,
+        )
         promise_ids.append(row.id)
     note_before = visit.note
     if parsed.note:
-        visit_repo.set_note(ctx.session, visit, ((visit.note + "；") if visit.note else "") + parsed.note,
-                            now=ctx.now, actor=ctx.userid, why=ctx.source)
-    visit_flow.remember_undo(ctx, {"op": "text", "visit_id": visit.visit_id, "tags": added_tags,
-                                   "promises": promise_ids, "note_before": note_before})
+        visit_repo.set_note(
+            ctx.session,
+            visit,
+            ((visit.note + "；") if visit.note else "") + parsed.note,
+            now=ctx.now,
+            actor=ctx.userid,
+            why=ctx.source,
+        )
+    visit_flow.remember_undo(
+        ctx,
+        {
+            "op": "text",
+            "visit_id": visit.visit_id,
+            "tags": added_tags,
+            "promises": promise_ids,
+            "note_before": note_before,
+        },
+    )
     was_complete = visit.completed_at is not None
     ctx.reply(understood_card(ctx, visit, added_tags, promise_ids, parsed.note, menu))
     complete = visit_flow.after_change(ctx, visit)
@@ -76,26 +111,39 @@ def apply_line(ctx: Ctx, visit: VisitRow, parsed, *, menu: TagMenu) -> None:  # 
         ctx.emit(VisitCompleted(visit.visit_id))  # new promises on a complete visit get their timers
 
 
-def understood_card(ctx: Ctx, visit: VisitRow, tags: list[str], promise_ids: list[int], note: str,
-                    menu: TagMenu) -> Card:
+def understood_card(
+    ctx: Ctx, visit: VisitRow, tags: list[str], promise_ids: list[int], note: str, menu: TagMenu
+) -> Card:
     fields: list[tuple[str, str]] = []
     buttons: list[Button] = []
     if tags:
         fields.append((texts.SUMMARY_FIELDS_TAGS, "、".join(tags)))
-        buttons += [Button(text=f"删除 {t}"[:20], key=card_key(CardAction.FIX, "tag", visit.visit_id, t), style=2) for t in tags]
+        buttons += [
+            Button(text=f"删除 {t}"[:20], key=card_key(CardAction.FIX, "tag", visit.visit_id, t), style=2)
+            for t in tags
+        ]
     for pid in promise_ids:
         p = ctx.session.get(PromiseRow, pid)
         label = texts.SUMMARY_FIELDS_FOLLOWUP if p.kind == "follow_up" else texts.SUMMARY_FIELDS_PROMISES
         when = f"{local(p.due_at):%m月%d日}" if p.kind == "follow_up" else f"{local(p.due_at):%m月%d日 %H:%M}"
         fields.append((label, f"{p.text}（{when}）" if p.kind == "promise" else when))
-        buttons.append(Button(text=f"删除 {label}"[:20], key=card_key(CardAction.FIX, "promise", pid), style=2))
+        buttons.append(
+            Button(text=f"删除 {label}"[:20], key=card_key(CardAction.FIX, "promise", pid), style=2)
+        )
     if note:
         fields.append((texts.SUMMARY_FIELDS_NOTE, note))
     if not buttons:
-        return Card(title=texts.UNDERSTOOD_TITLE.format(name=visit_flow.customer_name(ctx, visit.customer_id)),
-                    description=texts.UNDERSTOOD_NOTHING.format(menu="、".join(menu.names)), fields=fields)
-    return Card(title=texts.UNDERSTOOD_TITLE.format(name=visit_flow.customer_name(ctx, visit.customer_id)),
-                description=texts.FIX_HINT, fields=fields, buttons=buttons[:6])
+        return Card(
+            title=texts.UNDERSTOOD_TITLE.format(name=visit_flow.customer_name(ctx, visit.customer_id)),
+            description=texts.UNDERSTOOD_NOTHING.format(menu="、".join(menu.names)),
+            fields=fields,
+        )
+    return Card(
+        title=texts.UNDERSTOOD_TITLE.format(name=visit_flow.customer_name(ctx, visit.customer_id)),
+        description=texts.FIX_HINT,
+        fields=fields,
+        buttons=buttons[:6],
+    )
 
 
 def on_fix(ctx: Ctx, event: Inbound) -> bool | None:
@@ -106,8 +154,9 @@ def on_fix(ctx: Ctx, event: Inbound) -> bool | None:
     if parts[0] == "tag" and len(parts) == 3:
         visit = ctx.session.get(VisitRow, parts[1])
         if visit is not None and visit.rep_userid == ctx.userid:
-            done = visit_repo.remove_tag(ctx.session, visit.visit_id, parts[2], now=ctx.now, actor=ctx.userid,
-                                         why=ctx.source)
+            done = visit_repo.remove_tag(
+                ctx.session, visit.visit_id, parts[2], now=ctx.now, actor=ctx.userid, why=ctx.source
+            )
             what = parts[2]
             if done:
                 ctx.emit(TagRemoved(visit.visit_id, parts[2]))
@@ -115,7 +164,9 @@ def on_fix(ctx: Ctx, event: Inbound) -> bool | None:
     elif parts[0] == "promise" and len(parts) == 2:
         p = ctx.session.get(PromiseRow, int(parts[1]))
         if p is not None and p.rep_userid == ctx.userid and p.status == "open":
-            visit_repo.set_promise_status(ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid, why=ctx.source)
+            visit_repo.set_promise_status(
+                ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid, why=ctx.source
+            )
             ctx.emit(PromiseCancelled(p.id))
             done, what = True, p.text
     if event.response_code:
@@ -128,5 +179,7 @@ def _recheck(ctx: Ctx, visit: VisitRow) -> None:
     has_loc, photos, tags = visit_flow.evidence(ctx, visit)
     from core.visits import is_complete
 
-    if visit.completed_at is not None and not is_complete(has_location=has_loc, valid_photos=photos, tags=tags):
+    if visit.completed_at is not None and not is_complete(
+        has_location=has_loc, valid_photos=photos, tags=tags
+    ):
         visit.completed_at = None  # no longer complete; the next change re-judges it

@@ -3,6 +3,7 @@
 The location comes from the check-in that preceded it. A duplicate (same licence number, or a similar
 name within 100 m) offers the existing customer instead.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,14 @@ from storage.models import CustomerRow, UserRow
 
 DUPLICATE_RADIUS_M = 100
 NAME_SIMILARITY = 85
-ROLE_WORDS = {"采购": "采购", "老板": "老板", "店长": "店长", "经理": "店长", "老板娘": "老板", "采购员": "采购"}
+ROLE_WORDS = {
+    "采购": "采购",
+    "老板": "老板",
+    "店长": "店长",
+    "经理": "店长",
+    "老板娘": "老板",
+    "采购员": "采购",
+}
 STEPS = ("name", "licence", "categories", "roles")
 _ROLE_RE = re.compile(r"(采购员|采购|老板娘|老板|店长|经理)\s*[:：]?\s*([\u4e00-\u9fa5A-Za-z·]{1,10})")
 
@@ -71,10 +79,19 @@ def on_card(ctx: Ctx, event: Inbound) -> bool | None:
         if customer.owner_userid != ctx.userid:
             ctx.reply(TextReply(content=texts.ONBOARD_NOT_YOURS.format(owner=customer.owner_userid)))
             return None
-        dist = distance_m(location["lat"], location["lng"], customer.lat, customer.lng) \
-            if location and customer.lat is not None else None
-        visit_flow.open_for(ctx, customer_id=customer.customer_id, location=location, distance=dist,
-                            card_response=event.response_code, card_label=customer.name)
+        dist = (
+            distance_m(location["lat"], location["lng"], customer.lat, customer.lng)
+            if location and customer.lat is not None
+            else None
+        )
+        visit_flow.open_for(
+            ctx,
+            customer_id=customer.customer_id,
+            location=location,
+            distance=dist,
+            card_response=event.response_code,
+            card_label=customer.name,
+        )
         return None
     if parts[0] == "cancel":
         ctx.set_state(DialogState.IDLE)
@@ -109,7 +126,9 @@ def on_answer(ctx: Ctx, event: Inbound) -> bool | None:
     elif step == "licence":
         code = said.strip().upper().replace(" ", "")
         if not is_valid_uscc(code):
-            ctx.reply(TextReply(content=texts.ONBOARD_BAD_LICENCE.format(reason=explain_uscc(code) or "格式不对")))
+            ctx.reply(
+                TextReply(content=texts.ONBOARD_BAD_LICENCE.format(reason=explain_uscc(code) or "格式不对"))
+            )
             return None
         draft["licence"] = code
     elif step == "categories":
@@ -130,7 +149,9 @@ def on_answer(ctx: Ctx, event: Inbound) -> bool | None:
 def _ask_next(ctx: Ctx) -> None:
     data = ctx.state_data
     draft = data.get("draft", {})
-    if "name" in draft and _offer_duplicate(ctx, draft, data.get("location"), skip_nearby=bool(data.get("force"))):
+    if "name" in draft and _offer_duplicate(
+        ctx, draft, data.get("location"), skip_nearby=bool(data.get("force"))
+    ):
         return
     step = next((s for s in STEPS if s not in draft), None)
     if step == "name":
@@ -149,15 +170,21 @@ def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearb
     existing = None
     why = ""
     if draft.get("licence"):
-        existing = ctx.session.scalars(select(CustomerRow).where(CustomerRow.license_no == draft["licence"])).first()
+        existing = ctx.session.scalars(
+            select(CustomerRow).where(CustomerRow.license_no == draft["licence"])
+        ).first()
         if existing is not None:
-            why = texts.ONBOARD_DUPLICATE_LICENCE.format(licence=draft["licence"], name=existing.name,
-                                                         owner=existing.owner_userid)
+            why = texts.ONBOARD_DUPLICATE_LICENCE.format(
+                licence=draft["licence"], name=existing.name, owner=existing.owner_userid
+            )
     if existing is None and location and "licence" not in draft and not skip_nearby:
         lat, lng = location["lat"], location["lng"]
         d = 0.002  # ~200 m box, then the exact distance
-        near = ctx.session.scalars(select(CustomerRow).where(CustomerRow.lat.between(lat - d, lat + d),
-                                                             CustomerRow.lng.between(lng - d, lng + d)))
+        near = ctx.session.scalars(
+            select(CustomerRow).where(
+                CustomerRow.lat.between(lat - d, lat + d), CustomerRow.lng.between(lng - d, lng + d)
+            )
+        )
         for c in near:
             dist = distance_m(lat, lng, c.lat, c.lng)
             if dist <= DUPLICATE_RADIUS_M and fuzz.ratio(c.name, draft["name"]) >= NAME_SIMILARITY:
@@ -167,10 +194,24 @@ def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearb
     if existing is None:
         return False
     same_licence = bool(draft.get("licence"))
-    second = Button(text="取消", key=card_key(CardAction.CUSTOMER, "cancel"), style=2) if same_licence else \
-        Button(text=texts.ONBOARD_CREATE_ANYWAY, key=card_key(CardAction.CUSTOMER, "force"), style=2)
-    ctx.reply(Card(title=why, description="是同一个客户吗？",
-                   buttons=[Button(text=texts.ONBOARD_USE_EXISTING, key=card_key(CardAction.CUSTOMER, "use", existing.customer_id)), second]))
+    second = (
+        Button(text="取消", key=card_key(CardAction.CUSTOMER, "cancel"), style=2)
+        if same_licence
+        else Button(text=texts.ONBOARD_CREATE_ANYWAY, key=card_key(CardAction.CUSTOMER, "force"), style=2)
+    )
+    ctx.reply(
+        Card(
+            title=why,
+            description="是同一个客户吗？",
+            buttons=[
+                Button(
+                    text=texts.ONBOARD_USE_EXISTING,
+                    key=card_key(CardAction.CUSTOMER, "use", existing.customer_id),
+                ),
+                second,
+            ],
+        )
+    )
     if same_licence:  # the same licence is the same company: it is never created twice
         data = dict(ctx.state_data)
         data["draft"] = {k: v for k, v in draft.items() if k != "licence"}
@@ -181,19 +222,37 @@ def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearb
 def _create(ctx: Ctx, draft: dict, location: dict | None) -> None:
     rep = ctx.session.get(UserRow, ctx.userid)
     customer = CustomerRow(
-        customer_id=f"C{local(ctx.now):%y%m%d}{uuid.uuid4().hex[:6].upper()}", name=draft["name"],
-        license_no=draft["licence"], region=rep.region if rep else None, city=rep.city if rep else None,
-        lat=location["lat"] if location else None, lng=location["lng"] if location else None,
-        coord_system="gcj02" if location else None, owner_userid=ctx.userid, status="active",
-        categories=draft.get("categories", []), decision_roles=draft.get("roles", []),
-        created_on=local(ctx.now).date())
+        customer_id=f"C{local(ctx.now):%y%m%d}{uuid.uuid4().hex[:6].upper()}",
+        name=draft["name"],
+        license_no=draft["licence"],
+        region=rep.region if rep else None,
+        city=rep.city if rep else None,
+        lat=location["lat"] if location else None,
+        lng=location["lng"] if location else None,
+        coord_system="gcj02" if location else None,
+        owner_userid=ctx.userid,
+        status="active",
+        categories=draft.get("categories", []),
+        decision_roles=draft.get("roles", []),
+        created_on=local(ctx.now).date(),
+    )
     ctx.session.add(customer)
     ctx.session.flush()
-    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="create", entity="customer",
-                 entity_id=customer.customer_id, after=audit.snapshot(customer), reason=ctx.source)
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="create",
+        entity="customer",
+        entity_id=customer.customer_id,
+        after=audit.snapshot(customer),
+        reason=ctx.source,
+    )
     ctx.set_state(DialogState.IDLE)
     visit_flow.remember_undo(ctx, {"op": "customer", "customer_id": customer.customer_id})
-    ctx.reply(TextReply(content=texts.ONBOARD_CREATED.format(name=customer.name, customer_id=customer.customer_id)))
+    ctx.reply(
+        TextReply(content=texts.ONBOARD_CREATED.format(name=customer.name, customer_id=customer.customer_id))
+    )
     if location:
         visit_flow.open_for(ctx, customer_id=customer.customer_id, location=location, distance=0.0)
     else:

@@ -1,4 +1,5 @@
 """今天拜访了哪些 / 我的待办 / 撤销 — a rep looking after their own record."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -51,9 +52,12 @@ def on_today(ctx: Ctx, event: Inbound) -> None:
 def on_todo(ctx: Ctx, event: Inbound) -> None:
     horizon = ctx.now + timedelta(days=7)
     rows = ctx.session.execute(
-        select(PromiseRow, CustomerRow.name).join(CustomerRow, CustomerRow.customer_id == PromiseRow.customer_id)
+        select(PromiseRow, CustomerRow.name)
+        .join(CustomerRow, CustomerRow.customer_id == PromiseRow.customer_id)
         .where(PromiseRow.rep_userid == ctx.userid, PromiseRow.status == "open", PromiseRow.due_at < horizon)
-        .order_by(PromiseRow.due_at).limit(30)).all()
+        .order_by(PromiseRow.due_at)
+        .limit(30)
+    ).all()
     if not rows:
         ctx.reply(TextReply(content=texts.TODO_NONE))
         return
@@ -97,18 +101,26 @@ def on_undo(ctx: Ctx, event: Inbound) -> None:
 def _undo_text(ctx: Ctx, entry: dict) -> str:
     visit = ctx.session.get(VisitRow, entry["visit_id"])
     for tag in entry.get("tags", []):
-        if visit_repo.remove_tag(ctx.session, entry["visit_id"], tag, now=ctx.now, actor=ctx.userid,
-                                 why=f"{ctx.source}: 撤销"):
+        if visit_repo.remove_tag(
+            ctx.session, entry["visit_id"], tag, now=ctx.now, actor=ctx.userid, why=f"{ctx.source}: 撤销"
+        ):
             ctx.emit(TagRemoved(entry["visit_id"], tag))
     for pid in entry.get("promises", []):
         p = ctx.session.get(PromiseRow, pid)
         if p is not None and p.status == "open":
-            visit_repo.set_promise_status(ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid,
-                                          why=f"{ctx.source}: 撤销")
+            visit_repo.set_promise_status(
+                ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid, why=f"{ctx.source}: 撤销"
+            )
             ctx.emit(PromiseCancelled(p.id))
     if visit is not None and visit.note != entry.get("note_before"):
-        visit_repo.set_note(ctx.session, visit, entry.get("note_before"), now=ctx.now, actor=ctx.userid,
-                            why=f"{ctx.source}: 撤销")
+        visit_repo.set_note(
+            ctx.session,
+            visit,
+            entry.get("note_before"),
+            now=ctx.now,
+            actor=ctx.userid,
+            why=f"{ctx.source}: 撤销",
+        )
     _rejudge(ctx, visit)
     return texts.UNDO_WHAT_TEXT
 
@@ -118,8 +130,17 @@ def _undo_photo(ctx: Ctx, entry: dict) -> str:
     if photo is not None and photo.verdict != "withdrawn":
         before = audit.snapshot(photo)
         photo.verdict, photo.reason = "withdrawn", "撤销"
-        audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="update", entity="photo",
-                     entity_id=str(photo.id), before=before, after=audit.snapshot(photo), reason=f"{ctx.source}: 撤销")
+        audit.record(
+            ctx.session,
+            at=ctx.now,
+            actor=ctx.userid,
+            action="update",
+            entity="photo",
+            entity_id=str(photo.id),
+            before=before,
+            after=audit.snapshot(photo),
+            reason=f"{ctx.source}: 撤销",
+        )
         if photo.visit_id:
             _rejudge(ctx, ctx.session.get(VisitRow, photo.visit_id))
     return texts.UNDO_WHAT_PHOTO
@@ -130,8 +151,17 @@ def _undo_checkin(ctx: Ctx, entry: dict) -> str:
     if visit is not None and visit.status == "open":
         before = audit.snapshot(visit)
         visit.status, visit.closed_at = "cancelled", ctx.now
-        audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="update", entity="visit",
-                     entity_id=visit.visit_id, before=before, after=audit.snapshot(visit), reason=f"{ctx.source}: 撤销")
+        audit.record(
+            ctx.session,
+            at=ctx.now,
+            actor=ctx.userid,
+            action="update",
+            entity="visit",
+            entity_id=visit.visit_id,
+            before=before,
+            after=audit.snapshot(visit),
+            reason=f"{ctx.source}: 撤销",
+        )
     return texts.UNDO_WHAT_CHECKIN
 
 
@@ -142,19 +172,38 @@ def _undo_customer(ctx: Ctx, entry: dict) -> str:
         return texts.UNDO_WHAT_CUSTOMER.format(name=entry["customer_id"])
     visits = list(ctx.session.scalars(select(VisitRow).where(VisitRow.customer_id == customer.customer_id)))
     for v in visits:
-        if v.status != "open" or visit_repo.tags_of(ctx.session, v.visit_id) or \
-                visit_repo.valid_photo_count(ctx.session, v.visit_id):
+        if (
+            v.status != "open"
+            or visit_repo.tags_of(ctx.session, v.visit_id)
+            or visit_repo.valid_photo_count(ctx.session, v.visit_id)
+        ):
             raise CannotUndo(texts.UNDO_CUSTOMER_HAS_DATA.format(name=customer.name))
     why = f"{ctx.source}: 撤销建档"
     for v in visits:
         for photo in ctx.session.scalars(select(PhotoRow).where(PhotoRow.visit_id == v.visit_id)):
             photo.visit_id = None
-        audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="delete", entity="visit",
-                     entity_id=v.visit_id, before=audit.snapshot(v), reason=why)
+        audit.record(
+            ctx.session,
+            at=ctx.now,
+            actor=ctx.userid,
+            action="delete",
+            entity="visit",
+            entity_id=v.visit_id,
+            before=audit.snapshot(v),
+            reason=why,
+        )
         ctx.session.delete(v)
     ctx.session.flush()
-    audit.record(ctx.session, at=ctx.now, actor=ctx.userid, action="delete", entity="customer",
-                 entity_id=customer.customer_id, before=audit.snapshot(customer), reason=why)
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="delete",
+        entity="customer",
+        entity_id=customer.customer_id,
+        before=audit.snapshot(customer),
+        reason=why,
+    )
     ctx.session.delete(customer)
     return texts.UNDO_WHAT_CUSTOMER.format(name=customer.name)
 
@@ -166,7 +215,9 @@ def _rejudge(ctx: Ctx, visit: VisitRow | None) -> None:
     has_loc, photos, tags = visit_flow.evidence(ctx, visit)
     from core.visits import is_complete
 
-    if visit.completed_at is not None and not is_complete(has_location=has_loc, valid_photos=photos, tags=tags):
+    if visit.completed_at is not None and not is_complete(
+        has_location=has_loc, valid_photos=photos, tags=tags
+    ):
         visit.completed_at = None
 
 

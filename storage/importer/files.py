@@ -3,6 +3,7 @@
 A CSV file is named after its table (customers.csv or 客户.csv); a workbook's sheets are named after
 theirs. Rows are yielded with the row number the user sees in the sheet (the header is row 1).
 """
+
 from __future__ import annotations
 
 import csv
@@ -132,5 +133,6 @@ def discover(paths: list[Path], problems: list[tuple[str, str]], warnings: list[
     return sources
 
 
-_NAME_HINT = ("应以表名命名，如 customers.csv 或 客户.csv；可用的表名："
-              + "、".join(f"{BY_NAME[n].name}/{BY_NAME[n].label}" for n in LOAD_ORDER))
+_NAME_HINT = "应以表名命名，如 customers.csv 或 客户.csv；可用的表名：" + "、".join(
+    f"{BY_NAME[n].name}/{BY_NAME[n].label}" for n in LOAD_ORDER
+)

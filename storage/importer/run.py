@@ -4,6 +4,7 @@ One run is one transaction: every file is read and checked, rows are upserted by
 (existing rows preloaded per batch, never one SELECT per row), each created or changed row gets an
 audit row, and any error rolls the whole run back and raises ImportFailed naming file, row and column.
 """
+
 from __future__ import annotations
 
 import csv
@@ -41,6 +42,7 @@ COORD_SYSTEMS = ("gcj02", "wgs84")
 
 
 # --- results ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ImportIssue:
@@ -105,6 +107,7 @@ def format_summary(summary: ImportSummary) -> str:
 
 # --- the run ----------------------------------------------------------------------------------
 
+
 class _TooManyErrors(Exception):
     pass
 
@@ -119,9 +122,16 @@ class _Layout:
     refs: list[tuple[str, str, str]] = field(default_factory=list)  # (column key, referenced table, header)
 
 
-def import_paths(session_factory: sessionmaker[Session], paths: list[Path], *, now: datetime,
-                 actor: str = "system:import", progress: bool = True, coord_system: str = "gcj02",
-                 on_payments_loaded: Callable[[Session], None] | None = None) -> ImportSummary:
+def import_paths(
+    session_factory: sessionmaker[Session],
+    paths: list[Path],
+    *,
+    now: datetime,
+    actor: str = "system:import",
+    progress: bool = True,
+    coord_system: str = "gcj02",
+    on_payments_loaded: Callable[[Session], None] | None = None,
+) -> ImportSummary:
     """Import every table found in the paths in one transaction and return what changed.
 
     Tables load in the order users, customers, visits, interactions, orders, opportunities,
@@ -140,8 +150,9 @@ def import_paths(session_factory: sessionmaker[Session], paths: list[Path], *, n
 
     session = writer_session(session_factory)
     try:
-        run = _Run(session, summary, now=as_utc(now), actor=actor, coord_system=coord_system,
-                   progress=progress)
+        run = _Run(
+            session, summary, now=as_utc(now), actor=actor, coord_system=coord_system, progress=progress
+        )
         try:
             for name in LOAD_ORDER:
                 table_sources = [s for s in sources if s.table.name == name]
@@ -149,8 +160,12 @@ def import_paths(session_factory: sessionmaker[Session], paths: list[Path], *, n
                     run.load(src)
                 if name == "users" and table_sources:
                     run.check_managers()
-                if (name == "payments" and on_payments_loaded is not None and not run.issues
-                        and any(s.table.name in ("contracts", "payments") for s in sources)):
+                if (
+                    name == "payments"
+                    and on_payments_loaded is not None
+                    and not run.issues
+                    and any(s.table.name in ("contracts", "payments") for s in sources)
+                ):
                     on_payments_loaded(session)
         except _TooManyErrors:
             raise ImportFailed(run.issues, truncated=True) from None
@@ -166,8 +181,16 @@ def import_paths(session_factory: sessionmaker[Session], paths: list[Path], *, n
 
 
 class _Run:
-    def __init__(self, session: Session, summary: ImportSummary, *, now: datetime, actor: str,
-                 coord_system: str, progress: bool):
+    def __init__(
+        self,
+        session: Session,
+        summary: ImportSummary,
+        *,
+        now: datetime,
+        actor: str,
+        coord_system: str,
+        progress: bool,
+    ):
         self.session = session
         self.summary = summary
         self.now = now
@@ -201,8 +224,14 @@ class _Run:
         source_no = len(self._labels)
         self._labels.append(src.label)
         estimate, rows = src.read()
-        bar = tqdm(total=estimate, desc=f"导入 {src.label}", unit="行", file=sys.stderr, leave=False,
-                   disable=not (self.progress and estimate and estimate >= PROGRESS_MIN_ROWS))
+        bar = tqdm(
+            total=estimate,
+            desc=f"导入 {src.label}",
+            unit="行",
+            file=sys.stderr,
+            leave=False,
+            disable=not (self.progress and estimate and estimate >= PROGRESS_MIN_ROWS),
+        )
         rownum = 0
         with closing(rows), bar:
             try:
@@ -262,8 +291,9 @@ class _Run:
             self.summary.warnings.append(f"{src.label}：已忽略未识别的列 {'、'.join(unknown)}")
         return layout if ok else None
 
-    def _parse(self, src: Source, source_no: int, rownum: int, cells: Any,
-               layout: _Layout) -> dict[str, Any] | None:
+    def _parse(
+        self, src: Source, source_no: int, rownum: int, cells: Any, layout: _Layout
+    ) -> dict[str, Any] | None:
         """The row's values by column key, or None (after reporting) when something is wrong."""
         table = src.table
         rec: dict[str, Any] = {}
@@ -310,7 +340,9 @@ class _Run:
                 self._managers.append((src, rownum, shown, pk, value))
             elif value not in self.known(ref):
                 where = "人员" if ref == "users" else "客户"
-                self.issue(src, rownum, shown, f"{where}“{value}”不存在（数据库和本次导入的{where}表中都没有）")
+                self.issue(
+                    src, rownum, shown, f"{where}“{value}”不存在（数据库和本次导入的{where}表中都没有）"
+                )
                 bad = True
 
         if not bad and table.check is not None:
@@ -429,10 +461,19 @@ class _Run:
         elif table == "visits":
             row["location_source"] = "import" if has_location else None
 
-    def _audit(self, entity: str, entity_id: str, before: dict[str, Any] | None, after: dict[str, Any],
-               reason: str) -> dict[str, Any]:
-        return {"at": self.now, "actor": self.actor, "action": "import", "entity": entity,
-                "entity_id": entity_id, "before": before, "after": after, "reason": reason}
+    def _audit(
+        self, entity: str, entity_id: str, before: dict[str, Any] | None, after: dict[str, Any], reason: str
+    ) -> dict[str, Any]:
+        return {
+            "at": self.now,
+            "actor": self.actor,
+            "action": "import",
+            "entity": entity,
+            "entity_id": entity_id,
+            "before": before,
+            "after": after,
+            "reason": reason,
+        }
 
 
 _DERIVED = {"customers": ("coord_system",), "visits": ("location_source",)}
@@ -470,8 +511,7 @@ def bulk_insert(session: Session, t: Any, rows: list[dict[str, Any]]) -> None:
 
 def _json_converters(t: Any) -> tuple[str, ...]:
     """Columns whose values are not JSON as they are (times, dates, amounts)."""
-    return tuple(c.key for c in t.columns
-                 if isinstance(c.type, UTCDateTime | Date | Numeric | DateTime))
+    return tuple(c.key for c in t.columns if isinstance(c.type, UTCDateTime | Date | Numeric | DateTime))
 
 
 def _blank(cells: Any) -> bool:

@@ -6,6 +6,7 @@ store names, valid unified social credit codes, locations near their city), abou
 visits, interactions, orders, opportunities, contracts with payments, and service tickets.
 Same seed and size, same bytes. `customers=100_000` gives about a million visits for benchmarks.
 """
+
 from __future__ import annotations
 
 import csv
@@ -45,26 +46,77 @@ def make_uscc(rng: random.Random, division: str) -> str:
 # --- the organisation ---------------------------------------------------------------------------
 
 CITIES: dict[str, dict[str, Any]] = {
-    "上海": {"region": "华东", "centre": (31.2304, 121.4737), "divisions": ("310101", "310104", "310115"),
-           "districts": ("黄浦", "徐汇", "长宁", "静安", "闵行"), "roads": ("南京西路", "淮海中路", "世纪大道", "张杨路")},
-    "杭州": {"region": "华东", "centre": (30.2741, 120.1551), "divisions": ("330102", "330106"),
-           "districts": ("上城", "西湖", "拱墅", "滨江"), "roads": ("延安路", "文三路", "庆春路", "江南大道")},
-    "苏州": {"region": "华东", "centre": (31.2990, 120.5853), "divisions": ("320505", "320508"),
-           "districts": ("姑苏", "虎丘", "吴中", "相城"), "roads": ("干将路", "人民路", "星湖街", "东环路")},
-    "南京": {"region": "华东", "centre": (32.0603, 118.7969), "divisions": ("320102", "320106"),
-           "districts": ("玄武", "秦淮", "鼓楼", "建邺"), "roads": ("中山路", "汉中路", "江东中路", "龙蟠路")},
-    "广州": {"region": "华南", "centre": (23.1291, 113.2644), "divisions": ("440103", "440106"),
-           "districts": ("越秀", "天河", "海珠", "荔湾"), "roads": ("中山五路", "天河路", "江南大道", "环市东路")},
-    "深圳": {"region": "华南", "centre": (22.5431, 114.0579), "divisions": ("440303", "440305"),
-           "districts": ("福田", "南山", "罗湖", "宝安"), "roads": ("深南大道", "华强北路", "科技园路", "宝安大道")},
-    "东莞": {"region": "华南", "centre": (23.0207, 113.7518), "divisions": ("441900",),
-           "districts": ("南城", "东城", "莞城", "长安"), "district_suffix": "", "roads": ("鸿福路", "东纵大道", "莞太路", "长青路")},
-    "北京": {"region": "华北", "centre": (39.9042, 116.4074), "divisions": ("110101", "110105"),
-           "districts": ("东城", "西城", "朝阳", "海淀"), "roads": ("建国路", "中关村大街", "朝阳北路", "西单北大街")},
-    "天津": {"region": "华北", "centre": (39.0842, 117.2009), "divisions": ("120101", "120104"),
-           "districts": ("和平", "河西", "南开", "河东"), "roads": ("南京路", "友谊路", "卫津路", "津塘路")},
-    "济南": {"region": "华北", "centre": (36.6512, 117.1201), "divisions": ("370102", "370103"),
-           "districts": ("历下", "市中", "槐荫", "天桥"), "roads": ("泉城路", "经十路", "解放路", "二环东路")},
+    "上海": {
+        "region": "华东",
+        "centre": (31.2304, 121.4737),
+        "divisions": ("310101", "310104", "310115"),
+        "districts": ("黄浦", "徐汇", "长宁", "静安", "闵行"),
+        "roads": ("南京西路", "淮海中路", "世纪大道", "张杨路"),
+    },
+    "杭州": {
+        "region": "华东",
+        "centre": (30.2741, 120.1551),
+        "divisions": ("330102", "330106"),
+        "districts": ("上城", "西湖", "拱墅", "滨江"),
+        "roads": ("延安路", "文三路", "庆春路", "江南大道"),
+    },
+    "苏州": {
+        "region": "华东",
+        "centre": (31.2990, 120.5853),
+        "divisions": ("320505", "320508"),
+        "districts": ("姑苏", "虎丘", "吴中", "相城"),
+        "roads": ("干将路", "人民路", "星湖街", "东环路"),
+    },
+    "南京": {
+        "region": "华东",
+        "centre": (32.0603, 118.7969),
+        "divisions": ("320102", "320106"),
+        "districts": ("玄武", "秦淮", "鼓楼", "建邺"),
+        "roads": ("中山路", "汉中路", "江东中路", "龙蟠路"),
+    },
+    "广州": {
+        "region": "华南",
+        "centre": (23.1291, 113.2644),
+        "divisions": ("440103", "440106"),
+        "districts": ("越秀", "天河", "海珠", "荔湾"),
+        "roads": ("中山五路", "天河路", "江南大道", "环市东路"),
+    },
+    "深圳": {
+        "region": "华南",
+        "centre": (22.5431, 114.0579),
+        "divisions": ("440303", "440305"),
+        "districts": ("福田", "南山", "罗湖", "宝安"),
+        "roads": ("深南大道", "华强北路", "科技园路", "宝安大道"),
+    },
+    "东莞": {
+        "region": "华南",
+        "centre": (23.0207, 113.7518),
+        "divisions": ("441900",),
+        "districts": ("南城", "东城", "莞城", "长安"),
+        "district_suffix": "",
+        "roads": ("鸿福路", "东纵大道", "莞太路", "长青路"),
+    },
+    "北京": {
+        "region": "华北",
+        "centre": (39.9042, 116.4074),
+        "divisions": ("110101", "110105"),
+        "districts": ("东城", "西城", "朝阳", "海淀"),
+        "roads": ("建国路", "中关村大街", "朝阳北路", "西单北大街"),
+    },
+    "天津": {
+        "region": "华北",
+        "centre": (39.0842, 117.2009),
+        "divisions": ("120101", "120104"),
+        "districts": ("和平", "河西", "南开", "河东"),
+        "roads": ("南京路", "友谊路", "卫津路", "津塘路"),
+    },
+    "济南": {
+        "region": "华北",
+        "centre": (36.6512, 117.1201),
+        "divisions": ("370102", "370103"),
+        "districts": ("历下", "市中", "槐荫", "天桥"),
+        "roads": ("泉城路", "经十路", "解放路", "二环东路"),
+    },
 }
 
 REGIONAL_MANAGERS = (("rm_east", "华东"), ("rm_south", "华南"), ("rm_north", "华北"))
@@ -79,29 +131,122 @@ SUPERVISORS = (
     ("sup07", "rm_north", (("天津", 2), ("济南", 2))),
 )
 
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
-GIVEN = ("伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "霞",
-         "平", "刚", "秀英", "桂英", "建华", "志强", "丽娟", "晓东", "海燕", "文博", "子轩", "梓涵", "欣怡", "浩然",
-         "俊杰", "雨桐", "思远", "佳怡", "国强", "玉兰", "建国", "红梅", "春生", "秋云", "宏伟", "立新", "晓明", "美玲")
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢"
+)
+GIVEN = (
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "霞",
+    "平",
+    "刚",
+    "秀英",
+    "桂英",
+    "建华",
+    "志强",
+    "丽娟",
+    "晓东",
+    "海燕",
+    "文博",
+    "子轩",
+    "梓涵",
+    "欣怡",
+    "浩然",
+    "俊杰",
+    "雨桐",
+    "思远",
+    "佳怡",
+    "国强",
+    "玉兰",
+    "建国",
+    "红梅",
+    "春生",
+    "秋云",
+    "宏伟",
+    "立新",
+    "晓明",
+    "美玲",
+)
 
 CHANNELS = (("连锁商超", 18), ("社区生鲜", 24), ("餐饮", 26), ("便利店", 20), ("批发", 12))
 STORE_NAMES = {
-    "连锁商超": (("味源", "华联", "家乐", "百佳", "联华", "佳惠", "万家福", "惠民", "好又多", "永辉优选", "大润达", "新一佳"),
-             ("超市", "购物广场", "生活超市", "量贩")),
-    "社区生鲜": (("鲜丰", "绿叶", "菜鲜生", "邻里", "果蔬园", "每日鲜", "鲜多多", "田园", "谷雨", "小菜园"),
-             ("社区生鲜", "生鲜店", "鲜果蔬菜")),
-    "餐饮": (("老王", "张记", "川味坊", "湘里人家", "粤香", "老北京", "兰州", "东北人", "海底", "福满楼", "小龙坎", "外婆家常"),
-           ("餐馆", "饭店", "面馆", "火锅", "烧烤", "私房菜")),
-    "便利店": (("好邻居", "快客", "喜士多", "每一天", "美宜家", "易捷", "便利蜂", "红旗", "邻家"),
-            ("便利店", "24小时便利店")),
-    "批发": (("宏达", "金利", "城南", "恒丰", "顺发", "永盛", "四海", "鸿运"),
-           ("食品批发部", "商贸行", "副食批发", "粮油批发")),
+    "连锁商超": (
+        (
+            "味源",
+            "华联",
+            "家乐",
+            "百佳",
+            "联华",
+            "佳惠",
+            "万家福",
+            "惠民",
+            "好又多",
+            "永辉优选",
+            "大润达",
+            "新一佳",
+        ),
+        ("超市", "购物广场", "生活超市", "量贩"),
+    ),
+    "社区生鲜": (
+        ("鲜丰", "绿叶", "菜鲜生", "邻里", "果蔬园", "每日鲜", "鲜多多", "田园", "谷雨", "小菜园"),
+        ("社区生鲜", "生鲜店", "鲜果蔬菜"),
+    ),
+    "餐饮": (
+        (
+            "老王",
+            "张记",
+            "川味坊",
+            "湘里人家",
+            "粤香",
+            "老北京",
+            "兰州",
+            "东北人",
+            "海底",
+            "福满楼",
+            "小龙坎",
+            "外婆家常",
+        ),
+        ("餐馆", "饭店", "面馆", "火锅", "烧烤", "私房菜"),
+    ),
+    "便利店": (
+        ("好邻居", "快客", "喜士多", "每一天", "美宜家", "易捷", "便利蜂", "红旗", "邻家"),
+        ("便利店", "24小时便利店"),
+    ),
+    "批发": (
+        ("宏达", "金利", "城南", "恒丰", "顺发", "永盛", "四海", "鸿运"),
+        ("食品批发部", "商贸行", "副食批发", "粮油批发"),
+    ),
 }
 CATEGORIES = ("饮料", "零食", "乳品", "调味品", "方便食品", "酒水", "粮油", "冷冻食品")
 DECISION_ROLES = ("老板", "采购", "店长", "财务")
 VISIT_TAGS = ("价格异议", "库存不足", "新品兴趣", "账期协商", "竞品活动", "陈列问题")
-NOTES = ("店长反馈本月客流下降", "新品试吃效果不错", "要求下周补货", "竞品在做买二送一", "端架陈列已调整",
-         "老板不在，下次再谈", "已提交报价", "账期希望延长到60天", "冷柜位置需要调整", "")
+NOTES = (
+    "店长反馈本月客流下降",
+    "新品试吃效果不错",
+    "要求下周补货",
+    "竞品在做买二送一",
+    "端架陈列已调整",
+    "老板不在，下次再谈",
+    "已提交报价",
+    "账期希望延长到60天",
+    "冷柜位置需要调整",
+    "",
+)
 STAGES = (("need_confirmed", 30), ("quoted", 25), ("negotiating", 18), ("won", 15), ("lost", 12))
 INTERACTION_CHANNELS = (("wecom", 50), ("call", 35), ("email", 5), ("other", 10))
 
@@ -128,24 +273,70 @@ class _Generator:
         users, reps = self.users()
         customers = self.customers(reps)
         _write(folder / "users.csv", ("userid", "name", "role", "manager_userid", "region", "city"), users)
-        _write(folder / "customers.csv",
-               ("customer_id", "name", "license_no", "channel", "region", "city", "address", "lat", "lng",
-                "owner_userid", "status", "lost_on", "nps", "categories", "decision_roles", "created_on"),
-               (c["row"] for c in customers))
-        _write(folder / "visits.csv",
-               ("visit_id", "customer_id", "rep_userid", "checked_in_at", "lat", "lng", "photo_count", "tags",
-                "note"), self.visits(customers))
-        _write(folder / "interactions.csv", ("interaction_id", "customer_id", "rep_userid", "at", "channel"),
-               self.interactions(customers))
-        _write(folder / "orders.csv", ("order_id", "customer_id", "ordered_on", "amount", "category"),
-               self.orders(customers))
-        _write(folder / "opportunities.csv", ("opportunity_id", "customer_id", "stage", "entered_on", "amount"),
-               self.opportunities(customers))
+        _write(
+            folder / "customers.csv",
+            (
+                "customer_id",
+                "name",
+                "license_no",
+                "channel",
+                "region",
+                "city",
+                "address",
+                "lat",
+                "lng",
+                "owner_userid",
+                "status",
+                "lost_on",
+                "nps",
+                "categories",
+                "decision_roles",
+                "created_on",
+            ),
+            (c["row"] for c in customers),
+        )
+        _write(
+            folder / "visits.csv",
+            (
+                "visit_id",
+                "customer_id",
+                "rep_userid",
+                "checked_in_at",
+                "lat",
+                "lng",
+                "photo_count",
+                "tags",
+                "note",
+            ),
+            self.visits(customers),
+        )
+        _write(
+            folder / "interactions.csv",
+            ("interaction_id", "customer_id", "rep_userid", "at", "channel"),
+            self.interactions(customers),
+        )
+        _write(
+            folder / "orders.csv",
+            ("order_id", "customer_id", "ordered_on", "amount", "category"),
+            self.orders(customers),
+        )
+        _write(
+            folder / "opportunities.csv",
+            ("opportunity_id", "customer_id", "stage", "entered_on", "amount"),
+            self.opportunities(customers),
+        )
         contracts, payments = self.contracts_and_payments(customers)
-        _write(folder / "contracts.csv", ("contract_no", "customer_id", "signed_on", "amount", "due_on"), contracts)
+        _write(
+            folder / "contracts.csv",
+            ("contract_no", "customer_id", "signed_on", "amount", "due_on"),
+            contracts,
+        )
         _write(folder / "payments.csv", ("txn_id", "paid_on", "amount", "payer", "memo"), payments)
-        _write(folder / "tickets.csv", ("ticket_id", "customer_id", "opened_at", "responded_at", "sla_hours"),
-               self.tickets(customers))
+        _write(
+            folder / "tickets.csv",
+            ("ticket_id", "customer_id", "opened_at", "responded_at", "sla_hours"),
+            self.tickets(customers),
+        )
 
     # -- people --
 
@@ -221,12 +412,38 @@ class _Generator:
             district = rng.choice(info["districts"])
             road = f"{rng.choice(info['roads'])}{rng.randint(1, 999)}号"
             address = f"{city}市{district}{info.get('district_suffix', '区')}{road}"
-            row = (cid, self.store_name(channel, district), licence, channel, info["region"], city, address,
-                   _f6(lat) if located else "", _f6(lng) if located else "", rep["userid"],
-                   "lost" if lost_on else "active", _d(lost_on), "" if nps is None else nps,
-                   ";".join(cats), ";".join(roles), _d(created))
-            out.append({"id": cid, "rep": rep["userid"], "lat": lat, "lng": lng, "channel": channel,
-                        "lost_on": lost_on, "created": created, "categories": cats, "name": row[1], "row": row})
+            row = (
+                cid,
+                self.store_name(channel, district),
+                licence,
+                channel,
+                info["region"],
+                city,
+                address,
+                _f6(lat) if located else "",
+                _f6(lng) if located else "",
+                rep["userid"],
+                "lost" if lost_on else "active",
+                _d(lost_on),
+                "" if nps is None else nps,
+                ";".join(cats),
+                ";".join(roles),
+                _d(created),
+            )
+            out.append(
+                {
+                    "id": cid,
+                    "rep": rep["userid"],
+                    "lat": lat,
+                    "lng": lng,
+                    "channel": channel,
+                    "lost_on": lost_on,
+                    "created": created,
+                    "categories": cats,
+                    "name": row[1],
+                    "row": row,
+                }
+            )
         return out
 
     def person_name(self) -> str:
@@ -276,8 +493,17 @@ class _Generator:
                 lng = c["lng"] + rng.uniform(-0.0012, 0.0012) if has_location else None
                 photos = bisect(_PHOTO_CUM, rng.random())
                 tags = rng.sample(VISIT_TAGS, bisect(_TAG_COUNT_CUM, rng.random()))
-                yield (f"V{n:07d}", c["id"], c["rep"], _t(at), "" if lat is None else _f6(lat),
-                       "" if lng is None else _f6(lng), photos, ";".join(tags), rng.choice(NOTES))
+                yield (
+                    f"V{n:07d}",
+                    c["id"],
+                    c["rep"],
+                    _t(at),
+                    "" if lat is None else _f6(lat),
+                    "" if lng is None else _f6(lng),
+                    photos,
+                    ";".join(tags),
+                    rng.choice(NOTES),
+                )
 
     def interactions(self, customers: list[dict[str, Any]]) -> Iterable[tuple]:
         rng = self.rng
@@ -355,7 +581,9 @@ class _Generator:
             paid = self.today - timedelta(days=rng.randint(0, HISTORY_DAYS))
             c = rng.choice(customers)
             amount = round(rng.uniform(500, 20_000), 2)
-            payments.append((None, _d(paid), f"{amount:.2f}", c["name"], rng.choice(("货款", "预付款", "转账", ""))))
+            payments.append(
+                (None, _d(paid), f"{amount:.2f}", c["name"], rng.choice(("货款", "预付款", "转账", "")))
+            )
         payments.sort(key=lambda p: p[1])
         numbered = [(f"TXN{p[1].replace('-', '')}{i + 1:06d}", *p[1:]) for i, p in enumerate(payments)]
         return contracts, numbered

@@ -3,6 +3,7 @@
 A parser takes one cell (a str from CSV, or what openpyxl read: str, int, float, datetime) that is
 not empty, and returns the stored value or raises CellError with the reason in Chinese.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,6 +58,7 @@ def as_text(value: Any) -> str:
 
 # --- parsers -----------------------------------------------------------------------------------
 
+
 def text(max_len: int | None = None) -> Parser:
     def parse(value: Any) -> str:
         s = as_text(value)
@@ -65,6 +67,7 @@ def text(max_len: int | None = None) -> Parser:
         if "\x00" in s:
             raise CellError("含有无法保存的空字符（\\0）")
         return s
+
     return parse
 
 
@@ -86,19 +89,24 @@ def integer(lo: int, hi: int | None = None) -> Parser:
         if n < lo or (hi is not None and n > hi):
             raise CellError(f"应为{expect}，实际为{shown(value)}")
         return n
+
     return parse
 
 
 def real(lo: float, hi: float, what: str) -> Parser:
     def parse(value: Any) -> float:
         try:
-            x = float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+            x = (
+                float(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
                 else float(as_text(value))
+            )
         except ValueError:
             raise CellError(f"应为{lo:g}到{hi:g}之间的{what}，实际为{shown(value)}") from None
         if not (lo <= x <= hi):  # also rejects nan
             raise CellError(f"应为{lo:g}到{hi:g}之间的{what}，实际为{shown(value)}")
         return x
+
     return parse
 
 
@@ -151,7 +159,9 @@ def moment(value: Any) -> datetime:
             return parse_time(s)
         except ValueError:
             pass
-    raise CellError(f"应为ISO 8601时间（如 2026-05-01 09:30 或 2026-05-01T09:30:00+08:00），实际为{shown(value)}")
+    raise CellError(
+        f"应为ISO 8601时间（如 2026-05-01 09:30 或 2026-05-01T09:30:00+08:00），实际为{shown(value)}"
+    )
 
 
 def choice(values: dict[str, str]) -> Parser:
@@ -165,6 +175,7 @@ def choice(values: dict[str, str]) -> Parser:
         if key is None:
             raise CellError(f"应为 {words}（或 {keys}）之一，实际为{shown(value)}")
         return key
+
     return parse
 
 
@@ -183,6 +194,7 @@ def many(max_len: int | None = None) -> Parser:
             if max_len is not None and len(item) > max_len:
                 raise CellError(f"每一项不能超过{max_len}个字符，{shown(item)}过长")
         return items
+
     return parse
 
 
@@ -191,7 +203,7 @@ def decision_roles(value: Any) -> list[dict[str, str]]:
     for item in split_multi(value):
         m = _ROLE_NAME.fullmatch(item)
         if m is None:
-            raise CellError(f"每一项应为\"角色:姓名\"（如 采购:王芳），实际为{shown(item)}")
+            raise CellError(f'每一项应为"角色:姓名"（如 采购:王芳），实际为{shown(item)}')
         out.append({"role": m.group(1).strip(), "name": m.group(2).strip()})
     return out
 
@@ -202,30 +214,49 @@ _ROLE_NAME = re.compile(r"\s*([^:：]*[^:：\s])\s*[:：]\s*(\S.*?)\s*")
 # --- enums ------------------------------------------------------------------------------------
 
 ROLES = {
-    "rep": "rep", "业务员": "rep",
-    "supervisor": "supervisor", "销售主管": "supervisor",
-    "regional_manager": "regional_manager", "区域经理": "regional_manager",
-    "finance_director": "finance_director", "财务总监": "finance_director",
-    "sales_director": "sales_director", "销售总监": "sales_director",
-    "admin": "admin", "管理员": "admin",
+    "rep": "rep",
+    "业务员": "rep",
+    "supervisor": "supervisor",
+    "销售主管": "supervisor",
+    "regional_manager": "regional_manager",
+    "区域经理": "regional_manager",
+    "finance_director": "finance_director",
+    "财务总监": "finance_director",
+    "sales_director": "sales_director",
+    "销售总监": "sales_director",
+    "admin": "admin",
+    "管理员": "admin",
 }
 STATUSES = {"active": "active", "正常": "active", "lost": "lost", "流失": "lost"}
 STAGES = {
-    "need_confirmed": "need_confirmed", "需求确认": "need_confirmed",
-    "quoted": "quoted", "方案报价": "quoted",
-    "negotiating": "negotiating", "商务谈判": "negotiating",
-    "won": "won", "赢单": "won",
-    "lost": "lost", "输单": "lost",
+    "need_confirmed": "need_confirmed",
+    "需求确认": "need_confirmed",
+    "quoted": "quoted",
+    "方案报价": "quoted",
+    "negotiating": "negotiating",
+    "商务谈判": "negotiating",
+    "won": "won",
+    "赢单": "won",
+    "lost": "lost",
+    "输单": "lost",
 }
 INTERACTION_CHANNELS = {
-    "call": "call", "电话": "call",
-    "wecom": "wecom", "企业微信": "wecom", "企微": "wecom", "微信": "wecom",
-    "email": "email", "邮件": "email", "邮箱": "email",
-    "other": "other", "其他": "other",
+    "call": "call",
+    "电话": "call",
+    "wecom": "wecom",
+    "企业微信": "wecom",
+    "企微": "wecom",
+    "微信": "wecom",
+    "email": "email",
+    "邮件": "email",
+    "邮箱": "email",
+    "other": "other",
+    "其他": "other",
 }
 
 
 # --- tables -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Column:
@@ -299,83 +330,134 @@ def _check_ticket(rec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 TABLES: tuple[Table, ...] = (
-    Table("users", "人员", UserRow, (
-        _id("userid", "账号"),
-        Column("name", "姓名", text(64), required=True),
-        Column("role", "角色", choice(ROLES), required=True),
-        _id("manager_userid", "上级账号", required=False, ref="users"),
-        Column("region", "大区", text(32)),
-        Column("city", "城市", text(32)),
-    ), check=_check_user),
-    Table("customers", "客户", CustomerRow, (
-        _id("customer_id", "客户编号"),
-        Column("name", "客户名称", text(128), required=True),
-        Column("license_no", "营业执照号", _licence),
-        Column("channel", "渠道", text(32)),
-        Column("region", "大区", text(32)),
-        Column("city", "城市", text(32)),
-        Column("address", "地址", text(256)),
-        *_lat_lng(),
-        _id("owner_userid", "负责人账号", ref="users"),
-        Column("status", "状态", choice(STATUSES), default="active"),
-        Column("lost_on", "流失日期", day),
-        Column("nps", "NPS", integer(0, 100)),
-        Column("categories", "合作品类", many(), default=list),
-        Column("decision_roles", "决策链", decision_roles, default=list),
-        Column("created_on", "建档日期", day),
-    ), check=_check_lat_lng),
-    Table("visits", "拜访", VisitRow, (
-        _id("visit_id", "拜访编号"),
-        _id("customer_id", "客户编号", ref="customers"),
-        _id("rep_userid", "业务员账号", ref="users"),
-        Column("checked_in_at", "签到时间", moment, required=True),
-        *_lat_lng(),
-        Column("photo_count", "照片数", integer(0, 10000), default=0),
-        Column("tags", "需求标签", many(32), default=list, stored=False),
-        Column("note", "备注", text(4000)),
-    ), check=_check_lat_lng, on_create={"source": "import", "status": "closed"}),
-    Table("interactions", "互动", InteractionRow, (
-        _id("interaction_id", "互动编号"),
-        _id("customer_id", "客户编号", ref="customers"),
-        _id("rep_userid", "业务员账号", required=False, ref="users"),
-        Column("at", "时间", moment, required=True),
-        Column("channel", "方式", choice(INTERACTION_CHANNELS)),
-    )),
-    Table("orders", "订单", OrderRow, (
-        _id("order_id", "订单编号"),
-        _id("customer_id", "客户编号", ref="customers"),
-        Column("ordered_on", "下单日期", day, required=True),
-        Column("amount", "金额", money, required=True),
-        Column("category", "品类", text(32)),
-    )),
-    Table("opportunities", "商机", OpportunityRow, (
-        _id("opportunity_id", "商机编号"),
-        _id("customer_id", "客户编号", ref="customers"),
-        Column("stage", "阶段", choice(STAGES), required=True),
-        Column("entered_on", "进入阶段日期", day, required=True),
-        Column("amount", "金额", money),
-    )),
-    Table("contracts", "合同", ContractRow, (
-        _id("contract_no", "合同编号"),
-        _id("customer_id", "客户编号", ref="customers"),
-        Column("signed_on", "签约日期", day, required=True),
-        Column("amount", "金额", money, required=True),
-        Column("due_on", "约定回款日", day, required=True),
-    ), check=_check_contract),
-    Table("payments", "银行流水", PaymentRow, (
-        _id("txn_id", "流水号"),
-        Column("paid_on", "到账日期", day, required=True),
-        Column("amount", "金额", money, required=True),
-        Column("payer", "付款方", text(128)),
-        Column("memo", "摘要", text(512)),
-    )),
-    Table("tickets", "服务工单", TicketRow, (
-        _id("ticket_id", "工单编号"),
-        _id("customer_id", "客户编号", ref="customers"),
-        Column("opened_at", "创建时间", moment, required=True),
-        Column("responded_at", "响应时间", moment),
-        Column("sla_hours", "响应时限", integer(1, 24 * 365), default=24),
-    ), check=_check_ticket),
+    Table(
+        "users",
+        "人员",
+        UserRow,
+        (
+            _id("userid", "账号"),
+            Column("name", "姓名", text(64), required=True),
+            Column("role", "角色", choice(ROLES), required=True),
+            _id("manager_userid", "上级账号", required=False, ref="users"),
+            Column("region", "大区", text(32)),
+            Column("city", "城市", text(32)),
+        ),
+        check=_check_user,
+    ),
+    Table(
+        "customers",
+        "客户",
+        CustomerRow,
+        (
+            _id("customer_id", "客户编号"),
+            Column("name", "客户名称", text(128), required=True),
+            Column("license_no", "营业执照号", _licence),
+            Column("channel", "渠道", text(32)),
+            Column("region", "大区", text(32)),
+            Column("city", "城市", text(32)),
+            Column("address", "地址", text(256)),
+            *_lat_lng(),
+            _id("owner_userid", "负责人账号", ref="users"),
+            Column("status", "状态", choice(STATUSES), default="active"),
+            Column("lost_on", "流失日期", day),
+            Column("nps", "NPS", integer(0, 100)),
+            Column("categories", "合作品类", many(), default=list),
+            Column("decision_roles", "决策链", decision_roles, default=list),
+            Column("created_on", "建档日期", day),
+        ),
+        check=_check_lat_lng,
+    ),
+    Table(
+        "visits",
+        "拜访",
+        VisitRow,
+        (
+            _id("visit_id", "拜访编号"),
+            _id("customer_id", "客户编号", ref="customers"),
+            _id("rep_userid", "业务员账号", ref="users"),
+            Column("checked_in_at", "签到时间", moment, required=True),
+            *_lat_lng(),
+            Column("photo_count", "照片数", integer(0, 10000), default=0),
+            Column("tags", "需求标签", many(32), default=list, stored=False),
+            Column("note", "备注", text(4000)),
+        ),
+        check=_check_lat_lng,
+        on_create={"source": "import", "status": "closed"},
+    ),
+    Table(
+        "interactions",
+        "互动",
+        InteractionRow,
+        (
+            _id("interaction_id", "互动编号"),
+            _id("customer_id", "客户编号", ref="customers"),
+            _id("rep_userid", "业务员账号", required=False, ref="users"),
+            Column("at", "时间", moment, required=True),
+            Column("channel", "方式", choice(INTERACTION_CHANNELS)),
+        ),
+    ),
+    Table(
+        "orders",
+        "订单",
+        OrderRow,
+        (
+            _id("order_id", "订单编号"),
+            _id("customer_id", "客户编号", ref="customers"),
+            Column("ordered_on", "下单日期", day, required=True),
+            Column("amount", "金额", money, required=True),
+            Column("category", "品类", text(32)),
+        ),
+    ),
+    Table(
+        "opportunities",
+        "商机",
+        OpportunityRow,
+        (
+            _id("opportunity_id", "商机编号"),
+            _id("customer_id", "客户编号", ref="customers"),
+            Column("stage", "阶段", choice(STAGES), required=True),
+            Column("entered_on", "进入阶段日期", day, required=True),
+            Column("amount", "金额", money),
+        ),
+    ),
+    Table(
+        "contracts",
+        "合同",
+        ContractRow,
+        (
+            _id("contract_no", "合同编号"),
+            _id("customer_id", "客户编号", ref="customers"),
+            Column("signed_on", "签约日期", day, required=True),
+            Column("amount", "金额", money, required=True),
+            Column("due_on", "约定回款日", day, required=True),
+        ),
+        check=_check_contract,
+    ),
+    Table(
+        "payments",
+        "银行流水",
+        PaymentRow,
+        (
+            _id("txn_id", "流水号"),
+            Column("paid_on", "到账日期", day, required=True),
+            Column("amount", "金额", money, required=True),
+            Column("payer", "付款方", text(128)),
+            Column("memo", "摘要", text(512)),
+        ),
+    ),
+    Table(
+        "tickets",
+        "服务工单",
+        TicketRow,
+        (
+            _id("ticket_id", "工单编号"),
+            _id("customer_id", "客户编号", ref="customers"),
+            Column("opened_at", "创建时间", moment, required=True),
+            Column("responded_at", "响应时间", moment),
+            Column("sla_hours", "响应时限", integer(1, 24 * 365), default=24),
+        ),
+        check=_check_ticket,
+    ),
 )
 
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

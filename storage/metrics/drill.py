@@ -1,5 +1,6 @@
 """Drill-down behind the health figures (storage/metrics/figures.py): the customers and visits a figure counts,
 and 过程数据可信度 checked by hand on a reproducible random sample of visits."""
+
 from __future__ import annotations
 
 import math
@@ -59,8 +60,17 @@ class CustomerLine:
     tier: str | None = None
 
 
-def drill_customers(session: Session, sl: Slice, period: ReportPeriod, *, now: datetime, rep: str | None = None,
-                    tier: str | None = None, status: str | None = "active", limit: int = 200) -> tuple[int, list[CustomerLine]]:
+def drill_customers(
+    session: Session,
+    sl: Slice,
+    period: ReportPeriod,
+    *,
+    now: datetime,
+    rep: str | None = None,
+    tier: str | None = None,
+    status: str | None = "active",
+    limit: int = 200,
+) -> tuple[int, list[CustomerLine]]:
     """(total, rows): the slice's customers behind the figures, the least recently touched first."""
     from storage.models_scorecard import CustomerScoreRow
 
@@ -70,16 +80,33 @@ def drill_customers(session: Session, sl: Slice, period: ReportPeriod, *, now: d
     li = select(func.max(i.at)).where(i.customer_id == C.customer_id, i.at <= _at(now))
     lv, li = lv.scalar_subquery(), li.scalar_subquery()
     v2 = aliased(VisitRow)
-    visits = (select(func.count()).where(v2.customer_id == C.customer_id, *_in_period(v2.checked_in_at, period))
-              .scalar_subquery())
+    visits = (
+        select(func.count())
+        .where(v2.customer_id == C.customer_id, *_in_period(v2.checked_in_at, period))
+        .scalar_subquery()
+    )
     v3 = aliased(VisitRow)
-    complete = (select(func.count()).where(v3.customer_id == C.customer_id, _complete_expr(v3),
-                                           *_in_period(v3.checked_in_at, period)).scalar_subquery())
+    complete = (
+        select(func.count())
+        .where(v3.customer_id == C.customer_id, _complete_expr(v3), *_in_period(v3.checked_in_at, period))
+        .scalar_subquery()
+    )
     p = aliased(OpportunityRow)
-    opps = select(func.count()).where(p.customer_id == C.customer_id, *_in_dates(p.entered_on, period)).scalar_subquery()
+    opps = (
+        select(func.count())
+        .where(p.customer_id == C.customer_id, *_in_dates(p.entered_on, period))
+        .scalar_subquery()
+    )
     p2 = aliased(OpportunityRow)
-    quoted = (select(func.count()).where(p2.customer_id == C.customer_id, p2.stage.in_(REACHED["quoted"]),
-                                         *_in_dates(p2.entered_on, period)).scalar_subquery())
+    quoted = (
+        select(func.count())
+        .where(
+            p2.customer_id == C.customer_id,
+            p2.stage.in_(REACHED["quoted"]),
+            *_in_dates(p2.entered_on, period),
+        )
+        .scalar_subquery()
+    )
     preds = _customer_preds(sl)
     if rep:
         preds.append(C.owner_userid == rep)
@@ -87,21 +114,59 @@ def drill_customers(session: Session, sl: Slice, period: ReportPeriod, *, now: d
         preds.append(C.status == status)
     if tier:
         preds.append(S.tier == tier)
-    total = session.scalar(select(func.count()).select_from(C).outerjoin(S, S.customer_id == C.customer_id)
-                           .where(*preds)) or 0
+    total = (
+        session.scalar(
+            select(func.count()).select_from(C).outerjoin(S, S.customer_id == C.customer_id).where(*preds)
+        )
+        or 0
+    )
     last = type_coerce(case((lv.is_(None), li), (li.is_(None), lv), (lv >= li, lv), else_=li), UTCDateTime())
-    q = (select(C.customer_id, C.name, C.owner_userid, UserRow.name, C.region, C.city, C.status, last, visits,
-                complete, opps, quoted, S.score, S.tier)
-         .select_from(C).outerjoin(UserRow, UserRow.userid == C.owner_userid)
-         .outerjoin(S, S.customer_id == C.customer_id).where(*preds)
-         .order_by(last.is_not(None), last, C.customer_id).limit(limit))
+    q = (
+        select(
+            C.customer_id,
+            C.name,
+            C.owner_userid,
+            UserRow.name,
+            C.region,
+            C.city,
+            C.status,
+            last,
+            visits,
+            complete,
+            opps,
+            quoted,
+            S.score,
+            S.tier,
+        )
+        .select_from(C)
+        .outerjoin(UserRow, UserRow.userid == C.owner_userid)
+        .outerjoin(S, S.customer_id == C.customer_id)
+        .where(*preds)
+        .order_by(last.is_not(None), last, C.customer_id)
+        .limit(limit)
+    )
     rows = []
     for r in session.execute(q):
         t = _utc(r[7])
-        rows.append(CustomerLine(r[0], r[1], r[2], r[3] or r[2], r[4], r[5], r[6], t,
-                                 t is not None and t >= now - timedelta(days=FRESH_DAYS),
-                                 int(r[8] or 0), int(r[9] or 0), int(r[10] or 0), int(r[11] or 0),
-                                 None if r[12] is None else float(r[12]), r[13]))
+        rows.append(
+            CustomerLine(
+                r[0],
+                r[1],
+                r[2],
+                r[3] or r[2],
+                r[4],
+                r[5],
+                r[6],
+                t,
+                t is not None and t >= now - timedelta(days=FRESH_DAYS),
+                int(r[8] or 0),
+                int(r[9] or 0),
+                int(r[10] or 0),
+                int(r[11] or 0),
+                None if r[12] is None else float(r[12]),
+                r[13],
+            )
+        )
     return int(total), rows
 
 
@@ -137,16 +202,36 @@ def visit_checks(session: Session, visit_ids: Collection[str]) -> list[VisitChec
     tags: dict[str, list[str]] = defaultdict(list)
     rows = []
     for k in range(0, len(ids), 500):
-        chunk = ids[k:k + 500]
-        for vid, tag in session.execute(select(VisitTagRow.visit_id, VisitTagRow.tag)
-                                        .where(VisitTagRow.visit_id.in_(chunk)).order_by(VisitTagRow.tag)):
+        chunk = ids[k : k + 500]
+        for vid, tag in session.execute(
+            select(VisitTagRow.visit_id, VisitTagRow.tag)
+            .where(VisitTagRow.visit_id.in_(chunk))
+            .order_by(VisitTagRow.tag)
+        ):
             tags[vid].append(tag)
-        rows += session.execute(select(V.visit_id, V.customer_id, C.name, V.rep_userid, V.checked_in_at, V.lat, V.lng,
-                                       V.photo_count).join(C, C.customer_id == V.customer_id)
-                                .where(V.visit_id.in_(chunk))).all()
-    return sorted((VisitCheck(vid, cid, name, rep, at, lat is not None and lng is not None, int(photos or 0),
-                              tuple(tags.get(vid, ()))) for vid, cid, name, rep, at, lat, lng, photos in rows),
-                  key=lambda c: c.visit_id)
+        rows += session.execute(
+            select(
+                V.visit_id, V.customer_id, C.name, V.rep_userid, V.checked_in_at, V.lat, V.lng, V.photo_count
+            )
+            .join(C, C.customer_id == V.customer_id)
+            .where(V.visit_id.in_(chunk))
+        ).all()
+    return sorted(
+        (
+            VisitCheck(
+                vid,
+                cid,
+                name,
+                rep,
+                at,
+                lat is not None and lng is not None,
+                int(photos or 0),
+                tuple(tags.get(vid, ())),
+            )
+            for vid, cid, name, rep, at, lat, lng, photos in rows
+        ),
+        key=lambda c: c.visit_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -171,8 +256,15 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def credibility_sample(session: Session, sl: Slice, period: ReportPeriod, *, size: int = SAMPLE_SIZE,
-                       seed: int = DEFAULT_SAMPLE_SEED, population: Rate | None = None) -> SampleCheck:
+def credibility_sample(
+    session: Session,
+    sl: Slice,
+    period: ReportPeriod,
+    *,
+    size: int = SAMPLE_SIZE,
+    seed: int = DEFAULT_SAMPLE_SEED,
+    population: Rate | None = None,
+) -> SampleCheck:
     """过程数据可信度 checked by hand: a reproducible random sample of `size` visits of the slice and period
     (positions drawn with random.Random(seed) among the visits ordered by visit_id, so the same data and
     seed give the same sample on SQLite and PostgreSQL), each checked for location, photos and tags,
@@ -191,17 +283,20 @@ def credibility_sample(session: Session, sl: Slice, period: ReportPeriod, *, siz
     picks = sorted(random.Random(seed).sample(range(n), min(size, n))) if n else []
     ids: list[str] = []
     if picks:
-        numbered = base.add_columns(func.row_number().over(order_by=V.visit_id).label("rn")).subquery("numbered")
+        numbered = base.add_columns(func.row_number().over(order_by=V.visit_id).label("rn")).subquery(
+            "numbered"
+        )
         wanted = [p + 1 for p in picks]
         for k in range(0, len(wanted), 500):
-            ids += session.scalars(select(numbered.c.visit_id).where(numbered.c.rn.in_(wanted[k:k + 500])))
+            ids += session.scalars(select(numbered.c.visit_id).where(numbered.c.rn.in_(wanted[k : k + 500])))
     checks = tuple(visit_checks(session, ids))
     k = sum(1 for c in checks if c.complete)
     return SampleCheck(seed, population, checks, wilson(k, len(checks)))
 
 
-def drill_visits(session: Session, sl: Slice, period: ReportPeriod, *, rep: str | None = None,
-                 limit: int = 200) -> tuple[int, list[VisitCheck]]:
+def drill_visits(
+    session: Session, sl: Slice, period: ReportPeriod, *, rep: str | None = None, limit: int = 200
+) -> tuple[int, list[VisitCheck]]:
     """(total, rows): the visits behind 过程数据可信度, latest first (optionally one rep's)."""
     C, V = CustomerRow, VisitRow
     preds = [*_customer_preds(sl), *_in_period(V.checked_in_at, period)]
@@ -213,5 +308,3 @@ def drill_visits(session: Session, sl: Slice, period: ReportPeriod, *, rep: str 
     rows = visit_checks(session, ids)
     rows.sort(key=lambda c: (c.checked_in_at, c.visit_id), reverse=True)
     return int(total), rows
-
-

@@ -22,6 +22,7 @@ nearest regional manager. Reps in scope and regions in scope appear even with no
 The customers and visits behind a figure, and the sampled check of 过程数据可信度, are in
 storage/metrics/drill.py; `bench_metrics` (main.py bench) times all org-level figures at scale.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
@@ -46,7 +47,11 @@ from storage.models import (
 
 FRESH_DAYS = 30
 REACHED = {"quoted": ("quoted", "negotiating", "won"), "negotiating": ("negotiating", "won"), "won": ("won",)}
-METRIC_LABELS = {"freshness": "客户信息鲜度", "completeness": "过程数据可信度", "funnel": "商机转化漏斗完整率"}
+METRIC_LABELS = {
+    "freshness": "客户信息鲜度",
+    "completeness": "过程数据可信度",
+    "funnel": "商机转化漏斗完整率",
+}
 METRIC_DEFINITIONS = {
     "freshness": "近30天有跟进（拜访或互动）的正常客户 ÷ 正常客户",
     "completeness": "完整拜访（有定位、≥3张照片、≥1个标签）÷ 拜访",
@@ -57,6 +62,7 @@ NO_TEAM = "（无团队）"
 
 
 # --- figures ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Rate:
@@ -113,10 +119,16 @@ class Funnel:
     won: int = 0
 
     def steps(self) -> list[tuple[str, int]]:
-        return [("需求确认", self.total), ("方案报价", self.quoted), ("商务谈判", self.negotiating), ("赢单", self.won)]
+        return [
+            ("需求确认", self.total),
+            ("方案报价", self.quoted),
+            ("商务谈判", self.negotiating),
+            ("赢单", self.won),
+        ]
 
 
 # --- who sees what ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class People:
@@ -146,8 +158,11 @@ class People:
 
 def load_people(session: Session) -> People:
     rows = session.execute(select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid)).all()
-    return People(tree=OrgTree(Person(u, r, m, n) for u, n, r, m in rows), names={u: n for u, n, _, _ in rows},
-                  roles={u: r for u, _, r, _ in rows})
+    return People(
+        tree=OrgTree(Person(u, r, m, n) for u, n, r, m in rows),
+        names={u: n for u, n, _, _ in rows},
+        roles={u: r for u, _, r, _ in rows},
+    )
 
 
 Viewer = Scope  # a report's viewer: the same scope questions use (core/org.py)
@@ -215,9 +230,12 @@ def _in_dates(col: Any, period: ReportPeriod) -> list[Any]:
 
 # --- the grouped queries -------------------------------------------------------------------------------
 
+
 def _complete_expr(v: Any) -> Any:
     t = aliased(VisitTagRow)
-    return and_(v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3, exists().where(t.visit_id == v.visit_id))
+    return and_(
+        v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3, exists().where(t.visit_id == v.visit_id)
+    )
 
 
 def _touched_between(lo: datetime, hi: datetime) -> Any:
@@ -225,20 +243,28 @@ def _touched_between(lo: datetime, hi: datetime) -> Any:
     (one pass over the touches in the window, through the (time, customer_id) indexes, instead of two
     probes per customer)."""
     v, i = aliased(VisitRow), aliased(InteractionRow)
-    touches = union_all(select(v.customer_id.label("customer_id")).where(v.checked_in_at >= _at(lo),
-                                                                         v.checked_in_at <= _at(hi)),
-                        select(i.customer_id.label("customer_id")).where(i.at >= _at(lo), i.at <= _at(hi))).subquery()
+    touches = union_all(
+        select(v.customer_id.label("customer_id")).where(
+            v.checked_in_at >= _at(lo), v.checked_in_at <= _at(hi)
+        ),
+        select(i.customer_id.label("customer_id")).where(i.at >= _at(lo), i.at <= _at(hi)),
+    ).subquery()
     # GROUP BY rather than UNION: PostgreSQL then de-duplicates with a hash, not a sort spilled to disk
     return select(touches.c.customer_id).group_by(touches.c.customer_id).subquery("fresh")
 
 
-def freshness_rows(session: Session, sl: Slice, *, as_of: datetime, now: datetime) -> list[tuple[str, str | None, Rate]]:
+def freshness_rows(
+    session: Session, sl: Slice, *, as_of: datetime, now: datetime
+) -> list[tuple[str, str | None, Rate]]:
     """(owner, region, fresh/active) as of a moment."""
     C = CustomerRow
     fresh = _touched_between(as_of - timedelta(days=FRESH_DAYS), as_of)
-    q = (select(C.owner_userid, C.region, func.count(fresh.c.customer_id), func.count())
-         .select_from(C.__table__.outerjoin(fresh, fresh.c.customer_id == C.customer_id))
-         .where(_active_at(as_of, now), *_customer_preds(sl)).group_by(C.owner_userid, C.region))
+    q = (
+        select(C.owner_userid, C.region, func.count(fresh.c.customer_id), func.count())
+        .select_from(C.__table__.outerjoin(fresh, fresh.c.customer_id == C.customer_id))
+        .where(_active_at(as_of, now), *_customer_preds(sl))
+        .group_by(C.owner_userid, C.region)
+    )
     return [(o, r, Rate(int(n), int(d))) for o, r, n, d in session.execute(q)]
 
 
@@ -248,8 +274,10 @@ def _active_at(as_of: datetime, now: datetime) -> Any:
     if as_of >= now:
         return C.status == "active"
     d = as_of.astimezone(SHANGHAI).date()
-    return and_(or_(C.status == "active", and_(C.status == "lost", C.lost_on > d)),
-                or_(C.created_on.is_(None), C.created_on <= d))
+    return and_(
+        or_(C.status == "active", and_(C.status == "lost", C.lost_on > d)),
+        or_(C.created_on.is_(None), C.created_on <= d),
+    )
 
 
 def freshness_series(session: Session, sl: Slice, points: list[datetime], *, now: datetime) -> list[Rate]:
@@ -261,25 +289,37 @@ def freshness_series(session: Session, sl: Slice, points: list[datetime], *, now
     window = FRESH_DAYS
     lo, hi = min(points) - timedelta(days=window), max(points)
     touches = union_all(
-        select(VisitRow.customer_id.label("cid"), VisitRow.checked_in_at.label("at"))
-        .where(VisitRow.checked_in_at >= _at(lo), VisitRow.checked_in_at <= _at(hi)),
-        select(InteractionRow.customer_id.label("cid"), InteractionRow.at.label("at"))
-        .where(InteractionRow.at >= _at(lo), InteractionRow.at <= _at(hi))).subquery("touches")
+        select(VisitRow.customer_id.label("cid"), VisitRow.checked_in_at.label("at")).where(
+            VisitRow.checked_in_at >= _at(lo), VisitRow.checked_in_at <= _at(hi)
+        ),
+        select(InteractionRow.customer_id.label("cid"), InteractionRow.at.label("at")).where(
+            InteractionRow.at >= _at(lo), InteractionRow.at <= _at(hi)
+        ),
+    ).subquery("touches")
     at_col = type_coerce(touches.c.at, UTCDateTime())
-    flags = [func.max(case((and_(at_col >= _at(p - timedelta(days=window)), at_col <= _at(p)), 1), else_=0))
-             .label(f"f{k}") for k, p in enumerate(points)]
+    flags = [
+        func.max(case((and_(at_col >= _at(p - timedelta(days=window)), at_col <= _at(p)), 1), else_=0)).label(
+            f"f{k}"
+        )
+        for k, p in enumerate(points)
+    ]
     agg = select(touches.c.cid, *flags).group_by(touches.c.cid).subquery("fresh_at")
     cols = []
     for k, p in enumerate(points):
         active = _active_at(p, now)
-        cols += [func.coalesce(func.sum(case((and_(active, agg.c[f"f{k}"] == 1), 1), else_=0)), 0),
-                 func.coalesce(func.sum(case((active, 1), else_=0)), 0)]
-    row = session.execute(select(*cols).select_from(C).outerjoin(agg, agg.c.cid == C.customer_id)
-                          .where(*_customer_preds(sl))).one()
+        cols += [
+            func.coalesce(func.sum(case((and_(active, agg.c[f"f{k}"] == 1), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((active, 1), else_=0)), 0),
+        ]
+    row = session.execute(
+        select(*cols).select_from(C).outerjoin(agg, agg.c.cid == C.customer_id).where(*_customer_preds(sl))
+    ).one()
     return [Rate(int(row[2 * k]), int(row[2 * k + 1])) for k in range(len(points))]
 
 
-def completeness_rows(session: Session, sl: Slice, period: ReportPeriod) -> list[tuple[str, str | None, Rate]]:
+def completeness_rows(
+    session: Session, sl: Slice, period: ReportPeriod
+) -> list[tuple[str, str | None, Rate]]:
     """(visit rep, customer region, complete/visits) for visits in the period.
 
     Two grouped counts, the complete visits and all visits: with the tag test in WHERE the database can
@@ -287,9 +327,13 @@ def completeness_rows(session: Session, sl: Slice, period: ReportPeriod) -> list
     C, V = CustomerRow, VisitRow
 
     def counts(*more: Any) -> dict[tuple[str, str | None], int]:
-        q = (select(V.rep_userid, C.region, func.count()).select_from(V).join(C, C.customer_id == V.customer_id)
-             .where(*_customer_preds(sl), *_in_period(V.checked_in_at, period), *more)
-             .group_by(V.rep_userid, C.region))
+        q = (
+            select(V.rep_userid, C.region, func.count())
+            .select_from(V)
+            .join(C, C.customer_id == V.customer_id)
+            .where(*_customer_preds(sl), *_in_period(V.checked_in_at, period), *more)
+            .group_by(V.rep_userid, C.region)
+        )
         return {(o, r): int(n) for o, r, n in session.execute(q)}
 
     complete = counts(_complete_expr(V))
@@ -298,14 +342,22 @@ def completeness_rows(session: Session, sl: Slice, period: ReportPeriod) -> list
 
 def funnel_rows(session: Session, sl: Slice, period: ReportPeriod) -> list[tuple[str, str | None, Funnel]]:
     C, P = CustomerRow, OpportunityRow
-    sums = [func.coalesce(func.sum(case((P.stage.in_(REACHED[s]), 1), else_=0)), 0)
-            for s in ("quoted", "negotiating", "won")]
-    q = (select(C.owner_userid, C.region, func.count(), *sums).select_from(P).join(C, C.customer_id == P.customer_id)
-         .where(*_customer_preds(sl), *_in_dates(P.entered_on, period)).group_by(C.owner_userid, C.region))
+    sums = [
+        func.coalesce(func.sum(case((P.stage.in_(REACHED[s]), 1), else_=0)), 0)
+        for s in ("quoted", "negotiating", "won")
+    ]
+    q = (
+        select(C.owner_userid, C.region, func.count(), *sums)
+        .select_from(P)
+        .join(C, C.customer_id == P.customer_id)
+        .where(*_customer_preds(sl), *_in_dates(P.entered_on, period))
+        .group_by(C.owner_userid, C.region)
+    )
     return [(o, r, Funnel(int(t), int(a), int(b), int(w))) for o, r, t, a, b, w in session.execute(q)]
 
 
 # --- roll-ups --------------------------------------------------------------------------------------------
+
 
 def _rep_domain(session: Session, sl: Slice) -> list[str]:
     q = select(UserRow.userid).where(UserRow.role == "rep")
@@ -326,8 +378,14 @@ def _sorted(groups: dict[str | None, Rate], name) -> tuple[GroupRate, ...]:  # n
     return tuple(rows)
 
 
-def roll_up(metric: str, rows: Iterable[tuple[str, str | None, Rate]], people: People, *,
-            reps: Collection[str] = (), regions: Collection[str] = ()) -> Figure:
+def roll_up(
+    metric: str,
+    rows: Iterable[tuple[str, str | None, Rate]],
+    people: People,
+    *,
+    reps: Collection[str] = (),
+    regions: Collection[str] = (),
+) -> Figure:
     by_rep: dict[str | None, Rate] = {r: Rate() for r in reps}
     by_region: dict[str | None, Rate] = {r: Rate() for r in regions}
     by_team: dict[str | None, Rate] = {people.team_of(r): Rate() for r in reps}
@@ -338,42 +396,64 @@ def roll_up(metric: str, rows: Iterable[tuple[str, str | None, Rate]], people: P
         by_region[region] = by_region.get(region, Rate()) + rate
         team = people.team_of(person)
         by_team[team] = by_team.get(team, Rate()) + rate
-    return Figure(metric, org, _sorted(by_rep, people.name), _sorted(by_team, people.team_name),
-                  _sorted(by_region, lambda r: r or NO_REGION))
+    return Figure(
+        metric,
+        org,
+        _sorted(by_rep, people.name),
+        _sorted(by_team, people.team_name),
+        _sorted(by_region, lambda r: r or NO_REGION),
+    )
 
 
-def health(session: Session, people: People, sl: Slice, period: ReportPeriod, *, now: datetime) -> dict[str, Figure]:
+def health(
+    session: Session, people: People, sl: Slice, period: ReportPeriod, *, now: datetime
+) -> dict[str, Figure]:
     """The three health figures for a slice and a period, each per rep, team and region."""
     reps, regions = _rep_domain(session, sl), region_domain(session, sl)
     fr = freshness_rows(session, sl, as_of=period.as_of(now), now=now)
     cr = completeness_rows(session, sl, period)
     fu = funnel_rows(session, sl, period)
-    return {"freshness": roll_up("freshness", fr, people, reps=reps, regions=regions),
-            "completeness": roll_up("completeness", cr, people, reps=reps, regions=regions),
-            "funnel": roll_up("funnel", [(o, r, Rate(f.quoted, f.total)) for o, r, f in fu], people,
-                              reps=reps, regions=regions)}
+    return {
+        "freshness": roll_up("freshness", fr, people, reps=reps, regions=regions),
+        "completeness": roll_up("completeness", cr, people, reps=reps, regions=regions),
+        "funnel": roll_up(
+            "funnel", [(o, r, Rate(f.quoted, f.total)) for o, r, f in fu], people, reps=reps, regions=regions
+        ),
+    }
 
 
 def funnel(session: Session, sl: Slice, period: ReportPeriod) -> Funnel:
     out = Funnel()
     for _, _, f in funnel_rows(session, sl, period):
-        out = Funnel(out.total + f.total, out.quoted + f.quoted, out.negotiating + f.negotiating, out.won + f.won)
+        out = Funnel(
+            out.total + f.total, out.quoted + f.quoted, out.negotiating + f.negotiating, out.won + f.won
+        )
     return out
 
 
-def tag_counts(session: Session, sl: Slice, period: ReportPeriod, *, limit: int | None = None) -> list[tuple[str, int]]:
+def tag_counts(
+    session: Session, sl: Slice, period: ReportPeriod, *, limit: int | None = None
+) -> list[tuple[str, int]]:
     """Visits per tag in the period (the spec's 各需求标签拜访数), most first, ties by tag."""
     C, V, T = CustomerRow, VisitRow, VisitTagRow
     n = func.count()
-    q = (select(T.tag, n).select_from(V).join(C, C.customer_id == V.customer_id).join(T, T.visit_id == V.visit_id)
-         .where(*_customer_preds(sl), *_in_period(V.checked_in_at, period)).group_by(T.tag).order_by(n.desc(), T.tag))
+    q = (
+        select(T.tag, n)
+        .select_from(V)
+        .join(C, C.customer_id == V.customer_id)
+        .join(T, T.visit_id == V.visit_id)
+        .where(*_customer_preds(sl), *_in_period(V.checked_in_at, period))
+        .group_by(T.tag)
+        .order_by(n.desc(), T.tag)
+    )
     if limit:
         q = q.limit(limit)
     return [(t, int(c)) for t, c in session.execute(q)]
 
 
-def freshness_trend(session: Session, sl: Slice, *, now: datetime, weeks: int = 8,
-                    include_now: bool = False) -> list[tuple[str, datetime, Rate]]:
+def freshness_trend(
+    session: Session, sl: Slice, *, now: datetime, weeks: int = 8, include_now: bool = False
+) -> list[tuple[str, datetime, Rate]]:
     """客户信息鲜度 at the end of each of the last `weeks` full weeks (Monday 00:00 local), oldest first;
     with include_now the last point is now instead of the end of the week just finished."""
     this_monday = week_monday(now.astimezone(SHANGHAI).date())
@@ -390,6 +470,7 @@ def freshness_trend(session: Session, sl: Slice, *, now: datetime, weeks: int = 
 
 
 # --- the weekly brief's figures --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RepLine:
@@ -422,8 +503,15 @@ class WeeklyBrief:
     generated_at: datetime | None = None
 
 
-def weekly_brief(session: Session, people: People, viewer: Viewer, *, now: datetime, red_limit: int = 8,
-                 review_limit: int = 10) -> WeeklyBrief:
+def weekly_brief(
+    session: Session,
+    people: People,
+    viewer: Viewer,
+    *,
+    now: datetime,
+    red_limit: int = 8,
+    review_limit: int = 10,
+) -> WeeklyBrief:
     from storage import scorecard as scorecard_repo
 
     sl = slice_for(viewer, people)
@@ -433,15 +521,28 @@ def weekly_brief(session: Session, people: People, viewer: Viewer, *, now: datet
     fresh_now = Rate()
     for _, _, r in freshness_rows(session, sl, as_of=now, now=now):
         fresh_now = fresh_now + r
-    reps = [RepLine(g.key or "", g.name, g.rate.denominator, g.rate.numerator)
-            for g in figures["completeness"].by_rep]
+    reps = [
+        RepLine(g.key or "", g.name, g.rate.denominator, g.rate.numerator)
+        for g in figures["completeness"].by_rep
+    ]
     reps.sort(key=lambda r: (-r.visits, r.userid))
     counts = scorecard_repo.tier_counts(session, owners=sl.owners)
     red = scorecard_repo.scored_customers(session, owners=sl.owners, tier="red", limit=red_limit)
-    review = scorecard_repo.scored_customers(session, owners=sl.owners, tier="yellow", since=now - timedelta(days=7),
-                                             limit=review_limit)
-    return WeeklyBrief(viewer=viewer, week=week, funnel_period=funnel_period, freshness_now=fresh_now,
-                       freshness_trend=freshness_trend(session, sl, now=now),
-                       completeness=figures["completeness"].org, reps=reps,
-                       tags_top=tag_counts(session, sl, week, limit=3), funnel=funnel(session, sl, funnel_period),
-                       red=red, red_total=counts["red"], review=review, generated_at=now)
+    review = scorecard_repo.scored_customers(
+        session, owners=sl.owners, tier="yellow", since=now - timedelta(days=7), limit=review_limit
+    )
+    return WeeklyBrief(
+        viewer=viewer,
+        week=week,
+        funnel_period=funnel_period,
+        freshness_now=fresh_now,
+        freshness_trend=freshness_trend(session, sl, now=now),
+        completeness=figures["completeness"].org,
+        reps=reps,
+        tags_top=tag_counts(session, sl, week, limit=3),
+        funnel=funnel(session, sl, funnel_period),
+        red=red,
+        red_total=counts["red"],
+        review=review,
+        generated_at=now,
+    )

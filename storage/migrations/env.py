@@ -1,4 +1,5 @@
 """Alembic environment: the URL and connection come from storage.schema, never from alembic.ini."""
+
 from __future__ import annotations
 
 from alembic import context
@@ -24,8 +25,12 @@ def run() -> None:
 
 
 def _migrate(connection) -> None:  # noqa: ANN001
-    context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

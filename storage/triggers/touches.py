@@ -17,14 +17,17 @@ a visit in time or to another customer (rare: an import correction). SQLite reco
 
 Used by storage.models (create_all) and by migration 0008 (existing databases). No % in the SQL.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 # the latest visit / touch of customer X, from the (customer_id, time) indexes
 _SQLITE_LAST_VISIT = "(SELECT max(v.checked_in_at) FROM visits v WHERE v.customer_id = {x})"
-_SQLITE_LAST_TOUCH = ("(SELECT max(t) FROM (SELECT max(v.checked_in_at) AS t FROM visits v WHERE v.customer_id = {x}"
-                      " UNION ALL SELECT max(i.at) FROM interactions i WHERE i.customer_id = {x}))")
+_SQLITE_LAST_TOUCH = (
+    "(SELECT max(t) FROM (SELECT max(v.checked_in_at) AS t FROM visits v WHERE v.customer_id = {x}"
+    " UNION ALL SELECT max(i.at) FROM interactions i WHERE i.customer_id = {x}))"
+)
 
 
 def _sqlite_recompute(x: str, *, visit: bool) -> str:
@@ -39,14 +42,14 @@ def _sqlite_triggers(table: str, at: str) -> tuple[str, ...]:
     visit = table == "visits"
     return (
         f"""CREATE TRIGGER {table}_touch_insert AFTER INSERT ON {table} BEGIN
-             {_sqlite_recompute('NEW.customer_id', visit=visit)}
+             {_sqlite_recompute("NEW.customer_id", visit=visit)}
            END""",
         f"""CREATE TRIGGER {table}_touch_delete AFTER DELETE ON {table} BEGIN
-             {_sqlite_recompute('OLD.customer_id', visit=visit)}
+             {_sqlite_recompute("OLD.customer_id", visit=visit)}
            END""",
         f"""CREATE TRIGGER {table}_touch_update AFTER UPDATE OF customer_id, {at} ON {table} BEGIN
-             {_sqlite_recompute('OLD.customer_id', visit=visit)}
-             {_sqlite_recompute('NEW.customer_id', visit=visit)}
+             {_sqlite_recompute("OLD.customer_id", visit=visit)}
+             {_sqlite_recompute("NEW.customer_id", visit=visit)}
            END""",
     )
 
@@ -60,7 +63,9 @@ _PG_RECOMPUTE = """
           WHERE c.customer_id IN ({ids})"""
 _PG_LAST_VISIT = "(SELECT max(v.checked_in_at) FROM visits v WHERE v.customer_id = c.customer_id)"
 _PG_LAST_OTHER = "(SELECT max(i.at) FROM interactions i WHERE i.customer_id = c.customer_id)"
-_PG_VISIT_SETS = f"last_visit_at = {_PG_LAST_VISIT}, last_touch_at = GREATEST({_PG_LAST_VISIT}, {_PG_LAST_OTHER})"
+_PG_VISIT_SETS = (
+    f"last_visit_at = {_PG_LAST_VISIT}, last_touch_at = GREATEST({_PG_LAST_VISIT}, {_PG_LAST_OTHER})"
+)
 _PG_TOUCH_SETS = f"last_touch_at = GREATEST({_PG_LAST_VISIT}, {_PG_LAST_OTHER})"
 
 
@@ -73,26 +78,40 @@ def _pg_function(name: str, body: str) -> str:
 
 POSTGRESQL = (
     # added rows only raise the latest touch: GREATEST skips NULLs; unchanged customers are not rewritten
-    _pg_function("visits_touch_added", """
+    _pg_function(
+        "visits_touch_added",
+        """
          UPDATE customers c
             SET last_visit_at = GREATEST(c.last_visit_at, d.at), last_touch_at = GREATEST(c.last_touch_at, d.at)
            FROM (SELECT customer_id, max(checked_in_at) AS at FROM added_visits GROUP BY customer_id) d
           WHERE c.customer_id = d.customer_id
             AND (c.last_visit_at IS NULL OR c.last_visit_at < d.at OR c.last_touch_at IS NULL
-                 OR c.last_touch_at < d.at)"""),
-    _pg_function("interactions_touch_added", """
+                 OR c.last_touch_at < d.at)""",
+    ),
+    _pg_function(
+        "interactions_touch_added",
+        """
          UPDATE customers c
             SET last_touch_at = GREATEST(c.last_touch_at, d.at)
            FROM (SELECT customer_id, max(at) AS at FROM added_interactions GROUP BY customer_id) d
-          WHERE c.customer_id = d.customer_id AND (c.last_touch_at IS NULL OR c.last_touch_at < d.at)"""),
-    _pg_function("visits_touch_removed",
-                 _PG_RECOMPUTE.format(sets=_PG_VISIT_SETS, ids="SELECT customer_id FROM removed_visits")),
-    _pg_function("interactions_touch_removed",
-                 _PG_RECOMPUTE.format(sets=_PG_TOUCH_SETS, ids="SELECT customer_id FROM removed_interactions")),
-    _pg_function("visits_touch_moved",
-                 _PG_RECOMPUTE.format(sets=_PG_VISIT_SETS, ids="OLD.customer_id, NEW.customer_id")),
-    _pg_function("interactions_touch_moved",
-                 _PG_RECOMPUTE.format(sets=_PG_TOUCH_SETS, ids="OLD.customer_id, NEW.customer_id")),
+          WHERE c.customer_id = d.customer_id AND (c.last_touch_at IS NULL OR c.last_touch_at < d.at)""",
+    ),
+    _pg_function(
+        "visits_touch_removed",
+        _PG_RECOMPUTE.format(sets=_PG_VISIT_SETS, ids="SELECT customer_id FROM removed_visits"),
+    ),
+    _pg_function(
+        "interactions_touch_removed",
+        _PG_RECOMPUTE.format(sets=_PG_TOUCH_SETS, ids="SELECT customer_id FROM removed_interactions"),
+    ),
+    _pg_function(
+        "visits_touch_moved",
+        _PG_RECOMPUTE.format(sets=_PG_VISIT_SETS, ids="OLD.customer_id, NEW.customer_id"),
+    ),
+    _pg_function(
+        "interactions_touch_moved",
+        _PG_RECOMPUTE.format(sets=_PG_TOUCH_SETS, ids="OLD.customer_id, NEW.customer_id"),
+    ),
     """CREATE TRIGGER visits_touch_added AFTER INSERT ON visits REFERENCING NEW TABLE AS added_visits
        FOR EACH STATEMENT EXECUTE FUNCTION visits_touch_added()""",
     """CREATE TRIGGER visits_touch_removed AFTER DELETE ON visits REFERENCING OLD TABLE AS removed_visits
@@ -110,19 +129,30 @@ POSTGRESQL = (
        EXECUTE FUNCTION interactions_touch_moved()""",
 )
 
-_NAMES = ("visits_touch_added", "visits_touch_removed", "visits_touch_moved",
-          "interactions_touch_added", "interactions_touch_removed", "interactions_touch_moved")
+_NAMES = (
+    "visits_touch_added",
+    "visits_touch_removed",
+    "visits_touch_moved",
+    "interactions_touch_added",
+    "interactions_touch_removed",
+    "interactions_touch_moved",
+)
 DROP = {
-    "sqlite": tuple(f"DROP TRIGGER IF EXISTS {t}_touch_{w}" for t in ("visits", "interactions")
-                    for w in ("insert", "delete", "update")),
+    "sqlite": tuple(
+        f"DROP TRIGGER IF EXISTS {t}_touch_{w}"
+        for t in ("visits", "interactions")
+        for w in ("insert", "delete", "update")
+    ),
     "postgresql": tuple(f"DROP TRIGGER IF EXISTS {n} ON {n.split('_')[0]}" for n in _NAMES)
     + tuple(f"DROP FUNCTION IF EXISTS {n}()" for n in _NAMES),
 }
 
 # both columns from the rows already there (migration 0008, before the triggers exist)
 BACKFILL = {
-    "sqlite": (f"UPDATE customers SET last_visit_at = {_SQLITE_LAST_VISIT.format(x='customers.customer_id')}, "
-               f"last_touch_at = {_SQLITE_LAST_TOUCH.format(x='customers.customer_id')}",),
+    "sqlite": (
+        f"UPDATE customers SET last_visit_at = {_SQLITE_LAST_VISIT.format(x='customers.customer_id')}, "
+        f"last_touch_at = {_SQLITE_LAST_TOUCH.format(x='customers.customer_id')}",
+    ),
     "postgresql": (
         "UPDATE customers c SET last_visit_at = d.at, last_touch_at = d.at "
         "FROM (SELECT customer_id, max(checked_in_at) AS at FROM visits GROUP BY customer_id) d "

@@ -15,6 +15,7 @@ INSERT OR REPLACE, which fires no delete trigger).
 Used by storage.models (create_all) and by migration 0006 (existing databases). No % in the SQL: the
 statements go through SQLAlchemy's DDL/text unchanged.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -88,18 +89,24 @@ POSTGRESQL = (
 )
 
 DROP = {
-    "sqlite": ("DROP TRIGGER IF EXISTS visit_tags_after_insert", "DROP TRIGGER IF EXISTS visit_tags_after_delete",
-               "DROP TRIGGER IF EXISTS visit_tags_after_update", "DROP TRIGGER IF EXISTS visits_customer_to_tags"),
-    "postgresql": ("DROP TRIGGER IF EXISTS visit_tags_customer ON visit_tags",
-                   "DROP TRIGGER IF EXISTS visit_tags_added ON visit_tags",
-                   "DROP TRIGGER IF EXISTS visit_tags_removed ON visit_tags",
-                   "DROP TRIGGER IF EXISTS visit_tags_moved ON visit_tags",
-                   "DROP TRIGGER IF EXISTS visits_customer_to_tags ON visits",
-                   "DROP FUNCTION IF EXISTS visit_tags_set_customer()",
-                   "DROP FUNCTION IF EXISTS visit_tags_count_added()",
-                   "DROP FUNCTION IF EXISTS visit_tags_count_removed()",
-                   "DROP FUNCTION IF EXISTS visit_tags_count_moved()",
-                   "DROP FUNCTION IF EXISTS visits_customer_to_tags()"),
+    "sqlite": (
+        "DROP TRIGGER IF EXISTS visit_tags_after_insert",
+        "DROP TRIGGER IF EXISTS visit_tags_after_delete",
+        "DROP TRIGGER IF EXISTS visit_tags_after_update",
+        "DROP TRIGGER IF EXISTS visits_customer_to_tags",
+    ),
+    "postgresql": (
+        "DROP TRIGGER IF EXISTS visit_tags_customer ON visit_tags",
+        "DROP TRIGGER IF EXISTS visit_tags_added ON visit_tags",
+        "DROP TRIGGER IF EXISTS visit_tags_removed ON visit_tags",
+        "DROP TRIGGER IF EXISTS visit_tags_moved ON visit_tags",
+        "DROP TRIGGER IF EXISTS visits_customer_to_tags ON visits",
+        "DROP FUNCTION IF EXISTS visit_tags_set_customer()",
+        "DROP FUNCTION IF EXISTS visit_tags_count_added()",
+        "DROP FUNCTION IF EXISTS visit_tags_count_removed()",
+        "DROP FUNCTION IF EXISTS visit_tags_count_moved()",
+        "DROP FUNCTION IF EXISTS visits_customer_to_tags()",
+    ),
 }
 
 # both columns from the rows already there (migration 0006, before the triggers exist)

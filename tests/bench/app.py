@@ -5,6 +5,7 @@ the figure is the ingest path: size cap, XML, signature, decrypt, parse, inbox c
 uvicorn, one process, same flags. `asgi-empty` answers like the empty endpoint with no framework at all: the
 callback is a plain ASGI endpoint (bot/app.py's fast lane), so this is the floor it is built on.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,13 @@ def callback_app(data: Path, db_url: str | None, with_worker: bool, api_base: st
     from bot.bootstrap import build
     from bot.emulator.corp import demo_settings
 
-    settings = demo_settings(data_dir=data, api_base=api_base, public_base_url="http://127.0.0.1", db_url=db_url,
-                             WECOM_MAX_CLOCK_SKEW=0)
+    settings = demo_settings(
+        data_dir=data,
+        api_base=api_base,
+        public_base_url="http://127.0.0.1",
+        db_url=db_url,
+        WECOM_MAX_CLOCK_SKEW=0,
+    )
     return create_app(build(settings), run_scheduler=with_worker)
 
 

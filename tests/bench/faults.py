@@ -6,6 +6,7 @@ PostgreSQL and Redis, make WeCom fail); run here under pytest on SQLite and Post
 it counted (lost, happened twice, …) to a report file (tests/support/fault_report.py), and this prints one row per
 scenario and database. Needs the test extras (`pip install -e ".[test]"`) and a checkout with tests/.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,18 +35,33 @@ def bench_faults(quick: bool) -> list[tuple[str, str]]:
         report = Path(tmp) / "faults.jsonl"
         env = {**os.environ, "FAULT_REPORT": str(report), "KILL_SEED": os.environ.get("KILL_SEED", "")}
         t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SCENARIOS],
-                              cwd=ROOT, env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SCENARIOS],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         took = time.perf_counter() - t0
-        lines = [json.loads(x) for x in report.read_text(encoding="utf-8").splitlines()] if report.exists() else []
+        lines = (
+            [json.loads(x) for x in report.read_text(encoding="utf-8").splitlines()]
+            if report.exists()
+            else []
+        )
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
     rows = []
     for r in lines:
         figures = {k: v for k, v in r.items() if k not in ("scenario", "db")}
-        shown = [f"{k} {figures.pop(k)}" for k in ORDER if k in figures] + [f"{k} {v}" for k, v in figures.items()]
+        shown = [f"{k} {figures.pop(k)}" for k in ORDER if k in figures] + [
+            f"{k} {v}" for k, v in figures.items()
+        ]
         rows.append((f"fault: {r['scenario']} ({r['db']})", ", ".join(shown)))
-    rows.append(("faults: the scenarios under pytest", f"{summary} in {took:.0f} s"
-                                                       + ("" if done.returncode == 0 else " — FAILED")))
+    rows.append(
+        (
+            "faults: the scenarios under pytest",
+            f"{summary} in {took:.0f} s" + ("" if done.returncode == 0 else " — FAILED"),
+        )
+    )
     return rows
 
 

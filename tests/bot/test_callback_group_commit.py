@@ -1,5 +1,6 @@
 """Callbacks that arrive together share one commit (bot/wecom/callback.py GroupCommit): duplicates within a group
 are one row, every 200 follows the commit, and a row the database refuses for its own data sinks only itself."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,25 +15,34 @@ from bot.wecom.crypto import WeComCrypto
 from storage.models import InboxRow
 from tests.support.db import TEST_CORP, make_settings
 
-CRYPTO = WeComCrypto(token=TEST_CORP["WECOM_TOKEN"], encoding_aes_key=TEST_CORP["WECOM_AES_KEY"],
-                     corp_id=TEST_CORP["WECOM_CORP_ID"])
+CRYPTO = WeComCrypto(
+    token=TEST_CORP["WECOM_TOKEN"],
+    encoding_aes_key=TEST_CORP["WECOM_AES_KEY"],
+    corp_id=TEST_CORP["WECOM_CORP_ID"],
+)
 
 
 def _sealed(sender: str, mid: int) -> tuple[dict, bytes]:
     ts = str(int(time.time()))
-    xml = (f"<xml><ToUserName><![CDATA[{TEST_CORP['WECOM_CORP_ID']}]]></ToUserName><FromUserName><![CDATA[{sender}]]>"
-           f"</FromUserName><CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]>"
-           f"</Content><MsgId>{mid}</MsgId><AgentID>1000002</AgentID></xml>")
+    xml = (
+        f"<xml><ToUserName><![CDATA[{TEST_CORP['WECOM_CORP_ID']}]]></ToUserName><FromUserName><![CDATA[{sender}]]>"
+        f"</FromUserName><CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[帮助]]>"
+        f"</Content><MsgId>{mid}</MsgId><AgentID>1000002</AgentID></xml>"
+    )
     params, enc = CRYPTO.seal(xml, timestamp=ts)
-    body = (f"<xml><ToUserName><![CDATA[{TEST_CORP['WECOM_CORP_ID']}]]></ToUserName><Encrypt><![CDATA[{enc}]]>"
-            "</Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>").encode()
+    body = (
+        f"<xml><ToUserName><![CDATA[{TEST_CORP['WECOM_CORP_ID']}]]></ToUserName><Encrypt><![CDATA[{enc}]]>"
+        "</Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>"
+    ).encode()
     return params, body
 
 
 def _post_together(app, requests: list[tuple[dict, bytes]]) -> list[int]:
     async def run() -> list[int]:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-            answers = await asyncio.gather(*(client.post("/wecom/callback", params=p, content=b) for p, b in requests))
+            answers = await asyncio.gather(
+                *(client.post("/wecom/callback", params=p, content=b) for p, b in requests)
+            )
         assert all(a.content == b"" for a in answers)
         return [a.status_code for a in answers]
 

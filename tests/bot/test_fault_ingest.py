@@ -22,6 +22,7 @@ After the stream a worker in this process drains what the dead lives left claime
 leases) through the same emulated WeCom, whose duplicate check — like WeCom's `enable_duplicate_check` — turns a
 resend of the same bytes into no second delivery.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -66,11 +67,29 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(db_url: str, data: Path, port: int, *, api_base: str | None = None, redis_url: str | None = None,
-           log: Path | None = None) -> subprocess.Popen:
+def _serve(
+    db_url: str,
+    data: Path,
+    port: int,
+    *,
+    api_base: str | None = None,
+    redis_url: str | None = None,
+    log: Path | None = None,
+) -> subprocess.Popen:
     """The callback server (with the worker and relay when `api_base` is given) in its own process."""
-    cmd = [sys.executable, "-m", "tests.bench.app", "--mode", "callback", "--port", str(port), "--data", str(data),
-           "--db", db_url]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.bench.app",
+        "--mode",
+        "callback",
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--db",
+        db_url,
+    ]
     if api_base:
         cmd += ["--worker", "--api-base", api_base]
     env = {**os.environ, **({"REDIS_URL": redis_url} if redis_url else {})}
@@ -112,8 +131,11 @@ class _Emulator:
 
         app.include_router(create_api_router(wecom))
         self.port = _port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False, lifespan="off"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False, lifespan="off"
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
@@ -140,7 +162,9 @@ class _Chaos:
         self.cv = threading.Condition()
         points = sorted(10 * p + rng.randint(0, 4) for p in rng.sample(range(2, 90), KILLS))
         # (kind, acknowledged messages at which it fires or WeCom pauses, sends before a `send` kill)
-        self.plan = [("ingest", at, 0) if rng.random() < 0.5 else ("send", at, rng.randint(1, 12)) for at in points]
+        self.plan = [
+            ("ingest", at, 0) if rng.random() < 0.5 else ("send", at, rng.randint(1, 12)) for at in points
+        ]
         self.queue: deque[int] = deque(range(N))
         self.acked: set[int] = set()
         self.in_flight = 0
@@ -166,9 +190,15 @@ class _Chaos:
         kind, at, sends = self.plan.pop(0)
         os.kill(self.proc.pid, signal.SIGKILL)
         self.up, self.restart_needed, self.holding_since = False, True, None
-        self.kills.append({"planned": f"{kind}@{at}" + (f"+{sends} sends" if sends else ""), "fired_by": trigger,
-                           "acked": len(self.acked), "life_acks": len(self.life_acked),
-                           "life_sends": self.life_sends})
+        self.kills.append(
+            {
+                "planned": f"{kind}@{at}" + (f"+{sends} sends" if sends else ""),
+                "fired_by": trigger,
+                "acked": len(self.acked),
+                "life_acks": len(self.life_acked),
+                "life_sends": self.life_sends,
+            }
+        )
         # WeCom also re-delivers some acknowledged callbacks (an answer lost on the way back): a fifth of this life's
         again = [i for i in self.life_acked if self.rng.random() < 0.2]
         self.queue.extend(again)
@@ -197,7 +227,9 @@ class _Chaos:
         """Main thread: restart the server after each kill until the senders are done."""
         while True:
             with self.cv:
-                self.cv.wait_for(lambda: self.restart_needed or not any(t.is_alive() for t in senders), timeout=1)
+                self.cv.wait_for(
+                    lambda: self.restart_needed or not any(t.is_alive() for t in senders), timeout=1
+                )
                 if not self.restart_needed:
                     if not any(t.is_alive() for t in senders):
                         return
@@ -245,28 +277,47 @@ def test_sigkill_ten_times_in_1000_messages_loses_nothing_and_doubles_nothing(db
     seed = int(os.environ.get("KILL_SEED") or random.SystemRandom().randrange(2**31))
     print(f"KILL_SEED={seed}")
     redis_server.flushall()
-    wecom = FakeWeCom(corp_id=DEMO_CORP["WECOM_CORP_ID"], secret=DEMO_CORP["WECOM_SECRET"],
-                      agent_id=DEMO_CORP["WECOM_AGENT_ID"])
+    wecom = FakeWeCom(
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+        secret=DEMO_CORP["WECOM_SECRET"],
+        agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+    )
     chaos: _Chaos | None = None
     with _Emulator(wecom, on_send=lambda: chaos.on_send()) as emu:
         port = _port()
         lives = iter(range(100))
 
         def start_server() -> subprocess.Popen:
-            return _serve(db_url, tmp_path / "srv", port, api_base=emu.base,
-                          redis_url=f"unix://{redis_server.socket_file}", log=tmp_path / f"life{next(lives)}.log")
+            return _serve(
+                db_url,
+                tmp_path / "srv",
+                port,
+                api_base=emu.base,
+                redis_url=f"unix://{redis_server.socket_file}",
+                log=tmp_path / f"life{next(lives)}.log",
+            )
 
         chaos = _Chaos(random.Random(seed), start_server)
         ctx = f"KILL_SEED={seed} plan={chaos.plan}"
         client = httpx.Client(timeout=5, limits=httpx.Limits(max_connections=SENDERS))
         url = f"http://127.0.0.1:{port}/wecom/callback"
-        peer = WeComPeer(wecom, callback_url=url, token=DEMO_CORP["WECOM_TOKEN"], aes_key=DEMO_CORP["WECOM_AES_KEY"],
-                         corp_id=DEMO_CORP["WECOM_CORP_ID"], agent_id=DEMO_CORP["WECOM_AGENT_ID"], client=client)
+        peer = WeComPeer(
+            wecom,
+            callback_url=url,
+            token=DEMO_CORP["WECOM_TOKEN"],
+            aes_key=DEMO_CORP["WECOM_AES_KEY"],
+            corp_id=DEMO_CORP["WECOM_CORP_ID"],
+            agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+            client=client,
+        )
         # every request built first: a WeCom retry resends the same bytes
         sealed = [peer.seal(_text_xml(f"m{i:04d}", i)) for i in range(N)]
         chaos.start()
         try:
-            senders = [threading.Thread(target=chaos.sender, args=(client, url, sealed), daemon=True) for _ in range(SENDERS)]
+            senders = [
+                threading.Thread(target=chaos.sender, args=(client, url, sealed), daemon=True)
+                for _ in range(SENDERS)
+            ]
             for t in senders:
                 t.start()
             chaos.run_restarts(senders)
@@ -284,9 +335,15 @@ def test_sigkill_ten_times_in_1000_messages_loses_nothing_and_doubles_nothing(db
 
         # a worker here finishes what the dead lives left claimed: its clock is past their leases
         clock = FixedClock(datetime.now(UTC) + timedelta(minutes=5))
-        settings = make_settings(db_url, tmp_path / "drain", WECOM_API_BASE=emu.base,
-                                 **{k: DEMO_CORP[k] for k in ("WECOM_CORP_ID", "WECOM_SECRET", "WECOM_AGENT_ID",
-                                                              "WECOM_TOKEN", "WECOM_AES_KEY")})
+        settings = make_settings(
+            db_url,
+            tmp_path / "drain",
+            WECOM_API_BASE=emu.base,
+            **{
+                k: DEMO_CORP[k]
+                for k in ("WECOM_CORP_ID", "WECOM_SECRET", "WECOM_AGENT_ID", "WECOM_TOKEN", "WECOM_AES_KEY")
+            },
+        )
         services = build(settings, clock=clock, redis_client=redis_server)
 
         async def beat():
@@ -305,11 +362,19 @@ def test_sigkill_ten_times_in_1000_messages_loses_nothing_and_doubles_nothing(db
         effects = Counter(s.scalars(select(OutboxRow.recipient)))
         sent = s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "sent"))
     per_user = Counter(d.userid for d in wecom.all_deliveries())
-    print(f"posts={chaos.posts} inbox={inbox_rows} done={inbox_done} effects={sum(effects.values())} "
-          f"deliveries={sum(per_user.values())} resends_suppressed_by_wecom={suppressed}")
-    record("kill -9 of the server ×10 in 1,000 messages", db_url, messages=N,
-           kills=len(chaos.kills), stored=inbox_rows, processed_twice=lost_and_twice(N, effects.elements())["twice"],
-           **lost_and_twice(N, per_user.elements()))
+    print(
+        f"posts={chaos.posts} inbox={inbox_rows} done={inbox_done} effects={sum(effects.values())} "
+        f"deliveries={sum(per_user.values())} resends_suppressed_by_wecom={suppressed}"
+    )
+    record(
+        "kill -9 of the server ×10 in 1,000 messages",
+        db_url,
+        messages=N,
+        kills=len(chaos.kills),
+        stored=inbox_rows,
+        processed_twice=lost_and_twice(N, effects.elements())["twice"],
+        **lost_and_twice(N, per_user.elements()),
+    )
     assert inbox_rows == N, ctx  # stored once
     assert inbox_done == N, ctx  # processed
     assert len(effects) == N and set(effects.values()) == {1}, ctx  # 0 processed twice
@@ -322,7 +387,9 @@ def test_sigkill_ten_times_in_1000_messages_loses_nothing_and_doubles_nothing(db
 
 
 def _text_xml(user: str, i: int) -> str:
-    return (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{1_700_000_000 + i}</CreateTime>"
-            f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好]]></Content><MsgId>{9_000_000 + i}</MsgId>"
-            f"<AgentID>1000002</AgentID></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{1_700_000_000 + i}</CreateTime>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好]]></Content><MsgId>{9_000_000 + i}</MsgId>"
+        f"<AgentID>1000002</AgentID></xml>"
+    )

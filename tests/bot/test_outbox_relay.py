@@ -1,4 +1,5 @@
 """The outbox relay against a WeCom that fails, refuses and rate-limits — nothing lost, nothing seen twice."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,8 +24,13 @@ from tests.support.harness import Harness
 def _enqueue(h, recipient: str, n: int, prefix: str = "t") -> None:
     with h.session_factory() as s:
         for i in range(n):
-            outbox.enqueue(s, recipient=recipient, message=Text(content=f"提醒 {prefix}{i}").to_dict(),
-                           dedupe_key=f"{prefix}:{recipient}:{i}", now=h.clock.now())
+            outbox.enqueue(
+                s,
+                recipient=recipient,
+                message=Text(content=f"提醒 {prefix}{i}").to_dict(),
+                dedupe_key=f"{prefix}:{recipient}:{i}",
+                now=h.clock.now(),
+            )
         s.commit()
 
 
@@ -46,8 +52,12 @@ def test_thirty_percent_failures_every_message_delivered_once(db_url, tmp_path, 
     users = [f"u{i:03d}" for i in range(60)]
     for u in users:
         _enqueue(h, u, 5)  # 300 messages, 5 per person (under the per-minute limit)
-    h.wecom.fail_rate(0.3, modes=(Fault.SYSTEM_BUSY, Fault.FREQ_LIMIT, Fault.HTTP_502, Fault.TIMEOUT), seed=3,
-                      paths=["message/send"])
+    h.wecom.fail_rate(
+        0.3,
+        modes=(Fault.SYSTEM_BUSY, Fault.FREQ_LIMIT, Fault.HTTP_502, Fault.TIMEOUT),
+        seed=3,
+        paths=["message/send"],
+    )
     _run(h, minutes=10)
     h.wecom.clear_faults()
     _run(h, minutes=2)
@@ -72,7 +82,9 @@ def test_permanent_error_is_dead_and_admins_are_alerted(db_url, tmp_path, redis_
     assert len(alert) == 1 and "rep01" in alert[0]
 
 
-def test_burst_of_100_to_one_person_stays_under_the_limit_and_loses_nothing(db_url, tmp_path, redis_server, clock):
+def test_burst_of_100_to_one_person_stays_under_the_limit_and_loses_nothing(
+    db_url, tmp_path, redis_server, clock
+):
     h = Harness(db_url, tmp_path, redis_server, clock)
     _enqueue(h, "sup01", 100)
     _run(h, minutes=5)
@@ -94,8 +106,13 @@ def test_burst_of_100_to_one_person_stays_under_the_limit_and_loses_nothing(db_u
 def test_card_payload_is_rendered_once_and_resent_byte_for_byte(db_url, tmp_path, redis_server, clock):
     h = Harness(db_url, tmp_path, redis_server, clock)
     with h.session_factory() as s:
-        outbox.enqueue(s, recipient="sup01", dedupe_key="card:1", now=clock.now(),
-                       message=Card(title="审批", buttons=[Button("通过", "appr:ok:1")]).to_dict())
+        outbox.enqueue(
+            s,
+            recipient="sup01",
+            dedupe_key="card:1",
+            now=clock.now(),
+            message=Card(title="审批", buttons=[Button("通过", "appr:ok:1")]).to_dict(),
+        )
         s.commit()
     h.wecom.fail_next(1, Fault.TIMEOUT, paths=["message/send"])  # delivered, but the answer is lost
     h.tick()
@@ -121,7 +138,9 @@ def test_a_reply_is_not_stuck_behind_a_flood_of_alerts(db_url, tmp_path, redis_s
     assert len(h.wecom.deliveries_to("rep01")) <= 20 and h.wecom.dropped == []
 
 
-def test_sends_to_different_people_overlap_and_each_persons_stay_in_order(db_url, tmp_path, redis_server, clock):
+def test_sends_to_different_people_overlap_and_each_persons_stay_in_order(
+    db_url, tmp_path, redis_server, clock
+):
     h = Harness(db_url, tmp_path, redis_server, clock)
     seen = {"inflight": 0, "peak": 0, "event": None}
 
@@ -152,8 +171,9 @@ def test_sends_to_different_people_overlap_and_each_persons_stay_in_order(db_url
         assert [m["text"]["content"] for m in h.replies(u)] == ["提醒 t0", "提醒 t1", "提醒 t2"]
 
 
-def test_a_round_broken_off_by_the_database_releases_its_claims_at_once(db_url, tmp_path, redis_server, clock,
-                                                                        monkeypatch):
+def test_a_round_broken_off_by_the_database_releases_its_claims_at_once(
+    db_url, tmp_path, redis_server, clock, monkeypatch
+):
     h = Harness(db_url, tmp_path, redis_server, clock)
     for u in ("u1", "u2", "u3"):
         _enqueue(h, u, 1)
@@ -184,9 +204,19 @@ def test_no_one_gets_more_than_the_hourly_limit(db_url, tmp_path, redis_server, 
     start = clock.now()
     with h.session_factory() as s:
         for i in range(sender.HOURLY_LIMIT - 3):  # sent over the last 50 minutes, none in the last minute
-            s.add(OutboxRow(dedupe_key=f"old:{i}", recipient="sup01", kind="text", message={"kind": "text"},
-                            status="sent", attempts=1, next_try_at=start, created_at=start,
-                            sent_at=start - timedelta(minutes=50) + timedelta(seconds=3 * i)))
+            s.add(
+                OutboxRow(
+                    dedupe_key=f"old:{i}",
+                    recipient="sup01",
+                    kind="text",
+                    message={"kind": "text"},
+                    status="sent",
+                    attempts=1,
+                    next_try_at=start,
+                    created_at=start,
+                    sent_at=start - timedelta(minutes=50) + timedelta(seconds=3 * i),
+                )
+            )
         s.commit()
     _enqueue(h, "sup01", 30, prefix="late")
     _run(h, minutes=5)
@@ -199,20 +229,32 @@ def test_no_one_gets_more_than_the_hourly_limit(db_url, tmp_path, redis_server, 
     assert h.wecom.dropped == []
 
 
-def test_identical_messages_to_one_person_are_numbered_so_none_is_swallowed(db_url, tmp_path, redis_server, clock):
+def test_identical_messages_to_one_person_are_numbered_so_none_is_swallowed(
+    db_url, tmp_path, redis_server, clock
+):
     """WeCom's duplicate check drops an identical message within 30 minutes: the 2nd, 3rd, 4th get
     （2）（3）（4）, also when rendered in one round."""
     h = Harness(db_url, tmp_path, redis_server, clock)
     with h.session_factory() as s:
         for i in range(3):
-            outbox.enqueue(s, recipient="rep01", message=Text(content="请补拍照片").to_dict(), dedupe_key=f"same:{i}",
-                           now=clock.now())
+            outbox.enqueue(
+                s,
+                recipient="rep01",
+                message=Text(content="请补拍照片").to_dict(),
+                dedupe_key=f"same:{i}",
+                now=clock.now(),
+            )
         s.commit()
     h.tick()
     clock.advance(minutes=5)
     with h.session_factory() as s:
-        outbox.enqueue(s, recipient="rep01", message=Text(content="请补拍照片").to_dict(), dedupe_key="same:3",
-                       now=clock.now())
+        outbox.enqueue(
+            s,
+            recipient="rep01",
+            message=Text(content="请补拍照片").to_dict(),
+            dedupe_key="same:3",
+            now=clock.now(),
+        )
         s.commit()
     h.tick()
     assert h.texts("rep01") == ["请补拍照片", "请补拍照片（2）", "请补拍照片（3）", "请补拍照片（4）"]

@@ -1,4 +1,5 @@
 """The photo gate (bot/photos.py), the evidence rules (core/photos.py) and the file store."""
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- helpers -----------------------------------------------------------------------------------------
-def _exif(*, taken: str | None = "2026:11:23 09:15:00", offset: str | None = None,
-          gps: tuple[str, tuple, str, tuple] | None = ("N", (31.0, 13.0, 48.0), "E", (121.0, 28.0, 12.0)),
-          orientation: int | None = 6) -> Image.Exif:
+def _exif(
+    *,
+    taken: str | None = "2026:11:23 09:15:00",
+    offset: str | None = None,
+    gps: tuple[str, tuple, str, tuple] | None = ("N", (31.0, 13.0, 48.0), "E", (121.0, 28.0, 12.0)),
+    orientation: int | None = 6,
+) -> Image.Exif:
     exif = Image.Exif()
     exif[ExifTags.Base.Make] = "TestPhone"
     if orientation is not None:
@@ -64,6 +69,7 @@ def _save(img: Image.Image, fmt: str, **kw) -> bytes:
 
 def _png_bomb(width: int, height: int) -> bytes:
     """A real, complete 1-bit PNG of width×height zero pixels, compressed to a few dozen KB."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
 
@@ -82,6 +88,7 @@ def _is_red(px) -> bool:
 @pytest.fixture
 def no_decoding(monkeypatch):
     """Fail the test if any pixel data is decoded."""
+
     def refuse(self, *args, **kwargs):
         raise AssertionError("pixels were decoded")
 
@@ -131,9 +138,16 @@ def test_photo_is_not_upscaled_and_keeps_landscape():
 
 
 def test_offset_time_and_southern_western_gps():
-    data = _save(_marked_photo(640, 480), "JPEG", exif=_exif(
-        taken="2026:11:23 10:00:00", offset="+09:00",
-        gps=("S", (33.0, 52.0, 4.0), "W", (151.0, 12.0, 26.0)), orientation=1))
+    data = _save(
+        _marked_photo(640, 480),
+        "JPEG",
+        exif=_exif(
+            taken="2026:11:23 10:00:00",
+            offset="+09:00",
+            gps=("S", (33.0, 52.0, 4.0), "W", (151.0, 12.0, 26.0)),
+            orientation=1,
+        ),
+    )
     photo = process_photo(data)
     assert photo.taken_at == datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 10:00 Tokyo
     assert photo.exif_lat == pytest.approx(-(33 + 52 / 60 + 4 / 3600), abs=1e-6)
@@ -141,8 +155,13 @@ def test_offset_time_and_southern_western_gps():
 
 
 def test_zero_gps_and_placeholder_time_are_dropped():
-    data = _save(_marked_photo(640, 480), "JPEG", exif=_exif(
-        taken="0000:00:00 00:00:00", gps=("N", (0.0, 0.0, 0.0), "E", (0.0, 0.0, 0.0)), orientation=1))
+    data = _save(
+        _marked_photo(640, 480),
+        "JPEG",
+        exif=_exif(
+            taken="0000:00:00 00:00:00", gps=("N", (0.0, 0.0, 0.0), "E", (0.0, 0.0, 0.0)), orientation=1
+        ),
+    )
     photo = process_photo(data)
     assert photo.taken_at is None and photo.exif_lat is None and photo.exif_lng is None
 
@@ -196,7 +215,9 @@ def test_400_megapixel_png_bomb_is_refused_without_decoding(no_decoding):
     assert "像素" in err.value.reason_zh
 
 
-@pytest.mark.parametrize(("w", "h"), [(10_000, 10_000), (8_000, 7_000)])  # 100 MP: Pillow's warning; 56 MP: ours
+@pytest.mark.parametrize(
+    ("w", "h"), [(10_000, 10_000), (8_000, 7_000)]
+)  # 100 MP: Pillow's warning; 56 MP: ours
 def test_pixel_cap_is_checked_from_the_header(no_decoding, w, h):
     with pytest.raises(PhotoRejected) as err:
         process_photo(_png_bomb(w, h))
@@ -278,21 +299,33 @@ def test_recycled_photo_is_a_duplicate_and_a_different_one_is_not():
     for data in recycled:
         again = process_photo(data)
         assert hamming_hex(first.phash, again.phash) <= 6
-        verdict = judge_photo(phash=again.phash, earlier_hashes=["0" * 16, first.phash], taken_at=None,
-                              checked_in_at=datetime(2026, 11, 23, 9, tzinfo=SHANGHAI))
+        verdict = judge_photo(
+            phash=again.phash,
+            earlier_hashes=["0" * 16, first.phash],
+            taken_at=None,
+            checked_in_at=datetime(2026, 11, 23, 9, tzinfo=SHANGHAI),
+        )
         assert verdict.verdict == "duplicate" and verdict.reason_zh.startswith("疑似重复")
     other = process_photo(make_sample_jpeg(2400, 1800, seed=12, noise=0.1))
     assert hamming_hex(first.phash, other.phash) > 12
-    verdict = judge_photo(phash=other.phash, earlier_hashes=[first.phash], taken_at=None,
-                          checked_in_at=datetime(2026, 11, 23, 9, tzinfo=SHANGHAI))
+    verdict = judge_photo(
+        phash=other.phash,
+        earlier_hashes=[first.phash],
+        taken_at=None,
+        checked_in_at=datetime(2026, 11, 23, 9, tzinfo=SHANGHAI),
+    )
     assert verdict.verdict == "ok"
 
 
 def test_old_photo_is_off_site():
     data = _save(_marked_photo(640, 480), "JPEG", exif=_exif(taken="2026:11:20 15:00:00", orientation=1))
     photo = process_photo(data)
-    verdict = judge_photo(phash=photo.phash, earlier_hashes=[], taken_at=photo.taken_at,
-                          checked_in_at=datetime(2026, 11, 23, 9, 5, tzinfo=SHANGHAI))
+    verdict = judge_photo(
+        phash=photo.phash,
+        earlier_hashes=[],
+        taken_at=photo.taken_at,
+        checked_in_at=datetime(2026, 11, 23, 9, 5, tzinfo=SHANGHAI),
+    )
     assert verdict.verdict == "off_site"
     assert verdict.reason_zh.startswith("非现场") and "2026-11-20 15:00" in verdict.reason_zh
 
@@ -313,7 +346,9 @@ def test_hamming_hex():
 
 def test_nearest_skips_malformed_hashes():
     assert nearest("ff00ff00ff00ff00", ["zz", "", "ff00", "ff00ff00ff00ff0f", "00ff00ff00ff00ff"]) == (
-        4, "ff00ff00ff00ff0f")
+        4,
+        "ff00ff00ff00ff0f",
+    )
     assert nearest("ff00ff00ff00ff00", []) is None
 
 
@@ -327,7 +362,9 @@ def test_nearest_skips_malformed_hashes():
     ],
 )
 def test_duplicate_threshold(earlier, distance, verdict):
-    v = judge_photo(phash="ff00ff00ff00ff00", earlier_hashes=earlier, taken_at=CHECK_IN, checked_in_at=CHECK_IN)
+    v = judge_photo(
+        phash="ff00ff00ff00ff00", earlier_hashes=earlier, taken_at=CHECK_IN, checked_in_at=CHECK_IN
+    )
     assert (v.verdict, v.distance) == (verdict, distance)
 
 
@@ -351,28 +388,42 @@ def test_off_site_rule(taken, verdict):
 
 
 def test_naive_times_are_shanghai_and_max_age_is_configurable():
-    v = judge_photo(phash="ff00ff00ff00ff00", earlier_hashes=[], taken_at=datetime(2026, 11, 23, 7, 0),
-                    checked_in_at=datetime(2026, 11, 23, 10, 0), max_age=timedelta(hours=2))
+    v = judge_photo(
+        phash="ff00ff00ff00ff00",
+        earlier_hashes=[],
+        taken_at=datetime(2026, 11, 23, 7, 0),
+        checked_in_at=datetime(2026, 11, 23, 10, 0),
+        max_age=timedelta(hours=2),
+    )
     assert v.verdict == "off_site" and "早3小时" in v.reason_zh
 
 
 def test_no_capture_time_is_ok_but_noted():
-    v = judge_photo(phash="ff00ff00ff00ff00", earlier_hashes=["00ff00ff00ff00ff"], taken_at=None,
-                    checked_in_at=CHECK_IN)
+    v = judge_photo(
+        phash="ff00ff00ff00ff00", earlier_hashes=["00ff00ff00ff00ff"], taken_at=None, checked_in_at=CHECK_IN
+    )
     assert v == Verdict("ok", "通过（照片没有拍摄时间信息，未核对是否现场拍摄）", 64, None)
 
 
 def test_duplicate_wins_over_off_site():
-    v = judge_photo(phash="ff00ff00ff00ff00", earlier_hashes=["ff00ff00ff00ff00"],
-                    taken_at=CHECK_IN - timedelta(days=40), checked_in_at=CHECK_IN)
+    v = judge_photo(
+        phash="ff00ff00ff00ff00",
+        earlier_hashes=["ff00ff00ff00ff00"],
+        taken_at=CHECK_IN - timedelta(days=40),
+        checked_in_at=CHECK_IN,
+    )
     assert v.verdict == "duplicate" and v.matched_hash == "ff00ff00ff00ff00"
 
 
 def test_core_photo_rules_import_no_framework():
-    code = ("import sys, core.photos, core.ports, core.rep_line, core.licence;"
-            "bad = [m for m in ('PIL', 'imagehash', 'numpy', 'sqlalchemy', 'pydantic', 'fastapi') if m in sys.modules];"
-            "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys, core.photos, core.ports, core.rep_line, core.licence;"
+        "bad = [m for m in ('PIL', 'imagehash', 'numpy', 'sqlalchemy', 'pydantic', 'fastapi') if m in sys.modules];"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -1,4 +1,5 @@
 """统一社会信用代码 check (GB 32100-2015)."""
+
 from __future__ import annotations
 
 import random
@@ -73,7 +74,7 @@ def test_single_typo_in_the_body_is_caught():
             for c in rnd.sample(CHARSET, 5):
                 if c == code[i]:
                     continue
-                typo = code[:i] + c + code[i + 1:]
+                typo = code[:i] + c + code[i + 1 :]
                 assert not is_valid_uscc(typo), typo  # any one substitution changes the weighted sum mod 31
 
 
@@ -81,7 +82,7 @@ def test_swapped_neighbours_are_caught():
     code = _make(BODIES[1])
     for i in range(16):
         if code[i] != code[i + 1]:
-            swapped = code[:i] + code[i + 1] + code[i] + code[i + 2:]
+            swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
             assert not is_valid_uscc(swapped), swapped
 
 

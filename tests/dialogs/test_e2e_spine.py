@@ -1,4 +1,5 @@
 """End to end through the emulator: encrypted callback in → inbox → worker → outbox → message/send out."""
+
 from __future__ import annotations
 
 import threading
@@ -143,12 +144,12 @@ def test_serving_installs_the_app_menu(db_url, tmp_path, redis_server, clock):
     assert menu[0]["type"] == "pic_sysphoto" and menu[1]["type"] == "location_select"
 
 
-def test_a_batch_broken_off_by_the_database_gives_its_claims_back_at_once(db_url, tmp_path, redis_server, clock,
-                                                                          monkeypatch):
+def test_a_batch_broken_off_by_the_database_gives_its_claims_back_at_once(
+    db_url, tmp_path, redis_server, clock, monkeypatch
+):
     """The database goes away while the worker holds claims (the failure cannot even be recorded): the
     next round releases them instead of waiting out the 60 s lease, and each event is handled once."""
     from sqlalchemy.exc import OperationalError
-
 
     h = Harness(db_url, tmp_path, redis_server, clock)
     with h.session_factory() as s:

@@ -1,4 +1,5 @@
 """Dialog tests: a rep says → the bot replies, through the emulator, on real storage."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -39,7 +40,9 @@ def photo(seed: int, *, taken: datetime | None = None, size=(1600, 1200)) -> byt
 
 def visit_of(h, rep="rep01") -> VisitRow:
     with h.session_factory() as s:
-        return s.scalars(select(VisitRow).where(VisitRow.rep_userid == rep).order_by(VisitRow.checked_in_at.desc())).first()
+        return s.scalars(
+            select(VisitRow).where(VisitRow.rep_userid == rep).order_by(VisitRow.checked_in_at.desc())
+        ).first()
 
 
 def test_complete_visit_in_three_messages(h, clock):
@@ -57,7 +60,9 @@ def test_complete_visit_in_three_messages(h, clock):
     assert visit.location_source == "gps" and visit.photo_count == 3
     with h.session_factory() as s:
         tags = set(s.scalars(select(VisitTagRow.tag).where(VisitTagRow.visit_id == visit.visit_id)))
-        promises = {p.kind: p for p in s.scalars(select(PromiseRow).where(PromiseRow.visit_id == visit.visit_id))}
+        promises = {
+            p.kind: p for p in s.scalars(select(PromiseRow).where(PromiseRow.visit_id == visit.visit_id))
+        }
     assert tags == {"价格异议", "库存不足"}
     assert local(promises["promise"].due_at).date() == datetime(2026, 11, 27).date()  # that Friday
     assert "送样品" in promises["promise"].text
@@ -156,7 +161,11 @@ def test_bomb_and_truncated_photo_refused_visit_intact(h, clock):
     visit = visit_of(h)
     assert visit.status == "open" and visit.photo_count == 1
     with h.session_factory() as s:
-        assert [p.verdict for p in s.scalars(select(PhotoRow).order_by(PhotoRow.id))] == ["ok", "rejected", "rejected"]
+        assert [p.verdict for p in s.scalars(select(PhotoRow).order_by(PhotoRow.id))] == [
+            "ok",
+            "rejected",
+            "rejected",
+        ]
 
 
 def test_undo_last_text(h):
@@ -235,14 +244,27 @@ def test_duplicate_lookup_finds_hashes_up_to_seven_bits_apart(h):
     from storage import visits as visit_repo
 
     base = 0x0123_4567_89AB_CDEF
-    near = base ^ (1 << 3) ^ (1 << 20) ^ (1 << 37) ^ (1 << 50) ^ (1 << 51) ^ (1 << 60) ^ (1 << 62)  # 7 bits, every band
+    near = (
+        base ^ (1 << 3) ^ (1 << 20) ^ (1 << 37) ^ (1 << 50) ^ (1 << 51) ^ (1 << 60) ^ (1 << 62)
+    )  # 7 bits, every band
     far = base ^ 0x00FF_00FF_00FF_00FF
     with h.session_factory() as s:
         for i, value in enumerate((near, far)):
             hx = f"{value:016x}"
             b = hash_bands(hx)
-            s.add(PhotoRow(rep_userid="rep01", media_id=f"m{i}", phash=hx, ph0=b[0], ph1=b[1], ph2=b[2], ph3=b[3],
-                           verdict="ok", received_at=datetime(2026, 1, 1, tzinfo=SHANGHAI)))
+            s.add(
+                PhotoRow(
+                    rep_userid="rep01",
+                    media_id=f"m{i}",
+                    phash=hx,
+                    ph0=b[0],
+                    ph1=b[1],
+                    ph2=b[2],
+                    ph3=b[3],
+                    verdict="ok",
+                    received_at=datetime(2026, 1, 1, tzinfo=SHANGHAI),
+                )
+            )
         s.commit()
         found = visit_repo.similar_hashes(s, hash_bands(f"{base:016x}"), exclude_media="new")
     assert f"{near:016x}" in found and f"{far:016x}" not in found
@@ -251,11 +273,13 @@ def test_duplicate_lookup_finds_hashes_up_to_seven_bits_apart(h):
 def test_checkin_from_the_menu_location_picker(h):
     from bot.wecom.crypto import WeComCrypto  # noqa: F401 - the peer encrypts; the XML is WeCom's location_select
 
-    xml = ("<xml><ToUserName><![CDATA[ww_test_corp]]></ToUserName><FromUserName><![CDATA[rep01]]></FromUserName>"
-           "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[location_select]]></Event>"
-           "<EventKey><![CDATA[menu_checkin]]></EventKey><SendLocationInfo><Location_X><![CDATA[{lat}]]></Location_X>"
-           "<Location_Y><![CDATA[{lng}]]></Location_Y><Scale><![CDATA[15]]></Scale><Label><![CDATA[静安区]]></Label>"
-           "<Poiname><![CDATA[味源超市]]></Poiname></SendLocationInfo><AgentID>1000002</AgentID></xml>")
+    xml = (
+        "<xml><ToUserName><![CDATA[ww_test_corp]]></ToUserName><FromUserName><![CDATA[rep01]]></FromUserName>"
+        "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[location_select]]></Event>"
+        "<EventKey><![CDATA[menu_checkin]]></EventKey><SendLocationInfo><Location_X><![CDATA[{lat}]]></Location_X>"
+        "<Location_Y><![CDATA[{lng}]]></Location_Y><Scale><![CDATA[15]]></Scale><Label><![CDATA[静安区]]></Label>"
+        "<Poiname><![CDATA[味源超市]]></Poiname></SendLocationInfo><AgentID>1000002</AgentID></xml>"
+    )
     ts = int(h.clock.now().timestamp())
     params, body = h.peer.seal(xml.format(ts=ts, lat=WEIYUAN[0], lng=WEIYUAN[1]))
     assert h.http.post("/wecom/callback", params=params, content=body).status_code == 200
@@ -273,5 +297,9 @@ def test_voice_message_uses_wecom_recognition(h):
     visit = visit_of(h)
     assert visit.customer_id == "C001"
     with h.session_factory() as s:
-        assert set(s.scalars(select(VisitTagRow.tag).where(VisitTagRow.visit_id == visit.visit_id))) == {"库存不足"}
-        assert [p.kind for p in s.scalars(select(PromiseRow).where(PromiseRow.visit_id == visit.visit_id))] == ["promise"]
+        assert set(s.scalars(select(VisitTagRow.tag).where(VisitTagRow.visit_id == visit.visit_id))) == {
+            "库存不足"
+        }
+        assert [
+            p.kind for p in s.scalars(select(PromiseRow).where(PromiseRow.visit_id == visit.visit_id))
+        ] == ["promise"]

@@ -5,6 +5,7 @@ the key could send). The only declared failure is bot.wecom.crypto.CallbackRejec
 
     python tests/hostile/fuzz_callback.py -runs=50000 [-max_total_time=60] [CORPUS_DIR]
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,9 @@ with atheris.instrument_imports(include=["bot", "defusedxml", "wechatpy", "xml"]
     from bot.wecom.crypto import CallbackRejected, WeComCrypto
     from bot.wecom.parse import outer_encrypt, parse_inbound
 
-CRYPTO = WeComCrypto(token="testtoken", encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
-                     corp_id="ww_test_corp")
+CRYPTO = WeComCrypto(
+    token="testtoken", encoding_aes_key="abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", corp_id="ww_test_corp"
+)
 
 
 def one_input(data: bytes) -> None:

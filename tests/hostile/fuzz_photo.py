@@ -5,6 +5,7 @@ failure is bot.photos.PhotoRejected; anything else (or a hang, or memory past -r
 
 Seed the corpus with small valid JPEG/PNG/WEBP files so the mutations reach the decoders.
 """
+
 from __future__ import annotations
 
 import sys

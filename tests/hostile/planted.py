@@ -5,6 +5,7 @@ customer names, visit notes and tags (reliability.md §3.7, §6 item 14).
              └ rm_west ─ sup_b ─ rep_b1, rep_b2     (team B: the planted strings)
     finance, admin
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -61,27 +62,75 @@ def seed(session: Session, now: datetime) -> None:
         ("rep_b1", "王强", "rep", "sup_b", "西南"),
         ("rep_b2", "刘洋", "rep", "sup_b", "西南"),
     ]
-    session.add_all([UserRow(userid=u, name=n, role=r, manager_userid=m, region=reg, city="成都" if reg == "西南"
-                             else "上海") for u, n, r, m, reg in users])
+    session.add_all(
+        [
+            UserRow(
+                userid=u,
+                name=n,
+                role=r,
+                manager_userid=m,
+                region=reg,
+                city="成都" if reg == "西南" else "上海",
+            )
+            for u, n, r, m, reg in users
+        ]
+    )
     session.flush()
     customers = [(f"A{i:02d}", f"正常超市{i}号", TEAM_A_REPS[i % 2], "华东", "上海") for i in range(6)]
-    customers += [(f"B{i:02d}", text[:128], TEAM_B_REPS[i % 2], "西南", "成都") for i, text in enumerate(INJECTIONS)]
+    customers += [
+        (f"B{i:02d}", text[:128], TEAM_B_REPS[i % 2], "西南", "成都") for i, text in enumerate(INJECTIONS)
+    ]
     for n, (cid, name, owner, region, city) in enumerate(customers):
         lost = n % 4 == 0
-        session.add(CustomerRow(customer_id=cid, name=name, owner_userid=owner, region=region, city=city,
-                                channel="连锁商超", status="lost" if lost else "active",
-                                lost_on=(now - timedelta(days=20)).date() if lost else None, nps=50 + n,
-                                created_on=date(2026, 1, 1)))
+        session.add(
+            CustomerRow(
+                customer_id=cid,
+                name=name,
+                owner_userid=owner,
+                region=region,
+                city=city,
+                channel="连锁商超",
+                status="lost" if lost else "active",
+                lost_on=(now - timedelta(days=20)).date() if lost else None,
+                nps=50 + n,
+                created_on=date(2026, 1, 1),
+            )
+        )
     session.flush()
     for n, (cid, _name, owner, _r, _c) in enumerate(customers):
         note = INJECTIONS[n % len(INJECTIONS)] if cid.startswith("B") else "陈列良好"
         at = now - timedelta(days=1 + n % 5, hours=n)
-        session.add(VisitRow(visit_id=f"V{cid}", customer_id=cid, rep_userid=owner, checked_in_at=at, photo_count=3,
-                             note=note, source="chat", status="closed", completed_at=at))
-        session.add(InteractionRow(interaction_id=f"I{cid}", customer_id=cid, rep_userid=owner,
-                                   at=now - timedelta(days=4 + n % 3), channel="call"))
-        session.add(OrderRow(order_id=f"O{cid}", customer_id=cid, ordered_on=(now - timedelta(days=3)).date(),
-                             amount=1000 + n, category="饮料"))
+        session.add(
+            VisitRow(
+                visit_id=f"V{cid}",
+                customer_id=cid,
+                rep_userid=owner,
+                checked_in_at=at,
+                photo_count=3,
+                note=note,
+                source="chat",
+                status="closed",
+                completed_at=at,
+            )
+        )
+        session.add(
+            InteractionRow(
+                interaction_id=f"I{cid}",
+                customer_id=cid,
+                rep_userid=owner,
+                at=now - timedelta(days=4 + n % 3),
+                channel="call",
+            )
+        )
+        session.add(
+            OrderRow(
+                order_id=f"O{cid}",
+                customer_id=cid,
+                ordered_on=(now - timedelta(days=3)).date(),
+                amount=1000 + n,
+                category="饮料",
+            )
+        )
     session.flush()
     for n, (cid, *_rest) in enumerate(customers):
         session.add(VisitTagRow(visit_id=f"V{cid}", tag="价格异议"))
@@ -92,8 +141,11 @@ def seed(session: Session, now: datetime) -> None:
 
 def team_b_markers() -> list[str]:
     """Strings that must never appear in anything a team-A manager gets back."""
-    return [f"B{i:02d}" for i in range(len(INJECTIONS))] + [t[:128] for t in INJECTIONS] + \
-        ["rep_b1", "rep_b2", "王强", "刘洋"]
+    return (
+        [f"B{i:02d}" for i in range(len(INJECTIONS))]
+        + [t[:128] for t in INJECTIONS]
+        + ["rep_b1", "rep_b2", "王强", "刘洋"]
+    )
 
 
 def row_counts(session: Session) -> dict[str, int]:

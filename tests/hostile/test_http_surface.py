@@ -3,6 +3,7 @@
 Content-Security-Policy that lets the dashboard render (inline CSS and SVG, no script: checked in a real
 Chromium), no framing, no MIME sniffing, no Referer. The callback's fast lane stays as it was: past the
 middleware."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,8 +22,12 @@ from core import dashboard_token, ics_token
 from tests.support.factories import org
 from tests.support.harness import Harness
 
-EXPECTED = {"content-security-policy": CONTENT_SECURITY_POLICY, "x-frame-options": "DENY",
-            "x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
+EXPECTED = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
 SCHEMA_PAGES = ("/openapi.json", "/docs", "/redoc", "/docs/oauth2-redirect")
 
 
@@ -53,11 +58,22 @@ def test_no_api_schema_pages_unless_the_debug_flag_says_so(h, db_url, tmp_path, 
 def test_every_page_carries_the_security_headers(h):
     t = urlencode({"t": _dashboard_token(h)})
     key = ics_token.derive_key(h.services.settings.WECOM_SECRET)
-    pages = {"/healthz": 200, "/readyz": 200, f"/dashboard?{t}": 200, f"/dashboard/customers?{t}": 200,
-             f"/dashboard/visits?{t}": 200, f"/dashboard/visits?{t}&sample=1": 200, "/dashboard?t=bad": 403,
-             "/dashboard/customers": 403, ics_token.feed_path(key, "rep01"): 200, "/ics/rep01.ics?token=x": 404,
-             "/wecom/callback?msg_signature=x&timestamp=1&nonce=n&echostr=e": 403, "/no-such-page": 404,
-             "/openapi.json": 404, "/dashboard/customers?tier=purple": 422}
+    pages = {
+        "/healthz": 200,
+        "/readyz": 200,
+        f"/dashboard?{t}": 200,
+        f"/dashboard/customers?{t}": 200,
+        f"/dashboard/visits?{t}": 200,
+        f"/dashboard/visits?{t}&sample=1": 200,
+        "/dashboard?t=bad": 403,
+        "/dashboard/customers": 403,
+        ics_token.feed_path(key, "rep01"): 200,
+        "/ics/rep01.ics?token=x": 404,
+        "/wecom/callback?msg_signature=x&timestamp=1&nonce=n&echostr=e": 403,
+        "/no-such-page": 404,
+        "/openapi.json": 404,
+        "/dashboard/customers?tier=purple": 422,
+    }
     for path, status in pages.items():
         r = h.http.get(path)
         assert r.status_code == status, (path, r.status_code)
@@ -81,7 +97,9 @@ def served(h):
     """The assistant's app over real HTTP: uvicorn on a socket bound and listening before the thread starts,
     so a client's connection waits in the backlog until the server accepts it (nothing to poll for)."""
     page = '<!doctype html><html><head><title>probe</title></head><body><script>document.title="ran"</script></body></html>'
-    h.app.add_api_route("/csp-probe", lambda: HTMLResponse(page))  # a page that breaks the policy: the control
+    h.app.add_api_route(
+        "/csp-probe", lambda: HTMLResponse(page)
+    )  # a page that breaks the policy: the control
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
@@ -97,10 +115,27 @@ def served(h):
 def _chromium(url: str, profile) -> tuple[str, list[str]]:  # noqa: ANN001
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if browser is None:
-        pytest.fail("Chromium is not installed (apt-get install -y chromium), so the policy cannot be checked")
-    run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                          "--no-first-run", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-                          "--dump-dom", url], capture_output=True, text=True, timeout=90)
+        pytest.fail(
+            "Chromium is not installed (apt-get install -y chromium), so the policy cannot be checked"
+        )
+    run = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout, [line for line in run.stderr.splitlines() if "Content Security Policy" in line]
 
@@ -109,8 +144,12 @@ def test_the_dashboard_renders_under_its_policy_in_chromium(h, served, tmp_path)
     t = urlencode({"t": _dashboard_token(h)})
     dom, refused = _chromium(f"{served}/csp-probe", tmp_path / "p0")
     assert refused and "<title>probe</title>" in dom, "the browser must report what the policy blocks"
-    for path in (f"/dashboard?{t}", f"/dashboard/customers?{t}", f"/dashboard/visits?{t}&sample=1",
-                 "/dashboard?t=bad"):
+    for path in (
+        f"/dashboard?{t}",
+        f"/dashboard/customers?{t}",
+        f"/dashboard/visits?{t}&sample=1",
+        "/dashboard?t=bad",
+    ):
         dom, refused = _chromium(served + path, tmp_path / "p1")
         assert not refused, (path, refused)
         assert "<style>" in dom and "<script" not in dom, path

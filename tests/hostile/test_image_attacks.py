@@ -3,6 +3,7 @@ worker's media/get download, the photo gate — not just the gate function: ever
 and broken file is refused with a reason the rep can read, and nothing is stored (no file, no usable photo
 row; the refusal itself is recorded as evidence). A real 12 MP phone photo with GPS EXIF is the control:
 stored, re-encoded, with no EXIF left in the file."""
+
 from __future__ import annotations
 
 import struct
@@ -23,6 +24,7 @@ from tests.support.harness import Harness
 
 def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
     """A complete, valid 1-bit PNG of width×height zero pixels: 400 MP in about 48 KB."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
 
@@ -54,8 +56,14 @@ def gif_with_oversized_frame() -> bytes:
 
 
 def fits() -> bytes:
-    cards = ["SIMPLE  =                    T", "BITPIX  =                    8", "NAXIS   =                    2",
-             "NAXIS1  =                10000", "NAXIS2  =                10000", "END"]
+    cards = [
+        "SIMPLE  =                    T",
+        "BITPIX  =                    8",
+        "NAXIS   =                    2",
+        "NAXIS1  =                10000",
+        "NAXIS2  =                10000",
+        "END",
+    ]
     header = "".join(c.ljust(80) for c in cards).ljust(2880).encode()
     return header + b"\x00" * 2880
 
@@ -73,7 +81,10 @@ ATTACKS = {
     "fits": (fits(), "image/jpeg"),
     "bmp": (_saved("BMP"), "image/bmp"),
     "tiff": (_saved("TIFF"), "image/tiff"),
-    "svg_with_script": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+    "svg_with_script": (
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "image/svg+xml",
+    ),
     "html_as_jpeg": (b"<html><body>not a photo</body></html>", "image/jpeg"),
     "truncated_jpeg": (make_sample_jpeg(800, 600)[:20_000], "image/jpeg"),
     "over_10_mb": (b"\xff\xd8\xff\xe0" + b"\x00" * (11 * 1024 * 1024), "image/jpeg"),

@@ -1,6 +1,7 @@
 """Property tests: whatever bytes or text reach a parser, it answers or refuses with its declared error —
 the callback's parsers only ever raise bot.wecom.crypto.CallbackRejected, the rep's one-line parser never raises
 under any organisation's tag menu, and what the callback stores is strict JSON."""
+
 from __future__ import annotations
 
 import base64
@@ -17,20 +18,70 @@ from core.rep_line import ParsedLine, parse_line
 from core.tags import DEFAULT_MENU, TagMenu
 from tests.support.db import TEST_CORP
 
-CRYPTO = WeComCrypto(token=TEST_CORP["WECOM_TOKEN"], encoding_aes_key=TEST_CORP["WECOM_AES_KEY"],
-                     corp_id=TEST_CORP["WECOM_CORP_ID"])
+CRYPTO = WeComCrypto(
+    token=TEST_CORP["WECOM_TOKEN"],
+    encoding_aes_key=TEST_CORP["WECOM_AES_KEY"],
+    corp_id=TEST_CORP["WECOM_CORP_ID"],
+)
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- the callback --------------------------------------------------------------------------------------
 
-XML_BITS = st.sampled_from(["<xml>", "</xml>", "<Encrypt>", "</Encrypt>", "<![CDATA[", "]]>", "<!DOCTYPE x [",
-                            "<!ENTITY e SYSTEM 'file:///etc/passwd'>", "]>", "&e;", "&amp;", "&#0;", "&#x110000;",
-                            "<?xml version='1.0' encoding='", "gbk", "utf-16", "'?>", "<a b='", "'/>", "\x00",
-                            "\ufeff", "<!--", "-->", "<", ">", "&", "\"", "'", "\n"])
+XML_BITS = st.sampled_from(
+    [
+        "<xml>",
+        "</xml>",
+        "<Encrypt>",
+        "</Encrypt>",
+        "<![CDATA[",
+        "]]>",
+        "<!DOCTYPE x [",
+        "<!ENTITY e SYSTEM 'file:///etc/passwd'>",
+        "]>",
+        "&e;",
+        "&amp;",
+        "&#0;",
+        "&#x110000;",
+        "<?xml version='1.0' encoding='",
+        "gbk",
+        "utf-16",
+        "'?>",
+        "<a b='",
+        "'/>",
+        "\x00",
+        "\ufeff",
+        "<!--",
+        "-->",
+        "<",
+        ">",
+        "&",
+        '"',
+        "'",
+        "\n",
+    ]
+)
 XMLISH = st.lists(st.one_of(XML_BITS, st.text(max_size=8)), max_size=30).map("".join)
-ENCODINGS = st.one_of(st.sampled_from(["utf-8", "gbk", "gb18030", "big5", "utf-7", "utf-16", "utf-32", "latin-1",
-                                       "idna", "rot13", "base64", "punycode", "x-nope", ""]),
-                      st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=12))
+ENCODINGS = st.one_of(
+    st.sampled_from(
+        [
+            "utf-8",
+            "gbk",
+            "gb18030",
+            "big5",
+            "utf-7",
+            "utf-16",
+            "utf-32",
+            "latin-1",
+            "idna",
+            "rot13",
+            "base64",
+            "punycode",
+            "x-nope",
+            "",
+        ]
+    ),
+    st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=1, max_size=12),
+)
 DECLARED = st.builds(lambda enc, rest: f"<?xml version='1.0' encoding='{enc}'?>{rest}", ENCODINGS, XMLISH)
 
 
@@ -42,8 +93,14 @@ def _only_declared(fn, *args) -> None:  # noqa: ANN001
 
 
 @FAST
-@given(st.one_of(st.binary(max_size=2000), XMLISH.map(str.encode), DECLARED.map(str.encode),
-                 XMLISH.map(lambda t: t.encode("utf-16"))))
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        XMLISH.map(str.encode),
+        DECLARED.map(str.encode),
+        XMLISH.map(lambda t: t.encode("utf-16")),
+    )
+)
 def test_outer_envelope_parser_raises_only_callback_rejected(body):
     _only_declared(outer_encrypt, body)
 
@@ -54,14 +111,65 @@ def test_xml_parser_raises_only_callback_rejected(text):
     _only_declared(parse_xml, text)
 
 
-FIELDS = ["ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "AgentID", "Event", "EventKey",
-          "Latitude", "Longitude", "Precision", "Location_X", "Location_Y", "Scale", "Label", "MediaId", "Title",
-          "TaskId", "CardType", "ResponseCode", "Recognition", "SelectedItems"]
+FIELDS = [
+    "ToUserName",
+    "FromUserName",
+    "CreateTime",
+    "MsgType",
+    "Content",
+    "MsgId",
+    "AgentID",
+    "Event",
+    "EventKey",
+    "Latitude",
+    "Longitude",
+    "Precision",
+    "Location_X",
+    "Location_Y",
+    "Scale",
+    "Label",
+    "MediaId",
+    "Title",
+    "TaskId",
+    "CardType",
+    "ResponseCode",
+    "Recognition",
+    "SelectedItems",
+]
 MSG_TYPES = ["text", "image", "voice", "location", "file", "video", "event", "", "TEXT"]
-EVENTS = ["enter_agent", "LOCATION", "location", "click", "view", "template_card_event", "template_card_menu_event",
-          "subscribe", ""]
-VALUES = st.one_of(st.text(max_size=40), st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "-0", "0x10", "１２",
-                                                          "٣", "9" * 400, "-1", "3.5", " 7 ", "", "1_000"]))
+EVENTS = [
+    "enter_agent",
+    "LOCATION",
+    "location",
+    "click",
+    "view",
+    "template_card_event",
+    "template_card_menu_event",
+    "subscribe",
+    "",
+]
+VALUES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "nan",
+            "NaN",
+            "inf",
+            "-inf",
+            "1e999",
+            "-0",
+            "0x10",
+            "１２",
+            "٣",
+            "9" * 400,
+            "-1",
+            "3.5",
+            " 7 ",
+            "",
+            "1_000",
+        ]
+    ),
+)
 
 
 @st.composite
@@ -77,8 +185,10 @@ def inner_xml(draw) -> str:  # noqa: ANN001
         v = v.replace("]]>", "")
         parts.append(f"<{k}><![CDATA[{v}]]></{k}>" if draw(st.booleans()) else f"<{k}>{_escape(v)}</{k}>")
     if draw(st.booleans()):
-        parts.append("<SelectedItems><SelectedItem><QuestionKey>q</QuestionKey><OptionIds><OptionId>"
-                     f"{_escape(draw(st.text(max_size=5)))}</OptionId></OptionIds></SelectedItem></SelectedItems>")
+        parts.append(
+            "<SelectedItems><SelectedItem><QuestionKey>q</QuestionKey><OptionIds><OptionId>"
+            f"{_escape(draw(st.text(max_size=5)))}</OptionId></OptionIds></SelectedItem></SelectedItems>"
+        )
     return "<xml>" + "".join(parts) + "</xml>"
 
 
@@ -98,10 +208,15 @@ def test_inner_message_parser_refuses_or_gives_a_storable_event(plaintext):
 
 
 @FAST
-@given(st.one_of(st.text(max_size=300),
-                 st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode()),
-                 st.integers(1, 20).flatmap(lambda n: st.binary(min_size=32 * n, max_size=32 * n))
-                 .map(lambda b: base64.b64encode(b).decode())))
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode()),
+        st.integers(1, 20)
+        .flatmap(lambda n: st.binary(min_size=32 * n, max_size=32 * n))
+        .map(lambda b: base64.b64encode(b).decode()),
+    )
+)
 def test_decrypt_of_anything_raises_only_callback_rejected(encrypted):
     _only_declared(CRYPTO.decrypt, encrypted)
 
@@ -113,7 +228,9 @@ def test_signature_check_of_anything_raises_only_callback_rejected(sig, ts, nonc
 
 
 @FAST
-@given(st.text(min_size=0, max_size=2000), st.text(alphabet=string.ascii_letters + string.digits, max_size=20))
+@given(
+    st.text(min_size=0, max_size=2000), st.text(alphabet=string.ascii_letters + string.digits, max_size=20)
+)
 def test_seal_then_decrypt_round_trips_and_another_corp_is_refused(plaintext, other):
     params, enc = CRYPTO.seal(plaintext, timestamp="1700000000")
     CRYPTO.verify(params["msg_signature"], params["timestamp"], params["nonce"], enc)
@@ -130,7 +247,9 @@ def test_seal_then_decrypt_round_trips_and_another_corp_is_refused(plaintext, ot
 
 # --- the rep's one line, under any organisation's menu ----------------------------------------------------
 
-WORD = st.text(alphabet=st.characters(codec="utf-8", categories=["Lo", "Ll", "Lu", "Nd"]), min_size=1, max_size=6)
+WORD = st.text(
+    alphabet=st.characters(codec="utf-8", categories=["Lo", "Ll", "Lu", "Nd"]), min_size=1, max_size=6
+)
 
 
 @st.composite
@@ -149,8 +268,27 @@ def menus(draw) -> TagMenu:  # noqa: ANN001
         assume(False)  # a refused config (a shared synonym, a duplicate name): tested in test_rep_text
 
 
-LINE_BITS = st.sampled_from(["嫌贵", "缺货", "承诺", "周五前", "送样品", "15天后回访", "下周", "月底", "不", "没",
-                             "，", " ", "3天内", "明天下午", "12/5前", "回访", "跟进"])
+LINE_BITS = st.sampled_from(
+    [
+        "嫌贵",
+        "缺货",
+        "承诺",
+        "周五前",
+        "送样品",
+        "15天后回访",
+        "下周",
+        "月底",
+        "不",
+        "没",
+        "，",
+        " ",
+        "3天内",
+        "明天下午",
+        "12/5前",
+        "回访",
+        "跟进",
+    ]
+)
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,6 +1,7 @@
 """Privacy: reps' whereabouts are kept 180 days (storage/retention.py), wherever a copy lives — the visit, the
 photo's EXIF columns, the raw inbox event, the audit snapshots — and the logs never carry a decrypted message
 body or a phone number."""
+
 from __future__ import annotations
 
 import io
@@ -26,17 +27,61 @@ DAY = timedelta(days=1)
 def _visits(s, now, n: int, *, age_days: float, prefix: str) -> None:  # noqa: ANN001
     for i in range(n):
         at = now - DAY * age_days - timedelta(minutes=i)
-        s.add(VisitRow(visit_id=f"{prefix}{i}", customer_id="C001", rep_userid="rep01", checked_in_at=at,
-                       lat=31.234567 + i / 1e5, lng=121.474747, photo_count=0, source="chat", status="closed",
-                       location_source="gps", distance_m=12.5))
+        s.add(
+            VisitRow(
+                visit_id=f"{prefix}{i}",
+                customer_id="C001",
+                rep_userid="rep01",
+                checked_in_at=at,
+                lat=31.234567 + i / 1e5,
+                lng=121.474747,
+                photo_count=0,
+                source="chat",
+                status="closed",
+                location_source="gps",
+                distance_m=12.5,
+            )
+        )
         s.flush()
-        s.add(PhotoRow(visit_id=f"{prefix}{i}", rep_userid="rep01", media_id=f"m{prefix}{i}", verdict="ok",
-                       received_at=at, exif_lat=31.2345, exif_lng=121.4747))
-        s.add(InboxRow(dedupe_key=f"evt:{prefix}{i}", sender="rep01", kind="location_report", status="done",
-                       received_at=at, attempts=0, event={"type": "location_report", "sender": "rep01", "at": 1,
-                                                          "lat": 31.2345, "lng": 121.4747, "precision": 15.0}))
-        s.add(AuditRow(at=at, actor="rep01", action="create", entity="visit", entity_id=f"{prefix}{i}",
-                       after={"visit_id": f"{prefix}{i}", "lat": 31.234567, "lng": 121.474747, "distance_m": 12.5}))
+        s.add(
+            PhotoRow(
+                visit_id=f"{prefix}{i}",
+                rep_userid="rep01",
+                media_id=f"m{prefix}{i}",
+                verdict="ok",
+                received_at=at,
+                exif_lat=31.2345,
+                exif_lng=121.4747,
+            )
+        )
+        s.add(
+            InboxRow(
+                dedupe_key=f"evt:{prefix}{i}",
+                sender="rep01",
+                kind="location_report",
+                status="done",
+                received_at=at,
+                attempts=0,
+                event={
+                    "type": "location_report",
+                    "sender": "rep01",
+                    "at": 1,
+                    "lat": 31.2345,
+                    "lng": 121.4747,
+                    "precision": 15.0,
+                },
+            )
+        )
+        s.add(
+            AuditRow(
+                at=at,
+                actor="rep01",
+                action="create",
+                entity="visit",
+                entity_id=f"{prefix}{i}",
+                after={"visit_id": f"{prefix}{i}", "lat": 31.234567, "lng": 121.474747, "distance_m": 12.5},
+            )
+        )
     s.commit()
 
 
@@ -70,9 +115,18 @@ def test_purge_removes_old_coordinates_everywhere_and_keeps_recent_ones(seeded, 
         for a in s.scalars(select(AuditRow).where(AuditRow.entity == "visit")):
             assert (a.after["lat"] is None) == a.entity_id.startswith("old") and a.after["distance_m"] == 12.5
         (purge,) = s.scalars(select(AuditRow).where(AuditRow.action == "purge"))
-        assert purge.actor == "system:retention" and purge.after["visits"] == 4 and purge.after["mode"] == "removed"
+        assert (
+            purge.actor == "system:retention"
+            and purge.after["visits"] == 4
+            and purge.after["mode"] == "removed"
+        )
     with seeded() as s:  # idempotent: nothing left, no second audit row
-        assert retention.purge_visit_gps(s, now=clock.now()) == {"visits": 0, "photos": 0, "inbox": 0, "audit": 0}
+        assert retention.purge_visit_gps(s, now=clock.now()) == {
+            "visits": 0,
+            "photos": 0,
+            "inbox": 0,
+            "audit": 0,
+        }
         s.commit()
         assert _count(s, AuditRow, AuditRow.action == "purge") == 1
 
@@ -86,8 +140,10 @@ def test_coarsening_keeps_a_one_kilometre_grid_and_is_idempotent(seeded, clock):
         old = {v.visit_id: (v.lat, v.lng) for v in s.scalars(select(VisitRow))}
         assert all(old[f"old{i}"] == (31.23, 121.47) for i in range(4))
         assert old["new0"] == (31.234567, 121.474747)
-        assert {(p.exif_lat, p.exif_lng) for p in s.scalars(select(PhotoRow).where(PhotoRow.visit_id.like("old%")))} \
-            == {(31.23, 121.47)}
+        assert {
+            (p.exif_lat, p.exif_lng)
+            for p in s.scalars(select(PhotoRow).where(PhotoRow.visit_id.like("old%")))
+        } == {(31.23, 121.47)}
         a = s.scalars(select(AuditRow).where(AuditRow.entity_id == "old0")).one()
         assert (a.after["lat"], a.after["lng"]) == (31.23, 121.47)
         raw = s.scalars(select(InboxRow).where(InboxRow.dedupe_key == "evt:old0")).one()
@@ -96,7 +152,11 @@ def test_coarsening_keeps_a_one_kilometre_grid_and_is_idempotent(seeded, clock):
         again = retention.purge_visit_gps(s, now=clock.now(), coarsen_to_m=1000)
         s.commit()
     assert again == {"visits": 0, "photos": 0, "inbox": 0, "audit": 0}
-    assert retention.decimals_for(1000) == 2 and retention.decimals_for(100) == 3 and retention.decimals_for(500) == 2
+    assert (
+        retention.decimals_for(1000) == 2
+        and retention.decimals_for(100) == 3
+        and retention.decimals_for(500) == 2
+    )
 
 
 def test_sweep_runs_at_most_once_a_day_in_batches_with_one_audit_row_each(seeded, clock):
@@ -146,7 +206,10 @@ def test_a_real_check_in_loses_its_coordinates_after_180_days(db_url, tmp_path, 
     clock.advance(days=181)
     h.tick()
     with h.session_factory() as s:
-        assert s.scalars(select(VisitRow.lat)).one() is None and s.scalars(select(PhotoRow.exif_lat)).one() is None
+        assert (
+            s.scalars(select(VisitRow.lat)).one() is None
+            and s.scalars(select(PhotoRow.exif_lat)).one() is None
+        )
         for row in s.scalars(select(InboxRow).where(InboxRow.kind.in_(retention.LOCATION_KINDS))):
             assert row.event["lat"] is None and row.event["lng"] is None
         for a in s.scalars(select(AuditRow).where(AuditRow.entity.in_(("visit", "photo")))):
@@ -159,8 +222,11 @@ def test_logs_at_info_never_show_a_message_body_or_a_phone_number(db_url, tmp_pa
     """What `serve` prints (bot.logs at INFO) while the assistant handles messages carrying a phone number."""
     phone, secret = "13800138000", "紫色长颈鹿暗号"
     root = logging.getLogger()
-    saved = (root.handlers[:], root.level, {n: logging.getLogger(n).level for n in ("httpx", "uvicorn.access",
-                                                                                    "apscheduler")})
+    saved = (
+        root.handlers[:],
+        root.level,
+        {n: logging.getLogger(n).level for n in ("httpx", "uvicorn.access", "apscheduler")},
+    )
     stream = io.StringIO()
     records: list[logging.LogRecord] = []
 

@@ -9,6 +9,7 @@ The slice is recomputed here: the asker's visible owners (own walk of the tree),
 team is a supervisor or regional manager inside the scope (the subtree, again by own walk), and to a region only
 when some customer in the scope has it.
 """
+
 from __future__ import annotations
 
 import re
@@ -115,10 +116,14 @@ def test_pages_show_only_the_scope_and_count_only_the_scope(session_factory, cas
     customers = {c["customer_id"]: c for c in org["customers"]}
     in_slice = {cid for cid, c in customers.items() if _in_slice(c, owners, region)}
     tier_of = {s["customer_id"]: s["tier"] for s in org["scores"]}
-    visits = [v for v in org["visits"] if v["customer_id"] in in_slice and period.contains(v["checked_in_at"])]
+    visits = [
+        v for v in org["visits"] if v["customer_id"] in in_slice and period.contains(v["checked_in_at"])
+    ]
     tagged = {t["visit_id"] for t in org["tags"]}
-    event(f"outside the scope: {'some' if forbidden else 'none'}; slice: {'empty' if not in_slice else 'some'}; "
-          f"narrowed: {'yes' if in_slice != {c for c in customers if sees(vis, customers[c]['owner_userid'])} else 'no'}")
+    event(
+        f"outside the scope: {'some' if forbidden else 'none'}; slice: {'empty' if not in_slice else 'some'}; "
+        f"narrowed: {'yes' if in_slice != {c for c in customers if sees(vis, customers[c]['owner_userid'])} else 'no'}"
+    )
 
     # the main page: the three figures, the score tiers, the red and newly yellow lists
     page = http.get("/dashboard", params=base)
@@ -130,20 +135,35 @@ def test_pages_show_only_the_scope_and_count_only_the_scope(session_factory, cas
     touches += [(i["customer_id"], i["at"]) for i in org["interactions"]]
     fresh = {cid for cid, at in touches if as_of - timedelta(days=FRESH_DAYS) <= at <= as_of}
     assert _kpi(page.text, "freshness") == (sum(1 for c in active if c["customer_id"] in fresh), len(active))
-    complete = [v for v in visits if v["lat"] is not None and v["photo_count"] >= 3 and v["visit_id"] in tagged]
+    complete = [
+        v for v in visits if v["lat"] is not None and v["photo_count"] >= 3 and v["visit_id"] in tagged
+    ]
     assert _kpi(page.text, "completeness") == (len(complete), len(visits))
     lo, hi = period.date_bounds(SHANGHAI)
-    opps = [o for o in org["opportunities"] if o["customer_id"] in in_slice
-            and (lo is None or o["entered_on"] >= lo) and (hi is None or o["entered_on"] <= hi)]
+    opps = [
+        o
+        for o in org["opportunities"]
+        if o["customer_id"] in in_slice
+        and (lo is None or o["entered_on"] >= lo)
+        and (hi is None or o["entered_on"] <= hi)
+    ]
     assert _kpi(page.text, "funnel") == (sum(1 for o in opps if o["stage"] in REACHED), len(opps))
     for tier in ("red", "yellow", "blue"):
         n = sum(1 for cid in in_slice if customers[cid]["status"] == "active" and tier_of.get(cid) == tier)
         assert re.search(rf'data-tier="{tier}">(?:\D*?)(\d+)<', page.text).group(1) == str(n), tier
-    teams = set(re.findall(r'<option value="([^"]*)"', re.search(r'name="team">(.*?)</select>', page.text).group(1)))
+    teams = set(
+        re.findall(r'<option value="([^"]*)"', re.search(r'name="team">(.*?)</select>', page.text).group(1))
+    )
     assert all(sees(vis, t) for t in teams - {""}), (teams, vis)  # the team filter offers only teams in scope
-    regions = set(re.findall(r'<option value="([^"]*)"', re.search(r'name="region">(.*?)</select>', page.text).group(1)))
-    assert regions - {""} == {c["region"] for c in org["customers"] if c["region"] and sees(vis, c["owner_userid"])}
-    if owners is not None:  # per rep: owners in the slice, and the reps of its visits (a visit counts by its rep)
+    regions = set(
+        re.findall(r'<option value="([^"]*)"', re.search(r'name="region">(.*?)</select>', page.text).group(1))
+    )
+    assert regions - {""} == {
+        c["region"] for c in org["customers"] if c["region"] and sees(vis, c["owner_userid"])
+    }
+    if (
+        owners is not None
+    ):  # per rep: owners in the slice, and the reps of its visits (a visit counts by its rep)
         reps = set(re.findall(r'data-group="rep" data-key="([^"]*)"', page.text))
         assert reps <= owners | {v["rep_userid"] for v in visits}, (reps, owners)
     for c in org["customers"]:  # the red and yellow lists name only customers of the slice
@@ -155,9 +175,14 @@ def test_pages_show_only_the_scope_and_count_only_the_scope(session_factory, cas
     assert page.status_code == 200, page.text
     _no_customer_outside(page.text, forbidden, "customers")
     rep_ok = not f["rep"] or sees(owners, f["rep"])
-    expected = {cid for cid in in_slice if rep_ok and customers[cid]["status"] == "active"
-                and (not f["rep"] or customers[cid]["owner_userid"] == f["rep"])
-                and (not f["tier"] or tier_of.get(cid) == f["tier"])}
+    expected = {
+        cid
+        for cid in in_slice
+        if rep_ok
+        and customers[cid]["status"] == "active"
+        and (not f["rep"] or customers[cid]["owner_userid"] == f["rep"])
+        and (not f["tier"] or tier_of.get(cid) == f["tier"])
+    }
     assert set(re.findall(r'data-customer="([^"]+)"', page.text)) == expected, (f, owners, region)
     assert _total(page.text) == len(expected)
 

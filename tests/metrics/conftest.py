@@ -5,6 +5,7 @@
 - `small_org` (per test, per backend): a tiny hand-made organisation whose figures are computed by hand
   in the tests.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -71,29 +72,64 @@ def seed_small_org(factory) -> None:  # noqa: ANN001
     with factory() as s:
         for userid, name, role, manager, region in ORG:
             s.add(UserRow(userid=userid, name=name, role=role, manager_userid=manager, region=region))
-        cs = [("c1", "rep1", "华东", "active", 80, None), ("c2", "rep1", "华东", "lost", 60, date(2026, 11, 10)),
-              ("c3", "rep2", "华南", "active", None, None), ("c4", "rep3", "华东", "active", 50, None),
-              ("c5", "rep2", None, "active", 90, None)]
+        cs = [
+            ("c1", "rep1", "华东", "active", 80, None),
+            ("c2", "rep1", "华东", "lost", 60, date(2026, 11, 10)),
+            ("c3", "rep2", "华南", "active", None, None),
+            ("c4", "rep3", "华东", "active", 50, None),
+            ("c5", "rep2", None, "active", 90, None),
+        ]
         for cid, owner, region, status, nps, lost_on in cs:
-            s.add(CustomerRow(customer_id=cid, name=f"客户{cid}", owner_userid=owner, region=region, status=status,
-                              nps=nps, lost_on=lost_on, created_on=date(2026, 1, 1)))
+            s.add(
+                CustomerRow(
+                    customer_id=cid,
+                    name=f"客户{cid}",
+                    owner_userid=owner,
+                    region=region,
+                    status=status,
+                    nps=nps,
+                    lost_on=lost_on,
+                    created_on=date(2026, 1, 1),
+                )
+            )
         s.flush()
-        visits = [("v1", "c1", "rep1", at(2026, 11, 23, 8), True, 3, ("价格异议",)),
-                  ("v2", "c1", "rep1", at(2026, 11, 23, 8, 30), False, 4, ("库存不足",)),
-                  ("v3", "c3", "rep2", at(2026, 11, 18), True, 2, ("价格异议",)),
-                  ("v4", "c3", "rep1", at(2026, 11, 20), True, 5, ("新品兴趣", "价格异议")),
-                  ("v5", "c2", "rep1", at(2026, 10, 20), True, 3, ("账期协商",))]
+        visits = [
+            ("v1", "c1", "rep1", at(2026, 11, 23, 8), True, 3, ("价格异议",)),
+            ("v2", "c1", "rep1", at(2026, 11, 23, 8, 30), False, 4, ("库存不足",)),
+            ("v3", "c3", "rep2", at(2026, 11, 18), True, 2, ("价格异议",)),
+            ("v4", "c3", "rep1", at(2026, 11, 20), True, 5, ("新品兴趣", "价格异议")),
+            ("v5", "c2", "rep1", at(2026, 10, 20), True, 3, ("账期协商",)),
+        ]
         for vid, cid, rep, when, located, photos, tags in visits:
-            s.add(VisitRow(visit_id=vid, customer_id=cid, rep_userid=rep, checked_in_at=when,
-                           lat=31.2 if located else None, lng=121.4 if located else None, photo_count=photos))
+            s.add(
+                VisitRow(
+                    visit_id=vid,
+                    customer_id=cid,
+                    rep_userid=rep,
+                    checked_in_at=when,
+                    lat=31.2 if located else None,
+                    lng=121.4 if located else None,
+                    photo_count=photos,
+                )
+            )
             s.flush()
             for t in tags:
                 s.add(VisitTagRow(visit_id=vid, tag=t))
-        s.add(InteractionRow(interaction_id="i1", customer_id="c5", rep_userid="rep2",
-                             at=SMALL_NOW - timedelta(days=31), channel="call"))
-        for oid, cid, stage, day in (("o1", "c1", "quoted", date(2026, 11, 5)), ("o2", "c1", "lost", date(2026, 11, 6)),
-                                     ("o3", "c3", "won", date(2026, 10, 10)),
-                                     ("o4", "c3", "need_confirmed", date(2026, 11, 20))):
+        s.add(
+            InteractionRow(
+                interaction_id="i1",
+                customer_id="c5",
+                rep_userid="rep2",
+                at=SMALL_NOW - timedelta(days=31),
+                channel="call",
+            )
+        )
+        for oid, cid, stage, day in (
+            ("o1", "c1", "quoted", date(2026, 11, 5)),
+            ("o2", "c1", "lost", date(2026, 11, 6)),
+            ("o3", "c3", "won", date(2026, 10, 10)),
+            ("o4", "c3", "need_confirmed", date(2026, 11, 20)),
+        ):
             s.add(OpportunityRow(opportunity_id=oid, customer_id=cid, stage=stage, entered_on=day))
         s.commit()
 

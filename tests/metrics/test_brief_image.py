@@ -1,5 +1,6 @@
 """The weekly brief PNG: renders Chinese with a real CJK font (no tofu), at slide size, for a full and an
 empty brief; compared with an independently rendered reference by structure, not by bytes."""
+
 from __future__ import annotations
 
 import io
@@ -18,17 +19,42 @@ TITLE_BOX = (B.M, 20, B.M + 330, 100)  # where 上周经营简报 is drawn
 
 def brief(full: bool = True) -> WeeklyBrief:
     viewer = Viewer("sup1", "王主管", "supervisor", frozenset({"sup1", "rep1", "rep2", "rep3"}))
-    trend = [(f"{d.month}/{d.day}周", d, Rate(60 + k * 3, 100) if full else Rate())
-             for k, d in enumerate(NOW - timedelta(days=7 * (8 - k)) for k in range(8))]
-    red = [ScoredCustomer(f"C{k}", f"红色客户{k}号店", "rep1", "张三", "华东", 20.0 + k, "red", NOW,
-                          "下单频次0分（近90天下单0次）") for k in range(7)] if full else []
+    trend = [
+        (f"{d.month}/{d.day}周", d, Rate(60 + k * 3, 100) if full else Rate())
+        for k, d in enumerate(NOW - timedelta(days=7 * (8 - k)) for k in range(8))
+    ]
+    red = (
+        [
+            ScoredCustomer(
+                f"C{k}",
+                f"红色客户{k}号店",
+                "rep1",
+                "张三",
+                "华东",
+                20.0 + k,
+                "red",
+                NOW,
+                "下单频次0分（近90天下单0次）",
+            )
+            for k in range(7)
+        ]
+        if full
+        else []
+    )
     return WeeklyBrief(
-        viewer=viewer, week=resolve_period("last_week", NOW), funnel_period=resolve_period("last_90_days", NOW),
-        freshness_now=Rate(84, 100) if full else Rate(), freshness_trend=trend,
+        viewer=viewer,
+        week=resolve_period("last_week", NOW),
+        funnel_period=resolve_period("last_90_days", NOW),
+        freshness_now=Rate(84, 100) if full else Rate(),
+        freshness_trend=trend,
         completeness=Rate(47, 90) if full else Rate(),
         reps=[RepLine(f"rep{k}", f"业务员{k}", 20 - k, 10 - k // 2) for k in range(12)] if full else [],
         tags_top=[("价格异议", 30), ("库存不足", 21), ("新品兴趣", 9)] if full else [],
-        funnel=Funnel(120, 70, 40, 22) if full else Funnel(), red=red, red_total=len(red) * 3, generated_at=NOW)
+        funnel=Funnel(120, 70, 40, 22) if full else Funnel(),
+        red=red,
+        red_total=len(red) * 3,
+        generated_at=NOW,
+    )
 
 
 def _coverage(img: Image.Image, box: tuple[int, int, int, int]) -> float:
@@ -42,8 +68,14 @@ def _reference_title() -> Image.Image:
     """上周经营简报 drawn straight with Pillow and the CJK font file, on the header's colour."""
     path, index = B.cjk_font()
     img = Image.new("RGB", (B.W, 132), B.NAVY)
-    ImageDraw.Draw(img).text((B.M, 26), "上周经营简报", font=ImageFont.truetype(path, 50, index=index), fill=B.WHITE,
-                             stroke_width=1, stroke_fill=B.WHITE)
+    ImageDraw.Draw(img).text(
+        (B.M, 26),
+        "上周经营简报",
+        font=ImageFont.truetype(path, 50, index=index),
+        fill=B.WHITE,
+        stroke_width=1,
+        stroke_fill=B.WHITE,
+    )
     return img
 
 

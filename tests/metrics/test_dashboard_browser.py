@@ -4,6 +4,7 @@ filter narrows to that team, and an expired or tampered link is refused with a C
 Chromium is required, not optional: CI installs it (`apt-get install -y chromium`, see the report of
 issue 6). A missing browser fails this test with that message instead of skipping it.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,10 @@ from nlq.answer import ask
 from tests.nlq.dataset import NOW
 
 SECRET = "dashboard-test-secret"
-CHROMIUM_MISSING = ("Chromium is not installed, so the dashboard cannot be checked in a browser. "
-                    "Install it (as root): apt-get install -y chromium — CI must do the same in .ci/run.")
+CHROMIUM_MISSING = (
+    "Chromium is not installed, so the dashboard cannot be checked in a browser. "
+    "Install it (as root): apt-get install -y chromium — CI must do the same in .ci/run."
+)
 
 
 def _chromium() -> str:
@@ -45,7 +48,9 @@ def server(eval_sqlite):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    srv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -58,9 +63,22 @@ def server(eval_sqlite):
 
 
 def _dom(browser: str, url: str, profile) -> str:  # noqa: ANN001
-    run = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                          "--no-first-run", f"--user-data-dir={profile}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=90)
+    run = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout
 
@@ -95,14 +113,19 @@ def test_two_viewers_see_their_own_figures(server, eval_sqlite, tmp_path):
         with eval_sqlite() as s:
             rows = ask(s, asker=who, question="本月各业务员拜访完整率", now=NOW)["rows"]
         for r in rows:
-            m = re.search(rf'data-group="rep" data-key="{r["key"]}">.*?data-metric="completeness" '
-                          rf'data-num="(\d+)" data-den="(\d+)"', dom)
+            m = re.search(
+                rf'data-group="rep" data-key="{r["key"]}">.*?data-metric="completeness" '
+                rf'data-num="(\d+)" data-den="(\d+)"',
+                dom,
+            )
             assert m and (int(m.group(1)), int(m.group(2))) == (r["numerator"], r["denominator"]), r["key"]
     assert seen["rm_e"] != seen["sup_e2"]
     narrowed = _dom(browser, _link(server, "rm_e", team="sup_e2"), tmp_path / "team")
     assert _kpi(narrowed, "completeness") == seen["sup_e2"]["completeness"]
     assert _kpi(narrowed, "freshness") == seen["sup_e2"]["freshness"]
-    escape = _dom(browser, _link(server, "sup_e2", team="rm_e"), tmp_path / "escape")  # above the viewer: ignored
+    escape = _dom(
+        browser, _link(server, "sup_e2", team="rm_e"), tmp_path / "escape"
+    )  # above the viewer: ignored
     assert _kpi(escape, "freshness") == seen["sup_e2"]["freshness"]
 
 

@@ -1,4 +1,5 @@
 """「看板」/「团队健康度」in chat: the asker's figures (hand-computed on the small org) and a signed link."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,9 @@ KEY = derive_key("test-secret")
 
 def _say(factory, userid: str, deps: HandlerDeps) -> list:  # noqa: ANN001
     with factory() as s:
-        ctx = Ctx(session=s, now=SMALL_NOW, user=s.get(UserRow, userid), userid=userid, source="test",
-                  deps=deps)
+        ctx = Ctx(
+            session=s, now=SMALL_NOW, user=s.get(UserRow, userid), userid=userid, source="test", deps=deps
+        )
         dashboard_chat.on_dashboard(ctx, TextIn(sender=userid, at=0, content="看板"))
         return ctx.outgoing
 

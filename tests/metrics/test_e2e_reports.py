@@ -1,6 +1,7 @@
 """The reports wired as the lead will wire them (bot.bootstrap.build + the dashboard router), end to end
 through the WeCom emulator: 「看板」 in chat → a link that opens the scoped dashboard; Monday morning →
 each manager receives the brief as an uploaded image and a text."""
+
 from __future__ import annotations
 
 from datetime import datetime

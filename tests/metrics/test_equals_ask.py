@@ -1,5 +1,6 @@
 """A figure in a brief, the chat reply or the dashboard equals `ask` for the same words and asker
 (shared/spec/nlq-semantics.md), on the nlq evaluation dataset, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import re
@@ -68,13 +69,23 @@ def test_team_and_region_filters_equal_ask(eval_factory):
     with eval_factory() as s:
         people = M.load_people(s)
         rm = M.viewer_for(people, "rm_e")
-        team = M.health(s, people, M.slice_for(rm, people, team="sup_e2"), resolve_period("this_month", NOW), now=NOW)
+        team = M.health(
+            s, people, M.slice_for(rm, people, team="sup_e2"), resolve_period("this_month", NOW), now=NOW
+        )
         a = _ask(s, "sup_e2", "本月拜访完整率")
-        assert (team["completeness"].org.numerator, team["completeness"].org.denominator) == (a["numerator"], a["denominator"])
+        assert (team["completeness"].org.numerator, team["completeness"].org.denominator) == (
+            a["numerator"],
+            a["denominator"],
+        )
         d = M.viewer_for(people, "dir")
-        south = M.health(s, people, M.slice_for(d, people, region="华南"), resolve_period("this_week", NOW), now=NOW)
+        south = M.health(
+            s, people, M.slice_for(d, people, region="华南"), resolve_period("this_week", NOW), now=NOW
+        )
         a = _ask(s, "dir", "华南客户信息鲜度")
-        assert (south["freshness"].org.numerator, south["freshness"].org.denominator) == (a["numerator"], a["denominator"])
+        assert (south["freshness"].org.numerator, south["freshness"].org.denominator) == (
+            a["numerator"],
+            a["denominator"],
+        )
 
 
 @pytest.mark.parametrize("who", ("dir", "sup_e2"))
@@ -82,8 +93,11 @@ def test_weekly_brief_and_chat_equal_ask(eval_factory, who):
     with eval_factory() as s:
         people = M.load_people(s)
         brief = M.weekly_brief(s, people, M.viewer_for(people, who), now=NOW)
-        checks = [(brief.freshness_now, "客户信息鲜度"), (brief.completeness, "上周拜访完整率"),
-                  (M.Rate(brief.funnel.quoted, brief.funnel.total), "最近90天商机转化漏斗完整率")]
+        checks = [
+            (brief.freshness_now, "客户信息鲜度"),
+            (brief.completeness, "上周拜访完整率"),
+            (M.Rate(brief.funnel.quoted, brief.funnel.total), "最近90天商机转化漏斗完整率"),
+        ]
         for rate, question in checks:
             a = _ask(s, who, question)
             assert (rate.numerator, rate.denominator) == (a["numerator"], a["denominator"]), question

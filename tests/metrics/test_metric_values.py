@@ -1,4 +1,5 @@
 """Health figures on a hand-made organisation, against values computed by hand (see conftest.seed_small_org)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -46,7 +47,10 @@ def test_completeness_by_visit_rep_and_period(small_org):
     month = _figs(small_org, "rm1", "this_month")["completeness"]
     assert (month.org.numerator, month.org.denominator) == (2, 4)
     everything = _figs(small_org, "rm1", "all")["completeness"]
-    assert (everything.org.numerator, everything.org.denominator) == (3, 5)  # v5 is on a lost customer: counts
+    assert (everything.org.numerator, everything.org.denominator) == (
+        3,
+        5,
+    )  # v5 is on a lost customer: counts
 
 
 def test_funnel(small_org):
@@ -118,7 +122,13 @@ def test_tags_and_drill_down(small_org):
         assert total == 4
         assert [r.customer_id for r in rows] == ["c4", "c5", "c3", "c1"]  # never touched first
         c1 = rows[-1]
-        assert (c1.visits, c1.complete_visits, c1.opportunities, c1.reached_quoted, c1.fresh) == (2, 1, 2, 1, True)
+        assert (c1.visits, c1.complete_visits, c1.opportunities, c1.reached_quoted, c1.fresh) == (
+            2,
+            1,
+            2,
+            1,
+            True,
+        )
         assert rows[0].last_touch is None and not rows[0].fresh
         total, rows = D.drill_customers(s, sl, resolve_period("this_month", NOW), now=NOW, rep="rep2")
         assert [r.customer_id for r in rows] == ["c5", "c3"]

@@ -1,6 +1,7 @@
 """The nightly scorecard and the Monday brief are durable timer rows fired by the SOP sweep: booked once,
 each firing books the next, the brief fans out one timer per manager, and each manager gets the PNG
 (an Image outbox row whose file exists) and a Markdown summary."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,7 +18,9 @@ from handlers.sop.sweep import ensure_recurring, sweep_due_timers
 from storage.models import OutboxRow, TimerRow
 from storage.models_scorecard import CustomerScoreRow
 
-REPORTS = {k: ROUTER.recurring[k] for k in ("scorecard_nightly", "weekly_brief")}  # the reports' recurring timers
+REPORTS = {
+    k: ROUTER.recurring[k] for k in ("scorecard_nightly", "weekly_brief")
+}  # the reports' recurring timers
 
 
 def _count(factory, model, *where) -> int:  # noqa: ANN001
@@ -47,11 +50,25 @@ def test_recurring_report_timers(small_org, clock, tmp_path, monkeypatch):
     sweep_due_timers(small_org, clock, owner="t", recurring=False, firing=firing)
     with small_org() as s:
         per = s.scalars(select(TimerRow).where(TimerRow.kind == "weekly_brief_to")).all()
-        assert sorted(t.subject_id for t in per) == ["dir", "rm1", "sup1"] and {t.status for t in per} == {"done"}
-        assert s.scalar(select(func.count()).select_from(TimerRow).where(
-            TimerRow.kind == "scorecard_nightly", TimerRow.status == "pending")) == 1
-        assert s.scalars(select(TimerRow.business_key).where(TimerRow.kind == "weekly_brief",
-                                                             TimerRow.status == "pending")).one() == "weekly_brief:2026-12-07"
+        assert sorted(t.subject_id for t in per) == ["dir", "rm1", "sup1"] and {t.status for t in per} == {
+            "done"
+        }
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(TimerRow)
+                .where(TimerRow.kind == "scorecard_nightly", TimerRow.status == "pending")
+            )
+            == 1
+        )
+        assert (
+            s.scalars(
+                select(TimerRow.business_key).where(
+                    TimerRow.kind == "weekly_brief", TimerRow.status == "pending"
+                )
+            ).one()
+            == "weekly_brief:2026-12-07"
+        )
         rows = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
     for userid in ("dir", "rm1", "sup1"):
         mine = [r for r in rows if r.recipient == userid]

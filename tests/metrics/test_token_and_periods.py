@@ -1,4 +1,5 @@
 """Pure parts: the dashboard link token and the report periods (the spec's time rules)."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
@@ -19,8 +20,15 @@ def test_token_round_trip_and_refusals():
         read_token(KEY, token, now=NOW + timedelta(hours=1))
     assert e.value.reason == "expired"
     payload, mac = token.split(".")
-    for bad in (None, "", "abc", token + "0", f"{payload}.{mac[:-1]}{'0' if mac[-1] != '0' else '1'}",
-                make_token(derive_key("other"), "sup_e2", expires_at=NOW + timedelta(hours=1)), "a.b.c"):
+    for bad in (
+        None,
+        "",
+        "abc",
+        token + "0",
+        f"{payload}.{mac[:-1]}{'0' if mac[-1] != '0' else '1'}",
+        make_token(derive_key("other"), "sup_e2", expires_at=NOW + timedelta(hours=1)),
+        "a.b.c",
+    ):
         with pytest.raises(TokenError) as e:
             read_token(KEY, bad, now=NOW)
         assert e.value.reason == "invalid"
@@ -35,8 +43,13 @@ def test_periods_follow_the_spec():
     assert last.date_bounds() == (date(2026, 11, 16), date(2026, 11, 22))
     rolling = resolve_period("last_7_days", NOW)
     assert rolling.end == NOW and rolling.end_inclusive and rolling.contains(NOW)
-    assert rolling.contains(NOW - timedelta(days=7)) and not rolling.contains(NOW - timedelta(days=7, seconds=1))
-    assert rolling.date_bounds() == (date(2026, 11, 17), date(2026, 11, 23))  # 11-16 00:00 is before the start
+    assert rolling.contains(NOW - timedelta(days=7)) and not rolling.contains(
+        NOW - timedelta(days=7, seconds=1)
+    )
+    assert rolling.date_bounds() == (
+        date(2026, 11, 17),
+        date(2026, 11, 23),
+    )  # 11-16 00:00 is before the start
     assert resolve_period("last_quarter", NOW).label == "上季度（2026-07-01～2026-09-30）"
     assert resolve_period("all", NOW).date_bounds() == (None, None)
     assert last.as_of(NOW) == datetime(2026, 11, 23, tzinfo=SHANGHAI) - timedelta(microseconds=1)

@@ -1,4 +1,5 @@
 """One loaded evaluation database per backend for the whole nlq test session (the dataset is read-only)."""
+
 from __future__ import annotations
 
 import pytest

@@ -2,6 +2,7 @@
 
 Used by tests/nlq/test_eval.py and by tests.bench.nlq (accuracy by category).
 """
+
 from __future__ import annotations
 
 import math
@@ -66,7 +67,11 @@ def check(answer: dict[str, Any], exp: dict[str, Any]) -> str | None:
     if exp["kind"] == "refusal":
         return None if answer.get("reason") else "refusal without a reason"
     if "out_of_scope" in exp:
-        if answer["rows"] or answer["value"] is not None or "不在你的可见范围" not in (answer.get("reason") or ""):
+        if (
+            answer["rows"]
+            or answer["value"] is not None
+            or "不在你的可见范围" not in (answer.get("reason") or "")
+        ):
             return f"expected an empty out-of-scope answer, got {answer.get('reason')!r} rows={len(answer['rows'])}"
         return None
     if answer.get("reason"):
@@ -120,7 +125,8 @@ def _check_groups(answer: dict[str, Any], exp: dict[str, Any]) -> str | None:
     return None
 
 
-def run_cases(ask_fn: Callable[[Case], dict[str, Any]], ds: Dataset,
-              cases: list[Case] | None = None) -> list[tuple[Case, str | None]]:
+def run_cases(
+    ask_fn: Callable[[Case], dict[str, Any]], ds: Dataset, cases: list[Case] | None = None
+) -> list[tuple[Case, str | None]]:
     oracle = Oracle(ds, NOW)
     return [(c, check(ask_fn(c), expected(oracle, c))) for c in (cases or load_cases())]

@@ -10,6 +10,7 @@ A PERIOD is [start_date, end_date) in Asia/Shanghai ("2026-10-01"), or "last:7d"
 the span to now, both ends included). A touch window is a PERIOD or {age: "72h", inclusive: bool}.
 Nothing here imports nlq: periods, scope, timeouts and overdue payments are worked out again from the spec.
 """
+
 from __future__ import annotations
 
 import operator
@@ -103,14 +104,20 @@ class Oracle:
         return self.now - t["opened_at"] > sla
 
     def paid(self, k: dict[str, Any]) -> Decimal:
-        return sum((p["amount"] for p in self.ds.payments if k["contract_no"] in (p["memo"] or "")), Decimal(0))
+        return sum(
+            (p["amount"] for p in self.ds.payments if k["contract_no"] in (p["memo"] or "")), Decimal(0)
+        )
 
     def overdue(self, k: dict[str, Any]) -> bool:
         return k["due_on"] < self.today and self.paid(k) < k["amount"]
 
     def complete(self, v: dict[str, Any]) -> bool:
-        return (v["lat"] is not None and v["lng"] is not None and v["photo_count"] >= 3
-                and bool(self.ds.tags_of(v["visit_id"])))
+        return (
+            v["lat"] is not None
+            and v["lng"] is not None
+            and v["photo_count"] >= 3
+            and bool(self.ds.tags_of(v["visit_id"]))
+        )
 
     def customer_ok(self, c: dict[str, Any], g: dict[str, Any]) -> bool:
         default = "active" if g["ask"] in CUSTOMER_FIGURES else "all"
@@ -122,19 +129,28 @@ class Oracle:
         for op, v in g.get("nps", []):
             if c["nps"] is None or not OPS[op](c["nps"], v):
                 return False
-        for key, col in (("region", "region"), ("city", "city"), ("channel", "channel"), ("owner", "owner_userid")):
+        for key, col in (
+            ("region", "region"),
+            ("city", "city"),
+            ("channel", "channel"),
+            ("owner", "owner_userid"),
+        ):
             if key in g and c[col] not in g[key]:
                 return False
         rows = self.by_customer[c["customer_id"]]
         for tag, per in g.get("tag", []):
             w = Window(per, self.now) if per else None
-            if not any(tag in self.ds.tags_of(v["visit_id"]) and (w is None or w.has(v["checked_in_at"]))
-                       for v in rows["visits"]):
+            if not any(
+                tag in self.ds.tags_of(v["visit_id"]) and (w is None or w.has(v["checked_in_at"]))
+                for v in rows["visits"]
+            ):
                 return False
         for present, cat, per in g.get("ordered", []):
             w = Window(per, self.now) if per else None
-            hit = any((cat is None or o["category"] == cat) and (w is None or w.has_date(o["ordered_on"]))
-                      for o in rows["orders"])
+            hit = any(
+                (cat is None or o["category"] == cat) and (w is None or w.has_date(o["ordered_on"]))
+                for o in rows["orders"]
+            )
             if hit != present:
                 return False
         for present, kind, per in g.get("touch", []):
@@ -165,13 +181,21 @@ class Oracle:
         r = g.get("rank")
         if not r:
             ids = [c["customer_id"] for c in custs]
-            return {"kind": "list", "ids": set(ids), "ordered": False, "limit": g.get("limit"), "count": len(ids)}
+            return {
+                "kind": "list",
+                "ids": set(ids),
+                "ordered": False,
+                "limit": g.get("limit"),
+                "count": len(ids),
+            }
         by = r["by"]
         if by == "nps":
             custs = [c for c in custs if c["nps"] is not None]
         keyed = [(self.rank_value(c, by, r.get("period")), c["customer_id"]) for c in custs]
         if by in ("last_touch", "last_visit"):  # never touched first, then the oldest touch
-            keyed.sort(key=lambda kv: (kv[0] is not None, kv[0] or datetime.min.replace(tzinfo=SHANGHAI), kv[1]))
+            keyed.sort(
+                key=lambda kv: (kv[0] is not None, kv[0] or datetime.min.replace(tzinfo=SHANGHAI), kv[1])
+            )
         else:
             sign = -1 if r.get("desc", True) else 1
             keyed.sort(key=lambda kv: (sign * kv[0], kv[1]))
@@ -210,16 +234,31 @@ class Oracle:
                         continue
                     out.append((c, v))
             elif ask in ("sales", "order_count"):
-                out += [(c, o) for o in rows["orders"] if (not w or w.has_date(o["ordered_on"]))
-                        and (not g.get("category") or o["category"] == g["category"])]
+                out += [
+                    (c, o)
+                    for o in rows["orders"]
+                    if (not w or w.has_date(o["ordered_on"]))
+                    and (not g.get("category") or o["category"] == g["category"])
+                ]
             elif ask in ("opportunities", "funnel"):
-                out += [(c, p) for p in rows["opportunities"] if (not w or w.has_date(p["entered_on"]))
-                        and (not g.get("stages") or p["stage"] in g["stages"])]
+                out += [
+                    (c, p)
+                    for p in rows["opportunities"]
+                    if (not w or w.has_date(p["entered_on"]))
+                    and (not g.get("stages") or p["stage"] in g["stages"])
+                ]
             elif ask == "tickets":
-                out += [(c, t) for t in rows["tickets"] if (not w or w.has(t["opened_at"]))
-                        and (not g.get("timeout_only") or self.timed_out(t))]
+                out += [
+                    (c, t)
+                    for t in rows["tickets"]
+                    if (not w or w.has(t["opened_at"])) and (not g.get("timeout_only") or self.timed_out(t))
+                ]
             elif ask in ("overdue_contracts", "outstanding"):
-                out += [(c, k) for k in rows["contracts"] if self.overdue(k) and (not w or w.has_date(k["due_on"]))]
+                out += [
+                    (c, k)
+                    for k in rows["contracts"]
+                    if self.overdue(k) and (not w or w.has_date(k["due_on"]))
+                ]
         return out
 
     def figure(self, items: list[tuple[dict[str, Any], Any]], g: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +270,9 @@ class Oracle:
         if ask == "complete_rate":
             return self.rate(sum(1 for _, v in items if self.complete(v)), len(items))
         if ask == "funnel":
-            return self.rate(sum(1 for _, p in items if p["stage"] in ("quoted", "negotiating", "won")), len(items))
+            return self.rate(
+                sum(1 for _, p in items if p["stage"] in ("quoted", "negotiating", "won")), len(items)
+            )
         if ask == "complete_visits":
             return {"value": sum(1 for _, v in items if self.complete(v))}
         if ask == "sales":
@@ -244,7 +285,9 @@ class Oracle:
     def rate(num: int, den: int) -> dict[str, Any]:
         return {"value": num / den if den else None, "numerator": num, "denominator": den}
 
-    def groups(self, items: list[tuple[dict[str, Any], Any]], g: dict[str, Any], asker: str) -> dict[str, Any]:
+    def groups(
+        self, items: list[tuple[dict[str, Any], Any]], g: dict[str, Any], asker: str
+    ) -> dict[str, Any]:
         key = g["group"]
         buckets: dict[Any, list[tuple[dict[str, Any], Any]]] = defaultdict(list)
         for c, row in items:
@@ -266,7 +309,11 @@ class Oracle:
         if key in ("region", "city", "channel"):
             return [c[key]]
         if key == "rep":
-            return [row["rep_userid"] if ask in ("visits", "complete_visits", "complete_rate") else c["owner_userid"]]
+            return [
+                row["rep_userid"]
+                if ask in ("visits", "complete_visits", "complete_rate")
+                else c["owner_userid"]
+            ]
         if key == "tag":
             return list(self.ds.tags_of(row["visit_id"]))
         if key == "category":
@@ -277,12 +324,22 @@ class Oracle:
         vis = self.visible(asker)
         scoped = [c for c in self.ds.customers if vis is None or c["owner_userid"] in vis]
         if key == "rep":
-            return [u["userid"] for u in self.ds.users if u["role"] == "rep" and (vis is None or u["userid"] in vis)]
+            return [
+                u["userid"]
+                for u in self.ds.users
+                if u["role"] == "rep" and (vis is None or u["userid"] in vis)
+            ]
         if key in ("region", "city", "channel"):
             return sorted({c[key] for c in scoped if c[key] is not None})
         if key == "tag":
             return list(STANDARD_TAGS)
         if key == "stage":
             return list(STAGES)
-        return sorted({o["category"] for c in scoped for o in self.by_customer[c["customer_id"]]["orders"]
-                       if o["category"] is not None})
+        return sorted(
+            {
+                o["category"]
+                for c in scoped
+                for o in self.by_customer[c["customer_id"]]["orders"]
+                if o["category"] is not None
+            }
+        )

@@ -1,4 +1,5 @@
 """`ask` on the command line (run_ask) and the chat rendering of answers."""
+
 from __future__ import annotations
 
 import io
@@ -9,8 +10,20 @@ from nlq.cli import run_ask
 from nlq.spec import Answer
 from tests.nlq.dataset import NOW
 
-KEYS = {"question", "asked_by", "scope", "understood", "kind", "rows", "value", "numerator", "denominator",
-        "suggestion", "reason", "action"}
+KEYS = {
+    "question",
+    "asked_by",
+    "scope",
+    "understood",
+    "kind",
+    "rows",
+    "value",
+    "numerator",
+    "denominator",
+    "suggestion",
+    "reason",
+    "action",
+}
 
 
 def run(factory, **kw):
@@ -20,8 +33,9 @@ def run(factory, **kw):
 
 
 def test_one_question_as_json(eval_factory):
-    code, out, _ = run(eval_factory, asker="sup_e1", question="上月流失但NPS>70的客户", now=NOW.isoformat(),
-                       as_json=True)
+    code, out, _ = run(
+        eval_factory, asker="sup_e1", question="上月流失但NPS>70的客户", now=NOW.isoformat(), as_json=True
+    )
     assert code == 0
     a = json.loads(out)
     assert set(a) == KEYS and a["asked_by"] == "sup_e1" and a["kind"] == "list"
@@ -44,7 +58,9 @@ def test_batch_answers_in_order_one_line_each(eval_factory, tmp_path):
 def test_chat_rendering(eval_factory):
     code, out, _ = run(eval_factory, asker="dir", question="超过72小时未更新的客户", now=NOW)
     assert code == 0
-    assert out.startswith("理解为：") and "\n范围：" in out and "共" in out and "建议：" in out and "提醒" in out
+    assert (
+        out.startswith("理解为：") and "\n范围：" in out and "共" in out and "建议：" in out and "提醒" in out
+    )
 
 
 def test_unknown_asker_and_usage_errors(eval_factory, tmp_path):
@@ -63,7 +79,9 @@ def test_stale_customers_suggest_reminding_each_owner(eval_factory):
     assert act["type"] == "remind_owners" and act["customer_ids"] == [r["customer_id"] for r in a["rows"]]
     assert set(act["by_owner"]) == {r["owner"] for r in a["rows"]}
     rows = a["rows"]
-    assert [r["last_touch_at"] is None for r in rows] == sorted((r["last_touch_at"] is None for r in rows), reverse=True)
+    assert [r["last_touch_at"] is None for r in rows] == sorted(
+        (r["last_touch_at"] is None for r in rows), reverse=True
+    )
 
 
 def test_refusal_offers_nearest_questions(eval_factory):

@@ -1,5 +1,6 @@
 """Structure of the compiled query: one Select, built from the models (no text SQL), with the scope inside
 it on every path the evaluation questions reach."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,11 +32,31 @@ def specs():
 
 def test_the_questions_cover_every_entity_figure_and_shape(specs):
     seen = {(s.entity, s.figure) for s in specs}
-    assert seen == {("customers", "list"), ("customers", "count"), ("customers", "freshness"), ("visits", "count"),
-                    ("visits", "complete_count"), ("visits", "complete_rate"), ("orders", "count"),
-                    ("orders", "sales"), ("opportunities", "count"), ("opportunities", "funnel_rate"),
-                    ("tickets", "count"), ("contracts", "count"), ("contracts", "outstanding")}
-    assert {s.group_by for s in specs} == {None, "region", "city", "channel", "rep", "tag", "category", "stage"}
+    assert seen == {
+        ("customers", "list"),
+        ("customers", "count"),
+        ("customers", "freshness"),
+        ("visits", "count"),
+        ("visits", "complete_count"),
+        ("visits", "complete_rate"),
+        ("orders", "count"),
+        ("orders", "sales"),
+        ("opportunities", "count"),
+        ("opportunities", "funnel_rate"),
+        ("tickets", "count"),
+        ("contracts", "count"),
+        ("contracts", "outstanding"),
+    }
+    assert {s.group_by for s in specs} == {
+        None,
+        "region",
+        "city",
+        "channel",
+        "rep",
+        "tag",
+        "category",
+        "stage",
+    }
 
 
 @pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
@@ -52,7 +73,9 @@ def test_scope_is_inside_every_query(dialect, specs):
 
 def test_an_empty_scope_selects_nothing(specs):
     s = specs[0]
-    sql = str(compile_spec(s, owners=frozenset(), now=NOW, dialect="sqlite").stmt.compile(dialect=sqlite.dialect()))
+    sql = str(
+        compile_spec(s, owners=frozenset(), now=NOW, dialect="sqlite").stmt.compile(dialect=sqlite.dialect())
+    )
     assert "0 = 1" in sql or "false" in sql.lower()
 
 

@@ -1,4 +1,5 @@
 """Every question of questions.yaml, for each of its askers, against the oracle's gold answer."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,11 +35,21 @@ def test_question(case, eval_factory, vocab, oracle):
     with eval_factory() as s:
         answer = ask(s, asker=case.asker, question=case.question, now=NOW, vocab=vocab)
     problem = check(answer, expected(oracle, case))
-    assert problem is None, f"{case.question!r} as {case.asker}: {problem}\nunderstood: {answer['understood']}"
+    assert problem is None, (
+        f"{case.question!r} as {case.asker}: {problem}\nunderstood: {answer['understood']}"
+    )
 
 
-@pytest.mark.parametrize("question", ["华东的客户有哪些", "本月没有下单的客户", "超过72小时未更新的客户",
-                                      "提过价格异议的客户有哪些", "逾期未回款的客户"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "华东的客户有哪些",
+        "本月没有下单的客户",
+        "超过72小时未更新的客户",
+        "提过价格异议的客户有哪些",
+        "逾期未回款的客户",
+    ],
+)
 def test_a_list_longer_than_the_cap_names_its_total(question, eval_factory, vocab):
     """Past the row cap the answer lists the first `cap` rows, in the same order, and counts all of them."""
     with eval_factory() as s:

@@ -2,6 +2,7 @@
 that touch lies after the window asked about, the compiler probes the rows. Asked with an earlier `now`
 (`ask --now`), where many customers were touched after it, the answers still equal the oracle's at that
 `now`: every question of questions.yaml whose touch windows are relative to now, on both databases."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,8 +18,11 @@ RELATIVE_KEYS = {"ask", "touch", "region", "city", "channel", "nps", "rank", "li
 
 
 def _relative(gold: dict) -> bool:
-    if not set(gold) <= RELATIVE_KEYS or not ("touch" in gold or gold["ask"] == "freshness"
-                                               or gold.get("rank", {}).get("by") in ("last_touch", "last_visit")):
+    if not set(gold) <= RELATIVE_KEYS or not (
+        "touch" in gold
+        or gold["ask"] == "freshness"
+        or gold.get("rank", {}).get("by") in ("last_touch", "last_visit")
+    ):
         return False
     return all(isinstance(w, dict) or str(w).startswith("last:") for _, _, w in gold.get("touch", []))
 
@@ -38,4 +42,6 @@ def test_question_at_an_earlier_now(case, days, eval_factory, dataset):
     with eval_factory() as s:
         answer = ask(s, asker=case.asker, question=case.question, now=now)
     problem = check(answer, expected(Oracle(dataset, now), case))
-    assert problem is None, f"{case.question!r} as {case.asker} at {now}: {problem}\nunderstood: {answer['understood']}"
+    assert problem is None, (
+        f"{case.question!r} as {case.asker} at {now}: {problem}\nunderstood: {answer['understood']}"
+    )

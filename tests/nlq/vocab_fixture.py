@@ -1,4 +1,5 @@
 """The dataset's vocabulary without a database, for parser-only tests."""
+
 from __future__ import annotations
 
 from nlq.vocab import COMMON_CITIES, COMMON_REGIONS, STANDARD_TAGS, User, Vocab

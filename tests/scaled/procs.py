@@ -3,6 +3,7 @@ test reads its FakeWeCom directly), and `main.py` / `tests.bench.app` subprocess
 
 Every process started here is stopped by its own pid (terminate, then kill); nothing is killed by name.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,12 @@ def free_port() -> int:
 
 def demo_wecom(**kwargs) -> FakeWeCom:
     """The emulated corp the subprocesses run as (DEMO_CORP credentials)."""
-    return FakeWeCom(corp_id=DEMO_CORP["WECOM_CORP_ID"], secret=DEMO_CORP["WECOM_SECRET"],
-                     agent_id=DEMO_CORP["WECOM_AGENT_ID"], **kwargs)
+    return FakeWeCom(
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+        secret=DEMO_CORP["WECOM_SECRET"],
+        agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+        **kwargs,
+    )
 
 
 class EmulatorServer:
@@ -47,8 +52,11 @@ class EmulatorServer:
         self.port = free_port()
         app = FastAPI()
         app.include_router(create_api_router(state))
-        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error",
-                                                     access_log=False, lifespan="off"))
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="error", access_log=False, lifespan="off"
+            )
+        )
         self._thread = threading.Thread(target=self._server.run, name="wecom-emulator", daemon=True)
 
     @property
@@ -71,8 +79,11 @@ class EmulatorServer:
 
 def clean_env(**settings: object) -> dict[str, str]:
     """os.environ without any assistant setting, plus DEMO_CORP and `settings` (values as strings)."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_", "DATA_DIR", "PUBLIC_BASE_URL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECOM_", "DATABASE_URL", "REDIS_URL", "LLM_", "DATA_DIR", "PUBLIC_BASE_URL"))
+    }
     env.update({k: str(v) for k, v in DEMO_CORP.items()})
     env.update({k: str(v) for k, v in settings.items() if v is not None})
     return env
@@ -81,12 +92,15 @@ def clean_env(**settings: object) -> dict[str, str]:
 class Proc:
     """One subprocess with its stderr in a file; stopped by pid."""
 
-    def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path, name: str, port: int | None = None):
+    def __init__(
+        self, args: list[str], *, env: dict[str, str], cwd: Path, name: str, port: int | None = None
+    ):
         self.name, self.port = name, port
         self.log_path = cwd / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=self._log,
-                                      stderr=subprocess.STDOUT)
+        self.popen = subprocess.Popen(
+            [sys.executable, *args], cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     @property
     def pid(self) -> int:
@@ -130,17 +144,40 @@ class Proc:
             return ""
 
 
-def main_py(command: list[str], *, env: dict[str, str], cwd: Path, name: str, port: int | None = None) -> Proc:
+def main_py(
+    command: list[str], *, env: dict[str, str], cwd: Path, name: str, port: int | None = None
+) -> Proc:
     """`python main.py <command>` run from `cwd` (so no developer .env is read)."""
     return Proc([str(ROOT / "main.py"), *command], env=env, cwd=cwd, name=name, port=port)
 
 
-def bench_app(*, db_url: str, data: Path, port: int, api_base: str, worker: bool, env: dict[str, str],
-              cwd: Path, name: str = "bench_app") -> Proc:
+def bench_app(
+    *,
+    db_url: str,
+    data: Path,
+    port: int,
+    api_base: str,
+    worker: bool,
+    env: dict[str, str],
+    cwd: Path,
+    name: str = "bench_app",
+) -> Proc:
     """`python -m tests.bench.app --mode callback` (WECOM_MAX_CLOCK_SKEW=0, the demo corp)."""
     env = {**env, "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")}
-    args = ["-m", "tests.bench.app", "--mode", "callback", "--port", str(port), "--data", str(data), "--db", db_url,
-            "--api-base", api_base] + (["--worker"] if worker else [])
+    args = [
+        "-m",
+        "tests.bench.app",
+        "--mode",
+        "callback",
+        "--port",
+        str(port),
+        "--data",
+        str(data),
+        "--db",
+        db_url,
+        "--api-base",
+        api_base,
+    ] + (["--worker"] if worker else [])
     return Proc(args, env=env, cwd=cwd, name=name, port=port)
 
 
@@ -153,17 +190,25 @@ def stop_all(procs: Iterable[Proc]) -> None:
 
 
 def peer_for(state: FakeWeCom, port: int, client: httpx.Client) -> WeComPeer:
-    return WeComPeer(state, callback_url=f"http://127.0.0.1:{port}/wecom/callback", token=DEMO_CORP["WECOM_TOKEN"],
-                     aes_key=DEMO_CORP["WECOM_AES_KEY"], corp_id=DEMO_CORP["WECOM_CORP_ID"],
-                     agent_id=DEMO_CORP["WECOM_AGENT_ID"], client=client)
+    return WeComPeer(
+        state,
+        callback_url=f"http://127.0.0.1:{port}/wecom/callback",
+        token=DEMO_CORP["WECOM_TOKEN"],
+        aes_key=DEMO_CORP["WECOM_AES_KEY"],
+        corp_id=DEMO_CORP["WECOM_CORP_ID"],
+        agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+        client=client,
+    )
 
 
 def text_xml(user: str, msg_id: int, created: int, content: str = "你好") -> str:
     """A member's text message as WeCom's plaintext XML (the demo corp)."""
-    return (f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{created}</CreateTime>"
-            f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
-            f"<AgentID>{DEMO_CORP['WECOM_AGENT_ID']}</AgentID></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{DEMO_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{user}]]></FromUserName><CreateTime>{created}</CreateTime>"
+        f"<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
+        f"<AgentID>{DEMO_CORP['WECOM_AGENT_ID']}</AgentID></xml>"
+    )
 
 
 def wait_until(predicate, *, timeout: float, interval: float = 0.2, what: str = "condition"):  # noqa: ANN001

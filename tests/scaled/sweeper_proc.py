@@ -3,6 +3,7 @@
 It registers the test rule `fault_ping` (one message per timer to payload["to"]) and runs
 handlers.sop.sweep.sweep_due_timers on the system clock in a loop, like a worker's tick, until it is killed.
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,15 @@ def main(argv: list[str]) -> None:
     clock = SystemClock()
     print("sweeping", flush=True)
     while True:
-        fired = sweep_due_timers(factory, clock, owner=owner, batch=batch, lease=timedelta(seconds=lease_s),
-                                 recurring=False, firing=firing)
+        fired = sweep_due_timers(
+            factory,
+            clock,
+            owner=owner,
+            batch=batch,
+            lease=timedelta(seconds=lease_s),
+            recurring=False,
+            firing=firing,
+        )
         if not fired:
             time.sleep(0.1)
 

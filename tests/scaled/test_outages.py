@@ -11,6 +11,7 @@ server, WeCom emulated on loopback.
 Work a process had claimed when the database vanished keeps its lease (60 s inbox, 120 s outbox); one tick
 "three minutes later" (in this process, as `sweep --once --now` would) stands for that wait.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -130,8 +131,10 @@ def _tick_later(env: dict[str, str], minutes: int = 3) -> None:
 def _backlog(factory) -> tuple[int, int]:  # noqa: ANN001
     """(inbox rows waiting, outbox rows waiting) — not counting rows under a claim."""
     with factory() as s:
-        return (s.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.status == "new")),
-                s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "pending")))
+        return (
+            s.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.status == "new")),
+            s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "pending")),
+        )
 
 
 def _small_jpeg() -> bytes:
@@ -174,10 +177,20 @@ def test_postgres_then_redis_outage_under_a_stream(own_pg, tmp_path):
     wecom = demo_wecom()
     port = free_port()
     with EmulatorServer(wecom) as emulator:
-        env = clean_env(DATABASE_URL=db_url, REDIS_URL=f"unix://{redis.socket_file}", WECOM_API_BASE=emulator.api_base,
-                        WECOM_MAX_CLOCK_SKEW=300, DATA_DIR=tmp_path / "data")
-        server = main_py(["serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=tmp_path, name="serve",
-                         port=port)
+        env = clean_env(
+            DATABASE_URL=db_url,
+            REDIS_URL=f"unix://{redis.socket_file}",
+            WECOM_API_BASE=emulator.api_base,
+            WECOM_MAX_CLOCK_SKEW=300,
+            DATA_DIR=tmp_path / "data",
+        )
+        server = main_py(
+            ["serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            name="serve",
+            port=port,
+        )
         client = httpx.Client(timeout=10)
         try:
             server.wait_http("/readyz")
@@ -192,8 +205,11 @@ def test_postgres_then_redis_outage_under_a_stream(own_pg, tmp_path):
             restart_at = time.monotonic()
             own_pg.start_again()
             up_at = time.monotonic()
-            wait_until(lambda: any(s == 200 and at > up_at for _, s, at, _ in pg.results), timeout=60,
-                       what="the callback to accept again")
+            wait_until(
+                lambda: any(s == 200 and at > up_at for _, s, at, _ in pg.results),
+                timeout=60,
+                what="the callback to accept again",
+            )
             pg.stop()
             during = [(s, lat) for _, s, at, lat in pg.results if down_at + 0.5 < at < restart_at - 0.1]
             assert ready_while_down.status_code == 503 and ready_while_down.json()["database"] is False
@@ -208,8 +224,11 @@ def test_postgres_then_redis_outage_under_a_stream(own_pg, tmp_path):
             assert {f"p{i:04d}" for i in acked_before_retry} <= stored
             assert len(stored) == len(pg.sent)
             # --- Redis goes away mid-stream (and WeCom invalidates the token meanwhile) -------------
-            wait_until(lambda: len(wecom.all_deliveries()) >= len(acked_before_retry) // 2, timeout=90,
-                       what="replies flowing again")
+            wait_until(
+                lambda: len(wecom.all_deliveries()) >= len(acked_before_retry) // 2,
+                timeout=90,
+                what="replies flowing again",
+            )
             rd = Stream(peer, port, client, "r").start()
             wait_until(lambda: len(rd.results) >= RATE, timeout=60, what="a second of stream")
             os.kill(redis.pid, signal.SIGKILL)  # the Redis server this test started
@@ -237,9 +256,14 @@ def test_postgres_then_redis_outage_under_a_stream(own_pg, tmp_path):
     assert inbox == Counter({"done": total}), inbox
     assert out == Counter({"sent": total}), out
     per_user = Counter(d.userid for d in wecom.all_deliveries())
-    record("PostgreSQL stopped, then Redis killed, under a stream", db_url, messages=total,
-           answered_503_while_down=len(during), slowest_503_ms=round(max(lat for _, lat in during) * 1000),
-           **lost_and_twice(total, per_user.elements()))
+    record(
+        "PostgreSQL stopped, then Redis killed, under a stream",
+        db_url,
+        messages=total,
+        answered_503_while_down=len(during),
+        slowest_503_ms=round(max(lat for _, lat in during) * 1000),
+        **lost_and_twice(total, per_user.elements()),
+    )
     assert len(per_user) == total and set(per_user.values()) == {1}
     assert wecom.tokens_issued >= 2  # a second token was fetched after the invalidation, without Redis
     engine.dispose()
@@ -280,9 +304,16 @@ def test_a_database_that_never_answers_gets_a_503_within_two_seconds(tmp_path, r
 def _sealed_for_test_corp(corp: dict) -> tuple[dict, bytes]:
     from bot.wecom.crypto import WeComCrypto
 
-    crypto = WeComCrypto(token=corp["WECOM_TOKEN"], encoding_aes_key=corp["WECOM_AES_KEY"], corp_id=corp["WECOM_CORP_ID"])
+    crypto = WeComCrypto(
+        token=corp["WECOM_TOKEN"], encoding_aes_key=corp["WECOM_AES_KEY"], corp_id=corp["WECOM_CORP_ID"]
+    )
     ts = str(int(time.time()))
-    plain = (f"<xml><ToUserName>{corp['WECOM_CORP_ID']}</ToUserName><FromUserName>rep01</FromUserName>"
-             f"<CreateTime>{ts}</CreateTime><MsgType>text</MsgType><Content>你好</Content><MsgId>42</MsgId></xml>")
+    plain = (
+        f"<xml><ToUserName>{corp['WECOM_CORP_ID']}</ToUserName><FromUserName>rep01</FromUserName>"
+        f"<CreateTime>{ts}</CreateTime><MsgType>text</MsgType><Content>你好</Content><MsgId>42</MsgId></xml>"
+    )
     params, enc = crypto.seal(plain, timestamp=ts)
-    return params, f"<xml><ToUserName>{corp['WECOM_CORP_ID']}</ToUserName><Encrypt>{enc}</Encrypt></xml>".encode()
+    return (
+        params,
+        f"<xml><ToUserName>{corp['WECOM_CORP_ID']}</ToUserName><Encrypt>{enc}</Encrypt></xml>".encode(),
+    )

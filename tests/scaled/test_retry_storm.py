@@ -4,6 +4,7 @@ not by waiting) and some of them concurrent, across two callback processes shari
 
 Target (reliability.md §6 item 2): 500 inbox rows, 500 processed effects, 0 duplicate replies.
 """
+
 from __future__ import annotations
 
 import random
@@ -37,7 +38,7 @@ def _schedule(rng: random.Random) -> list[int]:
         order.append(i)
         if n % COPIES == COPIES - 1:
             order.extend(rest[: len(rest) // 100])
-            rest = rest[len(rest) // 100:]
+            rest = rest[len(rest) // 100 :]
     return order + rest
 
 
@@ -46,8 +47,19 @@ def test_each_callback_four_times_makes_one_row_one_effect_one_reply(db_url, tmp
     wecom = demo_wecom()
     ports = [free_port(), free_port()]
     env = clean_env()
-    procs = [bench_app(db_url=db_url, data=tmp_path / f"srv{i}", port=p, api_base="http://127.0.0.1:9/cgi-bin/",
-                       worker=False, env=env, cwd=tmp_path, name=f"srv{i}") for i, p in enumerate(ports)]
+    procs = [
+        bench_app(
+            db_url=db_url,
+            data=tmp_path / f"srv{i}",
+            port=p,
+            api_base="http://127.0.0.1:9/cgi-bin/",
+            worker=False,
+            env=env,
+            cwd=tmp_path,
+            name=f"srv{i}",
+        )
+        for i, p in enumerate(ports)
+    ]
     try:
         for p in procs:
             p.wait_http()
@@ -64,7 +76,9 @@ def test_each_callback_four_times_makes_one_row_one_effect_one_reply(db_url, tmp
             n, i = job
             params, body = sealed[i]
             try:
-                r = client.post(f"http://127.0.0.1:{ports[n % 2]}/wecom/callback", params=params, content=body)
+                r = client.post(
+                    f"http://127.0.0.1:{ports[n % 2]}/wecom/callback", params=params, content=body
+                )
                 outcome: int | str = r.status_code
             except httpx.HTTPError as exc:
                 outcome = type(exc).__name__
@@ -77,7 +91,11 @@ def test_each_callback_four_times_makes_one_row_one_effect_one_reply(db_url, tmp
     finally:
         stop_all(procs)
     # a duplicate is acknowledged too (else WeCom would retry it again)
-    assert statuses == Counter({200: N * COPIES}), (statuses, procs[0].log_tail(1500), procs[1].log_tail(1500))
+    assert statuses == Counter({200: N * COPIES}), (
+        statuses,
+        procs[0].log_tail(1500),
+        procs[1].log_tail(1500),
+    )
     h = Harness(db_url, tmp_path, redis_server, clock)
     while any(h.tick().values()):
         pass
@@ -86,7 +104,13 @@ def test_each_callback_four_times_makes_one_row_one_effect_one_reply(db_url, tmp
         assert s.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.status == "done")) == N
         assert Counter(s.scalars(select(OutboxRow.status))) == Counter({"sent": N})
     per_user = Counter(d.userid for d in h.wecom.all_deliveries())
-    record("500 messages × 4 copies, 0–6 s apart, two servers", db_url, messages=N, deliveries=N * COPIES,
-           effects=len(per_user), **lost_and_twice(N, per_user.elements()))
+    record(
+        "500 messages × 4 copies, 0–6 s apart, two servers",
+        db_url,
+        messages=N,
+        deliveries=N * COPIES,
+        effects=len(per_user),
+        **lost_and_twice(N, per_user.elements()),
+    )
     assert len(per_user) == N and set(per_user.values()) == {1}
     assert h.wecom.duplicates == []  # not even a suppressed repeat: one send per message

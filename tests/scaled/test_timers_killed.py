@@ -3,6 +3,7 @@ storage.timers.schedule, three sweeping processes (handlers.sop.sweep.sweep_due_
 worker's tick runs it), two of them SIGKILLed mid-sweep and replaced. Every timer fires exactly once: one
 `fire` audit row, one outbox row, `done` — and the killed sweepers' claims are taken over when their lease
 (3 s here, a sweep parameter) runs out."""
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,11 @@ def _done(factory) -> int:  # noqa: ANN001
 
 def _held(factory, owner: str) -> int:  # noqa: ANN001
     with factory() as s:
-        return s.scalar(select(func.count()).select_from(TimerRow).where(TimerRow.status == "running",
-                                                                          TimerRow.claimed_by == owner))
+        return s.scalar(
+            select(func.count())
+            .select_from(TimerRow)
+            .where(TimerRow.status == "running", TimerRow.claimed_by == owner)
+        )
 
 
 @pytest.mark.slow
@@ -39,24 +43,39 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
     now = datetime.now(UTC)
     with factory() as s:
         for i in range(n):
-            timers.schedule(s, kind=KIND, business_key=f"{KIND}:{i}", subject_type="test", subject_id=str(i),
-                            due_at=now - timedelta(seconds=60) + timedelta(milliseconds=i), payload={"to": f"u{i % 97}"},
-                            now=now)
+            timers.schedule(
+                s,
+                kind=KIND,
+                business_key=f"{KIND}:{i}",
+                subject_type="test",
+                subject_id=str(i),
+                due_at=now - timedelta(seconds=60) + timedelta(milliseconds=i),
+                payload={"to": f"u{i % 97}"},
+                now=now,
+            )
         s.commit()
     env = clean_env(PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
     def sweeper(name: str) -> Proc:
-        return Proc(["-m", "tests.scaled.sweeper_proc", db_url, name, "3", "20"], env=env, cwd=tmp_path, name=name)
+        return Proc(
+            ["-m", "tests.scaled.sweeper_proc", db_url, name, "3", "20"], env=env, cwd=tmp_path, name=name
+        )
 
     procs = [sweeper(f"sweeper-{i}") for i in range(3)]
     killed = []
     try:
         for at in (n // 5, n // 2):  # kill mid-run, twice, and start a replacement
-            wait_until(lambda at=at: _done(factory) >= at, timeout=180, interval=0.05, what=f"{at} timers fired")
+            wait_until(
+                lambda at=at: _done(factory) >= at, timeout=180, interval=0.05, what=f"{at} timers fired"
+            )
             # ... whichever live sweeper holds claims right now (mid-sweep, not waiting for the write lock)
             live = [p for p in procs if p.name not in killed]
-            victim = wait_until(lambda live=live: next((p for p in live if _held(factory, p.name) >= 5), None),
-                                timeout=60, interval=0.005, what="a sweeper holding claims")
+            victim = wait_until(
+                lambda live=live: next((p for p in live if _held(factory, p.name) >= 5), None),
+                timeout=60,
+                interval=0.005,
+                what="a sweeper holding claims",
+            )
             victim.sigkill()
             killed.append(victim.name)
             procs.append(sweeper(f"sweeper-{len(procs)}"))
@@ -66,9 +85,16 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
         stop_all(procs)
     with factory() as s:
         assert Counter(s.scalars(select(TimerRow.status))) == Counter({"done": n})
-        fires = Counter(s.scalars(select(AuditRow.entity_id).where(AuditRow.action == "fire", AuditRow.entity == "timer")))
-        record("timer sweepers killed mid-tick (2 of 3, replaced)", db_url, timers=n, killed=len(killed),
-               **lost_and_twice(n, fires.elements()))
+        fires = Counter(
+            s.scalars(select(AuditRow.entity_id).where(AuditRow.action == "fire", AuditRow.entity == "timer"))
+        )
+        record(
+            "timer sweepers killed mid-tick (2 of 3, replaced)",
+            db_url,
+            timers=n,
+            killed=len(killed),
+            **lost_and_twice(n, fires.elements()),
+        )
         assert len(fires) == n and set(fires.values()) == {1}  # each timer fired once: one firing transaction
         keys = list(s.scalars(select(OutboxRow.dedupe_key)))
         assert len(keys) == n and all(k.startswith("timer:") and k.endswith(":0") for k in keys)

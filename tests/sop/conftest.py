@@ -1,4 +1,5 @@
 """Helpers for the SOP engine tests: an org, customers, a Ctx in a transaction, clicks through the inbox."""
+
 from __future__ import annotations
 
 import itertools
@@ -35,34 +36,88 @@ _click_ids = itertools.count(1)
 def seed_org(session_factory) -> None:
     with session_factory() as s:
         for userid, name, role, manager in ORG:
-            s.add(UserRow(userid=userid, name=name, role=role, manager_userid=manager, region="华东", city="杭州"))
+            s.add(
+                UserRow(
+                    userid=userid, name=name, role=role, manager_userid=manager, region="华东", city="杭州"
+                )
+            )
         s.commit()
 
 
-def add_customer(session_factory, customer_id: str, owner: str, *, name: str | None = None,
-                 created_on: date | None = date(2026, 1, 1), status: str = "active") -> None:
+def add_customer(
+    session_factory,
+    customer_id: str,
+    owner: str,
+    *,
+    name: str | None = None,
+    created_on: date | None = date(2026, 1, 1),
+    status: str = "active",
+) -> None:
     with session_factory() as s:
-        s.add(CustomerRow(customer_id=customer_id, name=name or f"客户{customer_id}", owner_userid=owner,
-                          status=status, created_on=created_on))
+        s.add(
+            CustomerRow(
+                customer_id=customer_id,
+                name=name or f"客户{customer_id}",
+                owner_userid=owner,
+                status=status,
+                created_on=created_on,
+            )
+        )
         s.commit()
 
 
-def add_visit(session_factory, visit_id: str, customer_id: str, rep: str, at: datetime, *,
-              tags: tuple[str, ...] = (), note: str | None = None) -> None:
+def add_visit(
+    session_factory,
+    visit_id: str,
+    customer_id: str,
+    rep: str,
+    at: datetime,
+    *,
+    tags: tuple[str, ...] = (),
+    note: str | None = None,
+) -> None:
     with session_factory() as s:
-        s.add(VisitRow(visit_id=visit_id, customer_id=customer_id, rep_userid=rep, checked_in_at=at, photo_count=3,
-                       note=note, source="chat", status="closed", completed_at=at))
+        s.add(
+            VisitRow(
+                visit_id=visit_id,
+                customer_id=customer_id,
+                rep_userid=rep,
+                checked_in_at=at,
+                photo_count=3,
+                note=note,
+                source="chat",
+                status="closed",
+                completed_at=at,
+            )
+        )
         s.flush()
         for tag in tags:
             s.add(VisitTagRow(visit_id=visit_id, tag=tag))
         s.commit()
 
 
-def add_promise(session_factory, *, kind: str, visit_id: str | None, customer_id: str, rep: str, text: str,
-                due_at: datetime, created_at: datetime) -> int:
+def add_promise(
+    session_factory,
+    *,
+    kind: str,
+    visit_id: str | None,
+    customer_id: str,
+    rep: str,
+    text: str,
+    due_at: datetime,
+    created_at: datetime,
+) -> int:
     with session_factory() as s:
-        p = PromiseRow(kind=kind, visit_id=visit_id, customer_id=customer_id, rep_userid=rep, text=text,
-                       due_at=due_at, status="open", created_at=created_at)
+        p = PromiseRow(
+            kind=kind,
+            visit_id=visit_id,
+            customer_id=customer_id,
+            rep_userid=rep,
+            text=text,
+            due_at=due_at,
+            status="open",
+            created_at=created_at,
+        )
         s.add(p)
         s.commit()
         return p.id
@@ -75,7 +130,9 @@ def unit_of_work(session_factory, clock, userid: str = "system:test", source: st
         ctx = Ctx(session=s, now=clock.now(), user=s.get(UserRow, userid), userid=userid, source=source)
         yield ctx
         for n, (recipient, reply) in enumerate(ctx.outgoing):
-            outbox.enqueue(s, recipient=recipient, message=reply.to_dict(), dedupe_key=f"{source}:{n}", now=ctx.now)
+            outbox.enqueue(
+                s, recipient=recipient, message=reply.to_dict(), dedupe_key=f"{source}:{n}", now=ctx.now
+            )
         if ctx.state_changed:
             conversation.save(s, userid, state=ctx.state, data=ctx.state_data, now=ctx.now)
         s.commit()
@@ -86,7 +143,14 @@ def deliver(session_factory, clock, event, *, dedupe_key: str | None = None, tim
     key = dedupe_key or f"test:{next(_click_ids)}"
     with session_factory() as s:
         for _ in range(times):
-            inbox.put(s, dedupe_key=key, sender=event.sender, kind=event.type, event=event.to_dict(), now=clock.now())
+            inbox.put(
+                s,
+                dedupe_key=key,
+                sender=event.sender,
+                kind=event.type,
+                event=event.to_dict(),
+                now=clock.now(),
+            )
             s.commit()
     worker = InboxWorker(session_factory=session_factory, clock=clock, owner="test-worker")
     handled = worker.drain()
@@ -97,18 +161,28 @@ def deliver(session_factory, clock, event, *, dedupe_key: str | None = None, tim
 
 
 def click(session_factory, clock, sender: str, key: str, *, response_code: str = "rc", times: int = 1) -> int:
-    event = CardClick(sender=sender, at=int(clock.now().timestamp()), key=key, task_id="t",
-                      response_code=response_code, card_type="button_interaction")
+    event = CardClick(
+        sender=sender,
+        at=int(clock.now().timestamp()),
+        key=key,
+        task_id="t",
+        response_code=response_code,
+        card_type="button_interaction",
+    )
     return deliver(session_factory, clock, event, times=times)
 
 
 def say(session_factory, clock, sender: str, text: str) -> int:
-    event = TextIn(sender=sender, at=int(clock.now().timestamp()), content=text, msg_id=f"m{next(_click_ids)}")
+    event = TextIn(
+        sender=sender, at=int(clock.now().timestamp()), content=text, msg_id=f"m{next(_click_ids)}"
+    )
     return deliver(session_factory, clock, event)
 
 
 def sweep(session_factory, clock, *, owner: str = "sweeper-1", recurring: bool = False, firing=None) -> int:  # noqa: ANN001
-    return sweep_due_timers(session_factory, clock, owner=owner, recurring=recurring, firing=firing or routes.firing())
+    return sweep_due_timers(
+        session_factory, clock, owner=owner, recurring=recurring, firing=firing or routes.firing()
+    )
 
 
 def messages(session_factory, recipient: str | None = None, *, kind: str | None = None) -> list[OutboxRow]:

@@ -1,5 +1,6 @@
 """Price-objection approvals end to end through the inbox worker: approve, reject (with the asked-for
 reason, or typed), repeated clicks, strangers, and the SLA reminder and escalation."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -36,7 +37,9 @@ def _texts(sf, who):
 
 
 def _updates(sf, who):
-    return [(m.message["response_code"], m.message["replace_name"]) for m in messages(sf, who, kind="card_update")]
+    return [
+        (m.message["response_code"], m.message["replace_name"]) for m in messages(sf, who, kind="card_update")
+    ]
 
 
 def test_chain_approved_end_to_end_and_clicks_recorded_once(org, clock):
@@ -65,16 +68,22 @@ def test_chain_approved_end_to_end_and_clicks_recorded_once(org, clock):
         assert approval.status == "approved" and approval.decided_at == clock.now()
         steps = s.scalars(select(ApprovalStepRow).order_by(ApprovalStepRow.step_no)).all()
         assert [(st.step_no, st.role, st.approver_userid, st.status) for st in steps] == [
-            (1, "supervisor", "sup1", "approved"), (2, "regional_manager", "rm1", "approved"),
-            (3, "finance_director", "fin", "approved")]
+            (1, "supervisor", "sup1", "approved"),
+            (2, "regional_manager", "rm1", "approved"),
+            (3, "finance_director", "fin", "approved"),
+        ]
         notes = s.scalars(select(CustomerNoteRow.text).order_by(CustomerNoteRow.id)).all()
         assert notes[-1] == "价格异议审批·财务总监钱财务已通过：同意按5%执行"
         assert len(notes) == 3
-    assert _texts(org, "rep1")[-1] == "你的价格异议申请（味源超市）已审批通过。审批意见：财务总监：同意按5%执行"
+    assert (
+        _texts(org, "rep1")[-1] == "你的价格异议申请（味源超市）已审批通过。审批意见：财务总监：同意按5%执行"
+    )
     assert _texts(org, "fin") == ["已通过，审批完成，已通知张三。"]
     clock.set(VISIT_AT + timedelta(days=5))  # no SLA timer is left to fire
     sweep(org, clock)
-    assert not [m for m in messages(org, kind="card") if "审批" in m.message["title"] and "提醒" in m.message["title"]]
+    assert not [
+        m for m in messages(org, kind="card") if "审批" in m.message["title"] and "提醒" in m.message["title"]
+    ]
     assert all(t.status == "cancelled" for t in timers_of(org, kind="approval_sla"))
 
 
@@ -92,11 +101,16 @@ def test_reject_asks_for_the_reason_and_tells_the_rep(org, clock):
         assert s.get(ApprovalRow, approval_id).status == "rejected"
         step = s.scalars(select(ApprovalStepRow)).one()
         assert (step.status, step.comment, step.decided_by) == ("rejected", "价格低于公司底线", "sup1")
-        assert s.scalars(select(CustomerNoteRow.text)).one() == "价格异议审批·销售主管王主管已驳回：价格低于公司底线"
+        assert (
+            s.scalars(select(CustomerNoteRow.text)).one()
+            == "价格异议审批·销售主管王主管已驳回：价格低于公司底线"
+        )
         audited = s.scalars(select(AuditRow.entity).where(AuditRow.actor == "sup1")).all()
         assert {"approval_step", "approval", "customer_note"} <= set(audited)
     assert _updates(org, "sup1") == [("RC-NO2", "已驳回")]
-    assert _texts(org, "rep1")[-1] == "你的价格异议申请（味源超市）被销售主管王主管驳回，原因：价格低于公司底线"
+    assert (
+        _texts(org, "rep1")[-1] == "你的价格异议申请（味源超市）被销售主管王主管驳回，原因：价格低于公司底线"
+    )
     assert _texts(org, "sup1")[-1] == "已驳回，已通知张三。"
     assert messages(org, "rm1") == []
 
@@ -131,11 +145,15 @@ def test_sla_reminds_then_escalates_to_the_approvers_manager(org, clock):
     escalated = _card(org, "rm1")
     assert escalated["title"] == "审批升级：味源超市"
     assert escalated["description"] == "王主管超过48小时未处理价格异议审批，已转由你审批。"
-    assert _texts(org, "sup1") == ["价格异议审批（味源超市）超时未处理，已升级给吴经理。你仍可在原卡片上处理。"]
+    assert _texts(org, "sup1") == [
+        "价格异议审批（味源超市）超时未处理，已升级给吴经理。你仍可在原卡片上处理。"
+    ]
     with org() as s:
         steps = s.scalars(select(ApprovalStepRow).order_by(ApprovalStepRow.id)).all()
         assert [(st.step_no, st.approver_userid, st.status) for st in steps] == [
-            (1, "sup1", "escalated"), (1, "rm1", "pending")]
+            (1, "sup1", "escalated"),
+            (1, "rm1", "pending"),
+        ]
     # the regional manager decides step 1; the chain's regional-manager role is then skipped (already asked)
     click(org, clock, "rm1", escalated["buttons"][0]["key"], response_code="RC-RM")
     assert _card(org, "fin")["title"] == "价格异议审批：味源超市"
@@ -149,7 +167,9 @@ def test_sla_reminds_then_escalates_to_the_approvers_manager(org, clock):
     sweep(org, clock)
     # finance was reminded at +24 h and escalated at +48 h: nobody above finance → nothing more
     assert [m.message["title"] for m in messages(org, "fin", kind="card")] == [
-        "价格异议审批：味源超市", "审批提醒：味源超市"]
+        "价格异议审批：味源超市",
+        "审批提醒：味源超市",
+    ]
 
 
 def test_the_original_approver_may_still_decide_after_escalation(org, clock):
@@ -167,9 +187,14 @@ def test_the_original_approver_may_still_decide_after_escalation(org, clock):
     with org() as s:
         steps = s.scalars(select(ApprovalStepRow).order_by(ApprovalStepRow.id)).all()
         assert [(st.step_no, st.approver_userid, st.status, st.decided_by) for st in steps] == [
-            (1, "sup1", "escalated", None), (1, "rm1", "approved", "sup1"), (2, "rm1", "pending", None)]
+            (1, "sup1", "escalated", None),
+            (1, "rm1", "approved", "sup1"),
+            (2, "rm1", "pending", None),
+        ]
         assert s.get(ApprovalRow, approval_id).current_step == 2
-        assert s.scalars(select(CustomerNoteRow.text)).one() == "价格异议审批·销售主管王主管已通过：（无意见）"
+        assert (
+            s.scalars(select(CustomerNoteRow.text)).one() == "价格异议审批·销售主管王主管已通过：（无意见）"
+        )
 
 
 def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_it(org, clock):
@@ -181,14 +206,28 @@ def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_
         approval = s.get(ApprovalRow, approval_id)
         assert (approval.status, approval.decided_at) == ("withdrawn", clock.now())
         assert [st.status for st in s.scalars(select(ApprovalStepRow))] == ["withdrawn"]
-        assert s.scalar(select(func.count()).select_from(AuditRow).where(
-            AuditRow.entity == "approval", AuditRow.entity_id == str(approval_id), AuditRow.action == "update")) == 1
-    assert _texts(org, "sup1") == ["价格异议审批已撤回（味源超市）：张三撤销了这次拜访的「价格异议」标签，无需再审批。"]
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(AuditRow)
+                .where(
+                    AuditRow.entity == "approval",
+                    AuditRow.entity_id == str(approval_id),
+                    AuditRow.action == "update",
+                )
+            )
+            == 1
+        )
+    assert _texts(org, "sup1") == [
+        "价格异议审批已撤回（味源超市）：张三撤销了这次拜访的「价格异议」标签，无需再审批。"
+    ]
     assert all(t.status == "cancelled" for t in timers_of(org, kind="approval_sla"))
     clock.set(VISIT_AT + timedelta(days=3))
     sweep(org, clock)  # no reminder or escalation for a withdrawn approval
     assert [m.recipient for m in messages(org, kind="card") if "审批" in m.message["title"]] == ["sup1"]
-    click(org, clock, "sup1", card["buttons"][0]["key"], response_code="RC-late")  # a late click on the old card
+    click(
+        org, clock, "sup1", card["buttons"][0]["key"], response_code="RC-late"
+    )  # a late click on the old card
     assert _updates(org, "sup1") == [("RC-late", "已撤回")]
     assert _texts(org, "sup1")[-1] == "该审批已处理：已撤回。"
 
@@ -201,5 +240,7 @@ def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_
         assert s.get(ApprovalRow, approval_id).status == "pending"
         steps = s.scalars(select(ApprovalStepRow).order_by(ApprovalStepRow.step_no)).all()
         assert [(st.step_no, st.approver_userid, st.status) for st in steps] == [
-            (1, "sup1", "withdrawn"), (2, "sup1", "pending")]
+            (1, "sup1", "withdrawn"),
+            (2, "sup1", "pending"),
+        ]
     assert len(messages(org, "sup1", kind="card")) == 2

@@ -1,4 +1,5 @@
 """The private ICS feed per rep: signed URL, 404 otherwise, one VEVENT per open or done promise."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -26,12 +27,36 @@ def _client(sf, clock) -> TestClient:
 
 def test_feed_lists_the_reps_promises_behind_a_signed_token(org, clock):
     add_customer(org, "c1", "rep1", name="味源超市; 旗舰店, 二楼")
-    add_promise(org, kind="follow_up", visit_id=None, customer_id="c1", rep="rep1", text="回访",
-                due_at=datetime(2026, 11, 25, tzinfo=SHANGHAI), created_at=clock.now())
-    add_promise(org, kind="promise", visit_id=None, customer_id="c1", rep="rep1", text="送样品" * 20,
-                due_at=clock.now() + timedelta(days=2), created_at=clock.now())
-    add_promise(org, kind="promise", visit_id=None, customer_id="c1", rep="rep2", text="别人的承诺",
-                due_at=clock.now() + timedelta(days=2), created_at=clock.now())
+    add_promise(
+        org,
+        kind="follow_up",
+        visit_id=None,
+        customer_id="c1",
+        rep="rep1",
+        text="回访",
+        due_at=datetime(2026, 11, 25, tzinfo=SHANGHAI),
+        created_at=clock.now(),
+    )
+    add_promise(
+        org,
+        kind="promise",
+        visit_id=None,
+        customer_id="c1",
+        rep="rep1",
+        text="送样品" * 20,
+        due_at=clock.now() + timedelta(days=2),
+        created_at=clock.now(),
+    )
+    add_promise(
+        org,
+        kind="promise",
+        visit_id=None,
+        customer_id="c1",
+        rep="rep2",
+        text="别人的承诺",
+        due_at=clock.now() + timedelta(days=2),
+        created_at=clock.now(),
+    )
     client = _client(org, clock)
     key = ics_token.derive_key(SECRET)
     ok = client.get(ics_token.feed_path(key, "rep1"))
@@ -54,11 +79,21 @@ def test_rep_asks_for_the_feed_link(org, clock):
     say(org, clock, "rep1", "日历订阅")
     assert messages(org, "rep1")[-1].message["content"] == "日历订阅暂未开通，请联系管理员。"
     key = ics_token.derive_key(SECRET)
-    worker = InboxWorker(session_factory=org, clock=clock, owner="w",
-                         deps=HandlerDeps(public_base_url="https://crm.example.com/", ics_key=key))
+    worker = InboxWorker(
+        session_factory=org,
+        clock=clock,
+        owner="w",
+        deps=HandlerDeps(public_base_url="https://crm.example.com/", ics_key=key),
+    )
     with org() as s:
-        inbox.put(s, dedupe_key="m-ics", sender="rep1", kind="text", now=clock.now(),
-                  event=TextIn(sender="rep1", at=0, content="订阅日历", msg_id="m-ics").to_dict())
+        inbox.put(
+            s,
+            dedupe_key="m-ics",
+            sender="rep1",
+            kind="text",
+            now=clock.now(),
+            event=TextIn(sender="rep1", at=0, content="订阅日历", msg_id="m-ics").to_dict(),
+        )
         s.commit()
     worker.drain()
     text = messages(org, "rep1")[-1].message["content"]

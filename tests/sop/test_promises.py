@@ -1,4 +1,5 @@
 """Follow-up and promise reminders, their escalation, the 已完成 button and the calendar entries."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -32,10 +33,26 @@ PROMISE_DUE = datetime(2026, 11, 27, 18, 0, tzinfo=SHANGHAI)
 def _visit_with_promises(sf, clock) -> tuple[int, int]:
     add_customer(sf, "c1", "rep1", name="味源超市")
     add_visit(sf, "v1", "c1", "rep1", VISIT_AT, tags=("新品兴趣",))
-    fu = add_promise(sf, kind="follow_up", visit_id="v1", customer_id="c1", rep="rep1", text="回访新品试销",
-                     due_at=FOLLOW_UP_DUE, created_at=clock.now())
-    pr = add_promise(sf, kind="promise", visit_id="v1", customer_id="c1", rep="rep1", text="周五前送样品",
-                     due_at=PROMISE_DUE, created_at=clock.now())
+    fu = add_promise(
+        sf,
+        kind="follow_up",
+        visit_id="v1",
+        customer_id="c1",
+        rep="rep1",
+        text="回访新品试销",
+        due_at=FOLLOW_UP_DUE,
+        created_at=clock.now(),
+    )
+    pr = add_promise(
+        sf,
+        kind="promise",
+        visit_id="v1",
+        customer_id="c1",
+        rep="rep1",
+        text="周五前送样品",
+        due_at=PROMISE_DUE,
+        created_at=clock.now(),
+    )
     with unit_of_work(sf, clock, "rep1", source="inbox:1") as ctx:
         ROUTER.publish(ctx, VisitCompleted("v1"))
     return fu, pr
@@ -50,8 +67,12 @@ def test_visit_completed_plans_reminders_and_calendar_entries(org, clock):
     with unit_of_work(org, clock, "rep1", source="inbox:2") as ctx:  # a repeated hook changes nothing
         ROUTER.publish(ctx, VisitCompleted("v1"))
     pending = {t.business_key: _local(t.due_at) for t in timers_of(org, status="pending")}
-    assert set(pending) == {f"follow_up:{fu}:g1:remind", f"promise:{pr}:g1:before", f"promise:{pr}:g1:due",
-                            "stale:c1:" + str(int(VISIT_AT.timestamp()))}
+    assert set(pending) == {
+        f"follow_up:{fu}:g1:remind",
+        f"promise:{pr}:g1:before",
+        f"promise:{pr}:g1:due",
+        "stale:c1:" + str(int(VISIT_AT.timestamp())),
+    }
     remind = pending[f"follow_up:{fu}:g1:remind"]
     assert remind.date() == FOLLOW_UP_DUE.date() and remind.hour == 9 and remind.minute not in (0, 30)
     assert pending[f"promise:{pr}:g1:before"].date() == datetime(2026, 11, 26).date()
@@ -61,10 +82,18 @@ def test_visit_completed_plans_reminders_and_calendar_entries(org, clock):
     adds = messages(org, "rep1", kind="schedule_add")
     assert [m.message["promise_id"] for m in adds] == [fu, pr]
     sched = adds[1].message["schedule"]
-    assert sched["start_time"] == int(PROMISE_DUE.timestamp()) and sched["end_time"] == sched["start_time"] + 3600
+    assert (
+        sched["start_time"] == int(PROMISE_DUE.timestamp())
+        and sched["end_time"] == sched["start_time"] + 3600
+    )
     assert sched["attendees"] == [{"userid": "rep1"}]
     assert sched["summary"] == "兑现承诺 味源超市：周五前送样品" and len(sched["summary"]) <= 128
-    assert sched["reminders"] == {"is_remind": 1, "remind_before_event_secs": 3600, "is_repeat": 0, "timezone": 8}
+    assert sched["reminders"] == {
+        "is_remind": 1,
+        "remind_before_event_secs": 3600,
+        "is_repeat": 0,
+        "timezone": 8,
+    }
     assert "承诺#" in sched["description"]
 
 
@@ -87,7 +116,10 @@ def test_follow_up_reminder_then_escalation_each_once(org, clock):
     assert titles(sup) == ["回访逾期：味源超市"]
     assert "张三" in sup[0].message["description"]
     # the stale ladder (72 h after the visit) reached the owner too, once
-    assert titles(messages(org, "rep1", kind="card")) == ["今日回访：味源超市", "客户超73小时未跟进：味源超市"]
+    assert titles(messages(org, "rep1", kind="card")) == [
+        "今日回访：味源超市",
+        "客户超73小时未跟进：味源超市",
+    ]
 
 
 def test_a_touch_cancels_the_follow_up_escalation(org, clock):
@@ -96,7 +128,11 @@ def test_a_touch_cancels_the_follow_up_escalation(org, clock):
     sweep(org, clock)
     clock.set(datetime(2026, 11, 25, 14, 0, tzinfo=SHANGHAI))
     with org() as s:
-        s.add(InteractionRow(interaction_id="i1", customer_id="c1", rep_userid="rep1", at=clock.now(), channel="phone"))
+        s.add(
+            InteractionRow(
+                interaction_id="i1", customer_id="c1", rep_userid="rep1", at=clock.now(), channel="phone"
+            )
+        )
         s.commit()
     with unit_of_work(org, clock, "rep1") as ctx:
         stale_rules.restart_clock(ctx, "c1")
@@ -104,7 +140,9 @@ def test_a_touch_cancels_the_follow_up_escalation(org, clock):
     sweep(org, clock)
     assert messages(org, "sup1") == []
     overdue = [t for t in timers_of(org, kind="follow_up") if t.payload["step"] == "overdue"]
-    assert [(t.status, t.outcome) for t in overdue] == [("cancelled", "customer touched since the follow-up was planned")]
+    assert [(t.status, t.outcome) for t in overdue] == [
+        ("cancelled", "customer touched since the follow-up was planned")
+    ]
 
 
 def test_promise_day_before_at_due_then_supervisor(org, clock):
@@ -119,7 +157,8 @@ def test_promise_day_before_at_due_then_supervisor(org, clock):
     sweep(org, clock)
     sweep(org, clock)
     assert titles([m for m in messages(org, "sup1", kind="card") if "承诺" in m.message["title"]]) == [
-        "承诺逾期未兑现：味源超市"]
+        "承诺逾期未兑现：味源超市"
+    ]
 
 
 def test_done_button_stops_reminders_and_marks_the_calendar(org, clock):
@@ -146,7 +185,9 @@ def test_done_button_stops_reminders_and_marks_the_calendar(org, clock):
     sweep(org, clock)
     assert [m for m in messages(org, "sup1") if "承诺" in m.message.get("title", "")] == []
     with org() as s:
-        live = s.scalars(select(TimerRow).where(TimerRow.kind == "promise", TimerRow.status == "pending")).all()
+        live = s.scalars(
+            select(TimerRow).where(TimerRow.kind == "promise", TimerRow.status == "pending")
+        ).all()
         assert live == []
 
 
@@ -160,8 +201,12 @@ def test_changed_and_cancelled_promises_update_and_delete_the_calendar(org, cloc
         promise_rules.promise_changed(ctx, ctx.session.get(_PromiseRow, pr))
     assert messages(org, kind="schedule_update") == []
     keys = {t.business_key: t.status for t in timers_of(org, kind="promise")}
-    assert keys == {f"promise:{pr}:g1:before": "cancelled", f"promise:{pr}:g1:due": "cancelled",
-                    f"promise:{pr}:g2:before": "pending", f"promise:{pr}:g2:due": "pending"}
+    assert keys == {
+        f"promise:{pr}:g1:before": "cancelled",
+        f"promise:{pr}:g1:due": "cancelled",
+        f"promise:{pr}:g2:before": "pending",
+        f"promise:{pr}:g2:due": "pending",
+    }
     with org() as s:
         s.execute(update(OutboxRow).where(OutboxRow.kind == "schedule_add").values(status="sent"))
         s.get(PromiseRow, pr).schedule_id = "SCH-P"

@@ -1,4 +1,5 @@
 """Pure parts: the policy, the timing rules, the org tree, the decisions. No database."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,26 +36,45 @@ from core.sop.times import (
 )
 
 P = SopPolicy()
-TREE = OrgTree([Person("rep1", "rep", "sup1"), Person("sup1", "supervisor", "rm1"),
-                Person("rm1", "regional_manager", "dir"), Person("dir", "sales_director", None),
-                Person("fin", "finance_director", None), Person("loop1", "rep", "loop2"),
-                Person("loop2", "supervisor", "loop1")])
+TREE = OrgTree(
+    [
+        Person("rep1", "rep", "sup1"),
+        Person("sup1", "supervisor", "rm1"),
+        Person("rm1", "regional_manager", "dir"),
+        Person("dir", "sales_director", None),
+        Person("fin", "finance_director", None),
+        Person("loop1", "rep", "loop2"),
+        Person("loop2", "supervisor", "loop1"),
+    ]
+)
 
 
 def test_policy_defaults_and_overrides():
     assert P.stale_after == timedelta(hours=72)
-    assert P.stale_ladder == (LadderStep(timedelta(hours=24), "supervisor"),
-                              LadderStep(timedelta(hours=24), "regional_manager"))
+    assert P.stale_ladder == (
+        LadderStep(timedelta(hours=24), "supervisor"),
+        LadderStep(timedelta(hours=24), "regional_manager"),
+    )
     assert P.approval_chain == ("supervisor", "regional_manager", "finance_director")
     assert P.brief_at == time(8, 30) and P.follow_up_remind_at == time(9, 0)
-    p = SopPolicy.from_config({"stale_after_hours": 48, "follow_up_remind_at": "08:15",
-                               "stale_ladder": [{"after_hours": 12, "role": "supervisor"}],
-                               "approval_chain": ["supervisor", "finance_director"]})
+    p = SopPolicy.from_config(
+        {
+            "stale_after_hours": 48,
+            "follow_up_remind_at": "08:15",
+            "stale_ladder": [{"after_hours": 12, "role": "supervisor"}],
+            "approval_chain": ["supervisor", "finance_director"],
+        }
+    )
     assert p.stale_after == timedelta(hours=48) and p.follow_up_remind_at == time(8, 15)
     assert p.stale_ladder == (LadderStep(timedelta(hours=12), "supervisor"),)
     assert p.approval_chain == ("supervisor", "finance_director")
-    for bad in ({"stale_afterhours": 1}, {"approval_chain": ["boss"]}, {"calendar_remind_before_secs": 60},
-                {"brief_at": "25:00"}, {"stale_after_hours": 0}):
+    for bad in (
+        {"stale_afterhours": 1},
+        {"approval_chain": ["boss"]},
+        {"calendar_remind_before_secs": 60},
+        {"brief_at": "25:00"},
+        {"stale_after_hours": 0},
+    ):
         with pytest.raises(ValueError):
             SopPolicy.from_config(bad)
 
@@ -105,8 +125,13 @@ def test_approval_route_skips_roles_nobody_holds_and_people_already_asked():
 
 
 def _promise(status="open", touched=False, sup="sup1"):
-    return PromiseFacts(status=status, rep="rep1", due_at=datetime(2026, 11, 25, 10, tzinfo=UTC),
-                        touched_since=touched, supervisor=sup)
+    return PromiseFacts(
+        status=status,
+        rep="rep1",
+        due_at=datetime(2026, 11, 25, 10, tzinfo=UTC),
+        touched_since=touched,
+        supervisor=sup,
+    )
 
 
 def test_follow_up_and_promise_decisions():
@@ -115,8 +140,12 @@ def test_follow_up_and_promise_decisions():
     assert isinstance(d, Remind) and d.to == ("rep1",)
     assert d.then[0].step == "overdue" and d.then[0].due_at - due >= timedelta(days=1)
     assert isinstance(follow_up_next_step("overdue", _promise(), timer_due=due, key="k", policy=P), Escalate)
-    assert isinstance(follow_up_next_step("remind", _promise(touched=True), timer_due=due, key="k", policy=P), Cancel)
-    assert isinstance(follow_up_next_step("overdue", _promise(sup=None), timer_due=due, key="k", policy=P), Done)
+    assert isinstance(
+        follow_up_next_step("remind", _promise(touched=True), timer_due=due, key="k", policy=P), Cancel
+    )
+    assert isinstance(
+        follow_up_next_step("overdue", _promise(sup=None), timer_due=due, key="k", policy=P), Done
+    )
     assert isinstance(promise_next_step("before", _promise(status="done"), key="k", policy=P), Cancel)
     d = promise_next_step("due", _promise(), key="k", policy=P)
     assert isinstance(d, Remind) and d.then[0].step == "overdue"
@@ -130,9 +159,15 @@ def test_stale_ladder_decisions():
     assert d0 == Remind(("rep1",), then=(d0.then[0],)) and d0.then[0].due_at == due + timedelta(hours=24)
     d2 = stale_next_step(2, facts, timer_due=due, policy=P)
     assert isinstance(d2, Escalate) and d2.then == ()
-    assert isinstance(stale_next_step(1, StaleFacts(True, "rep1", 100, 200, "sup1"), timer_due=due, policy=P), Cancel)
-    assert isinstance(stale_next_step(1, StaleFacts(False, "rep1", 100, 100, "sup1"), timer_due=due, policy=P), Cancel)
-    assert isinstance(stale_next_step(1, StaleFacts(True, "rep1", 100, 100, None), timer_due=due, policy=P), Done)
+    assert isinstance(
+        stale_next_step(1, StaleFacts(True, "rep1", 100, 200, "sup1"), timer_due=due, policy=P), Cancel
+    )
+    assert isinstance(
+        stale_next_step(1, StaleFacts(False, "rep1", 100, 100, "sup1"), timer_due=due, policy=P), Cancel
+    )
+    assert isinstance(
+        stale_next_step(1, StaleFacts(True, "rep1", 100, 100, None), timer_due=due, policy=P), Done
+    )
 
 
 def test_snooze_span_from_the_reason():
@@ -151,9 +186,15 @@ def test_approval_and_payment_decisions():
     assert approval_next_step("escalate", pending, timer_due=due, policy=P) == Escalate(("rm1",))
     decided = ApprovalStepFacts("approved", "pending", False, "sup1", "rm1", False)
     assert isinstance(approval_next_step("remind", decided, timer_due=due, policy=P), Cancel)
-    base = dict(exists=True, due_on=date(2026, 11, 20), scheduled_for=date(2026, 11, 20), amount=Decimal("100"),
-                notify=("sup1", "fin"))
+    base = dict(
+        exists=True,
+        due_on=date(2026, 11, 20),
+        scheduled_for=date(2026, 11, 20),
+        amount=Decimal("100"),
+        notify=("sup1", "fin"),
+    )
     assert payment_next_step(PaymentFacts(paid=Decimal("40"), **base)) == Escalate(("sup1", "fin"))
     assert isinstance(payment_next_step(PaymentFacts(paid=Decimal("100"), **base)), Done)
-    assert isinstance(payment_next_step(PaymentFacts(paid=Decimal("0"), **{**base, "due_on": date(2026, 12, 1)})),
-                      Cancel)
+    assert isinstance(
+        payment_next_step(PaymentFacts(paid=Decimal("0"), **{**base, "due_on": date(2026, 12, 1)})), Cancel
+    )

@@ -1,5 +1,6 @@
 """The 72 h stale-customer scan and ladder: owner, +24 h supervisor, +24 h regional manager; touches,
 已跟进 / 已处理 and 延后 with a reason."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -40,7 +41,11 @@ def _stale_customers(sf):
     add_customer(sf, "c_call", "rep3", name="电话客户")
     add_visit(sf, "v_call", "c_call", "rep3", NOW - timedelta(days=5))
     with sf() as s:
-        s.add(InteractionRow(interaction_id="i1", customer_id="c_call", rep_userid="rep3", at=NOW - timedelta(hours=30)))
+        s.add(
+            InteractionRow(
+                interaction_id="i1", customer_id="c_call", rep_userid="rep3", at=NOW - timedelta(hours=30)
+            )
+        )
         s.commit()
 
 
@@ -81,8 +86,11 @@ def test_ladder_climbs_to_supervisor_then_regional_manager_once_each(org, clock)
     assert [b["text"] for b in sup_card["buttons"]] == ["已处理", "延后(须填原因)"]
     assert ("负责人", "张三") in [tuple(f) for f in sup_card["fields"]]
     sent_at = [m.created_at for m in messages(org, kind="card")]
-    assert sent_at == [NOW + timedelta(hours=72, minutes=1), NOW + timedelta(hours=96, minutes=1),
-                       NOW + timedelta(hours=120, minutes=1)]
+    assert sent_at == [
+        NOW + timedelta(hours=72, minutes=1),
+        NOW + timedelta(hours=96, minutes=1),
+        NOW + timedelta(hours=120, minutes=1),
+    ]
 
 
 def test_a_touch_ends_the_ladder_and_restarts_the_clock(org, clock):
@@ -132,7 +140,10 @@ def test_owner_followed_button_records_a_touch(org, clock):
     card = messages(org, "rep1", kind="card")[0].message
     click(org, clock, "rep1", card["buttons"][0]["key"], times=3)
     with org() as s:
-        assert s.scalar(select(func.count()).select_from(InteractionRow).where(InteractionRow.channel == "card")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(InteractionRow).where(InteractionRow.channel == "card"))
+            == 1
+        )
     assert [m.message["replace_name"] for m in messages(org, "rep1", kind="card_update")] == ["已跟进"]
     clock.set(NOW + timedelta(hours=100))
     sweep(org, clock)
@@ -154,12 +165,15 @@ def test_manager_handled_stops_the_ladder_and_strangers_cannot(org, clock):
     assert [m.message["content"] for m in messages(org, "rep3")] == ["你无权处理这条提醒。"]
     click(org, clock, "sup1", key)
     assert [m.message["content"] for m in messages(org, "sup1", kind="text")] == [
-        "已确认处理：味源超市，本轮未跟进提醒停止。"]
+        "已确认处理：味源超市，本轮未跟进提醒停止。"
+    ]
     clock.set(NOW + timedelta(hours=150))
     sweep(org, clock)
     assert _cards(org, "rm1") == []
     with org() as s:
-        assert s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.action == "acknowledge")) == 1
+        assert (
+            s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.action == "acknowledge")) == 1
+        )
 
 
 def test_snooze_needs_a_reason_and_pushes_the_ladder(org, clock):
@@ -177,11 +191,19 @@ def test_snooze_needs_a_reason_and_pushes_the_ladder(org, clock):
     replies = [m.message["content"] for m in messages(org, "rep1", kind="text")]
     assert replies[-1] == "已延后2天：味源超市。原因已记入客户档案。"
     assert [m.message for m in messages(org, "rep1", kind="card_update")] == [
-        {"kind": "card_update", "response_code": "RC-SNOOZE", "replace_name": "已延后"}]
+        {"kind": "card_update", "response_code": "RC-SNOOZE", "replace_name": "已延后"}
+    ]
     with org() as s:
         note = s.scalars(select(CustomerNoteRow)).one()
-        assert (note.kind, note.text, note.author_userid) == ("snooze", "未跟进提醒延后2天：客户出差 2天", "rep1")
-        assert s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.entity == "customer_note")) == 1
+        assert (note.kind, note.text, note.author_userid) == (
+            "snooze",
+            "未跟进提醒延后2天：客户出差 2天",
+            "rep1",
+        )
+        assert (
+            s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.entity == "customer_note"))
+            == 1
+        )
     clock.set(NOW + timedelta(hours=100))  # the supervisor rung would have fired at 96 h
     sweep(org, clock)
     assert _cards(org, "sup1") == []
@@ -197,12 +219,35 @@ def test_snooze_needs_a_reason_and_pushes_the_ladder(org, clock):
 def test_scan_is_one_set_based_statement_for_thousands_of_customers(org, clock):
     n = 3000
     with org() as s:
-        s.execute(insert(CustomerRow), [dict(customer_id=f"k{i}", name=f"客户{i}", owner_userid="rep1",
-                                             status="active", created_on=date(2026, 1, 1)) for i in range(n)])
-        s.execute(insert(VisitRow), [dict(visit_id=f"kv{i}-{j}", customer_id=f"k{i}", rep_userid="rep1",
-                                          checked_in_at=NOW - timedelta(days=(i % 6) + j), photo_count=3,
-                                          source="import", status="closed")
-                                     for i in range(n) for j in range(2)])
+        s.execute(
+            insert(CustomerRow),
+            [
+                dict(
+                    customer_id=f"k{i}",
+                    name=f"客户{i}",
+                    owner_userid="rep1",
+                    status="active",
+                    created_on=date(2026, 1, 1),
+                )
+                for i in range(n)
+            ],
+        )
+        s.execute(
+            insert(VisitRow),
+            [
+                dict(
+                    visit_id=f"kv{i}-{j}",
+                    customer_id=f"k{i}",
+                    rep_userid="rep1",
+                    checked_in_at=NOW - timedelta(days=(i % 6) + j),
+                    photo_count=3,
+                    source="import",
+                    status="closed",
+                )
+                for i in range(n)
+                for j in range(2)
+            ],
+        )
         s.commit()
     statements: list[str] = []
     engine = org.kw["bind"]
@@ -211,8 +256,15 @@ def test_scan_is_one_set_based_statement_for_thousands_of_customers(org, clock):
         statements.append(statement)
 
     with unit_of_work(org, clock, source="scan") as ctx:
-        timer = TimerRow(id=0, kind="stale_scan", business_key="x", subject_type="org", subject_id="org",
-                         due_at=clock.now(), payload={})
+        timer = TimerRow(
+            id=0,
+            kind="stale_scan",
+            business_key="x",
+            subject_type="org",
+            subject_id="org",
+            due_at=clock.now(),
+            payload={},
+        )
         event.listen(engine, "before_cursor_execute", count)
         try:
             status, outcome = fire_stale_scan(ctx, timer)

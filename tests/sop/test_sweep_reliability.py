@@ -1,6 +1,7 @@
 """The sweep's guarantees: each timer fires exactly once with several sweepers, a sweeper that dies after
 claiming loses nothing and doubles nothing, a failing rule is retried, and after downtime every
 overdue timer fires."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -24,6 +25,8 @@ from storage.models import AuditRow, OutboxRow, TimerRow
 from tests.sop.conftest import add_customer, add_promise, add_visit, messages, sweep, timers_of, unit_of_work
 
 PING = "test_ping"
+
+
 def _ping(ctx, timer):  # noqa: ANN001
     """A test rule: one message per timer; payload {"fail": n} raises on the first n attempts (claims).
 
@@ -38,14 +41,24 @@ def _ping(ctx, timer):  # noqa: ANN001
 FIRING = default_firing(kinds=ROUTER.with_timer_kinds({PING: _ping}))  # the table plus the test's kind
 
 
-
 def _many(sf, now, n, *, spread: timedelta = timedelta(0), **payload):
-    rows = [dict(kind=PING, business_key=f"ping:{i}", subject_type="test", subject_id=str(i),
-                 due_at=now + spread * i / max(1, n), status="pending", attempts=0,
-                 payload={"to": f"u{i % 50}", **payload}, created_at=now) for i in range(n)]
+    rows = [
+        dict(
+            kind=PING,
+            business_key=f"ping:{i}",
+            subject_type="test",
+            subject_id=str(i),
+            due_at=now + spread * i / max(1, n),
+            status="pending",
+            attempts=0,
+            payload={"to": f"u{i % 50}", **payload},
+            created_at=now,
+        )
+        for i in range(n)
+    ]
     with sf() as s:
         for start in range(0, n, 5000):
-            timers.insert_ignoring_duplicates(s, rows[start:start + 5000])
+            timers.insert_ignoring_duplicates(s, rows[start : start + 5000])
         s.commit()
 
 
@@ -65,8 +78,15 @@ def _sweep_in_another_process(db_url: str, now_iso: str, owner: str) -> int:
         _START.wait(timeout=60)  # both start together, or one may finish before the other has forked
         # small chunks on SQLite: more turns for the writer lock, so the two usually interleave
         chunk = 10 if db_url.startswith("sqlite") else 100
-        return sweep_due_timers(make_session_factory(engine), clock, owner=owner, batch=100, recurring=False,
-                                chunk=chunk, firing=FIRING)
+        return sweep_due_timers(
+            make_session_factory(engine),
+            clock,
+            owner=owner,
+            batch=100,
+            recurring=False,
+            chunk=chunk,
+            firing=FIRING,
+        )
     finally:
         engine.dispose()
 
@@ -80,8 +100,10 @@ def test_two_sweeper_processes_fire_each_timer_exactly_once(db_url, session_fact
     global _START
     _START = ctx.Barrier(2)  # inherited by the forked workers (a fork pool starts both at once)
     with ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-        futures = [pool.submit(_sweep_in_another_process, db_url, clock.now().isoformat(), f"sweeper-{i}")
-                   for i in range(2)]
+        futures = [
+            pool.submit(_sweep_in_another_process, db_url, clock.now().isoformat(), f"sweeper-{i}")
+            for i in range(2)
+        ]
         fired = [f.result(timeout=600) for f in futures]
     assert sum(fired) == n, fired
     if db_url.startswith("postgresql"):  # SKIP LOCKED shares the work; SQLite's one writer lock is not
@@ -94,8 +116,12 @@ def test_two_sweeper_processes_fire_each_timer_exactly_once(db_url, session_fact
         assert len(set(keys)) == n
         contents = s.scalars(select(OutboxRow.message)).all()
         assert len({m["content"] for m in contents}) == n  # one message per timer, none twice
-        by_sweeper = dict(s.execute(select(TimerRow.claimed_by, func.count()).group_by(TimerRow.claimed_by)).all())
-        assert by_sweeper == {f"sweeper-{i}": k for i, k in enumerate(fired) if k}  # the claims match the firings
+        by_sweeper = dict(
+            s.execute(select(TimerRow.claimed_by, func.count()).group_by(TimerRow.claimed_by)).all()
+        )
+        assert by_sweeper == {
+            f"sweeper-{i}": k for i, k in enumerate(fired) if k
+        }  # the claims match the firings
 
 
 def test_two_sweeper_threads_share_the_work(db_url, session_factory, clock):
@@ -103,7 +129,9 @@ def test_two_sweeper_threads_share_the_work(db_url, session_factory, clock):
     fired: dict[str, int] = {}
 
     def run(name):  # noqa: ANN001
-        fired[name] = sweep_due_timers(session_factory, clock, owner=name, batch=20, recurring=False, firing=FIRING)
+        fired[name] = sweep_due_timers(
+            session_factory, clock, owner=name, batch=20, recurring=False, firing=FIRING
+        )
 
     threads = [threading.Thread(target=run, args=(f"thread-{i}",)) for i in range(2)]
     for t in threads:
@@ -125,7 +153,9 @@ def test_a_sweeper_killed_after_claiming_loses_nothing_and_doubles_nothing(sessi
     assert sweep(session_factory, clock, owner="B", firing=FIRING) == 0  # A's lease still holds
     clock.advance(minutes=2)
     assert sweep(session_factory, clock, owner="B", firing=FIRING) == 50  # expired: B takes the rest
-    assert [fire_one(session_factory, clock, owner="A", timer_id=t, firing=FIRING) for t in claimed] == [False] * 60  # A wakes up
+    assert [fire_one(session_factory, clock, owner="A", timer_id=t, firing=FIRING) for t in claimed] == [
+        False
+    ] * 60  # A wakes up
     assert _count(session_factory, OutboxRow) == 60
     assert _count(session_factory, TimerRow, TimerRow.status == "done") == 60
     assert sweep(session_factory, clock, owner="C", firing=FIRING) == 0
@@ -136,7 +166,9 @@ def test_a_rule_that_raises_is_rolled_back_and_retried(session_factory, clock):
     assert sweep(session_factory, clock, firing=FIRING) == 0  # every firing raised: nothing written
     assert _count(session_factory, OutboxRow) == 0
     clock.advance(seconds=3)
-    assert sweep(session_factory, clock, firing=FIRING) == 0  # second attempt after the back-off, raises again
+    assert (
+        sweep(session_factory, clock, firing=FIRING) == 0
+    )  # second attempt after the back-off, raises again
     clock.advance(seconds=5)
     assert sweep(session_factory, clock, firing=FIRING) == 3
     assert _count(session_factory, OutboxRow) == 3
@@ -160,8 +192,16 @@ def test_after_downtime_every_overdue_timer_fires(org, clock, hours_down):
     _many(org, start, 240, spread=timedelta(hours=hours_down))  # one every 30 s while nobody sweeps
     add_customer(org, "c1", "rep1", name="味源超市")
     add_visit(org, "v1", "c1", "rep1", start - timedelta(hours=71))  # stale during the outage
-    add_promise(org, kind="promise", visit_id="v1", customer_id="c1", rep="rep1", text="送样品",
-                due_at=start + timedelta(minutes=50), created_at=start)
+    add_promise(
+        org,
+        kind="promise",
+        visit_id="v1",
+        customer_id="c1",
+        rep="rep1",
+        text="送样品",
+        due_at=start + timedelta(minutes=50),
+        created_at=start,
+    )
     with unit_of_work(org, clock, "rep1") as ctx:
         ROUTER.publish(ctx, VisitCompleted("v1"))
     clock.set(start + timedelta(hours=hours_down, minutes=1))  # the restart

@@ -1,4 +1,5 @@
 """storage/timers.py on real SQLite and PostgreSQL: idempotent scheduling, cancel as a state, reschedule, claims."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,8 +12,17 @@ from storage.models import AuditRow, TimerRow
 
 
 def _schedule(s, key, due, **kw):
-    return timers.schedule(s, kind="test", business_key=key, subject_type="thing", subject_id="1", due_at=due,
-                           payload={"n": 1}, now=due - timedelta(hours=1), **kw)
+    return timers.schedule(
+        s,
+        kind="test",
+        business_key=key,
+        subject_type="thing",
+        subject_id="1",
+        due_at=due,
+        payload={"n": 1},
+        now=due - timedelta(hours=1),
+        **kw,
+    )
 
 
 def test_schedule_is_idempotent_and_cancel_never_deletes(session_factory, clock):
@@ -37,14 +47,20 @@ def test_reschedule_cancels_and_adds_a_new_key(session_factory, clock):
     now = clock.now()
     with session_factory() as s:
         _schedule(s, "promise:7:due", now)
-        new = timers.reschedule(s, business_key="promise:7:due", due_at=now + timedelta(days=1), now=now,
-                                reason="moved")
-        again = timers.reschedule(s, business_key=new.business_key, due_at=now + timedelta(days=2), now=now,
-                                  reason="moved again")
+        new = timers.reschedule(
+            s, business_key="promise:7:due", due_at=now + timedelta(days=1), now=now, reason="moved"
+        )
+        again = timers.reschedule(
+            s, business_key=new.business_key, due_at=now + timedelta(days=2), now=now, reason="moved again"
+        )
         s.commit()
         rows = {t.business_key: t.status for t in s.scalars(select(TimerRow))}
     assert new.business_key == "promise:7:due#2" and again.business_key == "promise:7:due#3"
-    assert rows == {"promise:7:due": "cancelled", "promise:7:due#2": "cancelled", "promise:7:due#3": "pending"}
+    assert rows == {
+        "promise:7:due": "cancelled",
+        "promise:7:due#2": "cancelled",
+        "promise:7:due#3": "pending",
+    }
 
 
 def test_claim_takes_due_rows_once_and_reclaims_an_expired_lease(session_factory, clock):
@@ -64,7 +80,9 @@ def test_claim_takes_due_rows_once_and_reclaims_an_expired_lease(session_factory
     with writer_session(session_factory) as s:
         assert timers.claim_due(s, now=now + timedelta(minutes=4), owner="c", limit=10) == []
         s.commit()
-    with writer_session(session_factory) as s:  # a's lease expired: c takes a's rows, a can no longer fire them
+    with writer_session(
+        session_factory
+    ) as s:  # a's lease expired: c takes a's rows, a can no longer fire them
         third = timers.claim_due(s, now=now + timedelta(minutes=6), owner="c", limit=10)
         s.commit()
     assert sorted(third) == sorted(first + second)

@@ -2,6 +2,7 @@
 storage/triggers/touches.py), on SQLite and PostgreSQL: ORM and Core inserts, many rows in one statement,
 an interaction later and earlier than the visits, deleting the latest visit, a visit moved in time or to
 another customer, the import, and the migration's backfill of a database that already has touches."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -23,13 +24,28 @@ DAY = timedelta(days=1)
 
 def drift(session_factory) -> list:
     """Customers whose stored latest visit / touch differs from their rows (empty: none)."""
-    last_visit = (select(func.max(VisitRow.checked_in_at)).where(VisitRow.customer_id == CustomerRow.customer_id)
-                  .correlate(CustomerRow).scalar_subquery())
-    last_other = (select(func.max(InteractionRow.at)).where(InteractionRow.customer_id == CustomerRow.customer_id)
-                  .correlate(CustomerRow).scalar_subquery())
+    last_visit = (
+        select(func.max(VisitRow.checked_in_at))
+        .where(VisitRow.customer_id == CustomerRow.customer_id)
+        .correlate(CustomerRow)
+        .scalar_subquery()
+    )
+    last_other = (
+        select(func.max(InteractionRow.at))
+        .where(InteractionRow.customer_id == CustomerRow.customer_id)
+        .correlate(CustomerRow)
+        .scalar_subquery()
+    )
     with session_factory() as s:
-        rows = s.execute(select(CustomerRow.customer_id, CustomerRow.last_visit_at, CustomerRow.last_touch_at,
-                                last_visit, last_other)).all()
+        rows = s.execute(
+            select(
+                CustomerRow.customer_id,
+                CustomerRow.last_visit_at,
+                CustomerRow.last_touch_at,
+                last_visit,
+                last_other,
+            )
+        ).all()
     out = []
     for cid, stored_visit, stored_touch, v, i in rows:
         v, i = _aware(v), _aware(i)
@@ -49,13 +65,27 @@ def _aware(t):  # a raw max() over SQLite text comes back as a string
 
 def latest(session_factory, customer_id: str) -> tuple[datetime | None, datetime | None]:
     with session_factory() as s:
-        return s.execute(select(CustomerRow.last_visit_at, CustomerRow.last_touch_at)
-                         .where(CustomerRow.customer_id == customer_id)).one()._tuple()
+        return (
+            s.execute(
+                select(CustomerRow.last_visit_at, CustomerRow.last_touch_at).where(
+                    CustomerRow.customer_id == customer_id
+                )
+            )
+            .one()
+            ._tuple()
+        )
 
 
 def visit(visit_id: str, customer_id: str, at: datetime) -> dict:
-    return dict(visit_id=visit_id, customer_id=customer_id, rep_userid="rep01", checked_in_at=at, photo_count=0,
-                source="import", status="closed")
+    return dict(
+        visit_id=visit_id,
+        customer_id=customer_id,
+        rep_userid="rep01",
+        checked_in_at=at,
+        photo_count=0,
+        source="import",
+        status="closed",
+    )
 
 
 def test_every_write_path_keeps_the_latest_touch(session_factory):
@@ -75,8 +105,14 @@ def test_every_write_path_keeps_the_latest_touch(session_factory):
         s.commit()
     assert latest(session_factory, "C001") == (NOW - 5 * DAY, NOW - 2 * DAY)
     with session_factory() as s:  # Core, several rows and customers in one statement, an older one among them
-        s.execute(insert(VisitRow), [visit("V2", "C001", NOW - 9 * DAY), visit("V3", "C001", NOW - DAY),
-                                     visit("V4", "C002", NOW - 3 * DAY)])
+        s.execute(
+            insert(VisitRow),
+            [
+                visit("V2", "C001", NOW - 9 * DAY),
+                visit("V3", "C001", NOW - DAY),
+                visit("V4", "C002", NOW - 3 * DAY),
+            ],
+        )
         s.execute(insert(InteractionRow), [dict(interaction_id="I2", customer_id="C002", at=NOW - 30 * DAY)])
         s.commit()
     assert latest(session_factory, "C001") == (NOW - DAY, NOW - DAY)
@@ -97,8 +133,11 @@ def test_every_write_path_keeps_the_latest_touch(session_factory):
     assert latest(session_factory, "C001") == (NOW - 12 * DAY, NOW - 2 * DAY)
     with session_factory() as s:  # interactions deleted and moved
         s.execute(delete(InteractionRow).where(InteractionRow.interaction_id == "I1"))
-        s.execute(update(InteractionRow).where(InteractionRow.interaction_id == "I2")
-                  .values(customer_id="C001", at=NOW - 11 * DAY))
+        s.execute(
+            update(InteractionRow)
+            .where(InteractionRow.interaction_id == "I2")
+            .values(customer_id="C001", at=NOW - 11 * DAY)
+        )
         s.commit()
     assert latest(session_factory, "C001") == (NOW - 12 * DAY, NOW - 11 * DAY)
     assert latest(session_factory, "C002") == (NOW - 3 * DAY, NOW - 3 * DAY)
@@ -110,8 +149,12 @@ def test_every_write_path_keeps_the_latest_touch(session_factory):
 
 def test_import_and_reimport_keep_the_latest_touch(session_factory, clock, tmp_path: Path):
     folder = tmp_path / "import"
-    import_texts(session_factory, folder, clock.now(), {"users.csv": USERS, "customers.csv": CUSTOMERS,
-                                                         "visits.csv": VISITS})
+    import_texts(
+        session_factory,
+        folder,
+        clock.now(),
+        {"users.csv": USERS, "customers.csv": CUSTOMERS, "visits.csv": VISITS},
+    )
     may = datetime(2026, 5, 1, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
     assert latest(session_factory, "C001") == (may, may)
     assert latest(session_factory, "C002")[0] == datetime(2026, 5, 2, 2, 0, tzinfo=UTC)
@@ -142,15 +185,26 @@ def test_migration_fills_both_columns(db_url, tmp_path, request):
     engine = engine_at_revision(db_url, tmp_path, request, "0007_orders_customer_category")
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO users (userid, name, role) VALUES ('rep01', 'r', 'rep')")
-        conn.exec_driver_sql("INSERT INTO customers (customer_id, name, owner_userid, status, categories, "
-                             "decision_roles) VALUES ('C1', 'a', 'rep01', 'active', '[]', '[]'), "
-                             "('C2', 'b', 'rep01', 'active', '[]', '[]'), ('C3', 'c', 'rep01', 'active', '[]', '[]')")
-        conn.execute(sa.text("INSERT INTO visits (visit_id, customer_id, rep_userid, checked_in_at, photo_count, "
-                             "source, status) VALUES (:v, :c, 'rep01', :t, 0, 'import', 'closed')"),
-                     [{"v": "V1", "c": "C1", "t": NOW - 3 * DAY}, {"v": "V2", "c": "C1", "t": NOW - DAY},
-                      {"v": "V3", "c": "C2", "t": NOW - 8 * DAY}])
-        conn.execute(sa.text("INSERT INTO interactions (interaction_id, customer_id, at) VALUES (:i, :c, :t)"),
-                     [{"i": "I1", "c": "C2", "t": NOW - 2 * DAY}, {"i": "I2", "c": "C1", "t": NOW - 9 * DAY}])
+        conn.exec_driver_sql(
+            "INSERT INTO customers (customer_id, name, owner_userid, status, categories, "
+            "decision_roles) VALUES ('C1', 'a', 'rep01', 'active', '[]', '[]'), "
+            "('C2', 'b', 'rep01', 'active', '[]', '[]'), ('C3', 'c', 'rep01', 'active', '[]', '[]')"
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO visits (visit_id, customer_id, rep_userid, checked_in_at, photo_count, "
+                "source, status) VALUES (:v, :c, 'rep01', :t, 0, 'import', 'closed')"
+            ),
+            [
+                {"v": "V1", "c": "C1", "t": NOW - 3 * DAY},
+                {"v": "V2", "c": "C1", "t": NOW - DAY},
+                {"v": "V3", "c": "C2", "t": NOW - 8 * DAY},
+            ],
+        )
+        conn.execute(
+            sa.text("INSERT INTO interactions (interaction_id, customer_id, at) VALUES (:i, :c, :t)"),
+            [{"i": "I1", "c": "C2", "t": NOW - 2 * DAY}, {"i": "I2", "c": "C1", "t": NOW - 9 * DAY}],
+        )
     migrate(engine, "head")
     factory = make_session_factory(engine)
     try:
@@ -166,9 +220,13 @@ def test_migration_fills_both_columns(db_url, tmp_path, request):
         with engine.connect() as conn:
             cols = {c["name"] for c in sa.inspect(conn).get_columns("customers")}
             assert not {"last_visit_at", "last_touch_at"} & cols
-            conn.execute(sa.text("INSERT INTO visits (visit_id, customer_id, rep_userid, checked_in_at, photo_count, "
-                                 "source, status) VALUES ('V5', 'C3', 'rep01', :t, 0, 'import', 'closed')"),
-                         {"t": NOW})  # no trigger left that writes the dropped columns
+            conn.execute(
+                sa.text(
+                    "INSERT INTO visits (visit_id, customer_id, rep_userid, checked_in_at, photo_count, "
+                    "source, status) VALUES ('V5', 'C3', 'rep01', :t, 0, 'import', 'closed')"
+                ),
+                {"t": NOW},
+            )  # no trigger left that writes the dropped columns
             conn.commit()
     finally:
         engine.dispose()

@@ -1,4 +1,5 @@
 """The import contract (shared/spec/import-format.md) against real SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -76,7 +77,10 @@ def test_csv_with_chinese_aliases_bom_and_unknown_column(session_factory, clock,
 
     assert list(summary.tables) == ["users", "customers", "visits"]  # loaded in contract order
     assert {n: (c.created, c.updated, c.unchanged) for n, c in summary.tables.items()} == {
-        "users": (3, 0, 0), "customers": (2, 0, 0), "visits": (2, 0, 0)}
+        "users": (3, 0, 0),
+        "customers": (2, 0, 0),
+        "visits": (2, 0, 0),
+    }
     assert summary.warnings == ["客户.csv：已忽略未识别的列 “备注2”"]
     text = format_summary(summary)
     assert "客户（customers）：新增 2，更新 0，未变 0" in text and "备注2" in text
@@ -95,13 +99,22 @@ def test_csv_with_chinese_aliases_bom_and_unknown_column(session_factory, clock,
         assert v2.checked_in_at == datetime(2026, 5, 2, 10, 0, tzinfo=UTC)
         assert (v1.photo_count, v1.location_source, v1.source) == (3, "import", "import")
         assert (v2.photo_count, v2.location_source, v2.lat) == (0, None, None)
-        tags = s.scalars(select(VisitTagRow.tag).where(VisitTagRow.visit_id == "V001").order_by(VisitTagRow.tag))
+        tags = s.scalars(
+            select(VisitTagRow.tag).where(VisitTagRow.visit_id == "V001").order_by(VisitTagRow.tag)
+        )
         assert list(tags) == sorted(["价格异议", "库存不足"])
         audits = s.scalars(select(AuditRow).order_by(AuditRow.id)).all()
     assert len(audits) == 7
     a = next(a for a in audits if a.entity_id == "V001")
-    assert (a.action, a.actor, a.entity, a.reason) == ("import", "system:import", "visits", "import:visits.csv")
-    assert a.after["checked_in_at"] == "2026-05-01T01:30:00+00:00" and a.after["tags"] == sorted(["价格异议", "库存不足"])
+    assert (a.action, a.actor, a.entity, a.reason) == (
+        "import",
+        "system:import",
+        "visits",
+        "import:visits.csv",
+    )
+    assert a.after["checked_in_at"] == "2026-05-01T01:30:00+00:00" and a.after["tags"] == sorted(
+        ["价格异议", "库存不足"]
+    )
 
 
 def test_xlsx_workbook_sheets_named_after_tables(session_factory, clock, files):
@@ -154,16 +167,23 @@ def test_a_bad_row_changes_nothing_and_the_error_says_where(session_factory, clo
 
 def test_errors_are_collected_with_file_row_column_and_reason(session_factory, clock, files):
     write(files, "users.csv", USERS + "rep02,赵六,店员,sup01,,\nrep03,钱七,rep,nobody,,\n")
-    write(files, "customers.csv", (
-        "customer_id,name,owner_userid,lat,lng,decision_roles,lost_on\n"
-        "C1,甲店,rep01,31.2,,,\n"            # row 2: lat without lng
-        "C2,乙店,ghost,,,,\n"                # row 3: unknown owner
-        "C3,丙店,rep01,,,王芳,\n"            # row 4: decision role without the role
-        "C1,丁店,rep01,,,,2026/10/01\n"      # row 5: duplicate id, date not ISO
-        "C5,,rep01,95.5,200,,\n"             # row 6: empty name, lat out of range
-    ))
-    write(files, "tickets.csv", "ticket_id,customer_id,opened_at,responded_at\n"
-                                   "T1,C9,2026-05-01 09:00,2026-05-01 08:00\n")
+    write(
+        files,
+        "customers.csv",
+        (
+            "customer_id,name,owner_userid,lat,lng,decision_roles,lost_on\n"
+            "C1,甲店,rep01,31.2,,,\n"  # row 2: lat without lng
+            "C2,乙店,ghost,,,,\n"  # row 3: unknown owner
+            "C3,丙店,rep01,,,王芳,\n"  # row 4: decision role without the role
+            "C1,丁店,rep01,,,,2026/10/01\n"  # row 5: duplicate id, date not ISO
+            "C5,,rep01,95.5,200,,\n"  # row 6: empty name, lat out of range
+        ),
+    )
+    write(
+        files,
+        "tickets.csv",
+        "ticket_id,customer_id,opened_at,responded_at\nT1,C9,2026-05-01 09:00,2026-05-01 08:00\n",
+    )
     with pytest.raises(ImportFailed) as err:
         run(session_factory, [files], clock)
     found = {(i.file, i.row, i.column): i.reason for i in err.value.issues}
@@ -208,15 +228,17 @@ def test_reimport_changes_nothing_and_a_change_is_audited_once(session_factory, 
 
     again = run(session_factory, [files], clock)
     assert {n: (c.created, c.updated, c.unchanged) for n, c in again.tables.items()} == {
-        "users": (0, 0, 3), "customers": (0, 0, 6), "visits": (0, 0, 2)}
+        "users": (0, 0, 3),
+        "customers": (0, 0, 6),
+        "visits": (0, 0, 2),
+    }
     assert count(session_factory, AuditRow) == audits
     assert count(session_factory, CustomerRow) == 6 and count(session_factory, VisitTagRow) == 2
 
     write(files, "customers.csv", CUSTOMERS_EN.replace("C003,老王餐馆,rep01,70", "C003,老王餐馆,rep01,75"))
     write(files, "visits.csv", VISITS.replace("价格异议;库存不足", "库存不足;价格异议"))  # same tags
     clock.advance(hours=1)
-    changed = run(session_factory, [files / "customers.csv", files / "visits.csv"], clock,
-                  actor="admin")
+    changed = run(session_factory, [files / "customers.csv", files / "visits.csv"], clock, actor="admin")
     assert (changed.tables["customers"].updated, changed.tables["customers"].unchanged) == (1, 5)
     assert changed.tables["visits"].unchanged == 2
     with session_factory() as s:
@@ -225,7 +247,12 @@ def test_reimport_changes_nothing_and_a_change_is_audited_once(session_factory, 
     assert len(new) == 1
     a = new[0]
     assert (a.entity, a.entity_id, a.actor, a.reason, a.at) == (
-        "customers", "C003", "admin", "import:customers.csv", clock.now())
+        "customers",
+        "C003",
+        "admin",
+        "import:customers.csv",
+        clock.now(),
+    )
     assert (a.before["nps"], a.after["nps"]) == (70, 75)
     assert {k for k in a.after if a.after[k] != a.before[k]} == {"nps"}
 
@@ -244,7 +271,9 @@ def test_partial_columns_leave_other_fields_alone_and_tags_are_replaced(session_
         c = s.get(CustomerRow, "C001")
         assert (c.name, c.nps, c.categories) == ("味源超市（旗舰店）", 85, ["饮料", "零食"])  # absent: kept
         assert list(s.scalars(select(VisitTagRow.tag).where(VisitTagRow.visit_id == "V001"))) == ["新品兴趣"]
-        a = s.scalars(select(AuditRow).where(AuditRow.entity_id == "V001").order_by(AuditRow.id.desc())).first()
+        a = s.scalars(
+            select(AuditRow).where(AuditRow.entity_id == "V001").order_by(AuditRow.id.desc())
+        ).first()
     assert (a.before["tags"], a.after["tags"]) == (sorted(["价格异议", "库存不足"]), ["新品兴趣"])
 
 
@@ -253,10 +282,17 @@ def test_folder_import_loads_in_order_and_calls_the_payments_hook(session_factor
     folder.mkdir()
     # alphabetical order would load customers and contracts before users: the contract order wins
     write(folder, "customers.csv", CUSTOMERS_EN)
-    write(folder, "contracts.csv", "contract_no,customer_id,signed_on,amount,due_on\n"
-                                   "HT-001,C001,2026-03-01,\"12,000.5\",2026-04-30\n")
-    write(folder, "银行流水.csv", "流水号,到账日期,金额,付款方,摘要\nP1,2026-04-02,¥6000,味源超市,货款 HT-001\n")
-    write(folder, "服务工单.csv", "工单编号,客户编号,创建时间,响应时间,响应时限\nT1,C001,2026-05-01 09:00,,8\n")
+    write(
+        folder,
+        "contracts.csv",
+        'contract_no,customer_id,signed_on,amount,due_on\nHT-001,C001,2026-03-01,"12,000.5",2026-04-30\n',
+    )
+    write(
+        folder, "银行流水.csv", "流水号,到账日期,金额,付款方,摘要\nP1,2026-04-02,¥6000,味源超市,货款 HT-001\n"
+    )
+    write(
+        folder, "服务工单.csv", "工单编号,客户编号,创建时间,响应时间,响应时限\nT1,C001,2026-05-01 09:00,,8\n"
+    )
     write(folder, "users.csv", USERS)
     write(folder, "readme.txt", "导出说明")
     seen = []
@@ -276,8 +312,11 @@ def test_folder_import_loads_in_order_and_calls_the_payments_hook(session_factor
 
 
 def test_reporting_tree_loops_are_refused(session_factory, clock, files):
-    write(files, "users.csv", "userid,name,role,manager_userid\n"
-                                 "a,甲,supervisor,b\nb,乙,supervisor,c\nc,丙,regional_manager,a\n")
+    write(
+        files,
+        "users.csv",
+        "userid,name,role,manager_userid\na,甲,supervisor,b\nb,乙,supervisor,c\nc,丙,regional_manager,a\n",
+    )
     with pytest.raises(ImportFailed, match="上级关系形成循环：a → b → c → a"):
         run(session_factory, [files / "users.csv"], clock)
     assert count(session_factory, UserRow) == 0
@@ -289,7 +328,7 @@ def test_at_most_twenty_errors_are_listed(session_factory, clock, files):
         run(session_factory, [files / "users.csv"], clock)
     assert len(err.value.issues) == 20 and err.value.truncated
     assert str(err.value).startswith("导入失败，数据库未做任何更改。发现至少20处错误（只列出前20处）：\n")
-    assert str(err.value.issues[0]).startswith('users.csv 第2行 role 列：应为 业务员、销售主管')
+    assert str(err.value.issues[0]).startswith("users.csv 第2行 role 列：应为 业务员、销售主管")
 
 
 def test_coord_system_is_recorded(session_factory, clock, files):

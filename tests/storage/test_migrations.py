@@ -1,4 +1,5 @@
 """Alembic migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,8 +39,11 @@ def test_upgrade_head_matches_models(migrated):
 def test_upgrade_creates_the_capacity_indexes(migrated):
     """Migration 0003: the indexes the 100k-customer question and metric queries rely on."""
     insp = inspect(migrated)
-    found = {(t, ix["name"]): ix["column_names"] for t in ("customers", "orders", "visits", "interactions")
-             for ix in insp.get_indexes(t)}
+    found = {
+        (t, ix["name"]): ix["column_names"]
+        for t in ("customers", "orders", "visits", "interactions")
+        for ix in insp.get_indexes(t)
+    }
     assert found[("customers", "ix_customers_city")] == ["city"]
     assert found[("customers", "ix_customers_channel")] == ["channel"]
     assert found[("orders", "ix_orders_category")] == ["category"]

@@ -7,6 +7,7 @@ detail and leave none. Through the CLI, the chat and the dashboard drill-down.
 The org (tests/support/factories.py): director → rm_east → sup01 → rep01 (C001–C003), rep02 (C004); finance reports
 to the director; admin reports to nobody.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,17 +47,37 @@ def org(session_factory, clock):
 
 # -- the rule --------------------------------------------------------------------------------------------
 
-TREE = OrgTree([Person("director", "sales_director"), Person("finance", "finance_director", "director"),
-                Person("admin", "admin"), Person("rm_east", "regional_manager", "director"),
-                Person("sup01", "supervisor", "rm_east"), Person("rep01", "rep", "sup01"),
-                Person("rep02", "rep", "sup01"), Person("x", "rep", "y"), Person("y", "rep", "x")])
+TREE = OrgTree(
+    [
+        Person("director", "sales_director"),
+        Person("finance", "finance_director", "director"),
+        Person("admin", "admin"),
+        Person("rm_east", "regional_manager", "director"),
+        Person("sup01", "supervisor", "rm_east"),
+        Person("rep01", "rep", "sup01"),
+        Person("rep02", "rep", "sup01"),
+        Person("x", "rep", "y"),
+        Person("y", "rep", "x"),
+    ]
+)
 
 
-@pytest.mark.parametrize("viewer, owner, inside", [
-    ("rep01", "rep01", True), ("sup01", "rep01", True), ("rm_east", "rep01", True), ("director", "rep01", True),
-    ("rep02", "rep01", False), ("finance", "rep01", False), ("admin", "rep01", False), ("rep01", "sup01", False),
-    ("director", None, False), ("admin", "x", False), ("y", "x", True),  # a cycle in the data ends the walk
-])
+@pytest.mark.parametrize(
+    "viewer, owner, inside",
+    [
+        ("rep01", "rep01", True),
+        ("sup01", "rep01", True),
+        ("rm_east", "rep01", True),
+        ("director", "rep01", True),
+        ("rep02", "rep01", False),
+        ("finance", "rep01", False),
+        ("admin", "rep01", False),
+        ("rep01", "sup01", False),
+        ("director", None, False),
+        ("admin", "x", False),
+        ("y", "x", True),  # a cycle in the data ends the walk
+    ],
+)
 def test_the_line_is_the_owner_and_the_managers_above(viewer, owner, inside):
     assert in_line(TREE, viewer, owner) is inside
 
@@ -75,10 +96,15 @@ def test_the_reason_keeps_the_beginning_of_a_long_question():
 
 # -- the command line ---------------------------------------------------------------------------------------
 
+
 def _cli(factory, asker: str, question: str, *, as_json: bool = True) -> list[dict]:  # noqa: ANN001
     out, err = io.StringIO(), io.StringIO()
-    assert run_ask(factory, asker=asker, question=question, as_json=as_json, out=out, err=err,
-                   now="2026-11-23T09:00") == 0, err.getvalue()
+    assert (
+        run_ask(
+            factory, asker=asker, question=question, as_json=as_json, out=out, err=err, now="2026-11-23T09:00"
+        )
+        == 0
+    ), err.getvalue()
     return [json.loads(line) for line in out.getvalue().splitlines()] if as_json else []
 
 
@@ -91,9 +117,12 @@ def test_a_finance_director_listing_customers_leaves_one_read_row_per_customer_s
         reads = _reads(s)
         after = row_counts(s)
     assert sorted(a.entity_id for a in reads) == sorted(ALL)  # one row per customer shown
-    assert {(a.actor, a.action, a.entity, a.reason) for a in reads} == {("finance", "read", "customer",
-                                                                          "cli:ask:客户名单")}
-    assert {a.entity_id: a.after["owner"] for a in reads} == {r["customer_id"]: r["owner"] for r in answer["rows"]}
+    assert {(a.actor, a.action, a.entity, a.reason) for a in reads} == {
+        ("finance", "read", "customer", "cli:ask:客户名单")
+    }
+    assert {a.entity_id: a.after["owner"] for a in reads} == {
+        r["customer_id"]: r["owner"] for r in answer["rows"]
+    }
     # nothing else was written: the audit rows are the only change
     assert {t: after[t] - before[t] for t in after if after[t] != before[t]} == {"audit": len(ALL)}
 
@@ -118,11 +147,13 @@ def test_the_chat_rendering_reads_only_the_rows_it_prints(org):
     with org() as s:
         reads = _reads(s)
     assert sorted(a.entity_id for a in reads) == sorted(ALL) and {a.actor for a in reads} == {"admin"}
-    assert read_audit.shown_in_answer({"kind": "list", "rows": [{"customer_id": f"C{i}", "owner": "o"}
-                                                                for i in range(9)]}, 5)[-1] == ("C4", "o")
+    assert read_audit.shown_in_answer(
+        {"kind": "list", "rows": [{"customer_id": f"C{i}", "owner": "o"} for i in range(9)]}, 5
+    )[-1] == ("C4", "o")
 
 
 # -- the chat ---------------------------------------------------------------------------------------------------
+
 
 def test_in_the_chat_the_read_rows_commit_with_the_reply(db_url, tmp_path, redis_server, clock):
     h = Harness(db_url, tmp_path, redis_server, clock)
@@ -148,6 +179,7 @@ def test_in_the_chat_the_read_rows_commit_with_the_reply(db_url, tmp_path, redis
 
 
 # -- the dashboard ----------------------------------------------------------------------------------------------
+
 
 def _dashboard(factory, clock):  # noqa: ANN001, ANN202
     app = FastAPI()
@@ -187,8 +219,18 @@ def test_the_visits_behind_the_figures_are_reads_of_their_customers(org, clock):
     fixed = FixedClock(clock.now())
     at = clock.now() - timedelta(days=1)
     with org() as s:
-        s.add(VisitRow(visit_id="V1", customer_id="C004", rep_userid="rep02", checked_in_at=at, photo_count=3,
-                       source="chat", status="closed", completed_at=at))
+        s.add(
+            VisitRow(
+                visit_id="V1",
+                customer_id="C004",
+                rep_userid="rep02",
+                checked_in_at=at,
+                photo_count=3,
+                source="chat",
+                status="closed",
+                completed_at=at,
+            )
+        )
         s.commit()
     http = _dashboard(org, fixed)
     for who in ("rm_east", "admin"):
@@ -197,5 +239,7 @@ def test_the_visits_behind_the_figures_are_reads_of_their_customers(org, clock):
             assert page.status_code == 200 and "味源超市二店" in page.text
     with org() as s:
         reads = [(a.actor, a.entity_id, a.after["owner"], a.reason) for a in _reads(s)]
-    assert reads == [("admin", "C004", "rep02", "dashboard:visits:period=all"),
-                     ("admin", "C004", "rep02", "dashboard:sample:period=all")]
+    assert reads == [
+        ("admin", "C004", "rep02", "dashboard:visits:period=all"),
+        ("admin", "C004", "rep02", "dashboard:sample:period=all"),
+    ]

@@ -1,4 +1,5 @@
 """The sample organisation: the promised shape, deterministic, and importable as it is."""
+
 from __future__ import annotations
 
 import csv
@@ -37,10 +38,22 @@ def test_the_organisation_is_a_tree_with_demo_userids(default_set):
     folder, _ = default_set
     users = {u["userid"]: u for u in read(folder, "users")}
     roles = Counter(u["role"] for u in users.values())
-    assert roles == {"admin": 1, "sales_director": 1, "finance_director": 1, "regional_manager": 3,
-                     "supervisor": 7, "rep": 28}
+    assert roles == {
+        "admin": 1,
+        "sales_director": 1,
+        "finance_director": 1,
+        "regional_manager": 3,
+        "supervisor": 7,
+        "rep": 28,
+    }
     assert {f"rep{i:02d}" for i in range(1, 29)} | {f"sup{i:02d}" for i in range(1, 8)} | {
-        "rm_east", "rm_south", "rm_north", "finance", "director", "admin"} == set(users)
+        "rm_east",
+        "rm_south",
+        "rm_north",
+        "finance",
+        "director",
+        "admin",
+    } == set(users)
     above = {"rep": "supervisor", "supervisor": "regional_manager", "regional_manager": "sales_director"}
     for u in users.values():
         if u["role"] in above:
@@ -93,7 +106,12 @@ def test_history_has_six_months_of_mixed_evidence(default_set):
     assert 0.85 < len(visited) / 4000 < 0.98  # some customers were never visited
 
     assert {o["stage"] for o in read(folder, "opportunities")} == {
-        "need_confirmed", "quoted", "negotiating", "won", "lost"}
+        "need_confirmed",
+        "quoted",
+        "negotiating",
+        "won",
+        "lost",
+    }
     assert len(read(folder, "orders")) > 10_000 and len(read(folder, "interactions")) > 5_000
 
     paid: dict[str, Decimal] = defaultdict(Decimal)
@@ -104,8 +122,11 @@ def test_history_has_six_months_of_mixed_evidence(default_set):
             if c["contract_no"] in p["memo"]:
                 paid[c["contract_no"]] += Decimal(p["amount"])
                 break
-    overdue = [c for c in contracts if date.fromisoformat(c["due_on"]) < today
-               and paid[c["contract_no"]] < Decimal(c["amount"])]
+    overdue = [
+        c
+        for c in contracts
+        if date.fromisoformat(c["due_on"]) < today and paid[c["contract_no"]] < Decimal(c["amount"])
+    ]
     partly = [c for c in overdue if paid[c["contract_no"]] > 0]
     settled = [c for c in contracts if paid[c["contract_no"]] == Decimal(c["amount"])]
     assert len(overdue) > 50 and len(partly) > 10 and len(settled) > len(contracts) / 3
@@ -113,8 +134,11 @@ def test_history_has_six_months_of_mixed_evidence(default_set):
 
     tickets = read(folder, "tickets")
     unanswered = [t for t in tickets if not t["responded_at"]]
+
     def hours(t: dict[str, str]) -> float:
-        return (datetime.fromisoformat(t["responded_at"]) - datetime.fromisoformat(t["opened_at"])).total_seconds() / 3600
+        return (
+            datetime.fromisoformat(t["responded_at"]) - datetime.fromisoformat(t["opened_at"])
+        ).total_seconds() / 3600
 
     late = [t for t in tickets if t["responded_at"] and hours(t) > int(t["sla_hours"])]
     assert len(unanswered) > 50 and len(late) > 50
@@ -141,7 +165,8 @@ def test_a_small_sample_imports_cleanly(session_factory, clock, tmp_path):
     with session_factory() as s:
         assert s.scalar(select(func.count()).select_from(CustomerRow)) == 250
         assert s.scalar(select(func.count()).select_from(AuditRow)) == sum(
-            c.created for c in summary.tables.values())
+            c.created for c in summary.tables.values()
+        )
         users = {u.userid: u for u in s.scalars(select(UserRow))}
         for u in users.values():  # everyone in sales reaches the director
             if u.role in ("rep", "supervisor", "regional_manager"):

@@ -2,6 +2,7 @@
 storage/triggers/visit_tags.py), on SQLite and PostgreSQL: the chat dialog and its undo, visit_repo, plain ORM
 and Core writes, a visit moving to another customer, deleting a visit, the import and a re-import, and the
 migration's backfill of a database that already has tags."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -21,27 +22,42 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 def drift(session_factory) -> tuple[list, list]:
     """(visits whose tag_count is not their number of tag rows, tag rows whose customer is not the visit's)."""
-    n = (select(func.count()).select_from(VisitTagRow).where(VisitTagRow.visit_id == VisitRow.visit_id)
-         .correlate(VisitRow).scalar_subquery())
+    n = (
+        select(func.count())
+        .select_from(VisitTagRow)
+        .where(VisitTagRow.visit_id == VisitRow.visit_id)
+        .correlate(VisitRow)
+        .scalar_subquery()
+    )
     with session_factory() as s:
-        counts = s.execute(select(VisitRow.visit_id, VisitRow.tag_count, n).where(VisitRow.tag_count != n)).all()
-        customers = s.execute(select(VisitTagRow.visit_id, VisitTagRow.tag, VisitTagRow.customer_id)
-                              .join(VisitRow, VisitRow.visit_id == VisitTagRow.visit_id)
-                              .where(or_(VisitTagRow.customer_id.is_(None),
-                                         VisitTagRow.customer_id != VisitRow.customer_id))).all()
+        counts = s.execute(
+            select(VisitRow.visit_id, VisitRow.tag_count, n).where(VisitRow.tag_count != n)
+        ).all()
+        customers = s.execute(
+            select(VisitTagRow.visit_id, VisitTagRow.tag, VisitTagRow.customer_id)
+            .join(VisitRow, VisitRow.visit_id == VisitTagRow.visit_id)
+            .where(or_(VisitTagRow.customer_id.is_(None), VisitTagRow.customer_id != VisitRow.customer_id))
+        ).all()
     return counts, customers
 
 
 def state(session_factory, visit_id: str) -> tuple[int, dict[str, str | None]]:
     with session_factory() as s:
         count = s.scalar(select(VisitRow.tag_count).where(VisitRow.visit_id == visit_id))
-        tags = dict(s.execute(select(VisitTagRow.tag, VisitTagRow.customer_id)
-                              .where(VisitTagRow.visit_id == visit_id)).tuples().all())
+        tags = dict(
+            s.execute(
+                select(VisitTagRow.tag, VisitTagRow.customer_id).where(VisitTagRow.visit_id == visit_id)
+            )
+            .tuples()
+            .all()
+        )
     return count, tags
 
 
 def visit(s, visit_id: str, customer_id: str = "C001") -> VisitRow:
-    v = VisitRow(visit_id=visit_id, customer_id=customer_id, rep_userid="rep01", checked_in_at=NOW, photo_count=3)
+    v = VisitRow(
+        visit_id=visit_id, customer_id=customer_id, rep_userid="rep01", checked_in_at=NOW, photo_count=3
+    )
     s.add(v)
     s.flush()
     return v
@@ -52,7 +68,10 @@ def test_visit_repo_orm_core_move_and_delete(session_factory):
         org(s, touched_at=NOW)
         v = visit(s, "V1")
         assert v.tag_count == 0
-        assert visit_repo.add_tags(s, v, ["价格异议", "库存不足"], now=NOW, actor="rep01", why="t") == ["价格异议", "库存不足"]
+        assert visit_repo.add_tags(s, v, ["价格异议", "库存不足"], now=NOW, actor="rep01", why="t") == [
+            "价格异议",
+            "库存不足",
+        ]
         assert v.tag_count == 2  # the loaded visit reads the stored count again
         visit_repo.add_tags(s, v, ["价格异议"], now=NOW, actor="rep01", why="t")  # already there: nothing
         s.commit()
@@ -71,8 +90,13 @@ def test_visit_repo_orm_core_move_and_delete(session_factory):
         visit(s, "V2", "C002")
         s.add(VisitTagRow(visit_id="V2", tag="新品兴趣"))
         s.flush()
-        s.execute(insert(VisitTagRow), [{"visit_id": "V2", "tag": "账期协商", "customer_id": "C004"},
-                                        {"visit_id": "V1", "tag": "陈列问题"}])
+        s.execute(
+            insert(VisitTagRow),
+            [
+                {"visit_id": "V2", "tag": "账期协商", "customer_id": "C004"},
+                {"visit_id": "V1", "tag": "陈列问题"},
+            ],
+        )
         s.commit()
     assert state(session_factory, "V2") == (2, {"新品兴趣": "C002", "账期协商": "C002"})
     assert state(session_factory, "V1") == (2, {"价格异议": "C001", "陈列问题": "C001"})
@@ -83,8 +107,11 @@ def test_visit_repo_orm_core_move_and_delete(session_factory):
     assert state(session_factory, "V1") == (2, {"价格异议": "C003", "陈列问题": "C003"})
 
     with session_factory() as s:  # a tag renamed, then every tag of one visit deleted in one statement
-        s.execute(sa.update(VisitTagRow).where(VisitTagRow.visit_id == "V1", VisitTagRow.tag == "陈列问题")
-                  .values(visit_id="V2"))
+        s.execute(
+            sa.update(VisitTagRow)
+            .where(VisitTagRow.visit_id == "V1", VisitTagRow.tag == "陈列问题")
+            .values(visit_id="V2")
+        )
         s.commit()
     assert state(session_factory, "V1") == (1, {"价格异议": "C003"})
     assert state(session_factory, "V2") == (3, {"新品兴趣": "C002", "账期协商": "C002", "陈列问题": "C002"})
@@ -118,21 +145,29 @@ def test_chat_tags_then_undo(db_url, tmp_path, redis_server, clock):
 
 USERS = "userid,name,role,manager_userid\nrep01,张伟,rep,\nrep02,李娜,rep,\n"
 CUSTOMERS = "customer_id,name,owner_userid\nC001,味源超市,rep01\nC002,鲜丰社区生鲜,rep01\nC003,好邻居,rep02\n"
-VISITS = ("visit_id,customer_id,rep_userid,checked_in_at,lat,lng,photo_count,tags\n"
-          "V001,C001,rep01,2026-05-01T09:30:00,31.2,121.4,3,价格异议;库存不足\n"
-          "V002,C002,rep01,2026-05-02T10:00:00,,,,\n"
-          "V003,C003,rep02,2026-05-03T10:00:00,,,1,新品兴趣\n")
+VISITS = (
+    "visit_id,customer_id,rep_userid,checked_in_at,lat,lng,photo_count,tags\n"
+    "V001,C001,rep01,2026-05-01T09:30:00,31.2,121.4,3,价格异议;库存不足\n"
+    "V002,C002,rep01,2026-05-02T10:00:00,,,,\n"
+    "V003,C003,rep02,2026-05-03T10:00:00,,,1,新品兴趣\n"
+)
 # V001: moved to C002 and one tag fewer; V002: tagged now; V003: untouched
-VISITS_AGAIN = ("visit_id,customer_id,rep_userid,checked_in_at,lat,lng,photo_count,tags\n"
-                "V001,C002,rep01,2026-05-01T09:30:00,31.2,121.4,3,库存不足\n"
-                "V002,C002,rep01,2026-05-02T10:00:00,,,,账期协商;陈列问题;价格异议\n"
-                "V003,C003,rep02,2026-05-03T10:00:00,,,1,新品兴趣\n")
+VISITS_AGAIN = (
+    "visit_id,customer_id,rep_userid,checked_in_at,lat,lng,photo_count,tags\n"
+    "V001,C002,rep01,2026-05-01T09:30:00,31.2,121.4,3,库存不足\n"
+    "V002,C002,rep01,2026-05-02T10:00:00,,,,账期协商;陈列问题;价格异议\n"
+    "V003,C003,rep02,2026-05-03T10:00:00,,,1,新品兴趣\n"
+)
 
 
 def test_import_and_reimport(session_factory, clock, tmp_path):
     folder = tmp_path / "import"
-    import_texts(session_factory, folder, clock.now(), {"users.csv": USERS, "customers.csv": CUSTOMERS,
-                                                         "visits.csv": VISITS})
+    import_texts(
+        session_factory,
+        folder,
+        clock.now(),
+        {"users.csv": USERS, "customers.csv": CUSTOMERS, "visits.csv": VISITS},
+    )
     assert state(session_factory, "V001") == (2, {"价格异议": "C001", "库存不足": "C001"})
     assert state(session_factory, "V002") == (0, {})
     assert state(session_factory, "V003") == (1, {"新品兴趣": "C003"})
@@ -149,15 +184,25 @@ def test_migration_fills_both_columns(db_url, tmp_path, request):
     engine = engine_at_revision(db_url, tmp_path, request, "0005_payment_matches")
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO users (userid, name, role) VALUES ('rep01', 'r', 'rep')")
-        conn.exec_driver_sql("INSERT INTO customers (customer_id, name, owner_userid, status, categories, decision_roles) "
-                             "VALUES ('C1', 'a', 'rep01', 'active', '[]', '[]'), ('C2', 'b', 'rep01', 'active', '[]', '[]')")
-        conn.execute(sa.text("INSERT INTO visits (visit_id, customer_id, rep_userid, checked_in_at, photo_count, "
-                             "source, status) VALUES (:v, :c, 'rep01', :t, 0, 'import', 'closed')"),
-                     [{"v": "V1", "c": "C1", "t": "2026-05-01 00:00:00"},
-                      {"v": "V2", "c": "C2", "t": "2026-05-01 00:00:00"},
-                      {"v": "V3", "c": "C2", "t": "2026-05-01 00:00:00"}])
-        conn.exec_driver_sql("INSERT INTO visit_tags (visit_id, tag) VALUES ('V1', '价格异议'), ('V1', '库存不足'), "
-                             "('V2', '新品兴趣')")
+        conn.exec_driver_sql(
+            "INSERT INTO customers (customer_id, name, owner_userid, status, categories, decision_roles) "
+            "VALUES ('C1', 'a', 'rep01', 'active', '[]', '[]'), ('C2', 'b', 'rep01', 'active', '[]', '[]')"
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO visits (visit_id, customer_id, rep_userid, checked_in_at, photo_count, "
+                "source, status) VALUES (:v, :c, 'rep01', :t, 0, 'import', 'closed')"
+            ),
+            [
+                {"v": "V1", "c": "C1", "t": "2026-05-01 00:00:00"},
+                {"v": "V2", "c": "C2", "t": "2026-05-01 00:00:00"},
+                {"v": "V3", "c": "C2", "t": "2026-05-01 00:00:00"},
+            ],
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO visit_tags (visit_id, tag) VALUES ('V1', '价格异议'), ('V1', '库存不足'), "
+            "('V2', '新品兴趣')"
+        )
     migrate(engine, "head")
     factory = make_session_factory(engine)
     try:

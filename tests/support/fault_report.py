@@ -5,6 +5,7 @@ zero. With FAULT_REPORT naming a file, it also appends those counts there as one
 the scenarios under pytest and prints the lines as a table next to the load and capacity figures. Without
 the variable nothing is written.
 """
+
 from __future__ import annotations
 
 import json

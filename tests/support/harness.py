@@ -1,5 +1,6 @@
 """The assistant wired to the WeCom emulator in-process: callbacks through TestClient, API calls through
 an ASGI transport into FakeWeCom. `tick()` runs one beat (inbox, timers, outbox) — tests move the clock."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,20 +34,32 @@ class Harness:
         self.clock = clock
         if redis_server is not None:
             redis_server.flushall()  # no access token cached by another test's WeCom
-        self.wecom = FakeWeCom(corp_id=TEST_CORP["WECOM_CORP_ID"], secret=TEST_CORP["WECOM_SECRET"],
-                               agent_id=TEST_CORP["WECOM_AGENT_ID"], clock=clock)
+        self.wecom = FakeWeCom(
+            corp_id=TEST_CORP["WECOM_CORP_ID"],
+            secret=TEST_CORP["WECOM_SECRET"],
+            agent_id=TEST_CORP["WECOM_AGENT_ID"],
+            clock=clock,
+        )
         fake_app = FastAPI()
         fake_app.include_router(create_api_router(self.wecom))
         self.fake_app = fake_app
         settings = make_settings(db_url, tmp_path, WECOM_API_BASE="http://wecom.test/cgi-bin/", **overrides)
-        self.services = build(settings, clock=clock, redis_client=redis_server,
-                              transport=httpx.ASGITransport(app=fake_app))
+        self.services = build(
+            settings, clock=clock, redis_client=redis_server, transport=httpx.ASGITransport(app=fake_app)
+        )
         _OPEN.append(self)
         self.app = create_app(self.services)
         self.http = TestClient(self.app)
-        self.peer = WeComPeer(self.wecom, callback_url="/wecom/callback", token=TEST_CORP["WECOM_TOKEN"],
-                              aes_key=TEST_CORP["WECOM_AES_KEY"], corp_id=TEST_CORP["WECOM_CORP_ID"],
-                              agent_id=TEST_CORP["WECOM_AGENT_ID"], client=self.http, clock=clock)
+        self.peer = WeComPeer(
+            self.wecom,
+            callback_url="/wecom/callback",
+            token=TEST_CORP["WECOM_TOKEN"],
+            aes_key=TEST_CORP["WECOM_AES_KEY"],
+            corp_id=TEST_CORP["WECOM_CORP_ID"],
+            agent_id=TEST_CORP["WECOM_AGENT_ID"],
+            client=self.http,
+            clock=clock,
+        )
 
     @property
     def session_factory(self):
