@@ -1,6 +1,6 @@
 """The photo gate: untrusted image bytes from WeCom `media/get` → a clean JPEG, a thumbnail and facts.
 
-Order matters (see shared/research/reliability.md §3.6):
+Order matters (see docs/reliability.md §3.6):
 1. byte cap (10 MiB) before anything is parsed;
 2. `Image.open(..., formats=["JPEG", "PNG", "WEBP"])` — an allow-list, so GIF, BMP, TIFF, FITS, PSD...
    never reach a decoder (MPO, the multi-picture JPEG many Android phones write, opens as JPEG); it

@@ -1,6 +1,6 @@
 """Report periods for metrics, briefs and the dashboard: named windows in the organisation's time zone.
 
-The same rules as shared/spec/nlq-semantics.md § Time, so a figure over 本周 in a brief is the figure
+The same rules as docs/nlq-semantics.md § Time, so a figure over 本周 in a brief is the figure
 `ask` gives for 本周:
 - calendar periods (今天, 本周, 上周, 本月, 上月, 本季度, 上季度) are half-open [start, end) in local time;
 - rolling periods (最近N天) run from now minus N×24 h to now, both ends included;

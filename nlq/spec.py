@@ -1,4 +1,4 @@
-"""QuerySpec: the closed vocabulary of spec/nlq-semantics.md, and the Answer (`ask --json`) shape.
+"""QuerySpec: the closed vocabulary of docs/nlq-semantics.md, and the Answer (`ask --json`) shape.
 
 A QuerySpec carries no SQL and no absolute times: periods are named (上月, 最近7天 …) and resolved
 against `now` by nlq.timewords. The offline parser and the LLM both produce one; both go through

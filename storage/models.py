@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models: the org, the import tables, and the machinery (inbox, outbox, timers, audit).
 
 Times are stored as UTC (naive on SQLite, timestamptz on PostgreSQL) and always read back aware UTC.
-Table and column names follow shared/spec/import-format.md.
+Table and column names follow docs/import-format.md.
 """
 
 from __future__ import annotations

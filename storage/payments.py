@@ -1,4 +1,4 @@
-"""Matching payments to contracts, one definition for every reader (shared/spec/nlq-semantics.md):
+"""Matching payments to contracts, one definition for every reader (docs/nlq-semantics.md):
 
 a payment belongs to a contract when its memo contains the contract number; a contract is 回款逾期
 when it is past `due_on` and its matched payments sum to less than its amount.

@@ -1,5 +1,5 @@
 """Retention of reps' whereabouts: visit GPS is sensitive personal information (PIPL Art. 28, 行踪轨迹) and is
-kept only as long as it is needed (Art. 19). See shared/research/reliability.md §3.5.
+kept only as long as it is needed (Art. 19). See docs/reliability.md §3.5.
 
 `purge_visit_gps` removes — or, with `coarsen_to_m`, rounds to a grid at least that coarse — the coordinates
 recorded more than `retain_days` ago, wherever this service keeps a copy:

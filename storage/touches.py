@@ -1,4 +1,4 @@
-"""Touches (a visit or an interaction, shared/spec/nlq-semantics.md) and the set-based stale-customer scan."""
+"""Touches (a visit or an interaction, docs/nlq-semantics.md) and the set-based stale-customer scan."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The plaintext XML WeCom posts for each message and event, field for field as its docs (90239, 90240)
-and the official vector (research/wecom.md §1.5): CDATA for strings, bare numbers, one element per
+and the official vector (docs/wecom-protocol.md §1.5): CDATA for strings, bare numbers, one element per
 line, the outer envelope with ToUserName, AgentID and Encrypt.
 """
 

@@ -31,7 +31,7 @@ from core.clock import Clock
 from storage import inbox
 
 log = logging.getLogger("assistant.callback")
-MAX_BODY_BYTES = 64 * 1024  # real callbacks are < 8 KiB (research/reliability.md §3.1)
+MAX_BODY_BYTES = 64 * 1024  # real callbacks are < 8 KiB (docs/reliability.md §3.1)
 
 
 @dataclass

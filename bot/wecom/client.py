@@ -2,7 +2,7 @@
 
 Raw endpoints rather than wechatpy's client: wechatpy is sync `requests` only, has no template_card
 update, sends the legacy schedule payload, and its media download neither times out nor checks errcodes
-(research/wecom.md §5.3). wechatpy serves us in bot/wecom/crypto.py instead.
+(docs/wecom-protocol.md §5.3). wechatpy serves us in bot/wecom/crypto.py instead.
 
 The access token is cached in Redis (shared by every process) with a single-flight refresh: one
 process fetches, the others wait for the key. 40014/42001 drop the cached token and retry once.
@@ -33,7 +33,7 @@ class WeComError(Exception):
         self.transient = transient
 
 
-# errcodes worth retrying; anything else from WeCom is permanent (research/wecom.md §4.6)
+# errcodes worth retrying; anything else from WeCom is permanent (docs/wecom-protocol.md §4.6)
 TRANSIENT_ERRCODES = {-1, 45009, 45033, 42001, 40014}
 
 

@@ -2,7 +2,7 @@
 
 Both the outer (unauthenticated) and the inner (decrypted) XML are parsed with DTDs forbidden: no
 entity expansion, no external fetches. wechatpy's parser is not used here because it does not know
-template_card_event or file messages (research/wecom.md §5.3).
+template_card_event or file messages (docs/wecom-protocol.md §5.3).
 
 Two fast paths keep the callback cheap, each taken only where no DTD can exist, everything else going
 through defusedxml exactly as before (same result, same refusal reasons):

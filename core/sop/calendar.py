@@ -1,5 +1,5 @@
 """A promise or follow-up as a WeCom calendar entry (oa/schedule/add|update, current schema,
-research/wecom.md §4.5). Pure: the caller gives names and times; nothing is sent from here."""
+docs/wecom-protocol.md §4.5). Pure: the caller gives names and times; nothing is sent from here."""
 
 from __future__ import annotations
 

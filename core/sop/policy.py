@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from core.clock import ORG_ZONE_NAME
 from core.roles import ROLES
 
-# WeCom's oa/schedule accepts only these reminder offsets (research/wecom.md §4.5)
+# WeCom's oa/schedule accepts only these reminder offsets (docs/wecom-protocol.md §4.5)
 CALENDAR_REMIND_CHOICES = (0, 300, 900, 3600, 86400)
 
 

@@ -1,4 +1,4 @@
-"""Where imported rows come from: CSV files, XLSX sheets, and folders holding them (spec/import-format.md).
+"""Where imported rows come from: CSV files, XLSX sheets, and folders holding them (docs/import-format.md).
 
 A CSV file is named after its table (customers.csv or 客户.csv); a workbook's sheets are named after
 theirs. Rows are yielded with the row number the user sees in the sheet (the header is row 1).

@@ -1,4 +1,4 @@
-"""`python main.py import PATH...`: the organisation and its history from CSV/XLSX (spec/import-format.md).
+"""`python main.py import PATH...`: the organisation and its history from CSV/XLSX (docs/import-format.md).
 
 One run is one transaction: every file is read and checked, rows are upserted by their ids in batches
 (existing rows preloaded per batch, never one SELECT per row), each created or changed row gets an

@@ -1,4 +1,4 @@
-"""A realistic, deterministic sample organisation in the import format (spec/import-format.md).
+"""A realistic, deterministic sample organisation in the import format (docs/import-format.md).
 
 An FMCG distributor with three regions: a director, regional managers, supervisors and 28 reps with
 easy demo userids (rep01.., sup01.., rm_east, finance, director, admin), their customers (Chinese

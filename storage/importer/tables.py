@@ -1,4 +1,4 @@
-"""The import contract's tables (spec/import-format.md): columns, Chinese aliases, cell parsers, row checks.
+"""The import contract's tables (docs/import-format.md): columns, Chinese aliases, cell parsers, row checks.
 
 A parser takes one cell (a str from CSV, or what openpyxl read: str, int, float, datetime) that is
 not empty, and returns the stored value or raises CellError with the reason in Chinese.

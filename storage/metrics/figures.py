@@ -2,7 +2,7 @@
 
 Every figure is a rate with its numerator and denominator, computed in set-based SQL grouped by
 (person, region) and rolled up in Python (counts add exactly). The definitions are the semantic
-layer's (shared/spec/nlq-semantics.md), so a figure here equals `ask` for the same words and asker:
+layer's (docs/nlq-semantics.md), so a figure here equals `ask` for the same words and asker:
 
 - 客户信息鲜度 freshness: active customers touched (a visit or an interaction) in the 30 days up to the
   moment it is read ÷ active customers. It is a state, read at the end of the period (now for a period

@@ -177,7 +177,7 @@ def _refused(a: dict[str, Any], rows: list[Any]) -> bool:
 
 def _hand_sql(now: datetime, dialect: str) -> list[BenchQuestion]:
     """One or two questions per category of tests/nlq/questions.yaml, each with SQL written by hand from the
-    semantics (shared/spec/nlq-semantics.md) for the same answer: the same first rows in the same order
+    semantics (docs/nlq-semantics.md) for the same answer: the same first rows in the same order
     (lists stop at the row cap, groups too), the same figure. Written against the normalised tables (tags
     through visits, a visit's tags by EXISTS), not the copies the triggers keep (visit_tags.customer_id,
     visits.tag_count), so an equal answer also checks those copies."""

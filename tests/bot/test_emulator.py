@@ -31,7 +31,7 @@ NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 TS = int(NOW.timestamp())
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
-# research/wecom.md §1.5, vector A (docs 90968)
+# docs/wecom-protocol.md §1.5, vector A (docs 90968)
 VECTOR_ENCRYPT = (
     "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCUpj911L3vg3W/sYYvuJTs3"
     "TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgpue06DOdnLxAUHzM6+kDZ+HMZfJYuR+LtwGc2hgf5gs"

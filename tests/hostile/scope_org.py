@@ -8,7 +8,7 @@ location, photos and tags), interactions, orders and opportunities spread over t
 Every customer has a name and an id that cannot be mistaken for anything else in a reply or a page
 (`客户甲子`, `KH00Z`), so "no customer outside the scope appears" is a substring test.
 
-The visible set is computed here by its own walk of the generated tree (shared/spec/nlq-semantics.md
+The visible set is computed here by its own walk of the generated tree (docs/nlq-semantics.md
 § Who may see what), never taken from nlq.scope or storage.metrics.figures.
 """
 

@@ -1,5 +1,5 @@
 """A figure in a brief, the chat reply or the dashboard equals `ask` for the same words and asker
-(shared/spec/nlq-semantics.md), on the nlq evaluation dataset, on SQLite and PostgreSQL."""
+(docs/nlq-semantics.md), on the nlq evaluation dataset, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Gold answers computed in plain Python over the dataset objects — independently of nlq's compiler.
 
-A gold entry (questions.yaml) names what a question means in the words of spec/nlq-semantics.md:
+A gold entry (questions.yaml) names what a question means in the words of docs/nlq-semantics.md:
   ask: list | count | freshness | visits | complete_visits | complete_rate | sales | order_count |
        opportunities | funnel | tickets | overdue_contracts | outstanding | refusal | out_of_scope
   customer conditions: status, lost, nps, region, city, channel, owner, tag, ordered, touch, timeout, overdue

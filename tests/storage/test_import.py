@@ -1,4 +1,4 @@
-"""The import contract (shared/spec/import-format.md) against real SQLite and PostgreSQL."""
+"""The import contract (docs/import-format.md) against real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
