@@ -359,7 +359,7 @@ class _Run:
                 self.issue(src, rownum, shown, f"人员“{manager}”不存在（数据库和本次导入的人员表中都没有）")
         if self.issues or not self._managers:
             return
-        parent = dict(self.session.execute(select(UserRow.userid, UserRow.manager_userid)).tuples().all())
+        parent = dict(self.session.execute(select(UserRow.userid, UserRow.manager_userid)).all())
         reported: set[frozenset[str]] = set()
         for src, rownum, shown, userid, _manager in self._managers:
             chain = [userid]

@@ -10,7 +10,6 @@ import stat
 from datetime import datetime
 from pathlib import Path
 
-import handlers.sop.report_timers  # noqa: F401 - registers the weekly brief's timers
 import pytest
 from sqlalchemy import select
 

@@ -13,12 +13,9 @@ import re
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-import handlers.sop.report_timers
 import pytest
 from sqlalchemy import select
 
-import handlers.links.dashboard
-import handlers.sop.scorecard  # noqa: F401 - registers the commands, card actions and timer firers
 from bot.web.ics import render_calendar
 from bot.wecom.render import digest_line, render_send
 from core import ics_token

@@ -47,9 +47,7 @@ def state(session_factory, visit_id: str) -> tuple[int, dict[str, str | None]]:
         tags = dict(
             s.execute(
                 select(VisitTagRow.tag, VisitTagRow.customer_id).where(VisitTagRow.visit_id == visit_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     return count, tags
 
