@@ -14,8 +14,26 @@ import pytest
 from core.clock import SHANGHAI, FixedClock
 from storage.db import make_engine, make_session_factory
 from storage.schema import create_all
+from tests.support.processes import describe, leftovers, reap_orphans, session_marker, shut_down_own_redis
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="platformdirs")
+session_marker()  # every process started from here on carries it
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_outlives_the_suite():
+    """At the end of the run, nothing this run started is still running (servers, bundled Redis, browsers)."""
+    yield
+    shut_down_own_redis()
+    reap_orphans()
+    left = leftovers()
+    if left:
+        from storage.redis_conn import stop_servers
+
+        stop_servers(left)
+        pytest.fail("processes outlived the test run (now stopped):\n" + describe(left), pytrace=False)
+
+
 _db_counter = itertools.count()
 BACKENDS = [b for b in os.environ.get("TEST_DATABASES", "sqlite,postgres").split(",") if b]
 

@@ -54,6 +54,7 @@ from core.clock import FixedClock
 from storage.models import InboxRow, OutboxRow
 from tests.support.db import make_settings
 from tests.support.fault_report import lost_and_twice, record
+from tests.support.processes import reap_orphans
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 1000
@@ -327,6 +328,7 @@ def test_sigkill_ten_times_in_1000_messages_loses_nothing_and_doubles_nothing(db
             chaos.proc.terminate()
             chaos.proc.wait(10)
             client.close()
+            reap_orphans()  # the bundled Redis of every server life killed with SIGKILL
         ctx += f" kills={chaos.kills}"
         print(ctx)
         assert len(chaos.kills) == KILLS, ctx

@@ -24,6 +24,7 @@ from bot.emulator.api import create_api_router
 from bot.emulator.corp import DEMO_CORP
 from bot.emulator.peer import WeComPeer
 from bot.emulator.state import FakeWeCom
+from tests.support.processes import reap_orphans
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,6 +137,7 @@ class Proc:
                 self.popen.kill()
                 self.popen.wait(10)
         self._log.close()
+        reap_orphans()  # the bundled Redis of a server killed earlier (it daemonizes, so it outlives its owner)
 
     def log_tail(self, n: int = 4000) -> str:
         try:
