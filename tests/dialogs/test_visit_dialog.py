@@ -106,7 +106,9 @@ def test_ambiguous_checkin_resolved_by_a_card(h, clock):
     assert visit.customer_id == "C002" and visit.location_source == "map" and visit.lat is not None
     assert visit.location_grade == "map_within"
     # an honest map pick within the tolerance says nothing suspicious (no 「可信度较低」)
-    assert h.texts(rep)[-1].startswith("已签到「好邻居便利店」（距门店约") and "可信度" not in h.texts(rep)[-1]
+    assert (
+        h.texts(rep)[-1].startswith("已签到「好邻居便利店」（距门店约") and "可信度" not in h.texts(rep)[-1]
+    )
     assert h.wecom.card_to(rep, card["task_id"])["button_list"]  # the card was updated in place
     assert any(c.path.endswith("update_template_card") for c in h.wecom.calls)
 
