@@ -120,7 +120,7 @@ def _check_in_at(
     ctx.set_state(DialogState.PICK_CUSTOMER, {"location": pending})
     buttons = [
         Button(
-            text=f"{n.place.name}（{n.distance_m:.0f}米）"[:20],
+            text=f"{n.place.name}（{distance_words(n.distance_m).removeprefix('约')}）"[:20],
             key=card_key(CardAction.PICK, "pick", n.place.customer_id),
             style=2,
         )
