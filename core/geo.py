@@ -23,3 +23,11 @@ def valid_coordinates(lat: float | None, lng: float | None) -> bool:
         and -180 <= lng <= 180
         and (lat, lng) != (0, 0)
     )
+
+
+def distance_words(metres: float) -> str:
+    """A distance as a person says it: 约850米, 约19.8公里 (kilometres from 1 km on, one decimal)."""
+    if metres < 1000:
+        return f"约{max(1, round(metres))}米"
+    km = metres / 1000
+    return f"约{km:.1f}公里" if km < 100 else f"约{round(km)}公里"

@@ -3,6 +3,10 @@
 The states are `DialogState` values (stored as their strings). `state_data` holds, by slot name (`Slot`):
 the last change that 撤销 undoes, the time of the last prompt, a question's action tokens, an onboarding
 draft, a pending location, and the flow a question interrupted.
+
+`told` / `remember_told` keep, in the same row but apart from the state, what a person has been told once
+(the welcome) or at most so often (the far-GPS hint, the supervisor's note of a check-in away from the store):
+a flow that replaces its state data never forgets them.
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ def save(session: Session, userid: str, *, state: str, data: dict[str, Any], now
         session.add(ConversationRow(userid=userid, state=state, data=data, updated_at=now))
     else:
         row.state, row.data, row.updated_at = state, data, now
+
+
+def told(session: Session, userid: str) -> dict[str, Any]:
+    """What this person has been told (key → when, or what); {} when nothing yet."""
+    row = load(session, userid)
+    return dict(row.told or {}) if row is not None else {}
+
+
+def remember_told(session: Session, userid: str, key: str, value: Any, *, now: datetime) -> None:
+    """Remember that `userid` was told `key` (saved with the unit of work)."""
+    row = load(session, userid)
+    if row is None:
+        row = ConversationRow(userid=userid, state=DialogState.IDLE.value, data={}, updated_at=now)
+        session.add(row)
+        session.flush()  # a later save() of the state in this unit of work finds the row
+    row.told = {**(row.told or {}), key: value}
 
 
 class _Resumed:

@@ -148,7 +148,7 @@ class Router:
         if handler is not None and handler(ctx, event) is not False:
             return
         if isinstance(event, EnterAgent):
-            return  # opening the app is not a message; the LOCATION event that follows may check in
+            return  # opening the app again is not a message; the LOCATION event that follows may check in
         if isinstance(event, FileIn):
             ctx.reply(TextReply(content=texts.FILE_NOT_PHOTO.format(title=event.title or "")))
         elif isinstance(event, Unsupported | CardClick):

@@ -10,13 +10,13 @@ firing books the next). handlers/router.py builds the `Router` and refuses a key
 from __future__ import annotations
 
 from core.events import PromiseCancelled, TagRemoved, VisitCompleted
-from handlers import ask
+from handlers import ask, welcome
 from handlers.context import HandlerDeps
 from handlers.dialog import DialogState as S
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
-from handlers.messages import ImageIn, LocationIn, LocationReport, MenuClick
+from handlers.messages import EnterAgent, ImageIn, LocationIn, LocationReport, MenuClick
 from handlers.router import MANAGER, REP, Router, Routes
 from handlers.sop import approvals, calendar, daily_brief, payments, promises, scorecard, stale, weekly_brief
 from handlers.sop.sweep import Firer, Firing
@@ -52,6 +52,7 @@ EVENTS = (
     (LocationIn, checkin.on_map_location),
     (ImageIn, photos.on_image),
     (MenuClick, self_service.on_menu),
+    (EnterAgent, welcome.on_enter),  # the first opening of the app: a welcome and a guide, once
 )
 ROLE_FALLBACKS = (
     (REP, (line.on_rep_text, ask.on_question)),  # the visit's line; else a question about the rep's own book

@@ -21,18 +21,48 @@ UNKNOWN_USER = "你的账号（{userid}）还不在销售组织名单中，请�
 NOT_UNDERSTOOD_REP = "没太明白「{text}」。\n\n" + HELP_REP
 UNSUPPORTED_MESSAGE = "暂不支持这种消息类型。请发送文字、位置或照片。"
 FILE_NOT_PHOTO = "收到文件「{title}」。货架照片请直接用「拍照」或相册以图片发送，文件不计入拜访照片。"
+WELCOME_REP = (
+    "你好，{name}！我是销售助手，帮你把每次拜访记清楚。三步记一次拜访：\n"
+    "1. 到店后点「签到」或发送位置（也可输入「拜访 客户名」）\n"
+    "2. 发3张以上货架照片\n"
+    "3. 用一句话说明情况，如「价格异议 库存不足，15天后回访」\n"
+    "随时输入「帮助」查看全部功能。"
+)
+WELCOME_MANAGER = (
+    "你好，{name}！我是销售助手，帮你随时掌握团队的拜访和客户情况：\n"
+    "1. 直接用中文提问，如「本周各区域拜访完整率」「超过72小时未跟进的客户」\n"
+    "2. 审批、逾期和超时提醒会以卡片发给你，点按钮即可处理\n"
+    "3. 输入「看板」查看团队健康度\n"
+    "随时输入「帮助」查看全部功能。"
+)
 WELCOME_BACK = "欢迎回来，{name}。输入「帮助」查看我能做什么。"
 INTERNAL_ERROR = "抱歉，处理你的消息时出错了，我们已记录，稍后会自动重试。"
 ADMIN_DEAD_LETTER = "【发送失败告警】发给 {recipient} 的一条消息无法送达（{error}），已停止重试，请检查该成员是否在应用可见范围内。"
 DIGEST_TITLE = "你有{count}条提醒（已合并）"
 
 # --- visits ---------------------------------------------------------------------------------------
-CHECKED_IN = "已签到「{name}」（距门店约{distance}米{trust}）。\n请发送3张以上货架照片，再用一句话说明情况，如：价格异议 库存不足，承诺周五前送样品，15天后回访"
+NEXT_STEPS = "请发送3张以上货架照片，再用一句话说明情况，如：价格异议 库存不足，承诺周五前送样品，15天后回访"
+CHECKED_IN = "已签到「{name}」（距门店约{distance}米）。\n" + NEXT_STEPS
+CHECKED_IN_UNMEASURED = "已签到「{name}」。\n" + NEXT_STEPS
+CHECKED_IN_OUTSIDE = (
+    "已开始拜访「{name}」。这次定位离门店{distance}，本次拜访不计入完整拜访；到店后再发一次位置即可。"
+    "\n照片和情况可以照常发送。"
+)
+LOCATION_OUTSIDE = "这次定位离「{name}」门店{distance}，本次拜访不计入完整拜访；到店后再发一次位置即可。"
+LOCATION_AT_STORE_NOW = "定位已更新：距「{name}」门店约{distance}米，这次拜访可以计入完整拜访了。"
+SUPERVISOR_OUTSIDE = (
+    "【签到定位提醒】{rep}今天签到「{name}」时，定位离门店{distance}，这次拜访暂不计入完整拜访，"
+    "已提醒本人到店后再发一次位置。也可能是门店位置登记有误，方便时可核对一下。"
+    "今天{rep}如再有类似情况，不再单独提醒。"
+)
+FAR_GPS_HINT = (
+    "你现在离最近的客户「{name}」{distance}，附近{tolerance}米内没有你的客户，所以这次没有签到。"
+    "到店后发送位置即可签到；若是新客户，输入「新建客户」。"
+)
+FAR_GPS_HINT_NO_CUSTOMER = "附近{tolerance}米内没有你的客户，所以这次没有签到。到店后发送位置即可签到；若是新客户，输入「新建客户」。"
 CHECKED_IN_NO_LOCATION = (
     "已开始拜访「{name}」。请补发签到位置（点「签到」或发送位置），再发3张以上货架照片和一句话情况。"
 )
-TRUST_MAP = "，地图选点，可信度较低"
-TRUST_GPS = ""
 ALREADY_HERE = "你已在「{name}」签到，继续发送照片或情况即可。"
 PICK_CUSTOMER_TITLE = "附近有{count}个客户，你在拜访哪一个？"
 PICK_CUSTOMER_DESC = "点选客户即签到"
@@ -43,6 +73,8 @@ NO_SUCH_CUSTOMER = (
     "没有找到名称像「{query}」的客户（只查找你负责的客户）。可输入更完整的名称，或输入「新建客户」。"
 )
 PICK_BY_NAME_TITLE = "找到{count}个名称相近的客户"
+NAME_CONFIRM_TITLE = "是要拜访「{name}」吗？"
+NAME_PICK_DESC = "没有名称完全一致的客户。点选即开始拜访；都不是的话，请输入更完整的名称"
 PREVIOUS_VISIT_CLOSED = "上一次拜访「{name}」已结束（{state}）。"
 VISIT_STATE_COMPLETE = "记录完整"
 VISIT_STATE_INCOMPLETE = "记录不完整：缺{missing}"

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.visits import AT_STORE, MIN_PHOTOS
 from nlq.spec import Period, QuerySpec, Span, TouchCondition, default_list_order, effective_status
 from nlq.sqlfns import at, cents, exceeds_hours
 from nlq.timewords import Window, local_now, resolve
@@ -525,7 +526,8 @@ class _Compiler:
                 t = aliased(VisitTagRow)
                 base = base.join(t, and_(t.visit_id == v.visit_id, t.tag == s.tag))
             # tag_count: the visit's visit_tags rows, kept by triggers (storage.triggers.visit_tags)
-            complete = and_(v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3, v.tag_count > 0)
+            # a location AT the store: the grade, not just coordinates (core.visits.AT_STORE)
+            complete = and_(v.location_grade.in_(AT_STORE), v.photo_count >= MIN_PHOTOS, v.tag_count > 0)
             complete_n = func.coalesce(func.sum(case((complete, 1), else_=0)), 0)
             value = complete_n if s.figure == "complete_count" else func.count()
             num, den = complete_n, func.count()

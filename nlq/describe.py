@@ -36,7 +36,7 @@ FIGURE_WORDS = {
     ("customers", "count"): "客户数",
     ("customers", "freshness"): "客户信息鲜度（近30天有跟进的正常客户 ÷ 正常客户）",
     ("visits", "count"): "拜访次数",
-    ("visits", "complete_count"): "完整拜访次数（有定位、3张以上照片、至少1个标签）",
+    ("visits", "complete_count"): "完整拜访次数（在门店定位、3张以上照片、至少1个标签）",
     ("visits", "complete_rate"): "拜访完整率（完整拜访 ÷ 拜访）",
     ("orders", "sales"): "销售额（订单金额合计）",
     ("orders", "count"): "下单次数",

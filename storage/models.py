@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.visits import grade_location
 from storage.triggers import touches as touch_triggers
 from storage.triggers import visit_tags as visit_tag_triggers
 
@@ -110,6 +111,17 @@ class CustomerRow(Base):
 # --- what happens in the field -------------------------------------------------------------------
 
 
+def _grade_of_new_visit(context: Any) -> str | None:
+    """visits.location_grade of a row written without one (an import, a test's row, older code): graded from
+    its stored distance by the default tolerance, the rule of migration 0009 (core.visits.grade_location)."""
+    p = context.get_current_parameters()
+    located = p.get("lat") is not None and p.get("lng") is not None
+    source = p.get("location_source") or ("import" if located or p.get("distance_m") is not None else None)
+    return grade_location(
+        source=source, distance_m=p.get("distance_m"), precision_m=p.get("location_precision_m")
+    )
+
+
 class VisitRow(Base):
     __tablename__ = "visits"
     visit_id: Mapped[str] = mapped_column(Id, primary_key=True)
@@ -126,6 +138,11 @@ class VisitRow(Base):
     location_source: Mapped[str | None] = mapped_column(String(16))  # gps | map | import
     location_precision_m: Mapped[float | None] = mapped_column(Float)
     distance_m: Mapped[float | None] = mapped_column(Float)
+    # how the check-in location was judged (core.visits: gps_within | map_within | outside | unmeasured;
+    # NULL: no location) and the circle it was judged against (the tolerance, widened by GPS precision).
+    # Only AT_STORE grades make a complete visit; the grade outlives the coordinates (storage/retention.py)
+    location_grade: Mapped[str | None] = mapped_column(String(16), default=_grade_of_new_visit)
+    location_tolerance_m: Mapped[float | None] = mapped_column(Float)
     completed_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
     last_activity_at: Mapped[datetime | None] = mapped_column()
@@ -405,6 +422,9 @@ class ConversationRow(Base):
     state: Mapped[str] = mapped_column(String(32), default="idle")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column()
+    # what the person has been told once (or at most so often), and when: {"welcome": {"role", "at"},
+    # "far_gps": at, "outside_reported": local date}. Kept apart from `data`, which a flow may replace whole
+    told: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class AuditRow(Base):

@@ -88,6 +88,8 @@ def start_visit(
     source: str | None,
     precision: float | None,
     distance: float | None,
+    grade: str | None,
+    tolerance: float | None,
     why: str,
 ) -> VisitRow:
     visit = VisitRow(
@@ -103,6 +105,8 @@ def start_visit(
         location_source=source,
         location_precision_m=precision,
         distance_m=distance,
+        location_grade=grade,
+        location_tolerance_m=tolerance,
         last_activity_at=now,
     )
     session.add(visit)
@@ -129,6 +133,8 @@ def set_location(
     source: str,
     precision: float | None,
     distance: float | None,
+    grade: str | None,
+    tolerance: float | None,
     now: datetime,
     actor: str,
     why: str,
@@ -136,6 +142,7 @@ def set_location(
     before = audit.snapshot(visit)
     visit.lat, visit.lng, visit.location_source = lat, lng, source
     visit.location_precision_m, visit.distance_m, visit.last_activity_at = precision, distance, now
+    visit.location_grade, visit.location_tolerance_m = grade, tolerance
     audit.record(
         session,
         at=now,

@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 from bot.web.charts import BLUE, GREEN, bar, funnel_svg, trend_svg
+from core.geo import distance_words
 from core.periods import PERIOD_WORDS, SHANGHAI
 from core.scorecard import TIER_WORDS
 from storage.metrics.drill import CustomerLine, SampleCheck, VisitCheck
@@ -259,6 +260,13 @@ def customers_view(
     )
 
 
+def _location_word(v: VisitCheck) -> str:
+    """有 (at the store), 离店约19.8公里 (measured away from it), or 无."""
+    if v.located:
+        return "有"
+    return f"离店{distance_words(v.distance_m)}" if v.distance_m is not None else "无"
+
+
 def _visit_rows(rows: Iterable[VisitCheck]) -> str:
     def mark(ok: bool, text: str) -> str:
         return f'<td class="{"ok" if ok else "no"}">{escape(text)}</td>'
@@ -266,7 +274,7 @@ def _visit_rows(rows: Iterable[VisitCheck]) -> str:
     return "".join(
         f'<tr data-visit="{escape(v.visit_id)}" data-complete="{int(v.complete)}">'
         f"<td>{v.checked_in_at.astimezone(SHANGHAI).strftime('%m-%d %H:%M')}</td><td>{escape(v.customer_name)}</td>"
-        f"<td>{escape(v.rep_userid)}</td>{mark(v.located, '有' if v.located else '无')}"
+        f"<td>{escape(v.rep_userid)}</td>{mark(v.located, _location_word(v))}"
         f"{mark(v.photos >= 3, f'{v.photos}张')}{mark(bool(v.tags), '、'.join(v.tags) or '无')}"
         f"{mark(v.complete, '完整' if v.complete else '不完整')}</tr>"
         for v in rows

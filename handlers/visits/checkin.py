@@ -1,13 +1,32 @@
-"""Check-in: a GPS LOCATION event, a location picked on the map, or `拜访 客户名` opens a visit."""
+"""Check-in: a GPS LOCATION event, a location picked on the map, or `拜访 客户名` opens a visit.
+
+- A location within the tolerance of one store checks in there; of several, a card asks which.
+- A location picked on the map (or from the 签到 menu) near no store offers the nearest ones and 新建客户;
+  a far one picked anyway is recorded as `outside` (handlers/visits/flow.py says so and never counts it).
+- An automatic GPS report near no store is not a check-in: it is kept for 新建客户, and the rep gets a short
+  hint (the nearest customer and how far) at most once an hour — WeCom may report every few seconds.
+- `拜访 名称` opens the visit when the name matches one of the rep's customers exactly (normalised: width,
+  case, spaces and punctuation ignored); a near name asks for confirmation on a card, never opens silently.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from rapidfuzz import fuzz, process
 
-from core.visits import GPS_TRUST, MAP_PICK_TRUST, clear_winner, nearby, tolerance_for
-from handlers import texts
+from core.geo import distance_m, distance_words
+from core.visits import (
+    GPS_TRUST,
+    GPS_WITHIN,
+    MAP_PICK_TRUST,
+    at_store,
+    clear_winner,
+    nearby,
+    normalise_name,
+    tolerance_for,
+)
+from handlers import dialog, texts
 from handlers.context import Ctx
 from handlers.dialog import DialogState
 from handlers.messages import (
@@ -29,6 +48,8 @@ from storage.models import CustomerRow
 
 MAX_CHOICES = 5
 JUST_CHECKED_IN = timedelta(minutes=2)  # the picker's event and its location message: one check-in, one reply
+FAR_HINT_QUIET = timedelta(hours=1)  # at most one "no customer near here" hint per rep in this time
+FAR_HINT = "far_gps"  # conversations.told key: when the rep last had that hint
 
 
 def _tolerance(ctx: Ctx) -> float:
@@ -59,19 +80,12 @@ def _check_in_at(
     if current is not None:
         here = next((n for n in within if n.place.customer_id == current.customer_id), None)
         if here is not None and (winner is None or winner.place.customer_id == current.customer_id):
-            if current.lat is None or (current.location_source == MAP_PICK_TRUST and source == GPS_TRUST):
-                visit_repo.set_location(
-                    ctx.session,
-                    current,
-                    lat=lat,
-                    lng=lng,
-                    source=source,
-                    precision=precision,
-                    distance=here.distance_m,
-                    now=ctx.now,
-                    actor=rep,
-                    why=ctx.source,
-                )
+            better = not at_store(current.location_grade) or (
+                current.location_grade != GPS_WITHIN and source == GPS_TRUST
+            )
+            if current.lat is None or better:
+                location = {"lat": lat, "lng": lng, "source": source, "precision": precision}
+                visit_flow.record_location(ctx, current, location, here.distance_m)
                 visit_flow.after_change(ctx, current)
             elif not automatic and ctx.now - current.checked_in_at > JUST_CHECKED_IN:
                 ctx.reply(TextReply(content=texts.ALREADY_HERE.format(name=here.place.name)))
@@ -98,12 +112,15 @@ def _check_in_at(
             )
         )
         return
-    if automatic and current is not None:
-        return  # opening the app somewhere else during a visit is not a check-in
+    if automatic:  # a GPS report near none of the rep's stores is not a check-in
+        if current is None:
+            ctx.set_state(DialogState.PICK_CUSTOMER, {"location": pending})  # for 新建客户 here
+        _far_hint(ctx, ranked, tolerance)
+        return
     ctx.set_state(DialogState.PICK_CUSTOMER, {"location": pending})
     buttons = [
         Button(
-            text=f"{n.place.name}（{n.distance_m:.0f}米）"[:20],
+            text=f"{n.place.name}（{distance_words(n.distance_m).removeprefix('约')}）"[:20],
             key=card_key(CardAction.PICK, "pick", n.place.customer_id),
             style=2,
         )
@@ -119,22 +136,39 @@ def _check_in_at(
     )
 
 
+def _far_hint(ctx: Ctx, ranked: list, tolerance: float) -> None:
+    """One short word that this place is near none of the rep's customers, at most once per FAR_HINT_QUIET."""
+    last = dialog.told(ctx.session, ctx.userid).get(FAR_HINT)
+    if last and ctx.now - datetime.fromisoformat(last) < FAR_HINT_QUIET:
+        return
+    dialog.remember_told(ctx.session, ctx.userid, FAR_HINT, ctx.now.isoformat(), now=ctx.now)
+    if ranked:
+        nearest = ranked[0]
+        content = texts.FAR_GPS_HINT.format(
+            name=nearest.place.name, distance=distance_words(nearest.distance_m), tolerance=int(tolerance)
+        )
+    else:
+        content = texts.FAR_GPS_HINT_NO_CUSTOMER.format(tolerance=int(tolerance))
+    ctx.reply(TextReply(content=content))
+
+
 def on_pick(ctx: Ctx, event: Inbound) -> bool | None:
     assert isinstance(event, CardClick)
     _, parts = parse_card_key(event.key, maxsplit=1)
-    if len(parts) != 2 or parts[0] != "pick":
+    if len(parts) != 2 or parts[0] not in ("pick", "name"):
         return False
     customer = ctx.session.get(CustomerRow, parts[1])
     if customer is None or customer.owner_userid != ctx.userid:
         ctx.reply(TextReply(content=texts.NO_SUCH_CUSTOMER.format(query=parts[1])))
         return None
-    location = ctx.state_data.get("location") if ctx.state == DialogState.PICK_CUSTOMER else None
+    # a pick after a location checks in there; a name confirmed (`name`) opens the visit without one
+    picked_here = parts[0] == "pick" and ctx.state == DialogState.PICK_CUSTOMER
+    location = ctx.state_data.get("location") if picked_here else None
     distance = None
-    if location and customer.lat is not None:
-        from core.geo import distance_m
-
+    if location and customer.lat is not None and customer.lng is not None:
         distance = distance_m(location["lat"], location["lng"], customer.lat, customer.lng)
-    ctx.set_state(DialogState.IDLE)
+    if ctx.state == DialogState.PICK_CUSTOMER:
+        ctx.set_state(DialogState.IDLE)
     visit_flow.open_for(
         ctx,
         customer_id=customer.customer_id,
@@ -154,25 +188,32 @@ def on_visit_by_name(ctx: Ctx, event: Inbound) -> bool | None:
             query = query[len(word) :].strip()
             break
     customers = visit_repo.rep_customers(ctx.session, ctx.userid)
-    names = {cid: name for cid, name in customers}
-    exact = [cid for cid, name in customers if name == query]
+    wanted = normalise_name(query)
+    exact = [cid for cid, name in customers if normalise_name(name) == wanted]
     if len(exact) == 1:
         visit_flow.open_for(ctx, customer_id=exact[0], location=None, distance=None)
         return None
-    matches = process.extract(query, names, scorer=fuzz.WRatio, limit=MAX_CHOICES, score_cutoff=70)
+    names = {cid: name for cid, name in customers}
+    if exact:  # two of the rep's customers share the name: the rep says which
+        matches = [(names[cid], 100.0, cid) for cid in exact[:MAX_CHOICES]]
+    else:
+        normalised = {cid: normalise_name(name) for cid, name in customers}
+        found = process.extract(wanted, normalised, scorer=fuzz.WRatio, limit=MAX_CHOICES, score_cutoff=70)
+        matches = [(names[cid], score, cid) for _norm, score, cid in found]
     if not matches:
         ctx.reply(TextReply(content=texts.NO_SUCH_CUSTOMER.format(query=query[:30])))
         return None
-    best = matches[0]
-    if len(matches) == 1 or best[1] - matches[1][1] >= 15:
-        visit_flow.open_for(ctx, customer_id=best[2], location=None, distance=None)
-        return None
+    title = (
+        texts.NAME_CONFIRM_TITLE.format(name=matches[0][0][:30])
+        if len(matches) == 1
+        else texts.PICK_BY_NAME_TITLE.format(count=len(matches))
+    )
     ctx.reply(
         Card(
-            title=texts.PICK_BY_NAME_TITLE.format(count=len(matches)),
-            description=texts.PICK_CUSTOMER_DESC,
+            title=title,
+            description=texts.NAME_PICK_DESC,
             buttons=[
-                Button(text=name[:20], key=card_key(CardAction.PICK, "pick", cid))
+                Button(text=name[:20], key=card_key(CardAction.PICK, "name", cid))
                 for name, _score, cid in matches
             ],
         )

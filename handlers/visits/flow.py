@@ -1,4 +1,11 @@
-"""The life of one visit in chat: open, gather evidence, say what is missing (once), complete, close."""
+"""The life of one visit in chat: open, gather evidence, say what is missing (once), complete, close.
+
+A check-in location is graded when it is recorded (`record_location`, core/visits.py grade_location). A
+location away from the store (outside) opens the visit but never completes it: the rep is told in plain words
+how far it was and that a location sent at the store fixes it, and the rep's supervisor gets one short note
+per rep per day (the first such check-in of the day; the rest of the day is quiet). A GPS or map location
+within the tolerance says nothing more than the distance.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,22 @@ from datetime import datetime, timedelta
 
 from core.clock import local
 from core.events import VisitCompleted
-from core.visits import is_complete, missing_pieces
-from handlers import texts
+from core.geo import distance_words
+from core.visits import (
+    GPS_TRUST,
+    OUTSIDE,
+    at_store,
+    grade_location,
+    is_complete,
+    missing_pieces,
+    tolerance_for,
+)
+from handlers import dialog, texts
 from handlers.context import Ctx
 from handlers.messages import Card, CardUpdate
 from handlers.messages import Text as TextReply
 from storage import visits as visit_repo
-from storage.models import CustomerRow, PhotoRow, VisitRow
+from storage.models import CustomerRow, PhotoRow, UserRow, VisitRow
 
 # Do not repeat the same "还差…" within this time (HandlerDeps.prompt_quiet).
 PROMPT_QUIET = timedelta(minutes=30)
@@ -45,23 +61,13 @@ def open_for(
     """Open a visit at this customer (closing the rep's other open visit), attach waiting photos."""
     current = visit_repo.open_visit(ctx.session, ctx.userid)
     if current is not None and current.customer_id == customer_id:
-        if location and current.lat is None:
-            visit_repo.set_location(
-                ctx.session,
-                current,
-                lat=location["lat"],
-                lng=location["lng"],
-                source=location["source"],
-                precision=location.get("precision"),
-                distance=distance,
-                now=ctx.now,
-                actor=ctx.userid,
-                why=ctx.source,
-            )
+        if location and (current.lat is None or not at_store(current.location_grade)):
+            record_location(ctx, current, location, distance)
         after_change(ctx, current)
         return current
     if current is not None:
         close(ctx, current, why=ctx.source, notify=True)
+    grade, tolerance = judge(ctx, location, distance)
     visit = visit_repo.start_visit(
         ctx.session,
         rep=ctx.userid,
@@ -72,6 +78,8 @@ def open_for(
         source=location["source"] if location else None,
         precision=location.get("precision") if location else None,
         distance=distance,
+        grade=grade,
+        tolerance=tolerance,
         why=ctx.source,
     )
     for photo in visit_repo.unattached_photos(
@@ -83,20 +91,89 @@ def open_for(
     name = customer_name(ctx, customer_id)
     if card_response:
         ctx.reply(CardUpdate(response_code=card_response, replace_name=f"已签到 {card_label or name}"[:20]))
-    if location:
-        trust = texts.TRUST_MAP if location["source"] == "map" else texts.TRUST_GPS
+    if location and grade == OUTSIDE and distance is not None:
         ctx.reply(
-            TextReply(content=texts.CHECKED_IN.format(name=name, distance=int(distance or 0), trust=trust))
+            TextReply(content=texts.CHECKED_IN_OUTSIDE.format(name=name, distance=distance_words(distance)))
         )
+        report_outside(ctx, visit, distance)
+    elif location and distance is not None:
+        ctx.reply(TextReply(content=texts.CHECKED_IN.format(name=name, distance=round(distance))))
+    elif location:
+        ctx.reply(TextReply(content=texts.CHECKED_IN_UNMEASURED.format(name=name)))
     else:
         ctx.reply(TextReply(content=texts.CHECKED_IN_NO_LOCATION.format(name=name)))
     after_change(ctx, visit, announce_missing=False)
     return visit
 
 
-def evidence(ctx: Ctx, visit: VisitRow) -> tuple[bool, int, list[str]]:
+def judge(ctx: Ctx, location: dict | None, distance: float | None) -> tuple[str | None, float | None]:
+    """(grade, the circle it was judged against) of a location `distance` metres from the store."""
+    if not location:
+        return None, None
+    precision = location.get("precision") if location["source"] == GPS_TRUST else None
+    base = ctx.deps.checkin_tolerance_m
+    grade = grade_location(
+        source=location["source"], distance_m=distance, precision_m=precision, tolerance_m=base
+    )
+    return grade, (tolerance_for(precision, base) if distance is not None else None)
+
+
+def record_location(ctx: Ctx, visit: VisitRow, location: dict, distance: float | None) -> None:
+    """Put a (better) location on an open visit; say so when it is away from the store, or no longer is."""
+    was = visit.location_grade
+    grade, tolerance = judge(ctx, location, distance)
+    visit_repo.set_location(
+        ctx.session,
+        visit,
+        lat=location["lat"],
+        lng=location["lng"],
+        source=location["source"],
+        precision=location.get("precision"),
+        distance=distance,
+        grade=grade,
+        tolerance=tolerance,
+        now=ctx.now,
+        actor=ctx.userid,
+        why=ctx.source,
+    )
+    name = customer_name(ctx, visit.customer_id)
+    if grade == OUTSIDE and distance is not None:
+        ctx.reply(
+            TextReply(content=texts.LOCATION_OUTSIDE.format(name=name, distance=distance_words(distance)))
+        )
+        report_outside(ctx, visit, distance)
+    elif was == OUTSIDE and distance is not None:
+        ctx.reply(TextReply(content=texts.LOCATION_AT_STORE_NOW.format(name=name, distance=round(distance))))
+
+
+OUTSIDE_REPORTED = "outside_reported"  # conversations.told key: the local date the supervisor was last told
+
+
+def report_outside(ctx: Ctx, visit: VisitRow, distance: float) -> None:
+    """The rep's supervisor hears of a check-in away from the store: the first of the rep's day only."""
+    rep = ctx.user or ctx.session.get(UserRow, ctx.userid)
+    if rep is None or not rep.manager_userid:
+        return
+    today = local(ctx.now).date().isoformat()
+    if dialog.told(ctx.session, rep.userid).get(OUTSIDE_REPORTED) == today:
+        return
+    dialog.remember_told(ctx.session, rep.userid, OUTSIDE_REPORTED, today, now=ctx.now)
+    ctx.send(
+        rep.manager_userid,
+        TextReply(
+            content=texts.SUPERVISOR_OUTSIDE.format(
+                rep=rep.name or rep.userid,
+                name=customer_name(ctx, visit.customer_id),
+                distance=distance_words(distance),
+            )
+        ),
+    )
+
+
+def evidence(ctx: Ctx, visit: VisitRow) -> tuple[str | None, int, list[str]]:
+    """(location grade, valid photos, tags): what completeness is judged on."""
     return (
-        visit.lat is not None,
+        visit.location_grade,
         visit_repo.valid_photo_count(ctx.session, visit.visit_id),
         visit_repo.tags_of(ctx.session, visit.visit_id),
     )
@@ -106,15 +183,15 @@ def after_change(ctx: Ctx, visit: VisitRow, *, announce_missing: bool = True) ->
     """Re-judge completeness. On first completion: the summary and the SOP hook. Returns complete?"""
     visit.last_activity_at = ctx.now
     visit_repo.refresh_photo_count(ctx.session, visit)
-    has_loc, photos, tags = evidence(ctx, visit)
-    if is_complete(has_location=has_loc, valid_photos=photos, tags=tags):
+    grade, photos, tags = evidence(ctx, visit)
+    if is_complete(location_grade=grade, valid_photos=photos, tags=tags):
         if visit.completed_at is None:
             visit.completed_at = ctx.now
             ctx.reply(summary_card(ctx, visit))
             ctx.emit(VisitCompleted(visit.visit_id))
         return True
     if announce_missing:
-        prompt_missing(ctx, visit, missing_pieces(has_location=has_loc, valid_photos=photos, tags=tags))
+        prompt_missing(ctx, visit, missing_pieces(location_grade=grade, valid_photos=photos, tags=tags))
     return False
 
 
@@ -156,10 +233,10 @@ def summary_card(ctx: Ctx, visit: VisitRow) -> Card:
 
 
 def close(ctx: Ctx, visit: VisitRow, *, why: str, notify: bool) -> None:
-    has_loc, photos, tags = evidence(ctx, visit)
+    grade, photos, tags = evidence(ctx, visit)
     visit_repo.close_visit(ctx.session, visit, now=ctx.now, actor=ctx.userid, why=why)
     if notify:
-        missing = missing_pieces(has_location=has_loc, valid_photos=photos, tags=tags)
+        missing = missing_pieces(location_grade=grade, valid_photos=photos, tags=tags)
         state = (
             texts.VISIT_STATE_COMPLETE
             if not missing

@@ -30,8 +30,8 @@ def close_idle_visits(
     with writer_session(session_factory) as s:
         for visit in visit_repo.idle_open_visits(s, idle_since=now - timedelta(minutes=idle_minutes)):
             ctx = Ctx(session=s, now=now, user=None, userid=visit.rep_userid, source="system:idle-close")
-            has_loc, photos, tags = visit_flow.evidence(ctx, visit)
-            missing = missing_pieces(has_location=has_loc, valid_photos=photos, tags=tags)
+            grade, photos, tags = visit_flow.evidence(ctx, visit)
+            missing = missing_pieces(location_grade=grade, valid_photos=photos, tags=tags)
             state = (
                 texts.VISIT_STATE_COMPLETE
                 if not missing

@@ -176,10 +176,10 @@ def on_fix(ctx: Ctx, event: Inbound) -> bool | None:
 
 
 def _recheck(ctx: Ctx, visit: VisitRow) -> None:
-    has_loc, photos, tags = visit_flow.evidence(ctx, visit)
+    grade, photos, tags = visit_flow.evidence(ctx, visit)
     from core.visits import is_complete
 
     if visit.completed_at is not None and not is_complete(
-        has_location=has_loc, valid_photos=photos, tags=tags
+        location_grade=grade, valid_photos=photos, tags=tags
     ):
         visit.completed_at = None  # no longer complete; the next change re-judges it

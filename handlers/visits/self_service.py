@@ -212,11 +212,11 @@ def _rejudge(ctx: Ctx, visit: VisitRow | None) -> None:
     if visit is None:
         return
     visit_repo.refresh_photo_count(ctx.session, visit)
-    has_loc, photos, tags = visit_flow.evidence(ctx, visit)
+    grade, photos, tags = visit_flow.evidence(ctx, visit)
     from core.visits import is_complete
 
     if visit.completed_at is not None and not is_complete(
-        has_location=has_loc, valid_photos=photos, tags=tags
+        location_grade=grade, valid_photos=photos, tags=tags
     ):
         visit.completed_at = None
 

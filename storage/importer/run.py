@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from core.clock import as_utc
+from core.visits import grade_location
 from storage.audit import jsonable
 from storage.db import writer_session
 from storage.importer.files import Source, discover
@@ -454,12 +455,14 @@ class _Run:
         bulk_insert(self.session, AuditRow.__table__, audits)
 
     def _derive(self, table: str, row: dict[str, Any]) -> None:
-        """Columns that follow from others: where a location came from, in which datum."""
+        """Columns that follow from others: where a location came from, in which datum, how it is graded (an
+        imported location has no distance to the store: unmeasured, core/visits.py)."""
         has_location = row.get("lat") is not None and row.get("lng") is not None
         if table == "customers":
             row["coord_system"] = self.coord_system if has_location else None
         elif table == "visits":
             row["location_source"] = "import" if has_location else None
+            row["location_grade"] = grade_location(source=row["location_source"], distance_m=None)
 
     def _audit(
         self, entity: str, entity_id: str, before: dict[str, Any] | None, after: dict[str, Any], reason: str
@@ -476,7 +479,7 @@ class _Run:
         }
 
 
-_DERIVED = {"customers": ("coord_system",), "visits": ("location_source",)}
+_DERIVED = {"customers": ("coord_system",), "visits": ("location_source", "location_grade")}
 
 
 def _among(session: Session, column: Any, values: list[str]) -> Any:

@@ -15,6 +15,7 @@ from sqlalchemy import case, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from core.periods import ReportPeriod
+from core.visits import OUTSIDE, at_store
 from storage.metrics.figures import (
     FRESH_DAYS,
     REACHED,
@@ -185,9 +186,10 @@ class VisitCheck:
     customer_name: str
     rep_userid: str
     checked_in_at: datetime
-    located: bool
+    located: bool  # a location AT the store (core.visits.AT_STORE)
     photos: int
     tags: tuple[str, ...]
+    distance_m: float | None = None  # how far from the store a location outside the tolerance was
 
     @property
     def complete(self) -> bool:
@@ -211,7 +213,14 @@ def visit_checks(session: Session, visit_ids: Collection[str]) -> list[VisitChec
             tags[vid].append(tag)
         rows += session.execute(
             select(
-                V.visit_id, V.customer_id, C.name, V.rep_userid, V.checked_in_at, V.lat, V.lng, V.photo_count
+                V.visit_id,
+                V.customer_id,
+                C.name,
+                V.rep_userid,
+                V.checked_in_at,
+                V.location_grade,
+                V.distance_m,
+                V.photo_count,
             )
             .join(C, C.customer_id == V.customer_id)
             .where(V.visit_id.in_(chunk))
@@ -224,11 +233,12 @@ def visit_checks(session: Session, visit_ids: Collection[str]) -> list[VisitChec
                 name,
                 rep,
                 at,
-                lat is not None and lng is not None,
+                at_store(grade),
                 int(photos or 0),
                 tuple(tags.get(vid, ())),
+                distance if grade == OUTSIDE else None,
             )
-            for vid, cid, name, rep, at, lat, lng, photos in rows
+            for vid, cid, name, rep, at, grade, distance, photos in rows
         ),
         key=lambda c: c.visit_id,
     )

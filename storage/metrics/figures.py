@@ -8,8 +8,9 @@ layer's (docs/nlq-semantics.md), so a figure here equals `ask` for the same word
   moment it is read ÷ active customers. It is a state, read at the end of the period (now for a period
   still running). Read at an earlier moment t, "active" means active at t: status active, or lost with
   `lost_on` after t's date, and created on or before t's date (or no creation date).
-- 过程数据可信度 / 拜访完整率 completeness: complete visits (a location, ≥ 3 photos, ≥ 1 tag) ÷ visits,
-  by `checked_in_at` in the period (all time when the period is `all`).
+- 过程数据可信度 / 拜访完整率 completeness: complete visits (a location at the store, ≥ 3 photos, ≥ 1 tag)
+  ÷ visits, by `checked_in_at` in the period (all time when the period is `all`). "At the store" is the
+  visit's location grade (core/visits.py AT_STORE): a check-in measured beyond the tolerance never counts.
 - 商机转化漏斗完整率 funnel: opportunities that reached 方案报价 (stage quoted, negotiating or won) ÷ all
   opportunities, by `entered_on` in the period.
 
@@ -35,6 +36,7 @@ from sqlalchemy.orm import Session, aliased
 
 from core.org import OrgTree, Person, Scope, UnknownAsker, scope_of
 from core.periods import SHANGHAI, ReportPeriod, resolve_period, week_monday, week_period
+from core.visits import AT_STORE, MIN_PHOTOS
 from storage.models import (
     CustomerRow,
     InteractionRow,
@@ -54,7 +56,7 @@ METRIC_LABELS = {
 }
 METRIC_DEFINITIONS = {
     "freshness": "近30天有跟进（拜访或互动）的正常客户 ÷ 正常客户",
-    "completeness": "完整拜访（有定位、≥3张照片、≥1个标签）÷ 拜访",
+    "completeness": "完整拜访（在门店定位、≥3张照片、≥1个标签）÷ 拜访",
     "funnel": "到达方案报价及以后的商机 ÷ 全部商机",
 }
 NO_REGION = "（未填大区）"
@@ -233,8 +235,9 @@ def _in_dates(col: Any, period: ReportPeriod) -> list[Any]:
 
 def _complete_expr(v: Any) -> Any:
     t = aliased(VisitTagRow)
+    # a location at the store: its grade (core.visits.AT_STORE), never just any coordinates
     return and_(
-        v.lat.is_not(None), v.lng.is_not(None), v.photo_count >= 3, exists().where(t.visit_id == v.visit_id)
+        v.location_grade.in_(AT_STORE), v.photo_count >= MIN_PHOTOS, exists().where(t.visit_id == v.visit_id)
     )
 
 

@@ -104,13 +104,19 @@ def test_ambiguous_checkin_resolved_by_a_card(h, clock):
     h.tick()
     visit = visit_of(h)
     assert visit.customer_id == "C002" and visit.location_source == "map" and visit.lat is not None
-    assert "好邻居便利店" in h.texts(rep)[-1] and "地图选点" in h.texts(rep)[-1]
+    assert visit.location_grade == "map_within"
+    # an honest map pick within the tolerance says nothing suspicious (no 「可信度较低」)
+    assert (
+        h.texts(rep)[-1].startswith("已签到「好邻居便利店」（距门店约") and "可信度" not in h.texts(rep)[-1]
+    )
     assert h.wecom.card_to(rep, card["task_id"])["button_list"]  # the card was updated in place
     assert any(c.path.endswith("update_template_card") for c in h.wecom.calls)
 
 
 def test_no_customer_nearby_offers_nearest_and_new(h):
-    h.peer.location_report("rep01", FAR[0] + 0.05, FAR[1], precision=20)
+    # a location the rep sends (a map pick) near no customer offers the nearest ones and 新建客户; an automatic
+    # GPS report there only gets a short hint (tests/dialogs/test_checkin_evidence.py)
+    h.peer.location("rep01", FAR[0] + 0.05, FAR[1], label="远处")
     h.tick()
     card = h.cards("rep01")[-1]
     assert card["button_list"][-1]["key"] == "cust:new"
@@ -120,7 +126,12 @@ def test_no_customer_nearby_offers_nearest_and_new(h):
 def test_text_only_checkin_fuzzy(h):
     h.peer.text("rep01", "拜访 味源")
     h.tick()
-    # 味源超市 is rep01's; 味源超市二店 belongs to rep02 and is never offered
+    # not the exact name: a card asks first. 味源超市 is rep01's; 味源超市二店 belongs to rep02, never offered
+    card = h.cards("rep01")[-1]
+    assert [b["key"] for b in card["button_list"]] == ["visit:name:C001"]
+    assert visit_of(h) is None
+    h.peer.card_click("rep01", card["task_id"], "visit:name:C001")
+    h.tick()
     assert visit_of(h).customer_id == "C001"
     h.peer.text("rep02", "拜访 好邻居")
     h.tick()

@@ -99,6 +99,7 @@ def test_csv_with_chinese_aliases_bom_and_unknown_column(session_factory, clock,
         assert v2.checked_in_at == datetime(2026, 5, 2, 10, 0, tzinfo=UTC)
         assert (v1.photo_count, v1.location_source, v1.source) == (3, "import", "import")
         assert (v2.photo_count, v2.location_source, v2.lat) == (0, None, None)
+        assert (v1.location_grade, v2.location_grade) == ("unmeasured", None)  # no distance to the store
         tags = s.scalars(
             select(VisitTagRow.tag).where(VisitTagRow.visit_id == "V001").order_by(VisitTagRow.tag)
         )
