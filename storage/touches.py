@@ -61,11 +61,24 @@ def _json_object(session: Session, *pairs):
     return fn(*pairs)
 
 
+def old_enough(*, cutoff: datetime, cutoff_day: date):
+    """The customer existed at `cutoff`: created_at (新建客户, or the import that brought it without a 建档日期)
+    at or before it; without created_at, a 建档日期 on or before `cutoff_day` (the start of that day), or none."""
+    return or_(
+        CustomerRow.created_at <= cutoff,
+        and_(
+            CustomerRow.created_at.is_(None),
+            or_(CustomerRow.created_on.is_(None), CustomerRow.created_on <= cutoff_day),
+        ),
+    )
+
+
 def stale_condition(last_col, *, cutoff: datetime, cutoff_day: date):
-    """No touch since `cutoff`; a never-touched customer counts once it was created before `cutoff_day`."""
+    """No touch since `cutoff`; a never-touched customer counts once it is older than the window (a customer
+    younger than the stale window is never stale). A touch before `cutoff` is proof enough of age."""
     return or_(
         last_col <= cutoff,
-        and_(last_col.is_(None), or_(CustomerRow.created_on.is_(None), CustomerRow.created_on <= cutoff_day)),
+        and_(last_col.is_(None), old_enough(cutoff=cutoff, cutoff_day=cutoff_day)),
     )
 
 

@@ -396,6 +396,7 @@ class _Run:
         blank = {c.key: c.empty_value() for c in table.columns if c.stored}
         blank.update(table.on_create)
         blank.update({k: None for k in _DERIVED.get(table.name, ())})
+        blank.update({k: None for k in _ON_CREATE_ONLY.get(table.name, ())})
         unset = {c.key: None for c in t.columns if c.key not in blank}
         convert = _json_converters(t)
         reason = f"import:{src.path.name}"[:256]
@@ -412,6 +413,8 @@ class _Run:
             if old is None:
                 row = {**blank, **rec}
                 self._derive(table.name, row)
+                if table.name == "customers" and row.get("created_on") is None:
+                    row["created_at"] = self.now  # no 建档日期: it came into the assistant with this import
                 inserts.append(row)
                 after = {**unset, **row}
                 for k in convert:
@@ -477,6 +480,7 @@ class _Run:
 
 
 _DERIVED = {"customers": ("coord_system",), "visits": ("location_source",)}
+_ON_CREATE_ONLY = {"customers": ("created_at",)}  # set when the row is created, never recomputed
 
 
 def _among(session: Session, column: Any, values: list[str]) -> Any:
