@@ -46,6 +46,7 @@ DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
     (S.REJECT_REASON, approvals.on_reject_reason),
     (S.SNOOZE_REASON, stale.on_snooze_reason),
+    (S.FOLLOWED_REASON, stale.on_followed_reason),
 )
 EVENTS = (
     (LocationReport, checkin.on_gps),
