@@ -18,7 +18,17 @@ from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
 from handlers.messages import ImageIn, LocationIn, LocationReport, MenuClick
 from handlers.router import MANAGER, REP, Router, Routes
-from handlers.sop import approvals, calendar, daily_brief, payments, promises, scorecard, stale, weekly_brief
+from handlers.sop import (
+    approvals,
+    calendar,
+    catch_up,
+    daily_brief,
+    payments,
+    promises,
+    scorecard,
+    stale,
+    weekly_brief,
+)
 from handlers.sop.sweep import Firer, Firing
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
@@ -70,6 +80,7 @@ TIMER_KINDS = (
     (stale.SCAN_KIND, stale.fire_stale_scan),
     (approvals.KIND, approvals.fire_approval_sla),
     (payments.KIND, payments.fire_payment_overdue),
+    (catch_up.KIND, catch_up.fire_catch_up),
     (daily_brief.KIND, daily_brief.fire_daily_brief),
     (calendar.KIND, calendar.fire_calendar_sync),
     (scorecard.KIND, scorecard.fire_scorecard_nightly),

@@ -82,9 +82,14 @@ def stale_condition(last_col, *, cutoff: datetime, cutoff_day: date):
     )
 
 
-def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, cutoff_day: date) -> int:
+def insert_stale_ladders(
+    session: Session, *, now: datetime, cutoff: datetime, cutoff_day: date, held: str | None = None
+) -> int:
     """One INSERT … SELECT: a ladder timer `stale:<customer>:<last touch epoch>` (due now) for every active
-    customer not touched since `cutoff` whose current stale episode has no timer yet. Returns rows added."""
+    customer not touched since `cutoff` whose current stale episode has no timer yet. Returns rows added.
+
+    `held` (an import's backlog): the rows go in already done, with `held` as their outcome, so the episode
+    is taken (no scan starts a ladder for it) and the catch-up digest lists it instead of one alert each."""
     lt = last_touch_subquery()
     epoch = func.coalesce(_epoch(session, lt.c.last), 0)
     key = literal("stale:", String) + CustomerRow.customer_id + literal(":", String) + cast(epoch, String)
@@ -105,10 +110,12 @@ def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, c
             literal("customer", String),
             CustomerRow.customer_id,
             literal(now, UTCDateTime()),
-            literal("pending", String),
+            literal("pending" if held is None else "done", String),
             literal(0),
             payload,
             literal(now, UTCDateTime()),
+            literal(None if held is None else now, UTCDateTime()),
+            literal(held, String),
         )
         .select_from(CustomerRow)
         .outerjoin(lt, lt.c.customer_id == CustomerRow.customer_id)
@@ -128,6 +135,8 @@ def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, c
         "attempts",
         "payload",
         "created_at",
+        "fired_at",
+        "outcome",
     ]
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (

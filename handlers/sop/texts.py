@@ -138,6 +138,20 @@ FIELD_PAID = "已回款"
 FIELD_LEFT = "未回款"
 FIELD_DUE_ON = "到期日"
 
+# --- the catch-up digest after an import of history -----------------------------------------------
+CATCH_UP_HEAD = "历史数据已导入。导入时已经到期的事项都汇总在这一条里，不再逐条提醒；之后新到期的会照常提醒。"
+CATCH_UP_OWN_STALE = "你名下超过{hours}小时未跟进的客户：{n}家。最久的："
+CATCH_UP_TEAM_STALE = "团队超过{hours}小时未跟进的客户：{n}家（{people}位负责人）。最久的："
+CATCH_UP_STALE_LINE = "{i}. {customer}（{age}）"
+CATCH_UP_TEAM_STALE_LINE = "{i}. {customer}（{owner}，{age}）"
+CATCH_UP_NOT_YET = "还没有跟进过"
+CATCH_UP_NOT_SINCE = "{age}未跟进"
+CATCH_UP_PAYMENTS = "回款逾期的合同：{n}份，未回款合计¥{left}。最久的："
+CATCH_UP_PAYMENT_LINE = "{i}. {customer} 合同{no}，{due}到期，未回款¥{left}"
+CATCH_UP_ASK = "看全部请发送「{question}」"
+STALE_QUESTION = "超过{hours}小时未跟进的客户"
+PAYMENT_QUESTION = "回款逾期的合同"
+
 # --- the daily brief -----------------------------------------------------------------------------
 BRIEF_TITLE = "今日简报（{day}）"
 BRIEF_DESC = "团队{people}人。{oldest}"

@@ -131,12 +131,15 @@ def import_paths(
     progress: bool = True,
     coord_system: str = "gcj02",
     on_payments_loaded: Callable[[Session], None] | None = None,
+    on_imported: Callable[[Session, ImportSummary, datetime], None] | None = None,
 ) -> ImportSummary:
     """Import every table found in the paths in one transaction and return what changed.
 
     Tables load in the order users, customers, visits, interactions, orders, opportunities,
     contracts, payments, tickets. `on_payments_loaded(session)` runs inside the transaction after
     payments when the run held payments or contracts (the SOP engine matches them there).
+    `on_imported(session, summary, now)` runs inside the transaction once every table is loaded (the SOP
+    engine holds what is already due for one catch-up digest; bot/bootstrap.py on_imported).
     Raises ImportFailed (nothing changed) when any file, row or cell is wrong.
     """
     if coord_system not in COORD_SYSTEMS:
@@ -171,6 +174,8 @@ def import_paths(
             raise ImportFailed(run.issues, truncated=True) from None
         if run.issues:
             raise ImportFailed(run.issues)
+        if on_imported is not None:
+            on_imported(session, summary, run.now)
         session.commit()
     except BaseException:
         session.rollback()
