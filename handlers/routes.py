@@ -65,7 +65,8 @@ EVENTS = (
     (MenuClick, self_service.on_menu),
 )
 ROLE_FALLBACKS = (
-    (REP, (line.on_rep_text, ask.on_question)),  # the visit's line; else a question about the rep's own book
+    # the visit's line; else a question about the rep's own book; else a visit's line typed before checking in
+    (REP, (line.on_rep_text, ask.on_question, line.on_line_without_visit)),
     (MANAGER, (ask.on_question,)),
 )
 SUBSCRIBERS = (
