@@ -106,7 +106,7 @@ def _dotenv_sets(name: str) -> bool:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from bot.bootstrap import on_payments_loaded
+    from bot.bootstrap import on_imported
     from core.clock import SystemClock
     from storage.db import make_engine, make_session_factory
     from storage.importer.run import ImportFailed, format_summary, import_paths
@@ -120,7 +120,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             [Path(p) for p in args.paths],
             now=SystemClock().now(),
             progress=sys.stderr.isatty(),
-            on_payments_loaded=on_payments_loaded,
+            on_imported=on_imported,
         )
     except ImportFailed as exc:
         print(str(exc), file=sys.stderr)

@@ -21,6 +21,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from core.ics_token import derive_key as derive_ics_key
 from handlers import routes
 from handlers.context import HandlerDeps
 from handlers.routes import ROUTER
-from handlers.sop.payments import rematch_contracts
+from handlers.sop import catch_up
 from handlers.sop.sweep import Firing, ensure_recurring, sweep_due_timers
 from handlers.visits.idle import close_idle_visits
 from handlers.worker import InboxWorker
@@ -47,6 +48,7 @@ from nlq.llm import model_from_env
 from nlq.vocab import VocabCache
 from storage import retention
 from storage.db import make_engine, make_session_factory
+from storage.importer.run import ImportSummary
 from storage.redis_conn import connect_redis, ping
 from storage.schema import upgrade
 
@@ -218,6 +220,8 @@ def build(
     return rt
 
 
-def on_payments_loaded(session: Session, *, clock: Clock | None = None) -> None:
-    """The import's hook: a bank statement (or new contracts) re-runs contract matching."""
-    rematch_contracts(session, (clock or SystemClock()).now())
+def on_imported(session: Session, summary: ImportSummary, now: datetime) -> None:
+    """The import's hook once every table is in (`main.py import`, the demo): contract matching when contracts
+    or payments came in, and what is already stale or overdue held for one catch-up digest per person
+    (handlers/sop/catch_up.py) instead of one alert per historical item."""
+    catch_up.after_import(session, now, payments_loaded=bool({"contracts", "payments"} & set(summary.tables)))

@@ -26,10 +26,11 @@ class DialogState(StrEnum):
     ONBOARD = "onboard"  # 新建客户, one question at a time
     REJECT_REASON = "sop_approval_reject_reason"  # 驳回 tapped: waiting for the reason
     SNOOZE_REASON = "sop_stale_snooze_reason"  # 延后 tapped: waiting for the reason
+    FOLLOWED_REASON = "sop_stale_followed_how"  # 已跟进 tapped with no touch recorded: how was it followed up
 
 
 # States in which the bot asked one question and keeps the interrupted flow (handlers/sop/questions.py).
-ASKING = frozenset({DialogState.REJECT_REASON, DialogState.SNOOZE_REASON})
+ASKING = frozenset({DialogState.REJECT_REASON, DialogState.SNOOZE_REASON, DialogState.FOLLOWED_REASON})
 
 
 class Slot(StrEnum):

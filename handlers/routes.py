@@ -18,7 +18,17 @@ from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
 from handlers.messages import EnterAgent, ImageIn, LocationIn, LocationReport, MenuClick
 from handlers.router import MANAGER, REP, Router, Routes
-from handlers.sop import approvals, calendar, daily_brief, payments, promises, scorecard, stale, weekly_brief
+from handlers.sop import (
+    approvals,
+    calendar,
+    catch_up,
+    daily_brief,
+    payments,
+    promises,
+    scorecard,
+    stale,
+    weekly_brief,
+)
 from handlers.sop.sweep import Firer, Firing
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
@@ -46,6 +56,7 @@ DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
     (S.REJECT_REASON, approvals.on_reject_reason),
     (S.SNOOZE_REASON, stale.on_snooze_reason),
+    (S.FOLLOWED_REASON, stale.on_followed_reason),
 )
 EVENTS = (
     (LocationReport, checkin.on_gps),
@@ -55,7 +66,8 @@ EVENTS = (
     (EnterAgent, welcome.on_enter),  # the first opening of the app: a welcome and a guide, once
 )
 ROLE_FALLBACKS = (
-    (REP, (line.on_rep_text, ask.on_question)),  # the visit's line; else a question about the rep's own book
+    # the visit's line; else a question about the rep's own book; else a visit's line typed before checking in
+    (REP, (line.on_rep_text, ask.on_question, line.on_line_without_visit)),
     (MANAGER, (ask.on_question,)),
 )
 SUBSCRIBERS = (
@@ -70,6 +82,7 @@ TIMER_KINDS = (
     (stale.SCAN_KIND, stale.fire_stale_scan),
     (approvals.KIND, approvals.fire_approval_sla),
     (payments.KIND, payments.fire_payment_overdue),
+    (catch_up.KIND, catch_up.fire_catch_up),
     (daily_brief.KIND, daily_brief.fire_daily_brief),
     (calendar.KIND, calendar.fire_calendar_sync),
     (scorecard.KIND, scorecard.fire_scorecard_nightly),

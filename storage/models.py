@@ -102,6 +102,10 @@ class CustomerRow(Base):
         JSON, default=list
     )  # [{"role": "采购", "name": "王芳"}]
     created_on: Mapped[date | None] = mapped_column(Date)
+    # when the customer came into the assistant: 新建客户 (the moment), or the import that created it when the
+    # file gives no 建档日期 (the import time). NULL: created_on (or nothing) is all that is known. A customer
+    # younger than the stale window is never stale (storage.touches.stale_condition).
+    created_at: Mapped[datetime | None] = mapped_column()
     # the latest visit, and the latest visit or interaction (跟进), kept by database triggers
     # (storage.triggers.touches): follow-up questions read the customer's row instead of probing both tables
     last_visit_at: Mapped[datetime | None] = mapped_column()

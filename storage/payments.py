@@ -6,7 +6,7 @@ The match is a plain substring test (instr / strpos, Python's `in`), not LIKE, s
 number are ordinary characters and case counts.
 
 The matches are stored (payment_matches: contract_no, txn_id) by store_matches, which the import of contracts
-or payments runs (handlers.sop.payments.rematch_contracts, the importer's on_payments_loaded hook): the questions
+or payments runs (handlers.sop.payments.rematch_contracts, from the importer's on_imported hook): the questions
 (nlq) and the SOP read them instead of testing every memo against every contract number, which at 35k
 contracts × 40k payments took seconds. Anything else that writes contracts or payments must call
 store_matches in the same transaction. paid_for, the one-contract check at alert time, still tests the

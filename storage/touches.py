@@ -61,17 +61,35 @@ def _json_object(session: Session, *pairs):
     return fn(*pairs)
 
 
-def stale_condition(last_col, *, cutoff: datetime, cutoff_day: date):
-    """No touch since `cutoff`; a never-touched customer counts once it was created before `cutoff_day`."""
+def old_enough(*, cutoff: datetime, cutoff_day: date):
+    """The customer existed at `cutoff`: created_at (新建客户, or the import that brought it without a 建档日期)
+    at or before it; without created_at, a 建档日期 on or before `cutoff_day` (the start of that day), or none."""
     return or_(
-        last_col <= cutoff,
-        and_(last_col.is_(None), or_(CustomerRow.created_on.is_(None), CustomerRow.created_on <= cutoff_day)),
+        CustomerRow.created_at <= cutoff,
+        and_(
+            CustomerRow.created_at.is_(None),
+            or_(CustomerRow.created_on.is_(None), CustomerRow.created_on <= cutoff_day),
+        ),
     )
 
 
-def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, cutoff_day: date) -> int:
+def stale_condition(last_col, *, cutoff: datetime, cutoff_day: date):
+    """No touch since `cutoff`; a never-touched customer counts once it is older than the window (a customer
+    younger than the stale window is never stale). A touch before `cutoff` is proof enough of age."""
+    return or_(
+        last_col <= cutoff,
+        and_(last_col.is_(None), old_enough(cutoff=cutoff, cutoff_day=cutoff_day)),
+    )
+
+
+def insert_stale_ladders(
+    session: Session, *, now: datetime, cutoff: datetime, cutoff_day: date, held: str | None = None
+) -> int:
     """One INSERT … SELECT: a ladder timer `stale:<customer>:<last touch epoch>` (due now) for every active
-    customer not touched since `cutoff` whose current stale episode has no timer yet. Returns rows added."""
+    customer not touched since `cutoff` whose current stale episode has no timer yet. Returns rows added.
+
+    `held` (an import's backlog): the rows go in already done, with `held` as their outcome, so the episode
+    is taken (no scan starts a ladder for it) and the catch-up digest lists it instead of one alert each."""
     lt = last_touch_subquery()
     epoch = func.coalesce(_epoch(session, lt.c.last), 0)
     key = literal("stale:", String) + CustomerRow.customer_id + literal(":", String) + cast(epoch, String)
@@ -92,10 +110,12 @@ def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, c
             literal("customer", String),
             CustomerRow.customer_id,
             literal(now, UTCDateTime()),
-            literal("pending", String),
+            literal("pending" if held is None else "done", String),
             literal(0),
             payload,
             literal(now, UTCDateTime()),
+            literal(None if held is None else now, UTCDateTime()),
+            literal(held, String),
         )
         .select_from(CustomerRow)
         .outerjoin(lt, lt.c.customer_id == CustomerRow.customer_id)
@@ -115,6 +135,8 @@ def insert_stale_ladders(session: Session, *, now: datetime, cutoff: datetime, c
         "attempts",
         "payload",
         "created_at",
+        "fired_at",
+        "outcome",
     ]
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (

@@ -16,7 +16,7 @@ import uvicorn
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.bootstrap import build, on_payments_loaded
+from bot.bootstrap import build, on_imported
 from bot.emulator.chat import create_emulator_app
 from bot.emulator.corp import DEMO_CORP, demo_settings
 from bot.emulator.peer import WeComPeer
@@ -43,7 +43,7 @@ def _load_sample_data(services, data_dir: Path) -> None:  # noqa: ANN001
         [folder],
         now=SystemClock().now(),
         progress=True,
-        on_payments_loaded=on_payments_loaded,
+        on_imported=on_imported,
     )
     print(format_summary(summary), flush=True)
 

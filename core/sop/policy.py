@@ -13,7 +13,16 @@ falls back to a default. Every time of day is local time in `tz`.
      "approval_sla_hours": 24, "approval_escalate_after_hours": 24,
      "payment_grace_hours": 24, "payment_notify_roles": ["supervisor", "finance_director"],
      "brief_at": "08:30", "brief_roles": ["supervisor"], "brief_tag_days": 7,
-     "calendar_remind_before_secs": 3600, "calendar_event_minutes": 60, "tz": "Asia/Shanghai"}
+     "calendar_remind_before_secs": 3600, "calendar_event_minutes": 60,
+     "import_backlog": "digest", "backlog_digest_items": 3, "tz": "Asia/Shanghai"}
+
+An import of history (`python main.py import`, the demo's sample data) brings items that are already due:
+customers stale at import time, contracts already overdue. `import_backlog` says what happens to them:
+"digest" (the default) — none gets an alert of its own; each person gets ONE catch-up message at the first
+sweep (counts, the `backlog_digest_items` oldest items of each kind, 1..5, and the question that lists the
+rest), and live alerts start with the items that fall due after the import; "alerts" — one alert per item,
+as if each had just fallen due (the behaviour before the digest). Either way a customer younger than
+`stale_after` (created_at, or the import time when the file has no 建档日期) is never stale.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from core.roles import ROLES
 
 # WeCom's oa/schedule accepts only these reminder offsets (docs/wecom-protocol.md §4.5)
 CALENDAR_REMIND_CHOICES = (0, 300, 900, 3600, 86400)
+# what an import does with items already due: one catch-up digest per person, or one alert per item
+IMPORT_BACKLOG_CHOICES = ("digest", "alerts")
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ class SopPolicy:
     # calendar entries (企业微信日程)
     calendar_remind_before_secs: int = 3600
     calendar_event_minutes: int = 60
+    # an import of history: what is already due goes into one catch-up digest per person, or alerts one by one
+    import_backlog: str = "digest"
+    backlog_digest_items: int = 3
 
     @property
     def zone(self) -> ZoneInfo:
@@ -122,6 +136,10 @@ class SopPolicy:
                 raise ValueError(f"{name} must be positive")
         if self.payment_grace < timedelta(0) or self.promise_remind_before < timedelta(0):
             raise ValueError("durations must not be negative")
+        if self.import_backlog not in IMPORT_BACKLOG_CHOICES:
+            raise ValueError(f"import_backlog must be one of {IMPORT_BACKLOG_CHOICES}")
+        if not 1 <= self.backlog_digest_items <= 5:
+            raise ValueError("backlog_digest_items must be 1..5")
         if not 1 <= self.brief_tag_days <= 366 or not 5 <= self.calendar_event_minutes <= 24 * 60:
             raise ValueError("brief_tag_days or calendar_event_minutes out of range")
 
@@ -177,4 +195,6 @@ _READERS: dict[str, tuple[str, Any]] = {
     "brief_tag_days": ("brief_tag_days", int),
     "calendar_remind_before_secs": ("calendar_remind_before_secs", int),
     "calendar_event_minutes": ("calendar_event_minutes", int),
+    "import_backlog": ("import_backlog", str),
+    "backlog_digest_items": ("backlog_digest_items", int),
 }

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.sop import times as sop_times
@@ -35,29 +35,50 @@ def timer_key(contract_no: str, due_on: date) -> str:
     return f"payment:{contract_no}:{due_on.isoformat()}"
 
 
-def rematch_contracts(session: Session, now: datetime, *, policy: SopPolicy | None = None) -> dict[str, int]:
+def rematch_contracts(
+    session: Session, now: datetime, *, policy: SopPolicy | None = None, held: str | None = None
+) -> dict[str, int]:
     """Re-run contract matching (call after a payments or contracts import, in its transaction or a new one).
-    Returns {"unpaid": n, "scheduled": added timers, "cancelled": timers of contracts now paid}."""
+    Returns {"unpaid": n, "scheduled": added timers, "cancelled": timers of contracts now paid, "held": …}.
+
+    `held` (an import's backlog, handlers/sop/catch_up.py): a contract already overdue (past its due day)
+    when it first comes in gets its timer already done with `held` as the outcome — the catch-up digest
+    lists it, no alert of its own. Contracts that fall due later are booked as usual."""
     policy = policy or load_policy(session)
     contract_match.store_matches(session)  # the stored payment → contract pairs, read below and by questions
     unpaid = contract_match.unpaid_contracts(session)
+    today = sop_times.local_day(now, policy)
     rows = []
     for no, due_on, _amount, _paid in unpaid:
         key = timer_key(no, due_on)
+        due_at = sop_times.payment_alert_at(due_on, key, policy)
+        backlog = held is not None and due_on < today  # overdue already (回款逾期, as questions read it)
         rows.append(
             dict(
                 kind=KIND,
                 business_key=key,
                 subject_type=SUBJECT,
                 subject_id=no,
-                due_at=sop_times.payment_alert_at(due_on, key, policy),
-                status="pending",
+                due_at=due_at,
+                status="done" if backlog else "pending",
                 attempts=0,
                 payload={"contract_no": no, "due_on": due_on.isoformat()},
                 created_at=now,
+                fired_at=now if backlog else None,
+                outcome=held if backlog else None,
             )
         )
     added = timers.insert_ignoring_duplicates(session, rows)
+    held_rows = 0
+    if held is not None and added:
+        held_rows = (
+            session.scalar(
+                select(func.count())
+                .select_from(TimerRow)
+                .where(TimerRow.kind == KIND, TimerRow.status == "done", TimerRow.outcome == held)
+            )
+            or 0
+        )
     paid = list(
         session.scalars(
             select(TimerRow.business_key).where(
@@ -69,7 +90,9 @@ def rematch_contracts(session: Session, now: datetime, *, policy: SopPolicy | No
     )
     for key in paid:
         timers.cancel(session, now=now, reason="paid in full", business_key=key, actor=SOP_ACTOR)
-    summary = {"unpaid": len(unpaid), "scheduled": added, "cancelled": len(paid)}
+    summary = {"unpaid": len(unpaid), "scheduled": added - held_rows, "cancelled": len(paid)}
+    if held is not None:
+        summary["held"] = held_rows
     audit.record(
         session,
         at=now,

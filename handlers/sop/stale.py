@@ -46,6 +46,7 @@ KIND = "stale"
 SCAN_KIND = "stale_scan"
 SUBJECT = "customer"
 SNOOZE_STATE = DialogState.SNOOZE_REASON
+FOLLOWED_STATE = DialogState.FOLLOWED_REASON
 CANCEL_WORDS = ("取消", "算了", "不延后")
 
 
@@ -186,8 +187,7 @@ def fire_stale(ctx: Ctx, timer: TimerRow) -> FireResult:
 
 def _card(ctx: Ctx, timer: TimerRow, customer: CustomerRow, last, step: int) -> Card:  # noqa: ANN001
     policy = policy_of(ctx)
-    age = ctx.now - last if last is not None else None
-    hours = T.hours(age) if age is not None else T.hours(policy.stale_after)
+    age = T.age(ctx.now - last) if last is not None else None
     last_text = T.when(last, policy.zone)
     buttons = [
         Button(
@@ -199,14 +199,22 @@ def _card(ctx: Ctx, timer: TimerRow, customer: CustomerRow, last, step: int) -> 
     ]
     if step == 0:
         return Card(
-            title=T.STALE_OWNER_TITLE.format(hours=hours, customer=customer.name),
+            title=(
+                T.STALE_OWNER_TITLE.format(age=age, customer=customer.name)
+                if age is not None
+                else T.STALE_OWNER_NEVER_TITLE.format(customer=customer.name)
+            ),
             description=T.STALE_OWNER_DESC.format(last=last_text),
             fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_LAST_TOUCH, last_text)],
             buttons=buttons,
         )
     owner = people.name_of(ctx.session, customer.owner_userid)
     return Card(
-        title=T.STALE_ESCALATE_TITLE.format(hours=hours, customer=customer.name),
+        title=(
+            T.STALE_ESCALATE_TITLE.format(age=age, customer=customer.name)
+            if age is not None
+            else T.STALE_ESCALATE_NEVER_TITLE.format(customer=customer.name)
+        ),
         description=T.STALE_ESCALATE_DESC.format(owner=owner, last=last_text),
         fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_OWNER, owner), (T.FIELD_LAST_TOUCH, last_text)],
         buttons=buttons,
@@ -247,9 +255,21 @@ def on_stale_button(ctx: Ctx, event: Inbound) -> bool | None:
     if not may_act_for(ctx, customer.owner_userid):
         ctx.reply(Text(content=T.NOT_YOURS))
         return None
+    owner_followed = action == "ok" and ctx.userid == customer.owner_userid
     if _episode_over(ctx, timer):
         _update_card(ctx, event, T.FOLLOWED_LABEL)
-        ctx.reply(Text(content=T.STALE_ALREADY))
+        if owner_followed:  # the evidence is there: the touch recorded since the alert
+            _followed_by_touch(ctx, timer, customer)
+        else:
+            ctx.reply(Text(content=T.STALE_ALREADY))
+        return None
+    if owner_followed:  # no touch since the alert: ask how it was followed up before restarting the clock
+        ask(
+            ctx,
+            FOLLOWED_STATE,
+            {"timer_id": timer.id, "response_code": event.response_code},
+            Text(content=T.ASK_FOLLOWED_HOW.format(customer=customer.name)),
+        )
         return None
     if action == "snooze":
         ask(
@@ -259,25 +279,96 @@ def on_stale_button(ctx: Ctx, event: Inbound) -> bool | None:
             Text(content=T.ASK_SNOOZE_REASON),
         )
         return None
-    if ctx.userid == customer.owner_userid:
-        _owner_followed(ctx, timer, customer)
-        _update_card(ctx, event, T.FOLLOWED_LABEL)
-        ctx.reply(
-            Text(
-                content=T.OWNER_FOLLOWED.format(
-                    customer=customer.name, hours=T.hours(policy_of(ctx).stale_after)
-                )
-            )
-        )
-    else:
-        _manager_handled(ctx, timer, customer)
-        _update_card(ctx, event, T.HANDLED_LABEL)
-        ctx.reply(Text(content=T.MANAGER_HANDLED.format(customer=customer.name)))
+    _manager_handled(ctx, timer, customer)
+    _update_card(ctx, event, T.HANDLED_LABEL)
+    ctx.reply(Text(content=T.MANAGER_HANDLED.format(customer=customer.name)))
     return None
 
 
+def _followed_by_touch(ctx: Ctx, timer: TimerRow, customer: CustomerRow) -> None:
+    """已跟进 after a visit or an interaction was recorded since the alert: that touch is the evidence. The
+    episode is over; the clock runs from that touch (restart_clock is idempotent). Audited."""
+    policy = policy_of(ctx)
+    last = touches.last_touch(ctx.session, customer.customer_id)
+    restart_clock(ctx, customer.customer_id)
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="acknowledge",
+        entity="customer",
+        entity_id=customer.customer_id,
+        before={"stale_episode": int(timer.payload.get("touch", 0)), "timer": timer.id},
+        after={"followed": "touch", "touch_at": last.isoformat() if last else None, "timer": timer.id},
+        reason=ctx.source,
+    )
+    ctx.reply(
+        Text(
+            content=T.OWNER_FOLLOWED_SEEN.format(
+                customer=customer.name, when=T.when(last, policy.zone), hours=T.hours(policy.stale_after)
+            )
+        )
+    )
+
+
+def on_followed_reason(ctx: Ctx, event: Inbound) -> bool | None:
+    """The owner's answer to 「怎么跟进的」 after 已跟进 without a recorded touch."""
+    said = text_of(event)
+    if said is None:
+        return pass_on(ctx, event)  # a photo or a location: not an answer (a check-in is a touch anyway)
+    data = dict(ctx.state_data)
+    if said in CANCEL_WORDS:
+        resume(ctx)
+        ctx.reply(Text(content=T.FOLLOWED_HOW_CANCELLED))
+        return None
+    how = said.removeprefix("已跟进").strip(" :：,，")
+    if not how:
+        ctx.reply(Text(content=T.FOLLOWED_HOW_EMPTY))
+        return None
+    resume(ctx)
+    timer = ctx.session.get(TimerRow, int(data.get("timer_id", 0)))
+    customer = ctx.session.get(CustomerRow, timer.subject_id) if timer is not None else None
+    if timer is None or customer is None:
+        ctx.reply(Text(content=T.NOT_FOUND))
+        return None
+    code = data.get("response_code")
+    if code:
+        ctx.reply(CardUpdate(response_code=code, replace_name=T.FOLLOWED_LABEL))
+    _note(ctx, customer, "followed", T.NOTE_FOLLOWED.format(how=how))
+    if _episode_over(ctx, timer):  # a visit came in while we asked: that touch is the evidence
+        _followed_by_touch(ctx, timer, customer)
+        return None
+    _owner_followed(ctx, timer, customer)
+    ctx.reply(
+        Text(
+            content=T.OWNER_FOLLOWED.format(customer=customer.name, hours=T.hours(policy_of(ctx).stale_after))
+        )
+    )
+    return None
+
+
+def _note(ctx: Ctx, customer: CustomerRow, kind: str, text: str) -> None:
+    """A note on the customer's record (a snooze reason, how a follow-up was done). Audited."""
+    note = CustomerNoteRow(
+        customer_id=customer.customer_id, author_userid=ctx.userid, kind=kind, text=text, at=ctx.now
+    )
+    ctx.session.add(note)
+    ctx.session.flush()
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="create",
+        entity="customer_note",
+        entity_id=str(note.id),
+        after=audit.snapshot(note),
+        reason=ctx.source,
+    )
+
+
 def _owner_followed(ctx: Ctx, timer: TimerRow, customer: CustomerRow) -> None:
-    """The owner says they followed up: that is a touch (an interaction reported from the card)."""
+    """The owner told how they followed up: that is a touch (an interaction reported from the card, its
+    account in the customer's notes), and the 72-hour clock restarts from it."""
     row = InteractionRow(
         interaction_id=f"card:{timer.id}:{int(ctx.now.timestamp())}",
         customer_id=customer.customer_id,
@@ -382,25 +473,7 @@ def snooze(ctx: Ctx, timer: TimerRow, customer: CustomerRow, reason: str) -> tim
             actor=ctx.userid,
             reason=f"snoozed: {reason}"[:256],
         )
-    note = CustomerNoteRow(
-        customer_id=customer.customer_id,
-        author_userid=ctx.userid,
-        kind="snooze",
-        text=T.NOTE_SNOOZE.format(span=T.span(span), reason=reason),
-        at=ctx.now,
-    )
-    s.add(note)
-    s.flush()
-    audit.record(
-        s,
-        at=ctx.now,
-        actor=ctx.userid,
-        action="create",
-        entity="customer_note",
-        entity_id=str(note.id),
-        after=audit.snapshot(note),
-        reason=ctx.source,
-    )
+    _note(ctx, customer, "snooze", T.NOTE_SNOOZE.format(span=T.span(span), reason=reason))
     return span
 
 

@@ -67,9 +67,11 @@ ICS_LINK = (
 ICS_NOT_CONFIGURED = "日历订阅暂未开通，请联系管理员。"
 
 # --- stale customers ------------------------------------------------------------------------------
-STALE_OWNER_TITLE = "客户超{hours}小时未跟进：{customer}"
+STALE_OWNER_TITLE = "客户{age}未跟进：{customer}"
+STALE_OWNER_NEVER_TITLE = "客户还没有跟进过：{customer}"
 STALE_OWNER_DESC = "上次跟进：{last}。跟进后点「已跟进」；暂时无法跟进请点「延后」并说明原因。"
-STALE_ESCALATE_TITLE = "下属客户超{hours}小时未跟进：{customer}"
+STALE_ESCALATE_TITLE = "下属客户{age}未跟进：{customer}"
+STALE_ESCALATE_NEVER_TITLE = "下属客户还没有跟进过：{customer}"
 STALE_ESCALATE_DESC = "负责人{owner}，上次跟进：{last}，提醒后仍未跟进。"
 NEVER_TOUCHED = "从未跟进"
 ASK_SNOOZE_REASON = "请回复延后原因（必填），可注明时长，如「客户出差 3天」；回复「取消」放弃。"
@@ -78,6 +80,14 @@ SNOOZE_CANCELLED = "已取消延后，提醒照常进行。"
 SNOOZED = "已延后{span}：{customer}。原因已记入客户档案。"
 NOTE_SNOOZE = "未跟进提醒延后{span}：{reason}"
 OWNER_FOLLOWED = "已记录跟进：{customer}，{hours}小时计时重新开始。"
+ASK_FOLLOWED_HOW = (
+    "好的！系统里还没看到{customer}的新拜访或互动记录，请简单说一下是怎么跟进的"
+    "（如「电话联系了王老板，周五送货」），会记入客户档案；回复「取消」放弃。"
+)
+FOLLOWED_HOW_EMPTY = "跟进情况不能为空。请简单说一下是怎么跟进的；回复「取消」放弃。"
+FOLLOWED_HOW_CANCELLED = "好的，未记录跟进，提醒照常进行。"
+OWNER_FOLLOWED_SEEN = "已看到{customer}在{when}的跟进记录，{hours}小时计时已从那次跟进重新开始。"
+NOTE_FOLLOWED = "未跟进提醒·已跟进：{how}"
 MANAGER_HANDLED = "已确认处理：{customer}，本轮未跟进提醒停止。"
 STALE_ALREADY = "这条提醒已结束（客户已有新的跟进或已被处理）。"
 
@@ -128,6 +138,20 @@ FIELD_PAID = "已回款"
 FIELD_LEFT = "未回款"
 FIELD_DUE_ON = "到期日"
 
+# --- the catch-up digest after an import of history -----------------------------------------------
+CATCH_UP_HEAD = "历史数据已导入。导入时已经到期的事项都汇总在这一条里，不再逐条提醒；之后新到期的会照常提醒。"
+CATCH_UP_OWN_STALE = "你名下超过{hours}小时未跟进的客户：{n}家。最久的："
+CATCH_UP_TEAM_STALE = "团队超过{hours}小时未跟进的客户：{n}家（{people}位负责人）。最久的："
+CATCH_UP_STALE_LINE = "{i}. {customer}（{age}）"
+CATCH_UP_TEAM_STALE_LINE = "{i}. {customer}（{owner}，{age}）"
+CATCH_UP_NOT_YET = "还没有跟进过"
+CATCH_UP_NOT_SINCE = "{age}未跟进"
+CATCH_UP_PAYMENTS = "回款逾期的合同：{n}份，未回款合计¥{left}。最久的："
+CATCH_UP_PAYMENT_LINE = "{i}. {customer} 合同{no}，{due}到期，未回款¥{left}"
+CATCH_UP_ASK = "看全部请发送「{question}」"
+STALE_QUESTION = "超过{hours}小时未跟进的客户"
+PAYMENT_QUESTION = "回款逾期的合同"
+
 # --- the daily brief -----------------------------------------------------------------------------
 BRIEF_TITLE = "今日简报（{day}）"
 BRIEF_DESC = "团队{people}人。{oldest}"
@@ -168,3 +192,11 @@ def span(delta: timedelta) -> str:
 
 def hours(delta: timedelta) -> int:
     return int(delta.total_seconds() // 3600)
+
+
+def age(delta: timedelta) -> str:
+    """How long a customer has gone without a touch: 「已94天」 from 48 hours on, 「超30小时」 below."""
+    h = hours(delta)
+    if h >= 48:
+        return f"已{h // 24}天"
+    return f"超{h}小时"

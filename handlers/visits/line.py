@@ -37,12 +37,21 @@ def on_rep_text(ctx: Ctx, event: Inbound) -> bool | None:
     parsed = parse_line(said, now=ctx.now, menu=menu)
     visit = visit_repo.open_visit(ctx.session, ctx.userid)
     if visit is None:
-        if parsed.tags or parsed.promises or parsed.follow_up_at:
-            ctx.reply(TextReply(content=texts.NO_OPEN_VISIT_TEXT))
-            return None
-        return False  # not visit content: perhaps a question about the rep's own book (the next fallback)
+        # no visit open: perhaps a question about the rep's own book (the next fallback). A question can read
+        # like a promise (「超过72小时未跟进的客户」: 过72小时 + 跟进), so the question is tried first and
+        # on_line_without_visit, after it, answers a visit line typed before checking in.
+        return False
     apply_line(ctx, visit, parsed, menu=menu)
     return None
+
+
+def on_line_without_visit(ctx: Ctx, event: Inbound) -> bool | None:
+    """A visit's line (tags, a promise, a follow-up) with no visit open and not a question: check in first."""
+    parsed = parse_line(text_of(event) or "", now=ctx.now, menu=tag_menu(ctx))
+    if parsed.tags or parsed.promises or parsed.follow_up_at:
+        ctx.reply(TextReply(content=texts.NO_OPEN_VISIT_TEXT))
+        return None
+    return False
 
 
 def apply_line(ctx: Ctx, visit: VisitRow, parsed, *, menu: TagMenu) -> None:  # noqa: ANN001

@@ -235,6 +235,7 @@ def _create(ctx: Ctx, draft: dict, location: dict | None) -> None:
         categories=draft.get("categories", []),
         decision_roles=draft.get("roles", []),
         created_on=local(ctx.now).date(),
+        created_at=ctx.now,
     )
     ctx.session.add(customer)
     ctx.session.flush()

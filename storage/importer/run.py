@@ -132,12 +132,15 @@ def import_paths(
     progress: bool = True,
     coord_system: str = "gcj02",
     on_payments_loaded: Callable[[Session], None] | None = None,
+    on_imported: Callable[[Session, ImportSummary, datetime], None] | None = None,
 ) -> ImportSummary:
     """Import every table found in the paths in one transaction and return what changed.
 
     Tables load in the order users, customers, visits, interactions, orders, opportunities,
     contracts, payments, tickets. `on_payments_loaded(session)` runs inside the transaction after
     payments when the run held payments or contracts (the SOP engine matches them there).
+    `on_imported(session, summary, now)` runs inside the transaction once every table is loaded (the SOP
+    engine holds what is already due for one catch-up digest; bot/bootstrap.py on_imported).
     Raises ImportFailed (nothing changed) when any file, row or cell is wrong.
     """
     if coord_system not in COORD_SYSTEMS:
@@ -172,6 +175,8 @@ def import_paths(
             raise ImportFailed(run.issues, truncated=True) from None
         if run.issues:
             raise ImportFailed(run.issues)
+        if on_imported is not None:
+            on_imported(session, summary, run.now)
         session.commit()
     except BaseException:
         session.rollback()
@@ -397,6 +402,7 @@ class _Run:
         blank = {c.key: c.empty_value() for c in table.columns if c.stored}
         blank.update(table.on_create)
         blank.update({k: None for k in _DERIVED.get(table.name, ())})
+        blank.update({k: None for k in _ON_CREATE_ONLY.get(table.name, ())})
         unset = {c.key: None for c in t.columns if c.key not in blank}
         convert = _json_converters(t)
         reason = f"import:{src.path.name}"[:256]
@@ -413,6 +419,8 @@ class _Run:
             if old is None:
                 row = {**blank, **rec}
                 self._derive(table.name, row)
+                if table.name == "customers" and row.get("created_on") is None:
+                    row["created_at"] = self.now  # no 建档日期: it came into the assistant with this import
                 inserts.append(row)
                 after = {**unset, **row}
                 for k in convert:
@@ -480,6 +488,7 @@ class _Run:
 
 
 _DERIVED = {"customers": ("coord_system",), "visits": ("location_source", "location_grade")}
+_ON_CREATE_ONLY = {"customers": ("created_at",)}  # set when the row is created, never recomputed
 
 
 def _among(session: Session, column: Any, values: list[str]) -> Any:

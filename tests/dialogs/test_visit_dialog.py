@@ -314,3 +314,13 @@ def test_voice_message_uses_wecom_recognition(h):
         assert [
             p.kind for p in s.scalars(select(PromiseRow).where(PromiseRow.visit_id == visit.visit_id))
         ] == ["promise"]
+
+
+def test_a_visit_line_before_checking_in_is_told_to_check_in_and_a_question_is_answered(h):
+    rep = "rep01"
+    h.peer.text(rep, "价格异议 库存不足，承诺周五前送样品")
+    h.tick()
+    assert h.texts(rep)[-1] == texts.NO_OPEN_VISIT_TEXT
+    h.peer.text(rep, "超过72小时未跟进的客户")  # reads like a promise (过72小时 … 跟进), and is a question
+    h.tick()
+    assert any(t.startswith("理解为：超过72小时没有跟进") for t in h.texts(rep))

@@ -157,7 +157,7 @@ def test_hostile_names_never_become_markup_in_what_wecom_is_sent(h, clock):
     for card in cards:  # plain-text fields: the name verbatim, and the only URL one of ours
         assert card.get("card_action", {}).get("url", base).startswith(base)
         assert "url" not in json.dumps(card.get("horizontal_content_list", []))
-    assert any(card["main_title"]["title"] == f"客户超72小时未跟进：{LINK}0" for card in cards)
+    assert any(card["main_title"]["title"] == f"客户还没有跟进过：{LINK}0" for card in cards)
 
     texts = [m["text"]["content"] for m in sent if m["msgtype"] == "text"]
     answer = next(t for t in texts if t.startswith("理解为："))

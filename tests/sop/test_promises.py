@@ -118,7 +118,7 @@ def test_follow_up_reminder_then_escalation_each_once(org, clock):
     # the stale ladder (72 h after the visit) reached the owner too, once
     assert titles(messages(org, "rep1", kind="card")) == [
         "今日回访：味源超市",
-        "客户超73小时未跟进：味源超市",
+        "客户已3天未跟进：味源超市",
     ]
 
 

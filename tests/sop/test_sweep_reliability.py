@@ -208,5 +208,5 @@ def test_after_downtime_every_overdue_timer_fires(org, clock, hours_down):
     sweep(org, clock, firing=FIRING)
     assert _count(org, OutboxRow, OutboxRow.kind == "text") == 240
     titles = [m.message["title"] for m in messages(org, "rep1", kind="card")]
-    assert titles == ["承诺到期：味源超市", "客户超73小时未跟进：味源超市"]
+    assert titles == ["承诺到期：味源超市", "客户已3天未跟进：味源超市"]
     assert _count(org, TimerRow, TimerRow.status == "pending", TimerRow.due_at <= clock.now()) == 0
