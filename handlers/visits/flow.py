@@ -196,7 +196,7 @@ def has_record(ctx: Ctx, visit: VisitRow) -> bool:
 def record_card(ctx: Ctx, visit: VisitRow, *, description: str = "", task_id: str = "") -> Card:
     """The visit's current record, one 删除 button per piece (at most 6: WeCom's limit); with nothing left,
     a 撤销 button. `task_id`: the card being replaced in place (empty for a new card)."""
-    tags = visit_repo.tags_of(ctx.session, visit.visit_id)
+    tags = sorted(visit_repo.tags_of(ctx.session, visit.visit_id))  # the same order on every database
     promises = sorted(
         visit_repo.promises_of(ctx.session, visit.visit_id), key=lambda p: (p.kind == "follow_up", p.id)
     )

@@ -115,7 +115,7 @@ def on_undo(ctx: Ctx, event: Inbound) -> None:
         visit = ctx.session.get(VisitRow, entry["visit_id"]) if entry.get("visit_id") else None
         if visit is not None and visit_flow.has_record(ctx, visit):
             ctx.reply(visit_flow.record_card(ctx, visit))  # the record as it is now
-            visit_flow.rejudge(ctx, visit)
+        visit_flow.rejudge(ctx, visit)
 
 
 def _why(ctx: Ctx) -> str:
