@@ -32,3 +32,19 @@ class PromiseCancelled(DomainEvent):
     """A promise or follow-up was cancelled by the rep (删除 or 撤销)."""
 
     promise_id: int
+
+
+@dataclass(frozen=True)
+class TagRestored(DomainEvent):
+    """A removed tag was put back on a visit (撤销 of its 删除): what removing it withdrew may start again."""
+
+    visit_id: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class PromiseRestored(DomainEvent):
+    """A cancelled promise or follow-up came back (撤销 of its 删除, or of the line that replaced it), as the
+    open promise `promise_id` (a new row with the removed one's text and due time)."""
+
+    promise_id: int

@@ -44,6 +44,16 @@ The note is what is left: words already read as tags, promises or the follow-up 
 tagged 库存不足 and is the note); the pieces left are joined with `，` (`, ` between Latin words).
 
 `parse_line` never raises for any `str`: text it cannot read is note.
+
+Question or visit? (`line_intent`, for a line typed while a visit is open)
+- No question sign (no ?/？, no question word such as 多少/哪些/几家/什么/怎么/是否/有没有/吗, no figure word
+  such as 完整率/排名/占比/统计) → "visit": the line is recorded as always (tags, promises, follow-up, note).
+- A question sign and the rep asks about their own book or a figure (the line starts with 我/我的/帮我/查 or
+  a report period such as 今天/本周/这个月/最近7天, or holds a figure word), and nobody is being quoted → "question": answered, the visit untouched. Date words
+  inside such a question are not a follow-up (`我这个月拜访完整率多少` has no appointment in it).
+- A question sign after a quoted person (客户问…, 老板说…: the customer's question is a visit fact) with a
+  tag or a promise → "visit" (`客户问新品什么时候到` → 新品兴趣).
+- Any other line with a question sign → "unclear": the rep chooses (记到拜访里 / 当作提问).
 """
 
 from __future__ import annotations
@@ -53,6 +63,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from core.clock import SHANGHAI, as_utc
 from core.date_words import TimePhrase, find_time_phrases, resolve
@@ -240,6 +251,41 @@ class _FollowUp:
     end: int
     phrase: TimePhrase
     by_word: bool
+
+
+_QUESTION_MARK = re.compile(r"[?？]")
+_QUESTION_WORD = re.compile(
+    r"多少|哪些|哪几|哪个|哪家|哪位|哪里|几家|几个|几次|几位|几单|(?<!没)什么|啥|怎么|怎样|如何|为什么|是否|是不是|有没有|多久"
+    r"|吗\s*$"
+)
+_FIGURE_WORD = re.compile(
+    r"完整率|拜访率|完成率|达成率|转化率|排名|排行|占比|比例|统计|汇总|总共|一共|合计|平均|同比|环比"
+)
+_SELF_START = re.compile(
+    r"\s*(?:我的|我们|我|帮我|请帮我|麻烦|查一下|查查|查|看看我|列出|给我"
+    r"|今天|今日|昨天|本周|这周|本月|这个?月|上周|上个?月|最近|近[0-9一二三四五六七八九十]+天|今年)"
+)
+_QUOTED = re.compile(
+    r"(?:客户|顾客|老板娘|老板|店主|店长|对方|采购|他们|他|她)\s?(?:问|说|想知道|关心|反映|反馈|提到|担心)"
+)
+
+Intent = Literal["visit", "question", "unclear"]
+
+
+def line_intent(text: str, parsed: ParsedLine) -> Intent:
+    """Is a line typed during an open visit part of the visit, a question to the assistant, or unclear?
+    (the rule is in the module docstring)."""
+    folded = fold(text)
+    asks = bool(_QUESTION_MARK.search(text) or _QUESTION_WORD.search(folded))
+    figure = bool(_FIGURE_WORD.search(folded))
+    if not asks and not figure:
+        return "visit"
+    quoted = bool(_QUOTED.search(folded))
+    if not quoted and (figure or _SELF_START.match(folded)):
+        return "question"
+    if quoted and (parsed.tags or parsed.promises):
+        return "visit"
+    return "unclear"
 
 
 def parse_line(text: str, *, now: datetime, menu: TagMenu = DEFAULT_MENU) -> ParsedLine:

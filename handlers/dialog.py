@@ -1,8 +1,9 @@
 """Per-user dialog state (what the bot is waiting for), stored in the conversations table.
 
 The states are `DialogState` values (stored as their strings). `state_data` holds, by slot name (`Slot`):
-the last change that 撤销 undoes, the time of the last prompt, a question's action tokens, an onboarding
-draft, a pending location, and the flow a question interrupted.
+the changes that 撤销 undoes (a stack, newest last), the time of the last prompt, a question's action tokens, an onboarding
+draft, a pending location, the flow a question interrupted, and a line waiting for the rep to say whether it is
+part of the visit or a question.
 
 `told` / `remember_told` keep, in the same row but apart from the state, what a person has been told once
 (the welcome) or at most so often (the far-GPS hint, the supervisor's note of a check-in away from the store):
@@ -40,6 +41,7 @@ class Slot(StrEnum):
     DRAFT = "draft"
     LOCATION = "location"
     RESUME = "_resume"
+    PENDING_LINE = "pending_line"  # an unclear line typed during a visit, until 记到拜访里 / 当作提问
 
 
 def load(session: Session, userid: str) -> ConversationRow | None:

@@ -145,6 +145,8 @@ class Reply:
         if cls is Card:
             data["buttons"] = [Button(**b) for b in data.get("buttons", [])]
             data["fields"] = [tuple(f) for f in data.get("fields", [])]
+        if cls is CardUpdate and data.get("card") is not None:
+            data["card"] = Reply.from_dict({"kind": Card.kind, **data["card"]})
         return cls(**data)
 
 
@@ -182,11 +184,20 @@ class Card(Reply):
 
 @dataclass(frozen=True)
 class CardUpdate(Reply):
-    """Update a clicked card in place (message/update_template_card with the event's response_code)."""
+    """Update a clicked card in place (message/update_template_card with the event's response_code): either
+    its buttons greyed out under `replace_name`, or the whole card replaced by `card` (with buttons; its
+    task_id should be the clicked card's)."""
 
     kind: ClassVar[str] = "card_update"
     response_code: str = ""
     replace_name: str = ""
+    card: Card | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        if self.card is None:
+            del d["card"]  # a button update is stored as before
+        return d
 
 
 @dataclass(frozen=True)
@@ -208,7 +219,9 @@ class CardAction(StrEnum):
     (handlers/routes.py CARD_ACTIONS)."""
 
     PICK = "visit"  # visit:pick:<customer>      choose the customer of a check-in
-    FIX = "fix"  # fix:tag:<visit>:<tag> / fix:promise:<id>   remove a misread piece of the line
+    FIX = "fix"  # fix:tag:<visit>:<tag> / fix:promise:<id> / fix:note:<visit>   remove a piece of the record;
+    #              fix:line:<token>:visit|ask   an unclear line typed during a visit: record it, or ask it
+    UNDO = "undo"  # undo:<visit>   the 撤销 button of a record card with nothing left on it
     CUSTOMER = "cust"  # cust:new / cust:use:<id> / cust:force / cust:cancel   onboarding
     ASK = "ask"  # ask:act:<token>            a question's suggested next action
     APPROVAL = "appr"  # appr:ok|no:<step>

@@ -9,7 +9,7 @@ firing books the next). handlers/router.py builds the `Router` and refuses a key
 
 from __future__ import annotations
 
-from core.events import PromiseCancelled, TagRemoved, VisitCompleted
+from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored, VisitCompleted
 from handlers import ask, welcome
 from handlers.context import HandlerDeps
 from handlers.dialog import DialogState as S
@@ -45,6 +45,7 @@ TEXT_COMMANDS = (
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),
     (A.FIX, line.on_fix),
+    (A.UNDO, self_service.on_undo_button),
     (A.CUSTOMER, onboarding.on_card),
     (A.ASK, ask.on_action),
     (A.APPROVAL, approvals.on_approval_button),
@@ -74,6 +75,8 @@ SUBSCRIBERS = (
     (VisitCompleted, (promises.on_visit_completed, stale.on_visit_completed, approvals.on_visit_completed)),
     (TagRemoved, (approvals.on_tag_removed,)),
     (PromiseCancelled, (promises.on_promise_cancelled,)),
+    (TagRestored, (approvals.on_tag_restored,)),
+    (PromiseRestored, (promises.on_promise_restored,)),
 )
 TIMER_KINDS = (
     ("promise", promises.fire_promise),

@@ -276,6 +276,36 @@ def set_promise_status(
     )
 
 
+def restore_promise(
+    session: Session, removed: PromiseRow, *, now: datetime, actor: str, why: str
+) -> PromiseRow:
+    """Bring a cancelled promise back as a new open row with its kind, text and due time (the cancelled row,
+    its timers and its calendar entry stay as they were: the new row gets its own). Audited."""
+    restored = PromiseRow(
+        kind=removed.kind,
+        visit_id=removed.visit_id,
+        customer_id=removed.customer_id,
+        rep_userid=removed.rep_userid,
+        text=removed.text,
+        due_at=removed.due_at,
+        status="open",
+        created_at=now,
+    )
+    session.add(restored)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="create",
+        entity="promise",
+        entity_id=str(restored.id),
+        after=audit.snapshot(restored),
+        reason=f"{why} (restores promise {removed.id})",
+    )
+    return restored
+
+
 def set_note(
     session: Session, visit: VisitRow, note: str | None, *, now: datetime, actor: str, why: str
 ) -> None:

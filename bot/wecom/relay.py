@@ -29,7 +29,7 @@ from bot.wecom import render as cards
 from bot.wecom.client import WeComClient, WeComError
 from core.clock import Clock
 from handlers import texts
-from handlers.messages import CardUpdate, Image, Markdown, Reply, Text
+from handlers.messages import Card, CardUpdate, Image, Markdown, Reply, Text
 from storage import outbox
 from storage.db import writer_session
 from storage.models import OutboxRow, PromiseRow, UserRow
@@ -223,7 +223,7 @@ class Relay:
         payload = cards.dumps(
             cards.render_send(reply, touser=row.recipient, agent_id=self.agent_id, outbox_id=row.id)
         )
-        if isinstance(reply, Text | Markdown):
+        if isinstance(reply, Text | Markdown) or (isinstance(reply, Card) and not reply.buttons):
             # WeCom's duplicate check would swallow a second, legitimately identical message within its
             # window (帮助 asked twice, two photos refused for the same reason): number the repeat with the
             # first number no recent row to this person carries.
@@ -242,7 +242,9 @@ class Relay:
                 is not None
             ):
                 n += 1
-                field = "text" if isinstance(reply, Text) else "markdown"
+                field = (
+                    "text" if isinstance(reply, Text) else "markdown"
+                )  # a card without buttons is markdown
                 body = json.loads(base)
                 body[field]["content"] = cards.clip(body[field]["content"], 2030) + f"（{n}）"
                 payload = cards.dumps(body)

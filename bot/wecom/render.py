@@ -30,6 +30,24 @@ def clip(text: str, limit: int) -> str:
     return data[: limit - 3].decode(errors="ignore") + "…"
 
 
+def button_card(reply: Card, task_id: str) -> dict[str, Any]:
+    """The template_card of a card with buttons (message/send, or update_template_card replacing a card)."""
+    card: dict[str, Any] = {
+        "card_type": "button_interaction",
+        "source": SOURCE,
+        "main_title": {"title": clip(reply.title, 100), "desc": clip(reply.description, 160)},
+        "task_id": task_id,
+        "button_list": [{"text": b.text, "style": b.style, "key": b.key} for b in reply.buttons[:6]],
+    }
+    if reply.fields:
+        card["horizontal_content_list"] = [
+            {"keyname": clip(k, 20), "value": clip(v, 60)} for k, v in reply.fields[:6]
+        ]
+    if reply.url:
+        card["card_action"] = {"type": 1, "url": reply.url}
+    return card
+
+
 def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> dict[str, Any]:
     base: dict[str, Any] = {"touser": touser, "agentid": agent_id}
     if isinstance(reply, Text):
@@ -37,19 +55,7 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
     elif isinstance(reply, Markdown):
         body = {**base, "msgtype": "markdown", "markdown": {"content": clip(reply.content, 2048)}}
     elif isinstance(reply, Card) and reply.buttons:
-        card: dict[str, Any] = {
-            "card_type": "button_interaction",
-            "source": SOURCE,
-            "main_title": {"title": clip(reply.title, 100), "desc": clip(reply.description, 160)},
-            "task_id": task_id_for(reply, outbox_id),
-            "button_list": [{"text": b.text, "style": b.style, "key": b.key} for b in reply.buttons[:6]],
-        }
-        if reply.fields:
-            card["horizontal_content_list"] = [
-                {"keyname": clip(k, 20), "value": clip(v, 60)} for k, v in reply.fields[:6]
-            ]
-        if reply.url:
-            card["card_action"] = {"type": 1, "url": reply.url}
+        card = button_card(reply, task_id_for(reply, outbox_id))
         body = {**base, "msgtype": "template_card", "template_card": card}
     elif isinstance(
         reply, Card
@@ -68,12 +74,12 @@ def render_send(reply: Reply, *, touser: str, agent_id: int, outbox_id: int) -> 
 
 
 def render_update(reply: CardUpdate, *, userid: str, agent_id: int) -> dict[str, Any]:
-    return {
-        "userids": [userid],
-        "agentid": agent_id,
-        "response_code": reply.response_code,
-        "button": {"replace_name": clip(reply.replace_name, 40)},
-    }
+    body: dict[str, Any] = {"userids": [userid], "agentid": agent_id, "response_code": reply.response_code}
+    if reply.card is not None and reply.card.buttons:
+        body["template_card"] = button_card(reply.card, _TASK_ID_OK.sub("_", reply.card.task_id)[:128])
+    else:
+        body["button"] = {"replace_name": clip(reply.replace_name or "已处理", 40)}
+    return body
 
 
 def dumps(body: dict[str, Any]) -> str:

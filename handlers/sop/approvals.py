@@ -19,7 +19,7 @@ import re
 
 from sqlalchemy import select
 
-from core.events import TagRemoved, VisitCompleted
+from core.events import TagRemoved, TagRestored, VisitCompleted
 from core.sop import times as sop_times
 from core.sop.rules import (
     ApprovalStepFacts,
@@ -716,6 +716,14 @@ def on_visit_completed(ctx: Ctx, event: VisitCompleted) -> None:
     """A complete visit tagged 价格异议 starts the price approval."""
     visit = ctx.session.get(VisitRow, event.visit_id)
     if visit is not None and visit_repo.has_tag(ctx.session, event.visit_id, PRICE_TAG):
+        start_price_approval(ctx, visit)
+
+
+def on_tag_restored(ctx: Ctx, event: TagRestored) -> None:
+    """价格异议 put back (撤销 of its 删除) on a complete visit: the approval its removal withdrew starts again
+    (an incomplete visit starts it when it completes)."""
+    visit = ctx.session.get(VisitRow, event.visit_id)
+    if event.tag == PRICE_TAG and visit is not None and visit.completed_at is not None:
         start_price_approval(ctx, visit)
 
 

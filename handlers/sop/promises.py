@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.events import PromiseCancelled, VisitCompleted
+from core.events import PromiseCancelled, PromiseRestored, VisitCompleted
 from core.roles import ACT_FOR_ANYONE
 from core.sop import times as sop_times
 from core.sop.rules import (
@@ -39,7 +39,7 @@ from handlers.sop.calendar import ensure_entry, sync_calendar
 from handlers.sop.policy import SOP_ACTOR, FireResult, policy_of
 from storage import audit, people, timers, touches
 from storage import visits as visit_repo
-from storage.models import CustomerRow, PromiseRow, TimerRow
+from storage.models import CustomerRow, PromiseRow, TimerRow, VisitRow
 
 KINDS = ("promise", "follow_up")
 SUBJECT = "promise"
@@ -318,6 +318,18 @@ def on_visit_completed(ctx: Ctx, event: VisitCompleted) -> None:
     for promise in visit_repo.promises_of_visit(ctx.session, event.visit_id):
         if promise.status != "open":
             continue
+        ensure_promise_timers(ctx, promise)
+        ensure_entry(ctx, promise)
+
+
+def on_promise_restored(ctx: Ctx, event: PromiseRestored) -> None:
+    """A promise put back on a complete visit gets its reminders and calendar entry again (on an incomplete
+    visit they come when it completes)."""
+    promise = ctx.session.get(PromiseRow, event.promise_id)
+    if promise is None or promise.status != "open" or promise.visit_id is None:
+        return
+    visit = ctx.session.get(VisitRow, promise.visit_id)
+    if visit is not None and visit.completed_at is not None:
         ensure_promise_timers(ctx, promise)
         ensure_entry(ctx, promise)
 

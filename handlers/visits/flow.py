@@ -5,7 +5,12 @@ location away from the store (outside) opens the visit but never completes it: t
 how far it was and that a location sent at the store fixes it, and the rep's supervisor gets one short note
 per rep per day (the first such check-in of the day; the rest of the day is quiet). A GPS or map location
 within the tolerance says nothing more than the distance.
-"""
+
+The record card (`record_card`) always shows the visit's current record — its tags, open promises, the
+follow-up and the note — with one 删除 button per piece; it is sent after a line and after 撤销, and a clicked
+card is replaced by it in place (handlers/visits/line.py on_fix). `rejudge` re-judges a visit after a change
+that may take something away: a complete visit that is no longer complete is marked so (audited) and the rep
+is told what is missing; one that became complete again gets its summary and VisitCompleted."""
 
 from __future__ import annotations
 
@@ -25,10 +30,11 @@ from core.visits import (
 )
 from handlers import dialog, texts
 from handlers.context import Ctx
-from handlers.messages import Card, CardUpdate
+from handlers.messages import Button, Card, CardAction, CardUpdate, card_key
 from handlers.messages import Text as TextReply
+from storage import audit
 from storage import visits as visit_repo
-from storage.models import CustomerRow, PhotoRow, UserRow, VisitRow
+from storage.models import CustomerRow, PhotoRow, PromiseRow, UserRow, VisitRow
 
 # Do not repeat the same "还差…" within this time (HandlerDeps.prompt_quiet).
 PROMPT_QUIET = timedelta(minutes=30)
@@ -209,6 +215,117 @@ def prompt_missing(ctx: Ctx, visit: VisitRow, missing: list[str]) -> None:
     data["last_prompt"] = {"visit": visit.visit_id, "text": text, "at": ctx.now.isoformat()}
     ctx.set_state(ctx.state, data)
     ctx.reply(TextReply(content=text))
+
+
+def rejudge(ctx: Ctx, visit: VisitRow | None) -> None:
+    """After a change that may take evidence away (删除, 撤销): a complete visit that no longer is loses its
+    completion (audited) and the rep hears what is missing; an incomplete one that now is completes."""
+    if visit is None:
+        return
+    visit_repo.refresh_photo_count(ctx.session, visit)
+    grade, photos, tags = evidence(ctx, visit)
+    if is_complete(location_grade=grade, valid_photos=photos, tags=tags):
+        if visit.completed_at is None and visit.status == "open":
+            after_change(ctx, visit)
+        return
+    if visit.completed_at is None:
+        return
+    before = audit.snapshot(visit)
+    visit.completed_at = None  # no longer complete; the next change re-judges it
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="update",
+        entity="visit",
+        entity_id=visit.visit_id,
+        before=before,
+        after=audit.snapshot(visit),
+        reason=f"{ctx.source}: no longer complete",
+    )
+    missing = missing_pieces(location_grade=grade, valid_photos=photos, tags=tags)
+    ctx.reply(
+        TextReply(
+            content=texts.INCOMPLETE_AFTER_CHANGE.format(
+                name=customer_name(ctx, visit.customer_id), missing="、".join(missing)
+            )
+        )
+    )
+
+
+def promise_label(p: PromiseRow) -> tuple[str, str]:
+    """(field name, value) of a promise or follow-up on a card."""
+    if p.kind == "follow_up":
+        return texts.SUMMARY_FIELDS_FOLLOWUP, f"{local(p.due_at):%m月%d日}"
+    return texts.SUMMARY_FIELDS_PROMISES, f"{p.text}（{local(p.due_at):%m月%d日 %H:%M}）"
+
+
+def has_record(ctx: Ctx, visit: VisitRow) -> bool:
+    """Anything on the record card: a tag, an open promise or follow-up, a note."""
+    return bool(
+        visit.note
+        or visit_repo.tags_of(ctx.session, visit.visit_id)
+        or visit_repo.promises_of(ctx.session, visit.visit_id)
+    )
+
+
+def record_card(ctx: Ctx, visit: VisitRow, *, description: str = "", task_id: str = "") -> Card:
+    """The visit's current record, one 删除 button per piece (at most 6: WeCom's limit); with nothing left,
+    a 撤销 button. `task_id`: the card being replaced in place (empty for a new card)."""
+    tags = sorted(visit_repo.tags_of(ctx.session, visit.visit_id))  # the same order on every database
+    promises = sorted(
+        visit_repo.promises_of(ctx.session, visit.visit_id), key=lambda p: (p.kind == "follow_up", p.id)
+    )
+    fields: list[tuple[str, str]] = []
+    buttons: list[Button] = []
+    if tags:
+        fields.append((texts.SUMMARY_FIELDS_TAGS, "、".join(tags)))
+        buttons += [
+            Button(
+                text=texts.BUTTON_DELETE.format(what=t)[:20],
+                key=card_key(CardAction.FIX, "tag", visit.visit_id, t),
+                style=2,
+            )
+            for t in tags
+        ]
+    for p in promises:
+        label, value = promise_label(p)
+        fields.append((label, value))
+        what = texts.SUMMARY_FIELDS_FOLLOWUP if p.kind == "follow_up" else p.text
+        buttons.append(
+            Button(
+                text=texts.BUTTON_DELETE.format(what=what)[:12],
+                key=card_key(CardAction.FIX, "promise", p.id),
+                style=2,
+            )
+        )
+    if visit.note:
+        fields.append((texts.SUMMARY_FIELDS_NOTE, visit.note))
+        buttons.append(
+            Button(
+                text=texts.BUTTON_DELETE.format(what=texts.PIECE_NOTE),
+                key=card_key(CardAction.FIX, "note", visit.visit_id),
+                style=2,
+            )
+        )
+    title = texts.UNDERSTOOD_TITLE.format(name=customer_name(ctx, visit.customer_id))
+    if not buttons:
+        return Card(
+            title=title,
+            description=texts.RECORD_EMPTY,
+            buttons=[Button(text=texts.RECORD_UNDO_BUTTON, key=card_key(CardAction.UNDO, visit.visit_id))],
+            task_id=task_id,
+        )
+    if len(fields) > 6:
+        fields = fields[:5] + [(texts.RECORD_FIELD_MORE.format(count=len(fields) - 5), "")]
+    hint = texts.RECORD_MORE_PIECES if len(buttons) > 6 else texts.FIX_HINT
+    return Card(
+        title=title,
+        description=description or hint,
+        fields=fields,
+        buttons=buttons[:6],
+        task_id=task_id,
+    )
 
 
 def summary_card(ctx: Ctx, visit: VisitRow) -> Card:

@@ -1,4 +1,11 @@
-"""今天拜访了哪些 / 我的待办 / 撤销 — a rep looking after their own record."""
+"""今天拜访了哪些 / 我的待办 / 撤销 — a rep looking after their own record.
+
+撤销 undoes the last change only: the dialog keeps a stack of changes (newest last, at most 10, each for 10
+minutes). A change is a line (its tags, promises, follow-up — and the follow-up it replaced — and note), a
+删除 on the record card (one tag, promise, follow-up or the note), a photo, a check-in or a 建档. Undoing a
+删除 puts back exactly what was removed and re-emits what it implies (TagRestored: 价格异议 restarts its
+approval; PromiseRestored: the promise's reminders and calendar entry). After a record change is undone the
+rep gets the record card as it is now (when anything is left on it), and a visit that became incomplete says what is missing."""
 
 from __future__ import annotations
 
@@ -7,11 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from core.clock import local
-from core.events import PromiseCancelled, TagRemoved
+from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored
 from core.markup import escape_md
 from handlers import texts
 from handlers.context import Ctx
-from handlers.messages import Inbound, Markdown, MenuClick
+from handlers.messages import CardClick, CardUpdate, Inbound, Markdown, MenuClick
 from handlers.messages import Text as TextReply
 from handlers.visits import flow as visit_flow
 from storage import audit
@@ -79,6 +86,14 @@ def on_menu(ctx: Ctx, event: Inbound) -> bool | None:
     return False
 
 
+def on_undo_button(ctx: Ctx, event: Inbound) -> None:
+    """The 撤销 button of a record card with nothing left on it: the same as typing 撤销."""
+    assert isinstance(event, CardClick)
+    if event.response_code:
+        ctx.reply(CardUpdate(response_code=event.response_code, replace_name="已撤销"))
+    on_undo(ctx, event)
+
+
 def on_undo(ctx: Ctx, event: Inbound) -> None:
     stack = list(ctx.state_data.get("undo", []))
     while stack and ctx.now - datetime.fromisoformat(stack[-1]["at"]) > UNDO_WINDOW:
@@ -96,6 +111,74 @@ def on_undo(ctx: Ctx, event: Inbound) -> None:
         ctx.reply(TextReply(content=str(exc)))
         return
     ctx.reply(TextReply(content=texts.UNDO_DONE.format(what=what)))
+    if entry["op"] in RECORD_OPS:
+        visit = ctx.session.get(VisitRow, entry["visit_id"]) if entry.get("visit_id") else None
+        if visit is not None and visit_flow.has_record(ctx, visit):
+            ctx.reply(visit_flow.record_card(ctx, visit))  # the record as it is now
+        visit_flow.rejudge(ctx, visit)
+
+
+def _why(ctx: Ctx) -> str:
+    return f"{ctx.source}: 撤销"
+
+
+def _restore_promise(ctx: Ctx, promise_id: int) -> PromiseRow | None:
+    """A cancelled promise back as a new open row; later entries of the stack that name it name the new row."""
+    removed = ctx.session.get(PromiseRow, promise_id)
+    if removed is None or removed.status != "cancelled":
+        return None
+    restored = visit_repo.restore_promise(ctx.session, removed, now=ctx.now, actor=ctx.userid, why=_why(ctx))
+    data = dict(ctx.state_data)
+    data["undo"] = [_renamed(e, promise_id, restored.id) for e in data.get("undo", [])]
+    ctx.set_state(ctx.state, data)
+    ctx.emit(PromiseRestored(restored.id))
+    return restored
+
+
+def _renamed(entry: dict, old: int, new: int) -> dict:
+    out = dict(entry)
+    for key in ("promises", "replaced"):
+        if key in out:
+            out[key] = [new if pid == old else pid for pid in out[key]]
+    if out.get("promise_id") == old:
+        out["promise_id"] = new
+    return out
+
+
+def _undo_del_tag(ctx: Ctx, entry: dict) -> str:
+    visit = ctx.session.get(VisitRow, entry["visit_id"])
+    if visit is None:
+        raise CannotUndo(texts.UNDO_NOTHING)
+    if visit_repo.add_tags(ctx.session, visit, [entry["tag"]], now=ctx.now, actor=ctx.userid, why=_why(ctx)):
+        ctx.emit(TagRestored(visit.visit_id, entry["tag"]))
+    return texts.UNDO_WHAT_REMOVAL.format(what=entry["tag"])
+
+
+def _undo_del_promise(ctx: Ctx, entry: dict) -> str:
+    removed = ctx.session.get(PromiseRow, entry["promise_id"])
+    if removed is None:
+        raise CannotUndo(texts.UNDO_NOTHING)
+    what = texts.SUMMARY_FIELDS_FOLLOWUP if removed.kind == "follow_up" else removed.text
+    if removed.kind == "follow_up":  # one follow-up per visit: a newer one stays, the removed one stays gone
+        newer = [
+            p for p in visit_repo.promises_of(ctx.session, removed.visit_id or "") if p.kind == "follow_up"
+        ]
+        if newer:
+            raise CannotUndo(texts.UNDO_FOLLOW_UP_REPLACED)
+    _restore_promise(ctx, removed.id)
+    return texts.UNDO_WHAT_REMOVAL.format(what=what)
+
+
+def _undo_del_note(ctx: Ctx, entry: dict) -> str:
+    visit = ctx.session.get(VisitRow, entry["visit_id"])
+    if visit is None:
+        raise CannotUndo(texts.UNDO_NOTHING)
+    if not visit.note:
+        visit_repo.set_note(ctx.session, visit, entry["note"], now=ctx.now, actor=ctx.userid, why=_why(ctx))
+    else:  # written again since: keep both
+        joined = f"{entry['note']}；{visit.note}"
+        visit_repo.set_note(ctx.session, visit, joined, now=ctx.now, actor=ctx.userid, why=_why(ctx))
+    return texts.UNDO_WHAT_REMOVAL.format(what=texts.PIECE_NOTE)
 
 
 def _undo_text(ctx: Ctx, entry: dict) -> str:
@@ -112,6 +195,8 @@ def _undo_text(ctx: Ctx, entry: dict) -> str:
                 ctx.session, p, "cancelled", now=ctx.now, actor=ctx.userid, why=f"{ctx.source}: 撤销"
             )
             ctx.emit(PromiseCancelled(p.id))
+    for pid in entry.get("replaced", []):  # the follow-up this line replaced comes back
+        _restore_promise(ctx, pid)
     if visit is not None and visit.note != entry.get("note_before"):
         visit_repo.set_note(
             ctx.session,
@@ -121,7 +206,6 @@ def _undo_text(ctx: Ctx, entry: dict) -> str:
             actor=ctx.userid,
             why=f"{ctx.source}: 撤销",
         )
-    _rejudge(ctx, visit)
     return texts.UNDO_WHAT_TEXT
 
 
@@ -142,7 +226,7 @@ def _undo_photo(ctx: Ctx, entry: dict) -> str:
             reason=f"{ctx.source}: 撤销",
         )
         if photo.visit_id:
-            _rejudge(ctx, ctx.session.get(VisitRow, photo.visit_id))
+            visit_flow.rejudge(ctx, ctx.session.get(VisitRow, photo.visit_id))
     return texts.UNDO_WHAT_PHOTO
 
 
@@ -208,17 +292,13 @@ def _undo_customer(ctx: Ctx, entry: dict) -> str:
     return texts.UNDO_WHAT_CUSTOMER.format(name=customer.name)
 
 
-def _rejudge(ctx: Ctx, visit: VisitRow | None) -> None:
-    if visit is None:
-        return
-    visit_repo.refresh_photo_count(ctx.session, visit)
-    grade, photos, tags = visit_flow.evidence(ctx, visit)
-    from core.visits import is_complete
-
-    if visit.completed_at is not None and not is_complete(
-        location_grade=grade, valid_photos=photos, tags=tags
-    ):
-        visit.completed_at = None
-
-
-UNDOERS = {"text": _undo_text, "photo": _undo_photo, "checkin": _undo_checkin, "customer": _undo_customer}
+UNDOERS = {
+    "text": _undo_text,
+    "del_tag": _undo_del_tag,
+    "del_promise": _undo_del_promise,
+    "del_note": _undo_del_note,
+    "photo": _undo_photo,
+    "checkin": _undo_checkin,
+    "customer": _undo_customer,
+}
+RECORD_OPS = frozenset({"text", "del_tag", "del_promise", "del_note"})  # after these: the record card again
