@@ -260,7 +260,7 @@ class _Slot:
             log.warning("photo worker %s killed: over the %.0f s budget", self.proc.pid, limits.wall_seconds)
             self._replace()
             raise PhotoRejected(REASON_TOO_SLOW, "too_slow") from None
-        except (_ChildGone, OSError, EOFError, ValueError, TypeError, KeyError) as exc:
+        except (_ChildGone, OSError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
             refusal = self._died(exc)
             self._replace()
             raise refusal from None
