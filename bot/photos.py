@@ -1,5 +1,9 @@
 """The photo gate: untrusted image bytes from WeCom `media/get` → a clean JPEG, a thumbnail and facts.
 
+In the server this code runs only inside the sandbox's child processes (bot/photo_sandbox.py: CPU-time,
+address-space and wall-clock limits per photo); calling `process_photo` directly decodes in the calling
+process, which is what tests, the fuzzer and the benchmark do.
+
 Order matters (see docs/reliability.md §3.6):
 1. byte cap (10 MiB) before anything is parsed;
 2. `Image.open(..., formats=["JPEG", "PNG", "WEBP"])` — an allow-list, so GIF, BMP, TIFF, FITS, PSD...
@@ -8,24 +12,47 @@ Order matters (see docs/reliability.md §3.6):
 3. pixel cap (50 MP) from the header's size, BEFORE decoding: a 48 KB PNG declaring 20000×20000 is
    refused without allocating its 1.2 GB. Pillow's own DecompressionBombWarning (89 MP) is turned into
    an error too, and its DecompressionBombError (179 MP) is caught;
-4. EXIF read while it is still there: capture time (DateTimeOriginal, else DateTimeDigitized; with
+4. scan cap (JPEG): the start-of-scan markers of the first frame are counted from the bytes, BEFORE
+   decoding. A progressive JPEG is decoded scan by scan and every scan is a pass over the whole frame, so
+   a few hundred KB of tiny scans (a "pathological scan script") keep libjpeg busy for minutes; libjpeg
+   only warns about such a progression and Pillow sets no limit. libjpeg's default progressive script
+   writes 10 scans for a colour image (6 for grey), Photoshop 3–5, optimising encoders (mozjpeg, jpegli)
+   stay under about 20: MAX_SCANS = 32 leaves room for all of them, and at the pixel cap the worst
+   32-scan file we could build decodes in about 1 s here (each full-frame refinement scan of a 48 MP
+   4:4:4 frame costs ~27 ms);
+5. EXIF read while it is still there: capture time (DateTimeOriginal, else DateTimeDigitized; with
    OffsetTimeOriginal when the camera wrote one, otherwise the naive time is Asia/Shanghai) → aware
-   UTC; GPS latitude/longitude → floats (0,0 and out-of-range values are dropped). Broken EXIF is
-   ignored, it does not reject the photo;
-5. decode with `draft()` for JPEGs (DCT scaling: decoding a 12 MP photo at 1/2 scale when 1600 px is
-   all we keep), refusing truncated or corrupt data (Pillow's LOAD_TRUNCATED_IMAGES stays False);
-6. `ImageOps.exif_transpose` (orientation applied to the pixels), alpha flattened on white;
-7. re-encode to JPEG q85, long side ≤ 1600 px, WITHOUT `exif=` — no GPS or any EXIF leaves in the
-   stored bytes; a 320 px thumbnail; a 64-bit perceptual hash (imagehash.phash, 16 hex digits).
+   UTC; GPS latitude/longitude → floats (0,0 and out-of-range values are dropped); the orientation
+   tag. Broken EXIF is ignored, it does not reject the photo;
+6. decode at the scale the outputs need: `draft()` for JPEGs (DCT scaling: a 12 MP photo is decoded at
+   1/2 scale, 2000×1500, when 1600 px is the most we keep), refusing truncated or corrupt data (Pillow's
+   LOAD_TRUNCATED_IMAGES stays False); a MemoryError (the sandbox's address-space limit) is a refusal;
+7. alpha flattened on white; ONE resize of the decoded frame to the stored size (long side ≤ 1600 px),
+   orientation applied once, to that resized image (a lossless transpose of 1600 px, not of the decoded
+   frame); the 320 px thumbnail is made from the stored-size image and the 64-bit perceptual hash
+   (imagehash.phash, 16 hex digits) from the thumbnail — no output is made from the full frame twice;
+8. re-encode to JPEG q85 WITHOUT `exif=`.
 Rejections raise `PhotoRejected` whose `reason_zh` is the sentence to show the rep.
 
-Decoding is CPU work (~80 ms for a 12 MP JPEG on one core with draft): run it in a worker, never in
-the callback path. `bench_photo()` prints the figure for this machine.
+Stored-file policy: RE-ENCODED, never the original with its EXIF cut out. What is stored is pixels we
+decoded, written by Pillow: no EXIF, XMP, ICC, maker notes or MPO secondary frames, so no location can
+survive in a metadata block nobody thought of (XMP's GPS in APP1, the per-frame EXIF of MPO in APP2,
+PNG eXIf/zTXt, WebP EXIF/XMP chunks), and no attacker-chosen byte is kept or served back. Its cost, on
+a 12 MP phone photo (`bench_photo`, this machine, one core): the decode (~45 ms) and the resize to 1600 px
+(~15–20 ms) are needed anyway for the thumbnail and the hash, so re-encoding itself adds the ~5 ms of the
+JPEG encode; the stored file is 1600 px, ~0.3–0.5 MB instead of 4 MB, one JPEG generation more (q85), and
+sRGB-assumed (a Display-P3 photo loses its profile and looks slightly less saturated). Keeping the
+original minus its metadata segments would save only that encode, keep 10× the bytes, and put the
+parsing of every container's metadata layout on the path that protects the reps' locations.
+
+Decoding is CPU work (~75 ms for a 12 MP JPEG on one core with draft): never in the callback path, and
+in the server never in its own process. `bench_photo()` prints the figure for this machine.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import time
 import warnings
@@ -34,7 +61,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
 
 import imagehash
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 from core.clock import SHANGHAI
 
@@ -45,12 +72,27 @@ THUMB_SIDE = 320
 QUALITY = 85
 THUMB_QUALITY = 80
 FORMATS = ("JPEG", "PNG", "WEBP")
+MAX_SCANS = 32  # start-of-scan markers in a JPEG's first frame (see the module docstring, step 4)
 
 _EXIF_DATETIME_ORIGINAL = 0x9003
 _EXIF_DATETIME_DIGITIZED = 0x9004
 _EXIF_OFFSET_ORIGINAL = 0x9011
 _EXIF_OFFSET_DIGITIZED = 0x9012
 _GPS_LAT_REF, _GPS_LAT, _GPS_LNG_REF, _GPS_LNG = 1, 2, 3, 4
+_ORIENTATION = {  # EXIF Orientation → the transpose that shows the photo upright (as ImageOps.exif_transpose)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+REASON_TOO_MANY_PIXELS = "图片像素太多，请发送普通手机照片"
+REASON_CORRUPT = "图片不完整或已损坏，请重新拍摄后发送"
+REASON_TOO_MANY_SCANS = "图片文件结构异常，请发送普通手机照片"
+REASON_TOO_MUCH_MEMORY = "图片太大，无法处理，请发送普通手机照片"
 
 
 class PhotoRejected(Exception):
@@ -60,6 +102,9 @@ class PhotoRejected(Exception):
         super().__init__(reason_zh)
         self.reason_zh = reason_zh
         self.code = code
+
+    def __reduce__(self):  # picklable with both arguments (a Future carries it across threads)
+        return (PhotoRejected, (self.reason_zh, self.code))
 
 
 @dataclass(frozen=True)
@@ -77,7 +122,9 @@ class ProcessedPhoto:
     source_height: int = 0
 
 
-def process_photo(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> ProcessedPhoto:
+def process_photo(
+    data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS, max_scans: int = MAX_SCANS
+) -> ProcessedPhoto:
     """Check, clean and describe one uploaded photo; raises PhotoRejected (see the module docstring)."""
     if not data:
         raise PhotoRejected("图片是空的，请重新发送", "empty")
@@ -89,45 +136,96 @@ def process_photo(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = 
         try:
             im = Image.open(BytesIO(data), formats=list(FORMATS))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise PhotoRejected("图片像素太多，请发送普通手机照片", "too_many_pixels") from exc
+            raise PhotoRejected(REASON_TOO_MANY_PIXELS, "too_many_pixels") from exc
         except UnidentifiedImageError as exc:
             raise PhotoRejected("不支持的图片格式，请发送 JPG、PNG 或 WEBP 照片", "format") from exc
+        except MemoryError as exc:
+            raise PhotoRejected(REASON_TOO_MUCH_MEMORY, "too_much_memory") from exc
         except Exception as exc:  # a malformed header: Pillow raises SyntaxError, ValueError, struct.error...
-            raise PhotoRejected("图片不完整或已损坏，请重新拍摄后发送", "corrupt") from exc
+            raise PhotoRejected(REASON_CORRUPT, "corrupt") from exc
         with im:
-            return _process_open(im, max_pixels)
+            try:
+                return _process_open(im, data, max_pixels, max_scans)
+            except MemoryError as exc:  # the sandbox's address-space limit, anywhere past the header
+                raise PhotoRejected(REASON_TOO_MUCH_MEMORY, "too_much_memory") from exc
 
 
-def _process_open(im: Image.Image, max_pixels: int) -> ProcessedPhoto:
+def _process_open(im: Image.Image, data: bytes, max_pixels: int, max_scans: int) -> ProcessedPhoto:
     fmt = im.format or ""
     width, height = im.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
-        raise PhotoRejected("图片像素太多，请发送普通手机照片", "too_many_pixels")
-    taken_at, lat, lng = _read_exif(im)
+        raise PhotoRejected(REASON_TOO_MANY_PIXELS, "too_many_pixels")
+    is_jpeg = fmt in ("JPEG", "MPO")  # MPO: the multi-picture JPEG many Android phones write
+    if is_jpeg and count_jpeg_scans(data, stop_after=max_scans) > max_scans:
+        raise PhotoRejected(REASON_TOO_MANY_SCANS, "too_many_scans")
+    taken_at, lat, lng, orientation = _read_exif(im)
     try:
-        if fmt in ("JPEG", "MPO"):  # MPO: the multi-picture JPEG many Android phones write
+        if is_jpeg:
             scale = LONG_SIDE / max(width, height)
-            if scale < 1:
+            if scale < 1:  # the largest DCT reduction that still leaves ≥ LONG_SIDE px
                 im.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoRejected("图片像素太多，请发送普通手机照片", "too_many_pixels") from exc
+        raise PhotoRejected(REASON_TOO_MANY_PIXELS, "too_many_pixels") from exc
+    except MemoryError:
+        raise
     except Exception as exc:  # OSError "image file is truncated", decoder errors, SyntaxError...
-        raise PhotoRejected("图片不完整或已损坏，请重新拍摄后发送", "corrupt") from exc
-    try:
-        ImageOps.exif_transpose(im, in_place=True)
-    except Exception:  # a broken orientation tag: keep the pixels as stored
-        pass
+        raise PhotoRejected(REASON_CORRUPT, "corrupt") from exc
     img = _to_rgb(im)
-    # Pillow's BILINEAR is a true (antialiased) triangle filter when shrinking; at the ≤ 2× ratio left
-    # after draft() it looks like LANCZOS and costs half as much.
+    # The one resize of the decoded frame. Pillow's BILINEAR is a true (antialiased) triangle filter when
+    # shrinking; at the ≤ 2× ratio left after draft() it looks like LANCZOS and costs half as much.
     img.thumbnail((LONG_SIDE, LONG_SIDE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    if orientation is not None:  # once, on the stored-size image: the thumbnail and hash inherit it
+        img = img.transpose(orientation)
     jpeg = _encode(img, QUALITY)
-    thumb_img = img.copy()
+    thumb_img = img.copy()  # ~0.5 ms; thumbnail() keeps Pillow's own rounding of the aspect ratio
     thumb_img.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
     thumb = _encode(thumb_img, THUMB_QUALITY)
     phash = str(imagehash.phash(thumb_img))
     return ProcessedPhoto(jpeg, thumb, img.width, img.height, phash, taken_at, lat, lng, fmt, width, height)
+
+
+_NEXT_MARKER = re.compile(
+    rb"\xff[\x01-\xcf\xd8-\xfe]"
+)  # in entropy-coded data: not FF00 stuffing, RSTn or fill
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+def count_jpeg_scans(data: bytes, *, stop_after: int | None = None) -> int:
+    """Start-of-scan (SOS) markers of the first frame, counted by walking the marker segments (lengths
+    skipped, so a thumbnail inside EXIF is not counted) and searching past each scan's entropy-coded data
+    for the next marker; stops at the first EOI (MPO's secondary frames are never decoded), at damaged
+    structure (the decoder refuses that later), or once the count exceeds `stop_after`."""
+    n = len(data)
+    if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
+        return 0
+    pos, scans = 2, 0
+    while pos + 1 < n:
+        if data[pos] != 0xFF:
+            return scans
+        while pos + 1 < n and data[pos + 1] == 0xFF:  # fill bytes before a marker
+            pos += 1
+        if pos + 1 >= n:
+            return scans
+        marker = data[pos + 1]
+        if marker == 0xD9:  # EOI
+            return scans
+        if marker in _STANDALONE:
+            pos += 2
+            continue
+        if pos + 4 > n:
+            return scans
+        end = pos + 2 + ((data[pos + 2] << 8) | data[pos + 3])
+        if marker == 0xDA:
+            scans += 1
+            if stop_after is not None and scans > stop_after:
+                return scans
+            found = _NEXT_MARKER.search(data, end)
+            if found is None:
+                return scans
+            end = found.start()
+        pos = end
+    return scans
 
 
 def _encode(img: Image.Image, quality: int) -> bytes:
@@ -155,12 +253,17 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 
 # --- EXIF --------------------------------------------------------------------------------------------
-def _read_exif(im: Image.Image) -> tuple[datetime | None, float | None, float | None]:
+def _read_exif(im: Image.Image) -> tuple[datetime | None, float | None, float | None, Image.Transpose | None]:
+    """Capture time, GPS and the transpose the orientation tag asks for; anything broken → None."""
     try:
         exif = im.getexif()
     except Exception:  # malformed EXIF is ignored, not fatal
-        return None, None, None
+        return None, None, None, None
     taken_at = lat = lng = None
+    try:
+        orientation = _ORIENTATION.get(exif.get(ExifTags.Base.Orientation))  # type: ignore[arg-type]
+    except Exception:  # an unhashable or broken value: keep the pixels as stored
+        orientation = None
     try:
         sub = exif.get_ifd(ExifTags.IFD.Exif)
         raw = sub.get(_EXIF_DATETIME_ORIGINAL) or sub.get(_EXIF_DATETIME_DIGITIZED)
@@ -176,7 +279,7 @@ def _read_exif(im: Image.Image) -> tuple[datetime | None, float | None, float | 
             lat = lng = None
     except Exception:
         lat = lng = None
-    return taken_at, lat, lng
+    return taken_at, lat, lng, orientation
 
 
 def parse_exif_datetime(raw: object, offset: object = None) -> datetime | None:

