@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.photos import PhotoRejected, process_photo
-from bot.wecom.client import WeComClient, WeComError
+from bot.wecom.client import ErrorClass, WeComClient, WeComError
 from handlers.messages import ImageIn, Inbound
+from handlers.worker import Deferred
 from storage.files import LocalFileStore
 
 log = logging.getLogger("assistant.media")
@@ -51,8 +52,10 @@ def make_prefetch(services) -> Callable[[Inbound], dict[str, Any] | None]:  # no
         except WeComError as exc:
             if exc.errcode == 830002:
                 return {"ok": False, "reason": "图片超过10MB"}
-            if exc.transient:
-                raise  # retried by the worker with backoff
+            if exc.cls is ErrorClass.CONFIG:  # WeCom refuses the app: not this photo's fault, try later
+                raise Deferred(f"WeCom errcode {exc.errcode}") from exc
+            if exc.cls in (ErrorClass.TRANSIENT, ErrorClass.UNEXPECTED):
+                raise  # retried by the worker with backoff (parked after 5 attempts)
             return {"ok": False, "reason": "照片已过期或无法下载，请重新发送"}
         return gate_and_store(data, media_id=event.media_id, store=store)
 
