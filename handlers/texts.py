@@ -27,6 +27,7 @@ ADMIN_EVENT_PARKED = "【消息处理失败告警】{sender} 发来的一条消�
 ADMIN_DEAD_LETTER = "【发送失败告警】发给 {recipient} 的一条消息已停止发送：{reason}（{error}）。{fix}"
 ADMIN_DEAD_FIX_DEFAULT = "其他消息照常发送，请查看日志。"
 ADMIN_RECIPIENT_HIDDEN = "【发送失败告警】发给 {recipient} 的消息被企业微信拒绝：{reason}（errcode {errcode}）。请{fix}；加入后消息会自动补发（每10分钟重试，最长24小时）。"
+ADMIN_CALENDAR_OFF = "【日程同步暂停】企业微信拒绝写入日程（errcode {errcode}）：{fix}。消息照常发送，日程会每10分钟重试，开启后自动补写（最长24小时）。"
 ADMIN_WECOM_RESUMED = "【企业微信发送已恢复】{since}起因 errcode {errcode}（{reason}）暂停发送约{minutes}分钟，期间的消息都已保留并补发。修复方法：{fix}。"
 DIGEST_TITLE = "你有{count}条提醒（已合并）"
 

@@ -75,6 +75,7 @@ RECIPIENT_GIVE_UP = timedelta(hours=24)
 APP_WIDE_REFUSALS = 3  # 81013 for this many different people with no success between: the app's range
 # rows that are themselves alerts to admins: a failure of one never raises another
 ALERT_PREFIXES = ("dead:", "alert:")
+CALENDAR_KINDS = ("schedule_add", "schedule_update", "schedule_del")
 
 
 @dataclass
@@ -471,8 +472,16 @@ class Relay:
 
     def _failed(self, row_id: int, exc: WeComError) -> ErrorClass:
         """Record a failed send by the class of its error (module docstring); returns the class applied."""
+        with self.session_factory() as s:
+            found = s.execute(
+                select(OutboxRow.recipient, OutboxRow.kind).where(OutboxRow.id == row_id)
+            ).first()
+        recipient, kind = (found[0], found[1]) if found is not None else ("", "")
         cls = exc.cls
-        if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(row_id)):
+        calendar_off = cls is ErrorClass.CONFIG and exc.errcode == 48002 and kind in CALENDAR_KINDS
+        if calendar_off:  # the 日程 permission is off: calendar rows wait, messages go on
+            cls = ErrorClass.REQUEST
+        if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(recipient)):
             cls = ErrorClass.CONFIG  # refused for everyone: the app's visible range, not this person
         if cls is ErrorClass.CONFIG:
             self._keep_for_later(row_id, exc)
@@ -496,6 +505,13 @@ class Relay:
                 dead = now - row.created_at > RECIPIENT_GIVE_UP
                 backoff = RECIPIENT_RETRY
                 self._hold_recipient(s, row, exc, now)
+            elif calendar_off:
+                dead = now - row.created_at > RECIPIENT_GIVE_UP
+                backoff = RECIPIENT_RETRY
+                if not dead:
+                    day = now.astimezone(ORG_ZONE).date().isoformat()
+                    text = texts.ADMIN_CALENDAR_OFF.format(errcode=exc.errcode, fix=exc.kind.fix)
+                    self._to_admins(s, text, key=f"alert:calendar:{day}", now=now)
             else:
                 dead = True
             if dead:
@@ -508,13 +524,10 @@ class Relay:
             s.commit()
         return cls
 
-    def _app_wide(self, row_id: int) -> bool:
+    def _app_wide(self, recipient: str) -> bool:
         """81013 for APP_WIDE_REFUSALS different people with no successful send between: the app's visible
         range is wrong (or empty), not one person's place in it."""
-        with self.session_factory() as s:
-            recipient = s.scalar(select(OutboxRow.recipient).where(OutboxRow.id == row_id))
-        if recipient is not None:
-            self._refused.add(recipient)
+        self._refused.add(recipient)
         return len(self._refused) >= APP_WIDE_REFUSALS
 
     def _keep_for_later(self, row_id: int, exc: WeComError) -> None:
