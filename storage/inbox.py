@@ -215,10 +215,12 @@ def release_claims(session: Session, *, owner: str) -> int:
 
 def renew_leases(session: Session, *, owner: str, until: datetime) -> int:
     """The worker's heartbeat: every row `owner` still holds keeps its claim until `until`."""
+    ours = select(InboxRow.id).where(InboxRow.status == "processing", InboxRow.claimed_by == owner)
+    if session.get_bind().dialect.name == "postgresql":  # a row locked by the work itself is not waited for
+        ours = ours.with_for_update(skip_locked=True)
     return session.execute(
-        update(InboxRow)
-        .where(InboxRow.status == "processing", InboxRow.claimed_by == owner)
-        .values(lease_until=until)
+        update(InboxRow).where(InboxRow.id.in_(ours.scalar_subquery())).values(lease_until=until),
+        execution_options={"synchronize_session": False},
     ).rowcount
 
 

@@ -221,8 +221,10 @@ def end_pause(session: Session) -> WeComPauseRow | None:
 
 def renew_leases(session: Session, *, owner: str, until: datetime) -> int:
     """The heartbeat of a relay round: every row `owner` is still sending keeps its claim until `until`."""
+    ours = select(OutboxRow.id).where(OutboxRow.status == "sending", OutboxRow.claimed_by == owner)
+    if session.get_bind().dialect.name == "postgresql":  # a row locked by the work itself is not waited for
+        ours = ours.with_for_update(skip_locked=True)
     return session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.status == "sending", OutboxRow.claimed_by == owner)
-        .values(lease_until=until)
+        update(OutboxRow).where(OutboxRow.id.in_(ours.scalar_subquery())).values(lease_until=until),
+        execution_options={"synchronize_session": False},
     ).rowcount

@@ -210,6 +210,15 @@ class WeComClient:
             pass
 
     async def _fetch_token(self) -> str:
+        """A new token. An unreadable gettoken answer is no message's fault: transient for the callers."""
+        try:
+            return await self._fetch_token_once()
+        except WeComError as exc:
+            if exc.cls is ErrorClass.UNEXPECTED:
+                raise WeComError(-1, f"gettoken: {exc.errmsg}", transient=True) from exc
+            raise
+
+    async def _fetch_token_once(self) -> str:
         resp = await self._request(
             "GET", "gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}
         )

@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import timedelta
+from io import BytesIO
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from bot.emulator.faults import Fault
@@ -301,3 +303,24 @@ def test_a_live_holder_keeps_its_claims_by_renewing_them(db_url, tmp_path, redis
         h.tick()
     assert h.texts("rep01") == []
     assert _statuses(h) == Counter({"sending": 1})
+
+
+def test_a_photo_sent_while_wecom_refuses_the_app_waits_without_being_charged(
+    db_url, tmp_path, redis_server, clock
+):
+    """media/get refused for the app's configuration (60020) is not the photo's fault: the event waits, is not
+    parked after five attempts, and is handled once the console is fixed."""
+    h = _harness(db_url, tmp_path, redis_server, clock)
+    h.wecom.fail_for(90, Fault.UNTRUSTED_IP)
+    out = BytesIO()
+    Image.new("RGB", (640, 480), (30, 120, 200)).save(out, "JPEG")
+    h.peer.image("rep01", out.getvalue())
+    _run(h, seconds=80, step=5)
+    with h.session_factory() as s:
+        row = s.scalars(select(InboxRow)).one()
+    assert (row.status, row.attempts) == ("new", 0) and "deferred" in row.last_error
+    assert h.texts("rep01") == []
+    _run(h, seconds=120, step=5)
+    with h.session_factory() as s:
+        assert s.scalars(select(InboxRow.status)).one() == "done"
+    assert h.texts("rep01") and texts.INTERNAL_ERROR not in h.texts("rep01")
