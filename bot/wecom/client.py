@@ -78,7 +78,6 @@ WECOM_ERRORS: dict[int, ErrorKind] = {
     ),
     60011: ErrorKind(ErrorClass.CONFIG, "应用无权限访问该成员或部门", _VISIBLE_FIX),
     81013: ErrorKind(ErrorClass.RECIPIENT, "接收人不在应用可见范围内", _VISIBLE_FIX),
-    301002: ErrorKind(ErrorClass.RECIPIENT, "接收人不在应用可见范围内", _VISIBLE_FIX),
 }
 UNEXPECTED = -2  # our errcode for an answer we could not read (WeCom never uses -2)
 _UNEXPECTED_KIND = ErrorKind(ErrorClass.UNEXPECTED, "企业微信返回了无法识别的应答")
