@@ -131,10 +131,9 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        checks = await asyncio.to_thread(services.ready)
-        return JSONResponse(
-            {"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503
-        )
+        report = await asyncio.to_thread(services.readiness)
+        ok = all(v for v in report.values() if isinstance(v, bool))
+        return JSONResponse({"ready": ok, **report}, status_code=200 if ok else 503)
 
     app.state.services = services
     return app

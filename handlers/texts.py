@@ -36,8 +36,13 @@ WELCOME_MANAGER = (
     "随时输入「帮助」查看全部功能。"
 )
 WELCOME_BACK = "欢迎回来，{name}。输入「帮助」查看我能做什么。"
-INTERNAL_ERROR = "抱歉，处理你的消息时出错了，我们已记录，稍后会自动重试。"
-ADMIN_DEAD_LETTER = "【发送失败告警】发给 {recipient} 的一条消息无法送达（{error}），已停止重试，请检查该成员是否在应用可见范围内。"
+INTERNAL_ERROR = "这条消息没能处理，已记录，管理员会查看。"  # once, when an event is parked
+ADMIN_EVENT_PARKED = "【消息处理失败告警】{sender} 发来的一条消息（第{inbox_id}号）重试{attempts}次仍处理失败，已停止重试（{error}）。其他消息照常处理，请查看日志。"
+ADMIN_DEAD_LETTER = "【发送失败告警】发给 {recipient} 的一条消息已停止发送：{reason}（{error}）。{fix}"
+ADMIN_DEAD_FIX_DEFAULT = "其他消息照常发送，请查看日志。"
+ADMIN_RECIPIENT_HIDDEN = "【发送失败告警】发给 {recipient} 的消息被企业微信拒绝：{reason}（errcode {errcode}）。请{fix}；加入后消息会自动补发（每10分钟重试，最长24小时）。"
+ADMIN_CALENDAR_OFF = "【日程同步暂停】企业微信拒绝写入日程（errcode {errcode}）：{fix}。消息照常发送，日程会每10分钟重试，开启后自动补写（最长24小时）。"
+ADMIN_WECOM_RESUMED = "【企业微信发送已恢复】{since}起因 errcode {errcode}（{reason}）暂停发送约{minutes}分钟，期间的消息都已保留并补发。修复方法：{fix}。"
 DIGEST_TITLE = "你有{count}条提醒（已合并）"
 
 # --- visits ---------------------------------------------------------------------------------------

@@ -10,6 +10,13 @@ order: an event whose prefetch answers with a Future (a photo being downloaded a
 while the rest of the batch is handled, and is handled itself when its result is ready — up to
 `prefetch_in_flight` of them at a time. Events whose prefetch answers at once are handled in claim
 order, exactly as before.
+
+Claims are short leases (storage/leases.py) renewed by a heartbeat while a batch is in progress, so the rows
+of a worker killed mid-batch are taken over within seconds. An event whose handling raises is retried with
+backoff (1, 2, 4, 8 s) and parked as `failed` after `inbox.MAX_ATTEMPTS` (5) attempts: the sender is told
+once, in plain words, and every admin is alerted by a separate outbox row (and the log). A parked event no
+longer holds back its sender's later events. `Deferred` (WeCom refuses the app's configuration) is not the
+event's fault: it is put back without being charged an attempt.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -33,6 +42,7 @@ from handlers.router import Router
 from handlers.routes import ROUTER
 from storage import inbox, outbox
 from storage.db import writer_session
+from storage.leases import LEASE, Heartbeat
 from storage.models import UserRow
 
 log = logging.getLogger("assistant.worker")
@@ -42,6 +52,12 @@ log = logging.getLogger("assistant.worker")
 # (a dict, or None) or with a Future of one, for slow work that may run while other events are handled.
 PrefetchResult = dict[str, Any] | None
 Prefetch = Callable[[Inbound], PrefetchResult | Future[PrefetchResult]]
+DEFER_S = 30  # how long an event put back by `Deferred` waits before it is tried again
+
+
+class Deferred(Exception):  # noqa: N818 - a signal, not an error of the event
+    """Raised by a prefetch (or handler) when the event cannot be handled now for a reason outside it, e.g.
+    WeCom pauses every call of the app (bot/wecom/client.py ErrorClass.CONFIG): retried later, not charged."""
 
 
 @dataclass
@@ -74,17 +90,23 @@ class InboxWorker:
             ids = inbox.claim(s, now=self.clock.now(), owner=self.owner, limit=self.batch)
             s.commit()
         self._interrupted = True
-        pending: dict[Future[PrefetchResult], int] = {}
-        for inbox_id in ids:
-            started = self.handle(inbox_id)
-            if isinstance(started, Future):
-                pending[started] = inbox_id
-                while len(pending) >= max(1, self.prefetch_in_flight):
-                    self._finish_ready(pending)
-        while pending:
-            self._finish_ready(pending)
+        with Heartbeat(self._renew_leases):
+            pending: dict[Future[PrefetchResult], int] = {}
+            for inbox_id in ids:
+                started = self.handle(inbox_id)
+                if isinstance(started, Future):
+                    pending[started] = inbox_id
+                    while len(pending) >= max(1, self.prefetch_in_flight):
+                        self._finish_ready(pending)
+            while pending:
+                self._finish_ready(pending)
         self._interrupted = False
         return len(ids)
+
+    def _renew_leases(self) -> None:
+        with writer_session(self.session_factory) as s:
+            inbox.renew_leases(s, owner=self.owner, until=self.clock.now() + LEASE)
+            s.commit()
 
     def drain(self, max_rounds: int = 1000) -> int:
         total = 0
@@ -104,6 +126,9 @@ class InboxWorker:
                 row = s.get(inbox.InboxRow, inbox_id)
                 event = Inbound.from_dict(row.event) if row else None
             extra = self.prefetch(event) if (self.prefetch and event is not None) else None
+        except Deferred as exc:
+            self._defer(inbox_id, exc)
+            return None
         except Exception as exc:  # noqa: BLE001 - as a failure of the handler: retry with backoff
             self._failed(inbox_id, exc)
             return None
@@ -122,6 +147,9 @@ class InboxWorker:
         """Handle an event whose prefetch Future `handle` returned (waits for it if it is not done)."""
         try:
             extra = future.result()
+        except Deferred as exc:
+            self._defer(inbox_id, exc)
+            return
         except Exception as exc:  # noqa: BLE001 - a transient download failure, a sandbox that cannot start
             self._failed(inbox_id, exc)
             return
@@ -136,8 +164,20 @@ class InboxWorker:
                 self._dispatch(s, row, Inbound.from_dict(row.event), extra)
                 inbox.mark_done(row, now=self.clock.now())
                 s.commit()
+        except Deferred as exc:
+            self._defer(inbox_id, exc)
         except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff, then park visibly
             self._failed(inbox_id, exc)
+
+    def _defer(self, inbox_id: int, exc: Deferred) -> None:
+        """Not the event's fault (WeCom refuses the app's configuration): put back, not charged an attempt."""
+        log.warning("inbox %s deferred: %s", inbox_id, exc)
+        now = self.clock.now()
+        with writer_session(self.session_factory) as s:
+            inbox.defer(
+                s, inbox_id=inbox_id, until=now + timedelta(seconds=DEFER_S), error=f"deferred: {exc}"
+            )
+            s.commit()
 
     def _failed(self, inbox_id: int, exc: Exception) -> None:
         """Record a failed attempt (retried with backoff); the last one tells the sender and parks the row."""
@@ -152,15 +192,37 @@ class InboxWorker:
                 s, inbox_id=inbox_id, now=self.clock.now(), error=f"{exc.__class__.__name__}: {exc}"
             )
             if status == "failed":
-                row = s.get(inbox.InboxRow, inbox_id)
-                outbox.enqueue(
-                    s,
-                    recipient=row.sender,
-                    message=TextReply(content=texts.INTERNAL_ERROR).to_dict(),
-                    dedupe_key=f"in:{inbox_id}:error",
-                    now=self.clock.now(),
-                )
+                self._parked(s, inbox_id, f"{exc.__class__.__name__}: {exc}")
             s.commit()
+
+    def _parked(self, s: Session, inbox_id: int, error: str) -> None:
+        """The event is parked: tell its sender once, in plain words, and alert every admin by a row of its
+        own (sent by the relay like any other; the sender's own reply failing does not stop it)."""
+        now = self.clock.now()
+        row = s.get(inbox.InboxRow, inbox_id)
+        if row is None:
+            return
+        log.error(
+            "inbox %s parked after %s attempts (sender %s): %s", inbox_id, row.attempts, row.sender, error
+        )
+        outbox.enqueue(
+            s,
+            recipient=row.sender,
+            message=TextReply(content=texts.INTERNAL_ERROR).to_dict(),
+            dedupe_key=f"in:{inbox_id}:error",
+            now=now,
+        )
+        alert = texts.ADMIN_EVENT_PARKED.format(
+            sender=row.sender, inbox_id=inbox_id, attempts=row.attempts, error=error[:200]
+        )
+        for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
+            outbox.enqueue(
+                s,
+                recipient=admin,
+                message=TextReply(content=alert).to_dict(),
+                dedupe_key=f"alert:inbox:{inbox_id}:{admin}",
+                now=now,
+            )
 
     def _dispatch(
         self, s: Session, row: inbox.InboxRow, event: Inbound, extra: dict[str, Any] | None

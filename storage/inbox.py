@@ -13,9 +13,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
+from storage.leases import LEASE
 from storage.models import InboxRow
 
-MAX_ATTEMPTS = 5
+MAX_ATTEMPTS = 5  # failed attempts (backing off 1, 2, 4, 8 s) before an event is parked as `failed`
 
 
 def put(
@@ -185,7 +186,7 @@ def _claimable(now: datetime):
 
 
 def claim(
-    session: Session, *, now: datetime, owner: str, limit: int = 50, lease: timedelta = timedelta(seconds=60)
+    session: Session, *, now: datetime, owner: str, limit: int = 50, lease: timedelta = LEASE
 ) -> list[int]:
     """Claim the oldest unfinished event of up to `limit` senders (one each, so each sender's
     events are handled in order). Returns inbox ids; the caller commits the claim."""
@@ -210,6 +211,27 @@ def release_claims(session: Session, *, owner: str) -> int:
         .where(InboxRow.status == "processing", InboxRow.claimed_by == owner)
         .values(status="new", lease_until=None, claimed_by=None)
     ).rowcount
+
+
+def renew_leases(session: Session, *, owner: str, until: datetime) -> int:
+    """The worker's heartbeat: every row `owner` still holds keeps its claim until `until`."""
+    ours = select(InboxRow.id).where(InboxRow.status == "processing", InboxRow.claimed_by == owner)
+    if session.get_bind().dialect.name == "postgresql":  # a row locked by the work itself is not waited for
+        ours = ours.with_for_update(skip_locked=True)
+    return session.execute(
+        update(InboxRow).where(InboxRow.id.in_(ours.scalar_subquery())).values(lease_until=until),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+
+
+def defer(session: Session, *, inbox_id: int, until: datetime, error: str) -> None:
+    """Put an event back without charging it an attempt: it failed for a reason outside it (WeCom refuses
+    the app's configuration), and is tried again at `until`."""
+    row = session.get(InboxRow, inbox_id)
+    if row is None:
+        return
+    row.status, row.next_try_at, row.last_error = "new", until, error[:2000]
+    row.lease_until = row.claimed_by = None
 
 
 def load_claimed(session: Session, *, inbox_id: int, owner: str) -> InboxRow | None:

@@ -388,12 +388,27 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     merged_into: Mapped[int | None] = mapped_column(BigId)
     response_code: Mapped[str | None] = mapped_column(String(256))
+    # attempts that ended in an answer we could not read or an error of our own (at most 3: bot/wecom/relay.py)
+    strikes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_try_at"),
         # pending replies ("in:" keys), found without scanning an alert storm (storage.outbox.claim)
         Index("ix_outbox_status_key", "status", "dedupe_key"),
     )
+
+
+class WeComPauseRow(Base):
+    """Sending is paused for everyone because WeCom refuses the app's configuration (untrusted IP, a rejected
+    Secret, no permission): one row while it lasts, read by every relay and by /readyz. Deleted on recovery."""
+
+    __tablename__ = "wecom_pause"
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)  # "send": every WeCom call
+    errcode: Mapped[int] = mapped_column(Integer)
+    errmsg: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column()
+    next_probe_at: Mapped[datetime] = mapped_column()
+    probes: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class TimerRow(Base):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from storage.models import OutboxRow
+from storage.models import OutboxRow, WeComPauseRow
 
 REPLY_PREFIX = "in:"  # dedupe keys of answers to what someone just said: sent before alerts
 REPLY_PREFIX_END = REPLY_PREFIX[:-1] + chr(ord(REPLY_PREFIX[-1]) + 1)  # "in;": the key range [in:, in;)
@@ -165,3 +165,66 @@ def claim(
             .values(status="sending", lease_until=now + lease, claimed_by=owner)
         )
     return claimed
+
+
+# -- the pause: WeCom refuses the app's configuration, so nobody is sent anything until a probe passes ------
+PAUSE_SCOPE = "send"
+
+
+def current_pause(session: Session) -> WeComPauseRow | None:
+    return session.get(WeComPauseRow, PAUSE_SCOPE)
+
+
+def start_pause(
+    session: Session, *, errcode: int, errmsg: str, now: datetime, next_probe_at: datetime
+) -> bool:
+    """Record that sending is paused (in the caller's transaction). True when this call started the pause;
+    an existing pause keeps its start and first errcode (several relays may meet the error at once)."""
+    table = WeComPauseRow.__table__
+    conn = session.connection()
+    ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+    row = conn.execute(
+        ins.on_conflict_do_nothing(index_elements=["scope"]).returning(table.c.scope),
+        {
+            "scope": PAUSE_SCOPE,
+            "errcode": errcode,
+            "errmsg": errmsg[:500],
+            "since": now,
+            "next_probe_at": next_probe_at,
+            "probes": 0,
+        },
+    ).first()
+    return row is not None
+
+
+def extend_pause(session: Session, *, next_probe_at: datetime, errcode: int, errmsg: str) -> int:
+    """A probe failed: count it and book the next one. Returns the probes made so far."""
+    pause = session.get(WeComPauseRow, PAUSE_SCOPE)
+    if pause is None:
+        return 0
+    pause.probes += 1
+    pause.next_probe_at = next_probe_at
+    pause.errcode, pause.errmsg = errcode, errmsg[:500]
+    return pause.probes
+
+
+def end_pause(session: Session) -> WeComPauseRow | None:
+    """Sending works again: remove the pause. Returns it when this call removed it (else None)."""
+    pause = session.get(WeComPauseRow, PAUSE_SCOPE)
+    if pause is None:
+        return None
+    gone = session.execute(
+        delete(WeComPauseRow).where(WeComPauseRow.scope == PAUSE_SCOPE, WeComPauseRow.since == pause.since)
+    ).rowcount
+    return pause if gone else None
+
+
+def renew_leases(session: Session, *, owner: str, until: datetime) -> int:
+    """The heartbeat of a relay round: every row `owner` is still sending keeps its claim until `until`."""
+    ours = select(OutboxRow.id).where(OutboxRow.status == "sending", OutboxRow.claimed_by == owner)
+    if session.get_bind().dialect.name == "postgresql":  # a row locked by the work itself is not waited for
+        ours = ours.with_for_update(skip_locked=True)
+    return session.execute(
+        update(OutboxRow).where(OutboxRow.id.in_(ours.scalar_subquery())).values(lease_until=until),
+        execution_options={"synchronize_session": False},
+    ).rowcount

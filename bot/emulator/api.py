@@ -35,6 +35,15 @@ BAD_GATEWAY = (
 )
 
 
+GARBLED_ANSWERS: dict[Fault, Callable[[], Response]] = {
+    Fault.JSON_LIST: lambda: JSONResponse([]),
+    Fault.MISSING_FIELD: lambda: JSONResponse({"errmsg": "ok"}),
+    Fault.BAD_GZIP: lambda: Response(
+        b"\x00not gzip at all", media_type="application/json", headers={"Content-Encoding": "gzip"}
+    ),
+}
+
+
 class EmulatedTimeout(httpx.ReadTimeout):
     """The emulated WeCom acted on the request but its answer never came."""
 
@@ -102,6 +111,9 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
         if fault is Fault.HTTP_502:
             record(502, None, None, fault)
             return HTMLResponse(BAD_GATEWAY, status_code=502)
+        if fault in GARBLED_ANSWERS:
+            record(200, None, None, fault)
+            return GARBLED_ANSWERS[fault]()
         if fault is not None and fault.errcode is not None:
             answer = error_body(fault.errcode, FAULT_ERRMSG[fault])
             record(200, fault.errcode, answer, fault)
@@ -194,6 +206,11 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
             methods=["POST"],
             name=f"schedule_{name}",
         )
+
+    @router.get("/agent/get")
+    async def agent_get(request: Request) -> Response:
+        agentid = request.query_params.get("agentid", "")
+        return await run(request, "agent/get", None, lambda: state.agent_get(agentid))
 
     @router.post("/menu/create")
     async def menu_create(request: Request) -> Response:

@@ -6,6 +6,7 @@ import random
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -14,18 +15,41 @@ class Fault(StrEnum):
     FREQ_LIMIT = "freq_limit"  # errcode 45009, transient; nothing happens
     HTTP_502 = "http_502"  # a gateway error page; nothing happens
     TIMEOUT = "timeout"  # the call takes effect (recorded, delivered), then the answer never arrives
-    NO_RECIPIENT = "no_recipient"  # errcode 81013, permanent; nothing happens
+    NO_RECIPIENT = (
+        "no_recipient"  # errcode 81013 (recipient outside the app's visible range); nothing happens
+    )
+    # the app's configuration in the admin console: every call fails the same way until it is fixed
+    UNTRUSTED_IP = "untrusted_ip"  # errcode 60020: the caller's IP is not among the app's trusted IPs
+    BAD_SECRET = "bad_secret"  # errcode 40001: the Secret was reset (name "gettoken" in `paths`)
+    API_FORBIDDEN = "api_forbidden"  # errcode 48002: the API is not permitted for the app
+    NO_PERMISSION = "no_permission"  # errcode 60011: no privilege to access the member or department
+    # answers the client cannot read; nothing happens
+    JSON_LIST = "json_list"  # HTTP 200 with a JSON list instead of an object
+    MISSING_FIELD = "missing_field"  # HTTP 200 with an object without errcode
+    BAD_GZIP = "bad_gzip"  # HTTP 200 claiming Content-Encoding gzip, with bytes that are not gzip
 
     @property
     def errcode(self) -> int | None:
         return FAULT_ERRCODES.get(self)
 
 
-FAULT_ERRCODES = {Fault.SYSTEM_BUSY: -1, Fault.FREQ_LIMIT: 45009, Fault.NO_RECIPIENT: 81013}
+FAULT_ERRCODES = {
+    Fault.SYSTEM_BUSY: -1,
+    Fault.FREQ_LIMIT: 45009,
+    Fault.NO_RECIPIENT: 81013,
+    Fault.UNTRUSTED_IP: 60020,
+    Fault.BAD_SECRET: 40001,
+    Fault.API_FORBIDDEN: 48002,
+    Fault.NO_PERMISSION: 60011,
+}
 FAULT_ERRMSG = {
     Fault.SYSTEM_BUSY: "system busy",
     Fault.FREQ_LIMIT: "api freq out of limit",
     Fault.NO_RECIPIENT: "user & party & tag all invalid",
+    Fault.UNTRUSTED_IP: "not allow to access from your ip",
+    Fault.BAD_SECRET: "invalid credential",
+    Fault.API_FORBIDDEN: "api forbidden",
+    Fault.NO_PERMISSION: "no privilege to access/modify contact/party/agent",
 }
 _ALIASES: dict[object, Fault] = {
     -1: Fault.SYSTEM_BUSY,
@@ -36,12 +60,19 @@ _ALIASES: dict[object, Fault] = {
     "45009": Fault.FREQ_LIMIT,
     "502": Fault.HTTP_502,
     "81013": Fault.NO_RECIPIENT,
+    60020: Fault.UNTRUSTED_IP,
+    40001: Fault.BAD_SECRET,
+    48002: Fault.API_FORBIDDEN,
+    60011: Fault.NO_PERMISSION,
 }
 TRANSIENT_FAULTS = (Fault.SYSTEM_BUSY, Fault.FREQ_LIMIT, Fault.HTTP_502, Fault.TIMEOUT)
+CONFIG_FAULTS = (Fault.UNTRUSTED_IP, Fault.BAD_SECRET, Fault.API_FORBIDDEN, Fault.NO_PERMISSION)
+GARBLED_FAULTS = (Fault.JSON_LIST, Fault.MISSING_FIELD, Fault.BAD_GZIP)
 
 
 def as_fault(mode: Fault | str | int) -> Fault:
-    """Accept a Fault, its value ("timeout"), or the errcode / HTTP status it stands for (-1, 45009, 502, 81013)."""
+    """Accept a Fault, its value ("timeout"), or the errcode / HTTP status it stands for (-1, 45009, 502, 81013,
+    60020, 40001, 48002, 60011)."""
     if isinstance(mode, Fault):
         return mode
     if mode in _ALIASES:
@@ -70,6 +101,7 @@ class FaultPlan:
         self._rate_modes: tuple[Fault, ...] = ()
         self._rate_paths: frozenset[str] | None = None
         self._rng = random.Random(0)
+        self._windows: list[tuple[datetime, Fault, frozenset[str] | None]] = []
 
     def fail_next(self, n: int, mode: Fault | str | int, paths: Iterable[str] | None) -> None:
         if n < 0:
@@ -87,15 +119,25 @@ class FaultPlan:
             raise ValueError("fail_rate needs at least one mode")
         self._rate, self._rate_paths, self._rng = p, _norm_paths(paths), random.Random(seed)
 
+    def fail_until(self, until: datetime, mode: Fault | str | int, paths: Iterable[str] | None) -> None:
+        """Every matching call fails with `mode` until the emulator's clock reaches `until`."""
+        self._windows.append((until, as_fault(mode), _norm_paths(paths)))
+
     def clear(self) -> None:
         self._queue.clear()
         self._rate, self._rate_modes = 0.0, ()
+        self._windows.clear()
 
     @property
     def pending(self) -> int:
         return len(self._queue)
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, now: datetime | None = None) -> Fault | None:
+        if now is not None:
+            self._windows = [w for w in self._windows if w[0] > now]
+            for _until, mode, paths in self._windows:
+                if _matches(paths, path):
+                    return mode
         for i, entry in enumerate(self._queue):
             if _matches(entry.paths, path):
                 del self._queue[i]

@@ -199,13 +199,21 @@ class FakeWeCom:
         with self._lock:
             self._faults.fail_rate(p, modes, seed, paths)
 
+    def fail_for(
+        self, seconds: float, mode: Fault | str | int, *, paths: Iterable[str] | None = None
+    ) -> None:
+        """Every matching call fails with `mode` for the next `seconds` of the emulator's clock: a console
+        misconfiguration (60020, 40001, 48002 …) that someone fixes later. `paths` as in `fail_next`."""
+        with self._lock:
+            self._faults.fail_until(self.now() + timedelta(seconds=seconds), mode, paths)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
 
     def take_fault(self, path: str) -> Fault | None:
         with self._lock:
-            fault = self._faults.take(path)
+            fault = self._faults.take(path, self.now())
             if fault is not None:
                 self._injected.append(InjectedFault(path, fault.value, self.now()))
             return fault
@@ -508,6 +516,24 @@ class FakeWeCom:
     def schedule_log(self) -> list[ScheduleOp]:
         with self._lock:
             return list(self._schedule_log)
+
+    # -- the app -----------------------------------------------------------------------------------------
+    def agent_get(self, agentid: str) -> dict[str, Any]:
+        """agent/get: the app's details, with its visible range (all members when `users` is None)."""
+        if not agentid:
+            raise ApiError(41011, "missing agentid")
+        if agentid != str(self.agent_id):
+            raise ApiError(40056, "invalid agentid")
+        with self._lock:
+            visible = sorted(self.users) if self.users is not None else []
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "agentid": self.agent_id,
+            "name": "销售助手",
+            "allow_userinfos": {"user": [{"userid": u} for u in visible]},
+            "close": 0,
+        }
 
     # -- menus -------------------------------------------------------------------------------------
     def create_menu(self, agentid: str, body: Any) -> dict[str, Any]:

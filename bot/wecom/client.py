@@ -16,25 +16,101 @@ import json
 import logging
 import time
 import uuid
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import httpx
 
 log = logging.getLogger("assistant.wecom")
-TOKEN_ERRORS = {40014, 42001, 41001}
 LOCAL_TOKEN_TTL = 300  # seconds a token read from Redis is reused without asking Redis again
 
 
+class ErrorClass(StrEnum):
+    """What an errcode means for the message that met it (docs/wecom-protocol.md §4.6)."""
+
+    TRANSIENT = "transient"  # WeCom or the network is busy: retry this row with backoff
+    CONFIG = "config"  # the app's set-up in the admin console: pause every send, keep every row, probe
+    RECIPIENT = "recipient"  # this userid only (not in the app's visible range): hold that person's rows
+    REQUEST = "request"  # this request is wrong (a bad field, an expired media_id): park the row
+    UNEXPECTED = "unexpected"  # an answer we cannot read (a JSON list, a missing field, bad gzip): ≤ 3 sends
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    cls: ErrorClass
+    reason: str = ""  # what is wrong, in Chinese (for /readyz, the admin and the log)
+    fix: str = ""  # the console step that fixes it, in Chinese
+
+
+_SECRET_FIX = "在管理后台 应用管理→自建应用→Secret 查看（或重置）Secret，更新本服务的 WECOM_SECRET 后重启"
+_VISIBLE_FIX = "在管理后台 应用管理→自建应用→可见范围 添加使用本助手的成员或部门"
+
+# THE table. An errcode not listed is REQUEST (permanent for that one message). 40014/42001/41001 are
+# refreshed once inside `call`; meeting them again with a fresh token means the credentials are refused.
+WECOM_ERRORS: dict[int, ErrorKind] = {
+    -1: ErrorKind(ErrorClass.TRANSIENT, "企业微信系统繁忙"),
+    45009: ErrorKind(ErrorClass.TRANSIENT, "接口调用超过频率限制"),
+    45033: ErrorKind(ErrorClass.TRANSIENT, "接口并发调用超过限制"),
+    60020: ErrorKind(
+        ErrorClass.CONFIG,
+        "企业可信IP未配置",
+        "在管理后台 应用管理→自建应用→企业可信IP 添加本服务器出口IP",
+    ),
+    40001: ErrorKind(ErrorClass.CONFIG, "应用Secret无效", _SECRET_FIX),
+    40013: ErrorKind(
+        ErrorClass.CONFIG,
+        "企业ID无效",
+        "在管理后台 我的企业→企业信息 查看企业ID，更新本服务的 WECOM_CORP_ID 后重启",
+    ),
+    40056: ErrorKind(
+        ErrorClass.CONFIG,
+        "应用AgentId无效",
+        "在管理后台 应用管理→自建应用 查看 AgentId，更新本服务的 WECOM_AGENT_ID 后重启",
+    ),
+    40014: ErrorKind(ErrorClass.CONFIG, "access_token 被拒绝（刷新后仍无效）", _SECRET_FIX),
+    42001: ErrorKind(ErrorClass.CONFIG, "access_token 被拒绝（刷新后仍过期）", _SECRET_FIX),
+    41001: ErrorKind(ErrorClass.CONFIG, "access_token 缺失（刷新后仍缺失）", _SECRET_FIX),
+    48002: ErrorKind(
+        ErrorClass.CONFIG,
+        "应用无此接口权限",
+        "在管理后台 应用管理→自建应用 确认应用已启用，并在 API 权限中开启所需权限（如 日程）",
+    ),
+    60011: ErrorKind(ErrorClass.CONFIG, "应用无权限访问该成员或部门", _VISIBLE_FIX),
+    81013: ErrorKind(ErrorClass.RECIPIENT, "接收人不在应用可见范围内", _VISIBLE_FIX),
+}
+UNEXPECTED = -2  # our errcode for an answer we could not read (WeCom never uses -2)
+_UNEXPECTED_KIND = ErrorKind(ErrorClass.UNEXPECTED, "企业微信返回了无法识别的应答")
+_REQUEST_KIND = ErrorKind(ErrorClass.REQUEST, "企业微信拒绝了这条消息")
+TOKEN_ERRORS = {40014, 42001, 41001}
+# errcodes worth retrying with backoff, as before the table (kept for callers that ask `.transient`)
+TRANSIENT_ERRCODES = {c for c, k in WECOM_ERRORS.items() if k.cls is ErrorClass.TRANSIENT}
+
+
+def kind_of(errcode: int) -> ErrorKind:
+    if errcode == UNEXPECTED:
+        return _UNEXPECTED_KIND
+    return WECOM_ERRORS.get(errcode, _REQUEST_KIND)
+
+
 class WeComError(Exception):
-    def __init__(self, errcode: int, errmsg: str = "", *, transient: bool = False):
+    def __init__(self, errcode: int, errmsg: str = "", *, transient: bool | None = None):
         super().__init__(f"errcode {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
-        self.transient = transient
+        self.kind = kind_of(errcode)
+        if transient and self.kind.cls is not ErrorClass.TRANSIENT:
+            self.kind = ErrorKind(ErrorClass.TRANSIENT, self.kind.reason)  # network errors, HTTP 5xx
+        self.transient = self.kind.cls is ErrorClass.TRANSIENT
+
+    @property
+    def cls(self) -> ErrorClass:
+        return self.kind.cls
 
 
-# errcodes worth retrying; anything else from WeCom is permanent (docs/wecom-protocol.md §4.6)
-TRANSIENT_ERRCODES = {-1, 45009, 45033, 42001, 40014}
+def unexpected(what: str) -> WeComError:
+    """An answer we cannot read: neither a success nor an errcode we know how to act on."""
+    return WeComError(UNEXPECTED, what[:300])
 
 
 class WeComClient:
@@ -133,11 +209,29 @@ class WeComClient:
             pass
 
     async def _fetch_token(self) -> str:
-        resp = await self.http.get("gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret})
+        """A new token. An unreadable gettoken answer is no message's fault: transient for the callers."""
+        try:
+            return await self._fetch_token_once()
+        except WeComError as exc:
+            if exc.cls is ErrorClass.UNEXPECTED:
+                raise WeComError(-1, f"gettoken: {exc.errmsg}", transient=True) from exc
+            raise
+
+    async def _fetch_token_once(self) -> str:
+        resp = await self._request(
+            "GET", "gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}
+        )
         data = self._json(resp)
-        if data.get("errcode", 0) != 0:
-            raise WeComError(data["errcode"], data.get("errmsg", ""), transient=data["errcode"] == -1)
-        tok, ttl = data["access_token"], int(data.get("expires_in", 7200))
+        code = _errcode(data, default=0)
+        if code != 0:
+            raise WeComError(code, str(data.get("errmsg", "")))
+        tok = data.get("access_token")
+        if not isinstance(tok, str) or not tok:
+            raise unexpected("gettoken answered without an access_token")
+        try:
+            ttl = int(data.get("expires_in", 7200))
+        except (TypeError, ValueError):
+            raise unexpected("gettoken answered an expires_in that is not a number") from None
         self._local_token = (tok, time.time() + ttl - 300)
         if self.redis is not None:
             try:
@@ -155,14 +249,26 @@ class WeComClient:
                 pass
 
     # -- calls -----------------------------------------------------------------------------------
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP round trip; a body that cannot be decoded (bad gzip …) is an unexpected answer."""
+        try:
+            return await self.http.request(method, path, **kwargs)
+        except httpx.DecodingError as exc:
+            raise unexpected(f"{path}: undecodable body ({exc})") from exc
+
     @staticmethod
     def _json(resp: httpx.Response) -> dict[str, Any]:
+        """The answer's JSON object. HTTP 5xx is transient (a gateway page); anything else that is not a
+        JSON object (HTML with HTTP 200, a list, a number) is an unexpected answer."""
         if resp.status_code >= 500:
             raise WeComError(-1, f"HTTP {resp.status_code}", transient=True)
         try:
-            return resp.json()
+            data = resp.json()
         except ValueError as exc:
-            raise WeComError(-1, f"not JSON (HTTP {resp.status_code})", transient=True) from exc
+            raise unexpected(f"not JSON (HTTP {resp.status_code})") from exc
+        if not isinstance(data, dict):
+            raise unexpected(f"a JSON {type(data).__name__}, not an object (HTTP {resp.status_code})")
+        return data
 
     async def call(
         self,
@@ -179,18 +285,18 @@ class WeComClient:
             tok = await self.token(refresh=attempt == 2)
             q = {"access_token": tok, **(params or {})}
             headers = {"Content-Type": "application/json"} if content is not None else None
-            resp = await self.http.request(
+            resp = await self._request(
                 method, path, params=q, json=json_body, content=content, files=files, headers=headers
             )
             data = self._json(resp)
-            code = int(data.get("errcode", 0))
+            code = _errcode(data)
             if code in TOKEN_ERRORS and attempt == 1:
                 self._forget_token()
                 continue
             if code != 0:
-                raise WeComError(code, data.get("errmsg", ""), transient=code in TRANSIENT_ERRCODES)
+                raise WeComError(code, str(data.get("errmsg", "")))
             return data
-        raise WeComError(42001, "token refresh failed", transient=True)
+        raise WeComError(42001, "token refresh failed")
 
     async def send_raw(self, payload_json: str) -> dict[str, Any]:
         """message/send with a payload rendered once and stored (bytes resent unchanged on retry)."""
@@ -210,29 +316,50 @@ class WeComClient:
                 if r.status_code >= 500:
                     raise WeComError(-1, f"HTTP {r.status_code}", transient=True)
                 if "json" in ctype or "text/plain" in ctype:
-                    data = json.loads(await r.aread() or b"{}")
-                    code = int(data.get("errcode", -1))
+                    try:
+                        data = json.loads(await r.aread() or b"{}")
+                    except (ValueError, httpx.DecodingError) as exc:
+                        raise unexpected("media/get: an error answer that is not JSON") from exc
+                    if not isinstance(data, dict):
+                        raise unexpected("media/get: a JSON answer that is not an object")
+                    code = _errcode(data)
                     if code in TOKEN_ERRORS and attempt == 1:
                         self._forget_token()
                         continue
-                    raise WeComError(code, data.get("errmsg", ""), transient=code in TRANSIENT_ERRCODES)
+                    raise WeComError(code, str(data.get("errmsg", "")))
                 chunks, size = [], 0
-                async for chunk in r.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise WeComError(830002, "media too large")
-                    chunks.append(chunk)
+                try:
+                    async for chunk in r.aiter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise WeComError(830002, "media too large")
+                        chunks.append(chunk)
+                except httpx.DecodingError as exc:
+                    raise unexpected(f"media/get: undecodable body ({exc})") from exc
                 return b"".join(chunks), ctype
-        raise WeComError(42001, "token refresh failed", transient=True)
+        raise WeComError(42001, "token refresh failed")
 
     async def media_upload(self, *, kind: str, filename: str, data: bytes, content_type: str) -> str:
         out = await self.call(
             "POST", "media/upload", params={"type": kind}, files={"media": (filename, data, content_type)}
         )
-        return out["media_id"]
+        media_id = out.get("media_id")
+        if not isinstance(media_id, str) or not media_id:
+            raise unexpected("media/upload answered without a media_id")
+        return media_id
 
     async def schedule_add(self, schedule: dict[str, Any]) -> str:
-        return (await self.call("POST", "oa/schedule/add", json_body={"schedule": schedule}))["schedule_id"]
+        out = await self.call("POST", "oa/schedule/add", json_body={"schedule": schedule})
+        schedule_id = out.get("schedule_id")
+        if not isinstance(schedule_id, str) or not schedule_id:
+            raise unexpected("oa/schedule/add answered without a schedule_id")
+        return schedule_id
+
+    async def probe(self) -> None:
+        """A cheap call that needs the credentials and the trusted IP: a fresh token, then agent/get (the
+        app's own details, read-only). Raises WeComError like any call."""
+        await self.token(refresh=True)
+        await self.call("GET", "agent/get", params={"agentid": self.agent_id})
 
     async def schedule_update(self, schedule: dict[str, Any]) -> None:
         await self.call("POST", "oa/schedule/update", json_body={"schedule": schedule})
@@ -242,6 +369,17 @@ class WeComClient:
 
     async def menu_create(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "menu/create", params={"agentid": self.agent_id}, json_body=menu)
+
+
+def _errcode(data: dict[str, Any], default: int | None = None) -> int:
+    """The answer's errcode; an answer without one (or with one that is not a number) is unexpected."""
+    raw = data.get("errcode", default)
+    if raw is None:
+        raise unexpected("an answer without an errcode")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise unexpected(f"an errcode that is not a number: {raw!r}"[:200]) from None
 
 
 APP_MENU = {

@@ -29,8 +29,9 @@ from typing import Any
 
 from bot.photo_sandbox import PhotoSandbox, shared_sandbox
 from bot.photos import PhotoRejected
-from bot.wecom.client import WeComClient, WeComError
+from bot.wecom.client import ErrorClass, WeComClient, WeComError
 from handlers.messages import ImageIn, Inbound
+from handlers.worker import Deferred
 from storage.files import LocalFileStore
 
 log = logging.getLogger("assistant.media")
@@ -86,8 +87,10 @@ class PhotoPrefetch:
         except WeComError as exc:
             if exc.errcode == 830002:
                 return {"ok": False, "reason": "图片超过10MB"}
-            if exc.transient:
-                raise  # retried by the worker with backoff
+            if exc.cls is ErrorClass.CONFIG:  # WeCom refuses the app: not this photo's fault, try later
+                raise Deferred(f"WeCom errcode {exc.errcode}") from exc
+            if exc.cls in (ErrorClass.TRANSIENT, ErrorClass.UNEXPECTED):
+                raise  # retried by the worker with backoff (parked after 5 attempts)
             return {"ok": False, "reason": "照片已过期或无法下载，请重新发送"}
         return await asyncio.to_thread(
             gate_and_store, data, media_id=media_id, store=self.store, sandbox=self.sandbox

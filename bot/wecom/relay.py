@@ -1,11 +1,26 @@
 """The outbox relay: send each outbox row through the WeCom API, exactly once as far as people can see.
 
 - The payload is rendered once and stored on the row; every retry sends those bytes, and
-  `enable_duplicate_check` makes WeCom drop a repeat of a send whose answer we lost.
-- Retries back off exponentially (1 s … 10 min) on network errors, HTTP 5xx, errcode -1 and 45009, and
-  stop after 30 minutes (inside WeCom's duplicate-check window): the row is then `dead`, and so is a
-  row that hits a permanent error. A dead row alerts every admin. A row leaves the outbox only as
-  `sent`, `merged` (into a digest that is itself a row) or `dead`.
+  `enable_duplicate_check` makes WeCom drop a repeat of a send whose answer we lost. A genuinely repeated
+  message (帮助 asked twice) differs from the earlier one by invisible characters (`_unrepeat`), so WeCom
+  delivers it and the person sees the same words.
+- What a failure does depends on its class (bot/wecom/client.py `WECOM_ERRORS`):
+  - transient (network, HTTP 5xx, -1, 45009): back off exponentially (1 s … 10 min); after 30 minutes
+    (inside WeCom's duplicate-check window) the row is parked `dead`;
+  - configuration (60020 untrusted IP, a rejected Secret, 48002, 60011, or 81013 for several people in a row):
+    sending stops for everyone (`wecom_pause`), every row stays pending and is not charged an attempt,
+    /readyz turns red with the errcode and the console step that fixes it, the log says so once; a probe
+    (a fresh token and agent/get, then one row) runs every 5 s backing off to 60 s, and sending resumes by
+    itself when it passes — the admins then get one message saying what happened;
+  - one recipient refused (81013 while others are reached): that person's rows wait 10 minutes and are
+    tried again (for 24 hours, then parked); the admins are told once a day per person;
+  - an answer we cannot read (a JSON list, no errcode, bad gzip) or an error of our own for that row: at
+    most MAX_STRIKES (3) attempts, backing off, then parked;
+  - any other errcode (a bad request): parked at once.
+  A parked (`dead`) row alerts every admin with a row of its own; it never holds back anything else. A row
+  leaves the outbox only as `sent`, `merged` (into a digest that is itself a row) or `dead`.
+- Claims are 15-second leases renewed by a heartbeat while the round runs (storage/leases.py): the rows
+  of a relay killed mid-round are sent by another within seconds.
 - Each recipient gets at most RATE_LIMIT messages a minute (WeCom silently drops beyond 30): the excess
   is merged into one digest message, so nothing is dropped.
 """
@@ -23,15 +38,17 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.wecom import render as cards
-from bot.wecom.client import WeComClient, WeComError
-from core.clock import Clock
+from bot.wecom.client import UNEXPECTED, ErrorClass, WeComClient, WeComError, kind_of
+from core.clock import ORG_ZONE, Clock
 from handlers import texts
 from handlers.messages import Card, CardUpdate, Image, Markdown, Reply, Text
 from storage import outbox
 from storage.db import writer_session
+from storage.leases import LEASE, Heartbeat
 from storage.models import OutboxRow, PromiseRow, UserRow
 
 log = logging.getLogger("assistant.sender")
@@ -49,7 +66,16 @@ HOURLY_LIMIT = (
 )
 HOUR = timedelta(hours=1)
 SEND_CONCURRENCY = 8
-CLAIM_LEASE = timedelta(minutes=2)
+CLAIM_LEASE = LEASE  # 15 s, renewed every 5 s while the round runs
+MAX_STRIKES = 3  # sends that met an answer we could not read (or rows that raised): then parked
+PROBE_FIRST = timedelta(seconds=5)  # a paused relay probes WeCom this soon, doubling up to PROBE_MAX
+PROBE_MAX = timedelta(seconds=60)
+RECIPIENT_RETRY = timedelta(minutes=10)  # a person outside the app's visible range: tried again this often
+RECIPIENT_GIVE_UP = timedelta(hours=24)
+APP_WIDE_REFUSALS = 3  # 81013 for this many different people with no success between: the app's range
+# rows that are themselves alerts to admins: a failure of one never raises another
+ALERT_PREFIXES = ("dead:", "alert:")
+CALENDAR_KINDS = ("schedule_add", "schedule_update", "schedule_del")
 
 
 @dataclass
@@ -67,6 +93,9 @@ class Relay:
     def __post_init__(self) -> None:
         self.owner = uuid.uuid4().hex[:12]
         self._interrupted = False  # a round failed after claiming: release our claims before the next one
+        self._halt: WeComError | None = None  # a configuration error met this round: send nothing more
+        self._canary = False  # this round is a paused relay's probe: one row
+        self._refused: set[str] = set()  # people answered 81013 since the last successful send
 
     async def run_once(self) -> int:
         """Claim due rows, apply the rate limit (merging the excess), send. Returns rows handled."""
@@ -74,23 +103,115 @@ class Relay:
         if self._interrupted:
             self._release_own_claims(now)
         with self.session_factory() as s:  # an idle tick must not take the write lock
-            if not outbox.anything_due(s, now=now):
+            pause = outbox.current_pause(s)
+            if pause is None and not outbox.anything_due(s, now=now):
                 return 0
+        if pause is not None:
+            if now < pause.next_probe_at or not await self._probe(pause.errcode):
+                return 0
+        self._halt, self._canary = None, pause is not None
+        broken: list[tuple[int, Exception]] = []
         with writer_session(self.session_factory) as s:
-            rows = outbox.claim(s, now=now, limit=self.batch, lease=CLAIM_LEASE, owner=self.owner)
+            rows = outbox.claim(
+                s, now=now, limit=1 if self._canary else self.batch, lease=CLAIM_LEASE, owner=self.owner
+            )
             to_send = self._apply_rate_limit(s, rows, now)
             by_id = {r.id: r for r in rows}
-            jobs = [self._prepare(s, by_id[i]) for i in to_send]  # payloads rendered and stored here, once
+            jobs = []
+            for i in to_send:  # payloads rendered and stored here, once
+                try:
+                    jobs.append(self._prepare(s, by_id[i]))
+                except SQLAlchemyError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a row we cannot render is that row's problem
+                    broken.append((i, exc))
             s.commit()
         self._interrupted = True
         sent: list[tuple[int, dict]] = []
         try:
-            await self._send_lanes(_lanes(jobs), sent)
+            for row_id, exc in broken:
+                self._failed(row_id, _our_error(exc))
+            with Heartbeat(self._renew_leases):
+                await self._send_lanes(_lanes(jobs), sent)
         finally:
             if sent:  # one transaction for the round's plain messages (a crash before it: the same bytes are
                 self._record_sent(sent)  # resent after the lease and WeCom's duplicate check drops them)
+        if self._halt is not None:  # rows the lanes did not reach go back, due as soon as sending resumes
+            self._release_own_claims(now, quiet=True)
+        elif self._canary:
+            self._resume()
         self._interrupted = False
-        return len(rows)
+        return len(rows) if self._halt is None else 0
+
+    def _renew_leases(self) -> None:
+        with writer_session(self.session_factory) as s:
+            outbox.renew_leases(s, owner=self.owner, until=self.clock.now() + CLAIM_LEASE)
+            s.commit()
+
+    # -- the pause (configuration errors) ----------------------------------------------------------------
+    async def _probe(self, errcode: int) -> bool:
+        """Is WeCom taking the app's calls again? A fresh token and agent/get; a configuration error (or no
+        answer at all) books the next probe. A pause for the visible range (81013) is proved by its canary."""
+        try:
+            await self.client.probe()
+        except WeComError as exc:
+            if exc.cls is not ErrorClass.REQUEST:
+                self._extend_pause(exc if exc.cls is ErrorClass.CONFIG else WeComError(errcode, str(exc)))
+                return False
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            self._extend_pause(WeComError(errcode, type(exc).__name__))
+            return False
+        return True
+
+    def _extend_pause(self, exc: WeComError) -> None:
+        now = self.clock.now()
+        with writer_session(self.session_factory) as s:
+            pause = outbox.current_pause(s)
+            wait = min(PROBE_MAX, PROBE_FIRST * 2 ** (pause.probes if pause else 0))
+            probes = outbox.extend_pause(s, next_probe_at=now + wait, errcode=exc.errcode, errmsg=str(exc))
+            s.commit()
+        log.warning(
+            "WeCom still refuses the app (errcode %s), probe %s; next in %ss", exc.errcode, probes, wait
+        )
+
+    def _start_pause(self, exc: WeComError) -> None:
+        """Stop sending for everyone. Logged once per pause (by the relay that started it); /readyz shows it."""
+        self._halt = exc
+        now = self.clock.now()
+        with writer_session(self.session_factory) as s:
+            started = outbox.start_pause(
+                s, errcode=exc.errcode, errmsg=str(exc), now=now, next_probe_at=now + PROBE_FIRST
+            )
+            s.commit()
+        if started:
+            log.critical(
+                "WeCom refuses the app: sending paused for everyone, nothing is lost. errcode %s (%s). Fix: %s",
+                exc.errcode,
+                exc.kind.reason,
+                exc.kind.fix,
+                extra={"errcode": exc.errcode, "errmsg": exc.errmsg},
+            )
+        elif self._canary:
+            self._extend_pause(exc)
+
+    def _resume(self) -> None:
+        """The probe and its canary passed: sending resumes; the admins hear once what happened."""
+        now = self.clock.now()
+        with writer_session(self.session_factory) as s:
+            pause = outbox.end_pause(s)
+            if pause is not None:
+                kind = kind_of(pause.errcode)
+                text = texts.ADMIN_WECOM_RESUMED.format(
+                    since=pause.since.astimezone(ORG_ZONE).strftime("%m-%d %H:%M"),
+                    errcode=pause.errcode,
+                    reason=kind.reason,
+                    minutes=max(1, round((now - pause.since).total_seconds() / 60)),
+                    fix=kind.fix,
+                )
+                self._to_admins(s, text, key=f"alert:resumed:{pause.since.isoformat()}", now=now)
+            s.commit()
+        if pause is not None:
+            log.warning("WeCom takes the app's calls again (was errcode %s): sending resumed", pause.errcode)
 
     def _prepare(self, s: Session, row: OutboxRow) -> _Job:
         """What a lane needs to send `row` without reading it again; text, markdown and cards are rendered
@@ -102,23 +223,30 @@ class Relay:
 
     async def _send_lanes(self, lanes: list[list[_Job]], sent: list[tuple[int, dict]]) -> None:
         """Up to `concurrency` recipients at once (a real WeCom round trip is 30–100 ms); each recipient's
-        rows in order, replies' lanes first. Plain messages' results are collected into `sent`."""
+        rows in order, replies' lanes first. Plain messages' results are collected into `sent`. A row that
+        fails, whatever the reason, is recorded and its lane goes on; a configuration error stops every lane
+        (their rows go back pending). Only a database error breaks the round."""
         gate = asyncio.Semaphore(self.concurrency)
 
         async def lane(jobs: list[_Job]) -> None:
             async with gate:
                 for job in jobs:
-                    if job.payload is None:
-                        await self._send_one(job.row_id)  # images, card updates, calendar calls
+                    if self._halt is not None:
+                        return
+                    if job.payload is None:  # images, card updates, calendar calls
+                        if await self._send_one(job.row_id) is ErrorClass.RECIPIENT:
+                            return  # the person's other rows wait with this one (_hold_recipient)
                         continue
                     try:
-                        sent.append((job.row_id, await self.client.send_raw(job.payload)))
+                        result = await self.client.send_raw(job.payload)
                     except WeComError as exc:
-                        self._failed(job.row_id, exc, permanent=not exc.transient)
+                        if self._failed(job.row_id, exc) is ErrorClass.RECIPIENT:
+                            return
                     except (httpx.TransportError, httpx.TimeoutException) as exc:
-                        self._failed(
-                            job.row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False
-                        )
+                        self._failed(job.row_id, WeComError(-1, type(exc).__name__, transient=True))
+                    else:
+                        self._refused.clear()
+                        sent.append((job.row_id, result))
 
         results = await asyncio.gather(*(lane(jobs) for jobs in lanes), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -141,10 +269,11 @@ class Relay:
             s.connection().execute(_MARK_SENT.values(sent_at=now), params)
             s.commit()
 
-    def _release_own_claims(self, now: datetime) -> None:
+    def _release_own_claims(self, now: datetime, *, quiet: bool = False) -> None:
         """After a round broke off (say the database went away mid-send), put the rows this relay still
         holds back to pending at once instead of waiting out the lease. A row whose send reached WeCom
-        is resent with the same stored bytes, which WeCom's duplicate check drops."""
+        is resent with the same stored bytes, which WeCom's duplicate check drops. (`quiet`: a round
+        stopped by a configuration error gives back the rows it did not reach.)"""
         with writer_session(self.session_factory) as s:
             n = s.execute(
                 update(OutboxRow)
@@ -153,7 +282,7 @@ class Relay:
             ).rowcount
             s.commit()
         self._interrupted = False
-        if n:
+        if n and not quiet:
             log.warning("released %d outbox rows this relay held when its last round broke off", n)
 
     async def drain(self, max_rounds: int = 100) -> int:
@@ -225,8 +354,10 @@ class Relay:
         )
         if isinstance(reply, Text | Markdown) or (isinstance(reply, Card) and not reply.buttons):
             # WeCom's duplicate check would swallow a second, legitimately identical message within its
-            # window (帮助 asked twice, two photos refused for the same reason): number the repeat with the
-            # first number no recent row to this person carries.
+            # window (帮助 asked twice, two photos refused for the same reason): the repeat carries the first
+            # invisible mark (cards.invisible_mark) that no recent row to this person carries. WeCom
+            # compares the request's bytes, so it delivers it; the person sees the same words. A retry of
+            # one row resends its stored payload unchanged, so retries stay deduplicated.
             base, n = payload, 1
             while (
                 s.scalar(
@@ -246,30 +377,43 @@ class Relay:
                     "text" if isinstance(reply, Text) else "markdown"
                 )  # a card without buttons is markdown
                 body = json.loads(base)
-                body[field]["content"] = cards.clip(body[field]["content"], 2030) + f"（{n}）"
+                mark = cards.invisible_mark(n - 1)
+                content = cards.clip(body[field]["content"], cards.MESSAGE_LIMIT - len(mark.encode()))
+                body[field]["content"] = content + mark
                 payload = cards.dumps(body)
         return payload
 
-    async def _send_one(self, row_id: int) -> None:
+    async def _send_one(self, row_id: int) -> ErrorClass | None:
+        """Send a row that needs more than its stored payload; returns the class of a failure (None: sent)."""
         with self.session_factory() as s:
             row = s.get(OutboxRow, row_id)
             if row is None or row.status != "sending":
-                return
+                return None
             kind, message, payload, recipient = row.kind, dict(row.message), row.payload, row.recipient
             if payload is None and kind in MESSAGE_KINDS + ("card_update",):
-                payload = self._render(s, row)
+                try:
+                    payload = self._render(s, row)
+                except SQLAlchemyError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - this row cannot be rendered: its problem only
+                    s.rollback()
+                    return self._failed(row_id, _our_error(exc))
                 if payload is not None:
                     row.payload = payload
                     s.commit()
         try:
             result = await self._call(kind, message, payload, recipient, row_id)
         except WeComError as exc:
-            self._failed(row_id, exc, permanent=not exc.transient)
-            return
+            return self._failed(row_id, exc)
         except (httpx.TransportError, httpx.TimeoutException) as exc:
-            self._failed(row_id, WeComError(-1, type(exc).__name__, transient=True), permanent=False)
-            return
+            return self._failed(row_id, WeComError(-1, type(exc).__name__, transient=True))
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a row that raises (a missing file, a bad message) is its own
+            return self._failed(row_id, _our_error(exc))
+        self._refused.clear()
         self._sent(row_id, result)
+        return None
 
     async def _call(self, kind: str, message: dict, payload: str | None, recipient: str, row_id: int) -> dict:
         if kind == "card_update":
@@ -310,7 +454,7 @@ class Relay:
         if kind == "schedule_del":
             await self.client.schedule_delete(message["schedule_id"])
             return {}
-        raise WeComError(0, f"unknown outbox kind {kind}")
+        raise ValueError(f"unknown outbox kind {kind}")
 
     def _sent(self, row_id: int, result: dict) -> None:
         now = self.clock.now()
@@ -328,32 +472,133 @@ class Relay:
                     promise.schedule_id = result["schedule_id"]
             s.commit()
 
-    def _failed(self, row_id: int, exc: WeComError, *, permanent: bool) -> None:
+    def _failed(self, row_id: int, exc: WeComError) -> ErrorClass:
+        """Record a failed send by the class of its error (module docstring); returns the class applied."""
+        with self.session_factory() as s:
+            found = s.execute(
+                select(OutboxRow.recipient, OutboxRow.kind).where(OutboxRow.id == row_id)
+            ).first()
+        recipient, kind = (found[0], found[1]) if found is not None else ("", "")
+        cls = exc.cls
+        calendar_off = cls is ErrorClass.CONFIG and exc.errcode == 48002 and kind in CALENDAR_KINDS
+        if calendar_off:  # the 日程 permission is off: calendar rows wait, messages go on
+            cls = ErrorClass.REQUEST
+        if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(recipient)):
+            cls = ErrorClass.CONFIG  # refused for everyone: the app's visible range, not this person
+        if cls is ErrorClass.CONFIG:
+            self._keep_for_later(row_id, exc)
+            self._start_pause(exc)
+            return cls
         now = self.clock.now()
         with writer_session(self.session_factory) as s:
             row = s.get(OutboxRow, row_id)
+            if row is None or row.status != "sending" or row.claimed_by != self.owner:
+                return cls  # our lease ran out and another relay took the row
             row.attempts += 1
             row.last_error = str(exc)[:500]
             row.lease_until = None
-            if permanent or now - row.created_at > GIVE_UP_AFTER:
+            backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** (row.attempts - 1)))
+            if cls is ErrorClass.UNEXPECTED:
+                row.strikes += 1
+                dead = row.strikes >= MAX_STRIKES
+            elif cls is ErrorClass.TRANSIENT:
+                dead = now - row.created_at > GIVE_UP_AFTER
+            elif cls is ErrorClass.RECIPIENT:
+                dead = now - row.created_at > RECIPIENT_GIVE_UP
+                backoff = RECIPIENT_RETRY
+                self._hold_recipient(s, row, exc, now)
+            elif calendar_off:
+                dead = now - row.created_at > RECIPIENT_GIVE_UP
+                backoff = RECIPIENT_RETRY
+                if not dead:
+                    day = now.astimezone(ORG_ZONE).date().isoformat()
+                    text = texts.ADMIN_CALENDAR_OFF.format(errcode=exc.errcode, fix=exc.kind.fix)
+                    self._to_admins(s, text, key=f"alert:calendar:{day}", now=now)
+            else:
+                dead = True
+            if dead:
                 row.status = "dead"
                 log.error("outbox %s dead after %s attempts: %s", row_id, row.attempts, exc)
-                self._alert_admins(s, row, now)
+                self._alert_admins(s, row, exc, now)
             else:
                 row.status = "pending"
-                row.next_try_at = now + min(MAX_BACKOFF, timedelta(seconds=2 ** (row.attempts - 1)))
+                row.next_try_at = now + backoff
+            s.commit()
+        return cls
+
+    def _app_wide(self, recipient: str) -> bool:
+        """81013 for APP_WIDE_REFUSALS different people with no successful send between: the app's visible
+        range is wrong (or empty), not one person's place in it."""
+        self._refused.add(recipient)
+        return len(self._refused) >= APP_WIDE_REFUSALS
+
+    def _keep_for_later(self, row_id: int, exc: WeComError) -> None:
+        """A row refused for the app's configuration: pending again, due at once, not charged an attempt."""
+        with writer_session(self.session_factory) as s:
+            s.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == row_id,
+                    OutboxRow.status == "sending",
+                    OutboxRow.claimed_by == self.owner,
+                )
+                .values(
+                    status="pending",
+                    lease_until=None,
+                    next_try_at=self.clock.now(),
+                    last_error=str(exc)[:500],
+                )
+            )
             s.commit()
 
-    def _alert_admins(self, s: Session, row: OutboxRow, now: datetime) -> None:
-        if row.dedupe_key.startswith("dead:"):
-            return  # never alert about an alert
+    def _hold_recipient(self, s: Session, row: OutboxRow, exc: WeComError, now: datetime) -> None:
+        """One person outside the app's visible range: their other pending rows wait with this one (each
+        would meet the same refusal), and the admins hear about it once a day per person."""
+        waiting = (OutboxRow.status == "pending") & (OutboxRow.next_try_at < now + RECIPIENT_RETRY)
+        ours = (OutboxRow.status == "sending") & (OutboxRow.claimed_by == self.owner)  # later in this lane
+        s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.recipient == row.recipient, OutboxRow.id != row.id, waiting | ours)
+            .values(status="pending", lease_until=None, next_try_at=now + RECIPIENT_RETRY),
+            execution_options={"synchronize_session": False},
+        )
+        if row.dedupe_key.startswith(ALERT_PREFIXES):
+            return  # never alert about an alert (an admin outside the range: the log says it)
+        log.error(
+            "WeCom refuses %s for %s (errcode %s): held, retried every 10 minutes",
+            row.recipient,
+            row.id,
+            exc.errcode,
+        )
+        text = texts.ADMIN_RECIPIENT_HIDDEN.format(
+            recipient=row.recipient, reason=exc.kind.reason, errcode=exc.errcode, fix=exc.kind.fix
+        )
+        day = now.astimezone(ORG_ZONE).date().isoformat()
+        self._to_admins(s, text, key=f"alert:hidden:{row.recipient}:{day}", now=now, skip=row.recipient)
+
+    def _alert_admins(self, s: Session, row: OutboxRow, exc: WeComError, now: datetime) -> None:
+        if row.dedupe_key.startswith(ALERT_PREFIXES):
+            return  # never alert about an alert (the log has it)
+        text = texts.ADMIN_DEAD_LETTER.format(
+            recipient=row.recipient,
+            reason=exc.kind.reason,
+            error=row.last_error or "",
+            fix=(exc.kind.fix + "。") if exc.kind.fix else texts.ADMIN_DEAD_FIX_DEFAULT,
+        )
+        self._to_admins(s, text, key=f"dead:{row.id}", now=now)
+
+    @staticmethod
+    def _to_admins(s: Session, text: str, *, key: str, now: datetime, skip: str | None = None) -> None:
+        """One alert row per admin (`key:<admin>`): sent like any other row, so the failing one never
+        holds it back."""
         for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
-            text = texts.ADMIN_DEAD_LETTER.format(recipient=row.recipient, error=row.last_error or "")
+            if admin == skip:
+                continue
             outbox.enqueue(
                 s,
                 recipient=admin,
                 message={"kind": "text", "content": text},
-                dedupe_key=f"dead:{row.id}:{admin}",
+                dedupe_key=f"{key}:{admin}",
                 now=now,
             )
 
@@ -441,6 +686,12 @@ def _digest_chunks(rows: list[OutboxRow]):  # noqa: ANN202
         size += n
     if chunk:
         yield chunk, lines
+
+
+def _our_error(exc: Exception) -> WeComError:
+    """An exception of our own while preparing or sending one row: counted like an unreadable answer."""
+    log.error("outbox row raised %s: %s", type(exc).__name__, exc, exc_info=exc)
+    return WeComError(UNEXPECTED, f"{type(exc).__name__}: {exc}")
 
 
 def payload_of(row: OutboxRow) -> dict:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.emulator.faults import Fault
 from bot.wecom import relay as sender
+from bot.wecom import render as cards
 from handlers import texts
 from handlers.messages import Button, Card, Text
 from storage import outbox
@@ -67,19 +68,57 @@ def test_thirty_percent_failures_every_message_delivered_once(db_url, tmp_path, 
     assert len(h.wecom.faults_injected) > 50  # the failures really happened
 
 
-def test_permanent_error_is_dead_and_admins_are_alerted(db_url, tmp_path, redis_server, clock):
+def test_a_permanent_error_parks_the_row_and_admins_are_alerted(db_url, tmp_path, redis_server, clock):
+    """A request WeCom refuses for good (here a card whose task_id was used already: 40058) is parked at once,
+    every admin is told, and the recipient's other messages go out."""
     h = Harness(db_url, tmp_path, redis_server, clock)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
+        for i in range(2):
+            outbox.enqueue(
+                s,
+                recipient="rep01",
+                dedupe_key=f"card:{i}",
+                now=clock.now(),
+                message=Card(
+                    title=f"审批{i}", task_id="same-task", buttons=[Button("通过", "appr:ok:1")]
+                ).to_dict(),
+            )
+        s.commit()
     _enqueue(h, "rep01", 1)
-    h.wecom.fail_next(1, Fault.NO_RECIPIENT, paths=["message/send"])
     h.tick()
     h.tick()
     with h.session_factory() as s:
-        row = s.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == "t:rep01:0")).one()
-        assert row.status == "dead" and "81013" in row.last_error
+        row = s.scalars(select(OutboxRow).where(OutboxRow.dedupe_key == "card:1")).one()
+        assert row.status == "dead" and "40058" in row.last_error
+    assert _statuses(h) == Counter({"sent": 3, "dead": 1})  # the first card, the text, the admin's alert
     alert = [t for t in h.texts("admin") if t.startswith("【发送失败告警】")]
     assert len(alert) == 1 and "rep01" in alert[0]
+
+
+def test_a_person_outside_the_visible_range_is_held_and_sent_after_the_fix(
+    db_url, tmp_path, redis_server, clock
+):
+    """81013 for one person while others are reached (it used to park the message for good): that person's
+    messages wait, the admins are told once, and everything arrives once the console is fixed."""
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    h.wecom.users = {"admin", "sup01", "rep02"}  # rep01 left out of the app's visible range
+    _enqueue(h, "rep01", 3)
+    _enqueue(h, "rep02", 1)
+    _run(h, minutes=2)
+    assert h.texts("rep02") == ["提醒 t0"] and h.texts("rep01") == []
+    with h.session_factory() as s:
+        held = s.scalars(select(OutboxRow).where(OutboxRow.recipient == "rep01")).all()
+    assert {r.status for r in held} == {"pending"}
+    assert len(h.wecom.calls_to("message/send")) <= 4  # one refusal held all three of rep01's rows
+    alert = [t for t in h.texts("admin") if t.startswith("【发送失败告警】")]
+    assert len(alert) == 1 and "rep01" in alert[0] and "可见范围" in alert[0]
+    h.wecom.users.add("rep01")  # the admin adds rep01 to the visible range
+    _run(h, minutes=10)
+    assert h.texts("rep01") == ["提醒 t0", "提醒 t1", "提醒 t2"]
+    assert len([t for t in h.texts("admin") if t.startswith("【发送失败告警】")]) == 1
 
 
 def test_burst_of_100_to_one_person_stays_under_the_limit_and_loses_nothing(
@@ -229,11 +268,17 @@ def test_no_one_gets_more_than_the_hourly_limit(db_url, tmp_path, redis_server, 
     assert h.wecom.dropped == []
 
 
-def test_identical_messages_to_one_person_are_numbered_so_none_is_swallowed(
+def _seen(content: str) -> str:
+    """What a person sees: the text without default-ignorable characters."""
+    return "".join(c for c in content if c not in cards.INVISIBLE)
+
+
+def test_identical_messages_to_one_person_all_arrive_without_a_visible_counter(
     db_url, tmp_path, redis_server, clock
 ):
-    """WeCom's duplicate check drops an identical message within 30 minutes: the 2nd, 3rd, 4th get
-    （2）（3）（4）, also when rendered in one round."""
+    """WeCom's duplicate check drops an identical message within 30 minutes: the 2nd, 3rd, 4th differ only
+    by invisible characters (they used to carry 「（2）」「（3）」「（4）」), also when rendered in one round,
+    while a retry of one of them is still the same bytes and deduplicated."""
     h = Harness(db_url, tmp_path, redis_server, clock)
     with h.session_factory() as s:
         for i in range(3):
@@ -256,6 +301,14 @@ def test_identical_messages_to_one_person_are_numbered_so_none_is_swallowed(
             now=clock.now(),
         )
         s.commit()
+    h.wecom.fail_next(1, Fault.TIMEOUT, paths=["message/send"])  # delivered, the answer lost: resent
     h.tick()
-    assert h.texts("rep01") == ["请补拍照片", "请补拍照片（2）", "请补拍照片（3）", "请补拍照片（4）"]
-    assert h.wecom.duplicates == [] and h.wecom.dropped == []
+    clock.advance(seconds=5)
+    h.tick()
+    got = h.texts("rep01")
+    assert [_seen(t) for t in got] == ["请补拍照片"] * 4
+    assert len(set(got)) == 4 and got[0] == "请补拍照片"
+    assert not any("（" in t for t in got)
+    assert len(h.wecom.duplicates) == 1  # the retry of the 4th: the same bytes, dropped by WeCom
+    assert h.wecom.dropped == []
+    assert _statuses(h) == Counter({"sent": 4})

@@ -8,7 +8,7 @@ server, WeCom emulated on loopback.
 - Redis killed mid-stream (and WeCom invalidating the access token meanwhile): the service carries on with
   a process-local token, nothing is lost.
 
-Work a process had claimed when the database vanished keeps its lease (60 s inbox, 120 s outbox); one tick
+Work a process had claimed when the database vanished keeps its lease (15 s, no longer renewed); one tick
 "three minutes later" (in this process, as `sweep --once --now` would) stands for that wait.
 """
 
