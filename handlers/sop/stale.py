@@ -311,26 +311,41 @@ def _followed_by_touch(ctx: Ctx, timer: TimerRow, customer: CustomerRow) -> None
     )
 
 
-def on_followed_reason(ctx: Ctx, event: Inbound) -> bool | None:
-    """The owner's answer to 「怎么跟进的」 after 已跟进 without a recorded touch."""
-    said = text_of(event)
-    if said is None:
-        return pass_on(ctx, event)  # a photo or a location: not an answer (a check-in is a touch anyway)
-    data = dict(ctx.state_data)
+def _typed_answer(
+    ctx: Ctx, said: str, *, prefix: str, cancelled: str, empty: str
+) -> tuple[TimerRow, CustomerRow, str] | None:
+    """The owner's typed answer to a question about a stale card (怎么跟进的 / 延后原因): the card's timer, its
+    customer and the answer; None when the answer cancels, is empty (asked again) or the card is gone."""
     if said in CANCEL_WORDS:
         resume(ctx)
-        ctx.reply(Text(content=T.FOLLOWED_HOW_CANCELLED))
+        ctx.reply(Text(content=cancelled))
         return None
-    how = said.removeprefix("已跟进").strip(" :：,，")
-    if not how:
-        ctx.reply(Text(content=T.FOLLOWED_HOW_EMPTY))
+    answer = said.removeprefix(prefix).strip(" :：,，")
+    if not answer:
+        ctx.reply(Text(content=empty))
         return None
+    data = dict(ctx.state_data)
     resume(ctx)
     timer = ctx.session.get(TimerRow, int(data.get("timer_id", 0)))
     customer = ctx.session.get(CustomerRow, timer.subject_id) if timer is not None else None
     if timer is None or customer is None:
         ctx.reply(Text(content=T.NOT_FOUND))
         return None
+    return timer, customer, answer
+
+
+def on_followed_reason(ctx: Ctx, event: Inbound) -> bool | None:
+    """The owner's answer to 「怎么跟进的」 after 已跟进 without a recorded touch."""
+    said = text_of(event)
+    if said is None:
+        return pass_on(ctx, event)  # a photo or a location: not an answer (a check-in is a touch anyway)
+    data = dict(ctx.state_data)
+    answered = _typed_answer(
+        ctx, said, prefix="已跟进", cancelled=T.FOLLOWED_HOW_CANCELLED, empty=T.FOLLOWED_HOW_EMPTY
+    )
+    if answered is None:
+        return None
+    timer, customer, how = answered
     code = data.get("response_code")
     if code:
         ctx.reply(CardUpdate(response_code=code, replace_name=T.FOLLOWED_LABEL))
@@ -418,20 +433,12 @@ def on_snooze_reason(ctx: Ctx, event: Inbound) -> bool | None:
     if said is None:
         return pass_on(ctx, event)  # a photo or a location: not an answer
     data = dict(ctx.state_data)
-    if said in CANCEL_WORDS:
-        resume(ctx)
-        ctx.reply(Text(content=T.SNOOZE_CANCELLED))
+    answered = _typed_answer(
+        ctx, said, prefix="延后", cancelled=T.SNOOZE_CANCELLED, empty=T.SNOOZE_REASON_EMPTY
+    )
+    if answered is None:
         return None
-    reason = said.removeprefix("延后").strip(" :：,，")
-    if not reason:
-        ctx.reply(Text(content=T.SNOOZE_REASON_EMPTY))
-        return None
-    resume(ctx)
-    timer = ctx.session.get(TimerRow, int(data.get("timer_id", 0)))
-    customer = ctx.session.get(CustomerRow, timer.subject_id) if timer is not None else None
-    if timer is None or customer is None:
-        ctx.reply(Text(content=T.NOT_FOUND))
-        return None
+    timer, customer, reason = answered
     if _episode_over(ctx, timer):
         ctx.reply(Text(content=T.STALE_ALREADY))
         return None
