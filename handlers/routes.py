@@ -41,6 +41,7 @@ TEXT_COMMANDS = (
     (r"^(日历订阅|订阅日历|我的日历)$", calendar_link.on_calendar_link),
     (r"^(通过|同意|驳回)(\s|#|[:：,，]|$)", approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
+    (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),

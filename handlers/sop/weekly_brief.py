@@ -21,10 +21,11 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from core.markup import escape_md
+from core.roles import MANAGERS
 from core.sop import times as sop_times
 from handlers.context import Ctx
 from handlers.links.dashboard import dashboard_url
-from handlers.messages import Image, Markdown
+from handlers.messages import Image, Inbound, Markdown, Text
 from handlers.sop.policy import FireResult, policy_of
 from storage import people, timers
 from storage.files import private_dir, tighten
@@ -203,3 +204,32 @@ def summary_text(brief: metrics.WeeklyBrief, url: str | None, *, image_failed: b
         lines.pop(-2)
         text = "\n".join(lines)
     return text
+
+
+BRIEF_COMING = "正在生成你的周报（上周的数据），马上发给你。"
+BRIEF_FOR_MANAGERS = (
+    "周报是发给主管和经理的。想看自己的数字，可以直接问，例如「我这个月拜访完整率多少」「我的待办」。"
+)
+
+
+def on_brief_request(ctx: Ctx, event: Inbound) -> bool | None:
+    """「周报」: the asker's weekly brief now — the same brief as Monday's, as a timer due at once (the tick that
+    handles this message fires it), so the picture is rendered where every brief is. At most one a minute."""
+    if ctx.user is None or ctx.user.role not in MANAGERS:
+        ctx.reply(Text(content=BRIEF_FOR_MANAGERS))
+        return None
+    day = sop_times.local_day(ctx.now, policy_of(ctx)).isoformat()
+    timers.schedule(
+        ctx.session,
+        kind=KIND_TO,
+        business_key=f"{KIND}:asked:{ctx.userid}:{int(ctx.now.timestamp()) // 60}",
+        subject_type="user",
+        subject_id=ctx.userid,
+        due_at=ctx.now,
+        now=ctx.now,
+        payload={"week": day, "userid": ctx.userid},
+        actor=ctx.userid,
+        reason=ctx.source,
+    )
+    ctx.reply(Text(content=BRIEF_COMING))
+    return None
