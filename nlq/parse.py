@@ -71,10 +71,29 @@ def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpe
         raise Refused("问题是空的。")
     try:
         toks = scan(text, vocab=vocab, now=now)
+        me = vocab.users.get(asker)
+        return _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS).spec()
     except Unreadable as exc:
         raise Refused(f"没看懂「{exc.leftover.replace(' ', '')}」，这不在我能回答的指标和条件里。") from None
-    me = vocab.users.get(asker)
-    return _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS).spec()
+    except ValidationError as exc:  # a number out of what the layer defines (1999年, NPS>1001, 最近4000天)
+        raise Refused(out_of_range(exc)) from None
+
+
+# what a value outside QuerySpec's bounds means, in words (field name in pydantic's error → the sentence)
+OUT_OF_RANGE = {
+    "year": "年份只能在2000年到2100年之间。",
+    "month": "月份只能是1到12月。",
+    "amount": "时间跨度最长3650天（约10年）。",
+    "value": "NPS 是 0 到 100 之间的分数，这个数字超出了范围。",
+}
+
+
+def out_of_range(exc: ValidationError) -> str:
+    for err in exc.errors():
+        for part in reversed(err.get("loc", ())):
+            if part in OUT_OF_RANGE:
+                return "这个问题里的数字超出了能回答的范围：" + OUT_OF_RANGE[str(part)]
+    return "这个问题里有超出范围的数字，请换一个数再问。"
 
 
 class _Reader:
