@@ -171,7 +171,9 @@ def tick_steps(rt: Runtime) -> tuple[Step, ...]:
         ),
         Step(
             "gps retention",
-            retention.make_sweep(sf, clock, retain_days=s.GPS_RETENTION_DAYS),
+            retention.make_sweep(
+                sf, clock, retain_days=s.GPS_RETENTION_DAYS, message_retain_days=s.MESSAGE_RETENTION_DAYS
+            ),
             every_s=HOUSEKEEPING_S,
         ),
         Step("idle visits", lambda: close_idle_visits(sf, clock), every_s=HOUSEKEEPING_S),

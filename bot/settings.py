@@ -60,7 +60,9 @@ class Settings(StoreSettings):
     REDIS_URL: str | None = None
     WECOM_MAX_CLOCK_SKEW: int = Field(default=300, ge=0)
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
-    GPS_RETENTION_DAYS: int = Field(default=180, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
+    GPS_RETENTION_DAYS: int = Field(default=180, ge=1)
+    # what people wrote and were sent (inbox/outbox bodies); the rows stay for audit
+    MESSAGE_RETENTION_DAYS: int = Field(default=90, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
     DEBUG_API_DOCS: bool = False  # development only: serve FastAPI's /openapi.json, /docs and /redoc
 
     @field_validator("WECOM_AES_KEY")

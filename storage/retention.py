@@ -18,6 +18,10 @@ needs, and the customer's address is not the rep's whereabouts.
 One audit row per call (per batch when `limit` is given) carries the counts — not one row per visit.
 Calls are idempotent: a second call finds nothing left to change and writes no audit row.
 
+Message bodies: `purge_message_bodies` drops what people wrote (inbox events) and were sent (outbox messages and
+their rendered payloads) once the rows are finished and older than `message_retain_days` (MESSAGE_RETENTION_DAYS,
+default 90); the rows stay, so their dedupe keys, statuses and times still audit what happened.
+
 `sweep(session_factory, clock)` is the form a worker's tick runs (a step of bot/bootstrap.py's tick):
 at most once a day (a marker in org_config, read with one primary-key lookup), in batches of `BATCH` rows
 per transaction.
@@ -30,14 +34,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Numeric, and_, cast, func, or_, select
+from sqlalchemy import Float, Numeric, Text, and_, cast, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage import audit
 from storage.db import writer_session
-from storage.models import AuditRow, InboxRow, OrgConfigRow, PhotoRow, VisitRow
+from storage.models import AuditRow, InboxRow, OrgConfigRow, OutboxRow, PhotoRow, VisitRow
 
 RETAIN_DAYS = 180
+MESSAGE_RETAIN_DAYS = (
+    90  # inbox and outbox bodies (what people wrote and were sent): the rows stay, for audit
+)
+PURGED: dict[str, Any] = {"purged": True}
 BATCH = 500
 MARKER_KEY = "retention_gps"
 ACTOR = "system:retention"
@@ -233,6 +241,7 @@ def sweep(
     retain_days: int = RETAIN_DAYS,
     coarsen_to_m: float | None = None,
     batch: int = BATCH,
+    message_retain_days: int = MESSAGE_RETAIN_DAYS,
 ) -> int:
     """Purge once a day: returns rows changed (0 when it already ran in the last 24 hours)."""
     now = clock.now()
@@ -262,7 +271,67 @@ def sweep(
             s.commit()
         total += sum(counts.values())
         if all(n < batch for n in counts.values()) or not any(counts.values()):
+            break
+    while True:
+        with writer_session(session_factory) as s:
+            counts = purge_message_bodies(s, now=now, retain_days=message_retain_days, limit=batch)
+            s.commit()
+        total += sum(counts.values())
+        if all(n < batch for n in counts.values()):
             return total
+
+
+def purge_message_bodies(
+    session: Session, *, now: datetime, retain_days: int = MESSAGE_RETAIN_DAYS, limit: int | None = None
+) -> dict[str, int]:
+    """Drop the bodies of inbox events handled and outbox rows finished more than `retain_days` ago: the event
+    and the message become {"purged": true}, the rendered payload None. The rows themselves stay (their keys
+    still deduplicate, their status and times still audit what happened); one audit row carries the counts."""
+    cutoff = now - timedelta(days=retain_days)
+    short = 20  # a purged body is '{"purged": true}': anything longer still holds a message
+    inbox_ids = list(
+        session.scalars(
+            select(InboxRow.id)
+            .where(
+                InboxRow.status.in_(("done", "failed")),
+                InboxRow.received_at < cutoff,
+                func.length(cast(InboxRow.event, Text)) > short,
+            )
+            .order_by(InboxRow.id)
+            .limit(limit)
+        )
+    )
+    outbox_ids = list(
+        session.scalars(
+            select(OutboxRow.id)
+            .where(
+                OutboxRow.status.in_(("sent", "dead", "merged")),
+                OutboxRow.created_at < cutoff,
+                or_(OutboxRow.payload.is_not(None), func.length(cast(OutboxRow.message, Text)) > short),
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+    )
+    if inbox_ids:
+        session.execute(update(InboxRow).where(InboxRow.id.in_(inbox_ids)).values(event=PURGED))
+    if outbox_ids:
+        session.execute(
+            update(OutboxRow).where(OutboxRow.id.in_(outbox_ids)).values(message=PURGED, payload=None)
+        )
+    counts = {"inbox": len(inbox_ids), "outbox": len(outbox_ids)}
+    if any(counts.values()):
+        audit.record(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="purge",
+            entity="messages",
+            entity_id=cutoff.date().isoformat(),
+            after={**counts, "cutoff": cutoff.isoformat(), "retain_days": retain_days},
+            reason="message retention",
+        )
+    return counts
 
 
 def _ran_recently(value: dict[str, Any] | None, now: datetime) -> bool:
