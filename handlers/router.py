@@ -115,6 +115,9 @@ class Router:
             else:
                 ctx.reply(TextReply(content=texts.UNKNOWN_USER.format(userid=ctx.userid)))
             return
+        if not ctx.user.active:  # deactivated: nothing but that word
+            ctx.reply(TextReply(content=texts.DEACTIVATED))
+            return
         if isinstance(event, CardClick):
             action, _ = parse_card_key(event.key)
             handler = self.card_actions.get(action) if action is not None else None

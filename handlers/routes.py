@@ -10,7 +10,7 @@ firing books the next). handlers/router.py builds the `Router` and refuses a key
 from __future__ import annotations
 
 from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored, VisitCompleted
-from handlers import ask, welcome
+from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
 from handlers.dialog import DialogState as S
 from handlers.links import calendar as calendar_link
@@ -41,6 +41,7 @@ TEXT_COMMANDS = (
     (r"^(日历订阅|订阅日历|我的日历)$", calendar_link.on_calendar_link),
     (r"^(通过|同意|驳回)(\s|#|[:：,，]|$)", approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
+    (people_admin.PATTERN, people_admin.on_activation),
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
 )
 CARD_ACTIONS = (

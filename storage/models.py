@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -79,6 +81,8 @@ class UserRow(Base):
     manager_userid: Mapped[str | None] = mapped_column(Id, index=True)
     region: Mapped[str | None] = mapped_column(String(32))
     city: Mapped[str | None] = mapped_column(String(32))
+    # False: deactivated (left the company): no chat, no calendar feed, no dashboard link — at once
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class CustomerRow(Base):

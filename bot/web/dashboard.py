@@ -33,6 +33,7 @@ from storage import read_audit
 from storage import scorecard as scorecard_repo
 from storage.metrics import drill as metrics_drill
 from storage.metrics import figures as metrics
+from storage.models import UserRow
 
 DEFAULT_PERIOD = "this_month"
 EXPIRED = "链接已过期。请在企业微信中向助手发送「看板」获取新的链接。"
@@ -63,6 +64,9 @@ def make_dashboard_router(
             userid, _ = read_token(key, token, now=now)
         except TokenError as exc:
             return None, _deny(EXPIRED if exc.reason == "expired" else INVALID)
+        person = session.get(UserRow, userid)
+        if person is None or not person.active:  # deactivated: every link stops at once
+            return None, _deny(UNKNOWN)
         people = metrics.load_people(session)
         viewer = metrics.viewer_for(people, userid)
         if viewer is None:

@@ -155,7 +155,8 @@ def make_ics_router(
         if not ics_token.verify(key, userid, token):
             return Response(status_code=404)
         with session_factory() as s:
-            if s.get(UserRow, userid) is None:
+            user = s.get(UserRow, userid)
+            if user is None or not user.active:  # deactivated: the feed stops at once
                 return Response(status_code=404)
             now = clock.now()
             body = render_calendar(feed_events(s, userid, now=now), name=T.ICS_CALENDAR_NAME, now=now)

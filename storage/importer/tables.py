@@ -179,6 +179,20 @@ def choice(values: dict[str, str]) -> Parser:
     return parse
 
 
+YES = ("yes", "y", "true", "1", "是", "在职", "启用", "正常")
+NO = ("no", "n", "false", "0", "否", "离职", "停用", "已离职")
+
+
+def yes_no(value: Any) -> bool:
+    """在职 / 离职 (是/否, yes/no, 1/0, 启用/停用)."""
+    word = as_text(value).strip().lower()
+    if word in YES:
+        return True
+    if word in NO:
+        return False
+    raise CellError(f"应为 是/否（在职/离职，yes/no）之一，实际为{shown(value)}")
+
+
 MULTI_SPLIT = re.compile(r"[;；]")
 
 
@@ -341,6 +355,7 @@ TABLES: tuple[Table, ...] = (
             _id("manager_userid", "上级账号", required=False, ref="users"),
             Column("region", "大区", text(32)),
             Column("city", "城市", text(32)),
+            Column("active", "在职", yes_no, default=True),
         ),
         check=_check_user,
     ),

@@ -1,0 +1,65 @@
+"""「停用 账号」/「启用 账号」: an admin deactivates a person who left (or restores one), in chat.
+
+A deactivated person gets no answer in chat and their calendar feed and dashboard links stop working at once
+(bot/web checks `users.active` on every request). Their customers, promises and timers stay with them until a
+manager hands them over. Every change is audited with before and after.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.roles import Role
+from handlers.context import Ctx
+from handlers.messages import Inbound, Text, text_of
+from storage import audit
+from storage.models import UserRow
+
+PATTERN = r"^\s*(停用|启用|恢复)\s*(账号|人员|用户)?\s*\S+"
+_PARSE = re.compile(r"^\s*(停用|启用|恢复)\s*(?:账号|人员|用户)?\s*(\S+)\s*$")
+
+ONLY_ADMIN = "只有管理员可以停用或启用账号。"
+USAGE = "请这样写：停用 账号（例如：停用 rep05），或 启用 账号。"
+NO_SUCH = "没有找到账号「{userid}」。"
+NOT_SELF = "不能停用自己的账号。"
+DONE_OFF = "已停用 {name}（{userid}）：不再回复这个账号，日历订阅和看板链接已失效。他名下的客户仍在原处，请安排交接。"
+DONE_ON = "已启用 {name}（{userid}）。"
+ALREADY = "{name}（{userid}）已经是{state}状态。"
+
+
+def on_activation(ctx: Ctx, event: Inbound) -> bool | None:
+    if ctx.user is None or ctx.user.role != Role.ADMIN.value:
+        ctx.reply(Text(content=ONLY_ADMIN))
+        return None
+    m = _PARSE.match(text_of(event) or "")
+    if m is None:
+        ctx.reply(Text(content=USAGE))
+        return None
+    turn_on, userid = m.group(1) != "停用", m.group(2)
+    person = ctx.session.get(UserRow, userid)
+    if person is None:
+        ctx.reply(Text(content=NO_SUCH.format(userid=userid)))
+        return None
+    if not turn_on and userid == ctx.userid:
+        ctx.reply(Text(content=NOT_SELF))
+        return None
+    if person.active == turn_on:
+        ctx.reply(
+            Text(content=ALREADY.format(name=person.name, userid=userid, state="启用" if turn_on else "停用"))
+        )
+        return None
+    before = audit.snapshot(person)
+    person.active = turn_on
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=ctx.userid,
+        action="activate" if turn_on else "deactivate",
+        entity="user",
+        entity_id=userid,
+        before=before,
+        after=audit.snapshot(person),
+        reason=ctx.source,
+    )
+    ctx.reply(Text(content=(DONE_ON if turn_on else DONE_OFF).format(name=person.name, userid=userid)))
+    return None
