@@ -325,7 +325,7 @@ def purge_message_bodies(
             session,
             at=now,
             actor=ACTOR,
-            action="purge",
+            action="purge_messages",
             entity="messages",
             entity_id=cutoff.date().isoformat(),
             after={**counts, "cutoff": cutoff.isoformat(), "retain_days": retain_days},
