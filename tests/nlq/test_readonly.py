@@ -99,9 +99,18 @@ def test_a_question_past_the_time_limit_is_refused_not_raised(eval_factory):
     from nlq.vocab import load_vocab
 
     with eval_factory() as s:
-        if s.get_bind().dialect.name != "sqlite":
-            pytest.skip("SQLite interrupts by a deadline; a 1 ms PostgreSQL timeout may or may not fire")
         vocab = load_vocab(s)
-        answer = ask(s, asker="dir", question="超过72小时未更新的客户", now=NOW, vocab=vocab, timeout_s=1e-9)
+        if s.get_bind().dialect.name == "sqlite":  # SQLite interrupts by a deadline, however early
+            answer = ask(
+                s, asker="dir", question="超过72小时未更新的客户", now=NOW, vocab=vocab, timeout_s=1e-9
+            )
+        else:  # PostgreSQL: the question waits on a table another transaction holds, past its statement timeout
+            s.rollback()  # the vocabulary's read holds a share lock on customers until its transaction ends
+            with s.get_bind().connect() as locker:
+                locker.execute(text("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE"))
+                answer = ask(
+                    s, asker="dir", question="超过72小时未更新的客户", now=NOW, vocab=vocab, timeout_s=0.2
+                )
+                locker.rollback()
         assert answer["kind"] == "refusal" and "太久" in answer["reason"]
         assert ask(s, asker="dir", question="超过72小时未更新的客户", now=NOW, vocab=vocab)["kind"] == "list"
