@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from core.roles import MANAGERS
+from nlq.calendar_words import join
 from nlq.describe import GROUP_WORDS
 from nlq.guard import refusal_reason
 from nlq.normalize import normalize
@@ -72,7 +73,7 @@ def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpe
     try:
         toks = scan(text, vocab=vocab, now=now)
         me = vocab.users.get(asker)
-        return _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS).spec()
+        return _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS, now=now).spec()
     except Unreadable as exc:
         raise Refused(f"没看懂「{exc.leftover.replace(' ', '')}」，这不在我能回答的指标和条件里。") from None
     except ValidationError as exc:  # a number out of what the layer defines (1999年, NPS>1001, 最近4000天)
@@ -97,7 +98,8 @@ def out_of_range(exc: ValidationError) -> str:
 
 
 class _Reader:
-    def __init__(self, toks: list[Tok], asker: str, *, sees_only_self: bool):
+    def __init__(self, toks: list[Tok], asker: str, *, sees_only_self: bool, now: datetime):
+        self.now = now
         self.toks = toks
         self.asker = asker
         self.sees_only_self = sees_only_self
@@ -111,6 +113,7 @@ class _Reader:
 
     # --- the steps -------------------------------------------------------------------------------
     def spec(self) -> QuerySpec:
+        self._join_ranges()
         self._early_refusals()
         entity, figure, main, rank_tok = self._what()
         periods = self._bind_periods(entity, main, rank_tok)
@@ -141,6 +144,31 @@ class _Reader:
         ):
             raise Refused("「前N个」要说明按什么排，例如「NPS最高的5个客户」「销售额前10的客户」。")
         return spec
+
+    def _join_ranges(self) -> None:
+        """period 到 period → one period from the start of the first to the end of the second."""
+        out: list[Tok] = []
+        i = 0
+        while i < len(self.toks):
+            t = self.toks[i]
+            if (
+                t.kind == "period"
+                and i + 2 < len(self.toks)
+                and self.toks[i + 1].kind == "range"
+                and self.toks[i + 2].kind == "period"
+            ):
+                last = self.toks[i + 2]
+                joined = join(t.val, last.val, now=self.now)
+                if joined.end is not None and joined.start is not None and joined.end <= joined.start:
+                    raise Refused("时间范围的结束早于开始，请检查「到」前后的时间。")
+                out.append(Tok("period", t.start, last.end, joined))
+                i += 3
+                continue
+            if t.kind == "range":
+                raise Refused("「到」的前后要各有一个时间，例如「9月到10月」「11月1号到11月15号」。")
+            out.append(t)
+            i += 1
+        self.toks = out
 
     def _early_refusals(self) -> None:
         for t in self.of("team"):  # 周杰团队 / 周杰的下属: another person's team is not a defined scope word

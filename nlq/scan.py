@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from nlq import calendar_words as CW
 from nlq import lexicon as L
 from nlq.spec import NpsCondition, Period, TouchCondition
 from nlq.timewords import PERIOD_PATTERNS, match_period, span_of
@@ -218,9 +219,14 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
         ),
     )
     s.take(L.SLEEP_BARE, "sleep_bare")
-    # periods
+    # periods: v2's calendar words first (a day before its month, 上上周 before 上周), then v1's, then 16号
+    for rx in CW.PATTERNS[:-1]:
+        s.take(rx, "period", lambda m: CW.match(m, now=now) or _SKIP)
     for rx in PERIOD_PATTERNS:
         s.take(rx, "period", lambda m: match_period(m, now=now) or _SKIP)
+    s.take(CW.PATTERNS[-1], "period", lambda m: CW.match(m, now=now) or _SKIP)
+    s.take(CW.RANGE_FROM, None)
+    s.take(CW.RANGE_JOINT, "range")
     # ranking, limits, groups
     s.take(
         rf"{L.TOP_SUPER}(?:的)?({L.GROUP_NOUNS_RE})?",
