@@ -100,6 +100,7 @@ def out_of_range(exc: ValidationError) -> str:
 class _Reader:
     def __init__(self, toks: list[Tok], asker: str, *, sees_only_self: bool, now: datetime):
         self.now = now
+        self.measure_extra: dict[str, Any] = {}
         self.toks = toks
         self.asker = asker
         self.sees_only_self = sees_only_self
@@ -208,8 +209,9 @@ class _Reader:
         if rank_tok is not None and rest:
             raise Refused("一次只能问一个指标，请分开问。")
         self._my_own_acts(rest[0].val[0] if rest else "customers")
+        self.measure_extra = rest[0].val[2] if rest and len(rest[0].val) > 2 else {}
         if rest:
-            entity, figure = rest[0].val
+            entity, figure = rest[0].val[:2]
             return entity, figure, rest[0], None
         if rank_tok is not None:
             return "customers", "list", None, rank_tok
@@ -317,7 +319,7 @@ class _Reader:
             "orders": [],
             "touches": [],
         }
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = dict(self.measure_extra)
         c["status"] = self._status(entity, periods, c)
         for t in self.of("nps"):
             c["nps"].extend(t.val)
@@ -349,7 +351,9 @@ class _Reader:
                 c["ticket_timeout"] = EventCondition(period=periods.get(id(t)))
         overdue = self.of("overdue")
         if entity == "contracts" and not overdue and not self._measure_is("contracts", "outstanding"):
-            raise Refused("合同只能问回款逾期的，例如「逾期未回款的合同有多少」。")
+            extra["contract_scope"] = "all"  # v2: 合同 by signed_on, 合同金额, 欠款 over every contract
+        if entity == "contracts" and overdue:
+            extra.pop("contract_scope", None)
         for t in overdue:
             if entity != "contracts":
                 c["overdue"] = EventCondition(period=periods.get(id(t)))

@@ -177,8 +177,10 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.STATUS_ALL, "status_all")
     s.take(L.STATUS_ACTIVE, "status_active")
     # measures
-    for pat, entity, figure in L.MEASURES:
-        s.take(pat, "measure", lambda m, e=entity, f=figure: (e, f))
+    for entity_figure in L.MEASURES:
+        pat, entity, figure = entity_figure[:3]
+        extra = entity_figure[3] if len(entity_figure) > 3 else None  # type: ignore[misc]
+        s.take(pat, "measure", lambda m, e=entity, f=figure, x=extra: (e, f, x) if x else (e, f))
     # touches with an age or a window
     s.take(
         L.LONGEST_UNTOUCHED,
