@@ -7,6 +7,7 @@ by later ones, and whatever no pattern consumes and is not a filler word makes t
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from nlq.timewords import UNIT_RE
 
@@ -97,7 +98,7 @@ TOUCH_POS = r"(?:有|被)(跟进|互动|联系|拜访|回访)(?:过|了)?|(跟�
 ALL_CONTRACTS = {"contract_scope": "all"}
 SHOP = r"(?:客户|门店|店铺|店|家)"
 # (pattern, entity, figure[, extra QuerySpec fields]) — longest and most specific first
-MEASURES: list[tuple[str, str, str] | tuple[str, str, str, dict[str, str]]] = [
+MEASURES: list[tuple[str, str, str] | tuple[str, str, str, dict[str, Any]]] = [
     (r"(?:商机)?(?:转化)?漏斗(?:的)?完整率|商机转化漏斗", "opportunities", "funnel_rate"),
     (r"赢单率|成交率|胜率|赢率", "opportunities", "win_rate"),
     (r"客单价|平均(?:每单|订单)金额|平均客单", "orders", "avg_order_value"),
@@ -126,6 +127,13 @@ MEASURES: list[tuple[str, str, str] | tuple[str, str, str, dict[str, str]]] = [
         r"|签到(?:的)?(?:总)?(?:次数|数量|数)|签到(?:了|过)?(?:多少|几)(?:次|回)?|签到(?=最多|最少)",
         "visits",
         "count",
+    ),
+    (
+        r"(?:服务)?(?:响应)?超时(?:的)?(?:工单|服务单|投诉|售后单)(?:总)?(?:数量|个数|数)?(?:有)?(?:(?:多少|几)(?:个|单|张|次)?)?"
+        r"|(?:服务)?响应超时(?:了)?(?:的)?(?:多少|几)(?:个|单|张|次)|(?:工单|服务单|投诉|售后单)超时(?:了)?(?:的)?(?:多少|几)(?:个|单|张)?",
+        "tickets",
+        "count",
+        {"timeout_only": True},
     ),
     (
         r"逾期(?:未回款|未付款?|欠款)?(?:的)?(?:总)?金额|回款逾期(?:的)?(?:总)?金额|逾期(?:的)?欠款|逾期的钱|逾期(?:未回)?(?:的)?款项",
@@ -196,8 +204,8 @@ SUPERLATIVES = {
     "最差": False,
 }
 SUPER_RE = "|".join(SUPERLATIVES)
-TOP_SUPER = rf"({SUPER_RE})(?:的)?{N}(?:个|名|位|家)"
-TOP_N = rf"(?:排名|排行)?(?:前|top)\s?{N}(?:名|个|位|家|大)?|{N}强|倒数(?:前)?{N}(?:名|个|位|家)?|(?:排名)?第(?:1|一)(?:名)?"
+TOP_SUPER = rf"({SUPER_RE})(?:的)?{N}(?:个|名|位|家|周|个月)"
+TOP_N = rf"(?:排名|排行)?(?:前|top)\s?{N}(?:名|个|位|家|大)?|top(?!\d)|{N}强|倒数(?:前)?{N}(?:名|个|位|家)?|(?:排名)?第(?:1|一)(?:名)?"
 RANK_WORDS = {
     "排名": True,
     "排行榜": True,
@@ -235,6 +243,11 @@ GROUP_NOUNS = {
     "商机阶段": "stage",
     "阶段": "stage",
     "人": "rep",
+    "主管团队": "team",
+    "主管": "team",
+    "团队": "team",
+    "小组": "team",
+    "组": "team",
 }
 GROUP_NOUNS_RE = "|".join(sorted(GROUP_NOUNS, key=len, reverse=True))
 GROUP_EACH = rf"(?:各个|各|每一个|每个|每位|每|按照|按|分|不同|所有)(?:个|位)?({GROUP_NOUNS_RE})(?:分别|来看|统计|分组|来分|分)?"
@@ -285,6 +298,7 @@ POLITE = (
     r"请问一下|请问下|请问|我想问一下|我想问下|想问一下|想问下|问一下|问下|查下|统计下|瞅瞅|瞧瞧|请帮我|请|帮我|帮忙|麻烦你?|给我|我想要|我想|我要|想要|想|告诉我|我需要|需要|能不能|能否|可以|"
     r"查一下|查查|查询|查看|查|看看|看一下|看下|统计一下|统计|列一下|列举|列出来|列出|显示|知道|了解|一下"
 )
+YES_NO = r"有没有|有无|是否|是不是|有木有"
 SELF = r"我自己(?:的)?|我本人(?:的)?|我个人(?:的)?|我亲自"
 TEAM = r"(?:我们|咱们)(?:的)?(?:团队|部门|组)?(?:的)?|我(?:的)?(?:团队|部门|组|手下|下属)(?:的)?|我的|本团队|全团队|团队|全公司|公司|整体|总体|全部门"
 ME = r"我"
@@ -313,7 +327,108 @@ CONJ_OR = r"或者|或是|或"
 CONJ_AND = r"并且|而且|同时|但是|但|且|并|以及|和|与|及|还有|另外|还|、|,|;|。|\?|!|:"
 FILLERS = (
     r"的|了|吗|呢|啊|呀|吧|么|嘛|哦|呗|是|有|在|都|目前|现在|当前|里面|里|之中|其中|那些|这些|情况|分别|各自|数据|"
-    r"负责|名下|手上|手里|旗下|什么|啥|怎么样|如何|对应|相关|所属|属于|任何|给|看|中|被|整整|"
+    r"负责|名下|手上|手里|旗下|手下|下面|那边|那里|这边|一下|给我看看|看看|帮我看|开的|之类|"
+    r"什么|啥|怎么样|如何|对应|相关|所属|属于|任何|给|看|中|被|整整|"
     r"截至目前|截止目前|截至现在|截止现在|到目前为止|迄今为止|至今|谢谢你|谢谢|多谢|辛苦了|被标记为|标记为|"
     r"按照|按|怎样|咋样|状态为|状态是|大区是|大区为|区域是|城市是|城市为|渠道是|渠道为|\(|\)"
 )
+
+# --- version 2 ----------------------------------------------------------------------------------------
+NUM = r"(\d+(?:\.\d+)?)"
+V2_OPS = {**OPS, "不到": "<", "不足": "<", "未满": "<", "没到": "<", "没有到": "<", "达到": ">=", "满": ">="}
+V2_OPS_RE = "|".join(re.escape(k) for k in sorted(V2_OPS, key=len, reverse=True))
+# threshold words → the per-customer total they measure; order verbs read a count with 次/单/笔, else an amount
+TOTAL_WORDS = {
+    "拜访": "visit_count",
+    "被拜访": "visit_count",
+    "回访": "visit_count",
+    "签到": "visit_count",
+    "跑店": "visit_count",
+    "拜访次数": "visit_count",
+    "签到次数": "visit_count",
+    "下单": "order?",
+    "采购": "order?",
+    "进货": "order?",
+    "订货": "order?",
+    "买": "order?",
+    "下单次数": "order_count",
+    "订单数": "order_count",
+    "下单频次": "order_count",
+    "下单金额": "sales",
+    "订单金额": "sales",
+    "采购额": "sales",
+    "采购金额": "sales",
+    "进货额": "sales",
+    "进货金额": "sales",
+    "销售额": "sales",
+    "业绩": "sales",
+    "下单额": "sales",
+    "欠款": "outstanding",
+    "应收": "outstanding",
+    "未回款": "outstanding",
+    "欠": "outstanding",
+    "逾期金额": "overdue_amount",
+    "逾期欠款": "overdue_amount",
+    "逾期": "overdue_amount",
+    "合同金额": "contract_amount",
+    "签约额": "contract_amount",
+    "回款": "received",
+    "到账": "received",
+    "服务响应超时": "timeout_tickets",
+    "响应超时": "timeout_tickets",
+    "超时": "timeout_tickets",
+    "工单": "ticket_count",
+    "投诉": "ticket_count",
+    "服务单": "ticket_count",
+}
+TOTAL_WORDS_RE = "|".join(sorted(TOTAL_WORDS, key=len, reverse=True))
+COUNT_UNITS = r"次|单|笔|个|家|回|份|张"
+TNUM = r"(\d+(?:\.\d+)?)(?![\d.天日周小时月%分岁年])"
+TOTAL_OP_FIRST = rf"({TOTAL_WORDS_RE})(?:了|过)?(?:的)?(?:次数|金额|总额)?(?:已经|已)?(?:在)?({V2_OPS_RE}){TNUM}({COUNT_UNITS})?(以上|以下|及以上|及以下)?(?:了)?"
+TOTAL_NUM_FIRST = rf"({TOTAL_WORDS_RE})(?:了|过)?(?:的)?(?:次数|金额|总额)?(?:在)?{TNUM}({COUNT_UNITS})?(以上|以下|及以上|及以下|或以上|或以下)"
+TOTAL_OP_AFTER = (
+    rf"({TOTAL_WORDS_RE})(?:次数|金额)?({V2_OPS_RE})?{NUM}({COUNT_UNITS})(以上|以下|及以上|及以下)"
+)
+NONE_AT_ALL = (
+    r"(?:1次|1单|1个|1家)都(?:没有|没|未)(?:被)?(拜访|签到|下单|下过单|跑店|采购|进货)?(?:过)?(?:的)?"
+)
+NEW_CUSTOMERS = r"新(?:开|增|签|建档|进)(?:了)?(?:的)?(?=(?:\d+|多少|几)?(?:个|家|位)?(?:客户|门店|店铺|店))|新客户(?:数)?|新建档(?:的)?|新增(?:的)?|新开(?:的)?"
+STUCK = (
+    rf"(?:卡在|停在|停留在|处于)({'|'.join(sorted(STAGES, key=len, reverse=True))})(?:阶段)?(?:已经|已)?(?:停留)?(?:了)?"
+    rf"(?:超过|多于|大于|已超过)?(\d{{1,5}})(小时|天|日|周|星期|个月|月)(?:以上)?(?:了)?"
+)
+OVERDUE_DAYS = rf"(?:回款)?逾期(?:天数)?(?:已经|已)?(超过|多于|大于|满|至少|不少于|达到)?(\d{{1,5}})(天|日|周|星期|个月|月)(以上)?(?:了)?"
+OVERDUE_DAYS_RANK = r"(?:按)?逾期(?:的)?(?:天数|时间)(?:最长|最久|最多|从长到短|从多到少|排序|排名|排)?(?:排)?(?:的)?(?:(\d{1,4})(?:个|家|名|位))?"
+UNHANDLED = (
+    r"(?:还)?(?:未|没有|没|尚未)(?:被)?(?:处理|回复|响应)(?:完|好)?(?:的)?|待处理(?:的)?|没处理完(?:的)?"
+)
+COMPARE_PREV = r"环比(?:增长|下降|变化|增加|减少)?(?:了)?(?:多少)?"
+COMPARE_YOY = r"同比(?:增长|下降|变化|增加|减少)?(?:了)?(?:多少)?|(?:比|和|跟|与|较)?去年同期(?:比|相比|比较|对比)?(?:增长|下降|变化)?(?:了)?(?:多少)?"
+COMPARE_REF = r"(?:比|和|跟|与|较|对比)(?=\x00)"
+COMPARE_REF_TAIL = r"(?<=\x00)(?:相比|比较|比|对比)"
+CHANGE_WORDS = (
+    r"(?:是)?(?:涨了还是跌了|涨还是跌|升了还是降了|多了还是少了|增了还是减了|上升还是下降|增长还是下降)"
+    r"|(?:增长|下降|增加|减少|上涨|下跌|提升|降低)(?:了)?(?:多少|吗|没有|没|么)?|涨了|跌了|涨幅|跌幅|变化(?:大不大|多少|如何|情况)?"
+)
+CHANGE_RANK = (
+    r"(增长|涨|增幅|增速|提升)(?:得|的)?(最快|最多|最大)|(下降|跌|降幅|下滑)(?:得|的)?(最快|最多|最大)"
+)
+TREND_N = r"(?:近|最近|过去)(\d{1,3})(周|个星期|个月|月)(?:的)?(?:每周|每个星期|每月|每个月|每一周|每一个月)"
+TREND = r"(?:每周|每个星期|每月|每个月|按周|按月|月度|周度|逐月|逐周|分月|分周)(?:的)?(?:趋势|走势|变化)?|趋势|走势"
+TREND_WHICH = r"哪(?:个|一个|一)?(月|周)"
+OVERVIEW_EARLY = r"(?:业绩|表现)(?:如何|怎么样|咋样|得怎么样|好不好)|整体情况|总体情况|整体表现|概况"
+UNDER_WORDS_RE = r"(?:的)?(?:团队|手下|下面|底下|下属|小组)(?:的)?"
+RATE_FIGURES_OF = {
+    "拜访完整率": ("visits", "complete_rate"),
+    "完整率": ("visits", "complete_rate"),
+    "客户信息鲜度": ("customers", "freshness"),
+    "鲜度": ("customers", "freshness"),
+    "赢单率": ("opportunities", "win_rate"),
+    "成交率": ("opportunities", "win_rate"),
+}
+PEOPLE_RATE = rf"({'|'.join(sorted(RATE_FIGURES_OF, key=len, reverse=True))})(?:在)?({V2_OPS_RE}){NUM}(%)?"
+OVERVIEW = r"概况|整体情况|总体情况|(?:业绩|表现)(?:如何|怎么样|咋样|得怎么样|好不好)|表现|情况(?:如何|怎么样|咋样)?|怎么样|咋样|如何"
+PEOPLE_WORDS = r"哪些人|哪几个人|哪些业务员|哪些销售|有哪些人|都有谁|有谁|哪个人|哪位|哪个销售|哪个业务员|谁"
+PEOPLE_TAIL = r"(?:的)?(?:业务员|销售员|销售|人)(?:有谁|有哪些|是谁|都有谁)?$"
+UNDER_WORDS = r"(?:的)?(?:团队|手下|下面|底下|下属|小组)(?:的)?"
+TEAM_BARE = r"主管团队|各主管"

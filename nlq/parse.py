@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.clock import SHANGHAI
 from core.roles import MANAGERS
 from nlq.calendar_words import join
 from nlq.describe import GROUP_WORDS
@@ -22,19 +23,42 @@ from nlq.spec import (
     GROUPS_OF,
     CustomerFilter,
     EventCondition,
+    Having,
     OrderCondition,
+    StuckCondition,
+    TotalCondition,
     QuerySpec,
     Ranking,
     TagCondition,
     default_list_order,
     effective_status,
 )
+from nlq.timewords import resolve
 from nlq.vocab import Vocab
+
+ALL = (("contract_scope", "all"),)
+# a threshold's measure → the (entity, figure[, extra fields]) of the same figure per person
+TOTAL_FIGURE: dict[str, tuple[Any, ...]] = {
+    "sales": ("orders", "sales"),
+    "order_count": ("orders", "count"),
+    "visit_count": ("visits", "count"),
+    "ticket_count": ("tickets", "count"),
+    "timeout_tickets": ("tickets", "count", (("timeout_only", True),)),
+    "outstanding": ("contracts", "outstanding", ALL),
+    "overdue_amount": ("contracts", "outstanding"),
+    "contract_amount": ("contracts", "amount", ALL),
+    "received": ("payments", "received"),
+}
 
 RANKABLE = {
     ("orders", "sales"): "sales",
     ("orders", "count"): "order_count",
     ("visits", "count"): "visit_count",
+    ("tickets", "count"): "ticket_count",
+    ("payments", "received"): "received",
+    ("contracts", "outstanding", (("contract_scope", "all"),)): "outstanding",
+    ("contracts", "outstanding"): "overdue_amount",
+    ("contracts", "amount", (("contract_scope", "all"),)): "contract_amount",
 }
 ENTITY_WORDS = {
     "customers": "客户",
@@ -73,7 +97,9 @@ def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpe
     try:
         toks = scan(text, vocab=vocab, now=now)
         me = vocab.users.get(asker)
-        return _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS, now=now).spec()
+        reader = _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS, now=now)
+        reader.text = text
+        return reader.spec()
     except Unreadable as exc:
         raise Refused(f"没看懂「{exc.leftover.replace(' ', '')}」，这不在我能回答的指标和条件里。") from None
     except ValidationError as exc:  # a number out of what the layer defines (1999年, NPS>1001, 最近4000天)
@@ -100,6 +126,7 @@ def out_of_range(exc: ValidationError) -> str:
 class _Reader:
     def __init__(self, toks: list[Tok], asker: str, *, sees_only_self: bool, now: datetime):
         self.now = now
+        self.text = ""
         self.measure_extra: dict[str, Any] = {}
         self.toks = toks
         self.asker = asker
@@ -116,23 +143,58 @@ class _Reader:
     def spec(self) -> QuerySpec:
         self._join_ranges()
         self._early_refusals()
+        v2 = self._v2_shape()
         entity, figure, main, rank_tok = self._what()
+        if v2.get("entity_figure"):
+            entity, figure = v2.pop("entity_figure")
+            extra_fields = v2.pop("entity_extra", {})
+            self.measure_extra = {**self.measure_extra, **extra_fields}
+            main = v2.pop("main", main)
         periods = self._bind_periods(entity, main, rank_tok)
         customer, extra = self._conditions(entity, periods)
         group_by = self._group(entity)
+        people = v2.get("people", False)
+        if people and group_by not in (None, "rep"):
+            raise Refused("「谁 / 哪些人」问的是业务员，不能再按其他维度分组。")
+        if people:
+            group_by = None
         if group_by is not None and figure == "list":
             figure = "count"
-        kind = "groups" if group_by else ("list" if figure == "list" else "figure")
+        if people and figure == "list":
+            figure = "count"
+        trend = v2.get("trend")
+        if trend is not None:
+            if group_by is not None:
+                raise Refused("走势一次只看一个整体，不能同时按其他维度分组。")
+            group_by = trend[0]
+            if figure == "list":
+                figure = "count"
+        kind = "groups" if (group_by or people) else ("list" if figure == "list" else "figure")
         ranking, limit = self._ranking(kind, rank_tok, periods.get(id(rank_tok)) if rank_tok else None)
+        ranking, limit = self._v2_ranking(kind, ranking, limit, v2, entity, figure)
+        period = periods.get(id(main)) if main else None
+        buckets = None
+        if trend is not None:
+            buckets = trend[1]
+            if period is not None:  # 今年哪个月: the months (weeks) of that period up to now
+                buckets = buckets or self._buckets_in(period, trend[0])
+                period = None
+        if v2.get("overview"):
+            period = v2.get("overview_period", period)
         try:
             spec = QuerySpec(
                 entity=entity,
                 figure=figure,
-                period=periods.get(id(main)) if main else None,
+                period=period,
                 customer=customer,
                 group_by=group_by,
                 ranking=ranking,
                 limit=limit,
+                compare=v2.get("compare"),
+                buckets=buckets,
+                overview=bool(v2.get("overview")),
+                people=people,
+                having=v2.get("having"),
                 **extra,
             )
         except ValidationError:
@@ -145,6 +207,190 @@ class _Reader:
         ):
             raise Refused("「前N个」要说明按什么排，例如「NPS最高的5个客户」「销售额前10的客户」。")
         return spec
+
+    # --- version 2 -------------------------------------------------------------------------------
+    def _v2_shape(self) -> dict[str, Any]:
+        """The v2 shape words: comparisons, trends, overviews and people answers (spec v2). Removes the tokens
+        it reads (a reference period, 怎么样) so the v1 steps see only what they know."""
+        out: dict[str, Any] = {}
+        measures = self.of("measure")
+        # comparisons: 环比 / 同比 / 比上月 / 涨了还是跌了
+        compare = {t.val for t in self.of("compare")}
+        refs = [t for t in self.of("compare_ref")]
+        for r in refs:
+            nxt = self.after(r)
+            if nxt is None or nxt.kind != "period":
+                raise Refused("「比」后面要跟一个时间，例如「比上月」「和去年同期比」。")
+            compare.add(self._reference_kind(nxt.val))
+            self.toks = [t for t in self.toks if t is not nxt and t is not r]
+        if self.of("change") or self.of("change_rank"):
+            compare = compare or {"previous"}
+        if len(compare) > 1:
+            raise Refused("环比和同比请分开问。")
+        if compare:
+            out["compare"] = compare.pop()
+            if not [t for t in self.of("period")]:
+                raise Refused("比较要说明是哪个时间，例如「本月销售额环比」「上周拜访数比上上周」。")
+        # trends
+        trends = self.of("trend", "trend_which")
+        if trends:
+            units = {t.val[0] if t.kind == "trend" else t.val for t in trends}
+            if len(units) > 1:
+                raise Refused("走势请只按周或只按月看。")
+            n = next((t.val[1] for t in trends if t.kind == "trend" and t.val[1]), None)
+            out["trend"] = (units.pop(), n)
+            if "compare" in out:
+                raise Refused("走势和环比请分开问。")
+        # overview: 情况 / 概况 / 怎么样 / 表现, when no figure is named
+        ov = self.of("overview")
+        if ov:
+            strong = any(t.val.startswith(("业绩", "表现", "整体", "总体", "概况")) for t in ov)
+            if (not measures or strong) and "compare" not in out and "trend" not in out:
+                if not measures or all(m.val[:2] == ("orders", "sales") for m in measures):
+                    out["overview"] = True
+                    out["entity_figure"] = ("visits", "count")
+                    self.toks = [t for t in self.toks if t.kind != "measure"]
+                    periods = self.of("period")
+                    if len(periods) > 1:
+                        raise Refused("概况一次只看一个时间段。")
+                    if periods:
+                        out["main"] = periods[0]
+            self.toks = [t for t in self.toks if t.kind != "overview"]
+        # people: 谁 / 哪些人 / …的业务员
+        people = self.of("people")
+        tail_rep = self._rep_tail()
+        v1_who = (
+            people
+            and all(t.val == "谁" for t in people)
+            and any(self.after(t) is not None and self.text_between(t, self.after(t)) == "的" for t in people)
+            and bool(self.of("super", "top"))
+            and not self.of("total", "rate_having", "touch_neg")
+        )  # v1: 谁的拜访次数最多 → groups by rep (kept as v1 answered it)
+        if v1_who:
+            for t in people:
+                self.toks[self.toks.index(t)] = Tok("who", t.start, t.end, t.val)
+        elif people or tail_rep:
+            out["people"] = True
+            self.toks = [t for t in self.toks if t.kind != "people" and t is not tail_rep]
+            self._people_figure(out)
+        return out
+
+    def text_between(self, a: Tok, b: Tok) -> str:
+        return self.text[a.end : b.start] if hasattr(self, "text") else ""
+
+    def _rep_tail(self) -> Tok | None:
+        """…的业务员 / …的人 at the end of the question: the reps are what is asked for."""
+        if not self.toks:
+            return None
+        last = self.toks[-1]
+        if (
+            last.kind == "group"
+            and last.val == "rep"
+            and self._group_word(last) in ("业务员", "销售", "人", "销售员")
+        ):
+            return last
+        return None
+
+    def _group_word(self, t: Tok) -> str:
+        return self.text[t.start : t.end] if hasattr(self, "text") else ""
+
+    def _people_figure(self, out: dict[str, Any]) -> None:
+        """A people answer's figure: a threshold (本月拜访不到10次), a condition (没签到), or the named figure."""
+        totals, rates = self.of("total"), self.of("rate_having")
+        if len(totals) + len(rates) > 1:
+            raise Refused("一次只能按一个条件筛选业务员。")
+        if totals:
+            measure, op, value = totals[0].val
+            ef = TOTAL_FIGURE[measure]
+            out["entity_figure"] = ef[:2]
+            out["entity_extra"] = dict(ef[2]) if len(ef) > 2 else {}
+            out["main"] = totals[0]
+            out["having"] = Having(op=op, value=value)
+            self.toks = [t if t is not totals[0] else Tok("measure", t.start, t.end, ef) for t in self.toks]
+            out["main"] = next(t for t in self.toks if t.start == totals[0].start and t.kind == "measure")
+            return
+        if rates:
+            figure, op, value = rates[0].val
+            out["entity_figure"] = figure
+            out["having"] = Having(op=op, value=value)
+            self.toks = [
+                t if t is not rates[0] else Tok("measure", t.start, t.end, figure) for t in self.toks
+            ]
+            out["main"] = next(t for t in self.toks if t.start == rates[0].start and t.kind == "measure")
+            return
+        neg = [t for t in self.of("touch_neg") if t.val == "visit"]
+        if neg:  # 今天谁还没签到 / 本周哪些人没拜访
+            out["entity_figure"] = ("visits", "count")
+            out["having"] = Having(op="<", value=1)
+            self.toks = [
+                t if t is not neg[0] else Tok("measure", t.start, t.end, ("visits", "count"))
+                for t in self.toks
+            ]
+            out["main"] = next(t for t in self.toks if t.start == neg[0].start and t.kind == "measure")
+            return
+        pos = [t for t in self.of("touch_pos") if t.val == "visit"]
+        if pos and not self.of("measure"):  # 今天都有谁签到了
+            out["entity_figure"] = ("visits", "count")
+            out["having"] = Having(op=">", value=0)
+            self.toks = [
+                t if t is not pos[0] else Tok("measure", t.start, t.end, ("visits", "count"))
+                for t in self.toks
+            ]
+            out["main"] = next(t for t in self.toks if t.start == pos[0].start and t.kind == "measure")
+            return
+        if self.of("overdue") and not self.of("measure"):  # 哪些业务员名下有逾期的客户
+            out["entity_figure"] = ("customers", "count")
+            out["having"] = Having(op=">", value=0)
+            return
+        if not self.of("measure"):
+            nouns = self.of("noun")
+            if nouns and nouns[-1].val == "customers":  # 谁名下的客户最多
+                out["entity_figure"] = ("customers", "count")
+                return
+            raise Refused(
+                "要按什么看业务员？例如「本月谁拜访最多」「今天谁还没签到」「上月销售额最高的业务员」。"
+            )
+
+    def _reference_kind(self, ref: Any) -> str:
+        """比去年 / 和上月比: year_ago when the reference is the same period a year earlier, else previous."""
+        main = [t for t in self.of("period")]
+        if not main:
+            return "previous"
+        a, b = resolve(main[0].val, self.now), resolve(ref, self.now)
+        if a.start.year - b.start.year == 1 and (a.start.month, a.start.day) == (b.start.month, b.start.day):
+            if (a.end - a.start).days < 360:
+                return "year_ago"
+        return "previous"
+
+    def _buckets_in(self, period: Any, unit: str) -> int:
+        w = resolve(period, self.now)
+        end = min(w.end, self.now if self.now.tzinfo else w.end)
+        lo = w.start.astimezone(SHANGHAI).date()
+        hi = end.astimezone(SHANGHAI).date()
+        if unit == "month":
+            return max(1, (hi.year - lo.year) * 12 + hi.month - lo.month + 1)
+        return max(1, (hi - lo).days // 7 + 1)
+
+    def _v2_ranking(
+        self,
+        kind: str,
+        ranking: Ranking | None,
+        limit: int | None,
+        v2: dict[str, Any],
+        entity: str,
+        figure: str,
+    ) -> tuple[Ranking | None, int | None]:
+        od = self.of("rank_overdue_days")
+        if od:
+            if kind != "list":
+                raise Refused("逾期天数只能给客户名单排序，例如「逾期天数最长的5个客户」。")
+            return Ranking(by="overdue_days", descending=True), od[0].val or limit
+        cr = self.of("change_rank")
+        if cr:
+            if kind != "groups":
+                raise Refused("「增长最快」要说明比较什么，例如「上季度销售额增长最快的城市」。")
+            return Ranking(by="change", descending=cr[0].val), limit or 1
+        return ranking, limit
 
     def _join_ranges(self) -> None:
         """period 到 period → one period from the start of the first to the end of the second."""
@@ -209,13 +455,35 @@ class _Reader:
         if rank_tok is not None and rest:
             raise Refused("一次只能问一个指标，请分开问。")
         self._my_own_acts(rest[0].val[0] if rest else "customers")
-        self.measure_extra = rest[0].val[2] if rest and len(rest[0].val) > 2 else {}
+        self.measure_extra = dict(rest[0].val[2]) if rest and len(rest[0].val) > 2 else {}
         if rest:
             entity, figure = rest[0].val[:2]
             return entity, figure, rest[0], None
         if rank_tok is not None:
             return "customers", "list", None, rank_tok
         counting = bool(self.of("count"))
+        new = self.of("new_customers")
+        if new and head in (None, "customers"):
+            if counting:
+                return "customers", "new_count", new[0], None
+            return "customers", "list", None, None
+        if head is None and (self.of("stuck") or self.of("stage")):
+            return "opportunities", "count", None, None
+        if (
+            head == "opportunities"
+            and not counting
+            and (self.of("stuck") or self.of("stage") or self._group_tokens())
+        ):
+            return "opportunities", "count", nouns[-1], None
+        if head == "tickets" and not counting and not (self.of("timeout") or self.of("unhandled")):
+            return "tickets", "count", nouns[-1], None  # 广州的工单: how many
+        if (
+            head == "tickets"
+            and not counting
+            and self.of("unhandled")
+            and not self._customer_noun_after_tickets()
+        ):
+            return "tickets", "count", nouns[-1], None
         if head in (None, "customers"):
             if head is None and not self._has_customer_condition():
                 raise Refused("没看出要查什么（客户、拜访、销售额……）。")
@@ -225,13 +493,17 @@ class _Reader:
                 )
             return "customers", "count" if counting else "list", None, None
         head_tok = nouns[-1]
-        if head == "tickets" and not counting and self.of("timeout"):
+        if head == "tickets" and not counting and (self.of("timeout") or self.of("unhandled")):
             return "customers", "list", None, None
         if head == "contracts" and not counting and self.of("overdue"):
             return "customers", "list", None, None
         if counting:
             return head, "count", head_tok, None
         raise Refused(f"{ENTITY_WORDS[head]}只能问数量或比率，不能列明细；可以问对应的客户名单。")
+
+    def _customer_noun_after_tickets(self) -> bool:
+        nouns = self.of("noun")
+        return bool(nouns) and nouns[-1].val == "customers"
 
     def _my_own_acts(self, entity: str) -> None:
         """'我拜访了哪些客户' from a manager: visits by the manager, not the team — not a customer condition."""
@@ -281,11 +553,22 @@ class _Reader:
                 "status_all",
                 "status_active",
                 "rank",
+                "total",
+                "new_customers",
+                "unhandled",
+                "stuck",
+                "overdue_days",
+                "rank_overdue_days",
+                "under",
             )
         )
 
     def _bind_periods(self, entity: str, main: Tok | None, rank_tok: Tok | None) -> dict[int, Any]:
-        consumers = [t for t in self.toks if t.kind in ("lost", "order", "touch_neg", "touch_pos")]
+        consumers = [
+            t
+            for t in self.toks
+            if t.kind in ("lost", "order", "touch_neg", "touch_pos", "total", "new_customers")
+        ]
         consumers += [t for t in self.of("tag") if self._customer_tag(t, entity)]
         if entity != "tickets":
             consumers += self.of("timeout")
@@ -362,7 +645,57 @@ class _Reader:
             raise Refused("商机阶段只用于商机数量和漏斗。")
         if stages:
             extra["stages"] = sorted({t.val for t in stages})
+        self._v2_conditions(entity, periods, c, extra)
         return CustomerFilter(**c), extra
+
+    def _v2_conditions(
+        self, entity: str, periods: dict[int, Any], c: dict[str, Any], extra: dict[str, Any]
+    ) -> None:
+        for t in self.of("under"):
+            if isinstance(t.val, tuple):
+                raise Refused(f"有不止一位同事叫{t.val[1]}，请改用账号（userid）提问。")
+            if t.val not in c.setdefault("under", []):
+                c["under"].append(t.val)
+        for t in self.of("new_customers"):
+            if entity == "customers" and id(t) in periods and not (self.of("count") and not self.of("noun")):
+                if extra.get("_new_main"):
+                    continue
+                c["created_period"] = periods[id(t)]
+                if c.get("status") is None:
+                    c["status"] = "all"
+            elif entity != "customers":
+                raise Refused("「新客户」只能问客户数或客户名单，例如「本月新增了几家客户」。")
+            elif id(t) not in periods:
+                raise Refused("「新客户」要说明时间，例如「本月新开的客户」「今年新建档的客户」。")
+        for t in self.of("total"):
+            measure, op, value = t.val
+            c.setdefault("totals", []).append(
+                TotalCondition(measure=measure, op=op, value=value, period=periods.get(id(t)))
+            )
+        if self.of("rate_having"):
+            raise Refused("按比率筛选只用于业务员，例如「本月拜访完整率低于50%的业务员」。")
+        if self.of("unhandled"):
+            if entity == "tickets":
+                extra["unhandled_only"] = True
+            else:
+                c["unhandled_ticket"] = True
+        for t in self.of("stuck"):
+            stage, days = t.val
+            if entity == "opportunities":
+                extra["stages"] = [stage]
+                extra["stuck_days"] = days
+            else:
+                c["stuck"] = StuckCondition(stage=stage, days=days)
+        for t in self.of("overdue_days"):
+            if entity == "contracts":
+                extra["overdue_days_gt"] = t.val
+                extra.pop("contract_scope", None)
+            else:
+                c["overdue"] = EventCondition(
+                    period=(c.get("overdue") or EventCondition()).period, days_gt=t.val
+                )
+        if self.of("rank_overdue_days") and c.get("overdue") is None and entity == "customers":
+            c["overdue"] = EventCondition()
 
     def _customer_tag(self, t: Tok, entity: str) -> bool:
         """A tag is a customer condition ('提过价格异议的客户'), except on visits where it marks the visit —

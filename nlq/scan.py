@@ -143,10 +143,40 @@ def _person(vocab: Vocab, word: str) -> Any:
     return u.userid if u else _SKIP
 
 
+def _days(amount: str, unit: str) -> int:
+    return int(amount) * {"小时": 0, "天": 1, "日": 1, "周": 7, "星期": 7, "个月": 30, "月": 30}[unit] or 1
+
+
+def _total(word: str, op: str | None, number: str, unit: str | None, suffix: str | None = None) -> Any:
+    """A threshold on a per-customer (or per-person) total: (measure, op, value)."""
+    measure = L.TOTAL_WORDS[word]
+    if measure == "order?":  # 下单超过3次 is a count; 下单超过1万 an amount
+        measure = "order_count" if unit in ("次", "单", "笔", "回") else "sales"
+    sym = L.V2_OPS[op] if op else None
+    if suffix:
+        implied = L.SUFFIX_OPS.get(suffix) or (">=" if "上" in suffix else "<=")
+        if sym is None or sym == "=":
+            sym = implied
+        elif sym[0] != implied[0]:
+            return _SKIP
+    if sym is None:
+        return _SKIP
+    return (measure, sym, float(number))
+
+
+def _rate_having(m: re.Match[str]) -> Any:
+    figure = L.RATE_FIGURES_OF[m.group(1)]
+    value = float(m.group(3))
+    if m.group(4) or value > 1:
+        value /= 100
+    return (figure, L.V2_OPS[m.group(2)], value)
+
+
 def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     """Tokens of a normalised question, in text order; raises Unreadable with what is left over."""
     s = _Scanner(text)
     s.take(L.POLITE, None)
+    s.take(L.YES_NO, None)
     # NPS
     s.take(
         L.NPS_RANGE,
@@ -176,11 +206,41 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.ALL_LOST, None)
     s.take(L.STATUS_ALL, "status_all")
     s.take(L.STATUS_ACTIVE, "status_active")
+    # v2, before the measures: days overdue, stuck opportunities, thresholds on totals, trends, 业绩怎么样
+    s.take(
+        L.STUCK,
+        "stuck",
+        lambda m: (L.STAGES[m.group(1)], _days(m.group(2), m.group(3))),
+    )
+    s.take(L.OVERDUE_DAYS_RANK, "rank_overdue_days", lambda m: int(m.group(1)) if m.group(1) else None)
+    s.take(
+        L.OVERDUE_DAYS,
+        "overdue_days",
+        lambda m: _days(m.group(2), m.group(3)) - (1 if (m.group(1) in L.AGE_INCLUSIVE or m.group(4)) else 0),
+    )
+    s.take(L.NONE_AT_ALL, "total", lambda m: _total(m.group(1) or "拜访", "<", "1", "次"))
+    s.take(L.PEOPLE_RATE, "rate_having", lambda m: _rate_having(m))
+    s.take(
+        L.TOTAL_OP_FIRST,
+        "total",
+        lambda m: _total(m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)),
+    )
+    s.take(L.TOTAL_NUM_FIRST, "total", lambda m: _total(m.group(1), None, m.group(2), m.group(3), m.group(4)))
+    s.take(
+        L.TREND_N,
+        "trend",
+        lambda m: ("week" if "周" in m.group(2) or "星期" in m.group(2) else "month", int(m.group(1))),
+    )
+    s.take(L.OVERVIEW_EARLY, "overview")
+    s.take(L.COMPARE_YOY, "compare", lambda m: "year_ago")
+    s.take(L.COMPARE_PREV, "compare", lambda m: "previous")
+    s.take(L.CHANGE_RANK, "change_rank", lambda m: m.group(1) is not None)
     # measures
     for entity_figure in L.MEASURES:
         pat, entity, figure = entity_figure[:3]
         extra = entity_figure[3] if len(entity_figure) > 3 else None  # type: ignore[misc]
-        s.take(pat, "measure", lambda m, e=entity, f=figure, x=extra: (e, f, x) if x else (e, f))
+        x = tuple(sorted(extra.items())) if extra else None
+        s.take(pat, "measure", lambda m, e=entity, f=figure, x=x: (e, f, x) if x else (e, f))
     # touches with an age or a window
     s.take(
         L.LONGEST_UNTOUCHED,
@@ -229,6 +289,15 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(CW.PATTERNS[-1], "period", lambda m: CW.match(m, now=now) or _SKIP)
     s.take(CW.RANGE_FROM, None)
     s.take(CW.RANGE_JOINT, "range")
+    s.take(L.COMPARE_REF, "compare_ref")
+    s.take(L.COMPARE_REF_TAIL, None)
+    s.take(L.CHANGE_WORDS, "change")
+    s.take(
+        L.TREND, "trend", lambda m: ("week" if "周" in m.group(0) or "星期" in m.group(0) else "month", None)
+    )
+    s.take(L.TREND_WHICH, "trend_which", lambda m: "week" if m.group(1) == "周" else "month")
+    s.take(L.PEOPLE_WORDS, "people")
+    s.take(L.TEAM_BARE, "group", lambda m: "team")
     # ranking, limits, groups
     s.take(
         rf"{L.TOP_SUPER}(?:的)?({L.GROUP_NOUNS_RE})?",
@@ -244,7 +313,9 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
         rf"(?:{L.TOP_N})(?:的)?({L.GROUP_NOUNS_RE})?",
         "top",
         lambda m: {
-            "limit": int(m.group(1) or m.group(2) or m.group(3) or 1),
+            "limit": int(
+                m.group(1) or m.group(2) or m.group(3) or (10 if m.group(0).startswith("top") else 1)
+            ),
             "desc": not m.group(0).startswith("倒数"),
             "superlative": False,
             "group": L.GROUP_NOUNS.get(m.group(4) or ""),
@@ -269,6 +340,8 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.ORDER_NEG, "order", lambda m: False)
     s.take(L.ORDER_POS, "order", lambda m: True)
     s.take(L.TIMEOUT, "timeout")
+    s.take(L.UNHANDLED, "unhandled")
+    s.take(L.NEW_CUSTOMERS, "new_customers")
     s.take(L.OVERDUE, "overdue")
     s.take(L.STAGE_RE, "stage", lambda m: L.STAGES[m.group(1)])
     s.take(L.TOUCH_NEG, "touch_neg", lambda m: _touch_kind(m.group(1)))
@@ -276,6 +349,7 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     # the organisation's own words
     tags = {**_folded(vocab.tags), **L.TAG_SYNONYMS}
     s.take(rf"{L.TAG_VERB}({_alt(set(tags))}){L.TAG_TAIL}", "tag", lambda m: tags[m.group(1)])
+    s.take(_person_pattern(vocab) + L.UNDER_WORDS_RE, "under", lambda m: _person(vocab, m.group(1)))
     s.take(_person_pattern(vocab), "person", lambda m: _person(vocab, m.group(1)))
     if vocab.regions:
         region_re, region_base = _region_pattern(vocab)
@@ -296,6 +370,7 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.COUNT_CUE, "count")
     s.take(L.CONJ_OR, "or")
     s.take(L.CONJ_AND, "and")
+    s.take(L.OVERVIEW, "overview")
     s.take(L.FILLERS, None)
     left = s.leftover()
     if left:
