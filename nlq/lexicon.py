@@ -14,7 +14,7 @@ from nlq.timewords import UNIT_RE
 N = r"(\d{1,4})"
 UNIT = rf"({UNIT_RE})"
 TOUCH_ANY = r"跟进|互动|联系|更新"
-TOUCH_VISIT = r"拜访|回访"
+TOUCH_VISIT = r"拜访|回访|签到|跑店"
 TOUCH = rf"({TOUCH_ANY}|{TOUCH_VISIT})"
 NEG = r"(?:都|还|一直|仍|仍然|也)?(?:没有|没|未|无|从未|从没|从来没有|不曾|尚未)(?:人)?(?:去)?"
 AGE_INCLUSIVE = ("以上", "及以上", "或以上", "满", "至少", "不少于", "达到")
@@ -92,7 +92,7 @@ LONGEST_UNTOUCHED = (
     rf"最(?:久|长时间|长)(?:都)?(?:没有|没|未)(?:人)?(?:去)?{TOUCH}(?:过)?(?:的)?(?:{N}(?:个|名|位|家))?"
 )
 TOUCH_NEG = rf"{NEG}{TOUCH}(?:过)?"
-TOUCH_POS = r"(?:有|被)(跟进|互动|联系|拜访|回访)(?:过|了)?|(跟进|互动|联系|拜访|回访)(?:过|了)"
+TOUCH_POS = r"(?:有|被)(跟进|互动|联系|拜访|回访|签到)(?:过|了)?|(跟进|互动|联系|拜访|回访|签到)(?:过|了)"
 
 # --- measures: (pattern, entity, figure) — longest and most specific first --------------------------------
 ALL_CONTRACTS = {"contract_scope": "all"}
@@ -251,6 +251,9 @@ GROUP_NOUNS = {
 }
 GROUP_NOUNS_RE = "|".join(sorted(GROUP_NOUNS, key=len, reverse=True))
 GROUP_EACH = rf"(?:各个|各|每一个|每个|每位|每|按照|按|分|不同|所有)(?:个|位)?({GROUP_NOUNS_RE})(?:分别|来看|统计|分组|来分|分)?"
+GROUP_BARE = (
+    r"(?<![我们的本全各每按分])团队|需求标签|标签|城市|大区|渠道|品类|类目|业务员|销售员|销售代表|(?<=的)销售$|(?<=的)人$|商机阶段"
+)
 GROUP_WHICH = rf"(哪个|哪一个|哪些|哪几个|哪位|哪家|哪)({GROUP_NOUNS_RE})"
 WHO = r"谁"
 
@@ -289,7 +292,7 @@ TAG_SYNONYMS = {
     "要账期": "账期协商",
     "谈账期": "账期协商",
 }
-TAG_VERB = r"(?:提过|提出过|提出|提了|反馈过|反馈了|反馈|有过|出现过|出现|带有|带|有)?"
+TAG_VERB = r"(?:提过|提出过|提出|提了|提到过|提到|提|反馈过|反馈了|反馈|有过|出现过|出现|带有|带|有)?"
 TAG_TAIL = r"(?:标签|需求|问题)?"
 
 # --- people and scope ---------------------------------------------------------------------------------

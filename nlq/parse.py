@@ -144,7 +144,11 @@ class _Reader:
         self._join_ranges()
         self._early_refusals()
         v2 = self._v2_shape()
-        entity, figure, main, rank_tok = self._what()
+        if v2.get("entity_figure"):
+            entity, figure, main, rank_tok = "customers", "list", None, None
+            self.measure_extra = {}
+        else:
+            entity, figure, main, rank_tok = self._what()
         if v2.get("entity_figure"):
             entity, figure = v2.pop("entity_figure")
             extra_fields = v2.pop("entity_extra", {})
@@ -250,11 +254,13 @@ class _Reader:
                     out["overview"] = True
                     out["entity_figure"] = ("visits", "count")
                     self.toks = [t for t in self.toks if t.kind != "measure"]
+                    self.toks = [t for t in self.toks if not (t.kind == "group" and t.val == "team")]
                     periods = self.of("period")
                     if len(periods) > 1:
                         raise Refused("概况一次只看一个时间段。")
                     if periods:
-                        out["main"] = periods[0]
+                        out["overview_period"] = periods[0].val
+                        self.toks = [t for t in self.toks if t is not periods[0]]
             self.toks = [t for t in self.toks if t.kind != "overview"]
         # people: 谁 / 哪些人 / …的业务员
         people = self.of("people")
@@ -385,6 +391,12 @@ class _Reader:
             if kind != "list":
                 raise Refused("逾期天数只能给客户名单排序，例如「逾期天数最长的5个客户」。")
             return Ranking(by="overdue_days", descending=True), od[0].val or limit
+        tags = self.of("tag")
+        if kind == "list" and ranking is None and tags and len(tags) == 1 and self.of("super", "top"):
+            sup = self.of("super", "top")[0]
+            desc = sup.val["desc"]
+            lim = limit or (sup.val.get("limit") if sup.kind == "top" else None) or 10
+            return Ranking(by="tag_visits", tag=tags[0].val, descending=desc), lim
         cr = self.of("change_rank")
         if cr:
             if kind != "groups":
@@ -445,8 +457,9 @@ class _Reader:
             if (
                 m.val in RANKABLE
                 and self._ranked_after(m)
-                and head == "customers"
+                and head in ("customers", None)
                 and not self._group_tokens()
+                and not self.of("trend", "trend_which", "people")
             ):
                 rank_tok = m
         rest = [m for m in measures if m is not rank_tok]
@@ -462,6 +475,12 @@ class _Reader:
         if rank_tok is not None:
             return "customers", "list", None, rank_tok
         counting = bool(self.of("count"))
+        groups = self._group_tokens()
+        tags = self.of("tag")
+        if head is None and any(self._group_key(g) == "tag" for g in groups):
+            return "visits", "count", None, None  # 需求标签TOP3: tags by their visits
+        if tags and head is None and groups and self.of("super", "top"):
+            return "visits", "count", None, None  # 提到库存不足最多的城市
         new = self.of("new_customers")
         if new and head in (None, "customers"):
             if counting:
@@ -500,6 +519,15 @@ class _Reader:
         if counting:
             return head, "count", head_tok, None
         raise Refused(f"{ENTITY_WORDS[head]}只能问数量或比率，不能列明细；可以问对应的客户名单。")
+
+    def _group_key(self, t: Tok) -> str | None:
+        if t.kind == "group":
+            return str(t.val)
+        if t.kind == "group_which":
+            return str(t.val[0])
+        if t.kind in ("top", "super"):
+            return t.val.get("group")
+        return "rep" if t.kind == "who" else None
 
     def _customer_noun_after_tickets(self) -> bool:
         nouns = self.of("noun")
@@ -827,6 +855,9 @@ class _Reader:
             if limit is None and has_super and not many:
                 limit = 1
             return Ranking(by=RANKABLE[rank_tok.val], descending=desc, period=rank_period), limit
+        tags = self.of("tag")
+        if has_super and len(tags) == 1:  # 提价格异议最多的5个客户
+            return Ranking(by="tag_visits", tag=tags[0].val, descending=desc), limit or 1
         if has_super:
             raise Refused("「最高/最多」指的是什么？例如「NPS最高的5个客户」「销售额最高的10个客户」。")
         return None, limit

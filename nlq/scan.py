@@ -71,7 +71,7 @@ def _folded(values: frozenset[str]) -> dict[str, str]:
 
 
 def _touch_kind(word: str) -> str:
-    return "visit" if word in ("拜访", "回访") else "any"
+    return "visit" if word in ("拜访", "回访", "签到", "跑店") else "any"
 
 
 def _stale(
@@ -298,6 +298,7 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.TREND_WHICH, "trend_which", lambda m: "week" if m.group(1) == "周" else "month")
     s.take(L.PEOPLE_WORDS, "people")
     s.take(L.TEAM_BARE, "group", lambda m: "team")
+    s.take(_person_pattern(vocab) + L.UNDER_WORDS_RE, "under", lambda m: _person(vocab, m.group(1)))
     # ranking, limits, groups
     s.take(
         rf"{L.TOP_SUPER}(?:的)?({L.GROUP_NOUNS_RE})?",
@@ -331,6 +332,7 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(
         L.GROUP_WHICH, "group_which", lambda m: (L.GROUP_NOUNS[m.group(2)], m.group(1) in ("哪些", "哪几个"))
     )
+    s.take(L.GROUP_BARE, "group", lambda m: L.GROUP_NOUNS.get(m.group(0), "rep"))
     s.take(L.LIST_MANY, "list_many")
     s.take(L.LIST_ONE, "list_one")
     s.take(L.WHO, "who")
@@ -349,7 +351,6 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     # the organisation's own words
     tags = {**_folded(vocab.tags), **L.TAG_SYNONYMS}
     s.take(rf"{L.TAG_VERB}({_alt(set(tags))}){L.TAG_TAIL}", "tag", lambda m: tags[m.group(1)])
-    s.take(_person_pattern(vocab) + L.UNDER_WORDS_RE, "under", lambda m: _person(vocab, m.group(1)))
     s.take(_person_pattern(vocab), "person", lambda m: _person(vocab, m.group(1)))
     if vocab.regions:
         region_re, region_base = _region_pattern(vocab)
