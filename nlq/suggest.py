@@ -75,7 +75,13 @@ def suggest(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, dict[s
         return None, None
     if kind == "figure":
         return _after_figure(spec, answer)
-    if kind == "groups" and rows and spec.is_rate:
+    if (
+        kind == "groups"
+        and rows
+        and spec.is_rate
+        and spec.figure in _RATE_WORDS
+        and spec.group_by not in _NO_DETAIL
+    ):
         known = [r for r in rows if r.get("value") is not None]
         if known:
             low = min(known, key=lambda r: (r["value"], str(r["key"])))
@@ -98,15 +104,22 @@ def _after_figure(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, 
         return _ask("按业务员看漏斗完整率，找出卡在需求确认的商机。", "各业务员的商机转化漏斗完整率")
     if spec.entity == "tickets" and spec.timeout_only and v > 0:
         return _ask("看看是哪些客户的工单超时了。", "服务响应超时的客户有哪些")
-    if spec.entity == "contracts" and v > 0:
+    if spec.entity == "contracts" and spec.contract_scope == "overdue" and v > 0:
         return _ask("看看是哪些客户回款逾期。", "回款逾期的客户有哪些")
     return None, None
 
 
+_RATE_WORDS = {
+    "complete_rate": "拜访完整率",
+    "freshness": "客户信息鲜度",
+    "funnel_rate": "商机转化漏斗完整率",
+    "win_rate": "赢单率",
+}
+_NO_DETAIL = ("week", "month", "team")  # a bucket or a team is not a name a question can carry
+
+
 def _detail_question(spec: QuerySpec, row: dict[str, Any]) -> str:
-    what = {"complete_rate": "拜访完整率", "freshness": "客户信息鲜度", "funnel_rate": "商机转化漏斗完整率"}[
-        spec.figure
-    ]
+    what = _RATE_WORDS[spec.figure]
     return f"{row.get('name') or row['key']}的{what}"
 
 
