@@ -25,11 +25,11 @@ from nlq.spec import (
     EventCondition,
     Having,
     OrderCondition,
-    StuckCondition,
-    TotalCondition,
     QuerySpec,
     Ranking,
+    StuckCondition,
     TagCondition,
+    TotalCondition,
     default_list_order,
     effective_status,
 )
@@ -88,6 +88,14 @@ def protected_words(vocab: Vocab) -> list[str]:
 
 
 def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpec:
+    return parse_readings(question, now=now, vocab=vocab, asker=asker)[0]
+
+
+def parse_readings(
+    question: str, *, now: datetime, vocab: Vocab, asker: str
+) -> tuple[QuerySpec, list[list[str]]]:
+    """The spec, and the userids of every name in the question that more than one person has (the parser
+    took the first; nlq.clarify offers the others)."""
     why = refusal_reason(question)
     if why:
         raise Refused(why)
@@ -99,7 +107,7 @@ def parse(question: str, *, now: datetime, vocab: Vocab, asker: str) -> QuerySpe
         me = vocab.users.get(asker)
         reader = _Reader(toks, asker, sees_only_self=me is None or me.role not in MANAGERS, now=now)
         reader.text = text
-        return reader.spec()
+        return reader.spec(), reader.same_names
     except Unreadable as exc:
         raise Refused(f"没看懂「{exc.leftover.replace(' ', '')}」，这不在我能回答的指标和条件里。") from None
     except ValidationError as exc:  # a number out of what the layer defines (1999年, NPS>1001, 最近4000天)
@@ -127,6 +135,7 @@ class _Reader:
     def __init__(self, toks: list[Tok], asker: str, *, sees_only_self: bool, now: datetime):
         self.now = now
         self.text = ""
+        self.same_names: list[list[str]] = []
         self.measure_extra: dict[str, Any] = {}
         self.toks = toks
         self.asker = asker
@@ -441,9 +450,10 @@ class _Reader:
             raise Refused("「沉睡」要说明多久，例如「沉睡超过30天的客户」或「超过30天没跟进的客户」。")
         if self.of("or"):
             raise Refused("暂不支持用「或」连接的条件，请分开问。")
-        for t in self.of("person"):
-            if isinstance(t.val, tuple):
-                raise Refused(f"有不止一位同事叫{t.val[1]}，请改用账号（userid）提问。")
+        for i, t in enumerate(self.toks):  # a name two people share: the likeliest, the others as readings
+            if t.kind in ("person", "under") and isinstance(t.val, tuple):
+                self.same_names.append(list(t.val[2]))
+                self.toks[i] = Tok(t.kind, t.start, t.end, t.val[2][0])
         if not self.toks:
             raise Refused("没有看到要查的内容。")
 
@@ -494,6 +504,8 @@ class _Reader:
             and (self.of("stuck") or self.of("stage") or self._group_tokens())
         ):
             return "opportunities", "count", nouns[-1], None
+        if head in ("visits", "orders", "contracts") and not counting and not self.of("overdue", "list_many"):
+            return head, "count", nouns[-1], None  # 张伟的拜访 / 上周的单子: how many
         if head == "tickets" and not counting and not (self.of("timeout") or self.of("unhandled")):
             return "tickets", "count", nouns[-1], None  # 广州的工单: how many
         if (

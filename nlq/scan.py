@@ -137,8 +137,9 @@ def _person(vocab: Vocab, word: str) -> Any:
     named = vocab.users_named(word)
     if len(named) == 1:
         return named[0].userid
-    if len(named) > 1:
-        return ("ambiguous", word)
+    if len(named) > 1:  # reps first: the likeliest subject of a sales question
+        ids = tuple(u.userid for u in sorted(named, key=lambda u: (u.role != "rep", u.userid)))
+        return ("ambiguous", word, ids)
     u = vocab.user_by_id(word)
     return u.userid if u else _SKIP
 
