@@ -48,6 +48,7 @@ TOTAL_FIGURE: dict[str, tuple[Any, ...]] = {
     "overdue_amount": ("contracts", "outstanding"),
     "contract_amount": ("contracts", "amount", ALL),
     "received": ("payments", "received"),
+    "visited_customers": ("visits", "distinct_customers"),
 }
 
 RANKABLE = {
@@ -136,6 +137,7 @@ class _Reader:
         self.now = now
         self.text = ""
         self.same_names: list[list[str]] = []
+        self.people_mode = False
         self.measure_extra: dict[str, Any] = {}
         self.toks = toks
         self.asker = asker
@@ -232,8 +234,9 @@ class _Reader:
         refs = [t for t in self.of("compare_ref")]
         for r in refs:
             nxt = self.after(r)
-            if nxt is None or nxt.kind != "period":
-                raise Refused("「比」后面要跟一个时间，例如「比上月」「和去年同期比」。")
+            if nxt is None or nxt.kind != "period":  # 销售额和拜访次数: a plain 和
+                self.toks[self.toks.index(r)] = Tok("and", r.start, r.end, r.val)
+                continue
             compare.add(self._reference_kind(nxt.val))
             self.toks = [t for t in self.toks if t is not nxt and t is not r]
         if self.of("change") or self.of("change_rank"):
@@ -246,11 +249,18 @@ class _Reader:
                 raise Refused("比较要说明是哪个时间，例如「本月销售额环比」「上周拜访数比上上周」。")
         # trends
         trends = self.of("trend", "trend_which")
+        trends += [t for t in self.of("top", "super") if t.val.get("group") in ("week", "month")]
         if trends:
-            units = {t.val[0] if t.kind == "trend" else t.val for t in trends}
+            units = {t.val[0] if t.kind == "trend" else t.val for t in trends} - {None}
+            units |= {g for t in self.of("top", "super") if (g := t.val.get("group")) in ("week", "month")}
+            if not units:
+                units = {"month"}
             if len(units) > 1:
                 raise Refused("走势请只按周或只按月看。")
             n = next((t.val[1] for t in trends if t.kind == "trend" and t.val[1]), None)
+            for t in self.of("top", "super"):
+                if t.val.get("group") in ("week", "month"):
+                    self.toks[self.toks.index(t)] = Tok(t.kind, t.start, t.end, {**t.val, "group": None})
             out["trend"] = (units.pop(), n)
             if "compare" in out:
                 raise Refused("走势和环比请分开问。")
@@ -271,24 +281,40 @@ class _Reader:
                         out["overview_period"] = periods[0].val
                         self.toks = [t for t in self.toks if t is not periods[0]]
             self.toks = [t for t in self.toks if t.kind != "overview"]
-        # people: 谁 / 哪些人 / …的业务员
-        people = self.of("people")
+        # people (v2): 谁 / 哪些人 / 哪个销售 … or …的业务员 with a condition, as the answer. Kept as v1 read them
+        # (groups by rep): 谁的X最多 / 哪个业务员的X最多 and 销售额最高的5个业务员; 客户都有谁 is a customer list.
+        people = [t for t in self.of("people") if not self._after_customer_noun(t)]
+        for t in self.of("people"):
+            if t not in people:
+                self.toks[self.toks.index(t)] = Tok("list_many", t.start, t.end, t.val)
         tail_rep = self._rep_tail()
         v1_who = (
             people
-            and all(t.val == "谁" for t in people)
             and any(self.after(t) is not None and self.text_between(t, self.after(t)) == "的" for t in people)
             and bool(self.of("super", "top"))
             and not self.of("total", "rate_having", "touch_neg")
-        )  # v1: 谁的拜访次数最多 → groups by rep (kept as v1 answered it)
+        )
         if v1_who:
             for t in people:
-                self.toks[self.toks.index(t)] = Tok("who", t.start, t.end, t.val)
-        elif people or tail_rep:
+                kind, val = ("who", t.val) if t.val == "谁" else ("group_which", ("rep", False))
+                self.toks[self.toks.index(t)] = Tok(kind, t.start, t.end, val)
+        elif "overview" not in out and (people or (tail_rep and self._conditioned())):
             out["people"] = True
-            self.toks = [t for t in self.toks if t.kind != "people" and t is not tail_rep]
+            self.people_mode = True
+            drop = {id(t) for t in people} | ({id(tail_rep)} if tail_rep else set())
+            self.toks = [t for t in self.toks if id(t) not in drop]
             self._people_figure(out)
         return out
+
+    def _after_customer_noun(self, t: Tok) -> bool:
+        before = [x for x in self.toks if x.end <= t.start]
+        return bool(before) and before[-1].kind == "noun" and before[-1].val == "customers"
+
+    def _conditioned(self) -> bool:
+        """…的业务员 as the answer needs a condition on them (a threshold, 没签到, 有逾期客户)."""
+        return bool(self.of("total", "rate_having", "touch_neg", "overdue")) or bool(
+            [t for t in self.of("touch_pos") if t.val == "visit"]
+        )
 
     def text_between(self, a: Tok, b: Tok) -> str:
         return self.text[a.end : b.start] if hasattr(self, "text") else ""
@@ -470,9 +496,16 @@ class _Reader:
                 and head in ("customers", None)
                 and not self._group_tokens()
                 and not self.of("trend", "trend_which", "people")
+                and not self.people_mode
             ):
                 rank_tok = m
         rest = [m for m in measures if m is not rank_tok]
+        if (
+            not rest and rank_tok is None and self.of("money_q")
+        ):  # 杭州的客户多少钱: sales (clarify offers 欠款)
+            money = self.of("money_q")[0]
+            self.toks[self.toks.index(money)] = Tok("measure", money.start, money.end, ("orders", "sales"))
+            return self._what()
         if len(rest) > 1:
             raise Refused("一次只能问一个指标，请分开问。")
         if rank_tok is not None and rest:
@@ -488,7 +521,7 @@ class _Reader:
         groups = self._group_tokens()
         tags = self.of("tag")
         if head is None and any(self._group_key(g) == "tag" for g in groups):
-            return "visits", "count", None, None  # 需求标签TOP3: tags by their visits
+            return "visits", "count", groups[0], None  # 需求标签TOP3: tags by their visits
         if tags and head is None and groups and self.of("super", "top"):
             return "visits", "count", None, None  # 提到库存不足最多的城市
         new = self.of("new_customers")
@@ -506,6 +539,8 @@ class _Reader:
             return "opportunities", "count", nouns[-1], None
         if head in ("visits", "orders", "contracts") and not counting and not self.of("overdue", "list_many"):
             return head, "count", nouns[-1], None  # 张伟的拜访 / 上周的单子: how many
+        if head == "tickets" and not counting and self._group_tokens():
+            return "tickets", "count", nouns[-1], None  # 本月超时工单 按业务员
         if head == "tickets" and not counting and not (self.of("timeout") or self.of("unhandled")):
             return "tickets", "count", nouns[-1], None  # 广州的工单: how many
         if (
@@ -600,6 +635,7 @@ class _Reader:
                 "overdue_days",
                 "rank_overdue_days",
                 "under",
+                "order_span",
             )
         )
 
@@ -703,12 +739,18 @@ class _Reader:
                 c["created_period"] = periods[id(t)]
                 if c.get("status") is None:
                     c["status"] = "all"
+            elif entity == "opportunities":
+                continue  # 本月新增商机: opportunities by entered_on
             elif entity != "customers":
                 raise Refused("「新客户」只能问客户数或客户名单，例如「本月新增了几家客户」。")
             elif id(t) not in periods:
                 raise Refused("「新客户」要说明时间，例如「本月新开的客户」「今年新建档的客户」。")
+        for t in self.of("order_span"):
+            c["orders"].append(t.val)
         for t in self.of("total"):
             measure, op, value = t.val
+            if measure == "visited_customers":
+                raise Refused("「跑店N家」只用于业务员，例如「本月跑店不到5家的业务员」。")
             c.setdefault("totals", []).append(
                 TotalCondition(measure=measure, op=op, value=value, period=periods.get(id(t)))
             )

@@ -13,7 +13,7 @@ from typing import Any
 
 from nlq import calendar_words as CW
 from nlq import lexicon as L
-from nlq.spec import NpsCondition, Period, TouchCondition
+from nlq.spec import NpsCondition, OrderCondition, Period, TouchCondition
 from nlq.timewords import PERIOD_PATTERNS, match_period, span_of
 from nlq.vocab import Vocab
 
@@ -144,6 +144,12 @@ def _person(vocab: Vocab, word: str) -> Any:
     return u.userid if u else _SKIP
 
 
+def _trend_unit(word: str) -> str | None:
+    if "周" in word or "星期" in word:
+        return "week"
+    return "month" if "月" in word else None  # 趋势 / 走势 alone: the unit comes from elsewhere, else months
+
+
 def _days(amount: str, unit: str) -> int:
     return int(amount) * {"小时": 0, "天": 1, "日": 1, "周": 7, "星期": 7, "个月": 30, "月": 30}[unit] or 1
 
@@ -219,7 +225,20 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
         "overdue_days",
         lambda m: _days(m.group(2), m.group(3)) - (1 if (m.group(1) in L.AGE_INCLUSIVE or m.group(4)) else 0),
     )
-    s.take(L.NONE_AT_ALL, "total", lambda m: _total(m.group(1) or "拜访", "<", "1", "次"))
+    s.take(
+        L.NONE_AT_ALL,
+        "total",
+        lambda m: _total(m.group(2) or ("下单" if m.group(1) else "拜访"), "<", "1", "次"),
+    )
+    s.take(
+        L.ORDER_SPAN,
+        "order_span",
+        lambda m: OrderCondition(
+            present=False, period=Period(kind="rolling", span=span_of(m.group(2), m.group(3)))
+        ),
+    )
+    s.take(L.MONEY_Q, "money_q")
+    s.take(L.DONE_BEST, "measure", lambda m: ("orders", "sales"))
     s.take(L.PEOPLE_RATE, "rate_having", lambda m: _rate_having(m))
     s.take(
         L.TOTAL_OP_FIRST,
@@ -333,7 +352,6 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(
         L.GROUP_WHICH, "group_which", lambda m: (L.GROUP_NOUNS[m.group(2)], m.group(1) in ("哪些", "哪几个"))
     )
-    s.take(L.GROUP_BARE, "group", lambda m: L.GROUP_NOUNS.get(m.group(0), "rep"))
     s.take(L.LIST_MANY, "list_many")
     s.take(L.LIST_ONE, "list_one")
     s.take(L.WHO, "who")
@@ -364,6 +382,7 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
         folded = _folded(values)
         if folded:
             s.take(rf"({_alt(set(folded))}){tail}", kind, lambda m, f=folded: f[m.group(1)])
+    s.take(L.GROUP_BARE, "group", lambda m: L.GROUP_NOUNS.get(m.group(0), "rep"))
     # who is asking about whom, nouns, shapes, joints
     s.take(L.SELF, "self")
     s.take(L.TEAM, "team")

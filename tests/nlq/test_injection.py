@@ -116,4 +116,4 @@ def test_the_director_sees_them_but_reads_questions_the_same(session_factory):
         a = ask(s, asker="dir", question="客户有多少", now=NOW)
         b = ask(s, asker="dir", question="全部客户有哪些", now=NOW)
     assert a["value"] == 2 + len(PLANTED) and a["understood"] == "客户（不含流失）数（全部时间）"
-    assert len(b["rows"]) == 2 + len(PLANTED) and b["understood"] == "全部客户（含流失）名单"
+    assert len(b["rows"]) == 2 + len(PLANTED) and b["understood"] == "全部客户（含流失）名单（全部时间）"
