@@ -22,6 +22,11 @@ from nlq.spec import Period, QuerySpec, Ranking, Span
 from nlq.vocab import Vocab
 
 MAX_ALTERNATIVES = 3
+_PER_REP = {
+    "sales": ("orders", "sales"),
+    "visit_count": ("visits", "count"),
+    "order_count": ("orders", "count"),
+}
 
 
 def _with(spec: QuerySpec, **changes: Any) -> QuerySpec | None:
@@ -134,6 +139,17 @@ def alternatives(
         out.append(_with(spec, entity="contracts", figure="outstanding", contract_scope="all", category=None))
     if spec.shape == "list" and spec.customer.lost_period is not None and spec.ranking is None:
         out.append(_with(spec, figure="count"))
+    # 销售排名 / 拜访最多的 without 客户: customers ranked, or the reps ranked
+    if spec.shape == "list" and r is not None and "客户" not in q and r.by in _PER_REP:
+        entity, figure = _PER_REP[r.by]
+        out.append(_try({"entity": entity, "figure": figure, "people": True, "ranking": {"by": "figure"}}))
+        out.append(_try({"entity": entity, "figure": figure, "group_by": "rep", "ranking": {"by": "figure"}}))
+    # 做得最好 / 这个月的拜访: sales, or visits, or their completeness
+    if spec.shape == "groups" and re.search(r"做(?:得|的)|干(?:得|的)", q):
+        for entity, figure in (("visits", "count"), ("visits", "complete_rate")):
+            out.append(_with(spec, entity=entity, figure=figure, category=None))
+    if spec.entity == "visits" and spec.figure == "count" and re.search(r"的拜访(?!次|数|了|过)", q):
+        out.append(_with(spec, figure="complete_rate"))
     seen = {spec.model_dump_json()}
     unique: list[QuerySpec] = []
     for alt in out:

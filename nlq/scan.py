@@ -327,7 +327,8 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
             "limit": int(m.group(2)),
             "desc": L.SUPERLATIVES[m.group(1)],
             "superlative": True,
-            "group": L.GROUP_NOUNS.get(m.group(3) or ""),
+            "group": L.GROUP_NOUNS.get(m.group(3) or "")
+            or ("week" if m.group(0).endswith("周") else "month" if m.group(0).endswith("月") else None),
         },
     )
     s.take(
