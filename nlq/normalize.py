@@ -122,6 +122,7 @@ def normalize(text: str, protect: Iterable[str] = ()) -> str:
     for wrong, right in TYPOS.items():
         t = t.replace(wrong.replace(" ", ""), right)
     t = numerals_to_digits(t, protect)
+    t = re.sub(r"快(?=\d{1,4}(?:个)?(?:小时|天|日|周|星期|礼拜|月))", "", t)  # 快30天 = 30 days (spec v2)
     t = re.sub(
         r"(最近|近|过去)的?(\d{1,2})年(?!\d|月|前|度|底|初)", lambda m: f"{m[1]}{int(m[2]) * 365}天", t
     )

@@ -879,6 +879,11 @@ class _Reader:
         )
         many = bool(self.of("list_many") or [t for t in self.of("group_which") if t.val[1]])
         desc_words = [t.val["desc"] for t in tops if t.val["superlative"] or not t.val["desc"]]
+        # 排名 / 排行 say only that a ranking is asked; with 倒数第一 or 最低 the direction is theirs
+        plain = {"排名", "排行", "排行榜", "排序"}
+        words = [
+            t for t in words if not (tops + supers and self.text[t.start : t.end].rstrip("排列序") in plain)
+        ]
         desc_words += [t.val["desc"] for t in supers] + [t.val for t in words]
         if len(set(desc_words)) > 1:
             raise Refused("排名方向互相矛盾（最高/最低），请只说一种。")

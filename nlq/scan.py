@@ -237,7 +237,6 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
             present=False, period=Period(kind="rolling", span=span_of(m.group(2), m.group(3)))
         ),
     )
-    s.take(L.MONEY_Q, "money_q")
     s.take(L.DONE_BEST, "measure", lambda m: ("orders", "sales"))
     s.take(L.PEOPLE_RATE, "rate_having", lambda m: _rate_having(m))
     s.take(
@@ -261,6 +260,7 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
         extra = entity_figure[3] if len(entity_figure) > 3 else None  # type: ignore[misc]
         x = tuple(sorted(extra.items())) if extra else None
         s.take(pat, "measure", lambda m, e=entity, f=figure, x=x: (e, f, x) if x else (e, f))
+    s.take(L.MONEY_Q, "money_q")
     # touches with an age or a window
     s.take(
         L.LONGEST_UNTOUCHED,
@@ -312,9 +312,7 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     s.take(L.COMPARE_REF, "compare_ref")
     s.take(L.COMPARE_REF_TAIL, None)
     s.take(L.CHANGE_WORDS, "change")
-    s.take(
-        L.TREND, "trend", lambda m: ("week" if "周" in m.group(0) or "星期" in m.group(0) else "month", None)
-    )
+    s.take(L.TREND, "trend", lambda m: (_trend_unit(m.group(0)), None))
     s.take(L.TREND_WHICH, "trend_which", lambda m: "week" if m.group(1) == "周" else "month")
     s.take(L.PEOPLE_WORDS, "people")
     s.take(L.TEAM_BARE, "group", lambda m: "team")
