@@ -51,7 +51,7 @@ def ask(
         try:
             spec = read_question(question, now=now, vocab=vocab, asker=asker, llm=llm)
         except Refused as r:
-            return _refusal(base, r.reason, question)
+            return _refusal(base, r.reason, question, answerable=_answerable(vocab, now, asker))
         alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker)
         return _answer_read(
             session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
@@ -174,7 +174,11 @@ def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm
 
 
 def _refusal(
-    base: dict[str, Any], reason: str, question: str, understood: str = "没能理解这个问题"
+    base: dict[str, Any],
+    reason: str,
+    question: str,
+    understood: str = "没能理解这个问题",
+    answerable: Any = None,
 ) -> dict[str, Any]:
     return finish(
         Answer(
@@ -182,9 +186,22 @@ def _refusal(
             understood=understood,
             kind="refusal",
             reason=reason,
-            suggestion=refusal_suggestion(question),
+            suggestion=refusal_suggestion(question, answerable),
         )
     )
+
+
+def _answerable(vocab: Vocab, now: datetime, asker: str) -> Any:
+    """Whether the offline parser reads a question (for the suggestions after a refusal)."""
+
+    def check(q: str) -> bool:
+        try:
+            parse(q, now=now, vocab=vocab, asker=asker)
+        except Refused:
+            return False
+        return True
+
+    return check
 
 
 def _answer(
