@@ -52,16 +52,17 @@ def ask(
             spec = read_question(question, now=now, vocab=vocab, asker=asker, llm=llm)
         except Refused as r:
             return _refusal(base, r.reason, question, answerable=_answerable(vocab, now, asker))
-        alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker)
+        alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker, scope=scope)
         return _answer_read(
             session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
         )
 
 
 def _alternatives(
-    question: str, spec: QuerySpec, *, vocab: Vocab, now: datetime, asker: str
+    question: str, spec: QuerySpec, *, vocab: Vocab, now: datetime, asker: str, scope: Scope
 ) -> list[dict[str, Any]]:
-    """The question's other readings (nlq.clarify), each as the words it would be understood as."""
+    """The question's other readings (nlq.clarify), each as the words it would be understood as — never one
+    that names a person outside the asker's scope (a namesake in another team is not even mentioned)."""
     try:
         same_names = parse_readings(question, now=now, vocab=vocab, asker=asker)[1]
     except Refused:
@@ -71,6 +72,9 @@ def _alternatives(
         try:
             alt = resolve_names(alt, vocab)
         except Refused:
+            continue
+        named = {*alt.customer.owners, *alt.reps, *alt.customer.under}
+        if scope.owners is not None and not named <= scope.owners:
             continue
         out.append({"understood": describe(alt, vocab=vocab, now=now), "spec": alt.model_dump(mode="json")})
     return out
