@@ -620,21 +620,32 @@ def _comments(ctx: Ctx, approval: ApprovalRow) -> str:
     )
 
 
-def _outcome(ctx: Ctx, approval: ApprovalRow, why: str | None) -> tuple[str, str]:
-    """(the word on the greyed buttons, the result line) of an ended approval."""
+def _outcome(ctx: Ctx, approval: ApprovalRow, why: str | None) -> tuple[str, str, str]:
+    """(the word on the greyed buttons, the result in a few words, the result with its reason) of an ended
+    approval (a card field holds 60 bytes, its description 160)."""
     steps = _steps(ctx, approval.id)
     if approval.status == "approved":
         last = [st for st in steps if st.status == "approved"][-1]
-        return T.APPROVED_LABEL, T.RESULT_APPROVED.format(who=_decider(ctx, last))
+        result = T.RESULT_APPROVED.format(who=_decider(ctx, last))
+        return T.APPROVED_LABEL, result, result
     if approval.status == "rejected":
         st = next(st for st in steps if st.status == "rejected")
-        return T.REJECTED_LABEL, T.RESULT_REJECTED.format(who=_decider(ctx, st), reason=st.comment or "")
+        who = _decider(ctx, st)
+        return (
+            T.REJECTED_LABEL,
+            T.RESULT_REJECTED.format(who=who),
+            T.RESULT_REJECTED_WHY.format(who=who, reason=st.comment or ""),
+        )
     label = T.APPROVAL_STATUS.get(approval.status, approval.status)
-    return label, T.RESULT_WITHDRAWN.format(why=why or T.WHY_TAG_REMOVED)
+    result = T.RESULT_WITHDRAWN.format(why=why or T.WHY_TAG_REMOVED)
+    return label, result, result
 
 
-def _final_card(ctx: Ctx, approval: ApprovalRow, card: ApprovalCardRow, label: str, result: str) -> Card:
-    """The card as it stays: what was asked, the result and the comments; its buttons greyed under `label`."""
+def _final_card(
+    ctx: Ctx, approval: ApprovalRow, card: ApprovalCardRow, label: str, result: str, said: str | None = None
+) -> Card:
+    """The card as it stays: what was asked, the result (`said`, with its reason: the description) and the
+    comments; its buttons greyed under `label`."""
     customer = ctx.session.get(CustomerRow, approval.customer_id)
     fields = [
         (T.FIELD_CUSTOMER, customer.name),
@@ -652,7 +663,7 @@ def _final_card(ctx: Ctx, approval: ApprovalRow, card: ApprovalCardRow, label: s
         buttons = _buttons(card.step_id)
     return Card(
         title=title,
-        description=result,
+        description=said or result,
         fields=fields,
         buttons=buttons,
         task_id=card.task_id,
@@ -663,10 +674,9 @@ def _final_card(ctx: Ctx, approval: ApprovalRow, card: ApprovalCardRow, label: s
 def _update_card(
     ctx: Ctx, approval: ApprovalRow, card: ApprovalCardRow, code: str, *, why: str | None = None
 ) -> None:
-    label, result = _outcome(ctx, approval, why)
-    ctx.send(
-        card.recipient, CardUpdate(response_code=code, card=_final_card(ctx, approval, card, label, result))
-    )
+    label, result, said = _outcome(ctx, approval, why)
+    final = _final_card(ctx, approval, card, label, result, said)
+    ctx.send(card.recipient, CardUpdate(response_code=code, card=final))
     card.final_at = ctx.now
 
 

@@ -151,7 +151,8 @@ REP_STEP_APPROVED = (
 )
 STEP_COMMENT = "，意见：{comment}"
 RESULT_APPROVED = "已通过（{who}）"
-RESULT_REJECTED = "已驳回（{who}）：{reason}"
+RESULT_REJECTED = "已驳回（{who}）"
+RESULT_REJECTED_WHY = "已驳回（{who}），原因：{reason}"
 RESULT_WITHDRAWN = "已撤回：{why}"
 RESULT_STEP_DONE = "本级已由{who}处理：{verdict}"
 WHY_TAG_REMOVED = "业务员撤销了「价格异议」标签"
