@@ -55,6 +55,9 @@ class Slot(StrEnum):
     RESUME = "_resume"
     PENDING_LINE = "pending_line"  # an unclear line typed during a visit, until 记到拜访里 / 当作提问
     ASKED_AT = "asked_at"  # when the open question was asked (ISO), for QUESTION_TTL
+    PROMPT = (
+        "prompt"  # the open question's words (a Reply as dict): said again when the person re-opens the app
+    )
 
 
 def load(session: Session, userid: str) -> ConversationRow | None:

@@ -39,6 +39,7 @@ from handlers.messages import (
     EnterAgent,
     FileIn,
     Inbound,
+    Reply,
     Unsupported,
     parse_card_key,
     text_of,
@@ -169,6 +170,8 @@ class Router:
             data[Slot.RESUME.value] = {"state": ctx.state, "data": dict(ctx.state_data)}
         ctx.state, ctx.state_data = question, data
         ctx.state_changed = changed or ctx.state_changed
+        if isinstance(event, EnterAgent) and data.get(Slot.PROMPT):  # back in the app: the question, again
+            ctx.reply(Reply.from_dict(data[Slot.PROMPT]))
 
     def _route(self, ctx: Ctx, event: Inbound, *, state: str) -> None:
         if isinstance(event, CardClick):

@@ -23,7 +23,15 @@ def ask(ctx: Ctx, state: DialogState, data: dict[str, Any], question: Reply) -> 
         previous = ctx.state_data[Slot.RESUME]
     else:
         previous = {"state": ctx.state, "data": dict(ctx.state_data)}
-    ctx.set_state(state, {**data, Slot.RESUME.value: previous, Slot.ASKED_AT.value: ctx.now.isoformat()})
+    ctx.set_state(
+        state,
+        {
+            **data,
+            Slot.RESUME.value: previous,
+            Slot.ASKED_AT.value: ctx.now.isoformat(),
+            Slot.PROMPT.value: question.to_dict(),
+        },
+    )
     ctx.reply(question)
 
 
