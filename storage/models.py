@@ -314,7 +314,9 @@ class ApprovalRow(Base):
     visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.visit_id"), unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     rep_userid: Mapped[str] = mapped_column(Id)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    # pending | approved | rejected | withdrawn (the tag came off; putting it back restarts) | cancelled (the rep
+    # tapped 撤回申请; never restarts)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     current_step: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column()
     decided_at: Mapped[datetime | None] = mapped_column()

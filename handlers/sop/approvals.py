@@ -570,7 +570,7 @@ def withdraw_price_approval(
                 )
             ),
         )
-    _close(ctx, approval, "withdrawn")
+    _close(ctx, approval, "cancelled" if by_rep else "withdrawn")  # cancelled: never restarts by itself
     _finalize(
         ctx, approval, why=T.WHY_REP_WITHDREW if by_rep else T.WHY_TAG_REMOVED, clicked=clicked or (None, "")
     )

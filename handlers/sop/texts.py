@@ -108,7 +108,6 @@ REJECT_CANCELLED = "已取消驳回，审批仍待你处理。"
 APPROVED_NEXT = "已通过，已转交{role}{name}审批。"
 APPROVED_FINAL = "已通过，审批完成，已通知{rep}。"
 REJECTED_DONE = "已驳回，已通知{rep}。"
-REP_APPROVAL_STARTED = "已提交价格异议审批（{customer}），审批人：{role}{name}。"
 REP_APPROVED = "你的价格异议申请（{customer}）已审批通过。{comments}"
 REP_REJECTED = "你的价格异议申请（{customer}）被{role}{name}驳回，原因：{reason}"
 APPROVAL_STATUS = {
@@ -117,6 +116,7 @@ APPROVAL_STATUS = {
     "pending": "审批中",
     "escalated": "已升级",
     "withdrawn": "已撤回",
+    "cancelled": "已撤回",
 }
 APPROVAL_WITHDRAWN = "价格异议审批已撤回（{customer}）：{rep}撤销了这次拜访的「价格异议」标签，无需再审批。"
 ALREADY_DECIDED = "该审批已处理：{status}。"

@@ -263,7 +263,7 @@ def test_the_reps_withdraw_button_and_a_reminder_card(h, clock):
     assert reminder["main_title"]["title"] == "审批提醒：味源超市"
     (rep_card,) = approval_cards(h, REP)
     tap(h, REP, rep_card, "撤回申请")
-    assert approval(h).status == "withdrawn"
+    assert approval(h).status == "cancelled"  # withdrawn by the rep: it does not restart by itself
     assert h.texts(REP)[-1] == T.REP_WITHDRAWN.format(customer="味源超市")
     assert T.APPROVAL_WITHDRAWN_BY_REP.format(customer="味源超市", rep="张伟") in h.texts(SUP)
     for who, c in ((SUP, card), (SUP, reminder), (REP, rep_card)):
