@@ -259,3 +259,33 @@ def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_
         m for m in messages(org, "rep1", kind="card") if m.message["title"].startswith("价格异议审批已提交")
     ]
     assert len(rep_cards) == 2  # a new card for the rep too
+
+
+def test_cards_still_in_the_outbox_when_the_approval_ends_go_final_once_sent(org, clock):
+    """Nothing is sent in these unit-of-work tests: when the approval ends, its cards wait in the outbox, so an
+    approval_cards timer retries; once the relay has sent them (their send's response_code stored), the timer
+    puts each in its final state, once."""
+    from storage.models import ApprovalCardRow, OutboxRow
+
+    _start(org, clock)
+    say(org, clock, "sup1", "驳回 价格低于公司底线")
+    (retry,) = timers_of(org, kind="approval_cards")
+    assert retry.status == "pending"
+    with org() as s:  # the relay sends them meanwhile (what bot/wecom/relay.py records on success)
+        for n, row in enumerate(s.scalars(select(OutboxRow).where(OutboxRow.kind == "card"))):
+            row.status, row.response_code = "sent", f"RC-SEND-{n}"
+        s.commit()
+    clock.advance(minutes=3)
+    sweep(org, clock)
+    updates = {m.recipient: m.message for m in messages(org, kind="card_update")}
+    assert set(updates) == {"sup1", "rep1"}
+    for message in updates.values():
+        assert message["response_code"].startswith("RC-SEND-")
+        card = message["card"]
+        assert card["replace_text"] == "已驳回" and card["task_id"].startswith("appr-")
+        assert dict(tuple(f) for f in card["fields"])["审批结果"] == "已驳回（销售主管王主管）"
+    with org() as s:
+        assert all(c.final_at is not None for c in s.scalars(select(ApprovalCardRow)))
+    clock.advance(minutes=10)
+    sweep(org, clock)
+    assert len(messages(org, kind="card_update")) == 2  # once each
