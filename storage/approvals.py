@@ -91,11 +91,12 @@ def unsent(session: Session, card: ApprovalCardRow) -> bool:
 
 def rep_lines_since(session: Session, rep: str, since: datetime, *, limit: int = 50) -> list[str]:
     """The texts `rep` sent the assistant since `since` (a visit's check-in), newest first: the visit's lines
-    as typed (the visit's note keeps only what no other part of the line took)."""
+    as typed (the visit's note keeps only what no other part of the line took); a voice message by WeCom's
+    recognition of it."""
     rows = session.scalars(
         select(InboxRow.event)
-        .where(InboxRow.sender == rep, InboxRow.kind == "text", InboxRow.received_at >= since)
+        .where(InboxRow.sender == rep, InboxRow.kind.in_(("text", "voice")), InboxRow.received_at >= since)
         .order_by(InboxRow.id.desc())
         .limit(limit)
     )
-    return [str(e.get("content") or "") for e in rows if isinstance(e, dict)]
+    return [str(e.get("content") or e.get("recognition") or "") for e in rows if isinstance(e, dict)]

@@ -351,3 +351,17 @@ def test_help_keeps_the_question_open(h, clock):
     assert h.texts(SUP)[-1] == texts.HELP_MANAGER
     say(h, SUP, "价格低于底线")
     assert approval(h).status == "rejected"
+
+
+def test_the_request_said_by_voice(h, clock):
+    from tests.dialogs.test_visit_dialog import photo
+
+    h.peer.location_report(REP, *WEIYUAN, precision=10)
+    for seed in (1, 2, 3):
+        h.peer.image(REP, photo(seed, taken=clock.now() - timedelta(minutes=2)))
+    h.tick()
+    h.peer.voice(REP, "价格异议，客户说要八五折才进货。")  # WeCom's recognition of the voice message
+    h.tick()
+    h.tick()
+    (card,) = approval_cards(h, SUP)
+    assert fields(card)["客户要求"] == "打8.5折"
