@@ -193,7 +193,9 @@ def request_words(approval: ApprovalRow) -> str:
 
 
 def _rep_card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, customer: CustomerRow) -> Card:
-    """The rep's own card: what was asked, who decides now, and 撤回申请."""
+    """The rep's own card: what was asked, who decides first, and 撤回申请. (Its one update is its final
+    state, so it names no "current" approver that would go stale; each step's result reaches the rep as a
+    message.)"""
     s = ctx.session
     task_id = cards_repo.new_task_id(
         s, approval_id=approval.id, step_id=None, recipient=approval.rep_userid, now=ctx.now
@@ -203,11 +205,7 @@ def _rep_card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, customer: 
         description=T.REP_CARD_DESC.format(
             role=T.role_name(step.role), name=people.name_of(s, step.approver_userid)
         ),
-        fields=[
-            (T.FIELD_CUSTOMER, customer.name),
-            (T.FIELD_REQUEST, request_words(approval)),
-            (T.FIELD_APPROVER, f"{T.role_name(step.role)}{people.name_of(s, step.approver_userid)}"),
-        ],
+        fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_REQUEST, request_words(approval))],
         buttons=[Button(text=T.BTN_WITHDRAW, key=card_key(CardAction.APPROVAL, "wd", approval.id), style=2)],
         task_id=task_id,
     )

@@ -143,9 +143,8 @@ ASK_APPROVE_COMMENT = "请回复审批意见（将随「通过」一并告知业
 APPROVE_CANCELLED = "已取消，审批仍待你处理。"
 FIELD_RESULT = "审批结果"
 FIELD_COMMENTS = "审批意见"
-FIELD_APPROVER = "当前审批人"
 REP_CARD_TITLE = "价格异议审批已提交：{customer}"
-REP_CARD_DESC = "审批人：{role}{name}。审批结果会通知你；如需撤回，点「撤回申请」。"
+REP_CARD_DESC = "已提交给{role}{name}审批，每一级的结果都会通知你；如需撤回，点「撤回申请」。"
 REP_STEP_APPROVED = (
     "你的价格异议申请（{customer}）{role}{name}已通过{comment}，已转交{next_role}{next_name}审批。"
 )

@@ -53,7 +53,8 @@ def test_chain_approved_end_to_end_and_clicks_recorded_once(org, clock):
     assert [(b["text"], b["style"]) for b in card["buttons"]] == [("通过", 1), ("通过并附言", 2), ("驳回", 3)]
     rep_card = _card(org, "rep1")  # the rep's own card: what was asked, who decides, 撤回申请
     assert rep_card["title"] == "价格异议审批已提交：味源超市"
-    assert dict(tuple(f) for f in rep_card["fields"])["当前审批人"] == "销售主管王主管"
+    assert rep_card["description"].startswith("已提交给销售主管王主管审批")
+    assert dict(tuple(f) for f in rep_card["fields"])["客户要求"] == "降价5%"
     assert [b["text"] for b in rep_card["buttons"]] == ["撤回申请"]
     assert _texts(org, "rep1") == []
 
