@@ -260,6 +260,11 @@ class _Compiler:
             o = aliased(OrderRow)
             agg = func.sum(o.amount) if measure == "sales" else func.count()
             q = select(agg).where(o.customer_id == cid, self.in_dates(o.ordered_on, period))
+        elif measure in ("visit_count", "tag_visits") and tag is not None and period is None:
+            t = aliased(
+                VisitTagRow
+            )  # visit_tags carries the visit's customer: the (tag, customer_id) index alone
+            q = select(func.count()).select_from(t).where(t.customer_id == cid, t.tag == tag)
         elif measure in ("visit_count", "tag_visits"):
             v = aliased(VisitRow)
             q = (

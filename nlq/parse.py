@@ -512,7 +512,10 @@ class _Reader:
             not rest and rank_tok is None and self.of("money_q")
         ):  # 杭州的客户多少钱: sales (clarify offers 欠款)
             money = self.of("money_q")[0]
-            self.toks[self.toks.index(money)] = Tok("measure", money.start, money.end, ("orders", "sales"))
+            what = ("contracts", "outstanding") if self.of("overdue") else ("orders", "sales")  # 逾期的多少钱
+            self.toks[self.toks.index(money)] = Tok("measure", money.start, money.end, what)
+            if self.of("overdue"):
+                self.toks = [t for t in self.toks if t.kind != "overdue"]
             return self._what()
         if len(rest) > 1:
             raise Refused("一次只能问一个指标，请分开问。")
@@ -922,8 +925,8 @@ class _Reader:
                 limit = 1
             return Ranking(by=RANKABLE[rank_tok.val], descending=desc, period=rank_period), limit
         tags = self.of("tag")
-        if has_super and len(tags) == 1:  # 提价格异议最多的5个客户
-            return Ranking(by="tag_visits", tag=tags[0].val, descending=desc), limit or 1
+        if has_super and len(tags) == 1:  # 提价格异议最多的5个客户 / 价格异议最多的是哪几家店
+            return Ranking(by="tag_visits", tag=tags[0].val, descending=desc), limit or (10 if many else 1)
         if has_super:
             raise Refused("「最高/最多」指的是什么？例如「NPS最高的5个客户」「销售额最高的10个客户」。")
         return None, limit
