@@ -178,9 +178,18 @@ def _head(spec: QuerySpec, vocab: Vocab, now: datetime) -> str:
     if s.compare is not None:
         head += "，与上一个同类周期比较（环比）" if s.compare == "previous" else "，与去年同期比较（同比）"
     if s.people:
+        h = s.having
+        when = d.label(s.period) if s.period else "全部时间"
+        rest = "、".join(conds)
+        scope = f"（只算{rest}的客户）" if rest and s.entity != "visits" else (f"（{rest}）" if rest else "")
+        if s.entity == "visits" and s.figure == "count" and h is not None and (h.op, h.value) == ("<", 1):
+            return f"{when}没有签到（没有拜访）的业务员{scope}"
+        if s.entity == "visits" and s.figure == "count" and h is not None and (h.op, h.value) == (">", 0):
+            return f"{when}有签到（拜访）的业务员{scope}"
         head += "，按业务员列出"
-        if s.having is not None:
-            head += f"（只列{OP_WORDS[s.having.op]}{_num(s.having.value)}的人）"
+        if h is not None:
+            value = f"{h.value:.0%}" if s.is_rate and h.value <= 1 else _num(h.value)
+            head += f"（只列这个数{OP_WORDS[h.op]}{value}的业务员）"
     elif s.group_by in ("week", "month"):
         n = s.buckets or (8 if s.group_by == "week" else 6)
         head += f"，按{'周（周一开始）' if s.group_by == 'week' else '月'}看最近{n}{'周' if s.group_by == 'week' else '个月'}的走势"
