@@ -440,7 +440,7 @@ def _people(run: _Runner, spec: QuerySpec, tree: OrgTree | None) -> list[dict[st
 def _pure_condition(spec: QuerySpec) -> bool:
     """没签到 / 没拜访: a count below one is a condition, not a figure to show."""
     h = spec.having
-    if h is None or spec.is_rate or spec.figure not in ("count", "distinct_customers"):
+    if h is None or spec.entity != "visits" or spec.figure not in ("count", "distinct_customers"):
         return False
     return (h.op == "<" and h.value <= 1) or (h.op in ("<=", "=") and h.value == 0)
 

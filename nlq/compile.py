@@ -515,7 +515,8 @@ class _Compiler:
             if values:
                 fields.append((name, col))
         kinds = {t.kind for t in f.touches}
-        if "any" in kinds or (s.ranking and s.ranking.by == "last_touch"):
+        stale_visits = any(not t.present and t.kind == "visit" for t in f.touches)
+        if "any" in kinds or stale_visits or (s.ranking and s.ranking.by == "last_touch"):
             fields.append(("last_touch_at", self.last_touch("any")))
         if "visit" in kinds or (s.ranking and s.ranking.by == "last_visit"):
             fields.append(("last_visit_at", self.last_touch("visit")))
@@ -633,7 +634,9 @@ class _Compiler:
         by = default_list_order(self.s.customer, effective_status(self.s))
         if by is None:
             return []
-        if by in ("last_touch_at", "last_visit_at"):
+        if by == "last_visit_at":  # not visited for a span: never touched first, then the longest untouched
+            return [named["last_touch_at"].asc().nulls_first(), named[by].asc().nulls_first()]
+        if by == "last_touch_at":
             return [named[by].asc().nulls_first()]
         if by == "lost_on":
             return [C.lost_on.desc().nulls_last()]
@@ -673,7 +676,8 @@ class _Compiler:
             sort = func.coalesce(groups.c.value, 0)
             out = [sort.label("value")]
         r = s.ranking
-        order = [
+        order = [  # a group without a key (no channel, no category) is never ranked: it comes last
+            case((groups.c.key.is_(None), 1), else_=0),
             sort.asc().nulls_last() if (r and not r.descending) else sort.desc().nulls_last(),
             groups.c.key.asc().nulls_last(),
         ]
