@@ -399,7 +399,7 @@ def answered(eval_factory):
 
 def test_every_hand_built_spec_scores_right(answered, dataset):
     wrong = []
-    for case, spec, answer in answered:
+    for case, _spec, answer in answered:
         good, why = score(answer, case, dataset)
         if not good:
             wrong.append(f"{case['id']} {case['q']}: {why}")
