@@ -35,7 +35,9 @@ from nlq.spec import (
 from nlq.vocab import load_vocab
 from tests.nlq.v2.oracle_v2 import DEFAULT_NOW, Clock, case_now, score
 
-CASES = yaml.safe_load((Path(__file__).parent / "v2" / "cases.yaml").read_text(encoding="utf-8"))["cases"]
+CASES = yaml.safe_load((Path(__file__).parent.parent / "v2" / "cases.yaml").read_text(encoding="utf-8"))[
+    "cases"
+]
 
 NAMED = {
     "today": "today",
