@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from nlq.suggest import refusal_suggestion, suggest
 from nlq.timewords import Window, buckets, reference, resolve
 from nlq.validate import out_of_scope, resolve_names
 from nlq.vocab import Vocab, load_vocab
+from storage.models import CustomerRow
 
 __all__ = ["ask", "answer_spec", "render_chat", "UnknownAsker"]
 
@@ -193,9 +195,26 @@ def _answer(
         out.update(run.single(spec))
     out["understood"] += out.pop("understood_more", "")
     out["alternatives"] = list(alternatives or [])
+    out["reason"] = _why_empty(session, spec, scope, out)
     answer = finish(Answer(**out))
     answer["suggestion"], answer["action"] = suggest(spec, answer)
     return answer
+
+
+def _why_empty(session: Session, spec: QuerySpec, scope: Scope, out: dict[str, Any]) -> str | None:
+    """The reason a figure is 0 or null (spec v2: over an empty scope or an empty period, with the reason); a
+    list says it with no rows."""
+    if out["kind"] == "list":
+        return None
+    if scope.owners is not None:
+        owned = (
+            select(CustomerRow.customer_id).where(CustomerRow.owner_userid.in_(sorted(scope.owners))).limit(1)
+        )
+        if _run(session, owned).first() is None:
+            return f"{scope.words}：可见范围内还没有客户，所以这里的数字为0。"
+    if out["kind"] == "figure" and spec.is_rate and not out.get("denominator"):
+        return "这个范围和时间内没有可计算的数据（分母为0），比率为空。"
+    return None
 
 
 def finish(answer: Answer) -> dict[str, Any]:
