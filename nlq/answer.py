@@ -269,15 +269,21 @@ class _Runner:
     def __init__(self, session: Session, scope: Scope, *, now: datetime, cap: int, org: OrgFacts):
         self.session, self.scope, self.now, self.cap, self.org = session, scope, now, cap, org
 
-    def plan(self, spec: QuerySpec) -> Plan:
+    def plan(self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None) -> Plan:
         dialect = self.session.get_bind().dialect.name
         return compile_spec(
-            spec, owners=self.scope.owners, now=self.now, dialect=dialect, cap=self.cap, org=self.org
+            spec,
+            owners=self.scope.owners,
+            now=self.now,
+            dialect=dialect,
+            cap=self.cap,
+            org=self.org,
+            buckets=buckets,
         )
 
-    def single(self, spec: QuerySpec) -> dict[str, Any]:
+    def single(self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None) -> dict[str, Any]:
         """A list, a figure or a figure per group: one statement (a long list: and its count)."""
-        plan = self.plan(spec)
+        plan = self.plan(spec, buckets)
         result = _run(self.session, plan.stmt).all()
         cap = self.cap
         out: dict[str, Any] = {}
@@ -331,15 +337,23 @@ def _rank(rows: list[dict[str, Any]], by: str, descending: bool, key: str = "key
 
 # --- trends -------------------------------------------------------------------------------------------
 def _trend(run: _Runner, spec: QuerySpec) -> list[dict[str, Any]]:
-    """The figure per calendar week or month, oldest first, ending with the current one (one statement per
-    bucket); a ranking (哪周最多) sorts the buckets by the figure."""
+    """The figure per calendar week or month, oldest first, ending with the current one: one statement keyed by
+    the bucket (a figure without a time of its own, such as 客户信息鲜度: one statement per bucket); a ranking
+    (哪周最多) sorts the buckets by the figure."""
     unit = spec.group_by
     assert unit in TREND_KEYS
     n = spec.buckets or (8 if unit == "week" else 6)
-    plain = derive(_plain(spec), group_by=None, ranking=None, limit=None)
-    rows = []
-    for key, w in buckets(unit, n, run.now):
-        rows.append({"key": key, **run.figure(derive(plain, period=between(w)))})
+    windows = buckets(unit, n, run.now)
+    whole = Window(windows[0][1].start, windows[-1][1].end, False, "", unit="custom")
+    plain = derive(_plain(spec), ranking=None, limit=None)
+    try:
+        got = {r["key"]: r for r in run.single(derive(plain, period=between(whole)), windows)["rows"]}
+        rows = [
+            {"key": k, **{f: v for f, v in got[k].items() if f not in ("key", "name")}} for k, _ in windows
+        ]
+    except ValueError:
+        flat = derive(plain, group_by=None)
+        rows = [{"key": k, **run.figure(derive(flat, period=between(w)))} for k, w in windows]
     if spec.ranking is not None:
         rows = _rank(rows, "value", spec.ranking.descending)
     return rows[: spec.limit] if spec.limit else rows

@@ -109,10 +109,20 @@ def compile_spec(
     dialect: str,
     cap: int = DEFAULT_CAP,
     org: OrgFacts | None = None,
+    buckets: list[tuple[str, Window]] | None = None,
 ) -> Plan:
-    """The one statement of a list, a figure or a figure per group (team included). Trends, comparisons,
-    overviews and people answers are several of these, run by nlq.answer over derived specs."""
-    return _Compiler(spec, owners=owners, now=now, dialect=dialect, cap=cap, org=org or OrgFacts()).plan()
+    """The one statement of a list, a figure or a figure per group (team included).
+
+    buckets: a trend's calendar buckets (nlq.timewords.buckets), oldest first: the spec's figure per bucket in
+    one statement, keyed by the bucket (the spec's period must span them). Comparisons, overviews and people
+    answers are several statements, run by nlq.answer over derived specs."""
+    return _Compiler(
+        spec, owners=owners, now=now, dialect=dialect, cap=cap, org=org or OrgFacts(), buckets=buckets or []
+    ).plan()
+
+
+def _between(w: Window) -> Period:
+    return Period(kind="between", start=w.start, end=w.end, end_inclusive=w.end_inclusive, unit=w.unit)
 
 
 class _Compiler:
@@ -125,8 +135,12 @@ class _Compiler:
         dialect: str,
         cap: int,
         org: OrgFacts,
+        buckets: list[tuple[str, Window]],
     ):
         self.s = spec
+        self.buckets = buckets
+        self.time_col: Any = None
+        self.time_dates = False
         self.owners = owners
         self.now = now
         self.dialect = dialect
@@ -681,6 +695,8 @@ class _Compiler:
             sort.asc().nulls_last() if (r and not r.descending) else sort.desc().nulls_last(),
             groups.c.key.asc().nulls_last(),
         ]
+        if self.buckets and r is None:  # a trend: oldest first
+            order = [groups.c.key.asc()]
         if s.group_by in ("rep", "team"):
             owner = aliased(UserRow)
             source = groups.outerjoin(owner, owner.userid == groups.c.key)
@@ -694,6 +710,18 @@ class _Compiler:
             .limit(min(s.limit or self.cap + 1, self.cap + 1))
         )
         return Plan(stmt, "groups", (), money=money, rate=s.is_rate, cap=self.cap)
+
+    def own_time(self, col: Any, *, dates: bool) -> ColumnElement[bool]:
+        """The entity's own time in the spec's period; remembered for a trend's bucket key."""
+        self.time_col, self.time_dates = col, dates
+        return self.in_dates(col, self.s.period) if dates else self.in_window(col, self.s.period)
+
+    def bucket_key(self) -> Any:
+        """A trend's group key: the bucket (YYYY-MM-DD of the Monday / YYYY-MM) holding the row's own time."""
+        if self.time_col is None:
+            raise ValueError("this figure has no time of its own to make a trend of")
+        test = self.in_dates if self.time_dates else self.in_window
+        return case(*[(test(self.time_col, _between(w)), literal(k)) for k, w in self.buckets], else_=null())
 
     def entity_parts(self) -> tuple[Any, list[Any], Any, Any, Any, Any]:
         """(from clause, where, value, numerator, denominator, group key) of the spec's entity."""
@@ -710,9 +738,9 @@ class _Compiler:
                 fresh = self.touched(TouchCondition(present=True, period=period))
                 num, den = func.coalesce(func.sum(case((fresh, 1), else_=0)), 0), func.count()
             elif s.figure == "new_count":  # 新客户: created in the period
-                preds.append(self.in_dates(C.created_on, s.period))
+                preds.append(self.own_time(C.created_on, dates=True))
             elif s.figure == "lost_count":  # 流失: status lost (status()) with lost_on in the period
-                preds += [C.lost_on.is_not(None), self.in_dates(C.lost_on, s.period)]
+                preds += [C.lost_on.is_not(None), self.own_time(C.lost_on, dates=True)]
             row_key = owner_key
         elif s.entity == "visits":
             v = VisitRow
@@ -739,7 +767,7 @@ class _Compiler:
             )
             if s.group_by == "tag":
                 base = base.join(VisitTagRow.__table__, VisitTagRow.visit_id == v.visit_id)
-            preds.append(self.in_window(v.checked_in_at, s.period))
+            preds.append(self.own_time(v.checked_in_at, dates=False))
             if s.reps:
                 preds.append(v.rep_userid.in_(s.reps))
             if s.tag:  # joined: (visit_id, tag) is the key, so at most one row per visit
@@ -769,7 +797,7 @@ class _Compiler:
         elif s.entity == "orders":
             o = OrderRow
             base = o.__table__.join(C.__table__, o.customer_id == C.customer_id)
-            preds.append(self.in_dates(o.ordered_on, s.period))
+            preds.append(self.own_time(o.ordered_on, dates=True))
             if s.category:
                 preds.append(o.category == s.category)
             value = func.coalesce(func.sum(o.amount), 0) if s.figure == "sales" else func.count()
@@ -778,7 +806,7 @@ class _Compiler:
         elif s.entity == "opportunities":
             p = OpportunityRow
             base = p.__table__.join(C.__table__, p.customer_id == C.customer_id)
-            preds.append(self.in_dates(p.entered_on, s.period))
+            preds.append(self.own_time(p.entered_on, dates=True))
             if s.stages:
                 preds.append(p.stage.in_(s.stages))
             if s.stuck_days is not None:  # 卡在X阶段超过N天: the current stage entered more than N days ago
@@ -794,7 +822,7 @@ class _Compiler:
         elif s.entity == "tickets":
             k = TicketRow
             base = k.__table__.join(C.__table__, k.customer_id == C.customer_id)
-            preds.append(self.in_window(k.opened_at, s.period))
+            preds.append(self.own_time(k.opened_at, dates=False))
             if s.timeout_only:
                 preds.append(self.timed_out(k))
             if s.unhandled_only:  # 未处理: not answered
@@ -807,7 +835,7 @@ class _Compiler:
             base = pm.join(k.__table__, k.contract_no == pm.c.contract_no).join(
                 C.__table__, k.customer_id == C.customer_id
             )
-            preds.append(self.in_dates(pm.c.paid_on, s.period))
+            preds.append(self.own_time(pm.c.paid_on, dates=True))
             value = func.coalesce(func.sum(pm.c.amount), 0)
             row_key = owner_key
         else:  # contracts: the overdue ones (v1), or all of them (contract_scope all, by signed_on)
@@ -818,13 +846,13 @@ class _Compiler:
             )
             paid_n = func.coalesce(paid.c.paid, 0)
             if s.contract_scope == "all":
-                preds.append(self.in_dates(k.signed_on, s.period))
+                preds.append(self.own_time(k.signed_on, dates=True))
                 left = case((k.amount > paid_n, k.amount - paid_n), else_=0)
             else:
                 preds += [
                     k.due_on < self.today,
                     cents(paid_n) < cents(k.amount),
-                    self.in_dates(k.due_on, s.period),
+                    self.own_time(k.due_on, dates=True),
                     self.overdue_longer(k, s.overdue_days_gt),
                 ]
                 left = k.amount - paid_n
@@ -837,6 +865,8 @@ class _Compiler:
             row_key = owner_key
         keys = {"region": C.region, "city": C.city, "channel": C.channel, **row_key}
         key = keys.get(s.group_by) if s.group_by else None
+        if self.buckets:
+            key = self.bucket_key()
         return base, preds, value, num, den, key
 
     def team_key(self, userid_col: Any) -> Any:
@@ -850,6 +880,8 @@ class _Compiler:
     def domain(self) -> list[Select[Any]]:
         """The groups that appear even with nothing in them: every rep / region / city / … in scope."""
         g = self.s.group_by
+        if self.buckets:
+            return [select(literal(k).label("key")) for k, _ in self.buckets]
         if g == "team":
             return [select(literal(t).label("key")) for t in self.org.teams]
         if g == "rep":

@@ -222,3 +222,15 @@ def test_a_total_below_a_threshold_includes_customers_without_rows(org):
         customer=CustomerFilter(totals=[TotalCondition(measure="visit_count", op="<", value=5)]),
     )
     assert [(r["customer_id"], r["visit_count"]) for r in got["rows"]] == [("c4", 0), ("c3", 1), ("c2", 4)]
+
+
+def test_trends_are_oldest_first_and_every_bucket_appears(org):
+    weekly = ask_spec(org, "dir", entity="visits", figure="count", group_by="week", buckets=3)
+    assert [(r["key"], r["value"]) for r in weekly["rows"]] == [
+        ("2026-11-09", 0),
+        ("2026-11-16", 10),
+        ("2026-11-23", 0),
+    ]
+    # a figure without a time of its own (customers in scope) is the same in every bucket
+    monthly = ask_spec(org, "dir", entity="customers", figure="count", group_by="month", buckets=2)
+    assert [(r["key"], r["value"]) for r in monthly["rows"]] == [("2026-10", 4), ("2026-11", 4)]
