@@ -211,7 +211,7 @@ def _why_empty(session: Session, spec: QuerySpec, scope: Scope, out: dict[str, A
             select(CustomerRow.customer_id).where(CustomerRow.owner_userid.in_(sorted(scope.owners))).limit(1)
         )
         if _run(session, owned).first() is None:
-            return f"{scope.words}：可见范围内还没有客户，所以这里的数字为0。"
+            return "你的可见范围内还没有客户，所以这里的数字为0。"
     if out["kind"] == "figure" and spec.is_rate and not out.get("denominator"):
         return "这个范围和时间内没有可计算的数据（分母为0），比率为空。"
     return None
@@ -364,7 +364,10 @@ def _change(cur: dict[str, Any], prev: dict[str, Any], money: bool) -> dict[str,
     v, pv = cur.get("value"), prev.get("value")
     change = None if v is None or pv is None else round(v - pv, 2 if money else 6)
     rate = None if change is None or not pv else round(change / pv, 6)
-    return {"value": v, "previous": pv, "change": change, "change_rate": rate}
+    out = {"value": v, "previous": pv, "change": change, "change_rate": rate}
+    if "denominator" in cur:  # a rate: this period's numerator and denominator too
+        out.update(numerator=cur.get("numerator"), denominator=cur.get("denominator"))
+    return out
 
 
 def _comparison(run: _Runner, spec: QuerySpec) -> dict[str, Any]:
@@ -577,11 +580,11 @@ def render_chat(answer: dict[str, Any]) -> str:
             more = f"，以上是前{CHAT_GROUPS}组" if len(rows) > CHAT_GROUPS else ""
             lines.append(f"共{len(rows)}组{more}")
         else:
-            rate = answer.get("change_rate")
+            rate, frac = answer.get("change_rate"), answer.get("denominator") is not None
             lines += [
-                f"本期：{_fmt_number(answer.get('value'))}",
-                f"上期：{_fmt_number(answer.get('previous'))}",
-                f"变化：{_fmt_number(answer.get('change'), signed=True)}",
+                f"本期：{_fmt_number(answer.get('value'), frac=frac)}",
+                f"上期：{_fmt_number(answer.get('previous'), frac=frac)}",
+                f"变化：{_fmt_number(answer.get('change'), signed=True, frac=frac)}",
                 f"变化率：{'无（上期为0）' if rate is None else f'{rate:+.1%}'}",
             ]
     elif answer["kind"] == "overview":
@@ -617,23 +620,23 @@ def _fmt_value(a: dict[str, Any]) -> str:
     return str(v)
 
 
-def _fmt_number(v: Any, *, signed: bool = False) -> str:
-    """A comparison's number: a fraction (a rate) as a percentage, money to the cent, a count as is."""
+def _fmt_number(v: Any, *, signed: bool = False, frac: bool = False) -> str:
+    """A comparison's number: a rate (frac) as a percentage, money to the cent, a count as is."""
     if v is None:
         return "无数据"
     sign = "+" if signed and v > 0 else ""
-    if isinstance(v, float) and abs(v) <= 1 and v != int(v):
+    if frac:
         return f"{sign}{v * 100:.1f}个百分点" if signed else f"{v:.1%}"
-    if isinstance(v, float):
-        return f"{sign}{v:,.2f}"
+    if isinstance(v, float):  # money
+        return f"{sign}¥{v:,.2f}" if v >= 0 else f"-¥{-v:,.2f}"
     return f"{sign}{v}"
 
 
 def _fmt_change(r: dict[str, Any]) -> str:
-    rate = r.get("change_rate")
+    rate, frac = r.get("change_rate"), r.get("denominator") is not None
     return (
-        f"本期 {_fmt_number(r.get('value'))}，上期 {_fmt_number(r.get('previous'))}，"
-        f"变化 {_fmt_number(r.get('change'), signed=True)}，"
+        f"本期 {_fmt_number(r.get('value'), frac=frac)}，上期 {_fmt_number(r.get('previous'), frac=frac)}，"
+        f"变化 {_fmt_number(r.get('change'), signed=True, frac=frac)}，"
         f"变化率 {'无（上期为0）' if rate is None else f'{rate:+.1%}'}"
     )
 
