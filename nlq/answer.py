@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from core.clock import SHANGHAI
 from core.org import OrgTree, Scope, UnknownAsker, scope_of
+from nlq.clarify import alternatives
 from nlq.compile import DEFAULT_CAP, OrgFacts, Plan, compile_spec
 from nlq.describe import describe
 from nlq.guard import refusal_reason
-from nlq.parse import Refused, parse
+from nlq.parse import Refused, parse, parse_readings
 from nlq.readonly import DEFAULT_TIMEOUT_S, QueryTimeout, is_timeout, read_only
 from nlq.spec import MONEY_FIGURES, TREND_KEYS, Answer, Period, QuerySpec
 from nlq.suggest import refusal_suggestion, suggest
@@ -53,7 +54,28 @@ def ask(
             spec = read_question(question, now=now, vocab=vocab, asker=asker, llm=llm)
         except Refused as r:
             return _refusal(base, r.reason, question)
-        return _answer_read(session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap)
+        alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker)
+        return _answer_read(
+            session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
+        )
+
+
+def _alternatives(
+    question: str, spec: QuerySpec, *, vocab: Vocab, now: datetime, asker: str
+) -> list[dict[str, Any]]:
+    """The question's other readings (nlq.clarify), each as the words it would be understood as."""
+    try:
+        same_names = parse_readings(question, now=now, vocab=vocab, asker=asker)[1]
+    except Refused:
+        same_names = []
+    out = []
+    for alt in alternatives(question, spec, vocab=vocab, now=now, same_names=same_names):
+        try:
+            alt = resolve_names(alt, vocab)
+        except Refused:
+            continue
+        out.append({"understood": describe(alt, vocab=vocab, now=now), "spec": alt.model_dump(mode="json")})
+    return out
 
 
 def answer_spec(

@@ -79,12 +79,15 @@ def match_period(m: re.Match[str], *, now: datetime) -> Period | None:
         amount = m.group(1) or m.group(2)  # 最近7天 / 7天内
         return Period(kind="rolling", span=span_of(amount, _unit_after(text, amount)))
     if m.re is MONTH_RE:
-        year = local_now(now).year
+        ln = local_now(now)
+        year = ln.year
+        month = int(m.group(3))
         if m.group(1):
             year = int(m.group(1))
         elif m.group(2) == "去年":
             year -= 1
-        month = int(m.group(3))
+        elif m.group(2) is None and month > ln.month:  # v2: a month without a year that has not begun yet
+            year -= 1
         return Period(kind="month", year=year, month=month) if 1 <= month <= 12 else None
     if m.re is YEAR_RE:
         return Period(kind="year", year=int(m.group(1)))
@@ -207,6 +210,14 @@ def resolve(p: Period, now: datetime) -> Window:
     """The concrete window of a named period, given now."""
     ln = local_now(now)
     today = ln.date()
+    if p.kind == "between":
+        assert p.start is not None and p.end is not None
+        lo_d = local_now(p.start).date()
+        last_d = (
+            local_now(p.end).date() if p.end_inclusive else (local_now(p.end) - timedelta(seconds=1)).date()
+        )
+        dates = lo_d.isoformat() if lo_d == last_d else f"{lo_d.isoformat()}～{last_d.isoformat()}"
+        return Window(as_utc(p.start), as_utc(p.end), p.end_inclusive, f"{p.label or ''}（{dates}）")
     if p.kind == "rolling":
         assert p.span is not None
         start = as_utc(now) - span_delta(p.span)
