@@ -438,8 +438,14 @@ OVERVIEW = (
 
 def _overview(run: _Runner, spec: QuerySpec) -> list[dict[str, Any]]:
     """情况 / 概况: 拜访数, 拜访完整率 and 销售额 over the period, 客户信息鲜度 as of now, for the scope and the
-    customers the question names."""
+    customers the question names (a person named as the visits' rep: the customers that person owns)."""
     plain = derive(_plain(spec), group_by=None, ranking=None, limit=None, figure="count")
+    if (
+        plain.reps and not plain.customer.owners
+    ):  # 张伟的情况: a person's overview is of the customers they own
+        plain = derive(
+            plain, reps=[], customer=plain.customer.model_copy(update={"owners": list(plain.reps)})
+        )
     rows = []
     for word, entity, figure in OVERVIEW:
         part = derive(
