@@ -188,7 +188,7 @@ class _Compiler:
             out.append(C.owner_userid.in_(sorted(self.org.under or ())))
         if f.created_period is not None:
             out.append(self.in_dates(C.created_on, f.created_period))
-        for th in f.totals:
+        for th in f.totals if not joined else ():  # a list outer-joins them (list_plan)
             out.append(self.total_test(th))
         if f.unhandled_ticket:
             k = aliased(TicketRow)
@@ -259,8 +259,9 @@ class _Compiler:
         return k.due_on < self.today - timedelta(days=days_gt)
 
     # --- per-customer totals (v2 thresholds and rankings) --------------------------------------------
-    def total_test(self, th: TotalCondition) -> ColumnElement[bool]:
-        total = self.total(th.measure, th.period, th.tag)
+    def total_test(self, th: TotalCondition, total: Any = None) -> ColumnElement[bool]:
+        if total is None:
+            total = self.total(th.measure, th.period, th.tag)
         if th.measure in MONEY_TOTALS:  # whole cents, so SQLite's floating sums compare exactly
             return OPS[th.op](cents(total), round(th.value * 100))
         return OPS[th.op](total, th.value)
@@ -313,6 +314,72 @@ class _Compiler:
         else:
             raise ValueError(f"no per-customer total {measure}")
         return func.coalesce(q.scalar_subquery(), 0)
+
+    def totals_by_customer(self, measure: str, period: Period | None, tag: str | None = None) -> Any:
+        """(customer_id, v): the same totals as total(), aggregated once per customer with such rows, for a list
+        to outer-join (0 for the others) rather than a subquery per customer."""
+        q: Any
+        if measure in ("sales", "order_count"):
+            o = aliased(OrderRow)
+            agg = func.sum(o.amount) if measure == "sales" else func.count()
+            q = select(o.customer_id.label("customer_id"), agg.label("v")).where(
+                self.in_dates(o.ordered_on, period)
+            )
+            cid = o.customer_id
+        elif measure in ("visit_count", "tag_visits"):
+            v = aliased(VisitRow)
+            q = select(v.customer_id.label("customer_id"), func.count().label("v")).where(
+                self.in_window(v.checked_in_at, period)
+            )
+            if tag is not None:
+                t = aliased(VisitTagRow)
+                q = q.select_from(v).join(t, and_(t.visit_id == v.visit_id, t.tag == tag))
+            cid = v.customer_id
+        elif measure in ("ticket_count", "timeout_tickets"):
+            k = aliased(TicketRow)
+            late = self.timed_out(k) if measure == "timeout_tickets" else true()
+            q = select(k.customer_id.label("customer_id"), func.count().label("v")).where(
+                late, self.in_window(k.opened_at, period)
+            )
+            cid = k.customer_id
+        elif measure in ("outstanding", "overdue_amount", "contract_amount"):
+            k = aliased(ContractRow)
+            paid = self.paid_by_contract()
+            paid_n = func.coalesce(paid.c.paid, 0)
+            if measure == "outstanding":
+                agg, preds = (
+                    func.sum(case((k.amount > paid_n, k.amount - paid_n), else_=0)),
+                    [self.in_dates(k.signed_on, period)],
+                )
+            elif measure == "overdue_amount":
+                agg = func.sum(k.amount - paid_n)
+                preds = [
+                    k.due_on < self.today,
+                    cents(paid_n) < cents(k.amount),
+                    self.in_dates(k.due_on, period),
+                ]
+            else:
+                agg, preds = func.sum(k.amount), [self.in_dates(k.signed_on, period)]
+            q = (
+                select(k.customer_id.label("customer_id"), agg.label("v"))
+                .select_from(k)
+                .outerjoin(paid, paid.c.contract_no == k.contract_no)
+                .where(*preds)
+            )
+            cid = k.customer_id
+        elif measure == "received":
+            k = aliased(ContractRow)
+            pm = self.primary_matches()
+            q = (
+                select(k.customer_id.label("customer_id"), func.sum(pm.c.amount).label("v"))
+                .select_from(pm)
+                .join(k, k.contract_no == pm.c.contract_no)
+                .where(self.in_dates(pm.c.paid_on, period))
+            )
+            cid = k.customer_id
+        else:
+            raise ValueError(f"no per-customer total {measure}")
+        return q.group_by(cid)
 
     def overdue_days(self) -> Any:
         """The outer customer's 逾期天数: that of its longest-overdue contract (0 with none)."""
@@ -566,9 +633,13 @@ class _Compiler:
             fields.append((r.by, func.coalesce(outer[-1].c.v, 0)))
         taken = {n for n, _ in fields}
         totals: list[str] = []  # the field of each threshold, in f.totals order
+        total_preds: list[Any] = []
         for i, th in enumerate(f.totals):
             name = th.measure if th.measure not in taken else f"{th.measure}_{i + 1}"
-            fields.append((name, self.total(th.measure, th.period, th.tag)))
+            outer.append(self.totals_by_customer(th.measure, th.period, th.tag).subquery(f"total{i}"))
+            col = func.coalesce(outer[-1].c.v, 0)
+            fields.append((name, col))
+            total_preds.append(self.total_test(th, col))
             taken.add(name)
             totals.append(name)
         rank_field = None
@@ -580,7 +651,8 @@ class _Compiler:
                 if r.by == "overdue_days":
                     fields.append(("overdue_days", self.overdue_days()))
                 else:
-                    fields.append((rank_field, self.total(r.by, r.period, r.tag)))
+                    outer.append(self.totals_by_customer(r.by, r.period, r.tag).subquery("ranked_total"))
+                    fields.append((rank_field, func.coalesce(outer[-1].c.v, 0)))
         elif not totals and f.overdue is not None and f.overdue.days_gt is not None:
             fields.append(("overdue_days", self.overdue_days()))
             rank_field = "overdue_days"
@@ -598,7 +670,7 @@ class _Compiler:
             order.append(named[rank_field].desc())
         else:
             order += self.default_order(named)
-        preds = self.customer_preds(joined=True)
+        preds = self.customer_preds(joined=True) + total_preds
         if r is not None and r.by == "nps":
             preds.append(C.nps.is_not(None))  # a customer without an NPS has no place in an NPS ranking
         limit = min(s.limit or self.cap + 1, self.cap + 1)
@@ -610,7 +682,8 @@ class _Compiler:
         # the total (共N个) matters only past the cap. A list built from joined per-customer counts is computed
         # whole anyway: its total rides along as a window count. Any other list stops at its LIMIT and is
         # counted by a second statement only when it is longer than the cap.
-        total = [func.count().over().label("total")] if joins else []
+        whole = bool(joins or total_preds)  # a threshold on a joined total is computed whole too
+        total = [func.count().over().label("total")] if whole else []
         stmt = (
             select(
                 C.customer_id,
@@ -626,7 +699,7 @@ class _Compiler:
             .order_by(*order, C.customer_id)
             .limit(limit)
         )
-        count = None if joins else select(func.count()).select_from(C.__table__).where(*preds)
+        count = None if whole else select(func.count()).select_from(C.__table__).where(*preds)
         money = tuple(
             n
             for n, _ in fields
