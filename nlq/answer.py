@@ -53,17 +53,18 @@ def ask(
         try:
             spec = read_question(question, now=now, vocab=vocab, asker=asker, llm=llm)
         except Refused as r:
-            return _refusal(base, r.reason, question)
-        alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker)
+            return _refusal(base, r.reason, question, answerable=_answerable(vocab, now, asker))
+        alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker, scope=scope)
         return _answer_read(
             session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
         )
 
 
 def _alternatives(
-    question: str, spec: QuerySpec, *, vocab: Vocab, now: datetime, asker: str
+    question: str, spec: QuerySpec, *, vocab: Vocab, now: datetime, asker: str, scope: Scope
 ) -> list[dict[str, Any]]:
-    """The question's other readings (nlq.clarify), each as the words it would be understood as."""
+    """The question's other readings (nlq.clarify), each as the words it would be understood as — never one
+    that names a person outside the asker's scope (a namesake in another team is not even mentioned)."""
     try:
         same_names = parse_readings(question, now=now, vocab=vocab, asker=asker)[1]
     except Refused:
@@ -73,6 +74,9 @@ def _alternatives(
         try:
             alt = resolve_names(alt, vocab)
         except Refused:
+            continue
+        named = {*alt.customer.owners, *alt.reps, *alt.customer.under}
+        if scope.owners is not None and not named <= scope.owners:
             continue
         out.append({"understood": describe(alt, vocab=vocab, now=now), "spec": alt.model_dump(mode="json")})
     return out
@@ -176,7 +180,11 @@ def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm
 
 
 def _refusal(
-    base: dict[str, Any], reason: str, question: str, understood: str = "没能理解这个问题"
+    base: dict[str, Any],
+    reason: str,
+    question: str,
+    understood: str = "没能理解这个问题",
+    answerable: Any = None,
 ) -> dict[str, Any]:
     return finish(
         Answer(
@@ -184,9 +192,22 @@ def _refusal(
             understood=understood,
             kind="refusal",
             reason=reason,
-            suggestion=refusal_suggestion(question),
+            suggestion=refusal_suggestion(question, answerable),
         )
     )
+
+
+def _answerable(vocab: Vocab, now: datetime, asker: str) -> Any:
+    """Whether the offline parser reads a question (for the suggestions after a refusal)."""
+
+    def check(q: str) -> bool:
+        try:
+            parse(q, now=now, vocab=vocab, asker=asker)
+        except Refused:
+            return False
+        return True
+
+    return check
 
 
 def _answer(

@@ -101,7 +101,7 @@ SHOP = r"(?:客户|门店|店铺|店|家)"
 MEASURES: list[tuple[str, str, str] | tuple[str, str, str, dict[str, Any]]] = [
     (r"(?:商机)?(?:转化)?漏斗(?:的)?完整率|商机转化漏斗", "opportunities", "funnel_rate"),
     (r"赢单率|成交率|胜率|赢率", "opportunities", "win_rate"),
-    (r"(?:商机)?转化率", "opportunities", "funnel_rate"),
+    (r"(?<!下单)(?<!订单)(?:商机)?转化率", "opportunities", "funnel_rate"),
     (r"客单价|平均(?:每单|订单)金额|平均客单", "orders", "avg_order_value"),
     (r"(?:拜访)?(?:数据)?完整率|过程数据可信度|数据可信度|拜访可信度", "visits", "complete_rate"),
     (r"(?:客户)?(?:的)?(?:信息)?(?:的)?鲜度", "customers", "freshness"),
@@ -187,7 +187,7 @@ MEASURES: list[tuple[str, str, str] | tuple[str, str, str, dict[str, Any]]] = [
     (r"合同(?:总)?(?:数量|份数|个数|数)|(?:多少|几)(?:份|个)?合同|合同(?=最多|最少)", "contracts", "count"),
     (
         r"(?:客户|门店|店铺)(?:总)?(?:数量|个数|总数|数)|(?:多少|几)(?:个|家|位|名)?(?:客户|门店|店铺)"
-        r"|(?:客户|门店|店铺|店)(?:一共|总共|共)?有?(?:多少|几)(?:个|家|位|名)?",
+        r"|(?:客户|门店|店铺|店)(?:一共|总共|共)?有?(?:多少|几)(?!钱)(?:个|家|位|名)?",
         "customers",
         "count",
     ),

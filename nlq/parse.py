@@ -138,6 +138,7 @@ class _Reader:
         self.text = ""
         self.same_names: list[list[str]] = []
         self.people_mode = False
+        self.trend_mode = False
         self.measure_extra: dict[str, Any] = {}
         self.toks = toks
         self.asker = asker
@@ -251,7 +252,13 @@ class _Reader:
         trends = self.of("trend", "trend_which")
         trends += [t for t in self.of("top", "super") if t.val.get("group") in ("week", "month")]
         if trends:
-            units = {t.val[0] if t.kind == "trend" else t.val for t in trends} - {None}
+            self.trend_mode = True
+            units = {
+                t.val[0] if t.kind == "trend" else t.val
+                for t in trends
+                if t.kind != "top" and t.kind != "super"
+            }
+            units -= {None}
             units |= {g for t in self.of("top", "super") if (g := t.val.get("group")) in ("week", "month")}
             if not units:
                 units = {"month"}
@@ -271,7 +278,7 @@ class _Reader:
             if (not measures or strong) and "compare" not in out and "trend" not in out:
                 if not measures or all(m.val[:2] == ("orders", "sales") for m in measures):
                     out["overview"] = True
-                    out["entity_figure"] = ("visits", "count")
+                    out["entity_figure"] = ("orders", "sales")  # a person named is the owner (X的情况)
                     self.toks = [t for t in self.toks if t.kind != "measure"]
                     self.toks = [t for t in self.toks if not (t.kind == "group" and t.val == "team")]
                     periods = self.of("period")
@@ -497,6 +504,7 @@ class _Reader:
                 and not self._group_tokens()
                 and not self.of("trend", "trend_which", "people")
                 and not self.people_mode
+                and not self.trend_mode
             ):
                 rank_tok = m
         rest = [m for m in measures if m is not rank_tok]
@@ -640,11 +648,10 @@ class _Reader:
         )
 
     def _bind_periods(self, entity: str, main: Tok | None, rank_tok: Tok | None) -> dict[int, Any]:
-        consumers = [
-            t
-            for t in self.toks
-            if t.kind in ("lost", "order", "touch_neg", "touch_pos", "total", "new_customers")
-        ]
+        kinds = ["lost", "order", "touch_neg", "touch_pos", "total"] + (
+            ["new_customers"] if entity == "customers" else []
+        )
+        consumers = [t for t in self.toks if t.kind in kinds]
         consumers += [t for t in self.of("tag") if self._customer_tag(t, entity)]
         if entity != "tickets":
             consumers += self.of("timeout")
