@@ -303,7 +303,10 @@ def org_facts(tree: OrgTree | None, scope: Scope, spec: QuerySpec) -> OrgFacts:
     under = None
     if spec.customer.under:
         under = frozenset().union(*(tree.scope(u) for u in spec.customer.under))
-    return OrgFacts(team_of={u: team_of(tree, u) for u in everyone}, teams=tuple(sorted(teams)), under=under)
+    names = {u: p.name for u in everyone if (p := tree.person(u)) is not None and p.name}
+    return OrgFacts(
+        team_of={u: team_of(tree, u) for u in everyone}, teams=tuple(sorted(teams)), under=under, names=names
+    )
 
 
 class _Runner:
@@ -312,23 +315,30 @@ class _Runner:
     def __init__(self, session: Session, scope: Scope, *, now: datetime, cap: int, org: OrgFacts):
         self.session, self.scope, self.now, self.cap, self.org = session, scope, now, cap, org
 
-    def plan(self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None) -> Plan:
+    def plan(
+        self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None, cap: int | None = None
+    ) -> Plan:
         dialect = self.session.get_bind().dialect.name
         return compile_spec(
             spec,
             owners=self.scope.owners,
             now=self.now,
             dialect=dialect,
-            cap=self.cap,
+            cap=cap or self.cap,
             org=self.org,
             buckets=buckets,
         )
 
-    def single(self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None) -> dict[str, Any]:
-        """A list, a figure or a figure per group: one statement (a long list: and its count)."""
-        plan = self.plan(spec, buckets)
+    def single(
+        self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None, *, whole: bool = False
+    ) -> dict[str, Any]:
+        """A list, a figure or a figure per group: one statement (a long list: and its count). whole: every
+        group, past the row cap (the per-person rows a people answer or a team figure is made of)."""
+        if spec.group_by == "team" and spec.figure != "distinct_customers" and not buckets:
+            return {"rows": self.team_rows(spec)}
+        cap = PEOPLE_CAP if whole else self.cap
+        plan = self.plan(spec, buckets, cap)
         result = _run(self.session, plan.stmt).all()
-        cap = self.cap
         out: dict[str, Any] = {}
         if plan.kind == "list":
             out["rows"] = [_list_row(r, plan, spec) for r in result[:cap]]
@@ -341,11 +351,49 @@ class _Runner:
             out.update(_figure_of(result[0], plan))
         return out
 
+    def team_rows(self, spec: QuerySpec) -> list[dict[str, Any]]:
+        """A figure per team: the figure per person (the customer's owner, the visit's rep), added up by team
+        (OrgFacts.team_of) — one grouped statement, and no per-person CASE in it. Every team in scope appears.
+        (跑了多少家店 is not additive over people: the compiler keys it by team itself.)"""
+        persons = self.single(derive(spec, group_by="rep", ranking=None, limit=None), whole=True)["rows"]
+        rate, money = spec.is_rate, spec.figure in MONEY_FIGURES
+        acc: dict[Any, list[float]] = {
+            t: [0, 0] for t in self.org.teams
+        }  # value, or numerator and denominator
+        for r in persons:
+            team = None if r["key"] is None else self.org.team_of.get(r["key"], r["key"])
+            a = acc.setdefault(team, [0, 0])
+            if rate:
+                a[0] += r["numerator"]
+                a[1] += r["denominator"]
+            else:
+                a[0] += r["value"]
+        rows = []
+        for team, (a, b) in acc.items():
+            row: dict[str, Any] = {"key": team}
+            if team is not None and self.org.names.get(team):
+                row["name"] = self.org.names[team]
+            if rate:
+                value = (a / b) if b else None
+                if money and value is not None:
+                    value = round(value, 2)
+                row.update(value=value, numerator=round(a, 2) if money else int(a), denominator=int(b))
+            else:
+                row["value"] = round(a, 2) if money else int(a)
+            rows.append(row)
+        r = spec.ranking
+        keyed = _rank([x for x in rows if x["key"] is not None], "value", r.descending if r else True)
+        rows = keyed + [x for x in rows if x["key"] is None]
+        return rows[: min(spec.limit or self.cap, self.cap)]
+
     def figure(self, spec: QuerySpec) -> dict[str, Any]:
         return self.single(derive(spec, group_by=None, ranking=None, limit=None))
 
-    def groups(self, spec: QuerySpec) -> list[dict[str, Any]]:
-        return self.single(derive(spec, ranking=None, limit=None))["rows"]
+    def groups(self, spec: QuerySpec, *, whole: bool = False) -> list[dict[str, Any]]:
+        return self.single(derive(spec, ranking=None, limit=None), whole=whole)["rows"]
+
+
+PEOPLE_CAP = 100_000  # the per-person rows under a people answer or a team figure: every person, not the cap
 
 
 def derive(spec: QuerySpec, **update: Any) -> QuerySpec:
@@ -492,7 +540,7 @@ def _people(run: _Runner, spec: QuerySpec, tree: OrgTree | None) -> list[dict[st
         reps = [u for u in reps if u in spec.customer.owners]
     if run.org.under is not None:
         reps = [u for u in reps if u in run.org.under]
-    got = {r["key"]: r for r in run.groups(derive(_plain(spec), group_by="rep"))}
+    got = {r["key"]: r for r in run.groups(derive(_plain(spec), group_by="rep"), whole=True)}
     zero = _zero(spec)
     rows = []
     for u in reps:

@@ -85,6 +85,9 @@ class OrgFacts:
     team_of: Mapping[str, str] = field(default_factory=dict)
     teams: tuple[str, ...] = ()
     under: frozenset[str] | None = None
+    names: Mapping[str, str] = field(
+        default_factory=dict
+    )  # userid → name (a team's name is its supervisor's)
 
 
 @dataclass(frozen=True)
