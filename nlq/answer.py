@@ -293,16 +293,19 @@ def team_of(tree: OrgTree, userid: str) -> str:
 
 
 def org_facts(tree: OrgTree | None, scope: Scope, spec: QuerySpec) -> OrgFacts:
-    """The teams and the 手下 (under) sets the compiler needs, from the reporting tree."""
+    """The teams and the 手下 (under) sets the compiler needs, from the reporting tree (the teams only for a
+    question grouped by team)."""
     if tree is None:
         return OrgFacts()
+    under = None
+    if spec.customer.under:
+        under = frozenset().union(*(tree.scope(u) for u in spec.customer.under))
+    if spec.group_by != "team":
+        return OrgFacts(under=under)
     everyone = tree.everyone()
     visible = everyone if scope.owners is None else set(scope.owners) & everyone
     teams = {u for u in visible if tree.role_of(u) == "supervisor"}
     teams |= {team_of(tree, u) for u in visible if tree.role_of(u) == "rep"}
-    under = None
-    if spec.customer.under:
-        under = frozenset().union(*(tree.scope(u) for u in spec.customer.under))
     names = {u: p.name for u in everyone if (p := tree.person(u)) is not None and p.name}
     return OrgFacts(
         team_of={u: team_of(tree, u) for u in everyone}, teams=tuple(sorted(teams)), under=under, names=names
