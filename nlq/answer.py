@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -224,6 +226,8 @@ def _answer(
 ) -> dict[str, Any]:
     """Run the spec's statement(s) and build the answer: a list, a figure or groups from one statement; a
     trend, a comparison, an overview or a people answer from several (nlq.compile.compile_spec each)."""
+    if spec.figure == "abnormal_count":
+        _math_functions(session)
     run = _Runner(session, scope, now=now, cap=cap, org=org_facts(tree, scope, spec))
     out: dict[str, Any] = {**base, "understood": understood, "kind": spec.kind}
     if spec.kind == "overview":
@@ -242,6 +246,19 @@ def _answer(
     answer = finish(Answer(**out))
     answer["suggestion"], answer["action"] = suggest(spec, answer)
     return answer
+
+
+def _math_functions(session: Session) -> None:
+    """异常签到's haversine needs sin, cos and radians: built into PostgreSQL, and into SQLite only when it was
+    compiled with its math functions; an SQLite without them gets Python's, on this connection."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    raw = session.connection().connection.driver_connection
+    try:
+        raw.execute("SELECT sin(0), cos(0), radians(0)")
+    except sqlite3.OperationalError:
+        for name, fn in (("sin", math.sin), ("cos", math.cos), ("radians", math.radians)):
+            raw.create_function(name, 1, fn, deterministic=True)
 
 
 def _why_empty(session: Session, spec: QuerySpec, scope: Scope, out: dict[str, Any]) -> str | None:
