@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,7 @@ from nlq.suggest import refusal_suggestion, suggest
 from nlq.timewords import Window, buckets, reference, resolve
 from nlq.validate import out_of_scope, resolve_names
 from nlq.vocab import Vocab, load_vocab
+from storage.models import CustomerRow
 
 __all__ = ["ask", "answer_spec", "render_chat", "UnknownAsker"]
 
@@ -222,6 +226,8 @@ def _answer(
 ) -> dict[str, Any]:
     """Run the spec's statement(s) and build the answer: a list, a figure or groups from one statement; a
     trend, a comparison, an overview or a people answer from several (nlq.compile.compile_spec each)."""
+    if spec.figure == "abnormal_count":
+        _math_functions(session)
     run = _Runner(session, scope, now=now, cap=cap, org=org_facts(tree, scope, spec))
     out: dict[str, Any] = {**base, "understood": understood, "kind": spec.kind}
     if spec.kind == "overview":
@@ -236,9 +242,39 @@ def _answer(
         out.update(run.single(spec))
     out["understood"] += out.pop("understood_more", "")
     out["alternatives"] = list(alternatives or [])
+    out["reason"] = _why_empty(session, spec, scope, out)
     answer = finish(Answer(**out))
     answer["suggestion"], answer["action"] = suggest(spec, answer)
     return answer
+
+
+def _math_functions(session: Session) -> None:
+    """异常签到's haversine needs sin, cos and radians: built into PostgreSQL, and into SQLite only when it was
+    compiled with its math functions; an SQLite without them gets Python's, on this connection."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    raw = session.connection().connection.driver_connection
+    try:
+        raw.execute("SELECT sin(0), cos(0), radians(0)")
+    except sqlite3.OperationalError:
+        for name, fn in (("sin", math.sin), ("cos", math.cos), ("radians", math.radians)):
+            raw.create_function(name, 1, fn, deterministic=True)
+
+
+def _why_empty(session: Session, spec: QuerySpec, scope: Scope, out: dict[str, Any]) -> str | None:
+    """The reason a figure is 0 or null (spec v2: over an empty scope or an empty period, with the reason); a
+    list says it with no rows."""
+    if out["kind"] == "list":
+        return None
+    if scope.owners is not None:
+        owned = (
+            select(CustomerRow.customer_id).where(CustomerRow.owner_userid.in_(sorted(scope.owners))).limit(1)
+        )
+        if _run(session, owned).first() is None:
+            return "你的可见范围内还没有客户，所以这里的数字为0。"
+    if out["kind"] == "figure" and spec.is_rate and not out.get("denominator"):
+        return "这个范围和时间内没有可计算的数据（分母为0），比率为空。"
+    return None
 
 
 def finish(answer: Answer) -> dict[str, Any]:
@@ -274,17 +310,23 @@ def team_of(tree: OrgTree, userid: str) -> str:
 
 
 def org_facts(tree: OrgTree | None, scope: Scope, spec: QuerySpec) -> OrgFacts:
-    """The teams and the 手下 (under) sets the compiler needs, from the reporting tree."""
+    """The teams and the 手下 (under) sets the compiler needs, from the reporting tree (the teams only for a
+    question grouped by team)."""
     if tree is None:
         return OrgFacts()
+    under = None
+    if spec.customer.under:
+        under = frozenset().union(*(tree.scope(u) for u in spec.customer.under))
+    if spec.group_by != "team":
+        return OrgFacts(under=under)
     everyone = tree.everyone()
     visible = everyone if scope.owners is None else set(scope.owners) & everyone
     teams = {u for u in visible if tree.role_of(u) == "supervisor"}
     teams |= {team_of(tree, u) for u in visible if tree.role_of(u) == "rep"}
-    under = None
-    if spec.customer.under:
-        under = frozenset().union(*(tree.scope(u) for u in spec.customer.under))
-    return OrgFacts(team_of={u: team_of(tree, u) for u in everyone}, teams=tuple(sorted(teams)), under=under)
+    names = {u: p.name for u in everyone if (p := tree.person(u)) is not None and p.name}
+    return OrgFacts(
+        team_of={u: team_of(tree, u) for u in everyone}, teams=tuple(sorted(teams)), under=under, names=names
+    )
 
 
 class _Runner:
@@ -293,17 +335,30 @@ class _Runner:
     def __init__(self, session: Session, scope: Scope, *, now: datetime, cap: int, org: OrgFacts):
         self.session, self.scope, self.now, self.cap, self.org = session, scope, now, cap, org
 
-    def plan(self, spec: QuerySpec) -> Plan:
+    def plan(
+        self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None, cap: int | None = None
+    ) -> Plan:
         dialect = self.session.get_bind().dialect.name
         return compile_spec(
-            spec, owners=self.scope.owners, now=self.now, dialect=dialect, cap=self.cap, org=self.org
+            spec,
+            owners=self.scope.owners,
+            now=self.now,
+            dialect=dialect,
+            cap=cap or self.cap,
+            org=self.org,
+            buckets=buckets,
         )
 
-    def single(self, spec: QuerySpec) -> dict[str, Any]:
-        """A list, a figure or a figure per group: one statement (a long list: and its count)."""
-        plan = self.plan(spec)
+    def single(
+        self, spec: QuerySpec, buckets: list[tuple[str, Window]] | None = None, *, whole: bool = False
+    ) -> dict[str, Any]:
+        """A list, a figure or a figure per group: one statement (a long list: and its count). whole: every
+        group, past the row cap (the per-person rows a people answer or a team figure is made of)."""
+        if spec.group_by == "team" and spec.figure != "distinct_customers" and not buckets:
+            return {"rows": self.team_rows(spec)}
+        cap = PEOPLE_CAP if whole else self.cap
+        plan = self.plan(spec, buckets, cap)
         result = _run(self.session, plan.stmt).all()
-        cap = self.cap
         out: dict[str, Any] = {}
         if plan.kind == "list":
             out["rows"] = [_list_row(r, plan, spec) for r in result[:cap]]
@@ -316,11 +371,49 @@ class _Runner:
             out.update(_figure_of(result[0], plan))
         return out
 
+    def team_rows(self, spec: QuerySpec) -> list[dict[str, Any]]:
+        """A figure per team: the figure per person (the customer's owner, the visit's rep), added up by team
+        (OrgFacts.team_of) — one grouped statement, and no per-person CASE in it. Every team in scope appears.
+        (跑了多少家店 is not additive over people: the compiler keys it by team itself.)"""
+        persons = self.single(derive(spec, group_by="rep", ranking=None, limit=None), whole=True)["rows"]
+        rate, money = spec.is_rate, spec.figure in MONEY_FIGURES
+        acc: dict[Any, list[float]] = {
+            t: [0, 0] for t in self.org.teams
+        }  # value, or numerator and denominator
+        for r in persons:
+            team = None if r["key"] is None else self.org.team_of.get(r["key"], r["key"])
+            a = acc.setdefault(team, [0, 0])
+            if rate:
+                a[0] += r["numerator"]
+                a[1] += r["denominator"]
+            else:
+                a[0] += r["value"]
+        rows = []
+        for team, (a, b) in acc.items():
+            row: dict[str, Any] = {"key": team}
+            if team is not None and self.org.names.get(team):
+                row["name"] = self.org.names[team]
+            if rate:
+                value = (a / b) if b else None
+                if money and value is not None:
+                    value = round(value, 2)
+                row.update(value=value, numerator=round(a, 2) if money else int(a), denominator=int(b))
+            else:
+                row["value"] = round(a, 2) if money else int(a)
+            rows.append(row)
+        r = spec.ranking
+        keyed = _rank([x for x in rows if x["key"] is not None], "value", r.descending if r else True)
+        rows = keyed + [x for x in rows if x["key"] is None]
+        return rows[: min(spec.limit or self.cap, self.cap)]
+
     def figure(self, spec: QuerySpec) -> dict[str, Any]:
         return self.single(derive(spec, group_by=None, ranking=None, limit=None))
 
-    def groups(self, spec: QuerySpec) -> list[dict[str, Any]]:
-        return self.single(derive(spec, ranking=None, limit=None))["rows"]
+    def groups(self, spec: QuerySpec, *, whole: bool = False) -> list[dict[str, Any]]:
+        return self.single(derive(spec, ranking=None, limit=None), whole=whole)["rows"]
+
+
+PEOPLE_CAP = 100_000  # the per-person rows under a people answer or a team figure: every person, not the cap
 
 
 def derive(spec: QuerySpec, **update: Any) -> QuerySpec:
@@ -355,15 +448,23 @@ def _rank(rows: list[dict[str, Any]], by: str, descending: bool, key: str = "key
 
 # --- trends -------------------------------------------------------------------------------------------
 def _trend(run: _Runner, spec: QuerySpec) -> list[dict[str, Any]]:
-    """The figure per calendar week or month, oldest first, ending with the current one (one statement per
-    bucket); a ranking (哪周最多) sorts the buckets by the figure."""
+    """The figure per calendar week or month, oldest first, ending with the current one: one statement keyed by
+    the bucket (a figure without a time of its own, such as 客户信息鲜度: one statement per bucket); a ranking
+    (哪周最多) sorts the buckets by the figure."""
     unit = spec.group_by
     assert unit in TREND_KEYS
     n = spec.buckets or (8 if unit == "week" else 6)
-    plain = derive(_plain(spec), group_by=None, ranking=None, limit=None)
-    rows = []
-    for key, w in buckets(unit, n, run.now):
-        rows.append({"key": key, **run.figure(derive(plain, period=between(w)))})
+    windows = buckets(unit, n, run.now)
+    whole = Window(windows[0][1].start, windows[-1][1].end, False, "", unit="custom")
+    plain = derive(_plain(spec), ranking=None, limit=None)
+    try:
+        got = {r["key"]: r for r in run.single(derive(plain, period=between(whole)), windows)["rows"]}
+        rows = [
+            {"key": k, **{f: v for f, v in got[k].items() if f not in ("key", "name")}} for k, _ in windows
+        ]
+    except ValueError:
+        flat = derive(plain, group_by=None)
+        rows = [{"key": k, **run.figure(derive(flat, period=between(w)))} for k, w in windows]
     if spec.ranking is not None:
         rows = _rank(rows, "value", spec.ranking.descending)
     return rows[: spec.limit] if spec.limit else rows
@@ -374,7 +475,10 @@ def _change(cur: dict[str, Any], prev: dict[str, Any], money: bool) -> dict[str,
     v, pv = cur.get("value"), prev.get("value")
     change = None if v is None or pv is None else round(v - pv, 2 if money else 6)
     rate = None if change is None or not pv else round(change / pv, 6)
-    return {"value": v, "previous": pv, "change": change, "change_rate": rate}
+    out = {"value": v, "previous": pv, "change": change, "change_rate": rate}
+    if "denominator" in cur:  # a rate: this period's numerator and denominator too
+        out.update(numerator=cur.get("numerator"), denominator=cur.get("denominator"))
+    return out
 
 
 def _comparison(run: _Runner, spec: QuerySpec) -> dict[str, Any]:
@@ -423,8 +527,14 @@ OVERVIEW = (
 
 def _overview(run: _Runner, spec: QuerySpec) -> list[dict[str, Any]]:
     """情况 / 概况: 拜访数, 拜访完整率 and 销售额 over the period, 客户信息鲜度 as of now, for the scope and the
-    customers the question names."""
+    customers the question names (a person named as the visits' rep: the customers that person owns)."""
     plain = derive(_plain(spec), group_by=None, ranking=None, limit=None, figure="count")
+    if (
+        plain.reps and not plain.customer.owners
+    ):  # 张伟的情况: a person's overview is of the customers they own
+        plain = derive(
+            plain, reps=[], customer=plain.customer.model_copy(update={"owners": list(plain.reps)})
+        )
     rows = []
     for word, entity, figure in OVERVIEW:
         part = derive(
@@ -450,7 +560,7 @@ def _people(run: _Runner, spec: QuerySpec, tree: OrgTree | None) -> list[dict[st
         reps = [u for u in reps if u in spec.customer.owners]
     if run.org.under is not None:
         reps = [u for u in reps if u in run.org.under]
-    got = {r["key"]: r for r in run.groups(derive(_plain(spec), group_by="rep"))}
+    got = {r["key"]: r for r in run.groups(derive(_plain(spec), group_by="rep"), whole=True)}
     zero = _zero(spec)
     rows = []
     for u in reps:
@@ -483,12 +593,7 @@ def _people(run: _Runner, spec: QuerySpec, tree: OrgTree | None) -> list[dict[st
 def _pure_condition(spec: QuerySpec) -> bool:
     """没签到 / 没拜访: a count below one is a condition, not a figure to show."""
     h = spec.having
-    if (
-        h is None
-        or spec.is_rate
-        or spec.entity != "visits"
-        or spec.figure not in ("count", "distinct_customers")
-    ):
+    if h is None or spec.entity != "visits" or spec.figure not in ("count", "distinct_customers"):
         return False
     return (h.op == "<" and h.value <= 1) or (h.op in ("<=", "=") and h.value == 0)
 
@@ -592,11 +697,11 @@ def render_chat(answer: dict[str, Any]) -> str:
             more = f"，以上是前{CHAT_GROUPS}组" if len(rows) > CHAT_GROUPS else ""
             lines.append(f"共{len(rows)}组{more}")
         else:
-            rate = answer.get("change_rate")
+            rate, frac = answer.get("change_rate"), answer.get("denominator") is not None
             lines += [
-                f"本期：{_fmt_number(answer.get('value'))}",
-                f"上期：{_fmt_number(answer.get('previous'))}",
-                f"变化：{_fmt_number(answer.get('change'), signed=True)}",
+                f"本期：{_fmt_number(answer.get('value'), frac=frac)}",
+                f"上期：{_fmt_number(answer.get('previous'), frac=frac)}",
+                f"变化：{_fmt_number(answer.get('change'), signed=True, frac=frac)}",
                 f"变化率：{'无（上期为0）' if rate is None else f'{rate:+.1%}'}",
             ]
     elif answer["kind"] == "overview":
@@ -632,23 +737,23 @@ def _fmt_value(a: dict[str, Any]) -> str:
     return str(v)
 
 
-def _fmt_number(v: Any, *, signed: bool = False) -> str:
-    """A comparison's number: a fraction (a rate) as a percentage, money to the cent, a count as is."""
+def _fmt_number(v: Any, *, signed: bool = False, frac: bool = False) -> str:
+    """A comparison's number: a rate (frac) as a percentage, money to the cent, a count as is."""
     if v is None:
         return "无数据"
     sign = "+" if signed and v > 0 else ""
-    if isinstance(v, float) and abs(v) <= 1 and v != int(v):
+    if frac:
         return f"{sign}{v * 100:.1f}个百分点" if signed else f"{v:.1%}"
-    if isinstance(v, float):
-        return f"{sign}{v:,.2f}"
+    if isinstance(v, float):  # money
+        return f"{sign}¥{v:,.2f}" if v >= 0 else f"-¥{-v:,.2f}"
     return f"{sign}{v}"
 
 
 def _fmt_change(r: dict[str, Any]) -> str:
-    rate = r.get("change_rate")
+    rate, frac = r.get("change_rate"), r.get("denominator") is not None
     return (
-        f"本期 {_fmt_number(r.get('value'))}，上期 {_fmt_number(r.get('previous'))}，"
-        f"变化 {_fmt_number(r.get('change'), signed=True)}，"
+        f"本期 {_fmt_number(r.get('value'), frac=frac)}，上期 {_fmt_number(r.get('previous'), frac=frac)}，"
+        f"变化 {_fmt_number(r.get('change'), signed=True, frac=frac)}，"
         f"变化率 {'无（上期为0）' if rate is None else f'{rate:+.1%}'}"
     )
 

@@ -85,6 +85,9 @@ class OrgFacts:
     team_of: Mapping[str, str] = field(default_factory=dict)
     teams: tuple[str, ...] = ()
     under: frozenset[str] | None = None
+    names: Mapping[str, str] = field(
+        default_factory=dict
+    )  # userid → name (a team's name is its supervisor's)
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,20 @@ def compile_spec(
     dialect: str,
     cap: int = DEFAULT_CAP,
     org: OrgFacts | None = None,
+    buckets: list[tuple[str, Window]] | None = None,
 ) -> Plan:
-    """The one statement of a list, a figure or a figure per group (team included). Trends, comparisons,
-    overviews and people answers are several of these, run by nlq.answer over derived specs."""
-    return _Compiler(spec, owners=owners, now=now, dialect=dialect, cap=cap, org=org or OrgFacts()).plan()
+    """The one statement of a list, a figure or a figure per group (team included).
+
+    buckets: a trend's calendar buckets (nlq.timewords.buckets), oldest first: the spec's figure per bucket in
+    one statement, keyed by the bucket (the spec's period must span them). Comparisons, overviews and people
+    answers are several statements, run by nlq.answer over derived specs."""
+    return _Compiler(
+        spec, owners=owners, now=now, dialect=dialect, cap=cap, org=org or OrgFacts(), buckets=buckets or []
+    ).plan()
+
+
+def _between(w: Window) -> Period:
+    return Period(kind="between", start=w.start, end=w.end, end_inclusive=w.end_inclusive, unit=w.unit)
 
 
 class _Compiler:
@@ -125,8 +138,12 @@ class _Compiler:
         dialect: str,
         cap: int,
         org: OrgFacts,
+        buckets: list[tuple[str, Window]],
     ):
         self.s = spec
+        self.buckets = buckets
+        self.time_col: Any = None
+        self.time_dates = False
         self.owners = owners
         self.now = now
         self.dialect = dialect
@@ -174,7 +191,7 @@ class _Compiler:
             out.append(C.owner_userid.in_(sorted(self.org.under or ())))
         if f.created_period is not None:
             out.append(self.in_dates(C.created_on, f.created_period))
-        for th in f.totals:
+        for th in f.totals if not joined else ():  # a list outer-joins them (list_plan)
             out.append(self.total_test(th))
         if f.unhandled_ticket:
             k = aliased(TicketRow)
@@ -245,8 +262,9 @@ class _Compiler:
         return k.due_on < self.today - timedelta(days=days_gt)
 
     # --- per-customer totals (v2 thresholds and rankings) --------------------------------------------
-    def total_test(self, th: TotalCondition) -> ColumnElement[bool]:
-        total = self.total(th.measure, th.period, th.tag)
+    def total_test(self, th: TotalCondition, total: Any = None) -> ColumnElement[bool]:
+        if total is None:
+            total = self.total(th.measure, th.period, th.tag)
         if th.measure in MONEY_TOTALS:  # whole cents, so SQLite's floating sums compare exactly
             return OPS[th.op](cents(total), round(th.value * 100))
         return OPS[th.op](total, th.value)
@@ -304,6 +322,72 @@ class _Compiler:
         else:
             raise ValueError(f"no per-customer total {measure}")
         return func.coalesce(q.scalar_subquery(), 0)
+
+    def totals_by_customer(self, measure: str, period: Period | None, tag: str | None = None) -> Any:
+        """(customer_id, v): the same totals as total(), aggregated once per customer with such rows, for a list
+        to outer-join (0 for the others) rather than a subquery per customer."""
+        q: Any
+        if measure in ("sales", "order_count"):
+            o = aliased(OrderRow)
+            agg = func.sum(o.amount) if measure == "sales" else func.count()
+            q = select(o.customer_id.label("customer_id"), agg.label("v")).where(
+                self.in_dates(o.ordered_on, period)
+            )
+            cid = o.customer_id
+        elif measure in ("visit_count", "tag_visits"):
+            v = aliased(VisitRow)
+            q = select(v.customer_id.label("customer_id"), func.count().label("v")).where(
+                self.in_window(v.checked_in_at, period)
+            )
+            if tag is not None:
+                t = aliased(VisitTagRow)
+                q = q.select_from(v).join(t, and_(t.visit_id == v.visit_id, t.tag == tag))
+            cid = v.customer_id
+        elif measure in ("ticket_count", "timeout_tickets"):
+            k = aliased(TicketRow)
+            late = self.timed_out(k) if measure == "timeout_tickets" else true()
+            q = select(k.customer_id.label("customer_id"), func.count().label("v")).where(
+                late, self.in_window(k.opened_at, period)
+            )
+            cid = k.customer_id
+        elif measure in ("outstanding", "overdue_amount", "contract_amount"):
+            k = aliased(ContractRow)
+            paid = self.paid_by_contract()
+            paid_n = func.coalesce(paid.c.paid, 0)
+            if measure == "outstanding":
+                agg, preds = (
+                    func.sum(case((k.amount > paid_n, k.amount - paid_n), else_=0)),
+                    [self.in_dates(k.signed_on, period)],
+                )
+            elif measure == "overdue_amount":
+                agg = func.sum(k.amount - paid_n)
+                preds = [
+                    k.due_on < self.today,
+                    cents(paid_n) < cents(k.amount),
+                    self.in_dates(k.due_on, period),
+                ]
+            else:
+                agg, preds = func.sum(k.amount), [self.in_dates(k.signed_on, period)]
+            q = (
+                select(k.customer_id.label("customer_id"), agg.label("v"))
+                .select_from(k)
+                .outerjoin(paid, paid.c.contract_no == k.contract_no)
+                .where(*preds)
+            )
+            cid = k.customer_id
+        elif measure == "received":
+            k = aliased(ContractRow)
+            pm = self.primary_matches()
+            q = (
+                select(k.customer_id.label("customer_id"), func.sum(pm.c.amount).label("v"))
+                .select_from(pm)
+                .join(k, k.contract_no == pm.c.contract_no)
+                .where(self.in_dates(pm.c.paid_on, period))
+            )
+            cid = k.customer_id
+        else:
+            raise ValueError(f"no per-customer total {measure}")
+        return q.group_by(cid)
 
     def overdue_days(self) -> Any:
         """The outer customer's 逾期天数: that of its longest-overdue contract (0 with none)."""
@@ -520,7 +604,8 @@ class _Compiler:
             if values:
                 fields.append((name, col))
         kinds = {t.kind for t in f.touches}
-        if "any" in kinds or (s.ranking and s.ranking.by == "last_touch"):
+        stale_visits = any(not t.present and t.kind == "visit" for t in f.touches)
+        if "any" in kinds or stale_visits or (s.ranking and s.ranking.by == "last_touch"):
             fields.append(("last_touch_at", self.last_touch("any")))
         if "visit" in kinds or (s.ranking and s.ranking.by == "last_visit"):
             fields.append(("last_visit_at", self.last_touch("visit")))
@@ -556,9 +641,13 @@ class _Compiler:
             fields.append((r.by, func.coalesce(outer[-1].c.v, 0)))
         taken = {n for n, _ in fields}
         totals: list[str] = []  # the field of each threshold, in f.totals order
+        total_preds: list[Any] = []
         for i, th in enumerate(f.totals):
             name = th.measure if th.measure not in taken else f"{th.measure}_{i + 1}"
-            fields.append((name, self.total(th.measure, th.period, th.tag)))
+            outer.append(self.totals_by_customer(th.measure, th.period, th.tag).subquery(f"total{i}"))
+            col = func.coalesce(outer[-1].c.v, 0)
+            fields.append((name, col))
+            total_preds.append(self.total_test(th, col))
             taken.add(name)
             totals.append(name)
         rank_field = None
@@ -570,7 +659,8 @@ class _Compiler:
                 if r.by == "overdue_days":
                     fields.append(("overdue_days", self.overdue_days()))
                 else:
-                    fields.append((rank_field, self.total(r.by, r.period, r.tag)))
+                    outer.append(self.totals_by_customer(r.by, r.period, r.tag).subquery("ranked_total"))
+                    fields.append((rank_field, func.coalesce(outer[-1].c.v, 0)))
         elif not totals and f.overdue is not None and f.overdue.days_gt is not None:
             fields.append(("overdue_days", self.overdue_days()))
             rank_field = "overdue_days"
@@ -588,7 +678,7 @@ class _Compiler:
             order.append(named[rank_field].desc())
         else:
             order += self.default_order(named)
-        preds = self.customer_preds(joined=True)
+        preds = self.customer_preds(joined=True) + total_preds
         if r is not None and r.by == "nps":
             preds.append(C.nps.is_not(None))  # a customer without an NPS has no place in an NPS ranking
         limit = min(s.limit or self.cap + 1, self.cap + 1)
@@ -600,7 +690,8 @@ class _Compiler:
         # the total (共N个) matters only past the cap. A list built from joined per-customer counts is computed
         # whole anyway: its total rides along as a window count. Any other list stops at its LIMIT and is
         # counted by a second statement only when it is longer than the cap.
-        total = [func.count().over().label("total")] if joins else []
+        whole = bool(joins or total_preds)  # a threshold on a joined total is computed whole too
+        total = [func.count().over().label("total")] if whole else []
         stmt = (
             select(
                 C.customer_id,
@@ -616,7 +707,7 @@ class _Compiler:
             .order_by(*order, C.customer_id)
             .limit(limit)
         )
-        count = None if joins else select(func.count()).select_from(C.__table__).where(*preds)
+        count = None if whole else select(func.count()).select_from(C.__table__).where(*preds)
         money = tuple(
             n
             for n, _ in fields
@@ -638,7 +729,9 @@ class _Compiler:
         by = default_list_order(self.s.customer, effective_status(self.s))
         if by is None:
             return []
-        if by in ("last_touch_at", "last_visit_at"):
+        if by == "last_visit_at":  # not visited for a span: never touched first, then the longest untouched
+            return [named["last_touch_at"].asc().nulls_first(), named[by].asc().nulls_first()]
+        if by == "last_touch_at":
             return [named[by].asc().nulls_first()]
         if by == "lost_on":
             return [C.lost_on.desc().nulls_last()]
@@ -678,10 +771,13 @@ class _Compiler:
             sort = func.coalesce(groups.c.value, 0)
             out = [sort.label("value")]
         r = s.ranking
-        order = [
+        order = [  # a group without a key (no channel, no category) is never ranked: it comes last
+            case((groups.c.key.is_(None), 1), else_=0),
             sort.asc().nulls_last() if (r and not r.descending) else sort.desc().nulls_last(),
             groups.c.key.asc().nulls_last(),
         ]
+        if self.buckets and r is None:  # a trend: oldest first
+            order = [groups.c.key.asc()]
         if s.group_by in ("rep", "team"):
             owner = aliased(UserRow)
             source = groups.outerjoin(owner, owner.userid == groups.c.key)
@@ -695,6 +791,18 @@ class _Compiler:
             .limit(min(s.limit or self.cap + 1, self.cap + 1))
         )
         return Plan(stmt, "groups", (), money=money, rate=s.is_rate, cap=self.cap)
+
+    def own_time(self, col: Any, *, dates: bool) -> ColumnElement[bool]:
+        """The entity's own time in the spec's period; remembered for a trend's bucket key."""
+        self.time_col, self.time_dates = col, dates
+        return self.in_dates(col, self.s.period) if dates else self.in_window(col, self.s.period)
+
+    def bucket_key(self) -> Any:
+        """A trend's group key: the bucket (YYYY-MM-DD of the Monday / YYYY-MM) holding the row's own time."""
+        if self.time_col is None:
+            raise ValueError("this figure has no time of its own to make a trend of")
+        test = self.in_dates if self.time_dates else self.in_window
+        return case(*[(test(self.time_col, _between(w)), literal(k)) for k, w in self.buckets], else_=null())
 
     def entity_parts(self) -> tuple[Any, list[Any], Any, Any, Any, Any]:
         """(from clause, where, value, numerator, denominator, group key) of the spec's entity."""
@@ -711,9 +819,9 @@ class _Compiler:
                 fresh = self.touched(TouchCondition(present=True, period=period))
                 num, den = func.coalesce(func.sum(case((fresh, 1), else_=0)), 0), func.count()
             elif s.figure == "new_count":  # 新客户: created in the period
-                preds.append(self.in_dates(C.created_on, s.period))
+                preds.append(self.own_time(C.created_on, dates=True))
             elif s.figure == "lost_count":  # 流失: status lost (status()) with lost_on in the period
-                preds += [C.lost_on.is_not(None), self.in_dates(C.lost_on, s.period)]
+                preds += [C.lost_on.is_not(None), self.own_time(C.lost_on, dates=True)]
             row_key = owner_key
         elif s.entity == "visits":
             v = VisitRow
@@ -740,7 +848,7 @@ class _Compiler:
             )
             if s.group_by == "tag":
                 base = base.join(VisitTagRow.__table__, VisitTagRow.visit_id == v.visit_id)
-            preds.append(self.in_window(v.checked_in_at, s.period))
+            preds.append(self.own_time(v.checked_in_at, dates=False))
             if s.reps:
                 preds.append(v.rep_userid.in_(s.reps))
             if s.tag:  # joined: (visit_id, tag) is the key, so at most one row per visit
@@ -770,7 +878,7 @@ class _Compiler:
         elif s.entity == "orders":
             o = OrderRow
             base = o.__table__.join(C.__table__, o.customer_id == C.customer_id)
-            preds.append(self.in_dates(o.ordered_on, s.period))
+            preds.append(self.own_time(o.ordered_on, dates=True))
             if s.category:
                 preds.append(o.category == s.category)
             value = func.coalesce(func.sum(o.amount), 0) if s.figure == "sales" else func.count()
@@ -779,7 +887,7 @@ class _Compiler:
         elif s.entity == "opportunities":
             p = OpportunityRow
             base = p.__table__.join(C.__table__, p.customer_id == C.customer_id)
-            preds.append(self.in_dates(p.entered_on, s.period))
+            preds.append(self.own_time(p.entered_on, dates=True))
             if s.stages:
                 preds.append(p.stage.in_(s.stages))
             if s.stuck_days is not None:  # 卡在X阶段超过N天: the current stage entered more than N days ago
@@ -795,7 +903,7 @@ class _Compiler:
         elif s.entity == "tickets":
             k = TicketRow
             base = k.__table__.join(C.__table__, k.customer_id == C.customer_id)
-            preds.append(self.in_window(k.opened_at, s.period))
+            preds.append(self.own_time(k.opened_at, dates=False))
             if s.timeout_only:
                 preds.append(self.timed_out(k))
             if s.unhandled_only:  # 未处理: not answered
@@ -808,7 +916,7 @@ class _Compiler:
             base = pm.join(k.__table__, k.contract_no == pm.c.contract_no).join(
                 C.__table__, k.customer_id == C.customer_id
             )
-            preds.append(self.in_dates(pm.c.paid_on, s.period))
+            preds.append(self.own_time(pm.c.paid_on, dates=True))
             value = func.coalesce(func.sum(pm.c.amount), 0)
             row_key = owner_key
         else:  # contracts: the overdue ones (v1), or all of them (contract_scope all, by signed_on)
@@ -819,13 +927,13 @@ class _Compiler:
             )
             paid_n = func.coalesce(paid.c.paid, 0)
             if s.contract_scope == "all":
-                preds.append(self.in_dates(k.signed_on, s.period))
+                preds.append(self.own_time(k.signed_on, dates=True))
                 left = case((k.amount > paid_n, k.amount - paid_n), else_=0)
             else:
                 preds += [
                     k.due_on < self.today,
                     cents(paid_n) < cents(k.amount),
-                    self.in_dates(k.due_on, s.period),
+                    self.own_time(k.due_on, dates=True),
                     self.overdue_longer(k, s.overdue_days_gt),
                 ]
                 left = k.amount - paid_n
@@ -838,6 +946,8 @@ class _Compiler:
             row_key = owner_key
         keys = {"region": C.region, "city": C.city, "channel": C.channel, **row_key}
         key = keys.get(s.group_by) if s.group_by else None
+        if self.buckets:
+            key = self.bucket_key()
         return base, preds, value, num, den, key
 
     def team_key(self, userid_col: Any) -> Any:
@@ -851,6 +961,8 @@ class _Compiler:
     def domain(self) -> list[Select[Any]]:
         """The groups that appear even with nothing in them: every rep / region / city / … in scope."""
         g = self.s.group_by
+        if self.buckets:
+            return [select(literal(k).label("key")) for k, _ in self.buckets]
         if g == "team":
             return [select(literal(t).label("key")) for t in self.org.teams]
         if g == "rep":

@@ -210,14 +210,6 @@ def resolve(p: Period, now: datetime) -> Window:
     """The concrete window of a named period, given now."""
     ln = local_now(now)
     today = ln.date()
-    if p.kind == "between":
-        assert p.start is not None and p.end is not None
-        lo_d = local_now(p.start).date()
-        last_d = (
-            local_now(p.end).date() if p.end_inclusive else (local_now(p.end) - timedelta(seconds=1)).date()
-        )
-        dates = lo_d.isoformat() if lo_d == last_d else f"{lo_d.isoformat()}～{last_d.isoformat()}"
-        return Window(as_utc(p.start), as_utc(p.end), p.end_inclusive, f"{p.label or ''}（{dates}）")
     if p.kind == "rolling":
         assert p.span is not None
         start = as_utc(now) - span_delta(p.span)
@@ -225,12 +217,22 @@ def resolve(p: Period, now: datetime) -> Window:
         return Window(start, as_utc(now), True, label, unit="rolling", running=False)
     if p.kind == "between":
         assert p.start is not None and p.end is not None
+        # as given, with its kind (for 环比) and whether now lies inside it (a like-for-like comparison)
         start, end = as_utc(p.start), as_utc(p.end)
-        w = Window(start, end, p.end_inclusive, "", unit=p.unit or "custom")
+        lo_d = local_now(p.start).date()
+        last_d = (
+            local_now(p.end).date() if p.end_inclusive else (local_now(p.end) - timedelta(seconds=1)).date()
+        )
+        dates = lo_d.isoformat() if lo_d == last_d else f"{lo_d.isoformat()}～{last_d.isoformat()}"
         running = p.unit != "rolling" and _running(start, end, p.end_inclusive, now)
-        words = w.span_words
-        label = f"{p.label}（{words}）" if p.label else words
-        return Window(start, end, p.end_inclusive, label, unit=w.unit, running=running)
+        return Window(
+            start,
+            end,
+            p.end_inclusive,
+            f"{p.label or ''}（{dates}）",
+            unit=p.unit or "custom",
+            running=running,
+        )
     if p.kind in ("today", "yesterday", "day_before_yesterday"):
         d = today - timedelta(days={"today": 0, "yesterday": 1, "day_before_yesterday": 2}[p.kind])
         lo, hi = d, d + timedelta(days=1)
