@@ -4,13 +4,18 @@
 dependencies (`HandlerDeps`), the inbox worker with the route table, the outbox relay, and `TICK`, the steps
 of one beat. `main.py` (serve, worker, sweep, demo), the tests' harness and the benches all call `build`.
 
-One tick (`Runtime.tick`), in this order:
-1. inbox: claim stored callbacks in order per sender, route each to its handler (handlers/routes.py), write
-   its replies to the outbox in the same transaction;
-2. the steps of `tick_steps`: due SOP timers every beat; booking recurring timers, GPS retention and idle
-   visits at most every 30 s of clock time;
-3. inbox again when timers fired (their work may have queued events);
-4. outbox: the relay sends what is due.
+One tick (`Runtime.tick`): the inbox worker (in a thread) and the outbox relay (on the loop) run side by side,
+so under any backlog the first reply leaves as soon as its event is handled:
+- the worker's thread: 1. inbox: claim stored callbacks in order per sender, route each to its handler
+  (handlers/routes.py), write its replies to the outbox in the same transaction, and wake the relay after
+  each commit that wrote replies; 2. the steps of `tick_steps`: due SOP timers every beat; booking recurring
+  timers, GPS retention and idle visits at most every 30 s of clock time; 3. inbox again when timers fired
+  (their work may have queued events); then, while the relay is still sending, it keeps looking at the inbox
+  (every POLL_S), so a message stored meanwhile is answered within the same tick;
+- the relay: small rounds (50 rows, replies before follow-ups before alerts: storage/outbox.py lanes) from the
+  first wake-up until nothing is due and the worker is done; the tick ends with both.
+`Runtime.interleave = False` gives the earlier order (the whole inbox, the steps, then the relay; the bench's
+"before" figures).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +62,7 @@ from storage.schema import upgrade
 log = logging.getLogger("assistant")
 
 HOUSEKEEPING_S = 30.0  # booking, retention and idle visits need not run every beat
+POLL_S = 0.05  # while the relay sends a backlog, the worker looks at the inbox this often
 
 
 @dataclass(frozen=True)
@@ -82,18 +89,69 @@ class Runtime:
     relay: Relay
     firing: Firing
     steps: tuple[Step, ...] = ()
+    interleave: bool = True  # False: the whole inbox, then the relay (the order before lanes; for the bench)
 
     def __post_init__(self) -> None:
         self._last_run: dict[str, Any] = {}
 
     async def tick(self) -> dict[str, int]:
-        """One beat: inbox, the steps, outbox. Safe to run in several processes at once."""
-        handled = await asyncio.to_thread(self.worker.drain)
-        fired = await asyncio.to_thread(self._run_steps)
-        if fired:
-            handled += await asyncio.to_thread(self.worker.drain)
-        sent = await self.relay.drain()
+        """One beat: the inbox and the steps in a thread while the relay sends on the loop, each reply as soon
+        as its event committed (module docstring). Safe to run in several processes at once."""
+        if not self.interleave:
+            handled, fired = await asyncio.to_thread(self._work, None)
+            return {"inbox": handled, "timers": fired, "outbox": await self.relay.drain()}
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+        relay_done = threading.Event()
+        drained = threading.Event()  # the worker's first pass (inbox, steps, inbox) is over
+
+        def nudge() -> None:  # from the worker's thread
+            loop.call_soon_threadsafe(wake.set)
+
+        self.worker.on_replies = nudge
+        work = asyncio.ensure_future(asyncio.to_thread(self._work, relay_done, drained, nudge))
+        work.add_done_callback(lambda _: wake.set())
+        sent = 0
+        try:
+            while True:
+                wake.clear()
+                n = await self.relay.run_once()
+                sent += n
+                if n:
+                    continue
+                if drained.is_set() or work.done():
+                    break
+                await wake.wait()
+        finally:
+            relay_done.set()
+            try:
+                handled, fired = await work
+            finally:
+                self.worker.on_replies = None
+        sent += await self.relay.drain()  # replies committed after the relay's last look
         return {"inbox": handled, "timers": fired, "outbox": sent}
+
+    def _work(
+        self,
+        relay_done: threading.Event | None,
+        drained: threading.Event | None = None,
+        nudge: Callable[[], None] | None = None,
+    ) -> tuple[int, int]:
+        """The worker's side of a tick: inbox, steps, inbox again if timers fired; then, until the relay is
+        done (`relay_done`), the inbox every POLL_S. Returns (events handled, timers fired)."""
+        handled = self.worker.drain()
+        fired = self._run_steps()
+        if fired:
+            if nudge is not None:
+                nudge()  # the timers' messages
+            handled += self.worker.drain()
+        if drained is not None:
+            drained.set()
+            if nudge is not None:
+                nudge()
+        while relay_done is not None and not relay_done.wait(POLL_S):
+            handled += self.worker.drain()
+        return handled, fired
 
     def _run_steps(self) -> int:
         """Timers, booking, retention, idle visits: each claims its rows atomically (one thread hop for all)."""
