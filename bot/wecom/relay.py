@@ -275,17 +275,16 @@ class Relay:
                     if self._halt is not None:
                         return
                     if job.payload is None:  # images, card updates, calendar calls
-                        if await self._send_one(job.row_id) is ErrorClass.RECIPIENT:
+                        if await self._send_one(job) is ErrorClass.RECIPIENT:
                             return  # the person's other rows wait with this one (_hold_recipient)
                         continue
                     try:
                         result = await self.client.send_raw(job.payload)
                     except WeComError as exc:
-                        if await asyncio.to_thread(self._failed, job.row_id, exc) is ErrorClass.RECIPIENT:
+                        if await self._fail(job, exc) is ErrorClass.RECIPIENT:
                             return
                     except (httpx.TransportError, httpx.TimeoutException) as exc:
-                        failure = WeComError(-1, type(exc).__name__, transient=True)
-                        await asyncio.to_thread(self._failed, job.row_id, failure)
+                        await self._fail(job, WeComError(-1, type(exc).__name__, transient=True))
                     else:
                         self._refused.clear()
                         sent.append((job.row_id, result))
@@ -426,8 +425,9 @@ class Relay:
                 payload = cards.dumps(body)
         return payload
 
-    async def _send_one(self, row_id: int) -> ErrorClass | None:
+    async def _send_one(self, job: _Job) -> ErrorClass | None:
         """Send a row that needs more than its stored payload; returns the class of a failure (None: sent)."""
+        row_id = job.row_id
         loaded = await asyncio.to_thread(self._load_for_send, row_id)
         if loaded is None or isinstance(loaded, ErrorClass):
             return loaded
@@ -435,10 +435,9 @@ class Relay:
         try:
             result = await self._call(kind, message, payload, recipient, row_id)
         except WeComError as exc:
-            return await asyncio.to_thread(self._failed, row_id, exc)
+            return await self._fail(job, exc)
         except (httpx.TransportError, httpx.TimeoutException) as exc:
-            failure = WeComError(-1, type(exc).__name__, transient=True)
-            return await asyncio.to_thread(self._failed, row_id, failure)
+            return await self._fail(job, WeComError(-1, type(exc).__name__, transient=True))
         except SQLAlchemyError:
             raise
         except Exception as exc:  # noqa: BLE001 - a row that raises (a missing file, a bad message) is its own
@@ -529,19 +528,38 @@ class Relay:
                     promise.schedule_id = result["schedule_id"]
             s.commit()
 
-    def _failed(self, row_id: int, exc: WeComError) -> ErrorClass:
-        """Record a failed send by the class of its error (module docstring); returns the class applied."""
+    async def _fail(self, job: _Job, exc: WeComError) -> ErrorClass:
+        """A lane's failed send: classified on the loop, so a configuration error stops every lane at once;
+        recorded in a thread."""
+        cls = self._class_of(exc, job.recipient, job.kind)
+        if cls is ErrorClass.CONFIG:
+            self._halt = exc
+        return await asyncio.to_thread(self._failed, job.row_id, exc, cls)
+
+    def _class_of(self, exc: WeComError, recipient: str, kind: str) -> ErrorClass:
+        """The class applied to a failed send of `kind` to `recipient` (counts 81013 refusals: call once)."""
+        cls = exc.cls
+        if self._calendar_off(exc, kind):  # the 日程 permission is off: calendar rows wait, messages go on
+            cls = ErrorClass.REQUEST
+        if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(recipient)):
+            cls = ErrorClass.CONFIG  # refused for everyone: the app's visible range, not this person
+        return cls
+
+    @staticmethod
+    def _calendar_off(exc: WeComError, kind: str) -> bool:
+        return exc.cls is ErrorClass.CONFIG and exc.errcode == 48002 and kind in CALENDAR_KINDS
+
+    def _failed(self, row_id: int, exc: WeComError, cls: ErrorClass | None = None) -> ErrorClass:
+        """Record a failed send by the class of its error (module docstring); returns the class applied.
+        `cls`: already classified (`_fail`)."""
         with self.session_factory() as s:
             found = s.execute(
                 select(OutboxRow.recipient, OutboxRow.kind).where(OutboxRow.id == row_id)
             ).first()
         recipient, kind = (found[0], found[1]) if found is not None else ("", "")
-        cls = exc.cls
-        calendar_off = cls is ErrorClass.CONFIG and exc.errcode == 48002 and kind in CALENDAR_KINDS
-        if calendar_off:  # the 日程 permission is off: calendar rows wait, messages go on
-            cls = ErrorClass.REQUEST
-        if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(recipient)):
-            cls = ErrorClass.CONFIG  # refused for everyone: the app's visible range, not this person
+        calendar_off = self._calendar_off(exc, kind)
+        if cls is None:
+            cls = self._class_of(exc, recipient, kind)
         if cls is ErrorClass.CONFIG:
             self._keep_for_later(row_id, exc)
             self._start_pause(exc)
