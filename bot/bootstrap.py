@@ -13,7 +13,8 @@ so under any backlog the first reply leaves as soon as its event is handled:
   (their work may have queued events); then, while the relay is still sending, it keeps looking at the inbox
   (every POLL_S), so a message stored meanwhile is answered within the same tick;
 - the relay: small rounds (50 rows, replies before follow-ups before alerts: storage/outbox.py lanes) from the
-  first wake-up until nothing is due and the worker is done; the tick ends with both.
+  end of the worker's first batch (≤ 50 events: the replies to what people just said are in the outbox before
+  the first round claims) until nothing is due and the worker is done; the tick ends with both.
 `Runtime.interleave = False` gives the earlier order (the whole inbox, the steps, then the relay; the bench's
 "before" figures).
 """
@@ -103,16 +104,20 @@ class Runtime:
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
         relay_done = threading.Event()
+        started = threading.Event()  # the worker's first batch is committed (or there was none)
         drained = threading.Event()  # the worker's first pass (inbox, steps, inbox) is over
 
         def nudge() -> None:  # from the worker's thread
             loop.call_soon_threadsafe(wake.set)
 
         self.worker.on_replies = nudge
-        work = asyncio.ensure_future(asyncio.to_thread(self._work, relay_done, drained, nudge))
+        work = asyncio.ensure_future(asyncio.to_thread(self._work, relay_done, started, drained, nudge))
         work.add_done_callback(lambda _: wake.set())
         sent = 0
         try:
+            while not (started.is_set() or work.done()):
+                await wake.wait()
+                wake.clear()
             while True:
                 wake.clear()
                 n = await self.relay.run_once()
@@ -134,12 +139,22 @@ class Runtime:
     def _work(
         self,
         relay_done: threading.Event | None,
+        started: threading.Event | None = None,
         drained: threading.Event | None = None,
         nudge: Callable[[], None] | None = None,
     ) -> tuple[int, int]:
-        """The worker's side of a tick: inbox, steps, inbox again if timers fired; then, until the relay is
-        done (`relay_done`), the inbox every POLL_S. Returns (events handled, timers fired)."""
-        handled = self.worker.drain()
+        """The worker's side of a tick: inbox (`started` set after its first batch), steps, inbox again if
+        timers fired; then, until the relay is done (`relay_done`), the inbox every POLL_S. Returns (events
+        handled, timers fired)."""
+        try:
+            handled = self.worker.run_once()
+        finally:
+            if started is not None:
+                started.set()
+                if nudge is not None:
+                    nudge()
+        if handled:
+            handled += self.worker.drain()
         fired = self._run_steps()
         if fired:
             if nudge is not None:
