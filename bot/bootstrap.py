@@ -12,9 +12,11 @@ so under any backlog the first reply leaves as soon as its event is handled:
   timers, GPS retention and idle visits at most every 30 s of clock time; 3. inbox again when timers fired
   (their work may have queued events); then, while the relay is still sending, it keeps looking at the inbox
   (every POLL_S), so a message stored meanwhile is answered within the same tick;
-- the relay: small rounds (50 rows, replies before follow-ups before alerts: storage/outbox.py lanes) from the
-  end of the worker's first batch (≤ 50 events: the replies to what people just said are in the outbox before
-  the first round claims) until nothing is due and the worker is done; the tick ends with both.
+- the relay, two families of small rounds (50 rows each, storage/outbox.py lanes) side by side on the loop:
+  replies and dialog follow-ups from the first commit that wrote one, and alerts, reminders and digests once
+  the replies to the worker's first batch (≤ 50 events) are sent; each family's rounds follow one another (each person's rows keep
+  their order within a lane) and the per-person budget counts the other family's sends in flight. They end
+  when nothing is due and the worker's first pass is over; the tick ends with both.
 `Runtime.interleave = False` gives the earlier order (the whole inbox, the steps, then the relay; the bench's
 "before" figures).
 """
@@ -102,31 +104,77 @@ class Runtime:
             handled, fired = await asyncio.to_thread(self._work, None)
             return {"inbox": handled, "timers": fired, "outbox": await self.relay.drain()}
         loop = asyncio.get_running_loop()
-        wake = asyncio.Event()
+        replies_wake, bulk_wake = asyncio.Event(), asyncio.Event()
         relay_done = threading.Event()
         started = threading.Event()  # the worker's first batch is committed (or there was none)
         drained = threading.Event()  # the worker's first pass (inbox, steps, inbox) is over
+        bulk_over = asyncio.Event()
+        replies_caught_up = asyncio.Event()  # a replies round began after the first batch and ended
+
+        def wake_both() -> None:
+            replies_wake.set()
+            bulk_wake.set()
 
         def nudge() -> None:  # from the worker's thread
-            loop.call_soon_threadsafe(wake.set)
+            loop.call_soon_threadsafe(wake_both)
 
         self.worker.on_replies = nudge
         work = asyncio.ensure_future(asyncio.to_thread(self._work, relay_done, started, drained, nudge))
-        work.add_done_callback(lambda _: wake.set())
-        sent = 0
-        try:
-            while not (started.is_set() or work.done()):
+        work.add_done_callback(lambda _: wake_both())
+
+        def first_pass_over() -> bool:
+            return drained.is_set() or work.done()
+
+        async def rounds(lanes: tuple[int, ...], wake: asyncio.Event, start: Any, stop: Any) -> int:
+            """This lane family's rounds, one after another, from `start()` until nothing is due and `stop()`."""
+            sent = 0
+            while not start():
                 await wake.wait()
                 wake.clear()
             while True:
                 wake.clear()
-                n = await self.relay.run_once()
+                after_first_batch = started.is_set()
+                n = await self.relay.run_once(lanes)
+                if lanes == outbox.INTERACTIVE:
+                    if after_first_batch:
+                        replies_caught_up.set()
+                        bulk_wake.set()
+                else:
+                    replies_wake.set()  # a look at the replies after every round of alerts (a pause ended)
                 sent += n
                 if n:
                     continue
-                if drained.is_set() or work.done():
-                    break
+                if stop():
+                    return sent
                 await wake.wait()
+
+        async def bulk() -> int:
+            try:
+                sent = await rounds(
+                    (outbox.LANE_BULK,), bulk_wake, lambda: replies_caught_up.is_set(), first_pass_over
+                )
+                replies_wake.set()  # the replies' rounds may end now
+                return sent
+            finally:
+                bulk_over.set()
+
+        # replies and follow-ups in rounds of their own from the first commit, beside the alerts' rounds (after
+        # the replies to the worker's first batch went out): a reply never waits for a round of alerts
+        tasks = [
+            asyncio.ensure_future(
+                rounds(outbox.INTERACTIVE, replies_wake, lambda: True, lambda: bulk_over.is_set())
+            ),
+            asyncio.ensure_future(bulk()),
+        ]
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in pending:  # one family failed (a database error): the other stops too
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            sent = sum(task.result() for task in tasks)
         finally:
             relay_done.set()
             try:

@@ -18,6 +18,7 @@ LANE_REPLY = 0  # the answer to the person's own message or click (worker: recip
 LANE_FOLLOWUP = 1  # a dialog follow-up: what someone's event causes for another person (the approval card)
 LANE_BULK = 2  # alerts, SOP reminders, digests, briefs, calendar calls, admin alerts
 LANES = (LANE_REPLY, LANE_FOLLOWUP, LANE_BULK)
+INTERACTIVE = (LANE_REPLY, LANE_FOLLOWUP)  # a relay may send these in rounds of their own, beside the bulk
 
 
 def is_interactive(row: OutboxRow) -> bool:
@@ -116,25 +117,30 @@ _INSERT_MANY = {
 _INSERT = {is_pg: stmt.returning(OutboxRow.__table__.c.id) for is_pg, stmt in _INSERT_MANY.items()}
 
 
-def anything_due(session: Session, *, now: datetime) -> bool:
-    """A cheap, lock-free look: is a row due to be sent (or a sending lease expired)?"""
-    q = (
-        select(OutboxRow.id)
-        .where(
-            ((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
-            | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))
-        )
-        .limit(1)
-    )
-    return session.scalar(q) is not None
+def anything_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> bool:
+    """A cheap, lock-free look: is a row of `lanes` due to be sent (or, with LANE_BULK, a sending lease
+    expired)?"""
+    due = (OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now)
+    if tuple(lanes) != LANES:
+        due = due & OutboxRow.lane.in_(lanes)
+    if LANE_BULK in lanes:
+        due = due | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))
+    return session.scalar(select(OutboxRow.id).where(due).limit(1)) is not None
 
 
 def claim(
-    session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    owner: str | None = None,
+    lanes: tuple[int, ...] = LANES,
 ) -> list[OutboxRow]:
     """Claim due rows for this process, lane by lane: replies to what someone just said, then dialog
     follow-ups, then rows whose sending lease expired, then alerts, reminders and digests; each oldest due
     first. Returned sorted by (lane, next_try_at, id), so each recipient's rows keep their order within a lane.
+    `lanes`: only these (expired leases go with LANE_BULK, whatever their lane).
 
     Each read walks the (status, lane, next_try_at, id) index in order and stops at `limit` (no sort of the
     backlog: an alert storm of 100,000 rows must not make every claim scan it). PostgreSQL: FOR UPDATE SKIP
@@ -144,16 +150,18 @@ def claim(
     pending = OutboxRow.status == "pending"
     due = OutboxRow.next_try_at <= now
     oldest = (OutboxRow.next_try_at, OutboxRow.id)
-    queries = (
-        *(
-            select(OutboxRow).where(pending, OutboxRow.lane == lane, due).order_by(*oldest)
-            for lane in (LANE_REPLY, LANE_FOLLOWUP)
-        ),
-        select(OutboxRow)
-        .where(OutboxRow.status == "sending", OutboxRow.lease_until < now)
-        .order_by(OutboxRow.id),
-        select(OutboxRow).where(pending, OutboxRow.lane == LANE_BULK, due).order_by(*oldest),
-    )
+    queries = [
+        select(OutboxRow).where(pending, OutboxRow.lane == lane, due).order_by(*oldest)
+        for lane in INTERACTIVE
+        if lane in lanes
+    ]
+    if LANE_BULK in lanes:
+        queries += [
+            select(OutboxRow)
+            .where(OutboxRow.status == "sending", OutboxRow.lease_until < now)
+            .order_by(OutboxRow.id),
+            select(OutboxRow).where(pending, OutboxRow.lane == LANE_BULK, due).order_by(*oldest),
+        ]
     is_pg = session.get_bind().dialect.name == "postgresql"
     rows: dict[int, OutboxRow] = {}
     for q in queries:

@@ -37,8 +37,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -102,25 +103,44 @@ class Relay:
         self._halt: WeComError | None = None  # a configuration error met this round: send nothing more
         self._canary = False  # this round is a paused relay's probe: one row
         self._refused: set[str] = set()  # people answered 81013 since the last successful send
-        self._claimed = 0  # rows the current round claimed
+        self._active = 0  # rounds in progress (at most one per lane family: Runtime.tick)
+        # messages of rounds in progress, per recipient: the other round's budget counts them
+        self._in_flight: Counter[str] = Counter()
+        self._budget_lock = threading.Lock()
 
-    async def run_once(self) -> int:
+    async def run_once(self, lanes: tuple[int, ...] = outbox.LANES) -> int:
         """Claim due rows (lane by lane), apply the rate limit (merging the excess), render, send. Returns
-        rows handled. Every database step runs in a thread: the loop only awaits the sends."""
+        rows handled. Every database step runs in a thread: the loop only awaits the sends.
+
+        `lanes`: only these. Two rounds may run at once, one of outbox.INTERACTIVE and one of the bulk lane
+        (bot/bootstrap.py `Runtime.tick`): each lane's rounds follow one another, so each recipient's rows
+        keep their order within a lane, and the per-person budget counts the other round's sends in flight.
+        Only a round that includes the bulk lane probes a paused WeCom."""
         now = self.clock.now()
-        if self._interrupted:
+        if self._interrupted and not self._active:
             await asyncio.to_thread(self._release_own_claims, now)
-        pause = await asyncio.to_thread(self._look, now)
+        pause = await asyncio.to_thread(self._look, now, lanes)
         if pause is False:
             return 0
         if pause is not None:
+            if outbox.LANE_BULK not in lanes or self._active:
+                return 0
             if now < pause.next_probe_at or not await self._probe(pause.errcode):
                 return 0
-        self._halt, self._canary = None, pause is not None
-        rows = await asyncio.to_thread(self._claim_round, now)
-        if not rows:
+            lanes = outbox.LANES  # the canary is the first row of every lane: a reply if one waits
+        if not self._active:
+            self._halt, self._canary = None, pause is not None
+        elif self._halt is not None:
             return 0
-        self._interrupted = True
+        self._active += 1
+        try:
+            return await self._round(now, lanes)
+        finally:
+            self._active -= 1
+
+    async def _round(self, now: datetime, lanes: tuple[int, ...]) -> int:
+        self._interrupted = True  # until the round ends well: its claims are given back before the next
+        claimed, rows, planned = await asyncio.to_thread(self._claim_round, now, lanes)
         sent: list[tuple[int, dict]] = []
         try:
             with Heartbeat(self._renew_leases):
@@ -129,35 +149,50 @@ class Relay:
                     await asyncio.to_thread(self._failed, row_id, _our_error(exc))
                 await self._send_lanes(_lanes(jobs), sent)
         finally:
-            if sent:  # one transaction for the round's plain messages (a crash before it: the same bytes are
-                # resent after the lease and WeCom's duplicate check drops them)
-                await asyncio.to_thread(self._record_sent, sent)
+            try:
+                if sent:  # one transaction for the round's plain messages (a crash before it: the same bytes
+                    # are resent after the lease and WeCom's duplicate check drops them)
+                    await asyncio.to_thread(self._record_sent, sent)
+            finally:
+                with self._budget_lock:
+                    self._in_flight.subtract(planned)
+                    self._in_flight = +self._in_flight  # drop the people with nothing in flight
         if self._halt is not None:  # rows the lanes did not reach go back, due as soon as sending resumes
-            await asyncio.to_thread(self._release_own_claims, now, quiet=True)
+            if self._active == 1:
+                await asyncio.to_thread(self._release_own_claims, now, quiet=True)
         elif self._canary:
             await asyncio.to_thread(self._resume)
-        self._interrupted = False
-        return self._claimed if self._halt is None else 0
+        if self._active == 1:
+            self._interrupted = False
+        return claimed if self._halt is None else 0
 
-    def _look(self, now: datetime) -> WeComPauseRow | None | bool:
+    def _look(self, now: datetime, lanes: tuple[int, ...]) -> WeComPauseRow | None | bool:
         """The pause if any; False when nothing is due (an idle tick must not take the write lock)."""
         with self.session_factory() as s:
             pause = outbox.current_pause(s)
-            if pause is None and not outbox.anything_due(s, now=now):
+            if pause is None and not outbox.anything_due(s, now=now, lanes=lanes):
                 return False
             return pause
 
-    def _claim_round(self, now: datetime) -> list[OutboxRow]:
+    def _claim_round(self, now: datetime, lanes: tuple[int, ...]) -> tuple[int, list[OutboxRow], Counter]:
         """Claim one round's rows and apply the rate limit, in one short transaction (no rendering in it).
-        Returns the rows to send now, in claim order; `_claimed` is how many rows the round handled."""
-        with writer_session(self.session_factory) as s:
+        Returns (rows claimed, the rows to send now in claim order, messages planned per recipient: in flight
+        until the round ends)."""
+        with self._budget_lock, writer_session(self.session_factory) as s:
             rows = outbox.claim(
-                s, now=now, limit=1 if self._canary else self.batch, lease=CLAIM_LEASE, owner=self.owner
+                s,
+                now=now,
+                limit=1 if self._canary else self.batch,
+                lease=CLAIM_LEASE,
+                owner=self.owner,
+                lanes=lanes,
             )
             to_send = set(self._apply_rate_limit(s, rows, now))
             s.commit()
-        self._claimed = len(rows)
-        return [r for r in rows if r.id in to_send]
+            chosen = [r for r in rows if r.id in to_send]
+            planned = Counter(r.recipient for r in chosen if r.kind in MESSAGE_KINDS)
+            self._in_flight.update(planned)
+        return len(rows), chosen, planned
 
     def _prepare_all(self, rows: list[OutboxRow]) -> tuple[list[_Job], list[tuple[int, Exception]]]:
         """Render what the round sends as is (text, markdown, cards), after the claim committed; the payloads
@@ -349,6 +384,9 @@ class Relay:
             else:
                 send.append(r.id)
         recent_by = _recent_sends(s, list(by_recipient), now)
+        for recipient, n in self._in_flight.items():  # another round's sends, not recorded yet
+            if n > 0 and recipient in by_recipient:
+                recent_by[recipient] = recent_by.get(recipient, []) + [now] * n
         waiting: dict[datetime, list[int]] = defaultdict(list)
         for recipient, due in by_recipient.items():
             last_hour = recent_by.get(recipient, [])

@@ -224,3 +224,54 @@ def test_what_an_event_causes_for_someone_else_is_a_follow_up_sent_before_their_
         )
     assert lanes == {"rep01": outbox.LANE_REPLY, "sup01": outbox.LANE_FOLLOWUP}
     assert h.services.worker.on_replies is None  # the tick's wake-up does not outlive the tick
+
+
+def test_replies_and_alerts_sent_side_by_side_share_the_per_person_budget(
+    db_url, tmp_path, redis_server, clock
+):
+    """The replies' rounds and the alerts' rounds run at once; each counts the other's sends in flight, so rep01
+    never gets more than 20 messages a minute, and every answer arrives, in order, none lost."""
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        org(s, touched_at=clock.now())
+    _alerts(h, "rep01", 200)
+    for _ in range(8):
+        h.peer.text("rep01", "帮助")
+
+    alert_in_flight = threading.Event()
+
+    @h.fake_app.middleware("http")
+    async def hold_alerts(request, call_next):  # noqa: ANN001, ANN202 - alerts in flight while replies are claimed
+        if request.url.path.endswith("message/send") and "提醒" in (await request.body()).decode():
+            alert_in_flight.set()
+            for _ in range(500):
+                if await asyncio.to_thread(_done, h) == 8:
+                    break
+                await asyncio.sleep(0.01)
+        return await call_next(request)
+
+    worker = h.services.worker
+    real_prefetch, calls = worker.prefetch, []
+
+    def prefetch(event):  # noqa: ANN001, ANN202 - the 2nd to 8th message are handled once alerts are in flight
+        calls.append(event)
+        if len(calls) > 1:
+            alert_in_flight.wait(5)
+        return real_prefetch(event) if real_prefetch else None
+
+    worker.prefetch = prefetch
+    h.tick()
+    first_minute = h.wecom.deliveries_to("rep01")
+    assert len(first_minute) <= 20 and h.wecom.dropped == []
+    assert h.texts("rep01")[0] == texts.HELP_REP
+    for _ in range(12):
+        clock.advance(seconds=61)
+        h.tick()
+    answers = [t for t in h.texts("rep01") if not t.startswith("提醒") and "条提醒" not in t]
+    assert len(answers) == 8 and len(set(answers)) == 8  # each repeat carries its own invisible mark
+    assert all("".join(c for c in a if c not in cards.INVISIBLE) == texts.HELP_REP for a in answers)
+    times = sorted(d.at for d in h.wecom.deliveries_to("rep01"))
+    for i, t in enumerate(times):  # any 60-second window holds at most 20
+        assert sum(1 for u in times[i:] if (u - t).total_seconds() < 60) <= 20
+    with h.session_factory() as s:
+        assert set(s.scalars(select(OutboxRow.status).where(OutboxRow.dedupe_key.like("in:%")))) == {"sent"}
