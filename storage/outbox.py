@@ -157,9 +157,9 @@ def claim(
     ]
     if LANE_BULK in lanes:
         queries += [
-            select(OutboxRow)
+            select(OutboxRow)  # the same index, lane by lane (no sort of the rows in flight)
             .where(OutboxRow.status == "sending", OutboxRow.lease_until < now)
-            .order_by(OutboxRow.id),
+            .order_by(OutboxRow.lane, *oldest),
             select(OutboxRow).where(pending, OutboxRow.lane == LANE_BULK, due).order_by(*oldest),
         ]
     is_pg = session.get_bind().dialect.name == "postgresql"

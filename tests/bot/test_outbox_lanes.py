@@ -275,3 +275,50 @@ def test_replies_and_alerts_sent_side_by_side_share_the_per_person_budget(
         assert sum(1 for u in times[i:] if (u - t).total_seconds() < 60) <= 20
     with h.session_factory() as s:
         assert set(s.scalars(select(OutboxRow.status).where(OutboxRow.dedupe_key.like("in:%")))) == {"sent"}
+
+
+def test_the_claim_walks_the_lane_index_in_order_under_a_storm(db_url, tmp_path, redis_server, clock):
+    """20,000 alerts pending and never analysed: each read of the claim is an index walk in (status, lane,
+    next_try_at, id) order that stops at the round's size, no sort of the storm (checked on each statement's
+    plan; PostgreSQL may sort the few rows in flight when it looks for lapsed leases)."""
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    for k in range(4):
+        _alerts(h, f"s{k}", 5000, prefix=f"p{k}")
+    engine = h.services.engine
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
+        if statement.lstrip().upper().startswith("SELECT") and "FROM outbox" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with h.session_factory() as s:
+            ids = [r.id for r in outbox.claim(s, now=clock.now(), limit=50, lease=timedelta(seconds=15))]
+            s.rollback()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert len(ids) == 50 and ids == sorted(ids)  # the oldest due first
+    assert len(statements) == 4  # replies, follow-ups, lapsed leases, alerts
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        for statement, parameters in statements:
+            lapsed = "sending" in str(
+                parameters
+            )  # rows in flight: a few rounds' worth, a sort of them is fine
+            cur = raw.cursor()
+            if engine.dialect.name == "sqlite":
+                cur.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+                plan = " | ".join(str(r[-1]) for r in cur.fetchall())
+                assert "ix_outbox_lane_due" in plan and "TEMP B-TREE" not in plan, plan
+            else:
+                cur.execute("EXPLAIN " + statement, parameters)
+                plan = " | ".join(str(r[0]) for r in cur.fetchall())
+                assert "Seq Scan" not in plan, plan
+                if not lapsed:
+                    assert "Index Scan using ix_outbox_lane_due" in plan and "Sort" not in plan, plan
+            cur.close()
