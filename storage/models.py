@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -416,11 +417,14 @@ class OutboxRow(Base):
     response_code: Mapped[str | None] = mapped_column(String(256))
     # attempts that ended in an answer we could not read or an error of our own (at most 3: bot/wecom/relay.py)
     strikes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # priority lane (storage/outbox.py LANE_*): 0 the reply to the person's own message, 1 a dialog follow-up
+    # to someone else, 2 alerts, reminders, digests, briefs; the relay claims lane by lane
+    lane: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
 
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_try_at"),
-        # pending replies ("in:" keys), found without scanning an alert storm (storage.outbox.claim)
-        Index("ix_outbox_status_key", "status", "dedupe_key"),
+        # the relay's claim, lane by lane, oldest due first (storage.outbox.claim)
+        Index("ix_outbox_lane_due", "status", "lane", "next_try_at", "id"),
     )
 
 
