@@ -8,14 +8,14 @@ the old way to find replies first). Rows still waiting get their lane from their
 worker (`in:…`) becomes lane 0, everything else lane 2.
 
 Revision ID: 0016_outbox_lane
-Revises: 0012_user_active
+Revises: 0015_approval_request_cards
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_outbox_lane"
-down_revision = "0012_user_active"
+down_revision = "0015_approval_request_cards"
 branch_labels = None
 depends_on = None
 
