@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from bot.bootstrap import Runtime
 from bot.web.headers import SecurityHeaders
 from bot.wecom.callback import CallbackDeps, ReceiveEndpoint, make_router
-from bot.wecom.client import APP_MENU
 
 log = logging.getLogger("assistant")
 TICK_SECONDS = 1.0
@@ -80,9 +79,10 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
             await services.client.aclose()
 
     async def _install_menu() -> None:
-        """The app menu: 拍照 (camera only), 签到 (send location), 我的待办. Idempotent on WeCom's side."""
+        """The app menu of WECOM_APP_MENU (checked when the settings loaded), by default 拍照 (camera only),
+        签到 (send location), 我的待办 (bot/menu.py). Idempotent on WeCom's side."""
         try:
-            await services.client.menu_create(APP_MENU)
+            await services.client.menu_create(services.settings.app_menu())
         except Exception as exc:  # noqa: BLE001 - a missing menu must not stop the service
             log.warning("menu/create failed: %s", exc)
 

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.channels import build_channels
 from bot.settings import Settings
 from bot.web.brief_png import render_weekly_brief
 from bot.wecom.client import WeComClient, kind_of
@@ -320,6 +321,9 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         vocab_cache=VocabCache(ttl_s=60),
         render_brief=render_weekly_brief,
         files_root=Path(settings.DATA_DIR),
+        alert_channels=frozenset(
+            k for k, on in (("email", settings.SMTP_HOST), ("sms", settings.SMS_PROVIDER)) if on
+        ),
     )
 
 
@@ -354,6 +358,7 @@ def build(
         transport=transport,
     )
     owner = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+    channels = build_channels(settings, clock=clock)
     deps = handler_deps(settings)
     worker = InboxWorker(session_factory=factory, clock=clock, owner=owner, deps=deps, router=ROUTER)
     relay = Relay(
@@ -362,6 +367,7 @@ def build(
         clock=clock,
         agent_id=settings.WECOM_AGENT_ID,
         file_root=Path(settings.DATA_DIR),
+        channels=channels,
     )
     firing = routes.firing(deps)
     rt = Runtime(

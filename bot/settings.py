@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com/cgi-bin/"
@@ -64,6 +64,24 @@ class Settings(StoreSettings):
     # what people wrote and were sent (inbox/outbox bodies); the rows stay for audit
     MESSAGE_RETENTION_DAYS: int = Field(default=90, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
     DEBUG_API_DOCS: bool = False  # development only: serve FastAPI's /openapi.json, /docs and /redoc
+    # the app menu installed with menu/create at start-up (JSON, WeCom's menu body); default: bot/menu.py
+    WECOM_APP_MENU: str | None = None
+    # -- other alert channels (docs/channels.md): email through SMTP, SMS through Tencent Cloud SMS --------
+    SMTP_HOST: str | None = None  # unset: no email is sent
+    SMTP_PORT: int = Field(default=465, ge=1, le=65535)
+    SMTP_USER: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_TLS: str = "ssl"  # ssl (implicit TLS, port 465) | starttls (port 587) | none (a relay on the LAN)
+    SMTP_FROM: str | None = None  # the From address; default SMTP_USER
+    SMTP_TIMEOUT: float = Field(default=20.0, gt=0)
+    SMS_PROVIDER: str | None = None  # tencent; unset: no SMS is sent
+    SMS_SECRET_ID: str | None = None  # Tencent Cloud API key (访问管理 → API密钥管理)
+    SMS_SECRET_KEY: str | None = None
+    SMS_SDK_APP_ID: str | None = None  # 短信 → 应用管理: the SmsSdkAppId (1400…)
+    SMS_SIGN_NAME: str | None = None  # the approved 签名 (e.g. 某某公司)
+    SMS_TEMPLATE_ID: str | None = None  # the approved red-tier template (docs/channels.md: its 3 parameters)
+    SMS_REGION: str = "ap-guangzhou"
+    SMS_ENDPOINT: str = "https://sms.tencentcloudapi.com/"
 
     @field_validator("WECOM_AES_KEY")
     @classmethod
@@ -82,6 +100,51 @@ class Settings(StoreSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("WECOM_APP_MENU")
+    @classmethod
+    def _app_menu(cls, v: str | None) -> str | None:
+        from bot.menu import parse_menu
+
+        if v is not None and v.strip():
+            parse_menu(v)  # ValueError names what is wrong
+        return v or None
+
+    def app_menu(self) -> dict[str, Any]:
+        """The menu that start-up installs: WECOM_APP_MENU, else the default (bot/menu.py DEFAULT_MENU)."""
+        from bot.menu import DEFAULT_MENU, parse_menu
+
+        return parse_menu(self.WECOM_APP_MENU) if self.WECOM_APP_MENU else DEFAULT_MENU
+
+    @field_validator("SMTP_TLS")
+    @classmethod
+    def _smtp_tls(cls, v: str) -> str:
+        if v not in ("ssl", "starttls", "none"):
+            raise ValueError("must be ssl, starttls or none")
+        return v
+
+    @field_validator("SMS_PROVIDER")
+    @classmethod
+    def _sms_provider(cls, v: str | None) -> str | None:
+        if v not in (None, "", "tencent"):
+            raise ValueError("must be tencent (the one SMS provider implemented) or empty")
+        return v or None
+
+    @model_validator(mode="after")
+    def _channels_complete(self) -> Settings:
+        if self.SMS_PROVIDER:
+            for name in (
+                "SMS_SECRET_ID",
+                "SMS_SECRET_KEY",
+                "SMS_SDK_APP_ID",
+                "SMS_SIGN_NAME",
+                "SMS_TEMPLATE_ID",
+            ):
+                if not getattr(self, name):
+                    raise ValueError(f"{name} is needed when SMS_PROVIDER is set")
+        if self.SMTP_HOST and not (self.SMTP_FROM or self.SMTP_USER):
+            raise ValueError("SMTP_FROM (or SMTP_USER) is needed when SMTP_HOST is set")
+        return self
 
 
 class SettingsError(SystemExit):

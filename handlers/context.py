@@ -35,6 +35,8 @@ class HandlerDeps:
     checkin_tolerance_m: float = 300.0
     visit_idle: timedelta = timedelta(minutes=120)
     prompt_quiet: timedelta | None = None  # None: handlers.visits.flow's default
+    # channels besides WeCom that are configured ("email", "sms"): alerts the seeds route there (docs/channels.md)
+    alert_channels: frozenset[str] = frozenset()
 
 
 Publish = Callable[["Ctx", DomainEvent], None]

@@ -211,7 +211,36 @@ class Image(Reply):
     path: str = ""
 
 
-REPLY_TYPES: dict[str, type[Reply]] = {c.kind: c for c in (Text, Markdown, Card, CardUpdate, Image)}
+@dataclass(frozen=True)
+class Email(Reply):
+    """A plain-text email to `to`, sent through SMTP by the relay (bot/channels/email.py). Send it to the
+    outbox recipient `channel_recipient("email", userid)`, so WeCom's per-person rules never hold it."""
+
+    kind: ClassVar[str] = "email"
+    to: str = ""
+    subject: str = ""
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class Sms(Reply):
+    """A text message from the approved template (SMS_TEMPLATE_ID) with these parameters, sent through the
+    SMS provider by the relay (bot/channels/sms.py). Outbox recipient `channel_recipient("sms", userid)`."""
+
+    kind: ClassVar[str] = "sms"
+    to: str = ""  # a mobile number (11 digits in mainland China, or +<country><number>)
+    params: list[str] = field(default_factory=list)
+
+
+def channel_recipient(kind: str, userid: str) -> str:
+    """The outbox recipient of an email or SMS to a person: `email:<userid>` / `sms:<userid>`. Not the
+    userid itself, so the WeCom rate limit, digests and a WeCom refusal of that person never touch it."""
+    return f"{kind}:{userid}"
+
+
+REPLY_TYPES: dict[str, type[Reply]] = {
+    c.kind: c for c in (Text, Markdown, Card, CardUpdate, Image, Email, Sms)
+}
 
 
 # --- typed keys -------------------------------------------------------------------------------------------

@@ -84,6 +84,9 @@ class UserRow(Base):
     city: Mapped[str | None] = mapped_column(String(32))
     # False: deactivated (left the company): no chat, no calendar feed, no dashboard link — at once
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # where alerts go besides WeCom (docs/channels.md): red-tier scorecard alerts by email and SMS
+    email: Mapped[str | None] = mapped_column(String(254))
+    mobile: Mapped[str | None] = mapped_column(String(20))
 
 
 class CustomerRow(Base):

@@ -50,6 +50,18 @@ def names(session: Session, userids: list[str] | set[str]) -> dict[str, str]:
     )
 
 
+def contacts(session: Session, userids: list[str] | set[str]) -> dict[str, tuple[str | None, str | None]]:
+    """userid → (email, mobile) of the active people among `userids` (alerts besides WeCom)."""
+    if not userids:
+        return {}
+    rows = session.execute(
+        select(UserRow.userid, UserRow.email, UserRow.mobile).where(
+            UserRow.userid.in_(list(userids)), UserRow.active.is_(True)
+        )
+    )
+    return {u: (e or None, m or None) for u, e, m in rows}
+
+
 def name_of(session: Session, userid: str | None) -> str:
     if not userid:
         return ""

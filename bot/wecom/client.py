@@ -380,12 +380,3 @@ def _errcode(data: dict[str, Any], default: int | None = None) -> int:
         return int(raw)
     except (TypeError, ValueError):
         raise unexpected(f"an errcode that is not a number: {raw!r}"[:200]) from None
-
-
-APP_MENU = {
-    "button": [
-        {"type": "pic_sysphoto", "name": "拍照", "key": "menu_photo", "sub_button": []},
-        {"type": "location_select", "name": "签到", "key": "menu_checkin"},
-        {"type": "click", "name": "我的待办", "key": "menu_todo"},
-    ]
-}

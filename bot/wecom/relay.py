@@ -27,6 +27,9 @@
   follow-ups, then alerts, reminders and digests; within a lane each recipient's rows keep their order. A
   round is small (`batch`, 50 rows), so a reply queued while a storm is being sent waits for one round at
   most. Replies and follow-ups take the per-person budget first and are never merged into a digest.
+- Email and SMS rows (kinds `email`, `sms`; recipient `email:<userid>` / `sms:<userid>`) are handed to
+  bot/channels (`Channels.send`); their failures are WeComErrors of class TRANSIENT, REQUEST or UNEXPECTED
+  only, so they are retried, parked and told to the admins exactly as above and never pause WeCom.
 - Nothing of a round blocks the event loop: the claim (and the rate limit) commits in a thread, the rows
   are rendered after it in a thread and their payloads stored before anything is sent, and every database
   write of the send path (sent, failed, held, paused) runs in a thread too. The loop only awaits sends.
@@ -35,6 +38,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import threading
@@ -49,6 +53,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.channels import CHANNEL_KINDS, Channels
 from bot.wecom import render as cards
 from bot.wecom.client import UNEXPECTED, ErrorClass, WeComClient, WeComError, kind_of
 from core.clock import ORG_ZONE, Clock
@@ -96,6 +101,7 @@ class Relay:
     file_root: Path | None = None
     batch: int = ROUND_ROWS  # rows claimed per round: small, so a reply never waits behind a long round
     concurrency: int = SEND_CONCURRENCY
+    channels: Channels = dataclasses.field(default_factory=Channels)  # email and SMS rows (bot/channels)
 
     def __post_init__(self) -> None:
         self.owner = uuid.uuid4().hex[:12]
@@ -534,6 +540,10 @@ class Relay:
             return await self.client.send_raw(payload)
         if kind in MESSAGE_KINDS:
             return await self.client.send_raw(payload or "")
+        if (
+            kind in CHANNEL_KINDS
+        ):  # email, SMS: a ChannelError is a WeComError of class TRANSIENT/REQUEST/UNEXPECTED
+            return await self.channels.send(kind, message, row_id)
         if kind == "schedule_add":
             sid = await self.client.schedule_add(message["schedule"])
             return {"schedule_id": sid, "promise_id": message.get("promise_id")}

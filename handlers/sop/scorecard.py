@@ -2,7 +2,9 @@
 each tier change (every one is audited by storage.scorecard.recompute, in this transaction):
 
 - into 红色 (red): one card per regional manager (the nearest above the owner; else the sales director)
-  listing the customers and the component that moved, linked to the dashboard's red list;
+  listing the customers and the component that moved, linked to the dashboard's red list; the seed's
+  「推送至区域总监邮箱并短信提醒」: the same list by email and a short SMS to that person when the channel is
+  configured and the person has an address or a mobile (docs/channels.md);
 - into 黄色 (yellow): onto the supervisor's weekly review list (the Monday brief and the dashboard show
   customers that turned yellow in the last 7 days); no message at night;
 - into 蓝色 (blue): a card per customer to the owner's supervisor suggesting 优先排产 / 专属客服, with
@@ -25,9 +27,12 @@ from handlers.messages import (
     CardAction,
     CardClick,
     CardUpdate,
+    Email,
     Inbound,
+    Sms,
     Text,
     card_key,
+    channel_recipient,
     parse_card_key,
 )
 from handlers.sop.policy import FireResult, policy_of
@@ -46,6 +51,9 @@ RED_TITLE = "客户评分预警：{n}位客户降为红色"
 RED_DESC = "以下客户评分低于60分，请安排跟进："
 RED_LINE = "{name}（{owner}）{old}→{new}分：{why}"
 RED_MORE = "……另有{n}位，见看板"
+RED_EMAIL_SUBJECT = "【客户评分预警】{n}位客户降为红色"
+RED_EMAIL_BODY = "{name}：\n\n{desc}\n\n完整名单请在企业微信中打开「客户评分预警」消息或看板查看。\n\n（本邮件由销售助手自动发送）"
+SMS_NAME_MAX = 12  # a template parameter stays short (Tencent limits variables' length)
 BLUE_TITLE = "优质客户：{name}"
 BLUE_DESC = "评分升至{score:.0f}分（蓝色）。建议优先排产、安排专属客服。"
 BLUE_MORE = "另有{n}位客户评分升为蓝色：{names}。可在看板中查看。"
@@ -121,6 +129,7 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
         elif c.new_tier == "blue":
             target = tree.find_up(c.owner_userid, "supervisor") or tree.manager_of(c.owner_userid)
             blue[target or c.owner_userid].append(c)
+    contacts = people.contacts(ctx.session, set(red)) if ctx.deps.alert_channels and red else {}
     for recipient, items in sorted(red.items()):
         items.sort(key=lambda c: (c.new_score, c.customer_id))
         lines = [
@@ -144,6 +153,27 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
                 or "",
             ),
         )
+        email, mobile = contacts.get(recipient, (None, None))
+        if email and "email" in ctx.deps.alert_channels:
+            ctx.send(
+                channel_recipient("email", recipient),
+                Email(
+                    to=email,
+                    subject=RED_EMAIL_SUBJECT.format(n=len(items)),
+                    body=RED_EMAIL_BODY.format(
+                        name=names.get(recipient, recipient), desc=RED_DESC + "\n" + "\n".join(lines)
+                    ),
+                ),
+            )
+        if mobile and "sms" in ctx.deps.alert_channels:
+            worst = items[0]  # the lowest score
+            ctx.send(
+                channel_recipient("sms", recipient),
+                Sms(
+                    to=mobile,
+                    params=[str(len(items)), worst.customer_name[:SMS_NAME_MAX], f"{worst.new_score:.0f}"],
+                ),
+            )
     for recipient, items in sorted(blue.items()):
         items.sort(key=lambda c: (-c.new_score, c.customer_id))
         for c in items[:BLUE_CARDS_PER_RECIPIENT]:

@@ -193,6 +193,26 @@ def yes_no(value: Any) -> bool:
     raise CellError(f"应为 是/否（在职/离职，yes/no）之一，实际为{shown(value)}")
 
 
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MOBILE = re.compile(r"(?:\+?86)?1\d{10}|\+[1-9]\d{6,14}")
+
+
+def email(value: Any) -> str:
+    """An email address (where red-tier alerts go besides WeCom)."""
+    s = as_text(value).strip()
+    if len(s) > 254 or not EMAIL.fullmatch(s):
+        raise CellError(f"应为邮箱地址（如 name@example.com），实际为{shown(value)}")
+    return s
+
+
+def mobile(value: Any) -> str:
+    """A mobile number: 11 digits in mainland China (+86 optional), or +<country code><number>."""
+    s = re.sub(r"[\s-]", "", as_text(value))
+    if not MOBILE.fullmatch(s):
+        raise CellError(f"应为手机号（11位，或 +国家码号码），实际为{shown(value)}")
+    return s
+
+
 MULTI_SPLIT = re.compile(r"[;；]")
 
 
@@ -356,6 +376,8 @@ TABLES: tuple[Table, ...] = (
             Column("region", "大区", text(32)),
             Column("city", "城市", text(32)),
             Column("active", "在职", yes_no, default=True),
+            Column("email", "邮箱", email),
+            Column("mobile", "手机", mobile),
         ),
         check=_check_user,
     ),
