@@ -213,7 +213,7 @@ class Image(Reply):
 
 @dataclass(frozen=True)
 class Email(Reply):
-    """A plain-text email to `to`, sent through SMTP by the relay (bot/channels/email.py). Send it to the
+    """A plain-text email to `to`, sent through SMTP by the relay (bot/channels/smtp.py). Send it to the
     outbox recipient `channel_recipient("email", userid)`, so WeCom's per-person rules never hold it."""
 
     kind: ClassVar[str] = "email"
