@@ -79,8 +79,8 @@ _FIX_SMS = "在 .env 中设置 SMS_PROVIDER 等短信设置（见 docs/channels.
 
 def build_channels(settings: Any, *, clock: Any, transport: Any = None) -> Channels:
     """The channels the settings configure (bot/settings.py SMTP_*, SMS_*)."""
-    from bot.channels.smtp import SmtpEmail
     from bot.channels.sms import TencentSms
+    from bot.channels.smtp import SmtpEmail
 
     email = None
     if settings.SMTP_HOST:
