@@ -303,3 +303,45 @@ def test_sms_settings_must_be_complete():
     with pytest.raises(SettingsError) as err:
         load_settings(_env_file=None, **TEST_CORP, SMS_PROVIDER="aliyun")
     assert "SMS_PROVIDER" in str(err.value)
+
+
+def test_the_nightly_scorecard_timer_emails_and_texts_a_red_tier_alert_once(
+    db_url, tmp_path, redis_server, clock, smtp, sms
+):
+    """The product's own path: the nightly timer fires in the sweep, its messages go into the outbox in the
+    timer's transaction, the relay sends the card, the email and the SMS — each once, however often it ticks."""
+    from storage import timers
+    from storage.models_scorecard import CustomerScoreRow
+
+    inbox = Inbox(refuse=1)
+    h = Harness(db_url, tmp_path, redis_server, clock, **_settings(smtp(inbox), sms))
+    _org_with_contacts(h)
+    with h.session_factory() as s:
+        R.recompute(s, now=clock.now(), reason="baseline")  # every customer of the factory org scores red
+        was = s.get(CustomerScoreRow, "C001")
+        was.score, was.tier = 70.0, "yellow"  # so tonight C001 falls from yellow into red
+        timers.schedule(
+            s,
+            kind="scorecard_nightly",
+            business_key="scorecard_nightly:test",
+            subject_type="org",
+            subject_id="org",
+            due_at=clock.now(),
+            now=clock.now(),
+        )
+        s.commit()
+    _run(h, ticks=30)
+    assert len(inbox.messages) == 1 and inbox.attempts == 2  # refused once, then delivered once
+    mail = message_from_bytes(inbox.messages[0][1], policy=policy.default)
+    assert (
+        mail["Subject"] == "【客户评分预警】1位客户降为红色" and "味源超市（张伟）70→" in mail.get_content()
+    )
+    (request,) = sms.accepted
+    assert request["PhoneNumberSet"] == ["+86" + RM_MOBILE] and request["TemplateParamSet"][:2] == [
+        "1",
+        "味源超市",
+    ]
+    assert [t for t in h.texts("rm_east") if "客户评分预警" in t] != []
+    rows = _rows(h, "email") + _rows(h, "sms")
+    assert [(r.recipient, r.status) for r in rows] == [("email:rm_east", "sent"), ("sms:rm_east", "sent")]
+    assert all(r.dedupe_key.startswith("timer:") for r in rows)
