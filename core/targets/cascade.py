@@ -1,0 +1,325 @@
+"""The cascade 集团 → 大区 → 城市 → 门店, and each rep's target = their stores + their development target.
+
+Every split is `split_fen` (largest remainder): the children of a node sum to it exactly, in fen
+(docs/targets.md § Cascade). Weights:
+- a store: its baseline × order-frequency factor × 客单价 factor × new-store factor (each in [0.9, 1.1], 1 where
+  the data does not support it), in thousandths of a fen so the split stays in integers;
+- a city: the sum of its stores' weights;
+- a region: the sum of its stores' weights × the region's coefficient (set by a regional manager with a reason;
+  1 when none is set).
+No node gets a flat copy: each carries its baseline, its factors and a rationale in words.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from core.targets.baseline import (
+    Baseline,
+    StoreHistory,
+    Windows,
+    baseline,
+    clamp,
+    floor_of,
+    round_half_up,
+)
+from core.targets.periods import TargetPeriod
+from core.targets.split import share, split_fen, yuan
+
+LEVELS = ("org", "region", "city", "store", "rep")
+LEVEL_WORDS = {"org": "集团", "region": "大区", "city": "城市", "store": "门店", "rep": "个人"}
+NO_REGION = "未分区"
+NO_CITY = "未分城市"
+FACTOR_SPAN = Fraction(1, 10)  # each store factor moves the weight by at most ±10%
+NEW_STORE_FACTOR = Fraction(11, 10)  # first order within the run-rate window: ramping up
+WEIGHT_SCALE = 1000  # weights in thousandths of a fen
+
+
+@dataclass(frozen=True)
+class StoreInput:
+    customer_id: str
+    name: str
+    region: str | None
+    city: str | None
+    owner: str
+    history: StoreHistory
+
+
+@dataclass(frozen=True)
+class Coefficient:
+    value: Fraction
+    reason: str
+    by: str = ""
+
+
+@dataclass(frozen=True)
+class RepInput:
+    userid: str
+    name: str
+    development_fen: int = 0
+
+
+@dataclass
+class Node:
+    level: str
+    key: str
+    name: str
+    target_fen: int
+    baseline_fen: int
+    parent: str | None  # the parent's node id
+    factors: dict[str, Any] = field(default_factory=dict)
+    rationale: str = ""
+    children: list[str] = field(default_factory=list)
+    development_fen: int = 0
+
+    @property
+    def id(self) -> str:
+        return node_id(self.level, self.key)
+
+
+def node_id(level: str, key: str) -> str:
+    return f"{level}:{key}"
+
+
+@dataclass
+class Plan:
+    period: TargetPeriod
+    amount_fen: int
+    nodes: dict[
+        str, Node
+    ]  # by node id, in tree order (org, its regions, their cities, their stores…; reps last)
+
+    def of_level(self, level: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.level == level]
+
+    @property
+    def org(self) -> Node:
+        return self.nodes[node_id("org", "org")]
+
+
+def region_key(region: str | None) -> str:
+    return (region or "").strip() or NO_REGION
+
+
+def city_key(region: str | None, city: str | None) -> str:
+    return f"{region_key(region)}/{(city or '').strip() or NO_CITY}"
+
+
+def _relative(x: Fraction, median: Fraction) -> Fraction:
+    """1 ± 10%: how far x is above or below the median (capped at twice and zero)."""
+    if median <= 0:
+        return Fraction(1)
+    return 1 + FACTOR_SPAN * clamp((x - median) / median, Fraction(-1), Fraction(1))
+
+
+def store_factors(stores: Sequence[StoreInput], w: Windows) -> dict[str, dict[str, Fraction]]:
+    """Per store: freq, ticket, new (Fractions), against the medians of the stores of its city with recent
+    orders."""
+    by_city: dict[str, list[StoreInput]] = defaultdict(list)
+    for s in stores:
+        by_city[city_key(s.region, s.city)].append(s)
+    out: dict[str, dict[str, Fraction]] = {}
+    for group in by_city.values():
+        active = [s.history for s in group if s.history.recent_orders > 0]
+        med_n = Fraction(statistics.median([h.recent_orders for h in active])) if active else Fraction(0)
+        tickets = [Fraction(h.recent_fen, h.recent_orders) for h in active]
+        med_t = Fraction(statistics.median(tickets)) if tickets else Fraction(0)
+        for s in group:
+            h = s.history
+            f = {"freq": Fraction(1), "ticket": Fraction(1), "new": Fraction(1)}
+            if h.recent_orders > 0:
+                f["freq"] = _relative(Fraction(h.recent_orders), med_n)
+                f["ticket"] = _relative(Fraction(h.recent_fen, h.recent_orders), med_t)
+            if h.first_on is not None and h.first_on >= w.six[0]:
+                f["new"] = NEW_STORE_FACTOR
+            out[s.customer_id] = f
+    return out
+
+
+def cascade(
+    *,
+    period: TargetPeriod,
+    windows: Windows,
+    amount_fen: int,
+    stores: Iterable[StoreInput],
+    reps: Iterable[RepInput] = (),
+    coefficients: Mapping[str, Coefficient] | None = None,
+) -> Plan:
+    stores = sorted(stores, key=lambda s: s.customer_id)
+    coefficients = coefficients or {}
+
+    # baselines, then the floor for stores without history (per city, else the organisation)
+    raw: dict[str, Baseline] = {s.customer_id: baseline(s.history, period, windows) for s in stores}
+    city_of = {s.customer_id: city_key(s.region, s.city) for s in stores}
+    by_city: dict[str, list[int]] = defaultdict(list)
+    for s in stores:
+        by_city[city_of[s.customer_id]].append(raw[s.customer_id].fen)
+    org_floor = floor_of(b.fen for b in raw.values())
+    floors = {c: floor_of(v) or org_floor for c, v in by_city.items()}
+    base: dict[str, int] = {
+        cid: (b.fen if b.method != "new_store_floor" else floors[city_of[cid]]) for cid, b in raw.items()
+    }
+    factors = store_factors(stores, windows)
+    weight: dict[str, int] = {}
+    for s in stores:
+        f = factors[s.customer_id]
+        weight[s.customer_id] = round_half_up(
+            base[s.customer_id] * WEIGHT_SCALE * f["freq"] * f["ticket"] * f["new"]
+        )
+
+    # the tree: region → city → stores (sorted keys: the tie order of every split)
+    tree: dict[str, dict[str, list[StoreInput]]] = defaultdict(lambda: defaultdict(list))
+    for s in stores:
+        tree[region_key(s.region)][city_key(s.region, s.city)].append(s)
+    regions = sorted(tree)
+
+    nodes: dict[str, Node] = {}
+    org_base = sum(base.values())
+    org = Node(
+        "org",
+        "org",
+        "集团",
+        amount_fen,
+        org_base,
+        None,
+        factors={"stores": len(stores)},
+        rationale=f"总部目标{yuan(amount_fen)}；门店基数合计{yuan(org_base)}"
+        + (f"，目标为基数的{share(amount_fen, org_base)}" if org_base else "")
+        + f"；按大区权重（门店权重合计 × 区域系数）分解到{len(regions)}个大区",
+    )
+    nodes[org.id] = org
+
+    region_w: list[int] = []
+    region_coef: list[Coefficient] = []
+    for r in regions:
+        c = coefficients.get(r) or Coefficient(Fraction(1), "")
+        region_coef.append(c)
+        sw = sum(weight[s.customer_id] for cs in tree[r].values() for s in cs)
+        region_w.append(round_half_up(sw * c.value))
+    region_amounts = split_fen(amount_fen, region_w)
+    total_rw = sum(region_w)
+    for r, amt, rw, c in zip(regions, region_amounts, region_w, region_coef, strict=True):
+        cities = sorted(tree[r])
+        rbase = sum(base[s.customer_id] for cs in tree[r].values() for s in cs)
+        coef_words = (
+            f"区域系数{float(c.value):.2f}（{c.reason}" + (f"，{c.by}设定" if c.by else "") + "）"
+            if c.reason or c.value != 1
+            else "区域系数1.00（未设定）"
+        )
+        rn = Node(
+            "region",
+            r,
+            r,
+            amt,
+            rbase,
+            org.id,
+            factors={
+                "coefficient": float(c.value),
+                "coefficient_reason": c.reason,
+                "coefficient_by": c.by,
+                "weight_share": (rw / total_rw) if total_rw else None,
+            },
+            rationale=f"门店基数合计{yuan(rbase)}；{coef_words}；占集团权重{share(rw, total_rw)}"
+            + ("" if total_rw else "（无任何历史，平均分配）"),
+        )
+        nodes[rn.id] = rn
+        org.children.append(rn.id)
+        city_w = [sum(weight[s.customer_id] for s in tree[r][ck]) for ck in cities]
+        total_cw = sum(city_w)
+        for ck, camt, cw in zip(cities, split_fen(amt, city_w), city_w, strict=True):
+            cstores = tree[r][ck]
+            cbase = sum(base[s.customer_id] for s in cstores)
+            cn = Node(
+                "city",
+                ck,
+                ck.split("/", 1)[1],
+                camt,
+                cbase,
+                rn.id,
+                factors={"weight_share": (cw / total_cw) if total_cw else None, "floor_fen": floors[ck]},
+                rationale=f"门店基数合计{yuan(cbase)}（{len(cstores)}家门店）；占大区权重{share(cw, total_cw)}"
+                + ("" if total_cw else "（无任何历史，平均分配）"),
+            )
+            nodes[cn.id] = cn
+            rn.children.append(cn.id)
+            sw_list = [weight[s.customer_id] for s in cstores]
+            total_sw = sum(sw_list)
+            for s, samt, sw in zip(cstores, split_fen(camt, sw_list), sw_list, strict=True):
+                b = raw[s.customer_id]
+                f = factors[s.customer_id]
+                basis = b.words(s.history, period)
+                if b.method == "new_store_floor":
+                    basis += f" {yuan(base[s.customer_id])}"
+                fw = []
+                if f["freq"] != 1:
+                    fw.append(f"下单频次系数{float(f['freq']):.2f}")
+                if f["ticket"] != 1:
+                    fw.append(f"客单价系数{float(f['ticket']):.2f}")
+                if f["new"] != 1:
+                    fw.append(f"新店爬坡系数{float(f['new']):.2f}")
+                sn = Node(
+                    "store",
+                    s.customer_id,
+                    s.name,
+                    samt,
+                    base[s.customer_id],
+                    cn.id,
+                    factors={
+                        "method": b.method,
+                        "trend": float(b.trend) if b.trend is not None else None,
+                        "months_active": b.months_active,
+                        "freq": float(f["freq"]),
+                        "ticket": float(f["ticket"]),
+                        "new": float(f["new"]),
+                        "weight_share": (sw / total_sw) if total_sw else None,
+                        "owner": s.owner,
+                    },
+                    rationale=f"基数{yuan(base[s.customer_id])}：{basis}；"
+                    + ("、".join(fw) + "；" if fw else "")
+                    + f"占城市权重{share(sw, total_sw)}",
+                )
+                nodes[sn.id] = sn
+                cn.children.append(sn.id)
+
+    # reps: their stores + their development target
+    rep_inputs = {r.userid: r for r in reps}
+    owned: dict[str, list[str]] = defaultdict(list)
+    for s in stores:
+        owned[s.owner].append(s.customer_id)
+    for userid in sorted(set(rep_inputs) | set(owned)):
+        ri = rep_inputs.get(userid) or RepInput(userid, userid)
+        sids = [node_id("store", cid) for cid in owned.get(userid, [])]
+        stores_fen = sum(nodes[i].target_fen for i in sids)
+        rbase = sum(nodes[i].baseline_fen for i in sids)
+        rep = Node(
+            "rep",
+            userid,
+            ri.name or userid,
+            stores_fen + ri.development_fen,
+            rbase,
+            None,
+            factors={"stores": len(sids), "stores_fen": stores_fen, "development_fen": ri.development_fen},
+            rationale=f"名下{len(sids)}家门店目标合计{yuan(stores_fen)} + 新客开发目标{yuan(ri.development_fen)}",
+            children=sids,
+            development_fen=ri.development_fen,
+        )
+        nodes[rep.id] = rep
+    return Plan(period=period, amount_fen=amount_fen, nodes=nodes)
+
+
+def check_sums(nodes: Mapping[str, Node]) -> list[str]:
+    """Every node with children equals the sum of its children (reps: plus their development target). The
+    problems in words; empty when every level sums exactly."""
+    problems = []
+    for n in nodes.values():
+        if n.level == "store":
+            continue
+        total = sum(nodes[c].target_fen for c in n.children) + (n.development_fen if n.level == "rep" else 0)
+        if total != n.target_fen:
+            problems.append(f"{n.id}: {n.target_fen} ≠ Σ children {total}")
+    return problems
