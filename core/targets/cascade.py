@@ -36,7 +36,7 @@ LEVEL_WORDS = {"org": "集团", "region": "大区", "city": "城市", "store": "
 NO_REGION = "未分区"
 NO_CITY = "未分城市"
 FACTOR_SPAN = Fraction(1, 10)  # each store factor moves the weight by at most ±10%
-NEW_STORE_FACTOR = Fraction(11, 10)  # first order within the run-rate window: ramping up
+NEW_STORE_FACTOR = Fraction(11, 10)  # first order within the recent window (3 months): ramping up
 WEIGHT_SCALE = 1000  # weights in thousandths of a fen
 
 
@@ -135,7 +135,7 @@ def store_factors(stores: Sequence[StoreInput], w: Windows) -> dict[str, dict[st
             if h.recent_orders > 0:
                 f["freq"] = _relative(Fraction(h.recent_orders), med_n)
                 f["ticket"] = _relative(Fraction(h.recent_fen, h.recent_orders), med_t)
-            if h.first_on is not None and h.first_on >= w.six[0]:
+            if h.first_on is not None and h.first_on >= w.recent[0]:
                 f["new"] = NEW_STORE_FACTOR
             out[s.customer_id] = f
     return out
