@@ -28,6 +28,9 @@ class DialogState(StrEnum):
     REJECT_REASON = "sop_approval_reject_reason"  # 驳回 tapped: waiting for the reason
     SNOOZE_REASON = "sop_stale_snooze_reason"  # 延后 tapped: waiting for the reason
     FOLLOWED_REASON = "sop_stale_followed_how"  # 已跟进 tapped with no touch recorded: how was it followed up
+    TARGET_EVIDENCE = (
+        "target_adjust_evidence"  # 调整目标 typed without a link: waiting for a photo, file or link
+    )
 
 
 # States in which the bot asked one question and keeps the interrupted flow (handlers/sop/questions.py).

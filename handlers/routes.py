@@ -30,6 +30,7 @@ from handlers.sop import (
     weekly_brief,
 )
 from handlers.sop.sweep import Firer, Firing
+from handlers.targets import adjust as target_adjust
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
 TEXT_COMMANDS = (
@@ -43,6 +44,7 @@ TEXT_COMMANDS = (
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
+    (r"^\s*(调整目标|目标调整)", target_adjust.on_adjust),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),
@@ -60,6 +62,7 @@ DIALOG_STATES = (
     (S.REJECT_REASON, approvals.on_reject_reason),
     (S.SNOOZE_REASON, stale.on_snooze_reason),
     (S.FOLLOWED_REASON, stale.on_followed_reason),
+    (S.TARGET_EVIDENCE, target_adjust.on_evidence),
 )
 EVENTS = (
     (LocationReport, checkin.on_gps),

@@ -243,3 +243,35 @@ def test_cascade_sums_exactly_at_every_level(amount, raw, reps, coefs, as_of):
     assert reps_total == amount + sum(r.development_fen for r in rep_inputs.values())
     assert all(n.target_fen >= 0 for n in plan.nodes.values())
     assert {n.key for n in plan.of_level("rep")} >= set(rep_inputs)
+
+
+# --- adjustments -----------------------------------------------------------------------------------
+
+
+def test_adjust_command_words_and_the_bound():
+    from core.targets.adjust import adjusted, parse_command, percent_words, within_bound
+
+    c = parse_command("调整目标 C001 +5% 2026Q2 竞品促销，临时加单 https://example.com/a.jpg")
+    assert (c.store, c.pct, c.period, c.reason, c.link) == (
+        "C001",
+        Fraction(5),
+        "2026Q2",
+        "竞品促销，临时加单",
+        "https://example.com/a.jpg",
+    )
+    c = parse_command("目标调整 味源超市 －3.5％ 竞品开业")
+    assert (c.store, c.pct, c.reason, c.link, c.period) == (
+        "味源超市",
+        Fraction(-7, 2),
+        "竞品开业",
+        None,
+        None,
+    )
+    assert parse_command("调整目标 C001 5%").reason == ""
+    assert parse_command("调整目标 C001 多一点") is None
+    limit = Fraction(5)
+    assert within_bound(Fraction(5), limit) and within_bound(Fraction(-5), limit)
+    assert not within_bound(Fraction("5.01"), limit) and not within_bound(Fraction("-5.01"), limit)
+    assert adjusted(10_001, Fraction(5)) == 10_501  # 10501.05 → half up
+    assert adjusted(10_010, Fraction(-5)) == 9_510  # 9509.5 → 9510
+    assert percent_words(Fraction(5)) == "+5%" and percent_words(Fraction("-5.01")) == "-5.01%"
