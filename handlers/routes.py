@@ -31,6 +31,7 @@ from handlers.sop import (
 )
 from handlers.sop.sweep import Firer, Firing
 from handlers.targets import adjust as target_adjust
+from handlers.targets import health as target_health
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
 TEXT_COMMANDS = (
@@ -45,6 +46,7 @@ TEXT_COMMANDS = (
     (people_admin.PATTERN, people_admin.on_activation),
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
     (r"^\s*(调整目标|目标调整)", target_adjust.on_adjust),
+    (target_health.ACTION_PATTERN, target_health.on_action),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),
@@ -96,12 +98,15 @@ TIMER_KINDS = (
     (scorecard.KIND, scorecard.fire_scorecard_nightly),
     (weekly_brief.KIND, weekly_brief.fire_weekly_brief),
     (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
+    (target_health.KIND, target_health.fire_target_health),
+    (target_health.KIND_ESCALATE, target_health.fire_target_escalate),
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
     (stale.SCAN_KIND, lambda ctx: stale.schedule_next_scan(ctx, after=ctx.now)),
     (scorecard.KIND, lambda ctx: scorecard.schedule_next(ctx, after=ctx.now)),
     (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
+    (target_health.KIND, lambda ctx: target_health.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

@@ -275,3 +275,32 @@ def test_adjust_command_words_and_the_bound():
     assert adjusted(10_001, Fraction(5)) == 10_501  # 10501.05 → half up
     assert adjusted(10_010, Fraction(-5)) == 9_510  # 9509.5 → 9510
     assert percent_words(Fraction(5)) == "+5%" and percent_words(Fraction("-5.01")) == "-5.01%"
+
+
+# --- health lights ---------------------------------------------------------------------------------
+
+
+def test_lights():
+    from core.targets.health import Check, Thresholds, light
+
+    th = Thresholds(green=0.9, red=0.6, weeks=2)
+    d = date.fromisoformat
+    assert light(0.95, [], th, today=d("2026-04-13"), action_since=None) == ("green", None)
+    assert light(None, [], th, today=d("2026-04-13"), action_since=None) == ("green", None)
+    assert light(0.7, [], th, today=d("2026-04-13"), action_since=None) == ("yellow", None)
+    assert light(0.5, [], th, today=d("2026-04-13"), action_since=None) == ("yellow", d("2026-04-13"))
+    week1 = [Check(d("2026-04-06"), 0.5)]
+    assert light(0.5, week1, th, today=d("2026-04-13"), action_since=None) == ("red", d("2026-04-06"))
+    # an action since the run began keeps it yellow; one before the run does not
+    assert light(0.5, week1, th, today=d("2026-04-13"), action_since=d("2026-04-06"))[0] == "yellow"
+    assert light(0.5, week1, th, today=d("2026-04-13"), action_since=d("2026-04-05"))[0] == "red"
+    # a check above the red pace, or a gap of more than 10 days, breaks the run
+    assert (
+        light(0.5, [Check(d("2026-04-06"), 0.61)], th, today=d("2026-04-13"), action_since=None)[0]
+        == "yellow"
+    )
+    assert (
+        light(0.5, [Check(d("2026-04-01"), 0.1)], th, today=d("2026-04-13"), action_since=None)[0] == "yellow"
+    )
+    three = Thresholds(weeks=3)
+    assert light(0.5, week1, three, today=d("2026-04-13"), action_since=None)[0] == "yellow"
