@@ -32,6 +32,7 @@ from handlers.sop import (
 from handlers.sop.sweep import Firer, Firing
 from handlers.targets import adjust as target_adjust
 from handlers.targets import health as target_health
+from handlers.targets import report as target_report
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
 TEXT_COMMANDS = (
@@ -100,6 +101,7 @@ TIMER_KINDS = (
     (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
     (target_health.KIND, target_health.fire_target_health),
     (target_health.KIND_ESCALATE, target_health.fire_target_escalate),
+    (target_report.KIND, target_report.fire_target_report),
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
@@ -107,6 +109,7 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (scorecard.KIND, lambda ctx: scorecard.schedule_next(ctx, after=ctx.now)),
     (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
     (target_health.KIND, lambda ctx: target_health.schedule_next(ctx, after=ctx.now)),
+    (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(
