@@ -65,6 +65,15 @@ def _chain(c: Canvas, r: PenetrationReport, box: tuple[int, int, int, int]) -> N
         c.text((x0 + w + 14, y + 19), yuan(fen), 20, INK, anchor="lm")
         c.text((box[2] - 24, y + 19), f"{diff:+.1f}%", 24, colour if moved else GREEN, bold=True, anchor="rm")
         y += 52
+    if not r.chain:
+        c.text(
+            ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2),
+            "传递链路仅对集团范围的查看者显示",
+            24,
+            GREY_LIGHT,
+            anchor="mm",
+        )
+        return
     ok = all(abs(d) < 0.05 for _, _, d in r.chain)
     c.text(
         (box[0] + 24, box[3] - 30),

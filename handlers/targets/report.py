@@ -69,7 +69,8 @@ def summary_text(r: PenetrationReport) -> str:
             f"集团目标{yuan(org.target_fen)}，已完成{yuan(org.sales_fen)}，达成率{_pct(org.attainment)}，"
             f"时间进度{_pct(org.elapsed)}"
         )
-    lines.append("目标传递：" + " → ".join(f"{w}{yuan(f)}（{d:+.1f}%）" for w, f, d in r.chain))
+    if r.chain:
+        lines.append("目标传递：" + " → ".join(f"{w}{yuan(f)}（{d:+.1f}%）" for w, f, d in r.chain))
     if r.regions:
         lines.append("各大区：" + "、".join(f"{x.name} {_pct(x.attainment)}" for x in r.regions))
     if r.red_reps:

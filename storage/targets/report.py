@@ -12,11 +12,12 @@ reached every level, how much of it each level has attained, and the risk points
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.org import Scope
 from core.targets.periods import TargetPeriod, parse_period
 from storage.models_targets import TargetHealthRow, TargetRow
 from storage.people import names
@@ -57,7 +58,10 @@ def report_period(session: Session, day: date) -> TargetPeriod | None:
     return None
 
 
-def penetration(session: Session, period: TargetPeriod | str, *, as_of: date) -> PenetrationReport:
+def penetration(
+    session: Session, period: TargetPeriod | str, *, as_of: date, scope: Scope = ORG_SCOPE
+) -> PenetrationReport:
+    """The report as `scope` may see it: the chain (organisation totals) only for an org-wide scope."""
     p = parse_period(period) if isinstance(period, str) else period
     org_row = session.get(TargetRow, f"{p.key}|org|org")
     org_fen = org_row.committed_fen if org_row else 0
@@ -86,12 +90,12 @@ def penetration(session: Session, period: TargetPeriod | str, *, as_of: date) ->
     chain = [
         (words, level_fen[lv], ((level_fen[lv] - org_fen) / org_fen * 100) if org_fen else 0.0)
         for lv, words in CHAIN_WORDS
-        if lv in level_fen
+        if scope.owners is None
     ]
-    org_att = attainment(session, ORG_SCOPE, p, "org", today=as_of)
-    regions = attainment(session, ORG_SCOPE, p, "region", today=as_of)
-    cities = attainment(session, ORG_SCOPE, p, "city", today=as_of)
-    reps = [r for r in attainment(session, ORG_SCOPE, p, "rep", today=as_of) if r.target_fen > 0]
+    org_att = attainment(session, scope, p, "org", today=as_of)
+    regions = attainment(session, scope, p, "region", today=as_of)
+    cities = attainment(session, scope, p, "city", today=as_of)
+    reps = [r for r in attainment(session, scope, p, "rep", today=as_of) if r.target_fen > 0]
     behind = sorted(reps, key=lambda r: (r.pace if r.pace is not None else 0.0, r.key))[:5]
     last = session.scalar(
         select(func.max(TargetHealthRow.checked_on)).where(
@@ -112,8 +116,9 @@ def penetration(session: Session, period: TargetPeriod | str, *, as_of: date) ->
                 )
             )
         )
+    red = [u for u in red if scope.sees_owner(u)]
     who = names(session, red)
-    stores = attainment(session, ORG_SCOPE, p, "store", today=as_of)
+    stores = attainment(session, scope, p, "store", today=as_of)
     gaps = sorted(
         ((s.name, round(s.target_fen * s.elapsed) - s.sales_fen) for s in stores),
         key=lambda g: -g[1],
@@ -129,7 +134,3 @@ def penetration(session: Session, period: TargetPeriod | str, *, as_of: date) ->
         red_reps=[(u, who.get(u, u)) for u in red],
         behind_stores=[g for g in gaps if g[1] > 0][:5],
     )
-
-
-def previous_day(d: date) -> date:
-    return d - timedelta(days=1)

@@ -88,3 +88,28 @@ def test_the_director_gets_the_report_on_the_first(h):
     got, ref = _coverage(img, TITLE_BOX), _coverage(_reference_title(), TITLE_BOX)
     assert 0.08 < ref < 0.5 and abs(got - ref) < 0.01  # the Chinese title, glyph for glyph
     assert h.texts("rep01") and not [t for t in h.texts("rep01") if t.startswith("**目标穿透月报")]
+
+
+def test_the_same_report_on_the_dashboard_scoped(h):
+    from datetime import timedelta
+
+    from core.dashboard_token import derive_key, make_token
+
+    h.clock.set(datetime(2026, 4, 20, 10, 0, tzinfo=SHANGHAI))
+    key = derive_key(h.services.settings.WECOM_SECRET)
+
+    def get(user, path):
+        token = make_token(key, user, expires_at=h.clock.now() + timedelta(days=1))
+        return h.http.get(f"{path}?t={token}")
+
+    page = get("director", "/dashboard/targets")
+    assert page.status_code == 200 and "目标传递：集团¥400,000.00（+0.0%）" in page.text
+    png = get("director", "/dashboard/targets.png")
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert Image.open(__import__("io").BytesIO(png.content)).size == (1920, 1080)
+    mine = get("rep01", "/dashboard/targets")
+    assert (
+        mine.status_code == 200 and "目标传递" not in mine.text
+    )  # organisation totals: org-wide viewers only
+    assert "刘洋" not in mine.text and "张伟" in mine.text  # only what rep01 may see
+    assert get("nobody", "/dashboard/targets").status_code == 403
