@@ -31,6 +31,7 @@ from handlers.sop import (
 )
 from handlers.sop.sweep import Firer, Firing
 from handlers.targets import adjust as target_adjust
+from handlers.targets import cascade as target_cascade
 from handlers.targets import health as target_health
 from handlers.targets import report as target_report
 from handlers.visits import checkin, line, onboarding, photos, self_service
@@ -48,6 +49,7 @@ TEXT_COMMANDS = (
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
     (r"^\s*(调整目标|目标调整)", target_adjust.on_adjust),
     (target_health.ACTION_PATTERN, target_health.on_action),
+    (target_cascade.PATTERN, target_cascade.on_cascade),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),
@@ -59,6 +61,7 @@ CARD_ACTIONS = (
     (A.PROMISE, promises.on_promise_button),
     (A.STALE, stale.on_stale_button),
     (A.SCORE, scorecard.on_score_action),
+    (A.TARGET, target_cascade.on_button),
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),

@@ -71,23 +71,26 @@ class StoreHistory:
 class Baseline:
     fen: int
     method: str  # same_period_last_year | run_rate | new_store_floor
-    trend: Fraction | None = None
+    trend_num: int = 1  # the trend as an exact ratio (clamped), same_period_last_year only
+    trend_den: int = 0
     months_active: int | None = None
+
+    @property
+    def trend(self) -> Fraction | None:
+        return Fraction(self.trend_num, self.trend_den) if self.trend_den else None
 
     def words(self, h: StoreHistory, period: TargetPeriod) -> str:
         from core.targets.split import yuan
 
         if self.method == "same_period_last_year":
-            assert self.trend is not None
             return (
-                f"去年同期{yuan(h.ly_fen)} × 近{RECENT_MONTHS}月趋势{float(self.trend):.2f}"
+                f"去年同期{yuan(h.ly_fen)} × 近{RECENT_MONTHS}月趋势{self.trend_num / self.trend_den:.2f}"
                 f"（近{RECENT_MONTHS}月{yuan(h.recent_fen)}，去年同期{yuan(h.recent_ly_fen)}）"
             )
         if self.method == "run_rate":
-            return (
-                f"近{self.months_active}个月月均{yuan(round_half_up(Fraction(h.six_fen, self.months_active or 1)))}"
-                f" × {period.months}个月"
-            )
+            active = self.months_active or 1
+            monthly = (2 * h.six_fen + active) // (2 * active)
+            return f"近{active}个月月均{yuan(monthly)} × {period.months}个月"
         return "无历史订单，按新店保底（同城市有历史门店基数中位数的一半）"
 
 
@@ -106,20 +109,23 @@ def months_between(a: date, b: date) -> int:
 
 
 def baseline(h: StoreHistory, period: TargetPeriod, w: Windows) -> Baseline:
-    """The baseline by history alone; `new_store_floor` comes back with 0 fen (the caller applies the floor)."""
+    """The baseline by history alone; `new_store_floor` comes back with 0 fen (the caller applies the floor).
+    Integer arithmetic: the trend is the ratio recent ÷ recent a year earlier, clamped to [1/2, 2]."""
     if w.ly is not None and h.ly_fen > 0:
-        trend = (
-            clamp(Fraction(h.recent_fen, h.recent_ly_fen), TREND_MIN, TREND_MAX)
-            if h.recent_ly_fen > 0
-            else Fraction(1)
-        )
-        return Baseline(round_half_up(h.ly_fen * trend), "same_period_last_year", trend=trend)
+        num, den = h.recent_fen, h.recent_ly_fen
+        if den <= 0:
+            num, den = 1, 1
+        elif 2 * num <= den:
+            num, den = 1, 2
+        elif num >= 2 * den:
+            num, den = 2, 1
+        fen = (2 * h.ly_fen * num + den) // (2 * den)
+        return Baseline(fen, "same_period_last_year", trend_num=num, trend_den=den)
     if h.six_fen > 0:
         first = month_start(h.first_on) if h.first_on is not None else w.six[0]
         active = max(1, months_between(max(first, w.six[0]), w.cutoff))
-        return Baseline(
-            round_half_up(Fraction(h.six_fen * period.months, active)), "run_rate", months_active=active
-        )
+        fen = (2 * h.six_fen * period.months + active) // (2 * active)
+        return Baseline(fen, "run_rate", months_active=active)
     return Baseline(0, "new_store_floor")
 
 

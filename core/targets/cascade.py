@@ -2,8 +2,8 @@
 
 Every split is `split_fen` (largest remainder): the children of a node sum to it exactly, in fen
 (docs/targets.md § Cascade). Weights:
-- a store: its baseline × order-frequency factor × 客单价 factor × new-store factor (each in [0.9, 1.1], 1 where
-  the data does not support it), in thousandths of a fen so the split stays in integers;
+- a store: its baseline × order-frequency factor × 客单价 factor × new-store factor (each in thousandths, 900 …
+  1100, 1000 where the data does not support it), an integer, so the split stays in integers;
 - a city: the sum of its stores' weights;
 - a region: the sum of its stores' weights × the region's coefficient (set by a regional manager with a reason;
   1 when none is set).
@@ -24,7 +24,6 @@ from core.targets.baseline import (
     StoreHistory,
     Windows,
     baseline,
-    clamp,
     floor_of,
     round_half_up,
 )
@@ -35,9 +34,8 @@ LEVELS = ("org", "region", "city", "store", "rep")
 LEVEL_WORDS = {"org": "集团", "region": "大区", "city": "城市", "store": "门店", "rep": "个人"}
 NO_REGION = "未分区"
 NO_CITY = "未分城市"
-FACTOR_SPAN = Fraction(1, 10)  # each store factor moves the weight by at most ±10%
-NEW_STORE_FACTOR = Fraction(11, 10)  # first order within the recent window (3 months): ramping up
-WEIGHT_SCALE = 1000  # weights in thousandths of a fen
+NEW_STORE_MILLI = 1100  # first order within the recent window (3 months): ramping up, ×1.1
+# each store factor moves the weight by at most ±10%, in thousandths; a weight is baseline × the three factors
 
 
 @dataclass(frozen=True)
@@ -110,34 +108,33 @@ def city_key(region: str | None, city: str | None) -> str:
     return f"{region_key(region)}/{(city or '').strip() or NO_CITY}"
 
 
-def _relative(x: Fraction, median: Fraction) -> Fraction:
-    """1 ± 10%: how far x is above or below the median (capped at twice and zero)."""
+def _factor(x: float, median: float) -> int:
+    """In thousandths: 1000 ± 100 by how far x is above or below the median (capped at twice and zero)."""
     if median <= 0:
-        return Fraction(1)
-    return 1 + FACTOR_SPAN * clamp((x - median) / median, Fraction(-1), Fraction(1))
+        return 1000
+    return 1000 + max(-100, min(100, round(100 * (x - median) / median)))
 
 
-def store_factors(stores: Sequence[StoreInput], w: Windows) -> dict[str, dict[str, Fraction]]:
-    """Per store: freq, ticket, new (Fractions), against the medians of the stores of its city with recent
-    orders."""
+def store_factors(stores: Sequence[StoreInput], w: Windows) -> dict[str, tuple[int, int, int]]:
+    """Per store, in thousandths: (order frequency, 客单价, new store), against the medians of the stores of its
+    city that ordered in the recent window."""
     by_city: dict[str, list[StoreInput]] = defaultdict(list)
     for s in stores:
         by_city[city_key(s.region, s.city)].append(s)
-    out: dict[str, dict[str, Fraction]] = {}
+    recent_start = w.recent[0]
+    out: dict[str, tuple[int, int, int]] = {}
     for group in by_city.values():
         active = [s.history for s in group if s.history.recent_orders > 0]
-        med_n = Fraction(statistics.median([h.recent_orders for h in active])) if active else Fraction(0)
-        tickets = [Fraction(h.recent_fen, h.recent_orders) for h in active]
-        med_t = Fraction(statistics.median(tickets)) if tickets else Fraction(0)
+        med_n = float(statistics.median([h.recent_orders for h in active])) if active else 0.0
+        med_t = float(statistics.median([h.recent_fen / h.recent_orders for h in active])) if active else 0.0
         for s in group:
             h = s.history
-            f = {"freq": Fraction(1), "ticket": Fraction(1), "new": Fraction(1)}
+            freq = ticket = 1000
             if h.recent_orders > 0:
-                f["freq"] = _relative(Fraction(h.recent_orders), med_n)
-                f["ticket"] = _relative(Fraction(h.recent_fen, h.recent_orders), med_t)
-            if h.first_on is not None and h.first_on >= w.recent[0]:
-                f["new"] = NEW_STORE_FACTOR
-            out[s.customer_id] = f
+                freq = _factor(h.recent_orders, med_n)
+                ticket = _factor(h.recent_fen / h.recent_orders, med_t)
+            new = NEW_STORE_MILLI if h.first_on is not None and h.first_on >= recent_start else 1000
+            out[s.customer_id] = (freq, ticket, new)
     return out
 
 
@@ -167,10 +164,8 @@ def cascade(
     factors = store_factors(stores, windows)
     weight: dict[str, int] = {}
     for s in stores:
-        f = factors[s.customer_id]
-        weight[s.customer_id] = round_half_up(
-            base[s.customer_id] * WEIGHT_SCALE * f["freq"] * f["ticket"] * f["new"]
-        )
+        fq, tk, nw = factors[s.customer_id]
+        weight[s.customer_id] = base[s.customer_id] * fq * tk * nw
 
     # the tree: region → city → stores (sorted keys: the tie order of every split)
     tree: dict[str, dict[str, list[StoreInput]]] = defaultdict(lambda: defaultdict(list))
@@ -251,17 +246,17 @@ def cascade(
             total_sw = sum(sw_list)
             for s, samt, sw in zip(cstores, split_fen(camt, sw_list), sw_list, strict=True):
                 b = raw[s.customer_id]
-                f = factors[s.customer_id]
+                fq, tk, nw = factors[s.customer_id]
                 basis = b.words(s.history, period)
                 if b.method == "new_store_floor":
                     basis += f" {yuan(base[s.customer_id])}"
                 fw = []
-                if f["freq"] != 1:
-                    fw.append(f"下单频次系数{float(f['freq']):.2f}")
-                if f["ticket"] != 1:
-                    fw.append(f"客单价系数{float(f['ticket']):.2f}")
-                if f["new"] != 1:
-                    fw.append(f"新店爬坡系数{float(f['new']):.2f}")
+                if fq != 1000:
+                    fw.append(f"下单频次系数{fq / 1000:.2f}")
+                if tk != 1000:
+                    fw.append(f"客单价系数{tk / 1000:.2f}")
+                if nw != 1000:
+                    fw.append(f"新店爬坡系数{nw / 1000:.2f}")
                 sn = Node(
                     "store",
                     s.customer_id,
@@ -271,11 +266,11 @@ def cascade(
                     cn.id,
                     factors={
                         "method": b.method,
-                        "trend": float(b.trend) if b.trend is not None else None,
+                        "trend": b.trend_num / b.trend_den if b.trend_den else None,
                         "months_active": b.months_active,
-                        "freq": float(f["freq"]),
-                        "ticket": float(f["ticket"]),
-                        "new": float(f["new"]),
+                        "freq": fq / 1000,
+                        "ticket": tk / 1000,
+                        "new": nw / 1000,
                         "weight_share": (sw / total_sw) if total_sw else None,
                         "owner": s.owner,
                     },

@@ -264,9 +264,11 @@ def _load_sections() -> None:
     (tests/bench/faults.py)."""
     from tests.bench import faults as bench_faults
     from tests.bench import load as bench_load
+    from tests.bench import targets as bench_targets
 
     SECTIONS.update(bench_load.SECTIONS)
     SECTIONS.update(bench_faults.SECTIONS)
+    SECTIONS["targets"] = bench_targets.bench_targets
 
 
 _load_sections()

@@ -170,14 +170,14 @@ def test_cascade_on_fixture_data():
         150_000,
         300_000,
     ]
-    # S2's 客单价 is twice the city median (¥1,500 of ¥1,000/¥2,000 → the median is ¥1,500): factor 1 + 0.1 × 1/3
-    assert n[node_id("store", "S2")].factors["ticket"] == pytest.approx(1 + 0.1 / 3)
-    # weights: S1 300000×(1−0.1/3)=290000, S2 600000×(1+0.1/3)=620000, S3 150000, S4 300000 × 1.1 (华南 coefficient)
-    w_east, w_south = 290_000 + 620_000 + 150_000, 330_000
-    assert (
-        n[node_id("region", "华东")].target_fen
-        == split_fen(12_000_000_000, [w_east * 1000, w_south * 1000])[0]
-    )
+    # S2's 客单价 is a third above the city median (¥2,000 vs ¥1,500): 1000 + round(100 × 1/3) = 1033 thousandths
+    assert n[node_id("store", "S2")].factors["ticket"] == 1.033
+    assert n[node_id("store", "S1")].factors["ticket"] == 0.967
+    # weights (baseline × three factors in thousandths): S1 300000×967, S2 600000×1033, S3 150000×1000,
+    # S4 300000×1000 × 1.1 (华南's coefficient)
+    k = 1000 * 1000
+    w_east, w_south = (300_000 * 967 + 600_000 * 1033 + 150_000 * 1000) * k, 330_000 * 1000 * k
+    assert n[node_id("region", "华东")].target_fen == split_fen(12_000_000_000, [w_east, w_south])[0]
     assert n[node_id("region", "华南")].factors["coefficient"] == 1.1
     assert "竞品退出" in n[node_id("region", "华南")].rationale
     assert (
