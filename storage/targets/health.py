@@ -51,19 +51,20 @@ def run_checks(
         rows = [r for r in attainment(session, ORG_SCOPE, period, level, today=today) if r.target_fen > 0]
         earlier = _earlier(session, period.key, level, today)
         actions = _latest_actions(session, period.key) if level == "rep" else {}
+        done = set(  # a check already stored today (a retried timer) is kept, not duplicated
+            session.scalars(
+                select(TargetHealthRow.node_key).where(
+                    TargetHealthRow.period == period.key,
+                    TargetHealthRow.level == level,
+                    TargetHealthRow.checked_on == today,
+                )
+            )
+        )
         for r in rows:
             prev = earlier.get(r.key, [])
             colour, start = light(r.pace, prev, th, today=today, action_since=actions.get(r.key))
             was_red = bool(prev) and prev[0].light == RED
-            existing = session.scalar(
-                select(TargetHealthRow).where(
-                    TargetHealthRow.period == period.key,
-                    TargetHealthRow.level == level,
-                    TargetHealthRow.node_key == r.key,
-                    TargetHealthRow.checked_on == today,
-                )
-            )
-            if existing is None:
+            if r.key not in done:
                 session.add(
                     TargetHealthRow(
                         period=period.key,
