@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from typing import NamedTuple
 
 from core.targets.periods import TargetPeriod, add_months, month_start
 
@@ -55,9 +56,9 @@ def windows(period: TargetPeriod, as_of: date) -> Windows:
     )
 
 
-@dataclass(frozen=True)
-class StoreHistory:
-    """A store's sales in the windows, in fen, and what else the weights need."""
+class StoreHistory(NamedTuple):
+    """A store's sales in the windows, in fen, and what else the weights need (a tuple: 500,000 are made at
+    once)."""
 
     ly_fen: int = 0
     recent_fen: int = 0
@@ -67,8 +68,7 @@ class StoreHistory:
     first_on: date | None = None  # first order before the cutoff
 
 
-@dataclass(frozen=True)
-class Baseline:
+class Baseline(NamedTuple):
     fen: int
     method: str  # same_period_last_year | run_rate | new_store_floor
     trend_num: int = 1  # the trend as an exact ratio (clamped), same_period_last_year only

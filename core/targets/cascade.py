@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.targets.baseline import (
     Baseline,
@@ -38,8 +38,7 @@ NEW_STORE_MILLI = 1100  # first order within the recent window (3 months): rampi
 # each store factor moves the weight by at most ±10%, in thousandths; a weight is baseline × the three factors
 
 
-@dataclass(frozen=True)
-class StoreInput:
+class StoreInput(NamedTuple):
     customer_id: str
     name: str
     region: str | None
@@ -62,7 +61,7 @@ class RepInput:
     development_fen: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     level: str
     key: str
@@ -74,30 +73,74 @@ class Node:
     rationale: str = ""
     children: list[str] = field(default_factory=list)
     development_fen: int = 0
+    id: str = ""  # "<level>:<key>", set at creation
 
-    @property
-    def id(self) -> str:
-        return node_id(self.level, self.key)
+    def __post_init__(self) -> None:
+        self.id = f"{self.level}:{self.key}"
 
 
 def node_id(level: str, key: str) -> str:
     return f"{level}:{key}"
 
 
-@dataclass
 class Plan:
-    period: TargetPeriod
-    amount_fen: int
-    nodes: dict[
-        str, Node
-    ]  # by node id, in tree order (org, its regions, their cities, their stores…; reps last)
+    """The cascade's result. The organisation, regions, cities and reps are built at once; the stores' nodes
+    (a rationale and factors each) only when `nodes` or `of_level("store")` is first read, so a preview of
+    500,000 stores does not write 500,000 sentences nobody reads."""
+
+    def __init__(
+        self,
+        period: TargetPeriod,
+        amount_fen: int,
+        upper: dict[str, Node],
+        reps: dict[str, Node],
+        store_fen: dict[str, int],
+        build_stores: Callable[[], dict[str, Node]],
+    ):
+        self.period = period
+        self.amount_fen = amount_fen
+        self._upper = upper
+        self._reps = reps
+        self.store_fen = store_fen  # each store's target by customer id
+        self.store_count = len(store_fen)
+        self._build_stores = build_stores
+        self._nodes: dict[str, Node] | None = None
+
+    @property
+    def nodes(self) -> dict[str, Node]:
+        """Every node by id: the organisation, regions, cities, stores, then reps."""
+        if self._nodes is None:
+            self._nodes = {**self._upper, **self._build_stores(), **self._reps}
+        return self._nodes
 
     def of_level(self, level: str) -> list[Node]:
-        return [n for n in self.nodes.values() if n.level == level]
+        if level == "store":
+            return [n for n in self.nodes.values() if n.level == "store"]
+        source = self._reps if level == "rep" else self._upper
+        return [n for n in source.values() if n.level == level]
+
+    def node(self, nid: str) -> Node:
+        """A node by id without building the stores' nodes unless it is one."""
+        found = self._upper.get(nid) or self._reps.get(nid)
+        return found if found is not None else self.nodes[nid]
 
     @property
     def org(self) -> Node:
-        return self.nodes[node_id("org", "org")]
+        return self._upper[node_id("org", "org")]
+
+    def check(self) -> list[str]:
+        """check_sums without building the stores' nodes."""
+
+        def fen(nid: str) -> int:
+            n = self._upper.get(nid)
+            return n.target_fen if n is not None else self.store_fen[nid.removeprefix("store:")]
+
+        problems = []
+        for n in [*self._upper.values(), *self._reps.values()]:
+            total = sum(fen(c) for c in n.children) + (n.development_fen if n.level == "rep" else 0)
+            if total != n.target_fen:
+                problems.append(f"{n.id}: {n.target_fen} ≠ Σ children {total}")
+        return problems
 
 
 def region_key(region: str | None) -> str:
@@ -170,10 +213,12 @@ def cascade(
     # the tree: region → city → stores (sorted keys: the tie order of every split)
     tree: dict[str, dict[str, list[StoreInput]]] = defaultdict(lambda: defaultdict(list))
     for s in stores:
-        tree[region_key(s.region)][city_key(s.region, s.city)].append(s)
+        tree[region_key(s.region)][city_of[s.customer_id]].append(s)
     regions = sorted(tree)
 
-    nodes: dict[str, Node] = {}
+    nodes: dict[str, Node] = {}  # the organisation, regions and cities
+    store_fen: dict[str, int] = {}
+    deferred: list[tuple[StoreInput, int, int, int, str]] = []
     org_base = sum(base.values())
     org = Node(
         "org",
@@ -245,52 +290,60 @@ def cascade(
             sw_list = [weight[s.customer_id] for s in cstores]
             total_sw = sum(sw_list)
             for s, samt, sw in zip(cstores, split_fen(camt, sw_list), sw_list, strict=True):
-                b = raw[s.customer_id]
-                fq, tk, nw = factors[s.customer_id]
-                basis = b.words(s.history, period)
-                if b.method == "new_store_floor":
-                    basis += f" {yuan(base[s.customer_id])}"
-                fw = []
-                if fq != 1000:
-                    fw.append(f"下单频次系数{fq / 1000:.2f}")
-                if tk != 1000:
-                    fw.append(f"客单价系数{tk / 1000:.2f}")
-                if nw != 1000:
-                    fw.append(f"新店爬坡系数{nw / 1000:.2f}")
-                sn = Node(
-                    "store",
-                    s.customer_id,
-                    s.name,
-                    samt,
-                    base[s.customer_id],
-                    cn.id,
-                    factors={
-                        "method": b.method,
-                        "trend": b.trend_num / b.trend_den if b.trend_den else None,
-                        "months_active": b.months_active,
-                        "freq": fq / 1000,
-                        "ticket": tk / 1000,
-                        "new": nw / 1000,
-                        "weight_share": (sw / total_sw) if total_sw else None,
-                        "owner": s.owner,
-                    },
-                    rationale=f"基数{yuan(base[s.customer_id])}：{basis}；"
-                    + ("、".join(fw) + "；" if fw else "")
-                    + f"占城市权重{share(sw, total_sw)}",
-                )
-                nodes[sn.id] = sn
-                cn.children.append(sn.id)
+                store_fen[s.customer_id] = samt
+                cn.children.append("store:" + s.customer_id)
+                deferred.append((s, samt, sw, total_sw, cn.id))
+
+    def build_stores() -> dict[str, Node]:
+        out: dict[str, Node] = {}
+        for s, samt, sw, total_sw, parent in deferred:
+            b = raw[s.customer_id]
+            fq, tk, nw = factors[s.customer_id]
+            basis = b.words(s.history, period)
+            if b.method == "new_store_floor":
+                basis += f" {yuan(base[s.customer_id])}"
+            fw = []
+            if fq != 1000:
+                fw.append(f"下单频次系数{fq / 1000:.2f}")
+            if tk != 1000:
+                fw.append(f"客单价系数{tk / 1000:.2f}")
+            if nw != 1000:
+                fw.append(f"新店爬坡系数{nw / 1000:.2f}")
+            sn = Node(
+                "store",
+                s.customer_id,
+                s.name,
+                samt,
+                base[s.customer_id],
+                parent,
+                factors={
+                    "method": b.method,
+                    "trend": b.trend_num / b.trend_den if b.trend_den else None,
+                    "months_active": b.months_active,
+                    "freq": fq / 1000,
+                    "ticket": tk / 1000,
+                    "new": nw / 1000,
+                    "weight_share": (sw / total_sw) if total_sw else None,
+                    "owner": s.owner,
+                },
+                rationale=f"基数{yuan(base[s.customer_id])}：{basis}；"
+                + ("、".join(fw) + "；" if fw else "")
+                + f"占城市权重{share(sw, total_sw)}",
+            )
+            out[sn.id] = sn
+        return out
 
     # reps: their stores + their development target
     rep_inputs = {r.userid: r for r in reps}
     owned: dict[str, list[str]] = defaultdict(list)
     for s in stores:
         owned[s.owner].append(s.customer_id)
+    rep_nodes: dict[str, Node] = {}
     for userid in sorted(set(rep_inputs) | set(owned)):
         ri = rep_inputs.get(userid) or RepInput(userid, userid)
-        sids = [node_id("store", cid) for cid in owned.get(userid, [])]
-        stores_fen = sum(nodes[i].target_fen for i in sids)
-        rbase = sum(nodes[i].baseline_fen for i in sids)
+        cids = owned.get(userid, [])
+        stores_fen = sum(store_fen[c] for c in cids)
+        rbase = sum(base[c] for c in cids)
         rep = Node(
             "rep",
             userid,
@@ -298,13 +351,13 @@ def cascade(
             stores_fen + ri.development_fen,
             rbase,
             None,
-            factors={"stores": len(sids), "stores_fen": stores_fen, "development_fen": ri.development_fen},
-            rationale=f"名下{len(sids)}家门店目标合计{yuan(stores_fen)} + 新客开发目标{yuan(ri.development_fen)}",
-            children=sids,
+            factors={"stores": len(cids), "stores_fen": stores_fen, "development_fen": ri.development_fen},
+            rationale=f"名下{len(cids)}家门店目标合计{yuan(stores_fen)} + 新客开发目标{yuan(ri.development_fen)}",
+            children=["store:" + c for c in cids],
             development_fen=ri.development_fen,
         )
-        nodes[rep.id] = rep
-    return Plan(period=period, amount_fen=amount_fen, nodes=nodes)
+        rep_nodes[rep.id] = rep
+    return Plan(period, amount_fen, nodes, rep_nodes, store_fen, build_stores)
 
 
 def check_sums(nodes: Mapping[str, Node]) -> list[str]:

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from core.clock import ORG_ZONE
 from core.markup import escape_md
 from core.roles import Role
-from core.targets.cascade import Plan, check_sums
+from core.targets.cascade import Plan
 from core.targets.periods import BadPeriod, parse_period
 from core.targets.split import share, yuan
 from handlers.context import Ctx
@@ -52,10 +52,9 @@ def _amount_fen(number: str, unit: str | None) -> int:
 
 
 def fingerprint(plan: Plan) -> str:
-    parts = [plan.period.key, str(plan.amount_fen)] + [
-        f"{n.id}={n.target_fen}" for n in plan.nodes.values() if n.level in ("region", "city")
-    ]
-    parts.append(str(len(plan.of_level("store"))))
+    parts = [plan.period.key, str(plan.amount_fen)]
+    parts += [f"{n.id}={n.target_fen}" for n in plan.of_level("region") + plan.of_level("city")]
+    parts.append(str(plan.store_count))
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
 
@@ -73,19 +72,20 @@ def _preview(ctx: Ctx, period_key: str, amount_fen: int) -> None:
         f"集团：{yuan(org.target_fen)}；{escape_md(org.rationale)}",
     ]
     for rid in org.children:
-        r = plan.nodes[rid]
+        r = plan.node(rid)
         lines.append(
             f"- {escape_md(r.name)}：{yuan(r.target_fen)}（{share(r.target_fen, org.target_fen)}）｜{escape_md(r.rationale)}"
         )
-    stores, reps = plan.of_level("store"), plan.of_level("rep")
-    lines.append(f"门店 {len(stores)} 家、业务员 {len(reps)} 人；每一级之和都等于上级目标（精确到分）")
+    lines.append(
+        f"门店 {plan.store_count} 家、业务员 {len(plan.of_level('rep'))} 人；每一级之和都等于上级目标（精确到分）"
+    )
     ctx.reply(Markdown(content="\n".join(lines)))
     fp = fingerprint(plan)
-    fields = [(plan.nodes[rid].name, yuan(plan.nodes[rid].target_fen)) for rid in org.children[:6]]
+    fields = [(plan.node(rid).name, yuan(plan.node(rid).target_fen)) for rid in org.children[:6]]
     ctx.reply(
         Card(
             title=f"确认 {period.key} 目标分解",
-            description=f"集团目标{yuan(amount_fen)}，分解到{len(org.children)}个大区、{len(stores)}家门店",
+            description=f"集团目标{yuan(amount_fen)}，分解到{len(org.children)}个大区、{plan.store_count}家门店",
             fields=fields,
             buttons=[
                 Button("确认分解", card_key(CardAction.TARGET, "ok", period.key, amount_fen, fp), 1),
@@ -132,7 +132,7 @@ def on_button(ctx: Ctx, event: Inbound) -> bool | None:
         return None
     period = parse_period(period_key)
     plan = preview(ctx.session, period, int(amount), today=ctx.now.astimezone(ORG_ZONE).date())
-    if fingerprint(plan) != fp or check_sums(plan.nodes):
+    if fingerprint(plan) != fp or plan.check():
         ctx.reply(Text(content=CHANGED))
         _preview(ctx, period.key, int(amount))
         return None

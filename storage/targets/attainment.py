@@ -49,18 +49,6 @@ def _owners_filter(scope: Scope) -> list[Any]:
     return [CustomerRow.owner_userid.in_(sorted(scope.owners))]
 
 
-def _group_key(level: str, region: str | None, city: str | None, owner: str, cid: str) -> str:
-    if level == "org":
-        return "org"
-    if level == "region":
-        return region_key(region)
-    if level == "city":
-        return city_key(region, city)
-    if level == "rep":
-        return owner
-    return cid
-
-
 def attainment(
     session: Session, scope: Scope, period: str | TargetPeriod, level: str, *, today: date
 ) -> list[AttainmentRow]:
@@ -69,25 +57,40 @@ def attainment(
         raise ValueError(f"unknown level {level!r}")
     p = parse_period(period) if isinstance(period, str) else period
     where = _owners_filter(scope)
-    cols = (CustomerRow.region, CustomerRow.city, CustomerRow.owner_userid)
-    by_store = level == "store"
-    key_cols = (*cols, CustomerRow.customer_id, CustomerRow.name) if by_store else cols
+    # group by what the level's key is made of (the empty and NULL region/city merge in _group_key)
+    key_cols: tuple[Any, ...] = {
+        "org": (),
+        "region": (CustomerRow.region,),
+        "city": (CustomerRow.region, CustomerRow.city),
+        "rep": (CustomerRow.owner_userid,),
+        "store": (CustomerRow.customer_id, CustomerRow.name),
+    }[level]
 
+    def key_of(row: Any) -> str:
+        if level == "org":
+            return "org"
+        if level == "region":
+            return region_key(row[0])
+        if level == "city":
+            return city_key(row[0], row[1])
+        return row[0]
+
+    names: dict[str, str] = {}
     targets: dict[str, int] = defaultdict(int)
     tq = (
         select(*key_cols, func.sum(TargetRow.amount_fen))
         .join(CustomerRow, CustomerRow.customer_id == TargetRow.node_key)
         .where(TargetRow.period == p.key, TargetRow.level == "store", *where)
-        .group_by(*key_cols)
     )
-    names: dict[str, str] = {}
+    if key_cols:
+        tq = tq.group_by(*key_cols)
     for row in session.execute(tq):
-        region, city, owner = row[0], row[1], row[2]
-        cid = row[3] if by_store else ""
-        k = _group_key(level, region, city, owner, cid)
+        if row[-1] is None:  # the organisation's sum over no store
+            continue
+        k = key_of(row)
         targets[k] += as_int(row[-1])
-        if by_store:
-            names[k] = row[4]
+        if level == "store":
+            names[k] = row[1]
 
     sales: dict[str, int] = defaultdict(int)
     hi = min(p.end, today + timedelta(days=1))
@@ -96,14 +99,16 @@ def attainment(
             select(*key_cols, func.sum(order_fen()))
             .join(CustomerRow, CustomerRow.customer_id == OrderRow.customer_id)
             .where(OrderRow.ordered_on >= p.start, OrderRow.ordered_on < hi, *where)
-            .group_by(*key_cols)
         )
+        if key_cols:
+            sq = sq.group_by(*key_cols)
         for row in session.execute(sq):
-            cid = row[3] if by_store else ""
-            k = _group_key(level, row[0], row[1], row[2], cid)
+            if row[-1] is None:
+                continue
+            k = key_of(row)
             sales[k] += as_int(row[-1])
-            if by_store:
-                names[k] = row[4]
+            if level == "store":
+                names[k] = row[1]
 
     if level == "rep":  # development targets, and reps with a target but no store
         rq = select(TargetRow.node_key, TargetRow.development_fen).where(

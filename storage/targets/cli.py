@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.clock import ORG_ZONE, FixedClock, SystemClock, parse_time
-from core.targets.cascade import check_sums
 from core.targets.periods import BadPeriod, parse_period
 from core.targets.split import share, yuan
 from storage.db import make_engine, make_session_factory, writer_session
@@ -83,7 +82,7 @@ def run_targets(args: Any, url: str) -> int:
             plan = preview(s, period, amount, today=now.astimezone(ORG_ZONE).date())
         except NothingToSplit as e:
             return _fail(str(e))
-        problems = check_sums(plan.nodes)
+        problems = plan.check()
         if problems:  # never: the split is exact by construction; refuse rather than write a leaking tree
             return _fail("分解合计不一致：" + "；".join(problems[:5]))
         written = 0
@@ -112,19 +111,20 @@ def preview_text(plan: Any) -> str:
         f"{plan.period.label}（{plan.period.key}）目标分解预览",
         f"集团：{yuan(org.target_fen)} | {org.rationale}",
     ]
+    cities_fen = 0
     for rid in org.children:
-        r = plan.nodes[rid]
+        r = plan.node(rid)
         lines.append(
             f"  大区 {r.name}：{yuan(r.target_fen)}（{share(r.target_fen, org.target_fen)}） | {r.rationale}"
         )
         for cid in r.children:
-            c = plan.nodes[cid]
+            c = plan.node(cid)
+            cities_fen += c.target_fen
             lines.append(f"    城市 {c.name}：{yuan(c.target_fen)} | {c.rationale}")
-    stores = plan.of_level("store")
     reps = plan.of_level("rep")
     dev = sum(n.development_fen for n in reps)
     lines.append(
-        f"门店 {len(stores)} 家，合计{yuan(sum(n.target_fen for n in stores))}；个人 {len(reps)} 人，"
+        f"门店 {plan.store_count} 家，合计{yuan(sum(plan.store_fen.values()))}；个人 {len(reps)} 人，"
         f"合计{yuan(sum(n.target_fen for n in reps))}（含新客开发目标{yuan(dev)}）"
     )
     lines.append("核对：每一级之和都等于上级目标（精确到分）")

@@ -177,22 +177,24 @@ def apply(session: Session, plan: Plan, *, by: str, now: datetime, reason: str =
     from storage.importer.run import bulk_insert
 
     p = plan.period.key
-    old = {r.target_id: r for r in session.scalars(select(TargetRow).where(TargetRow.period == p))}
+    t = TargetRow.__table__
+    old = {
+        r["target_id"]: {k: jsonable(v) for k, v in r.items()}
+        for r in session.execute(select(t).where(t.c.period == p)).mappings()
+    }
     rows = [_row(plan, n, by=by, now=now) for n in plan.nodes.values()]
     session.execute(delete(TargetRow).where(TargetRow.period == p))
-    bulk_insert(session, TargetRow.__table__, rows)
+    bulk_insert(session, t, rows)
+    stamp = jsonable(now)
     audits = []
-    new_ids = set()
     for r in rows:
-        new_ids.add(r["target_id"])
-        before = snapshot(old.get(r["target_id"]))
-        after = {k: jsonable(v) for k, v in r.items()}
+        before = old.pop(r["target_id"], None)
+        after = {**r, "set_at": stamp}
         audits.append(
             _audit(now, by, "create" if before is None else "update", r["target_id"], before, after, reason)
         )
-    for tid, row in old.items():
-        if tid not in new_ids:
-            audits.append(_audit(now, by, "delete", tid, snapshot(row), None, reason))
+    for tid, row in old.items():  # nodes no longer there (a store lost since)
+        audits.append(_audit(now, by, "delete", tid, row, None, reason))
     bulk_insert(session, AuditRow.__table__, audits)
     session.expire_all()
     return len(rows)

@@ -236,6 +236,7 @@ def test_cascade_sums_exactly_at_every_level(amount, raw, reps, coefs, as_of):
         reps=rep_inputs.values(),
         coefficients={k: Coefficient(v, "测试") for k, v in coefs.items()},
     )
+    assert plan.check() == []  # before the stores' nodes are built
     assert check_sums(plan.nodes) == []
     assert plan.org.target_fen == amount
     assert sum(n.target_fen for n in plan.of_level("store")) == amount

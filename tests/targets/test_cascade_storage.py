@@ -218,3 +218,33 @@ def test_coefficient_moves_a_region_with_its_reason(org, db_url, monkeypatch, ca
             )
             == 1
         )
+
+
+def test_applying_again_replaces_the_period_audited(org, db_url, monkeypatch, capsys, tmp_path):
+    args = ("targets", "cascade", "--period", "2026Q2", "--amount", "1000000", "--now", "2026-03-25T10:00")
+    cli(monkeypatch, capsys, db_url, *args, "--apply")
+    first = rows(org)
+    import_texts(  # C05 is lost since: the next cascade has no target for it
+        org,
+        tmp_path / "lost",
+        NOW,
+        {"customers.csv": "customer_id,name,owner_userid,status\nC05,钱塘批发,rep02,流失\n"},
+    )
+    rc, _, _ = cli(monkeypatch, capsys, db_url, *args, "--apply", "--as", "director")
+    assert rc == 0
+    again = rows(org)
+    assert "2026Q2|store|C05" in first and "2026Q2|store|C05" not in again
+    assert sum(r.amount_fen for r in again.values() if r.level == "store") == 100_000_000
+    with org() as s:
+        audits = s.scalars(
+            select(AuditRow).where(AuditRow.entity == "target", AuditRow.actor == "director")
+        ).all()
+    by_action = defaultdict(list)
+    for a in audits:
+        by_action[a.action].append(a)
+    assert [a.entity_id for a in by_action["delete"]] == ["2026Q2|store|C05"]
+    assert by_action["delete"][0].before["amount_fen"] == first["2026Q2|store|C05"].amount_fen
+    assert len(by_action["update"]) == len(again) and not by_action["create"]
+    c04 = next(a for a in by_action["update"] if a.entity_id == "2026Q2|store|C04")
+    assert c04.before["amount_fen"] == first["2026Q2|store|C04"].amount_fen
+    assert c04.after["amount_fen"] == again["2026Q2|store|C04"].amount_fen != c04.before["amount_fen"]
