@@ -32,6 +32,7 @@ from handlers.sop import (
 from handlers.sop.sweep import Firer, Firing
 from handlers.targets import adjust as target_adjust
 from handlers.targets import cascade as target_cascade
+from handlers.targets import coefficient as target_coefficient
 from handlers.targets import health as target_health
 from handlers.targets import report as target_report
 from handlers.visits import checkin, line, onboarding, photos, self_service
@@ -50,6 +51,7 @@ TEXT_COMMANDS = (
     (r"^\s*(调整目标|目标调整)", target_adjust.on_adjust),
     (target_health.ACTION_PATTERN, target_health.on_action),
     (target_cascade.PATTERN, target_cascade.on_cascade),
+    (target_coefficient.PATTERN, target_coefficient.on_coefficient),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),

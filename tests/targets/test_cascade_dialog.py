@@ -67,3 +67,21 @@ def test_a_change_after_the_preview_writes_nothing(h, tmp_path):
     assert any(t.startswith("数据在预览后有变化") for t in h.texts("director"))
     assert _count(h) == 0
     assert len(h.cards("director")) == 2  # a fresh preview to confirm
+
+
+def test_a_regional_manager_sets_the_coefficient_in_chat(h):
+    h.peer.text("rep01", "区域系数 1.2 我想")
+    h.peer.text("rm_south", "区域系数 2026Q2 1.6 竞品退出")
+    h.peer.text("rm_south", "区域系数 2026Q2 1.2 竞品退出，动销回升")
+    h.tick()
+    assert h.texts("rep01")[-1] == "只有区域经理（或销售总监）可以设定区域系数。"
+    assert h.texts("rm_south")[-2] == "区域系数应在0.5到1.5之间"
+    assert h.texts("rm_south")[-1].startswith("已设定 华南 2026Q2 区域系数 1.2（竞品退出，动销回升）")
+    h.peer.text("rm_east", "区域系数 0.9 竞品开业")  # no period: the next quarter
+    h.tick()
+    assert h.texts("rm_east")[-1].startswith("已设定 华东 2026Q2 区域系数 0.9")  # planned on 2026-03-25
+    h.peer.text("director", "目标分解 2026Q2 1000000")
+    h.tick()
+    preview = next(t for t in reversed(h.texts("director")) if t.startswith("**2026年第2季度"))
+    assert "区域系数1.20（竞品退出，动销回升，rm_south设定）" in preview
+    assert "区域系数0.90（竞品开业，rm_east设定）" in preview
