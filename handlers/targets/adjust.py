@@ -13,6 +13,7 @@ from core.clock import ORG_ZONE
 from core.org import scope_of
 from core.roles import SEE_TREE
 from core.targets.adjust import adjusted, parse_command, percent_words, within_bound
+from core.targets.periods import BadPeriod
 from core.targets.split import yuan
 from handlers.context import Ctx
 from handlers.dialog import DialogState
@@ -66,7 +67,11 @@ def on_adjust(ctx: Ctx, event: Inbound) -> None:
         ctx.reply(Text(content=NOT_MINE.format(name=store.name)))
         return
     today = ctx.now.astimezone(ORG_ZONE).date()
-    target = target_of(ctx.session, store.customer_id, cmd.period, today)
+    try:
+        target = target_of(ctx.session, store.customer_id, cmd.period, today)
+    except BadPeriod as e:
+        ctx.reply(Text(content=str(e)))
+        return
     if target is None:
         ctx.reply(Text(content=NO_TARGET.format(name=store.name, period=cmd.period or "本季度、本月和本年")))
         return

@@ -109,6 +109,9 @@ def test_only_a_manager_of_the_store_may_adjust(h):
     assert h.texts("rep01")[-1] == "只有销售主管或区域经理可以调整其团队门店的目标。"
     assert h.texts("sup01")[-2] == "门店「羊城超市」不在你的团队范围内，不能调整。"
     assert h.texts("sup01")[-1].startswith("请写明调整理由")
+    h.peer.text("rm_south", "调整目标 C07 +2% 动销好转 2026-13 https://example.com/x")
+    h.tick()
+    assert h.texts("rm_south")[-1].startswith("周期应为月（2026-05）")
     h.peer.text("rm_south", "调整目标 C07 +2% 动销好转 2026Q2 https://example.com/x")
     h.tick()
     assert h.texts("rm_south")[-1].startswith("已调整「羊城超市」")
