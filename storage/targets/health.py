@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from core.clock import ORG_ZONE
@@ -22,7 +22,7 @@ from storage.targets.attainment import AttainmentRow, attainment
 from storage.targets.common import as_int, order_fen
 
 ORG_SCOPE = Scope(asker="system:targets", name="系统", role="admin", owners=None)
-HEALTH_LEVELS = ("region", "city", "rep")
+HEALTH_LEVELS = ("region", "city", "store", "rep")
 
 
 def live_periods(session: Session, today: date) -> list[TargetPeriod]:
@@ -45,11 +45,14 @@ class Light:
 def run_checks(
     session: Session, period: TargetPeriod, *, today: date, now: datetime, th: Thresholds
 ) -> list[Light]:
-    """Check every region, city and rep of the period: store the check (one per node per day) and the light."""
+    """Check every region, city, store and rep of the period: store the check (one per node per day, written in
+    one statement per level) and the light. Only reps have recorded actions; the other levels turn red on the
+    pace rule alone."""
     out: list[Light] = []
+    since = today - timedelta(days=7 * th.weeks + 10)  # enough earlier checks for the longest run that counts
     for level in HEALTH_LEVELS:
         rows = [r for r in attainment(session, ORG_SCOPE, period, level, today=today) if r.target_fen > 0]
-        earlier = _earlier(session, period.key, level, today)
+        earlier = _earlier(session, period.key, level, today, since)
         actions = _latest_actions(session, period.key) if level == "rep" else {}
         done = set(  # a check already stored today (a retried timer) is kept, not duplicated
             session.scalars(
@@ -60,25 +63,28 @@ def run_checks(
                 )
             )
         )
+        fresh = []
         for r in rows:
             prev = earlier.get(r.key, [])
             colour, start = light(r.pace, prev, th, today=today, action_since=actions.get(r.key))
             was_red = bool(prev) and prev[0].light == RED
             if r.key not in done:
-                session.add(
-                    TargetHealthRow(
-                        period=period.key,
-                        level=level,
-                        node_key=r.key,
-                        checked_on=today,
-                        target_fen=r.target_fen,
-                        sales_fen=r.sales_fen,
-                        pace=r.pace,
-                        light=colour,
-                        at=now,
-                    )
+                fresh.append(
+                    {
+                        "period": period.key,
+                        "level": level,
+                        "node_key": r.key,
+                        "checked_on": today,
+                        "target_fen": r.target_fen,
+                        "sales_fen": r.sales_fen,
+                        "pace": r.pace,
+                        "light": colour,
+                        "at": now,
+                    }
                 )
             out.append(Light(period.key, level, r.key, r, colour, start, colour == RED and not was_red))
+        if fresh:
+            session.execute(insert(TargetHealthRow), fresh)
     session.flush()
     return out
 
@@ -88,7 +94,7 @@ class _Prev(Check):
     light: str = ""
 
 
-def _earlier(session: Session, period: str, level: str, today: date) -> dict[str, list[_Prev]]:
+def _earlier(session: Session, period: str, level: str, today: date, since: date) -> dict[str, list[_Prev]]:
     q = (
         select(
             TargetHealthRow.node_key, TargetHealthRow.checked_on, TargetHealthRow.pace, TargetHealthRow.light
@@ -97,6 +103,7 @@ def _earlier(session: Session, period: str, level: str, today: date) -> dict[str
             TargetHealthRow.period == period,
             TargetHealthRow.level == level,
             TargetHealthRow.checked_on < today,
+            TargetHealthRow.checked_on >= since,
         )
         .order_by(TargetHealthRow.node_key, TargetHealthRow.checked_on.desc())
     )

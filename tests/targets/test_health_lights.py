@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import main
 from core.clock import SHANGHAI
@@ -74,6 +74,14 @@ def test_two_weeks_below_sixty_percent_turns_red_and_escalates(h):
             for r in s.scalars(select(TargetHealthRow).where(TargetHealthRow.level == "rep"))
         }
     assert week1 == {"rep01": "yellow", "rep02": "yellow", "rep03": "yellow"}  # rep04 has no target
+    with h.session_factory() as s:
+        levels = {
+            lv: n
+            for lv, n in s.execute(
+                select(TargetHealthRow.level, func.count()).group_by(TargetHealthRow.level)
+            ).all()
+        }
+    assert levels == {"region": 3, "city": 4, "store": 10, "rep": 3}  # every node with a target, once
     assert _cards(h, "rep01") == []
 
     h.clock.set(at("2026-04-08", "15:00"))
@@ -125,6 +133,16 @@ def test_two_weeks_below_sixty_percent_turns_red_and_escalates(h):
 
     _run_to(h, at("2026-04-20", "09:01"))  # still red the week after: no second card
     assert len(_cards(h, "rep01")) == 1
+    with h.session_factory() as s:
+        stores = {
+            r.node_key: r.light
+            for r in s.scalars(
+                select(TargetHealthRow).where(
+                    TargetHealthRow.level == "store", TargetHealthRow.checked_on == at("2026-04-20").date()
+                )
+            )
+        }
+    assert set(stores.values()) == {"red"}  # every store far behind for three weeks (no actions for stores)
 
 
 def test_the_thresholds_are_the_organisations(h):
