@@ -19,9 +19,9 @@ from handlers.context import Ctx
 from handlers.dialog import DialogState
 from handlers.messages import FileIn, ImageIn, Inbound, Text, text_of
 from handlers.sop.policy import policy_of
-from storage.models_targets import TargetRow
 from storage.people import name_of, whole_tree
 from storage.targets.adjust import Refused, adjust, find_store, target_of
+from storage.targets.models import TargetRow
 
 ONLY_MANAGERS = "只有销售主管或区域经理可以调整其团队门店的目标。"
 USAGE = (

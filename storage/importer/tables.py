@@ -27,7 +27,7 @@ from storage.models import (
     UserRow,
     VisitRow,
 )
-from storage.models_targets import TargetRow
+from storage.targets.models import TargetRow
 
 
 class CellError(ValueError):

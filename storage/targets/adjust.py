@@ -17,8 +17,8 @@ from core.targets.adjust import adjusted, within_bound
 from core.targets.periods import parse_period, period_of
 from storage.audit import record, snapshot
 from storage.models import CustomerRow
-from storage.models_targets import TargetAdjustmentRow, TargetRow
 from storage.targets.common import as_int, target_id
+from storage.targets.models import TargetAdjustmentRow, TargetRow
 
 
 class Refused(ValueError):

@@ -24,8 +24,8 @@ from core.org import Scope
 from core.targets.cascade import city_key, region_key
 from core.targets.periods import TargetPeriod, parse_period
 from storage.models import CustomerRow, OrderRow, UserRow
-from storage.models_targets import TargetRow
 from storage.targets.common import as_int, order_fen
+from storage.targets.models import TargetRow
 
 LEVELS = ("org", "region", "city", "store", "rep")
 

@@ -16,10 +16,10 @@ from core.targets.health import RED, Check, Thresholds, light
 from core.targets.periods import TargetPeriod, add_months, parse_period
 from storage.audit import record, snapshot
 from storage.models import ContractRow, CustomerRow, OrderRow, VisitRow, VisitTagRow
-from storage.models_targets import TargetActionRow, TargetHealthRow, TargetRow
 from storage.payments import paid_subquery
 from storage.targets.attainment import AttainmentRow, attainment
 from storage.targets.common import as_int, order_fen
+from storage.targets.models import TargetActionRow, TargetHealthRow, TargetRow
 
 ORG_SCOPE = Scope(asker="system:targets", name="系统", role="admin", owners=None)
 HEALTH_LEVELS = ("region", "city", "store", "rep")

@@ -16,8 +16,8 @@ from core.targets.cascade import Coefficient, Plan, RepInput, StoreInput, cascad
 from core.targets.periods import TargetPeriod
 from storage.audit import jsonable, record, snapshot
 from storage.models import AuditRow, CustomerRow, OrderRow, UserRow
-from storage.models_targets import RegionCoefficientRow, TargetRow
 from storage.targets.common import as_int, order_fen, target_id
+from storage.targets.models import RegionCoefficientRow, TargetRow
 
 
 class NothingToSplit(ValueError):

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from core.org import Scope
 from core.targets.periods import TargetPeriod, parse_period
-from storage.models_targets import TargetHealthRow, TargetRow
 from storage.people import names
 from storage.targets.attainment import AttainmentRow, attainment
 from storage.targets.common import as_int
 from storage.targets.health import ORG_SCOPE
+from storage.targets.models import TargetHealthRow, TargetRow
 
 CHAIN_WORDS = (
     ("org", "集团"),

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from core.targets.cascade import city_key, region_key
 from core.targets.split import yuan
 from storage.models import CustomerRow, UserRow
-from storage.models_targets import TargetRow
 from storage.targets.common import target_id
+from storage.targets.models import TargetRow
 
 LEVEL_WORDS = {"org": "集团", "region": "大区", "city": "城市", "store": "门店", "rep": "个人"}
 

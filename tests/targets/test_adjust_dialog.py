@@ -14,7 +14,7 @@ from sqlalchemy import select
 import main
 from core.clock import SHANGHAI
 from storage.models import AuditRow
-from storage.models_targets import TargetAdjustmentRow, TargetRow
+from storage.targets.models import TargetAdjustmentRow, TargetRow
 from tests.support.db import import_texts
 from tests.support.harness import Harness
 from tests.targets import fixture as fx

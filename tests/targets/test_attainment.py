@@ -25,7 +25,7 @@ def planned(session_factory, tmp_path):
     import_texts(session_factory, tmp_path / "in", NOW, fx.csv_files())
     with session_factory() as s:
         apply(s, preview(s, Q2, 12_000_000_000, today=NOW.date()), by="director", now=NOW)
-        from storage.models_targets import TargetRow
+        from storage.targets.models import TargetRow
 
         s.get(TargetRow, "2026Q2|rep|rep04").development_fen = 2_000_000  # a development target
         s.commit()
@@ -63,7 +63,7 @@ def test_attainment_matches_an_independent_computation(planned, viewer):
     with planned() as s:
         from sqlalchemy import select
 
-        from storage.models_targets import TargetRow
+        from storage.targets.models import TargetRow
 
         trows = s.scalars(select(TargetRow).where(TargetRow.period == "2026Q2")).all()
         store_targets = {r.node_key: r.amount_fen for r in trows if r.level == "store"}

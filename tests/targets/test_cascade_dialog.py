@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.clock import SHANGHAI
-from storage.models_targets import TargetRow
+from storage.targets.models import TargetRow
 from tests.support.db import import_texts
 from tests.support.harness import Harness
 from tests.targets import fixture as fx

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 import main
 from storage.importer.run import ImportFailed
 from storage.models import AuditRow
-from storage.models_targets import TargetRow
+from storage.targets.models import TargetRow
 from tests.support.db import import_texts
 from tests.targets import fixture as fx
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 import main
 from core.clock import SHANGHAI
 from storage.models import TimerRow
-from storage.models_targets import TargetActionRow, TargetHealthRow
+from storage.targets.models import TargetActionRow, TargetHealthRow
 from tests.support.db import import_texts
 from tests.support.harness import Harness
 from tests.targets import fixture as fx

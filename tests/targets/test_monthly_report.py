@@ -14,7 +14,7 @@ import main
 from bot.web import brief_png as B
 from core.clock import SHANGHAI
 from core.targets.split import yuan
-from storage.models_targets import TargetRow
+from storage.targets.models import TargetRow
 from storage.targets.report import penetration
 from tests.support.db import import_texts
 from tests.support.harness import Harness
