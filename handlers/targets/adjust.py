@@ -34,7 +34,7 @@ NOT_MINE = "门店「{name}」不在你的团队范围内，不能调整。"
 NO_TARGET = "门店「{name}」在{period}还没有目标（先由总监分解并确认）。"
 NO_REASON = "请写明调整理由，例如：调整目标 {store} {pct} 竞品促销。"
 ASK_EVIDENCE = "将把「{name}」{period}的目标从{before}调整为{after}（{pct}）。\n请发送证据：照片、文件或链接（发送“取消”放弃）。"
-STILL_WAITING = "还在等调整目标的证据：请发送照片、文件或链接；发送“取消”放弃。"
+ABANDONED = "未收到证据，这次目标调整已放弃（需要时请重新发送「调整目标 …」）。"
 CANCELLED = "已取消这次目标调整。"
 BAD_PHOTO = "这张照片无法作为证据（{reason}），请重新发送。"
 DONE = (
@@ -128,9 +128,10 @@ def on_evidence(ctx: Ctx, event: Inbound) -> bool | None:
             ctx.reply(Text(content=CANCELLED))
             return None
         cmd_link = [w for w in said.split() if w.startswith(("http://", "https://"))]
-        if not cmd_link:
-            ctx.reply(Text(content=STILL_WAITING))
-            return None
+        if not cmd_link:  # something else: the draft is dropped and the text handled as usual
+            ctx.set_state(DialogState.IDLE)
+            ctx.reply(Text(content=ABANDONED))
+            return False
         evidence = {"kind": "link", "ref": cmd_link[0][:512]}
     ctx.set_state(DialogState.IDLE)
     _finish(ctx, draft, evidence)
