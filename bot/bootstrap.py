@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import Settings
 from bot.web.brief_png import render_weekly_brief
+from bot.web.target_png import render_penetration
 from bot.wecom.client import WeComClient, kind_of
 from bot.wecom.crypto import WeComCrypto
 from bot.wecom.media import make_prefetch
@@ -319,6 +320,7 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         llm=model_from_env(llm_env),
         vocab_cache=VocabCache(ttl_s=60),
         render_brief=render_weekly_brief,
+        render_target_report=render_penetration,
         files_root=Path(settings.DATA_DIR),
     )
 

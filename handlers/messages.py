@@ -231,6 +231,7 @@ class CardAction(StrEnum):
     PROMISE = "promise"  # promise:done:<promise>
     STALE = "stale"  # stale:ok|snooze:<timer>
     SCORE = "score"  # score:prio|vip|skip:<change>
+    TARGET = "target"  # target:ok|no:<period>:<amount fen>:<fingerprint>   confirm a cascade's preview
 
 
 def card_key(action: CardAction, *parts: object) -> str:

@@ -30,6 +30,11 @@ from handlers.sop import (
     weekly_brief,
 )
 from handlers.sop.sweep import Firer, Firing
+from handlers.targets import adjust as target_adjust
+from handlers.targets import cascade as target_cascade
+from handlers.targets import coefficient as target_coefficient
+from handlers.targets import health as target_health
+from handlers.targets import report as target_report
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
 TEXT_COMMANDS = (
@@ -43,6 +48,10 @@ TEXT_COMMANDS = (
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
+    (r"^\s*(调整目标|目标调整)", target_adjust.on_adjust),
+    (target_health.ACTION_PATTERN, target_health.on_action),
+    (target_cascade.PATTERN, target_cascade.on_cascade),
+    (target_coefficient.PATTERN, target_coefficient.on_coefficient),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),
@@ -54,6 +63,7 @@ CARD_ACTIONS = (
     (A.PROMISE, promises.on_promise_button),
     (A.STALE, stale.on_stale_button),
     (A.SCORE, scorecard.on_score_action),
+    (A.TARGET, target_cascade.on_button),
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -61,6 +71,7 @@ DIALOG_STATES = (
     (S.APPROVE_COMMENT, approvals.on_approve_comment),
     (S.SNOOZE_REASON, stale.on_snooze_reason),
     (S.FOLLOWED_REASON, stale.on_followed_reason),
+    (S.TARGET_EVIDENCE, target_adjust.on_evidence),
 )
 QUESTION_WORDS = (  # while this question is open, these texts answer it (a text command ends it otherwise)
     (S.REJECT_REASON, approvals.DECISION_WORDS),
@@ -99,12 +110,17 @@ TIMER_KINDS = (
     (scorecard.KIND, scorecard.fire_scorecard_nightly),
     (weekly_brief.KIND, weekly_brief.fire_weekly_brief),
     (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
+    (target_health.KIND, target_health.fire_target_health),
+    (target_health.KIND_ESCALATE, target_health.fire_target_escalate),
+    (target_report.KIND, target_report.fire_target_report),
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
     (stale.SCAN_KIND, lambda ctx: stale.schedule_next_scan(ctx, after=ctx.now)),
     (scorecard.KIND, lambda ctx: scorecard.schedule_next(ctx, after=ctx.now)),
     (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
+    (target_health.KIND, lambda ctx: target_health.schedule_next(ctx, after=ctx.now)),
+    (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

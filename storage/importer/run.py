@@ -322,6 +322,8 @@ class _Run:
                 bad = True
                 rec[key] = None
 
+        if table.compose is not None:
+            table.compose(rec)
         pk = rec[table.pk]
         if pk is not None:
             seen = self._seen.setdefault(table.name, {})
@@ -412,12 +414,16 @@ class _Run:
         tag_rows: list[dict[str, str]] = []
         retagged: list[str] = []
 
+        transient = [c.key for c in table.columns if not c.stored and c.key != "tags"]
+        stamp = {"set_by": self.actor, "set_at": self.now} if table.stamped else {}
         for rec in batch:
             pk = rec[table.pk]
             tags = rec.pop("tags", None) if is_visit else None
+            for k in transient:
+                rec.pop(k, None)
             old = old_rows.get(pk)
             if old is None:
-                row = {**blank, **rec}
+                row = {**blank, **rec, **stamp}
                 self._derive(table.name, row)
                 if table.name == "customers" and row.get("created_on") is None:
                     row["created_at"] = self.now  # no 建档日期: it came into the assistant with this import
@@ -440,6 +446,8 @@ class _Run:
             if not changes and not tags_changed:
                 counts.unchanged += 1
                 continue
+            if changes:
+                changes.update(stamp)
             before = {k: jsonable(v) for k, v in old.items()}
             if is_visit:
                 before["tags"] = sorted(old_tags.get(pk, []))

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from core.clock import as_utc, parse_time
+from core.targets.periods import BadPeriod, parse_period
 from storage.models import (
     Base,
     ContractRow,
@@ -26,6 +27,7 @@ from storage.models import (
     UserRow,
     VisitRow,
 )
+from storage.targets.models import TargetRow
 
 
 class CellError(ValueError):
@@ -225,6 +227,21 @@ def decision_roles(value: Any) -> list[dict[str, str]]:
 _ROLE_NAME = re.compile(r"\s*([^:：]*[^:：\s])\s*[:：]\s*(\S.*?)\s*")
 
 
+def period(value: Any) -> str:
+    try:
+        return parse_period(as_text(value)).key
+    except BadPeriod as e:
+        raise CellError(str(e)) from None
+
+
+def fen(value: Any) -> int:
+    """An amount in yuan (like `money`), stored as whole fen."""
+    d = money(value)
+    if d < 0:
+        raise CellError(f"金额不能为负数，实际为{shown(value)}")
+    return int(d * 100)
+
+
 # --- enums ------------------------------------------------------------------------------------
 
 ROLES = {
@@ -269,6 +286,23 @@ INTERACTION_CHANNELS = {
 }
 
 
+TARGET_LEVELS = {
+    "org": "org",
+    "集团": "org",
+    "总部": "org",
+    "region": "region",
+    "大区": "region",
+    "city": "city",
+    "城市": "city",
+    "store": "store",
+    "门店": "store",
+    "客户": "store",
+    "rep": "rep",
+    "个人": "rep",
+    "业务员": "rep",
+}
+
+
 # --- tables -----------------------------------------------------------------------------------
 
 
@@ -297,6 +331,9 @@ class Table:
     columns: tuple[Column, ...]
     check: RowCheck | None = None
     on_create: dict[str, Any] = field(default_factory=dict)  # stored on insert, never compared
+    # fills the id and the derived columns from the cells read (a table whose id is not a column of the file)
+    compose: Callable[[dict[str, Any]], None] | None = None
+    stamped: bool = False  # set_by / set_at: the importer and the import time, on insert and on change
 
     @property
     def pk(self) -> str:
@@ -341,6 +378,45 @@ def _check_ticket(rec: dict[str, Any]) -> list[tuple[str, str]]:
     if rec.get("opened_at") and rec.get("responded_at") and rec["responded_at"] < rec["opened_at"]:
         return [("responded_at", "响应时间早于创建时间")]
     return []
+
+
+_TARGET_NEEDS = {
+    "region": ("region",),
+    "city": ("region", "city"),
+    "store": ("customer_id",),
+    "rep": ("userid",),
+}
+
+
+def _check_target(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    level = rec.get("level")
+    out = [(k, f"层级为{level}时必填") for k in _TARGET_NEEDS.get(level or "", ()) if not rec.get(k)]
+    if rec.get("development_fen") and level != "rep":
+        out.append(("development_fen", "开发目标只适用于个人（业务员）层级"))
+    return out
+
+
+def _compose_target(rec: dict[str, Any]) -> None:
+    """targets.target_id "<period>|<level>|<key>" and the node's key, parent and name (docs/targets.md)."""
+    level, region, city = rec.get("level"), rec.get("region"), rec.get("city")
+    key = {
+        "org": "org",
+        "region": region,
+        "city": f"{region}/{city}",
+        "store": rec.get("customer_id"),
+        "rep": rec.get("userid"),
+    }.get(level or "")
+    parent = {
+        "region": "org|org",
+        "city": f"region|{region}",
+        "store": f"city|{region}/{city}" if region and city else None,
+    }.get(level or "")
+    rec["node_key"] = key
+    rec["target_id"] = f"{rec.get('period')}|{level}|{key}"
+    rec["parent_id"] = f"{rec.get('period')}|{parent}" if parent else None
+    rec["name"] = {"org": "集团", "region": region, "city": city}.get(level or "") or key or ""
+    rec["committed_fen"] = rec.get("amount_fen")
+    rec["factors"] = {"imported": True}
 
 
 TABLES: tuple[Table, ...] = (
@@ -472,6 +548,28 @@ TABLES: tuple[Table, ...] = (
             Column("sla_hours", "响应时限", integer(1, 24 * 365), default=24),
         ),
         check=_check_ticket,
+    ),
+    Table(
+        "targets",
+        "目标",
+        TargetRow,
+        (
+            Column("target_id", "目标编号", text(192)),  # composed from the other columns; ignored when given
+            Column("period", "周期", period, required=True),
+            Column("level", "层级", choice(TARGET_LEVELS), required=True),
+            Column("region", "大区", text(32), stored=False),
+            Column("city", "城市", text(32), stored=False),
+            Column("customer_id", "客户编号", text(64), ref="customers", stored=False),
+            Column("userid", "账号", text(64), ref="users", stored=False),
+            Column("amount_fen", "目标金额", fen, required=True),
+            Column("baseline_fen", "基数", fen),
+            Column("development_fen", "开发目标", fen, default=0),
+            Column("rationale", "依据", text(2000), default=""),
+        ),
+        check=_check_target,
+        on_create={"source": "import"},
+        compose=_compose_target,
+        stamped=True,
     ),
 )
 

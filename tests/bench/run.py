@@ -265,10 +265,12 @@ def _load_sections() -> None:
     from tests.bench import faults as bench_faults
     from tests.bench import lanes as bench_lanes
     from tests.bench import load as bench_load
+    from tests.bench import targets as bench_targets
 
     SECTIONS.update(bench_load.SECTIONS)
     SECTIONS.update(bench_faults.SECTIONS)
     SECTIONS.update(bench_lanes.SECTIONS)
+    SECTIONS["targets"] = bench_targets.bench_targets
 
 
 _load_sections()
