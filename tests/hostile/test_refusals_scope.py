@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.licence import uscc_check_char
 from bot.wecom.render import INVISIBLE
+from core.licence import uscc_check_char
 from nlq.answer import ask
 from nlq.suggest import refusal_suggestion
 from storage.models import CustomerRow, UserRow
