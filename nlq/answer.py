@@ -53,12 +53,12 @@ def ask(
             raise UnknownAsker(asker)
         scope = scope_of(vocab.tree, asker)
         base = {"question": question, "asked_by": asker, "scope": scope.words}
-        vocab = visible_vocab(session, vocab, scope)
+        words = visible_vocab(session, vocab, scope)  # the question is read with the asker's words only
         try:
-            spec = read_question(question, now=now, vocab=vocab, asker=asker, llm=llm)
+            spec = read_question(question, now=now, vocab=words, asker=asker, llm=llm)
         except Refused as r:
-            return _refusal(base, r.reason, question, answerable=_answerable(vocab, now, asker))
-        alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker, scope=scope)
+            return _refusal(base, r.reason, question, answerable=_answerable(words, now, asker))
+        alts = _alternatives(question, spec, vocab=words, now=now, asker=asker, scope=scope)
         return _answer_read(
             session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
         )

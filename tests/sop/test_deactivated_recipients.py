@@ -161,3 +161,32 @@ def test_no_catch_up_digest_for_deactivated_people_and_managers_get_each_item_on
     assert "rep3" in to and "sup2" in to and "rm1" in to
     rm1 = next(m.message["content"] for m in digests if m.recipient == "rm1")
     assert rm1.count("老客户") == 1  # sup1's rung and rm1's own land on rm1: once
+
+
+def _start_approval(sf, clock) -> None:  # noqa: ANN001
+    from core.events import VisitCompleted
+    from handlers.routes import ROUTER
+
+    add_customer(sf, "c1", "rep1", name="味源超市")
+    add_visit(sf, "v1", "c1", "rep1", NOW - timedelta(minutes=20), tags=("价格异议",), note="客户嫌贵")
+    with unit_of_work(sf, clock, "rep1", source="inbox:1") as ctx:
+        ROUTER.publish(ctx, VisitCompleted("v1"))
+
+
+def test_an_approval_skips_a_deactivated_supervisor(org, clock):
+    _deactivate(org, "sup1")
+    _start_approval(org, clock)
+    assert messages(org, "sup1") == []
+    cards = titles(messages(org, "rm1", kind="card"))
+    assert cards == ["价格异议审批：味源超市"]  # the next active person up decides
+
+
+def test_an_approval_escalates_past_a_deactivated_manager(org, clock):
+    _start_approval(org, clock)
+    assert titles(messages(org, "sup1", kind="card")) == ["价格异议审批：味源超市"]
+    _deactivate(org, "rm1")  # sup1 sits on it; their manager has left since
+    clock.set(NOW + timedelta(hours=49))
+    sweep(org, clock)
+    sweep(org, clock)
+    assert messages(org, "rm1") == []
+    assert titles(messages(org, "dir", kind="card")) == ["审批升级：味源超市"]
