@@ -57,7 +57,9 @@ def ask(
         try:
             spec = read_question(question, now=now, vocab=words, asker=asker, llm=llm)
         except Refused as r:
-            return _refusal(base, r.reason, question, answerable=_answerable(words, now, asker))
+            unread = scope.owners is not None and r.reason.startswith(UNREAD)
+            reason = r.reason + (SCOPED_WORDS if unread else "")
+            return _refusal(base, reason, question, answerable=_answerable(words, now, asker))
         alts = _alternatives(question, spec, vocab=words, now=now, asker=asker, scope=scope)
         return _answer_read(
             session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
@@ -164,6 +166,11 @@ def _answer_read(
             base["question"],
             understood=understood,
         )
+
+
+UNREAD = "没看懂"  # nlq/parse.py's refusal for words it cannot read
+# the same hint whether the word is a person or place outside the scope or one that does not exist
+SCOPED_WORDS = "（只认得你可见范围内的人员、大区和城市。）"
 
 
 def visible_vocab(session: Session, vocab: Vocab, scope: Scope) -> Vocab:
