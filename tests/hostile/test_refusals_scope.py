@@ -133,3 +133,13 @@ def test_onboarding_a_duplicate_outside_the_scope_names_no_customer_and_no_owner
     h.tick()
     a, b = h.texts(rep)[-2:]
     assert _plain(a) == _plain(b) and "rep09" not in a
+
+
+def test_visit_by_name_of_an_outside_customer_reads_as_a_missing_one(h):
+    h.peer.text("rep01", "拜访 汕尾海鲜批发")  # rep09's customer
+    h.tick()
+    h.peer.text("rep01", "拜访 汕头海鲜批发")  # nobody's
+    h.tick()
+    a, b = h.texts("rep01")[-2:]
+    assert _plain(a).replace("汕尾", "＊") == _plain(b).replace("汕头", "＊")
+    assert "rep09" not in a and "王小明" not in a
