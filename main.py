@@ -31,16 +31,22 @@ def _clock(now: str | None):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from bot import serve
     from bot.app import create_app
     from bot.bootstrap import build
     from bot.logs import setup_logging
 
     setup_logging()
-    services = build(_settings())
+    settings = _settings()
+    services = build(settings)
     app = create_app(services, run_scheduler=not args.no_worker)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    serve.run(
+        app,
+        host=args.host,
+        port=args.port,
+        read_timeout=settings.SERVE_READ_TIMEOUT,
+        max_connections=settings.SERVE_MAX_CONNECTIONS,
+    )
     return 0
 
 

@@ -148,7 +148,10 @@ ONBOARD_USE_EXISTING = "就是它"
 ONBOARD_CREATE_ANYWAY = "仍然新建"
 ONBOARD_CANCELLED = "已取消新建客户。"
 ONBOARD_CREATED = "已建档「{name}」（客户编号 {customer_id}）。"
-ONBOARD_NOT_YOURS = "该客户由 {owner} 负责，无法由你拜访；如需转交请联系主管。"
+ONBOARD_NOT_YOURS = "这个客户不由你负责，无法由你拜访；如需转交请联系主管。"
+# a duplicate outside the asker's scope: no name, no owner (refusals say nothing about what the asker may not see)
+ONBOARD_DUPLICATE_LICENCE_OTHER = "营业执照号 {licence} 已登记，该客户由其他同事负责；如需转交请联系主管。"
+ONBOARD_DUPLICATE_NEARBY_OTHER = "附近{distance}米已有名称相近的客户，由其他同事负责。"
 ONBOARD_NO_LOCATION = "提示：还没有门店位置，下次到店签到时会记录。"
 UNDO_CUSTOMER_HAS_DATA = "客户「{name}」已有拜访记录，不能撤销建档，请联系主管处理。"
 

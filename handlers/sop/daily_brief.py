@@ -49,7 +49,8 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     policy = policy_of(ctx)
     s = ctx.session
     tree = people.whole_tree(s)
-    recipients = sorted({u for role in policy.brief_roles for u in tree.with_role(role)})
+    # a deactivated person gets no brief (their people stay in their manager's figures)
+    recipients = sorted({u for role in policy.brief_roles for u in tree.with_role(role, active_only=True)})
     today = sop_times.local_day(ctx.now, policy)
     day_start = sop_times.at_local(today, time(0, 0), policy)
     day_end = day_start + timedelta(days=1)

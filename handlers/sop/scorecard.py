@@ -119,7 +119,7 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
             )
             red[target or c.owner_userid].append(c)
         elif c.new_tier == "blue":
-            target = tree.find_up(c.owner_userid, "supervisor") or tree.manager_of(c.owner_userid)
+            target = tree.find_up(c.owner_userid, "supervisor") or tree.active_manager_of(c.owner_userid)
             blue[target or c.owner_userid].append(c)
     for recipient, items in sorted(red.items()):
         items.sort(key=lambda c: (c.new_score, c.customer_id))
