@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from storage import models, models_scorecard  # noqa: F401 - each registers its tables
+from storage.leads import models as lead_models  # noqa: F401
