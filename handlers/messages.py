@@ -228,6 +228,9 @@ class CardAction(StrEnum):
     PROMISE = "promise"  # promise:done:<promise>
     STALE = "stale"  # stale:ok|snooze:<timer>
     SCORE = "score"  # score:prio|vip|skip:<change>
+    LEAD = (
+        "lead"  # lead:done:<sop step> / lead:claim:<lead>   a lead's sequence step done; claim from the pool
+    )
 
 
 def card_key(action: CardAction, *parts: object) -> str:

@@ -13,6 +13,11 @@ from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestor
 from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
 from handlers.dialog import DialogState as S
+from handlers.leads import board as lead_board
+from handlers.leads import intake as lead_intake
+from handlers.leads import pool as lead_pool
+from handlers.leads import recommend as lead_recommend
+from handlers.leads import sop as lead_sop
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
@@ -43,6 +48,14 @@ TEXT_COMMANDS = (
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
+    (lead_intake.NEW_COMMAND, lead_intake.on_new_lead),
+    (lead_intake.FOLLOW_COMMAND, lead_intake.on_follow),
+    (lead_intake.CONVERT_COMMAND, lead_intake.on_convert),
+    (lead_intake.LOST_COMMAND, lead_intake.on_lost),
+    (lead_recommend.COMMAND, lead_recommend.on_recommend),
+    (lead_board.COMMAND, lead_board.on_board),
+    (lead_pool.POOL_COMMAND, lead_pool.on_pool),
+    (lead_pool.CLAIM_COMMAND, lead_pool.on_claim),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),
@@ -54,6 +67,7 @@ CARD_ACTIONS = (
     (A.PROMISE, promises.on_promise_button),
     (A.STALE, stale.on_stale_button),
     (A.SCORE, scorecard.on_score_action),
+    (A.LEAD, lead_intake.on_lead_button),
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -93,12 +107,16 @@ TIMER_KINDS = (
     (scorecard.KIND, scorecard.fire_scorecard_nightly),
     (weekly_brief.KIND, weekly_brief.fire_weekly_brief),
     (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
+    (lead_sop.KIND, lead_sop.fire_lead_step),
+    (lead_pool.SCAN_KIND, lead_pool.fire_lead_scan),
+    (lead_pool.NURTURE_KIND, lead_pool.fire_lead_nurture),
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
     (stale.SCAN_KIND, lambda ctx: stale.schedule_next_scan(ctx, after=ctx.now)),
     (scorecard.KIND, lambda ctx: scorecard.schedule_next(ctx, after=ctx.now)),
     (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
+    (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

@@ -10,7 +10,7 @@ The line holds pieces separated by spaces or punctuation (，,、；;/ full- or 
   takes every piece after it that is not labelled itself);
 - a phone number: a mobile (1[3-9] and 9 digits, spaces or dashes allowed) or a landline (0 + area code);
 - a role: a piece ending in a role word (经理, 总监, 总经理, 老板, 厂长, 工程师, 采购, 主管, 主任 …);
-  a name with a title (王总, 李经理, 张工) is the contact and their role (总 → 总经理, 工 → 工程师);
+  a common surname with a title (王总, 李经理, 张工) is the contact and their role (总 → 总经理, 工 → 工程师);
 - an industry: a piece containing an industry word (机械, 汽车, 化工, 电子, 食品, 医药 …, or 行业/制造 at the end);
 - a source: one of the source words (展会, 官网, 转介绍, 老客户介绍, 广告, 陌拜, 400电话, 地推, 线上 …);
 - a pain: a piece containing a pain word (停机, 能耗, 超标, 成本, 效率, 质量, 故障, 浪费, 交期, 良率, 人工 …);
@@ -73,6 +73,11 @@ TITLES = {
     "总监": "总监",
 }
 _TITLED = re.compile(r"^([\u4e00-\u9fff]{1,2}?)(总监|经理|主任|老板|厂长|总|工)$")
+# the commonest surnames: 王总 is a person with a title, 副总 / 总经理 are roles
+SURNAMES = set(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+    "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
 INDUSTRY_WORDS = (
     "机械",
     "汽车",
@@ -245,6 +250,8 @@ def parse_lead(text: str) -> LeadDraft:
     industry_piece: str | None = None
     for piece in unclaimed:
         titled = _TITLED.match(piece)
+        if titled and titled.group(1)[:1] not in SURNAMES:
+            titled = None
         if piece in SOURCE_WORDS or (piece.endswith("介绍") and len(piece) <= 6):
             _set(draft, "source", piece)
         elif any(piece.endswith(c) for c in COMPANY_ENDS) and len(piece) >= 4 and draft.company is None:
