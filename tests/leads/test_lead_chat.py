@@ -123,7 +123,10 @@ def test_golden_four_hours_on_time_late_and_escalated_once(db_url, tmp_path, red
         -1
     ] == "下属线索超时：杭州华力机械有限公司 的「同类客户案例」"
     _at(h, start, hours=30)
-    assert len([t for t in h.texts("sup1") if "下属线索超时" in t]) == 2  # (the other one is the daily brief)
+    assert len([t for t in h.texts("sup1") if "下属线索超时" in t]) == 2
+    # the daily brief (due 08:3x, fired by the 09:01 tick, when 同类客户案例 is already past its time)
+    brief = next(t for t in h.texts("sup1") if "今日简报" in t)
+    assert "线索A+/A/B/C：1/0/0/0" in brief and "超时线索SOP步骤：1个" in brief
     with h.session_factory() as s:
         steps = s.execute(
             select(LeadSopStepRow.step, LeadSopStepRow.status, LeadSopStepRow.escalated_to).order_by(
