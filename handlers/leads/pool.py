@@ -68,12 +68,8 @@ def fire_lead_scan(ctx: Ctx, timer: TimerRow) -> FireResult:
     by_owner: dict[tuple[str, str], list[str]] = defaultdict(list)
     for m in moved:
         by_owner[(m.owner, m.pool)].append(m.company)
-        if m.pool == "nurture":
-            _book_nurture(ctx, m.lead_id, m.owner)
-        else:
-            lead = ctx.session.get(LeadRow, m.lead_id)
-            if lead is not None:  # the sequence ends with the owner
-                lead_sop.cancel_open(ctx, lead, reason="public pool")
+    # a lead gone to the public pool keeps no sequence: its step timers find the owner changed and end the steps
+    _book_nurture(ctx, [m for m in moved if m.pool == "nurture"])
     hours = int(policy.dormant_after.total_seconds() // 3600)
     days = int(policy.public_after.total_seconds() // 86400)
     for (owner, where), names in sorted(by_owner.items()):
@@ -90,22 +86,27 @@ def fire_lead_scan(ctx: Ctx, timer: TimerRow) -> FireResult:
     return "done", f"{nurtured} to nurture, {len(moved) - nurtured} to public"
 
 
-def _book_nurture(ctx: Ctx, lead_id: str, owner: str) -> None:
-    policy = policy_of(ctx)
+def _book_nurture(ctx: Ctx, moved: list[pool.Moved]) -> int:
+    """The nurture sequence of each lead just nurtured: one timer per item, set-based (a scan may nurture
+    thousands of leads at once)."""
+    items = policy_of(ctx).nurture
     since = int(ctx.now.timestamp())
-    for n, item in enumerate(policy.nurture):
-        timers.schedule(
-            ctx.session,
-            kind=NURTURE_KIND,
-            business_key=f"{NURTURE_KIND}:{lead_id}:{since}:{n}",
-            subject_type="lead",
-            subject_id=lead_id,
-            due_at=ctx.now + item.after,
-            payload={"n": n, "owner": owner, "since": since},
-            now=ctx.now,
-            actor=LEADS_ACTOR,
-            reason="nurture pool",
-        )
+    rows = [
+        {
+            "kind": NURTURE_KIND,
+            "business_key": f"{NURTURE_KIND}:{m.lead_id}:{since}:{n}",
+            "subject_type": "lead",
+            "subject_id": m.lead_id,
+            "due_at": ctx.now + item.after,
+            "status": "pending",
+            "attempts": 0,
+            "payload": {"n": n, "owner": m.owner, "since": since},
+            "created_at": ctx.now,
+        }
+        for m in moved
+        for n, item in enumerate(items)
+    ]
+    return timers.insert_ignoring_duplicates(ctx.session, rows)
 
 
 def fire_lead_nurture(ctx: Ctx, timer: TimerRow) -> FireResult:

@@ -212,6 +212,9 @@ def fire_lead_step(ctx: Ctx, timer: TimerRow) -> FireResult:
         return "cancelled", f"step {step.status}"
     lead = ctx.session.get(LeadRow, step.lead_id)
     if lead is None or lead.stage not in OPEN_STAGES or lead.owner_userid != step.owner_userid:
+        before = audit.snapshot(step)
+        step.status = "cancelled"  # the public pool (or a closed lead): the owner's sequence is over
+        _audit(ctx, step, before, f"timer:{timer.id}")
         return "cancelled", "lead closed or moved"
     policy = policy_of(ctx)
     tree = people.tree_above(ctx.session, step.owner_userid)

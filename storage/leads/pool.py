@@ -1,24 +1,32 @@
-"""The dormancy sweep's two moves (docs/leads.md § Pools), each lead audited:
+"""The dormancy sweep's two moves (docs/leads.md § Pools), set-based and audited per lead:
 
 - into the nurture pool: an open lead in its owner's hands whose dormancy clock (`quiet_since`: the latest
   effective interaction, claim or creation) is older than `dormant_after` (72 h). The owner keeps it;
 - into the public pool: an open lead with an owner (in hand or nurtured) whose clock is older than
   `public_after` (15 days). It loses its owner.
-Each call moves at most `limit` leads (oldest clock first), so one sweep's transaction stays small; the
-next sweep takes the rest.
+Each call moves at most `limit` leads (oldest clock first; the next sweep takes the rest). The candidates are
+read once (locked with SKIP LOCKED on PostgreSQL, so a chat claim or interaction on one of them waits or is
+skipped, never lost), one audit row each (before and after: pool, owner, pool_since) goes in with COPY, and
+the leads move with one UPDATE per 10,000 ids.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.leads.policy import LeadPolicy
+from storage.audit import jsonable
+from storage.importer.run import _among, bulk_insert
 from storage.leads.models import LeadRow
-from storage.leads.store import OPEN_STAGES, move_pool
+from storage.leads.store import OPEN_STAGES
+from storage.models import AuditRow
+
+CHUNK = 10_000
 
 
 @dataclass(frozen=True)
@@ -31,37 +39,86 @@ class Moved:
     quiet_since: datetime
 
 
-def _due(session: Session, *, in_hand_only: bool, before: datetime, limit: int) -> list[LeadRow]:
-    q = select(LeadRow).where(
-        LeadRow.owner_userid.is_not(None), LeadRow.stage.in_(OPEN_STAGES), LeadRow.quiet_since < before
-    )
+def _due(session: Session, *, in_hand_only: bool, before: datetime, limit: int) -> list[Any]:
+    q = select(
+        LeadRow.lead_id,
+        LeadRow.company,
+        LeadRow.owner_userid,
+        LeadRow.pool,
+        LeadRow.pool_since,
+        LeadRow.grade,
+        LeadRow.quiet_since,
+    ).where(LeadRow.owner_userid.is_not(None), LeadRow.stage.in_(OPEN_STAGES), LeadRow.quiet_since < before)
     q = (
         q.where(LeadRow.pool.is_(None))
         if in_hand_only
-        else q.where((LeadRow.pool.is_(None)) | (LeadRow.pool == "nurture"))
+        else q.where(LeadRow.pool.is_(None) | (LeadRow.pool == "nurture"))
     )
     q = q.order_by(LeadRow.quiet_since, LeadRow.lead_id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
-    return list(session.scalars(q))
+    return list(session.execute(q))
+
+
+def _move(
+    session: Session, rows: list[Any], pool: str, *, now: datetime, actor: str, reason: str
+) -> list[Moved]:
+    if not rows:
+        return []
+    public = pool == "public"
+    audits = []
+    for r in rows:
+        before = {"pool": r.pool, "owner_userid": r.owner_userid, "pool_since": jsonable(r.pool_since)}
+        after = {
+            "pool": pool,
+            "owner_userid": None if public else r.owner_userid,
+            "pool_since": now.isoformat(),
+        }
+        audits.append(
+            {
+                "at": now,
+                "actor": actor,
+                "action": "update",
+                "entity": "lead",
+                "entity_id": r.lead_id,
+                "before": before,
+                "after": after,
+                "reason": reason[:256],
+            }
+        )
+    bulk_insert(session, AuditRow.__table__, audits)
+    values: dict[str, Any] = {"pool": pool, "pool_since": now}
+    if public:
+        values["owner_userid"] = None
+    ids = [r.lead_id for r in rows]
+    for start in range(0, len(ids), CHUNK):
+        session.execute(
+            update(LeadRow)
+            .where(_among(session, LeadRow.lead_id, ids[start : start + CHUNK]))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    return [Moved(r.lead_id, r.company, r.owner_userid or "", pool, r.grade, r.quiet_since) for r in rows]
 
 
 def sweep(
-    session: Session, *, now: datetime, policy: LeadPolicy, actor: str, reason: str, limit: int = 2000
+    session: Session, *, now: datetime, policy: LeadPolicy, actor: str, reason: str, limit: int = 100_000
 ) -> list[Moved]:
     """Move what is due: first the leads quiet for `public_after` to the public pool, then those quiet for
     `dormant_after` to the nurture pool. Returns the moves (for the announcements)."""
-    moved: list[Moved] = []
-    for lead in _due(session, in_hand_only=False, before=now - policy.public_after, limit=limit):
-        owner = lead.owner_userid or ""
-        move_pool(session, lead, "public", owner=None, now=now, actor=actor, reason=reason)
-        moved.append(Moved(lead.lead_id, lead.company, owner, "public", lead.grade, lead.quiet_since))
+    moved = _move(
+        session,
+        _due(session, in_hand_only=False, before=now - policy.public_after, limit=limit),
+        "public",
+        now=now,
+        actor=actor,
+        reason=reason,
+    )
     left = limit - len(moved)
     if left > 0:
-        for lead in _due(session, in_hand_only=True, before=now - policy.dormant_after, limit=left):
-            owner = lead.owner_userid or ""
-            quiet = lead.quiet_since
-            move_pool(session, lead, "nurture", owner=owner, now=now, actor=actor, reason=reason)
-            moved.append(Moved(lead.lead_id, lead.company, owner, "nurture", lead.grade, quiet))
-    session.flush()
+        rows = _due(session, in_hand_only=True, before=now - policy.dormant_after, limit=left)
+        moved += _move(session, rows, "nurture", now=now, actor=actor, reason=reason)
+    for obj in list(session.identity_map.values()):  # the ORM's copies of the moved leads are stale
+        if isinstance(obj, LeadRow):
+            session.expire(obj)
     return moved

@@ -221,11 +221,17 @@ class OverdueStep:
 def overdue_steps(
     session: Session, scope: Scope, *, now: datetime, limit: int = 5
 ) -> tuple[int, list[OverdueStep]]:
-    """SOP steps past their time and not done (late or still open), of the scope's owners: (count, oldest)."""
+    """SOP steps past their time and not done (late or still open) of open leads their owner still holds, for
+    the scope's owners: (count, the oldest `limit`)."""
     base = (
         select(LeadSopStepRow, LeadRow.company)
         .join(LeadRow, LeadRow.lead_id == LeadSopStepRow.lead_id)
-        .where(LeadSopStepRow.status.in_(("open", "late")), LeadSopStepRow.due_at < now)
+        .where(
+            LeadSopStepRow.status.in_(("open", "late")),
+            LeadSopStepRow.due_at < now,
+            LeadRow.owner_userid == LeadSopStepRow.owner_userid,  # still the owner's lead
+            LeadRow.stage.in_(OPEN_STAGES),
+        )
     )
     cond = _owned_by(scope, LeadSopStepRow.owner_userid)
     if cond is not None:
