@@ -23,6 +23,7 @@ The weights must add up to 100, so the score is 0..100.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -210,6 +211,11 @@ class LeadPolicy:
 
     def is_effective(self, kind: str) -> bool:
         return kind in self.effective_kinds
+
+    def card_fingerprint(self) -> str:
+        """What the scores depend on (dimensions and grade thresholds), as a short digest: when it changes,
+        every lead is re-scored (handlers/leads/pool.py, the scan)."""
+        return hashlib.sha256(repr((self.dimensions, self.grades)).encode()).hexdigest()[:16]
 
     @staticmethod
     def from_config(config: Mapping[str, Any] | None) -> LeadPolicy:

@@ -1,6 +1,7 @@
 """The pools on the clock and in chat (docs/leads.md § Pools).
 
-- `lead_scan` (recurring, every `scan_every`, 60 min): storage/leads/pool.py moves what is due — quiet for
+- `lead_scan` (recurring, every `scan_every`, 60 min): when the score card changed, every lead is re-scored
+  (storage/leads/scoring.py); then storage/leads/pool.py moves what is due — quiet for
   72 h → the nurture pool (the owner keeps it), quiet for 15 days → the public pool (no owner). Each move is
   audited there; each owner gets ONE message per scan naming the leads moved, and each nurtured lead gets its
   nurture sequence: `lead_nurture` timers, one per item of the policy's `nurture` list, due `after` the move.
@@ -23,10 +24,10 @@ from handlers.leads import sop as lead_sop
 from handlers.leads import texts as T
 from handlers.leads.policy import LEADS_ACTOR, FireResult, policy_of
 from handlers.messages import Button, Card, CardAction, CardUpdate, Inbound, Text, card_key, text_of
-from storage import people, timers
-from storage.leads import pool, queries, store
+from storage import audit, people, timers
+from storage.leads import pool, queries, scoring, store
 from storage.leads.models import LeadRow
-from storage.models import TimerRow
+from storage.models import OrgConfigRow, TimerRow
 
 SCAN_KIND = "lead_scan"
 NURTURE_KIND = "lead_nurture"
@@ -62,8 +63,41 @@ def _names(items: list[str]) -> str:
     return shown + (f"等{len(items)}条" if len(items) > NAMES_SHOWN else "")
 
 
+CARD_KEY = "lead_score_card"  # org_config: the fingerprint of the score card every lead was scored with
+
+
+def rescore_if_card_changed(ctx: Ctx, *, reason: str) -> int | None:
+    """Re-score every lead (in SQL, audited per lead) when the score card is not the one they were scored with.
+    A score card change re-grades without restarting sequences (a sequence starts on a lead's own change)."""
+    policy = policy_of(ctx)
+    fingerprint = policy.card_fingerprint()
+    row = ctx.session.get(OrgConfigRow, CARD_KEY)
+    if row is not None and row.value.get("fingerprint") == fingerprint:
+        return None
+    changed = scoring.rescore_bulk(ctx.session, policy=policy, now=ctx.now, actor=LEADS_ACTOR, reason=reason)
+    before = audit.snapshot(row)
+    if row is None:
+        row = OrgConfigRow(key=CARD_KEY, value={})
+        ctx.session.add(row)
+    row.value = {"fingerprint": fingerprint, "at": ctx.now.isoformat(), "rescored": changed}
+    ctx.session.flush()
+    audit.record(
+        ctx.session,
+        at=ctx.now,
+        actor=LEADS_ACTOR,
+        action="update" if before else "create",
+        entity="org_config",
+        entity_id=CARD_KEY,
+        before=before,
+        after=audit.snapshot(row),
+        reason=reason,
+    )
+    return changed
+
+
 def fire_lead_scan(ctx: Ctx, timer: TimerRow) -> FireResult:
     policy = policy_of(ctx)
+    rescored = rescore_if_card_changed(ctx, reason=f"timer:{timer.id}")
     moved = pool.sweep(ctx.session, now=ctx.now, policy=policy, actor=LEADS_ACTOR, reason=f"timer:{timer.id}")
     by_owner: dict[tuple[str, str], list[str]] = defaultdict(list)
     for m in moved:
@@ -83,7 +117,8 @@ def fire_lead_scan(ctx: Ctx, timer: TimerRow) -> FireResult:
         ctx.send(owner, Text(content=words))
     schedule_next_scan(ctx, after=ctx.now)
     nurtured = sum(1 for m in moved if m.pool == "nurture")
-    return "done", f"{nurtured} to nurture, {len(moved) - nurtured} to public"
+    rescored_words = "" if rescored is None else f", score card changed: {rescored} re-scored"
+    return "done", f"{nurtured} to nurture, {len(moved) - nurtured} to public{rescored_words}"
 
 
 def _book_nurture(ctx: Ctx, moved: list[pool.Moved]) -> int:

@@ -263,10 +263,12 @@ def _load_sections() -> None:
     """Load, soak, capacity and hostile-input figures (tests/bench/load.py); the fault scenarios
     (tests/bench/faults.py)."""
     from tests.bench import faults as bench_faults
+    from tests.bench import leads as bench_leads
     from tests.bench import load as bench_load
 
     SECTIONS.update(bench_load.SECTIONS)
     SECTIONS.update(bench_faults.SECTIONS)
+    SECTIONS["leads"] = bench_leads.bench_leads
 
 
 _load_sections()

@@ -233,3 +233,38 @@ def test_recommendations_and_the_lead_board(db_url, tmp_path, redis_server, cloc
     _say(h, "rep2", "线索看板")
     mine = next(t for t in h.texts("rep2") if t.startswith("**线索看板"))
     assert "等级分布（在跟进）：A+ 0，A 0，B 0，C 0，未评级 0" in mine and "超时未完成的SOP步骤：0个" in mine
+
+
+def test_a_changed_score_card_regrades_every_lead_at_the_next_scan(db_url, tmp_path, redis_server, clock):
+    h = _harness(db_url, tmp_path, redis_server, clock)
+    start = clock.now()
+    _say(h, "rep1", "新线索 宁波小五金厂 李明 采购 13900001111 五金 展会")
+    with h.session_factory() as s:
+        lead = s.scalars(select(LeadRow)).one()
+        # 展会 16 + 信用 4.5 + 0 + 采购 8 + 五金 4.5 + 0 = 33 → C
+        assert (lead.score, lead.grade) == (33.0, "C")
+        s.add(
+            OrgConfigRow(
+                key="leads",
+                value={
+                    "dimensions": [
+                        {"key": "source", "label": "来源", "weight": 60, "table": {"展会": 1}},
+                        {"key": "contact_role", "label": "联系人角色", "weight": 40, "table": {"采购": 0.5}},
+                    ]
+                },
+            )
+        )
+        s.commit()
+    _at(h, start, hours=1, minutes=10)  # the next scan: 60 + 20 = 80 → A
+    with h.session_factory() as s:
+        lead = s.scalars(select(LeadRow)).one()
+        assert (lead.score, lead.grade) == (80.0, "A")
+        assert [p["points"] for p in lead.score_detail] == [60.0, 20.0]
+        audit = s.scalars(
+            select(AuditRow)
+            .where(AuditRow.entity == "lead", AuditRow.entity_id == lead.lead_id)
+            .order_by(AuditRow.id)
+        ).all()[-1]
+        assert (audit.before, audit.after) == ({"score": 33.0, "grade": "C"}, {"score": 80, "grade": "A"})
+    _say(h, "rep1", "线索看板")
+    assert "等级分布（在跟进）：A+ 0，A 1，B 0，C 0" in h.texts("rep1")[-1]
