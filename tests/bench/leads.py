@@ -101,16 +101,26 @@ def _bench(url: str, *, n: int) -> list[tuple[str, str]]:
     )
     with sf() as s:
         t0 = time.perf_counter()
-        idle = pool.sweep(s, now=now, policy=LeadPolicy(), actor="system:leads", reason="bench", limit=n)
+        hourly = pool.sweep(
+            s,
+            now=now + timedelta(hours=1),
+            policy=LeadPolicy(),
+            actor="system:leads",
+            reason="bench",
+            limit=n,
+        )
         s.commit()
         rows.append(
             (
-                f"leads: sweep again (nothing due) over {n:,}",
-                f"{(time.perf_counter() - t0) * 1000:.0f} ms ({len(idle)} moved)",
+                f"leads: the next hourly sweep over {n:,}",
+                f"{(time.perf_counter() - t0) * 1000:.0f} ms ({len(hourly):,} moved)",
             )
         )
     rows.append(
-        (f"leads: scoring + sweep, {n:,} on PostgreSQL", f"{score_s + sweep_s:.1f} s (target < 60 s)")
+        (
+            f"leads: scoring + catch-up sweep, {n:,} on PostgreSQL",
+            f"{score_s + sweep_s:.1f} s (target < 60 s)",
+        )
     )
     engine.dispose()
     return rows
