@@ -268,3 +268,20 @@ def test_a_changed_score_card_regrades_every_lead_at_the_next_scan(db_url, tmp_p
         assert (audit.before, audit.after) == ({"score": 33.0, "grade": "C"}, {"score": 80, "grade": "A"})
     _say(h, "rep1", "线索看板")
     assert "等级分布（在跟进）：A+ 0，A 1，B 0，C 0" in h.texts("rep1")[-1]
+
+
+def test_hostile_lead_text_is_shown_literally(db_url, tmp_path, redis_server, clock):
+    h = _harness(db_url, tmp_path, redis_server, clock)
+    import_texts(h.session_factory, tmp_path / "imp", clock.now(), {"products.csv": PRODUCTS})
+    evil = "恶意[点我](javascript:x)机械有限公司"
+    _say(h, "rep1", f"新线索 {evil} 13900004444 机械 展会 停机<a href='x'>")
+    _say(h, "rep1", f"推荐产品 {evil}")
+    _say(h, "rep1", "线索输单 恶意 **价格**[x](http://evil.example)")
+    _say(h, "sup1", "线索看板")
+    for who in ("rep1", "sup1"):
+        for m in h.replies(who):
+            md, text = m.get("markdown", {}).get("content", ""), m.get("text", {}).get("content", "")
+            assert "](javascript:x)" not in md and "](http://evil.example)" not in md  # no link in markdown
+            assert "<a href" not in md + text  # no link tag in a text message either
+    assert any("输单原因TOP3" in t and "价格" in t for t in h.texts("sup1"))
+    assert any(t.startswith("**推荐产品：恶意") for t in h.texts("rep1"))
