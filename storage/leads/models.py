@@ -20,7 +20,7 @@ class LeadRow(Base):
 
     __tablename__ = "leads"
     lead_id: Mapped[str] = mapped_column(Id, primary_key=True)
-    company: Mapped[str] = mapped_column(String(128), index=True)
+    company: Mapped[str] = mapped_column(String(128))  # found by infix LIKE: a btree would not help
     contact_name: Mapped[str | None] = mapped_column(String(64))
     contact_role: Mapped[str | None] = mapped_column(String(32))
     phone: Mapped[str | None] = mapped_column(String(32))
@@ -41,7 +41,7 @@ class LeadRow(Base):
     quiet_since: Mapped[datetime] = mapped_column()
     last_effective_at: Mapped[datetime | None] = mapped_column()
     score: Mapped[float | None] = mapped_column(Float)
-    grade: Mapped[str | None] = mapped_column(String(4), index=True)  # A+ | A | B | C
+    grade: Mapped[str | None] = mapped_column(String(4))  # A+ | A | B | C (read per owner: no index of its own)
     score_detail: Mapped[list[Any] | None] = mapped_column(JSON)  # [{"key","label","value","points","max"}]
     scored_at: Mapped[datetime | None] = mapped_column()
     stage: Mapped[str] = mapped_column(String(16), default="new")  # new|contacted|proposal|converted|lost

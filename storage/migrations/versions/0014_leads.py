@@ -61,9 +61,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('lead_id')
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_leads_company'), ['company'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_leads_grade'), ['grade'], unique=False)
         batch_op.create_index(batch_op.f('ix_leads_owner_userid'), ['owner_userid'], unique=False)
         batch_op.create_index('ix_leads_pool_quiet', ['pool', 'quiet_since'], unique=False)
 
@@ -142,9 +140,7 @@ def downgrade() -> None:
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_index('ix_leads_pool_quiet')
         batch_op.drop_index(batch_op.f('ix_leads_owner_userid'))
-        batch_op.drop_index(batch_op.f('ix_leads_grade'))
         batch_op.drop_index(batch_op.f('ix_leads_customer_id'))
-        batch_op.drop_index(batch_op.f('ix_leads_company'))
 
     op.drop_table('leads')
     op.drop_table('products')
