@@ -41,7 +41,9 @@ class LeadRow(Base):
     quiet_since: Mapped[datetime] = mapped_column()
     last_effective_at: Mapped[datetime | None] = mapped_column()
     score: Mapped[float | None] = mapped_column(Float)
-    grade: Mapped[str | None] = mapped_column(String(4))  # A+ | A | B | C (read per owner: no index of its own)
+    grade: Mapped[str | None] = mapped_column(
+        String(4)
+    )  # A+ | A | B | C (read per owner: no index of its own)
     score_detail: Mapped[list[Any] | None] = mapped_column(JSON)  # [{"key","label","value","points","max"}]
     scored_at: Mapped[datetime | None] = mapped_column()
     stage: Mapped[str] = mapped_column(String(16), default="new")  # new|contacted|proposal|converted|lost

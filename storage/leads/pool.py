@@ -4,10 +4,11 @@
   effective interaction, claim or creation) is older than `dormant_after` (72 h). The owner keeps it;
 - into the public pool: an open lead with an owner (in hand or nurtured) whose clock is older than
   `public_after` (15 days). It loses its owner.
-Each call moves at most `limit` leads (oldest clock first; the next sweep takes the rest). The candidates are
-read once (locked with SKIP LOCKED on PostgreSQL, so a chat claim or interaction on one of them waits or is
-skipped, never lost), one audit row each (before and after: pool, owner, pool_since) goes in with COPY, and
-the leads move with one UPDATE per 10,000 ids.
+Each call moves at most `limit` leads (oldest clock first; the next sweep takes the rest), each with one audit
+row (before and after: pool, owner, pool_since). PostgreSQL: one statement chooses the leads (locked with SKIP
+LOCKED, so a lead a chat claim or interaction holds is left for the next sweep), moves them and writes their
+audit rows. SQLite (one writer): the candidates are read, the audit rows inserted, the leads moved with one
+UPDATE per 10,000 ids.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from core.leads.policy import LeadPolicy
@@ -101,11 +102,90 @@ def _move(
     return [Moved(r.lead_id, r.company, r.owner_userid or "", pool, r.grade, r.quiet_since) for r in rows]
 
 
+_PG_MOVE = """
+WITH due AS (
+  SELECT lead_id, owner_userid, pool, pool_since FROM leads
+  WHERE owner_userid IS NOT NULL AND stage IN ('new', 'contacted', 'proposal') AND quiet_since < :before
+    AND ({pools})
+  ORDER BY quiet_since, lead_id LIMIT :limit FOR UPDATE SKIP LOCKED
+), moved AS (
+  UPDATE leads SET pool = CAST(:pool AS varchar), pool_since = :now{owner_set}
+  FROM due WHERE leads.lead_id = due.lead_id
+  RETURNING leads.lead_id, leads.company, leads.grade, leads.quiet_since,
+            due.owner_userid AS old_owner, due.pool AS old_pool, due.pool_since AS old_since
+), audited AS (
+  INSERT INTO audit (at, actor, action, entity, entity_id, before, after, reason)
+  SELECT :now, CAST(:actor AS varchar), 'update', 'lead', lead_id,
+         json_build_object('pool', old_pool, 'owner_userid', old_owner, 'pool_since', old_since),
+         json_build_object('pool', CAST(:pool AS text), 'owner_userid', {owner_after},
+                           'pool_since', CAST(:now_iso AS text)),
+         CAST(:reason AS varchar)
+  FROM moved
+)
+SELECT lead_id, company, old_owner, grade, quiet_since FROM moved
+"""
+
+
+def _move_pg(
+    session: Session,
+    *,
+    in_hand_only: bool,
+    before: datetime,
+    limit: int,
+    pool: str,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> list[Moved]:
+    """PostgreSQL: choose, lock, move and audit in one statement."""
+    public = pool == "public"
+    sql = _PG_MOVE.format(
+        pools="pool IS NULL" if in_hand_only else "pool IS NULL OR pool = 'nurture'",
+        owner_set=", owner_userid = NULL" if public else "",
+        owner_after="NULL" if public else "old_owner",
+    )
+    params = {
+        "before": before,
+        "limit": limit,
+        "pool": pool,
+        "now": now,
+        "now_iso": now.isoformat(),
+        "actor": actor,
+        "reason": reason[:256],
+    }
+    return [Moved(r[0], r[1], r[2] or "", pool, r[3], r[4]) for r in session.execute(text(sql), params)]
+
+
 def sweep(
     session: Session, *, now: datetime, policy: LeadPolicy, actor: str, reason: str, limit: int = 100_000
 ) -> list[Moved]:
     """Move what is due: first the leads quiet for `public_after` to the public pool, then those quiet for
     `dormant_after` to the nurture pool. Returns the moves (for the announcements)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.flush()
+        moved = _move_pg(
+            session,
+            in_hand_only=False,
+            before=now - policy.public_after,
+            limit=limit,
+            pool="public",
+            now=now,
+            actor=actor,
+            reason=reason,
+        )
+        if limit - len(moved) > 0:
+            moved += _move_pg(
+                session,
+                in_hand_only=True,
+                before=now - policy.dormant_after,
+                limit=limit - len(moved),
+                pool="nurture",
+                now=now,
+                actor=actor,
+                reason=reason,
+            )
+        _expire_leads(session)
+        return moved
     moved = _move(
         session,
         _due(session, in_hand_only=False, before=now - policy.public_after, limit=limit),
@@ -118,7 +198,11 @@ def sweep(
     if left > 0:
         rows = _due(session, in_hand_only=True, before=now - policy.dormant_after, limit=left)
         moved += _move(session, rows, "nurture", now=now, actor=actor, reason=reason)
+    _expire_leads(session)
+    return moved
+
+
+def _expire_leads(session: Session) -> None:
     for obj in list(session.identity_map.values()):  # the ORM's copies of the moved leads are stale
         if isinstance(obj, LeadRow):
             session.expire(obj)
-    return moved
