@@ -106,7 +106,7 @@ _PG_MOVE = """
 WITH due AS (
   SELECT lead_id, owner_userid, pool, pool_since FROM leads
   WHERE owner_userid IS NOT NULL AND stage IN ('new', 'contacted', 'proposal') AND quiet_since < :before
-    AND ({pools})
+    AND {pools}
   ORDER BY quiet_since, lead_id LIMIT :limit FOR UPDATE SKIP LOCKED
 ), moved AS (
   UPDATE leads SET pool = CAST(:pool AS varchar), pool_since = :now{owner_set}
@@ -129,7 +129,7 @@ SELECT lead_id, company, old_owner, grade, quiet_since FROM moved
 def _move_pg(
     session: Session,
     *,
-    in_hand_only: bool,
+    from_pool: str | None,
     before: datetime,
     limit: int,
     pool: str,
@@ -137,10 +137,11 @@ def _move_pg(
     actor: str,
     reason: str,
 ) -> list[Moved]:
-    """PostgreSQL: choose, lock, move and audit in one statement."""
+    """PostgreSQL: choose, lock, move and audit in one statement. One pool at a time, so the choice walks the
+    (pool, quiet_since) index and a sweep with nothing due reads almost nothing."""
     public = pool == "public"
     sql = _PG_MOVE.format(
-        pools="pool IS NULL" if in_hand_only else "pool IS NULL OR pool = 'nurture'",
+        pools="pool IS NULL" if from_pool is None else "pool = 'nurture'",
         owner_set=", owner_userid = NULL" if public else "",
         owner_after="NULL" if public else "old_owner",
     )
@@ -163,23 +164,20 @@ def sweep(
     `dormant_after` to the nurture pool. Returns the moves (for the announcements)."""
     if session.get_bind().dialect.name == "postgresql":
         session.flush()
-        moved = _move_pg(
-            session,
-            in_hand_only=False,
-            before=now - policy.public_after,
-            limit=limit,
-            pool="public",
-            now=now,
-            actor=actor,
-            reason=reason,
-        )
-        if limit - len(moved) > 0:
+        moved: list[Moved] = []
+        for from_pool, to_pool, quiet in (
+            (None, "public", policy.public_after),
+            ("nurture", "public", policy.public_after),
+            (None, "nurture", policy.dormant_after),
+        ):
+            if limit - len(moved) <= 0:
+                break
             moved += _move_pg(
                 session,
-                in_hand_only=True,
-                before=now - policy.dormant_after,
+                from_pool=from_pool,
+                before=now - quiet,
                 limit=limit - len(moved),
-                pool="nurture",
+                pool=to_pool,
                 now=now,
                 actor=actor,
                 reason=reason,
