@@ -8,7 +8,6 @@ import re
 
 from core.leads.parse import LABELS, is_lead_line, parse_lead
 from core.leads.policy import KIND_WORDS
-from core.leads.score import ScoreCard
 from core.org import Scope, scope_of
 from core.roles import ORG_WIDE
 from handlers.context import Ctx
@@ -52,10 +51,6 @@ FACT_KEYS = ("contact_name", "contact_role", "phone", "industry", "source", "reg
 
 def _scope(ctx: Ctx) -> Scope:
     return scope_of(people.whole_tree(ctx.session), ctx.userid)
-
-
-def explanation(card: ScoreCard) -> str:
-    return card.explanation()
 
 
 def lead_card(

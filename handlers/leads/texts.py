@@ -43,7 +43,6 @@ STEP_ALREADY = "「{step}」已于{at}完成，无需重复操作。"
 STEP_GONE = "这个步骤已结束（线索已转化、输单或重新分级）。"
 STEP_NOT_YOURS = "这条线索不归你负责，不能替负责人完成步骤。"
 ALL_STEPS_DONE = "{company} 的跟进步骤已全部完成。"
-PROPOSAL_PRODUCTS = "推荐产品：{names}（发「推荐产品 公司名」看卖点和竞品对比）"
 
 FOLLOW_HELP = "请这样记录：跟进线索 公司名 方式 备注\n方式：电话、拜访、会议、微信、邮件、方案、案例、询价、资料下载、群发、表情"
 FOLLOW_DONE = "已记录{company}的{kind}（{effective}）。"
@@ -96,8 +95,6 @@ BOARD_NO_LOSS = "输单原因TOP3：暂无输单"
 BOARD_OVERDUE = "超时未完成的SOP步骤：{n}个{items}"
 BOARD_PER_REP = "按人：\n{rows}"
 BOARD_REP_ROW = "- {name}：A+ {ap} / A {a} / B {b} / C {c}"
-BRIEF_LEADS = "线索A/B/C"
-BRIEF_OVERDUE = "超时SOP步骤"
 
 
 def when(at: datetime) -> str:
