@@ -21,7 +21,7 @@ from handlers.leads import sop as lead_sop
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
-from handlers.messages import EnterAgent, ImageIn, LocationIn, LocationReport, MenuClick
+from handlers.messages import EnterAgent, ExternalContactAdded, ImageIn, LocationIn, LocationReport, MenuClick
 from handlers.router import MANAGER, REP, Router, Routes
 from handlers.sop import (
     approvals,
@@ -81,6 +81,7 @@ EVENTS = (
     (ImageIn, photos.on_image),
     (MenuClick, self_service.on_menu),
     (EnterAgent, welcome.on_enter),  # the first opening of the app: a welcome and a guide, once
+    (ExternalContactAdded, lead_intake.on_external_contact),  # 客户联系: a new external contact is a lead
 )
 ROLE_FALLBACKS = (
     # the visit's line; else a question about the rep's own book; else a visit's line typed before checking in

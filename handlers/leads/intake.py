@@ -15,7 +15,16 @@ from handlers.leads import pool as lead_pool
 from handlers.leads import sop as lead_sop
 from handlers.leads import texts as T
 from handlers.leads.policy import policy_of
-from handlers.messages import Card, CardClick, CardUpdate, Inbound, Text, parse_card_key, text_of
+from handlers.messages import (
+    Card,
+    CardClick,
+    CardUpdate,
+    ExternalContactAdded,
+    Inbound,
+    Text,
+    parse_card_key,
+    text_of,
+)
 from storage import people
 from storage.leads import queries, store
 from storage.leads.models import LeadRow, LeadSopStepRow
@@ -104,9 +113,38 @@ def on_new_lead(ctx: Ctx, event: Inbound) -> bool | None:
     return None
 
 
+def on_external_contact(ctx: Ctx, event: Inbound) -> bool | None:
+    """A member added an external contact (企业微信 客户联系): a lead they own, source 企业微信加好友 (with the
+    渠道活码's state), to be completed with 「跟进线索 编号 补充 公司:… 职务:… 行业:…」. Once per external contact."""
+    assert isinstance(event, ExternalContactAdded)
+    if not event.external_userid:
+        return None
+    lead_id = f"WX{event.external_userid}"[:64]
+    if ctx.session.get(LeadRow, lead_id) is not None:
+        return None  # added again (or by a colleague): the lead exists
+    source = "企业微信加好友" + (f"（{event.state[:12]}）" if event.state else "")
+    lead = store.create_lead(
+        ctx.session,
+        values={
+            "lead_id": lead_id,
+            "company": T.EXTERNAL_COMPANY.format(tail=event.external_userid[-6:]),
+            "source": source,
+        },
+        owner=ctx.userid,
+        now=ctx.now,
+        actor=ctx.userid,
+        reason=ctx.source,
+        policy=policy_of(ctx),
+    )
+    ctx.reply(lead_card(ctx, lead, missing=["公司", "联系人", "行业"]))
+    ctx.reply(Text(content=T.EXTERNAL_HINT.format(lead_id=lead.lead_id)))
+    lead_sop.start_sequence(ctx, lead, reason=ctx.source)
+    return None
+
+
 def _one_lead(ctx: Ctx, words: str, *, public: bool = False) -> LeadRow | None:
     found = queries.find_for(ctx.session, _scope(ctx), words, public=public)
-    exact = [r for r in found if r.company == words or r.lead_id == words.upper()]
+    exact = [r for r in found if r.company == words or r.lead_id in (words, words.upper())]
     if len(exact) == 1 or len(found) == 1:
         return exact[0] if len(exact) == 1 else found[0]
     if not found:
@@ -144,7 +182,7 @@ def on_follow(ctx: Ctx, event: Inbound) -> bool | None:
     rest = pieces[at:]
     if rest[0].startswith("补充"):
         draft = parse_lead(" ".join([rest[0].removeprefix("补充"), *rest[1:]]))
-        changes = {k: getattr(draft, k) for k in FACT_KEYS if getattr(draft, k)}
+        changes = {k: getattr(draft, k) for k in ("company", *FACT_KEYS) if getattr(draft, k)}
         if draft.pain_words:
             changes["pain_words"] = list(dict.fromkeys([*(lead.pain_words or []), *draft.pain_words]))
         for key in ("inquiries", "downloads"):

@@ -51,6 +51,8 @@ NOT_EFFECTIVE = "不算有效跟进：群发消息和表情不计入"
 FOLLOW_BACK = "线索已从培育池回到你的跟进中。"
 FOLLOW_REGRADED = "评分更新：{old}→{new}（{score}分）。"
 FACTS_UPDATED = "已更新{company}：{what}。评分{score}分（{grade}）。"
+EXTERNAL_COMPANY = "企业微信客户{tail}"
+EXTERNAL_HINT = "你新加的企业微信客户已登记为线索 {lead_id}。请补充：跟进线索 {lead_id} 补充 公司:… 联系人:… 职务:… 行业:…"
 NOT_FOUND = "没有找到你能看到的线索「{words}」。"
 MANY_FOUND = "找到{n}条线索：{names}。请写更完整的公司名或线索编号。"
 

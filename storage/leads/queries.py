@@ -250,7 +250,7 @@ def find_for(
         return []
     like = "%" + w.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
     q = select(LeadRow).where(
-        (LeadRow.lead_id == w.upper()) | LeadRow.company.like(like, escape="\\"),
+        LeadRow.lead_id.in_(sorted({w, w.upper()})) | LeadRow.company.like(like, escape="\\"),
         LeadRow.stage.in_(OPEN_STAGES),
     )
     q = _scoped(q, scope, public=public)

@@ -304,3 +304,48 @@ def test_the_dashboard_shows_the_lead_board(db_url, tmp_path, redis_server, cloc
     assert "等级分布（在跟进）：A+ 1 · A 0 · B 0 · C 0 · 未评级 0" in section  # rep3's lead is not sup1's
     assert "输单原因TOP3：选了竞品（1）" in section and "超时未完成的SOP步骤：1个" in section
     assert "杭州华力机械有限公司" in section
+
+
+def test_an_added_external_contact_becomes_a_lead_once(db_url, tmp_path, redis_server, clock):
+    from tests.support.db import TEST_CORP
+
+    h = _harness(db_url, tmp_path, redis_server, clock)
+
+    def added(external: str) -> None:
+        plain = (
+            f"<xml><ToUserName><![CDATA[{TEST_CORP['WECOM_CORP_ID']}]]></ToUserName>"
+            "<FromUserName><![CDATA[sys]]></FromUserName>"
+            f"<CreateTime>{int(h.clock.now().timestamp())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            "<Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType>"
+            f"<UserID><![CDATA[rep1]]></UserID><ExternalUserID><![CDATA[{external}]]></ExternalUserID>"
+            "<State><![CDATA[expo]]></State><WelcomeCode><![CDATA[WC]]></WelcomeCode></xml>"
+        )
+        params, body = h.peer.seal(plain)
+        assert h.peer.raw_post(params, body).status_code == 200
+        h.tick()
+
+    added("wmAbCdEf123456")
+    said = h.texts("rep1")
+    assert said[0].startswith("**新线索已登记：企业微信客户123456（C类，")
+    assert (
+        said[1]
+        == "你新加的企业微信客户已登记为线索 WXwmAbCdEf123456。请补充：跟进线索 WXwmAbCdEf123456 补充 公司:… 联系人:… 职务:… 行业:…"
+    )
+    h.clock.advance(seconds=5)
+    added("wmAbCdEf123456")  # added again: still one lead
+    assert len(h.texts("rep1")) == 2
+    _say(
+        h, "rep1", "跟进线索 WXwmAbCdEf123456 补充 公司:杭州华力机械有限公司 职务:总经理 行业:机械制造 信用:A"
+    )
+    said = h.texts("rep1")
+    assert said[-2].startswith("已更新杭州华力机械有限公司：公司、职务、行业、信用。")
+    assert said[-1].startswith(
+        "B类线索 首次联系：杭州华力机械有限公司"
+    )  # re-graded C → B: B's sequence starts
+    with h.session_factory() as s:
+        lead = s.get(LeadRow, "WXwmAbCdEf123456")
+        assert (lead.owner_userid, lead.source, lead.company) == (
+            "rep1",
+            "企业微信加好友（expo）",
+            "杭州华力机械有限公司",
+        )
