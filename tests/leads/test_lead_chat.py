@@ -349,3 +349,13 @@ def test_an_added_external_contact_becomes_a_lead_once(db_url, tmp_path, redis_s
             "企业微信加好友（expo）",
             "杭州华力机械有限公司",
         )
+
+
+def test_a_broken_lead_setting_falls_back_to_the_defaults_in_chat(db_url, tmp_path, redis_server, clock):
+    h = _harness(db_url, tmp_path, redis_server, clock)
+    with h.session_factory() as s:
+        s.add(OrgConfigRow(key="leads", value={"claim_cap_typo": 1}))
+        s.commit()
+    _say(h, "rep1", HOT)  # scored with the documented defaults, its sequence started
+    assert h.texts("rep1")[0].startswith("**新线索已登记：杭州华力机械有限公司（A+类，100分）**")
+    assert h.cards("rep1")[0]["main_title"]["title"] == "A+类线索 首次电话：杭州华力机械有限公司"
