@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--only",
         help="comma-separated benchmark names: ingest, import, photos, nlq, metrics, timers, "
-        "sustained, peak, soak, capacity, hostile, faults, targets",
+        "sustained, peak, soak, capacity, hostile, faults, targets, leads",
     )
     b.set_defaults(func=cmd_bench)
     return p

@@ -29,10 +29,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.web import dashboard_html as V
 from core.clock import Clock
 from core.dashboard_token import TokenError, derive_key, read_token
+from core.org import Scope
 from core.periods import PERIOD_WORDS, resolve_period
 from core.roles import ROLE_WORDS
 from storage import read_audit
 from storage import scorecard as scorecard_repo
+from storage.leads import queries as lead_queries
+from storage.leads.store import STAGE_WORDS
 from storage.metrics import drill as metrics_drill
 from storage.metrics import figures as metrics
 from storage.models import UserRow
@@ -145,6 +148,7 @@ def make_dashboard_router(
                     limit=10,
                 )
                 html = V.main_view(
+                    leads=_lead_figures(s, sl, now),
                     f=f,
                     figs=figs,
                     trend=trend,
@@ -284,3 +288,20 @@ def make_dashboard_router(
         return Response(render_penetration_png(report), media_type="image/png", headers=HEADERS)
 
     return router
+
+
+def _lead_figures(session: Session, sl: metrics.Slice, now: datetime) -> V.LeadFigures:
+    """The lead board for the slice's owners (its region filter does not apply: a lead's owner is its scope)."""
+    scope = Scope(asker="dashboard", name="", role="", owners=sl.owners)
+    stays = lead_queries.stage_durations(session, scope)
+    n, oldest = lead_queries.overdue_steps(session, scope, now=now, limit=5)
+    return V.LeadFigures(
+        mix=lead_queries.grade_mix(session, scope),
+        pools=lead_queries.pool_counts(session, scope),
+        stages=[
+            (STAGE_WORDS[k], stays[k][0], stays[k][1]) for k in ("new", "contacted", "proposal") if k in stays
+        ],
+        losses=lead_queries.loss_reasons(session, scope, top=3),
+        overdue=n,
+        oldest=[(o.company, o.label, o.due_at) for o in oldest],
+    )

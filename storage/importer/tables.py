@@ -15,6 +15,7 @@ from typing import Any
 
 from core.clock import as_utc, parse_time
 from core.targets.periods import BadPeriod, parse_period
+from storage.leads.models import LeadRow, ProductRow
 from storage.models import (
     Base,
     ContractRow,
@@ -301,6 +302,18 @@ TARGET_LEVELS = {
     "个人": "rep",
     "业务员": "rep",
 }
+LEAD_STAGES = {
+    "new": "new",
+    "新线索": "new",
+    "contacted": "contacted",
+    "已联系": "contacted",
+    "proposal": "proposal",
+    "已出方案": "proposal",
+    "lost": "lost",
+    "已输单": "lost",
+    "输单": "lost",
+}
+CREDIT_GRADES = {"A": "A", "B": "B", "C": "C", "D": "D"}
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -371,6 +384,12 @@ def _check_user(rec: dict[str, Any]) -> list[tuple[str, str]]:
 def _check_contract(rec: dict[str, Any]) -> list[tuple[str, str]]:
     if rec.get("signed_on") and rec.get("due_on") and rec["due_on"] < rec["signed_on"]:
         return [("due_on", f"约定回款日早于签约日期（{rec['signed_on'].isoformat()}）")]
+    return []
+
+
+def _check_lead(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    if rec.get("lost_reason") and rec.get("stage") not in (None, "lost"):
+        return [("lost_reason", "只有阶段为“已输单”的线索才有输单原因")]
     return []
 
 
@@ -548,6 +567,45 @@ TABLES: tuple[Table, ...] = (
             Column("sla_hours", "响应时限", integer(1, 24 * 365), default=24),
         ),
         check=_check_ticket,
+    ),
+    Table(
+        "leads",
+        "线索",
+        LeadRow,
+        (
+            _id("lead_id", "线索编号"),
+            Column("company", "公司名称", text(128), required=True),
+            Column("contact_name", "联系人", text(64)),
+            Column("contact_role", "联系人职务", text(32)),
+            Column("phone", "电话", text(32)),
+            Column("industry", "行业", text(32)),
+            Column("region", "大区", text(32)),
+            Column("source", "来源", text(32)),
+            Column("credit_grade", "信用等级", choice(CREDIT_GRADES)),
+            Column("inquiries", "询价次数", integer(0, 1000), default=0),
+            Column("downloads", "资料下载次数", integer(0, 1000), default=0),
+            Column("pain_words", "痛点", many(32), default=list),
+            Column("first_contact_at", "首次接触时间", moment),
+            _id("owner_userid", "负责人账号", required=False, ref="users"),
+            Column("stage", "阶段", choice(LEAD_STAGES), default="new"),
+            Column("lost_reason", "输单原因", text(64)),
+            Column("last_effective_at", "最近有效互动时间", moment),
+        ),
+        check=_check_lead,
+    ),
+    Table(
+        "products",
+        "产品",
+        ProductRow,
+        (
+            _id("product_id", "产品编号"),
+            Column("name", "产品名称", text(128), required=True),
+            Column("category", "品类", text(32)),
+            Column("industries", "适用行业", many(32), default=list),
+            Column("pain_keywords", "痛点关键词", many(32), default=list),
+            Column("pitch", "卖点", text(2000)),
+            Column("competitors", "竞品对比", text(2000)),
+        ),
     ),
     Table(
         "targets",

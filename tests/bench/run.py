@@ -264,6 +264,7 @@ def _load_sections() -> None:
     (tests/bench/faults.py)."""
     from tests.bench import faults as bench_faults
     from tests.bench import lanes as bench_lanes
+    from tests.bench import leads as bench_leads
     from tests.bench import load as bench_load
     from tests.bench import targets as bench_targets
 
@@ -271,6 +272,7 @@ def _load_sections() -> None:
     SECTIONS.update(bench_faults.SECTIONS)
     SECTIONS.update(bench_lanes.SECTIONS)
     SECTIONS["targets"] = bench_targets.bench_targets
+    SECTIONS["leads"] = bench_leads.bench_leads
 
 
 _load_sections()
