@@ -1,4 +1,4 @@
-"""The composition root and CLI: serve, demo, worker, sweep, import, ask, bench."""
+"""The composition root and CLI: serve, demo, worker, sweep, import, ask, targets, bench."""
 
 from __future__ import annotations
 
@@ -31,16 +31,22 @@ def _clock(now: str | None):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from bot import serve
     from bot.app import create_app
     from bot.bootstrap import build
     from bot.logs import setup_logging
 
     setup_logging()
-    services = build(_settings())
+    settings = _settings()
+    services = build(settings)
     app = create_app(services, run_scheduler=not args.no_worker)
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    serve.run(
+        app,
+        host=args.host,
+        port=args.port,
+        read_timeout=settings.SERVE_READ_TIMEOUT,
+        max_connections=settings.SERVE_MAX_CONNECTIONS,
+    )
     return 0
 
 
@@ -165,6 +171,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_targets(args: argparse.Namespace) -> int:
+    from storage.targets.cli import run_targets
+
+    return run_targets(args, _store_url())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from bot.emulator.demo import run_demo
 
@@ -218,12 +230,36 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--batch")
     a.add_argument("question", nargs="?")
     a.set_defaults(func=cmd_ask)
+    t = sub.add_parser(
+        "targets", help="targets: cascade (preview, --apply), show the tree, region coefficients"
+    )
+    tsub = t.add_subparsers(dest="targets_command", required=True)
+    tc = tsub.add_parser(
+        "cascade", help="split an organisation target down to every store and rep (docs/targets.md)"
+    )
+    tc.add_argument("--period", required=True, help="2026-05 | 2026Q2 | 2026")
+    tc.add_argument("--amount", required=True, help="the organisation's target in yuan, e.g. 120000000")
+    tc.add_argument("--json", action="store_true")
+    tc.add_argument("--apply", action="store_true", help="write the split (without it: a preview only)")
+    tc.add_argument("--as", dest="as_user", default="system:cli", help="who applies it (audit)")
+    tc.add_argument("--now", help="ISO time to plan as (default: now)")
+    ts = tsub.add_parser("show", help="print the stored targets of a period as a tree")
+    ts.add_argument("--period", required=True)
+    ts.add_argument("--json", action="store_true")
+    ts.add_argument("--depth", type=int, help="levels to print (1: the organisation only)")
+    tk = tsub.add_parser("coefficient", help="set a region's coefficient for a period, with a reason")
+    tk.add_argument("--period", required=True)
+    tk.add_argument("--region", required=True)
+    tk.add_argument("--value", required=True, help="0.5 … 1.5")
+    tk.add_argument("--reason", required=True)
+    tk.add_argument("--as", dest="as_user", required=True)
+    t.set_defaults(func=cmd_targets)
     b = sub.add_parser("bench", help="benchmarks; prints figures and ratios")
     b.add_argument("--quick", action="store_true", help="smaller sizes (a few minutes)")
     b.add_argument(
         "--only",
         help="comma-separated benchmark names: ingest, import, photos, nlq, metrics, timers, "
-        "sustained, peak, soak, capacity, hostile, faults",
+        "sustained, peak, soak, capacity, hostile, faults, targets, leads",
     )
     b.set_defaults(func=cmd_bench)
     return p

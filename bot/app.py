@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -12,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bot.bootstrap import Runtime
+from bot.health import Readiness
 from bot.web.headers import SecurityHeaders
 from bot.wecom.callback import CallbackDeps, ReceiveEndpoint, make_router
 
@@ -77,6 +77,9 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await services.client.aclose()
+            if app.fast_callback is not None:
+                app.fast_callback.close()
+            app.state.readiness.close()
 
     async def _install_menu() -> None:
         """The app menu of WECOM_APP_MENU (checked when the settings loaded), by default 拍照 (camera only),
@@ -125,15 +128,18 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
         make_ics_router(services.session_factory, services.settings.WECOM_SECRET, clock=services.clock)
     )
 
+    readiness = Readiness(services)
+    app.state.readiness = readiness
+
     @app.get("/healthz")
-    def healthz() -> dict:
+    async def healthz() -> dict:
+        """On the event loop, touching nothing: answers whatever the database or Redis do (bot/health.py)."""
         return {"status": "ok"}
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        report = await asyncio.to_thread(services.readiness)
-        ok = all(v for v in report.values() if isinstance(v, bool))
-        return JSONResponse({"ready": ok, **report}, status_code=200 if ok else 503)
+        ok, body = await readiness.check()
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     app.state.services = services
     return app

@@ -30,17 +30,18 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels import build_channels
 from bot.settings import Settings
 from bot.web.brief_png import render_weekly_brief
-from bot.wecom.client import WeComClient, kind_of
+from bot.web.target_png import render_penetration
+from bot.wecom.client import WeComClient
 from bot.wecom.crypto import WeComCrypto
 from bot.wecom.media import make_prefetch
 from bot.wecom.relay import Relay
@@ -59,8 +60,7 @@ from nlq.vocab import VocabCache
 from storage import outbox, retention
 from storage.db import make_engine, make_session_factory
 from storage.importer.run import ImportSummary
-from storage.models import InboxRow, OutboxRow
-from storage.redis_conn import connect_redis, ping
+from storage.redis_conn import connect_redis
 from storage.schema import upgrade
 
 log = logging.getLogger("assistant")
@@ -230,52 +230,7 @@ class Runtime:
             fired += step.run() or 0
         return fired
 
-    def ready(self) -> dict[str, bool]:
-        """database and Redis reachable, and WeCom taking the app's calls (no `wecom_pause` row)."""
-        return {k: v for k, v in self.readiness().items() if isinstance(v, bool)}
-
-    def readiness(self) -> dict[str, Any]:
-        """/readyz's body: each check a bool; `wecom_error` (errcode, reason, fix, since, in Chinese where a
-        person reads it) while WeCom refuses the app's configuration; `parked_24h`, rows parked in the last
-        day (outbox `dead` + inbox `failed`), for monitoring — it does not make the service unready."""
-        out: dict[str, Any] = {"database": True, "redis": ping(self.redis), "wecom": True}
-        try:
-            with self.session_factory() as s:
-                s.execute(text("SELECT 1"))
-                pause = outbox.current_pause(s)
-                since = self.clock.now() - timedelta(days=1)
-                out["parked_24h"] = int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(OutboxRow)
-                        .where(OutboxRow.status == "dead", OutboxRow.created_at > since)
-                    )
-                    or 0
-                ) + int(
-                    s.scalar(
-                        select(func.count())
-                        .select_from(InboxRow)
-                        .where(InboxRow.status == "failed", InboxRow.received_at > since)
-                    )
-                    or 0
-                )
-        except Exception:  # noqa: BLE001
-            out["database"] = False
-            return out
-        if pause is not None:
-            kind = kind_of(pause.errcode)
-            out["wecom"] = False
-            out["wecom_error"] = {
-                "errcode": pause.errcode,
-                "reason": kind.reason,
-                "fix": kind.fix,
-                "message": f"企业微信拒绝调用（errcode {pause.errcode}）：{kind.reason}。修复：{kind.fix}",
-                "since": pause.since.isoformat(),
-                "probes": pause.probes,
-                "next_probe_at": pause.next_probe_at.isoformat(),
-                "errmsg": pause.errmsg,
-            }
-        return out
+    # /healthz and /readyz: bot/health.py (each dependency checked apart, with its own timeout)
 
 
 def tick_steps(rt: Runtime) -> tuple[Step, ...]:
@@ -320,6 +275,7 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         llm=model_from_env(llm_env),
         vocab_cache=VocabCache(ttl_s=60),
         render_brief=render_weekly_brief,
+        render_target_report=render_penetration,
         files_root=Path(settings.DATA_DIR),
         alert_channels=frozenset(
             k for k, on in (("email", settings.SMTP_HOST), ("sms", settings.SMS_PROVIDER)) if on

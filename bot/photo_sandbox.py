@@ -129,6 +129,14 @@ class PhotoSandbox:
         for slot in self._slots:
             slot.ensure_child()
 
+    def health(self) -> dict[str, Any]:
+        """For /readyz, without starting anything: usable (not closed), children alive, photos queued."""
+        with self._lock:
+            slots = list(self._slots)
+            closed = self._closed
+        alive = sum(1 for slot in slots if slot.proc is not None and slot.proc.is_alive())
+        return {"ok": not closed, "workers": self.workers, "alive": alive, "queued": self._jobs.qsize()}
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -468,6 +476,13 @@ def _setrlimit(which: int, soft: int, hard: int | None) -> None:
 # --- the process's shared sandbox ------------------------------------------------------------------------
 _shared: PhotoSandbox | None = None
 _shared_lock = threading.Lock()
+
+
+def shared_health() -> dict[str, Any]:
+    """The shared sandbox's `health()`; before the first photo nothing is started, which is fine."""
+    with _shared_lock:
+        sandbox = _shared
+    return sandbox.health() if sandbox is not None else {"ok": True, "started": False}
 
 
 def shared_sandbox(factory: Callable[[], PhotoSandbox] = PhotoSandbox) -> PhotoSandbox:

@@ -64,6 +64,10 @@ class Settings(StoreSettings):
     # what people wrote and were sent (inbox/outbox bodies); the rows stay for audit
     MESSAGE_RETENTION_DAYS: int = Field(default=90, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
     DEBUG_API_DOCS: bool = False  # development only: serve FastAPI's /openapi.json, /docs and /redoc
+    # serve (bot/serve.py): a request not read whole within this many seconds is cut off; connections over the cap
+    # are closed on accept
+    SERVE_READ_TIMEOUT: float = Field(default=10.0, gt=0, le=300)
+    SERVE_MAX_CONNECTIONS: int = Field(default=1000, ge=1)
     # the app menu installed with menu/create at start-up (JSON, WeCom's menu body); default: bot/menu.py
     WECOM_APP_MENU: str | None = None
     # -- other alert channels (docs/channels.md): email through SMTP, SMS through Tencent Cloud SMS --------

@@ -35,6 +35,7 @@ class Person:
     role: str
     manager_userid: str | None = None
     name: str = ""
+    active: bool = True  # False: deactivated (left the company); never a recipient, scopes keep their rows
 
 
 class OrgTree:
@@ -67,24 +68,40 @@ class OrgTree:
             current = self.manager_of(current)
         return chain
 
-    def find_up(self, userid: str, role: str) -> str | None:
-        """The nearest manager above `userid` who has `role`."""
+    def is_active(self, userid: str | None) -> bool:
+        p = self._people.get(userid) if userid else None
+        return p is not None and p.active
+
+    def active_manager_of(self, userid: str) -> str | None:
+        """The nearest active manager above `userid` (deactivated ones are passed over)."""
         for manager in self.manager_chain(userid):
-            if self.role_of(manager) == role:
+            if self.is_active(manager):
                 return manager
+        return None
+
+    def find_up(self, userid: str, role: str) -> str | None:
+        """The nearest active manager above `userid` who has `role`. When the nearest holder of `role` is
+        deactivated, the next active manager above them, whatever their role (escalate past them)."""
+        passed = False
+        for manager in self.manager_chain(userid):
+            if passed or self.role_of(manager) == role:
+                if self.is_active(manager):
+                    return manager
+                passed = True
         return None
 
     def everyone(self) -> set[str]:
         return set(self._people)
 
-    def with_role(self, role: str) -> list[str]:
-        return sorted(u for u, p in self._people.items() if p.role == role)
+    def with_role(self, role: str, *, active_only: bool = False) -> list[str]:
+        return sorted(u for u, p in self._people.items() if p.role == role and (p.active or not active_only))
 
     def approver_for(self, userid: str, role: str) -> str | None:
-        """Who acts in `role` for `userid`: the nearest such manager; for an org-wide role, anyone with it."""
+        """Who acts in `role` for `userid`: the nearest such active manager (see `find_up`); for an org-wide
+        role, anyone active with it. A deactivated person never acts."""
         found = self.find_up(userid, role)
         if found is None and role in ORG_WIDE:
-            everyone = self.with_role(role)
+            everyone = self.with_role(role, active_only=True)
             found = everyone[0] if everyone else None
         return found
 

@@ -29,6 +29,9 @@ class DialogState(StrEnum):
     APPROVE_COMMENT = "sop_approval_comment"  # 通过并附言 tapped: waiting for the comment
     SNOOZE_REASON = "sop_stale_snooze_reason"  # 延后 tapped: waiting for the reason
     FOLLOWED_REASON = "sop_stale_followed_how"  # 已跟进 tapped with no touch recorded: how was it followed up
+    TARGET_EVIDENCE = (
+        "target_adjust_evidence"  # 调整目标 typed without a link: waiting for a photo, file or link
+    )
 
 
 # A question left unanswered this long lapses: the next event is handled as if it had not been asked (the

@@ -105,6 +105,16 @@ class CardClick(Inbound):
 
 
 @dataclass(frozen=True)
+class ExternalContactAdded(Inbound):
+    """change_external_contact / add_external_contact (企业微信 客户联系): the member `sender` added an external
+    contact (a customer's WeChat); `state` is the 渠道活码's state parameter, when the contact came by one."""
+
+    type: ClassVar[str] = "external_contact_add"
+    external_userid: str = ""
+    state: str = ""
+
+
+@dataclass(frozen=True)
 class Unsupported(Inbound):
     type: ClassVar[str] = "unsupported"
     msg_type: str = ""
@@ -122,6 +132,7 @@ INBOUND_TYPES: dict[str, type[Inbound]] = {
         LocationReport,
         MenuClick,
         CardClick,
+        ExternalContactAdded,
         Unsupported,
     )
 }
@@ -260,6 +271,10 @@ class CardAction(StrEnum):
     PROMISE = "promise"  # promise:done:<promise>
     STALE = "stale"  # stale:ok|snooze:<timer>
     SCORE = "score"  # score:prio|vip|skip:<change>
+    TARGET = "target"  # target:ok|no:<period>:<amount fen>:<fingerprint>   confirm a cascade's preview
+    LEAD = (
+        "lead"  # lead:done:<sop step> / lead:claim:<lead>   a lead's sequence step done; claim from the pool
+    )
 
 
 def card_key(action: CardAction, *parts: object) -> str:

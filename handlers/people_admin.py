@@ -2,7 +2,8 @@
 
 A deactivated person gets no answer in chat and their calendar feed and dashboard links stop working at once
 (bot/web checks `users.active` on every request). Their customers, promises and timers stay with them until a
-manager hands them over. Every change is audited with before and after.
+manager hands them over; meanwhile no SOP message goes to them (briefs, digests, reminders, alerts, approval
+steps): what was theirs goes to the next active person up the tree (core/org.py `find_up`, handlers/sop/sweep.py). Every change is audited with before and after.
 """
 
 from __future__ import annotations

@@ -13,10 +13,15 @@ from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestor
 from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
 from handlers.dialog import DialogState as S
+from handlers.leads import board as lead_board
+from handlers.leads import intake as lead_intake
+from handlers.leads import pool as lead_pool
+from handlers.leads import recommend as lead_recommend
+from handlers.leads import sop as lead_sop
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
-from handlers.messages import EnterAgent, ImageIn, LocationIn, LocationReport, MenuClick
+from handlers.messages import EnterAgent, ExternalContactAdded, ImageIn, LocationIn, LocationReport, MenuClick
 from handlers.router import MANAGER, REP, Router, Routes
 from handlers.sop import (
     approvals,
@@ -30,6 +35,11 @@ from handlers.sop import (
     weekly_brief,
 )
 from handlers.sop.sweep import Firer, Firing
+from handlers.targets import adjust as target_adjust
+from handlers.targets import cascade as target_cascade
+from handlers.targets import coefficient as target_coefficient
+from handlers.targets import health as target_health
+from handlers.targets import report as target_report
 from handlers.visits import checkin, line, onboarding, photos, self_service
 
 TEXT_COMMANDS = (
@@ -43,6 +53,18 @@ TEXT_COMMANDS = (
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
+    (r"^\s*(调整目标|目标调整)", target_adjust.on_adjust),
+    (target_health.ACTION_PATTERN, target_health.on_action),
+    (target_cascade.PATTERN, target_cascade.on_cascade),
+    (target_coefficient.PATTERN, target_coefficient.on_coefficient),
+    (lead_intake.NEW_COMMAND, lead_intake.on_new_lead),
+    (lead_intake.FOLLOW_COMMAND, lead_intake.on_follow),
+    (lead_intake.CONVERT_COMMAND, lead_intake.on_convert),
+    (lead_intake.LOST_COMMAND, lead_intake.on_lost),
+    (lead_recommend.COMMAND, lead_recommend.on_recommend),
+    (lead_board.COMMAND, lead_board.on_board),
+    (lead_pool.POOL_COMMAND, lead_pool.on_pool),
+    (lead_pool.CLAIM_COMMAND, lead_pool.on_claim),
 )
 CARD_ACTIONS = (
     (A.PICK, checkin.on_pick),
@@ -54,6 +76,8 @@ CARD_ACTIONS = (
     (A.PROMISE, promises.on_promise_button),
     (A.STALE, stale.on_stale_button),
     (A.SCORE, scorecard.on_score_action),
+    (A.TARGET, target_cascade.on_button),
+    (A.LEAD, lead_intake.on_lead_button),
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -61,6 +85,7 @@ DIALOG_STATES = (
     (S.APPROVE_COMMENT, approvals.on_approve_comment),
     (S.SNOOZE_REASON, stale.on_snooze_reason),
     (S.FOLLOWED_REASON, stale.on_followed_reason),
+    (S.TARGET_EVIDENCE, target_adjust.on_evidence),
 )
 QUESTION_WORDS = (  # while this question is open, these texts answer it (a text command ends it otherwise)
     (S.REJECT_REASON, approvals.DECISION_WORDS),
@@ -72,6 +97,7 @@ EVENTS = (
     (ImageIn, photos.on_image),
     (MenuClick, self_service.on_menu),
     (EnterAgent, welcome.on_enter),  # the first opening of the app: a welcome and a guide, once
+    (ExternalContactAdded, lead_intake.on_external_contact),  # 客户联系: a new external contact is a lead
 )
 ROLE_FALLBACKS = (
     # the visit's line; else a question about the rep's own book; else a visit's line typed before checking in
@@ -99,12 +125,21 @@ TIMER_KINDS = (
     (scorecard.KIND, scorecard.fire_scorecard_nightly),
     (weekly_brief.KIND, weekly_brief.fire_weekly_brief),
     (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
+    (target_health.KIND, target_health.fire_target_health),
+    (target_health.KIND_ESCALATE, target_health.fire_target_escalate),
+    (target_report.KIND, target_report.fire_target_report),
+    (lead_sop.KIND, lead_sop.fire_lead_step),
+    (lead_pool.SCAN_KIND, lead_pool.fire_lead_scan),
+    (lead_pool.NURTURE_KIND, lead_pool.fire_lead_nurture),
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
     (stale.SCAN_KIND, lambda ctx: stale.schedule_next_scan(ctx, after=ctx.now)),
     (scorecard.KIND, lambda ctx: scorecard.schedule_next(ctx, after=ctx.now)),
     (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
+    (target_health.KIND, lambda ctx: target_health.schedule_next(ctx, after=ctx.now)),
+    (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
+    (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

@@ -7,6 +7,9 @@ HELP_REP = (
     "2. 新建客户：输入「新建客户」\n"
     "3. 查看：「今天拜访了哪些」「我的待办」\n"
     "4. 改错：「撤销」可撤回10分钟内的上一次修改\n"
+    "5. 目标：进度落后时用「目标行动 你的计划」记录改进行动\n"
+    "6. 线索：「新线索 公司 联系人 职务 电话 行业 来源 痛点」登记并评分，「跟进线索 公司 电话」记跟进，"
+    "「线索公海」「领取线索 编号」「推荐产品 公司」「线索看板」\n"
     "随时输入「帮助」再看这段说明。"
 )
 HELP_MANAGER = (
@@ -15,7 +18,8 @@ HELP_MANAGER = (
     "·「本周各区域拜访完整率」\n"
     "·「超过72小时未跟进的客户」\n"
     "·「客户信息鲜度」「商机转化漏斗完整率」\n"
-    "审批、逾期和超时提醒会以卡片发给你，点按钮即可处理。输入「看板」查看团队健康度。"
+    "目标：「调整目标 客户编号 +5% 理由」（附照片、文件或链接）；销售总监「目标分解 2026Q2 1.2亿」。\n"
+    "审批、逾期和超时提醒会以卡片发给你，点按钮即可处理。输入「看板」查看团队健康度，「线索看板」查看团队线索。"
 )
 DEACTIVATED = "你的账号已停用，助手不再为这个账号服务。如有疑问请联系管理员。"
 UNKNOWN_USER = "你的账号（{userid}）还不在销售组织名单中，请联系管理员导入人员表后再使用。"
@@ -146,7 +150,10 @@ ONBOARD_USE_EXISTING = "就是它"
 ONBOARD_CREATE_ANYWAY = "仍然新建"
 ONBOARD_CANCELLED = "已取消新建客户。"
 ONBOARD_CREATED = "已建档「{name}」（客户编号 {customer_id}）。"
-ONBOARD_NOT_YOURS = "该客户由 {owner} 负责，无法由你拜访；如需转交请联系主管。"
+ONBOARD_NOT_YOURS = "这个客户不由你负责，无法由你拜访；如需转交请联系主管。"
+# a duplicate outside the asker's scope: no name, no owner (refusals say nothing about what the asker may not see)
+ONBOARD_DUPLICATE_LICENCE_OTHER = "营业执照号 {licence} 已登记，该客户由其他同事负责；如需转交请联系主管。"
+ONBOARD_DUPLICATE_NEARBY_OTHER = "附近{distance}米已有名称相近的客户，由其他同事负责。"
 ONBOARD_NO_LOCATION = "提示：还没有门店位置，下次到店签到时会记录。"
 UNDO_CUSTOMER_HAS_DATA = "客户「{name}」已有拜访记录，不能撤销建档，请联系主管处理。"
 

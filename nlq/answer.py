@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,8 +25,8 @@ from nlq.spec import MONEY_FIGURES, TREND_KEYS, Answer, Period, QuerySpec
 from nlq.suggest import refusal_suggestion, suggest
 from nlq.timewords import Window, buckets, reference, resolve
 from nlq.validate import out_of_scope, resolve_names
-from nlq.vocab import Vocab, load_vocab
-from storage.models import CustomerRow
+from nlq.vocab import COMMON_CITIES, COMMON_REGIONS, Vocab, load_vocab
+from storage.models import CustomerRow, UserRow
 
 __all__ = ["ask", "answer_spec", "render_chat", "UnknownAsker"]
 
@@ -52,11 +53,14 @@ def ask(
             raise UnknownAsker(asker)
         scope = scope_of(vocab.tree, asker)
         base = {"question": question, "asked_by": asker, "scope": scope.words}
+        words = visible_vocab(session, vocab, scope)  # the question is read with the asker's words only
         try:
-            spec = read_question(question, now=now, vocab=vocab, asker=asker, llm=llm)
+            spec = read_question(question, now=now, vocab=words, asker=asker, llm=llm)
         except Refused as r:
-            return _refusal(base, r.reason, question, answerable=_answerable(vocab, now, asker))
-        alts = _alternatives(question, spec, vocab=vocab, now=now, asker=asker, scope=scope)
+            unread = scope.owners is not None and r.reason.startswith(UNREAD)
+            reason = r.reason + (SCOPED_WORDS if unread else "")
+            return _refusal(base, reason, question, answerable=_answerable(words, now, asker))
+        alts = _alternatives(question, spec, vocab=words, now=now, asker=asker, scope=scope)
         return _answer_read(
             session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
         )
@@ -162,6 +166,40 @@ def _answer_read(
             base["question"],
             understood=understood,
         )
+
+
+UNREAD = "没看懂"  # nlq/parse.py's refusal for words it cannot read
+# the same hint whether the word is a person or place outside the scope or one that does not exist
+SCOPED_WORDS = "（只认得你可见范围内的人员、大区和城市。）"
+
+
+def visible_vocab(session: Session, vocab: Vocab, scope: Scope) -> Vocab:
+    """The words a question is read with: for an asker who does not see everything, only the people in their
+    scope and the regions and cities of their scope's customers and people (plus the common region and city
+    names everyone knows). A person, region or city outside the scope is then exactly as unknown as one that
+    does not exist: the refusal is the same, so a rep cannot learn who or what exists outside their scope
+    (docs/nlq-semantics.md § Who may see what)."""
+    if scope.owners is None:
+        return vocab
+    owners = sorted(scope.owners)
+    users = {u: vocab.users[u] for u in owners if u in vocab.users}
+    if scope.asker in vocab.users:
+        users.setdefault(scope.asker, vocab.users[scope.asker])
+    regions = _visible(session, CustomerRow.region, UserRow.region, owners) | set(COMMON_REGIONS)
+    cities = _visible(session, CustomerRow.city, UserRow.city, owners) | set(COMMON_CITIES)
+    return replace(
+        vocab,
+        users=users,
+        regions=frozenset(v for v in vocab.regions if v in regions),
+        cities=frozenset(v for v in vocab.cities if v in cities),
+    )
+
+
+def _visible(session: Session, customer_col: Any, user_col: Any, owners: list[str]) -> set[str]:
+    """The values of a customer column among the owners' customers, and of the user column among the owners."""
+    found = set(session.scalars(select(customer_col).where(CustomerRow.owner_userid.in_(owners)).distinct()))
+    found |= set(session.scalars(select(user_col).where(UserRow.userid.in_(owners)).distinct()))
+    return {v for v in found if v}
 
 
 def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm: Any = None) -> QuerySpec:

@@ -16,7 +16,8 @@ from nlq.spec import Period
 from nlq.timewords import local_now, resolve
 
 _YEAR = r"(?:(\d{4})年|(今年|去年|前年))?(?:的)?"
-QUARTER_RE = re.compile(_YEAR + r"(?:第([1-4])季度|([1-4])季度|q([1-4]))(?:度)?")
+QUARTER_RE = re.compile(_YEAR + r"(?:第([1-4一二三四])季度|([1-4])季度|q([1-4]))(?:度)?")
+_CN_DIGIT = {"一": "1", "二": "2", "三": "3", "四": "4"}
 HALF_RE = re.compile(_YEAR + r"(上|下)半年(?:度)?")
 FIRST_MONTHS_RE = re.compile(_YEAR + r"(?:前|头)(\d{1,2})个月")
 YTD_RE = re.compile(r"年初至今|年初到现在|年初以来|今年以来|今年至今|本年度至今|本年至今|今年到现在")
@@ -90,7 +91,7 @@ def match(m: re.Match[str], *, now: datetime) -> Period | None:
             m0 = today.replace(day=1)
             return between(_add_months(m0, -2), _add_months(m0, -1), "month", "上上个月")
         if rx is QUARTER_RE:
-            q = int(m.group(3) or m.group(4) or m.group(5))
+            q = int(_CN_DIGIT.get(m.group(3) or "", m.group(3) or "") or m.group(4) or m.group(5))
             y = _year(m, today)
             explicit = y is not None
             if y is None:

@@ -150,6 +150,10 @@ def alternatives(
             out.append(_with(spec, entity=entity, figure=figure, category=None))
     if spec.entity == "visits" and spec.figure == "count" and re.search(r"的拜访(?!次|数|了|过)", q):
         out.append(_with(spec, figure="complete_rate"))
+    # 本周拜访情况: the overview, or the visits alone
+    if spec.overview and "拜访" in q:
+        cond = spec.customer.model_dump()
+        out.append(_try({"entity": "visits", "figure": "count", "period": spec.period, "customer": cond}))
     seen = {spec.model_dump_json()}
     unique: list[QuerySpec] = []
     for alt in out:

@@ -264,12 +264,14 @@ class _Compiler:
     # --- per-customer totals (v2 thresholds and rankings) --------------------------------------------
     def total_test(self, th: TotalCondition, total: Any = None) -> ColumnElement[bool]:
         if total is None:
-            total = self.total(th.measure, th.period, th.tag)
+            total = self.total(th.measure, th.period, th.tag, th.category)
         if th.measure in MONEY_TOTALS:  # whole cents, so SQLite's floating sums compare exactly
             return OPS[th.op](cents(total), round(th.value * 100))
         return OPS[th.op](total, th.value)
 
-    def total(self, measure: str, period: Period | None, tag: str | None = None) -> Any:
+    def total(
+        self, measure: str, period: Period | None, tag: str | None = None, category: str | None = None
+    ) -> Any:
         """The outer customer's total of `measure` over the period (all time if none), 0 without rows: a
         correlated scalar subquery (so a customer with no rows has 0, and 少于 includes it)."""
         cid = C.customer_id
@@ -277,7 +279,11 @@ class _Compiler:
         if measure in ("sales", "order_count"):
             o = aliased(OrderRow)
             agg = func.sum(o.amount) if measure == "sales" else func.count()
-            q = select(agg).where(o.customer_id == cid, self.in_dates(o.ordered_on, period))
+            q = select(agg).where(
+                o.customer_id == cid,
+                self.in_dates(o.ordered_on, period),
+                o.category == category if category else true(),
+            )
         elif measure in ("visit_count", "tag_visits") and tag is not None and period is None:
             t = aliased(
                 VisitTagRow
@@ -323,7 +329,9 @@ class _Compiler:
             raise ValueError(f"no per-customer total {measure}")
         return func.coalesce(q.scalar_subquery(), 0)
 
-    def totals_by_customer(self, measure: str, period: Period | None, tag: str | None = None) -> Any:
+    def totals_by_customer(
+        self, measure: str, period: Period | None, tag: str | None = None, category: str | None = None
+    ) -> Any:
         """(customer_id, v): the same totals as total(), aggregated once per customer with such rows, for a list
         to outer-join (0 for the others) rather than a subquery per customer."""
         q: Any
@@ -331,7 +339,7 @@ class _Compiler:
             o = aliased(OrderRow)
             agg = func.sum(o.amount) if measure == "sales" else func.count()
             q = select(o.customer_id.label("customer_id"), agg.label("v")).where(
-                self.in_dates(o.ordered_on, period)
+                self.in_dates(o.ordered_on, period), o.category == category if category else true()
             )
             cid = o.customer_id
         elif measure in ("visit_count", "tag_visits"):
@@ -644,7 +652,9 @@ class _Compiler:
         total_preds: list[Any] = []
         for i, th in enumerate(f.totals):
             name = th.measure if th.measure not in taken else f"{th.measure}_{i + 1}"
-            outer.append(self.totals_by_customer(th.measure, th.period, th.tag).subquery(f"total{i}"))
+            outer.append(
+                self.totals_by_customer(th.measure, th.period, th.tag, th.category).subquery(f"total{i}")
+            )
             col = func.coalesce(outer[-1].c.v, 0)
             fields.append((name, col))
             total_preds.append(self.total_test(th, col))
@@ -892,7 +902,7 @@ class _Compiler:
                 preds.append(p.stage.in_(s.stages))
             if s.stuck_days is not None:  # 卡在X阶段超过N天: the current stage entered more than N days ago
                 preds.append(p.entered_on < self.today - timedelta(days=s.stuck_days))
-            value = func.count()
+            value = func.count() if s.figure != "amount" else func.coalesce(func.sum(p.amount), 0)
             if s.figure == "win_rate":  # won ÷ (won + lost)
                 num = func.coalesce(func.sum(case((p.stage == "won", 1), else_=0)), 0)
                 den = func.coalesce(func.sum(case((p.stage.in_(("won", "lost")), 1), else_=0)), 0)

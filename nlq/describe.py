@@ -77,6 +77,7 @@ FIGURE_WORDS = {
     ("opportunities", "win_rate"): "赢单率（赢单 ÷（赢单+输单））",
     ("contracts", "amount"): "合同金额（签约额）",
     ("payments", "received"): "回款金额（已匹配到合同的到账）",
+    ("opportunities", "amount"): "商机金额合计",
 }
 ALL_CONTRACT_WORDS = {
     "count": "合同数",
@@ -252,6 +253,8 @@ class _Describer:
         for t in f.totals:
             when = self.label(t.period) if t.period else "全部时间"
             what = f"带「{t.tag}」标签的拜访次数" if t.tag else TOTAL_WORDS[t.measure]
+            if t.category:
+                what = f"{t.category}的{what}"
             out.append(f"{when}{what}{OP_WORDS[t.op]}{_num(t.value)}")
         if f.unhandled_ticket:
             out.append("有未处理的工单")

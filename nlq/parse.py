@@ -348,6 +348,8 @@ class _Reader:
         if len(totals) + len(rates) > 1:
             raise Refused("一次只能按一个条件筛选业务员。")
         if totals:
+            if len(totals[0].val) > 3:
+                raise Refused("按品类的金额筛选只用于客户，例如「最近三个月买饮料超过5千的店」。")
             measure, op, value = totals[0].val
             ef = TOTAL_FIGURE[measure]
             out["entity_figure"] = ef[:2]
@@ -432,7 +434,8 @@ class _Reader:
         if od:
             if kind != "list":
                 raise Refused("逾期天数只能给客户名单排序，例如「逾期天数最长的5个客户」。")
-            return Ranking(by="overdue_days", descending=True), od[0].val or limit
+            one = bool(self.of("list_one")) and not self.of("list_many")  # 哪家店逾期最久
+            return Ranking(by="overdue_days", descending=True), od[0].val or limit or (1 if one else None)
         tags = self.of("tag")
         if kind == "list" and ranking is None and tags and len(tags) == 1 and self.of("super", "top"):
             sup = self.of("super", "top")[0]
@@ -542,6 +545,8 @@ class _Reader:
             return "customers", "list", None, None
         if head is None and (self.of("stuck") or self.of("stage")):
             return "opportunities", "count", None, None
+        if self.of("stuck") and self.of("list_many") and any(n.val == "customers" for n in nouns):
+            return "customers", "list", None, None  # 哪些客户商机卡在需求确认超过60天
         if (
             head == "opportunities"
             and not counting
@@ -675,7 +680,25 @@ class _Reader:
             if id(target) in bound:
                 raise Refused("同一个条件出现了两个时间，请只保留一个。")
             bound[id(target)] = p.val
+        self._inherit_periods(consumers, bound)
         return bound
+
+    def _inherit_periods(self, consumers: list[Tok], bound: dict[int, Any]) -> None:
+        """上月拜访超过3次但是没下单的客户: a condition joined by 但/且/和 to one that has a time takes that time."""
+        conditions = ("order", "touch_neg", "touch_pos", "total")
+        for c in consumers:
+            if c.kind not in conditions or id(c) in bound:
+                continue
+            before = [t for t in self.toks if t.end <= c.start]
+            while before and before[-1].kind == "and":
+                before.pop()
+            if (
+                before
+                and before[-1].kind in conditions
+                and id(before[-1]) in bound
+                and len(before) < len([t for t in self.toks if t.end <= c.start])
+            ):
+                bound[id(c)] = bound[id(before[-1])]
 
     def _conditions(self, entity: str, periods: dict[int, Any]) -> tuple[CustomerFilter, dict[str, Any]]:
         c: dict[str, Any] = {
@@ -758,11 +781,14 @@ class _Reader:
         for t in self.of("order_span"):
             c["orders"].append(t.val)
         for t in self.of("total"):
-            measure, op, value = t.val
+            measure, op, value = t.val[:3]
+            category = t.val[3] if len(t.val) > 3 else None
             if measure == "visited_customers":
                 raise Refused("「跑店N家」只用于业务员，例如「本月跑店不到5家的业务员」。")
             c.setdefault("totals", []).append(
-                TotalCondition(measure=measure, op=op, value=value, period=periods.get(id(t)))
+                TotalCondition(
+                    measure=measure, op=op, value=value, period=periods.get(id(t)), category=category
+                )
             )
         if self.of("rate_having"):
             raise Refused("按比率筛选只用于业务员，例如「本月拜访完整率低于50%的业务员」。")

@@ -171,6 +171,10 @@ def _total(word: str, op: str | None, number: str, unit: str | None, suffix: str
     return (measure, sym, float(number))
 
 
+def _with_category(total: Any, category: str) -> Any:
+    return _SKIP if total is _SKIP else (*total, category)
+
+
 def _rate_having(m: re.Match[str]) -> Any:
     figure = L.RATE_FIGURES_OF[m.group(1)]
     value = float(m.group(3))
@@ -219,7 +223,11 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
         "stuck",
         lambda m: (L.STAGES[m.group(1)], _days(m.group(2), m.group(3))),
     )
-    s.take(L.OVERDUE_DAYS_RANK, "rank_overdue_days", lambda m: int(m.group(1)) if m.group(1) else None)
+    s.take(
+        L.OVERDUE_DAYS_RANK,
+        "rank_overdue_days",
+        lambda m: int(m.group(1) or m.group(2)) if (m.group(1) or m.group(2)) else None,
+    )
     s.take(
         L.OVERDUE_DAYS,
         "overdue_days",
@@ -239,6 +247,16 @@ def scan(text: str, *, vocab: Vocab, now: datetime) -> list[Tok]:
     )
     s.take(L.DONE_BEST, "measure", lambda m: ("orders", "sales"))
     s.take(L.PEOPLE_RATE, "rate_having", lambda m: _rate_having(m))
+    cats = _folded(vocab.categories)
+    if cats:  # 最近三个月买饮料超过5千的店: a threshold on the customer's orders of that category
+        s.take(
+            rf"{L.TOTAL_CATEGORY_VERB}({_alt(set(cats))})(?:类|产品|品类)?(?:的)?(?:金额|额|次数)?"
+            rf"(?:已经|已)?({L.V2_OPS_RE}){L.TNUM}({L.COUNT_UNITS})?(以上|以下|及以上|及以下)?",
+            "total",
+            lambda m: _with_category(
+                _total(m.group(1), m.group(3), m.group(4), m.group(5), m.group(6)), cats[m.group(2)]
+            ),
+        )
     s.take(
         L.TOTAL_OP_FIRST,
         "total",

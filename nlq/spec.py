@@ -96,7 +96,7 @@ FIGURES_OF: dict[str, tuple[str, ...]] = {
     "customers": ("list", "count", "freshness", "new_count", "lost_count"),
     "visits": ("count", "complete_count", "complete_rate", "distinct_customers", "abnormal_count"),
     "orders": ("count", "sales", "avg_order_value"),
-    "opportunities": ("count", "funnel_rate", "win_rate"),
+    "opportunities": ("count", "funnel_rate", "win_rate", "amount"),
     "tickets": ("count",),
     "contracts": ("count", "outstanding", "amount"),
     "payments": ("received",),
@@ -244,6 +244,9 @@ class TotalCondition(_Closed):
     value: float = Field(ge=0, le=1e13)
     period: Period | None = None
     tag: str | None = Field(default=None, max_length=32)  # visit_count of visits carrying this tag
+    category: str | None = Field(
+        default=None, max_length=32
+    )  # sales / order_count of orders of this category
 
 
 class StuckCondition(_Closed):

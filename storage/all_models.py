@@ -3,3 +3,5 @@
 from __future__ import annotations
 
 from storage import models, models_scorecard  # noqa: F401 - each registers its tables
+from storage.leads import models as lead_models  # noqa: F401
+from storage.targets import models as target_models  # noqa: F401 - the targets tables

@@ -13,14 +13,17 @@ MAX_DEPTH = 32
 
 
 def _person(row: UserRow) -> Person:
-    return Person(userid=row.userid, role=row.role, manager_userid=row.manager_userid)
+    return Person(userid=row.userid, role=row.role, manager_userid=row.manager_userid, active=row.active)
 
 
 def whole_tree(session: Session) -> OrgTree:
-    """Everyone (for briefs and scopes)."""
+    """Everyone (for briefs and scopes), deactivated people too (their customers stay in scopes; `active` says
+    who may receive anything)."""
     return OrgTree(
-        Person(u, r, m)
-        for u, r, m in session.execute(select(UserRow.userid, UserRow.role, UserRow.manager_userid))
+        Person(u, r, m, active=bool(a) if a is not None else True)
+        for u, r, m, a in session.execute(
+            select(UserRow.userid, UserRow.role, UserRow.manager_userid, UserRow.active)
+        )
     )
 
 
@@ -40,6 +43,29 @@ def tree_above(session: Session, userid: str, *, org_wide_roles: tuple[str, ...]
     for row in session.scalars(select(UserRow).where(UserRow.role.in_(list(org_wide_roles)))):
         people.setdefault(row.userid, _person(row))
     return OrgTree(people.values())
+
+
+def is_active(session: Session, userid: str | None) -> bool:
+    """A person in the users table who is not deactivated."""
+    if not userid:
+        return False
+    row = session.get(UserRow, userid)
+    return row is not None and bool(row.active)
+
+
+def all_deactivated(session: Session) -> set[str]:
+    return set(session.scalars(select(UserRow.userid).where(UserRow.active.is_(False))))
+
+
+def deactivated(session: Session, userids: set[str]) -> set[str]:
+    """Those of `userids` who are deactivated (users.active false)."""
+    if not userids:
+        return set()
+    return set(
+        session.scalars(
+            select(UserRow.userid).where(UserRow.userid.in_(list(userids)), UserRow.active.is_(False))
+        )
+    )
 
 
 def names(session: Session, userids: list[str] | set[str]) -> dict[str, str]:

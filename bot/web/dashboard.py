@@ -5,6 +5,8 @@
 GET /dashboard            the viewer's figures for a period, per team / region / rep, with charts
 GET /dashboard/customers  drill-down: the customers behind the figures (a rep's, a tier's)
 GET /dashboard/visits     the visits behind 过程数据可信度, or a reproducible sample of 100 checked one by one
+GET /dashboard/targets    the target penetration report (目标穿透) of the running period, as the viewer may see it;
+                          its picture at /dashboard/targets.png (the monthly report's, bot/web/target_png.py)
 
 Every request carries `t`, the token of core/dashboard_token.py (userid + expiry, HMAC-signed). An
 expired or tampered token gets 403 with a Chinese page saying what to do. The scope is derived from
@@ -21,16 +23,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.web import dashboard_html as V
 from core.clock import Clock
 from core.dashboard_token import TokenError, derive_key, read_token
+from core.org import Scope
 from core.periods import PERIOD_WORDS, resolve_period
 from core.roles import ROLE_WORDS
 from storage import read_audit
 from storage import scorecard as scorecard_repo
+from storage.leads import queries as lead_queries
+from storage.leads.store import STAGE_WORDS
 from storage.metrics import drill as metrics_drill
 from storage.metrics import figures as metrics
 from storage.models import UserRow
@@ -143,6 +148,7 @@ def make_dashboard_router(
                     limit=10,
                 )
                 html = V.main_view(
+                    leads=_lead_figures(s, sl, now),
                     f=f,
                     figs=figs,
                     trend=trend,
@@ -238,4 +244,64 @@ def make_dashboard_router(
         audit(viewer, [(c.customer_id, owners.get(c.customer_id)) for c in checks], path, f, now, rep=rep)
         return _ok(V.page(title, subtitle(viewer, sl, p.label), html))
 
+    def target_report(t: str | None):  # noqa: ANN202
+        from core.clock import ORG_ZONE
+        from storage.targets.report import penetration, report_period
+
+        with session_factory() as s:
+            try:
+                opened, denied = open_view(s, t, DEFAULT_PERIOD, "", "")
+                if denied:
+                    return None, None, denied
+                now, _, viewer, _, _, _ = opened
+                today = now.astimezone(ORG_ZONE).date()
+                period = report_period(s, today)
+                report = penetration(s, period, as_of=today, scope=viewer) if period else None
+            finally:
+                s.rollback()
+        return viewer, report, None
+
+    @router.get("/dashboard/targets", response_class=HTMLResponse)
+    def targets(t: str | None = None) -> HTMLResponse:
+        from handlers.targets.report import summary_text
+
+        viewer, report, denied = target_report(t)
+        if denied:
+            return denied
+        if report is None:
+            body = '<section class="card"><p>当前没有进行中的目标周期。</p></section>'
+            return _ok(V.page("目标穿透", viewer.heading, body))
+        lines = "".join(f"<p>{V.escape(x.replace('**', ''))}</p>" for x in summary_text(report).splitlines())
+        img = f'<img alt="目标穿透" style="width:100%" src="/dashboard/targets.png?t={V.escape(t or "")}">'
+        body = f'<section class="card">{img}{lines}</section>'
+        return _ok(V.page("目标穿透", f"{viewer.heading} · {report.period.label}", body))
+
+    @router.get("/dashboard/targets.png")
+    def targets_png(t: str | None = None) -> Response:
+        from bot.web.target_png import render_penetration_png
+
+        _, report, denied = target_report(t)
+        if denied:
+            return denied
+        if report is None:
+            return Response(status_code=404, headers=HEADERS)
+        return Response(render_penetration_png(report), media_type="image/png", headers=HEADERS)
+
     return router
+
+
+def _lead_figures(session: Session, sl: metrics.Slice, now: datetime) -> V.LeadFigures:
+    """The lead board for the slice's owners (its region filter does not apply: a lead's owner is its scope)."""
+    scope = Scope(asker="dashboard", name="", role="", owners=sl.owners)
+    stays = lead_queries.stage_durations(session, scope)
+    n, oldest = lead_queries.overdue_steps(session, scope, now=now, limit=5)
+    return V.LeadFigures(
+        mix=lead_queries.grade_mix(session, scope),
+        pools=lead_queries.pool_counts(session, scope),
+        stages=[
+            (STAGE_WORDS[k], stays[k][0], stays[k][1]) for k in ("new", "contacted", "proposal") if k in stays
+        ],
+        losses=lead_queries.loss_reasons(session, scope, top=3),
+        overdue=n,
+        oldest=[(o.company, o.label, o.due_at) for o in oldest],
+    )

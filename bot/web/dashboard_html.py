@@ -164,6 +164,7 @@ def main_view(
     review: list[Any],
     period_label: str,
     fresh_note: str,
+    leads: LeadFigures | None = None,
 ) -> str:
     parts = [
         filters_form(f),
@@ -228,7 +229,39 @@ def main_view(
         f"{escape(METRIC_DEFINITIONS['completeness'])}；{escape(METRIC_DEFINITIONS['funnel'])}。"
         f"与在对话中提问（如「本月拜访完整率」）的答案一致。</p></section>"
     )
+    if leads is not None:
+        parts.append(lead_section(leads))
     return "".join(parts)
+
+
+@dataclass
+class LeadFigures:
+    """The lead board's figures for the slice's owners (storage/leads/queries.py; docs/leads.md)."""
+
+    mix: dict[str, int]
+    pools: dict[str, int]
+    stages: list[tuple[str, float, int]]  # (stage words, average hours, stays)
+    losses: list[tuple[str, int]]
+    overdue: int
+    oldest: list[tuple[str, str, datetime]]  # (company, step, due)
+
+
+def lead_section(x: LeadFigures) -> str:
+    """线索: the A+/A/B/C mix, the pools, the time per stage, TOP3 loss reasons, overdue SOP steps (当前)."""
+    mix = " · ".join(f"{g} {x.mix.get(g, 0)}" for g in ("A+", "A", "B", "C", "未评级"))
+    stages = "、".join(f"{escape(w)} {h:.1f}小时（{n}次）" for w, h, n in x.stages) or "暂无已结束的阶段"
+    losses = "、".join(f"{escape(r)}（{n}）" for r, n in x.losses) or "暂无输单"
+    oldest = "".join(
+        f'<tr><td>{escape(c)}</td><td>{escape(step)}</td><td class="muted">{_day(due)}</td></tr>'
+        for c, step, due in x.oldest
+    )
+    return (
+        f'<section data-section="leads"><h2>线索 · 当前</h2>'
+        f"<p>等级分布（在跟进）：{mix}</p>"
+        f"<p>在手 {x.pools.get('in_hand', 0)} · 培育池 {x.pools.get('nurture', 0)} · 公海 {x.pools.get('public', 0)}</p>"
+        f"<p>各阶段平均停留：{stages}</p><p>输单原因TOP3：{losses}</p>"
+        f"<p>超时未完成的SOP步骤：{x.overdue}个</p><table><tbody>{oldest}</tbody></table></section>"
+    )
 
 
 def customers_view(

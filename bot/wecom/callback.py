@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,6 +33,8 @@ from storage import inbox
 
 log = logging.getLogger("assistant.callback")
 MAX_BODY_BYTES = 64 * 1024  # real callbacks are < 8 KiB (docs/reliability.md §3.1)
+STORE_TIMEOUT_S = 2.0  # the callback's whole wait for its commit; WeCom gives up after 5 s
+STORE_THREADS = 4  # inbox writes in flight at once (each one group of callbacks)
 
 
 @dataclass
@@ -41,6 +44,7 @@ class CallbackDeps:
     clock: Clock
     max_clock_skew: int = 300
     on_stored: Callable[[], None] | None = None  # wakes the worker
+    store_timeout_s: float = STORE_TIMEOUT_S  # the inbox commit's budget; past it the callback answers 503
 
 
 def _refuse(reason: str, request: Request, status: int = 403) -> Response:
@@ -92,6 +96,34 @@ async def _answer(send: Callable, status: int) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
+class StoreTimeout(SQLAlchemyError):
+    """The inbox did not commit within the callback's budget (a held write lock, a hung database): answer 503,
+    WeCom retries. The write may still commit later in its thread; the retry then finds a duplicate (200)."""
+
+
+def callback_engine(engine: Engine, timeout_s: float = STORE_TIMEOUT_S) -> Engine:
+    """The engine the callback writes with. SQLite: a pool of its own on the same file whose connections wait
+    at most ~3/4 of the budget for the write lock (the shared engine waits 30 s, right for the worker and an
+    import, not for a request WeCom abandons after 5 s). Other databases: the engine itself (connect and pool
+    timeouts of 2 s are set in storage/db.py; the budget bounds the rest)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    from sqlalchemy import event
+
+    from storage.db import make_engine
+
+    own = make_engine(engine.url.render_as_string(hide_password=False))
+    busy_ms = max(1, int(timeout_s * 750))
+
+    @event.listens_for(own, "connect")
+    def _short_busy_timeout(dbapi_conn, _record):  # noqa: ANN001 - runs after storage/db.py's pragmas
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.close()
+
+    return own
+
+
 class GroupCommit:
     """The callbacks that reach the database in the same turn of the event loop share one transaction.
 
@@ -100,10 +132,18 @@ class GroupCommit:
     refuses for its own data (too long a key…) is not allowed to sink the others: those are retried alone.
     Under load this turns one commit (and one pool checkout) per callback into one per group; alone, a
     callback waits one loop turn (microseconds) for its group of one.
+
+    The write runs in a thread of its own (`STORE_THREADS` of them), never on the event loop: a held SQLite
+    write lock or a hung database costs that thread, not every other request. A handler waits at most
+    `timeout_s` for its commit (`StoreTimeout` → 503); a group still queued when its budget is spent is not
+    written at all.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, timeout_s: float = STORE_TIMEOUT_S, own_engine: bool = False):
         self.engine = engine
+        self.timeout_s = timeout_s
+        self._own_engine = own_engine
+        self._pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="inbox-store")
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[dict[str, Any], asyncio.Future[bool]]]] = {}
 
     async def store(self, row: dict[str, Any]) -> bool:
@@ -114,20 +154,50 @@ class GroupCommit:
             group = self._pending[loop] = []
             loop.call_soon(self._flush, loop)  # after the handlers already runnable in this turn
         group.append((row, future))
-        return await future
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
+        except TimeoutError:
+            raise StoreTimeout(f"inbox commit not done within {self.timeout_s:g} s") from None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._own_engine:
+            self.engine.dispose()
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         group = self._pending.pop(loop)
         rows = [row for row, _ in group]
-        outcomes: list[bool | BaseException]
+        deadline = time.monotonic() + self.timeout_s
         try:
-            outcomes = list(inbox.store_many_committed(self.engine, rows))
+            done = loop.run_in_executor(self._pool, self._write, rows, deadline)
+        except RuntimeError as exc:  # the pool is shut down (the app is stopping)
+            for _row, future in group:
+                self._settle(future, StoreTimeout(str(exc)))
+            return
+
+        def settle(result: asyncio.Future[list[bool | BaseException]]) -> None:
+            outcomes: list[bool | BaseException]
+            if result.cancelled():
+                outcomes = [StoreTimeout("cancelled")] * len(group)
+            elif result.exception() is not None:
+                outcomes = [result.exception()] * len(group)  # type: ignore[list-item]
+            else:
+                outcomes = result.result()
+            for (_row, future), outcome in zip(group, outcomes, strict=True):
+                self._settle(future, outcome)
+
+        done.add_done_callback(settle)
+
+    def _write(self, rows: list[dict[str, Any]], deadline: float) -> list[bool | BaseException]:
+        """In a pool thread: the group's one transaction (or each row alone, see the class)."""
+        if time.monotonic() > deadline:  # queued behind stuck writes: its callbacks were answered 503
+            return [StoreTimeout("not written: the callback's budget was spent in the queue")] * len(rows)
+        try:
+            return list(inbox.store_many_committed(self.engine, rows))
         except (IntegrityError, DataError) as exc:  # one row's own fault: each alone, so only that one fails
-            outcomes = [exc] if len(rows) == 1 else [self._alone(row) for row in rows]
+            return [exc] if len(rows) == 1 else [self._alone(row) for row in rows]
         except Exception as exc:  # noqa: BLE001 - handed to every handler of the group
-            outcomes = [exc] * len(rows)
-        for (_row, future), outcome in zip(group, outcomes, strict=True):
-            self._settle(future, outcome)
+            return [exc] * len(rows)
 
     def _alone(self, row: dict[str, Any]) -> bool | BaseException:
         try:
@@ -150,7 +220,13 @@ class ReceiveEndpoint:
 
     def __init__(self, deps: CallbackDeps):
         self.deps = deps
-        self.writer = GroupCommit(deps.engine)
+        engine = callback_engine(deps.engine, deps.store_timeout_s)
+        self.writer = GroupCommit(
+            engine, timeout_s=deps.store_timeout_s, own_engine=engine is not deps.engine
+        )
+
+    def close(self) -> None:
+        self.writer.close()
 
     async def __call__(self, scope: dict[str, Any], receive: Callable, send: Callable) -> None:
         deps = self.deps
@@ -182,7 +258,7 @@ class ReceiveEndpoint:
                     "now": deps.clock.now(),
                 }
             )
-        except SQLAlchemyError as exc:
+        except SQLAlchemyError as exc:  # StoreTimeout too: a held write lock, a hung database
             log.error("callback not stored, asking WeCom to retry: %s", exc.__class__.__name__)
             return await _answer(send, 503)
         if log.isEnabledFor(logging.INFO):  # no userid or content in the line: the kind and the outcome

@@ -7,6 +7,10 @@ update, sends the legacy schedule payload, and its media download neither times 
 The access token is cached in Redis (shared by every process) with a single-flight refresh: one
 process fetches, the others wait for the key. 40014/42001 drop the cached token and retry once.
 If Redis is unreachable the client keeps a process-local token and carries on.
+
+Redis is never called on the event loop: each call runs in a small thread pool of the client's own and is
+awaited at most REDIS_TIMEOUT_S. A call that fails or times out marks Redis down for REDIS_BACKOFF_S, and
+meanwhile the client does not ask it at all (a hung or paused Redis costs one short wait, not one per send).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -24,6 +30,9 @@ import httpx
 
 log = logging.getLogger("assistant.wecom")
 LOCAL_TOKEN_TTL = 300  # seconds a token read from Redis is reused without asking Redis again
+REDIS_TIMEOUT_S = 0.5  # the longest the client waits for one Redis call (it answers in < 1 ms when well)
+REDIS_BACKOFF_S = 30.0  # after a failed or timed-out call, Redis is left alone this long
+_NO_ANSWER = object()
 
 
 class ErrorClass(StrEnum):
@@ -131,9 +140,12 @@ class WeComClient:
         self._timeout = timeout
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
-        self._lock = asyncio.Lock()
+        self._flight: asyncio.Task[str] | None = None  # the token lookup in progress, shared by its callers
+        self._flight_refreshes = False
         self._local_token: tuple[str, float] | None = None
         self._key = f"wecom:token:{corp_id}:{agent_id}"
+        self._redis_pool: ThreadPoolExecutor | None = None
+        self._redis_down_until = 0.0
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -147,66 +159,88 @@ class WeComClient:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._redis_pool is not None:
+            self._redis_pool.shutdown(wait=False, cancel_futures=True)
+            self._redis_pool = None
+
+    # -- Redis, off the event loop -----------------------------------------------------------------
+    async def _redis_call(self, fn: Callable[[], Any]) -> Any:
+        """`fn()` (one Redis command) in the client's Redis thread, awaited at most REDIS_TIMEOUT_S.
+        _NO_ANSWER when Redis is absent, marked down, failing or too slow (then it is marked down)."""
+        if self.redis is None or time.monotonic() < self._redis_down_until:
+            return _NO_ANSWER
+        if self._redis_pool is None:
+            self._redis_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wecom-redis")
+        loop = asyncio.get_running_loop()
+        try:
+            return await asyncio.wait_for(loop.run_in_executor(self._redis_pool, fn), REDIS_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - Redis is an accelerator; degrade to the local cache
+            self._redis_down_until = time.monotonic() + REDIS_BACKOFF_S
+            log.warning("redis unavailable (%s); token kept in this process", exc.__class__.__name__)
+            return _NO_ANSWER
 
     # -- token -----------------------------------------------------------------------------------
-    def _redis_get(self) -> str | None:
-        if self.redis is None:
+    async def _redis_get(self) -> str | None:
+        v = await self._redis_call(lambda: self.redis.get(self._key))
+        if v is _NO_ANSWER or v is None:
             return None
-        try:
-            v = self.redis.get(self._key)
-            return v.decode() if isinstance(v, bytes) else v
-        except Exception:  # noqa: BLE001 - Redis is an accelerator; degrade to the local cache
-            return None
+        return v.decode() if isinstance(v, bytes) else str(v)
 
     async def token(self, *, refresh: bool = False) -> str:
+        """The access token: in-process first (a Redis round trip per send would cost a thread hop), then the
+        one shared in Redis, else a fetch. Single flight within the process: concurrent callers share one
+        lookup — its token or its error (a refused gettoken is met once, not once per lane). `refresh`: skip
+        the caches (after 40014/42001), joining only a flight that skipped them too."""
+        if not refresh and self._local_token and self._local_token[1] > time.time():
+            return self._local_token[0]
+        loop = asyncio.get_running_loop()
+        flight = self._flight
+        if (
+            flight is None
+            or flight.done()
+            or flight.get_loop() is not loop
+            or (refresh and not self._flight_refreshes)
+        ):
+            flight = self._flight = loop.create_task(self._token_flight(refresh))
+            flight.add_done_callback(_retrieve)
+            self._flight_refreshes = refresh
+        return await asyncio.shield(flight)
+
+    async def _token_flight(self, refresh: bool) -> str:
         if not refresh:
-            # In-process first: a Redis round trip per send cost ~1 ms of a blocked event loop. A token read
-            # from Redis is kept LOCAL_TOKEN_TTL seconds, so another process's refresh reaches us soon; a
-            # stale one is refreshed on 40014/42001 anyway.
-            if self._local_token and self._local_token[1] > time.time():
-                return self._local_token[0]
-            cached = self._redis_get()
+            cached = await self._redis_get()
             if cached:
                 self._local_token = (cached, time.time() + LOCAL_TOKEN_TTL)
                 return cached
-        async with self._lock:  # single flight within the process
-            if not refresh:
-                cached = self._redis_get()
+        lock_token = uuid.uuid4().hex
+        got_lock = await self._acquire_redis_lock(lock_token)
+        if not got_lock:  # another process is fetching: wait for its result briefly
+            for _ in range(50):
+                await asyncio.sleep(0.05)
+                cached = await self._redis_get()
                 if cached:
+                    self._local_token = (cached, time.time() + LOCAL_TOKEN_TTL)
                     return cached
-            lock_token = uuid.uuid4().hex
-            got_lock = self._acquire_redis_lock(lock_token)
-            if not got_lock:  # another process is fetching: wait for its result briefly
-                for _ in range(50):
-                    await asyncio.sleep(0.05)
-                    cached = self._redis_get()
-                    if cached:
-                        return cached
-            try:
-                return await self._fetch_token()
-            finally:
-                self._release_redis_lock(lock_token)
-
-    def _acquire_redis_lock(self, lock_token: str) -> bool:
-        if self.redis is None:
-            return True
         try:
-            return bool(self.redis.set(self._key + ":lock", lock_token, nx=True, px=10_000))
-        except Exception:  # noqa: BLE001
-            return True
+            return await self._fetch_token()
+        finally:
+            await self._release_redis_lock(lock_token)
 
-    def _release_redis_lock(self, lock_token: str) -> None:
-        if self.redis is None:
-            return
-        try:  # compare-and-delete
-            self.redis.eval(
+    async def _acquire_redis_lock(self, lock_token: str) -> bool:
+        got = await self._redis_call(
+            lambda: self.redis.set(self._key + ":lock", lock_token, nx=True, px=10_000)
+        )
+        return True if got is _NO_ANSWER else bool(got)
+
+    async def _release_redis_lock(self, lock_token: str) -> None:
+        await self._redis_call(  # compare-and-delete
+            lambda: self.redis.eval(
                 "if redis.call('get',KEYS[1])==ARGV[1] then return redis.call('del',KEYS[1]) end return 0",
                 1,
                 self._key + ":lock",
                 lock_token,
             )
-        except Exception:  # noqa: BLE001
-            pass
+        )
 
     async def _fetch_token(self) -> str:
         """A new token. An unreadable gettoken answer is no message's fault: transient for the callers."""
@@ -233,20 +267,12 @@ class WeComClient:
         except (TypeError, ValueError):
             raise unexpected("gettoken answered an expires_in that is not a number") from None
         self._local_token = (tok, time.time() + ttl - 300)
-        if self.redis is not None:
-            try:
-                self.redis.set(self._key, tok, ex=max(60, ttl - 300))
-            except Exception:  # noqa: BLE001
-                pass
+        await self._redis_call(lambda: self.redis.set(self._key, tok, ex=max(60, ttl - 300)))
         return tok
 
-    def _forget_token(self) -> None:
+    async def _forget_token(self) -> None:
         self._local_token = None
-        if self.redis is not None:
-            try:
-                self.redis.delete(self._key)
-            except Exception:  # noqa: BLE001
-                pass
+        await self._redis_call(lambda: self.redis.delete(self._key))
 
     # -- calls -----------------------------------------------------------------------------------
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -291,7 +317,7 @@ class WeComClient:
             data = self._json(resp)
             code = _errcode(data)
             if code in TOKEN_ERRORS and attempt == 1:
-                self._forget_token()
+                await self._forget_token()
                 continue
             if code != 0:
                 raise WeComError(code, str(data.get("errmsg", "")))
@@ -324,7 +350,7 @@ class WeComClient:
                         raise unexpected("media/get: a JSON answer that is not an object")
                     code = _errcode(data)
                     if code in TOKEN_ERRORS and attempt == 1:
-                        self._forget_token()
+                        await self._forget_token()
                         continue
                     raise WeComError(code, str(data.get("errmsg", "")))
                 chunks, size = [], 0
@@ -369,6 +395,12 @@ class WeComClient:
 
     async def menu_create(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "menu/create", params={"agentid": self.agent_id}, json_body=menu)
+
+
+def _retrieve(task: asyncio.Task[str]) -> None:
+    """A token flight's error is its callers'; if they all went away, it is not an unhandled-task warning."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _errcode(data: dict[str, Any], default: int | None = None) -> int:

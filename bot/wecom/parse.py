@@ -28,6 +28,7 @@ from bot.wecom.crypto import CallbackRejected
 from handlers.messages import (
     CardClick,
     EnterAgent,
+    ExternalContactAdded,
     FileIn,
     ImageIn,
     Inbound,
@@ -166,9 +167,20 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
                 selected=selected,
             )
             key = f"{task_id}:{key}"
+        elif (
+            name == "change_external_contact"
+            and _t(root, "ChangeType") == "add_external_contact"
+            and _t(root, "UserID")
+        ):
+            # sent by "sys": the member who added the contact is UserID (docs/wecom-protocol.md)
+            external = _t(root, "ExternalUserID")
+            event = ExternalContactAdded(
+                sender=_t(root, "UserID"), at=at, external_userid=external, state=_t(root, "State")
+            )
+            key = external
         else:
             event = Unsupported(sender=sender, at=at, msg_type=f"event:{name}")
-        return event, f"evt:{sender}:{at}:{name}:{key}"
+        return event, f"evt:{event.sender}:{at}:{name}:{key}"
     if msg_type == "text":
         event = TextIn(sender=sender, at=at, content=_t(root, "Content"), msg_id=msg_id)
     elif msg_type == "image":

@@ -14,7 +14,10 @@ falls back to a default. Every time of day is local time in `tz`.
      "payment_grace_hours": 24, "payment_notify_roles": ["supervisor", "finance_director"],
      "brief_at": "08:30", "brief_roles": ["supervisor"], "brief_tag_days": 7,
      "calendar_remind_before_secs": 3600, "calendar_event_minutes": 60,
-     "import_backlog": "digest", "backlog_digest_items": 3, "tz": "Asia/Shanghai"}
+     "import_backlog": "digest", "backlog_digest_items": 3,
+     "target_adjust_limit_pct": 5, "target_green_pace": 0.9, "target_red_pace": 0.6, "target_red_weeks": 2,
+     "target_check_weekday": 0, "target_check_at": "09:00", "target_escalate_after_hours": 48,
+     "target_report_roles": ["sales_director"], "tz": "Asia/Shanghai"}
 
 An import of history (`python main.py import`, the demo's sample data) brings items that are already due:
 customers stale at import time, contracts already overdue. `import_backlog` says what happens to them:
@@ -87,6 +90,16 @@ class SopPolicy:
     # an import of history: what is already due goes into one catch-up digest per person, or alerts one by one
     import_backlog: str = "digest"
     backlog_digest_items: int = 3
+    # targets (目标, docs/targets.md): how far a supervisor or regional manager may move a store's target, and
+    # the health lights on pace (attainment ÷ elapsed share of the period), checked weekly
+    target_adjust_limit_pct: float = 5.0
+    target_green_pace: float = 0.9  # at or above: green
+    target_red_pace: float = 0.6  # below: yellow, and red after `target_red_weeks` consecutive weekly checks
+    target_red_weeks: int = 2
+    target_check_weekday: int = 0  # Monday (0) … Sunday (6)
+    target_check_at: time = time(9, 0)
+    target_escalate_after: timedelta = timedelta(hours=48)  # red and still no action: the supervisor
+    target_report_roles: tuple[str, ...] = ("sales_director",)  # the monthly penetration report
 
     @property
     def zone(self) -> ZoneInfo:
@@ -140,6 +153,17 @@ class SopPolicy:
             raise ValueError(f"import_backlog must be one of {IMPORT_BACKLOG_CHOICES}")
         if not 1 <= self.backlog_digest_items <= 5:
             raise ValueError("backlog_digest_items must be 1..5")
+        if not 0 < self.target_adjust_limit_pct <= 50:
+            raise ValueError("target_adjust_limit_pct must be in (0, 50]")
+        if not 0 < self.target_red_pace <= self.target_green_pace:
+            raise ValueError("target_red_pace must be positive and not above target_green_pace")
+        if not 1 <= self.target_red_weeks <= 12 or not 0 <= self.target_check_weekday <= 6:
+            raise ValueError("target_red_weeks must be 1..12 and target_check_weekday 0..6")
+        if self.target_escalate_after <= timedelta(0):
+            raise ValueError("target_escalate_after must be positive")
+        for role in self.target_report_roles:
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r}")
         if not 1 <= self.brief_tag_days <= 366 or not 5 <= self.calendar_event_minutes <= 24 * 60:
             raise ValueError("brief_tag_days or calendar_event_minutes out of range")
 
@@ -197,4 +221,12 @@ _READERS: dict[str, tuple[str, Any]] = {
     "calendar_event_minutes": ("calendar_event_minutes", int),
     "import_backlog": ("import_backlog", str),
     "backlog_digest_items": ("backlog_digest_items", int),
+    "target_adjust_limit_pct": ("target_adjust_limit_pct", float),
+    "target_green_pace": ("target_green_pace", float),
+    "target_red_pace": ("target_red_pace", float),
+    "target_red_weeks": ("target_red_weeks", int),
+    "target_check_weekday": ("target_check_weekday", int),
+    "target_check_at": ("target_check_at", _clock_time),
+    "target_escalate_after_hours": ("target_escalate_after", _hours),
+    "target_report_roles": ("target_report_roles", _roles),
 }

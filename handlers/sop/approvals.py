@@ -927,7 +927,7 @@ def fire_approval_sla(ctx: Ctx, timer: TimerRow) -> FireResult:
     s.refresh(step)
     same_step = _steps(ctx, step.approval_id, step.step_no)
     tree = people.tree_above(s, step.approver_userid)
-    manager = tree.manager_of(step.approver_userid)
+    manager = tree.active_manager_of(step.approver_userid)  # a deactivated manager is passed over
     facts = ApprovalStepFacts(
         step_status=step.status,
         approval_status=approval.status,

@@ -143,8 +143,8 @@ def fire_catch_up(ctx: Ctx, timer: TimerRow) -> FireResult:
         item = _Stale(customer=name, owner=owner, last=last)
         stale_items += 1
         digests[owner].own.append(item)
-        for role in ladder_roles:
-            above = tree.approver_for(owner, role)
+        # each manager once, even when a deactivated rung makes two roles land on the same person
+        for above in dict.fromkeys(tree.approver_for(owner, role) for role in ladder_roles):
             if above and above != owner:
                 digests[above].team.append(item)
 
@@ -167,9 +167,11 @@ def fire_catch_up(ctx: Ctx, timer: TimerRow) -> FireResult:
             digests[who].overdue.append(item)
 
     names = people.names(s, {i.owner for d in digests.values() for i in d.team})
-    for userid in sorted(digests):
+    # a deactivated owner gets no digest of their own: their items are in their active managers' team lists
+    to = sorted(u for u in digests if tree.is_active(u))
+    for userid in to:
         ctx.send(userid, Text(content=_text(ctx.now, digests[userid], names, policy)))
-    return "done", f"catch-up digest to {len(digests)} ({stale_items} stale, {overdue_items} overdue)"
+    return "done", f"catch-up digest to {len(to)} ({stale_items} stale, {overdue_items} overdue)"
 
 
 def _text(now: datetime, d: _Digest, names: dict[str, str], policy: SopPolicy) -> str:

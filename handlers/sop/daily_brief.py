@@ -3,7 +3,8 @@
 
 - 今日待办拜访数: open follow-ups of the scope due today;
 - 超72小时未更新客户 (the policy's hours): active customers of the scope with no touch for `stale_after` (never touched too);
-- 高频需求标签TOP3: the commonest tags on the scope's visits of the last `brief_tag_days` days.
+- 高频需求标签TOP3: the commonest tags on the scope's visits of the last `brief_tag_days` days;
+- when the scope holds open leads: 线索A+/A/B/C (the grade mix) and 超时线索SOP步骤 (docs/leads.md § Lead board).
 
 The brief is one recurring timer `daily_brief:<local date>`; firing it writes one message per
 recipient (each spread a few minutes off :30) and books the next day's brief in the same transaction.
@@ -15,7 +16,7 @@ from datetime import time, timedelta
 
 from sqlalchemy import func, select
 
-from core.org import visible_people
+from core.org import scope_of, visible_people
 from core.sop import times as sop_times
 from handlers.context import Ctx
 from handlers.links.dashboard import dashboard_url
@@ -23,6 +24,7 @@ from handlers.messages import Card
 from handlers.sop import texts as T
 from handlers.sop.policy import SOP_ACTOR, FireResult, policy_of
 from storage import outbox, people, timers, touches
+from storage.leads import queries as lead_queries
 from storage.models import CustomerRow, PromiseRow, TimerRow, VisitRow, VisitTagRow
 
 KIND = "daily_brief"
@@ -49,7 +51,8 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
     policy = policy_of(ctx)
     s = ctx.session
     tree = people.whole_tree(s)
-    recipients = sorted({u for role in policy.brief_roles for u in tree.with_role(role)})
+    # a deactivated person gets no brief (their people stay in their manager's figures)
+    recipients = sorted({u for role in policy.brief_roles for u in tree.with_role(role, active_only=True)})
     today = sop_times.local_day(ctx.now, policy)
     day_start = sop_times.at_local(today, time(0, 0), policy)
     day_end = day_start + timedelta(days=1)
@@ -85,17 +88,19 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
         ).all()
         tags = "、".join(f"{tag}({n})" for tag, n in top) or T.BRIEF_NO_TAGS
         oldest_text = T.BRIEF_OLDEST.format(names="、".join(name for _, name, _ in oldest)) if oldest else ""
+        fields = [
+            (T.BRIEF_VISITS, T.BRIEF_COUNT.format(n=visits_due)),
+            (
+                T.BRIEF_STALE.format(hours=T.hours(policy.stale_after)),
+                T.BRIEF_CUSTOMERS.format(n=stale_count),
+            ),
+            (T.BRIEF_TAGS, tags),
+        ]
+        fields += _lead_fields(ctx, tree, userid)
         card = Card(
             title=T.BRIEF_TITLE.format(day=T.day(today)),
             description=T.BRIEF_DESC.format(people=len(scope), oldest=oldest_text),
-            fields=[
-                (T.BRIEF_VISITS, T.BRIEF_COUNT.format(n=visits_due)),
-                (
-                    T.BRIEF_STALE.format(hours=T.hours(policy.stale_after)),
-                    T.BRIEF_CUSTOMERS.format(n=stale_count),
-                ),
-                (T.BRIEF_TAGS, tags),
-            ],
+            fields=fields,
             url=dashboard_url(userid, ctx.now, ctx.deps) or "",
         )
         key = f"brief:{today.isoformat()}:{userid}"
@@ -109,3 +114,17 @@ def fire_daily_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
         )
     schedule_next_brief(ctx, after=ctx.now)
     return "done", f"brief to {len(recipients)}"
+
+
+def _lead_fields(ctx: Ctx, tree, userid: str) -> list[tuple[str, str]]:  # noqa: ANN001 - an OrgTree
+    """The lead board's two figures (storage/leads/queries.py, the recipient's scope inside the query): the
+    A+/A/B/C mix of open leads and the overdue SOP steps — only when the team holds open leads."""
+    lead_scope = scope_of(tree, userid)
+    mix = lead_queries.grade_mix(ctx.session, lead_scope)
+    if not sum(mix.values()):
+        return []
+    overdue, _ = lead_queries.overdue_steps(ctx.session, lead_scope, now=ctx.now, limit=0)
+    return [
+        (T.BRIEF_LEADS, T.BRIEF_LEAD_MIX.format(ap=mix["A+"], a=mix["A"], b=mix["B"], c=mix["C"])),
+        (T.BRIEF_LEAD_OVERDUE, T.BRIEF_COUNT.format(n=overdue)),
+    ]

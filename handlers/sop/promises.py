@@ -133,8 +133,9 @@ def promise_closed(ctx: Ctx, promise: PromiseRow) -> None:
 
 
 def _supervisor(ctx: Ctx, rep: str) -> str | None:
+    """The rep's supervisor, or the nearest active manager above; deactivated people are passed over."""
     tree = people.tree_above(ctx.session, rep)
-    return tree.find_up(rep, "supervisor") or tree.manager_of(rep)
+    return tree.find_up(rep, "supervisor") or tree.active_manager_of(rep)
 
 
 def fire_promise(ctx: Ctx, timer: TimerRow) -> FireResult:
@@ -169,7 +170,10 @@ def fire_promise(ctx: Ctx, timer: TimerRow) -> FireResult:
     name = customer.name if customer else promise.customer_id
     if isinstance(decision, Remind):
         for to in decision.to:
-            ctx.send(to, _rep_card(promise, step, name, policy))
+            if people.is_active(s, to):
+                ctx.send(to, _rep_card(promise, step, name, policy))
+            elif (above := _supervisor(ctx, to)) is not None:  # the rep left: their manager is told
+                ctx.send(above, _escalation_card(ctx, promise, name, policy))
     elif isinstance(decision, Escalate):
         for to in decision.to:
             ctx.send(to, _escalation_card(ctx, promise, name, policy))

@@ -127,7 +127,7 @@ def route_changes(ctx: Ctx, changes: list[scorecard_repo.TierChange]) -> None:
             )
             red[target or c.owner_userid].append(c)
         elif c.new_tier == "blue":
-            target = tree.find_up(c.owner_userid, "supervisor") or tree.manager_of(c.owner_userid)
+            target = tree.find_up(c.owner_userid, "supervisor") or tree.active_manager_of(c.owner_userid)
             blue[target or c.owner_userid].append(c)
     contacts = people.contacts(ctx.session, set(red)) if ctx.deps.alert_channels and red else {}
     for recipient, items in sorted(red.items()):

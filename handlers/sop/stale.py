@@ -164,8 +164,13 @@ def fire_stale(ctx: Ctx, timer: TimerRow) -> FireResult:
     if isinstance(decision, Cancel):
         return "cancelled", decision.reason
     if isinstance(decision, Remind | Escalate):
-        for to in decision.to:
-            ctx.send(to, _card(ctx, timer, customer, last, step))
+        tree = people.tree_above(s, customer.owner_userid)
+        for to in dict.fromkeys(decision.to):
+            if tree.is_active(to):
+                ctx.send(to, _card(ctx, timer, customer, last, step))
+            elif (above := tree.active_manager_of(to)) is not None and above not in decision.to:
+                # the owner (or a rung) was deactivated: the next active person up is told, as an escalation
+                ctx.send(above, _card(ctx, timer, customer, last, max(step, 1)))
     for nxt in decision.then:
         n = int(nxt.step)
         timers.schedule(

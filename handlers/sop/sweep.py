@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from handlers.context import Ctx, HandlerDeps, Publish
 from handlers.sop.policy import POLICY_CACHE, SOP_ACTOR, FireResult, load_policy
-from storage import audit, outbox, timers
+from storage import audit, outbox, people, timers
 from storage.db import writer_session
 from storage.models import TimerRow
 
@@ -41,6 +41,7 @@ log = logging.getLogger("assistant.sop")
 
 Firer = Callable[[Ctx, TimerRow], FireResult]
 
+DEACTIVATED = "deactivated"  # Firing.cache: the userids deactivated, read once per sweep
 FIRE_CHUNK = 100  # timers fired per transaction: one commit per timer capped the drain at ~600/s on SQLite
 
 
@@ -74,24 +75,28 @@ def sweep_due_timers(
     env = firing
     policy_read = False
     fired = 0
-    with _writer_connection(
-        session_factory
-    ) as conn:  # one connection for the sweep, FIRE_CHUNK timers a commit
-        for _ in range(max_rounds):
-            with session_factory() as s:  # most ticks find nothing: do not take the write lock for that
-                if not timers.any_due(s, now=clock.now()):
+    try:
+        with _writer_connection(
+            session_factory
+        ) as conn:  # one connection for the sweep, FIRE_CHUNK timers a commit
+            for _ in range(max_rounds):
+                with session_factory() as s:  # most ticks find nothing: do not take the write lock for that
+                    if not timers.any_due(s, now=clock.now()):
+                        break
+                    if not policy_read:
+                        env.cache[POLICY_CACHE] = load_policy(s)
+                        env.cache[DEACTIVATED] = people.all_deactivated(s)
+                        policy_read = True
+                with _unit(session_factory, conn) as s:
+                    ids = timers.claim_due(s, now=clock.now(), owner=owner, limit=batch, lease=lease)
+                if not ids:
                     break
-                if not policy_read:
-                    env.cache[POLICY_CACHE] = load_policy(s)
-                    policy_read = True
-            with _unit(session_factory, conn) as s:
-                ids = timers.claim_due(s, now=clock.now(), owner=owner, limit=batch, lease=lease)
-            if not ids:
-                break
-            for start in range(0, len(ids), chunk):
-                fired += _fire_chunk(
-                    session_factory, conn, clock, owner=owner, ids=ids[start : start + chunk], env=env
-                )
+                for start in range(0, len(ids), chunk):
+                    fired += _fire_chunk(
+                        session_factory, conn, clock, owner=owner, ids=ids[start : start + chunk], env=env
+                    )
+    finally:
+        env.cache.pop(DEACTIVATED, None)  # only this sweep may trust it
     return fired
 
 
@@ -175,11 +180,18 @@ def _fire(
     )
     firer = env.kinds.get(timer.kind)
     status, outcome = firer(ctx, timer) if firer else ("dead", f"no rule for kind {timer.kind}")
+    outgoing = ctx.outgoing
+    recipients = {recipient for recipient, _ in outgoing}
+    known = env.cache.get(DEACTIVATED)  # read once per sweep; a single fire_one reads it for itself
+    gone = (recipients & known) if known is not None else people.deactivated(s, recipients)
+    if gone:  # the firers pass deactivated people over; this is the fence for any that did not
+        outgoing = [(recipient, reply) for recipient, reply in outgoing if recipient not in gone]
+        outcome = f"{outcome}; not sent to deactivated {','.join(sorted(gone))}"
     rows = [
         outbox.row_values(
             recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}", now=now
         )
-        for n, (recipient, reply) in enumerate(ctx.outgoing)
+        for n, (recipient, reply) in enumerate(outgoing)
     ]
     if messages is None:
         outbox.enqueue_many(s, rows)

@@ -194,6 +194,9 @@ BRIEF_TAGS = "高频需求标签TOP3"
 BRIEF_NO_TAGS = "暂无"
 BRIEF_COUNT = "{n}个"
 BRIEF_CUSTOMERS = "{n}家"
+BRIEF_LEADS = "线索A+/A/B/C"
+BRIEF_LEAD_MIX = "{ap}/{a}/{b}/{c}"
+BRIEF_LEAD_OVERDUE = "超时线索SOP步骤"
 
 
 def role_name(role: str | None) -> str:

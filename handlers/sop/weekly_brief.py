@@ -88,7 +88,7 @@ def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
 
 def recipients(ctx: Ctx) -> list[str]:
     tree = people.whole_tree(ctx.session)
-    return sorted({u for role in ROLES for u in tree.with_role(role)})
+    return sorted({u for role in ROLES for u in tree.with_role(role, active_only=True)})
 
 
 def fire_weekly_brief(ctx: Ctx, timer: TimerRow) -> FireResult:
@@ -140,6 +140,8 @@ def _safe(userid: str) -> str:
 
 def fire_weekly_brief_to(ctx: Ctx, timer: TimerRow) -> FireResult:
     userid, week = timer.payload["userid"], timer.payload["week"]
+    if not people.is_active(ctx.session, userid):  # deactivated since the fan-out
+        return "cancelled", f"{userid} deactivated"
     everyone = metrics.load_people(ctx.session)
     viewer = metrics.viewer_for(everyone, userid)
     if viewer is None:

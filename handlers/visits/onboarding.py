@@ -15,6 +15,7 @@ from sqlalchemy import select
 from core.clock import local
 from core.geo import distance_m
 from core.licence import explain_uscc, is_valid_uscc
+from core.org import UnknownAsker, scope_of
 from handlers import texts
 from handlers.context import Ctx
 from handlers.dialog import DialogState
@@ -31,7 +32,7 @@ from handlers.messages import (
 )
 from handlers.messages import Text as TextReply
 from handlers.visits import flow as visit_flow
-from storage import audit
+from storage import audit, people
 from storage.models import CustomerRow, UserRow
 
 DUPLICATE_RADIUS_M = 100
@@ -74,10 +75,8 @@ def on_card(ctx: Ctx, event: Inbound) -> bool | None:
         location = ctx.state_data.get("location")
         ctx.set_state(DialogState.IDLE)
         customer = ctx.session.get(CustomerRow, parts[1])
-        if customer is None:
-            return None
-        if customer.owner_userid != ctx.userid:
-            ctx.reply(TextReply(content=texts.ONBOARD_NOT_YOURS.format(owner=customer.owner_userid)))
+        if customer is None or customer.owner_userid != ctx.userid:  # the same words: no owner, no existence
+            ctx.reply(TextReply(content=texts.ONBOARD_NOT_YOURS))
             return None
         dist = (
             distance_m(location["lat"], location["lng"], customer.lat, customer.lng)
@@ -166,16 +165,33 @@ def _ask_next(ctx: Ctx) -> None:
         _create(ctx, draft, data.get("location"))
 
 
+def _sees(ctx: Ctx, owner: str | None) -> bool:
+    """May the person onboarding see customers of `owner` (core/org.py scope)? Else a duplicate is named
+    without its name or owner."""
+    if owner is None:
+        return False
+    try:
+        return scope_of(people.whole_tree(ctx.session), ctx.userid).sees_owner(owner)
+    except UnknownAsker:
+        return False
+
+
 def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearby: bool) -> bool:
     existing = None
     why = ""
+    visible = False
     if draft.get("licence"):
         existing = ctx.session.scalars(
             select(CustomerRow).where(CustomerRow.license_no == draft["licence"])
         ).first()
         if existing is not None:
-            why = texts.ONBOARD_DUPLICATE_LICENCE.format(
-                licence=draft["licence"], name=existing.name, owner=existing.owner_userid
+            visible = _sees(ctx, existing.owner_userid)
+            why = (
+                texts.ONBOARD_DUPLICATE_LICENCE.format(
+                    licence=draft["licence"], name=existing.name, owner=existing.owner_userid
+                )
+                if visible
+                else texts.ONBOARD_DUPLICATE_LICENCE_OTHER.format(licence=draft["licence"])
             )
     if existing is None and location and "licence" not in draft and not skip_nearby:
         lat, lng = location["lat"], location["lng"]
@@ -189,7 +205,12 @@ def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearb
             dist = distance_m(lat, lng, c.lat, c.lng)
             if dist <= DUPLICATE_RADIUS_M and fuzz.ratio(c.name, draft["name"]) >= NAME_SIMILARITY:
                 existing = c
-                why = texts.ONBOARD_DUPLICATE_NEARBY.format(distance=int(dist), name=c.name)
+                visible = _sees(ctx, c.owner_userid)
+                why = (
+                    texts.ONBOARD_DUPLICATE_NEARBY.format(distance=int(dist), name=c.name)
+                    if visible
+                    else texts.ONBOARD_DUPLICATE_NEARBY_OTHER.format(distance=int(dist))
+                )
                 break
     if existing is None:
         return False
@@ -203,10 +224,16 @@ def _offer_duplicate(ctx: Ctx, draft: dict, location: dict | None, *, skip_nearb
         Card(
             title=why,
             description="是同一个客户吗？",
-            buttons=[
-                Button(
-                    text=texts.ONBOARD_USE_EXISTING,
-                    key=card_key(CardAction.CUSTOMER, "use", existing.customer_id),
+            buttons=[  # a customer the person may not see is not offered (nor its id put on the card)
+                *(
+                    [
+                        Button(
+                            text=texts.ONBOARD_USE_EXISTING,
+                            key=card_key(CardAction.CUSTOMER, "use", existing.customer_id),
+                        )
+                    ]
+                    if visible
+                    else []
                 ),
                 second,
             ],

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from core.clock import as_utc
+from core.leads.score import LeadFacts, score
 from core.visits import grade_location
 from storage.audit import jsonable
 from storage.db import writer_session
@@ -34,6 +35,7 @@ from storage.importer.tables import (
     column_lookup,
     header_key,
 )
+from storage.leads import store as lead_store
 from storage.models import AuditRow, UserRow, UTCDateTime, VisitTagRow
 
 BATCH_ROWS = 5000
@@ -208,6 +210,7 @@ class _Run:
         self._seen: dict[str, dict[str, int]] = {}  # table → id → source no << 32 | row
         self._labels: list[str] = []  # source no → label
         self._managers: list[tuple[Source, int, str, str, str]] = []  # (src, row, header, userid, manager)
+        self._lead_policy: Any = None  # the score card, read at the first lead
 
     # -- issues and references --
 
@@ -322,6 +325,8 @@ class _Run:
                 bad = True
                 rec[key] = None
 
+        if table.compose is not None:
+            table.compose(rec)
         pk = rec[table.pk]
         if pk is not None:
             seen = self._seen.setdefault(table.name, {})
@@ -412,12 +417,16 @@ class _Run:
         tag_rows: list[dict[str, str]] = []
         retagged: list[str] = []
 
+        transient = [c.key for c in table.columns if not c.stored and c.key != "tags"]
+        stamp = {"set_by": self.actor, "set_at": self.now} if table.stamped else {}
         for rec in batch:
             pk = rec[table.pk]
             tags = rec.pop("tags", None) if is_visit else None
+            for k in transient:
+                rec.pop(k, None)
             old = old_rows.get(pk)
             if old is None:
-                row = {**blank, **rec}
+                row = {**blank, **rec, **stamp}
                 self._derive(table.name, row)
                 if table.name == "customers" and row.get("created_on") is None:
                     row["created_at"] = self.now  # no 建档日期: it came into the assistant with this import
@@ -432,7 +441,7 @@ class _Run:
                 counts.created += 1
                 continue
             changes = {k: v for k, v in rec.items() if old[k] != v}
-            if "lat" in changes or "lng" in changes:
+            if "lat" in changes or "lng" in changes or (table.name == "leads" and changes):
                 derived = {**old, **rec}
                 self._derive(table.name, derived)
                 changes.update({k: derived[k] for k in _DERIVED.get(table.name, ()) if derived[k] != old[k]})
@@ -440,6 +449,8 @@ class _Run:
             if not changes and not tags_changed:
                 counts.unchanged += 1
                 continue
+            if changes:
+                changes.update(stamp)
             before = {k: jsonable(v) for k, v in old.items()}
             if is_visit:
                 before["tags"] = sorted(old_tags.get(pk, []))
@@ -471,6 +482,46 @@ class _Run:
         elif table == "visits":
             row["location_source"] = "import" if has_location else None
             row["location_grade"] = grade_location(source=row["location_source"], distance_m=None)
+        elif table == "leads":
+            self._derive_lead(row)
+
+    def _derive_lead(self, row: dict[str, Any]) -> None:
+        """A lead's score, grade and explanation (the organisation's score card), its pool (no owner: the
+        public pool) and, for a new row, its clocks: the dormancy clock starts at the latest effective
+        interaction, else the first contact, else now (docs/import-format.md § leads)."""
+        if self._lead_policy is None:
+            self._lead_policy = lead_store.load_policy(self.session)
+        old_detail = row.get("score_detail")
+        card = score(
+            LeadFacts(
+                source=row.get("source"),
+                credit_grade=row.get("credit_grade"),
+                inquiries=int(row.get("inquiries") or 0),
+                contact_role=row.get("contact_role"),
+                industry=row.get("industry"),
+                downloads=int(row.get("downloads") or 0),
+            ),
+            self._lead_policy,
+        )
+        row["score"], row["grade"] = float(card.score), card.grade
+        row["score_detail"] = [p.to_dict() for p in card.parts]
+        owner = row.get("owner_userid")
+        if row.get("created_at") is None:  # a new row
+            row["created_at"] = row["stage_since"] = row["scored_at"] = self.now
+            row["quiet_since"] = row.get("last_effective_at") or row.get("first_contact_at") or self.now
+            row["sop_gen"] = 0
+            row["pool"], row["pool_since"] = (None, None) if owner else ("public", self.now)
+        else:
+            if row["score_detail"] != old_detail:
+                row["scored_at"] = self.now
+            pool = row.get("pool")
+            if owner is None and pool != "public":
+                row["pool"], row["pool_since"] = "public", self.now
+            elif owner is not None and pool == "public":
+                row["pool"], row["pool_since"], row["quiet_since"] = None, None, self.now
+            last = row.get("last_effective_at")
+            if last is not None and last > row["quiet_since"]:
+                row["quiet_since"] = last
 
     def _audit(
         self, entity: str, entity_id: str, before: dict[str, Any] | None, after: dict[str, Any], reason: str
@@ -487,8 +538,15 @@ class _Run:
         }
 
 
-_DERIVED = {"customers": ("coord_system",), "visits": ("location_source", "location_grade")}
-_ON_CREATE_ONLY = {"customers": ("created_at",)}  # set when the row is created, never recomputed
+_DERIVED = {
+    "customers": ("coord_system",),
+    "visits": ("location_source", "location_grade"),
+    "leads": ("score", "grade", "score_detail", "scored_at", "pool", "pool_since", "quiet_since"),
+}
+_ON_CREATE_ONLY = {  # set when the row is created, never recomputed
+    "customers": ("created_at",),
+    "leads": ("created_at", "stage_since", "sop_gen"),
+}
 
 
 def _among(session: Session, column: Any, values: list[str]) -> Any:

@@ -337,6 +337,67 @@ class _Generator:
             ("ticket_id", "customer_id", "opened_at", "responded_at", "sla_hours"),
             self.tickets(customers),
         )
+        # leads last, so the earlier files stay as they were for a seed
+        _write(
+            folder / "products.csv",
+            ("product_id", "name", "category", "industries", "pain_keywords", "pitch", "competitors"),
+            PRODUCTS,
+        )
+        _write(
+            folder / "leads.csv",
+            (
+                "lead_id",
+                "company",
+                "contact_name",
+                "contact_role",
+                "phone",
+                "industry",
+                "region",
+                "source",
+                "credit_grade",
+                "inquiries",
+                "downloads",
+                "pain_words",
+                "first_contact_at",
+                "owner_userid",
+                "stage",
+                "lost_reason",
+                "last_effective_at",
+            ),
+            self.leads(reps),
+        )
+
+    # -- leads --
+
+    def leads(self, reps: list[dict[str, str]]) -> Iterable[tuple]:
+        rng = self.rng
+        for n in range(1, max(20, self.n_customers // 10) + 1):
+            industry = rng.choice(LEAD_INDUSTRIES)
+            first = self.now_local - timedelta(days=rng.randint(0, 30), minutes=rng.randint(0, 600))
+            owner = rng.choice(reps)["userid"] if rng.random() < 0.85 else ""
+            stage = rng.choices(("new", "contacted", "proposal", "lost"), (5, 3, 1, 1))[0]
+            last = ""
+            if stage != "new" and rng.random() < 0.8:
+                last = (first + timedelta(hours=rng.randint(1, 200))).isoformat(sep=" ", timespec="minutes")
+            yield (
+                f"L{n:05d}",
+                f"{rng.choice(LEAD_PLACES)}{rng.choice(LEAD_NAMES)}{industry}{rng.choice(LEAD_SUFFIXES)}",
+                self.person(),
+                rng.choice(LEAD_ROLES),
+                f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}",
+                industry,
+                rng.choice(("华东", "华南", "华北")),
+                rng.choice(LEAD_SOURCES),
+                rng.choice(("A", "B", "B", "C", "")),
+                rng.choices((0, 1, 2, 3, 5), (4, 3, 2, 1, 1))[0],
+                rng.choices((0, 1, 2), (5, 3, 1))[0],
+                ";".join(rng.sample(LEAD_PAINS, rng.randint(0, 2))),
+                first.isoformat(sep=" ", timespec="minutes"),
+                owner if stage != "lost" or owner else rng.choice(reps)["userid"],
+                stage,
+                rng.choice(LOSS_REASONS) if stage == "lost" else "",
+                last,
+            )
 
     # -- people --
 
@@ -635,6 +696,66 @@ def _t(at: datetime) -> str:
 
 def _f6(x: float) -> str:
     return f"{x:.6f}"
+
+
+PRODUCTS = (
+    (
+        "P01",
+        "智能变频空压机",
+        "空压机",
+        "机械;汽车;电子",
+        "能耗;停机",
+        "一级能效，比工频机省电30%",
+        "比进口品牌便宜20%，交期2周",
+    ),
+    (
+        "P02",
+        "设备预测性维护平台",
+        "软件",
+        "机械;汽车;冶金",
+        "停机;故障;维修",
+        "提前72小时预警故障",
+        "按台订阅，无需更换设备",
+    ),
+    (
+        "P03",
+        "余热回收系统",
+        "节能",
+        "化工;冶金;机械",
+        "能耗;排放",
+        "回收60%余热，两年回本",
+        "同类方案回本期3年以上",
+    ),
+    (
+        "P04",
+        "能源管理平台",
+        "软件",
+        "化工;食品;医药",
+        "能耗;超标;排放",
+        "分项计量，超标自动告警",
+        "支持政府能耗在线监测对接",
+    ),
+    ("P05", "食品级润滑油", "耗材", "食品;医药", "磨损;安全;停机", "NSF H1认证", "换油周期比竞品长50%"),
+    (
+        "P06",
+        "视觉质检系统",
+        "设备",
+        "电子;汽车;纺织",
+        "质量;良率;人工",
+        "漏检率低于0.1%",
+        "部署一周，按产线收费",
+    ),
+    ("P07", "AGV物流小车", "设备", "电子;汽车;食品", "人工;效率;成本", "替代2班搬运工", "导航无需改造地面"),
+    ("P08", "低噪音风机", "设备", "建材;纺织;食品", "噪音;能耗", "噪音低于70分贝", "比同功率竞品低8分贝"),
+)
+LEAD_INDUSTRIES = ("机械", "汽车", "化工", "电子", "食品", "医药", "纺织", "建材", "冶金")
+LEAD_PLACES = ("杭州", "宁波", "苏州", "无锡", "佛山", "东莞", "天津", "青岛", "合肥", "常州")
+LEAD_NAMES = ("华力", "恒通", "瑞丰", "中科", "金达", "宏远", "新创", "永盛", "博雅", "鼎信", "天成", "联合")
+LEAD_SUFFIXES = ("有限公司", "股份有限公司", "集团", "厂")
+LEAD_ROLES = ("总经理", "厂长", "采购总监", "设备部经理", "采购", "工程师", "生产主管", "老板", "")
+LEAD_SOURCES = ("展会", "官网", "转介绍", "广告", "陌拜", "400电话", "老客户介绍", "")
+LEAD_PAINS = ("产线停机", "能耗超标", "人工成本高", "良率低", "设备故障多", "交期紧", "排放超标", "噪音大")
+LOSS_REASONS = ("价格太高", "选了竞品", "预算取消", "价格太高", "需求不明确", "选了竞品")
 
 
 def _write(path: Path, header: tuple[str, ...], rows: Iterable[tuple]) -> None:

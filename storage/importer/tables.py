@@ -14,6 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from core.clock import as_utc, parse_time
+from core.targets.periods import BadPeriod, parse_period
+from storage.leads.models import LeadRow, ProductRow
 from storage.models import (
     Base,
     ContractRow,
@@ -26,6 +28,7 @@ from storage.models import (
     UserRow,
     VisitRow,
 )
+from storage.targets.models import TargetRow
 
 
 class CellError(ValueError):
@@ -245,6 +248,21 @@ def decision_roles(value: Any) -> list[dict[str, str]]:
 _ROLE_NAME = re.compile(r"\s*([^:：]*[^:：\s])\s*[:：]\s*(\S.*?)\s*")
 
 
+def period(value: Any) -> str:
+    try:
+        return parse_period(as_text(value)).key
+    except BadPeriod as e:
+        raise CellError(str(e)) from None
+
+
+def fen(value: Any) -> int:
+    """An amount in yuan (like `money`), stored as whole fen."""
+    d = money(value)
+    if d < 0:
+        raise CellError(f"金额不能为负数，实际为{shown(value)}")
+    return int(d * 100)
+
+
 # --- enums ------------------------------------------------------------------------------------
 
 ROLES = {
@@ -289,6 +307,35 @@ INTERACTION_CHANNELS = {
 }
 
 
+TARGET_LEVELS = {
+    "org": "org",
+    "集团": "org",
+    "总部": "org",
+    "region": "region",
+    "大区": "region",
+    "city": "city",
+    "城市": "city",
+    "store": "store",
+    "门店": "store",
+    "客户": "store",
+    "rep": "rep",
+    "个人": "rep",
+    "业务员": "rep",
+}
+LEAD_STAGES = {
+    "new": "new",
+    "新线索": "new",
+    "contacted": "contacted",
+    "已联系": "contacted",
+    "proposal": "proposal",
+    "已出方案": "proposal",
+    "lost": "lost",
+    "已输单": "lost",
+    "输单": "lost",
+}
+CREDIT_GRADES = {"A": "A", "B": "B", "C": "C", "D": "D"}
+
+
 # --- tables -----------------------------------------------------------------------------------
 
 
@@ -317,6 +364,9 @@ class Table:
     columns: tuple[Column, ...]
     check: RowCheck | None = None
     on_create: dict[str, Any] = field(default_factory=dict)  # stored on insert, never compared
+    # fills the id and the derived columns from the cells read (a table whose id is not a column of the file)
+    compose: Callable[[dict[str, Any]], None] | None = None
+    stamped: bool = False  # set_by / set_at: the importer and the import time, on insert and on change
 
     @property
     def pk(self) -> str:
@@ -357,10 +407,55 @@ def _check_contract(rec: dict[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
+def _check_lead(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    if rec.get("lost_reason") and rec.get("stage") not in (None, "lost"):
+        return [("lost_reason", "只有阶段为“已输单”的线索才有输单原因")]
+    return []
+
+
 def _check_ticket(rec: dict[str, Any]) -> list[tuple[str, str]]:
     if rec.get("opened_at") and rec.get("responded_at") and rec["responded_at"] < rec["opened_at"]:
         return [("responded_at", "响应时间早于创建时间")]
     return []
+
+
+_TARGET_NEEDS = {
+    "region": ("region",),
+    "city": ("region", "city"),
+    "store": ("customer_id",),
+    "rep": ("userid",),
+}
+
+
+def _check_target(rec: dict[str, Any]) -> list[tuple[str, str]]:
+    level = rec.get("level")
+    out = [(k, f"层级为{level}时必填") for k in _TARGET_NEEDS.get(level or "", ()) if not rec.get(k)]
+    if rec.get("development_fen") and level != "rep":
+        out.append(("development_fen", "开发目标只适用于个人（业务员）层级"))
+    return out
+
+
+def _compose_target(rec: dict[str, Any]) -> None:
+    """targets.target_id "<period>|<level>|<key>" and the node's key, parent and name (docs/targets.md)."""
+    level, region, city = rec.get("level"), rec.get("region"), rec.get("city")
+    key = {
+        "org": "org",
+        "region": region,
+        "city": f"{region}/{city}",
+        "store": rec.get("customer_id"),
+        "rep": rec.get("userid"),
+    }.get(level or "")
+    parent = {
+        "region": "org|org",
+        "city": f"region|{region}",
+        "store": f"city|{region}/{city}" if region and city else None,
+    }.get(level or "")
+    rec["node_key"] = key
+    rec["target_id"] = f"{rec.get('period')}|{level}|{key}"
+    rec["parent_id"] = f"{rec.get('period')}|{parent}" if parent else None
+    rec["name"] = {"org": "集团", "region": region, "city": city}.get(level or "") or key or ""
+    rec["committed_fen"] = rec.get("amount_fen")
+    rec["factors"] = {"imported": True}
 
 
 TABLES: tuple[Table, ...] = (
@@ -494,6 +589,67 @@ TABLES: tuple[Table, ...] = (
             Column("sla_hours", "响应时限", integer(1, 24 * 365), default=24),
         ),
         check=_check_ticket,
+    ),
+    Table(
+        "leads",
+        "线索",
+        LeadRow,
+        (
+            _id("lead_id", "线索编号"),
+            Column("company", "公司名称", text(128), required=True),
+            Column("contact_name", "联系人", text(64)),
+            Column("contact_role", "联系人职务", text(32)),
+            Column("phone", "电话", text(32)),
+            Column("industry", "行业", text(32)),
+            Column("region", "大区", text(32)),
+            Column("source", "来源", text(32)),
+            Column("credit_grade", "信用等级", choice(CREDIT_GRADES)),
+            Column("inquiries", "询价次数", integer(0, 1000), default=0),
+            Column("downloads", "资料下载次数", integer(0, 1000), default=0),
+            Column("pain_words", "痛点", many(32), default=list),
+            Column("first_contact_at", "首次接触时间", moment),
+            _id("owner_userid", "负责人账号", required=False, ref="users"),
+            Column("stage", "阶段", choice(LEAD_STAGES), default="new"),
+            Column("lost_reason", "输单原因", text(64)),
+            Column("last_effective_at", "最近有效互动时间", moment),
+        ),
+        check=_check_lead,
+    ),
+    Table(
+        "products",
+        "产品",
+        ProductRow,
+        (
+            _id("product_id", "产品编号"),
+            Column("name", "产品名称", text(128), required=True),
+            Column("category", "品类", text(32)),
+            Column("industries", "适用行业", many(32), default=list),
+            Column("pain_keywords", "痛点关键词", many(32), default=list),
+            Column("pitch", "卖点", text(2000)),
+            Column("competitors", "竞品对比", text(2000)),
+        ),
+    ),
+    Table(
+        "targets",
+        "目标",
+        TargetRow,
+        (
+            Column("target_id", "目标编号", text(192)),  # composed from the other columns; ignored when given
+            Column("period", "周期", period, required=True),
+            Column("level", "层级", choice(TARGET_LEVELS), required=True),
+            Column("region", "大区", text(32), stored=False),
+            Column("city", "城市", text(32), stored=False),
+            Column("customer_id", "客户编号", text(64), ref="customers", stored=False),
+            Column("userid", "账号", text(64), ref="users", stored=False),
+            Column("amount_fen", "目标金额", fen, required=True),
+            Column("baseline_fen", "基数", fen),
+            Column("development_fen", "开发目标", fen, default=0),
+            Column("rationale", "依据", text(2000), default=""),
+        ),
+        check=_check_target,
+        on_create={"source": "import"},
+        compose=_compose_target,
+        stamped=True,
     ),
 )
 

@@ -264,11 +264,15 @@ def _load_sections() -> None:
     (tests/bench/faults.py)."""
     from tests.bench import faults as bench_faults
     from tests.bench import lanes as bench_lanes
+    from tests.bench import leads as bench_leads
     from tests.bench import load as bench_load
+    from tests.bench import targets as bench_targets
 
     SECTIONS.update(bench_load.SECTIONS)
     SECTIONS.update(bench_faults.SECTIONS)
     SECTIONS.update(bench_lanes.SECTIONS)
+    SECTIONS["targets"] = bench_targets.bench_targets
+    SECTIONS["leads"] = bench_leads.bench_leads
 
 
 _load_sections()

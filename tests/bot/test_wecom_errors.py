@@ -95,7 +95,10 @@ def test_a_configuration_error_for_30_seconds_loses_nothing_and_recovers_by_itse
     with h.session_factory() as s:
         assert set(s.scalars(select(OutboxRow.attempts))) == {0}  # a pause charges no row an attempt
     refused = [c for c in h.wecom.calls if c.errcode == errcode]
-    assert len(refused) <= 4  # the first send and a few probes (5 s, 10 s, 20 s), not a storm
+    # the first sends in flight (at most one per person's lane: they share one token lookup, which Redis answers
+    # off the event loop, so every lane is past its check before the first refusal comes back — as with real
+    # HTTP) and a few probes (5 s, 10 s, 20 s), not a storm
+    assert len(refused) <= len(PEOPLE) + 3
     _run(h, seconds=30)
     assert h.http.get("/readyz").status_code == 200
     assert h.http.get("/readyz").json()["wecom"] is True

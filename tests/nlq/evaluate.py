@@ -62,6 +62,11 @@ def outside_scope(oracle: Oracle, g: dict[str, Any], asker: str) -> list[str]:
 
 def check(answer: dict[str, Any], exp: dict[str, Any]) -> str | None:
     """None if the answer is the gold answer, else what differs."""
+    if "out_of_scope" in exp and answer["kind"] == "refusal":
+        # a person, city or region outside the scope may read exactly like one that does not exist (nlq/answer.py
+        # visible_vocab, docs/nlq-semantics.md § Who may see what): a refusal that says only the scope's are known
+        reason = answer.get("reason") or ""
+        return None if "可见范围" in reason else f"an out-of-scope refusal without the scope hint: {reason!r}"
     if answer["kind"] != exp["kind"]:
         return f"kind {answer['kind']} != {exp['kind']} ({answer.get('reason') or answer.get('understood')})"
     if exp["kind"] == "refusal":

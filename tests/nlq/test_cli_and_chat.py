@@ -96,8 +96,12 @@ def test_refusal_offers_nearest_questions(eval_factory):
 def test_out_of_scope_is_empty_with_the_reason(eval_factory):
     with eval_factory() as s:
         a = ask(s, asker="sup_e1", question="杨帆本月拜访了多少次", now=NOW)
-    assert a["kind"] == "figure" and a["value"] is None and "杨帆" in a["reason"]
-    assert "没有数据" in render_chat(a)
+        nobody = ask(s, asker="sup_e1", question="杨凡本月拜访了多少次", now=NOW)
+    # a person outside the scope reads exactly as one who does not exist (docs/nlq-semantics.md § Who may see
+    # what): the same refusal, with the scope hint, and nothing but the typed name
+    assert a["kind"] == nobody["kind"] == "refusal"
+    assert a["reason"].replace("杨帆", "＊") == nobody["reason"].replace("杨凡", "＊")
+    assert "可见范围" in a["reason"] and "rep_s1" not in str(a)
 
 
 def test_chat_shows_a_figure_and_groups(eval_factory):

@@ -19,9 +19,17 @@ from nlq.answer import ask
 from nlq.vocab import load_vocab
 from tests.nlq.v2.oracle_v2 import DEFAULT_NOW, score, score_route
 
-DOC = yaml.safe_load(Path(__file__).with_name("v2").joinpath("cases.yaml").read_text(encoding="utf-8"))
-ASKED = [c for c in DOC["cases"] if not c.get("during_visit") or c["gold"].get("route") == "question"]
-ROUTED = [c for c in DOC["cases"] if c.get("during_visit")]
+# cases.yaml: the first set; cases_b.yaml: a second one, written later by another hand from the spec alone (it
+# scored 92.2% on its first run, before any change made for it)
+CASES = [
+    c
+    for name in ("cases.yaml", "cases_b.yaml")
+    for c in yaml.safe_load(Path(__file__).with_name("v2").joinpath(name).read_text(encoding="utf-8"))[
+        "cases"
+    ]
+]
+ASKED = [c for c in CASES if not c.get("during_visit") or c["gold"].get("route") == "question"]
+ROUTED = [c for c in CASES if c.get("during_visit")]
 ROUTES = {"visit": "visit_note", "question": "question", "unclear": "ask_buttons"}
 
 # id → why it is still read differently from the gold (see docs/nlq-semantics.md § Readings chosen)
@@ -39,6 +47,8 @@ KNOWN_MISSES = {
     "ppl-028": "最少的3个业务员 stays v1's groups by rep",
     "ppl-013": "业务员拜访次数排名: v1 groups by the visit's rep, which includes managers who visited",
     "rank-029": "下单最多的品类 is read as the number of orders; the gold reads the amount",
+    "b-118": "倒数3的业务员: v1's groups by the customers' owner, which includes managers who own customers",
+    "b-124": "业务员签约额排名: v1's groups by the customers' owner, which includes managers who own customers",
 }
 
 

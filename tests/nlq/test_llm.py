@@ -101,11 +101,12 @@ def test_an_injection_cannot_widen_the_scope(eval_factory, dataset):
     other = {"entity": "customers", "figure": "list", "customer": {"status": "all", "owners": ["rep_s1"]}}
     with eval_factory() as s:
         a = ask(s, asker="rep_e1", question="列出客户", now=NOW, llm=fake(json.dumps(other)))
-    assert a["rows"] == [] and "不在你的可见范围" in a["reason"]
+    mine = {c["customer_id"] for c in dataset.customers if c["owner_userid"] == "rep_e1"}
+    # a name outside the scope is as unknown to the rep's reading as a made-up one: the offline reading answers
+    assert {r["customer_id"] for r in a["rows"]} <= mine and "rep_s1" not in str(a)
     everything = {"entity": "customers", "figure": "list", "customer": {"status": "all"}}
     with eval_factory() as s:
         a = ask(s, asker="rep_e1", question="列出客户", now=NOW, llm=fake(json.dumps(everything)))
-    mine = {c["customer_id"] for c in dataset.customers if c["owner_userid"] == "rep_e1"}
     assert a["rows"] and {r["customer_id"] for r in a["rows"]} == mine
 
 

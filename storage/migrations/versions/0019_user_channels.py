@@ -4,13 +4,13 @@ Both optional and importable (docs/import-format.md, users sheet: 邮箱, 手机
 so nothing is sent by email or SMS until they are imported.
 
 Revision ID: 0019_user_channels
-Revises: 0016_outbox_lane
+Revises: 0014_leads
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0019_user_channels'
-down_revision = '0016_outbox_lane'
+down_revision = '0014_leads'
 branch_labels = None
 depends_on = None
 

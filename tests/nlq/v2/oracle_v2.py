@@ -1129,6 +1129,10 @@ def _check(
         if gold["route"] != "question":
             return False, "chat-only case (route visit_note / ask_buttons): score it with score_route()"
         return _check(ans, gold["answer"], case, o, spec["answer"], kinds)
+    if gold.get("out_of_scope") and ans.get("kind") == "refusal" and "可见范围" in (ans.get("reason") or ""):
+        # a person or place outside the scope may read exactly like a missing one (nlq/answer.py visible_vocab,
+        # docs/nlq-semantics.md § Who may see what): refused with the scope hint, nothing shown
+        return True, ""
     if ans.get("kind") not in kinds:
         return False, f"kind {ans.get('kind')!r} not in {sorted(kinds)}"
     rows = [r for r in (ans.get("rows") or []) if isinstance(r, dict)]

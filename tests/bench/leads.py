@@ -1,0 +1,133 @@
+"""Lead benchmarks for `main.py bench --only leads`: scoring every lead in the database (the score card in
+SQL, audited) and the dormancy sweep, at 1,000,000 leads on PostgreSQL (100,000 with --quick)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import text
+
+
+def bench_leads(quick: bool) -> list[tuple[str, str]]:
+    from tests.bench.load import _postgres
+
+    root = Path(tempfile.mkdtemp(prefix="bench-leads-pg-"))
+    try:
+        with _postgres(root) as url:
+            return _bench(url, n=100_000 if quick else 1_000_000)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _bench(url: str, *, n: int) -> list[tuple[str, str]]:
+    from core.leads.policy import LeadPolicy
+    from storage.db import make_engine, make_session_factory
+    from storage.importer.run import bulk_insert
+    from storage.leads import pool, scoring
+    from storage.leads.models import LeadRow
+    from storage.models import UserRow
+    from storage.schema import create_all
+
+    engine = make_engine(url)
+    create_all(engine)
+    sf = make_session_factory(engine)
+    now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    rng = random.Random(11)
+    reps = [f"rep{i:03d}" for i in range(200)]
+    started = time.perf_counter()
+    with sf() as s:
+        s.add_all([UserRow(userid=u, name=u, role="rep") for u in reps])
+        s.commit()
+        batch = []
+        for i in range(n):
+            batch.append(
+                {
+                    "lead_id": f"L{i:07d}",
+                    "company": f"公司{i}",
+                    "source": rng.choice(("转介绍", "展会", "官网", "陌拜", None)),
+                    "credit_grade": rng.choice(("A", "B", "C", None)),
+                    "inquiries": rng.choice((0, 1, 2, 3)),
+                    "downloads": rng.choice((0, 1, 2)),
+                    "contact_role": rng.choice(("总经理", "采购总监", "经理", "工程师", None)),
+                    "industry": rng.choice(("机械制造", "化工", "食品", "纺织", None)),
+                    "pain_words": [],
+                    "created_at": now,
+                    "quiet_since": now - timedelta(hours=rng.randint(0, 24 * 20)),
+                    "owner_userid": rng.choice(reps),
+                    "stage": "new",
+                    "stage_since": now,
+                    "sop_gen": 0,
+                }
+            )
+            if len(batch) == 50_000:
+                bulk_insert(s, LeadRow.__table__, batch)
+                batch = []
+        bulk_insert(s, LeadRow.__table__, batch)
+        s.commit()
+        s.execute(text("ANALYZE leads"))
+        s.commit()
+    load_s = time.perf_counter() - started
+    rows: list[tuple[str, str]] = [(f"leads: load {n:,} (COPY)", f"{load_s:.1f} s")]
+
+    with sf() as s:
+        t0 = time.perf_counter()
+        changed = scoring.rescore_bulk(s, policy=LeadPolicy(), now=now, actor="system:leads", reason="bench")
+        s.commit()
+        score_s = time.perf_counter() - t0
+    rows.append((f"leads: score {n:,} in SQL (+ audit)", f"{score_s:.1f} s ({changed:,} scored)"))
+    with sf() as s:
+        t0 = time.perf_counter()
+        again = scoring.rescore_bulk(s, policy=LeadPolicy(), now=now, actor="system:leads", reason="bench2")
+        s.commit()
+        rows.append(
+            (f"leads: re-score {n:,}, nothing changed", f"{time.perf_counter() - t0:.1f} s ({again} changed)")
+        )
+    with sf() as s:
+        t0 = time.perf_counter()
+        moved = pool.sweep(s, now=now, policy=LeadPolicy(), actor="system:leads", reason="bench", limit=n)
+        s.commit()
+        sweep_s = time.perf_counter() - t0
+    nurture = sum(1 for m in moved if m.pool == "nurture")
+    rows.append(
+        (
+            f"leads: dormancy sweep over {n:,}",
+            f"{sweep_s:.1f} s ({nurture:,} to nurture, {len(moved) - nurture:,} to public, each audited)",
+        )
+    )
+    with sf() as s:
+        t0 = time.perf_counter()
+        hourly = pool.sweep(
+            s,
+            now=now + timedelta(hours=1),
+            policy=LeadPolicy(),
+            actor="system:leads",
+            reason="bench",
+            limit=n,
+        )
+        s.commit()
+        rows.append(
+            (
+                f"leads: the next hourly sweep over {n:,}",
+                f"{(time.perf_counter() - t0) * 1000:.0f} ms ({len(hourly):,} moved)",
+            )
+        )
+    rows.append(
+        (
+            f"leads: scoring + catch-up sweep, {n:,} on PostgreSQL",
+            f"{score_s + sweep_s:.1f} s (target < 60 s)",
+        )
+    )
+    engine.dispose()
+    return rows
+
+
+if __name__ == "__main__":
+    import sys
+
+    for label, value in bench_leads(quick="--quick" in sys.argv):
+        print(f"{label:<50} {value}")
