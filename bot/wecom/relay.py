@@ -562,7 +562,9 @@ class Relay:
 
     def _sent(self, row_id: int, result: dict) -> None:
         now = self.clock.now()
-        with self.session_factory() as s:
+        # the write lock up front: a read-then-write transaction on SQLite fails at once (SQLITE_BUSY) when
+        # another lane committed in between (email and SMS rows are recorded here beside other lanes' writes)
+        with writer_session(self.session_factory) as s:
             row = s.get(OutboxRow, row_id)
             row.status, row.sent_at, row.lease_until = "sent", now, None
             bad = result.get("invaliduser") or result.get("unlicenseduser")

@@ -204,7 +204,7 @@ def test_a_bad_sms_signature_is_refused_by_the_gateway_and_the_row_is_parked_and
     alerts = [t for t in h.texts("admin") if t.startswith("【发送失败告警】")]
     assert len(alerts) == 1 and "sms:rm_east" in alerts[0] and "腾讯云拒绝了短信接口的签名或密钥" in alerts[0]
     assert "SMS_SECRET_ID" in alerts[0]  # the fix names the settings
-    assert h.services.readiness()["parked_24h"] == 1
+    assert h.http.get("/readyz").json()["parked_24h"] == 1
     assert _rows(h, "email") == []  # no SMTP configured: no email row at all
     (shown,) = h.texts("rm_east")
     assert "客户评分预警：1位客户降为红色" in shown
