@@ -540,9 +540,7 @@ class Relay:
             return await self.client.send_raw(payload)
         if kind in MESSAGE_KINDS:
             return await self.client.send_raw(payload or "")
-        if (
-            kind in CHANNEL_KINDS
-        ):  # email, SMS: a ChannelError is a WeComError of class TRANSIENT/REQUEST/UNEXPECTED
+        if kind in CHANNEL_KINDS:  # email, SMS: raises ChannelError (TRANSIENT, REQUEST or UNEXPECTED)
             return await self.channels.send(kind, message, row_id)
         if kind == "schedule_add":
             sid = await self.client.schedule_add(message["schedule"])
