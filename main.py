@@ -156,6 +156,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             ("LLM_BASE_URL", settings.LLM_BASE_URL),
             ("LLM_API_KEY", settings.LLM_API_KEY),
             ("LLM_MODEL", settings.LLM_MODEL),
+            ("LLM_TIMEOUT_S", str(settings.LLM_TIMEOUT_S)),
         )
         if v
     }
