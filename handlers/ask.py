@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
-import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from handlers import dialog as conversation
@@ -41,9 +38,10 @@ from handlers.messages import (
     text_of,
 )
 from handlers.messages import Text as TextReply
+from handlers.router import HELP_WORDS
 from nlq.answer import CHAT_ROWS, answer_spec, ask, render_chat
 from nlq.guard import refusal_reason
-from nlq.llm import ModelLane, Reading
+from nlq.llm import ModelLane, Reading, customer_names
 from nlq.spec import QuerySpec
 from nlq.vocab import Vocab
 from storage import read_audit
@@ -53,7 +51,6 @@ from storage.models import CustomerRow, UserRow
 log = logging.getLogger("assistant.ask")
 MAX_NAMES = 10
 READING = "nlq_reading"  # the key of a prefetched model reading in ctx.prefetched
-NAMES_TTL_S = 60.0
 
 
 def answer(ctx: Ctx, question: str) -> dict:
@@ -105,23 +102,6 @@ def lane_of(llm: Any) -> ModelLane:
         return _LANES[id(llm)][1]
 
 
-_NAMES: weakref.WeakKeyDictionary[Any, tuple[float, frozenset[str]]] = weakref.WeakKeyDictionary()
-_NAMES_LOCK = threading.Lock()
-
-
-def customer_names(session: Session) -> frozenset[str]:
-    """Every customer's name (masked in anything sent to a model), reloaded at most every NAMES_TTL_S."""
-    engine = session.get_bind()
-    with _NAMES_LOCK:
-        hit = _NAMES.get(engine)
-        if hit is not None and time.monotonic() - hit[0] < NAMES_TTL_S:
-            return hit[1]
-    names = frozenset(n for (n,) in session.execute(select(CustomerRow.name).distinct()) if n)
-    with _NAMES_LOCK:
-        _NAMES[engine] = (time.monotonic(), names)
-    return names
-
-
 def with_model_reading(
     inner: Callable[[Inbound], Any] | None,
     *,
@@ -156,8 +136,8 @@ def _prefetch_reading(
         return None
     if router is None:
         from handlers.routes import ROUTER as router  # noqa: N811 — the route table imports this module
-    if any(pattern.search(said) for pattern, _ in router.text_commands):
-        return None
+    if said.strip() in HELP_WORDS or any(pattern.search(said) for pattern, _ in router.text_commands):
+        return None  # a command, not a question
     with session_factory() as s:
         user = s.get(UserRow, event.sender)
         if user is None or user.role == "rep":

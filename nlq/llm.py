@@ -23,7 +23,9 @@ import json
 import os
 import re
 import threading
+import time
 import tokenize
+import weakref
 from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -33,11 +35,14 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import SHANGHAI
 from nlq import spec as spec_module
 from nlq.spec import QuerySpec
 from nlq.vocab import Vocab
+from storage.models import CustomerRow
 
 if TYPE_CHECKING:  # LangChain loads only when a model is configured or used (it costs ~1 s at start-up)
     from langchain_core.language_models.chat_models import BaseChatModel
@@ -255,6 +260,24 @@ def unmask(data: Any, originals: Mapping[str, str]) -> Any:
     return data
 
 
+_NAMES: weakref.WeakKeyDictionary[Any, tuple[float, frozenset[str]]] = weakref.WeakKeyDictionary()
+_NAMES_LOCK = threading.Lock()
+NAMES_TTL_S = 60.0
+
+
+def customer_names(session: Session) -> frozenset[str]:
+    """Every customer's name (masked in anything sent to a model), reloaded at most every NAMES_TTL_S."""
+    engine = session.get_bind()
+    with _NAMES_LOCK:
+        hit = _NAMES.get(engine)
+        if hit is not None and time.monotonic() - hit[0] < NAMES_TTL_S:
+            return hit[1]
+    names = frozenset(n for (n,) in session.execute(select(CustomerRow.name).distinct()) if n)
+    with _NAMES_LOCK:
+        _NAMES[engine] = (time.monotonic(), names)
+    return names
+
+
 # --- the model ---------------------------------------------------------------------------------------------
 
 
@@ -286,8 +309,14 @@ def model_from_env(
     )
 
 
-def lane_from_env(env: Mapping[str, str] | None = None) -> ModelLane | None:
-    """The chat's lane for the configured model (None when no model is configured)."""
+def lane_from_env(
+    env: Mapping[str, str] | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    budget_s: float | None = None,
+) -> ModelLane | None:
+    """The lane for the configured model (None when no model is configured); `session_factory`: where the
+    customers' names to mask are read when the caller does not pass them (`ask` on the command line)."""
     env = os.environ if env is None else env
     model = model_from_env(env)
     if model is None:
@@ -295,7 +324,8 @@ def lane_from_env(env: Mapping[str, str] | None = None) -> ModelLane | None:
     method = env.get("LLM_METHOD") or METHODS[0]
     return ModelLane(
         model,
-        budget_s=_float(env, "LLM_BUDGET_S", DEFAULT_BUDGET_S),
+        session_factory=session_factory,
+        budget_s=budget_s if budget_s is not None else _float(env, "LLM_BUDGET_S", DEFAULT_BUDGET_S),
         lanes=int(_float(env, "LLM_LANES", DEFAULT_LANES)),
         method=method if method in METHODS else METHODS[0],
     )
@@ -399,7 +429,7 @@ def spec_from_model(
     if isinstance(model, Reading):
         return model.spec
     if isinstance(model, ModelLane):
-        return model.read(question, now=now, vocab=vocab, asker=asker)
+        return model.read(question, now=now, vocab=vocab, asker=asker, customers=model.names())
     future = _POOL.submit(read_spec, model, question, now=now, vocab=vocab, asker=asker)
     return _result(future, timeout_s)
 
@@ -427,13 +457,22 @@ class ModelLane:
         lanes: int = DEFAULT_LANES,
         queued: int | None = None,
         method: str = METHODS[0],
+        session_factory: sessionmaker[Session] | None = None,
     ):
         self.model = model
+        self.session_factory = session_factory
         self.budget_s = budget_s
         self.method = method
         self.lanes = max(1, lanes)
         self._pool = ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="nlq-llm-lane")
         self._room = threading.BoundedSemaphore(self.lanes + (self.lanes if queued is None else queued))
+
+    def names(self) -> frozenset[str]:
+        """The customers' names to mask, when the lane knows the database (else the caller passes them)."""
+        if self.session_factory is None:
+            return frozenset()
+        with self.session_factory() as s:
+            return customer_names(s)
 
     def _call(self, question: str, kwargs: dict[str, Any]) -> QuerySpec | None:
         try:
