@@ -368,3 +368,24 @@ def test_a_lane_and_a_reading_pass_through_spec_from_model():
     assert spec_from_model(
         ModelLane(fake, budget_s=LIVENESS_S), "本月销售额环比"
     ) == QuerySpec.model_validate(SALES_MOM)
+
+
+def test_in_the_chat_a_managers_question_is_answered_on_the_models_reading(
+    db_url, tmp_path, redis_server, clock
+):
+    with openai_server(always(SALES_MOM)) as fake:
+        h = Harness(db_url, tmp_path, redis_server, clock, **fake.env(LLM_BUDGET_S=str(LIVENESS_S)))
+        with h.session_factory() as s:
+            factories.org(s, touched_at=clock.now())
+            s.commit()
+        while any(h.tick().values()):
+            pass
+        assert h.peer.text("sup01", "这个月流水跟之前比咋样").status_code == 200
+        while any(h.tick().values()):
+            pass
+        with h.session_factory() as s:
+            b = answer_spec(s, QuerySpec.model_validate(SALES_MOM), asker="sup01", now=clock.now())
+    assert len(fake.bodies) == 1 and b["kind"] == "comparison"
+    assert b["understood"] in h.texts("sup01")[-1]
+    masked = json.loads(fake.bodies[0])["messages"][-1]["content"]
+    assert masked == "这个月流水跟之前比咋样"
