@@ -340,7 +340,9 @@ def build(
     )
     rt.steps = tick_steps(rt)
     # photos, and a manager's question read by the model (if one is set) while the batch goes on
-    worker.prefetch = with_model_reading(make_prefetch(rt), deps=deps, session_factory=factory, clock=clock)
+    worker.prefetch = with_model_reading(
+        make_prefetch(rt), deps=deps, session_factory=factory, clock=clock, router=ROUTER
+    )
     return rt
 
 

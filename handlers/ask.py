@@ -108,12 +108,13 @@ def with_model_reading(
     deps: Any,
     session_factory: sessionmaker[Session],
     clock: Any,
-    router: Any = None,
+    router: Any,
 ) -> Callable[[Inbound], Any]:
     """The worker's prefetch, plus the model's reading of a manager's question: for a text from a manager
     (not a rep: a rep's line may be a visit note) who is in no dialog and did not type a command, a Future
     done within the lane's budget with {READING: {"question", "spec"}} — the worker handles the other events
-    of its batch meanwhile (handlers/worker.py). Anything else goes to `inner` unchanged."""
+    of its batch meanwhile (handlers/worker.py). Anything else goes to `inner` unchanged. `router`: the route
+    table (handlers.routes.ROUTER), whose text commands are not questions."""
 
     def prefetch(event: Inbound) -> Any:
         got = inner(event) if inner is not None else None
@@ -134,8 +135,6 @@ def _prefetch_reading(
     said = event.content or ""
     if not said.strip() or refusal_reason(said):
         return None
-    if router is None:
-        from handlers.routes import ROUTER as router  # noqa: N811 — the route table imports this module
     if said.strip() in HELP_WORDS or any(pattern.search(said) for pattern, _ in router.text_commands):
         return None  # a command, not a question
     with session_factory() as s:
