@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.rep_line import line_intent, parse_line
 from handlers import dialog as conversation
 from handlers import texts
 from handlers.context import Ctx
@@ -75,10 +76,19 @@ def _model_reading(ctx: Ctx, read: Session, question: str, vocab: Vocab | None) 
         return Reading(_spec_or_none(pre.get("spec")))
     if refusal_reason(question):
         return Reading(None)
+    if ctx.user is not None and ctx.user.role == "rep" and not _asks(question, ctx):
+        return Reading(
+            None
+        )  # a rep's line that is not phrased as a question (a note, a remark) is never sent
     spec = lane_of(ctx.deps.llm).read(
         question, now=ctx.now, vocab=vocab, asker=ctx.userid, customers=customer_names(read)
     )
     return Reading(spec)
+
+
+def _asks(line: str, ctx: Ctx) -> bool:
+    """Is a rep's line phrased as a question (core/rep_line.py's rule for lines typed during a visit)?"""
+    return line_intent(line, parse_line(line, now=ctx.now)) == "question"
 
 
 def _spec_or_none(data: Any) -> QuerySpec | None:

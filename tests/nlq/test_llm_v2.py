@@ -389,3 +389,26 @@ def test_in_the_chat_a_managers_question_is_answered_on_the_models_reading(
     assert b["understood"] in h.texts("sup01")[-1]
     masked = json.loads(fake.bodies[0])["messages"][-1]["content"]
     assert masked == "这个月流水跟之前比咋样"
+
+
+def test_a_reps_note_never_reaches_the_model_and_a_reps_question_does(db_url, tmp_path, redis_server, clock):
+    rate = {"entity": "visits", "figure": "complete_rate", "period": {"kind": "this_month"}}
+    with openai_server(always(rate)) as fake:
+        h = Harness(db_url, tmp_path, redis_server, clock, **fake.env(LLM_BUDGET_S=str(LIVENESS_S)))
+        with h.session_factory() as s:
+            factories.org(s, touched_at=clock.now())
+            s.commit()
+        while any(h.tick().values()):
+            pass
+        assert h.peer.text("rep01", "电话联系了王老板，周五送货").status_code == 200
+        while any(h.tick().values()):
+            pass
+        assert fake.bodies == []  # a remark, not a question: not sent
+        assert h.peer.text("rep01", "我这个月拜访完整率多少").status_code == 200
+        while any(h.tick().values()):
+            pass
+        with h.session_factory() as s:
+            b = answer_spec(s, QuerySpec.model_validate(rate), asker="rep01", now=clock.now())
+    assert len(fake.bodies) == 1 and b["understood"] in h.texts("rep01")[-1]
+    sent = fake.sent()[0]
+    assert "rep01" not in sent and "张伟" not in sent
