@@ -33,7 +33,6 @@ from handlers.messages import (
     CardClick,
     CardUpdate,
     Inbound,
-    TextIn,
     card_key,
     parse_card_key,
     text_of,
@@ -120,15 +119,15 @@ def with_model_reading(
     clock: Any,
     router: Any,
 ) -> Callable[[Inbound], Any]:
-    """The worker's prefetch, plus the model's reading of a manager's question: for a text from a manager
-    (not a rep: a rep's line may be a visit note) who is in no dialog and did not type a command, a Future
-    done within the lane's budget with {READING: {"question", "spec"}} — the worker handles the other events
+    """The worker's prefetch, plus the model's reading of a manager's question: for a text (or a recognised
+    voice message) from an active manager (not a rep: a rep's line may be a visit note) who is in no dialog
+    and did not type a command, a Future done within the lane's budget with {READING: {"question", "spec"}} — the worker handles the other events
     of its batch meanwhile (handlers/worker.py). Anything else goes to `inner` unchanged. `router`: the route
     table (handlers.routes.ROUTER), whose text commands are not questions."""
 
     def prefetch(event: Inbound) -> Any:
         got = inner(event) if inner is not None else None
-        if got is not None or deps.llm is None or not isinstance(event, TextIn):
+        if got is not None or deps.llm is None or not text_of(event):
             return got
         try:
             return _prefetch_reading(event, deps, session_factory, clock, router)
@@ -140,16 +139,16 @@ def with_model_reading(
 
 
 def _prefetch_reading(
-    event: TextIn, deps: Any, session_factory: sessionmaker[Session], clock: Any, router: Any
+    event: Inbound, deps: Any, session_factory: sessionmaker[Session], clock: Any, router: Any
 ) -> Future[dict[str, Any]] | None:
-    said = event.content or ""
-    if not said.strip() or refusal_reason(said):
+    said = text_of(event) or ""  # typed, or WeCom's recognition of a voice message: what the handler reads
+    if not said or refusal_reason(said):
         return None
-    if said.strip() in HELP_WORDS or any(pattern.search(said) for pattern, _ in router.text_commands):
+    if said in HELP_WORDS or any(pattern.search(said) for pattern, _ in router.text_commands):
         return None  # a command, not a question
     with session_factory() as s:
         user = s.get(UserRow, event.sender)
-        if user is None or user.role == "rep":
+        if user is None or user.role == "rep" or not getattr(user, "active", True):
             return None
         if conversation.state_of(s, event.sender)[0] != DialogState.IDLE.value:
             return None  # the text answers a dialog, not a question
