@@ -340,7 +340,7 @@ def test_mask_and_unmask():
     vocab = vocab_stub()
     m = mask("张伟明和张伟的13900001111", vocab=vocab, asker="u3", customers=frozenset({"张伟明超市"}))
     assert m.text == "@P1和@P2的@T1"  # the longer name first: 张伟明 is not 张伟 + 明
-    assert m.originals == {"@T1": "13900001111", "@P1": "张伟明", "@P2": "张伟"}
+    assert m.originals == {"@T1": "13900001111", "@P1": "张伟明", "@P2": "张伟", "@ME": "u3"}
     assert unmask({"owners": ["@P2"], "label": "@T1 的", "n": 3}, m.originals) == {
         "owners": ["张伟"],
         "label": "13900001111 的",
@@ -412,3 +412,16 @@ def test_a_reps_note_never_reaches_the_model_and_a_reps_question_does(db_url, tm
     assert len(fake.bodies) == 1 and b["understood"] in h.texts("rep01")[-1]
     sent = fake.sent()[0]
     assert "rep01" not in sent and "张伟" not in sent
+
+
+def test_me_in_the_models_spec_is_the_asker(eval_factory):
+    mine = {"entity": "visits", "figure": "distinct_customers", "period": {"kind": "this_month"}}
+    with openai_server(always({**mine, "reps": ["@ME"]})) as fake:
+        with eval_factory() as s:
+            a = ask(
+                s, asker="rep_e1", question="我这个月跑了几家店呀", now=NOW, llm=model_from_env(fake.env())
+            )
+    with eval_factory() as s:
+        b = answer_spec(s, QuerySpec.model_validate({**mine, "reps": ["rep_e1"]}), asker="rep_e1", now=NOW)
+    assert a["value"] == b["value"] and a["understood"] == b["understood"]
+    assert "rep_e1" not in fake.sent()[0]
