@@ -17,6 +17,7 @@ and the model's late answer is dropped.
 from __future__ import annotations
 
 import ast
+import hashlib
 import inspect
 import io
 import json
@@ -26,7 +27,9 @@ import threading
 import time
 import tokenize
 import weakref
-from collections.abc import Collection, Mapping
+from array import array
+from bisect import bisect_left
+from collections.abc import Container, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -81,7 +84,10 @@ WEEKDAYS = "星期一 星期二 星期三 星期四 星期五 星期六 星期�
 @cache
 def _spec_comments() -> tuple[dict[tuple[str, str], str], dict[str, str]]:
     """(class, field) → the comments written on and under that field; type alias → the comments above it."""
-    source = inspect.getsource(spec_module)
+    try:
+        source = inspect.getsource(spec_module)
+    except (OSError, TypeError):  # no source shipped: the guide keeps the schema's own words
+        return {}, {}
     comments: dict[int, tuple[bool, str]] = {}  # line → (a continuation: "#   more words", the words)
     code_lines: set[int] = set()
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -154,6 +160,7 @@ def _type_of(prop: dict[str, Any], defs: dict[str, Any]) -> tuple[str, str | Non
     return " | ".join(words), ref
 
 
+@cache
 def schema_guide() -> str:
     """One line per QuerySpec field (dotted path, type or allowed values, default, meaning), from the pydantic
     schema and the comments of nlq/spec.py: a field added there is documented to the model without editing here."""
@@ -209,7 +216,7 @@ class Masked:
 
 
 def mask(
-    question: str, *, vocab: Vocab | None, asker: str | None = None, customers: Collection[str] = ()
+    question: str, *, vocab: Vocab | None, asker: str | None = None, customers: Container[str] = ()
 ) -> Masked:
     """The question with people (names and userids), customers' names and mobile numbers replaced by @P1 …,
     @K1 …, @T1 … (the asker's own name or userid by @ME). Longest names first, so 张伟明 is not read as 张伟."""
@@ -227,8 +234,9 @@ def mask(
     text = MOBILE.sub(lambda m: put("T", m.group(0)), text)
     names: dict[str, tuple[str, str]] = {}  # surface → (prefix, restore to)
     pieces = {text[i:j] for i in range(len(text)) for j in range(i + 2, min(len(text), i + MAX_NAME) + 1)}
-    for name in pieces & (customers if isinstance(customers, (set, frozenset)) else set(customers)):
-        names[name] = ("K", name)
+    for name in pieces:
+        if name in customers:
+            names[name] = ("K", name)
     if vocab is not None:
         for u in vocab.users.values():
             if u.name and len(u.name) >= 2 and u.name in text:
@@ -261,22 +269,46 @@ def unmask(data: Any, originals: Mapping[str, str]) -> Any:
     return data
 
 
-_NAMES: weakref.WeakKeyDictionary[Any, tuple[float, frozenset[str]]] = weakref.WeakKeyDictionary()
+class NameIndex:
+    """Every customer's name, as a sorted array of 64-bit hashes (8 bytes a name: a million customers take 8 MB):
+    `piece in index` says whether a piece of a question is some customer's name. A collision only masks a
+    little more than needed."""
+
+    def __init__(self, names: Iterable[str]):
+        self._hashes = array("q", sorted({_hash(n) for n in names if n}))
+
+    def __contains__(self, piece: object) -> bool:
+        if not isinstance(piece, str):
+            return False
+        h = _hash(piece)
+        i = bisect_left(self._hashes, h)
+        return i < len(self._hashes) and self._hashes[i] == h
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+
+def _hash(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+_NAMES: weakref.WeakKeyDictionary[Any, tuple[float, NameIndex]] = weakref.WeakKeyDictionary()
 _NAMES_LOCK = threading.Lock()
 NAMES_TTL_S = 60.0
 
 
-def customer_names(session: Session) -> frozenset[str]:
+def customer_names(session: Session) -> NameIndex:
     """Every customer's name (masked in anything sent to a model), reloaded at most every NAMES_TTL_S."""
     engine = session.get_bind()
     with _NAMES_LOCK:
         hit = _NAMES.get(engine)
         if hit is not None and time.monotonic() - hit[0] < NAMES_TTL_S:
             return hit[1]
-    names = frozenset(n for (n,) in session.execute(select(CustomerRow.name).distinct()) if n)
+    rows = session.execute(select(CustomerRow.name).execution_options(yield_per=10_000)).scalars()
+    index = NameIndex(rows)
     with _NAMES_LOCK:
-        _NAMES[engine] = (time.monotonic(), names)
-    return names
+        _NAMES[engine] = (time.monotonic(), index)
+    return index
 
 
 # --- the model ---------------------------------------------------------------------------------------------
@@ -358,7 +390,7 @@ def read_spec(
     now: datetime | None = None,
     vocab: Vocab | None = None,
     asker: str | None = None,
-    customers: Collection[str] = (),
+    customers: Container[str] = (),
     method: str = METHODS[0],
 ) -> QuerySpec | None:
     """Ask the model (blocking): mask, send, unmask, validate. None for a refusal or anything invalid."""
@@ -468,10 +500,10 @@ class ModelLane:
         self._pool = ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="nlq-llm-lane")
         self._room = threading.BoundedSemaphore(self.lanes + (self.lanes if queued is None else queued))
 
-    def names(self) -> frozenset[str]:
+    def names(self) -> Container[str]:
         """The customers' names to mask, when the lane knows the database (else the caller passes them)."""
         if self.session_factory is None:
-            return frozenset()
+            return ()
         with self.session_factory() as s:
             return customer_names(s)
 
@@ -488,7 +520,7 @@ class ModelLane:
         now: datetime | None = None,
         vocab: Vocab | None = None,
         asker: str | None = None,
-        customers: Collection[str] = (),
+        customers: Container[str] = (),
     ) -> Future[QuerySpec | None]:
         """A Future of the model's spec, done within budget_s (with None when the model is late, failed or the
         lane is full — the late answer, if it comes, is dropped)."""
@@ -526,7 +558,7 @@ class ModelLane:
         now: datetime | None = None,
         vocab: Vocab | None = None,
         asker: str | None = None,
-        customers: Collection[str] = (),
+        customers: Container[str] = (),
     ) -> QuerySpec | None:
         """Wait (at most the budget) for the model's spec; None: use the offline parser."""
         future = self.submit(question, now=now, vocab=vocab, asker=asker, customers=customers)

@@ -21,7 +21,7 @@ from langchain_core.messages import AIMessage
 from sqlalchemy import func, select
 
 from nlq.answer import answer_spec, ask
-from nlq.llm import ModelLane, mask, model_from_env, schema_guide, spec_from_model, unmask
+from nlq.llm import ModelLane, NameIndex, mask, model_from_env, schema_guide, spec_from_model, unmask
 from nlq.spec import QuerySpec
 from storage.models import OutboxRow
 from tests.nlq.dataset import NOW
@@ -349,6 +349,11 @@ def test_mask_and_unmask():
     for plain in ("最近4000天 NPS>1001 订单20261123001", "上月下单金额超过5万的客户"):
         assert mask(plain, vocab=vocab).text == plain
     assert mask("王总和u1看的", vocab=vocab, asker="u3").text == "@ME和@P1看的"
+    index = NameIndex(["张伟明超市", "好邻居便利店"])
+    assert "好邻居便利店" in index and "好邻居" not in index and len(index) == 2
+    m = mask("张伟明超市和好邻居便利店", vocab=vocab, customers=index)
+    assert m.text == "@K1和@K2" or m.text == "@K2和@K1"
+    assert sorted(unmask(["@K1", "@K2"], m.originals)) == sorted(["张伟明超市", "好邻居便利店"])
 
 
 def vocab_stub():
