@@ -76,9 +76,7 @@ def _model_reading(ctx: Ctx, read: Session, question: str, vocab: Vocab | None) 
     if refusal_reason(question):
         return Reading(None)
     if ctx.user is not None and ctx.user.role == "rep" and not _asks(question, ctx):
-        return Reading(
-            None
-        )  # a rep's line that is not phrased as a question (a note, a remark) is never sent
+        return Reading(None)  # a rep's line not phrased as a question (a note, a remark) is never sent
     spec = lane_of(ctx.deps.llm).read(
         question, now=ctx.now, vocab=vocab, asker=ctx.userid, customers=customer_names(read)
     )
@@ -121,9 +119,10 @@ def with_model_reading(
 ) -> Callable[[Inbound], Any]:
     """The worker's prefetch, plus the model's reading of a manager's question: for a text (or a recognised
     voice message) from an active manager (not a rep: a rep's line may be a visit note) who is in no dialog
-    and did not type a command, a Future done within the lane's budget with {READING: {"question", "spec"}} — the worker handles the other events
-    of its batch meanwhile (handlers/worker.py). Anything else goes to `inner` unchanged. `router`: the route
-    table (handlers.routes.ROUTER), whose text commands are not questions."""
+    and did not type a command, a Future done within the lane's budget with {READING: {"question", "spec"}};
+    the worker handles the other events of its batch meanwhile (handlers/worker.py). Anything else goes to
+    `inner` unchanged. `router`: the route table (handlers.routes.ROUTER), whose text commands are not
+    questions."""
 
     def prefetch(event: Inbound) -> Any:
         got = inner(event) if inner is not None else None
