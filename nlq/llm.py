@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import SHANGHAI
 from nlq import spec as spec_module
 from nlq.spec import QuerySpec
-from nlq.vocab import Vocab
+from nlq.vocab import Vocab, VocabCache
 from storage.models import CustomerRow
 
 if TYPE_CHECKING:  # LangChain loads only when a model is configured or used (it costs ~1 s at start-up)
@@ -462,7 +462,8 @@ def spec_from_model(
     if isinstance(model, Reading):
         return model.spec
     if isinstance(model, ModelLane):
-        return model.read(question, now=now, vocab=vocab, asker=asker, customers=model.names())
+        people = model.people() or vocab  # everyone's names masked, not only those the asker may name
+        return model.read(question, now=now, vocab=people, asker=asker, customers=model.names())
     future = _POOL.submit(read_spec, model, question, now=now, vocab=vocab, asker=asker)
     return _result(future, timeout_s)
 
@@ -494,11 +495,19 @@ class ModelLane:
     ):
         self.model = model
         self.session_factory = session_factory
+        self._vocab = VocabCache(ttl_s=NAMES_TTL_S)
         self.budget_s = budget_s
         self.method = method
         self.lanes = max(1, lanes)
         self._pool = ThreadPoolExecutor(max_workers=self.lanes, thread_name_prefix="nlq-llm-lane")
         self._room = threading.BoundedSemaphore(self.lanes + (self.lanes if queued is None else queued))
+
+    def people(self) -> Vocab | None:
+        """The whole organisation's people (for masking), when the lane knows the database."""
+        if self.session_factory is None:
+            return None
+        with self.session_factory() as s:
+            return self._vocab.get(s)
 
     def names(self) -> Container[str]:
         """The customers' names to mask, when the lane knows the database (else the caller passes them)."""

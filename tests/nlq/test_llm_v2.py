@@ -221,8 +221,9 @@ def test_injection_in_the_question_does_not_change_the_scope(eval_factory, datas
         if spec["figure"] == "list" and not spec["customer"].get("owners"):
             assert a["rows"] and {r["customer_id"] for r in a["rows"]} <= mine
         else:
-            assert a["rows"] == [] and "不在你的可见范围" in (a["reason"] or ""), a
-            assert a["value"] in (None, 0)
+            # an outside person reads as unknown (refused, the parser answers); an outside region: empty
+            assert a["rows"] == [] and a["value"] in (None, 0), a
+            assert a["kind"] == "refusal" or "不在你的可见范围" in (a["reason"] or ""), a
 
 
 # -- a slow model: the offline answer, within the budget, nobody else held up ---------------------------------
@@ -430,3 +431,18 @@ def test_me_in_the_models_spec_is_the_asker(eval_factory):
         b = answer_spec(s, QuerySpec.model_validate({**mine, "reps": ["rep_e1"]}), asker="rep_e1", now=NOW)
     assert a["value"] == b["value"] and a["understood"] == b["understood"]
     assert "rep_e1" not in fake.sent()[0]
+
+
+def test_a_name_outside_the_askers_scope_is_masked_too_and_answers_nothing(eval_factory, dataset):
+    # 孙南 (rm_s) is outside rep_e1's scope: the question is read with the rep's own words (nlq.answer), but
+    # the mask covers everyone, and the model's reading of 孙南 is refused like an unknown name
+    with openai_server(
+        always({"entity": "customers", "figure": "list", "customer": {"under": ["@P1"]}})
+    ) as fake:
+        lane = ModelLane(model_from_env(fake.env()), budget_s=LIVENESS_S, session_factory=eval_factory)
+        with eval_factory() as s:
+            a = ask(s, asker="rep_e1", question="孙南手下的客户有哪些", now=NOW, llm=lane)
+    (sent,) = fake.sent()
+    assert "孙南" not in sent and "rm_s" not in sent
+    mine = {c["customer_id"] for c in dataset.customers if c["owner_userid"] == "rep_e1"}
+    assert {r["customer_id"] for r in a["rows"]} <= mine
