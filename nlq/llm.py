@@ -437,11 +437,33 @@ def _from_text(text: str, masked: Masked) -> QuerySpec | None:
     return _valid(data, masked)
 
 
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NAIVE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?")
+
+
+def zoned(data: Any) -> Any:
+    """A `between` period's ends written without an offset (2026-11-01, 2026-11-01T00:00) are Asia/Shanghai
+    times, as the model was told; anything else is left for validation."""
+    if isinstance(data, list):
+        return [zoned(v) for v in data]
+    if not isinstance(data, dict):
+        return data
+    out = {k: zoned(v) for k, v in data.items()}
+    if out.get("kind") == "between":
+        for end in ("start", "end"):
+            v = out.get(end)
+            if isinstance(v, str) and _DAY.fullmatch(v):
+                out[end] = v + "T00:00:00+08:00"
+            elif isinstance(v, str) and _NAIVE.fullmatch(v):
+                out[end] = v + "+08:00"
+    return out
+
+
 def _valid(data: Any, masked: Masked) -> QuerySpec | None:
     if not isinstance(data, dict) or "refuse" in data:
         return None
     try:
-        return QuerySpec.model_validate(unmask(data, masked.originals))
+        return QuerySpec.model_validate(zoned(unmask(data, masked.originals)))
     except (ValidationError, ValueError, TypeError):
         return None
 

@@ -164,6 +164,17 @@ def test_a_between_period_and_a_masked_person_come_back_as_the_person(eval_facto
     assert a["kind"] == "figure" and a["value"] == b["value"] and "张伟" in a["understood"]
 
 
+def test_a_between_period_without_an_offset_is_shanghai_time():
+    period = {"kind": "between", "start": "2026-11-01", "end": "2026-11-16T00:00", "unit": "custom"}
+    fake = GenericFakeChatModel(
+        messages=iter([AIMessage(content=json.dumps({**SALES_MOM, "compare": None, "period": period}))])
+    )
+    spec = spec_from_model(fake, "11月1号到15号的销售额")
+    assert spec is not None and spec.period is not None
+    assert spec.period.start.isoformat() == "2026-11-01T00:00:00+08:00"
+    assert spec.period.end.isoformat() == "2026-11-16T00:00:00+08:00"
+
+
 def test_the_generated_guide_documents_every_field_of_the_spec():
     guide = schema_guide()
     schema = QuerySpec.model_json_schema()
