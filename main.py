@@ -138,7 +138,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from bot.settings import load_store_settings
     from nlq.cli import run_ask
-    from nlq.llm import model_from_env
+    from nlq.llm import lane_from_env
     from storage.db import make_engine, make_session_factory
 
     url = _store_url()
@@ -156,6 +156,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
             ("LLM_BASE_URL", settings.LLM_BASE_URL),
             ("LLM_API_KEY", settings.LLM_API_KEY),
             ("LLM_MODEL", settings.LLM_MODEL),
+            ("LLM_TIMEOUT_S", str(settings.LLM_TIMEOUT_S)),
+            ("LLM_LANES", str(settings.LLM_LANES)),
+            ("LLM_METHOD", settings.LLM_METHOD),
         )
         if v
     }
@@ -167,7 +170,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         batch_path=args.batch,
         now=args.now,
         as_json=args.json,
-        llm=model_from_env(llm_env),
+        llm=lane_from_env(llm_env, session_factory=factory, budget_s=settings.LLM_TIMEOUT_S),
     )
 
 

@@ -49,13 +49,14 @@ from core.clock import Clock, SystemClock
 from core.dashboard_token import derive_key as derive_dashboard_key
 from core.ics_token import derive_key as derive_ics_key
 from handlers import routes
+from handlers.ask import with_model_reading
 from handlers.context import HandlerDeps
 from handlers.routes import ROUTER
 from handlers.sop import catch_up
 from handlers.sop.sweep import Firing, ensure_recurring, sweep_due_timers
 from handlers.visits.idle import close_idle_visits
 from handlers.worker import InboxWorker
-from nlq.llm import model_from_env
+from nlq.llm import lane_from_env
 from nlq.vocab import VocabCache
 from storage import outbox, retention
 from storage.db import make_engine, make_session_factory
@@ -265,6 +266,10 @@ def handler_deps(settings: Settings) -> HandlerDeps:
             ("LLM_BASE_URL", settings.LLM_BASE_URL),
             ("LLM_API_KEY", settings.LLM_API_KEY),
             ("LLM_MODEL", settings.LLM_MODEL),
+            ("LLM_TIMEOUT_S", str(settings.LLM_TIMEOUT_S)),
+            ("LLM_BUDGET_S", str(settings.LLM_BUDGET_S)),
+            ("LLM_LANES", str(settings.LLM_LANES)),
+            ("LLM_METHOD", settings.LLM_METHOD),
         )
         if v
     }
@@ -272,7 +277,7 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         public_base_url=settings.PUBLIC_BASE_URL,
         ics_key=derive_ics_key(settings.WECOM_SECRET),
         dashboard_key=derive_dashboard_key(settings.WECOM_SECRET),
-        llm=model_from_env(llm_env),
+        llm=lane_from_env(llm_env),  # the model in its own lane (nlq.llm.ModelLane), or None
         vocab_cache=VocabCache(ttl_s=60),
         render_brief=render_weekly_brief,
         render_target_report=render_penetration,
@@ -340,7 +345,10 @@ def build(
         firing=firing,
     )
     rt.steps = tick_steps(rt)
-    worker.prefetch = make_prefetch(rt)
+    # photos, and a manager's question read by the model (if one is set) while the batch goes on
+    worker.prefetch = with_model_reading(
+        make_prefetch(rt), deps=deps, session_factory=factory, clock=clock, router=ROUTER
+    )
     return rt
 
 

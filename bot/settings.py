@@ -8,7 +8,7 @@ only `StoreSettings`, so they run without WeCom credentials.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +27,12 @@ class StoreSettings(BaseSettings):
     LLM_BASE_URL: str | None = None
     LLM_API_KEY: str | None = None
     LLM_MODEL: str | None = None
+    # docs/llm.md: one HTTP call's timeout; how long a chat question waits before the offline answer; model
+    # calls at once (the lane); how the schema is asked for (json_schema, function_calling or json_mode)
+    LLM_TIMEOUT_S: float = Field(default=8.0, gt=0, le=120)
+    LLM_BUDGET_S: float = Field(default=2.5, gt=0, le=60)
+    LLM_LANES: int = Field(default=4, ge=1, le=64)
+    LLM_METHOD: Literal["json_schema", "function_calling", "json_mode"] = "json_schema"
     # No longer a setting: one zone (core/clock.py ORG_ZONE). Accepted only with that value, so an old .env
     # still starts and a different zone is refused with a message instead of being silently ignored.
     TZ_NAME: str | None = None

@@ -2,16 +2,30 @@
 session of its own so the event's transaction is untouched; a suggested next action becomes a button.
 
 Customers shown to someone outside their owner's line (a finance director, an admin) are recorded as
-reads in the event's transaction, so the audit rows commit together with the reply (storage/read_audit.py)."""
+reads in the event's transaction, so the audit rows commit together with the reply (storage/read_audit.py).
+
+With a model configured (docs/llm.md), the question is read by the model in its own lane (nlq.llm.ModelLane):
+`with_model_reading` wraps the worker's prefetch so a manager's question waits on the model before its event's
+transaction, while the worker handles the other events of its batch; the handler gets the reading in
+`ctx.prefetched`. A question without a prefetched reading (a rep's line, a button) waits in the same lane inline,
+at most LLM_BUDGET_S. Either way a late, failed or invalid reading gives the offline parser's answer."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.rep_line import line_intent, parse_line
+from handlers import dialog as conversation
 from handlers import texts
 from handlers.context import Ctx
+from handlers.dialog import DialogState
 from handlers.messages import (
     Button,
     Card,
@@ -24,13 +38,19 @@ from handlers.messages import (
     text_of,
 )
 from handlers.messages import Text as TextReply
+from handlers.router import HELP_WORDS
 from nlq.answer import CHAT_ROWS, answer_spec, ask, render_chat
+from nlq.guard import refusal_reason
+from nlq.llm import ModelLane, Reading, customer_names
 from nlq.spec import QuerySpec
+from nlq.vocab import Vocab
 from storage import read_audit
 from storage.metrics import figures as metrics
-from storage.models import CustomerRow
+from storage.models import CustomerRow, UserRow
 
+log = logging.getLogger("assistant.ask")
 MAX_NAMES = 10
+READING = "nlq_reading"  # the key of a prefetched model reading in ctx.prefetched
 
 
 def answer(ctx: Ctx, question: str) -> dict:
@@ -39,9 +59,114 @@ def answer(ctx: Ctx, question: str) -> dict:
         vocab = cache.get(read) if cache is not None else None
         if vocab is not None and ctx.userid not in vocab.users:
             vocab = None  # a member added since: read afresh
-        result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.deps.llm, vocab=vocab)
+        llm = _model_reading(ctx, read, question, vocab)
+        result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=llm, vocab=vocab)
     _audit(ctx, result, question)
     return result
+
+
+def _model_reading(ctx: Ctx, read: Session, question: str, vocab: Vocab | None) -> Reading | None:
+    """The model's reading of the question (None: no model configured): the one prefetched for this very
+    question, else read now in the lane, waiting at most its budget. Never sent: what the guard refuses."""
+    if ctx.deps.llm is None:
+        return None
+    pre = (ctx.prefetched or {}).get(READING)
+    if isinstance(pre, dict) and pre.get("question") == question:
+        return Reading(_spec_or_none(pre.get("spec")))
+    if refusal_reason(question):
+        return Reading(None)
+    if ctx.user is not None and ctx.user.role == "rep" and not _asks(question, ctx):
+        return Reading(None)  # a rep's line not phrased as a question (a note, a remark) is never sent
+    spec = lane_of(ctx.deps.llm).read(
+        question, now=ctx.now, vocab=vocab, asker=ctx.userid, customers=customer_names(read)
+    )
+    return Reading(spec)
+
+
+def _asks(line: str, ctx: Ctx) -> bool:
+    """Is a rep's line phrased as a question (core/rep_line.py's rule for lines typed during a visit)?"""
+    return line_intent(line, parse_line(line, now=ctx.now)) == "question"
+
+
+def _spec_or_none(data: Any) -> QuerySpec | None:
+    try:
+        return QuerySpec.model_validate(data) if data else None
+    except ValueError:
+        return None
+
+
+_LANES: dict[int, tuple[Any, ModelLane]] = {}
+_LANES_LOCK = threading.Lock()
+
+
+def lane_of(llm: Any) -> ModelLane:
+    """The lane of HandlerDeps.llm: itself when it is one (bootstrap), else one made once for that model."""
+    if isinstance(llm, ModelLane):
+        return llm
+    with _LANES_LOCK:
+        if id(llm) not in _LANES:
+            _LANES[id(llm)] = (llm, ModelLane(llm))
+        return _LANES[id(llm)][1]
+
+
+def with_model_reading(
+    inner: Callable[[Inbound], Any] | None,
+    *,
+    deps: Any,
+    session_factory: sessionmaker[Session],
+    clock: Any,
+    router: Any,
+) -> Callable[[Inbound], Any]:
+    """The worker's prefetch, plus the model's reading of a manager's question: for a text (or a recognised
+    voice message) from an active manager (not a rep: a rep's line may be a visit note) who is in no dialog
+    and did not type a command, a Future done within the lane's budget with {READING: {"question", "spec"}};
+    the worker handles the other events of its batch meanwhile (handlers/worker.py). Anything else goes to
+    `inner` unchanged. `router`: the route table (handlers.routes.ROUTER), whose text commands are not
+    questions."""
+
+    def prefetch(event: Inbound) -> Any:
+        got = inner(event) if inner is not None else None
+        if got is not None or deps.llm is None or not text_of(event):
+            return got
+        try:
+            return _prefetch_reading(event, deps, session_factory, clock, router)
+        except Exception:  # noqa: BLE001 — never fail the event for the model: the handler reads it inline
+            log.warning("model prefetch failed for a question; it is read in the handler", exc_info=True)
+            return None
+
+    return prefetch
+
+
+def _prefetch_reading(
+    event: Inbound, deps: Any, session_factory: sessionmaker[Session], clock: Any, router: Any
+) -> Future[dict[str, Any]] | None:
+    said = text_of(event) or ""  # typed, or WeCom's recognition of a voice message: what the handler reads
+    if not said or refusal_reason(said):
+        return None
+    if said in HELP_WORDS or any(pattern.search(said) for pattern, _ in router.text_commands):
+        return None  # a command, not a question
+    with session_factory() as s:
+        user = s.get(UserRow, event.sender)
+        if user is None or user.role == "rep" or not getattr(user, "active", True):
+            return None
+        if conversation.state_of(s, event.sender)[0] != DialogState.IDLE.value:
+            return None  # the text answers a dialog, not a question
+        vocab = deps.vocab_cache.get(s) if deps.vocab_cache is not None else None
+        if vocab is None:
+            from nlq.vocab import load_vocab
+
+            vocab = load_vocab(s)
+        names = customer_names(s)
+    read = lane_of(deps.llm).submit(said, now=clock.now(), vocab=vocab, asker=event.sender, customers=names)
+    out: Future[dict[str, Any]] = Future()
+    out.set_running_or_notify_cancel()
+
+    def done(f: Future[QuerySpec | None]) -> None:
+        spec = f.result()
+        out.set_result({READING: {"question": said, "spec": spec.model_dump(mode="json") if spec else None}})
+
+    read.add_done_callback(done)
+    return out
 
 
 def _audit(ctx: Ctx, result: dict, question: str) -> None:

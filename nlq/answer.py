@@ -210,7 +210,7 @@ def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm
             raise Refused(why)
         from nlq.llm import spec_from_model  # the only LangChain import, loaded only when used
 
-        spec = spec_from_model(llm, question)
+        spec = spec_from_model(llm, question, now=now, vocab=vocab, asker=asker)  # masks, dates
         if spec is not None:
             try:
                 return resolve_names(spec, vocab)
