@@ -3,3 +3,4 @@
 from __future__ import annotations
 
 from storage import models, models_scorecard  # noqa: F401 - each registers its tables
+from storage.contracts import models as contract_models  # noqa: F401
