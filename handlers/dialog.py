@@ -28,10 +28,18 @@ class DialogState(StrEnum):
     REJECT_REASON = "sop_approval_reject_reason"  # 驳回 tapped: waiting for the reason
     SNOOZE_REASON = "sop_stale_snooze_reason"  # 延后 tapped: waiting for the reason
     FOLLOWED_REASON = "sop_stale_followed_how"  # 已跟进 tapped with no touch recorded: how was it followed up
+    BLOCK_REASON = "contract_work_order_blocked"  # 受阻 tapped on a work order: waiting for the reason
 
 
 # States in which the bot asked one question and keeps the interrupted flow (handlers/sop/questions.py).
-ASKING = frozenset({DialogState.REJECT_REASON, DialogState.SNOOZE_REASON, DialogState.FOLLOWED_REASON})
+ASKING = frozenset(
+    {
+        DialogState.REJECT_REASON,
+        DialogState.SNOOZE_REASON,
+        DialogState.FOLLOWED_REASON,
+        DialogState.BLOCK_REASON,
+    }
+)
 
 
 class Slot(StrEnum):

@@ -228,6 +228,8 @@ class CardAction(StrEnum):
     PROMISE = "promise"  # promise:done:<promise>
     STALE = "stale"  # stale:ok|snooze:<timer>
     SCORE = "score"  # score:prio|vip|skip:<change>
+    CONTRACT = "contract"  # contract:sign|progress|log:<contract_no>   signing, the progress card
+    WORK_ORDER = "wo"  # wo:claim|done|block:<work order>   a hand-off work order's buttons
 
 
 def card_key(action: CardAction, *parts: object) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored, VisitCompleted
 from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
+from handlers.contracts import handoff
 from handlers.dialog import DialogState as S
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
@@ -42,6 +43,7 @@ TEXT_COMMANDS = (
     (r"^(通过|同意|驳回)(\s|#|[:：,，]|$)", approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
+    (handoff.SIGN_PATTERN, handoff.on_sign_command),  # 合同签署完成 HT-001
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
 )
 CARD_ACTIONS = (
@@ -54,12 +56,15 @@ CARD_ACTIONS = (
     (A.PROMISE, promises.on_promise_button),
     (A.STALE, stale.on_stale_button),
     (A.SCORE, scorecard.on_score_action),
+    (A.CONTRACT, handoff.on_contract_button),  # 确认签约, the progress card's 刷新进度 / 查看日志
+    (A.WORK_ORDER, handoff.on_work_order_button),  # a hand-off work order's 认领 / 完成 / 受阻
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
     (S.REJECT_REASON, approvals.on_reject_reason),
     (S.SNOOZE_REASON, stale.on_snooze_reason),
     (S.FOLLOWED_REASON, stale.on_followed_reason),
+    (S.BLOCK_REASON, handoff.on_block_reason),
 )
 EVENTS = (
     (LocationReport, checkin.on_gps),
@@ -93,6 +98,8 @@ TIMER_KINDS = (
     (scorecard.KIND, scorecard.fire_scorecard_nightly),
     (weekly_brief.KIND, weekly_brief.fire_weekly_brief),
     (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
+    (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
+    (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),

@@ -57,7 +57,12 @@ def rows_of(session: Session, contract_no: str) -> list[InstalmentRow]:
 
 def _snap(rows: list[InstalmentRow]) -> list[dict[str, Any]]:
     return [
-        {"seq": r.seq, "words": r.words, "amount": audit.jsonable(r.amount), "due_on": audit.jsonable(r.due_on)}
+        {
+            "seq": r.seq,
+            "words": r.words,
+            "amount": audit.jsonable(r.amount),
+            "due_on": audit.jsonable(r.due_on),
+        }
         for r in rows
     ]
 
@@ -123,7 +128,14 @@ def redate(session: Session, contract: ContractRow) -> list[InstalmentRow]:
 
 
 def record_milestone(
-    session: Session, contract: ContractRow, event: str, day: date, *, now: datetime, actor: str, reason: str | None
+    session: Session,
+    contract: ContractRow,
+    event: str,
+    day: date,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None,
 ) -> None:
     """The contract's `event` happened on `day`: stored (audited), and the instalments waiting for it dated."""
     if event not in EVENTS or event == SIGNED:
@@ -151,7 +163,9 @@ def next_due(rows: list[InstalmentRow]) -> InstalmentRow | None:
     return min(dated, key=lambda r: (r.due_on, r.seq)) if dated else None
 
 
-def sync_due_on(session: Session, contract: ContractRow, *, now: datetime, actor: str, reason: str | None) -> None:
+def sync_due_on(
+    session: Session, contract: ContractRow, *, now: datetime, actor: str, reason: str | None
+) -> None:
     """contracts.due_on := the next unpaid instalment's due date (audited when it moves)."""
     nxt = next_due(rows_of(session, contract.contract_no))
     if nxt is None or nxt.due_on == contract.due_on:

@@ -344,12 +344,14 @@ class _Run:
                 continue
             if ref == table.name:  # a manager may come later in the same run: checked at the end
                 self._managers.append((src, rownum, shown, pk, value))
-            elif value not in self.known(ref):
-                where = "人员" if ref == "users" else "客户"
-                self.issue(
-                    src, rownum, shown, f"{where}“{value}”不存在（数据库和本次导入的{where}表中都没有）"
-                )
-                bad = True
+                continue
+            for one in value if isinstance(value, list) else (value,):  # a `;`-joined column: each one
+                if one not in self.known(ref):
+                    where = "人员" if ref == "users" else "客户"
+                    self.issue(
+                        src, rownum, shown, f"{where}“{one}”不存在（数据库和本次导入的{where}表中都没有）"
+                    )
+                    bad = True
 
         if not bad and table.check is not None:
             for key, reason in table.check(rec):

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from core.clock import as_utc, parse_time
+from storage.contracts.models import DepartmentRow
 from storage.models import (
     Base,
     ContractRow,
@@ -241,6 +242,21 @@ ROLES = {
     "admin": "admin",
     "管理员": "admin",
 }
+SALES_STATUSES = {
+    "pending": "pending",
+    "待签约": "pending",
+    "signed": "signed",
+    "已签约": "signed",
+    "签约完成": "signed",
+}
+DEPARTMENT_KINDS = {
+    "delivery": "delivery",
+    "交付": "delivery",
+    "finance": "finance",
+    "财务": "finance",
+    "after_sales": "after_sales",
+    "售后": "after_sales",
+}
 STATUSES = {"active": "active", "正常": "active", "lost": "lost", "流失": "lost"}
 STAGES = {
     "need_confirmed": "need_confirmed",
@@ -445,6 +461,8 @@ TABLES: tuple[Table, ...] = (
             Column("signed_on", "签约日期", day, required=True),
             Column("amount", "金额", money, required=True),
             Column("due_on", "约定回款日", day, required=True),
+            Column("terms", "付款条件", text(500)),
+            Column("sales_status", "签约状态", choice(SALES_STATUSES)),
         ),
         check=_check_contract,
     ),
@@ -472,6 +490,21 @@ TABLES: tuple[Table, ...] = (
             Column("sla_hours", "响应时限", integer(1, 24 * 365), default=24),
         ),
         check=_check_ticket,
+    ),
+)
+
+TABLES += (
+    Table(
+        "departments",
+        "部门",
+        DepartmentRow,
+        (
+            _id("dept_id", "部门编号"),
+            Column("name", "部门名称", text(64), required=True),
+            Column("kind", "类型", choice(DEPARTMENT_KINDS), required=True),
+            _id("head_userid", "负责人账号", required=False, ref="users"),
+            Column("members", "成员账号", many(64), default=list, ref="users"),
+        ),
     ),
 )
 
