@@ -485,7 +485,16 @@ def fire_work_order_sla(ctx: Ctx, timer: TimerRow) -> FireResult:
             actor=SOP_ACTOR,
             reason=ctx.source,
         )
-    progress.push_if_changed(ctx, contract, colours)
+    if step.rung == 1:  # the stage turned red: a fresh progress card, once for work orders breaching together
+        together = [
+            w
+            for w in work_orders.of_contract(s, contract.contract_no)
+            if w.id != wo.id and w.due_at == wo.due_at and w.escalated >= 1
+        ]
+        if not together:
+            progress.push(ctx, contract)
+    else:
+        progress.push_if_changed(ctx, contract, colours)
     return "done", f"escalate rung {step.rung} {step.to}"
 
 
