@@ -12,6 +12,7 @@ from __future__ import annotations
 from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored, VisitCompleted
 from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
+from handlers.contracts import changes as contract_changes
 from handlers.contracts import handoff
 from handlers.dialog import DialogState as S
 from handlers.links import calendar as calendar_link
@@ -44,6 +45,10 @@ TEXT_COMMANDS = (
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
     (handoff.SIGN_PATTERN, handoff.on_sign_command),  # 合同签署完成 HT-001
+    (contract_changes.CHANGE_PATTERN, contract_changes.on_change),  # 改金额 / 改付款条件 HT-001 …
+    (contract_changes.VERIFY_PATTERN, contract_changes.on_verify),  # 核实金额 HT-001 (finance)
+    (contract_changes.MILESTONE_PATTERN, contract_changes.on_milestone),  # 到货 HT-001 [2026-12-20]
+    (contract_changes.HISTORY_PATTERN, contract_changes.on_history),  # 谁改过 HT-001
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
 )
 CARD_ACTIONS = (

@@ -84,14 +84,14 @@ def on_sign_command(ctx: Ctx, event: Inbound) -> object:
     if contract is None:
         ctx.reply(Text(content=T.NO_SUCH_CONTRACT.format(no=no[:40])))
         return None
-    if not _may_sign(ctx, contract):
+    if not may_act(ctx, contract):
         ctx.reply(Text(content=T.NOT_YOURS.format(no=no)))
         return None
     sign(ctx, contract)
     return None
 
 
-def _may_sign(ctx: Ctx, contract: ContractRow) -> bool:
+def may_act(ctx: Ctx, contract: ContractRow) -> bool:
     customer = ctx.session.get(CustomerRow, contract.customer_id)
     if customer is None or ctx.user is None:
         return False
@@ -113,7 +113,7 @@ def on_contract_button(ctx: Ctx, event: Inbound) -> object:
         ctx.reply(Text(content=T.NO_SUCH_CONTRACT.format(no=no[:40])))
         return None
     if verb == "sign":
-        if not _may_sign(ctx, contract):
+        if not may_act(ctx, contract):
             ctx.reply(Text(content=T.NOT_YOURS.format(no=no)))
             return None
         sign(ctx, contract)
@@ -226,7 +226,7 @@ def _items(ctx: Ctx, contract: ContractRow) -> dict[str, list[str]]:
             marks = "①②③④⑤⑥⑦⑧⑨⑩"
             for i, row in enumerate(instalments.rows_of(ctx.session, contract.contract_no)):
                 if row.due_on is not None:
-                    due = T.FINANCE_DUE.format(day=f"{row.due_on.month}月{row.due_on.day}日")
+                    due = T.FINANCE_DUE.format(day=T.day(row.due_on, ctx.now.astimezone(ORG_ZONE).date()))
                 else:
                     waiting = [EVENT_WORDS[e] for e in row.events.split("+") if e != "signed"]
                     due = T.FINANCE_DUE_LATER.format(event="、".join(waiting) or "签约")

@@ -60,3 +60,8 @@ STAGE_SIGN, STAGE_PAY = "签约", "回款"
 LOG_TITLE = "合同{no}的进度日志："
 LOG_LINE = "{at} {who}：{what}"
 LOG_EMPTY = "合同{no}还没有进度记录。"
+
+
+def day(d, today) -> str:  # noqa: ANN001 - dates
+    """「12月20日」, with the year when it is not this year's: 「2027年12月20日」."""
+    return f"{d.month}月{d.day}日" if d.year == today.year else f"{d.year}年{d.month}月{d.day}日"

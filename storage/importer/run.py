@@ -434,6 +434,16 @@ class _Run:
                 counts.created += 1
                 continue
             changes = {k: v for k, v in rec.items() if old[k] != v}
+            if table.name == "contracts" and "amount" in changes and old["amount_verified_at"] is not None:
+                # finance verified it: the amount changes only through finance (storage/contracts/changes.py)
+                row_no = self._seen.get(table.name, {}).get(pk, 0) % (1 << 32) or None
+                self.issue(
+                    src,
+                    row_no,
+                    table.column("amount").alias,
+                    "金额已由财务核实，不能通过导入修改（请向财务提出修改申请）",
+                )
+                continue
             if "lat" in changes or "lng" in changes:
                 derived = {**old, **rec}
                 self._derive(table.name, derived)

@@ -81,7 +81,7 @@ def test_signing_in_chat_opens_three_work_orders_once(org, clock):
         assert [b["text"] for b in cards[0]["buttons"]] == ["认领", "完成", "受阻"]
         assert dict(map(tuple, cards[0]["fields"]))["响应时限"] == "24小时（12月8日 10:00前）"
     finance = _cards(org, "f1")[0]["description"]
-    assert "①签约后30天付50%：¥250,000.00，应付日1月6日" in finance
+    assert "①签约后30天付50%：¥250,000.00，应付日2027年1月6日" in finance
     assert "②验收时付尾款50%：¥250,000.00，应付日待验收后确定" in finance
     assert "网络环境是否满足安装要求" in _cards(org, "a1")[0]["description"]
     # the progress card, to the rep and the supervisor, once
