@@ -13,7 +13,7 @@ from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestor
 from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
 from handlers.contracts import changes as contract_changes
-from handlers.contracts import handoff
+from handlers.contracts import handoff, reconcile
 from handlers.dialog import DialogState as S
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
@@ -49,6 +49,8 @@ TEXT_COMMANDS = (
     (contract_changes.VERIFY_PATTERN, contract_changes.on_verify),  # 核实金额 HT-001 (finance)
     (contract_changes.MILESTONE_PATTERN, contract_changes.on_milestone),  # 到货 HT-001 [2026-12-20]
     (contract_changes.HISTORY_PATTERN, contract_changes.on_history),  # 谁改过 HT-001
+    (reconcile.RUN_PATTERN, reconcile.on_run),  # 对账 (finance: the nightly reconciliation, now)
+    (reconcile.TODO_PATTERN, reconcile.on_todos),  # 对账待办
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
 )
 CARD_ACTIONS = (
@@ -105,12 +107,14 @@ TIMER_KINDS = (
     (weekly_brief.KIND_TO, weekly_brief.fire_weekly_brief_to),
     (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
+    (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
     (stale.SCAN_KIND, lambda ctx: stale.schedule_next_scan(ctx, after=ctx.now)),
     (scorecard.KIND, lambda ctx: scorecard.schedule_next(ctx, after=ctx.now)),
     (weekly_brief.KIND, lambda ctx: weekly_brief.schedule_next(ctx, after=ctx.now)),
+    (reconcile.KIND, lambda ctx: reconcile.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(
