@@ -24,7 +24,7 @@ from core.contracts.schedule import TermsDoNotFit, schedule
 from core.contracts.schedule import due_on as due_on_of
 from core.contracts.terms import EVENTS, SIGNED, Instalment, Refused, Understood, parse_terms
 from storage import audit
-from storage.contracts.models import InstalmentRow
+from storage.contracts.models import InstalmentPaymentRow, InstalmentRow
 from storage.models import ContractRow
 
 
@@ -79,8 +79,20 @@ def plan(
     except TermsDoNotFit as exc:
         return Refused(contract.terms or "", str(exc))
     old = rows_of(session, contract.contract_no)
+    same = [(r.seq, r.words, Decimal(r.amount)) for r in old] == [
+        (p.instalment.seq, p.instalment.words()[:256], p.amount) for p in planned
+    ]
+    if old and same:  # the same plan (signing re-reads the terms): keep the rows and what was paid on them
+        for row, p in zip(old, planned, strict=True):
+            row.due_on = p.due_on
+        sync_due_on(session, contract, now=now, actor=actor, reason=reason)
+        return parsed
+    # a new plan: the old rows go, with their matched payments (those bank lines are unallocated again and
+    # the next reconciliation places them on the new instalments)
     before = _snap(old)
     if old:
+        ids = [r.id for r in old]
+        session.execute(delete(InstalmentPaymentRow).where(InstalmentPaymentRow.instalment_id.in_(ids)))
         session.execute(delete(InstalmentRow).where(InstalmentRow.contract_no == contract.contract_no))
         session.flush()
     new = []
