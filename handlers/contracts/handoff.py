@@ -259,13 +259,7 @@ def work_order_card(ctx: Ctx, contract: ContractRow, customer: CustomerRow | Non
             buttons.append(Button(T.WO_BLOCK, card_key(CardAction.WORK_ORDER, "block", wo.id), 3))
     return Card(
         title=T.WO_TITLE.format(team=team, customer=customer.name if customer else contract.customer_id),
-        description=T.WO_DESC.format(
-            no=contract.contract_no,
-            deadline=_at(wo.due_at),
-            hours=wo.sla_hours,
-            work=H.WORK_WORDS[wo.team],
-            items="\n".join(f"· {x}" for x in wo.items) or "· （无）",
-        ),
+        description=T.WO_DESC.format(no=contract.contract_no, deadline=_at(wo.due_at), hours=wo.sla_hours),
         fields=list(
             zip(
                 T.WO_FIELDS,
@@ -300,8 +294,18 @@ def _send_to_team(
             )
         return
     c = work_order_card(ctx, contract, customer, wo)
+    items = Text(  # a card shows a short description only: the list follows as a message
+        content=T.WO_ITEMS.format(
+            team=H.TEAM_WORDS[wo.team],
+            no=contract.contract_no,
+            customer=customer.name if customer else contract.customer_id,
+            work=H.WORK_WORDS[wo.team],
+            items="\n".join(f"· {x}" for x in wo.items) or "· （无）",
+        )
+    )
     for who in team:
         ctx.send(who, c)
+        ctx.send(who, items)
 
 
 # --- the work order's buttons ------------------------------------------------------------------------------

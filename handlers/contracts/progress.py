@@ -81,16 +81,15 @@ def card(ctx: Ctx, contract: ContractRow, *, task_id: str = "") -> Card:
     s = ctx.session
     customer = s.get(CustomerRow, contract.customer_id)
     c = colours(ctx, contract)
-    lines = [
-        T.PROGRESS_HEAD.format(
-            no=contract.contract_no,
-            amount=_money(contract.amount),
-            sales=T.SALES_STATUS.get(contract.sales_status, contract.sales_status),
-            finance=T.FINANCE_STATUS.get(contract.finance_status, contract.finance_status),
-        )
-    ]
+    head = T.PROGRESS_HEAD.format(
+        no=contract.contract_no,
+        amount=_money(contract.amount),
+        sales=T.SALES_STATUS.get(contract.sales_status, contract.sales_status),
+        finance=T.FINANCE_STATUS.get(contract.finance_status, contract.finance_status),
+    )
+    stages: list[tuple[str, str]] = []  # WeCom shows at most six fields of about 20 characters each
     signed = T.PROGRESS_SIGNED.format(at=_at(ctx, contract.signed_at)) if contract.signed_at else "待签约"
-    lines.append(T.PROGRESS_STAGE.format(mark=H.COLOUR_MARKS[c["sign"]], stage=T.STAGE_SIGN, state=signed))
+    stages.append((T.STAGE_SIGN, f"{H.COLOUR_MARKS[c['sign']]}{signed}"))
     for wo in work_orders.of_contract(s, contract.contract_no):
         who = people.name_of(s, wo.claimed_by) if wo.claimed_by else ""
         deadline = _at(ctx, wo.due_at)
@@ -100,17 +99,16 @@ def card(ctx: Ctx, contract: ContractRow, *, task_id: str = "") -> Card:
             state = T.PROGRESS_WO[wo.status].format(
                 deadline=deadline, who=who, reason=wo.blocked_reason or ""
             )
-        lines.append(
-            T.PROGRESS_STAGE.format(mark=H.COLOUR_MARKS[c[wo.team]], stage=H.TEAM_WORDS[wo.team], state=state)
-        )
+        stages.append((H.TEAM_WORDS[wo.team], f"{H.COLOUR_MARKS[c[wo.team]]}{state}"))
     paid, late, _ = _pay(ctx, contract)
     pay = T.PROGRESS_PAY.format(paid=_money(paid), amount=_money(contract.amount))
     if late > 0:
         pay += T.PROGRESS_PAY_LATE.format(late=_money(late))
-    lines.append(T.PROGRESS_STAGE.format(mark=H.COLOUR_MARKS[c["pay"]], stage=T.STAGE_PAY, state=pay))
+    stages.append((T.STAGE_PAY, f"{H.COLOUR_MARKS[c['pay']]}{pay}"))
     return Card(
         title=T.PROGRESS_TITLE.format(customer=customer.name if customer else contract.customer_id),
-        description="\n".join(lines),
+        description=head,
+        fields=stages,
         buttons=[
             Button(T.PROGRESS_REFRESH, card_key(CardAction.CONTRACT, "progress", contract.contract_no), 2),
             Button(T.PROGRESS_LOG, card_key(CardAction.CONTRACT, "log", contract.contract_no), 2),

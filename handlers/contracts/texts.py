@@ -17,7 +17,8 @@ TERMS_REFUSED = "注意：付款条件没有读懂。{words}"
 NO_TEAM = "合同{no}的{team}工单没有人可以接收：请先导入「部门」表（类型：{team}，负责人账号、成员账号）。"
 
 WO_TITLE = "{team}工单：{customer}"
-WO_DESC = "合同{no}已签署完成，请在{deadline}前响应（{hours}小时内）。\n{work}：\n{items}"
+WO_DESC = "合同{no}已签署完成，请在{deadline}前响应（{hours}小时内）。"
+WO_ITEMS = "{team}工单（合同{no}，{customer}）的{work}：\n{items}"
 WO_FIELDS = ("合同编号", "客户", "合同金额", "业务员", "响应时限", "状态")
 WO_CLAIM, WO_DONE, WO_BLOCK = "认领", "完成", "受阻"
 WO_CLAIMED = "已认领"
@@ -43,7 +44,7 @@ SLA_DESC = "合同{no}的{team}工单已超过{hours}小时无人响应（{deadl
 SLA_DESC_DIRECTOR = "合同{no}的{team}工单超时未响应，已通知部门负责人{head}，仍无人处理。"
 
 PROGRESS_TITLE = "合同进度：{customer}"
-PROGRESS_HEAD = "合同{no} ¥{amount}｜销售视角：{sales}｜财务视角：{finance}"
+PROGRESS_HEAD = "合同{no} ¥{amount}｜销售：{sales}｜财务：{finance}"
 PROGRESS_STAGE = "{mark} {stage}：{state}"
 PROGRESS_SIGNED = "客户确认签约（{at}）"
 PROGRESS_WO = {
@@ -52,9 +53,9 @@ PROGRESS_WO = {
     "done": "已完成（{who}）",
     "blocked": "受阻：{reason}",
 }
-PROGRESS_OVERDUE = "待响应，已超时（{deadline}到期）"
-PROGRESS_PAY = "已到账¥{paid}/¥{amount}"
-PROGRESS_PAY_LATE = "，逾期未付¥{late}"
+PROGRESS_OVERDUE = "超时未响应（{deadline}到期）"
+PROGRESS_PAY = "到账¥{paid}/¥{amount}"
+PROGRESS_PAY_LATE = "，逾期¥{late}"
 PROGRESS_REFRESH, PROGRESS_LOG = "刷新进度", "查看日志"
 STAGE_SIGN, STAGE_PAY = "签约", "回款"
 LOG_TITLE = "合同{no}的进度日志："

@@ -80,22 +80,22 @@ def test_signing_in_chat_opens_three_work_orders_once(org, clock):
         assert cards[0]["title"] == f"{team}工单：华东精密制造有限公司"
         assert [b["text"] for b in cards[0]["buttons"]] == ["认领", "完成", "受阻"]
         assert dict(map(tuple, cards[0]["fields"]))["响应时限"] == "24小时（12月8日 10:00前）"
-    finance = _cards(org, "f1")[0]["description"]
+    finance = _texts(org, "f1")[0]  # the card's list follows it as a message
+    assert finance.startswith("财务工单（合同HT-001，华东精密制造有限公司）的开票清单：")
     assert "①签约后30天付50%：¥250,000.00，应付日2027年1月6日" in finance
     assert "②验收时付尾款50%：¥250,000.00，应付日待验收后确定" in finance
-    assert "网络环境是否满足安装要求" in _cards(org, "a1")[0]["description"]
+    assert "网络环境是否满足安装要求" in _texts(org, "a1")[0]
     # the progress card, to the rep and the supervisor, once
     for who in ("rep1", "sup1"):
         progress = [c for c in _cards(org, who) if c["title"].startswith("合同进度")]
         assert len(progress) == 1
-        lines = progress[0]["description"].split("\n")
-        assert lines[0] == "合同HT-001 ¥500,000.00｜销售视角：客户确认签约｜财务视角：电子签章完成"
-        assert lines[1:] == [
-            "🟢 签约：客户确认签约（12月7日 10:00）",
-            "🟡 交付：待响应，12月8日 10:00前",
-            "🟡 财务：待响应，12月8日 10:00前",
-            "🟡 售后：待响应，12月8日 10:00前",
-            "🟡 回款：已到账¥0.00/¥500,000.00",
+        assert progress[0]["description"] == "合同HT-001 ¥500,000.00｜销售：客户确认签约｜财务：电子签章完成"
+        assert [tuple(f) for f in progress[0]["fields"]] == [
+            ("签约", "🟢客户确认签约（12月7日 10:00）"),
+            ("交付", "🟡待响应，12月8日 10:00前"),
+            ("财务", "🟡待响应，12月8日 10:00前"),
+            ("售后", "🟡待响应，12月8日 10:00前"),
+            ("回款", "🟡到账¥0.00/¥500,000.00"),
         ]
     assert len(timers_of(org, kind="work_order_sla", status="pending")) == 3
 
@@ -131,10 +131,12 @@ def test_claim_done_block_and_strangers(org, clock):
         "售后工单受阻：合同HT-002（华东精密制造有限公司）。原因：客户机房网络不支持外网访问，无法安装（售后工程师林工）"
         in _texts(org, "ahead")
     )
-    latest = [c for c in _cards(org, "rep1") if c["title"].startswith("合同进度")][-1]["description"]
-    assert "🟡 交付：处理中（交付工程师孙工）" in latest
-    assert "🟢 财务：已完成（出纳周会计）" in latest
-    assert "🔴 售后：受阻：客户机房网络不支持外网访问，无法安装" in latest
+    latest = dict(
+        map(tuple, [c for c in _cards(org, "rep1") if c["title"].startswith("合同进度")][-1]["fields"])
+    )
+    assert latest["交付"] == "🟡处理中（交付工程师孙工）"
+    assert latest["财务"] == "🟢已完成（出纳周会计）"
+    assert latest["售后"] == "🔴受阻：客户机房网络不支持外网访问，无法安装"
     with org() as s:  # each change audited with before and after
         rows = s.scalars(
             select(AuditRow).where(AuditRow.entity == "work_order", AuditRow.action == "update")
@@ -168,8 +170,11 @@ def test_sla_breach_escalates_once_to_head_then_director(org, clock):
     ]
     assert not [c for c in _cards(org, "fhead") if c["title"].startswith("工单超时")]  # finance answered
     assert not [c for c in _cards(org, "dir") if c["title"].startswith("工单超时")]
-    red = [c for c in _cards(org, "sup1") if c["title"].startswith("合同进度")][-1]["description"]
-    assert "🔴 交付：待响应，已超时（12月8日 10:00到期）" in red
+    red = dict(
+        map(tuple, [c for c in _cards(org, "sup1") if c["title"].startswith("合同进度")][-1]["fields"])
+    )
+    assert red["交付"] == "🔴超时未响应（12月8日 10:00到期）"
+    assert red["财务"] == "🟡处理中（出纳周会计）"
 
     click(
         org, clock, "a1", card_key(CardAction.WORK_ORDER, "claim", orders["after_sales"].id)
@@ -209,7 +214,7 @@ def test_missing_terms_are_flagged_to_finance_and_rep(org, clock):
     add_contract(org, "HT-005", terms=None)
     say(org, clock, "rep1", "合同签署完成 HT-005")
     assert "注意：合同没有填写付款条件" in _texts(org, "rep1")[0]
-    assert "付款条件未填写" in _cards(org, "fhead")[0]["description"]
+    assert "付款条件未填写" in _texts(org, "fhead")[0]
     add_contract(org, "HT-006", terms="付款视资金情况而定")
     say(org, clock, "rep1", "合同签署完成 HT-006")
     assert "这部分我读不懂：「付款视资金情况而定」（没有可计算的付款时间）" in _texts(org, "rep1")[-1]
