@@ -44,7 +44,7 @@ from storage.models import ContractRow, CustomerRow, TimerRow, UserRow
 SLA_KIND = "work_order_sla"
 IMPORT_KIND = "contract_handoff"
 SIGN_PATTERN = r"^\s*(合同签署完成|签署完成|合同已签署|已签约|签约完成|确认签约)\s*[:：#]?\s*\S+\s*$"
-_SIGN = re.compile(SIGN_PATTERN)
+_LOOKS_LIKE_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_/.]*\d[A-Za-z0-9\-_/.]*")
 CANCEL_WORDS = ("取消", "算了")
 
 
@@ -82,6 +82,8 @@ def on_sign_command(ctx: Ctx, event: Inbound) -> object:
     no = contract_no_of(said)
     contract = ctx.session.get(ContractRow, no)
     if contract is None:
+        if not _LOOKS_LIKE_NUMBER.fullmatch(no):
+            return False  # 「已签约 味源超市」: a rep's line about a visit, not a contract number
         ctx.reply(Text(content=T.NO_SUCH_CONTRACT.format(no=no[:40])))
         return None
     if not may_act(ctx, contract):

@@ -205,6 +205,8 @@ def test_unknown_and_foreign_contracts(org, clock):
     assert _texts(org, "rep3")[-1] == "合同HT-004不在你负责的客户范围内，无法操作。"
     say(org, clock, "rep1", "合同签署完成 HT-999")
     assert _texts(org, "rep1")[-1].startswith("没有找到合同「HT-999」")
+    say(org, clock, "rep1", "已签约 华东精密")  # not a contract number: left to the rep's line
+    assert not _texts(org, "rep1")[-1].startswith("没有找到合同")
     with org() as s:
         assert s.scalar(select(func.count()).select_from(WorkOrderRow)) == 0
 
