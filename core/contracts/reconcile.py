@@ -89,6 +89,13 @@ class Result:
     unmatched: list[Unmatched] = field(default_factory=list)
 
 
+NEAR = 40  # customers compared with one payer name
+
+
+def _bigrams(key: str) -> set[str]:
+    return {key[i : i + 2] for i in range(len(key) - 1)} or ({key} if key else set())
+
+
 def company_key(name: str | None) -> str:
     """A company name without the suffixes and punctuation that vary between a contract and a bank line."""
     return _SUFFIX.sub("", name or "").upper()
@@ -107,6 +114,7 @@ class _Book:
         self.by_contract: dict[str, list[int]] = defaultdict(list)
         self.by_customer: dict[str, list[int]] = defaultdict(list)
         self.names: dict[str, str] = {}  # company key → a name as written
+        self.by_amount: dict[Decimal, list[int]] = {}  # filled once matching is over
         for r in receivables:
             if r.open <= 0:
                 continue
@@ -119,6 +127,10 @@ class _Book:
         order = self._order
         for keys in (*self.by_contract.values(), *self.by_customer.values()):
             keys.sort(key=order)
+        self.bigrams: dict[str, set[str]] = defaultdict(set)  # two characters → customer keys holding them
+        for ck in self.by_customer:
+            for bg in _bigrams(ck):
+                self.bigrams[bg].add(ck)
         self.numbers: dict[int, dict[str, str]] = defaultdict(dict)  # length → normalised → contract_no
         for no in self.by_contract:
             nk = number_key(no)
@@ -145,6 +157,15 @@ class _Book:
                     found[no] = i
         return sorted(found, key=lambda no: found[no])
 
+    def near(self, pk: str, limit: int = NEAR) -> list[str]:
+        """The customer keys sharing the most character pairs with `pk` (a similarity is only computed for
+        these: a payer is compared with a few dozen names, not with every customer)."""
+        counts: dict[str, int] = defaultdict(int)
+        for bg in _bigrams(pk):
+            for ck in self.bigrams.get(bg, ()):
+                counts[ck] += 1
+        return sorted(counts, key=lambda ck: (-counts[ck], ck))[:limit]
+
     def candidate(self, key: int) -> Candidate:
         r = self.rec[key]
         return Candidate(r.key, r.contract_no, r.customer, self.open[key], r.due_on)
@@ -157,7 +178,7 @@ def _payer(book: _Book, payer: str | None, similarity: Similarity, threshold: fl
         return None
     if pk in book.by_customer:
         return pk
-    scored = sorted(((similarity(pk, ck), ck) for ck in book.by_customer), reverse=True)
+    scored = sorted(((similarity(pk, ck), ck) for ck in book.near(pk)), reverse=True)
     if not scored or scored[0][0] < threshold:
         return None
     if len(scored) > 1 and scored[1][0] > scored[0][0] - MARGIN:
@@ -232,6 +253,11 @@ def reconcile(
         for t in txns:
             why[t] = "金额与该客户的未付分期对不上"
 
+    by_amount: dict[Decimal, list[int]] = defaultdict(list)  # open amount → instalments (for candidates)
+    for key in sorted(book.open, key=book._order):
+        if book.open[key] > 0:
+            by_amount[book.open[key]].append(key)
+    book.by_amount = by_amount
     for ln in ordered:
         rest = left[ln.txn_id]
         if rest <= 0:
@@ -287,12 +313,12 @@ def _candidates(
         keys = list(book.by_customer[ck])
     if not keys and company_key(ln.payer):
         pk = company_key(ln.payer)
-        close = sorted(((similarity(pk, c), c) for c in book.by_customer), reverse=True)[:3]
+        close = sorted(((similarity(pk, c), c) for c in book.near(pk)), reverse=True)[:3]
         for score, c in close:
             if score >= 50:
                 keys += book.by_customer[c]
     if not keys:
-        keys = [k for k, v in book.open.items() if v == rest][:3]
+        keys = book.by_amount.get(rest, [])[:3]
     open_keys = [k for k in keys if book.open[k] > 0] or keys
     open_keys.sort(key=lambda k: (abs(book.open[k] - rest), book._order(k)))
     return tuple(book.candidate(k) for k in open_keys[:3])

@@ -25,9 +25,8 @@ from sqlalchemy.orm import Session
 from core.contracts import reconcile as rule
 from storage import audit
 from storage import payments as memo_match
-from storage.contracts.instalments import next_due
 from storage.contracts.models import FinanceTodoRow, InstalmentPaymentRow, InstalmentRow
-from storage.models import ContractRow, CustomerRow, PaymentMatchRow, PaymentRow
+from storage.models import AuditRow, ContractRow, CustomerRow, PaymentMatchRow, PaymentRow
 
 ACTOR = "system:reconcile"
 _BATCH = 2000
@@ -51,7 +50,7 @@ def _similarity(a: str, b: str) -> float:
     return float(fuzz.ratio(a, b))
 
 
-def _receivables(session: Session) -> list[rule.Receivable]:
+def _receivables(session: Session) -> tuple[list[rule.Receivable], dict[int, tuple[Decimal, Decimal]]]:
     q = (
         select(
             InstalmentRow.id,
@@ -66,10 +65,12 @@ def _receivables(session: Session) -> list[rule.Receivable]:
         .join(CustomerRow, CustomerRow.customer_id == ContractRow.customer_id)
         .where(InstalmentRow.status != "paid")
     )
-    return [
-        rule.Receivable(key, no, name, Decimal(amount) - Decimal(paid), due, seq)
-        for key, no, name, amount, paid, due, seq in session.execute(q)
-    ]
+    out, amounts = [], {}
+    for key, no, name, amount, paid, due, seq in session.execute(q):
+        amount, paid = Decimal(amount), Decimal(paid)
+        amounts[key] = (amount, paid)
+        out.append(rule.Receivable(key, no, name, amount - paid, due, seq))
+    return out, amounts
 
 
 def _lines(session: Session) -> list[rule.Line]:
@@ -108,7 +109,7 @@ def _matched_to_plain_contracts():
 def run(
     session: Session, *, now: datetime, today: date, actor: str = ACTOR, reason: str | None = None
 ) -> Summary:
-    receivables = _receivables(session)
+    receivables, amounts = _receivables(session)
     lines = _lines(session)
     result = rule.reconcile(receivables, lines, similarity=_similarity)
     by_key: dict[int, Decimal] = defaultdict(Decimal)
@@ -144,20 +145,27 @@ def run(
         assert row is not None
         row.amount = Decimal(row.amount) + merged[k]["amount"]
     for i in range(0, len(fresh), _BATCH):
-        session.execute(insert(InstalmentPaymentRow), fresh[i : i + _BATCH])
+        session.execute(insert(InstalmentPaymentRow.__table__), fresh[i : i + _BATCH])
     paid_days = _paid_days(session, result.allocations, lines)
     newly_paid = 0
-    keys = list(by_key)
-    for i in range(0, len(keys), _BATCH):
-        for inst in session.scalars(select(InstalmentRow).where(InstalmentRow.id.in_(keys[i : i + _BATCH]))):
-            inst.paid = Decimal(inst.paid) + by_key[inst.id]
-            if inst.paid >= inst.amount and inst.status != "paid":
-                inst.status = "paid"
-                inst.paid_on = paid_days.get(inst.id)
-                newly_paid += 1
-    session.flush()
+    ups = []
+    for key, add in by_key.items():
+        amount, paid = amounts[key]
+        done = paid + add >= amount
+        ups.append(
+            {
+                "id": key,
+                "paid": paid + add,
+                "status": "paid" if done else "open",
+                "paid_on": paid_days.get(key) if done else None,
+            }
+        )
+        newly_paid += done
+    for i in range(0, len(ups), _BATCH):
+        session.execute(update(InstalmentRow), ups[i : i + _BATCH])  # by primary key
     opened, closed = _todos(session, result, lines, now=now)
     _finance_status(session, today=today, now=now, actor=actor, reason=reason)
+    session.expire_all()  # rows written by bulk statements: what the session holds is read again
     summary = Summary(
         lines=len(lines),
         allocated=len(result.allocations),
@@ -204,6 +212,14 @@ def _todos(
             )
         )
     }
+    done_keys = set(
+        session.scalars(
+            select(FinanceTodoRow.business_key).where(
+                FinanceTodoRow.kind == "unmatched_payment", FinanceTodoRow.status != "open"
+            )
+        )
+    )
+    fresh: list[dict[str, Any]] = []
     opened = 0
     still = set()
     for u in result.unmatched:
@@ -233,15 +249,15 @@ def _todos(
             if row.payload != payload:
                 row.payload = payload
             continue
-        if session.scalar(select(FinanceTodoRow.id).where(FinanceTodoRow.business_key == key)) is not None:
+        if key in done_keys:
             session.execute(
                 update(FinanceTodoRow)
                 .where(FinanceTodoRow.business_key == key)
                 .values(status="open", payload=payload, done_at=None)
             )
         else:
-            session.add(
-                FinanceTodoRow(
+            fresh.append(
+                dict(
                     business_key=key,
                     kind="unmatched_payment",
                     ref=u.txn_id,
@@ -252,6 +268,8 @@ def _todos(
                 )
             )
         opened += 1
+    for i in range(0, len(fresh), _BATCH):
+        session.execute(insert(FinanceTodoRow.__table__), fresh[i : i + _BATCH])
     closed = 0
     for key, row in open_rows.items():
         if key not in still:
@@ -261,50 +279,65 @@ def _todos(
 
 
 def _finance_status(session: Session, *, today: date, now: datetime, actor: str, reason: str | None) -> None:
-    """Recompute the finance view of every contract (cheap columns; audited only where it changes)."""
-    inst: dict[str, list[InstalmentRow]] = defaultdict(list)
-    for row in session.scalars(select(InstalmentRow)):
-        inst[row.contract_no].append(row)
+    """Recompute the finance view of every contract, and a contract's due date from its next unpaid
+    instalment (bulk statements; audited only where something changes)."""
+    inst: dict[str, list[tuple[str, Decimal, date | None, int]]] = defaultdict(list)
+    for no, status, paid, due, seq in session.execute(
+        select(
+            InstalmentRow.contract_no,
+            InstalmentRow.status,
+            InstalmentRow.paid,
+            InstalmentRow.due_on,
+            InstalmentRow.seq,
+        )
+    ):
+        inst[no].append((status, Decimal(paid), due, seq))
     p = memo_match.paid_subquery(session)
     paid = {no: v for no, v in session.execute(select(p.c.contract_no, p.c.paid))}
-    changes: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-    for c in session.scalars(select(ContractRow)):
-        rows = inst.get(c.contract_no)
+    ups: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    for no, status_now, due_now, amount in session.execute(
+        select(ContractRow.contract_no, ContractRow.finance_status, ContractRow.due_on, ContractRow.amount)
+    ):
+        rows = inst.get(no)
+        change: dict[str, Any] = {}
         if rows:
-            if all(r.status == "paid" for r in rows):
+            if all(r[0] == "paid" for r in rows):
                 want = "received"
-            elif any(Decimal(r.paid) > 0 or (r.due_on is not None and r.due_on <= today) for r in rows):
-                want = "matching"
-            else:
-                want = (
-                    "esigned" if c.signed_at or c.sales_status is not None else c.finance_status or "esigned"
-                )
-            nxt = next_due(rows)
-            if nxt is not None and nxt.due_on != c.due_on:  # the next unpaid instalment's date
-                changes.append(
-                    (c.contract_no, {"due_on": audit.jsonable(c.due_on)}, {"due_on": nxt.due_on.isoformat()})
-                )
-                c.due_on = nxt.due_on  # type: ignore[assignment]
-        else:
-            got = Decimal(paid.get(c.contract_no, 0) or 0)
-            if got >= Decimal(c.amount):
-                want = "received"
-            elif got > 0 or c.due_on <= today:
+            elif any(r[1] > 0 or (r[2] is not None and r[2] <= today) for r in rows):
                 want = "matching"
             else:
                 want = "esigned"
-        if c.finance_status != want:
-            changes.append((c.contract_no, {"finance_status": c.finance_status}, {"finance_status": want}))
-            c.finance_status = want
-    for no, before, after in changes:
-        audit.record(
-            session,
-            at=now,
-            actor=actor,
-            action="update",
-            entity="contracts",
-            entity_id=no,
-            before=before,
-            after=after,
-            reason=reason,
+            unpaid = sorted((r[2], r[3]) for r in rows if r[0] != "paid" and r[2] is not None)
+            if unpaid and unpaid[0][0] != due_now:  # the next unpaid instalment's date
+                change["due_on"] = unpaid[0][0]
+        else:
+            got = Decimal(paid.get(no, 0) or 0)
+            if got >= Decimal(amount):
+                want = "received"
+            elif got > 0 or due_now <= today:
+                want = "matching"
+            else:
+                want = "esigned"
+        if status_now != want:
+            change["finance_status"] = want
+        if not change:
+            continue
+        ups.append({"contract_no": no, **change})
+        before = {"finance_status": status_now, "due_on": audit.jsonable(due_now)}
+        audits.append(
+            dict(
+                at=now,
+                actor=actor,
+                action="update",
+                entity="contracts",
+                entity_id=no,
+                before={k: before[k] for k in change},
+                after={k: audit.jsonable(v) for k, v in change.items()},
+                reason=reason,
+            )
         )
+    for i in range(0, len(ups), _BATCH):
+        session.execute(update(ContractRow), ups[i : i + _BATCH])
+    for i in range(0, len(audits), _BATCH):
+        session.execute(insert(AuditRow.__table__), audits[i : i + _BATCH])
