@@ -20,7 +20,8 @@ def lock_contract(session: Session, contract_no: str) -> ContractRow | None:
     """The contract, locked on PostgreSQL so two signing events for it run one after the other."""
     q = select(ContractRow).where(ContractRow.contract_no == contract_no)
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
+        # read again under the lock: a row loaded earlier in this session may predate the other signing
+        q = q.with_for_update().execution_options(populate_existing=True)
     return session.scalars(q).first()
 
 
@@ -87,5 +88,5 @@ def of_contract(session: Session, contract_no: str) -> list[WorkOrderRow]:
 def lock(session: Session, work_order_id: int) -> WorkOrderRow | None:
     q = select(WorkOrderRow).where(WorkOrderRow.id == work_order_id)
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update()
+        q = q.with_for_update().execution_options(populate_existing=True)
     return session.scalars(q).first()

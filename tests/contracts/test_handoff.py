@@ -227,3 +227,55 @@ def test_missing_terms_are_flagged_to_finance_and_rep(org, clock):
             )
             == 0
         )
+
+
+def test_two_people_signing_at_once_open_three_work_orders(org, clock):
+    """The rep and the supervisor sign the same contract at the same moment, handled by two workers in
+    parallel: one signing, three work orders, the other told it was recorded already."""
+    import threading
+
+    from handlers.messages import TextIn
+    from handlers.worker import InboxWorker
+    from storage import inbox
+
+    clock.set(START)
+    add_contract(org, "HT-010")
+    with org() as s:
+        for n, who in enumerate(("rep1", "sup1")):
+            event = TextIn(
+                sender=who, at=int(START.timestamp()), content="合同签署完成 HT-010", msg_id=f"race{n}"
+            )
+            inbox.put(
+                s, dedupe_key=f"race:{n}", sender=who, kind=event.type, event=event.to_dict(), now=START
+            )
+        s.commit()
+    barrier = threading.Barrier(2)
+
+    def drain(owner: str) -> None:
+        barrier.wait()
+        InboxWorker(session_factory=org, clock=clock, owner=owner).drain()
+
+    threads = [threading.Thread(target=drain, args=(f"w{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with org() as s:
+        assert s.scalar(select(func.count()).select_from(WorkOrderRow)) == 3
+        signings = s.scalars(
+            select(AuditRow).where(AuditRow.entity == "contracts", AuditRow.entity_id == "HT-010")
+        ).all()
+        assert (
+            len(
+                [
+                    a
+                    for a in signings
+                    if (a.after or {}).get("signed_at") and not (a.before or {}).get("signed_at")
+                ]
+            )
+            == 1
+        )
+    said = [t for who in ("rep1", "sup1") for t in _texts(org, who)]
+    assert len([t for t in said if t.startswith("已记录：合同HT-010")]) == 1
+    assert len([t for t in said if t.startswith("合同HT-010已于")]) == 1
+    assert len(_cards(org, "d1")) == 1
