@@ -20,6 +20,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from core.clock import ORG_ZONE
 from core.org import Scope
 from storage.contracts.changes import FieldChange, history
 from storage.contracts.models import FinanceTodoRow, InstalmentPaymentRow, InstalmentRow, WorkOrderRow
@@ -218,3 +219,70 @@ def instalments_due(session: Session, scope: Scope, start: date, end: date) -> l
         InstalmentView(i.contract_no, i.seq, i.words, Decimal(i.amount), Decimal(i.paid), i.due_on, i.status)
         for i in session.scalars(q)
     ]
+
+
+@dataclass(frozen=True)
+class TeamHealth:
+    team: str
+    handed: int  # work orders opened in the month
+    answered: int
+    average_response_hours: float | None  # opened → first answer (认领, 完成 or 受阻)
+    breaches: int  # unanswered past the SLA (escalated)
+
+
+@dataclass(frozen=True)
+class HandoffHealth:
+    start: date
+    end: date
+    teams: tuple[TeamHealth, ...]
+    top_blocking: tuple[tuple[str, int], ...]  # the three most frequent 受阻 reasons, with their counts
+    suggestion: str  # Chinese: the step that breaches most often, from the data
+
+
+def handoff_health(session: Session, scope: Scope, month: date) -> HandoffHealth:
+    """The month's collaboration health (the monthly report's figures): per team the hand-offs, the average
+    time to the first answer, the SLA breaches; the top blocking reasons; the step that breaches most."""
+    from collections import Counter
+
+    from core.contracts.handoff import TEAM_WORDS, TEAMS
+
+    start = month.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    q = (
+        select(WorkOrderRow)
+        .join(ContractRow, ContractRow.contract_no == WorkOrderRow.contract_no)
+        .join(CustomerRow, CustomerRow.customer_id == ContractRow.customer_id)
+    )
+    cond = _visible(scope)
+    if cond is not None:
+        q = q.where(cond)
+    rows = [w for w in session.scalars(q) if start <= w.created_at.astimezone(ORG_ZONE).date() < end]
+    teams = []
+    for team in TEAMS:
+        mine = [w for w in rows if w.team == team]
+        waits = []
+        for w in mine:
+            first = min((t for t in (w.claimed_at, w.done_at, w.blocked_at) if t is not None), default=None)
+            if first is not None:
+                waits.append((first - w.created_at).total_seconds() / 3600)
+        teams.append(
+            TeamHealth(
+                team,
+                len(mine),
+                len(waits),
+                round(sum(waits) / len(waits), 1) if waits else None,
+                sum(1 for w in mine if w.escalated >= 1),
+            )
+        )
+    reasons = Counter(w.blocked_reason for w in rows if w.blocked_reason)
+    top = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+    worst = max(teams, key=lambda t: (t.breaches, t.average_response_hours or 0))
+    if worst.breaches:
+        suggestion = f"{TEAM_WORDS[worst.team]}环节超时最多（{worst.breaches}次），建议核对该团队的接单人手与响应时限。"
+    elif rows:
+        suggestion = "本月所有交接都在时限内响应。"
+    else:
+        suggestion = "本月没有交接工单。"
+    if top:
+        suggestion += f"最常见的受阻原因：{top[0][0]}（{top[0][1]}次）。"
+    return HandoffHealth(start, end, tuple(teams), top, suggestion)

@@ -65,3 +65,43 @@ def test_scoped_questions(org, clock, tmp_path):
         assert queries.overdue_work_orders(s, _scope(s, "rep2"), now=later) == []
         team = queries.overdue_work_orders(s, _scope(s, "d1"), now=later, teams=frozenset({"delivery"}))
         assert [w.team for w in team] == ["delivery"]
+
+
+def test_handoff_health_of_the_month(org, clock):
+    from sqlalchemy import select
+
+    from handlers.messages import CardAction, card_key
+    from storage.contracts.models import WorkOrderRow
+    from tests.contracts.conftest import add_contract
+    from tests.sop.conftest import click, sweep
+
+    clock.set(datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI))
+    for no in ("HT-H1", "HT-H2"):
+        add_contract(org, no)
+        say(org, clock, "rep1", f"合同签署完成 {no}")
+    with org() as s:
+        wos = {(w.contract_no, w.team): w.id for w in s.scalars(select(WorkOrderRow))}
+    clock.advance(hours=2)
+    click(org, clock, "d1", card_key(CardAction.WORK_ORDER, "claim", wos[("HT-H1", "delivery")]))
+    click(org, clock, "f1", card_key(CardAction.WORK_ORDER, "done", wos[("HT-H1", "finance")]))
+    clock.advance(hours=2)
+    click(org, clock, "f1", card_key(CardAction.WORK_ORDER, "claim", wos[("HT-H2", "finance")]))
+    for no in ("HT-H1", "HT-H2"):
+        click(org, clock, "a1", card_key(CardAction.WORK_ORDER, "block", wos[(no, "after_sales")]))
+        say(org, clock, "a1", "客户网络不满足安装条件")
+    clock.advance(hours=24)
+    sweep(org, clock)  # HT-H2's delivery order was never answered
+    with org() as s:
+        h = queries.handoff_health(s, _scope(s, "dir"), date(2026, 12, 1))
+        assert [(t.team, t.handed, t.answered, t.average_response_hours, t.breaches) for t in h.teams] == [
+            ("delivery", 2, 1, 2.0, 1),
+            ("finance", 2, 2, 3.0, 0),
+            ("after_sales", 2, 2, 4.0, 0),
+        ]
+        assert h.top_blocking == (("客户网络不满足安装条件", 2),)
+        assert h.suggestion == (
+            "交付环节超时最多（1次），建议核对该团队的接单人手与响应时限。最常见的受阻原因：客户网络不满足安装条件（2次）。"
+        )
+        assert (
+            queries.handoff_health(s, _scope(s, "rep2"), date(2026, 12, 1)).suggestion == "本月没有交接工单。"
+        )
