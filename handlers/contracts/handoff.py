@@ -63,17 +63,6 @@ def contract_no_of(text: str) -> str:
     ).strip()
 
 
-def channel_of(source: str) -> str:
-    """chat | import | dashboard | system, from a unit of work's source (the audit rows' reason)."""
-    if source.startswith(("inbox:", "in:")):
-        return "chat"
-    if source.startswith("import"):
-        return "import"
-    if source.startswith("dashboard"):
-        return "dashboard"
-    return "system"
-
-
 # --- signing -------------------------------------------------------------------------------------------
 
 
