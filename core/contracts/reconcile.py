@@ -19,6 +19,8 @@ Amounts match to the cent. The order of lines is by date then id, so the outcome
 
 from __future__ import annotations
 
+import heapq
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -90,6 +92,7 @@ class Result:
 
 
 NEAR = 40  # customers compared with one payer name
+COMMON = 1000  # a character pair held by more names than this does not make two names near
 
 
 def _bigrams(key: str) -> set[str]:
@@ -115,6 +118,7 @@ class _Book:
         self.by_customer: dict[str, list[int]] = defaultdict(list)
         self.names: dict[str, str] = {}  # company key → a name as written
         self.by_amount: dict[Decimal, list[int]] = {}  # filled once matching is over
+        self._near: dict[tuple[str, float], list[str]] = {}
         for r in receivables:
             if r.open <= 0:
                 continue
@@ -157,14 +161,27 @@ class _Book:
                     found[no] = i
         return sorted(found, key=lambda no: found[no])
 
-    def near(self, pk: str, limit: int = NEAR) -> list[str]:
-        """The customer keys sharing the most character pairs with `pk` (a similarity is only computed for
-        these: a payer is compared with a few dozen names, not with every customer)."""
+    def near(self, pk: str, *, min_share: float) -> list[str]:
+        """The customer keys sharing the most character pairs with `pk` — at least `min_share` of its pairs;
+        a pair found in more than COMMON names says nothing and is skipped. A similarity is only computed for
+        these: a payer is compared with a few dozen names, not with every customer."""
+        cached = self._near.get((pk, min_share))
+        if cached is not None:
+            return cached
+        pairs = _bigrams(pk)
         counts: dict[str, int] = defaultdict(int)
-        for bg in _bigrams(pk):
-            for ck in self.bigrams.get(bg, ()):
+        for bg in pairs:
+            holders = self.bigrams.get(bg, ())
+            if len(holders) > COMMON:
+                continue
+            for ck in holders:
                 counts[ck] += 1
-        return sorted(counts, key=lambda ck: (-counts[ck], ck))[:limit]
+        need = max(2 if len(pairs) >= 3 else 1, math.ceil(len(pairs) * min_share))
+        found = heapq.nsmallest(
+            NEAR, (ck for ck, n in counts.items() if n >= need), key=lambda ck: (-counts[ck], ck)
+        )
+        self._near[(pk, min_share)] = found
+        return found
 
     def candidate(self, key: int) -> Candidate:
         r = self.rec[key]
@@ -178,7 +195,7 @@ def _payer(book: _Book, payer: str | None, similarity: Similarity, threshold: fl
         return None
     if pk in book.by_customer:
         return pk
-    scored = sorted(((similarity(pk, ck), ck) for ck in book.near(pk)), reverse=True)
+    scored = sorted(((similarity(pk, ck), ck) for ck in book.near(pk, min_share=0.4)), reverse=True)
     if not scored or scored[0][0] < threshold:
         return None
     if len(scored) > 1 and scored[1][0] > scored[0][0] - MARGIN:
@@ -313,7 +330,7 @@ def _candidates(
         keys = list(book.by_customer[ck])
     if not keys and company_key(ln.payer):
         pk = company_key(ln.payer)
-        close = sorted(((similarity(pk, c), c) for c in book.near(pk)), reverse=True)[:3]
+        close = sorted(((similarity(pk, c), c) for c in book.near(pk, min_share=0.25)), reverse=True)[:3]
         for score, c in close:
             if score >= 50:
                 keys += book.by_customer[c]
