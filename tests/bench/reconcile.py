@@ -32,6 +32,24 @@ WORDS = [
     "鼎盛",
 ]
 TRADES = ["制造", "科技", "物流", "贸易", "医疗器械", "电子", "机械", "食品", "化工", "信息技术"]
+DISTRICTS = [
+    "东城",
+    "西湖",
+    "滨江",
+    "姑苏",
+    "鄞州",
+    "梁溪",
+    "浦东",
+    "鼓楼",
+    "包河",
+    "鹿城",
+    "南湖",
+    "天宁",
+    "越城",
+    "邗江",
+]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
 
 
 def _names(rng: random.Random, n: int) -> list[str]:
@@ -39,8 +57,8 @@ def _names(rng: random.Random, n: int) -> list[str]:
     seen: set[str] = set()
     while len(out) < n:
         name = f"{rng.choice(CITIES)}{rng.choice(WORDS)}{rng.choice(WORDS)}{rng.choice(TRADES)}有限公司"
-        if name in seen:
-            name = name.replace("有限公司", f"{len(out)}号有限公司")
+        while name in seen:  # a branch: 杭州精密华腾制造有限公司西湖分公司
+            name = name.split("有限公司")[0] + f"有限公司{rng.choice(DISTRICTS)}{rng.choice(DISTRICTS)}分公司"
         seen.add(name)
         out.append(name)
     return out
