@@ -51,6 +51,7 @@ from core.ics_token import derive_key as derive_ics_key
 from handlers import routes
 from handlers.ask import with_model_reading
 from handlers.context import HandlerDeps
+from handlers.contracts import handoff as contract_handoff
 from handlers.routes import ROUTER
 from handlers.sop import catch_up
 from handlers.sop.sweep import Firing, ensure_recurring, sweep_due_timers
@@ -356,4 +357,5 @@ def on_imported(session: Session, summary: ImportSummary, now: datetime) -> None
     """The import's hook once every table is in (`main.py import`, the demo): contract matching when contracts
     or payments came in, and what is already stale or overdue held for one catch-up digest per person
     (handlers/sop/catch_up.py) instead of one alert per historical item."""
+    contract_handoff.after_import(session, summary, now)  # terms → instalments, 已签约 → hand-off
     catch_up.after_import(session, now, payments_loaded=bool({"contracts", "payments"} & set(summary.tables)))

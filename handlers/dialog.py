@@ -32,6 +32,7 @@ class DialogState(StrEnum):
     TARGET_EVIDENCE = (
         "target_adjust_evidence"  # 调整目标 typed without a link: waiting for a photo, file or link
     )
+    BLOCK_REASON = "contract_work_order_blocked"  # 受阻 tapped on a work order: waiting for the reason
 
 
 # A question left unanswered this long lapses: the next event is handled as if it had not been asked (the
@@ -45,6 +46,7 @@ ASKING = frozenset(
         DialogState.APPROVE_COMMENT,
         DialogState.SNOOZE_REASON,
         DialogState.FOLLOWED_REASON,
+        DialogState.BLOCK_REASON,
     }
 )
 

@@ -275,6 +275,8 @@ class CardAction(StrEnum):
     LEAD = (
         "lead"  # lead:done:<sop step> / lead:claim:<lead>   a lead's sequence step done; claim from the pool
     )
+    CONTRACT = "contract"  # contract:sign|progress|log:<contract_no>   signing, the progress card
+    WORK_ORDER = "wo"  # wo:claim|done|block:<work order>   a hand-off work order's buttons
 
 
 def card_key(action: CardAction, *parts: object) -> str:

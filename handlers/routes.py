@@ -12,6 +12,8 @@ from __future__ import annotations
 from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored, VisitCompleted
 from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
+from handlers.contracts import changes as contract_changes
+from handlers.contracts import handoff, reconcile
 from handlers.dialog import DialogState as S
 from handlers.leads import board as lead_board
 from handlers.leads import intake as lead_intake
@@ -52,6 +54,13 @@ TEXT_COMMANDS = (
     (approvals.DECISION_WORDS, approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
+    (handoff.SIGN_PATTERN, handoff.on_sign_command),  # 合同签署完成 HT-001
+    (contract_changes.CHANGE_PATTERN, contract_changes.on_change),  # 改金额 / 改付款条件 HT-001 …
+    (contract_changes.VERIFY_PATTERN, contract_changes.on_verify),  # 核实金额 HT-001 (finance)
+    (contract_changes.MILESTONE_PATTERN, contract_changes.on_milestone),  # 到货 HT-001 [2026-12-20]
+    (contract_changes.HISTORY_PATTERN, contract_changes.on_history),  # 谁改过 HT-001
+    (reconcile.RUN_PATTERN, reconcile.on_run),  # 对账 (finance: the nightly reconciliation, now)
+    (reconcile.TODO_PATTERN, reconcile.on_todos),  # 对账待办
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
     (r"^\s*(调整目标|目标调整)", target_adjust.on_adjust),
     (target_health.ACTION_PATTERN, target_health.on_action),
@@ -78,6 +87,8 @@ CARD_ACTIONS = (
     (A.SCORE, scorecard.on_score_action),
     (A.TARGET, target_cascade.on_button),
     (A.LEAD, lead_intake.on_lead_button),
+    (A.CONTRACT, handoff.on_contract_button),  # 确认签约, the progress card's 刷新进度 / 查看日志
+    (A.WORK_ORDER, handoff.on_work_order_button),  # a hand-off work order's 认领 / 完成 / 受阻
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -86,6 +97,7 @@ DIALOG_STATES = (
     (S.SNOOZE_REASON, stale.on_snooze_reason),
     (S.FOLLOWED_REASON, stale.on_followed_reason),
     (S.TARGET_EVIDENCE, target_adjust.on_evidence),
+    (S.BLOCK_REASON, handoff.on_block_reason),
 )
 QUESTION_WORDS = (  # while this question is open, these texts answer it (a text command ends it otherwise)
     (S.REJECT_REASON, approvals.DECISION_WORDS),
@@ -131,6 +143,9 @@ TIMER_KINDS = (
     (lead_sop.KIND, lead_sop.fire_lead_step),
     (lead_pool.SCAN_KIND, lead_pool.fire_lead_scan),
     (lead_pool.NURTURE_KIND, lead_pool.fire_lead_nurture),
+    (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
+    (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
+    (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
@@ -140,6 +155,7 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (target_health.KIND, lambda ctx: target_health.schedule_next(ctx, after=ctx.now)),
     (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
     (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
+    (reconcile.KIND, lambda ctx: reconcile.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

@@ -263,6 +263,19 @@ class ContractRow(Base):
     signed_on: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(Money)
     due_on: Mapped[date] = mapped_column(Date, index=True)
+    # from signature to cash (docs/contracts.md): the payment terms as written (read into
+    # contract_instalments), the sales view (pending 待签约 | signed 客户确认签约; NULL: imported history,
+    # signed) and the finance view (esigned 电子签章完成 | matching 流水匹配中 | received 已到账), never merged;
+    # when the assistant recorded the signing (the hand-off opened), the dates of milestones
+    # ({"shipped": "2026-03-01", …}), and finance's check of the amount (after it, sales cannot change it)
+    terms: Mapped[str | None] = mapped_column(Text)
+    sales_status: Mapped[str | None] = mapped_column(String(16))
+    finance_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    signed_at: Mapped[datetime | None] = mapped_column()
+    signed_by: Mapped[str | None] = mapped_column(String(64))
+    milestones: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    amount_verified_at: Mapped[datetime | None] = mapped_column()
+    amount_verified_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class PaymentRow(Base):

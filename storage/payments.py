@@ -11,6 +11,11 @@ or payments runs (handlers.sop.payments.rematch_contracts, from the importer's o
 contracts × 40k payments took seconds. Anything else that writes contracts or payments must call
 store_matches in the same transaction. paid_for, the one-contract check at alert time, still tests the
 memos directly.
+
+A contract whose terms were read into instalments (storage.contracts.instalments) is judged by them instead:
+it is unpaid while a dated instalment is not paid in full (the earliest such one gives the due date and the
+amount owed), and "paid" when none is — the instalments' payments come from the nightly reconciliation
+(storage.contracts.reconcile), which also counts the memo matches.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from storage.contracts.models import InstalmentRow
 from storage.models import ContractRow, PaymentMatchRow, PaymentRow
 
 _BATCH = 2000
@@ -97,26 +103,50 @@ def paid_subquery(session: Session):
     )
 
 
+def with_instalments():
+    """A SELECT of the contract numbers that have instalments."""
+    return select(InstalmentRow.contract_no)
+
+
+def _open_dated():
+    return select(InstalmentRow.contract_no).where(
+        InstalmentRow.status != "paid", InstalmentRow.due_on.is_not(None)
+    )
+
+
 def unpaid_contracts(session: Session) -> list[tuple[str, date, Decimal, Decimal]]:
-    """Contracts whose matched payments fall short of the amount: (contract_no, due_on, amount, paid)."""
+    """Contracts whose matched payments fall short of the amount: (contract_no, due_on, amount, paid); for a
+    contract with instalments, its earliest dated instalment not paid in full (its due date, amount, paid)."""
     p = paid_subquery(session)
     q = (
         select(ContractRow.contract_no, ContractRow.due_on, ContractRow.amount, p.c.paid)
         .join(p, p.c.contract_no == ContractRow.contract_no)
-        .where(p.c.paid < ContractRow.amount)
-        .order_by(ContractRow.contract_no)
+        .where(p.c.paid < ContractRow.amount, ContractRow.contract_no.not_in(with_instalments()))
     )
-    return [(no, due, Decimal(amount), Decimal(paid)) for no, due, amount, paid in session.execute(q)]
+    out = [(no, due, Decimal(amount), Decimal(paid)) for no, due, amount, paid in session.execute(q)]
+    seen: set[str] = set()
+    for no, due, amount, paid in session.execute(
+        select(InstalmentRow.contract_no, InstalmentRow.due_on, InstalmentRow.amount, InstalmentRow.paid)
+        .where(InstalmentRow.status != "paid", InstalmentRow.due_on.is_not(None))
+        .order_by(InstalmentRow.contract_no, InstalmentRow.due_on, InstalmentRow.seq)
+    ):
+        if no not in seen:
+            seen.add(no)
+            out.append((no, due, Decimal(amount), Decimal(paid)))
+    return sorted(out)
 
 
 def paid_contract_nos(session: Session):
-    """A SELECT of the contract numbers paid in full (for use inside IN (...))."""
+    """A SELECT of the contract numbers paid in full (for use inside IN (...)); for a contract with
+    instalments: none of its dated instalments is still owed."""
     p = paid_subquery(session)
-    return (
+    plain = (
         select(ContractRow.contract_no)
         .join(p, p.c.contract_no == ContractRow.contract_no)
-        .where(p.c.paid >= ContractRow.amount)
+        .where(p.c.paid >= ContractRow.amount, ContractRow.contract_no.not_in(with_instalments()))
     )
+    by_instalments = select(InstalmentRow.contract_no).where(InstalmentRow.contract_no.not_in(_open_dated()))
+    return plain.union(by_instalments)
 
 
 def paid_for(session: Session, contract_no: str) -> Decimal:

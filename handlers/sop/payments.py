@@ -25,6 +25,7 @@ from handlers.sop import texts as T
 from handlers.sop.policy import SOP_ACTOR, FireResult, load_policy, policy_of
 from storage import audit, people, timers
 from storage import payments as contract_match
+from storage.contracts import instalments
 from storage.models import ContractRow, CustomerRow, TimerRow
 
 KIND = "payment_overdue"
@@ -118,8 +119,12 @@ def fire_payment_overdue(ctx: Ctx, timer: TimerRow) -> FireResult:
     customer = s.get(CustomerRow, contract.customer_id) if contract else None
     notify: list[str] = []
     paid = Decimal(0)
+    amount = Decimal(contract.amount) if contract else Decimal(0)
     if contract is not None and customer is not None:
         paid = contract_match.paid_for(s, contract.contract_no)
+        owed = instalments.due_and_paid(s, contract.contract_no, contract.due_on)
+        if owed is not None:  # a contract with instalments: what is due by now, and what was paid of it
+            amount, paid = owed
         owner = customer.owner_userid
         tree = people.tree_above(s, owner)
         for role in policy.payment_notify_roles:
@@ -130,7 +135,7 @@ def fire_payment_overdue(ctx: Ctx, timer: TimerRow) -> FireResult:
         exists=contract is not None and customer is not None,
         due_on=contract.due_on if contract else None,
         scheduled_for=date.fromisoformat(str(timer.payload.get("due_on"))),
-        amount=Decimal(contract.amount) if contract else Decimal(0),
+        amount=amount,
         paid=paid,
         notify=tuple(notify),
     )
@@ -149,7 +154,7 @@ def fire_payment_overdue(ctx: Ctx, timer: TimerRow) -> FireResult:
         ),
         fields=[
             (T.FIELD_CONTRACT, contract.contract_no),
-            (T.FIELD_AMOUNT, T.money(facts.amount)),
+            (T.FIELD_AMOUNT, T.money(Decimal(contract.amount))),
             (T.FIELD_PAID, T.money(paid)),
             (T.FIELD_LEFT, T.money(left)),
             (T.FIELD_DUE_ON, T.day(contract.due_on)),

@@ -349,12 +349,14 @@ class _Run:
                 continue
             if ref == table.name:  # a manager may come later in the same run: checked at the end
                 self._managers.append((src, rownum, shown, pk, value))
-            elif value not in self.known(ref):
-                where = "人员" if ref == "users" else "客户"
-                self.issue(
-                    src, rownum, shown, f"{where}“{value}”不存在（数据库和本次导入的{where}表中都没有）"
-                )
-                bad = True
+                continue
+            for one in value if isinstance(value, list) else (value,):  # a `;`-joined column: each one
+                if one not in self.known(ref):
+                    where = "人员" if ref == "users" else "客户"
+                    self.issue(
+                        src, rownum, shown, f"{where}“{one}”不存在（数据库和本次导入的{where}表中都没有）"
+                    )
+                    bad = True
 
         if not bad and table.check is not None:
             for key, reason in table.check(rec):
@@ -441,6 +443,16 @@ class _Run:
                 counts.created += 1
                 continue
             changes = {k: v for k, v in rec.items() if old[k] != v}
+            if table.name == "contracts" and "amount" in changes and old["amount_verified_at"] is not None:
+                # finance verified it: the amount changes only through finance (storage/contracts/changes.py)
+                row_no = self._seen.get(table.name, {}).get(pk, 0) % (1 << 32) or None
+                self.issue(
+                    src,
+                    row_no,
+                    table.column("amount").alias,
+                    "金额已由财务核实，不能通过导入修改（请向财务提出修改申请）",
+                )
+                continue
             if "lat" in changes or "lng" in changes or (table.name == "leads" and changes):
                 derived = {**old, **rec}
                 self._derive(table.name, derived)

@@ -337,6 +337,16 @@ class _Generator:
             ("ticket_id", "customer_id", "opened_at", "responded_at", "sla_hours"),
             self.tickets(customers),
         )
+        # the hand-off teams (docs/contracts.md), headed by people already in the org so the org's size stays
+        _write(
+            folder / "departments.csv",
+            ("dept_id", "name", "kind", "head_userid", "members"),
+            [
+                ("D-DELIVERY", "交付部", "delivery", "admin", ""),
+                ("D-FINANCE", "财务部", "finance", "finance", ""),
+                ("D-AFTERSALES", "售后部", "after_sales", "admin", ""),
+            ],
+        )
         # leads last, so the earlier files stay as they were for a seed
         _write(
             folder / "products.csv",

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.clock import as_utc, parse_time
 from core.targets.periods import BadPeriod, parse_period
+from storage.contracts.models import DepartmentRow
 from storage.leads.models import LeadRow, ProductRow
 from storage.models import (
     Base,
@@ -278,6 +279,21 @@ ROLES = {
     "销售总监": "sales_director",
     "admin": "admin",
     "管理员": "admin",
+}
+SALES_STATUSES = {
+    "pending": "pending",
+    "待签约": "pending",
+    "signed": "signed",
+    "已签约": "signed",
+    "签约完成": "signed",
+}
+DEPARTMENT_KINDS = {
+    "delivery": "delivery",
+    "交付": "delivery",
+    "finance": "finance",
+    "财务": "finance",
+    "after_sales": "after_sales",
+    "售后": "after_sales",
 }
 STATUSES = {"active": "active", "正常": "active", "lost": "lost", "流失": "lost"}
 STAGES = {
@@ -562,6 +578,8 @@ TABLES: tuple[Table, ...] = (
             Column("signed_on", "签约日期", day, required=True),
             Column("amount", "金额", money, required=True),
             Column("due_on", "约定回款日", day, required=True),
+            Column("terms", "付款条件", text(500)),
+            Column("sales_status", "签约状态", choice(SALES_STATUSES)),
         ),
         check=_check_contract,
     ),
@@ -650,6 +668,21 @@ TABLES: tuple[Table, ...] = (
         on_create={"source": "import"},
         compose=_compose_target,
         stamped=True,
+    ),
+)
+
+TABLES += (
+    Table(
+        "departments",
+        "部门",
+        DepartmentRow,
+        (
+            _id("dept_id", "部门编号"),
+            Column("name", "部门名称", text(64), required=True),
+            Column("kind", "类型", choice(DEPARTMENT_KINDS), required=True),
+            _id("head_userid", "负责人账号", required=False, ref="users"),
+            Column("members", "成员账号", many(64), default=list, ref="users"),
+        ),
     ),
 )
 

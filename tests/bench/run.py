@@ -1,6 +1,6 @@
 """`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
 
-Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, sustained, soak,
+Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, reconcile, sustained, soak,
 capacity, hostile, lanes (replies first: tests/bench/lanes.py). nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
 (`python -m tests.bench.nlq capacity` runs only the question module's).
 """
@@ -249,6 +249,12 @@ def bench_timers(quick: bool) -> list[tuple[str, str]]:
     return run(quick)
 
 
+def bench_reconcile(quick: bool) -> list[tuple[str, str]]:
+    from tests.bench.reconcile import bench_reconcile as run
+
+    return run(quick)
+
+
 SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
     "ingest": bench_ingest,
     "import": bench_import,
@@ -256,6 +262,7 @@ SECTIONS: dict[str, Callable[[bool], list[tuple[str, str]]]] = {
     "nlq": bench_nlq,
     "metrics": bench_metrics,
     "timers": bench_timers,
+    "reconcile": bench_reconcile,
 }
 
 

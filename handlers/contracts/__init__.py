@@ -1,0 +1,1 @@
+"""Contracts from signature to cash in chat: signing (合同签署完成) and its three hand-off work orders, the progress card, changes to a contract and finance's check, the nightly reconciliation (docs/contracts.md)."""
