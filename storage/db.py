@@ -6,6 +6,7 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -205,3 +206,182 @@ def writer_session(factory: sessionmaker[Session]) -> Session:
     if is_sqlite(session.get_bind()):
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     return session
+
+
+# --- the worker's per-event path: prepared statements on a held connection ----------------------------------
+
+
+class RawStatement:
+    """A Core statement compiled once per dialect to the driver's SQL, with SQLAlchemy's own bind and
+    result processors (JSON, the UTC datetime type, booleans), run on the DBAPI cursor of a Connection, in
+    its transaction. SQLAlchemy's execution machinery costs ten to twenty times the statement itself on
+    SQLite; this is for the few fixed statements of every event. No expanding (IN-list) parameters. A
+    database error comes out as SQLAlchemy's DBAPIError (parameters hidden), and a disconnect invalidates the
+    connection and the pool, as SQLAlchemy's own execution does."""
+
+    def __init__(self, statement: Any, *, column_keys: list[str] | None = None):
+        self.statement = statement
+        self.column_keys = column_keys  # an INSERT's columns (the others take their defaults)
+        self._compiled: dict[str, tuple[Any, str, tuple[str, ...] | None, dict[str, Any], list, dict]] = {}
+
+    def _for(self, dialect: Any) -> tuple[Any, str, tuple[str, ...] | None, dict[str, Any], list, dict]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            procs = {}
+            for bind, name in compiled.bind_names.items():
+                proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if proc is not None:
+                    procs[name] = proc
+            results = [
+                col.type.dialect_impl(dialect).result_processor(dialect, None)
+                for col in (
+                    *(getattr(self.statement, "selected_columns", None) or ()),
+                    *(getattr(self.statement, "_returning", None) or ()),
+                )
+            ]
+            order = tuple(compiled.positiontup) if compiled.positional else None
+            defaults = {}  # an INSERT's Python-side scalar column defaults (SQLAlchemy fills them per execution)
+            for col in getattr(compiled, "insert_prefetch", ()) or ():
+                if col.default is None or not col.default.is_scalar:
+                    raise ValueError(f"RawStatement: column {col.key} needs a value")
+                defaults[col.key] = col.default.arg
+            found = (compiled, compiled.string, order, procs, results, defaults)
+            self._compiled[dialect.name] = found
+        return found
+
+    def execute(self, conn: Any, params: dict[str, Any] | None = None) -> tuple[int, list[tuple[Any, ...]]]:
+        """Run in `conn`'s transaction; returns (rowcount, rows), the rows' values processed."""
+        return self._run(conn, [params or {}], many=False)
+
+    def execute_many(self, conn: Any, params: list[dict[str, Any]]) -> int:
+        """One executemany of the statement (no rows back); returns the rowcount."""
+        if len(params) == 1:
+            return self._run(conn, params, many=False)[0]
+        return self._run(conn, params, many=True)[0] if params else 0
+
+    def _run(
+        self, conn: Any, params: list[dict[str, Any]], *, many: bool
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        from sqlalchemy.exc import DBAPIError
+
+        dialect = conn.dialect
+        compiled, sql, order, procs, results, defaults = self._for(dialect)
+        batch: list[Any] = []
+        for given in params:
+            values = compiled.construct_params({**defaults, **given} if defaults else given, _check=False)
+            for name, proc in procs.items():
+                values[name] = proc(values[name])
+            batch.append(tuple(values[name] for name in order) if order is not None else values)
+        fairy = conn.connection
+        dbapi_error = dialect.loaded_dbapi.Error
+        cursor = fairy.dbapi_connection.cursor()
+        if conn._has_events or conn.engine._has_events:  # counters, recorders (tests/bench/floor.py)
+            for fn in conn.dispatch.before_cursor_execute:
+                fn(conn, cursor, sql, batch if many else batch[0], None, many)
+        try:
+            if many:
+                cursor.executemany(sql, batch)
+                return cursor.rowcount, []
+            cursor.execute(sql, batch[0])
+            rows = cursor.fetchall() if cursor.description is not None else []
+            count = cursor.rowcount
+        except dbapi_error as exc:
+            invalidated = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+            if invalidated:
+                conn.invalidate(exc)
+                conn.engine.pool._invalidate(fairy, exc)  # as Connection._handle_dbapi_exception does
+            raise DBAPIError.instance(
+                sql,
+                None,
+                exc,
+                dbapi_error,
+                hide_parameters=True,
+                connection_invalidated=invalidated,
+                dialect=dialect,
+            ) from exc
+        finally:
+            cursor.close()
+        if rows and any(results):
+            rows = [
+                tuple(proc(v) if proc is not None else v for proc, v in zip(results, row, strict=False))
+                for row in rows
+            ]
+        return count, rows
+
+
+class LazySession:
+    """An ORM Session on a Connection's current transaction, made on first use: an event whose handler never
+    touches the session (most text replies) does not pay for one. Attribute access goes to the Session."""
+
+    def __init__(self, conn: Any, attach: list[Any]):
+        self._conn = conn
+        self._attach = attach
+        self._real: Session | None = None
+
+    @property
+    def made(self) -> bool:
+        return self._real is not None
+
+    def real(self) -> Session:
+        if self._real is None:
+            s = Session(bind=self._conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+            for obj in self._attach:
+                s.add(obj)
+            self._real = s
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
+
+    def finish(self) -> None:
+        """Flush what the event changed (a detached row it loaded and changed gets a session now)."""
+        from sqlalchemy import inspect
+
+        if self._real is None and any(inspect(obj).modified for obj in self._attach):
+            self.real()
+        if self._real is not None:
+            self._real.flush()
+
+    def close(self) -> None:
+        if self._real is not None:
+            self._real.close()
+            self._real = None
+
+
+def loaded(cls: type, values: dict[str, Any]) -> Any:
+    """An ORM object of `cls` with `values` as if freshly loaded by a query, not yet in a session (it joins
+    the event's LazySession when that is made). Later changes to it are tracked and flushed."""
+    from sqlalchemy.orm import class_mapper, make_transient_to_detached
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    obj = class_mapper(cls).class_manager.new_instance()
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+    make_transient_to_detached(obj)
+    return obj
+
+
+class EventWriter:
+    """Per-event write transactions on one connection held across a batch (the worker's hot path): no pool
+    checkout, reset and ORM session set-up per event. SQLite: each transaction is BEGIN IMMEDIATE and waits
+    in the file's WriteQueue. Close it when the batch is done (or broke off)."""
+
+    def __init__(self, factory: sessionmaker[Session]):
+        self.engine: Engine = factory.kw["bind"]
+        self._conn: Any = None
+
+    def connection(self) -> Any:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            if self._conn is not None:
+                self._conn.close()
+            conn = self.engine.connect()
+            if is_sqlite(self.engine):
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from storage.db import RawStatement
 from storage.leases import LEASE
 from storage.models import InboxRow
 
@@ -352,6 +353,34 @@ def load_claimed(session: Session, *, inbox_id: int, owner: str) -> InboxRow | N
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     return session.scalars(q).first()
+
+
+def load_event(session: Session, *, inbox_id: int) -> Claimed | None:
+    """One row's event as a claim returns it (for a caller that holds an id only)."""
+    t = InboxRow.__table__.c
+    row = session.connection().execute(select(t.id, t.sender, t.event).where(t.id == inbox_id)).first()
+    return None if row is None else Claimed(row.id, row.sender, row.event)
+
+
+_FINISH = RawStatement(
+    update(InboxRow.__table__)
+    .where(
+        InboxRow.__table__.c.id == bindparam("inbox_id"),
+        InboxRow.__table__.c.status == "processing",
+        InboxRow.__table__.c.claimed_by == bindparam("owner"),
+    )
+    .values(status="done", processed_at=bindparam("now"), lease_until=None)
+)
+
+
+def finish_claimed(conn: Connection, *, inbox_id: int, owner: str, now: datetime) -> bool:
+    """The first statement of an event's transaction: mark it done if this owner still holds its claim (a
+    lease may have expired and moved on: False, and the caller rolls back). It also takes the row's lock
+    (PostgreSQL) for the rest of the transaction, as `load_claimed` did; the handler's work commits with
+    it or, when the handler fails, rolls it back with everything else. A prepared statement on the
+    driver's cursor (storage.db.RawStatement): it runs once per event."""
+    count, _ = _FINISH.execute(conn, {"inbox_id": inbox_id, "owner": owner, "now": now})
+    return count == 1
 
 
 def mark_done(row: InboxRow, *, now: datetime) -> None:

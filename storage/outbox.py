@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.db import RawStatement
 from storage.models import OutboxRow, WeComPauseRow
 
 REPLY_PREFIX = "in:"  # dedupe keys of answers to what someone just said: sent before alerts
@@ -103,6 +104,15 @@ _INSERT_MANY = {
     for is_pg in (False, True)
 }
 _INSERT = {is_pg: stmt.returning(OutboxRow.__table__.c.id) for is_pg, stmt in _INSERT_MANY.items()}
+_ROW_KEYS = ["dedupe_key", "recipient", "kind", "message", "status", "attempts", "next_try_at", "created_at"]
+_INSERT_RAW = {is_pg: RawStatement(stmt, column_keys=_ROW_KEYS) for is_pg, stmt in _INSERT_MANY.items()}
+
+
+def enqueue_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """`enqueue_many` on a Connection through a prepared statement (storage.db.RawStatement): the worker's
+    per-event path (an event's replies, in one executemany)."""
+    if rows:
+        _INSERT_RAW[conn.dialect.name == "postgresql"].execute_many(conn, rows)
 
 
 def anything_due(session: Session, *, now: datetime) -> bool:

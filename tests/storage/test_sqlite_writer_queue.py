@@ -134,5 +134,8 @@ def test_a_writer_of_another_process_waits_on_sqlite_busy_timeout(tmp_path):
                 child.wait()
     assert child.returncode == 0 and out.strip() == "written"
     with engine.connect() as conn:
-        assert sorted(conn.exec_driver_sql("SELECT who FROM t").scalars()) == ["other process", "this process"]
+        assert sorted(conn.exec_driver_sql("SELECT who FROM t").scalars()) == [
+            "other process",
+            "this process",
+        ]
     engine.dispose()
