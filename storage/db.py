@@ -334,6 +334,11 @@ class LazySession:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real(), name)
 
+    def get_bind(self, *args: Any, **kw: Any) -> Any:
+        """The engine, as for a session made by the session factory: a caller that opens a session of its
+        own on it (a question's read-only transaction) gets a connection of its own, not this one."""
+        return self._conn.engine
+
     def finish(self) -> None:
         """Flush what the event changed (a detached row it loaded and changed gets a session now)."""
         from sqlalchemy import inspect
