@@ -100,7 +100,7 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
     when this returns: the callback's hot path (it groups the callbacks that arrive together). For each
     row, True when new; a dedupe_key repeated within `rows` is stored once, like one arriving later.
 
-    The inserts run on a pooled DBAPI connection (checkout, pre-ping and invalidation stay the pool's):
+    The inserts run on a pooled DBAPI connection (checkout and invalidation stay the pool's):
     SQLAlchemy's per-statement machinery costs several times the insert itself. A database error comes out
     as SQLAlchemy's DBAPIError (parameters hidden: they hold messages), after a rollback: nothing stored.
     """
@@ -132,8 +132,9 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
     cursor = None
     try:
         cursor = dbc.cursor()
-        if sqlite:  # the connection is in autocommit mode (storage/db.py): the transaction is ours
-            cursor.execute("BEGIN")
+        if sqlite:  # the connection is in autocommit mode (storage/db.py): the transaction is ours; a
+            # writer's, so it waits its turn in the process's writer queue rather than in SQLite's busy handler
+            dbc.dbapi_connection.begin("IMMEDIATE")
         new = []
         for params in batch:
             cursor.execute(sql, params)
@@ -149,8 +150,10 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
                 dbc.rollback()
             except dbapi_error:
                 invalidated = True
-        if invalidated:
-            dbc.invalidate(exc)
+        if invalidated:  # the server went away: every pooled connection older than this is stale too
+            engine.pool._invalidate(
+                dbc, exc
+            )  # as SQLAlchemy's own execution does (no pre-ping: storage/db.py)
         raise DBAPIError.instance(
             sql,
             None,
