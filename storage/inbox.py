@@ -200,7 +200,8 @@ PLAN_BY_INDEX = (
     "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
 )
 
-CLAIM_CHUNK = 5  # × limit: rows of the unfinished prefix read by one statement of a claim
+CLAIM_CHUNK = 2  # × limit: rows of the unfinished prefix the first statement of a claim reads (then 2×, 4×…)
+CLAIM_CHUNK_MAX = 8  # × limit: the most one statement reads
 CLAIM_SCAN = 20  # × limit: rows of the unfinished prefix one claim reads at most (its work is bounded)
 
 
@@ -286,7 +287,9 @@ def claim_events(
                 n_processing += 1
                 last_processing = max(last_processing, r.id)
         scanned += n_new
-        full = [last for n, last in ((n_new, last_new), (n_processing, last_processing)) if n == chunk]
+        size = chunk
+        chunk = min(chunk * 2, CLAIM_CHUNK_MAX * limit)
+        full = [last for n, last in ((n_new, last_new), (n_processing, last_processing)) if n == size]
         cutoff = min(full) if full else None
         rows.sort(key=lambda r: r.id)
         for r in rows:

@@ -52,9 +52,13 @@ def _backlog(engine: Any, n: int, now: datetime, *, done: int = 0) -> None:
 
 def _median_claim_ms(factory: Any, now: datetime, runs: int) -> tuple[float, float]:
     """Median ms of a claim of 50 (its statements, in its transaction), and of the claim with its BEGIN and
-    end; each rolled back, so every run claims from the same backlog."""
+    COMMIT, in the steady state of a drain: after each claim its rows are marked done (not timed), as a
+    worker would, so every claim passes over what the earlier ones left in the index."""
+    from sqlalchemy import update
+
     from storage import inbox
     from storage.db import writer_session
+    from storage.models import InboxRow
 
     inner, whole = [], []
     for k in range(runs + 1):
@@ -64,9 +68,12 @@ def _median_claim_ms(factory: Any, now: datetime, runs: int) -> tuple[float, flo
             t1 = time.perf_counter()
             got = inbox.claim_events(s, now=now, owner=f"bench{k}", limit=50)
             t2 = time.perf_counter()
-            s.rollback()
+            s.commit()
         t3 = time.perf_counter()
         assert len(got) == 50
+        with writer_session(factory) as s:
+            s.execute(update(InboxRow).where(InboxRow.id.in_([c.id for c in got])).values(status="done"))
+            s.commit()
         if k:  # the first compiles the statements
             inner.append((t2 - t1) * 1000)
             whole.append((t3 - t0) * 1000)
@@ -121,8 +128,8 @@ def bench_claim(quick: bool) -> Rows:
                 rows.append(
                     (
                         f"claim of 50 at 100,000 pending ({name})",
-                        f"{inner:.2f} ms (with BEGIN and end {whole:.2f} ms; {done:,} done rows before them, "
-                        f"never analysed; median of {runs}; target < 5 ms on PostgreSQL)",
+                        f"{inner:.2f} ms (with BEGIN and COMMIT {whole:.2f} ms; {done:,} done rows before them, "
+                        f"never analysed; median of {runs} claims of a drain; target < 5 ms on PostgreSQL)",
                     )
                 )
             finally:

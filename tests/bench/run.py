@@ -1,7 +1,7 @@
 """`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
 
 Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, sustained, soak,
-capacity, hostile. nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
+capacity, hostile, faults, floor. nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
 (`python -m tests.bench.nlq capacity` runs only the question module's).
 """
 
@@ -263,10 +263,12 @@ def _load_sections() -> None:
     """Load, soak, capacity and hostile-input figures (tests/bench/load.py); the fault scenarios
     (tests/bench/faults.py)."""
     from tests.bench import faults as bench_faults
+    from tests.bench import floor as bench_floor
     from tests.bench import load as bench_load
 
     SECTIONS.update(bench_load.SECTIONS)
     SECTIONS.update(bench_faults.SECTIONS)
+    SECTIONS.update(bench_floor.SECTIONS)  # issue 20: the claim, the worker and the photo gate at their floor
 
 
 _load_sections()

@@ -68,10 +68,10 @@ def test_one_event_per_sender_oldest_first(engine, session_factory, clock):
 
 
 def test_a_long_run_of_one_sender_does_not_hide_the_others(engine, session_factory, clock):
-    """The prefix is read a chunk at a time (CLAIM_CHUNK × limit rows): a sender whose events fill the first
+    """The prefix is read a chunk at a time (CLAIM_CHUNK × limit rows, then doubling): a sender whose events fill the first
     chunks holds back only its own later events."""
     now = clock.now()
-    limit = 2  # chunks of 10 rows
+    limit = 2  # chunks of 4, 8, 16, 16 … rows
     _rows(engine, [{"sender": "hot"}] * 35 + [{"sender": "x"}, {"sender": "y"}, {"sender": "z"}], now)
     claimed = _claim(session_factory, now, limit=limit)
     assert [(c.id, c.sender) for c in claimed] == [(1, "hot"), (36, "x")]
