@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.files import private_dir, private_file, tighten
@@ -174,19 +176,41 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     # connect_timeout: a database that accepts TCP but never answers must fail fast, so the callback can
     # answer 503 inside WeCom's 5 s and WeCom retries later (tests/scaled/test_outages.py)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=20,
-        # No pre-ping (a round trip per checkout, two per event): a connection the server dropped fails its
-        # first statement, SQLAlchemy sees a disconnect error and invalidates the whole pool (every
-        # connection older than the failure is replaced at its next checkout), and the work is retried:
-        # the callback answers 503 and WeCom retries (tests/scaled/test_outages.py), the worker backs off.
+        # No pre-ping on every checkout (a round trip each, two per event on the hot path). A connection
+        # the server dropped while in use fails its statement, SQLAlchemy sees a disconnect error and
+        # invalidates the whole pool (every connection older than the failure is replaced at its next
+        # checkout; the prepared per-event paths do the same), and the work is retried: the callback
+        # answers 503 and WeCom retries (tests/scaled/test_outages.py), the worker backs off. Only a
+        # connection that sat in the pool longer than IDLE_PING_S is pinged when checked out (below): a busy
+        # worker never waits for it, and a reader after a quiet spell (a restart) gets a fresh connection.
         # pool_recycle replaces connections before a firewall or server idle timeout cuts them silently.
         pool_recycle=300,
+        pool_use_lifo=True,  # the most recently used connection first: the others idle (and get pinged)
         pool_timeout=2,
         connect_args={"connect_timeout": 2},
     )
+
+    @event.listens_for(engine, "checkin")
+    def _idle_since(_dbapi_conn, record):  # noqa: ANN001
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):  # noqa: ANN001
+        since = record.info.get("idle_since")
+        if since is not None and time.monotonic() - since > IDLE_PING_S:
+            try:
+                engine.dialect.do_ping(dbapi_conn)
+            except Exception as exc:  # the pool connects afresh (SQLAlchemy retries a DisconnectionError)
+                raise DisconnectionError(f"idle connection found dead: {exc}") from exc
+
+    return engine
+
+
+IDLE_PING_S = 5.0  # a pooled PostgreSQL connection idle longer than this is pinged at checkout
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -180,6 +180,8 @@ class _Recorder:
     def _execute(
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
     ) -> None:
+        if statement.lstrip()[:5].upper() == "BEGIN":  # counted as a transaction (older code sent it as SQL)
+            return
         self.statements += 1
         self.ops.append(("sql", statement, parameters, many))
 
