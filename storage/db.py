@@ -235,6 +235,9 @@ def writer_session(factory: sessionmaker[Session]) -> Session:
 # --- the worker's per-event path: prepared statements on a held connection ----------------------------------
 
 
+_REQUIRED = object()  # a RawStatement parameter the caller must give
+
+
 class RawStatement:
     """A Core statement compiled once per dialect to the driver's SQL, with SQLAlchemy's own bind and
     result processors (JSON, the UTC datetime type, booleans), run on the DBAPI cursor of a Connection, in
@@ -246,17 +249,30 @@ class RawStatement:
     def __init__(self, statement: Any, *, column_keys: list[str] | None = None):
         self.statement = statement
         self.column_keys = column_keys  # an INSERT's columns (the others take their defaults)
-        self._compiled: dict[str, tuple[Any, str, tuple[str, ...] | None, dict[str, Any], list, dict]] = {}
+        self._compiled: dict[str, tuple[str, bool, list[tuple[str, str | None, Any, Any]], list]] = {}
 
-    def _for(self, dialect: Any) -> tuple[Any, str, tuple[str, ...] | None, dict[str, Any], list, dict]:
+    def _for(self, dialect: Any) -> tuple[str, bool, list[tuple[str, str | None, Any, Any]], list]:
+        """(SQL, positional, one (bind name, key in the caller's params or None, constant, processor) per
+        parameter in the SQL's order, result processors). A bind with an anonymous key is a constant of
+        the statement (`values(status="done")`); an INSERT's Python-side scalar default fills a column
+        the caller leaves out."""
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
-            procs = {}
-            for bind, name in compiled.bind_names.items():
+            defaults = {}
+            for col in getattr(compiled, "insert_prefetch", ()) or ():
+                if col.default is None or not col.default.is_scalar:
+                    raise ValueError(f"RawStatement: column {col.key} needs a value")
+                defaults[col.key] = col.default.arg
+            names = compiled.positiontup if compiled.positional else list(compiled.binds)
+            plan = []
+            for name in names:
+                bind = compiled.binds[name]
                 proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                if proc is not None:
-                    procs[name] = proc
+                if bind.key.startswith("%("):  # anonymous: a constant of the statement
+                    plan.append((name, None, bind.value, proc))
+                else:
+                    plan.append((name, bind.key, defaults.get(bind.key, _REQUIRED), proc))
             results = [
                 col.type.dialect_impl(dialect).result_processor(dialect, None)
                 for col in (
@@ -264,15 +280,22 @@ class RawStatement:
                     *(getattr(self.statement, "_returning", None) or ()),
                 )
             ]
-            order = tuple(compiled.positiontup) if compiled.positional else None
-            defaults = {}  # an INSERT's Python-side scalar column defaults (SQLAlchemy fills them per execution)
-            for col in getattr(compiled, "insert_prefetch", ()) or ():
-                if col.default is None or not col.default.is_scalar:
-                    raise ValueError(f"RawStatement: column {col.key} needs a value")
-                defaults[col.key] = col.default.arg
-            found = (compiled, compiled.string, order, procs, results, defaults)
+            found = (compiled.string, bool(compiled.positional), plan, results)
             self._compiled[dialect.name] = found
         return found
+
+    @staticmethod
+    def _values(plan: list[tuple[str, str | None, Any, Any]], given: dict[str, Any]) -> list[Any]:
+        out = []
+        for _name, key, const, proc in plan:
+            if key is None:
+                value = const
+            else:
+                value = given.get(key, const)
+                if value is _REQUIRED:
+                    raise KeyError(f"RawStatement: no value for {key}")
+            out.append(proc(value) if proc is not None else value)
+        return out
 
     def execute(self, conn: Any, params: dict[str, Any] | None = None) -> tuple[int, list[tuple[Any, ...]]]:
         """Run in `conn`'s transaction; returns (rowcount, rows), the rows' values processed."""
@@ -290,13 +313,13 @@ class RawStatement:
         from sqlalchemy.exc import DBAPIError
 
         dialect = conn.dialect
-        compiled, sql, order, procs, results, defaults = self._for(dialect)
+        sql, positional, plan, results = self._for(dialect)
         batch: list[Any] = []
         for given in params:
-            values = compiled.construct_params({**defaults, **given} if defaults else given, _check=False)
-            for name, proc in procs.items():
-                values[name] = proc(values[name])
-            batch.append(tuple(values[name] for name in order) if order is not None else values)
+            values = self._values(plan, given)
+            batch.append(
+                tuple(values) if positional else {p[0]: v for p, v in zip(plan, values, strict=True)}
+            )
         fairy = conn.connection
         dbapi_error = dialect.loaded_dbapi.Error
         cursor = fairy.dbapi_connection.cursor()
