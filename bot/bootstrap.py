@@ -4,13 +4,21 @@
 dependencies (`HandlerDeps`), the inbox worker with the route table, the outbox relay, and `TICK`, the steps
 of one beat. `main.py` (serve, worker, sweep, demo), the tests' harness and the benches all call `build`.
 
-One tick (`Runtime.tick`), in this order:
-1. inbox: claim stored callbacks in order per sender, route each to its handler (handlers/routes.py), write
-   its replies to the outbox in the same transaction;
-2. the steps of `tick_steps`: due SOP timers every beat; booking recurring timers, GPS retention and idle
-   visits at most every 30 s of clock time;
-3. inbox again when timers fired (their work may have queued events);
-4. outbox: the relay sends what is due.
+One tick (`Runtime.tick`): the inbox worker (in a thread) and the outbox relay (on the loop) run side by side,
+so under any backlog the first reply leaves as soon as its event is handled:
+- the worker's thread: 1. inbox: claim stored callbacks in order per sender, route each to its handler
+  (handlers/routes.py), write its replies to the outbox in the same transaction, and wake the relay after
+  each commit that wrote replies; 2. the steps of `tick_steps`: due SOP timers every beat; booking recurring
+  timers, GPS retention and idle visits at most every 30 s of clock time; 3. inbox again when timers fired
+  (their work may have queued events); then, while the relay is still sending, it keeps looking at the inbox
+  (every POLL_S), so a message stored meanwhile is answered within the same tick;
+- the relay, two families of small rounds (50 rows each, storage/outbox.py lanes) side by side on the loop:
+  replies and dialog follow-ups from the first commit that wrote one, and alerts, reminders and digests once
+  the replies to the worker's first batch (≤ 50 events) are sent; each family's rounds follow one another (each person's rows keep
+  their order within a lane) and the per-person budget counts the other family's sends in flight. They end
+  when nothing is due and the worker's first pass is over; the tick ends with both.
+`Runtime.interleave = False` gives the earlier order (the whole inbox, the steps, then the relay; the bench's
+"before" figures).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +65,7 @@ from storage.schema import upgrade
 log = logging.getLogger("assistant")
 
 HOUSEKEEPING_S = 30.0  # booking, retention and idle visits need not run every beat
+POLL_S = 0.05  # while the relay sends a backlog, the worker looks at the inbox this often
 
 
 @dataclass(frozen=True)
@@ -82,18 +92,129 @@ class Runtime:
     relay: Relay
     firing: Firing
     steps: tuple[Step, ...] = ()
+    interleave: bool = True  # False: the whole inbox, then the relay (the order before lanes; for the bench)
 
     def __post_init__(self) -> None:
         self._last_run: dict[str, Any] = {}
 
     async def tick(self) -> dict[str, int]:
-        """One beat: inbox, the steps, outbox. Safe to run in several processes at once."""
-        handled = await asyncio.to_thread(self.worker.drain)
-        fired = await asyncio.to_thread(self._run_steps)
-        if fired:
-            handled += await asyncio.to_thread(self.worker.drain)
-        sent = await self.relay.drain()
+        """One beat: the inbox and the steps in a thread while the relay sends on the loop, each reply as soon
+        as its event committed (module docstring). Safe to run in several processes at once."""
+        if not self.interleave:
+            handled, fired = await asyncio.to_thread(self._work, None)
+            return {"inbox": handled, "timers": fired, "outbox": await self.relay.drain()}
+        loop = asyncio.get_running_loop()
+        replies_wake, bulk_wake = asyncio.Event(), asyncio.Event()
+        relay_done = threading.Event()
+        started = threading.Event()  # the worker's first batch is committed (or there was none)
+        drained = threading.Event()  # the worker's first pass (inbox, steps, inbox) is over
+        bulk_over = asyncio.Event()
+        replies_caught_up = asyncio.Event()  # a replies round began after the first batch and ended
+
+        def wake_both() -> None:
+            replies_wake.set()
+            bulk_wake.set()
+
+        def nudge() -> None:  # from the worker's thread
+            loop.call_soon_threadsafe(wake_both)
+
+        self.worker.on_replies = nudge
+        work = asyncio.ensure_future(asyncio.to_thread(self._work, relay_done, started, drained, nudge))
+        work.add_done_callback(lambda _: wake_both())
+
+        def first_pass_over() -> bool:
+            return drained.is_set() or work.done()
+
+        async def rounds(lanes: tuple[int, ...], wake: asyncio.Event, start: Any, stop: Any) -> int:
+            """This lane family's rounds, one after another, from `start()` until nothing is due and `stop()`."""
+            sent = 0
+            while not start():
+                await wake.wait()
+                wake.clear()
+            while True:
+                wake.clear()
+                after_first_batch = started.is_set()
+                n = await self.relay.run_once(lanes)
+                if lanes == outbox.INTERACTIVE:
+                    if after_first_batch:
+                        replies_caught_up.set()
+                        bulk_wake.set()
+                else:
+                    replies_wake.set()  # a look at the replies after every round of alerts (a pause ended)
+                sent += n
+                if n:
+                    continue
+                if stop():
+                    return sent
+                await wake.wait()
+
+        async def bulk() -> int:
+            try:
+                sent = await rounds(
+                    (outbox.LANE_BULK,), bulk_wake, lambda: replies_caught_up.is_set(), first_pass_over
+                )
+                replies_wake.set()  # the replies' rounds may end now
+                return sent
+            finally:
+                bulk_over.set()
+
+        # replies and follow-ups in rounds of their own from the first commit, beside the alerts' rounds (after
+        # the replies to the worker's first batch went out): a reply never waits for a round of alerts
+        tasks = [
+            asyncio.ensure_future(
+                rounds(outbox.INTERACTIVE, replies_wake, lambda: True, lambda: bulk_over.is_set())
+            ),
+            asyncio.ensure_future(bulk()),
+        ]
+        try:
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in pending:  # one family failed (a database error): the other stops too
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            sent = sum(task.result() for task in tasks)
+        finally:
+            relay_done.set()
+            try:
+                handled, fired = await work
+            finally:
+                self.worker.on_replies = None
+        sent += await self.relay.drain()  # replies committed after the relay's last look
         return {"inbox": handled, "timers": fired, "outbox": sent}
+
+    def _work(
+        self,
+        relay_done: threading.Event | None,
+        started: threading.Event | None = None,
+        drained: threading.Event | None = None,
+        nudge: Callable[[], None] | None = None,
+    ) -> tuple[int, int]:
+        """The worker's side of a tick: inbox (`started` set after its first batch), steps, inbox again if
+        timers fired; then, until the relay is done (`relay_done`), the inbox every POLL_S. Returns (events
+        handled, timers fired)."""
+        try:
+            handled = self.worker.run_once()
+        finally:
+            if started is not None:
+                started.set()
+                if nudge is not None:
+                    nudge()
+        if handled:
+            handled += self.worker.drain()
+        fired = self._run_steps()
+        if fired:
+            if nudge is not None:
+                nudge()  # the timers' messages
+            handled += self.worker.drain()
+        if drained is not None:
+            drained.set()
+            if nudge is not None:
+                nudge()
+        while relay_done is not None and not relay_done.wait(POLL_S):
+            handled += self.worker.drain()
+        return handled, fired
 
     def _run_steps(self) -> int:
         """Timers, booking, retention, idle visits: each claims its rows atomically (one thread hop for all)."""

@@ -256,10 +256,11 @@ class _FollowUp:
 _QUESTION_MARK = re.compile(r"[?？]")
 _QUESTION_WORD = re.compile(
     r"多少|哪些|哪几|哪个|哪家|哪位|哪里|几家|几个|几次|几位|几单|(?<!没)什么|啥|怎么|怎样|如何|为什么|是否|是不是|有没有|多久"
-    r"|吗\s*$"
+    r"|[吗呢]\s*$"
 )
 _FIGURE_WORD = re.compile(
     r"完整率|拜访率|完成率|达成率|转化率|排名|排行|占比|比例|统计|汇总|总共|一共|合计|平均|同比|环比"
+    r"|销售额|业绩|欠款|应收|回款|到账|逾期金额|客单价|赢单率|成交率|鲜度|拜访数|拜访次数|签到次数|下单金额|工单数"
 )
 _SELF_START = re.compile(
     r"\s*(?:我的|我们|我|帮我|请帮我|麻烦|查一下|查查|查|看看我|列出|给我"
@@ -281,6 +282,12 @@ def line_intent(text: str, parsed: ParsedLine) -> Intent:
     if not asks and not figure:
         return "visit"
     quoted = bool(_QUOTED.search(folded))
+    deeds = [
+        p for p in parsed.promises if not _FIGURE_WORD.fullmatch(fold(p.text))
+    ]  # 本月销售额 is no promise
+    visit_words = bool(parsed.tags or deeds)
+    if not quoted and figure and not asks and visit_words:
+        return "visit"  # 回款慢 价格异议: a figure word inside a visit remark (v2: figure words without visit words ask)
     if not quoted and (figure or _SELF_START.match(folded)):
         return "question"
     if quoted and (parsed.tags or parsed.promises):

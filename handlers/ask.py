@@ -24,7 +24,8 @@ from handlers.messages import (
     text_of,
 )
 from handlers.messages import Text as TextReply
-from nlq.answer import CHAT_ROWS, ask, render_chat
+from nlq.answer import CHAT_ROWS, answer_spec, ask, render_chat
+from nlq.spec import QuerySpec
 from storage import read_audit
 from storage.metrics import figures as metrics
 from storage.models import CustomerRow
@@ -39,6 +40,11 @@ def answer(ctx: Ctx, question: str) -> dict:
         if vocab is not None and ctx.userid not in vocab.users:
             vocab = None  # a member added since: read afresh
         result = ask(read, asker=ctx.userid, question=question, now=ctx.now, llm=ctx.deps.llm, vocab=vocab)
+    _audit(ctx, result, question)
+    return result
+
+
+def _audit(ctx: Ctx, result: dict, question: str) -> None:
     # the chat shows the first CHAT_ROWS customers of a list (render_chat): those are the ones read
     read_audit.audit_reads(
         ctx.session,
@@ -47,7 +53,6 @@ def answer(ctx: Ctx, question: str) -> dict:
         why=read_audit.reason("chat:ask", question),
         at=ctx.now,
     )
-    return result
 
 
 def on_question(ctx: Ctx, event: Inbound) -> bool | None:
@@ -59,18 +64,29 @@ def on_question(ctx: Ctx, event: Inbound) -> bool | None:
     return None
 
 
+MAX_READINGS = 3
+
+
+def _remember(ctx: Ctx, action: dict) -> str:
+    """Keep a button's action in the dialog state (the newest eight) under a fresh token."""
+    token = uuid.uuid4().hex[:10]
+    data = dict(ctx.state_data)
+    data["actions"] = {**{k: v for k, v in list(data.get("actions", {}).items())[-7:]}, token: action}
+    ctx.set_state(ctx.state, data)
+    return token
+
+
 def reply_with(ctx: Ctx, result: dict) -> None:
     body = render_chat(result)
     if len(body.encode()) > 1900:
         body = body.encode()[:1800].decode(errors="ignore") + texts.ANSWER_TOO_LONG_TAIL
     action = result.get("action")
+    readings = [a for a in result.get("alternatives") or [] if a.get("spec")][:MAX_READINGS]
     if not action:
         ctx.reply(TextReply(content=body))
+        _offer_readings(ctx, readings)
         return
-    token = uuid.uuid4().hex[:10]
-    data = dict(ctx.state_data)
-    data["actions"] = {**{k: v for k, v in list(data.get("actions", {}).items())[-4:]}, token: action}
-    ctx.set_state(ctx.state, data)
+    token = _remember(ctx, action)
     label = {
         "remind_owners": texts.ACTION_REMIND_BUTTON,
         "ask": texts.ACTION_ASK_BUTTON,
@@ -83,6 +99,21 @@ def reply_with(ctx: Ctx, result: dict) -> None:
             buttons=[Button(text=label, key=card_key(CardAction.ASK, "act", token))],
         )
     )
+    _offer_readings(ctx, readings)
+
+
+def _offer_readings(ctx: Ctx, readings: list[dict]) -> None:
+    """The question's other readings (nlq.clarify) on one card: a button answers the question as that reading."""
+    if not readings:
+        return
+    buttons, lines = [], []
+    for n, alt in enumerate(readings, 1):
+        token = _remember(ctx, {"type": "ask_spec", "spec": alt["spec"], "understood": alt["understood"]})
+        lines.append(texts.READING_LINE.format(n=n, understood=alt["understood"]))
+        buttons.append(
+            Button(text=texts.READINGS_BUTTON.format(n=n), key=card_key(CardAction.ASK, "act", token))
+        )
+    ctx.reply(Card(title=texts.READINGS_TITLE, description="\n".join(lines)[:500], buttons=buttons))
 
 
 def on_action(ctx: Ctx, event: Inbound) -> bool | None:
@@ -97,6 +128,20 @@ def on_action(ctx: Ctx, event: Inbound) -> bool | None:
         ctx.reply(CardUpdate(response_code=event.response_code, replace_name="已处理"))
     if action["type"] == "ask":
         reply_with(ctx, answer(ctx, action["question"]))
+        return None
+    if (
+        action["type"] == "ask_spec"
+    ):  # another reading of an earlier question, answered in the clicker's scope
+        with Session(bind=ctx.session.get_bind()) as read:
+            result = answer_spec(
+                read,
+                QuerySpec.model_validate(action["spec"]),
+                asker=ctx.userid,
+                now=ctx.now,
+                understood=action.get("understood"),
+            )
+        _audit(ctx, result, action.get("understood") or "")
+        reply_with(ctx, {**result, "alternatives": []})
         return None
     by_owner = _in_scope_by_owner(ctx, action)
     reason = action.get("reason", "")

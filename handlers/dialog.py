@@ -12,7 +12,7 @@ a flow that replaces its state data never forgets them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -28,12 +28,24 @@ class DialogState(StrEnum):
     PICK_CUSTOMER = "pick_customer"  # a location came with several customers near: waiting for the pick
     ONBOARD = "onboard"  # 新建客户, one question at a time
     REJECT_REASON = "sop_approval_reject_reason"  # 驳回 tapped: waiting for the reason
+    APPROVE_COMMENT = "sop_approval_comment"  # 通过并附言 tapped: waiting for the comment
     SNOOZE_REASON = "sop_stale_snooze_reason"  # 延后 tapped: waiting for the reason
     FOLLOWED_REASON = "sop_stale_followed_how"  # 已跟进 tapped with no touch recorded: how was it followed up
 
 
+# A question left unanswered this long lapses: the next event is handled as if it had not been asked (the
+# router checks it). Until then only a deliberate action ends it: the answer, 取消, a new text command.
+QUESTION_TTL = timedelta(hours=12)
+
 # States in which the bot asked one question and keeps the interrupted flow (handlers/sop/questions.py).
-ASKING = frozenset({DialogState.REJECT_REASON, DialogState.SNOOZE_REASON, DialogState.FOLLOWED_REASON})
+ASKING = frozenset(
+    {
+        DialogState.REJECT_REASON,
+        DialogState.APPROVE_COMMENT,
+        DialogState.SNOOZE_REASON,
+        DialogState.FOLLOWED_REASON,
+    }
+)
 
 
 class Slot(StrEnum):
@@ -44,6 +56,10 @@ class Slot(StrEnum):
     LOCATION = "location"
     RESUME = "_resume"
     PENDING_LINE = "pending_line"  # an unclear line typed during a visit, until 记到拜访里 / 当作提问
+    ASKED_AT = "asked_at"  # when the open question was asked (ISO), for QUESTION_TTL
+    PROMPT = (
+        "prompt"  # the open question's words (a Reply as dict): said again when the person re-opens the app
+    )
 
 
 def load(session: Session, userid: str) -> ConversationRow | None:

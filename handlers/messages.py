@@ -180,6 +180,9 @@ class Card(Reply):
     buttons: list[Button] = field(default_factory=list)
     task_id: str = ""
     url: str = ""
+    # a card in its final state (sent only as an update): its buttons shown greyed, not clickable, under this
+    # word (update_template_card's replace_text)
+    replace_text: str = ""
 
 
 @dataclass(frozen=True)

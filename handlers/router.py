@@ -1,6 +1,12 @@
 """Which handler answers which input: the `Router` built from the table in handlers/routes.py.
 
 Order of decision for one inbound event:
+0. a question is open (the state is one of dialog.ASKING: a 驳回 reason, an approval comment, a 延后 reason …):
+   anything that is not a typed answer — re-entering the app, a location, a photo, a card click, 帮助 — is
+   handled by the flow beneath the question (as if it had not been asked) and the question stays open; a text
+   that is a text command (other than the question's own words, QUESTION_WORDS) ends the question and runs;
+   any other text goes to the question's handler, which ends it (answered, 取消, its subject settled); a
+   question unanswered for dialog.QUESTION_TTL lapses (the event is routed as if it had not been asked);
 1. a card click → CARD_ACTIONS by the key's action (`parse_card_key`: "appr:ok:12" → CardAction.APPROVAL);
 2. the sender's dialog state, if a handler waits for input in that state (a handler that puts an interrupted
    flow back returns RESUMED: that flow's state handler then takes the event);
@@ -19,19 +25,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from core.events import DomainEvent
 from core.roles import MANAGERS
 from handlers import texts
 from handlers.context import Ctx
-from handlers.dialog import RESUMED, DialogState
+from handlers.dialog import ASKING, QUESTION_TTL, RESUMED, DialogState, Slot
 from handlers.messages import (
     CardAction,
     CardClick,
     EnterAgent,
     FileIn,
     Inbound,
+    Reply,
     Unsupported,
     parse_card_key,
     text_of,
@@ -63,6 +71,9 @@ class Routes:
     subscribers: Sequence[tuple[type[DomainEvent], Sequence[Subscriber]]]
     timer_kinds: Sequence[tuple[str, Callable[..., Any]]]
     recurring: Sequence[tuple[str, Callable[..., Any]]]
+    # (question state, pattern): texts that answer that open question although a text command matches them
+    # (「驳回 原因」 answers the 驳回 question); any other text command ends the question
+    question_words: Sequence[tuple[DialogState, str]] = ()
 
 
 def _table(name: str, pairs: Sequence[tuple[K, V]]) -> dict[K, V]:
@@ -89,6 +100,9 @@ class Router:
         )
         self.timer_kinds: dict[str, Callable[..., Any]] = _table("timer kind", routes.timer_kinds)
         self.recurring: dict[str, Callable[..., Any]] = _table("recurring timer", routes.recurring)
+        self.question_words: dict[str, re.Pattern[str]] = {
+            k: re.compile(p) for k, p in _table("question words", routes.question_words).items()
+        }
         unknown = [k for k in self.recurring if k not in self.timer_kinds]
         if unknown:
             raise DuplicateRoute(f"recurring timers without a firer: {unknown}")
@@ -118,6 +132,48 @@ class Router:
         if not ctx.user.active:  # deactivated: nothing but that word
             ctx.reply(TextReply(content=texts.DEACTIVATED))
             return
+        if state in ASKING and _lapsed(ctx):  # unanswered too long: as if it had not been asked
+            beneath = ctx.state_data.get(Slot.RESUME) or {}
+            ctx.set_state(beneath.get("state") or DialogState.IDLE, beneath.get("data") or {})
+            state = ctx.state
+        if state in ASKING:
+            said = text_of(event)
+            if said is None or said in HELP_WORDS:
+                self._beneath_question(ctx, event)
+                return
+            if self._is_new_command(state, said):  # a deliberate new command: the question ends
+                beneath = ctx.state_data.get(Slot.RESUME) or {}
+                ctx.set_state(beneath.get("state") or DialogState.IDLE, beneath.get("data") or {})
+                state = ctx.state
+        self._route(ctx, event, state=state)
+
+    def _is_new_command(self, state: str, said: str) -> bool:
+        own = self.question_words.get(state)
+        if own is not None and own.search(said):
+            return False
+        return any(pattern.search(said) for pattern, _ in self.text_commands)
+
+    def _beneath_question(self, ctx: Ctx, event: Inbound) -> None:
+        """Route `event` under the flow the open question interrupted; the question stays on top of whatever
+        that flow became — unless the event asked a question of its own (another card's 驳回), which then
+        replaces this one (handlers/sop/questions.py keeps the flow beneath)."""
+        question, data = ctx.state, dict(ctx.state_data)
+        beneath = data.get(Slot.RESUME) or {}
+        changed = ctx.state_changed
+        ctx.state = str(beneath.get("state") or DialogState.IDLE)
+        ctx.state_data = dict(beneath.get("data") or {})
+        ctx.state_changed = False
+        self._route(ctx, event, state=ctx.state)
+        if ctx.state in ASKING:
+            return
+        if ctx.state_changed:
+            data[Slot.RESUME.value] = {"state": ctx.state, "data": dict(ctx.state_data)}
+        ctx.state, ctx.state_data = question, data
+        ctx.state_changed = changed or ctx.state_changed
+        if isinstance(event, EnterAgent) and data.get(Slot.PROMPT):  # back in the app: the question, again
+            ctx.reply(Reply.from_dict(data[Slot.PROMPT]))
+
+    def _route(self, ctx: Ctx, event: Inbound, *, state: str) -> None:
         if isinstance(event, CardClick):
             action, _ = parse_card_key(event.key)
             handler = self.card_actions.get(action) if action is not None else None
@@ -158,6 +214,14 @@ class Router:
             ctx.reply(TextReply(content=texts.UNSUPPORTED_MESSAGE))
         else:
             _help(ctx)
+
+
+def _lapsed(ctx: Ctx) -> bool:
+    asked = ctx.state_data.get(Slot.ASKED_AT)
+    try:
+        return bool(asked) and ctx.now - datetime.fromisoformat(str(asked)) > QUESTION_TTL
+    except ValueError:
+        return False
 
 
 def _help(ctx: Ctx) -> None:

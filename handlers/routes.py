@@ -39,7 +39,7 @@ TEXT_COMMANDS = (
     (r"^\s*(撤销|撤回|undo)\s*$", self_service.on_undo),
     (r"^\s*(新建客户|新客户|建档)", onboarding.on_new_customer),
     (r"^(日历订阅|订阅日历|我的日历)$", calendar_link.on_calendar_link),
-    (r"^(通过|同意|驳回)(\s|#|[:：,，]|$)", approvals.on_typed_decision),
+    (approvals.DECISION_WORDS, approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
     (r"^\s*(周报|我的周报|看周报|上周周报|经营周报|发一下周报|发我周报)\s*$", weekly_brief.on_brief_request),
@@ -58,8 +58,13 @@ CARD_ACTIONS = (
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
     (S.REJECT_REASON, approvals.on_reject_reason),
+    (S.APPROVE_COMMENT, approvals.on_approve_comment),
     (S.SNOOZE_REASON, stale.on_snooze_reason),
     (S.FOLLOWED_REASON, stale.on_followed_reason),
+)
+QUESTION_WORDS = (  # while this question is open, these texts answer it (a text command ends it otherwise)
+    (S.REJECT_REASON, approvals.DECISION_WORDS),
+    (S.APPROVE_COMMENT, approvals.DECISION_WORDS),
 )
 EVENTS = (
     (LocationReport, checkin.on_gps),
@@ -86,6 +91,7 @@ TIMER_KINDS = (
     (stale.KIND, stale.fire_stale),
     (stale.SCAN_KIND, stale.fire_stale_scan),
     (approvals.KIND, approvals.fire_approval_sla),
+    (approvals.CARDS_KIND, approvals.fire_approval_cards),
     (payments.KIND, payments.fire_payment_overdue),
     (catch_up.KIND, catch_up.fire_catch_up),
     (daily_brief.KIND, daily_brief.fire_daily_brief),
@@ -110,6 +116,7 @@ ROUTES = Routes(
     subscribers=SUBSCRIBERS,
     timer_kinds=TIMER_KINDS,
     recurring=RECURRING,
+    question_words=QUESTION_WORDS,
 )
 ROUTER = Router(ROUTES)
 

@@ -153,6 +153,9 @@ UNDO_CUSTOMER_HAS_DATA = "客户「{name}」已有拜访记录，不能撤销建
 # --- managers' questions -------------------------------------------------------------------------------
 ACTION_REMIND_BUTTON = "一键提醒负责人"
 ACTION_ASK_BUTTON = "接着问"
+READINGS_TITLE = "这个问题也可以这样理解"
+READINGS_BUTTON = "按第{n}种理解"
+READING_LINE = "{n}. {understood}"
 ACTION_VISIT_BUTTON = "通知负责人回访"
 REMIND_OWNER = "【{manager}提醒】请跟进以下{count}位客户（{reason}）：\n{names}"
 REMIND_REASONS = {

@@ -17,6 +17,10 @@ backoff (1, 2, 4, 8 s) and parked as `failed` after `inbox.MAX_ATTEMPTS` (5) att
 once, in plain words, and every admin is alerted by a separate outbox row (and the log). A parked event no
 longer holds back its sender's later events. `Deferred` (WeCom refuses the app's configuration) is not the
 event's fault: it is put back without being charged an attempt.
+
+Replies are handed to the relay at once: each reply goes into the outbox in the event's lane (LANE_REPLY to
+the sender, LANE_FOLLOWUP to anyone else), and `on_replies`, when set (bot/bootstrap.py `Runtime.tick`), is
+called after every commit that wrote replies, so the relay sends them while the rest of a backlog is handled.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class InboxWorker:
     router: Router = ROUTER
     batch: int = 50
     prefetch_in_flight: int = 4  # Futures of one batch awaited at once (each may hold a 10 MB download)
+    # called (from the worker's thread) after each commit that wrote replies: the relay's wake-up
+    on_replies: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self._interrupted = False  # a batch broke off after claiming: give its rows back first
@@ -176,7 +182,7 @@ class InboxWorker:
                     return  # our claim expired and someone else took it
                 user, dialog_row = conversation.user_and_conversation(conn, item.sender)
                 session = LazySession(conn, [r for r in (user, dialog_row) if r is not None])
-                self._dispatch(session, conn, item, event, extra, user, dialog_row)
+                replies = self._dispatch(session, conn, item, event, extra, user, dialog_row)
                 session.finish()
                 tx.commit()
             finally:
@@ -188,6 +194,17 @@ class InboxWorker:
             self._defer(item.id, exc)
         except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff, then park visibly
             self._failed(item.id, exc)
+        else:
+            if replies:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Replies were committed: wake the relay (a failing wake-up never fails the event)."""
+        if self.on_replies is not None:
+            try:
+                self.on_replies()
+            except Exception:  # noqa: BLE001 - e.g. the tick's loop closed; the next beat sends them
+                log.warning("could not wake the relay", exc_info=True)
 
     def _defer(self, inbox_id: int, exc: Deferred) -> None:
         """Not the event's fault (WeCom refuses the app's configuration): put back, not charged an attempt."""
@@ -214,6 +231,8 @@ class InboxWorker:
             if status == "failed":
                 self._parked(s, inbox_id, f"{exc.__class__.__name__}: {exc}")
             s.commit()
+        if status == "failed":
+            self._hand_over()
 
     def _parked(self, s: Session, inbox_id: int, error: str) -> None:
         """The event is parked: tell its sender once, in plain words, and alert every admin by a row of its
@@ -231,6 +250,7 @@ class InboxWorker:
             message=TextReply(content=texts.INTERNAL_ERROR).to_dict(),
             dedupe_key=f"in:{inbox_id}:error",
             now=now,
+            lane=outbox.LANE_REPLY,
         )
         alert = texts.ADMIN_EVENT_PARKED.format(
             sender=row.sender, inbox_id=inbox_id, attempts=row.attempts, error=error[:200]
@@ -253,7 +273,8 @@ class InboxWorker:
         extra: dict[str, Any] | None,
         user: UserRow | None,
         dialog_row: ConversationRow | None,
-    ) -> None:
+    ) -> int:
+        """Route the event; its replies go into the outbox in its lane. Returns how many replies it wrote."""
         now = self.clock.now()
         state, data = conversation.state_from(dialog_row)
         ctx = Ctx(
@@ -277,8 +298,13 @@ class InboxWorker:
             conn,
             [
                 outbox.row_values(
-                    recipient=recipient, message=reply.to_dict(), dedupe_key=f"in:{row.id}:{n}", now=now
+                    recipient=recipient,
+                    message=reply.to_dict(),
+                    dedupe_key=f"in:{row.id}:{n}",
+                    now=now,
+                    lane=outbox.LANE_REPLY if recipient == row.sender else outbox.LANE_FOLLOWUP,
                 )
                 for n, (recipient, reply) in enumerate(ctx.outgoing)
             ],
         )
+        return len(ctx.outgoing)

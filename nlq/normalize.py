@@ -47,6 +47,12 @@ TYPOS = {
     "nsp": "nps",
     "n p s": "nps",
     "拜访完成率": "拜访完整率",
+    "签道": "签到",
+    "处里": "处理",
+    "没处里": "没处理",
+    "销受额": "销售额",
+    "客单架": "客单价",
+    "赢单律": "赢单率",
 }
 # words whose numeral characters are not numbers (一下, 周一, 上一年 …)
 FIXED_WORDS = (
@@ -113,9 +119,31 @@ def normalize(text: str, protect: Iterable[str] = ()) -> str:
     t = re.sub(r"\s+", "", t)
     t = t.replace("≥", ">=").replace("≤", "<=").replace("=>", ">=").replace("=<", "<=")
     t = t.replace("半个月", "15天")  # a month is 30 days (spec)
+    t = re.sub(r"(最近|近|过去)的?半年", r"\g<1>182天", t)  # spec v2: 最近半年 = 182 days
+    t = t.replace("半年以上", "6个月以上").replace("快半年", "快6个月").replace("超过半年", "超过6个月")
     for wrong, right in TYPOS.items():
         t = t.replace(wrong.replace(" ", ""), right)
-    return numerals_to_digits(t, protect)
+    t = numerals_to_digits(t, protect)
+    t = re.sub(r"快(?=\d{1,4}(?:个)?(?:小时|天|日|周|星期|礼拜|月))", "", t)  # 快30天 = 30 days (spec v2)
+    t = re.sub(
+        r"(最近|近|过去)的?(\d{1,2})年(?!\d|月|前|度|底|初)", lambda m: f"{m[1]}{int(m[2]) * 365}天", t
+    )
+    return amounts_to_digits(t)
+
+
+_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)(万|w|千|k|亿)(?:元|块钱|块|人民币)?")
+_YUAN = re.compile(r"(?<=\d)(?:元|块钱|块|人民币)")
+_SCALE = {"万": 10_000, "w": 10_000, "千": 1_000, "k": 1_000, "亿": 100_000_000}
+
+
+def amounts_to_digits(text: str) -> str:
+    """Spec v2 amounts: 5万 / 5w = 50000, 3千 / 3k = 3000, 1.5万 = 15000, 1亿; 元/块/块钱 after a number is noise."""
+
+    def scaled(m: re.Match[str]) -> str:
+        v = float(m.group(1)) * _SCALE[m.group(2)]
+        return str(int(v)) if v == int(v) else f"{v:.2f}"
+
+    return _YUAN.sub("", _AMOUNT.sub(scaled, text))
 
 
 def numerals_to_digits(text: str, protect: Iterable[str] = ()) -> str:

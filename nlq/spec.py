@@ -7,17 +7,37 @@ against `now` by nlq.timewords. The offline parser and the LLM both produce one;
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Entity = Literal["customers", "visits", "orders", "opportunities", "tickets", "contracts"]
+Entity = Literal["customers", "visits", "orders", "opportunities", "tickets", "contracts", "payments"]
 # list: customers one per row; count: rows of the entity; complete_count/complete_rate: 完整拜访;
-# freshness: 客户信息鲜度; sales: 销售额; funnel_rate: 商机转化漏斗完整率; outstanding: 逾期未回款金额
+# freshness: 客户信息鲜度; sales: 销售额; funnel_rate: 商机转化漏斗完整率; outstanding: 未回款金额 (of the
+# contracts in contract_scope: the overdue ones by default, v1's 逾期未回款金额).
+# v2: distinct_customers (跑了多少家店), abnormal_count (异常签到), new_count / lost_count (customers created /
+# lost in the period), amount (合同金额 / 签约额), received (回款), win_rate (赢单率), avg_order_value (客单价)
 Figure = Literal[
-    "list", "count", "complete_count", "complete_rate", "freshness", "sales", "funnel_rate", "outstanding"
+    "list",
+    "count",
+    "complete_count",
+    "complete_rate",
+    "freshness",
+    "sales",
+    "funnel_rate",
+    "outstanding",
+    "distinct_customers",
+    "abnormal_count",
+    "new_count",
+    "lost_count",
+    "amount",
+    "received",
+    "win_rate",
+    "avg_order_value",
 ]
-GroupKey = Literal["region", "city", "channel", "rep", "tag", "category", "stage"]
+# team: each supervisor in scope with everyone below them; week / month: a trend (calendar buckets)
+GroupKey = Literal["region", "city", "channel", "rep", "tag", "category", "stage", "team", "week", "month"]
 Stage = Literal["need_confirmed", "quoted", "negotiating", "won", "lost"]
 PeriodKind = Literal[
     "today",
@@ -34,28 +54,90 @@ PeriodKind = Literal[
     "month",
     "year",
     "rolling",
+    "between",  # v2: an explicit window (quarters, halves, days, ranges, 年初至今 …), made concrete by the parser
 ]
+# the kind of a period, for 环比 (the previous period of the same kind) and trends
+PeriodUnit = Literal["day", "week", "month", "quarter", "half", "year", "rolling", "custom"]
 Unit = Literal["hour", "day", "week", "month"]
-RankBy = Literal["figure", "nps", "sales", "order_count", "visit_count", "last_touch", "last_visit"]
+RankBy = Literal[
+    "figure",
+    "nps",
+    "sales",
+    "order_count",
+    "visit_count",
+    "last_touch",
+    "last_visit",
+    # v2 list rankings
+    "ticket_count",
+    "received",
+    "outstanding",
+    "overdue_amount",
+    "overdue_days",
+    "contract_amount",
+    "tag_visits",
+    # v2 comparison rankings (groups)
+    "change",
+    "change_rate",
+]
+# v2 per-customer (and per-person) totals a threshold can filter on
+TotalMeasure = Literal[
+    "sales",
+    "order_count",
+    "visit_count",
+    "ticket_count",
+    "timeout_tickets",
+    "outstanding",
+    "overdue_amount",
+    "contract_amount",
+    "received",
+]
 
 FIGURES_OF: dict[str, tuple[str, ...]] = {
-    "customers": ("list", "count", "freshness"),
-    "visits": ("count", "complete_count", "complete_rate"),
-    "orders": ("count", "sales"),
-    "opportunities": ("count", "funnel_rate"),
+    "customers": ("list", "count", "freshness", "new_count", "lost_count"),
+    "visits": ("count", "complete_count", "complete_rate", "distinct_customers", "abnormal_count"),
+    "orders": ("count", "sales", "avg_order_value"),
+    "opportunities": ("count", "funnel_rate", "win_rate", "amount"),
     "tickets": ("count",),
-    "contracts": ("count", "outstanding"),
+    "contracts": ("count", "outstanding", "amount"),
+    "payments": ("received",),
 }
+_COMMON = ("region", "city", "channel", "rep", "team", "week", "month")
 GROUPS_OF: dict[str, tuple[str, ...]] = {
-    "customers": ("region", "city", "channel", "rep"),
-    "visits": ("region", "city", "channel", "rep", "tag"),
-    "orders": ("region", "city", "channel", "rep", "category"),
-    "opportunities": ("region", "city", "channel", "rep", "stage"),
-    "tickets": ("region", "city", "channel", "rep"),
-    "contracts": ("region", "city", "channel", "rep"),
+    "customers": _COMMON,
+    "visits": (*_COMMON, "tag"),
+    "orders": (*_COMMON, "category"),
+    "opportunities": (*_COMMON, "stage"),
+    "tickets": _COMMON,
+    "contracts": _COMMON,
+    "payments": _COMMON,
 }
-RATE_FIGURES = ("complete_rate", "freshness", "funnel_rate")
-LIST_RANKS = ("nps", "sales", "order_count", "visit_count", "last_touch", "last_visit")
+TREND_KEYS = ("week", "month")
+RATE_FIGURES = ("complete_rate", "freshness", "funnel_rate", "win_rate", "avg_order_value")
+MONEY_FIGURES = ("sales", "outstanding", "amount", "received", "avg_order_value")
+LIST_RANKS = (
+    "nps",
+    "sales",
+    "order_count",
+    "visit_count",
+    "last_touch",
+    "last_visit",
+    "ticket_count",
+    "received",
+    "outstanding",
+    "overdue_amount",
+    "overdue_days",
+    "contract_amount",
+    "tag_visits",
+)
+PERIOD_RANKS = (
+    "sales",
+    "order_count",
+    "visit_count",
+    "ticket_count",
+    "received",
+    "contract_amount",
+    "tag_visits",
+)
 MAX_LIMIT = 1000
 
 
@@ -77,9 +159,22 @@ class Period(_Closed):
     span: Span | None = None  # rolling: from now minus span to now
     year: int | None = Field(default=None, ge=2000, le=2100)  # month, year
     month: int | None = Field(default=None, ge=1, le=12)  # month
+    # between: [start, end) or [start, end], aware datetimes; unit: its kind (for 环比); label: its words
+    start: datetime | None = None
+    end: datetime | None = None
+    end_inclusive: bool = False
+    unit: PeriodUnit | None = None
+    label: str | None = Field(default=None, max_length=40)
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Period:
+        between = self.kind == "between"
+        if between != (self.start is not None and self.end is not None):
+            raise ValueError("a between period has a start and an end, and only it")
+        if between and (self.start is None or self.end is None or self.end < self.start):
+            raise ValueError("a between period ends after it starts")
+        if between and (self.start is None or self.start.tzinfo is None or self.end.tzinfo is None):
+            raise ValueError("a between period's ends are aware datetimes")
         need_span = self.kind == "rolling"
         need_year = self.kind in ("month", "year")
         need_month = self.kind == "month"
@@ -132,9 +227,33 @@ class OrderCondition(_Closed):
 
 
 class EventCondition(_Closed):
-    """Customers with a timed-out ticket (opened in the period) / an overdue contract (due in the period)."""
+    """Customers with a timed-out ticket (opened in the period) / an overdue contract (due in the period).
+
+    v2: days_gt on overdue — one of the customer's overdue contracts is more than N days past due_on."""
 
     period: Period | None = None
+    days_gt: int | None = Field(default=None, ge=0, le=36500)
+
+
+class TotalCondition(_Closed):
+    """v2: a threshold on a per-customer total over the period (all time if none): 上月下单金额超过5万的客户.
+    A customer without such rows has a total of 0 (so 少于 includes it; 超过 does not)."""
+
+    measure: TotalMeasure
+    op: Literal[">", ">=", "<", "<=", "="]
+    value: float = Field(ge=0, le=1e13)
+    period: Period | None = None
+    tag: str | None = Field(default=None, max_length=32)  # visit_count of visits carrying this tag
+    category: str | None = Field(
+        default=None, max_length=32
+    )  # sales / order_count of orders of this category
+
+
+class StuckCondition(_Closed):
+    """v2: an opportunity whose current stage is `stage`, entered more than `days` days ago."""
+
+    stage: Literal["need_confirmed", "quoted", "negotiating", "won", "lost"]
+    days: int = Field(ge=0, le=36500)
 
 
 class CustomerFilter(_Closed):
@@ -150,6 +269,12 @@ class CustomerFilter(_Closed):
     touches: list[TouchCondition] = Field(default_factory=list, max_length=4)
     ticket_timeout: EventCondition | None = None
     overdue: EventCondition | None = None
+    # v2
+    under: list[str] = Field(default_factory=list, max_length=20)  # 某主管手下: owners below these managers
+    created_period: Period | None = None  # 新客户 in a period (created_on)
+    totals: list[TotalCondition] = Field(default_factory=list, max_length=4)
+    unhandled_ticket: bool = False  # a ticket with no responded_at
+    stuck: StuckCondition | None = None
 
     @model_validator(mode="after")
     def _lost_period_means_lost(self) -> CustomerFilter:
@@ -161,7 +286,15 @@ class CustomerFilter(_Closed):
 class Ranking(_Closed):
     by: RankBy
     descending: bool = True
-    period: Period | None = None  # for sales / order_count / visit_count in a customer list
+    period: Period | None = None  # for sales / order_count / visit_count … in a customer list
+    tag: str | None = Field(default=None, max_length=32)  # tag_visits: visits carrying this tag
+
+
+class Having(_Closed):
+    """v2, people answers: keep the people whose figure satisfies this (本月拜访不到20次的业务员)."""
+
+    op: Literal[">", ">=", "<", "<=", "="]
+    value: float = Field(ge=0, le=1e13)
 
 
 class QuerySpec(_Closed):
@@ -180,6 +313,20 @@ class QuerySpec(_Closed):
     group_by: GroupKey | None = None
     ranking: Ranking | None = None
     limit: int | None = Field(default=None, ge=1, le=MAX_LIMIT)
+    # v2
+    unhandled_only: bool = False  # tickets: only those with no responded_at
+    stuck_days: int | None = Field(
+        default=None, ge=0, le=36500
+    )  # opportunities: current stage entered > N days ago
+    contract_scope: Literal["overdue", "all"] = "overdue"  # contracts: v1 counts the overdue ones
+    overdue_days_gt: int | None = Field(
+        default=None, ge=0, le=36500
+    )  # overdue contracts more than N days past due
+    compare: Literal["previous", "year_ago"] | None = None  # 环比 / 同比: kind comparison
+    buckets: int | None = Field(default=None, ge=1, le=120)  # trends: how many weeks / months, ending now
+    overview: bool = False  # 情况 / 概况: kind overview (拜访数, 拜访完整率, 客户信息鲜度, 销售额)
+    people: bool = False  # the reps as the answer (谁 / 哪些人 / 业务员): kind people
+    having: Having | None = None  # people: the condition on each person's figure
 
     @model_validator(mode="after")
     def _consistent(self) -> QuerySpec:
@@ -189,8 +336,21 @@ class QuerySpec(_Closed):
         return self
 
     @property
-    def kind(self) -> Literal["list", "figure", "groups"]:
+    def kind(self) -> Literal["list", "figure", "groups", "comparison", "overview", "people"]:
+        if self.overview:
+            return "overview"
+        if self.compare is not None:
+            return "comparison"
+        if self.people:
+            return "people"
         if self.group_by is not None:
+            return "groups"
+        return "list" if self.figure == "list" else "figure"
+
+    @property
+    def shape(self) -> Literal["list", "figure", "groups"]:
+        """The shape of the one statement under the answer (a comparison or an overview runs several)."""
+        if self.group_by is not None or self.people:
             return "groups"
         return "list" if self.figure == "list" else "figure"
 
@@ -204,7 +364,7 @@ def structure_problems(s: QuerySpec) -> list[str]:
     out: list[str] = []
     if s.figure not in FIGURES_OF[s.entity]:
         out.append(f"figure {s.figure} is not defined for {s.entity}")
-    if s.entity == "customers" and s.period is not None:
+    if s.entity == "customers" and s.period is not None and s.figure not in ("new_count", "lost_count"):
         out.append("customers have no period of their own; put it on a condition")
     if s.reps and s.entity != "visits":
         out.append("reps filter is for visits; use customer.owners")
@@ -216,27 +376,53 @@ def structure_problems(s: QuerySpec) -> list[str]:
         out.append("stages are for opportunities")
     if s.timeout_only and s.entity != "tickets":
         out.append("timeout_only is for tickets")
+    if s.unhandled_only and s.entity != "tickets":
+        out.append("unhandled_only is for tickets")
+    if s.stuck_days is not None and (s.entity != "opportunities" or len(s.stages) != 1):
+        out.append("stuck_days is for opportunities in one stage")
+    if s.overdue_days_gt is not None and (s.entity != "contracts" or s.contract_scope != "overdue"):
+        out.append("overdue_days_gt is for overdue contracts")
+    if s.contract_scope == "all" and s.entity != "contracts":
+        out.append("contract_scope is for contracts")
     if s.group_by is not None:
         if s.figure == "list":
             out.append("a list is not grouped; count instead")
         elif s.group_by not in GROUPS_OF[s.entity]:
             out.append(f"{s.entity} cannot be grouped by {s.group_by}")
+    if s.buckets is not None and s.group_by not in TREND_KEYS:
+        out.append("buckets are for trends (group_by week or month)")
+    if s.group_by in TREND_KEYS and (s.period is not None or s.compare is not None):
+        out.append("a trend runs over its own buckets: no period, no comparison")
     if s.figure == "freshness":
         c = s.customer
         if c.status not in (None, "active") or c.lost_period is not None:
             out.append("freshness is over active customers")
+    if s.people:
+        if s.figure == "list" or s.group_by not in (None, "rep"):
+            out.append("a people answer is a figure per rep")
+        if s.compare is not None or s.overview:
+            out.append("a people answer is not a comparison or an overview")
+    elif s.having is not None:
+        out.append("having is for people answers")
+    if s.overview and (s.group_by is not None or s.compare is not None or s.figure == "list"):
+        out.append("an overview is one scope and one period")
+    if s.compare is not None and s.figure == "list":
+        out.append("a list is not compared; compare a figure")
     if s.ranking is not None:
-        if s.kind == "figure":
+        shape = s.shape
+        if shape == "figure":
             out.append("a single figure has no ranking")
-        elif s.kind == "groups" and s.ranking.by != "figure":
+        elif shape == "groups" and s.ranking.by not in ("figure", "change", "change_rate"):
             out.append("groups rank by their figure")
-        elif s.kind == "list" and s.ranking.by not in LIST_RANKS:
-            out.append(
-                "a customer list ranks by nps, sales, order_count, visit_count, last_touch or last_visit"
-            )
-        if s.ranking.period is not None and s.ranking.by not in ("sales", "order_count", "visit_count"):
-            out.append("only sales, order_count and visit_count rankings take a period")
-    if s.limit is not None and s.kind == "figure":
+        elif shape == "groups" and s.ranking.by != "figure" and s.compare is None:
+            out.append("change rankings are for comparisons")
+        elif shape == "list" and s.ranking.by not in LIST_RANKS:
+            out.append("a customer list ranks by " + ", ".join(LIST_RANKS))
+        if s.ranking.period is not None and s.ranking.by not in PERIOD_RANKS:
+            out.append("only " + ", ".join(PERIOD_RANKS) + " rankings take a period")
+        if (s.ranking.tag is not None) != (s.ranking.by == "tag_visits"):
+            out.append("a tag_visits ranking names its tag, and only it")
+    if s.limit is not None and s.shape == "figure":
         out.append("a single figure has no limit")
     return out
 
@@ -275,7 +461,7 @@ def effective_status(spec: QuerySpec) -> str | None:
     return None
 
 
-AnswerKind = Literal["list", "figure", "groups", "refusal"]
+AnswerKind = Literal["list", "figure", "groups", "refusal", "comparison", "overview", "people"]
 
 
 class Answer(BaseModel):
@@ -295,3 +481,8 @@ class Answer(BaseModel):
     suggestion: str | None = None
     reason: str | None = None
     action: dict[str, Any] | None = None
+    # v2: comparison (value is this period's figure)
+    previous: float | int | None = None
+    change: float | int | None = None
+    change_rate: float | None = None
+    alternatives: list[dict[str, Any]] = Field(default_factory=list)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Integer, func, literal
+from sqlalchemy import ColumnElement, Date, Float, Integer, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement as _CE
 
+from core.geo import EARTH_RADIUS_M
 from storage.models import UTCDateTime
 
 
@@ -32,3 +34,29 @@ def contains_text(haystack: _CE, needle: _CE) -> ColumnElement[bool]:
 def cents(x: _CE) -> ColumnElement:
     """Money as whole cents, so sums of SQLite's floating money compare exactly."""
     return func.round(x * 100)
+
+
+def position_in(haystack: _CE, needle: _CE, dialect: str) -> ColumnElement:
+    """Where needle first occurs in haystack (1-based, 0 if not at all): instr / strpos, no LIKE."""
+    if dialect == "postgresql":
+        return func.strpos(haystack, needle)
+    return func.instr(haystack, needle)
+
+
+def days_before(today: date, col: _CE, dialect: str) -> ColumnElement:
+    """Whole calendar days from the date column to `today` (today − col)."""
+    if dialect == "postgresql":
+        return literal(today, Date()) - col
+    return cast(func.julianday(literal(today.isoformat())) - func.julianday(col), Integer)
+
+
+def haversine_exceeds(lat1: _CE, lng1: _CE, lat2: _CE, lng2: _CE, metres: float) -> ColumnElement[bool]:
+    """The great-circle (haversine) distance between the two points is more than `metres`.
+
+    Compares the haversine term a = sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2) with sin²(d / 2R), so no asin
+    is needed; sin, cos and radians exist on PostgreSQL and on SQLite ≥ 3.35 (math functions)."""
+    half_dp = func.sin((func.radians(lat2) - func.radians(lat1)) / 2)
+    half_dl = func.sin((func.radians(lng2) - func.radians(lng1)) / 2)
+    a = half_dp * half_dp + func.cos(func.radians(lat1)) * func.cos(func.radians(lat2)) * half_dl * half_dl
+    limit = math.sin(metres / (2 * EARTH_RADIUS_M)) ** 2
+    return a > literal(limit, Float())

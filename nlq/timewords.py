@@ -79,12 +79,15 @@ def match_period(m: re.Match[str], *, now: datetime) -> Period | None:
         amount = m.group(1) or m.group(2)  # 最近7天 / 7天内
         return Period(kind="rolling", span=span_of(amount, _unit_after(text, amount)))
     if m.re is MONTH_RE:
-        year = local_now(now).year
+        ln = local_now(now)
+        year = ln.year
+        month = int(m.group(3))
         if m.group(1):
             year = int(m.group(1))
         elif m.group(2) == "去年":
             year -= 1
-        month = int(m.group(3))
+        elif m.group(2) is None and month > ln.month:  # v2: a month without a year that has not begun yet
+            year -= 1
         return Period(kind="month", year=year, month=month) if 1 <= month <= 12 else None
     if m.re is YEAR_RE:
         return Period(kind="year", year=int(m.group(1)))
@@ -112,6 +115,10 @@ class Window:
     end: datetime  # aware UTC
     end_inclusive: bool
     label: str
+    # the kind of period (day, week, month, quarter, half, year, rolling, custom): 环比's previous period of the
+    # same kind; running: now lies inside it (本月 on the 16th), so a comparison is like for like
+    unit: str = "custom"
+    running: bool = False
 
     def date_bounds(self) -> tuple[date, date]:
         """The first and last date D whose local midnight lies in the window (inclusive both)."""
@@ -119,6 +126,17 @@ class Window:
         lo = s.date() if s.time() == time(0) else s.date() + timedelta(days=1)
         hi = e.date() if (e.time() != time(0) or self.end_inclusive) else e.date() - timedelta(days=1)
         return lo, hi
+
+    @property
+    def span_words(self) -> str:
+        """The window as local times, for `understood` (both ends of a comparison)."""
+        lo, hi = local_now(self.start), local_now(self.end)
+        if lo.time() == time(0) and hi.time() == time(0) and not self.end_inclusive:
+            last = (hi - timedelta(days=1)).date()
+            return (
+                lo.date().isoformat() if last == lo.date() else f"{lo.date().isoformat()}～{last.isoformat()}"
+            )
+        return f"{_fmt_dt(self.start)}～{_fmt_dt(self.end)}"
 
 
 def span_delta(span: Span) -> timedelta:
@@ -166,6 +184,28 @@ _WORDS = {
 }
 
 
+_UNITS = {
+    "today": "day",
+    "yesterday": "day",
+    "day_before_yesterday": "day",
+    "this_week": "week",
+    "last_week": "week",
+    "this_month": "month",
+    "last_month": "month",
+    "this_quarter": "quarter",
+    "last_quarter": "quarter",
+    "this_year": "year",
+    "last_year": "year",
+    "month": "month",
+    "year": "year",
+}
+
+
+def _running(start: datetime, end: datetime, end_inclusive: bool, now: datetime) -> bool:
+    n = as_utc(now)
+    return start <= n and (n < end or (end_inclusive and n <= end))
+
+
 def resolve(p: Period, now: datetime) -> Window:
     """The concrete window of a named period, given now."""
     ln = local_now(now)
@@ -174,7 +214,25 @@ def resolve(p: Period, now: datetime) -> Window:
         assert p.span is not None
         start = as_utc(now) - span_delta(p.span)
         label = f"最近{span_words(p.span)}（{_fmt_dt(start)}～{_fmt_dt(now)}）"
-        return Window(start, as_utc(now), True, label)
+        return Window(start, as_utc(now), True, label, unit="rolling", running=False)
+    if p.kind == "between":
+        assert p.start is not None and p.end is not None
+        # as given, with its kind (for 环比) and whether now lies inside it (a like-for-like comparison)
+        start, end = as_utc(p.start), as_utc(p.end)
+        lo_d = local_now(p.start).date()
+        last_d = (
+            local_now(p.end).date() if p.end_inclusive else (local_now(p.end) - timedelta(seconds=1)).date()
+        )
+        dates = lo_d.isoformat() if lo_d == last_d else f"{lo_d.isoformat()}～{last_d.isoformat()}"
+        running = p.unit != "rolling" and _running(start, end, p.end_inclusive, now)
+        return Window(
+            start,
+            end,
+            p.end_inclusive,
+            f"{p.label or ''}（{dates}）",
+            unit=p.unit or "custom",
+            running=running,
+        )
     if p.kind in ("today", "yesterday", "day_before_yesterday"):
         d = today - timedelta(days={"today": 0, "yesterday": 1, "day_before_yesterday": 2}[p.kind])
         lo, hi = d, d + timedelta(days=1)
@@ -202,7 +260,80 @@ def resolve(p: Period, now: datetime) -> Window:
     word = _WORDS.get(p.kind) or (f"{p.year}年{p.month}月" if p.kind == "month" else f"{p.year}年")
     last = hi - timedelta(days=1)
     label = f"{word}（{lo.isoformat()}）" if lo == last else f"{word}（{lo.isoformat()}～{last.isoformat()}）"
-    return Window(as_utc(_midnight(lo)), as_utc(_midnight(hi)), False, label)
+    start, end = as_utc(_midnight(lo)), as_utc(_midnight(hi))
+    return Window(start, end, False, label, unit=_UNITS[p.kind], running=_running(start, end, False, now))
+
+
+def _minus_year(d: date) -> date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+_STEP_DAYS = {"day": 1, "week": 7}
+_STEP_MONTHS = {"month": 1, "quarter": 3, "half": 6, "year": 12}
+
+
+def _reference_start(w: Window, compare: str) -> datetime:
+    lo = local_now(w.start).date()
+    if compare == "year_ago":
+        return as_utc(_midnight(_minus_year(lo)))
+    if w.unit in _STEP_DAYS:
+        return as_utc(_midnight(lo - timedelta(days=_STEP_DAYS[w.unit])))
+    if w.unit in _STEP_MONTHS:
+        return as_utc(_midnight(_add_months(lo, -_STEP_MONTHS[w.unit])))
+    return w.start - (
+        w.end - w.start
+    )  # rolling (最近N天 → the N days before it), custom: the same length before
+
+
+def reference(w: Window, compare: str, now: datetime) -> tuple[Window, Window]:
+    """(this period, the reference period) of a comparison (spec § Comparisons over time).
+
+    compare: previous (环比: the previous period of the same kind; 最近N天 → the N days before it) or year_ago
+    (同比: the same period one year earlier). A period still running is compared like for like: this period up
+    to now with the reference period up to the same elapsed time. A finished period is compared whole."""
+    n = as_utc(now)
+    ref_start = _reference_start(w, compare)
+    if w.running:
+        cur = Window(w.start, n, True, "", unit=w.unit, running=True)
+        prev = Window(ref_start, ref_start + (n - w.start), True, "", unit=w.unit)
+    elif w.unit == "rolling" and compare != "year_ago":
+        cur, prev = w, Window(ref_start, w.start, False, "", unit="rolling")
+    elif compare == "year_ago":
+        hi = local_now(w.end).date()
+        end = (
+            as_utc(_midnight(_minus_year(hi)))
+            if local_now(w.end).time() == time(0)
+            else w.end - (w.start - ref_start)
+        )
+        cur, prev = w, Window(ref_start, end, w.end_inclusive, "", unit=w.unit)
+    else:
+        cur, prev = w, Window(ref_start, w.start, False, "", unit=w.unit)
+    return _labelled(cur), _labelled(prev)
+
+
+def _labelled(w: Window) -> Window:
+    return Window(w.start, w.end, w.end_inclusive, w.label or w.span_words, unit=w.unit, running=w.running)
+
+
+def buckets(unit: str, n: int, now: datetime) -> list[tuple[str, Window]]:
+    """The trend's calendar buckets, oldest first, ending with the current one: weeks keyed by their Monday
+    (YYYY-MM-DD), months by YYYY-MM."""
+    today = local_now(now).date()
+    out: list[tuple[str, Window]] = []
+    for i in range(n - 1, -1, -1):
+        if unit == "week":
+            lo = today - timedelta(days=today.weekday() + 7 * i)
+            hi, key = lo + timedelta(days=7), lo.isoformat()
+        else:
+            lo = _add_months(today.replace(day=1), -i)
+            hi, key = _add_months(lo, 1), f"{lo:%Y-%m}"
+        start, end = as_utc(_midnight(lo)), as_utc(_midnight(hi))
+        w = Window(start, end, False, "", unit=unit, running=_running(start, end, False, now))
+        out.append((key, _labelled(w)))
+    return out
 
 
 def _fmt_dt(at: datetime) -> str:

@@ -74,7 +74,7 @@ def out_of_scope(session: Session, spec: QuerySpec, scope: Scope, vocab: Vocab) 
     """Why the answer must be empty: a person, region or city named outside the asker's scope (else None)."""
     if scope.owners is None:
         return None
-    people = [*spec.customer.owners, *spec.reps]
+    people = [*spec.customer.owners, *spec.customer.under, *spec.reps]
     outside = [vocab.person_label(u) for u in dict.fromkeys(people) if u not in scope.owners]
     for col, named, word in (
         (CustomerRow.region, spec.customer.regions, "大区"),

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -314,10 +315,17 @@ class ApprovalRow(Base):
     visit_id: Mapped[str | None] = mapped_column(ForeignKey("visits.visit_id"), unique=True)
     customer_id: Mapped[str] = mapped_column(ForeignKey("customers.customer_id"), index=True)
     rep_userid: Mapped[str] = mapped_column(Id)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    # pending | approved | rejected | withdrawn (the tag came off; putting it back restarts) | cancelled (the rep
+    # tapped 撤回申请; never restarts)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     current_step: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column()
     decided_at: Mapped[datetime | None] = mapped_column()
+    # what the customer asked for, read from the rep's line (core/price_request.py): discount | percent_off |
+    # unit_price | amount_off, its value as a plain decimal string, and the words it was read from
+    request_kind: Mapped[str | None] = mapped_column(String(16))
+    request_value: Mapped[str | None] = mapped_column(String(16))
+    request_phrase: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApprovalStepRow(Base):
@@ -334,6 +342,21 @@ class ApprovalStepRow(Base):
     created_at: Mapped[datetime] = mapped_column()
 
     __table_args__ = (UniqueConstraint("approval_id", "step_no", "approver_userid"),)
+
+
+class ApprovalCardRow(Base):
+    """Every approval card sent (to an approver at any step, a reminder, the rep's own): found again by its
+    task_id in the outbox, so that a decided or withdrawn approval updates each of them to a final state.
+    `final_at`: when its final update was written (the send's response_code is single use)."""
+
+    __tablename__ = "approval_cards"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    step_id: Mapped[int | None] = mapped_column(ForeignKey("approval_steps.id"))  # None: the rep's card
+    recipient: Mapped[str] = mapped_column(Id)
+    task_id: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column()
+    final_at: Mapped[datetime | None] = mapped_column()
 
 
 class CustomerNoteRow(Base):
@@ -394,11 +417,14 @@ class OutboxRow(Base):
     response_code: Mapped[str | None] = mapped_column(String(256))
     # attempts that ended in an answer we could not read or an error of our own (at most 3: bot/wecom/relay.py)
     strikes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # priority lane (storage/outbox.py LANE_*): 0 the reply to the person's own message, 1 a dialog follow-up
+    # to someone else, 2 alerts, reminders, digests, briefs; the relay claims lane by lane
+    lane: Mapped[int] = mapped_column(SmallInteger, default=2, server_default="2")
 
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_try_at"),
-        # pending replies ("in:" keys), found without scanning an alert storm (storage.outbox.claim)
-        Index("ix_outbox_status_key", "status", "dedupe_key"),
+        # the relay's claim, lane by lane, oldest due first (storage.outbox.claim)
+        Index("ix_outbox_lane_due", "status", "lane", "next_try_at", "id"),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
@@ -13,12 +13,18 @@ from sqlalchemy.orm import Session
 from storage.db import RawStatement
 from storage.models import OutboxRow, WeComPauseRow
 
-REPLY_PREFIX = "in:"  # dedupe keys of answers to what someone just said: sent before alerts
-REPLY_PREFIX_END = REPLY_PREFIX[:-1] + chr(ord(REPLY_PREFIX[-1]) + 1)  # "in;": the key range [in:, in;)
+# Priority lanes (outbox.lane): the relay claims lane by lane, so a person's own conversation never waits
+# behind alerts or digests queued for them or anyone else (docs/reliability.md §1.3 "Lanes").
+LANE_REPLY = 0  # the answer to the person's own message or click (worker: recipient == the event's sender)
+LANE_FOLLOWUP = 1  # a dialog follow-up: what someone's event causes for another person (the approval card)
+LANE_BULK = 2  # alerts, SOP reminders, digests, briefs, calendar calls, admin alerts
+LANES = (LANE_REPLY, LANE_FOLLOWUP, LANE_BULK)
+INTERACTIVE = (LANE_REPLY, LANE_FOLLOWUP)  # a relay may send these in rounds of their own, beside the bulk
 
 
-def is_reply(row: OutboxRow) -> bool:
-    return row.dedupe_key.startswith(REPLY_PREFIX)
+def is_interactive(row: OutboxRow) -> bool:
+    """A reply or a dialog follow-up: takes the per-person budget first and is never merged into a digest."""
+    return row.lane < LANE_BULK
 
 
 def enqueue(
@@ -29,11 +35,13 @@ def enqueue(
     dedupe_key: str,
     now: datetime,
     not_before: datetime | None = None,
+    lane: int = LANE_BULK,
 ) -> bool:
     """Add one outgoing message to the current transaction. A repeated dedupe_key is a no-op.
 
     `message` is a handlers.messages.Reply as dict (`reply.to_dict()`), or an API call such as a
-    calendar schedule (`{"kind": "schedule_add", ...}`). Returns True when a row was added.
+    calendar schedule (`{"kind": "schedule_add", ...}`). `lane`: LANE_REPLY, LANE_FOLLOWUP or LANE_BULK (the
+    default). Returns True when a row was added.
     """
     return (
         enqueue_id(
@@ -43,6 +51,7 @@ def enqueue(
             dedupe_key=dedupe_key,
             now=now,
             not_before=not_before,
+            lane=lane,
         )
         is not None
     )
@@ -56,10 +65,11 @@ def enqueue_id(
     dedupe_key: str,
     now: datetime,
     not_before: datetime | None = None,
+    lane: int = LANE_BULK,
 ) -> int | None:
     """`enqueue` returning the new row's id (None when the dedupe_key was already there)."""
     values = row_values(
-        recipient=recipient, message=message, dedupe_key=dedupe_key, now=now, not_before=not_before
+        recipient=recipient, message=message, dedupe_key=dedupe_key, now=now, not_before=not_before, lane=lane
     )
     conn = session.connection()  # Core insert on the session's transaction (cheaper than the ORM path)
     row = conn.execute(_INSERT[conn.dialect.name == "postgresql"], values).first()
@@ -73,6 +83,7 @@ def row_values(
     dedupe_key: str,
     now: datetime,
     not_before: datetime | None = None,
+    lane: int = LANE_BULK,
 ) -> dict[str, Any]:
     """The outbox row of one enqueue (for enqueue_many)."""
     return dict(
@@ -84,6 +95,7 @@ def row_values(
         attempts=0,
         next_try_at=not_before or now,
         created_at=now,
+        lane=lane,
     )
 
 
@@ -104,7 +116,8 @@ _INSERT_MANY = {
     for is_pg in (False, True)
 }
 _INSERT = {is_pg: stmt.returning(OutboxRow.__table__.c.id) for is_pg, stmt in _INSERT_MANY.items()}
-_ROW_KEYS = ["dedupe_key", "recipient", "kind", "message", "status", "attempts", "next_try_at", "created_at"]
+# the columns of `row_values` (the prepared INSERT names them: a column left out would take its default)
+_ROW_KEYS = list(row_values(recipient="", message={"kind": ""}, dedupe_key="", now=datetime.now(UTC)))
 _INSERT_RAW = {is_pg: RawStatement(stmt, column_keys=_ROW_KEYS) for is_pg, stmt in _INSERT_MANY.items()}
 
 
@@ -115,59 +128,62 @@ def enqueue_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
         _INSERT_RAW[conn.dialect.name == "postgresql"].execute_many(conn, rows)
 
 
-def anything_due(session: Session, *, now: datetime) -> bool:
-    """A cheap, lock-free look: is a row due to be sent (or a sending lease expired)?"""
-    q = (
-        select(OutboxRow.id)
-        .where(
-            ((OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now))
-            | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))
-        )
-        .limit(1)
-    )
-    return session.scalar(q) is not None
+def anything_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> bool:
+    """A cheap, lock-free look: is a row of `lanes` due to be sent (or, with LANE_BULK, a sending lease
+    expired)?"""
+    due = (OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now)
+    if tuple(lanes) != LANES:
+        due = due & OutboxRow.lane.in_(lanes)
+    if LANE_BULK in lanes:
+        due = due | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))
+    return session.scalar(select(OutboxRow.id).where(due).limit(1)) is not None
 
 
 def claim(
-    session: Session, *, now: datetime, limit: int, lease: timedelta, owner: str | None = None
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    owner: str | None = None,
+    lanes: tuple[int, ...] = LANES,
 ) -> list[OutboxRow]:
-    """Claim due rows for this process: answers to what someone just said first, then rows whose sending
-    lease expired, then the rest, each oldest due first.
+    """Claim due rows for this process, lane by lane: replies to what someone just said, then dialog
+    follow-ups, then rows whose sending lease expired, then alerts, reminders and digests; each oldest due
+    first. Returned sorted by (lane, next_try_at, id), so each recipient's rows keep their order within a lane.
+    `lanes`: only these (expired leases go with LANE_BULK, whatever their lane).
 
-    Each of the three reads walks an index in order (no sort of the whole backlog: an alert storm of
-    100,000 rows must not make every claim scan it). PostgreSQL: FOR UPDATE SKIP LOCKED, so several
-    relays share the work. SQLite: the caller's transaction holds the write lock
+    Each read walks the (status, lane, next_try_at, id) index in order and stops at `limit` (no sort of the
+    backlog: an alert storm of 100,000 rows must not make every claim scan it). PostgreSQL: FOR UPDATE SKIP
+    LOCKED, so several relays share the work. SQLite: the caller's transaction holds the write lock
     (storage.db.writer_session), so there is one claimer at a time.
     """
     pending = OutboxRow.status == "pending"
-    reply_keys = (OutboxRow.dedupe_key >= REPLY_PREFIX) & (OutboxRow.dedupe_key < REPLY_PREFIX_END)
-    queries = (
-        # in key order: the (status, dedupe_key) index, not the status/due index SQLite would pick for
-        # "oldest due first" and then filter through the whole storm; re-sorted below
-        select(OutboxRow)
-        .where(pending, reply_keys, OutboxRow.next_try_at <= now)
-        .order_by(OutboxRow.dedupe_key),
-        select(OutboxRow)
-        .where(OutboxRow.status == "sending", OutboxRow.lease_until < now)
-        .order_by(OutboxRow.id),
-        select(OutboxRow)
-        .where(pending, OutboxRow.next_try_at <= now)
-        .order_by(OutboxRow.next_try_at, OutboxRow.id),
-    )
+    due = OutboxRow.next_try_at <= now
+    oldest = (OutboxRow.next_try_at, OutboxRow.id)
+    queries = [
+        select(OutboxRow).where(pending, OutboxRow.lane == lane, due).order_by(*oldest)
+        for lane in INTERACTIVE
+        if lane in lanes
+    ]
+    if LANE_BULK in lanes:
+        queries += [
+            select(OutboxRow)  # the same index, lane by lane (no sort of the rows in flight)
+            .where(OutboxRow.status == "sending", OutboxRow.lease_until < now)
+            .order_by(OutboxRow.lane, *oldest),
+            select(OutboxRow).where(pending, OutboxRow.lane == LANE_BULK, due).order_by(*oldest),
+        ]
     is_pg = session.get_bind().dialect.name == "postgresql"
     rows: dict[int, OutboxRow] = {}
     for q in queries:
         if len(rows) >= limit:
             break
-        q = q.limit(limit)  # the last read may return rows the first took: ask for a full batch
+        q = q.limit(limit - len(rows))
         if is_pg:
             q = q.with_for_update(skip_locked=True)
         for r in session.scalars(q):
-            if len(rows) < limit:
-                rows.setdefault(r.id, r)
-    claimed = list(rows.values())
-    replies = sorted((r for r in claimed if is_reply(r)), key=lambda r: (r.next_try_at, r.id))
-    claimed = replies + [r for r in claimed if not is_reply(r)]
+            rows.setdefault(r.id, r)
+    claimed = sorted(rows.values(), key=lambda r: (r.lane, r.next_try_at, r.id))
     if claimed:
         session.execute(
             update(OutboxRow)

@@ -73,7 +73,10 @@ class Delivery:
             return None
         update = self.card_update or {}
         if "template_card" in update:
-            return dict(update["template_card"])
+            replaced = dict(update["template_card"])
+            if replaced.get("replace_text"):  # a final card: its buttons greyed out under this word
+                replaced["replaced_button"] = str(replaced["replace_text"])
+            return replaced
         shown = dict(card)
         if "button" in update:
             shown["replaced_button"] = str(update["button"].get("replace_name", ""))

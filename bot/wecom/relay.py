@@ -23,6 +23,13 @@
   of a relay killed mid-round are sent by another within seconds.
 - Each recipient gets at most RATE_LIMIT messages a minute (WeCom silently drops beyond 30): the excess
   is merged into one digest message, so nothing is dropped.
+- Lanes (storage/outbox.py LANE_*): a round claims replies to what someone just said first, then dialog
+  follow-ups, then alerts, reminders and digests; within a lane each recipient's rows keep their order. A
+  round is small (`batch`, 50 rows), so a reply queued while a storm is being sent waits for one round at
+  most. Replies and follow-ups take the per-person budget first and are never merged into a digest.
+- Nothing of a round blocks the event loop: the claim (and the rate limit) commits in a thread, the rows
+  are rendered after it in a thread and their payloads stored before anything is sent, and every database
+  write of the send path (sent, failed, held, paused) runs in a thread too. The loop only awaits sends.
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -49,7 +57,7 @@ from handlers.messages import Card, CardUpdate, Image, Markdown, Reply, Text
 from storage import outbox
 from storage.db import writer_session
 from storage.leases import LEASE, Heartbeat
-from storage.models import OutboxRow, PromiseRow, UserRow
+from storage.models import OutboxRow, PromiseRow, UserRow, WeComPauseRow
 
 log = logging.getLogger("assistant.sender")
 
@@ -66,6 +74,7 @@ HOURLY_LIMIT = (
 )
 HOUR = timedelta(hours=1)
 SEND_CONCURRENCY = 8
+ROUND_ROWS = 50  # rows a round claims: a new reply waits at most one round (≈ 50 sends / 8 at once)
 CLAIM_LEASE = LEASE  # 15 s, renewed every 5 s while the round runs
 MAX_STRIKES = 3  # sends that met an answer we could not read (or rows that raised): then parked
 PROBE_FIRST = timedelta(seconds=5)  # a paused relay probes WeCom this soon, doubling up to PROBE_MAX
@@ -85,9 +94,7 @@ class Relay:
     clock: Clock
     agent_id: int
     file_root: Path | None = None
-    batch: int = (
-        1000  # rows claimed per round: an alert storm merges into full digests (40 lines), not scraps
-    )
+    batch: int = ROUND_ROWS  # rows claimed per round: small, so a reply never waits behind a long round
     concurrency: int = SEND_CONCURRENCY
 
     def __post_init__(self) -> None:
@@ -96,52 +103,128 @@ class Relay:
         self._halt: WeComError | None = None  # a configuration error met this round: send nothing more
         self._canary = False  # this round is a paused relay's probe: one row
         self._refused: set[str] = set()  # people answered 81013 since the last successful send
+        self._active = 0  # rounds in progress (at most one per lane family: Runtime.tick)
+        # messages of rounds in progress, per recipient: the other round's budget counts them
+        self._in_flight: Counter[str] = Counter()
+        self._budget_lock = threading.Lock()
 
-    async def run_once(self) -> int:
-        """Claim due rows, apply the rate limit (merging the excess), send. Returns rows handled."""
+    async def run_once(self, lanes: tuple[int, ...] = outbox.LANES) -> int:
+        """Claim due rows (lane by lane), apply the rate limit (merging the excess), render, send. Returns
+        rows handled. Every database step runs in a thread: the loop only awaits the sends.
+
+        `lanes`: only these. Two rounds may run at once, one of outbox.INTERACTIVE and one of the bulk lane
+        (bot/bootstrap.py `Runtime.tick`): each lane's rounds follow one another, so each recipient's rows
+        keep their order within a lane, and the per-person budget counts the other round's sends in flight.
+        Only a round that includes the bulk lane probes a paused WeCom."""
         now = self.clock.now()
-        if self._interrupted:
-            self._release_own_claims(now)
-        with self.session_factory() as s:  # an idle tick must not take the write lock
-            pause = outbox.current_pause(s)
-            if pause is None and not outbox.anything_due(s, now=now):
-                return 0
+        if self._interrupted and not self._active:
+            await asyncio.to_thread(self._release_own_claims, now)
+        pause = await asyncio.to_thread(self._look, now, lanes)
+        if pause is False:
+            return 0
         if pause is not None:
+            if outbox.LANE_BULK not in lanes or self._active:
+                return 0
             if now < pause.next_probe_at or not await self._probe(pause.errcode):
                 return 0
-        self._halt, self._canary = None, pause is not None
-        broken: list[tuple[int, Exception]] = []
-        with writer_session(self.session_factory) as s:
-            rows = outbox.claim(
-                s, now=now, limit=1 if self._canary else self.batch, lease=CLAIM_LEASE, owner=self.owner
-            )
-            to_send = self._apply_rate_limit(s, rows, now)
-            by_id = {r.id: r for r in rows}
-            jobs = []
-            for i in to_send:  # payloads rendered and stored here, once
-                try:
-                    jobs.append(self._prepare(s, by_id[i]))
-                except SQLAlchemyError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a row we cannot render is that row's problem
-                    broken.append((i, exc))
-            s.commit()
-        self._interrupted = True
+            lanes = outbox.LANES  # the canary is the first row of every lane: a reply if one waits
+        if not self._active:
+            self._halt, self._canary = None, pause is not None
+        elif self._halt is not None:
+            return 0
+        self._active += 1
+        try:
+            return await self._round(now, lanes)
+        finally:
+            self._active -= 1
+
+    async def _round(self, now: datetime, lanes: tuple[int, ...]) -> int:
+        self._interrupted = True  # until the round ends well: its claims are given back before the next
+        claimed, rows, planned = await asyncio.to_thread(self._claim_round, now, lanes)
         sent: list[tuple[int, dict]] = []
         try:
-            for row_id, exc in broken:
-                self._failed(row_id, _our_error(exc))
             with Heartbeat(self._renew_leases):
+                jobs, broken = await asyncio.to_thread(self._prepare_all, rows)
+                for row_id, exc in broken:
+                    await asyncio.to_thread(self._failed, row_id, _our_error(exc))
                 await self._send_lanes(_lanes(jobs), sent)
         finally:
-            if sent:  # one transaction for the round's plain messages (a crash before it: the same bytes are
-                self._record_sent(sent)  # resent after the lease and WeCom's duplicate check drops them)
+            try:
+                if sent:  # one transaction for the round's plain messages (a crash before it: the same bytes
+                    # are resent after the lease and WeCom's duplicate check drops them)
+                    await asyncio.to_thread(self._record_sent, sent)
+            finally:
+                with self._budget_lock:
+                    self._in_flight.subtract(planned)
+                    self._in_flight = +self._in_flight  # drop the people with nothing in flight
         if self._halt is not None:  # rows the lanes did not reach go back, due as soon as sending resumes
-            self._release_own_claims(now, quiet=True)
+            if self._active == 1:
+                await asyncio.to_thread(self._release_own_claims, now, quiet=True)
         elif self._canary:
-            self._resume()
-        self._interrupted = False
-        return len(rows) if self._halt is None else 0
+            await asyncio.to_thread(self._resume)
+        if self._active == 1:
+            self._interrupted = False
+        return claimed if self._halt is None else 0
+
+    def _look(self, now: datetime, lanes: tuple[int, ...]) -> WeComPauseRow | None | bool:
+        """The pause if any; False when nothing is due (an idle tick must not take the write lock)."""
+        with self.session_factory() as s:
+            pause = outbox.current_pause(s)
+            if pause is None and not outbox.anything_due(s, now=now, lanes=lanes):
+                return False
+            return pause
+
+    def _claim_round(self, now: datetime, lanes: tuple[int, ...]) -> tuple[int, list[OutboxRow], Counter]:
+        """Claim one round's rows and apply the rate limit, in one short transaction (no rendering in it).
+        Returns (rows claimed, the rows to send now in claim order, messages planned per recipient: in flight
+        until the round ends)."""
+        with self._budget_lock, writer_session(self.session_factory) as s:
+            rows = outbox.claim(
+                s,
+                now=now,
+                limit=1 if self._canary else self.batch,
+                lease=CLAIM_LEASE,
+                owner=self.owner,
+                lanes=lanes,
+            )
+            to_send = set(self._apply_rate_limit(s, rows, now))
+            s.commit()
+            chosen = [r for r in rows if r.id in to_send]
+            planned = Counter(r.recipient for r in chosen if r.kind in MESSAGE_KINDS)
+            self._in_flight.update(planned)
+        return len(rows), chosen, planned
+
+    def _prepare_all(self, rows: list[OutboxRow]) -> tuple[list[_Job], list[tuple[int, Exception]]]:
+        """Render what the round sends as is (text, markdown, cards), after the claim committed; the payloads
+        are stored in one short write before anything is sent, so every retry sends those bytes. Returns the
+        jobs and the rows that could not be rendered (each its own problem)."""
+        jobs: list[_Job] = []
+        broken: list[tuple[int, Exception]] = []
+        stored: list[dict] = []
+        taken: dict[str, set[str]] = defaultdict(set)  # payloads of this round, per recipient
+        with self.session_factory() as s:
+            for row in rows:
+                payload = row.payload
+                if payload is None and row.kind in FAST_KINDS:
+                    try:
+                        payload = self._render(s, row, taken=taken[row.recipient])
+                    except SQLAlchemyError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - a row we cannot render is that row's problem
+                        broken.append((row.id, exc))
+                        continue
+                    if payload is not None:
+                        stored.append({"rid": row.id, "pl": payload})
+                if row.kind in FAST_KINDS and payload is not None:
+                    taken[row.recipient].add(payload)
+                jobs.append(
+                    _Job(row.id, row.kind, row.recipient, payload if row.kind in FAST_KINDS else None)
+                )
+        if stored:
+            with writer_session(self.session_factory) as s:
+                s.connection().execute(_STORE_PAYLOAD, stored)
+                s.commit()
+        return jobs, broken
 
     def _renew_leases(self) -> None:
         with writer_session(self.session_factory) as s:
@@ -156,10 +239,11 @@ class Relay:
             await self.client.probe()
         except WeComError as exc:
             if exc.cls is not ErrorClass.REQUEST:
-                self._extend_pause(exc if exc.cls is ErrorClass.CONFIG else WeComError(errcode, str(exc)))
+                failure = exc if exc.cls is ErrorClass.CONFIG else WeComError(errcode, str(exc))
+                await asyncio.to_thread(self._extend_pause, failure)
                 return False
         except (httpx.TransportError, httpx.TimeoutException) as exc:
-            self._extend_pause(WeComError(errcode, type(exc).__name__))
+            await asyncio.to_thread(self._extend_pause, WeComError(errcode, type(exc).__name__))
             return False
         return True
 
@@ -213,14 +297,6 @@ class Relay:
         if pause is not None:
             log.warning("WeCom takes the app's calls again (was errcode %s): sending resumed", pause.errcode)
 
-    def _prepare(self, s: Session, row: OutboxRow) -> _Job:
-        """What a lane needs to send `row` without reading it again; text, markdown and cards are rendered
-        (and stored) in the claim's transaction."""
-        payload = row.payload
-        if payload is None and row.kind in FAST_KINDS:
-            payload = row.payload = self._render(s, row)
-        return _Job(row.id, row.kind, row.recipient, payload if row.kind in FAST_KINDS else None)
-
     async def _send_lanes(self, lanes: list[list[_Job]], sent: list[tuple[int, dict]]) -> None:
         """Up to `concurrency` recipients at once (a real WeCom round trip is 30–100 ms); each recipient's
         rows in order, replies' lanes first. Plain messages' results are collected into `sent`. A row that
@@ -234,16 +310,16 @@ class Relay:
                     if self._halt is not None:
                         return
                     if job.payload is None:  # images, card updates, calendar calls
-                        if await self._send_one(job.row_id) is ErrorClass.RECIPIENT:
+                        if await self._send_one(job) is ErrorClass.RECIPIENT:
                             return  # the person's other rows wait with this one (_hold_recipient)
                         continue
                     try:
                         result = await self.client.send_raw(job.payload)
                     except WeComError as exc:
-                        if self._failed(job.row_id, exc) is ErrorClass.RECIPIENT:
+                        if await self._fail(job, exc) is ErrorClass.RECIPIENT:
                             return
                     except (httpx.TransportError, httpx.TimeoutException) as exc:
-                        self._failed(job.row_id, WeComError(-1, type(exc).__name__, transient=True))
+                        await self._fail(job, WeComError(-1, type(exc).__name__, transient=True))
                     else:
                         self._refused.clear()
                         sent.append((job.row_id, result))
@@ -265,7 +341,7 @@ class Relay:
                     "rc": result.get("response_code") or None,
                 }
             )
-        with self.session_factory() as s:
+        with writer_session(self.session_factory) as s:
             s.connection().execute(_MARK_SENT.values(sent_at=now), params)
             s.commit()
 
@@ -285,7 +361,7 @@ class Relay:
         if n and not quiet:
             log.warning("released %d outbox rows this relay held when its last round broke off", n)
 
-    async def drain(self, max_rounds: int = 100) -> int:
+    async def drain(self, max_rounds: int = 2000) -> int:
         total = 0
         for _ in range(max_rounds):
             n = await self.run_once()
@@ -308,6 +384,9 @@ class Relay:
             else:
                 send.append(r.id)
         recent_by = _recent_sends(s, list(by_recipient), now)
+        for recipient, n in self._in_flight.items():  # another round's sends, not recorded yet
+            if n > 0 and recipient in by_recipient:
+                recent_by[recipient] = recent_by.get(recipient, []) + [now] * n
         waiting: dict[datetime, list[int]] = defaultdict(list)
         for recipient, due in by_recipient.items():
             last_hour = recent_by.get(recipient, [])
@@ -317,8 +396,8 @@ class Relay:
             else:
                 window_moves = (min(recent) if recent else now) + RATE_WINDOW + timedelta(seconds=1)
             budget = min(RATE_LIMIT - len(recent), HOURLY_LIMIT - len(last_hour))
-            replies = [r for r in due if outbox.is_reply(r)]
-            alerts = [r for r in due if not outbox.is_reply(r)]
+            replies = [r for r in due if outbox.is_interactive(r)]  # in lane order: replies, follow-ups
+            alerts = [r for r in due if not outbox.is_interactive(r)]
             now_replies, later = replies[: max(0, budget)], replies[max(0, budget) :]
             send.extend(r.id for r in now_replies)
             alert_budget = min(budget - len(now_replies), ALERT_LIMIT - len(recent))
@@ -343,7 +422,8 @@ class Relay:
             _set(s, [r.id for r in chunk], status="merged", merged_into=digest_id, lease_until=None)
 
     # -- sending -------------------------------------------------------------------------------------
-    def _render(self, s: Session, row: OutboxRow) -> str | None:
+    def _render(self, s: Session, row: OutboxRow, *, taken: set[str] | None = None) -> str | None:
+        """The row's payload. `taken`: payloads already given to this recipient in this round (not stored yet)."""
         reply = Reply.from_dict(row.message)
         if isinstance(reply, CardUpdate):
             return cards.dumps(cards.render_update(reply, userid=row.recipient, agent_id=self.agent_id))
@@ -359,7 +439,7 @@ class Relay:
             # compares the request's bytes, so it delivers it; the person sees the same words. A retry of
             # one row resends its stored payload unchanged, so retries stay deduplicated.
             base, n = payload, 1
-            while (
+            while (taken is not None and payload in taken) or (
                 s.scalar(
                     select(OutboxRow.id)
                     .where(
@@ -383,9 +463,41 @@ class Relay:
                 payload = cards.dumps(body)
         return payload
 
-    async def _send_one(self, row_id: int) -> ErrorClass | None:
+    async def _send_one(self, job: _Job) -> ErrorClass | None:
         """Send a row that needs more than its stored payload; returns the class of a failure (None: sent)."""
-        with self.session_factory() as s:
+        row_id = job.row_id
+        loaded = await asyncio.to_thread(self._load_for_send, row_id)
+        if loaded is None or isinstance(loaded, ErrorClass):
+            return loaded
+        kind, message, payload, recipient = loaded
+        try:
+            result = await self._call(kind, message, payload, recipient, row_id)
+        except WeComError as exc:
+            return await self._fail(job, exc)
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            return await self._fail(job, WeComError(-1, type(exc).__name__, transient=True))
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a row that raises (a missing file, a bad message) is its own
+            return await asyncio.to_thread(self._failed, row_id, _our_error(exc))
+        self._refused.clear()
+        await asyncio.to_thread(self._sent, row_id, result)
+        return None
+
+    def _load_for_send(self, row_id: int) -> tuple[str, dict, str | None, str] | ErrorClass | None:
+        """(kind, message, payload, recipient) of a row still ours to send, rendered (and stored) if needed;
+        None when it is not ours any more; the failure's class when it cannot be rendered."""
+        with self.session_factory() as s:  # a plain read: most rows were rendered at their first send
+            row = s.get(OutboxRow, row_id)
+            if row is None or row.status != "sending":
+                return None
+            kind, message, payload, recipient = row.kind, dict(row.message), row.payload, row.recipient
+        if payload is not None or kind not in MESSAGE_KINDS + ("card_update",):
+            return kind, message, payload, recipient
+        # Rendering stores the payload: a writer's transaction (SQLite: BEGIN IMMEDIATE, in the process's
+        # writer queue). A read transaction that wrote later could find its snapshot overtaken by another
+        # writer's commit and fail at once with "database is locked" (SQLITE_BUSY_SNAPSHOT: no busy wait).
+        with writer_session(self.session_factory) as s:
             row = s.get(OutboxRow, row_id)
             if row is None or row.status != "sending":
                 return None
@@ -401,19 +513,7 @@ class Relay:
                 if payload is not None:
                     row.payload = payload
                     s.commit()
-        try:
-            result = await self._call(kind, message, payload, recipient, row_id)
-        except WeComError as exc:
-            return self._failed(row_id, exc)
-        except (httpx.TransportError, httpx.TimeoutException) as exc:
-            return self._failed(row_id, WeComError(-1, type(exc).__name__, transient=True))
-        except SQLAlchemyError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a row that raises (a missing file, a bad message) is its own
-            return self._failed(row_id, _our_error(exc))
-        self._refused.clear()
-        self._sent(row_id, result)
-        return None
+        return kind, message, payload, recipient
 
     async def _call(self, kind: str, message: dict, payload: str | None, recipient: str, row_id: int) -> dict:
         if kind == "card_update":
@@ -428,8 +528,9 @@ class Relay:
                 path = Path(message["path"])
                 if self.file_root is not None and not path.is_absolute():
                     path = self.file_root / path
+                data = await asyncio.to_thread(path.read_bytes)
                 media_id = await self.client.media_upload(
-                    kind="image", filename=path.name, data=path.read_bytes(), content_type="image/png"
+                    kind="image", filename=path.name, data=data, content_type="image/png"
                 )
                 body = {
                     "touser": recipient,
@@ -439,9 +540,7 @@ class Relay:
                     **cards.DUPLICATE_CHECK,
                 }
                 payload = cards.dumps(body)
-                with self.session_factory() as s:
-                    s.get(OutboxRow, row_id).payload = payload
-                    s.commit()
+                await asyncio.to_thread(self._store_payload, row_id, payload)
             return await self.client.send_raw(payload)
         if kind in MESSAGE_KINDS:
             return await self.client.send_raw(payload or "")
@@ -456,9 +555,14 @@ class Relay:
             return {}
         raise ValueError(f"unknown outbox kind {kind}")
 
+    def _store_payload(self, row_id: int, payload: str) -> None:
+        with writer_session(self.session_factory) as s:
+            s.get(OutboxRow, row_id).payload = payload
+            s.commit()
+
     def _sent(self, row_id: int, result: dict) -> None:
         now = self.clock.now()
-        with self.session_factory() as s:
+        with writer_session(self.session_factory) as s:  # read then write: a writer's transaction
             row = s.get(OutboxRow, row_id)
             row.status, row.sent_at, row.lease_until = "sent", now, None
             bad = result.get("invaliduser") or result.get("unlicenseduser")
@@ -472,19 +576,38 @@ class Relay:
                     promise.schedule_id = result["schedule_id"]
             s.commit()
 
-    def _failed(self, row_id: int, exc: WeComError) -> ErrorClass:
-        """Record a failed send by the class of its error (module docstring); returns the class applied."""
+    async def _fail(self, job: _Job, exc: WeComError) -> ErrorClass:
+        """A lane's failed send: classified on the loop, so a configuration error stops every lane at once;
+        recorded in a thread."""
+        cls = self._class_of(exc, job.recipient, job.kind)
+        if cls is ErrorClass.CONFIG:
+            self._halt = exc
+        return await asyncio.to_thread(self._failed, job.row_id, exc, cls)
+
+    def _class_of(self, exc: WeComError, recipient: str, kind: str) -> ErrorClass:
+        """The class applied to a failed send of `kind` to `recipient` (counts 81013 refusals: call once)."""
+        cls = exc.cls
+        if self._calendar_off(exc, kind):  # the 日程 permission is off: calendar rows wait, messages go on
+            cls = ErrorClass.REQUEST
+        if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(recipient)):
+            cls = ErrorClass.CONFIG  # refused for everyone: the app's visible range, not this person
+        return cls
+
+    @staticmethod
+    def _calendar_off(exc: WeComError, kind: str) -> bool:
+        return exc.cls is ErrorClass.CONFIG and exc.errcode == 48002 and kind in CALENDAR_KINDS
+
+    def _failed(self, row_id: int, exc: WeComError, cls: ErrorClass | None = None) -> ErrorClass:
+        """Record a failed send by the class of its error (module docstring); returns the class applied.
+        `cls`: already classified (`_fail`)."""
         with self.session_factory() as s:
             found = s.execute(
                 select(OutboxRow.recipient, OutboxRow.kind).where(OutboxRow.id == row_id)
             ).first()
         recipient, kind = (found[0], found[1]) if found is not None else ("", "")
-        cls = exc.cls
-        calendar_off = cls is ErrorClass.CONFIG and exc.errcode == 48002 and kind in CALENDAR_KINDS
-        if calendar_off:  # the 日程 permission is off: calendar rows wait, messages go on
-            cls = ErrorClass.REQUEST
-        if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(recipient)):
-            cls = ErrorClass.CONFIG  # refused for everyone: the app's visible range, not this person
+        calendar_off = self._calendar_off(exc, kind)
+        if cls is None:
+            cls = self._class_of(exc, recipient, kind)
         if cls is ErrorClass.CONFIG:
             self._keep_for_later(row_id, exc)
             self._start_pause(exc)
@@ -621,6 +744,13 @@ _MARK_SENT = (
         last_error=func.coalesce(bindparam("err"), OutboxRow.last_error),
         response_code=func.coalesce(bindparam("rc"), OutboxRow.response_code),
     )
+)
+
+
+_STORE_PAYLOAD = (  # a round's rendered payloads, stored before they are sent (only on rows still ours)
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("rid"), OutboxRow.status == "sending", OutboxRow.payload.is_(None))
+    .values(payload=bindparam("pl"))
 )
 
 

@@ -45,6 +45,8 @@ def button_card(reply: Card, task_id: str) -> dict[str, Any]:
         ]
     if reply.url:
         card["card_action"] = {"type": 1, "url": reply.url}
+    if reply.replace_text:  # update_template_card: the buttons greyed out under this word (doc 94888)
+        card["replace_text"] = clip(reply.replace_text, 40)
     return card
 
 

@@ -1,12 +1,18 @@
-"""Price-objection approvals (价格异议审批): the chain, the 通过/驳回 cards, the SLA reminder and escalation.
+"""Price-objection approvals (价格异议审批): the chain, the cards, the SLA reminder and escalation.
 
+The contract is docs/approvals.md. In short:
 - A visit tagged 价格异议 starts an approval; its chain is the policy's roles (supervisor → regional
   manager → finance director by default), each resolved up the rep's reporting tree; a role nobody
-  holds is skipped.
-- Each step is a row (approval_steps) and a card to the approver with 通过 / 驳回. 驳回 needs a reason:
-  the bot asks for it (or the approver types 「驳回 原因」). The clicked card is updated in place
-  (response_code) to 已通过 / 已驳回; the comment goes on the customer's record; the next approver gets a
-  card; the rep is told the outcome.
+  holds is skipped. What the customer asked for (core/price_request.py, read from the rep's lines of the
+  visit) is stored on the approval and shown on every card.
+- Each step is a row (approval_steps) and a card to the approver with 通过 / 通过并附言 / 驳回. 驳回 needs a
+  reason, 通过并附言 a comment: the bot asks (a question that survives any unrelated event,
+  handlers/router.py), or the approver types 「驳回 原因」/「通过 意见」. The comment goes on the customer's
+  record; the next approver gets a card; the rep is told each decision with its comment.
+- The rep gets a card too (撤回申请 withdraws). Every card sent is recorded (storage/approvals.py); when the
+  approval ends — approved, rejected or withdrawn — each card still live is updated in place to a final state
+  with its buttons greyed (update_template_card: the click's response_code for the clicked card, the send's
+  for the others). A card not yet sent at that moment is retried by an `approval_cards` timer.
 - A decision is idempotent: a click on a step that is already decided only acknowledges it.
 - SLA: `approval_sla` after a step opens its approver is reminded; `approval_escalate_after` later the
   step moves to the approver's manager (a new step row; the old one is `escalated`). Either of them may
@@ -16,10 +22,14 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
 from core.events import TagRemoved, TagRestored, VisitCompleted
+from core.price_request import PriceRequest, format_value, parse_price_request
 from core.sop import times as sop_times
 from core.sop.rules import (
     ApprovalStepFacts,
@@ -47,9 +57,11 @@ from handlers.messages import (
 from handlers.sop import texts as T
 from handlers.sop.policy import SOP_ACTOR, FireResult, policy_of
 from handlers.sop.questions import ask, pass_on, resume
+from storage import approvals as cards_repo
 from storage import audit, people, timers
 from storage import visits as visit_repo
 from storage.models import (
+    ApprovalCardRow,
     ApprovalRow,
     ApprovalStepRow,
     CustomerNoteRow,
@@ -61,12 +73,17 @@ from storage.models import (
 )
 
 KIND = "approval_sla"
+CARDS_KIND = "approval_cards"  # the final update of cards that were not yet sent when the approval ended
+CARDS_RETRY = timedelta(minutes=2)
+CARDS_GIVE_UP = timedelta(hours=72)  # a send's response_code is valid 72 hours
 SUBJECT = "approval_step"
 APPROVAL_KIND = "price_objection"
 PRICE_TAG = "价格异议"
 REASON_STATE = DialogState.REJECT_REASON
+COMMENT_STATE = DialogState.APPROVE_COMMENT
 CANCEL_WORDS = ("取消", "算了", "不驳回")
 # 「通过」「同意 #12」「驳回 原因」「驳回：原因」 — the verb must stand alone (「同意送样品」 is not a decision)
+DECISION_WORDS = r"^(通过|同意|驳回)(\s|#|[:：,，]|$)"  # the text command (handlers/routes.py)
 _TEXT_DECISION = re.compile(r"^(通过|同意|驳回)(?:\s*#(\d+))?(?:[\s:：,，]+(.*)|$)", re.S)
 
 
@@ -102,6 +119,7 @@ def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
         approval = existing
         before = audit.snapshot(approval)
         approval.status, approval.decided_at = "pending", None
+        _set_request(approval, _request_of(ctx, visit))
         audit.record(
             s,
             at=ctx.now,
@@ -124,6 +142,7 @@ def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
             current_step=1,
             created_at=ctx.now,
         )
+        _set_request(approval, _request_of(ctx, visit))
         s.add(approval)
         s.flush()
         audit.record(
@@ -143,17 +162,53 @@ def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
         for admin in s.scalars(select(UserRow.userid).where(UserRow.role == "admin")):
             ctx.send(admin, Text(content=T.APPROVAL_NO_APPROVER.format(customer=customer.name)))
     else:
-        ctx.send(
-            approval.rep_userid,
-            Text(
-                content=T.REP_APPROVAL_STARTED.format(
-                    customer=customer.name,
-                    role=T.role_name(step.role),
-                    name=people.name_of(s, step.approver_userid),
-                )
-            ),
-        )
+        ctx.send(approval.rep_userid, _rep_card(ctx, approval, step, customer))
     return approval
+
+
+def _request_of(ctx: Ctx, visit: VisitRow) -> PriceRequest | None:
+    """What the customer asked for: the newest of the rep's lines since the check-in that names a price or a
+    discount (as typed: the visit's note keeps only what the line's other parts did not take), else the note."""
+    lines = cards_repo.rep_lines_since(ctx.session, visit.rep_userid, visit.checked_in_at)
+    for line in [*lines, visit.note or ""]:
+        found = parse_price_request(line)
+        if found is not None:
+            return found
+    return None
+
+
+def _set_request(approval: ApprovalRow, found: PriceRequest | None) -> None:
+    approval.request_kind = found.kind if found else None
+    approval.request_value = format_value(found.value) if found else None
+    approval.request_phrase = found.phrase[:64] if found else None
+
+
+def request_words(approval: ApprovalRow) -> str:
+    """「降价5%」「打9折」「单价降到12元」「每件降3元」, or that the line named no figure. Built from the kind
+    and the parsed number only, so no typed text reaches the card through it."""
+    words = T.REQUEST_WORDS.get(approval.request_kind or "")
+    if words is None or not approval.request_value:
+        return T.REQUEST_UNKNOWN
+    return words.format(value=format_value(Decimal(approval.request_value)))
+
+
+def _rep_card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, customer: CustomerRow) -> Card:
+    """The rep's own card: what was asked, who decides first, and 撤回申请. (Its one update is its final
+    state, so it names no "current" approver that would go stale; each step's result reaches the rep as a
+    message.)"""
+    s = ctx.session
+    task_id = cards_repo.new_task_id(
+        s, approval_id=approval.id, step_id=None, recipient=approval.rep_userid, now=ctx.now
+    )
+    return Card(
+        title=T.REP_CARD_TITLE.format(customer=customer.name),
+        description=T.REP_CARD_DESC.format(
+            role=T.role_name(step.role), name=people.name_of(s, step.approver_userid)
+        ),
+        fields=[(T.FIELD_CUSTOMER, customer.name), (T.FIELD_REQUEST, request_words(approval))],
+        buttons=[Button(text=T.BTN_WITHDRAW, key=card_key(CardAction.APPROVAL, "wd", approval.id), style=2)],
+        task_id=task_id,
+    )
 
 
 def _open_next_step(ctx: Ctx, approval: ApprovalRow, *, start: int, step_no: int) -> ApprovalStepRow | None:
@@ -235,12 +290,22 @@ def _arm_sla(ctx: Ctx, step: ApprovalStepRow) -> None:
     )
 
 
-def _card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, title: str, description: str) -> Card:
+def _card(
+    ctx: Ctx,
+    approval: ApprovalRow,
+    step: ApprovalStepRow,
+    title: str,
+    description: str,
+    *,
+    recipient: str | None = None,
+) -> Card:
+    """An approver's card (recorded in approval_cards, so that it can be put in its final state later). At
+    most six fields (WeCom's limit): the rep is named in the description."""
     policy = policy_of(ctx)
     s = ctx.session
     customer = s.get(CustomerRow, approval.customer_id)
     visit = s.get(VisitRow, approval.visit_id) if approval.visit_id else None
-    fields = [(T.FIELD_CUSTOMER, customer.name), (T.FIELD_REP, people.name_of(s, approval.rep_userid))]
+    fields = [(T.FIELD_CUSTOMER, customer.name), (T.FIELD_REQUEST, request_words(approval))]
     if visit is not None:
         tags = list(
             s.scalars(
@@ -260,15 +325,24 @@ def _card(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, title: str, de
     ]
     if earlier:
         fields.append((T.FIELD_EARLIER, "；".join(earlier)))
+    task_id = cards_repo.new_task_id(
+        s, approval_id=approval.id, step_id=step.id, recipient=recipient or step.approver_userid, now=ctx.now
+    )
     return Card(
         title=title.format(customer=customer.name),
         description=description,
         fields=fields,
-        buttons=[
-            Button(text=T.BTN_APPROVE, key=card_key(CardAction.APPROVAL, "ok", step.id), style=1),
-            Button(text=T.BTN_REJECT, key=card_key(CardAction.APPROVAL, "no", step.id), style=3),
-        ],
+        buttons=_buttons(step.id),
+        task_id=task_id,
     )
+
+
+def _buttons(step_id: int) -> list[Button]:
+    return [
+        Button(text=T.BTN_APPROVE, key=card_key(CardAction.APPROVAL, "ok", step_id), style=1),
+        Button(text=T.BTN_APPROVE_WITH_COMMENT, key=card_key(CardAction.APPROVAL, "okc", step_id), style=2),
+        Button(text=T.BTN_REJECT, key=card_key(CardAction.APPROVAL, "no", step_id), style=3),
+    ]
 
 
 # --- deciding ------------------------------------------------------------------------------------------
@@ -298,18 +372,31 @@ def _live_step(ctx: Ctx, step_id: int) -> tuple[ApprovalRow | None, ApprovalStep
     return approval, live, None
 
 
-def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, response_code: str = "") -> bool:
-    """Record one approver's decision. False (with an acknowledgement) when the step was already decided."""
+def decide(
+    ctx: Ctx,
+    *,
+    step_id: int,
+    approve: bool,
+    comment: str | None,
+    response_code: str = "",
+    task_id: str = "",
+) -> bool:
+    """Record one approver's decision (`response_code`/`task_id`: the clicked card, when it came by a click).
+    False (with an acknowledgement) when the step was already decided."""
     approval, live, why_not = _live_step(ctx, step_id)
     if live is None:
         if response_code and approval is not None and why_not != T.NOT_APPROVER:
-            step_no = ctx.session.get(ApprovalStepRow, step_id).step_no
-            ctx.reply(
-                CardUpdate(
-                    response_code=response_code,
-                    replace_name=_label(approval, step_no, _steps(ctx, approval.id, step_no)),
+            clicked = _open_card(ctx, approval, task_id)
+            if clicked is not None and approval.status != "pending":  # an ended approval: its final card
+                _update_card(ctx, approval, clicked, response_code)
+            else:
+                step_no = ctx.session.get(ApprovalStepRow, step_id).step_no
+                ctx.reply(
+                    CardUpdate(
+                        response_code=response_code,
+                        replace_name=_label(approval, step_no, _steps(ctx, approval.id, step_no)),
+                    )
                 )
-            )
         ctx.reply(Text(content=why_not or T.NOT_FOUND))
         return False
     s = ctx.session
@@ -366,11 +453,13 @@ def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, respon
         after=audit.snapshot(note),
         reason=ctx.source,
     )
-    if response_code:
+    clicked = _open_card(ctx, approval, task_id) if response_code else None
+    if response_code and clicked is None:  # a card this module did not record (sent before approval_cards)
         ctx.reply(CardUpdate(response_code=response_code, replace_name=verdict))
     rep_name = people.name_of(s, approval.rep_userid)
     if not approve:
         _close(ctx, approval, "rejected")
+        _finalize(ctx, approval, clicked=(clicked, response_code))
         ctx.send(
             approval.rep_userid,
             Text(
@@ -384,6 +473,22 @@ def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, respon
     chain_index = _chain_index(ctx, live, policy)
     nxt = _open_next_step(ctx, approval, start=chain_index + 1, step_no=live.step_no + 1)
     if nxt is not None:
+        if clicked is not None:  # greyed for now; its final state comes when the approval ends
+            ctx.reply(CardUpdate(response_code=response_code, replace_name=verdict))
+        _settle_step(ctx, approval, live.step_no, skip=clicked, who=f"{T.role_name(my_role)}{me}")
+        ctx.send(
+            approval.rep_userid,
+            Text(
+                content=T.REP_STEP_APPROVED.format(
+                    customer=customer.name,
+                    role=T.role_name(my_role),
+                    name=me,
+                    comment=T.STEP_COMMENT.format(comment=comment) if comment else "",
+                    next_role=T.role_name(nxt.role),
+                    next_name=people.name_of(s, nxt.approver_userid),
+                )
+            ),
+        )
         ctx.reply(
             Text(
                 content=T.APPROVED_NEXT.format(
@@ -393,6 +498,7 @@ def decide(ctx: Ctx, *, step_id: int, approve: bool, comment: str | None, respon
         )
         return True
     _close(ctx, approval, "approved")
+    _finalize(ctx, approval, clicked=(clicked, response_code))
     comments = "；".join(
         f"{T.role_name(st.role)}：{st.comment}"
         for st in _steps(ctx, approval.id)
@@ -418,16 +524,24 @@ def _chain_index(ctx: Ctx, step: ApprovalStepRow, policy) -> int:  # noqa: ANN00
     return chain.index(first.role) if first.role in chain else len(chain)
 
 
-def withdraw_price_approval(ctx: Ctx, visit_id: str) -> ApprovalRow | None:
-    """The rep took 价格异议 off the visit: a pending approval is withdrawn — its open steps closed, their
-    SLA timers cancelled, each approver told (a later click on the card answers 已撤回). Audited."""
+def withdraw_price_approval(
+    ctx: Ctx,
+    visit_id: str,
+    *,
+    by_rep: bool = False,
+    clicked: tuple[ApprovalCardRow | None, str] | None = None,
+) -> ApprovalRow | None:
+    """The rep took 价格异议 off the visit (or tapped 撤回申请, `by_rep`): a pending approval is withdrawn — its
+    open steps closed, their SLA timers cancelled, each approver told, every card put in its final state
+    (已撤回). Audited."""
     s = ctx.session
     found = s.scalars(select(ApprovalRow).where(ApprovalRow.visit_id == visit_id)).first()
     approval = _lock_approval(ctx, found.id) if found is not None else None
     if approval is None or approval.status != "pending":
         return None
     customer = s.get(CustomerRow, approval.customer_id)
-    why = f"{ctx.source}: 价格异议标签已撤销"
+    why = f"{ctx.source}: " + ("业务员撤回申请" if by_rep else "价格异议标签已撤销")
+    told = T.APPROVAL_WITHDRAWN_BY_REP if by_rep else T.APPROVAL_WITHDRAWN
     for st in _steps(ctx, approval.id):
         if st.status != "pending":
             continue
@@ -448,13 +562,16 @@ def withdraw_price_approval(ctx: Ctx, visit_id: str) -> ApprovalRow | None:
         ctx.send(
             st.approver_userid,
             Text(
-                content=T.APPROVAL_WITHDRAWN.format(
+                content=told.format(
                     customer=customer.name if customer else approval.customer_id,
                     rep=people.name_of(s, approval.rep_userid),
                 )
             ),
         )
-    _close(ctx, approval, "withdrawn")
+    _close(ctx, approval, "cancelled" if by_rep else "withdrawn")  # cancelled: never restarts by itself
+    _finalize(
+        ctx, approval, why=T.WHY_REP_WITHDREW if by_rep else T.WHY_TAG_REMOVED, clicked=clicked or (None, "")
+    )
     return approval
 
 
@@ -474,57 +591,263 @@ def _close(ctx: Ctx, approval: ApprovalRow, status: str) -> None:
     )
 
 
+# --- every card to its final state -------------------------------------------------------------------------
+
+
+def _open_card(ctx: Ctx, approval: ApprovalRow, task_id: str) -> ApprovalCardRow | None:
+    if not task_id:
+        return None
+    return next((c for c in cards_repo.open_cards(ctx.session, approval.id) if c.task_id == task_id), None)
+
+
+def _decider(ctx: Ctx, step: ApprovalStepRow) -> str:
+    """「区域经理吴经理」: the role the decider holds in that step (an escalation target has their own) and name."""
+    who = step.decided_by or step.approver_userid
+    role = next(
+        (st.role for st in _steps(ctx, step.approval_id, step.step_no) if st.approver_userid == who),
+        step.role,
+    )
+    return f"{T.role_name(role)}{people.name_of(ctx.session, who)}"
+
+
+def _comments(ctx: Ctx, approval: ApprovalRow) -> str:
+    return "；".join(
+        f"{_decider(ctx, st)}：{st.comment}"
+        for st in _steps(ctx, approval.id)
+        if st.status in ("approved", "rejected") and st.comment
+    )
+
+
+def _outcome(ctx: Ctx, approval: ApprovalRow, why: str | None) -> tuple[str, str, str]:
+    """(the word on the greyed buttons, the result in a few words, the result with its reason) of an ended
+    approval (a card field holds 60 bytes, its description 160)."""
+    steps = _steps(ctx, approval.id)
+    if approval.status == "approved":
+        last = [st for st in steps if st.status == "approved"][-1]
+        result = T.RESULT_APPROVED.format(who=_decider(ctx, last))
+        return T.APPROVED_LABEL, result, result
+    if approval.status == "rejected":
+        st = next(st for st in steps if st.status == "rejected")
+        who = _decider(ctx, st)
+        return (
+            T.REJECTED_LABEL,
+            T.RESULT_REJECTED.format(who=who),
+            T.RESULT_REJECTED_WHY.format(who=who, reason=st.comment or ""),
+        )
+    label = T.APPROVAL_STATUS.get(approval.status, approval.status)
+    result = T.RESULT_WITHDRAWN.format(why=why or T.WHY_TAG_REMOVED)
+    return label, result, result
+
+
+def _final_card(
+    ctx: Ctx, approval: ApprovalRow, card: ApprovalCardRow, label: str, result: str, said: str | None = None
+) -> Card:
+    """The card as it stays: what was asked, the result (`said`, with its reason: the description) and the
+    comments; its buttons greyed under `label`."""
+    customer = ctx.session.get(CustomerRow, approval.customer_id)
+    fields = [
+        (T.FIELD_CUSTOMER, customer.name),
+        (T.FIELD_REQUEST, request_words(approval)),
+        (T.FIELD_RESULT, result),
+    ]
+    comments = _comments(ctx, approval)
+    if comments:
+        fields.append((T.FIELD_COMMENTS, comments))
+    if card.step_id is None:
+        title = T.REP_CARD_TITLE.format(customer=customer.name)
+        buttons = [Button(text=T.BTN_WITHDRAW, key=card_key(CardAction.APPROVAL, "wd", approval.id), style=2)]
+    else:
+        title = T.APPROVAL_TITLE.format(customer=customer.name)
+        buttons = _buttons(card.step_id)
+    return Card(
+        title=title,
+        description=said or result,
+        fields=fields,
+        buttons=buttons,
+        task_id=card.task_id,
+        replace_text=label,
+    )
+
+
+def _update_card(
+    ctx: Ctx, approval: ApprovalRow, card: ApprovalCardRow, code: str, *, why: str | None = None
+) -> None:
+    label, result, said = _outcome(ctx, approval, why)
+    final = _final_card(ctx, approval, card, label, result, said)
+    ctx.send(card.recipient, CardUpdate(response_code=code, card=final))
+    card.final_at = ctx.now
+
+
+def _settle_step(
+    ctx: Ctx, approval: ApprovalRow, step_no: int, *, skip: ApprovalCardRow | None, who: str
+) -> None:
+    """A step decided while the approval goes on: the step's other cards (the reminder, the card of the
+    approver it was escalated from) lose their buttons now, showing who decided."""
+    s = ctx.session
+    for st in _steps(ctx, approval.id, step_no):
+        for card in cards_repo.open_cards(s, approval.id, step_id=st.id):
+            code = cards_repo.send_code(s, card) if skip is None or card.id != skip.id else None
+            if code is None:
+                continue  # the clicked card (greyed by its click), or one not sent yet: settled at the end
+            result = T.RESULT_STEP_DONE.format(who=who, verdict=T.APPROVED_LABEL)
+            ctx.send(
+                card.recipient,
+                CardUpdate(
+                    response_code=code,
+                    card=_final_card(ctx, approval, card, T.APPROVED_LABEL, result),
+                ),
+            )
+            card.final_at = ctx.now
+
+
+def _finalize(
+    ctx: Ctx,
+    approval: ApprovalRow,
+    *,
+    why: str | None = None,
+    clicked: tuple[ApprovalCardRow | None, str] = (None, ""),
+) -> int:
+    """The approval ended: every card of it still live — each approver's at every step, reminders, the rep's —
+    is updated to its final state (the clicked card with the click's response_code, the others with their
+    send's). A card still waiting in the outbox is retried by a CARDS_KIND timer; returns how many wait."""
+    s = ctx.session
+    clicked_card, click_code = clicked
+    waiting = 0
+    for card in cards_repo.open_cards(s, approval.id):
+        code = click_code if clicked_card is not None and card.id == clicked_card.id and click_code else None
+        code = code or cards_repo.send_code(s, card)
+        if code is not None:
+            _update_card(ctx, approval, card, code, why=why)
+        elif cards_repo.unsent(s, card) and ctx.now - (approval.decided_at or ctx.now) < CARDS_GIVE_UP:
+            waiting += 1
+        else:  # merged into a digest, parked, or too old: nothing left to update
+            card.final_at = ctx.now
+    if waiting:
+        key = timers.free_key(s, f"approval_cards:{approval.id}")
+        timers.schedule(
+            s,
+            kind=CARDS_KIND,
+            business_key=key,
+            subject_type="approval",
+            subject_id=str(approval.id),
+            due_at=ctx.now + CARDS_RETRY,
+            payload={"approval_id": approval.id, "why": why},
+            now=ctx.now,
+            actor=SOP_ACTOR,
+            reason=ctx.source,
+        )
+    return waiting
+
+
+def fire_approval_cards(ctx: Ctx, timer: TimerRow) -> FireResult:
+    """Cards that were still in the outbox when their approval ended: put them in their final state now."""
+    approval = ctx.session.get(ApprovalRow, int(timer.payload.get("approval_id", timer.subject_id)))
+    if approval is None or approval.status == "pending":
+        return "cancelled", "approval gone or pending again"
+    waiting = _finalize(ctx, approval, why=timer.payload.get("why"))
+    return "done", f"{waiting} card(s) still waiting" if waiting else "all cards final"
+
+
 # --- input: buttons, the asked-for reason, typed decisions -----------------------------------------------
 
 
 def on_approval_button(ctx: Ctx, event: Inbound) -> bool | None:
+    """通过 (decide now), 通过并附言 (ask for the comment), 驳回 (ask for the reason) on an approver's card;
+    撤回申请 on the rep's."""
     assert isinstance(event, CardClick)
     _, parts = parse_card_key(event.key)
-    if len(parts) != 2 or parts[0] not in ("ok", "no") or not parts[1].isdigit():
+    if len(parts) != 2 or parts[0] not in ("ok", "okc", "no", "wd") or not parts[1].isdigit():
         return False
+    if parts[0] == "wd":
+        return _on_withdraw(ctx, int(parts[1]), event)
     step_id = int(parts[1])
+    click = {"response_code": event.response_code, "task_id": event.task_id}
     if parts[0] == "ok":
-        decide(ctx, step_id=step_id, approve=True, comment=None, response_code=event.response_code)
+        decide(ctx, step_id=step_id, approve=True, comment=None, **click)
         return None
     approval, live, why_not = _live_step(ctx, step_id)
     if live is None:
-        decide(ctx, step_id=step_id, approve=False, comment=None, response_code=event.response_code)
+        decide(ctx, step_id=step_id, approve=parts[0] == "okc", comment=None, **click)
         return None
-    ask(
-        ctx,
-        REASON_STATE,
-        {"step_id": step_id, "response_code": event.response_code},
-        Text(content=T.ASK_REJECT_REASON),
-    )
+    if parts[0] == "okc":
+        ask(ctx, COMMENT_STATE, {"step_id": step_id, **click}, Text(content=T.ASK_APPROVE_COMMENT))
+    else:
+        ask(ctx, REASON_STATE, {"step_id": step_id, **click}, Text(content=T.ASK_REJECT_REASON))
     return None
 
 
-def on_reject_reason(ctx: Ctx, event: Inbound) -> bool | None:
+def _on_withdraw(ctx: Ctx, approval_id: int, event: CardClick) -> None:
+    s = ctx.session
+    approval = s.get(ApprovalRow, approval_id)
+    if approval is None or approval.visit_id is None:
+        ctx.reply(Text(content=T.NOT_FOUND))
+        return None
+    if approval.rep_userid != ctx.userid:
+        ctx.reply(Text(content=T.NOT_YOUR_REQUEST))
+        return None
+    clicked = _open_card(ctx, approval, event.task_id)
+    done = withdraw_price_approval(
+        ctx, approval.visit_id, by_rep=True, clicked=(clicked, event.response_code)
+    )
+    customer = s.get(CustomerRow, approval.customer_id)
+    if done is None:
+        if clicked is not None and event.response_code:
+            _update_card(ctx, approval, clicked, event.response_code)
+        status = T.APPROVAL_STATUS.get(approval.status, approval.status)
+        ctx.reply(Text(content=T.ALREADY_CLOSED.format(status=status)))
+        return None
+    ctx.reply(Text(content=T.REP_WITHDRAWN.format(customer=customer.name)))
+    return None
+
+
+def _question_settled(ctx: Ctx, event: Inbound) -> Any:
+    """The step the question was about is no longer waiting for this person (decided by someone else,
+    withdrawn, escalated away): the question ends and the text is handled as if it had not been asked."""
+    _, live, _ = _live_step(ctx, int(ctx.state_data.get("step_id", 0)))
+    if live is not None:
+        return None
+    return pass_on(ctx, event)
+
+
+def _answer(ctx: Ctx, event: Inbound, *, approve: bool) -> bool | None | Any:
+    """The typed answer to 驳回 (the reason, required) or 通过并附言 (the comment)."""
     said = text_of(event)
     if said is None:
-        return pass_on(ctx, event)  # not an answer
+        return pass_on(ctx, event)  # not an answer (the router keeps the question open for these)
     data = dict(ctx.state_data)
     if said in CANCEL_WORDS:
         resume(ctx)
-        ctx.reply(Text(content=T.REJECT_CANCELLED))
+        ctx.reply(Text(content=T.REJECT_CANCELLED if not approve else T.APPROVE_CANCELLED))
         return None
+    settled = _question_settled(ctx, event)
+    if settled is not None:
+        return settled
     m = _TEXT_DECISION.match(said)
-    if m and m.group(1) in ("通过", "同意"):
+    if m and (m.group(1) in ("通过", "同意")) != approve:  # the other verb: a decision of its own
         resume(ctx)
         return on_typed_decision(ctx, event)
-    reason = ((m.group(3) or "") if m else said.removeprefix("驳回")).strip(" :：,，")
-    if not reason:
+    text = ((m.group(3) or "") if m else said).strip(" :：,，")
+    if not approve and not text:
         ctx.reply(Text(content=T.ASK_REJECT_REASON))
         return None
     resume(ctx)
     decide(
         ctx,
         step_id=int(data.get("step_id", 0)),
-        approve=False,
-        comment=reason,
+        approve=approve,
+        comment=text or None,
         response_code=str(data.get("response_code") or ""),
+        task_id=str(data.get("task_id") or ""),
     )
     return None
+
+
+def on_reject_reason(ctx: Ctx, event: Inbound) -> bool | None:
+    return _answer(ctx, event, approve=False)
+
+
+def on_approve_comment(ctx: Ctx, event: Inbound) -> bool | None:
+    return _answer(ctx, event, approve=True)
 
 
 def on_typed_decision(ctx: Ctx, event: Inbound) -> bool | None:
@@ -555,7 +878,7 @@ def on_typed_decision(ctx: Ctx, event: Inbound) -> bool | None:
             ask(
                 ctx,
                 REASON_STATE,
-                {"step_id": step_id, "response_code": ""},
+                {"step_id": step_id, "response_code": "", "task_id": ""},
                 Text(content=T.ASK_REJECT_REASON),
             )
             return None
@@ -625,7 +948,12 @@ def fire_approval_sla(ctx: Ctx, timer: TimerRow) -> FireResult:
             ctx.send(
                 to,
                 _card(
-                    ctx, approval, step, T.APPROVAL_REMIND_TITLE, T.APPROVAL_REMIND_DESC.format(hours=hours)
+                    ctx,
+                    approval,
+                    step,
+                    T.APPROVAL_REMIND_TITLE,
+                    T.APPROVAL_REMIND_DESC.format(hours=hours),
+                    recipient=to,
                 ),
             )
         for nxt in decision.then:

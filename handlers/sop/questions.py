@@ -2,8 +2,11 @@
 
 A conversation has one state. When a card click needs a typed answer, the state the person was in
 (say, halfway through logging a visit) is kept in the question's data and put back once the answer
-came — or at once when they send something that is not an answer (a photo, a location), which is then
-handled by the flow they were in (`pass_on` returns RESUMED and the router hands the event on).
+came. Something that is not an answer (re-entering the app, a location, a photo, another card's button)
+is handled by the router under the flow beneath the question, and the question stays open
+(handlers/router.py); a new text command, 取消, or dialog.QUESTION_TTL without an answer ends it. A
+question handler that finds a text is not its answer returns `pass_on` (RESUMED: the router hands the text
+on as if the question had not been asked).
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ def ask(ctx: Ctx, state: DialogState, data: dict[str, Any], question: Reply) -> 
         previous = ctx.state_data[Slot.RESUME]
     else:
         previous = {"state": ctx.state, "data": dict(ctx.state_data)}
-    ctx.set_state(state, {**data, Slot.RESUME.value: previous})
+    ctx.set_state(
+        state,
+        {
+            **data,
+            Slot.RESUME.value: previous,
+            Slot.ASKED_AT.value: ctx.now.isoformat(),
+            Slot.PROMPT.value: question.to_dict(),
+        },
+    )
     ctx.reply(question)
 
 

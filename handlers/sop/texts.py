@@ -108,7 +108,6 @@ REJECT_CANCELLED = "已取消驳回，审批仍待你处理。"
 APPROVED_NEXT = "已通过，已转交{role}{name}审批。"
 APPROVED_FINAL = "已通过，审批完成，已通知{rep}。"
 REJECTED_DONE = "已驳回，已通知{rep}。"
-REP_APPROVAL_STARTED = "已提交价格异议审批（{customer}），审批人：{role}{name}。"
 REP_APPROVED = "你的价格异议申请（{customer}）已审批通过。{comments}"
 REP_REJECTED = "你的价格异议申请（{customer}）被{role}{name}驳回，原因：{reason}"
 APPROVAL_STATUS = {
@@ -117,6 +116,7 @@ APPROVAL_STATUS = {
     "pending": "审批中",
     "escalated": "已升级",
     "withdrawn": "已撤回",
+    "cancelled": "已撤回",
 }
 APPROVAL_WITHDRAWN = "价格异议审批已撤回（{customer}）：{rep}撤销了这次拜访的「价格异议」标签，无需再审批。"
 ALREADY_DECIDED = "该审批已处理：{status}。"
@@ -128,6 +128,38 @@ APPROVAL_NO_APPROVER = "价格异议审批（{customer}）找不到审批人，�
 NOTE_APPROVAL = "价格异议审批·{role}{name}{verdict}：{comment}"
 NO_COMMENT = "（无意见）"
 COMMENTS_LINE = "审批意见：{comments}"
+# what the customer asked for (core/price_request.py), as the card and the rep's messages say it
+FIELD_REQUEST = "客户要求"
+REQUEST_WORDS = {
+    "discount": "打{value}折",
+    "percent_off": "降价{value}%",
+    "unit_price": "单价降到{value}元",
+    "amount_off": "每件降{value}元",
+}
+REQUEST_UNKNOWN = "未写明具体价格（见拜访记录）"
+BTN_APPROVE_WITH_COMMENT = "通过并附言"
+BTN_WITHDRAW = "撤回申请"
+ASK_APPROVE_COMMENT = "请回复审批意见（将随「通过」一并告知业务员）；回复「取消」放弃。"
+APPROVE_CANCELLED = "已取消，审批仍待你处理。"
+FIELD_RESULT = "审批结果"
+FIELD_COMMENTS = "审批意见"
+REP_CARD_TITLE = "价格异议审批已提交：{customer}"
+REP_CARD_DESC = "已提交给{role}{name}审批，每一级的结果都会通知你；如需撤回，点「撤回申请」。"
+REP_STEP_APPROVED = (
+    "你的价格异议申请（{customer}）{role}{name}已通过{comment}，已转交{next_role}{next_name}审批。"
+)
+STEP_COMMENT = "，意见：{comment}"
+RESULT_APPROVED = "已通过（{who}）"
+RESULT_REJECTED = "已驳回（{who}）"
+RESULT_REJECTED_WHY = "已驳回（{who}），原因：{reason}"
+RESULT_WITHDRAWN = "已撤回：{why}"
+RESULT_STEP_DONE = "本级已由{who}处理：{verdict}"
+WHY_TAG_REMOVED = "业务员撤销了「价格异议」标签"
+WHY_REP_WITHDREW = "业务员撤回了申请"
+APPROVAL_WITHDRAWN_BY_REP = "价格异议审批已撤回（{customer}）：{rep}撤回了申请，无需再审批。"
+REP_WITHDRAWN = "已撤回价格异议申请（{customer}），审批人已收到通知。"
+NOT_YOUR_REQUEST = "只有提交申请的业务员可以撤回。"
+ALREADY_CLOSED = "这条申请已结束：{status}。"
 
 # --- payments --------------------------------------------------------------------------------------
 PAYMENT_TITLE = "回款逾期：{customer}"

@@ -114,6 +114,35 @@ def run_eval_report(url: str | None = None) -> list[tuple[str, int, int]]:
     return [(cat, ok, total) for cat, (ok, total) in tally.items()]
 
 
+def run_eval_v2_report(url: str | None = None) -> list[tuple[str, int, int, int]]:
+    """(category, correct, total, refused) over tests/nlq/v2/cases.yaml (v2's words, written from the spec
+    alone; gold from tests/nlq/v2/oracle_v2.py), on a fresh database."""
+    import yaml
+
+    from core.clock import parse_time
+    from tests.nlq.v2.oracle_v2 import DEFAULT_NOW, score
+
+    factory, ds = _loaded_db(url, 1)
+    doc = yaml.safe_load(
+        Path(__file__).parents[1].joinpath("nlq", "v2", "cases.yaml").read_text(encoding="utf-8")
+    )
+    with factory() as s:
+        vocab = load_vocab(s)
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for c in doc["cases"]:
+        if c.get("during_visit") and c["gold"].get("route") != "question":
+            continue
+        now = parse_time(c["now"]) if c.get("now") else DEFAULT_NOW
+        with factory() as s:
+            a = ask(s, asker=c["as"], question=c["q"], now=now, vocab=vocab)
+        good, _ = score(a, c, ds)
+        row = tally[c["category"]]
+        row[0] += good
+        row[1] += 1
+        row[2] += a["kind"] == "refusal"
+    return [(cat, ok, total, refused) for cat, (ok, total, refused) in tally.items()]
+
+
 # --- timing ----------------------------------------------------------------------------------------------
 
 
@@ -618,6 +647,127 @@ def _hand_sql(now: datetime, dialect: str) -> list[BenchQuestion]:
     ]
 
 
+def _comparison(a: dict[str, Any], rows: list[Any]) -> bool:
+    return a["kind"] == "comparison" and (a["value"], a["previous"]) == (_num(rows[0][0]), _num(rows[0][1]))
+
+
+def _people(a: dict[str, Any], rows: list[Any]) -> bool:
+    return a["kind"] == "people" and sorted(r["userid"] for r in a["rows"]) == sorted(r[0] for r in rows)
+
+
+def _overview(a: dict[str, Any], rows: list[Any]) -> bool:
+    if a["kind"] != "overview":
+        return False
+    got = {r["figure"]: r["value"] for r in a["rows"]}
+    return (got.get("拜访数"), got.get("销售额")) == (_num(rows[0][0]), _num(rows[0][1]))
+
+
+def _hand_sql_v2(now: datetime, dialect: str) -> list[BenchQuestion]:
+    """Questions of version 2's words (docs/nlq-semantics.md § Version 2), each with SQL written by hand from
+    the page for the same answer."""
+    dt = UTCDateTime()
+    tz = local_now(now).tzinfo
+    today = local_now(now).date()
+    this_month = today.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    next_month = (this_month + timedelta(days=32)).replace(day=1)
+    year, next_year = date(today.year, 1, 1), date(today.year + 1, 1, 1)
+    # 本月 vs 上月 like for like: the 1st to now, and the previous month's 1st to the same elapsed time
+    start = datetime.combine(this_month, datetime.min.time(), tz)
+    prev_end = datetime.combine(last_month, datetime.min.time(), tz) + (local_now(now) - start)
+    cap = DEFAULT_CAP
+
+    def t(d: date) -> tuple[datetime, Any]:
+        return datetime.combine(d, datetime.min.time(), tz), dt
+
+    team = (
+        "WITH RECURSIVE team(u) AS (SELECT CAST(:asker AS VARCHAR(64)) UNION ALL "
+        "SELECT x.userid FROM users x JOIN team ON x.manager_userid = team.u) "
+    )
+    paid = (
+        "coalesce((SELECT sum(p.amount) FROM payment_matches m JOIN payments p ON p.txn_id = m.txn_id "
+        "WHERE m.contract_no = k.contract_no), 0)"
+    )
+    P = BenchQuestion
+    return [
+        P(
+            "v2 环比",
+            "本月销售额环比",
+            "dir",
+            "SELECT (SELECT coalesce(sum(amount), 0) FROM orders WHERE ordered_on >= :a AND ordered_on <= :b), "
+            "(SELECT coalesce(sum(amount), 0) FROM orders WHERE ordered_on >= :c AND ordered_on <= :d)",
+            {"a": this_month, "b": today, "c": last_month, "d": prev_end.date()},
+            _comparison,
+        ),
+        P(
+            "v2 人",
+            "今天谁还没签到",
+            "rm_e",
+            team + "SELECT u.userid FROM users u WHERE u.role = 'rep' AND u.userid IN (SELECT u FROM team) "
+            "AND NOT EXISTS (SELECT 1 FROM visits v WHERE v.rep_userid = u.userid AND v.checked_in_at >= :s "
+            "AND v.checked_in_at < :e)",
+            {"asker": "rm_e", "s": t(today), "e": t(today + timedelta(days=1))},
+            _people,
+        ),
+        P(
+            "v2 金额阈值",
+            "上个月下单金额超过1.5万的客户",
+            "dir",
+            "SELECT c.customer_id FROM customers c JOIN (SELECT customer_id, sum(amount) AS s FROM orders "
+            "WHERE ordered_on >= :lo AND ordered_on < :hi GROUP BY customer_id) o ON o.customer_id = c.customer_id "
+            f"WHERE c.status = 'active' AND o.s > 15000 ORDER BY o.s DESC, c.customer_id LIMIT {cap}",
+            {"lo": last_month, "hi": this_month},
+            _ids,
+        ),
+        P(
+            "v2 跑店",
+            "本月拜访了多少家",
+            "dir",
+            "SELECT count(DISTINCT v.customer_id) FROM visits v WHERE v.checked_in_at >= :s AND v.checked_in_at < :e",
+            {"s": t(this_month), "e": t(next_month)},
+            _figure,
+        ),
+        P(
+            "v2 赢单率",
+            "今年赢单率",
+            "dir",
+            "SELECT sum(CASE WHEN stage = 'won' THEN 1 ELSE 0 END), count(*) FROM opportunities "
+            "WHERE stage IN ('won', 'lost') AND entered_on >= :lo AND entered_on < :hi",
+            {"lo": year, "hi": next_year},
+            _rate,
+        ),
+        P(
+            "v2 排名",
+            "本月需求标签前3",
+            "dir",
+            "SELECT g.tag, count(*) FROM visit_tags g JOIN visits v ON v.visit_id = g.visit_id "
+            "WHERE v.checked_in_at >= :s AND v.checked_in_at < :e GROUP BY g.tag ORDER BY count(*) DESC, g.tag LIMIT 3",
+            {"s": t(this_month), "e": t(next_month)},
+            _groups,
+        ),
+        P(
+            "v2 欠款",
+            "华东那边欠多少钱",
+            "fin",
+            f"SELECT coalesce(sum(CASE WHEN k.amount - {paid} > 0 THEN k.amount - {paid} ELSE 0 END), 0) "
+            "FROM contracts k JOIN customers c ON c.customer_id = k.customer_id WHERE c.region = '华东'",
+            {},
+            _figure,
+        ),
+        P(
+            "v2 概况",
+            "华东这个月情况怎么样",
+            "dir",
+            "SELECT (SELECT count(*) FROM visits v JOIN customers c ON c.customer_id = v.customer_id "
+            "WHERE c.region = '华东' AND v.checked_in_at >= :s AND v.checked_in_at < :e), "
+            "(SELECT coalesce(sum(o.amount), 0) FROM orders o JOIN customers c ON c.customer_id = o.customer_id "
+            "WHERE c.region = '华东' AND o.ordered_on >= :lo AND o.ordered_on < :hi)",
+            {"s": t(this_month), "e": t(next_month), "lo": this_month, "hi": next_month},
+            _overview,
+        ),
+    ]
+
+
 def _p95(samples: list[float]) -> float:
     return statistics.quantiles(samples, n=20)[-1] * 1000 if len(samples) >= 2 else samples[0] * 1000
 
@@ -654,7 +804,7 @@ def _time_each(
     factory: sessionmaker[Session], now: datetime, dialect: str, *, repeats: int, only: str | None
 ) -> list[Timing]:
     out = []
-    for q in _hand_sql(now, dialect):
+    for q in _hand_sql(now, dialect) + _hand_sql_v2(now, dialect):
         if only and only not in q.question and only != q.category:
             continue
         stmt = values = None
@@ -769,6 +919,12 @@ def report(*, quick: bool = False, url: str | None = None) -> list[tuple[str, st
         rows.append((f"nlq accuracy {cat}", f"{ok}/{total} = {ok / total:.1%}"))
     ok, total = sum(r[1] for r in tally), sum(r[2] for r in tally)
     rows.append(("nlq accuracy (all)", f"{ok}/{total} = {ok / total:.1%}"))
+    v2 = sorted(run_eval_v2_report(url))
+    for cat, ok, total, refused in v2:
+        rows.append((f"nlq v2 accuracy {cat}", f"{ok}/{total} = {ok / total:.1%}; refused {refused}/{total}"))
+    ok, total, refused = (sum(r[i] for r in v2) for i in (1, 2, 3))
+    rows.append(("nlq v2 accuracy (all)", f"{ok}/{total} = {ok / total:.1%}"))
+    rows.append(("nlq v2 share refused", f"{refused}/{total} = {refused / total:.1%}"))
     scale, repeats = (2, 5) if quick else (20, 20)
     rows += _timing_rows(f"nlq p95 ×{scale}", run_timing(url, scale=scale, repeats=repeats))
     if not quick:

@@ -1,7 +1,8 @@
 """`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
 
 Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, sustained, soak,
-capacity, hostile, faults, floor. nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
+capacity, hostile, faults, lanes (replies first: tests/bench/lanes.py), floor (issue 20: tests/bench/floor.py). nlq and metrics include
+their 100k-customer PostgreSQL figures unless --quick
 (`python -m tests.bench.nlq capacity` runs only the question module's).
 """
 
@@ -264,10 +265,12 @@ def _load_sections() -> None:
     (tests/bench/faults.py)."""
     from tests.bench import faults as bench_faults
     from tests.bench import floor as bench_floor
+    from tests.bench import lanes as bench_lanes
     from tests.bench import load as bench_load
 
     SECTIONS.update(bench_load.SECTIONS)
     SECTIONS.update(bench_faults.SECTIONS)
+    SECTIONS.update(bench_lanes.SECTIONS)
     SECTIONS.update(bench_floor.SECTIONS)  # issue 20: the claim, the worker and the photo gate at their floor
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import event, select
 
 from handlers.worker import InboxWorker
-from storage import inbox
+from storage import inbox, outbox
 from storage.db import writer_session
 from storage.models import ConversationRow, InboxRow, OutboxRow, UserRow
 
@@ -68,3 +68,4 @@ def test_a_text_event_is_one_transaction_of_three_statements(engine, session_fac
         assert set(s.scalars(select(InboxRow.status))) == {"done"}
         assert s.scalar(select(OutboxRow.id).where(OutboxRow.recipient == "stranger")) is not None
         assert len(list(s.scalars(select(OutboxRow.id).where(OutboxRow.recipient == "rep01")))) == 2
+        assert set(s.scalars(select(OutboxRow.lane))) == {outbox.LANE_REPLY}  # answers to the sender

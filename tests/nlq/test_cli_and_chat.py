@@ -23,6 +23,7 @@ KEYS = {
     "suggestion",
     "reason",
     "action",
+    "alternatives",  # v2: always present (a list, possibly empty); previous/change/change_rate only on comparisons
 }
 
 

@@ -107,7 +107,7 @@ def test_planted_values_change_nothing(session_factory):
             assert "忽略" not in a["understood"] and "drop" not in a["understood"].lower()
         with session_factory() as s:
             a = ask(s, asker=asker, question="客户有多少", now=NOW)
-        assert a["value"] == 2 and a["understood"] == "客户（不含流失）数"
+        assert a["value"] == 2 and a["understood"] == "客户（不含流失）数（全部时间）"
 
 
 def test_the_director_sees_them_but_reads_questions_the_same(session_factory):
@@ -115,5 +115,5 @@ def test_the_director_sees_them_but_reads_questions_the_same(session_factory):
     with session_factory() as s:
         a = ask(s, asker="dir", question="客户有多少", now=NOW)
         b = ask(s, asker="dir", question="全部客户有哪些", now=NOW)
-    assert a["value"] == 2 + len(PLANTED) and a["understood"] == "客户（不含流失）数"
-    assert len(b["rows"]) == 2 + len(PLANTED) and b["understood"] == "全部客户（含流失）名单"
+    assert a["value"] == 2 + len(PLANTED) and a["understood"] == "客户（不含流失）数（全部时间）"
+    assert len(b["rows"]) == 2 + len(PLANTED) and b["understood"] == "全部客户（含流失）名单（全部时间）"

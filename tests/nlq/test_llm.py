@@ -89,7 +89,7 @@ def test_an_invalid_spec_falls_back_to_the_parser(eval_factory):
     for reply in bad:
         with eval_factory() as s:
             a = ask(s, asker="dir", question="客户有多少", now=NOW, llm=fake(reply))
-        assert a["kind"] == "figure" and a["understood"] == "客户（不含流失）数", reply
+        assert a["kind"] == "figure" and a["understood"] == "客户（不含流失）数（全部时间）", reply
 
 
 def test_a_timeout_falls_back_to_the_parser():

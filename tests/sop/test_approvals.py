@@ -49,13 +49,22 @@ def test_chain_approved_end_to_end_and_clicks_recorded_once(org, clock):
     assert card["description"] == "张三拜访时客户提出价格异议，请销售主管审批。"
     fields = dict(tuple(f) for f in card["fields"])
     assert fields["需求标签"] == "价格异议、库存不足" and fields["拜访记录"] == "客户嫌贵，要求降价5%"
-    assert [(b["text"], b["style"]) for b in card["buttons"]] == [("通过", 1), ("驳回", 3)]
-    assert _texts(org, "rep1") == ["已提交价格异议审批（味源超市），审批人：销售主管王主管。"]
+    assert fields["客户要求"] == "降价5%"  # read from the line (core/price_request.py)
+    assert [(b["text"], b["style"]) for b in card["buttons"]] == [("通过", 1), ("通过并附言", 2), ("驳回", 3)]
+    rep_card = _card(org, "rep1")  # the rep's own card: what was asked, who decides, 撤回申请
+    assert rep_card["title"] == "价格异议审批已提交：味源超市"
+    assert rep_card["description"].startswith("已提交给销售主管王主管审批")
+    assert dict(tuple(f) for f in rep_card["fields"])["客户要求"] == "降价5%"
+    assert [b["text"] for b in rep_card["buttons"]] == ["撤回申请"]
+    assert _texts(org, "rep1") == []
 
     clock.advance(minutes=10)
     click(org, clock, "sup1", card["buttons"][0]["key"], response_code="RC-S", times=3)  # WeCom retries
     assert _updates(org, "sup1") == [("RC-S", "已通过")]
     assert _texts(org, "sup1") == ["已通过，已转交区域经理吴经理审批。"]
+    assert _texts(org, "rep1") == [
+        "你的价格异议申请（味源超市）销售主管王主管已通过，已转交区域经理吴经理审批。"
+    ]
     rm_card = _card(org, "rm1")
     assert dict(tuple(f) for f in rm_card["fields"])["前序意见"] == "销售主管：（无意见）"
     click(org, clock, "sup1", card["buttons"][0]["key"], response_code="RC-S2")  # a later, separate click
@@ -89,7 +98,7 @@ def test_chain_approved_end_to_end_and_clicks_recorded_once(org, clock):
 
 def test_reject_asks_for_the_reason_and_tells_the_rep(org, clock):
     approval_id = _start(org, clock)
-    key = _card(org, "sup1")["buttons"][1]["key"]
+    key = _card(org, "sup1")["buttons"][-1]["key"]
     click(org, clock, "sup1", key, response_code="RC-NO")
     assert _texts(org, "sup1") == ["请回复驳回原因（必填）；回复「取消」放弃驳回。"]
     assert _updates(org, "sup1") == []  # the card waits for the reason
@@ -181,7 +190,7 @@ def test_the_original_approver_may_still_decide_after_escalation(org, clock):
     escalated = _card(org, "rm1")
     click(org, clock, "sup1", original["buttons"][0]["key"], response_code="RC-LATE")
     assert _texts(org, "sup1")[-1] == "已通过，已转交区域经理吴经理审批。"
-    click(org, clock, "rm1", escalated["buttons"][1]["key"], response_code="RC-RM")  # step 1 is settled
+    click(org, clock, "rm1", escalated["buttons"][-1]["key"], response_code="RC-RM")  # step 1 is settled
     assert _texts(org, "rm1")[-1] == "该审批已处理：已通过。"
     assert _updates(org, "rm1") == [("RC-RM", "已通过")]
     with org() as s:
@@ -224,7 +233,10 @@ def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_
     assert all(t.status == "cancelled" for t in timers_of(org, kind="approval_sla"))
     clock.set(VISIT_AT + timedelta(days=3))
     sweep(org, clock)  # no reminder or escalation for a withdrawn approval
-    assert [m.recipient for m in messages(org, kind="card") if "审批" in m.message["title"]] == ["sup1"]
+    assert [m.recipient for m in messages(org, kind="card") if "审批" in m.message["title"]] == [
+        "sup1",
+        "rep1",
+    ]
     click(
         org, clock, "sup1", card["buttons"][0]["key"], response_code="RC-late"
     )  # a late click on the old card
@@ -244,3 +256,37 @@ def test_taking_the_tag_off_withdraws_the_approval_and_putting_it_back_restarts_
             (2, "sup1", "pending"),
         ]
     assert len(messages(org, "sup1", kind="card")) == 2
+    rep_cards = [
+        m for m in messages(org, "rep1", kind="card") if m.message["title"].startswith("价格异议审批已提交")
+    ]
+    assert len(rep_cards) == 2  # a new card for the rep too
+
+
+def test_cards_still_in_the_outbox_when_the_approval_ends_go_final_once_sent(org, clock):
+    """Nothing is sent in these unit-of-work tests: when the approval ends, its cards wait in the outbox, so an
+    approval_cards timer retries; once the relay has sent them (their send's response_code stored), the timer
+    puts each in its final state, once."""
+    from storage.models import ApprovalCardRow, OutboxRow
+
+    _start(org, clock)
+    say(org, clock, "sup1", "驳回 价格低于公司底线")
+    (retry,) = timers_of(org, kind="approval_cards")
+    assert retry.status == "pending"
+    with org() as s:  # the relay sends them meanwhile (what bot/wecom/relay.py records on success)
+        for n, row in enumerate(s.scalars(select(OutboxRow).where(OutboxRow.kind == "card"))):
+            row.status, row.response_code = "sent", f"RC-SEND-{n}"
+        s.commit()
+    clock.advance(minutes=3)
+    sweep(org, clock)
+    updates = {m.recipient: m.message for m in messages(org, kind="card_update")}
+    assert set(updates) == {"sup1", "rep1"}
+    for message in updates.values():
+        assert message["response_code"].startswith("RC-SEND-")
+        card = message["card"]
+        assert card["replace_text"] == "已驳回" and card["task_id"].startswith("appr-")
+        assert dict(tuple(f) for f in card["fields"])["审批结果"] == "已驳回（销售主管王主管）"
+    with org() as s:
+        assert all(c.final_at is not None for c in s.scalars(select(ApprovalCardRow)))
+    clock.advance(minutes=10)
+    sweep(org, clock)
+    assert len(messages(org, kind="card_update")) == 2  # once each

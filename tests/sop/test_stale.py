@@ -306,5 +306,10 @@ def test_asking_for_a_reason_keeps_the_flow_the_rep_was_in(org, clock):
         assert conversation.state_of(s, "rep1") == ("visit_waiting_photos", {"visit_id": "v9"})
     click(org, clock, "rep1", snooze_key)  # asked again, then a location arrives instead of an answer
     deliver(org, clock, LocationIn(sender="rep1", at=0, lat=30.0, lng=120.0, label="某地", msg_id="loc1"))
-    with org() as s:  # the question is dropped and the location handled as usual (a check-in, when loaded)
+    with (
+        org() as s
+    ):  # the location is handled by the flow beneath; the question stays open (docs/approvals.md)
+        assert conversation.state_of(s, "rep1")[0] == "sop_stale_snooze_reason"
+    say(org, clock, "rep1", "客户装修 3天")  # the answer still counts, and the flow beneath is back
+    with org() as s:
         assert conversation.state_of(s, "rep1")[0] != "sop_stale_snooze_reason"

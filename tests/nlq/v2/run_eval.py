@@ -1,7 +1,7 @@
 """Ask every case of tests/nlq/v2/cases.yaml through the real `nlq.answer.ask` on a SQLite copy of the dataset and
 score it with oracle_v2.score: accuracy by category, the share refused, and the failures.
 
-    .venv/bin/python -m tests.nlq.v2.run_eval [-v] [--category NAME]
+    .venv/bin/python -m tests.nlq.v2.run_eval [-v] [--category NAME] [--cases PATH]
 
 Not a pytest test: the held-out set measures people's wording, it does not gate the build (the v1 set does).
 """
@@ -32,8 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-v", action="store_true")
     ap.add_argument("--category")
+    ap.add_argument("--cases", type=Path, default=CASES, help="the cases file (default: cases.yaml)")
     args = ap.parse_args(argv)
-    doc = yaml.safe_load(CASES.read_text(encoding="utf-8"))
+    doc = yaml.safe_load(args.cases.read_text(encoding="utf-8"))
     cases = [c for c in doc["cases"] if not args.category or c["category"] == args.category]
     ds = generate()
     with tempfile.TemporaryDirectory() as tmp:
