@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--only",
         help="comma-separated benchmark names: ingest, import, photos, nlq, metrics, timers, "
-        "sustained, peak, soak, capacity, hostile, faults, lanes, targets, leads, reconcile",
+        "sustained, peak, soak, capacity, hostile, faults, lanes, floor, targets, leads, reconcile",
     )
     b.set_defaults(func=cmd_bench)
     return p

@@ -16,9 +16,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import Connection, String, bindparam, select
 from sqlalchemy.orm import Session
 
-from storage.models import ConversationRow
+from storage.db import RawStatement, loaded
+from storage.models import ConversationRow, UserRow
 
 
 class DialogState(StrEnum):
@@ -67,6 +69,48 @@ class Slot(StrEnum):
 
 def load(session: Session, userid: str) -> ConversationRow | None:
     return session.get(ConversationRow, userid)
+
+
+def user_and_state(session: Session, userid: str) -> tuple[UserRow | None, str, dict[str, Any]]:
+    """The person (None: not in our org table) and their dialog state, in one statement; the rows found
+    land in the session, so a later `load` of a known row is free."""
+    user, row = session.execute(_USER_AND_CONVERSATION, {"uid": userid}).one()
+    return user, *((row.state, dict(row.data or {})) if row else (DialogState.IDLE.value, {}))
+
+
+def user_and_conversation(conn: Connection, userid: str) -> tuple[UserRow | None, ConversationRow | None]:
+    """`user_and_state`'s one statement on a Connection, prepared (storage.db.RawStatement: the worker's
+    per-event read): the rows as ORM objects not yet in a session (storage.db.loaded)."""
+    _, rows = _USER_AND_CONVERSATION_RAW.execute(conn, {"uid": userid})
+    values = rows[0]
+    n = len(_USER_COLUMNS)
+    user = dict(zip(_USER_COLUMNS, values[:n], strict=True))
+    conv = dict(zip(_CONVERSATION_COLUMNS, values[n:], strict=True))
+    return (
+        loaded(UserRow, user) if user["userid"] is not None else None,
+        loaded(ConversationRow, conv) if conv["userid"] is not None else None,
+    )
+
+
+def state_from(row: ConversationRow | None) -> tuple[str, dict[str, Any]]:
+    return (row.state, dict(row.data or {})) if row else (DialogState.IDLE.value, {})
+
+
+_WHO = select(bindparam("uid", type_=String).label("uid")).subquery()
+_USER_AND_CONVERSATION = (
+    select(UserRow, ConversationRow)
+    .select_from(_WHO)
+    .outerjoin(UserRow, UserRow.userid == _WHO.c.uid)
+    .outerjoin(ConversationRow, ConversationRow.userid == _WHO.c.uid)
+)
+_USER_COLUMNS = tuple(c.key for c in UserRow.__table__.columns)
+_CONVERSATION_COLUMNS = tuple(c.key for c in ConversationRow.__table__.columns)
+_USER_AND_CONVERSATION_RAW = RawStatement(
+    select(*UserRow.__table__.columns, *ConversationRow.__table__.columns)
+    .select_from(_WHO)
+    .outerjoin(UserRow.__table__, UserRow.__table__.c.userid == _WHO.c.uid)
+    .outerjoin(ConversationRow.__table__, ConversationRow.__table__.c.userid == _WHO.c.uid)
+)
 
 
 def state_of(session: Session, userid: str) -> tuple[str, dict[str, Any]]:

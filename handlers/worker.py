@@ -29,11 +29,12 @@ import logging
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -45,9 +46,9 @@ from handlers.messages import Text as TextReply
 from handlers.router import Router
 from handlers.routes import ROUTER
 from storage import inbox, outbox
-from storage.db import writer_session
+from storage.db import EventWriter, LazySession, writer_session
 from storage.leases import LEASE, Heartbeat
-from storage.models import UserRow
+from storage.models import ConversationRow, UserRow
 
 log = logging.getLogger("assistant.worker")
 
@@ -79,6 +80,7 @@ class InboxWorker:
 
     def __post_init__(self) -> None:
         self._interrupted = False  # a batch broke off after claiming: give its rows back first
+        self._writer = EventWriter(self.session_factory)  # the events' transactions: one held connection
 
     def run_once(self) -> int:
         """Claim and handle one batch. Returns how many events were handled (or failed)."""
@@ -93,15 +95,15 @@ class InboxWorker:
             if not inbox.anything_waiting(s):
                 return 0
         with writer_session(self.session_factory) as s:
-            ids = inbox.claim(s, now=self.clock.now(), owner=self.owner, limit=self.batch)
+            ids = inbox.claim_events(s, now=self.clock.now(), owner=self.owner, limit=self.batch)
             s.commit()
         self._interrupted = True
-        with Heartbeat(self._renew_leases):
-            pending: dict[Future[PrefetchResult], int] = {}
-            for inbox_id in ids:
-                started = self.handle(inbox_id)
+        with Heartbeat(self._renew_leases), closing(self._writer):
+            pending: dict[Future[PrefetchResult], inbox.Claimed] = {}
+            for claimed in ids:
+                started = self.handle(claimed)
                 if isinstance(started, Future):
-                    pending[started] = inbox_id
+                    pending[started] = claimed
                     while len(pending) >= max(1, self.prefetch_in_flight):
                         self._finish_ready(pending)
             while pending:
@@ -123,57 +125,75 @@ class InboxWorker:
                 break
         return total
 
-    def handle(self, inbox_id: int) -> Future[PrefetchResult] | None:
-        """Prefetch and handle one claimed event. If its prefetch answers with a Future, the event is not
-        handled yet: the Future is returned, and `finish(inbox_id, future)` handles the event once it is
-        done (run_once does both)."""
-        try:
+    def handle(self, item: inbox.Claimed | int) -> Future[PrefetchResult] | None:
+        """Prefetch and handle one claimed event (as the claim returned it, or by id: then it is read). If
+        its prefetch answers with a Future, the event is not handled yet: the Future is returned, and
+        `finish(item, future)` handles the event once it is done (run_once does both)."""
+        if isinstance(item, int):
             with self.session_factory() as s:
-                row = s.get(inbox.InboxRow, inbox_id)
-                event = Inbound.from_dict(row.event) if row else None
-            extra = self.prefetch(event) if (self.prefetch and event is not None) else None
+                found = inbox.load_event(s, inbox_id=item)
+            if found is None:
+                return None
+            item = found
+        try:
+            event = Inbound.from_dict(item.event)
+            extra = self.prefetch(event) if self.prefetch else None
         except Deferred as exc:
-            self._defer(inbox_id, exc)
+            self._defer(item.id, exc)
             return None
         except Exception as exc:  # noqa: BLE001 - as a failure of the handler: retry with backoff
-            self._failed(inbox_id, exc)
+            self._failed(item.id, exc)
             return None
         if isinstance(extra, Future):
             return extra
-        self._commit(inbox_id, extra)
+        self._commit(item, event, extra)
         return None
 
-    def _finish_ready(self, pending: dict[Future[PrefetchResult], int]) -> None:
+    def _finish_ready(self, pending: dict[Future[PrefetchResult], inbox.Claimed]) -> None:
         """Wait for at least one pending prefetch; handle every finished one, in claim order."""
         done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in sorted(done, key=pending.__getitem__):
+        for future in sorted(done, key=lambda f: pending[f].id):
             self.finish(pending.pop(future), future)
 
-    def finish(self, inbox_id: int, future: Future[PrefetchResult]) -> None:
+    def finish(self, item: inbox.Claimed, future: Future[PrefetchResult]) -> None:
         """Handle an event whose prefetch Future `handle` returned (waits for it if it is not done)."""
         try:
             extra = future.result()
         except Deferred as exc:
-            self._defer(inbox_id, exc)
+            self._defer(item.id, exc)
             return
         except Exception as exc:  # noqa: BLE001 - a transient download failure, a sandbox that cannot start
-            self._failed(inbox_id, exc)
+            self._failed(item.id, exc)
             return
-        self._commit(inbox_id, extra)
+        self._commit(item, Inbound.from_dict(item.event), extra)
 
-    def _commit(self, inbox_id: int, extra: PrefetchResult) -> None:
+    def _commit(self, item: inbox.Claimed, event: Inbound, extra: PrefetchResult) -> None:
+        """The event's one transaction, on the batch's held connection: the row marked done (if our claim
+        still holds: its first statement, which also locks the row on PostgreSQL), the person and their
+        dialog state read in one statement, the handler's work (an ORM session only if it asks for one),
+        its replies in one insert, one commit. The fixed statements are prepared (storage.db.RawStatement)."""
         try:
-            with writer_session(self.session_factory) as s:
-                row = inbox.load_claimed(s, inbox_id=inbox_id, owner=self.owner)
-                if row is None:
+            conn = self._writer.connection()
+            tx = conn.begin()
+            session: LazySession | None = None
+            try:
+                if not inbox.finish_claimed(conn, inbox_id=item.id, owner=self.owner, now=self.clock.now()):
+                    tx.rollback()
                     return  # our claim expired and someone else took it
-                replies = self._dispatch(s, row, Inbound.from_dict(row.event), extra)
-                inbox.mark_done(row, now=self.clock.now())
-                s.commit()
+                user, dialog_row = conversation.user_and_conversation(conn, item.sender)
+                session = LazySession(conn, [r for r in (user, dialog_row) if r is not None])
+                replies = self._dispatch(session, conn, item, event, extra, user, dialog_row)
+                session.finish()
+                tx.commit()
+            finally:
+                if tx.is_active:
+                    tx.rollback()
+                if session is not None:
+                    session.close()
         except Deferred as exc:
-            self._defer(inbox_id, exc)
+            self._defer(item.id, exc)
         except Exception as exc:  # noqa: BLE001 - any failure: retry with backoff, then park visibly
-            self._failed(inbox_id, exc)
+            self._failed(item.id, exc)
         else:
             if replies:
                 self._hand_over()
@@ -244,13 +264,21 @@ class InboxWorker:
                 now=now,
             )
 
-    def _dispatch(self, s: Session, row: inbox.InboxRow, event: Inbound, extra: dict[str, Any] | None) -> int:
+    def _dispatch(
+        self,
+        s: LazySession,
+        conn: Connection,
+        row: inbox.Claimed,
+        event: Inbound,
+        extra: dict[str, Any] | None,
+        user: UserRow | None,
+        dialog_row: ConversationRow | None,
+    ) -> int:
         """Route the event; its replies go into the outbox in its lane. Returns how many replies it wrote."""
         now = self.clock.now()
-        user = s.get(UserRow, row.sender)
-        state, data = conversation.state_of(s, row.sender)
+        state, data = conversation.state_from(dialog_row)
         ctx = Ctx(
-            session=s,
+            session=cast(Session, s),
             now=now,
             user=user,
             userid=row.sender,
@@ -263,14 +291,20 @@ class InboxWorker:
         )
         self.router.route(ctx, event, state=state)
         if ctx.state_changed:
-            conversation.save(s, row.sender, state=ctx.state, data=ctx.state_data, now=now)
-        for n, (recipient, reply) in enumerate(ctx.outgoing):
-            outbox.enqueue(
-                s,
-                recipient=recipient,
-                message=reply.to_dict(),
-                dedupe_key=f"in:{row.id}:{n}",
-                now=now,
-                lane=outbox.LANE_REPLY if recipient == row.sender else outbox.LANE_FOLLOWUP,
-            )
+            conversation.save(cast(Session, s), row.sender, state=ctx.state, data=ctx.state_data, now=now)
+        if s.made:
+            s.flush()  # the handler's ORM changes go first (an outbox row may refer to them)
+        outbox.enqueue_rows(  # one prepared statement (an executemany) for all of the event's replies
+            conn,
+            [
+                outbox.row_values(
+                    recipient=recipient,
+                    message=reply.to_dict(),
+                    dedupe_key=f"in:{row.id}:{n}",
+                    now=now,
+                    lane=outbox.LANE_REPLY if recipient == row.sender else outbox.LANE_FOLLOWUP,
+                )
+                for n, (recipient, reply) in enumerate(ctx.outgoing)
+            ],
+        )
         return len(ctx.outgoing)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, and_, exists, select, update
+from sqlalchemy import Connection, Dialect, Engine, Integer, and_, bindparam, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from storage.db import RawStatement
 from storage.leases import LEASE
 from storage.models import InboxRow
 
@@ -98,7 +100,7 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
     when this returns: the callback's hot path (it groups the callbacks that arrive together). For each
     row, True when new; a dedupe_key repeated within `rows` is stored once, like one arriving later.
 
-    The inserts run on a pooled DBAPI connection (checkout, pre-ping and invalidation stay the pool's):
+    The inserts run on a pooled DBAPI connection (checkout and invalidation stay the pool's):
     SQLAlchemy's per-statement machinery costs several times the insert itself. A database error comes out
     as SQLAlchemy's DBAPIError (parameters hidden: they hold messages), after a rollback: nothing stored.
     """
@@ -130,8 +132,9 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
     cursor = None
     try:
         cursor = dbc.cursor()
-        if sqlite:  # the connection is in autocommit mode (storage/db.py): the transaction is ours
-            cursor.execute("BEGIN")
+        if sqlite:  # the connection is in autocommit mode (storage/db.py): the transaction is ours; a
+            # writer's, so it waits its turn in the process's writer queue rather than in SQLite's busy handler
+            dbc.dbapi_connection.begin("IMMEDIATE")
         new = []
         for params in batch:
             cursor.execute(sql, params)
@@ -147,8 +150,10 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
                 dbc.rollback()
             except dbapi_error:
                 invalidated = True
-        if invalidated:
-            dbc.invalidate(exc)
+        if invalidated:  # the server went away: every pooled connection older than this is stale too
+            engine.pool._invalidate(
+                dbc, exc
+            )  # as SQLAlchemy's own execution does (no pre-ping: storage/db.py)
         raise DBAPIError.instance(
             sql,
             None,
@@ -175,32 +180,144 @@ def anything_waiting(session: Session) -> bool:
     )
 
 
-def _claimable(now: datetime):
-    earlier = aliased(InboxRow)
-    due_new = and_(InboxRow.status == "new", (InboxRow.next_try_at.is_(None)) | (InboxRow.next_try_at <= now))
-    stale = and_(InboxRow.status == "processing", InboxRow.lease_until < now)
-    blocked = exists().where(
-        earlier.sender == InboxRow.sender, earlier.id < InboxRow.id, earlier.status.in_(("new", "processing"))
+def _ready(now: datetime):  # noqa: ANN202
+    """The row itself may be claimed: new and due, or processing with an expired lease."""
+    t = InboxRow.__table__.c
+    due_new = and_(t.status == "new", (t.next_try_at.is_(None)) | (t.next_try_at <= now))
+    stale = and_(t.status == "processing", t.lease_until < now)
+    return due_new | stale
+
+
+# PostgreSQL, for the claim's transaction only: without statistics (an inbox never analysed) the planner
+# guesses a handful of matching rows and picks a bitmap scan of EVERY new row, then sorts them for the
+# LIMIT — its cost grows with the backlog. With sorts, bitmap and sequential scans priced out, the plans
+# left for "status = x AND id > y ORDER BY id LIMIT n" are ordered index scans, and of those the (status,
+# id) index reads only matching rows, so it costs less than the primary key filtered by status under any
+# estimate: the claim walks that index and stops at its LIMIT whatever the statistics say (tested by
+# EXPLAIN in tests/storage/test_inbox_claim.py). One round trip per claim (several statements, no
+# parameters, one simple query).
+PLAN_BY_INDEX = (
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
+)
+
+CLAIM_CHUNK = 2  # × limit: rows of the unfinished prefix the first statement of a claim reads (then 2×, 4×…)
+CLAIM_CHUNK_MAX = 8  # × limit: the most one statement reads
+CLAIM_SCAN = 20  # × limit: rows of the unfinished prefix one claim reads at most (its work is bounded)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed event, as the claim's own UPDATE … RETURNING read it (the worker reads the row once)."""
+
+    id: int
+    sender: str
+    event: dict[str, Any]
+
+
+def _build_prefix_chunk():  # noqa: ANN202
+    """The oldest `n` new and the oldest `n` processing rows past id `after`, in ONE statement (one snapshot:
+    a row moving between the two statuses is seen exactly once), `ready` as `_ready(now)`. Each half is a
+    range of the (status, id) index read in order and stopped at its LIMIT. Built once (bound parameters):
+    SQLAlchemy's compiled cache and the driver's prepared statement serve every claim."""
+    t = InboxRow.__table__.c
+    ready = _ready(bindparam("now", type_=InboxRow.__table__.c.received_at.type)).label("ready")
+    halves = [
+        select(t.id, t.sender, t.status, ready)
+        .where(t.status == status, t.id > bindparam("after"))
+        .order_by(t.id)
+        .limit(bindparam("n", type_=Integer))
+        .subquery()
+        for status in ("new", "processing")
+    ]
+    return union_all(*(select(h.c.id, h.c.sender, h.c.status, h.c.ready) for h in halves))
+
+
+def _build_take(postgresql: bool):  # noqa: ANN202
+    t = InboxRow.__table__.c
+    now = bindparam("now", type_=t.received_at.type)
+    target = t.id.in_(bindparam("ids", expanding=True)) & _ready(now)
+    if postgresql:  # rows another worker has just claimed are skipped, not waited for
+        target = t.id.in_(select(t.id).where(target).with_for_update(skip_locked=True))
+    return (
+        update(InboxRow.__table__)
+        .where(target)
+        .values(status="processing", lease_until=bindparam("until"), claimed_by=bindparam("owner"))
+        .returning(t.id, t.sender, t.event)
     )
-    return (due_new | stale) & ~blocked
+
+
+_PREFIX_CHUNK = _build_prefix_chunk()
+_TAKE = {False: _build_take(False), True: _build_take(True)}
+
+
+def claim_events(
+    session: Session, *, now: datetime, owner: str, limit: int = 50, lease: timedelta = LEASE
+) -> list[Claimed]:
+    """Claim the oldest unfinished event of up to `limit` senders (one each, so each sender's events are
+    handled in order), oldest first; the caller commits the claim.
+
+    The plan cannot degrade with the backlog or without statistics: the unfinished rows (new or
+    processing) are walked oldest first through the (status, id) index, a chunk at a time, and the
+    per-sender rule is applied to that prefix in Python — a row is blocked exactly when an earlier row of
+    its sender is in the prefix, since every unfinished row older than it is. The claim is then one UPDATE
+    by primary key that re-checks each row (PostgreSQL: rows another worker holds are skipped, FOR UPDATE
+    SKIP LOCKED) and returns the events. A claim reads at most CLAIM_SCAN × limit new rows (the
+    processing rows it passes are the claims in flight, bounded by the workers' batches): when a few
+    senders own a longer run of the oldest events, it claims what that prefix holds (their first events,
+    and every other sender in it) and the rest follow as those runs drain.
+    """
+    conn = session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:
+        conn.exec_driver_sql(PLAN_BY_INDEX)
+    chunk = CLAIM_CHUNK * limit
+    seen: set[str] = set()
+    picked: list[int] = []
+    after, scanned = 0, 0
+    while len(picked) < limit and scanned < CLAIM_SCAN * limit:
+        rows = conn.execute(_PREFIX_CHUNK, {"now": now, "after": after, "n": chunk}).all()
+        # the two halves are a true prefix of the unfinished rows only up to where a full half stopped
+        n_new = n_processing = 0
+        last_new = last_processing = 0
+        for r in rows:
+            if r.status == "new":
+                n_new += 1
+                last_new = max(last_new, r.id)
+            else:
+                n_processing += 1
+                last_processing = max(last_processing, r.id)
+        scanned += n_new
+        size = chunk
+        chunk = min(chunk * 2, CLAIM_CHUNK_MAX * limit)
+        full = [last for n, last in ((n_new, last_new), (n_processing, last_processing)) if n == size]
+        cutoff = min(full) if full else None
+        rows.sort(key=lambda r: r.id)
+        for r in rows:
+            if cutoff is not None and r.id > cutoff:
+                break
+            if r.sender in seen:
+                continue
+            seen.add(r.sender)
+            if r.ready:
+                picked.append(r.id)
+                if len(picked) >= limit:
+                    break
+        if cutoff is None:
+            break
+        after = cutoff
+    if not picked:
+        return []
+    claimed = conn.execute(
+        _TAKE[postgresql], {"ids": picked, "now": now, "until": now + lease, "owner": owner}
+    ).all()
+    return sorted((Claimed(r.id, r.sender, r.event) for r in claimed), key=lambda c: c.id)
 
 
 def claim(
     session: Session, *, now: datetime, owner: str, limit: int = 50, lease: timedelta = LEASE
 ) -> list[int]:
-    """Claim the oldest unfinished event of up to `limit` senders (one each, so each sender's
-    events are handled in order). Returns inbox ids; the caller commits the claim."""
-    q = select(InboxRow.id).where(_claimable(now)).order_by(InboxRow.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
-    ids = list(session.scalars(q))
-    if ids:
-        session.execute(
-            update(InboxRow)
-            .where(InboxRow.id.in_(ids))
-            .values(status="processing", lease_until=now + lease, claimed_by=owner)
-        )
-    return ids
+    """`claim_events`, the ids alone."""
+    return [c.id for c in claim_events(session, now=now, owner=owner, limit=limit, lease=lease)]
 
 
 def release_claims(session: Session, *, owner: str) -> int:
@@ -242,6 +359,34 @@ def load_claimed(session: Session, *, inbox_id: int, owner: str) -> InboxRow | N
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update()
     return session.scalars(q).first()
+
+
+def load_event(session: Session, *, inbox_id: int) -> Claimed | None:
+    """One row's event as a claim returns it (for a caller that holds an id only)."""
+    t = InboxRow.__table__.c
+    row = session.connection().execute(select(t.id, t.sender, t.event).where(t.id == inbox_id)).first()
+    return None if row is None else Claimed(row.id, row.sender, row.event)
+
+
+_FINISH = RawStatement(
+    update(InboxRow.__table__)
+    .where(
+        InboxRow.__table__.c.id == bindparam("inbox_id"),
+        InboxRow.__table__.c.status == "processing",
+        InboxRow.__table__.c.claimed_by == bindparam("owner"),
+    )
+    .values(status="done", processed_at=bindparam("now"), lease_until=None)
+)
+
+
+def finish_claimed(conn: Connection, *, inbox_id: int, owner: str, now: datetime) -> bool:
+    """The first statement of an event's transaction: mark it done if this owner still holds its claim (a
+    lease may have expired and moved on: False, and the caller rolls back). It also takes the row's lock
+    (PostgreSQL) for the rest of the transaction, as `load_claimed` did; the handler's work commits with
+    it or, when the handler fails, rolls it back with everything else. A prepared statement on the
+    driver's cursor (storage.db.RawStatement): it runs once per event."""
+    count, _ = _FINISH.execute(conn, {"inbox_id": inbox_id, "owner": owner, "now": now})
+    return count == 1
 
 
 def mark_done(row: InboxRow, *, now: datetime) -> None:

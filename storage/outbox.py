@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from storage.db import RawStatement
 from storage.models import OutboxRow, WeComPauseRow
 
 # Priority lanes (outbox.lane): the relay claims lane by lane, so a person's own conversation never waits
@@ -115,6 +116,16 @@ _INSERT_MANY = {
     for is_pg in (False, True)
 }
 _INSERT = {is_pg: stmt.returning(OutboxRow.__table__.c.id) for is_pg, stmt in _INSERT_MANY.items()}
+# the columns of `row_values` (the prepared INSERT names them: a column left out would take its default)
+_ROW_KEYS = list(row_values(recipient="", message={"kind": ""}, dedupe_key="", now=datetime.now(UTC)))
+_INSERT_RAW = {is_pg: RawStatement(stmt, column_keys=_ROW_KEYS) for is_pg, stmt in _INSERT_MANY.items()}
+
+
+def enqueue_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """`enqueue_many` on a Connection through a prepared statement (storage.db.RawStatement): the worker's
+    per-event path (an event's replies, in one executemany)."""
+    if rows:
+        _INSERT_RAW[conn.dialect.name == "postgresql"].execute_many(conn, rows)
 
 
 def anything_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> bool:

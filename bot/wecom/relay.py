@@ -347,7 +347,7 @@ class Relay:
                     "rc": result.get("response_code") or None,
                 }
             )
-        with self.session_factory() as s:
+        with writer_session(self.session_factory) as s:
             s.connection().execute(_MARK_SENT.values(sent_at=now), params)
             s.commit()
 
@@ -493,7 +493,17 @@ class Relay:
     def _load_for_send(self, row_id: int) -> tuple[str, dict, str | None, str] | ErrorClass | None:
         """(kind, message, payload, recipient) of a row still ours to send, rendered (and stored) if needed;
         None when it is not ours any more; the failure's class when it cannot be rendered."""
-        with self.session_factory() as s:
+        with self.session_factory() as s:  # a plain read: most rows were rendered at their first send
+            row = s.get(OutboxRow, row_id)
+            if row is None or row.status != "sending":
+                return None
+            kind, message, payload, recipient = row.kind, dict(row.message), row.payload, row.recipient
+        if payload is not None or kind not in MESSAGE_KINDS + ("card_update",):
+            return kind, message, payload, recipient
+        # Rendering stores the payload: a writer's transaction (SQLite: BEGIN IMMEDIATE, in the process's
+        # writer queue). A read transaction that wrote later could find its snapshot overtaken by another
+        # writer's commit and fail at once with "database is locked" (SQLITE_BUSY_SNAPSHOT: no busy wait).
+        with writer_session(self.session_factory) as s:
             row = s.get(OutboxRow, row_id)
             if row is None or row.status != "sending":
                 return None
@@ -554,7 +564,7 @@ class Relay:
         raise ValueError(f"unknown outbox kind {kind}")
 
     def _store_payload(self, row_id: int, payload: str) -> None:
-        with self.session_factory() as s:
+        with writer_session(self.session_factory) as s:
             s.get(OutboxRow, row_id).payload = payload
             s.commit()
 

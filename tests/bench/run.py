@@ -1,7 +1,8 @@
 """`python main.py bench`: figures and ratios, measured in one run on this machine. Never asserted in tests.
 
 Sections (each can be picked with --only): ingest, import, photos, nlq, metrics, timers, reconcile, sustained, soak,
-capacity, hostile, lanes (replies first: tests/bench/lanes.py). nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
+capacity, hostile, faults, lanes (replies first: tests/bench/lanes.py), floor (issue 20: tests/bench/floor.py), targets,
+leads. nlq and metrics include their 100k-customer PostgreSQL figures unless --quick
 (`python -m tests.bench.nlq capacity` runs only the question module's).
 """
 
@@ -270,6 +271,7 @@ def _load_sections() -> None:
     """Load, soak, capacity and hostile-input figures (tests/bench/load.py); the fault scenarios
     (tests/bench/faults.py)."""
     from tests.bench import faults as bench_faults
+    from tests.bench import floor as bench_floor
     from tests.bench import lanes as bench_lanes
     from tests.bench import leads as bench_leads
     from tests.bench import load as bench_load
@@ -280,6 +282,7 @@ def _load_sections() -> None:
     SECTIONS.update(bench_lanes.SECTIONS)
     SECTIONS["targets"] = bench_targets.bench_targets
     SECTIONS["leads"] = bench_leads.bench_leads
+    SECTIONS.update(bench_floor.SECTIONS)  # issue 20: the claim, the worker and the photo gate at their floor
 
 
 _load_sections()
