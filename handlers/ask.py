@@ -134,6 +134,9 @@ def with_model_reading(
             log.warning("model prefetch failed for a question; it is read in the handler", exc_info=True)
             return None
 
+    prefetch.inner = inner  # type: ignore[attr-defined]
+    if inner is not None and hasattr(inner, "client"):
+        prefetch.client = inner.client  # type: ignore[attr-defined]  # the shared media client, as before
     return prefetch
 
 

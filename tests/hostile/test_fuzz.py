@@ -6,6 +6,7 @@ FUZZ_SECONDS, from a seed corpus of valid inputs written here. A crash (an undec
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 from io import BytesIO
@@ -21,6 +22,14 @@ ROOT = HERE.parents[1]
 SECONDS = int(os.environ.get("FUZZ_SECONDS", "90"))
 
 
+# the address space of a fuzzing process: Python, atheris and the libraries fit well within it
+MEMORY_CAP = 3 << 30
+
+
+def _memory_cap() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
 def _fuzz(script: str, corpus: Path, runs: int, tmp_path: Path) -> str:
     runs = int(os.environ.get("FUZZ_RUNS", runs))
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -30,13 +39,18 @@ def _fuzz(script: str, corpus: Path, runs: int, tmp_path: Path) -> str:
             str(HERE / script),
             f"-runs={runs}",
             f"-max_total_time={SECONDS}",
-            "-rss_limit_mb=1024",
+            # libFuzzer's RSS check reads the process's peak RSS, which Linux carries over from the forking
+            # parent (a test process past 1 GB would trip it before the first input): the memory cap is an
+            # address-space limit set in the child instead, and no single allocation may pass 1 GB
+            "-rss_limit_mb=0",
+            "-malloc_limit_mb=1024",
             "-timeout=10",
             f"-artifact_prefix={tmp_path}/",
             str(corpus),
         ],
         cwd=tmp_path,
         env=env,
+        preexec_fn=_memory_cap,
         capture_output=True,
         text=True,
         timeout=SECONDS + 60,
