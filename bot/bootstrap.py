@@ -346,6 +346,7 @@ def build(
         firing=firing,
     )
     rt.steps = tick_steps(rt)
+    rt.interleave = settings.TICK_INTERLEAVE
     # photos, and a manager's question read by the model (if one is set) while the batch goes on
     worker.prefetch = with_model_reading(
         make_prefetch(rt), deps=deps, session_factory=factory, clock=clock, router=ROUTER

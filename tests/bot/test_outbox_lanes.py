@@ -49,7 +49,7 @@ def _done(h: Harness) -> int:
 
 
 def test_a_reps_own_help_is_sent_before_the_30_alerts_queued_for_them(db_url, tmp_path, redis_server, clock):
-    h = Harness(db_url, tmp_path, redis_server, clock)
+    h = Harness(db_url, tmp_path, redis_server, clock, TICK_INTERLEAVE=True)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
     _alerts(h, "rep01", 30)
@@ -71,7 +71,7 @@ def test_a_reply_written_while_a_storm_is_sent_jumps_the_storm(db_url, tmp_path,
     emulator while it takes the storm's first message, and held there until the worker has answered it): the
     answer is claimed by the next round, before every alert queued for rep01. With the old order (the whole
     inbox, then one relay round of 1,000) rep01's alerts all went first."""
-    h = Harness(db_url, tmp_path, redis_server, clock)
+    h = Harness(db_url, tmp_path, redis_server, clock, TICK_INTERLEAVE=True)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
     for k in range(20):
@@ -105,7 +105,7 @@ def test_with_300_events_queued_the_first_reply_leaves_before_the_last_event_is_
     """The relay runs beside the worker: the emulator's first delivery happens while most of the backlog is
     still in the inbox. The last event's prefetch waits (at most 10 s) for that first delivery, so the order is
     certain when the relay is interleaved and the test fails when it only runs after the whole inbox."""
-    h = Harness(db_url, tmp_path, redis_server, clock)
+    h = Harness(db_url, tmp_path, redis_server, clock, TICK_INTERLEAVE=True)
     n = 300
     now = clock.now()
     with h.session_factory() as s:
@@ -158,7 +158,7 @@ def test_each_persons_rows_keep_their_order_within_a_lane_across_small_rounds(
     """Rounds of 4 rows: rep01's three messages are answered in the order they were written (the first before
     any alert: the worker's batches hold one event per sender, so the later answers may meet alerts between);
     the alerts arrive in the order they were queued, to each person."""
-    h = Harness(db_url, tmp_path, redis_server, clock)
+    h = Harness(db_url, tmp_path, redis_server, clock, TICK_INTERLEAVE=True)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
     h.services.relay.batch = 4
@@ -190,7 +190,7 @@ def test_what_an_event_causes_for_someone_else_is_a_follow_up_sent_before_their_
     """The worker's lanes: the answer to the sender is LANE_REPLY; a message the same event causes for another
     person (an approval card to the supervisor, say) is LANE_FOLLOWUP, sent to them before the alerts queued
     for them earlier."""
-    h = Harness(db_url, tmp_path, redis_server, clock)
+    h = Harness(db_url, tmp_path, redis_server, clock, TICK_INTERLEAVE=True)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
 
@@ -231,7 +231,7 @@ def test_replies_and_alerts_sent_side_by_side_share_the_per_person_budget(
 ):
     """The replies' rounds and the alerts' rounds run at once; each counts the other's sends in flight, so rep01
     never gets more than 20 messages a minute, and every answer arrives, in order, none lost."""
-    h = Harness(db_url, tmp_path, redis_server, clock)
+    h = Harness(db_url, tmp_path, redis_server, clock, TICK_INTERLEAVE=True)
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
     _alerts(h, "rep01", 200)
@@ -285,7 +285,7 @@ def test_the_claim_walks_the_lane_index_in_order_under_a_storm(db_url, tmp_path,
 
     from sqlalchemy import event
 
-    h = Harness(db_url, tmp_path, redis_server, clock)
+    h = Harness(db_url, tmp_path, redis_server, clock, TICK_INTERLEAVE=True)
     for k in range(4):
         _alerts(h, f"s{k}", 5000, prefix=f"p{k}")
     engine = h.services.engine
