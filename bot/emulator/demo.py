@@ -104,6 +104,7 @@ def run_demo(*, host: str, port: int, data_dir: Path, reset: bool) -> int:
         aes_key=DEMO_CORP["WECOM_AES_KEY"],
         corp_id=DEMO_CORP["WECOM_CORP_ID"],
         agent_id=DEMO_CORP["WECOM_AGENT_ID"],
+        retries=3,  # as WeCom
     )
     emulator = create_emulator_app(wecom, peer=peer, users=users, places=places)
     assistant = create_app(services, run_scheduler=True)

@@ -59,6 +59,7 @@ class Harness:
             agent_id=TEST_CORP["WECOM_AGENT_ID"],
             client=self.http,
             clock=clock,
+            retries=3,  # as WeCom: a slow machine's 503 (the inbox budget spent) is delivered again
         )
 
     @property
