@@ -405,9 +405,14 @@ def _strip_punct(text: str) -> str:
     a, b = 0, len(text)
     while a < b and _is_punct(text[a]):
         a += 1
-    while b > a and _is_punct(text[b - 1]):
+    while b > a and _is_punct(text[b - 1]) and not _ends_a_number(text, b):
         b -= 1
     return text[a:b]
+
+
+def _ends_a_number(text: str, b: int) -> bool:
+    """A percent or per-mille sign right after a digit belongs to the number (「要求降5%」)."""
+    return text[b - 1] in "%％‰" and b >= 2 and text[b - 2].isdigit()
 
 
 def _is_punct(ch: str) -> bool:
