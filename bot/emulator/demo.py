@@ -8,9 +8,13 @@ the emulator posts encrypted callbacks to the assistant, the assistant calls WEC
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import shutil
+import socket
 import sys
 from pathlib import Path
+from typing import IO
 
 import uvicorn
 from sqlalchemy import select
@@ -77,8 +81,54 @@ def _people_and_places(services) -> tuple[list[dict], list[dict]]:  # noqa: ANN0
     return users, places
 
 
+def _hold_data_dir(data_dir: Path) -> IO[str] | None:
+    """An exclusive lock beside the data folder (not in it: `--reset` removes the folder), held while this
+    demo runs. None when another demo holds it: a second `demo --reset` used to delete the database under
+    the running one, whose every tick then failed with 'database disk image is malformed'."""
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(data_dir.parent / f".{data_dir.name}.lock", "a+")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip()
+        handle.close()
+        print(
+            f"另一个 demo（进程 {owner or '未知'}）正在使用 {data_dir}：先在它的窗口按 Ctrl+C 结束它，"
+            "或用 --data-dir 换一个目录。",
+            file=sys.stderr,
+        )
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def _busy_port(host: str, ports: tuple[int, ...]) -> int | None:
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return port
+    return None
+
+
 def run_demo(*, host: str, port: int, data_dir: Path, reset: bool) -> int:
     setup_logging("WARNING")
+    lock = _hold_data_dir(data_dir)
+    if lock is None:
+        return 2
+    busy = _busy_port(host, (port, port + 1))
+    if busy is not None:
+        print(
+            f"端口 {busy} 已被占用（demo 用 {port} 和 {port + 1}）：结束占用它的程序，或用 --port 换一个端口。",
+            file=sys.stderr,
+        )
+        return 2
     if reset and data_dir.exists():
         shutil.rmtree(data_dir)
     emu_port = port + 1

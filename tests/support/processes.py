@@ -19,8 +19,12 @@ SESSION_ENV = "WSA_TEST_SESSION"
 
 
 def session_marker() -> tuple[str, str]:
-    """This run's marker, set in os.environ so every process started from here on inherits it."""
+    """This run's marker, set in os.environ so every process started from here on inherits it. Under
+    pytest-xdist each worker has one of its own (it finds only its own leftovers, never the other workers)."""
     os.environ.setdefault(SESSION_ENV, uuid.uuid4().hex)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and not os.environ[SESSION_ENV].endswith(f"-{worker}"):
+        os.environ[SESSION_ENV] = f"{os.environ[SESSION_ENV]}-{worker}"
     return SESSION_ENV, os.environ[SESSION_ENV]
 
 
