@@ -21,7 +21,11 @@ org_config["scorecard"], see ScoreRules.from_config):
      (the complement of the spec's 服务响应超时);
    - contact recency from the latest touch (visit or interaction): 100 when the last touch is at most
      `contact_full_days` (14) days old, 0 at `contact_zero_days` (60) days or never, linear between.
-   With judged tickets: 0.7 × ticket part + 0.3 × contact part (`ticket_share`); without: contact part.
+   - when the customer is a linked WeChat contact of its owner (企业微信 客户联系) and WeCom's figures for the
+     owner exist in the window, the WeCom part (core/customer_contacts/speed.py: reply rate, average first
+     reply time, hours from 添加客户 to the first follow-up) takes the contact part's place; otherwise the
+     contact part stands (from the imported visits and interactions).
+   With judged tickets: 0.7 × ticket part + 0.3 × contact (or WeCom) part (`ticket_share`); without: that part.
 
 Score = Σ weight × points ÷ Σ weight over the components that have data (only payment_on_time can lack
 it), rounded to one decimal. Tiers: score < 60 红 (red), 60 ≤ score ≤ 80 黄 (yellow), score > 80 蓝 (blue).
@@ -35,6 +39,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from core.customer_contacts.speed import WeComSpeed, wecom_detail, wecom_points
 
 COMPONENTS = ("order_frequency", "new_product_interest", "payment_on_time", "response_speed")
 LABELS = {
@@ -119,6 +125,7 @@ class CustomerFeatures:
     tickets_judged: int = 0  # opened in the last ticket_days days, answered or past the SLA
     tickets_on_time: int = 0
     days_since_touch: float | None = None  # None: never touched
+    wecom: WeComSpeed | None = None  # the owner's WeCom reply figures, when the customer is a linked contact
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,9 @@ def components_of(f: CustomerFeatures, rules: ScoreRules) -> tuple[Component, ..
         payment = Component("payment_on_time", None, f"近{rules.payment_days}天没有到期合同")
     contact = contact_points(f.days_since_touch, rules)
     touch = "从未跟进" if f.days_since_touch is None else f"距上次跟进{f.days_since_touch:.0f}天"
+    wecom = wecom_points(f.wecom) if f.wecom is not None else None
+    if f.wecom is not None and wecom is not None:
+        contact, touch = wecom, wecom_detail(f.wecom)
     if f.tickets_judged:
         tickets = 100.0 * f.tickets_on_time / f.tickets_judged
         points = rules.ticket_share * tickets + (1 - rules.ticket_share) * contact

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.periods import SHANGHAI
 from core.scorecard import COMPONENTS, LABELS, CustomerFeatures, Scorecard, ScoreRules, explain, score
 from storage import audit
+from storage.customer_contacts.speed import speed_by_customer
 from storage.models import (
     ContractRow,
     CustomerRow,
@@ -153,6 +154,8 @@ def extract_features(
     }
 
     due, on_time_contracts = _contracts_on_time(session, scope, today=today, days=rules.payment_days)
+    # the owner's WeCom reply figures, for customers linked to a WeChat contact (客户联系)
+    wecom = speed_by_customer(session, now=now, days=rules.ticket_days, customer_ids=customer_ids)
 
     out: dict[str, CustomerFeatures] = {}
     for cid, slot in acc.items():
@@ -171,6 +174,7 @@ def extract_features(
             tickets_judged=int(slot.get("tickets_judged") or 0),
             tickets_on_time=int(slot.get("tickets_on_time") or 0),
             days_since_touch=None if t is None else max(0.0, (now - t).total_seconds() / 86400),
+            wecom=wecom.get(cid),
         )
     return out
 
