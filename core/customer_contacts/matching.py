@@ -9,8 +9,9 @@ The rule (docs/customer-contacts.md § Matching), applied to each of the rep's a
   (`remark_corp_name`) and the customer's name are equal after normalising, or one contains the other
   (both at least 4 characters long): 「华力机械」 matches 「杭州华力机械有限公司」;
 - remark or description (60): the member's 备注 (`remark`) or 描述 (`description`) contains the customer's
-  name, or the customer's short name (its name without the city prefix and the company suffix, at least 2
-  characters) — reps often write 「华力 王总」;
+  name, its short name (without the city prefix and the company suffix: 华力机械) or its brand (the short name
+  without a trailing trade word such as 机械 / 贸易 / 科技, at least 2 characters: 华力) — reps often write
+  「华力 王总」;
 - person (40): the contact's WeChat name or the remark equals a name on the customer's decision chain
   (决策链, `decision_roles`), e.g. 王芳.
 
@@ -36,6 +37,35 @@ REASON_WORDS = {
     "remark": "备注含客户名",
     "person": "决策链联系人同名",
 }
+TRADE_WORDS = (
+    "机械",
+    "贸易",
+    "商贸",
+    "工贸",
+    "科技",
+    "实业",
+    "电子",
+    "电器",
+    "食品",
+    "超市",
+    "餐饮",
+    "设备",
+    "制造",
+    "建材",
+    "化工",
+    "医药",
+    "物流",
+    "服装",
+    "家具",
+    "五金",
+    "汽配",
+    "农业",
+    "能源",
+    "环保",
+    "信息",
+    "技术",
+    "工程",
+)
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
@@ -99,6 +129,19 @@ def short_name(name: str) -> str:
     return rest if rest != bare else (bare[2:] if len(bare) >= 6 else bare)
 
 
+def brand(name: str) -> str:
+    """The short name without trailing trade words: 杭州华力机械有限公司 → 华力 (the short name when that leaves
+    fewer than 2 characters)."""
+    out = short_name(name)
+    changed = True
+    while changed:
+        changed = False
+        for w in TRADE_WORDS:
+            if out.endswith(w) and len(out) - len(w) >= 2:
+                out, changed = out[: -len(w)], True
+    return out
+
+
 def phone_key(phone: str) -> str:
     """The last 11 digits of a phone (a +86 prefix, spaces and dashes dropped); "" when fewer than 7 digits."""
     digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", phone or ""))
@@ -127,12 +170,12 @@ def reasons_for(contact: ContactFacts, customer: CustomerFacts) -> tuple[str, ..
     if any(_corp_match(c, customer.name) for c in (contact.corp_name, contact.remark_corp_name) if c):
         found.append("corp")
     words = normal(contact.remark) + "|" + normal(contact.description)
-    full, short = bare_name(customer.name), short_name(customer.name)
-    if words != "|" and ((len(full) >= 2 and full in words) or (len(short) >= 2 and short in words)):
+    names = {bare_name(customer.name), short_name(customer.name), brand(customer.name)}
+    if words != "|" and any(len(n) >= 2 and n in words for n in names):
         found.append("remark")
     people = {normal(p) for p in customer.people if normal(p)}
-    names = {normal(contact.name), normal(contact.remark)} - {""}
-    if people & names or any(p and p in normal(contact.remark) for p in people if len(p) >= 2):
+    said = {normal(contact.name), normal(contact.remark)} - {""}
+    if people & said or any(p and p in normal(contact.remark) for p in people if len(p) >= 2):
         found.append("person")
     return tuple(found)
 
