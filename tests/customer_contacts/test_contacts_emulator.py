@@ -226,7 +226,7 @@ def test_behaviour_figures_feed_the_scorecards_response_speed(db_url, tmp_path, 
             20.0,
         )
         calls = h.wecom.calls_to("externalcontact/get_user_behavior_data")
-        assert [c.body["userid"] for c in calls if c.errcode == 0] == [["rep1"]]  # once (a token refresh aside)
+        assert [c.body["userid"] for c in calls if c.errcode == 0] == [["rep1"]]  # once (a refresh aside)
 
         now = h.clock.now()
         feats = extract_features(s, now=now, rules=load_rules(s), customer_ids=[HUALI, HAIDA])
