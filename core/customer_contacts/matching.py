@@ -29,7 +29,57 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司", "分公司", "公司", "集团", "门店", "店")
-PROVINCE_CITY = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}?(?:省|市|自治区))?(?:[\u4e00-\u9fff]{2,3}?市)?")
+PROVINCE_CITY = re.compile(r"^(?:[\u4e00-\u9fff]{2,3}?(?:省|自治区))?(?:[\u4e00-\u9fff]{2,3}?市)?")
+# places written without 省 / 市 at the head of a company name (杭州华力机械): dropped for the short name
+PLACES = (
+    "北京",
+    "上海",
+    "天津",
+    "重庆",
+    "浙江",
+    "江苏",
+    "广东",
+    "山东",
+    "福建",
+    "安徽",
+    "河南",
+    "湖北",
+    "湖南",
+    "四川",
+    "杭州",
+    "宁波",
+    "温州",
+    "绍兴",
+    "嘉兴",
+    "湖州",
+    "金华",
+    "台州",
+    "衢州",
+    "丽水",
+    "舟山",
+    "南京",
+    "苏州",
+    "无锡",
+    "常州",
+    "南通",
+    "广州",
+    "深圳",
+    "东莞",
+    "佛山",
+    "成都",
+    "武汉",
+    "西安",
+    "长沙",
+    "郑州",
+    "济南",
+    "青岛",
+    "厦门",
+    "福州",
+    "合肥",
+    "昆明",
+    "沈阳",
+    "大连",
+)
 POINTS = {"phone": 100, "corp": 80, "remark": 60, "person": 40}
 REASON_WORDS = {
     "phone": "手机号一致",
@@ -119,14 +169,14 @@ def bare_name(name: str) -> str:
 
 
 def short_name(name: str) -> str:
-    """The bare name without a leading province / city: 杭州华力机械有限公司 → 华力机械."""
+    """The bare name without a leading province / city (…省, …市, or a place of PLACES):
+    杭州华力机械有限公司 → 华力机械, 上海市联华超市股份有限公司 → 联华超市."""
     bare = bare_name(name)
     m = PROVINCE_CITY.match(bare)
     rest = bare[m.end() :] if m else bare
-    if len(rest) < 2:
-        return bare
-    # a two-character city without 市 (杭州, 宁波): dropped when what is left is still a name
-    return rest if rest != bare else (bare[2:] if len(bare) >= 6 else bare)
+    place = next((p for p in PLACES if rest.startswith(p)), "")
+    rest = rest[len(place) :]
+    return rest if len(rest) >= 2 else bare
 
 
 def brand(name: str) -> str:
