@@ -3,8 +3,6 @@ core/customer_contacts/matching.py as buttons (是 <客户>), 其他客户 (the 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import select
 
 from core.customer_contacts.matching import Suggestion, bare_name, contact_words, normal
@@ -171,7 +169,3 @@ def on_typed(ctx: Ctx, event: Inbound) -> bool | None:
         return False
     link(ctx, row, found[0])
     return None
-
-
-def event_time(at: int) -> datetime:
-    return datetime.fromtimestamp(at, UTC)
