@@ -118,6 +118,11 @@ def test_an_added_contact_is_suggested_confirmed_and_counted(db_url, tmp_path, r
         assert link_audit.before["status"] == "pending" and link_audit.after["customer_id"] == HUALI
         assert s.scalars(select(AuditRow).where(AuditRow.entity == "interaction")).first() is not None
 
+    # a manager's question about 互动 counts it (nlq: 互动 = a visit or an interaction)
+    h.peer.text("sup1", "今天有互动的客户有哪些")
+    h.tick()
+    assert "1. 杭州华力机械有限公司（张三） · 最后跟进 2026-11-23\n共1个" in h.texts("sup1")[-1]
+
     # the rep edits the remark: one more interaction of the same customer
     h.clock.advance(hours=2)
     h.peer.edit_external_contact("rep1", "wmWangQiang01", remark="华力 王总 采购部", description="月底要报价")
