@@ -271,3 +271,22 @@ def test_a_permission_error_is_answered_with_the_console_step(db_url, tmp_path, 
     h.tick()
     assert len(h.texts("adm")) == 1  # told once a day
     assert [c.errcode for c in h.wecom.calls_to("externalcontact/get")] == [48002, 48002]
+
+
+def test_the_demo_page_adds_a_wechat_contact(db_url, tmp_path, redis_server, clock):
+    from fastapi.testclient import TestClient
+
+    from bot.emulator import create_emulator_app
+
+    h = _harness(db_url, tmp_path, redis_server, clock)
+    page = TestClient(
+        create_emulator_app(h.wecom, peer=h.peer, users=[{"userid": "rep1", "name": "张三", "role": "rep"}])
+    )
+    answer = page.post(
+        "/emu/external_contact", json={"user": "rep1", "name": "王强", "mobile": "13812345678"}
+    )
+    assert answer.json()["ok"]
+    h.tick()
+    assert _card(h, "rep1")["main_title"]["title"] == "新加的微信联系人：王强"
+    items = page.get("/emu/poll", params={"user": "rep1"}).json()["items"]
+    assert [i["fields"]["name"] for i in items if i.get("kind") == "add_external_contact"] == ["王强"]
