@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from core.customer_contacts.speed import WeComSpeed, wecom_detail, wecom_points
+from core.customer_contacts.speed import SpeedRules, WeComSpeed, wecom_detail, wecom_points
 
 COMPONENTS = ("order_frequency", "new_product_interest", "payment_on_time", "response_speed")
 LABELS = {
@@ -75,6 +75,12 @@ class ScoreRules:
     contact_zero_days: float = 60
     red_below: float = 60
     blue_above: float = 80
+    # the WeCom part of 响应速度 (core/customer_contacts/speed.py): full / zero marks for the average first reply
+    # (minutes) and for the hours from 添加客户 to the first follow-up
+    reply_full_minutes: float = 30
+    reply_zero_minutes: float = 1440
+    follow_full_hours: float = 24
+    follow_zero_hours: float = 168
 
     @staticmethod
     def from_config(config: Mapping[str, Any] | None) -> ScoreRules:
@@ -100,7 +106,19 @@ class ScoreRules:
             raise ValueError("tiers need 0 ≤ red_below ≤ blue_above ≤ 100")
         if out.orders_target < 1 or out.interest_target < 1 or out.contact_zero_days <= out.contact_full_days:
             raise ValueError("targets must be ≥ 1 and contact_zero_days > contact_full_days")
+        if out.reply_zero_minutes <= out.reply_full_minutes or out.follow_zero_hours <= out.follow_full_hours:
+            raise ValueError(
+                "reply_zero_minutes > reply_full_minutes and follow_zero_hours > follow_full_hours"
+            )
         return out
+
+    def speed_rules(self) -> SpeedRules:
+        return SpeedRules(
+            full_minutes=self.reply_full_minutes,
+            zero_minutes=self.reply_zero_minutes,
+            follow_full_hours=self.follow_full_hours,
+            follow_zero_hours=self.follow_zero_hours,
+        )
 
     def version(self) -> str:
         """A short fingerprint of the rules, stored with each score."""
@@ -186,7 +204,7 @@ def components_of(f: CustomerFeatures, rules: ScoreRules) -> tuple[Component, ..
         payment = Component("payment_on_time", None, f"近{rules.payment_days}天没有到期合同")
     contact = contact_points(f.days_since_touch, rules)
     touch = "从未跟进" if f.days_since_touch is None else f"距上次跟进{f.days_since_touch:.0f}天"
-    wecom = wecom_points(f.wecom) if f.wecom is not None else None
+    wecom = wecom_points(f.wecom, rules.speed_rules()) if f.wecom is not None else None
     if f.wecom is not None and wecom is not None:
         contact, touch = wecom, wecom_detail(f.wecom)
     if f.tickets_judged:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -155,7 +155,9 @@ def extract_features(
 
     due, on_time_contracts = _contracts_on_time(session, scope, today=today, days=rules.payment_days)
     # the owner's WeCom reply figures, for customers linked to a WeChat contact (客户联系)
-    wecom = speed_by_customer(session, now=now, days=rules.ticket_days, customer_ids=customer_ids)
+    wecom = speed_by_customer(
+        session, now=now, days=rules.ticket_days, customer_ids=customer_ids, rules=rules.speed_rules()
+    )
 
     out: dict[str, CustomerFeatures] = {}
     for cid, slot in acc.items():
@@ -394,6 +396,9 @@ def recompute(
 def _features_json(f: CustomerFeatures) -> dict[str, Any]:
     out = dict(f.__dict__)
     out.pop("customer_id", None)
+    wecom = out.pop("wecom", None)
+    if wecom is not None:  # the owner's WeCom reply figures (客户联系), kept with the score they explain
+        out["wecom"] = asdict(wecom)
     if out.get("days_since_touch") is not None:
         out["days_since_touch"] = round(out["days_since_touch"], 2)
     return out

@@ -13,7 +13,8 @@ from core.scorecard import score
 from storage.customer_contacts.models import ContactBehaviorRow, ExternalChatRow, ExternalContactRow
 from storage.leads.models import LeadRow
 from storage.models import AuditRow, CustomerRow, InteractionRow
-from storage.scorecard import extract_features, load_rules
+from storage.models_scorecard import CustomerScoreRow
+from storage.scorecard import extract_features, load_rules, recompute
 from tests.sop.conftest import seed_org
 from tests.support.harness import Harness
 
@@ -243,6 +244,14 @@ def test_behaviour_figures_feed_the_scorecards_response_speed(db_url, tmp_path, 
         assert (
             unlinked.detail == "近180天无工单；从未跟进"
         )  # no WeCom link: the imported interactions, as before
+
+        # the nightly recompute stores it with the figures it came from
+        recompute(s, now=now)
+        s.commit()
+        stored = s.get(CustomerScoreRow, HUALI)
+        assert stored.components["response_speed"]["points"] == 95.0
+        assert stored.features["wecom"]["reply_percentage"] == 90.0
+        assert s.get(CustomerScoreRow, HAIDA).features.get("wecom") is None
 
     # two more days and still no follow-up record after the add: the follow-up part counts, against the rep
     h.clock.advance(days=2)
