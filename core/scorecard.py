@@ -23,7 +23,8 @@ org_config["scorecard"], see ScoreRules.from_config):
      `contact_full_days` (14) days old, 0 at `contact_zero_days` (60) days or never, linear between.
    - when the customer is a linked WeChat contact of its owner (企业微信 客户联系) and WeCom's figures for the
      owner exist in the window, the WeCom part (core/customer_contacts/speed.py: reply rate, average first
-     reply time, hours from 添加客户 to the first follow-up) takes the contact part's place; otherwise the
+     reply time, hours from 添加客户 to the first follow-up; thresholds reply_full_minutes / reply_zero_minutes /
+     follow_full_hours / follow_zero_hours) takes the contact part's place; otherwise the
      contact part stands (from the imported visits and interactions).
    With judged tickets: 0.7 × ticket part + 0.3 × contact (or WeCom) part (`ticket_share`); without: that part.
 
