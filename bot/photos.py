@@ -65,6 +65,7 @@ import re
 import statistics
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
@@ -255,8 +256,7 @@ def strip_jpeg_metadata(data: bytes, *, orientation: int | None = None) -> bytes
     """The JPEG's first frame, byte for byte, without any metadata segment (see `_KEEP_APP`), and with an
     EXIF block of our own holding only the orientation when it is not 1 (so viewers still show it upright).
     None when the structure is not the plain marker sequence expected (the caller re-encodes instead)."""
-    n = len(data)
-    if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
+    if not data.startswith(b"\xff\xd8"):
         return None
     out = [b"\xff\xd8"]
     if orientation is not None and orientation != 1:
@@ -264,44 +264,21 @@ def strip_jpeg_metadata(data: bytes, *, orientation: int | None = None) -> bytes
         exif[ExifTags.Base.Orientation] = orientation
         block = exif.tobytes()
         out.append(b"\xff\xe1" + (len(block) + 2).to_bytes(2, "big") + block)
-    pos, scans = 2, 0
-    while pos + 1 < n:
-        if data[pos] != 0xFF:
-            return None
-        while pos + 1 < n and data[pos + 1] == 0xFF:  # fill bytes before a marker
-            pos += 1
-        if pos + 1 >= n:
-            return None
-        marker = data[pos + 1]
+    scans = 0
+    for marker, start, end in _jpeg_segments(data):
         if marker == 0xD9:  # EOI: the first frame ends here
-            if scans == 0:
-                return None
             out.append(b"\xff\xd9")
-            return b"".join(out)
-        if marker in _STANDALONE:
-            out.append(data[pos : pos + 2])
-            pos += 2
-            continue
-        if pos + 4 > n:
-            return None
-        end = pos + 2 + ((data[pos + 2] << 8) | data[pos + 3])
-        if end > n:
-            return None
-        if marker == 0xDA:  # a scan: its header, then the entropy-coded data up to the next marker
+            return b"".join(out) if scans else None
+        if marker == 0xDA:  # a scan: its header and its entropy-coded data, as they are
             scans += 1
-            found = _NEXT_MARKER.search(data, end)
-            if found is None:
-                return None
-            out.append(data[pos : found.start()])
-            pos = found.start()
-            continue
-        body = data[pos + 4 : end]
-        if marker in _KEEP_MARKERS or any(body.startswith(sig) for sig in _KEEP_APP.get(marker, ())):
-            out.append(data[pos:end])
+            out.append(data[start:end])
+        elif marker in _STANDALONE or marker in _KEEP_MARKERS:
+            out.append(data[start:end])
+        elif any(data[start + 4 : end].startswith(sig) for sig in _KEEP_APP.get(marker, ())):
+            out.append(data[start:end])
         elif not (0xE0 <= marker <= 0xEF or marker == 0xFE):
             return None  # a segment this walk does not know (SOF of a kind Pillow refuses, DNL, JPG…)
-        pos = end
-    return None
+    return None  # no EOI: truncated or damaged
 
 
 def _orientation_tag(im: Image.Image) -> int | None:
@@ -318,40 +295,48 @@ _NEXT_MARKER = re.compile(
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 
-def count_jpeg_scans(data: bytes, *, stop_after: int | None = None) -> int:
-    """Start-of-scan (SOS) markers of the first frame, counted by walking the marker segments (lengths
-    skipped, so a thumbnail inside EXIF is not counted) and searching past each scan's entropy-coded data
-    for the next marker; stops at the first EOI (MPO's secondary frames are never decoded), at damaged
-    structure (the decoder refuses that later), or once the count exceeds `stop_after`."""
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, start, end) of each marker of a JPEG's first frame, in order, from the marker after SOI:
+    lengths are skipped (so a thumbnail inside EXIF is never mistaken for the photo), and a scan's `end` is
+    past its entropy-coded data (found by searching for the next marker). It ends after yielding the first
+    EOI (MPO's secondary frames are never walked), or without an EOI at damaged or truncated structure."""
     n = len(data)
     if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
-        return 0
-    pos, scans = 2, 0
+        return
+    pos = 2
     while pos + 1 < n:
         if data[pos] != 0xFF:
-            return scans
+            return
         while pos + 1 < n and data[pos + 1] == 0xFF:  # fill bytes before a marker
             pos += 1
         if pos + 1 >= n:
-            return scans
+            return
         marker = data[pos + 1]
-        if marker == 0xD9:  # EOI
-            return scans
-        if marker in _STANDALONE:
+        if marker == 0xD9 or marker in _STANDALONE:  # EOI, RSTn, TEM: no length
+            yield marker, pos, pos + 2
+            if marker == 0xD9:
+                return
             pos += 2
             continue
         if pos + 4 > n:
-            return scans
+            return
         end = pos + 2 + ((data[pos + 2] << 8) | data[pos + 3])
+        if marker == 0xDA:
+            found = _NEXT_MARKER.search(data, end)
+            end = found.start() if found is not None else n
+        yield marker, pos, min(end, n)
+        pos = end
+
+
+def count_jpeg_scans(data: bytes, *, stop_after: int | None = None) -> int:
+    """Start-of-scan (SOS) markers of the first frame (`_jpeg_segments`); stops at the first EOI, at damaged
+    structure (the decoder refuses that later), or once the count exceeds `stop_after`."""
+    scans = 0
+    for marker, _start, _end in _jpeg_segments(data):
         if marker == 0xDA:
             scans += 1
             if stop_after is not None and scans > stop_after:
-                return scans
-            found = _NEXT_MARKER.search(data, end)
-            if found is None:
-                return scans
-            end = found.start()
-        pos = end
+                break
     return scans
 
 
