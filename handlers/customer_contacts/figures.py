@@ -13,8 +13,9 @@ from core.clock import ORG_ZONE
 from handlers.context import Ctx
 from handlers.customer_contacts import refusals
 from handlers.messages import ContactFiguresDue, Inbound
+from handlers.recurring import book_org_run, next_daily
 from handlers.sop.policy import FireResult
-from storage import inbox, timers
+from storage import inbox
 from storage.customer_contacts import store
 from storage.customer_contacts.models import ExternalContactRow
 from storage.models import TimerRow, UserRow
@@ -24,29 +25,9 @@ RUN_AT = time(6, 40)  # local: WeCom's figures of a day are ready the next morni
 ACTOR = "system:wecom_contact"
 
 
-def next_run(after: datetime) -> tuple[date, datetime]:
-    day = after.astimezone(ORG_ZONE).date()
-    at = datetime.combine(day, RUN_AT, tzinfo=ORG_ZONE)
-    if at <= after:
-        day += timedelta(days=1)
-        at = datetime.combine(day, RUN_AT, tzinfo=ORG_ZONE)
-    return day, at
-
-
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
-    day, at = next_run(after)
-    return timers.schedule(
-        ctx.session,
-        kind=KIND,
-        business_key=f"{KIND}:{day.isoformat()}",
-        subject_type="org",
-        subject_id="org",
-        due_at=at,
-        payload={"day": day.isoformat()},
-        now=ctx.now,
-        actor=ACTOR,
-        reason="recurring",
-    )
+    day, at = next_daily(ctx, after, RUN_AT)
+    return book_org_run(ctx, kind=KIND, day=day, at=at, actor=ACTOR)
 
 
 def members_with_contacts(ctx: Ctx) -> list[str]:
