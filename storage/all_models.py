@@ -6,3 +6,4 @@ from storage import models, models_scorecard  # noqa: F401 - each registers its 
 from storage.contracts import models as contract_models  # noqa: F401
 from storage.leads import models as lead_models  # noqa: F401
 from storage.targets import models as target_models  # noqa: F401 - the targets tables
+from storage.web import models as web_models  # noqa: F401 - web sign-in sessions
