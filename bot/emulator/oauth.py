@@ -59,6 +59,8 @@ def create_oauth_router(state: FakeWeCom, members: list[dict[str, Any]] | None =
     names = {m["userid"]: m.get("name", m["userid"]) for m in (members or [])}
 
     def known(userid: str) -> bool:
+        if not userid:
+            return False
         if names:
             return userid in names
         return state.users is None or userid in state.users

@@ -8,7 +8,6 @@ comes from the current org on every request. (Two viewers in a real Chromium: te
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
