@@ -36,13 +36,13 @@ def hash_secret(value: str) -> str:
 
 def well_formed(value: str | None) -> bool:
     """A cookie value that new_secret could have written (anything else is refused before any lookup)."""
-    return bool(value) and value.isascii() and len(value) <= MAX_COOKIE_CHARS  # type: ignore[union-attr]
+    return value is not None and 0 < len(value) <= MAX_COOKIE_CHARS and value.isascii()
 
 
 def same_state(expected: str | None, given: str | None) -> bool:
-    if not well_formed(expected) or not well_formed(given):
+    if expected is None or given is None or not well_formed(expected) or not well_formed(given):
         return False
-    return hmac.compare_digest(expected.encode(), given.encode())  # type: ignore[union-attr]
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def safe_next(path: str | None, default: str = "/dashboard") -> str:

@@ -34,17 +34,17 @@ def _live(raw: str, now: datetime):  # noqa: ANN202 - a select
 
 def find(session: Session, raw: str | None, *, now: datetime) -> WebSessionRow | None:
     """The live session behind a cookie value: not ended, not expired. Any other value gives None."""
-    if not well_formed(raw):
+    if raw is None or not well_formed(raw):
         return None
-    return session.scalars(_live(raw, now)).first()  # type: ignore[arg-type]
+    return session.scalars(_live(raw, now)).first()
 
 
 def end(session: Session, raw: str | None, *, now: datetime, reason: str = SIGNED_OUT) -> bool:
-    if not well_formed(raw):
+    if raw is None or not well_formed(raw):
         return False
     result = session.execute(
         update(WebSessionRow)
-        .where(WebSessionRow.id_hash == hash_secret(raw), WebSessionRow.ended_at.is_(None))  # type: ignore[arg-type]
+        .where(WebSessionRow.id_hash == hash_secret(raw), WebSessionRow.ended_at.is_(None))
         .values(ended_at=now, ended_reason=reason)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
