@@ -1,10 +1,11 @@
-"""The table of web sign-in sessions (docs/web-sign-in.md). Import before create_all (storage/all_models.py)."""
+"""The tables of the web pages (docs/web-sign-in.md): sign-in sessions, and the generation of each person's
+calendar feed secret. Import before create_all (storage/all_models.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, Id
@@ -22,3 +23,12 @@ class WebSessionRow(Base):
     ended_at: Mapped[datetime | None]
     ended_reason: Mapped[str | None] = mapped_column(String(16))  # signed_out | deactivated
     via: Mapped[str] = mapped_column(String(8))  # oauth (inside WeCom) | qr (desktop)
+
+
+class CalendarFeedRow(Base):
+    """The generation of a person's ICS feed URL (core/ics_token.py); no row: generation 0, never reset."""
+
+    __tablename__ = "calendar_feeds"
+    userid: Mapped[str] = mapped_column(Id, primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    rotated_at: Mapped[datetime]
