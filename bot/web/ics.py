@@ -157,6 +157,8 @@ def make_ics_router(
     def feed(userid: str, token: str = "") -> Response:
         if not token or not token.isascii() or len(token) != ics_token.TOKEN_CHARS:
             return Response(status_code=404)
+        if len(userid) > 64 or not userid.isprintable():  # no userid is (and PostgreSQL refuses NUL)
+            return Response(status_code=404)
         with session_factory() as s:
             user = s.get(UserRow, userid)
             if user is None or not user.active:  # deactivated: the feed stops at once

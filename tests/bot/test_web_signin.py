@@ -236,3 +236,16 @@ def test_chat_links_carry_no_token_and_old_bearer_links_open_nothing(h):
     r = h.http.get(old, follow_redirects=False)
     assert r.status_code == 302 and "wecom.test" in r.headers["location"] and "data-kpi" not in r.text
     assert h.http.get("/dashboard/visits?t=anything", follow_redirects=False).status_code == 302
+
+
+def test_the_daily_retention_sweep_forgets_sessions_a_month_after_they_ended(h, clock):
+    from storage import retention
+
+    sign_in(h, "sup01")
+    h.http.post("/auth/logout")
+    h.http.cookies.clear()
+    clock.advance(days=20)
+    sign_in(h, "rm_east")  # live
+    clock.advance(days=11)
+    retention.sweep(h.session_factory, clock)
+    assert _rows(h, "sup01") == [] and len(_rows(h, "rm_east")) == 1
