@@ -167,6 +167,22 @@ def test_forged_replayed_and_expired_codes_and_bad_states_are_refused(h, clock):
     assert _rows(h, "rep01") == [] and len(_rows(h, "sup01")) == 1
 
 
+def test_wecom_busy_during_the_exchange_is_a_503_and_the_code_still_works_on_a_retry(h):
+    _, authorize = _start(h.http)
+    back = _code_for(h, "rep01", authorize)
+    h.wecom.fail_next(1, paths=["auth/getuserinfo"])  # errcode -1: WeCom busy, the code not spent
+    r = h.http.get(local(back), follow_redirects=False)
+    assert (
+        r.status_code == 503
+        and "企业微信暂时无法确认你的身份" in r.text
+        and SESSION_COOKIE not in h.http.cookies
+    )
+    _, authorize = _start(h.http)
+    retry = f"/auth/wecom/callback?code={_query(back)['code']}&state={_query(authorize)['state']}"
+    assert h.http.get(retry, follow_redirects=False).status_code == 302
+    assert h.http.get("/dashboard/customers").status_code == 200
+
+
 def test_a_session_expires_and_sign_out_ends_it(h, clock):
     sign_in(h, "sup01")
     raw = h.http.cookies.get(SESSION_COOKIE)
