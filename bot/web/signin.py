@@ -145,13 +145,15 @@ class WebAuth:
     def _clear_session(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/", secure=self.secure, httponly=True, samesite="lax")
 
-    def signed_in(self, userid: str, via: str, next_path: str) -> Response:
-        """Open a session for a member WeCom vouched for (known and active, else refused)."""
+    def signed_in(self, userid: str, via: str, next_path: str, previous: str | None = None) -> Response:
+        """Open a session for a member WeCom vouched for (known and active, else refused). `previous`: the
+        session cookie this browser still held, ended now (a new sign-in never keeps an old id alive)."""
         now = self.clock.now()
         with self.session_factory() as s:
             person = s.get(UserRow, userid)
             if person is None or not person.active:
                 return self.refuse(UNKNOWN, clear_session=True)
+            sessions.end(s, previous, now=now)
             raw = sessions.open_session(s, userid, now=now, ttl=self.ttl, via=via)
             s.commit()
         log.info("web sign-in", extra={"userid": userid, "via": via})
@@ -221,7 +223,8 @@ def make_signin_router(auth: WebAuth, client: WeComClient) -> APIRouter:
             return auth.refuse(WECOM_DOWN, status=503)
         if userid is None:
             return auth.refuse(NOT_MEMBER)
-        return await run_in_threadpool(auth.signed_in, userid, via, next_path)
+        previous = request.cookies.get(SESSION_COOKIE)
+        return await run_in_threadpool(auth.signed_in, userid, via, next_path, previous)
 
     @router.post("/auth/logout")
     def logout(request: Request) -> Response:
