@@ -47,7 +47,6 @@ from bot.wecom.external import with_external_contacts
 from bot.wecom.media import make_prefetch
 from bot.wecom.relay import Relay
 from core.clock import Clock, SystemClock
-from core.dashboard_token import derive_key as derive_dashboard_key
 from core.ics_token import derive_key as derive_ics_key
 from handlers import routes
 from handlers.ask import with_model_reading
@@ -278,7 +277,6 @@ def handler_deps(settings: Settings) -> HandlerDeps:
     return HandlerDeps(
         public_base_url=settings.PUBLIC_BASE_URL,
         ics_key=derive_ics_key(settings.WECOM_SECRET),
-        dashboard_key=derive_dashboard_key(settings.WECOM_SECRET),
         llm=lane_from_env(llm_env),  # the model in its own lane (nlq.llm.ModelLane), or None
         vocab_cache=VocabCache(ttl_s=60),
         render_brief=render_weekly_brief,

@@ -66,6 +66,11 @@ class Settings(StoreSettings):
     REDIS_URL: str | None = None
     WECOM_MAX_CLOCK_SKEW: int = Field(default=300, ge=0)
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    # web sign-in through WeCom (docs/web-sign-in.md): WeCom's authorize page (inside the WeCom browser) and QR
+    # login page (a desktop browser); how long a signed-in browser stays signed in
+    WECOM_OAUTH_URL: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    WECOM_QR_LOGIN_URL: str = "https://login.work.weixin.qq.com/wwlogin/sso/login"
+    WEB_SESSION_HOURS: int = Field(default=12, ge=1, le=720)
     GPS_RETENTION_DAYS: int = Field(default=180, ge=1)
     # what people wrote and were sent (inbox/outbox bodies); the rows stay for audit
     # the relay beside the worker within a tick (replies leave while a backlog is still being handled); false:

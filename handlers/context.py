@@ -27,7 +27,6 @@ class HandlerDeps:
 
     public_base_url: str = ""  # how WeCom users reach this server (links in chat)
     ics_key: bytes | None = None  # signs calendar feed links
-    dashboard_key: bytes | None = None  # signs dashboard links
     llm: Any = None  # an OpenAI-compatible chat model for questions, or None (offline parser)
     vocab_cache: Any = None  # nlq.vocab.VocabCache: the org's names, reloaded at most once a minute
     render_brief: Callable[[Any, Path], None] | None = None  # the weekly brief's PNG renderer

@@ -1,6 +1,6 @@
 """「停用 账号」/「启用 账号」: an admin deactivates a person who left (or restores one), in chat.
 
-A deactivated person gets no answer in chat and their calendar feed and dashboard links stop working at once
+A deactivated person gets no answer in chat, their calendar feed stops and their web sessions end at once
 (bot/web checks `users.active` on every request). Their customers, promises and timers stay with them until a
 manager hands them over; meanwhile no SOP message goes to them (briefs, digests, reminders, alerts, approval
 steps): what was theirs goes to the next active person up the tree (core/org.py `find_up`, handlers/sop/sweep.py). Every change is audited with before and after.
@@ -15,6 +15,7 @@ from handlers.context import Ctx
 from handlers.messages import Inbound, Text, text_of
 from storage import audit
 from storage.models import UserRow
+from storage.web import sessions as web_sessions
 
 PATTERN = r"^\s*(停用|启用|恢复)\s*(账号|人员|用户)?\s*\S+"
 _PARSE = re.compile(r"^\s*(停用|启用|恢复)\s*(?:账号|人员|用户)?\s*(\S+)\s*$")
@@ -51,6 +52,8 @@ def on_activation(ctx: Ctx, event: Inbound) -> bool | None:
         return None
     before = audit.snapshot(person)
     person.active = turn_on
+    if not turn_on:  # their web sessions end at once (docs/web-sign-in.md)
+        web_sessions.end_all(ctx.session, userid, now=ctx.now, reason=web_sessions.DEACTIVATED)
     audit.record(
         ctx.session,
         at=ctx.now,

@@ -64,6 +64,7 @@ TEXT_COMMANDS = (
     (r"^\s*(撤销|撤回|undo)\s*$", self_service.on_undo),
     (r"^\s*(新建客户|新客户|建档)", onboarding.on_new_customer),
     (r"^(日历订阅|订阅日历|我的日历)$", calendar_link.on_calendar_link),
+    (r"^(重置日历订阅|重置日历)$", calendar_link.on_calendar_reset),
     (approvals.DECISION_WORDS, approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),

@@ -7,3 +7,4 @@ from storage.contracts import models as contract_models  # noqa: F401
 from storage.customer_contacts import models as contact_models  # noqa: F401 - 客户联系
 from storage.leads import models as lead_models  # noqa: F401
 from storage.targets import models as target_models  # noqa: F401 - the targets tables
+from storage.web import models as web_models  # noqa: F401 - web sign-in sessions

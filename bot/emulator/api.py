@@ -212,6 +212,11 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
         agentid = request.query_params.get("agentid", "")
         return await run(request, "agent/get", None, lambda: state.agent_get(agentid))
 
+    @router.get("/auth/getuserinfo")
+    async def auth_getuserinfo(request: Request) -> Response:
+        code = request.query_params.get("code", "")
+        return await run(request, "auth/getuserinfo", None, lambda: state.user_of_code(code))
+
     @router.post("/menu/create")
     async def menu_create(request: Request) -> Response:
         body = _parse_json(await request.body())

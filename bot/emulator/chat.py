@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from bot.emulator.api import content_disposition, create_api_router
+from bot.emulator.oauth import create_oauth_router
 from bot.emulator.payloads import sniff_image
 from bot.emulator.peer import WeComPeer
 from bot.emulator.records import Callback, Delivery, Dropped
@@ -198,6 +199,7 @@ def create_emulator_app(
     places = [dict(p) for p in (places or [])]
     app = FastAPI(title="WeCom emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(create_api_router(state))
+    app.include_router(create_oauth_router(state, users))  # WeCom's sign-in pages (links open as a member)
     app.mount("/emu/static", StaticFiles(directory=STATIC_DIR), name="emu-static")
     page = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
 

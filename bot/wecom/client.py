@@ -419,6 +419,16 @@ class WeComClient:
         if not isinstance(chat, dict):
             raise unexpected("groupchat/get answered without group_chat")
         return chat
+    async def oauth_userid(self, code: str) -> str | None:
+        """auth/getuserinfo: the member who signed in with `code` (web OAuth or QR login); None for someone who
+        is not a member of the corp (WeCom answers an openid then). Raises WeComError (40029: invalid code)."""
+        out = await self.call("GET", "auth/getuserinfo", params={"code": code})
+        userid = out.get("userid") or out.get("UserId")  # the older user/getuserinfo spelled it UserId
+        if userid is None:
+            return None
+        if not isinstance(userid, str) or not userid:
+            raise unexpected("auth/getuserinfo answered without a readable userid")
+        return userid
 
     async def menu_create(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "menu/create", params={"agentid": self.agent_id}, json_body=menu)

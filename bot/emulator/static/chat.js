@@ -138,7 +138,7 @@
     const u = st.users.get(userid);
     $("messages").replaceChildren();
     $("chat-sub").textContent = `当前身份：${u.name}（${u.role_label}）· ${u.userid}`;
-    for (const id of ["btn-enter", "btn-contact", "btn-location", "btn-photo", "btn-voice", "input", "btn-send"]) $(id).disabled = false;
+    for (const id of ["btn-enter", "btn-contact", "btn-scan", "btn-location", "btn-photo", "btn-voice", "input", "btn-send"]) $(id).disabled = false;
     if (st.seen) st.seen[userid] = st.counts[userid] || 0;
     renderUsers();
     $("input").focus();
@@ -577,6 +577,14 @@
       const remark = (window.prompt("备注（如 华力 王总，可留空）") || "").trim();
       const mobile = (window.prompt("备注手机号（可留空）") || "").trim();
       post("/emu/external_contact", { user: st.current, name, remark, mobile }).then((r) => report(r)).catch((e) => toast(e.message, true));
+    });
+    $("btn-scan").addEventListener("click", () => post("/emu/qr/scan", { user: st.current }).then((r) => (r.ok ? toast("已扫码确认，电脑浏览器将登录") : toast(r.error, true))).catch((e) => toast(e.message, true)));
+    // a link in the chat opens as the current member, as in the WeCom app (the assistant's pages sign in with it)
+    $("messages").addEventListener("click", (e) => {
+      const a = e.target.closest && e.target.closest("a[href]");
+      if (!a || !st.current || !/^https?:\/\//.test(a.href) || a.href.startsWith(window.location.origin + "/emu/")) return;
+      e.preventDefault();
+      window.open(`/emu/as?${new URLSearchParams({ user: st.current, next: a.href })}`, "_blank", "noopener");
     });
     $("loc-place").addEventListener("change", applyPlace);
     $("loc-send").addEventListener("click", sendLocation);
