@@ -419,6 +419,7 @@ class WeComClient:
         if not isinstance(chat, dict):
             raise unexpected("groupchat/get answered without group_chat")
         return chat
+
     async def oauth_userid(self, code: str) -> str | None:
         """auth/getuserinfo: the member who signed in with `code` (web OAuth or QR login); None for someone who
         is not a member of the corp (WeCom answers an openid then). Raises WeComError (40029: invalid code)."""

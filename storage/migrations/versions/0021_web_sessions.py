@@ -2,13 +2,13 @@
 the generation of each person's calendar feed secret (重置日历订阅 revokes one person's feed URL)
 
 Revision ID: 0021_web_sessions
-Revises: 0018_contract_handoff
+Revises: 0022_external_contacts
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0021_web_sessions'
-down_revision = '0018_contract_handoff'
+down_revision = '0022_external_contacts'
 branch_labels = None
 depends_on = None
 
