@@ -42,10 +42,12 @@ from bot.settings import Settings
 from bot.web.brief_png import render_weekly_brief
 from bot.web.target_png import render_penetration
 from bot.wecom.client import WeComClient
+from bot.wecom.contacts import with_contacts
 from bot.wecom.crypto import WeComCrypto
 from bot.wecom.media import make_prefetch
 from bot.wecom.relay import Relay
 from core.clock import Clock, SystemClock
+from core.contacts.mapping import parse_rules
 from core.dashboard_token import derive_key as derive_dashboard_key
 from core.ics_token import derive_key as derive_ics_key
 from handlers import routes
@@ -286,6 +288,8 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         alert_channels=frozenset(
             k for k, on in (("email", settings.SMTP_HOST), ("sms", settings.SMS_PROVIDER)) if on
         ),
+        contact_role_rules=parse_rules(settings.CONTACTS_ROLE_RULES),
+        contacts_nightly=settings.CONTACTS_SYNC,
     )
 
 
@@ -348,8 +352,9 @@ def build(
     rt.steps = tick_steps(rt)
     rt.interleave = settings.TICK_INTERLEAVE
     # photos, and a manager's question read by the model (if one is set) while the batch goes on
+    # (and the address book, read before a sync's transaction: bot/wecom/contacts.py)
     worker.prefetch = with_model_reading(
-        make_prefetch(rt), deps=deps, session_factory=factory, clock=clock, router=ROUTER
+        with_contacts(make_prefetch(rt)), deps=deps, session_factory=factory, clock=clock, router=ROUTER
     )
     return rt
 

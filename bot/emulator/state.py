@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.emulator.contacts import EmulatedAddressBook
 from bot.emulator.faults import Fault, FaultPlan
 from bot.emulator.payloads import (
     INTERACTIVE_CARDS,
@@ -87,6 +88,7 @@ class FakeWeCom:
         per_minute: int = 30,
         per_hour: int = 1000,
         unique_task_ids: bool = True,
+        contacts_secret: str | None = None,
     ):
         self.corp_id, self.secret, self.agent_id = corp_id, secret, int(agent_id)
         self.now = as_now(clock)
@@ -114,6 +116,10 @@ class FakeWeCom:
         self._faults = FaultPlan()
         self._injected: list[InjectedFault] = []
         self._callbacks: list[Callback] = []
+        # the address book (bot/emulator/contacts.py) and the 通讯录同步 secret, whose tokens meet 48009
+        self.book = EmulatedAddressBook()
+        self.contacts_secret = contacts_secret
+        self._token_secret: dict[str, str] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -139,16 +145,17 @@ class FakeWeCom:
             raise ApiError(41004, "corpsecret missing")
         if corpid != self.corp_id:
             raise ApiError(40013, "invalid corpid")
-        if corpsecret != self.secret:
+        if corpsecret != self.secret and (not self.contacts_secret or corpsecret != self.contacts_secret):
             raise ApiError(40001, "invalid credential")
         with self._lock:
             now = self.now()
             for token, expires in self._tokens.items():
-                if expires > now:
+                if expires > now and self._token_secret.get(token, self.secret) == corpsecret:
                     left = int((expires - now).total_seconds())
                     return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": left}
             token = secrets.token_urlsafe(96)
             self._tokens[token] = now + timedelta(seconds=self.token_ttl)
+            self._token_secret[token] = corpsecret
             return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.token_ttl}
 
     def check_token(self, token: str) -> None:
@@ -517,6 +524,16 @@ class FakeWeCom:
         with self._lock:
             return list(self._schedule_log)
 
+    # -- the address book ----------------------------------------------------------------------------
+    def contacts(self, path: str, token: str, read: Any) -> dict[str, Any]:
+        """One address-book read (`read(book)`) under the lock, refused (48009) for a contact-sync token."""
+        with self._lock:
+            contact_token = (
+                bool(self.contacts_secret) and self._token_secret.get(token) == self.contacts_secret
+            )
+            self.book.check_token_kind(path, contact_token)
+            return read(self.book)
+
     # -- the app -----------------------------------------------------------------------------------------
     def agent_get(self, agentid: str) -> dict[str, Any]:
         """agent/get: the app's details, with its visible range (all members when `users` is None)."""
@@ -525,13 +542,16 @@ class FakeWeCom:
         if agentid != str(self.agent_id):
             raise ApiError(40056, "invalid agentid")
         with self._lock:
-            visible = sorted(self.users) if self.users is not None else []
+            visible = set(self.users) if self.users is not None else set()
+            visible |= self.book.visible_users
+            partys = sorted(self.book.visible_departments or ())
         return {
             "errcode": 0,
             "errmsg": "ok",
             "agentid": self.agent_id,
             "name": "销售助手",
-            "allow_userinfos": {"user": [{"userid": u} for u in visible]},
+            "allow_userinfos": {"user": [{"userid": u} for u in sorted(visible)]},
+            "allow_partys": {"partyid": partys},
             "close": 0,
         }
 
