@@ -123,7 +123,7 @@ def summary(session: Session, out: Outcome) -> str:
 
 
 def _names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(UserRow.userid, UserRow.name)).tuples().all())
+    return dict(session.execute(select(UserRow.userid, UserRow.name)).all())
 
 
 def _list(names: dict[str, str], userids: Any, limit: int = 10) -> str:

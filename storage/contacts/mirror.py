@@ -46,7 +46,7 @@ def synced_userids(session: Session) -> set[str]:
 
 
 def roles_by_sync(session: Session) -> dict[str, str | None]:
-    return dict(session.execute(select(WeComMemberRow.userid, WeComMemberRow.role_by_sync)).tuples().all())
+    return dict(session.execute(select(WeComMemberRow.userid, WeComMemberRow.role_by_sync)).all())
 
 
 def put_department(session: Session, dept: Department, now: datetime) -> None:
@@ -96,11 +96,11 @@ def rename_member(session: Session, old: str, new: str) -> None:
 def replace_all(session: Session, book: AddressBook, now: datetime, *, keep: Iterable[str] = ()) -> None:
     """The mirror becomes `book` (a full sync); members not in it are dropped, except `keep` (held back)."""
     ids = {d.id for d in book.departments}
-    session.execute(delete(WeComDepartmentRow).where(WeComDepartmentRow.dept_id.not_in(ids or {-1})))
+    session.execute(delete(WeComDepartmentRow).where(WeComDepartmentRow.dept_id.not_in(sorted(ids) or [-1])))
     for dept in book.departments:
         put_department(session, dept, now)
     stay = {m.userid for m in book.members} | set(keep)
-    session.execute(delete(WeComMemberRow).where(WeComMemberRow.userid.not_in(stay or {""})))
+    session.execute(delete(WeComMemberRow).where(WeComMemberRow.userid.not_in(sorted(stay) or [""])))
     for member in book.members:
         put_member(session, member, now)
 
