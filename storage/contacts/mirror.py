@@ -79,20 +79,6 @@ def remove_member(session: Session, userid: str) -> None:
     session.execute(delete(WeComMemberRow).where(WeComMemberRow.userid == userid))
 
 
-def rename_member(session: Session, old: str, new: str) -> None:
-    """update_user with NewUserID: the mirror follows (users rows keep their userid: the history is theirs)."""
-    row = session.get(WeComMemberRow, old)
-    if row is not None and session.get(WeComMemberRow, new) is None:
-        session.expunge(row)
-        remove_member(session, old)
-        session.flush()
-        row = WeComMemberRow(
-            **{c.key: getattr(row, c.key) for c in WeComMemberRow.__table__.columns if c.key != "userid"},
-            userid=new,
-        )
-        session.add(row)
-
-
 def replace_all(session: Session, book: AddressBook, now: datetime, *, keep: Iterable[str] = ()) -> None:
     """The mirror becomes `book` (a full sync); members not in it are dropped, except `keep` (held back)."""
     ids = {d.id for d in book.departments}
