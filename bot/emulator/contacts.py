@@ -98,6 +98,31 @@ class EmulatedAddressBook:
     def delete_member(self, userid: str) -> None:
         self.members.pop(userid, None)
 
+    def seed_from_tree(self, people: Iterable[tuple[str, str, str | None]]) -> None:
+        """An address book whose leaders give back the tree of (userid, name, manager): the root department
+        led by those without a manager who have reports, a team department under its manager's for everyone
+        with reports (they lead it), everyone else a member of their manager's team (the demo's corp)."""
+        people = list(people)
+        known = {u for u, _, _ in people}
+        reports = {m for _, _, m in people if m in known}
+        self.add_department(1, "公司", 0)
+        dept: dict[str, int] = {}
+        for userid, _name, manager in people:
+            if userid in reports and (manager is None or manager not in known):
+                dept[userid] = 1
+        for userid, name, _manager in people:
+            if userid in reports and userid not in dept:
+                dept[userid] = len(self.departments) + 1
+                self.add_department(dept[userid], f"{name}团队", 0)
+        for userid, _name, manager in people:
+            if userid in reports and dept[userid] != 1:
+                self.update_department(dept[userid], parent_id=dept.get(manager or "", 1))
+        for userid, name, manager in people:
+            if userid in reports:
+                self.add_member(userid, name, [dept[userid]], leader_in=[dept[userid]])
+            else:
+                self.add_member(userid, name, [dept.get(manager or "", 1)])
+
     def set_visible_range(self, departments: Iterable[int] | None, users: Iterable[str] = ()) -> None:
         self.visible_departments = {int(d) for d in departments} if departments is not None else None
         self.visible_users = set(users)

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.clock import ORG_ZONE
-from core.contacts.book import AddressBook, Department, Member
+from core.contacts.book import WITHHELD_CANDIDATES, AddressBook, Department, Member
 from core.contacts.mapping import DEFAULT_RULES, Plan, RoleRule, plan
 from core.roles import Role
 from handlers import people_admin
@@ -117,7 +117,7 @@ def summary(session: Session, out: Outcome) -> str:
     if out.plan.inactive_here:
         lines.append(T.INACTIVE_HERE.format(names=_list(names, out.plan.inactive_here)))
     if out.book.withheld:
-        lines.append(T.withheld(sorted(out.book.withheld)))
+        lines.append(T.withheld([f for f in WITHHELD_CANDIDATES if f in out.book.withheld]))
     lines.append(T.KEPT)
     return "\n".join(lines)
 
