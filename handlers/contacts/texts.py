@@ -3,6 +3,7 @@ step that lifts it (also written to the log)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,8 +75,14 @@ def restriction(error: Mapping[str, Any]) -> tuple[str, str]:
     return UNKNOWN[0].format(errcode=code), str(error.get("errmsg") or "")[:120] + "。"
 
 
+FROM_IP = re.compile(r"from ip: ?([0-9A-Fa-f.:]+)")
+
+
 def refused(error: Mapping[str, Any]) -> str:
     what, fix = restriction(error)
+    ip = FROM_IP.search(str(error.get("errmsg") or ""))
+    if ip and int(error.get("errcode") or 0) == 60020:
+        what += f"，本服务器出口IP为 {ip.group(1)}"
     return REFUSED.format(what=what, fix=fix).replace("。。", "。")
 
 
