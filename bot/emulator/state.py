@@ -534,6 +534,13 @@ class FakeWeCom:
             self.book.check_token_kind(path, contact_token)
             return read(self.book)
 
+    def change_book(self, change: Any) -> Any:
+        """Run `change(book)` under the lock (the admin console editing the address book)."""
+        with self._lock:
+            out = change(self.book)
+            self._touch()
+            return out
+
     # -- the app -----------------------------------------------------------------------------------------
     def agent_get(self, agentid: str) -> dict[str, Any]:
         """agent/get: the app's details, with its visible range (all members when `users` is None)."""

@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from bot.emulator import FakeWeCom, create_api_router
+from bot.emulator import FakeWeCom, create_api_router, create_emulator_app
+from storage.models import UserRow
+from tests.contacts.corp import corp, sync
+from tests.support.harness import Harness
 
 
 def _client(wecom: FakeWeCom) -> TestClient:
@@ -53,3 +56,27 @@ def test_visible_range_withheld_fields_and_the_contact_secret(clock):
     assert ids["dept_user"] == [{"userid": "sup", "department": 3}]
     simple = http.get("/cgi-bin/department/simplelist", params={"access_token": contact}).json()
     assert [d["id"] for d in simple["department_id"]] == [2, 3]
+
+
+def test_the_chat_page_edits_the_address_book_and_wecom_posts_the_event(
+    db_url, tmp_path, redis_server, clock
+):
+
+    h = Harness(db_url, tmp_path, redis_server, clock)
+    corp(h)
+    sync(h)
+    page = TestClient(
+        create_emulator_app(h.wecom, peer=h.peer, users=[{"userid": "admin", "name": "管理员"}])
+    )
+    answer = page.post(
+        "/emu/contact",
+        json={"change_type": "create_user", "userid": "rep7", "name": "小七", "department": [4]},
+    )
+    assert answer.json()["ok"] is True
+    assert "rep7" in str(page.get("/emu/config").json()["groups"])  # the new member can chat from the page
+    h.tick()
+    with h.session_factory() as s:
+        assert s.get(UserRow, "rep7").manager_userid == "sup3"
+    assert (
+        page.post("/emu/contact", json={"change_type": "update_user", "userid": "nobody"}).status_code == 404
+    )
