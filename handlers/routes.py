@@ -15,6 +15,9 @@ from handlers.contacts import sync as contacts_sync
 from handlers.context import HandlerDeps
 from handlers.contracts import changes as contract_changes
 from handlers.contracts import handoff, reconcile
+from handlers.customer_contacts import events as contact_events
+from handlers.customer_contacts import figures as contact_figures
+from handlers.customer_contacts import link as contact_link
 from handlers.dialog import DialogState as S
 from handlers.leads import board as lead_board
 from handlers.leads import intake as lead_intake
@@ -26,9 +29,12 @@ from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
 from handlers.messages import (
     ContactChange,
+    ContactFiguresDue,
     ContactSyncRequest,
     EnterAgent,
+    ExternalChatChanged,
     ExternalContactAdded,
+    ExternalContactChanged,
     ImageIn,
     LocationIn,
     LocationReport,
@@ -100,6 +106,7 @@ CARD_ACTIONS = (
     (A.LEAD, lead_intake.on_lead_button),
     (A.CONTRACT, handoff.on_contract_button),  # 确认签约, the progress card's 刷新进度 / 查看日志
     (A.WORK_ORDER, handoff.on_work_order_button),  # a hand-off work order's 认领 / 完成 / 受阻
+    (A.CONTACT, contact_link.on_button),  # a new WeChat contact: 是 <客户> / 其他客户 / 不是客户
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -109,6 +116,7 @@ DIALOG_STATES = (
     (S.FOLLOWED_REASON, stale.on_followed_reason),
     (S.TARGET_EVIDENCE, target_adjust.on_evidence),
     (S.BLOCK_REASON, handoff.on_block_reason),
+    (S.LINK_CUSTOMER, contact_link.on_typed),  # after 其他客户: the customer's name
 )
 QUESTION_WORDS = (  # while this question is open, these texts answer it (a text command ends it otherwise)
     (S.REJECT_REASON, approvals.DECISION_WORDS),
@@ -120,7 +128,11 @@ EVENTS = (
     (ImageIn, photos.on_image),
     (MenuClick, self_service.on_menu),
     (EnterAgent, welcome.on_enter),  # the first opening of the app: a welcome and a guide, once
-    (ExternalContactAdded, lead_intake.on_external_contact),  # 客户联系: a new external contact is a lead
+    # 客户联系 (docs/customer-contacts.md): system events, straight to these handlers
+    (ExternalContactAdded, contact_events.on_added),  # matched to a customer (card), else a lead
+    (ExternalContactChanged, contact_events.on_changed),  # edit / del_external_contact / del_follow_user
+    (ExternalChatChanged, contact_events.on_chat),  # 客户群 create / update / dismiss
+    (ContactFiguresDue, contact_figures.on_figures),  # the daily timer's fetch of 联系客户统计
     (
         ContactChange,
         contacts_sync.on_contact_change,
@@ -162,6 +174,7 @@ TIMER_KINDS = (
     (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
     (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
+    (contact_figures.KIND, contact_figures.fire_contact_figures),  # each member's 联系客户统计, daily
     (contacts_sync.KIND, contacts_sync.fire_nightly),  # the address book's nightly full sync (CONTACTS_SYNC)
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
@@ -173,6 +186,7 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
     (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
     (reconcile.KIND, lambda ctx: reconcile.schedule_next(ctx, after=ctx.now)),
+    (contact_figures.KIND, lambda ctx: contact_figures.schedule_next(ctx, after=ctx.now)),
     (contacts_sync.KIND, lambda ctx: contacts_sync.schedule_next(ctx, after=ctx.now)),
 )
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.emulator.contacts import EmulatedAddressBook
+from bot.emulator.external_contacts import ExternalContactBook
 from bot.emulator.faults import Fault, FaultPlan
 from bot.emulator.payloads import (
     INTERACTIVE_CARDS,
@@ -120,6 +121,8 @@ class FakeWeCom:
         self.book = EmulatedAddressBook()
         self.contacts_secret = contacts_secret
         self._token_secret: dict[str, str] = {}
+        # 客户联系: members' external contacts, their daily figures, 客户群 (external_contacts.py)
+        self.external = ExternalContactBook(self._lock)
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _next_seq(self) -> int:

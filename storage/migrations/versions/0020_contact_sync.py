@@ -2,13 +2,13 @@
 (docs/contacts-sync.md). Nothing existing changes: users keep their rows until a sync runs.
 
 Revision ID: 0020_contact_sync
-Revises: 0018_contract_handoff
+Revises: 0022_external_contacts (was 0018_contract_handoff; re-chained after main merged 0022)
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0020_contact_sync'
-down_revision = '0018_contract_handoff'
+down_revision = '0022_external_contacts'
 branch_labels = None
 depends_on = None
 
