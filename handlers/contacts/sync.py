@@ -263,8 +263,7 @@ def on_contact_change(ctx: Ctx, event: Inbound) -> object:
     kind, s, now = event.change_type, ctx.session, ctx.now
     got = ctx.prefetched or {}
     if kind in ("create_party", "update_party"):
-        old = next((d for d in mirror.load_book(s).departments if d.id == event.party_id), None)
-        base = old or Department(event.party_id)
+        base = mirror.get_department(s, event.party_id) or Department(event.party_id)
         mirror.put_department(
             s,
             Department(

@@ -36,6 +36,11 @@ def load_book(session: Session) -> AddressBook:
     return AddressBook(depts, members)
 
 
+def get_department(session: Session, dept_id: int) -> Department | None:
+    row = session.get(WeComDepartmentRow, dept_id)
+    return Department(row.dept_id, row.name, row.parent_id, row.position) if row is not None else None
+
+
 def get_member(session: Session, userid: str) -> Member | None:
     row = session.get(WeComMemberRow, userid)
     return _member(row) if row is not None else None
