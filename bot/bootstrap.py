@@ -42,11 +42,13 @@ from bot.settings import Settings
 from bot.web.brief_png import render_weekly_brief
 from bot.web.target_png import render_penetration
 from bot.wecom.client import WeComClient
+from bot.wecom.contacts import with_contacts
 from bot.wecom.crypto import WeComCrypto
 from bot.wecom.external import with_external_contacts
 from bot.wecom.media import make_prefetch
 from bot.wecom.relay import Relay
 from core.clock import Clock, SystemClock
+from core.contacts.mapping import parse_rules
 from core.ics_token import derive_key as derive_ics_key
 from handlers import routes
 from handlers.ask import with_model_reading
@@ -285,6 +287,8 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         alert_channels=frozenset(
             k for k, on in (("email", settings.SMTP_HOST), ("sms", settings.SMS_PROVIDER)) if on
         ),
+        contact_role_rules=parse_rules(settings.CONTACTS_ROLE_RULES),
+        contacts_nightly=settings.CONTACTS_SYNC,
     )
 
 
@@ -346,10 +350,11 @@ def build(
     )
     rt.steps = tick_steps(rt)
     rt.interleave = settings.TICK_INTERLEAVE
-    # photos, 客户联系 look-ups, and a manager's question read by the model (if one is set) while the batch goes on
+    # photos, 客户联系 look-ups, the address book (read before a sync's transaction: bot/wecom/contacts.py), and a
+    # manager's question read by the model (if one is set) while the batch goes on
     photos = make_prefetch(rt)
     worker.prefetch = with_model_reading(
-        with_external_contacts(photos, photos.client),  # 客户联系 (docs/customer-contacts.md)
+        with_contacts(with_external_contacts(photos, photos.client)),  # 客户联系: docs/customer-contacts.md
         deps=deps,
         session_factory=factory,
         clock=clock,

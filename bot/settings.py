@@ -84,6 +84,12 @@ class Settings(StoreSettings):
     SERVE_MAX_CONNECTIONS: int = Field(default=1000, ge=1)
     # the app menu installed with menu/create at start-up (JSON, WeCom's menu body); default: bot/menu.py
     WECOM_APP_MENU: str | None = None
+    # -- the address book (docs/contacts-sync.md) ----------------------------------------------------------
+    CONTACTS_SYNC: bool = (
+        False  # the nightly full sync from WeCom (同步通讯录 and change_contact work regardless)
+    )
+    # roles for members the sync brings: a JSON list of rules, first match wins (core/contacts/mapping.py)
+    CONTACTS_ROLE_RULES: str | None = None
     # -- other alert channels (docs/channels.md): email through SMTP, SMS through Tencent Cloud SMS --------
     SMTP_HOST: str | None = None  # unset: no email is sent
     SMTP_PORT: int = Field(default=465, ge=1, le=65535)
@@ -100,6 +106,14 @@ class Settings(StoreSettings):
     SMS_TEMPLATE_ID: str | None = None  # the approved red-tier template (docs/channels.md: its 3 parameters)
     SMS_REGION: str = "ap-guangzhou"
     SMS_ENDPOINT: str = "https://sms.tencentcloudapi.com/"
+
+    @field_validator("CONTACTS_ROLE_RULES")
+    @classmethod
+    def _role_rules(cls, v: str | None) -> str | None:
+        from core.contacts.mapping import parse_rules
+
+        parse_rules(v)  # a bad list stops the start with the rule's number and what is wrong
+        return v
 
     @field_validator("WECOM_AES_KEY")
     @classmethod

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class Inbound:
     type: ClassVar[str] = ""
-    # a system event (WeCom's 客户联系 notices, the assistant's own fetch requests): nothing the sender said, so it
+    # a system event (WeCom's 客户联系 and 通讯录变更 notices, the assistant's own requests): nothing the sender said, so it
     # goes straight to its EVENTS handler, past dialog states, commands and the unknown-member reply
     system: ClassVar[bool] = False
     sender: str
@@ -156,6 +156,42 @@ class ContactFiguresDue(Inbound):
 
 
 @dataclass(frozen=True)
+class ContactChange(Inbound):
+    """change_contact (通讯录变更): a member or department was created, updated or deleted in WeCom's address
+    book. `present`: the member fields the event carried (update_user carries only what changed; callbacks
+    configured after 2022-08-15 carry only UserID and Department), by core.contacts.book.Member's names."""
+
+    type: ClassVar[str] = "contact_change"
+    system: ClassVar[bool] = True
+    change_type: str = (
+        ""  # create_user | update_user | delete_user | create_party | update_party | delete_party
+    )
+    userid: str = ""
+    new_userid: str = ""
+    name: str = ""
+    departments: list[int] = field(default_factory=list)
+    leader_in: list[int] = field(default_factory=list)
+    main_department: int = 0
+    direct_leaders: list[str] = field(default_factory=list)
+    status: int = 0
+    present: list[str] = field(default_factory=list)
+    party_id: int = 0
+    party_name: str = ""
+    parent_id: int = 0
+    party_order: int = 0
+
+
+@dataclass(frozen=True)
+class ContactSyncRequest(Inbound):
+    """A full address-book sync to run now (an admin's 同步通讯录, or the nightly reconciliation): the worker's
+    prefetch reads WeCom before the transaction (bot/wecom/contacts.py). `sender`: who asked, or "sys"."""
+
+    type: ClassVar[str] = "contact_sync"
+    system: ClassVar[bool] = True
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Unsupported(Inbound):
     type: ClassVar[str] = "unsupported"
     msg_type: str = ""
@@ -174,6 +210,8 @@ INBOUND_TYPES: dict[str, type[Inbound]] = {
         MenuClick,
         CardClick,
         ExternalContactAdded,
+        ContactChange,
+        ContactSyncRequest,
         ExternalContactChanged,
         ExternalChatChanged,
         ContactFiguresDue,

@@ -9,6 +9,9 @@ steps): what was theirs goes to the next active person up the tree (core/org.py 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from core.roles import Role
 from handlers.context import Ctx
@@ -50,20 +53,33 @@ def on_activation(ctx: Ctx, event: Inbound) -> bool | None:
             Text(content=ALREADY.format(name=person.name, userid=userid, state="启用" if turn_on else "停用"))
         )
         return None
+    set_active(ctx.session, person, turn_on, at=ctx.now, actor=ctx.userid, reason=ctx.source)
+    ctx.reply(Text(content=(DONE_ON if turn_on else DONE_OFF).format(name=person.name, userid=userid)))
+    return None
+
+
+def set_active(
+    session: Session, person: UserRow, turn_on: bool, *, at: datetime, actor: str, reason: str
+) -> bool:
+    """THE deactivation path (and its undo), for every caller: this chat command, the import's 在职=否 aside, and
+    the contacts sync (a member who left WeCom: handlers/contacts/sync.py). The person's scope ends at once (the
+    router, bot/web and the SOP read `users.active`). Audited. False when nothing changed.
+    Hand-over of a leaving person's book hooks in here (after the flag is set, in the same transaction)."""
+    if bool(person.active) == turn_on:
+        return False
     before = audit.snapshot(person)
     person.active = turn_on
     if not turn_on:  # their web sessions end at once (docs/web-sign-in.md)
-        web_sessions.end_all(ctx.session, userid, now=ctx.now, reason=web_sessions.DEACTIVATED)
+        web_sessions.end_all(session, person.userid, now=at, reason=web_sessions.DEACTIVATED)
     audit.record(
-        ctx.session,
-        at=ctx.now,
-        actor=ctx.userid,
+        session,
+        at=at,
+        actor=actor,
         action="activate" if turn_on else "deactivate",
         entity="user",
-        entity_id=userid,
+        entity_id=person.userid,
         before=before,
         after=audit.snapshot(person),
-        reason=ctx.source,
+        reason=reason,
     )
-    ctx.reply(Text(content=(DONE_ON if turn_on else DONE_OFF).format(name=person.name, userid=userid)))
-    return None
+    return True

@@ -1,6 +1,8 @@
 """Which handler answers which input: the `Router` built from the table in handlers/routes.py.
 
 Order of decision for one inbound event:
+first of all, a system event (`Inbound.system`: WeCom's 客户联系 and 通讯录变更 notices, the assistant's own requests) goes to
+   EVENTS by type at once, whoever the sender (no sender check, no dialog state);
 0. a question is open (the state is one of dialog.ASKING: a 驳回 reason, an approval comment, a 延后 reason …):
    anything that is not a typed answer — re-entering the app, a location, a photo, a card click, 帮助 — is
    handled by the flow beneath the question (as if it had not been asked) and the question stays open; a text

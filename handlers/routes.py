@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored, VisitCompleted
 from handlers import ask, people_admin, welcome
+from handlers.contacts import sync as contacts_sync
 from handlers.context import HandlerDeps
 from handlers.contracts import changes as contract_changes
 from handlers.contracts import handoff, reconcile
@@ -27,7 +28,9 @@ from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
 from handlers.messages import (
+    ContactChange,
     ContactFiguresDue,
+    ContactSyncRequest,
     EnterAgent,
     ExternalChatChanged,
     ExternalContactAdded,
@@ -68,6 +71,7 @@ TEXT_COMMANDS = (
     (approvals.DECISION_WORDS, approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
+    (contacts_sync.COMMAND, contacts_sync.on_sync_command),  # 同步通讯录 (admin): a full sync from WeCom now
     (handoff.SIGN_PATTERN, handoff.on_sign_command),  # 合同签署完成 HT-001
     (contract_changes.CHANGE_PATTERN, contract_changes.on_change),  # 改金额 / 改付款条件 HT-001 …
     (contract_changes.VERIFY_PATTERN, contract_changes.on_verify),  # 核实金额 HT-001 (finance)
@@ -130,6 +134,11 @@ EVENTS = (
     (ExternalContactChanged, contact_events.on_changed),  # edit / del_external_contact / del_follow_user
     (ExternalChatChanged, contact_events.on_chat),  # 客户群 create / update / dismiss
     (ContactFiguresDue, contact_figures.on_figures),  # the daily timer's fetch of 联系客户统计
+    (
+        ContactChange,
+        contacts_sync.on_contact_change,
+    ),  # 通讯录变更 (a system event): the mirror, then the tree
+    (ContactSyncRequest, contacts_sync.on_sync_request),  # a full sync with what the prefetch read from WeCom
 )
 ROLE_FALLBACKS = (
     # the visit's line; else a question about the rep's own book; else a visit's line typed before checking in
@@ -167,6 +176,7 @@ TIMER_KINDS = (
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
     (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
     (contact_figures.KIND, contact_figures.fire_contact_figures),  # each member's 联系客户统计, daily
+    (contacts_sync.KIND, contacts_sync.fire_nightly),  # the address book's nightly full sync (CONTACTS_SYNC)
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
@@ -178,6 +188,7 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
     (reconcile.KIND, lambda ctx: reconcile.schedule_next(ctx, after=ctx.now)),
     (contact_figures.KIND, lambda ctx: contact_figures.schedule_next(ctx, after=ctx.now)),
+    (contacts_sync.KIND, lambda ctx: contacts_sync.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

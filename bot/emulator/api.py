@@ -223,6 +223,24 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
         agentid = request.query_params.get("agentid", "")
         return await run(request, "menu/create", body, lambda: state.create_menu(agentid, body))
 
+    # the address book (bot/emulator/contacts.py): the visible range, 60011 outside it, 48009 for a contact token
+    def contacts_route(path: str, read: Callable[[Any, Request, Any], dict[str, Any]], method: str) -> None:
+        async def endpoint(request: Request) -> Response:
+            body = _parse_json(await request.body()) if method == "POST" else None
+            token = request.query_params.get("access_token", "")
+            return await run(
+                request, path, body, lambda: state.contacts(path, token, lambda b: read(b, request, body))
+            )
+
+        router.add_api_route(f"/{path}", endpoint, methods=[method], name=path.replace("/", "_"))
+
+    q = lambda r, name: r.query_params.get(name, "")  # noqa: E731
+    contacts_route("department/list", lambda b, r, _: b.department_list(q(r, "id")), "GET")
+    contacts_route("department/simplelist", lambda b, r, _: b.department_simplelist(q(r, "id")), "GET")
+    contacts_route("user/list", lambda b, r, _: b.user_list(q(r, "department_id")), "GET")
+    contacts_route("user/get", lambda b, r, _: b.user_get(q(r, "userid")), "GET")
+    contacts_route("user/list_id", lambda b, r, body: b.user_list_id(body), "POST")
+
     @router.get("/externalcontact/get")
     async def external_contact_get(request: Request) -> Response:
         external = request.query_params.get("external_userid", "")

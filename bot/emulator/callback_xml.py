@@ -243,3 +243,16 @@ def envelope(corp_id: str, agent_id: int, encrypted: str) -> str:
         f"<xml><ToUserName>{cdata(corp_id)}</ToUserName><AgentID>{cdata(str(agent_id))}</AgentID>"
         f"<Encrypt>{cdata(encrypted)}</Encrypt></xml>"
     )
+
+
+def change_contact(corp_id: str, created: int, change_type: str, fields: Sequence[Field]) -> str:
+    """change_contact (通讯录变更, docs 90970/90971/90972): from "sys", the ChangeType, then the member's or the
+    department's fields (UserID, Name, Department "1,2", IsLeaderInDept "1,0", DirectLeader, … or Id, Name,
+    ParentId, Order)."""
+    return message(
+        corp_id=corp_id,
+        user="sys",
+        created=created,
+        msg_type="event",
+        fields=[("Event", "change_contact"), ("ChangeType", change_type), *fields],
+    )

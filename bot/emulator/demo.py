@@ -150,6 +150,10 @@ def run_demo(*, host: str, port: int, data_dir: Path, reset: bool) -> int:
         agent_id=DEMO_CORP["WECOM_AGENT_ID"],
         users=[u["userid"] for u in users],
     )
+    with services.session_factory() as s:  # the address book WeCom would hold: 同步通讯录 finds the same tree
+        wecom.book.seed_from_tree(
+            s.execute(select(UserRow.userid, UserRow.name, UserRow.manager_userid)).all()
+        )
     peer = WeComPeer(
         wecom,
         callback_url=f"http://{host}:{port}/wecom/callback",

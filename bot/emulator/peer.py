@@ -254,6 +254,63 @@ class WeComPeer:
         }
         return self._deliver(user, "card_click", fields, plain)
 
+    # -- what WeCom itself tells ------------------------------------------------------------------
+    USER_FIELDS = ("name", "department", "main_department", "is_leader_in_dept", "direct_leader", "status")
+
+    def change_contact(
+        self,
+        change_type: str,
+        *,
+        userid: str = "",
+        party_id: int = 0,
+        fields: Sequence[str] | None = None,
+        minimal: bool = False,
+        new_userid: str = "",
+    ) -> httpx.Response:
+        """通讯录变更 as WeCom posts it, from the state's address book after a test changed it (`state.book`).
+        A member event carries UserID and, from the member as it is now, `fields` (default: all of
+        USER_FIELDS; update_user carries only what changed) — or only Department when `minimal` (callbacks
+        configured after 2022-08-15). A department event carries Id, Name, ParentId, Order; delete_* only the id."""
+        book = self.state.book
+        out: list[xml.Field] = []
+        if change_type.endswith("_user"):
+            out.append(("UserID", userid))
+            if new_userid:
+                out.append(("NewUserID", new_userid))
+            member = book.members.get(new_userid or userid)
+            if change_type != "delete_user" and member is not None:
+                wanted = ("department",) if minimal else tuple(fields or self.USER_FIELDS)
+                names = {
+                    "name": "Name",
+                    "department": "Department",
+                    "main_department": "MainDepartment",
+                    "is_leader_in_dept": "IsLeaderInDept",
+                    "direct_leader": "DirectLeader",
+                    "status": "Status",
+                    "mobile": "Mobile",
+                    "email": "Email",
+                }
+                for key in wanted:
+                    value = member.get(key)
+                    if isinstance(value, list):
+                        out.append((names[key], ",".join(str(v) for v in value)))
+                    elif isinstance(value, int):
+                        out.append((names[key], value))
+                    else:
+                        out.append((names[key], str(value or "")))
+        else:
+            out.append(("Id", int(party_id)))
+            dept = book.departments.get(int(party_id))
+            if change_type != "delete_party" and dept is not None:
+                out += [("Name", dept["name"]), ("ParentId", dept["parentid"]), ("Order", dept["order"])]
+        plain = xml.change_contact(self.corp_id, self._created(), change_type, out)
+        return self._deliver(
+            "sys",
+            "change_contact",
+            {"change_type": change_type, "userid": userid, "party_id": party_id},
+            plain,
+        )
+
     # -- 客户联系: external contacts and 客户群 (state.external changes first, as in WeCom) ----------------
     def _external(
         self, user: str, change: str, external: str, extra: list[Any], fields: dict[str, Any]

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.emulator.contacts import EmulatedAddressBook
 from bot.emulator.external_contacts import ExternalContactBook
 from bot.emulator.faults import Fault, FaultPlan
 from bot.emulator.payloads import (
@@ -97,6 +98,7 @@ class FakeWeCom:
         per_minute: int = 30,
         per_hour: int = 1000,
         unique_task_ids: bool = True,
+        contacts_secret: str | None = None,
     ):
         self.corp_id, self.secret, self.agent_id = corp_id, secret, int(agent_id)
         self.now = as_now(clock)
@@ -124,6 +126,10 @@ class FakeWeCom:
         self._faults = FaultPlan()
         self._injected: list[InjectedFault] = []
         self._callbacks: list[Callback] = []
+        # the address book (bot/emulator/contacts.py) and the 通讯录同步 secret, whose tokens meet 48009
+        self.book = EmulatedAddressBook()
+        self.contacts_secret = contacts_secret
+        self._token_secret: dict[str, str] = {}
         # 客户联系: members' external contacts, their daily figures, 客户群 (external_contacts.py)
         self.external = ExternalContactBook(self._lock)
         self._oauth_codes: dict[str, tuple[str, datetime]] = {}  # code → (userid, expires)
@@ -153,16 +159,17 @@ class FakeWeCom:
             raise ApiError(41004, "corpsecret missing")
         if corpid != self.corp_id:
             raise ApiError(40013, "invalid corpid")
-        if corpsecret != self.secret:
+        if corpsecret != self.secret and (not self.contacts_secret or corpsecret != self.contacts_secret):
             raise ApiError(40001, "invalid credential")
         with self._lock:
             now = self.now()
             for token, expires in self._tokens.items():
-                if expires > now:
+                if expires > now and self._token_secret.get(token, self.secret) == corpsecret:
                     left = int((expires - now).total_seconds())
                     return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": left}
             token = secrets.token_urlsafe(96)
             self._tokens[token] = now + timedelta(seconds=self.token_ttl)
+            self._token_secret[token] = corpsecret
             return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.token_ttl}
 
     def check_token(self, token: str) -> None:
@@ -607,6 +614,23 @@ class FakeWeCom:
         with self._lock:
             return list(self._schedule_log)
 
+    # -- the address book ----------------------------------------------------------------------------
+    def contacts(self, path: str, token: str, read: Any) -> dict[str, Any]:
+        """One address-book read (`read(book)`) under the lock, refused (48009) for a contact-sync token."""
+        with self._lock:
+            contact_token = (
+                bool(self.contacts_secret) and self._token_secret.get(token) == self.contacts_secret
+            )
+            self.book.check_token_kind(path, contact_token)
+            return read(self.book)
+
+    def change_book(self, change: Any) -> Any:
+        """Run `change(book)` under the lock (the admin console editing the address book)."""
+        with self._lock:
+            out = change(self.book)
+            self._touch()
+            return out
+
     # -- the app -----------------------------------------------------------------------------------------
     def agent_get(self, agentid: str) -> dict[str, Any]:
         """agent/get: the app's details, with its visible range (all members when `users` is None)."""
@@ -615,13 +639,16 @@ class FakeWeCom:
         if agentid != str(self.agent_id):
             raise ApiError(40056, "invalid agentid")
         with self._lock:
-            visible = sorted(self.users) if self.users is not None else []
+            visible = set(self.users) if self.users is not None else set()
+            visible |= self.book.visible_users
+            partys = sorted(self.book.visible_departments or ())
         return {
             "errcode": 0,
             "errmsg": "ok",
             "agentid": self.agent_id,
             "name": "销售助手",
-            "allow_userinfos": {"user": [{"userid": u} for u in visible]},
+            "allow_userinfos": {"user": [{"userid": u} for u in sorted(visible)]},
+            "allow_partys": {"partyid": partys},
             "close": 0,
         }
 

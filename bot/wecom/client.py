@@ -86,6 +86,11 @@ WECOM_ERRORS: dict[int, ErrorKind] = {
         "在管理后台 应用管理→自建应用 确认应用已启用，并在 API 权限中开启所需权限（如 日程）",
     ),
     60011: ErrorKind(ErrorClass.CONFIG, "应用无权限访问该成员或部门", _VISIBLE_FIX),
+    48009: ErrorKind(
+        ErrorClass.CONFIG,
+        "通讯录同步的 Secret 不能在新增IP上读取成员（2022年8月15日起）",
+        "改用 应用管理→自建应用→Secret 作为 WECOM_SECRET，并把成员加入应用的可见范围",
+    ),
     81013: ErrorKind(ErrorClass.RECIPIENT, "接收人不在应用可见范围内", _VISIBLE_FIX),
 }
 UNEXPECTED = -2  # our errcode for an answer we could not read (WeCom never uses -2)
