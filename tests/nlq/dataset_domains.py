@@ -268,7 +268,9 @@ def generate_domains(ds: Dataset, seed: int = 11) -> Domains:
                 txn += 1
                 line = f"BK{txn:05d}"
                 d.lines.append(
-                    dict(txn_id=line, paid_on=day, amount=part, payer=names[k["customer_id"]], memo="银行流水")
+                    dict(
+                        txn_id=line, paid_on=day, amount=part, payer=names[k["customer_id"]], memo="银行流水"
+                    )
                 )
                 d.allocations.append(
                     dict(instalment_id=iid, txn_id=line, amount=part, how="amount_payer", matched_at=NOW)
@@ -293,7 +295,9 @@ def generate_domains(ds: Dataset, seed: int = 11) -> Domains:
             )
     for k, (day, left) in enumerate(((date(2026, 11, 3), "1200.00"), (date(2026, 11, 20), "830.50"))):
         txn += 1
-        d.lines.append(dict(txn_id=f"BK{txn:05d}", paid_on=day, amount=Decimal(left), payer="某公司", memo=""))
+        d.lines.append(
+            dict(txn_id=f"BK{txn:05d}", paid_on=day, amount=Decimal(left), payer="某公司", memo="")
+        )
         d.todos.append(
             dict(
                 business_key=f"unmatched:BK{txn:05d}",

@@ -236,7 +236,12 @@ class OracleDomains(OracleV2):
         if owner and vis is not None and owner not in vis:
             oos = True
         if g.get("list"):
-            return {"kind": "records", "field": "lead_id", "ids": {x["lead_id"] for x in items}, "out_of_scope": oos}
+            return {
+                "kind": "records",
+                "field": "lead_id",
+                "ids": {x["lead_id"] for x in items},
+                "out_of_scope": oos,
+            }
         key = g.get("group")
         if key:
             by: dict[Any, list[dict[str, Any]]] = defaultdict(list)
@@ -273,11 +278,14 @@ class OracleDomains(OracleV2):
             and (g.get("team") is None or w["team"] == g["team"])
         ]
         if g.get("list"):
-            return {"kind": "records", "field": "work_order_id", "ids": {i for i, _ in rows}, "out_of_scope": False}
-        if g.get("group") == "team":
-            groups = {
-                TEAM_WORDS[t]: {"value": sum(1 for _, w in rows if w["team"] == t)} for t in TEAM_WORDS
+            return {
+                "kind": "records",
+                "field": "work_order_id",
+                "ids": {i for i, _ in rows},
+                "out_of_scope": False,
             }
+        if g.get("group") == "team":
+            groups = {TEAM_WORDS[t]: {"value": sum(1 for _, w in rows if w["team"] == t)} for t in TEAM_WORDS}
             return {"kind": "groups", "groups": groups, "order": None, "limit": None, "out_of_scope": False}
         return {"kind": "figure", "value": len(rows), "out_of_scope": False}
 
@@ -327,7 +335,9 @@ class OracleDomains(OracleV2):
         ins = [
             i
             for i in self.dd.instalments
-            if i["due_on"] is not None and s.has_date(i["due_on"]) and self._contract_seen(asker, i["contract_no"])
+            if i["due_on"] is not None
+            and s.has_date(i["due_on"])
+            and self._contract_seen(asker, i["contract_no"])
         ]
         return {"kind": "figure", "value": sum((i["amount"] for i in ins), Decimal(0)), "out_of_scope": False}
 
@@ -343,7 +353,11 @@ def oracle_for(ds: Dataset, dd: Domains, now: datetime) -> OracleDomains:
 
 
 def score(
-    answer: dict[str, Any], case: dict[str, Any], ds: Dataset, dd: Domains, default_now: datetime = DEFAULT_NOW
+    answer: dict[str, Any],
+    case: dict[str, Any],
+    ds: Dataset,
+    dd: Domains,
+    default_now: datetime = DEFAULT_NOW,
 ) -> tuple[bool, str]:
     """Score one `ask --json` answer against a domain case: (passed, why not)."""
     if answer.get("asked_by") not in (None, case["as"]):
@@ -379,5 +393,8 @@ def _records_ok(
         return False, "a row appears twice"
     if set(got) != set(gold["ids"]):
         extra, missing = set(got) - gold["ids"], gold["ids"] - set(got)
-        return False, f"rows differ: extra {sorted(map(str, extra))[:5]} missing {sorted(map(str, missing))[:5]}"
+        return (
+            False,
+            f"rows differ: extra {sorted(map(str, extra))[:5]} missing {sorted(map(str, missing))[:5]}",
+        )
     return True, ""
