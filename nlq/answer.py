@@ -870,6 +870,16 @@ _FIELD_WORDS = {
     "region": "大区",
     "city": "城市",
     "channel": "渠道",
+    # rows of the newer domains (nlq.domains.answer): leads, work orders, contracts by the finance view
+    "contract_no": "合同",
+    "team": "部门",
+    "overdue_hours": "超时小时",
+    "grade": "等级",
+    "stage": "阶段",
+    "quiet_hours": "未跟进小时",
+    "finance_status": "财务口径",
+    "amount": "金额",
+    "paid": "已回",
 }
 
 
@@ -882,7 +892,15 @@ def _fmt_customer(r: dict[str, Any]) -> str:
                 v = "无"
             elif k.endswith("_at"):
                 v = str(v)[:10]
-            elif k in ("sales", "overdue_amount", "received", "outstanding", "contract_amount"):
+            elif k in (
+                "sales",
+                "overdue_amount",
+                "received",
+                "outstanding",
+                "contract_amount",
+                "amount",
+                "paid",
+            ):
                 v = f"¥{v:,.2f}"
             bits.append(f"{word} {v}")
     for tag, n in (r.get("tag_visits") or {}).items():

@@ -52,7 +52,8 @@ Figure = Literal[
     "win_rate",
     "avg_order_value",
     # the newer domains: target (目标), attainment (达成率/完成率 = sales ÷ target), gap (差多少/缺口),
-    # red_light (reps red at the latest health check: a people answer); conversion_rate (线索转化率);
+    # red_light (reps red at the latest health check: a people answer); conversion_rate (线索转化率),
+    # activation_rate (激活率: leads with an effective follow-up);
     # difference (对账差异: the sales view's instalments due in a month − the bank money matched to them),
     # due (计划回款: instalments due in the period)
     "target",
@@ -60,6 +61,7 @@ Figure = Literal[
     "gap",
     "red_light",
     "conversion_rate",
+    "activation_rate",
     "difference",
     "due",
 ]
@@ -143,7 +145,7 @@ FIGURES_OF: dict[str, tuple[str, ...]] = {
     "contracts": ("count", "outstanding", "amount"),
     "payments": ("received",),
     "targets": ("target", "attainment", "gap", "red_light"),
-    "leads": ("list", "count", "new_count", "conversion_rate"),
+    "leads": ("list", "count", "new_count", "conversion_rate", "activation_rate"),
     "handoffs": ("list", "count"),
     "finance": ("list", "count", "difference", "due"),
 }
@@ -170,6 +172,7 @@ RATE_FIGURES = (
     "avg_order_value",
     "attainment",
     "conversion_rate",
+    "activation_rate",
 )
 MONEY_FIGURES = (
     "sales",
@@ -549,7 +552,11 @@ def _domain_problems(s: QuerySpec) -> list[str]:
         out.append("the finance view of a contract is as of now: no period")
     if s.entity == "handoffs" and s.period is not None:
         out.append("hand-offs are as of now: no period")
-    if s.entity == "leads" and s.period is not None and s.figure not in ("new_count", "conversion_rate"):
+    if (
+        s.entity == "leads"
+        and s.period is not None
+        and s.figure not in ("new_count", "conversion_rate", "activation_rate")
+    ):
         out.append("a period of leads is their creation: new leads or the conversion rate")
     if s.ranking is not None and s.ranking.by != "figure":
         out.append("the newer domains rank groups by their figure")

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.clock import SHANGHAI
@@ -129,10 +129,12 @@ def _lead_words(spec: QuerySpec, vocab: Vocab, now: datetime, who: str) -> str:
             conds.append("跟进步骤（黄金4小时等）已超时未完成的")
     cond = "、".join(conds)
     by = {None: "", "rep": "，按负责人分组", "grade": "，按等级分组", "source": "，按来源分组"}[spec.group_by]
-    if spec.figure in ("new_count", "conversion_rate"):
+    if spec.figure in ("new_count", "conversion_rate", "activation_rate"):
         when = resolve(spec.period, now).label + "创建的" if spec.period else "全部时间创建的"
         if spec.figure == "new_count":
             return f"{who}{when}{cond}新增线索数{by}"
+        if spec.figure == "activation_rate":
+            return f"{who}{when}{cond}线索的激活率（有过有效跟进的÷全部）{by}"
         return f"{who}{when}{cond}线索的转化率（已转化为客户÷全部）{by}"
     head = "数量" if spec.figure == "count" else "清单"
     return f"{who}{cond}跟进中的线索（新线索、已联系、已出方案）{head}{by}（截至现在）"
@@ -239,7 +241,11 @@ def _targets(
         out.update(numerator=_yuan(sales), denominator=_yuan(target))
     if target == 0:
         out["reason"] = "这个范围在该周期还没有设定目标（目标为0），达成率为空。"
-    out["suggestion"] = _target_suggestion(spec, [])
+    out["suggestion"] = (
+        "看一下你名下本月下单最少的门店，先去补单（例如「本月下单金额低于3000的客户」）。"
+        if scope.role == "rep"
+        else _target_suggestion(spec, [])
+    )
     return out
 
 
@@ -372,7 +378,7 @@ def _lead_base(spec: QuerySpec, scope: Scope, tree: OrgTree, now: datetime) -> l
             conds.append(LeadRow.pool == f.pool)
         if f.sources:
             conds.append(LeadRow.source.in_(f.sources))
-    if spec.figure in ("new_count", "conversion_rate"):
+    if spec.figure in ("new_count", "conversion_rate", "activation_rate"):
         if spec.period is not None:
             w = resolve(spec.period, now)
             conds += [
@@ -403,7 +409,9 @@ def _leads(
     session: Session, spec: QuerySpec, scope: Scope, *, vocab: Vocab, now: datetime, cap: int
 ) -> dict[str, Any]:
     conds = _lead_base(spec, scope, vocab.tree, now)
-    converted = func.sum(func.coalesce((LeadRow.stage == "converted").cast(_int()), 0))
+    converted = func.sum(case((LeadRow.stage == "converted", 1), else_=0))
+    if spec.figure == "activation_rate":  # 激活率: at least one effective follow-up (docs/leads.md)
+        converted = func.sum(case((LeadRow.last_effective_at.is_not(None), 1), else_=0))
     if spec.figure == "list":
         q = select(LeadRow).where(*conds)
         f = spec.leads
@@ -438,20 +446,14 @@ def _leads(
         return {"rows": rows, "suggestion": _lead_suggestion(spec, rows)}
     n, conv = session.execute(select(func.count(), converted).where(*conds)).one()
     out = _lead_value(spec, int(n), int(conv or 0))
-    if spec.figure == "conversion_rate" and not n:
-        out["reason"] = "这个范围和时间内没有线索（分母为0），转化率为空。"
+    if spec.figure in ("conversion_rate", "activation_rate") and not n:
+        out["reason"] = "这个范围和时间内没有线索（分母为0），比率为空。"
     out["suggestion"] = _lead_suggestion(spec, [])
     return out
 
 
-def _int() -> Any:
-    from sqlalchemy import Integer
-
-    return Integer
-
-
 def _lead_value(spec: QuerySpec, n: int, conv: int) -> dict[str, Any]:
-    if spec.figure == "conversion_rate":
+    if spec.figure in ("conversion_rate", "activation_rate"):
         return {"value": conv / n if n else None, "numerator": conv, "denominator": n}
     return {"value": n}
 

@@ -73,6 +73,7 @@ SOURCES = (
 )
 LEAD_WORDS: tuple[tuple[str, str], ...] = (
     (r"(?:线索)?(?:的)?转化率", "conversion_rate"),
+    (r"(?:线索)?(?:的)?激活率", "activation_rate"),
     (r"新(?:增|进|来)?(?:的)?线索(?:数量|总数|个数|条数|数)?", "new_count"),
     (r"(?:的)?线索(?:池)?(?:数量|总数|个数|条数|数)?", "noun"),
 )
@@ -247,10 +248,10 @@ def _leads(cut: _Cut, now: datetime) -> Fields:
             fig = "count"
         if fig == "list" and g:
             fig = "count"
-        if base.period is not None and fig not in ("new_count", "conversion_rate"):
+        if base.period is not None and fig not in ("new_count", "conversion_rate", "activation_rate"):
             raise Refused(
                 "线索数、公海、培育池和没跟进的线索都按现在的状态回答，不带时间；"
-                "带时间的是新增线索和线索转化率（按线索创建时间），例如「本月新增线索」「本季度线索转化率」。"
+                "带时间的是新增线索、线索转化率和激活率（按线索创建时间），例如「本月新增线索」「本季度线索转化率」。"
             )
         if base.customer.cities:
             raise Refused("线索只记录了大区，不能按城市筛选。")

@@ -5,13 +5,13 @@ storage query functions. Written from docs/targets.md, docs/leads.md, docs/contr
 Golds (`fn`), on top of oracle_v2's:
 
   target      {measure: target | attainment | gap, tperiod: 2026-11 | 2026Q4, group?: region | city | rep | team,
-               node?: {level: region | city | rep, key}, rank?, limit?}
+               node?: {level: region | city | rep | under, key}, rank?, limit?}
               the scope's stores (customers whose owner the asker sees); a rep's node adds their development
               target; a rep asking without a node is their own rep node
   red_reps    {tperiod}: the asker's reps whose latest health check of the period is red (people)
-  leads       {measure: leads | new_leads | lead_conversion | quiet_leads | overdue_leads,
-               where?: {grade, pool, source, owner}, hours?, period?, group?: grade | source | owner, list?}
-  work_orders {team?, group?: team, list?}       open work orders past due_at
+  leads       {measure: leads | new_leads | lead_conversion | lead_activation | quiet_leads | overdue_leads,
+               where?: {grade, pool, source, owner, region}, hours?, period?, group?: grade | source | owner, list?}
+  work_orders {team?, under?, group?: team, list?}       open work orders past due_at
   finance     {status: matching | received | esigned, list?}   contracts by the finance view
   recon       {month: YYYY-MM, part?: difference | expected | received}
   due         {period}: instalments due in the period (sales view, 应回款)
@@ -30,7 +30,7 @@ from tests.nlq.dataset_domains import Domains
 from tests.nlq.v2 import oracle_v2
 from tests.nlq.v2.oracle_v2 import DEFAULT_NOW, GoldError, OracleV2, case_now
 
-oracle_v2.RATES.update({"attainment", "lead_conversion"})  # rates are scored to 0.0005
+oracle_v2.RATES.update({"attainment", "lead_conversion", "lead_activation"})  # rates are scored to 0.0005
 OPEN = ("new", "contacted", "proposal")
 TEAM_WORDS = {"delivery": "交付", "finance": "财务", "after_sales": "售后"}
 GRADE_KEYS = ("A+", "A", "B", "C", "未评级")
@@ -71,7 +71,10 @@ class OracleDomains(OracleV2):
             return self.team_of(c["owner_userid"])
         return "org"
 
-    def _attain(self, asker: str, tperiod: str, level: str) -> dict[str, dict[str, Any]]:
+    def _attain(
+        self, asker: str, tperiod: str, level: str, keep: set[str] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Figures per node of `level`; with `keep`, one node "kept": the sum over the rep nodes in it."""
         vis = self.visible(asker)
         start, end = _period(tperiod)
         hi = min(end, self.local_today + timedelta(days=1))
@@ -92,6 +95,13 @@ class OracleDomains(OracleV2):
             c = self.customers[o["customer_id"]]
             if (vis is None or c["owner_userid"] in vis) and start <= o["ordered_on"] < hi:
                 sales[self._node_of(level, c)] += o["amount"]
+        if keep is not None:
+            targets = {"kept": sum(v for k, v in targets.items() if k in keep)}
+            sales = {"kept": sum((v for k, v in sales.items() if k in keep), Decimal(0))}
+        return self._figures(targets, sales)
+
+    @staticmethod
+    def _figures(targets: dict[str, int], sales: dict[str, Decimal]) -> dict[str, dict[str, Any]]:
         out = {}
         for k in set(targets) | set(sales):
             t, s = _yuan(targets.get(k, 0)), sales.get(k, Decimal(0))
@@ -126,6 +136,10 @@ class OracleDomains(OracleV2):
             return {"kind": "figure", **(row[m] if row else self._zero(m)), "out_of_scope": False}
         level, key = node["level"], node["key"]
         vis = self.visible(asker)
+        if level == "under":  # X团队 / X手下: the rep nodes of everyone below X, and X
+            keep = {u for u in self.visible_tree(key) if vis is None or u in vis}
+            row = self._attain(asker, tp, "rep", keep)["kept"]
+            return {"kind": "figure", **row[m], "out_of_scope": vis is not None and key not in vis}
         if level == "rep" and vis is not None and key not in vis:
             return {"kind": "figure", **self._zero(m), "out_of_scope": True}
         rows = self._attain(asker, tp, level)
@@ -169,7 +183,7 @@ class OracleDomains(OracleV2):
         ]
 
     def _lead_ok(self, lead: dict[str, Any], w: dict[str, Any]) -> bool:
-        for k in ("grade", "pool", "source", "owner"):
+        for k in ("grade", "pool", "source", "owner", "region"):
             if k in w:
                 v = lead["owner_userid" if k == "owner" else k]
                 if v not in (w[k] if isinstance(w[k], list) else [w[k]]):
@@ -182,10 +196,10 @@ class OracleDomains(OracleV2):
         leads = [x for x in self._leads_seen(asker, w.get("pool") == "public") if self._lead_ok(x, w)]
         if m == "leads":
             return [x for x in leads if x["stage"] in OPEN], "count"
-        if m in ("new_leads", "lead_conversion"):
+        if m in ("new_leads", "lead_conversion", "lead_activation"):
             s = self.clock.resolve(g.get("period"))
             made = [x for x in leads if s is None or s.has(x["created_at"])]
-            return made, "count" if m == "new_leads" else "rate"
+            return made, {"new_leads": "count", "lead_conversion": "rate", "lead_activation": "activation"}[m]
         if m == "quiet_leads":
             cut = self.now - timedelta(hours=g["hours"])
             return [
@@ -219,8 +233,11 @@ class OracleDomains(OracleV2):
 
     @staticmethod
     def _lead_fig(items: list[dict[str, Any]], how: str) -> dict[str, Any]:
-        if how == "rate":
-            conv = sum(1 for x in items if x["stage"] == "converted")
+        if how in ("rate", "activation"):
+            if how == "rate":
+                conv = sum(1 for x in items if x["stage"] == "converted")
+            else:  # 激活率: an effective follow-up at all
+                conv = sum(1 for x in items if x["last_effective_at"] is not None)
             return {
                 "value": conv / len(items) if items else None,
                 "numerator": conv,
@@ -276,6 +293,11 @@ class OracleDomains(OracleV2):
             and w["due_at"] <= self.now
             and self._contract_seen(asker, w["contract_no"])
             and (g.get("team") is None or w["team"] == g["team"])
+            and (
+                g.get("under") is None
+                or self.customers[self.contract_by_no[w["contract_no"]]["customer_id"]]["owner_userid"]
+                in self.visible_tree(g["under"])
+            )
         ]
         if g.get("list"):
             return {
