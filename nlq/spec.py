@@ -365,6 +365,8 @@ class LeadFilter(_Closed):
     sources: list[str] = Field(default_factory=list, max_length=8)
     quiet_hours: int | None = Field(default=None, ge=1, le=24 * 3650)
     sop_overdue: bool = False
+    # one stage instead of the open ones: new 待跟进, contacted 已联系, proposal 已出方案, converted 已转化, lost 已输单
+    stage: Literal["new", "contacted", "proposal", "converted", "lost"] | None = None
 
 
 class HandoffFilter(_Closed):

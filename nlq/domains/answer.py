@@ -127,6 +127,8 @@ def _lead_words(spec: QuerySpec, vocab: Vocab, now: datetime, who: str) -> str:
             conds.append(f"超过{f.quiet_hours}小时没有有效跟进的")
         if f.sop_overdue:
             conds.append("跟进步骤（黄金4小时等）已超时未完成的")
+        if f.stage:
+            conds.append(f"阶段为「{STAGE_WORDS[f.stage]}」的")
     cond = "、".join(conds)
     by = {None: "", "rep": "，按负责人分组", "grade": "，按等级分组", "source": "，按来源分组"}[spec.group_by]
     if spec.figure in ("new_count", "conversion_rate", "activation_rate"):
@@ -137,7 +139,8 @@ def _lead_words(spec: QuerySpec, vocab: Vocab, now: datetime, who: str) -> str:
             return f"{who}{when}{cond}线索的激活率（有过有效跟进的÷全部）{by}"
         return f"{who}{when}{cond}线索的转化率（已转化为客户÷全部）{by}"
     head = "数量" if spec.figure == "count" else "清单"
-    return f"{who}{cond}跟进中的线索（新线索、已联系、已出方案）{head}{by}（截至现在）"
+    which = "线索" if f is not None and f.stage else "跟进中的线索（新线索、已联系、已出方案）"
+    return f"{who}{cond}{which}{head}{by}（截至现在）"
 
 
 def domain_alternatives(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> list[dict[str, Any]]:
@@ -386,7 +389,7 @@ def _lead_base(spec: QuerySpec, scope: Scope, tree: OrgTree, now: datetime) -> l
                 LeadRow.created_at <= w.end if w.end_inclusive else LeadRow.created_at < w.end,
             ]
         return conds
-    conds.append(LeadRow.stage.in_(OPEN_STAGES))
+    conds.append(LeadRow.stage == f.stage if f is not None and f.stage else LeadRow.stage.in_(OPEN_STAGES))
     if f is not None and f.quiet_hours:
         conds += [
             LeadRow.owner_userid.is_not(None),

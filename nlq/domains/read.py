@@ -40,7 +40,7 @@ TAIL = r"(?:是多少|是几|多少钱|怎么样|如何|咋样|情况|吗|呢|�
 
 # --- targets ------------------------------------------------------------------------------------------
 FORECAST = r"预测|预计|能不能完成|能否完成|能完成|会不会完成|完得成|完不成|来得及"
-OTHER_TARGETS = r"(回款|拜访|签约|合同|线索|开发|利润|毛利)目标"
+OTHER_TARGETS = r"(回款|拜访|签约|合同|线索|开发|利润|毛利|冲刺|挑战)目标"
 TARGET_WORDS = (  # (pattern, figure); the figure word's place takes the stand-in
     (r"(?:目标)?(?:亮|是|为|显示|亮了)?红灯(?:了)?", "red_light"),
     (
@@ -86,6 +86,18 @@ QUIET = (
     r"(?:跟进|联系|互动)(?:过)?"
     r"|(?:没有|没|未)(?:有效)?(?:跟进|联系|互动)(?:过)?(?:已经|已)?(?:超过|多于)?(\d{1,4})(小时|天|日)(?:以上)?(?:了)?"
 )
+LEAD_STAGES = (
+    (
+        "converted",
+        r"(?:已经|已)?转化(?:成客户|为客户|成功)?(?:了)?(?:的)?(?=线索)|(?:已经|已)?成交(?:了)?(?:的)?(?=线索)",
+    ),
+    ("lost", r"(?:已经|已)?(?:输单|丢单|丢掉|流失)(?:了)?(?:的)?(?=线索)"),
+    ("proposal", r"(?:已经|已)?出(?:过|了)?方案(?:了)?(?:的)?(?=线索)"),
+    ("contacted", r"(?:已经|已)联系(?:过|了)?(?:的)?(?=线索)"),
+    ("new", r"(?:待跟进|未联系|还没联系|没联系过|待分配)(?:的)?(?=线索)"),
+)
+LONG_QUIET = r"(?:长时间|长期|很久|好久)(?:都)?(?:没有|没|未)(?:有效)?(?:跟进|联系)(?:过)?(?:的)?"
+DORMANT_HOURS = 72  # docs/leads.md: no effective follow-up for 72 hours moves a lead to the nurture pool
 GRADE = r"(?:等级|评级)?(?:为|是)?(a\+|a|b|c)(?:类|级|档)?(?=的?(?:线索|转化率))"
 POOL = (("public", r"公海(?:池)?(?:里面|里|中)?(?:的)?"), ("nurture", r"培育池(?:里面|里|中)?(?:的)?"))
 SOURCE_RE = rf"(?:来源(?:为|是)?)?({'|'.join(SOURCES)})(?:来源|渠道|来的)?(?:的)?"
@@ -192,6 +204,7 @@ def _targets(cut: _Cut, now: datetime) -> Fields:
     other = re.search(OTHER_TARGETS, cut.text)
     if other:
         raise Refused(f"目标只有销售目标（门店和个人的下单金额目标），没有「{other.group(0)}」。")
+    cut.text = re.sub(r"部门", "团队", cut.text)  # 各部门目标: the teams of the reporting tree
     figure = None
     for pat, fig in TARGET_WORDS:
         if cut.take(pat, mark=True):
@@ -220,6 +233,12 @@ def _leads(cut: _Cut, now: datetime) -> Fields:
     if m:
         n, unit = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
         lf["quiet_hours"] = int(n) * (1 if unit == "小时" else 24)
+    if cut.take(LONG_QUIET):
+        lf["quiet_hours"] = DORMANT_HOURS
+    for stage, pat in LEAD_STAGES:
+        if cut.take(pat):
+            lf["stage"] = stage
+            break
     m = cut.take(GRADE)
     if m:
         lf["grades"] = [m.group(1).upper()]

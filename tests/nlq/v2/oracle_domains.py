@@ -10,7 +10,7 @@ Golds (`fn`), on top of oracle_v2's:
               target; a rep asking without a node is their own rep node
   red_reps    {tperiod}: the asker's reps whose latest health check of the period is red (people)
   leads       {measure: leads | new_leads | lead_conversion | lead_activation | quiet_leads | overdue_leads,
-               where?: {grade, pool, source, owner, region}, hours?, period?, group?: grade | source | owner, list?}
+               where?: {grade, pool, source, owner, region, stage}, hours?, period?, group?: grade | source | owner, list?}
   work_orders {team?, under?, group?: team, list?}       open work orders past due_at
   finance     {status: matching | received | esigned, list?}   contracts by the finance view
   recon       {month: YYYY-MM, part?: difference | expected | received}
@@ -183,7 +183,7 @@ class OracleDomains(OracleV2):
         ]
 
     def _lead_ok(self, lead: dict[str, Any], w: dict[str, Any]) -> bool:
-        for k in ("grade", "pool", "source", "owner", "region"):
+        for k in ("grade", "pool", "source", "owner", "region", "stage"):
             if k in w:
                 v = lead["owner_userid" if k == "owner" else k]
                 if v not in (w[k] if isinstance(w[k], list) else [w[k]]):
@@ -195,7 +195,8 @@ class OracleDomains(OracleV2):
         m, w = g["measure"], g.get("where", {})
         leads = [x for x in self._leads_seen(asker, w.get("pool") == "public") if self._lead_ok(x, w)]
         if m == "leads":
-            return [x for x in leads if x["stage"] in OPEN], "count"
+            stages = (w["stage"],) if "stage" in w else OPEN
+            return [x for x in leads if x["stage"] in stages], "count"
         if m in ("new_leads", "lead_conversion", "lead_activation"):
             s = self.clock.resolve(g.get("period"))
             made = [x for x in leads if s is None or s.has(x["created_at"])]
