@@ -23,7 +23,7 @@ from core.clock import SHANGHAI
 from core.org import OrgTree, Scope, scope_of
 from nlq.domains.read import month_of, target_period
 from nlq.parse import Refused
-from nlq.spec import Period, QuerySpec
+from nlq.spec import LeadFilter, Period, QuerySpec
 from nlq.timewords import Window, resolve
 from nlq.vocab import Vocab
 from storage.contracts.departments import kinds_of
@@ -144,10 +144,18 @@ def _lead_words(spec: QuerySpec, vocab: Vocab, now: datetime, who: str) -> str:
 
 
 def domain_alternatives(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> list[dict[str, Any]]:
-    """A target question without a period is read as this month; the quarter is the other reading."""
-    if spec.entity != "targets" or spec.period is not None:
+    """The other reading of an ambiguous question: a target question without a period is read as this month
+    (the quarter offered); 新线索数 without a period counts every lead created (the leads still in the stage
+    新线索 offered)."""
+    if spec.period is not None:
         return []
-    alt = spec.model_copy(update={"period": Period(kind="this_quarter")})
+    if spec.entity == "targets":
+        alt = spec.model_copy(update={"period": Period(kind="this_quarter")})
+    elif spec.entity == "leads" and spec.figure == "new_count":
+        f = spec.leads or LeadFilter()
+        alt = spec.model_copy(update={"figure": "count", "leads": f.model_copy(update={"stage": "new"})})
+    else:
+        return []
     return [{"understood": describe_domain(alt, vocab=vocab, now=now), "spec": alt.model_dump(mode="json")}]
 
 
