@@ -159,7 +159,7 @@ GROUPS_OF: dict[str, tuple[str, ...]] = {
     "contracts": _COMMON,
     "payments": _COMMON,
     "targets": ("region", "city", "rep", "team"),
-    "leads": ("rep", "grade", "source"),
+    "leads": ("rep", "region", "grade", "source"),
     "handoffs": ("department",),
     "finance": (),
 }

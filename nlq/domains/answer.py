@@ -88,13 +88,13 @@ def describe_domain(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> str:
         month = month_of(spec.period or THIS_MONTH, now)
         note = "（未指定月份，按本月）" if spec.period is None else ""
         return (
-            f"{month:%Y年%m月}{note}{who}的对账差异：销售口径（当月到期的分期应回款）− 财务口径"
+            f"{month:%Y年%m月}{note}{who}对账差异：销售口径（当月到期的分期应回款）− 财务口径"
             "（匹配到这些分期、当月到账的银行流水）"
         )
     if spec.figure == "due":
         w = resolve(spec.period or THIS_MONTH, now)
         note = "（未指定时间，按本月）" if spec.period is None else ""
-        return f"{w.label}{note}{who}的计划回款：到期日在这段时间的分期金额合计（按付款条件计算）"
+        return f"{w.label}{note}{who}计划回款：到期日在这段时间的分期金额合计（按付款条件计算）"
     head = "数量" if spec.figure == "count" else "清单"
     return f"{who}财务口径为「{VIEW_WORDS[spec.finance_view or 'matching']}」的合同{head}（截至现在）"
 
@@ -130,7 +130,13 @@ def _lead_words(spec: QuerySpec, vocab: Vocab, now: datetime, who: str) -> str:
         if f.stage:
             conds.append(f"阶段为「{STAGE_WORDS[f.stage]}」的")
     cond = "、".join(conds)
-    by = {None: "", "rep": "，按负责人分组", "grade": "，按等级分组", "source": "，按来源分组"}[spec.group_by]
+    by = {
+        None: "",
+        "rep": "，按负责人分组",
+        "region": "，按线索的大区分组",
+        "grade": "，按等级分组",
+        "source": "，按来源分组",
+    }[spec.group_by]
     if spec.figure in ("new_count", "conversion_rate", "activation_rate"):
         when = resolve(spec.period, now).label + "创建的" if spec.period else "全部时间创建的"
         if spec.figure == "new_count":
@@ -434,7 +440,12 @@ def _leads(
         rows = [_lead_row(x, vocab, now) for x in leads]
         return {"rows": rows, "suggestion": _lead_suggestion(spec, rows)}
     if spec.group_by is not None:
-        col = {"rep": LeadRow.owner_userid, "grade": LeadRow.grade, "source": LeadRow.source}[spec.group_by]
+        col = {
+            "rep": LeadRow.owner_userid,
+            "region": LeadRow.region,
+            "grade": LeadRow.grade,
+            "source": LeadRow.source,
+        }[spec.group_by]
         q = select(col, func.count(), converted).where(*conds).group_by(col)
         found: dict[Any, tuple[int, int]] = {}
         for k, n, conv in session.execute(q):

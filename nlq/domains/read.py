@@ -27,10 +27,14 @@ MARK = "\x01"
 
 # which domain a question is about (the first that matches), on normalised (lower-case) text
 SUBJECTS = (
-    ("finance", r"流水匹配|已到账的?合同|电子签章|已签章|对账|业财|计划回款|应回款"),
-    ("handoffs", r"(?:交付|财务|售后|交接)(?:部门|团队)?的?工单|交接"),
+    (
+        "finance",
+        r"流水匹配|已到账[^,;。?]{0,4}合同|合同[^,;。?]{0,4}已到账|电子签章|已签章|对账|业财|计划回款|应回款",
+    ),
+    ("handoffs", r"(?:交付|财务|售后|交接)[^,;。?]{0,6}工单|交接|认领"),
     ("leads", r"线索|公海|培育池"),
-    ("targets", r"目标|达成率|(?<!拜访)完成率|(?:亮|是|为|显示)?红灯"),
+    # 目标客户 / 目标门店 are prospects, not targets: left to the v2 parser (which does not define them)
+    ("targets", r"目标(?!客户|门店|店|市场|人群|群体)|达成率|(?<!拜访)完成率|(?:亮|是|为|显示)?红灯"),
 )
 
 COUNT_CUE = r"(?:一共|总共)?(?:有|还有)?(?:多少|几)(?:个|条|份|单|家|张)?|数量|总数|个数"
@@ -108,10 +112,8 @@ LEAD_GROUPS = (
 
 # --- hand-offs ----------------------------------------------------------------------------------------
 TEAMS = {"交付": "delivery", "财务": "finance", "售后": "after_sales"}
-HANDOFF_NOUN = (
-    r"(?:(交付|财务|售后)(?:部门|团队)?(?:的)?(?:交接)?工单|交接(?:的)?工单|交接(?:的)?任务|交接|工单)"
-    r"(?:数量|总数|个数|张数|数)?"
-)
+HANDOFF_TEAM = r"(交付|财务|售后)(?:部门|团队|组|那边|这边)?(?:的)?"
+HANDOFF_NOUN = r"(?:(?:交接)?(?:的)?(?:工单|任务)|交接)(?:数量|总数|个数|张数|数)?"
 HANDOFF_LATE = (
     r"(?:已经|已)?(?:超时|超过时限|超过sla|逾期|过了时限)(?:了)?(?:未响应|没响应|未处理|没处理|未认领|没人认领|没人接)?"
     r"|(?:未响应|没响应|没人认领|没人接)"
@@ -212,6 +214,7 @@ def _targets(cut: _Cut, now: datetime) -> Fields:
             while cut.take(pat):
                 pass
     cut.take(r"业绩|销售额|下单金额")
+    cut.take(r"(?:和|与|及|以及)?(?:时间进度|进度比)")  # always in the answer
     cut.cues()
 
     def fields(base: QuerySpec) -> dict[str, Any]:
@@ -261,7 +264,7 @@ def _leads(cut: _Cut, now: datetime) -> Fields:
     cut.cues()
 
     def fields(base: QuerySpec) -> dict[str, Any]:
-        g = group or _group(base, {"rep": "rep"}, "线索")
+        g = group or _group(base, {"rep": "rep", "region": "region"}, "线索")
         fig = figure
         if fig == "list" and (cut.count or g) and not cut.listing:
             fig = "count"
@@ -290,9 +293,10 @@ def _handoffs(cut: _Cut, now: datetime) -> Fields:
     if cut.take(HANDOFF_LATE):
         hf["overdue"] = True
     grouped = bool(cut.take(HANDOFF_GROUP))
-    m = cut.take(HANDOFF_NOUN, mark=True)
-    if m and m.group(1):
+    m = cut.take(HANDOFF_TEAM)
+    if m:
         hf["team"] = TEAMS[m.group(1)]
+    m = cut.take(HANDOFF_NOUN, mark=True)
     if m:
         cut.count = cut.count or bool(re.search(COUNT_SUFFIX, m.group(0)))
     if cut.take(HANDOFF_LATE):

@@ -10,7 +10,7 @@ Golds (`fn`), on top of oracle_v2's:
               target; a rep asking without a node is their own rep node
   red_reps    {tperiod}: the asker's reps whose latest health check of the period is red (people)
   leads       {measure: leads | new_leads | lead_conversion | lead_activation | quiet_leads | overdue_leads,
-               where?: {grade, pool, source, owner, region, stage}, hours?, period?, group?: grade | source | owner, list?}
+               where?: {grade, pool, source, owner, region, stage}, hours?, period?, group?: grade | source | owner | region, list?}
   work_orders {team?, under?, group?: team, list?}       open work orders past due_at
   finance     {status: matching | received | esigned, list?}   contracts by the finance view
   recon       {month: YYYY-MM, part?: difference | expected | received}
@@ -264,7 +264,12 @@ class OracleDomains(OracleV2):
         if key:
             by: dict[Any, list[dict[str, Any]]] = defaultdict(list)
             for x in items:
-                k = {"grade": x["grade"] or "未评级", "source": x["source"], "owner": x["owner_userid"]}[key]
+                k = {
+                    "grade": x["grade"] or "未评级",
+                    "source": x["source"],
+                    "owner": x["owner_userid"],
+                    "region": x["region"],
+                }[key]
                 by[k].append(x)
             domain: list[Any] = []
             if key == "grade":
