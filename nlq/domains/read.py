@@ -206,6 +206,10 @@ def _targets(cut: _Cut, now: datetime) -> Fields:
     other = re.search(OTHER_TARGETS, cut.text)
     if other:
         raise Refused(f"目标只有销售目标（门店和个人的下单金额目标），没有「{other.group(0)}」。")
+    if re.search(r"红灯", cut.text) and re.search(r"门店|客户|店|城市|大区|区域", cut.text):
+        raise Refused(
+            "目标红灯名单按业务员回答（「哪些业务员目标亮红灯」）；门店、城市和大区的健康灯见目标穿透月报。"
+        )
     cut.text = re.sub(r"部门", "团队", cut.text)  # 各部门目标: the teams of the reporting tree
     figure = None
     for pat, fig in TARGET_WORDS:
