@@ -43,6 +43,7 @@ from bot.web.brief_png import render_weekly_brief
 from bot.web.target_png import render_penetration
 from bot.wecom.client import WeComClient
 from bot.wecom.crypto import WeComCrypto
+from bot.wecom.external import with_external_contacts
 from bot.wecom.media import make_prefetch
 from bot.wecom.relay import Relay
 from core.clock import Clock, SystemClock
@@ -347,9 +348,14 @@ def build(
     )
     rt.steps = tick_steps(rt)
     rt.interleave = settings.TICK_INTERLEAVE
-    # photos, and a manager's question read by the model (if one is set) while the batch goes on
+    # photos, 客户联系 look-ups, and a manager's question read by the model (if one is set) while the batch goes on
+    photos = make_prefetch(rt)
     worker.prefetch = with_model_reading(
-        make_prefetch(rt), deps=deps, session_factory=factory, clock=clock, router=ROUTER
+        with_external_contacts(photos, photos.client),  # 客户联系 (docs/customer-contacts.md)
+        deps=deps,
+        session_factory=factory,
+        clock=clock,
+        router=ROUTER,
     )
     return rt
 

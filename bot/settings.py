@@ -68,10 +68,9 @@ class Settings(StoreSettings):
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
     GPS_RETENTION_DAYS: int = Field(default=180, ge=1)
     # what people wrote and were sent (inbox/outbox bodies); the rows stay for audit
-    # the relay beside the worker within a tick (replies first under a backlog); off by default: on the embedded
-    # SQLite default, real-time operation hit "database disk image is malformed" in the worker's reads while
-    # the relay ran beside it (CHANGELOG, not yet diagnosed); lanes still send replies before alerts
-    TICK_INTERLEAVE: bool = False
+    # the relay beside the worker within a tick (replies leave while a backlog is still being handled); false:
+    # the whole inbox, then the relay (the lanes still send replies before alerts)
+    TICK_INTERLEAVE: bool = True
     MESSAGE_RETENTION_DAYS: int = Field(default=90, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
     DEBUG_API_DOCS: bool = False  # development only: serve FastAPI's /openapi.json, /docs and /redoc
     # serve (bot/serve.py): a request not read whole within this many seconds is cut off; connections over the cap

@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class Inbound:
     type: ClassVar[str] = ""
+    # a system event (WeCom's 客户联系 notices, the assistant's own fetch requests): nothing the sender said, so it
+    # goes straight to its EVENTS handler, past dialog states, commands and the unknown-member reply
+    system: ClassVar[bool] = False
     sender: str
     at: int  # WeCom CreateTime, unix seconds
 
@@ -107,11 +110,49 @@ class CardClick(Inbound):
 @dataclass(frozen=True)
 class ExternalContactAdded(Inbound):
     """change_external_contact / add_external_contact (企业微信 客户联系): the member `sender` added an external
-    contact (a customer's WeChat); `state` is the 渠道活码's state parameter, when the contact came by one."""
+    contact (a customer's WeChat); `state` is the 渠道活码's state parameter, when the contact came by one.
+    `half`: add_half_external_contact (the customer added the member, who has not accepted yet)."""
 
     type: ClassVar[str] = "external_contact_add"
+    system: ClassVar[bool] = True
     external_userid: str = ""
     state: str = ""
+    half: bool = False
+
+
+@dataclass(frozen=True)
+class ExternalContactChanged(Inbound):
+    """change_external_contact, other change types: edit_external_contact (the member changed 备注 / 描述 /
+    备注手机号), del_external_contact (the member deleted the contact; `source` DELETE_BY_TRANSFER after a
+    transfer), del_follow_user (the customer deleted the member)."""
+
+    type: ClassVar[str] = "external_contact_change"
+    system: ClassVar[bool] = True
+    external_userid: str = ""
+    change_type: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalChatChanged(Inbound):
+    """change_external_chat (客户群): `change_type` create | update | dismiss; an update's `update_detail`
+    (add_member, del_member, change_owner, change_name, change_notice). Sent by "sys" with no member."""
+
+    type: ClassVar[str] = "external_chat_change"
+    system: ClassVar[bool] = True
+    chat_id: str = ""
+    change_type: str = ""
+    update_detail: str = ""
+
+
+@dataclass(frozen=True)
+class ContactFiguresDue(Inbound):
+    """The assistant's own request (put in the inbox by the daily contact-figures timer): fetch the member
+    `sender`'s 联系客户统计 for `day` (ISO date) with get_user_behavior_data before the event's transaction."""
+
+    type: ClassVar[str] = "contact_figures_due"
+    system: ClassVar[bool] = True
+    day: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +174,9 @@ INBOUND_TYPES: dict[str, type[Inbound]] = {
         MenuClick,
         CardClick,
         ExternalContactAdded,
+        ExternalContactChanged,
+        ExternalChatChanged,
+        ContactFiguresDue,
         Unsupported,
     )
 }
@@ -277,6 +321,9 @@ class CardAction(StrEnum):
     )
     CONTRACT = "contract"  # contract:sign|progress|log:<contract_no>   signing, the progress card
     WORK_ORDER = "wo"  # wo:claim|done|block:<work order>   a hand-off work order's buttons
+    CONTACT = (
+        "wxc"  # wxc:use|pick|not:<external_userid>[:<customer>]   link an added WeChat contact to a customer
+    )
 
 
 def card_key(action: CardAction, *parts: object) -> str:

@@ -121,6 +121,11 @@ class Router:
     def route(self, ctx: Ctx, event: Inbound, *, state: str = DialogState.IDLE) -> None:
         if ctx.publish is None:
             ctx.publish = self.publish
+        if event.system:  # nothing the sender said (Inbound.system): its handler, or nothing
+            handler = self.events.get(type(event))
+            if handler is not None:
+                handler(ctx, event)
+            return
         if ctx.user is None:  # a member of the corp not (yet) in the imported org: help, and what to do
             if text_of(event) in HELP_WORDS:
                 ctx.reply(

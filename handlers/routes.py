@@ -14,6 +14,9 @@ from handlers import ask, people_admin, welcome
 from handlers.context import HandlerDeps
 from handlers.contracts import changes as contract_changes
 from handlers.contracts import handoff, reconcile
+from handlers.customer_contacts import events as contact_events
+from handlers.customer_contacts import figures as contact_figures
+from handlers.customer_contacts import link as contact_link
 from handlers.dialog import DialogState as S
 from handlers.leads import board as lead_board
 from handlers.leads import intake as lead_intake
@@ -23,7 +26,17 @@ from handlers.leads import sop as lead_sop
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
-from handlers.messages import EnterAgent, ExternalContactAdded, ImageIn, LocationIn, LocationReport, MenuClick
+from handlers.messages import (
+    ContactFiguresDue,
+    EnterAgent,
+    ExternalChatChanged,
+    ExternalContactAdded,
+    ExternalContactChanged,
+    ImageIn,
+    LocationIn,
+    LocationReport,
+    MenuClick,
+)
 from handlers.router import MANAGER, REP, Router, Routes
 from handlers.sop import (
     approvals,
@@ -89,6 +102,7 @@ CARD_ACTIONS = (
     (A.LEAD, lead_intake.on_lead_button),
     (A.CONTRACT, handoff.on_contract_button),  # 确认签约, the progress card's 刷新进度 / 查看日志
     (A.WORK_ORDER, handoff.on_work_order_button),  # a hand-off work order's 认领 / 完成 / 受阻
+    (A.CONTACT, contact_link.on_button),  # a new WeChat contact: 是 <客户> / 其他客户 / 不是客户
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -98,6 +112,7 @@ DIALOG_STATES = (
     (S.FOLLOWED_REASON, stale.on_followed_reason),
     (S.TARGET_EVIDENCE, target_adjust.on_evidence),
     (S.BLOCK_REASON, handoff.on_block_reason),
+    (S.LINK_CUSTOMER, contact_link.on_typed),  # after 其他客户: the customer's name
 )
 QUESTION_WORDS = (  # while this question is open, these texts answer it (a text command ends it otherwise)
     (S.REJECT_REASON, approvals.DECISION_WORDS),
@@ -109,7 +124,11 @@ EVENTS = (
     (ImageIn, photos.on_image),
     (MenuClick, self_service.on_menu),
     (EnterAgent, welcome.on_enter),  # the first opening of the app: a welcome and a guide, once
-    (ExternalContactAdded, lead_intake.on_external_contact),  # 客户联系: a new external contact is a lead
+    # 客户联系 (docs/customer-contacts.md): system events, straight to these handlers
+    (ExternalContactAdded, contact_events.on_added),  # matched to a customer (card), else a lead
+    (ExternalContactChanged, contact_events.on_changed),  # edit / del_external_contact / del_follow_user
+    (ExternalChatChanged, contact_events.on_chat),  # 客户群 create / update / dismiss
+    (ContactFiguresDue, contact_figures.on_figures),  # the daily timer's fetch of 联系客户统计
 )
 ROLE_FALLBACKS = (
     # the visit's line; else a question about the rep's own book; else a visit's line typed before checking in
@@ -146,6 +165,7 @@ TIMER_KINDS = (
     (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
     (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
+    (contact_figures.KIND, contact_figures.fire_contact_figures),  # each member's 联系客户统计, daily
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
@@ -156,6 +176,7 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
     (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
     (reconcile.KIND, lambda ctx: reconcile.schedule_next(ctx, after=ctx.now)),
+    (contact_figures.KIND, lambda ctx: contact_figures.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

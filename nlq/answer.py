@@ -88,6 +88,8 @@ def _alternatives(
         named = {*alt.customer.owners, *alt.reps, *alt.customer.under}
         if scope.owners is not None and not named <= scope.owners:
             continue
+        if scope.owners == {asker} and named <= {asker}:
+            continue  # a rep about themself: 我的拜访 at 我的客户 is the same people, not a second reading
         out.append({"understood": describe(alt, vocab=vocab, now=now), "spec": alt.model_dump(mode="json")})
     return out
 
@@ -336,8 +338,20 @@ def _answer(
     out["alternatives"] = list(alternatives or [])
     out["reason"] = _why_empty(session, spec, scope, out)
     answer = finish(Answer(**out))
-    answer["suggestion"], answer["action"] = suggest(spec, answer)
+    answer["suggestion"], answer["action"] = suggest(
+        spec, answer, asker=scope.asker, names=_names(tree, spec)
+    )
     return answer
+
+
+def _names(tree: OrgTree | None, spec: QuerySpec) -> dict[str, str]:
+    """The names of the people the spec names (userid → name), for a next question in words."""
+    out = {}
+    for u in {*spec.reps, *spec.customer.owners}:
+        person = tree.person(u) if tree is not None else None
+        if person is not None and getattr(person, "name", None):
+            out[u] = person.name
+    return out
 
 
 def _math_functions(session: Session) -> None:

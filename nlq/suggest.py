@@ -123,8 +123,11 @@ def refusal_suggestion(question: str, answerable: Callable[[str], bool] | None =
     return "可以这样问：" + "、".join(f"「{q}」" for q in nearest_questions(question, answerable=answerable))
 
 
-def suggest(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
-    """(what to do next in words, the same as a machine-usable action) — (None, None) if the data supports none."""
+def suggest(
+    spec: QuerySpec, answer: dict[str, Any], *, asker: str = "", names: dict[str, str] | None = None
+) -> tuple[str | None, dict[str, Any] | None]:
+    """(what to do next in words, the same as a machine-usable action) — (None, None) if the data supports none.
+    `asker` and `names` (userid → name) let a figure about one person suggest that person's next question."""
     kind, rows = answer["kind"], answer["rows"]
     f = spec.customer
     if kind == "list" and rows:
@@ -158,7 +161,7 @@ def suggest(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, dict[s
             )
         return None, None
     if kind == "figure":
-        return _after_figure(spec, answer)
+        return _after_figure(spec, answer, asker=asker, names=names or {})
     if (
         kind == "groups"
         and rows
@@ -176,11 +179,22 @@ def suggest(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, dict[s
     return None, None
 
 
-def _after_figure(spec: QuerySpec, answer: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+def _after_figure(
+    spec: QuerySpec, answer: dict[str, Any], *, asker: str = "", names: dict[str, str] | None = None
+) -> tuple[str | None, dict[str, Any] | None]:
     v = answer.get("value")
     if v is None:
         return None, None
     if spec.figure == "complete_rate" and v < 0.9:
+        one = _one_person(spec)
+        if one is not None:  # one person's rate: by week, not 各业务员 (a rep sees only themself)
+            who = "我" if one == asker else (names or {}).get(one)
+            if who:
+                return _ask(
+                    "按周看拜访完整率，找出是哪几周的记录没补全（照片不足3张或没有需求标签）。",
+                    f"{who}{_WEEKS_OF.get(spec.period.kind if spec.period else '', '最近8周')}每周的拜访完整率",
+                )
+            return None, None
         return _ask("按业务员看拜访完整率，找出记录不完整的人。", "各业务员的拜访完整率")
     if spec.figure == "freshness" and v < 0.9:
         return _ask("看看哪些客户超过30天没跟进。", "超过30天没跟进的客户")
@@ -200,6 +214,14 @@ _RATE_WORDS = {
     "win_rate": "赢单率",
 }
 _NO_DETAIL = ("week", "month", "team")  # a bucket or a team is not a name a question can carry
+
+
+_WEEKS_OF = {"this_month": "本月", "last_month": "上月"}
+
+
+def _one_person(spec: QuerySpec) -> str | None:
+    people = {*spec.reps, *spec.customer.owners}
+    return next(iter(people)) if len(people) == 1 and not spec.customer.under else None
 
 
 def _detail_question(spec: QuerySpec, row: dict[str, Any]) -> str:

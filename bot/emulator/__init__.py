@@ -1,6 +1,7 @@
 """A local WeCom: the only fake in the test suite, and the engine of `python main.py demo`.
 
-- `FakeWeCom` (state.py): the in-memory corp — tokens, media, deliveries, cards, schedules, limits, faults.
+- `FakeWeCom` (state.py): the in-memory corp — tokens, media, deliveries, cards, schedules, limits, faults;
+  `FakeWeCom.external` (external_contacts.py): 客户联系 — members' external contacts, daily figures, 客户群.
 - `create_api_router` (api.py): WeCom's REST API under /cgi-bin/, served from a FakeWeCom.
 - `WeComPeer` (peer.py): posts encrypted callbacks to the assistant exactly as WeCom does.
 - `create_emulator_app` (chat.py): the API plus a browser chat page for trying the assistant.

@@ -218,6 +218,22 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
         agentid = request.query_params.get("agentid", "")
         return await run(request, "menu/create", body, lambda: state.create_menu(agentid, body))
 
+    @router.get("/externalcontact/get")
+    async def external_contact_get(request: Request) -> Response:
+        external = request.query_params.get("external_userid", "")
+        return await run(request, "externalcontact/get", None, lambda: state.external.get(external))
+
+    for name, method in (
+        ("get_user_behavior_data", state.external.behavior),
+        ("groupchat/get", state.external.groupchat),
+    ):
+        router.add_api_route(
+            f"/externalcontact/{name}",
+            _json_route(run, f"externalcontact/{name}", method),
+            methods=["POST"],
+            name=f"externalcontact_{name.replace('/', '_')}",
+        )
+
     @router.api_route("/{rest:path}", methods=["GET", "POST"])
     async def not_emulated(request: Request, rest: str) -> Response:
         body = _parse_json(await request.body())

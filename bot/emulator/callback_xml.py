@@ -203,6 +203,40 @@ def card_event(
     )
 
 
+def external_contact_event(
+    corp_id: str, created: int, change_type: str, user: str, external_userid: str, extra: Sequence[Field] = ()
+) -> str:
+    """change_external_contact (客户联系, doc 92130): sent by "sys"; the member is UserID. add_external_contact and
+    add_half_external_contact carry State and WelcomeCode, del_external_contact may carry Source."""
+    return message(
+        corp_id=corp_id,
+        user="sys",
+        created=created,
+        msg_type="event",
+        fields=[
+            ("Event", "change_external_contact"),
+            ("ChangeType", change_type),
+            ("UserID", user),
+            ("ExternalUserID", external_userid),
+            *extra,
+        ],
+    )
+
+
+def external_chat_event(
+    corp_id: str, created: int, chat_id: str, change_type: str, extra: Sequence[Field] = ()
+) -> str:
+    """change_external_chat (客户群, doc 92130): ChatId, ChangeType create | update | dismiss; an update carries
+    UpdateDetail (add_member, del_member, change_owner, change_name, change_notice) and the member counts."""
+    return message(
+        corp_id=corp_id,
+        user="sys",
+        created=created,
+        msg_type="event",
+        fields=[("Event", "change_external_chat"), ("ChatId", chat_id), ("ChangeType", change_type), *extra],
+    )
+
+
 def envelope(corp_id: str, agent_id: int, encrypted: str) -> str:
     """The outer body WeCom POSTs (doc 90238)."""
     return (

@@ -8,6 +8,7 @@ that arrive later (from the worker) show up on their own.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +58,16 @@ class CardIn(BaseModel):
     task_id: str
     key: str
     selected: dict[str, list[str]] | None = None
+
+
+class ExternalContactIn(BaseModel):
+    """加微信客户: the member adds a customer's WeChat (客户联系); the emulator invents the external_userid."""
+
+    user: str
+    name: str = Field(min_length=1, max_length=64)
+    corp_name: str = Field(default="", max_length=64)
+    remark: str = Field(default="", max_length=64)
+    mobile: str = Field(default="", max_length=32)
 
 
 class ResendIn(BaseModel):
@@ -289,6 +300,20 @@ def create_emulator_app(
     @app.post("/emu/card")
     def card(cmd: CardIn) -> dict[str, Any]:
         return act(peer.card_click, member(cmd.user), cmd.task_id, cmd.key, selected=cmd.selected)
+
+    @app.post("/emu/external_contact")
+    def external_contact(cmd: ExternalContactIn) -> dict[str, Any]:
+        external = "wm" + secrets.token_hex(8)
+        mobiles = [cmd.mobile] if cmd.mobile.strip() else []
+        return act(
+            peer.add_external_contact,
+            member(cmd.user),
+            external,
+            name=cmd.name,
+            corp_name=cmd.corp_name,
+            remark=cmd.remark,
+            remark_mobiles=mobiles,
+        )
 
     @app.post("/emu/resend")
     def resend(cmd: ResendIn) -> dict[str, Any]:

@@ -254,6 +254,86 @@ class WeComPeer:
         }
         return self._deliver(user, "card_click", fields, plain)
 
+    # -- 客户联系: external contacts and 客户群 (state.external changes first, as in WeCom) ----------------
+    def _external(
+        self, user: str, change: str, external: str, extra: list[Any], fields: dict[str, Any]
+    ) -> httpx.Response:
+        plain = xml.external_contact_event(self.corp_id, self._created(), change, user, external, extra)
+        return self._deliver(user, change, {"external_userid": external, **fields}, plain)
+
+    def add_external_contact(
+        self,
+        user: str,
+        external_userid: str,
+        *,
+        name: str,
+        corp_name: str = "",
+        remark: str = "",
+        description: str = "",
+        remark_mobiles: Sequence[str] = (),
+        state: str = "",
+        half: bool = False,
+    ) -> httpx.Response:
+        """The member added a customer's WeChat (or, `half`, the customer added the member and awaits approval:
+        add_half_external_contact)."""
+        self.state.external.add(
+            user,
+            external_userid,
+            name=name,
+            corp_name=corp_name,
+            at=self.now(),
+            remark=remark,
+            description=description,
+            remark_mobiles=list(remark_mobiles),
+            state=state,
+        )
+        change = "add_half_external_contact" if half else "add_external_contact"
+        extra = [("State", state), ("WelcomeCode", "WELCOME" + secrets.token_hex(8))]
+        return self._external(user, change, external_userid, extra, {"name": name, "state": state})
+
+    def edit_external_contact(self, user: str, external_userid: str, **changes: Any) -> httpx.Response:
+        """The member changed the contact's 备注 / 描述 / 备注手机号 (remark, description, remark_mobiles …)."""
+        self.state.external.edit(user, external_userid, **changes)
+        return self._external(user, "edit_external_contact", external_userid, [], dict(changes))
+
+    def delete_external_contact(self, user: str, external_userid: str, *, source: str = "") -> httpx.Response:
+        """The member deleted the contact (del_external_contact; Source DELETE_BY_TRANSFER after a transfer)."""
+        self.state.external.drop(user, external_userid)
+        extra = [("Source", source)] if source else []
+        return self._external(user, "del_external_contact", external_userid, extra, {"source": source})
+
+    def customer_deletes_member(self, user: str, external_userid: str) -> httpx.Response:
+        """The customer deleted the member from their WeChat (del_follow_user)."""
+        self.state.external.drop(user, external_userid)
+        return self._external(user, "del_follow_user", external_userid, [], {})
+
+    def external_chat(
+        self,
+        chat_id: str,
+        change_type: str,
+        *,
+        update_detail: str = "",
+        name: str | None = None,
+        owner: str | None = None,
+        members: Sequence[tuple[str, int]] | None = None,
+    ) -> httpx.Response:
+        """A 客户群 created, updated (update_detail: add_member, del_member, change_name …) or dismissed."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if owner is not None:
+            values["owner"] = owner
+        if members is not None:
+            values["members"] = [tuple(m) for m in members]
+        if change_type == "dismiss":
+            values["dismissed"] = True
+        self.state.external.set_chat(chat_id, **values)
+        extra: list[Any] = []
+        if change_type == "update":
+            extra = [("UpdateDetail", update_detail), ("JoinScene", 1), ("MemChangeCnt", 1)]
+        plain = xml.external_chat_event(self.corp_id, self._created(), chat_id, change_type, extra)
+        return self._deliver("sys", "external_chat", {"chat_id": chat_id, "change_type": change_type}, plain)
+
     # -- protocol-level ----------------------------------------------------------------------------
     def verify_url(self, echo: str | None = None) -> EchoCheck:
         """WeCom's GET verification: a random numeric echo string, encrypted into `echostr`."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.emulator.external_contacts import ExternalContactBook
 from bot.emulator.faults import Fault, FaultPlan
 from bot.emulator.payloads import (
     INTERACTIVE_CARDS,
@@ -114,6 +115,8 @@ class FakeWeCom:
         self._faults = FaultPlan()
         self._injected: list[InjectedFault] = []
         self._callbacks: list[Callback] = []
+        # 客户联系: members' external contacts, their daily figures, 客户群 (external_contacts.py)
+        self.external = ExternalContactBook(self._lock)
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _next_seq(self) -> int:

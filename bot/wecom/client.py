@@ -393,6 +393,33 @@ class WeComClient:
     async def schedule_delete(self, schedule_id: str) -> None:
         await self.call("POST", "oa/schedule/del", json_body={"schedule_id": schedule_id})
 
+    # -- 客户联系 (the app listed in 客户联系 → 可调用应用; docs/customer-contacts.md) -------------------------------
+    async def external_contact_get(self, external_userid: str) -> dict[str, Any]:
+        """externalcontact/get: {"external_contact": {...}, "follow_user": [...]} (84061: not an external contact)."""
+        return await self.call("GET", "externalcontact/get", params={"external_userid": external_userid})
+
+    async def user_behavior(self, userid: str, start_time: int, end_time: int) -> list[dict[str, Any]]:
+        """externalcontact/get_user_behavior_data for one member: one entry per day (stat_time, chat_cnt, …)."""
+        out = await self.call(
+            "POST",
+            "externalcontact/get_user_behavior_data",
+            json_body={"userid": [userid], "start_time": start_time, "end_time": end_time},
+        )
+        days = out.get("behavior_data")
+        if not isinstance(days, list):
+            raise unexpected("get_user_behavior_data answered without behavior_data")
+        return [d for d in days if isinstance(d, dict)]
+
+    async def group_chat_get(self, chat_id: str) -> dict[str, Any]:
+        """externalcontact/groupchat/get: the 客户群's name, owner and members."""
+        out = await self.call(
+            "POST", "externalcontact/groupchat/get", json_body={"chat_id": chat_id, "need_name": 1}
+        )
+        chat = out.get("group_chat")
+        if not isinstance(chat, dict):
+            raise unexpected("groupchat/get answered without group_chat")
+        return chat
+
     async def menu_create(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "menu/create", params={"agentid": self.agent_id}, json_body=menu)
 

@@ -28,7 +28,9 @@ from bot.wecom.crypto import CallbackRejected
 from handlers.messages import (
     CardClick,
     EnterAgent,
+    ExternalChatChanged,
     ExternalContactAdded,
+    ExternalContactChanged,
     FileIn,
     ImageIn,
     Inbound,
@@ -40,6 +42,13 @@ from handlers.messages import (
     VoiceIn,
 )
 
+CONTACT_CHANGES = (
+    "add_external_contact",
+    "add_half_external_contact",
+    "edit_external_contact",
+    "del_external_contact",
+    "del_follow_user",
+)
 # the root's start tag first: no declaration, no room for a DOCTYPE
 _NO_PROLOG = re.compile(r"[ \t\r\n]*<[A-Za-z_]")
 
@@ -169,15 +178,39 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
             key = f"{task_id}:{key}"
         elif (
             name == "change_external_contact"
-            and _t(root, "ChangeType") == "add_external_contact"
             and _t(root, "UserID")
+            and _t(root, "ChangeType") in CONTACT_CHANGES
         ):
-            # sent by "sys": the member who added the contact is UserID (docs/wecom-protocol.md)
-            external = _t(root, "ExternalUserID")
-            event = ExternalContactAdded(
-                sender=_t(root, "UserID"), at=at, external_userid=external, state=_t(root, "State")
+            # sent by "sys": the member is UserID (docs/wecom-protocol.md, docs/customer-contacts.md)
+            external, change = _t(root, "ExternalUserID"), _t(root, "ChangeType")
+            if change in ("add_external_contact", "add_half_external_contact"):
+                event = ExternalContactAdded(
+                    sender=_t(root, "UserID"),
+                    at=at,
+                    external_userid=external,
+                    state=_t(root, "State"),
+                    half=change == "add_half_external_contact",
+                )
+                key = external if change == "add_external_contact" else f"{change}:{external}"
+            else:
+                event = ExternalContactChanged(
+                    sender=_t(root, "UserID"),
+                    at=at,
+                    external_userid=external,
+                    change_type=change,
+                    source=_t(root, "Source"),
+                )
+                key = f"{change}:{external}"
+        elif name == "change_external_chat" and _t(root, "ChatId"):
+            change = _t(root, "ChangeType")
+            event = ExternalChatChanged(
+                sender=sender,
+                at=at,
+                chat_id=_t(root, "ChatId"),
+                change_type=change,
+                update_detail=_t(root, "UpdateDetail"),
             )
-            key = external
+            key = f"{event.chat_id}:{change}:{event.update_detail}"
         else:
             event = Unsupported(sender=sender, at=at, msg_type=f"event:{name}")
         return event, f"evt:{event.sender}:{at}:{name}:{key}"

@@ -90,6 +90,14 @@ def _check_in_at(
             elif not automatic and ctx.now - current.checked_in_at > JUST_CHECKED_IN:
                 ctx.reply(TextReply(content=texts.ALREADY_HERE.format(name=here.place.name)))
             return
+        if not within and not automatic and current.lat is None:
+            # a place sent for the visit already open (「拜访 名称」, then 签到) but far from every store: it is
+            # this visit's location, graded outside and said so — not a list of other stores to pick from
+            own = next((n for n in ranked if n.place.customer_id == current.customer_id), None)
+            location = {"lat": lat, "lng": lng, "source": source, "precision": precision}
+            visit_flow.record_location(ctx, current, location, own.distance_m if own else None)
+            visit_flow.after_change(ctx, current)
+            return
     pending = {"lat": lat, "lng": lng, "source": source, "precision": precision}
     if winner is not None:
         visit_flow.open_for(

@@ -262,3 +262,21 @@ def test_far_gps_report_during_a_visit_changes_nothing_but_says_so_once(h, clock
     (v,) = visits(h)
     assert v.status == "open" and v.lat is None and v.location_grade is None
     assert sum(t.startswith("你现在离最近的客户") for t in h.texts("rep01")) == 1
+
+
+def test_a_far_place_sent_for_a_visit_opened_by_name_is_that_visits_outside_location(h):
+    """「拜访 味源超市」, then 签到 with a place 20 km away: the open visit gets the place, graded outside and said
+    so in plain words (the demo offered three other stores 14 km away instead); it never completes."""
+    h.peer.text("rep01", "拜访 味源超市")
+    h.tick()
+    h.peer.location("rep01", *FAR_AWAY, label="地图选点")
+    h.tick()
+    (v,) = visits(h)
+    assert v.customer_id == "C001" and v.location_grade == "outside" and round(v.distance_m) == 19793
+    told = h.texts("rep01")[-2:]
+    assert "这次定位离「味源超市」门店约19.8公里，本次拜访不计入完整拜访" in told[0]
+    assert "在门店的签到位置" in told[1]  # what is still missing, the store location first
+    evidence(h)
+    (v,) = visits(h)
+    assert v.completed_at is None and not any("✅" in t for t in h.texts("rep01"))
+    assert len(location_notes(h)) == 1

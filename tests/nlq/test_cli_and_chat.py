@@ -147,3 +147,27 @@ def test_the_newer_domains_through_ask_and_the_chat(eval_factory, tmp_path):
     assert forecast["kind"] == "refusal" and "预测" in forecast["reason"]
     code, chat, _ = run(eval_factory, asker="rm_e", question="超时未响应的交付工单", now=NOW)
     assert chat.startswith("理解为：") and "部门 交付" in chat and "超时小时" in chat and "建议：" in chat
+
+
+def _answer(factory, asker: str, question: str) -> dict:
+    code, out, _ = run(factory, asker=asker, question=question, now=NOW.isoformat(), as_json=True)
+    assert code == 0
+    return json.loads(out)
+
+
+def test_a_reps_own_rate_suggests_their_weeks_not_every_rep_and_offers_no_second_reading(eval_factory):
+    a = _answer(eval_factory, "rep_e1", "我上月拜访完整率多少")
+    assert a["kind"] == "figure" and a["value"] is not None and a["value"] < 0.9
+    assert a["action"] == {"type": "ask", "question": "我上月每周的拜访完整率"}
+    assert "各业务员" not in a["suggestion"]
+    assert a["alternatives"] == []  # 我的拜访 / 我的客户的拜访: the same person for a rep
+    follow = _answer(eval_factory, "rep_e1", a["action"]["question"])
+    assert follow["kind"] == "groups" and follow["rows"]
+
+
+def test_a_managers_question_about_one_rep_suggests_that_reps_weeks(eval_factory):
+    a = _answer(eval_factory, "sup_e1", "张伟上月拜访完整率")
+    assert a["value"] < 0.9 and a["action"] == {"type": "ask", "question": "张伟上月每周的拜访完整率"}
+    assert a["alternatives"]  # for a manager, 张伟's visits and visits at 张伟's customers are two readings
+    team = _answer(eval_factory, "sup_e1", "上月拜访完整率")
+    assert team["value"] < 0.9 and team["action"]["question"] == "各业务员的拜访完整率"
