@@ -367,6 +367,13 @@ def _math_functions(session: Session) -> None:
             raw.create_function(name, 1, fn, deterministic=True)
 
 
+def _listed(answer: dict[str, Any]) -> str:
+    """What an empty list is a list of, in the words it was understood as (「…的线索清单」 → 线索)."""
+    understood = str(answer.get("understood") or "")
+    head = understood.split("清单", 1)[0]
+    return max(("客户", "线索", "工单", "分期", "合同"), key=head.rfind)
+
+
 def _why_empty(session: Session, spec: QuerySpec, scope: Scope, out: dict[str, Any]) -> str | None:
     """The reason a figure is 0 or null (spec v2: over an empty scope or an empty period, with the reason); a
     list says it with no rows."""
@@ -820,7 +827,7 @@ def render_chat(answer: dict[str, Any]) -> str:
     elif answer["kind"] == "list":
         lines += [f"{i}. {_fmt_customer(r)}" for i, r in enumerate(rows[:CHAT_ROWS], 1)]
         more = "，以上是前5个" if len(rows) > CHAT_ROWS else ""
-        lines.append(f"共{len(rows)}个{more}" if rows else "共0个：没有符合条件的客户")
+        lines.append(f"共{len(rows)}个{more}" if rows else f"共0个：没有符合条件的{_listed(answer)}")
     else:
         lines += [f"{r.get('name') or r['key'] or '（未填）'}：{_fmt_value(r)}" for r in rows[:CHAT_GROUPS]]
         more = f"，以上是前{CHAT_GROUPS}组" if len(rows) > CHAT_GROUPS else ""

@@ -171,3 +171,11 @@ def test_a_managers_question_about_one_rep_suggests_that_reps_weeks(eval_factory
     assert a["alternatives"]  # for a manager, 张伟's visits and visits at 张伟's customers are two readings
     team = _answer(eval_factory, "sup_e1", "上月拜访完整率")
     assert team["value"] < 0.9 and team["action"]["question"] == "各业务员的拜访完整率"
+
+
+def test_an_empty_list_says_what_it_lists(eval_factory):
+    leads = _answer(eval_factory, "dir", "超时未跟进的线索有哪些")
+    assert leads["kind"] == "list"
+    assert "共0个：没有符合条件的线索" in render_chat({**leads, "rows": []}).splitlines()
+    customers = _answer(eval_factory, "dir", "上月流失但NPS>70的客户")
+    assert "没有符合条件的客户" in render_chat({**customers, "rows": []})
