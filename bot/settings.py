@@ -80,6 +80,9 @@ class Settings(StoreSettings):
     SERVE_MAX_CONNECTIONS: int = Field(default=1000, ge=1)
     # the app menu installed with menu/create at start-up (JSON, WeCom's menu body); default: bot/menu.py
     WECOM_APP_MENU: str | None = None
+    # the corp connects 客户联系 and the app may call it (docs/handover.md): a hand-over then also moves the
+    # person's WeChat customers in WeCom (在职继承 for a move, 离职继承 for a departure)
+    WECOM_CUSTOMER_CONTACT: bool = False
     # -- other alert channels (docs/channels.md): email through SMTP, SMS through Tencent Cloud SMS --------
     SMTP_HOST: str | None = None  # unset: no email is sent
     SMTP_PORT: int = Field(default=465, ge=1, le=65535)

@@ -15,6 +15,7 @@ from handlers.context import HandlerDeps
 from handlers.contracts import changes as contract_changes
 from handlers.contracts import handoff, reconcile
 from handlers.dialog import DialogState as S
+from handlers.handover import flow as handover
 from handlers.leads import board as lead_board
 from handlers.leads import intake as lead_intake
 from handlers.leads import pool as lead_pool
@@ -89,6 +90,10 @@ CARD_ACTIONS = (
     (A.LEAD, lead_intake.on_lead_button),
     (A.CONTRACT, handoff.on_contract_button),  # 确认签约, the progress card's 刷新进度 / 查看日志
     (A.WORK_ORDER, handoff.on_work_order_button),  # a hand-off work order's 认领 / 完成 / 受阻
+    (
+        A.HANDOVER,
+        handover.on_handover_button,
+    ),  # the successor of a person who left or moved (docs/handover.md)
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -146,6 +151,7 @@ TIMER_KINDS = (
     (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
     (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
+    (handover.KIND, handover.fire_handover_auto),  # nobody chose a successor in time: the fallback
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),

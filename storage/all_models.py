@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from storage import models, models_scorecard  # noqa: F401 - each registers its tables
 from storage.contracts import models as contract_models  # noqa: F401
+from storage.handover import models as handover_models  # noqa: F401 - the handovers table
 from storage.leads import models as lead_models  # noqa: F401
 from storage.targets import models as target_models  # noqa: F401 - the targets tables

@@ -43,6 +43,7 @@ from bot.emulator.records import (
     Suppressed,
     as_now,
 )
+from bot.emulator.transfers import CustomerTransfers
 
 MEDIA_TTL = timedelta(days=3)
 RESPONSE_CODE_TTL = timedelta(hours=72)
@@ -114,6 +115,7 @@ class FakeWeCom:
         self._faults = FaultPlan()
         self._injected: list[InjectedFault] = []
         self._callbacks: list[Callback] = []
+        self.contacts = CustomerTransfers(self.now)  # 客户联系: external contacts and their transfers
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _next_seq(self) -> int:
