@@ -176,23 +176,26 @@ def _card(
     names = people.names(s, candidates)
     counts = row.book
     shown = _customer_names(s, book.customers)
-    fields = [
-        (T.FIELD_CUSTOMERS, shown or T.COUNT.format(n=0)),
-        (T.FIELD_PROMISES, T.COUNT.format(n=counts.get("promises", 0))),
-        (T.FIELD_STALE, T.COUNT.format(n=counts.get("stale", 0))),
-        (T.FIELD_LEADS, T.COUNT.format(n=counts.get("leads", 0))),
-        (T.FIELD_WORK_ORDERS, T.COUNT.format(n=counts.get("work_orders", 0))),
-        (T.FIELD_CALENDAR, T.COUNT.format(n=counts.get("calendar", 0))),
-    ]
+    # WeCom shows at most 6 fields: the customers, where a moved rep came from, then the kinds that are not empty
+    fields = [(T.FIELD_CUSTOMERS, T.CUSTOMER_FIELD.format(n=len(book.customers), names=shown))]
     if row.reason == rules.MOVED and row.detail.get("manager"):
         fields.append((T.FIELD_MOVED_FROM, people.name_of(s, row.detail["manager"])))
+    for key, label in (
+        ("promises", T.FIELD_PROMISES),
+        ("stale", T.FIELD_STALE),
+        ("leads", T.FIELD_LEADS),
+        ("work_orders", T.FIELD_WORK_ORDERS),
+        ("calendar", T.FIELD_CALENDAR),
+    ):
+        if counts.get(key):
+            fields.append((label, T.COUNT.format(n=counts[key])))
     desc = (T.CARD_DESC_MOVED if row.reason == rules.MOVED else T.CARD_DESC).format(
         hours=_hours(policy), name=name
     )
     return Card(
         title=T.CARD_TITLE.format(name=name, reason=T.REASON_WORDS[row.reason]),
         description=desc,
-        fields=fields,
+        fields=fields[:6],
         buttons=[
             Button(
                 text=T.BUTTON_SELF if u == row.decider else names.get(u, u),
@@ -215,7 +218,7 @@ def _customer_names(s: Session, customer_ids: list[str]) -> str:
             .order_by(CustomerRow.customer_id)
         )
     )
-    return T.CUSTOMER_LIST.format(names="、".join(shown), n=len(customer_ids))
+    return "、".join(shown) + (T.AND_MORE if len(customer_ids) > len(shown) else "")
 
 
 def cancel_pending(ctx: Ctx, userid: str) -> bool:
@@ -515,7 +518,7 @@ def after_import(session: Session, now: datetime) -> int:
 
     changes = session.scalars(
         select(AuditRow)
-        .where(AuditRow.entity == "user", AuditRow.at == now, AuditRow.reason.like("import:%"))
+        .where(AuditRow.entity == "users", AuditRow.at == now, AuditRow.reason.like("import:%"))
         .order_by(AuditRow.id)
     ).all()
     ctx = Ctx(session=session, now=now, user=None, userid="system:import", source="import")
