@@ -21,7 +21,7 @@ from storage.handover.book import book_of, leftovers
 from storage.handover.models import HandoverRow
 from storage.leads.models import LeadRow, LeadSopStepRow
 from storage.models import AuditRow, CustomerRow, OrgConfigRow, PromiseRow, TimerRow, UserRow
-from tests.sop.conftest import add_customer, add_promise, messages, org, say, sweep  # noqa: F401 - org: fixture
+from tests.sop.conftest import add_customer, add_promise, messages, say, sweep
 
 _runs = itertools.count(1)
 EMPTY = {"customers": 0, "promises": 0, "leads": 0, "lead_steps": 0, "work_orders": 0, "timers": 0}
