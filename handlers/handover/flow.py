@@ -417,6 +417,8 @@ def _tell(
             text = T.TO_DECIDER_AUTO.format(
                 hours=_hours(load_policy(s)), name=name, reason=reason, summary=summary
             )
+        elif successor == decider:
+            text = T.TO_DECIDER_SELF.format(name=name, reason=reason, summary=summary, customers=customers)
         else:
             text = T.TO_DECIDER.format(
                 name=name, reason=reason, successor=people.name_of(s, successor), summary=summary

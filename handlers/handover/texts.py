@@ -43,6 +43,7 @@ TO_SUCCESSOR = (
     "【客户交接】{name}（{reason}）名下的工作已交给你：{summary}。{customers}相关提醒和日程已转到你名下。"
 )
 TO_DECIDER = "【客户交接】已将{name}（{reason}）名下的工作交给{successor}：{summary}。"
+TO_DECIDER_SELF = "【客户交接】你已接手{name}（{reason}）名下的工作：{summary}。{customers}"
 TO_DECIDER_AUTO = (
     "【客户交接】{hours}小时内未选择接手人，按规则由你接手{name}（{reason}）名下的工作：{summary}。"
 )

@@ -125,6 +125,20 @@ def personal_timers(session: Session, userid: str) -> list[TimerRow]:
     )
 
 
+def pending_deciders(session: Session, userids: set[str]) -> dict[str, str]:
+    """userid → the deciding manager of their pending hand-over (those of `userids` that have one)."""
+    from storage.handover.models import HandoverRow
+
+    if not userids:
+        return {}
+    rows = session.execute(
+        select(HandoverRow.from_userid, HandoverRow.decider).where(
+            HandoverRow.from_userid.in_(list(userids)), HandoverRow.status == "pending"
+        )
+    )
+    return {u: d for u, d in rows if d}
+
+
 def names_user(payload: dict[str, Any] | None, userid: str) -> list[str]:
     """The payload keys whose value is `userid`."""
     return [k for k, v in (payload or {}).items() if v == userid]

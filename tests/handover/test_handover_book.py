@@ -234,3 +234,44 @@ def test_nothing_references_the_departed_rep_after_the_hand_over(org, clock, boo
             assert {a.entity_id for a in handed} == gone
         else:
             assert not gone
+
+
+def test_a_card_addressed_to_the_departed_rep_goes_to_the_deciding_manager_while_waiting(org, clock):
+    """The fence of the sweep: a firer that addresses the departed owner (a nurture reminder of their lead) is
+    redirected to the hand-over's manager instead of being dropped."""
+    now = clock.now()
+    add_customer(org, "c1", "rep1")
+    with writer_session(org) as s:
+        s.add(
+            LeadRow(
+                lead_id="L1",
+                company="远方贸易",
+                owner_userid="rep1",
+                created_at=now,
+                quiet_since=now,
+                stage_since=now,
+                stage="new",
+                pool="nurture",
+                pool_since=now,
+            )
+        )
+        timers.schedule(
+            s,
+            kind="lead_nurture",
+            business_key="nurture:L1",
+            subject_type="lead",
+            subject_id="L1",
+            due_at=now + timedelta(hours=2),
+            payload={"n": 0, "owner": "rep1", "since": int(now.timestamp())},
+            now=now,
+        )
+        s.commit()
+    say(org, clock, "adm", "停用 rep1")
+    clock.set(now + timedelta(hours=3))
+    sweep(org, clock)
+    assert messages(org, "rep1") == []
+    nurture = [m for m in messages(org, "sup1", kind="card") if "远方贸易" in m.message.get("title", "")]
+    assert len(nurture) == 1
+    with org() as s:
+        [timer] = s.scalars(select(TimerRow).where(TimerRow.kind == "lead_nurture")).all()
+        assert "to the hand-over's manager: sup1" in timer.outcome
