@@ -41,7 +41,7 @@ from handlers.sop.policy import FireResult
 from storage import audit, outbox, people, timers
 from storage.handover.book import Book, book_of
 from storage.handover.models import HandoverRow
-from storage.handover.move import ACTOR, move_book
+from storage.handover.move import ACTOR, close, move_book
 from storage.leads.models import LeadRow
 from storage.models import CustomerRow, OrgConfigRow, OutboxRow, PromiseRow, UserRow
 
@@ -315,7 +315,7 @@ def complete(ctx: Ctx, row: HandoverRow, successor: str, *, auto: bool) -> dict[
     actor = ACTOR if auto else ctx.userid
     moved = move_book(s, row, book, successor, now=ctx.now, actor=actor, leaving=leaving)
     moved["calendar"] = _remake_calendar(ctx, row, book, successor)
-    row.moved = {**moved}
+    close(s, row, successor, moved, now=ctx.now, actor=actor)
     if ctx.deps.customer_contact:
         outbox.enqueue(
             s,

@@ -81,8 +81,8 @@ def move_book(
     actor: str,
     leaving: bool,
 ) -> dict[str, int]:
-    """Move every row of `book` from the hand-over's person to `successor`, audited; mark the hand-over done.
-    Returns what moved, per kind."""
+    """Move every row of `book` from the hand-over's person to `successor`, audited. Returns what moved, per
+    kind; `close` marks the hand-over done."""
     old = handover.from_userid
     reason = f"handover:{handover.id}"
     audits: list[dict[str, Any]] = []
@@ -164,6 +164,19 @@ def move_book(
     if audits:
         for start in range(0, len(audits), CHUNK):
             session.execute(insert(AuditRow), audits[start : start + CHUNK])
+    return moved
+
+
+def close(
+    session: Session,
+    handover: HandoverRow,
+    successor: str,
+    moved: dict[str, int],
+    *,
+    now: datetime,
+    actor: str,
+) -> None:
+    """The hand-over done: its successor, who decided, what moved; audited with before and after."""
     before = audit.snapshot(handover)
     handover.status, handover.successor, handover.done_at = "done", successor, now
     handover.decided_by, handover.moved = actor, moved
@@ -177,6 +190,5 @@ def move_book(
         entity_id=str(handover.id),
         before=before,
         after=audit.snapshot(handover),
-        reason=reason,
+        reason=f"handover:{handover.id}",
     )
-    return moved
