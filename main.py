@@ -1,4 +1,4 @@
-"""The composition root and CLI: serve, demo, worker, sweep, import, ask, targets, bench."""
+"""The composition root and CLI: serve, demo, worker, sweep, import, sync-contacts, ask, targets, bench."""
 
 from __future__ import annotations
 
@@ -80,6 +80,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     print(json.dumps(asyncio.run(once()), ensure_ascii=False))
     return 0
+
+
+def cmd_sync_contacts(args: argparse.Namespace) -> int:
+    """The address book from WeCom now (docs/contacts-sync.md): the summary, or the console step to fix."""
+    from bot.bootstrap import build
+    from bot.logs import setup_logging
+    from bot.wecom.contacts import sync_now
+
+    setup_logging("WARNING")
+    services = build(_settings(), clock=_clock(args.now))
+    code, text = asyncio.run(sync_now(services))
+    print(text)
+    return code
 
 
 DEMO_DATA_DIR = "./data/demo"
@@ -226,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import", help="load CSV/XLSX per docs/import-format.md")
     i.add_argument("paths", nargs="+")
     i.set_defaults(func=cmd_import)
+    sc = sub.add_parser("sync-contacts", help="sync the address book from WeCom now (docs/contacts-sync.md)")
+    sc.add_argument("--now", help="ISO time to record the changes at (default: now)")
+    sc.set_defaults(func=cmd_sync_contacts)
     a = sub.add_parser("ask", help="ask a question as a user (docs/nlq-semantics.md)")
     a.add_argument("--as", dest="as_user", required=True)
     a.add_argument("--now")

@@ -119,10 +119,12 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
     app.include_router(make_router(deps))
     from bot.web.dashboard import make_dashboard_router
     from bot.web.ics import make_ics_router
+    from bot.web.signin import WebAuth, make_signin_router
 
-    app.include_router(
-        make_dashboard_router(services.session_factory, services.settings.WECOM_SECRET, services.clock)
-    )
+    # every web page needs a WeCom sign-in session (docs/web-sign-in.md); the ICS feed keeps its own secret
+    auth = WebAuth.from_settings(services.settings, services.session_factory, services.clock)
+    app.include_router(make_signin_router(auth, services.client))
+    app.include_router(make_dashboard_router(services.session_factory, auth, services.clock))
 
     app.include_router(
         make_ics_router(services.session_factory, services.settings.WECOM_SECRET, clock=services.clock)

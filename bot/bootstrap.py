@@ -42,11 +42,13 @@ from bot.settings import Settings
 from bot.web.brief_png import render_weekly_brief
 from bot.web.target_png import render_penetration
 from bot.wecom.client import WeComClient
+from bot.wecom.contacts import with_contacts
 from bot.wecom.crypto import WeComCrypto
+from bot.wecom.external import with_external_contacts
 from bot.wecom.media import make_prefetch
 from bot.wecom.relay import Relay
 from core.clock import Clock, SystemClock
-from core.dashboard_token import derive_key as derive_dashboard_key
+from core.contacts.mapping import parse_rules
 from core.ics_token import derive_key as derive_ics_key
 from handlers import routes
 from handlers.ask import with_model_reading
@@ -278,7 +280,6 @@ def handler_deps(settings: Settings) -> HandlerDeps:
     return HandlerDeps(
         public_base_url=settings.PUBLIC_BASE_URL,
         ics_key=derive_ics_key(settings.WECOM_SECRET),
-        dashboard_key=derive_dashboard_key(settings.WECOM_SECRET),
         llm=lane_from_env(llm_env),  # the model in its own lane (nlq.llm.ModelLane), or None
         vocab_cache=VocabCache(ttl_s=60),
         render_brief=render_weekly_brief,
@@ -288,6 +289,8 @@ def handler_deps(settings: Settings) -> HandlerDeps:
             k for k, on in (("email", settings.SMTP_HOST), ("sms", settings.SMS_PROVIDER)) if on
         ),
         customer_contact=settings.WECOM_CUSTOMER_CONTACT,
+        contact_role_rules=parse_rules(settings.CONTACTS_ROLE_RULES),
+        contacts_nightly=settings.CONTACTS_SYNC,
     )
 
 
@@ -349,9 +352,15 @@ def build(
     )
     rt.steps = tick_steps(rt)
     rt.interleave = settings.TICK_INTERLEAVE
-    # photos, and a manager's question read by the model (if one is set) while the batch goes on
+    # photos, 客户联系 look-ups, the address book (read before a sync's transaction: bot/wecom/contacts.py), and a
+    # manager's question read by the model (if one is set) while the batch goes on
+    photos = make_prefetch(rt)
     worker.prefetch = with_model_reading(
-        make_prefetch(rt), deps=deps, session_factory=factory, clock=clock, router=ROUTER
+        with_contacts(with_external_contacts(photos, photos.client)),  # 客户联系: docs/customer-contacts.md
+        deps=deps,
+        session_factory=factory,
+        clock=clock,
+        router=ROUTER,
     )
     return rt
 

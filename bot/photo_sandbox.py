@@ -54,7 +54,9 @@ REASON_TOO_SLOW = "图片处理时间过长，文件可能有问题，请发送�
 REASON_CRASHED = "图片无法处理，请发送普通手机照片"
 
 _MAX_HEADER = 64 * 1024  # bytes of the child's JSON answer
-_MAX_OUTPUT = 16 * 1024 * 1024  # bytes of one returned JPEG (a 1600 px q85 JPEG is well under 2 MB)
+_MAX_OUTPUT = (
+    16 * 1024 * 1024
+)  # bytes of one returned JPEG (the original's first frame is ≤ MAX_BYTES, 10 MB)
 _GATE_OPTIONS = ("max_bytes", "max_pixels", "max_scans")
 
 
@@ -370,6 +372,7 @@ def _photo_from(header: dict[str, Any], jpeg: bytes, thumb: bytes) -> ProcessedP
         source_format=fmt if isinstance(fmt, str) else "",
         source_width=dim("source_width"),
         source_height=dim("source_height"),
+        stored="original" if header.get("stored") == "original" else "reencoded",
     )
 
 
@@ -434,6 +437,7 @@ def _answer(data: bytes, options: dict[str, Any]) -> list[bytes]:
         "source_format": photo.source_format,
         "source_width": photo.source_width,
         "source_height": photo.source_height,
+        "stored": photo.stored,
     }
     return [json.dumps(header).encode(), photo.jpeg, photo.thumb]
 

@@ -24,34 +24,37 @@ Order matters (see docs/reliability.md §3.6):
    OffsetTimeOriginal when the camera wrote one, otherwise the naive time is Asia/Shanghai) → aware
    UTC; GPS latitude/longitude → floats (0,0 and out-of-range values are dropped); the orientation
    tag. Broken EXIF is ignored, it does not reject the photo;
-6. decode at the scale the outputs need: `draft()` for JPEGs (DCT scaling: a 12 MP photo is decoded at
-   1/2 scale, 2000×1500, when 1600 px is the most we keep), refusing truncated or corrupt data (Pillow's
-   LOAD_TRUNCATED_IMAGES stays False); a MemoryError (the sandbox's address-space limit) is a refusal;
-7. alpha flattened on white; ONE resize of the decoded frame to the stored size (long side ≤ 1600 px,
-   a BOX filter: at most 2× is left after draft), orientation applied once, to that resized image (a
-   lossless transpose of 1600 px, not of the decoded frame); the 320 px thumbnail is made from the
-   stored-size image by a whole-factor reduce() and the 64-bit perceptual hash (imagehash.phash, 16 hex
-   digits) from the thumbnail — no output is made from the full frame twice;
-8. re-encode to JPEG q85 WITHOUT `exif=`.
+6. a JPEG (MPO: its first frame) is STORED AS SENT with its metadata cut out losslessly
+   (`strip_jpeg_metadata`): its marker segments are walked and only the decoding tables, the frame, the
+   scans, the restart interval and three blocks that change how pixels look are copied — APP0 JFIF, APP2
+   ICC_PROFILE, APP14 Adobe; every other APPn (APP1 EXIF and XMP, APP2 MPF, APP13 IPTC, maker notes),
+   every comment and everything after the first EOI (MPO's other frames, trailing bytes) is dropped, and
+   when the orientation tag is not 1 an EXIF block we write ourselves holding only that tag is put back, so
+   viewers show the photo upright. A structure the walk does not know (a segment it has no rule for, a
+   missing EOI) falls back to step 8;
+7. decode at the scale the outputs need: `draft()` for JPEGs (DCT scaling: a 12 MP photo is decoded at
+   1/8, 500×375, when only the 320 px thumbnail and the hash are made from pixels) — the decoder still
+   reads every coefficient, so truncated or corrupt data is refused (Pillow's LOAD_TRUNCATED_IMAGES stays
+   False); a MemoryError (the sandbox's address-space limit) is a refusal; alpha flattened on white; the
+   thumbnail by a whole-factor reduce(), orientation applied once to it, and the 64-bit perceptual hash
+   (imagehash.phash, 16 hex digits) from the thumbnail;
+8. PNG, WebP, and a JPEG step 6 could not walk: decoded at the scale 1600 px needs, ONE BOX resize to
+   long side ≤ 1600 px, orientation applied once to that image, re-encoded to JPEG q85 WITHOUT `exif=`;
+   the thumbnail and the hash from it.
 Rejections raise `PhotoRejected` whose `reason_zh` is the sentence to show the rep.
 
-Stored-file policy: RE-ENCODED, never the original with its EXIF cut out. What is stored is pixels we
-decoded, written by Pillow: no EXIF, XMP, ICC, maker notes or MPO secondary frames, so no location can
-survive in a metadata block nobody thought of (XMP's GPS in APP1, the per-frame EXIF of MPO in APP2,
-PNG eXIf/zTXt, WebP EXIF/XMP chunks), and no attacker-chosen byte is kept or served back. Its cost, on
-a 12 MP phone photo (`bench_photo`, CPU time on one core of this machine, 2026-12-07): decoding at 1/2
-scale ~45 ms (Huffman decoding of every coefficient dominates: at 1/8 scale it is still ~34 ms), the BOX
-resize to 1600 px ~15 ms, the transpose ~3 ms, the encode ~5 ms, thumbnail and hash ~2.5 ms, EXIF and the
-scan count ~1.5 ms: ~73 ms in all (was ~79 with BILINEAR and a LANCZOS thumbnail). The stored file is
-1600 px, ~0.3–0.5 MB instead of 4 MB, one JPEG generation more (q85), and sRGB-assumed (a Display-P3
-photo loses its profile and looks slightly less saturated). The alternative, the original with its
-metadata segments cut out losslessly, needs no 1600 px decode, resize or encode: the gate would decode
-at 1/8 for the thumbnail and the hash only (~34 + ~5 ms, under the 50 ms of issue 20), but keep 10× the
-bytes, attacker-chosen entropy-coded data served back as is, and the parsing of every container's
-metadata layout on the path that protects the reps' locations; it is not what is stored today (the
-photo tests pin the 1600 px re-encode), so ≤ 50 ms per 12 MP photo is not reached with this policy.
+Stored-file policy: a JPEG is the ORIGINAL, metadata cut out (step 6); anything else is RE-ENCODED (step
+8). `ProcessedPhoto.stored` says which. The original keeps the rep's full resolution and costs no JPEG
+generation; what it keeps of the sender's bytes is the entropy-coded pixel data and the three appearance
+blocks, nothing that can hold a place or a time (GPS lives in EXIF, XMP and MPO's per-frame EXIF, all
+dropped); no page serves photos today, and every response of the server carries `nosniff`. Its costs, on a 12 MP phone photo
+(`bench_photo`, CPU time on one core of this machine, 2026-12-07): the gate ~37 ms (the 1/8-scale decode
+~34 ms — Huffman decoding of every coefficient dominates — the walk, EXIF, thumbnail and hash ~3 ms),
+against ~69 ms for the 1600 px re-encode (1/2-scale decode ~45 ms, resize ~15 ms, transpose ~3 ms, encode
+~5 ms); the stored file is the size sent (WeCom's compressed chat photo ~0.2–0.5 MB, an original 12 MP
+photo ~4 MB, against ~0.4 MB re-encoded), and a Display-P3 photo keeps its profile.
 
-Decoding is CPU work (~73 ms CPU for a 12 MP JPEG on one core with draft): never in the callback path,
+Decoding is CPU work (~37 ms CPU for a 12 MP JPEG on one core at 1/8 scale): never in the callback path,
 and in the server never in its own process. `bench_photo()` prints the figure for this machine.
 """
 
@@ -62,6 +65,7 @@ import re
 import statistics
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from io import BytesIO
@@ -115,9 +119,9 @@ class PhotoRejected(Exception):
 
 @dataclass(frozen=True)
 class ProcessedPhoto:
-    jpeg: bytes  # re-encoded, oriented, ≤ LONG_SIDE, no EXIF
+    jpeg: bytes  # what is stored: the original JPEG, metadata cut out; or re-encoded, oriented, ≤ LONG_SIDE
     thumb: bytes  # ≤ THUMB_SIDE JPEG
-    width: int  # of `jpeg`
+    width: int  # of `jpeg` as shown (after its orientation)
     height: int
     phash: str  # 16 hex digits
     taken_at: datetime | None  # aware UTC, from EXIF
@@ -126,12 +130,21 @@ class ProcessedPhoto:
     source_format: str = ""  # JPEG | MPO (a JPEG with extra frames) | PNG | WEBP
     source_width: int = 0  # as sent, before orientation
     source_height: int = 0
+    stored: str = (
+        "reencoded"  # "original": the JPEG as sent, metadata cut out; "reencoded": decoded and written
+    )
 
 
 def process_photo(
-    data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS, max_scans: int = MAX_SCANS
+    data: bytes,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+    max_scans: int = MAX_SCANS,
+    keep_original: bool = True,
 ) -> ProcessedPhoto:
-    """Check, clean and describe one uploaded photo; raises PhotoRejected (see the module docstring)."""
+    """Check, clean and describe one uploaded photo; raises PhotoRejected (see the module docstring).
+    `keep_original=False` re-encodes a JPEG too (step 8; the bench's "before" figure)."""
     if not data:
         raise PhotoRejected("图片是空的，请重新发送", "empty")
     if len(data) > max_bytes:
@@ -151,12 +164,14 @@ def process_photo(
             raise PhotoRejected(REASON_CORRUPT, "corrupt") from exc
         with im:
             try:
-                return _process_open(im, data, max_pixels, max_scans)
+                return _process_open(im, data, max_pixels, max_scans, keep_original)
             except MemoryError as exc:  # the sandbox's address-space limit, anywhere past the header
                 raise PhotoRejected(REASON_TOO_MUCH_MEMORY, "too_much_memory") from exc
 
 
-def _process_open(im: Image.Image, data: bytes, max_pixels: int, max_scans: int) -> ProcessedPhoto:
+def _process_open(
+    im: Image.Image, data: bytes, max_pixels: int, max_scans: int, keep_original: bool = True
+) -> ProcessedPhoto:
     fmt = im.format or ""
     width, height = im.size
     if width <= 0 or height <= 0 or width * height > max_pixels:
@@ -165,10 +180,15 @@ def _process_open(im: Image.Image, data: bytes, max_pixels: int, max_scans: int)
     if is_jpeg and count_jpeg_scans(data, stop_after=max_scans) > max_scans:
         raise PhotoRejected(REASON_TOO_MANY_SCANS, "too_many_scans")
     taken_at, lat, lng, orientation = _read_exif(im)
+    # JPEG: the original is stored with its metadata cut out (below), so the pixels are needed only for the
+    # thumbnail and the hash: decoded at the smallest DCT scale that leaves ≥ THUMB_SIDE px. Decoding still
+    # reads every coefficient of the first frame, so truncated or corrupt data is refused as before.
+    kept = strip_jpeg_metadata(data, orientation=_orientation_tag(im)) if is_jpeg and keep_original else None
+    side = THUMB_SIDE if kept is not None else LONG_SIDE
     try:
         if is_jpeg:
-            scale = LONG_SIDE / max(width, height)
-            if scale < 1:  # the largest DCT reduction that still leaves ≥ LONG_SIDE px
+            scale = side / max(width, height)
+            if scale < 1:  # the largest DCT reduction that still leaves ≥ `side` px
                 im.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -178,6 +198,25 @@ def _process_open(im: Image.Image, data: bytes, max_pixels: int, max_scans: int)
     except Exception as exc:  # OSError "image file is truncated", decoder errors, SyntaxError...
         raise PhotoRejected(REASON_CORRUPT, "corrupt") from exc
     img = _to_rgb(im)
+    if kept is not None:
+        img.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX, reducing_gap=1.0)
+        if orientation is not None:
+            img = img.transpose(orientation)
+        turned = orientation in _TURNS
+        return ProcessedPhoto(
+            kept,
+            _encode(img, THUMB_QUALITY),
+            height if turned else width,
+            width if turned else height,
+            str(imagehash.phash(img)),
+            taken_at,
+            lat,
+            lng,
+            fmt,
+            width,
+            height,
+            stored="original",
+        )
     # The one resize of the decoded frame. After draft() at most a 2× shrink is left (a 12 MP photo:
     # 2000 → 1600 px); BOX averages exactly the source area under each output pixel, which at that ratio
     # is an antialiased shrink that looks like BILINEAR and costs ~25% less (~15 vs ~19 ms here).
@@ -193,8 +232,61 @@ def _process_open(im: Image.Image, data: bytes, max_pixels: int, max_scans: int)
     thumb = _encode(img, THUMB_QUALITY)
     phash = str(imagehash.phash(img))
     return ProcessedPhoto(
-        jpeg, thumb, stored_width, stored_height, phash, taken_at, lat, lng, fmt, width, height
+        jpeg, thumb, stored_width, stored_height, phash, taken_at, lat, lng, fmt, width, height, "reencoded"
     )
+
+
+_TURNS = frozenset(
+    {
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.ROTATE_270,
+        Image.Transpose.TRANSVERSE,
+        Image.Transpose.ROTATE_90,
+    }
+)
+# Segments kept from the original JPEG: the decoding tables, frame and scans, the restart interval, and the
+# three APPn blocks that change how pixels look, never where or when: APP0 JFIF (density), APP2 ICC_PROFILE
+# (colour) and APP14 Adobe (the CMYK/YCCK transform). Every other APPn (APP1 EXIF and XMP, APP2 MPF, APP13
+# IPTC, maker notes…), COM, and everything after the first EOI (MPO's other frames, trailing data) is dropped.
+_KEEP_MARKERS = frozenset({0xC4, 0xDB, 0xDD, *range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC)})
+_KEEP_APP = {0xE0: (b"JFIF\x00", b"JFXX\x00"), 0xE2: (b"ICC_PROFILE\x00",), 0xEE: (b"Adobe",)}
+
+
+def strip_jpeg_metadata(data: bytes, *, orientation: int | None = None) -> bytes | None:
+    """The JPEG's first frame, byte for byte, without any metadata segment (see `_KEEP_APP`), and with an
+    EXIF block of our own holding only the orientation when it is not 1 (so viewers still show it upright).
+    None when the structure is not the plain marker sequence expected (the caller re-encodes instead)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = [b"\xff\xd8"]
+    if orientation is not None and orientation != 1:
+        exif = Image.Exif()
+        exif[ExifTags.Base.Orientation] = orientation
+        block = exif.tobytes()
+        out.append(b"\xff\xe1" + (len(block) + 2).to_bytes(2, "big") + block)
+    scans = 0
+    for marker, start, end in _jpeg_segments(data):
+        if marker == 0xD9:  # EOI: the first frame ends here
+            out.append(b"\xff\xd9")
+            return b"".join(out) if scans else None
+        if marker == 0xDA:  # a scan: its header and its entropy-coded data, as they are
+            scans += 1
+            out.append(data[start:end])
+        elif marker in _STANDALONE or marker in _KEEP_MARKERS:
+            out.append(data[start:end])
+        elif any(data[start + 4 : end].startswith(sig) for sig in _KEEP_APP.get(marker, ())):
+            out.append(data[start:end])
+        elif not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            return None  # a segment this walk does not know (SOF of a kind Pillow refuses, DNL, JPG…)
+    return None  # no EOI: truncated or damaged
+
+
+def _orientation_tag(im: Image.Image) -> int | None:
+    try:
+        value = im.getexif().get(ExifTags.Base.Orientation)
+    except Exception:  # noqa: BLE001 - malformed EXIF: no orientation, as _read_exif
+        return None
+    return value if value in _ORIENTATION else None
 
 
 _NEXT_MARKER = re.compile(
@@ -203,40 +295,48 @@ _NEXT_MARKER = re.compile(
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
 
 
-def count_jpeg_scans(data: bytes, *, stop_after: int | None = None) -> int:
-    """Start-of-scan (SOS) markers of the first frame, counted by walking the marker segments (lengths
-    skipped, so a thumbnail inside EXIF is not counted) and searching past each scan's entropy-coded data
-    for the next marker; stops at the first EOI (MPO's secondary frames are never decoded), at damaged
-    structure (the decoder refuses that later), or once the count exceeds `stop_after`."""
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, start, end) of each marker of a JPEG's first frame, in order, from the marker after SOI:
+    lengths are skipped (so a thumbnail inside EXIF is never mistaken for the photo), and a scan's `end` is
+    past its entropy-coded data (found by searching for the next marker). It ends after yielding the first
+    EOI (MPO's secondary frames are never walked), or without an EOI at damaged or truncated structure."""
     n = len(data)
     if n < 4 or data[0] != 0xFF or data[1] != 0xD8:
-        return 0
-    pos, scans = 2, 0
+        return
+    pos = 2
     while pos + 1 < n:
         if data[pos] != 0xFF:
-            return scans
+            return
         while pos + 1 < n and data[pos + 1] == 0xFF:  # fill bytes before a marker
             pos += 1
         if pos + 1 >= n:
-            return scans
+            return
         marker = data[pos + 1]
-        if marker == 0xD9:  # EOI
-            return scans
-        if marker in _STANDALONE:
+        if marker == 0xD9 or marker in _STANDALONE:  # EOI, RSTn, TEM: no length
+            yield marker, pos, pos + 2
+            if marker == 0xD9:
+                return
             pos += 2
             continue
         if pos + 4 > n:
-            return scans
+            return
         end = pos + 2 + ((data[pos + 2] << 8) | data[pos + 3])
+        if marker == 0xDA:
+            found = _NEXT_MARKER.search(data, end)
+            end = found.start() if found is not None else n
+        yield marker, pos, min(end, n)
+        pos = end
+
+
+def count_jpeg_scans(data: bytes, *, stop_after: int | None = None) -> int:
+    """Start-of-scan (SOS) markers of the first frame (`_jpeg_segments`); stops at the first EOI, at damaged
+    structure (the decoder refuses that later), or once the count exceeds `stop_after`."""
+    scans = 0
+    for marker, _start, _end in _jpeg_segments(data):
         if marker == 0xDA:
             scans += 1
             if stop_after is not None and scans > stop_after:
-                return scans
-            found = _NEXT_MARKER.search(data, end)
-            if found is None:
-                return scans
-            end = found.start()
-        pos = end
+                break
     return scans
 
 
@@ -373,15 +473,15 @@ def make_sample_jpeg(
     return out.getvalue()
 
 
-def bench_photo(runs: int = 5, data: bytes | None = None) -> float:
+def bench_photo(runs: int = 5, data: bytes | None = None, *, keep_original: bool = True) -> float:
     """Median CPU milliseconds of `process_photo` on a 12 MP JPEG (4000×3000) on this machine, one core
     (process CPU time, not wall time: on a shared machine the wall clock also counts other work)."""
     sample = data if data is not None else make_sample_jpeg()
-    process_photo(sample)  # warm up
+    process_photo(sample, keep_original=keep_original)  # warm up
     timings = []
     for _ in range(max(1, runs)):
         started = time.process_time()
-        process_photo(sample)
+        process_photo(sample, keep_original=keep_original)
         timings.append((time.process_time() - started) * 1000)
     return statistics.median(timings)
 

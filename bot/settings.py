@@ -66,12 +66,16 @@ class Settings(StoreSettings):
     REDIS_URL: str | None = None
     WECOM_MAX_CLOCK_SKEW: int = Field(default=300, ge=0)
     PUBLIC_BASE_URL: str = "http://127.0.0.1:8000"
+    # web sign-in through WeCom (docs/web-sign-in.md): WeCom's authorize page (inside the WeCom browser) and QR
+    # login page (a desktop browser); how long a signed-in browser stays signed in
+    WECOM_OAUTH_URL: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    WECOM_QR_LOGIN_URL: str = "https://login.work.weixin.qq.com/wwlogin/sso/login"
+    WEB_SESSION_HOURS: int = Field(default=12, ge=1, le=720)
     GPS_RETENTION_DAYS: int = Field(default=180, ge=1)
     # what people wrote and were sent (inbox/outbox bodies); the rows stay for audit
-    # the relay beside the worker within a tick (replies first under a backlog); off by default: on the embedded
-    # SQLite default, real-time operation hit "database disk image is malformed" in the worker's reads while
-    # the relay ran beside it (CHANGELOG, not yet diagnosed); lanes still send replies before alerts
-    TICK_INTERLEAVE: bool = False
+    # the relay beside the worker within a tick (replies leave while a backlog is still being handled); false:
+    # the whole inbox, then the relay (the lanes still send replies before alerts)
+    TICK_INTERLEAVE: bool = True
     MESSAGE_RETENTION_DAYS: int = Field(default=90, ge=1)  # reps' visit coordinates (PIPL: whereabouts)
     DEBUG_API_DOCS: bool = False  # development only: serve FastAPI's /openapi.json, /docs and /redoc
     # serve (bot/serve.py): a request not read whole within this many seconds is cut off; connections over the cap
@@ -83,6 +87,12 @@ class Settings(StoreSettings):
     # the corp connects 客户联系 and the app may call it (docs/handover.md): a hand-over then also moves the
     # person's WeChat customers in WeCom (在职继承 for a move, 离职继承 for a departure)
     WECOM_CUSTOMER_CONTACT: bool = False
+    # -- the address book (docs/contacts-sync.md) ----------------------------------------------------------
+    CONTACTS_SYNC: bool = (
+        False  # the nightly full sync from WeCom (同步通讯录 and change_contact work regardless)
+    )
+    # roles for members the sync brings: a JSON list of rules, first match wins (core/contacts/mapping.py)
+    CONTACTS_ROLE_RULES: str | None = None
     # -- other alert channels (docs/channels.md): email through SMTP, SMS through Tencent Cloud SMS --------
     SMTP_HOST: str | None = None  # unset: no email is sent
     SMTP_PORT: int = Field(default=465, ge=1, le=65535)
@@ -99,6 +109,14 @@ class Settings(StoreSettings):
     SMS_TEMPLATE_ID: str | None = None  # the approved red-tier template (docs/channels.md: its 3 parameters)
     SMS_REGION: str = "ap-guangzhou"
     SMS_ENDPOINT: str = "https://sms.tencentcloudapi.com/"
+
+    @field_validator("CONTACTS_ROLE_RULES")
+    @classmethod
+    def _role_rules(cls, v: str | None) -> str | None:
+        from core.contacts.mapping import parse_rules
+
+        parse_rules(v)  # a bad list stops the start with the rule's number and what is wrong
+        return v
 
     @field_validator("WECOM_AES_KEY")
     @classmethod

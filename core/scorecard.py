@@ -21,7 +21,12 @@ org_config["scorecard"], see ScoreRules.from_config):
      (the complement of the spec's 服务响应超时);
    - contact recency from the latest touch (visit or interaction): 100 when the last touch is at most
      `contact_full_days` (14) days old, 0 at `contact_zero_days` (60) days or never, linear between.
-   With judged tickets: 0.7 × ticket part + 0.3 × contact part (`ticket_share`); without: contact part.
+   - when the customer is a linked WeChat contact of its owner (企业微信 客户联系) and WeCom's figures for the
+     owner exist in the window, the WeCom part (core/customer_contacts/speed.py: reply rate, average first
+     reply time, hours from 添加客户 to the first follow-up; thresholds reply_full_minutes / reply_zero_minutes /
+     follow_full_hours / follow_zero_hours) takes the contact part's place; otherwise the
+     contact part stands (from the imported visits and interactions).
+   With judged tickets: 0.7 × ticket part + 0.3 × contact (or WeCom) part (`ticket_share`); without: that part.
 
 Score = Σ weight × points ÷ Σ weight over the components that have data (only payment_on_time can lack
 it), rounded to one decimal. Tiers: score < 60 红 (red), 60 ≤ score ≤ 80 黄 (yellow), score > 80 蓝 (blue).
@@ -35,6 +40,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from core.customer_contacts.speed import SpeedRules, WeComSpeed, wecom_detail, wecom_points
 
 COMPONENTS = ("order_frequency", "new_product_interest", "payment_on_time", "response_speed")
 LABELS = {
@@ -69,6 +76,12 @@ class ScoreRules:
     contact_zero_days: float = 60
     red_below: float = 60
     blue_above: float = 80
+    # the WeCom part of 响应速度 (core/customer_contacts/speed.py): full / zero marks for the average first reply
+    # (minutes) and for the hours from 添加客户 to the first follow-up
+    reply_full_minutes: float = 30
+    reply_zero_minutes: float = 1440
+    follow_full_hours: float = 24
+    follow_zero_hours: float = 168
 
     @staticmethod
     def from_config(config: Mapping[str, Any] | None) -> ScoreRules:
@@ -94,7 +107,19 @@ class ScoreRules:
             raise ValueError("tiers need 0 ≤ red_below ≤ blue_above ≤ 100")
         if out.orders_target < 1 or out.interest_target < 1 or out.contact_zero_days <= out.contact_full_days:
             raise ValueError("targets must be ≥ 1 and contact_zero_days > contact_full_days")
+        if out.reply_zero_minutes <= out.reply_full_minutes or out.follow_zero_hours <= out.follow_full_hours:
+            raise ValueError(
+                "reply_zero_minutes > reply_full_minutes and follow_zero_hours > follow_full_hours"
+            )
         return out
+
+    def speed_rules(self) -> SpeedRules:
+        return SpeedRules(
+            full_minutes=self.reply_full_minutes,
+            zero_minutes=self.reply_zero_minutes,
+            follow_full_hours=self.follow_full_hours,
+            follow_zero_hours=self.follow_zero_hours,
+        )
 
     def version(self) -> str:
         """A short fingerprint of the rules, stored with each score."""
@@ -119,6 +144,7 @@ class CustomerFeatures:
     tickets_judged: int = 0  # opened in the last ticket_days days, answered or past the SLA
     tickets_on_time: int = 0
     days_since_touch: float | None = None  # None: never touched
+    wecom: WeComSpeed | None = None  # the owner's WeCom reply figures, when the customer is a linked contact
 
 
 @dataclass(frozen=True)
@@ -179,6 +205,9 @@ def components_of(f: CustomerFeatures, rules: ScoreRules) -> tuple[Component, ..
         payment = Component("payment_on_time", None, f"近{rules.payment_days}天没有到期合同")
     contact = contact_points(f.days_since_touch, rules)
     touch = "从未跟进" if f.days_since_touch is None else f"距上次跟进{f.days_since_touch:.0f}天"
+    wecom = wecom_points(f.wecom, rules.speed_rules()) if f.wecom is not None else None
+    if f.wecom is not None and wecom is not None:
+        contact, touch = wecom, wecom_detail(f.wecom)
     if f.tickets_judged:
         tickets = 100.0 * f.tickets_on_time / f.tickets_judged
         points = rules.ticket_share * tickets + (1 - rules.ticket_share) * contact

@@ -27,7 +27,6 @@ class HandlerDeps:
 
     public_base_url: str = ""  # how WeCom users reach this server (links in chat)
     ics_key: bytes | None = None  # signs calendar feed links
-    dashboard_key: bytes | None = None  # signs dashboard links
     llm: Any = None  # an OpenAI-compatible chat model for questions, or None (offline parser)
     vocab_cache: Any = None  # nlq.vocab.VocabCache: the org's names, reloaded at most once a minute
     render_brief: Callable[[Any, Path], None] | None = None  # the weekly brief's PNG renderer
@@ -40,6 +39,10 @@ class HandlerDeps:
     alert_channels: frozenset[str] = frozenset()
     # the corp connects 客户联系 (WECOM_CUSTOMER_CONTACT): a hand-over also calls WeCom's 在职/离职继承
     customer_contact: bool = False
+    # the address book (docs/contacts-sync.md): the role rules (core.contacts.mapping.RoleRule; empty: the
+    # defaults), and whether the nightly full sync runs
+    contact_role_rules: tuple[Any, ...] = ()
+    contacts_nightly: bool = False
 
 
 Publish = Callable[["Ctx", DomainEvent], None]

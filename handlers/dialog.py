@@ -35,6 +35,7 @@ class DialogState(StrEnum):
         "target_adjust_evidence"  # 调整目标 typed without a link: waiting for a photo, file or link
     )
     BLOCK_REASON = "contract_work_order_blocked"  # 受阻 tapped on a work order: waiting for the reason
+    LINK_CUSTOMER = "contact_link_customer"  # 其他客户 tapped on a WeChat contact's card: waiting for a name
 
 
 # A question left unanswered this long lapses: the next event is handled as if it had not been asked (the

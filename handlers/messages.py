@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 @dataclass(frozen=True)
 class Inbound:
     type: ClassVar[str] = ""
+    # a system event (WeCom's 客户联系 and 通讯录变更 notices, the assistant's own requests): nothing the sender said, so it
+    # goes straight to its EVENTS handler, past dialog states, commands and the unknown-member reply
+    system: ClassVar[bool] = False
     sender: str
     at: int  # WeCom CreateTime, unix seconds
 
@@ -107,11 +110,85 @@ class CardClick(Inbound):
 @dataclass(frozen=True)
 class ExternalContactAdded(Inbound):
     """change_external_contact / add_external_contact (企业微信 客户联系): the member `sender` added an external
-    contact (a customer's WeChat); `state` is the 渠道活码's state parameter, when the contact came by one."""
+    contact (a customer's WeChat); `state` is the 渠道活码's state parameter, when the contact came by one.
+    `half`: add_half_external_contact (the customer added the member, who has not accepted yet)."""
 
     type: ClassVar[str] = "external_contact_add"
+    system: ClassVar[bool] = True
     external_userid: str = ""
     state: str = ""
+    half: bool = False
+
+
+@dataclass(frozen=True)
+class ExternalContactChanged(Inbound):
+    """change_external_contact, other change types: edit_external_contact (the member changed 备注 / 描述 /
+    备注手机号), del_external_contact (the member deleted the contact; `source` DELETE_BY_TRANSFER after a
+    transfer), del_follow_user (the customer deleted the member)."""
+
+    type: ClassVar[str] = "external_contact_change"
+    system: ClassVar[bool] = True
+    external_userid: str = ""
+    change_type: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class ExternalChatChanged(Inbound):
+    """change_external_chat (客户群): `change_type` create | update | dismiss; an update's `update_detail`
+    (add_member, del_member, change_owner, change_name, change_notice). Sent by "sys" with no member."""
+
+    type: ClassVar[str] = "external_chat_change"
+    system: ClassVar[bool] = True
+    chat_id: str = ""
+    change_type: str = ""
+    update_detail: str = ""
+
+
+@dataclass(frozen=True)
+class ContactFiguresDue(Inbound):
+    """The assistant's own request (put in the inbox by the daily contact-figures timer): fetch the member
+    `sender`'s 联系客户统计 for `day` (ISO date) with get_user_behavior_data before the event's transaction."""
+
+    type: ClassVar[str] = "contact_figures_due"
+    system: ClassVar[bool] = True
+    day: str = ""
+
+
+@dataclass(frozen=True)
+class ContactChange(Inbound):
+    """change_contact (通讯录变更): a member or department was created, updated or deleted in WeCom's address
+    book. `present`: the member fields the event carried (update_user carries only what changed; callbacks
+    configured after 2022-08-15 carry only UserID and Department), by core.contacts.book.Member's names."""
+
+    type: ClassVar[str] = "contact_change"
+    system: ClassVar[bool] = True
+    change_type: str = (
+        ""  # create_user | update_user | delete_user | create_party | update_party | delete_party
+    )
+    userid: str = ""
+    new_userid: str = ""
+    name: str = ""
+    departments: list[int] = field(default_factory=list)
+    leader_in: list[int] = field(default_factory=list)
+    main_department: int = 0
+    direct_leaders: list[str] = field(default_factory=list)
+    status: int = 0
+    present: list[str] = field(default_factory=list)
+    party_id: int = 0
+    party_name: str = ""
+    parent_id: int = 0
+    party_order: int = 0
+
+
+@dataclass(frozen=True)
+class ContactSyncRequest(Inbound):
+    """A full address-book sync to run now (an admin's 同步通讯录, or the nightly reconciliation): the worker's
+    prefetch reads WeCom before the transaction (bot/wecom/contacts.py). `sender`: who asked, or "sys"."""
+
+    type: ClassVar[str] = "contact_sync"
+    system: ClassVar[bool] = True
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +210,11 @@ INBOUND_TYPES: dict[str, type[Inbound]] = {
         MenuClick,
         CardClick,
         ExternalContactAdded,
+        ContactChange,
+        ContactSyncRequest,
+        ExternalContactChanged,
+        ExternalChatChanged,
+        ContactFiguresDue,
         Unsupported,
     )
 }
@@ -278,6 +360,9 @@ class CardAction(StrEnum):
     CONTRACT = "contract"  # contract:sign|progress|log:<contract_no>   signing, the progress card
     WORK_ORDER = "wo"  # wo:claim|done|block:<work order>   a hand-off work order's buttons
     HANDOVER = "handover"  # handover:pick:<hand-over>:<userid>   the successor of a person who left or moved
+    CONTACT = (
+        "wxc"  # wxc:use|pick|not:<external_userid>[:<customer>]   link an added WeChat contact to a customer
+    )
 
 
 def card_key(action: CardAction, *parts: object) -> str:

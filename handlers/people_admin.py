@@ -1,16 +1,19 @@
 """「停用 账号」/「启用 账号」: an admin deactivates a person who left (or restores one), in chat.
 
-A deactivated person gets no answer in chat and their calendar feed and dashboard links stop working at once
-(bot/web checks `users.active` on every request). Their book (customers, promises, timers,
-leads, calendar entries) is handed over: their manager gets a card to choose the successor (handlers/handover,
-docs/handover.md); meanwhile no SOP message goes to them (briefs, digests, reminders, alerts, approval steps):
-what was theirs goes to the next active person up the tree (core/org.py `find_up`, handlers/sop/sweep.py).
-Every change is audited with before and after. `deactivate` is the one path (the address-book sync calls it).
+A deactivated person gets no answer in chat, their calendar feed stops and their web sessions end at once
+(bot/web checks `users.active` on every request). Their book (customers, promises, timers, leads, calendar
+entries) is handed over: their manager gets a card to choose the successor (handlers/handover, docs/handover.md);
+meanwhile no SOP message goes to them (briefs, digests, reminders, alerts, approval steps): what was theirs goes to
+the next active person up the tree (core/org.py `find_up`, handlers/sop/sweep.py), the hand-over's manager first.
+Every change is audited with before and after.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from core.handover import LEFT
 from core.roles import Role
@@ -18,8 +21,8 @@ from handlers.context import Ctx
 from handlers.handover import flow as handover
 from handlers.messages import Inbound, Text, text_of
 from storage import audit, people
-from storage.handover.models import HandoverRow
 from storage.models import UserRow
+from storage.web import sessions as web_sessions
 
 PATTERN = r"^\s*(停用|启用|恢复)\s*(账号|人员|用户)?\s*\S+"
 _PARSE = re.compile(r"^\s*(停用|启用|恢复)\s*(?:账号|人员|用户)?\s*(\S+)\s*$")
@@ -56,48 +59,44 @@ def on_activation(ctx: Ctx, event: Inbound) -> bool | None:
             Text(content=ALREADY.format(name=person.name, userid=userid, state="启用" if turn_on else "停用"))
         )
         return None
+    set_active(ctx.session, person, turn_on, at=ctx.now, actor=ctx.userid, reason=ctx.source)
     if turn_on:
-        activate(ctx, person)
         ctx.reply(Text(content=DONE_ON.format(name=person.name, userid=userid)))
         return None
-    row = deactivate(ctx, person)
-    tail = (
-        HANDOVER_ASKED.format(manager=people.name_of(ctx.session, row.decider))
-        if row is not None
-        else HANDOVER_NONE
-    )
+    row = handover.pending_of(ctx.session, userid)
+    tail = HANDOVER_ASKED.format(manager=people.name_of(ctx.session, row.decider)) if row else HANDOVER_NONE
     ctx.reply(Text(content=DONE_OFF.format(name=person.name, userid=userid) + tail))
     return None
 
 
-def _set_active(ctx: Ctx, person: UserRow, active: bool) -> None:
+def set_active(
+    session: Session, person: UserRow, turn_on: bool, *, at: datetime, actor: str, reason: str
+) -> bool:
+    """THE deactivation path (and its undo), for every caller: this chat command, the import's 在职=否 aside, and
+    the contacts sync (a member who left WeCom: handlers/contacts/sync.py). The person's scope ends at once (the
+    router, bot/web and the SOP read `users.active`). Audited. False when nothing changed.
+    A leaving person's hand-over opens here, in the same transaction (a card to their manager, through the outbox:
+    handlers/handover/flow.py); coming back before a successor was chosen cancels it."""
+    if bool(person.active) == turn_on:
+        return False
     before = audit.snapshot(person)
-    person.active = active
-    ctx.session.flush()  # the hand-over reads the tree as it is now
+    person.active = turn_on
+    if not turn_on:  # their web sessions end at once (docs/web-sign-in.md)
+        web_sessions.end_all(session, person.userid, now=at, reason=web_sessions.DEACTIVATED)
     audit.record(
-        ctx.session,
-        at=ctx.now,
-        actor=ctx.userid,
-        action="activate" if active else "deactivate",
+        session,
+        at=at,
+        actor=actor,
+        action="activate" if turn_on else "deactivate",
         entity="user",
         entity_id=person.userid,
         before=before,
         after=audit.snapshot(person),
-        reason=ctx.source,
+        reason=reason,
     )
-
-
-def deactivate(ctx: Ctx, person: UserRow) -> HandoverRow | None:
-    """THE deactivation (an admin in chat, the address-book sync when a member leaves): `users.active` false,
-    audited, and the hand-over of their book opened (a card to their manager; docs/handover.md). Returns the
-    hand-over, or None when they owned nothing. The caller's ctx sends the card."""
-    if person.active:
-        _set_active(ctx, person, False)
-    return handover.open_handover(ctx, person.userid, reason=LEFT)
-
-
-def activate(ctx: Ctx, person: UserRow) -> None:
-    """Back at work: active again, and a hand-over still waiting for a successor is cancelled."""
-    if not person.active:
-        _set_active(ctx, person, True)
-    handover.cancel_pending(ctx, person.userid)
+    session.flush()  # the hand-over reads the tree as it is now
+    if turn_on:
+        handover.cancel_in(session, person.userid, now=at, actor=actor, source=reason)
+    else:
+        handover.open_in(session, person.userid, reason=LEFT, now=at, actor=actor, source=reason)
+    return True

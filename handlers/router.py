@@ -1,6 +1,8 @@
 """Which handler answers which input: the `Router` built from the table in handlers/routes.py.
 
 Order of decision for one inbound event:
+first of all, a system event (`Inbound.system`: WeCom's 客户联系 and 通讯录变更 notices, the assistant's own requests) goes to
+   EVENTS by type at once, whoever the sender (no sender check, no dialog state);
 0. a question is open (the state is one of dialog.ASKING: a 驳回 reason, an approval comment, a 延后 reason …):
    anything that is not a typed answer — re-entering the app, a location, a photo, a card click, 帮助 — is
    handled by the flow beneath the question (as if it had not been asked) and the question stays open; a text
@@ -121,6 +123,11 @@ class Router:
     def route(self, ctx: Ctx, event: Inbound, *, state: str = DialogState.IDLE) -> None:
         if ctx.publish is None:
             ctx.publish = self.publish
+        if event.system:  # nothing the sender said (Inbound.system): its handler, or nothing
+            handler = self.events.get(type(event))
+            if handler is not None:
+                handler(ctx, event)
+            return
         if ctx.user is None:  # a member of the corp not (yet) in the imported org: help, and what to do
             if text_of(event) in HELP_WORDS:
                 ctx.reply(

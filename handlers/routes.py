@@ -11,9 +11,13 @@ from __future__ import annotations
 
 from core.events import PromiseCancelled, PromiseRestored, TagRemoved, TagRestored, VisitCompleted
 from handlers import ask, people_admin, welcome
+from handlers.contacts import sync as contacts_sync
 from handlers.context import HandlerDeps
 from handlers.contracts import changes as contract_changes
 from handlers.contracts import handoff, reconcile
+from handlers.customer_contacts import events as contact_events
+from handlers.customer_contacts import figures as contact_figures
+from handlers.customer_contacts import link as contact_link
 from handlers.dialog import DialogState as S
 from handlers.handover import flow as handover
 from handlers.leads import board as lead_board
@@ -24,7 +28,19 @@ from handlers.leads import sop as lead_sop
 from handlers.links import calendar as calendar_link
 from handlers.links import dashboard as dashboard_link
 from handlers.messages import CardAction as A
-from handlers.messages import EnterAgent, ExternalContactAdded, ImageIn, LocationIn, LocationReport, MenuClick
+from handlers.messages import (
+    ContactChange,
+    ContactFiguresDue,
+    ContactSyncRequest,
+    EnterAgent,
+    ExternalChatChanged,
+    ExternalContactAdded,
+    ExternalContactChanged,
+    ImageIn,
+    LocationIn,
+    LocationReport,
+    MenuClick,
+)
 from handlers.router import MANAGER, REP, Router, Routes
 from handlers.sop import (
     approvals,
@@ -52,9 +68,11 @@ TEXT_COMMANDS = (
     (r"^\s*(撤销|撤回|undo)\s*$", self_service.on_undo),
     (r"^\s*(新建客户|新客户|建档)", onboarding.on_new_customer),
     (r"^(日历订阅|订阅日历|我的日历)$", calendar_link.on_calendar_link),
+    (r"^(重置日历订阅|重置日历)$", calendar_link.on_calendar_reset),
     (approvals.DECISION_WORDS, approvals.on_typed_decision),
     (r"^(看板|数据看板|我的看板|团队看板|团队健康度|健康度|健康度看板)$", dashboard_link.on_dashboard),
     (people_admin.PATTERN, people_admin.on_activation),
+    (contacts_sync.COMMAND, contacts_sync.on_sync_command),  # 同步通讯录 (admin): a full sync from WeCom now
     (handoff.SIGN_PATTERN, handoff.on_sign_command),  # 合同签署完成 HT-001
     (contract_changes.CHANGE_PATTERN, contract_changes.on_change),  # 改金额 / 改付款条件 HT-001 …
     (contract_changes.VERIFY_PATTERN, contract_changes.on_verify),  # 核实金额 HT-001 (finance)
@@ -94,6 +112,7 @@ CARD_ACTIONS = (
         A.HANDOVER,
         handover.on_handover_button,
     ),  # the successor of a person who left or moved (docs/handover.md)
+    (A.CONTACT, contact_link.on_button),  # a new WeChat contact: 是 <客户> / 其他客户 / 不是客户
 )
 DIALOG_STATES = (
     (S.ONBOARD, onboarding.on_answer),
@@ -103,6 +122,7 @@ DIALOG_STATES = (
     (S.FOLLOWED_REASON, stale.on_followed_reason),
     (S.TARGET_EVIDENCE, target_adjust.on_evidence),
     (S.BLOCK_REASON, handoff.on_block_reason),
+    (S.LINK_CUSTOMER, contact_link.on_typed),  # after 其他客户: the customer's name
 )
 QUESTION_WORDS = (  # while this question is open, these texts answer it (a text command ends it otherwise)
     (S.REJECT_REASON, approvals.DECISION_WORDS),
@@ -114,7 +134,16 @@ EVENTS = (
     (ImageIn, photos.on_image),
     (MenuClick, self_service.on_menu),
     (EnterAgent, welcome.on_enter),  # the first opening of the app: a welcome and a guide, once
-    (ExternalContactAdded, lead_intake.on_external_contact),  # 客户联系: a new external contact is a lead
+    # 客户联系 (docs/customer-contacts.md): system events, straight to these handlers
+    (ExternalContactAdded, contact_events.on_added),  # matched to a customer (card), else a lead
+    (ExternalContactChanged, contact_events.on_changed),  # edit / del_external_contact / del_follow_user
+    (ExternalChatChanged, contact_events.on_chat),  # 客户群 create / update / dismiss
+    (ContactFiguresDue, contact_figures.on_figures),  # the daily timer's fetch of 联系客户统计
+    (
+        ContactChange,
+        contacts_sync.on_contact_change,
+    ),  # 通讯录变更 (a system event): the mirror, then the tree
+    (ContactSyncRequest, contacts_sync.on_sync_request),  # a full sync with what the prefetch read from WeCom
 )
 ROLE_FALLBACKS = (
     # the visit's line; else a question about the rep's own book; else a visit's line typed before checking in
@@ -152,6 +181,8 @@ TIMER_KINDS = (
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
     (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
     (handover.KIND, handover.fire_handover_auto),  # nobody chose a successor in time: the fallback
+    (contact_figures.KIND, contact_figures.fire_contact_figures),  # each member's 联系客户统计, daily
+    (contacts_sync.KIND, contacts_sync.fire_nightly),  # the address book's nightly full sync (CONTACTS_SYNC)
 )
 RECURRING = (  # kind → books the next occurrence after ctx.now (when none is live)
     (daily_brief.KIND, lambda ctx: daily_brief.schedule_next_brief(ctx, after=ctx.now)),
@@ -162,6 +193,8 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
     (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
     (reconcile.KIND, lambda ctx: reconcile.schedule_next(ctx, after=ctx.now)),
+    (contact_figures.KIND, lambda ctx: contact_figures.schedule_next(ctx, after=ctx.now)),
+    (contacts_sync.KIND, lambda ctx: contacts_sync.schedule_next(ctx, after=ctx.now)),
 )
 
 ROUTES = Routes(

@@ -233,6 +233,11 @@ class VocabCache:
         self._vocab: Vocab | None = None
         self._lock = threading.Lock()
 
+    def invalidate(self) -> None:
+        """Reload at the next question (the reporting tree just changed: a contacts sync)."""
+        with self._lock:
+            self._vocab = None
+
     def get(self, session: Session) -> Vocab:
         with self._lock:
             if self._vocab is None or time.monotonic() - self._at > self.ttl_s:

@@ -110,6 +110,9 @@ class CustomerRow(Base):
         JSON, default=list
     )  # [{"role": "采购", "name": "王芳"}]
     created_on: Mapped[date | None] = mapped_column(Date)
+    # the customer's contact phones (import 联系电话): an added WeChat contact is matched on them
+    # (core/customer_contacts/matching.py)
+    contact_phones: Mapped[list[Any] | None] = mapped_column(JSON, default=list)
     # when the customer came into the assistant: 新建客户 (the moment), or the import that created it when the
     # file gives no 建档日期 (the import time). NULL: created_on (or nothing) is all that is known. A customer
     # younger than the stale window is never stale (storage.touches.stale_condition).

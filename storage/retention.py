@@ -22,6 +22,8 @@ Message bodies: `purge_message_bodies` drops what people wrote (inbox events) an
 their rendered payloads) once the rows are finished and older than `message_retain_days` (MESSAGE_RETENTION_DAYS,
 default 90); the rows stay, so their dedupe keys, statuses and times still audit what happened.
 
+Web sign-in sessions (docs/web-sign-in.md) that ended or expired more than `WEB_SESSION_KEEP` ago are deleted.
+
 `sweep(session_factory, clock)` is the form a worker's tick runs (a step of bot/bootstrap.py's tick):
 at most once a day (a marker in org_config, read with one primary-key lookup), in batches of `BATCH` rows
 per transaction.
@@ -40,11 +42,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage import audit
 from storage.db import writer_session
 from storage.models import AuditRow, InboxRow, OrgConfigRow, OutboxRow, PhotoRow, VisitRow
+from storage.web import sessions as web_sessions
 
 RETAIN_DAYS = 180
 MESSAGE_RETAIN_DAYS = (
     90  # inbox and outbox bodies (what people wrote and were sent): the rows stay, for audit
 )
+WEB_SESSION_KEEP = timedelta(days=30)  # an ended or expired sign-in session, kept for a look-back
 PURGED: dict[str, Any] = {"purged": True}
 BATCH = 500
 MARKER_KEY = "retention_gps"
@@ -278,7 +282,11 @@ def sweep(
             s.commit()
         total += sum(counts.values())
         if all(n < batch for n in counts.values()):
-            return total
+            break
+    with writer_session(session_factory) as s:  # web sign-in sessions ended or expired a month ago
+        total += web_sessions.purge(s, before=now - WEB_SESSION_KEEP)
+        s.commit()
+    return total
 
 
 def purge_message_bodies(

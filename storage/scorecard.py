@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from core.periods import SHANGHAI
 from core.scorecard import COMPONENTS, LABELS, CustomerFeatures, Scorecard, ScoreRules, explain, score
 from storage import audit
+from storage.customer_contacts.speed import speed_by_customer
 from storage.models import (
     ContractRow,
     CustomerRow,
@@ -153,6 +154,10 @@ def extract_features(
     }
 
     due, on_time_contracts = _contracts_on_time(session, scope, today=today, days=rules.payment_days)
+    # the owner's WeCom reply figures, for customers linked to a WeChat contact (客户联系)
+    wecom = speed_by_customer(
+        session, now=now, days=rules.ticket_days, customer_ids=customer_ids, rules=rules.speed_rules()
+    )
 
     out: dict[str, CustomerFeatures] = {}
     for cid, slot in acc.items():
@@ -171,6 +176,7 @@ def extract_features(
             tickets_judged=int(slot.get("tickets_judged") or 0),
             tickets_on_time=int(slot.get("tickets_on_time") or 0),
             days_since_touch=None if t is None else max(0.0, (now - t).total_seconds() / 86400),
+            wecom=wecom.get(cid),
         )
     return out
 
@@ -390,6 +396,9 @@ def recompute(
 def _features_json(f: CustomerFeatures) -> dict[str, Any]:
     out = dict(f.__dict__)
     out.pop("customer_id", None)
+    wecom = out.pop("wecom", None)
+    if wecom is not None:  # the owner's WeCom reply figures (客户联系), kept with the score they explain
+        out["wecom"] = asdict(wecom)
     if out.get("days_since_touch") is not None:
         out["days_since_touch"] = round(out["days_since_touch"], 2)
     return out

@@ -208,7 +208,7 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
         )
 
     # 客户联系: 在职继承 and 离职继承 (bot/emulator/transfers.py)
-    contacts = state.contacts
+    contacts = state.transfers
     for path, method in (
         ("externalcontact/get_unassigned_list", contacts.unassigned),
         ("externalcontact/transfer_customer", lambda b: contacts.transfer(b, resigned=False)),
@@ -230,11 +230,50 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
         agentid = request.query_params.get("agentid", "")
         return await run(request, "agent/get", None, lambda: state.agent_get(agentid))
 
+    @router.get("/auth/getuserinfo")
+    async def auth_getuserinfo(request: Request) -> Response:
+        code = request.query_params.get("code", "")
+        return await run(request, "auth/getuserinfo", None, lambda: state.user_of_code(code))
+
     @router.post("/menu/create")
     async def menu_create(request: Request) -> Response:
         body = _parse_json(await request.body())
         agentid = request.query_params.get("agentid", "")
         return await run(request, "menu/create", body, lambda: state.create_menu(agentid, body))
+
+    # the address book (bot/emulator/contacts.py): the visible range, 60011 outside it, 48009 for a contact token
+    def contacts_route(path: str, read: Callable[[Any, Request, Any], dict[str, Any]], method: str) -> None:
+        async def endpoint(request: Request) -> Response:
+            body = _parse_json(await request.body()) if method == "POST" else None
+            token = request.query_params.get("access_token", "")
+            return await run(
+                request, path, body, lambda: state.contacts(path, token, lambda b: read(b, request, body))
+            )
+
+        router.add_api_route(f"/{path}", endpoint, methods=[method], name=path.replace("/", "_"))
+
+    q = lambda r, name: r.query_params.get(name, "")  # noqa: E731
+    contacts_route("department/list", lambda b, r, _: b.department_list(q(r, "id")), "GET")
+    contacts_route("department/simplelist", lambda b, r, _: b.department_simplelist(q(r, "id")), "GET")
+    contacts_route("user/list", lambda b, r, _: b.user_list(q(r, "department_id")), "GET")
+    contacts_route("user/get", lambda b, r, _: b.user_get(q(r, "userid")), "GET")
+    contacts_route("user/list_id", lambda b, r, body: b.user_list_id(body), "POST")
+
+    @router.get("/externalcontact/get")
+    async def external_contact_get(request: Request) -> Response:
+        external = request.query_params.get("external_userid", "")
+        return await run(request, "externalcontact/get", None, lambda: state.external.get(external))
+
+    for name, method in (
+        ("get_user_behavior_data", state.external.behavior),
+        ("groupchat/get", state.external.groupchat),
+    ):
+        router.add_api_route(
+            f"/externalcontact/{name}",
+            _json_route(run, f"externalcontact/{name}", method),
+            methods=["POST"],
+            name=f"externalcontact_{name.replace('/', '_')}",
+        )
 
     @router.api_route("/{rest:path}", methods=["GET", "POST"])
     async def not_emulated(request: Request, rest: str) -> Response:

@@ -203,9 +203,56 @@ def card_event(
     )
 
 
+def external_contact_event(
+    corp_id: str, created: int, change_type: str, user: str, external_userid: str, extra: Sequence[Field] = ()
+) -> str:
+    """change_external_contact (客户联系, doc 92130): sent by "sys"; the member is UserID. add_external_contact and
+    add_half_external_contact carry State and WelcomeCode, del_external_contact may carry Source."""
+    return message(
+        corp_id=corp_id,
+        user="sys",
+        created=created,
+        msg_type="event",
+        fields=[
+            ("Event", "change_external_contact"),
+            ("ChangeType", change_type),
+            ("UserID", user),
+            ("ExternalUserID", external_userid),
+            *extra,
+        ],
+    )
+
+
+def external_chat_event(
+    corp_id: str, created: int, chat_id: str, change_type: str, extra: Sequence[Field] = ()
+) -> str:
+    """change_external_chat (客户群, doc 92130): ChatId, ChangeType create | update | dismiss; an update carries
+    UpdateDetail (add_member, del_member, change_owner, change_name, change_notice) and the member counts."""
+    return message(
+        corp_id=corp_id,
+        user="sys",
+        created=created,
+        msg_type="event",
+        fields=[("Event", "change_external_chat"), ("ChatId", chat_id), ("ChangeType", change_type), *extra],
+    )
+
+
 def envelope(corp_id: str, agent_id: int, encrypted: str) -> str:
     """The outer body WeCom POSTs (doc 90238)."""
     return (
         f"<xml><ToUserName>{cdata(corp_id)}</ToUserName><AgentID>{cdata(str(agent_id))}</AgentID>"
         f"<Encrypt>{cdata(encrypted)}</Encrypt></xml>"
+    )
+
+
+def change_contact(corp_id: str, created: int, change_type: str, fields: Sequence[Field]) -> str:
+    """change_contact (通讯录变更, docs 90970/90971/90972): from "sys", the ChangeType, then the member's or the
+    department's fields (UserID, Name, Department "1,2", IsLeaderInDept "1,0", DirectLeader, … or Id, Name,
+    ParentId, Order)."""
+    return message(
+        corp_id=corp_id,
+        user="sys",
+        created=created,
+        msg_type="event",
+        fields=[("Event", "change_contact"), ("ChangeType", change_type), *fields],
     )

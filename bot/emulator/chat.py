@@ -8,6 +8,7 @@ that arrive later (from the worker) show up on their own.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from bot.emulator.api import content_disposition, create_api_router
-from bot.emulator.payloads import sniff_image
+from bot.emulator.oauth import create_oauth_router
+from bot.emulator.payloads import ApiError, sniff_image
 from bot.emulator.peer import WeComPeer
 from bot.emulator.records import Callback, Delivery, Dropped
 from bot.emulator.state import FakeWeCom
@@ -59,8 +61,34 @@ class CardIn(BaseModel):
     selected: dict[str, list[str]] | None = None
 
 
+class ExternalContactIn(BaseModel):
+    """加微信客户: the member adds a customer's WeChat (客户联系); the emulator invents the external_userid."""
+
+    user: str
+    name: str = Field(min_length=1, max_length=64)
+    corp_name: str = Field(default="", max_length=64)
+    remark: str = Field(default="", max_length=64)
+    mobile: str = Field(default="", max_length=32)
+
+
 class ResendIn(BaseModel):
     seq: int
+
+
+class ContactIn(BaseModel):
+    """A change in the admin console's address book (通讯录), then the change_contact event WeCom posts."""
+
+    change_type: Literal[
+        "create_user", "update_user", "delete_user", "create_party", "update_party", "delete_party"
+    ]
+    userid: str = Field(default="", max_length=64)
+    name: str = Field(default="", max_length=64)
+    department: list[int] | None = None
+    leader_in: list[int] | None = None
+    direct_leader: list[str] | None = None
+    status: int | None = None
+    party_id: int = 0
+    parent_id: int | None = None
 
 
 def _time_label(at: datetime, now: datetime) -> str:
@@ -187,6 +215,7 @@ def create_emulator_app(
     places = [dict(p) for p in (places or [])]
     app = FastAPI(title="WeCom emulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(create_api_router(state))
+    app.include_router(create_oauth_router(state, users))  # WeCom's sign-in pages (links open as a member)
     app.mount("/emu/static", StaticFiles(directory=STATIC_DIR), name="emu-static")
     page = (STATIC_DIR / "chat.html").read_text(encoding="utf-8")
 
@@ -290,12 +319,76 @@ def create_emulator_app(
     def card(cmd: CardIn) -> dict[str, Any]:
         return act(peer.card_click, member(cmd.user), cmd.task_id, cmd.key, selected=cmd.selected)
 
+    @app.post("/emu/external_contact")
+    def external_contact(cmd: ExternalContactIn) -> dict[str, Any]:
+        external = "wm" + secrets.token_hex(8)
+        mobiles = [cmd.mobile] if cmd.mobile.strip() else []
+        return act(
+            peer.add_external_contact,
+            member(cmd.user),
+            external,
+            name=cmd.name,
+            corp_name=cmd.corp_name,
+            remark=cmd.remark,
+            remark_mobiles=mobiles,
+        )
+
     @app.post("/emu/resend")
     def resend(cmd: ResendIn) -> dict[str, Any]:
         for sent in reversed(peer.sent):
             if sent.record is not None and sent.record.seq == cmd.seq:
                 return act(peer.resend, sent)
         raise HTTPException(404, "没有这条消息")
+
+    @app.post("/emu/contact")
+    def contact(cmd: ContactIn) -> dict[str, Any]:
+        """Change the address book and post change_contact (the demo's 通讯录, docs/contacts-sync.md)."""
+        kind = cmd.change_type
+
+        def change(book: Any) -> None:
+            if kind == "create_user":
+                book.add_member(
+                    cmd.userid,
+                    cmd.name or cmd.userid,
+                    cmd.department or [1],
+                    leader_in=cmd.leader_in or (),
+                    direct_leader=cmd.direct_leader or (),
+                )
+                if cmd.userid not in known:
+                    known.add(cmd.userid)
+                    users.append({"userid": cmd.userid, "name": cmd.name or cmd.userid, "role": "rep"})
+            elif kind == "update_user":
+                changed = {
+                    k: v
+                    for k, v in (
+                        ("name", cmd.name or None),
+                        ("department", cmd.department),
+                        ("leader_in", cmd.leader_in),
+                        ("direct_leader", cmd.direct_leader),
+                        ("status", cmd.status),
+                    )
+                    if v is not None
+                }
+                book.update_member(cmd.userid, **changed)
+            elif kind == "delete_user":
+                book.delete_member(cmd.userid)
+            elif kind == "create_party":
+                book.add_department(cmd.party_id, cmd.name, cmd.parent_id or 1)
+            elif kind == "update_party":
+                fields = {"name": cmd.name} if cmd.name else {}
+                if cmd.parent_id is not None:
+                    fields["parent_id"] = cmd.parent_id
+                book.update_department(cmd.party_id, **fields)
+            else:
+                book.delete_department(cmd.party_id)
+
+        try:
+            state.change_book(change)
+        except KeyError:
+            raise HTTPException(404, "通讯录中没有这个成员或部门") from None
+        except ApiError as exc:
+            raise HTTPException(400, exc.errmsg) from None
+        return act(peer.change_contact, kind, userid=cmd.userid, party_id=cmd.party_id)
 
     @app.get("/emu/media/{media_id}")
     def media(media_id: str) -> Response:

@@ -136,6 +136,9 @@ def run_demo(*, host: str, port: int, data_dir: Path, reset: bool) -> int:
         data_dir=data_dir,
         api_base=f"http://{host}:{emu_port}/cgi-bin/",
         public_base_url=f"http://{host}:{port}",
+        # sign-in to the dashboard through the emulator's WeCom pages (bot/emulator/oauth.py)
+        WECOM_OAUTH_URL=f"http://{host}:{emu_port}/connect/oauth2/authorize",
+        WECOM_QR_LOGIN_URL=f"http://{host}:{emu_port}/wwlogin/sso/login",
     )
     services = build(settings)
     _load_sample_data(services, data_dir)
@@ -147,6 +150,10 @@ def run_demo(*, host: str, port: int, data_dir: Path, reset: bool) -> int:
         agent_id=DEMO_CORP["WECOM_AGENT_ID"],
         users=[u["userid"] for u in users],
     )
+    with services.session_factory() as s:  # the address book WeCom would hold: 同步通讯录 finds the same tree
+        wecom.book.seed_from_tree(
+            s.execute(select(UserRow.userid, UserRow.name, UserRow.manager_userid)).all()
+        )
     peer = WeComPeer(
         wecom,
         callback_url=f"http://{host}:{port}/wecom/callback",

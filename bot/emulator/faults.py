@@ -23,6 +23,12 @@ class Fault(StrEnum):
     BAD_SECRET = "bad_secret"  # errcode 40001: the Secret was reset (name "gettoken" in `paths`)
     API_FORBIDDEN = "api_forbidden"  # errcode 48002: the API is not permitted for the app
     NO_PERMISSION = "no_permission"  # errcode 60011: no privilege to access the member or department
+    CONTACT_FORBIDDEN = (
+        "contact_forbidden"  # errcode 48009: the contact-sync secret from a new IP (2022-08-15)
+    )
+    WRONG_APP = (
+        "wrong_app"  # errcode 301002: no privilege to operate the given app (agentid / secret mismatch)
+    )
     # answers the client cannot read; nothing happens
     JSON_LIST = "json_list"  # HTTP 200 with a JSON list instead of an object
     MISSING_FIELD = "missing_field"  # HTTP 200 with an object without errcode
@@ -41,6 +47,8 @@ FAULT_ERRCODES = {
     Fault.BAD_SECRET: 40001,
     Fault.API_FORBIDDEN: 48002,
     Fault.NO_PERMISSION: 60011,
+    Fault.CONTACT_FORBIDDEN: 48009,
+    Fault.WRONG_APP: 301002,
 }
 FAULT_ERRMSG = {
     Fault.SYSTEM_BUSY: "system busy",
@@ -50,6 +58,8 @@ FAULT_ERRMSG = {
     Fault.BAD_SECRET: "invalid credential",
     Fault.API_FORBIDDEN: "api forbidden",
     Fault.NO_PERMISSION: "no privilege to access/modify contact/party/agent",
+    Fault.CONTACT_FORBIDDEN: "api forbidden for contact assistant",
+    Fault.WRONG_APP: "no privilege to access app",
 }
 _ALIASES: dict[object, Fault] = {
     -1: Fault.SYSTEM_BUSY,
@@ -64,9 +74,18 @@ _ALIASES: dict[object, Fault] = {
     40001: Fault.BAD_SECRET,
     48002: Fault.API_FORBIDDEN,
     60011: Fault.NO_PERMISSION,
+    48009: Fault.CONTACT_FORBIDDEN,
+    301002: Fault.WRONG_APP,
 }
 TRANSIENT_FAULTS = (Fault.SYSTEM_BUSY, Fault.FREQ_LIMIT, Fault.HTTP_502, Fault.TIMEOUT)
-CONFIG_FAULTS = (Fault.UNTRUSTED_IP, Fault.BAD_SECRET, Fault.API_FORBIDDEN, Fault.NO_PERMISSION)
+CONFIG_FAULTS = (
+    Fault.UNTRUSTED_IP,
+    Fault.BAD_SECRET,
+    Fault.API_FORBIDDEN,
+    Fault.NO_PERMISSION,
+    Fault.CONTACT_FORBIDDEN,
+    Fault.WRONG_APP,
+)
 GARBLED_FAULTS = (Fault.JSON_LIST, Fault.MISSING_FIELD, Fault.BAD_GZIP)
 
 

@@ -254,6 +254,143 @@ class WeComPeer:
         }
         return self._deliver(user, "card_click", fields, plain)
 
+    # -- what WeCom itself tells ------------------------------------------------------------------
+    USER_FIELDS = ("name", "department", "main_department", "is_leader_in_dept", "direct_leader", "status")
+
+    def change_contact(
+        self,
+        change_type: str,
+        *,
+        userid: str = "",
+        party_id: int = 0,
+        fields: Sequence[str] | None = None,
+        minimal: bool = False,
+        new_userid: str = "",
+    ) -> httpx.Response:
+        """通讯录变更 as WeCom posts it, from the state's address book after a test changed it (`state.book`).
+        A member event carries UserID and, from the member as it is now, `fields` (default: all of
+        USER_FIELDS; update_user carries only what changed) — or only Department when `minimal` (callbacks
+        configured after 2022-08-15). A department event carries Id, Name, ParentId, Order; delete_* only the id."""
+        book = self.state.book
+        out: list[xml.Field] = []
+        if change_type.endswith("_user"):
+            out.append(("UserID", userid))
+            if new_userid:
+                out.append(("NewUserID", new_userid))
+            member = book.members.get(new_userid or userid)
+            if change_type != "delete_user" and member is not None:
+                wanted = ("department",) if minimal else tuple(fields or self.USER_FIELDS)
+                names = {
+                    "name": "Name",
+                    "department": "Department",
+                    "main_department": "MainDepartment",
+                    "is_leader_in_dept": "IsLeaderInDept",
+                    "direct_leader": "DirectLeader",
+                    "status": "Status",
+                    "mobile": "Mobile",
+                    "email": "Email",
+                }
+                for key in wanted:
+                    value = member.get(key)
+                    if isinstance(value, list):
+                        out.append((names[key], ",".join(str(v) for v in value)))
+                    elif isinstance(value, int):
+                        out.append((names[key], value))
+                    else:
+                        out.append((names[key], str(value or "")))
+        else:
+            out.append(("Id", int(party_id)))
+            dept = book.departments.get(int(party_id))
+            if change_type != "delete_party" and dept is not None:
+                out += [("Name", dept["name"]), ("ParentId", dept["parentid"]), ("Order", dept["order"])]
+        plain = xml.change_contact(self.corp_id, self._created(), change_type, out)
+        return self._deliver(
+            "sys",
+            "change_contact",
+            {"change_type": change_type, "userid": userid, "party_id": party_id},
+            plain,
+        )
+
+    # -- 客户联系: external contacts and 客户群 (state.external changes first, as in WeCom) ----------------
+    def _external(
+        self, user: str, change: str, external: str, extra: list[Any], fields: dict[str, Any]
+    ) -> httpx.Response:
+        plain = xml.external_contact_event(self.corp_id, self._created(), change, user, external, extra)
+        return self._deliver(user, change, {"external_userid": external, **fields}, plain)
+
+    def add_external_contact(
+        self,
+        user: str,
+        external_userid: str,
+        *,
+        name: str,
+        corp_name: str = "",
+        remark: str = "",
+        description: str = "",
+        remark_mobiles: Sequence[str] = (),
+        state: str = "",
+        half: bool = False,
+    ) -> httpx.Response:
+        """The member added a customer's WeChat (or, `half`, the customer added the member and awaits approval:
+        add_half_external_contact)."""
+        self.state.external.add(
+            user,
+            external_userid,
+            name=name,
+            corp_name=corp_name,
+            at=self.now(),
+            remark=remark,
+            description=description,
+            remark_mobiles=list(remark_mobiles),
+            state=state,
+        )
+        change = "add_half_external_contact" if half else "add_external_contact"
+        extra = [("State", state), ("WelcomeCode", "WELCOME" + secrets.token_hex(8))]
+        return self._external(user, change, external_userid, extra, {"name": name, "state": state})
+
+    def edit_external_contact(self, user: str, external_userid: str, **changes: Any) -> httpx.Response:
+        """The member changed the contact's 备注 / 描述 / 备注手机号 (remark, description, remark_mobiles …)."""
+        self.state.external.edit(user, external_userid, **changes)
+        return self._external(user, "edit_external_contact", external_userid, [], dict(changes))
+
+    def delete_external_contact(self, user: str, external_userid: str, *, source: str = "") -> httpx.Response:
+        """The member deleted the contact (del_external_contact; Source DELETE_BY_TRANSFER after a transfer)."""
+        self.state.external.drop(user, external_userid)
+        extra = [("Source", source)] if source else []
+        return self._external(user, "del_external_contact", external_userid, extra, {"source": source})
+
+    def customer_deletes_member(self, user: str, external_userid: str) -> httpx.Response:
+        """The customer deleted the member from their WeChat (del_follow_user)."""
+        self.state.external.drop(user, external_userid)
+        return self._external(user, "del_follow_user", external_userid, [], {})
+
+    def external_chat(
+        self,
+        chat_id: str,
+        change_type: str,
+        *,
+        update_detail: str = "",
+        name: str | None = None,
+        owner: str | None = None,
+        members: Sequence[tuple[str, int]] | None = None,
+    ) -> httpx.Response:
+        """A 客户群 created, updated (update_detail: add_member, del_member, change_name …) or dismissed."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if owner is not None:
+            values["owner"] = owner
+        if members is not None:
+            values["members"] = [tuple(m) for m in members]
+        if change_type == "dismiss":
+            values["dismissed"] = True
+        self.state.external.set_chat(chat_id, **values)
+        extra: list[Any] = []
+        if change_type == "update":
+            extra = [("UpdateDetail", update_detail), ("JoinScene", 1), ("MemChangeCnt", 1)]
+        plain = xml.external_chat_event(self.corp_id, self._created(), chat_id, change_type, extra)
+        return self._deliver("sys", "external_chat", {"chat_id": chat_id, "change_type": change_type}, plain)
+
     # -- protocol-level ----------------------------------------------------------------------------
     def verify_url(self, echo: str | None = None) -> EchoCheck:
         """WeCom's GET verification: a random numeric echo string, encrypted into `echostr`."""

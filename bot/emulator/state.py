@@ -18,7 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
+from bot.emulator.contacts import EmulatedAddressBook
+from bot.emulator.external_contacts import ExternalContactBook
 from bot.emulator.faults import Fault, FaultPlan
 from bot.emulator.payloads import (
     INTERACTIVE_CARDS,
@@ -47,6 +50,8 @@ from bot.emulator.transfers import CustomerTransfers
 
 MEDIA_TTL = timedelta(days=3)
 RESPONSE_CODE_TTL = timedelta(hours=72)
+OAUTH_CODE_TTL = timedelta(minutes=5)  # 「code只能使用一次，5分钟未被使用自动过期」
+QR_TICKET_TTL = timedelta(minutes=5)
 DEFAULT_MEDIA_NAMES = {"image": "image.jpg", "voice": "voice.amr", "video": "video.mp4", "file": "file.bin"}
 
 
@@ -60,6 +65,12 @@ class _SentOnce:
 
 def _canonical(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def with_code(redirect_uri: str, code: str, state: str) -> str:
+    """redirect_uri?code=CODE&state=STATE, as WeCom redirects after a sign-in."""
+    joiner = "&" if "?" in redirect_uri else "?"
+    return f"{redirect_uri}{joiner}{urlencode({'code': code, 'state': state})}"
 
 
 def _flag(value: Any) -> bool:
@@ -88,6 +99,7 @@ class FakeWeCom:
         per_minute: int = 30,
         per_hour: int = 1000,
         unique_task_ids: bool = True,
+        contacts_secret: str | None = None,
     ):
         self.corp_id, self.secret, self.agent_id = corp_id, secret, int(agent_id)
         self.now = as_now(clock)
@@ -115,7 +127,16 @@ class FakeWeCom:
         self._faults = FaultPlan()
         self._injected: list[InjectedFault] = []
         self._callbacks: list[Callback] = []
-        self.contacts = CustomerTransfers(self.now)  # 客户联系: external contacts and their transfers
+        # the address book (bot/emulator/contacts.py) and the 通讯录同步 secret, whose tokens meet 48009
+        self.book = EmulatedAddressBook()
+        self.contacts_secret = contacts_secret
+        self._token_secret: dict[str, str] = {}
+        # 客户联系: members' external contacts, their daily figures, 客户群 (external_contacts.py)
+        self.external = ExternalContactBook(self._lock)
+        self._oauth_codes: dict[str, tuple[str, datetime]] = {}  # code → (userid, expires)
+        self._qr: dict[str, dict[str, Any]] = {}  # QR login ticket → its request and who confirmed it
+        # 客户联系's 在职/离职继承 over those contacts (transfers.py)
+        self.transfers = CustomerTransfers(self.now, self.external)
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _next_seq(self) -> int:
@@ -141,16 +162,17 @@ class FakeWeCom:
             raise ApiError(41004, "corpsecret missing")
         if corpid != self.corp_id:
             raise ApiError(40013, "invalid corpid")
-        if corpsecret != self.secret:
+        if corpsecret != self.secret and (not self.contacts_secret or corpsecret != self.contacts_secret):
             raise ApiError(40001, "invalid credential")
         with self._lock:
             now = self.now()
             for token, expires in self._tokens.items():
-                if expires > now:
+                if expires > now and self._token_secret.get(token, self.secret) == corpsecret:
                     left = int((expires - now).total_seconds())
                     return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": left}
             token = secrets.token_urlsafe(96)
             self._tokens[token] = now + timedelta(seconds=self.token_ttl)
+            self._token_secret[token] = corpsecret
             return {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": self.token_ttl}
 
     def check_token(self, token: str) -> None:
@@ -178,6 +200,82 @@ class FakeWeCom:
     def tokens_issued(self) -> int:
         with self._lock:
             return len(self._tokens)
+
+    # -- web sign-in (OAuth: 网页授权登录, 扫码登录) ------------------------------------------------------
+    def check_oauth_request(self, appid: str, redirect_uri: str, agentid: str | None = None) -> str | None:
+        """What WeCom's authorize or QR page would refuse (Chinese), or None."""
+        if appid != self.corp_id:
+            return "appid 参数错误（不是本企业的 CorpID）"
+        if not redirect_uri.startswith(("http://", "https://")):
+            return "redirect_uri 参数错误"
+        if agentid is not None and str(agentid) != str(self.agent_id):
+            return "agentid 参数错误（不是本应用）"
+        return None
+
+    def issue_oauth_code(self, userid: str) -> str:
+        """The code WeCom appends to redirect_uri after a member's sign-in: one use, five minutes."""
+        with self._lock:
+            if self.users is not None and userid not in self.users:
+                raise ApiError(60011, "no privilege to access/modify contact/party/agent")
+            code = secrets.token_urlsafe(48)
+            self._oauth_codes[code] = (userid, self.now() + OAUTH_CODE_TTL)
+            return code
+
+    def user_of_code(self, code: str) -> dict[str, Any]:
+        """auth/getuserinfo: the member behind a code, which is spent by the call (used, expired, unknown → 40029)."""
+        if not code:
+            raise ApiError(41008, "missing oauth code")
+        with self._lock:
+            found = self._oauth_codes.pop(code, None)
+            if found is None or found[1] <= self.now():
+                raise ApiError(40029, "invalid code")
+            return {"errcode": 0, "errmsg": "ok", "userid": found[0]}
+
+    def open_qr(self, redirect_uri: str, state: str) -> str:
+        """A QR login page shown in a desktop browser: its ticket, waiting for a member to scan it."""
+        with self._lock:
+            ticket = secrets.token_urlsafe(16)
+            self._qr[ticket] = {
+                "redirect_uri": redirect_uri,
+                "state": state,
+                "expires": self.now() + QR_TICKET_TTL,
+                "userid": None,
+                "code": None,
+            }
+            self._touch()
+            return ticket
+
+    def scan_qr(self, userid: str, ticket: str | None = None) -> str:
+        """`userid` scans (and confirms) a QR login — the given ticket or the newest waiting one; returns the
+        ticket. LookupError when there is none waiting."""
+        with self._lock:
+            now = self.now()
+            waiting = [t for t, q in self._qr.items() if q["userid"] is None and q["expires"] > now]
+            if ticket is None:
+                ticket = waiting[-1] if waiting else None
+            if ticket is None or ticket not in waiting:
+                raise LookupError("no QR login waiting")
+            q = self._qr[ticket]
+            q["code"] = self.issue_oauth_code(userid)
+            q["userid"] = userid
+            self._touch()
+            return ticket
+
+    def qr_status(self, ticket: str) -> dict[str, Any]:
+        """waiting | confirmed (with where the browser goes: redirect_uri?code=…&state=…) | expired."""
+        with self._lock:
+            q = self._qr.get(ticket)
+            if q is None or (q["userid"] is None and q["expires"] <= self.now()):
+                return {"status": "expired"}
+            if q["userid"] is None:
+                return {"status": "waiting"}
+            return {"status": "confirmed", "redirect": with_code(q["redirect_uri"], q["code"], q["state"])}
+
+    @property
+    def qr_waiting(self) -> list[str]:
+        with self._lock:
+            now = self.now()
+            return [t for t, q in self._qr.items() if q["userid"] is None and q["expires"] > now]
 
     # -- faults ------------------------------------------------------------------------------------
     def fail_next(
@@ -519,6 +617,23 @@ class FakeWeCom:
         with self._lock:
             return list(self._schedule_log)
 
+    # -- the address book ----------------------------------------------------------------------------
+    def contacts(self, path: str, token: str, read: Any) -> dict[str, Any]:
+        """One address-book read (`read(book)`) under the lock, refused (48009) for a contact-sync token."""
+        with self._lock:
+            contact_token = (
+                bool(self.contacts_secret) and self._token_secret.get(token) == self.contacts_secret
+            )
+            self.book.check_token_kind(path, contact_token)
+            return read(self.book)
+
+    def change_book(self, change: Any) -> Any:
+        """Run `change(book)` under the lock (the admin console editing the address book)."""
+        with self._lock:
+            out = change(self.book)
+            self._touch()
+            return out
+
     # -- the app -----------------------------------------------------------------------------------------
     def agent_get(self, agentid: str) -> dict[str, Any]:
         """agent/get: the app's details, with its visible range (all members when `users` is None)."""
@@ -527,13 +642,16 @@ class FakeWeCom:
         if agentid != str(self.agent_id):
             raise ApiError(40056, "invalid agentid")
         with self._lock:
-            visible = sorted(self.users) if self.users is not None else []
+            visible = set(self.users) if self.users is not None else set()
+            visible |= self.book.visible_users
+            partys = sorted(self.book.visible_departments or ())
         return {
             "errcode": 0,
             "errmsg": "ok",
             "agentid": self.agent_id,
             "name": "销售助手",
-            "allow_userinfos": {"user": [{"userid": u} for u in visible]},
+            "allow_userinfos": {"user": [{"userid": u} for u in sorted(visible)]},
+            "allow_partys": {"partyid": partys},
             "close": 0,
         }
 

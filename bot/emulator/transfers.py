@@ -1,7 +1,9 @@
 """The emulated 客户联系 transfer APIs: which external contacts (customers' WeChat) each member added, who
 resigned, and WeCom's two inheritances — 在职继承 (externalcontact/transfer_customer) and 离职继承
 (externalcontact/resigned/transfer_customer) — with their transfer_result, get_unassigned_list and
-externalcontact/list (docs/handover.md §WeCom). Part of `FakeWeCom` (state.contacts).
+externalcontact/list (docs/handover.md §WeCom). Part of `FakeWeCom` (state.transfers), over the members'
+external contacts of `state.external` (external_contacts.py): a completed transfer moves the contact's follow
+entry from the handover member to the takeover member. `external.granted = False` answers 48002, as elsewhere.
 
 As WeCom: at most 100 external_userid a call; a contact that is not the handover member's gets 40096, one
 already being transferred 40129; a transfer waits 24 hours (status 2 等待接替, takeover_time in the future),
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.emulator.external_contacts import ExternalContactBook, FollowUser
 from bot.emulator.payloads import ApiError
 
 TAKEOVER_AFTER = timedelta(hours=24)
@@ -36,18 +39,18 @@ class Transfer:
 
 
 class CustomerTransfers:
-    def __init__(self, now: Callable[[], datetime]):
+    def __init__(self, now: Callable[[], datetime], book: ExternalContactBook):
         self.now = now
+        self.book = book
         self._lock = threading.RLock()
-        self._owner: dict[str, str] = {}  # external_userid → the member who follows it
         self._resigned: dict[str, datetime] = {}  # member → dimission time
         self._transfers: dict[str, Transfer] = {}  # external_userid → its latest transfer
         self._refusing: set[str] = set()
 
     # -- test and demo set-up -----------------------------------------------------------------------------
-    def add_contact(self, userid: str, external_userid: str) -> None:
-        with self._lock:
-            self._owner[external_userid] = userid
+    def add_contact(self, userid: str, external_userid: str, name: str = "") -> None:
+        """A member added a customer's WeChat (no event posted: see the peer for that)."""
+        self.book.add(userid, external_userid, name=name or external_userid, at=self.now())
 
     def resign(self, userid: str) -> None:
         with self._lock:
@@ -57,10 +60,17 @@ class CustomerTransfers:
         with self._lock:
             self._refusing.add(external_userid)
 
-    def owner_of(self, external_userid: str) -> str | None:
+    def followers_of(self, external_userid: str) -> list[str]:
         with self._lock:
             self._settle()
-            return self._owner.get(external_userid)
+            return sorted(self._follow(external_userid))
+
+    def _follow(self, external_userid: str) -> dict[str, FollowUser]:
+        contact = self.book._contacts.get(external_userid)
+        return contact.follow if contact is not None else {}
+
+    def _of(self, userid: str) -> list[str]:
+        return sorted(e for e, c in self.book._contacts.items() if userid in c.follow)
 
     def transfers(self) -> list[Transfer]:
         with self._lock:
@@ -76,19 +86,26 @@ class CustomerTransfers:
                     t.status = 3
                 else:
                     t.status = 1
-                    self._owner[t.external_userid] = t.takeover
+                    follow = self._follow(t.external_userid)
+                    old = follow.pop(t.handover, None)
+                    follow.setdefault(
+                        t.takeover,
+                        FollowUser(t.takeover, int(now.timestamp()), remark=old.remark if old else ""),
+                    )
 
     def external_list(self, userid: str) -> dict[str, Any]:
+        self.book._check()
         with self._lock:
             self._settle()
             if not userid:
                 raise ApiError(40003, "invalid userid")
-            mine = sorted(e for e, u in self._owner.items() if u == userid)
+            mine = self._of(userid)
             if not mine:
                 raise ApiError(84061, "not external contact")
             return {"errcode": 0, "errmsg": "ok", "external_userid": mine}
 
     def unassigned(self, body: Any) -> dict[str, Any]:
+        self.book._check()
         body = body if isinstance(body, dict) else {}
         with self._lock:
             self._settle()
@@ -99,8 +116,9 @@ class CustomerTransfers:
                     "external_userid": e,
                     "dimission_time": int(self._resigned[u].timestamp()),
                 }
-                for e, u in sorted(self._owner.items())
-                if u in self._resigned and e not in pending
+                for u in sorted(self._resigned)
+                for e in self._of(u)
+                if e not in pending
             ]
         try:
             start = int(body.get("cursor") or 0)
@@ -126,6 +144,7 @@ class CustomerTransfers:
             raise ApiError(40058, "invalid parameter: handover_userid and takeover_userid are required")
         if not isinstance(contacts, list) or not contacts or len(contacts) > MAX_PER_CALL:
             raise ApiError(40058, f"invalid parameter: external_userid holds 1..{MAX_PER_CALL} items")
+        self.book._check()
         with self._lock:
             self._settle()
             if resigned != (handover in self._resigned):
@@ -139,7 +158,7 @@ class CustomerTransfers:
             for ext in contacts:
                 ext = str(ext)
                 current = self._transfers.get(ext)
-                if self._owner.get(ext) != handover:
+                if handover not in self._follow(ext):
                     code = 40096
                 elif current is not None and current.status == 2:
                     code = 40129
@@ -152,6 +171,7 @@ class CustomerTransfers:
         return {"errcode": 0, "errmsg": "ok", "customer": answers}
 
     def result(self, body: Any, *, resigned: bool) -> dict[str, Any]:
+        self.book._check()
         if not isinstance(body, dict) or not body.get("handover_userid") or not body.get("takeover_userid"):
             raise ApiError(40058, "invalid parameter: handover_userid and takeover_userid are required")
         with self._lock:

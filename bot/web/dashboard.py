@@ -1,6 +1,6 @@
-"""The health dashboard (健康度看板), opened from a signed link sent in chat or in the weekly brief.
+"""The health dashboard (健康度看板), opened from a link sent in chat or in the weekly brief.
 
-    app.include_router(make_dashboard_router(services.session_factory, settings.WECOM_SECRET, services.clock))
+    app.include_router(make_dashboard_router(services.session_factory, auth, services.clock))
 
 GET /dashboard            the viewer's figures for a period, per team / region / rep, with charts
 GET /dashboard/customers  drill-down: the customers behind the figures (a rep's, a tier's)
@@ -8,9 +8,10 @@ GET /dashboard/visits     the visits behind 过程数据可信度, or a reproduc
 GET /dashboard/targets    the target penetration report (目标穿透) of the running period, as the viewer may see it;
                           its picture at /dashboard/targets.png (the monthly report's, bot/web/target_png.py)
 
-Every request carries `t`, the token of core/dashboard_token.py (userid + expiry, HMAC-signed). An
-expired or tampered token gets 403 with a Chinese page saying what to do. The scope is derived from
-the userid on every request (storage.metrics.figures.viewer_for), and the filters (period, team, region, rep,
+Every request needs a WeCom sign-in session (bot/web/signin.py, docs/web-sign-in.md): without one it is sent
+to WeCom to sign in and comes back to the same page; a link carries no token, only the path and the filters.
+The scope is derived from the signed-in userid on every request (storage.metrics.figures.viewer_for), never
+from the cookie, and the filters (period, team, region, rep,
 tier) only narrow it: a team, rep or region outside the scope shows nothing of anyone else's.
 Read-only: the session is rolled back at the end of each request. Customers a page shows (the red and
 yellow lists, the customer drill-down, the visits behind the figures) to a viewer outside their owner's
@@ -22,13 +23,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.web import dashboard_html as V
+from bot.web.signin import WebAuth
 from core.clock import Clock
-from core.dashboard_token import TokenError, derive_key, read_token
 from core.org import Scope
 from core.periods import PERIOD_WORDS, resolve_period
 from core.roles import ROLE_WORDS
@@ -41,36 +42,28 @@ from storage.metrics import figures as metrics
 from storage.models import UserRow
 
 DEFAULT_PERIOD = "this_month"
-EXPIRED = "链接已过期。请在企业微信中向助手发送「看板」获取新的链接。"
-INVALID = "链接无效或已被修改。请在企业微信中向助手发送「看板」获取新的链接。"
 UNKNOWN = "找不到这个账号，或账号已停用。请联系管理员。"
 HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
 
 
-def _deny(message: str) -> HTMLResponse:
+def _deny(message: str) -> Response:
     return HTMLResponse(V.error_page(message), status_code=403, headers=HEADERS)
 
 
-def _ok(html: str) -> HTMLResponse:
+def _ok(html: str) -> Response:
     return HTMLResponse(html, headers=HEADERS)
 
 
-def make_dashboard_router(
-    session_factory: sessionmaker[Session], secret: str | bytes, clock: Clock
-) -> APIRouter:
-    """`secret`: WECOM_SECRET as a str (the link key is derived from it, as bot/bootstrap.py does for the
-    handlers that sign links), or the derived key itself as bytes."""
-    key = secret if isinstance(secret, bytes) else derive_key(secret)
+def make_dashboard_router(session_factory: sessionmaker[Session], auth: WebAuth, clock: Clock) -> APIRouter:
     router = APIRouter()
 
-    def open_view(session: Session, token: str | None, period: str, team: str, region: str):  # noqa: ANN202
-        now = clock.now()
-        try:
-            userid, _ = read_token(key, token, now=now)
-        except TokenError as exc:
-            return None, _deny(EXPIRED if exc.reason == "expired" else INVALID)
+    def open_view(session: Session, request: Request, period: str, team: str, region: str):  # noqa: ANN202
+        signed_in = auth.viewer(request)
+        if isinstance(signed_in, Response):
+            return None, signed_in
+        userid, now = signed_in, clock.now()
         person = session.get(UserRow, userid)
-        if person is None or not person.active:  # deactivated: every link stops at once
+        if person is None or not person.active:  # deactivated between the two reads
             return None, _deny(UNKNOWN)
         people = metrics.load_people(session)
         viewer = metrics.viewer_for(people, userid)
@@ -87,7 +80,6 @@ def make_dashboard_router(
             key=lambda u: (people.name(u), u),
         )
         f = V.Filters(
-            token=token or "",
             period=period,
             team=team if team in teams else "",
             region=region,
@@ -97,7 +89,7 @@ def make_dashboard_router(
         if f.region and f.region not in f.regions:
             f.region = ""
         sl = metrics.slice_for(viewer, people, team=f.team or None, region=f.region or None)
-        return (now, people, viewer, sl, resolve_period(period, now), f), None
+        return (now, people, viewer, sl, resolve_period(period, now), f, person.name), None
 
     def audit(
         viewer: metrics.Viewer,
@@ -123,14 +115,14 @@ def make_dashboard_router(
 
     @router.get("/dashboard", response_class=HTMLResponse)
     def dashboard(
-        t: str | None = None, period: str = DEFAULT_PERIOD, team: str = "", region: str = ""
-    ) -> HTMLResponse:
+        request: Request, period: str = DEFAULT_PERIOD, team: str = "", region: str = ""
+    ) -> Response:
         with session_factory() as s:
             try:
-                opened, denied = open_view(s, t, period, team, region)
+                opened, denied = open_view(s, request, period, team, region)
                 if denied:
                     return denied
-                now, people, viewer, sl, p, f = opened
+                now, people, viewer, sl, p, f, name = opened
                 figs = metrics.health(s, people, sl, p, now=now)
                 trend = [
                     (label, r) for label, _, r in metrics.freshness_trend(s, sl, now=now, include_now=True)
@@ -163,23 +155,23 @@ def make_dashboard_router(
             finally:
                 s.rollback()
         audit(viewer, [(c.customer_id, c.owner_userid) for c in red + review], "dashboard:main", f, now)
-        return _ok(V.page("团队健康度看板", subtitle(viewer, sl, p.label), html))
+        return _ok(V.page("团队健康度看板", subtitle(viewer, sl, p.label), html, account=name))
 
     @router.get("/dashboard/customers", response_class=HTMLResponse)
     def customers(
-        t: str | None = None,
+        request: Request,
         period: str = DEFAULT_PERIOD,
         team: str = "",
         region: str = "",
         rep: str = "",
         tier: str = Query("", pattern="^(|red|yellow|blue)$"),
-    ) -> HTMLResponse:
+    ) -> Response:
         with session_factory() as s:
             try:
-                opened, denied = open_view(s, t, period, team, region)
+                opened, denied = open_view(s, request, period, team, region)
                 if denied:
                     return denied
-                now, people, viewer, sl, p, f = opened
+                now, people, viewer, sl, p, f, name = opened
                 rep_ok = rep if rep and (sl.owners is None or rep in sl.owners) else ""
                 if rep and not rep_ok:
                     sl = metrics.Slice(frozenset(), sl.region, sl.label)  # someone outside the scope: nothing
@@ -207,23 +199,23 @@ def make_dashboard_router(
             rep=rep,
             tier=tier,
         )
-        return _ok(V.page("客户明细", subtitle(viewer, sl, p.label), html))
+        return _ok(V.page("客户明细", subtitle(viewer, sl, p.label), html, account=name))
 
     @router.get("/dashboard/visits", response_class=HTMLResponse)
     def visits(
-        t: str | None = None,
+        request: Request,
         period: str = DEFAULT_PERIOD,
         team: str = "",
         region: str = "",
         rep: str = "",
         sample: str = "",
-    ) -> HTMLResponse:
+    ) -> Response:
         with session_factory() as s:
             try:
-                opened, denied = open_view(s, t, period, team, region)
+                opened, denied = open_view(s, request, period, team, region)
                 if denied:
                     return denied
-                now, people, viewer, sl, p, f = opened
+                now, people, viewer, sl, p, f, name = opened
                 if sample:
                     check = metrics_drill.credibility_sample(s, sl, p)
                     title, path, checks = "过程数据抽检", "dashboard:sample", list(check.sample)
@@ -242,45 +234,46 @@ def make_dashboard_router(
             finally:
                 s.rollback()
         audit(viewer, [(c.customer_id, owners.get(c.customer_id)) for c in checks], path, f, now, rep=rep)
-        return _ok(V.page(title, subtitle(viewer, sl, p.label), html))
+        return _ok(V.page(title, subtitle(viewer, sl, p.label), html, account=name))
 
-    def target_report(t: str | None):  # noqa: ANN202
+    def target_report(request: Request):  # noqa: ANN202
         from core.clock import ORG_ZONE
         from storage.targets.report import penetration, report_period
 
         with session_factory() as s:
             try:
-                opened, denied = open_view(s, t, DEFAULT_PERIOD, "", "")
+                opened, denied = open_view(s, request, DEFAULT_PERIOD, "", "")
                 if denied:
                     return None, None, denied
-                now, _, viewer, _, _, _ = opened
+                now, _, viewer, _, _, _, name = opened
                 today = now.astimezone(ORG_ZONE).date()
                 period = report_period(s, today)
                 report = penetration(s, period, as_of=today, scope=viewer) if period else None
             finally:
                 s.rollback()
-        return viewer, report, None
+        return (viewer, name), report, None
 
     @router.get("/dashboard/targets", response_class=HTMLResponse)
-    def targets(t: str | None = None) -> HTMLResponse:
+    def targets(request: Request) -> Response:
         from handlers.targets.report import summary_text
 
-        viewer, report, denied = target_report(t)
+        who, report, denied = target_report(request)
         if denied:
             return denied
+        viewer, name = who
         if report is None:
             body = '<section class="card"><p>当前没有进行中的目标周期。</p></section>'
-            return _ok(V.page("目标穿透", viewer.heading, body))
+            return _ok(V.page("目标穿透", viewer.heading, body, account=name))
         lines = "".join(f"<p>{V.escape(x.replace('**', ''))}</p>" for x in summary_text(report).splitlines())
-        img = f'<img alt="目标穿透" style="width:100%" src="/dashboard/targets.png?t={V.escape(t or "")}">'
+        img = '<img alt="目标穿透" style="width:100%" src="/dashboard/targets.png">'
         body = f'<section class="card">{img}{lines}</section>'
-        return _ok(V.page("目标穿透", f"{viewer.heading} · {report.period.label}", body))
+        return _ok(V.page("目标穿透", f"{viewer.heading} · {report.period.label}", body, account=name))
 
     @router.get("/dashboard/targets.png")
-    def targets_png(t: str | None = None) -> Response:
+    def targets_png(request: Request) -> Response:
         from bot.web.target_png import render_penetration_png
 
-        _, report, denied = target_report(t)
+        _, report, denied = target_report(request)
         if denied:
             return denied
         if report is None:

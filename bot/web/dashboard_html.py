@@ -21,7 +21,8 @@ CSS = """
 *{box-sizing:border-box}body{margin:0;font-family:-apple-system,"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",
 sans-serif;background:#f4f6f9;color:#212529;font-size:15px;line-height:1.5}
 header{background:#1f3a5f;color:#fff;padding:14px 18px}header h1{margin:0;font-size:21px}
-header p{margin:2px 0 0;color:#c8d6eb;font-size:13px}main{padding:12px;max-width:1200px;margin:0 auto}
+header p{margin:2px 0 0;color:#c8d6eb;font-size:13px}
+.account{float:right;font-size:13px;color:#c8d6eb}.account button{margin-left:6px;font-size:12px}main{padding:12px;max-width:1200px;margin:0 auto}
 form.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:center;background:#fff;padding:10px;border-radius:10px}
 form.filters select,form.filters button{font-size:15px;padding:6px 8px;border-radius:6px;border:1px solid #cfd6de;
 background:#fff}form.filters button{background:#2f6fed;color:#fff;border-color:#2f6fed}
@@ -44,20 +45,28 @@ vertical-align:middle;overflow:hidden}.bar span{display:block;height:100%}
 """
 
 
-def page(title: str, subtitle: str, body: str) -> str:
+def page(title: str, subtitle: str, body: str, *, account: str = "") -> str:
+    """`account`: the signed-in member's name, shown with the sign-out button (docs/web-sign-in.md)."""
+    out = (
+        f'<form class="account" method="post" action="/auth/logout"><span id="account">{escape(account)}</span> '
+        f'<button type="submit" id="sign-out">退出登录</button></form>'
+        if account
+        else ""
+    )
     return (
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<meta name="referrer" content="no-referrer"><title>{escape(title)}</title><style>{CSS}</style></head>'
-        f"<body><header><h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header><main>{body}</main></body></html>"
+        f"<body><header>{out}<h1>{escape(title)}</h1><p>{escape(subtitle)}</p></header><main>{body}</main>"
+        "</body></html>"
     )
 
 
-def error_page(message: str) -> str:
+def error_page(message: str, *, title: str = "无法打开看板") -> str:
     return (
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>无法打开看板</title>'
-        f'<style>{CSS}</style></head><body><div class="err" id="error"><h2>无法打开看板</h2>'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)}</title>'
+        f'<style>{CSS}</style></head><body><div class="err" id="error"><h2>{escape(title)}</h2>'
         f"<p>{escape(message)}</p></div></body></html>"
     )
 
@@ -79,7 +88,6 @@ def _day(at: datetime | None) -> str:
 
 @dataclass
 class Filters:
-    token: str
     period: str
     team: str = ""
     region: str = ""
@@ -89,7 +97,7 @@ class Filters:
     def href(self, path: str = "/dashboard", **extra: str) -> str:
         from urllib.parse import urlencode
 
-        params = {"t": self.token, "period": self.period, "team": self.team, "region": self.region, **extra}
+        params = {"period": self.period, "team": self.team, "region": self.region, **extra}
         return escape(f"{path}?{urlencode({k: v for k, v in params.items() if v})}")
 
 
@@ -106,8 +114,7 @@ def filters_form(f: Filters, action: str = "/dashboard", hidden: dict[str, str] 
         if v
     )
     return (
-        f'<form class="filters" method="get" action="{action}"><input type="hidden" name="t" value="{escape(f.token)}">'
-        f'{extra}<label>周期 <select name="period">{options(PERIOD_WORDS.items(), f.period)}</select></label>'
+        f'<form class="filters" method="get" action="{action}">{extra}<label>周期 <select name="period">{options(PERIOD_WORDS.items(), f.period)}</select></label>'
         f'<label>团队 <select name="team">{options([("", "全部"), *f.teams], f.team)}</select></label>'
         f'<label>大区 <select name="region">{options([("", "全部"), *((r, r) for r in f.regions)], f.region)}'
         f'</select></label><button type="submit">筛选</button></form>'

@@ -4,9 +4,9 @@ A plain ASGI middleware (cheaper than BaseHTTPMiddleware): it adds each header t
 itself. The callback's fast lane (bot/app.py: POST /wecom/callback) does not pass through it, by design.
 
 The policy fits the dashboard (bot/web/dashboard_html.py): one self-contained page, CSS in a <style> element
-and style attributes, charts as inline SVG, no script, no image file, no font file, a GET form to itself.
-So nothing may load but inline style; no one may frame the page; the link with its token never leaves as
-a Referer.
+and style attributes, charts as inline SVG, no script, no image file, no font file, a GET form to itself
+and the sign-out POST (bot/web/signin.py). So nothing may load but inline style; no one may frame the page
+(no clickjacking of 退出登录); a page's address with its filters never leaves as a Referer.
 """
 
 from __future__ import annotations

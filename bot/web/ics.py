@@ -1,8 +1,10 @@
 """A private ICS feed per rep: `GET /ics/{userid}.ics?token=...` lists their open (and recently done)
 promises and follow-ups, for any calendar app that subscribes to a URL.
 
-The token is an HMAC of the userid under a key derived from WECOM_SECRET (core/ics_token.py); a wrong
-or missing token answers 404, the same as an unknown user, so the URL space cannot be probed.
+The token is an HMAC of the userid and their feed's generation under a key derived from WECOM_SECRET
+(core/ics_token.py); a wrong, missing or reset (「重置日历订阅」) token answers 404, the same as an unknown or
+deactivated user, so the URL space cannot be probed. Calendar apps cannot sign in through WeCom, so this feed
+keeps its secret in the URL while every other page needs a session (docs/web-sign-in.md §4).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from core.sop.calendar import event_start
 from handlers.sop import texts as T
 from handlers.sop.policy import load_policy
 from storage.models import CustomerRow, PromiseRow, UserRow
+from storage.web.feeds import generation_of
 
 PRODID = "-//wecom-sales-assistant//promises//ZH"
 PAST_DAYS = 30
@@ -152,11 +155,15 @@ def make_ics_router(
 
     @router.get("/ics/{userid}.ics")
     def feed(userid: str, token: str = "") -> Response:
-        if not ics_token.verify(key, userid, token):
+        if not token or not token.isascii() or len(token) != ics_token.TOKEN_CHARS:
+            return Response(status_code=404)
+        if len(userid) > 64 or not userid.isprintable():  # no userid is (and PostgreSQL refuses NUL)
             return Response(status_code=404)
         with session_factory() as s:
             user = s.get(UserRow, userid)
             if user is None or not user.active:  # deactivated: the feed stops at once
+                return Response(status_code=404)
+            if not ics_token.verify(key, userid, token, generation_of(s, userid)):  # reset: the old URL stops
                 return Response(status_code=404)
             now = clock.now()
             body = render_calendar(feed_events(s, userid, now=now), name=T.ICS_CALENDAR_NAME, now=now)

@@ -86,6 +86,11 @@ WECOM_ERRORS: dict[int, ErrorKind] = {
         "在管理后台 应用管理→自建应用 确认应用已启用，并在 API 权限中开启所需权限（如 日程）",
     ),
     60011: ErrorKind(ErrorClass.CONFIG, "应用无权限访问该成员或部门", _VISIBLE_FIX),
+    48009: ErrorKind(
+        ErrorClass.CONFIG,
+        "通讯录同步的 Secret 不能在新增IP上读取成员（2022年8月15日起）",
+        "改用 应用管理→自建应用→Secret 作为 WECOM_SECRET，并把成员加入应用的可见范围",
+    ),
     81013: ErrorKind(ErrorClass.RECIPIENT, "接收人不在应用可见范围内", _VISIBLE_FIX),
 }
 UNEXPECTED = -2  # our errcode for an answer we could not read (WeCom never uses -2)
@@ -394,6 +399,44 @@ class WeComClient:
 
     async def schedule_delete(self, schedule_id: str) -> None:
         await self.call("POST", "oa/schedule/del", json_body={"schedule_id": schedule_id})
+
+    # -- 客户联系 (the app listed in 客户联系 → 可调用应用; docs/customer-contacts.md) -------------------------------
+    async def external_contact_get(self, external_userid: str) -> dict[str, Any]:
+        """externalcontact/get: {"external_contact": {...}, "follow_user": [...]} (84061: not an external contact)."""
+        return await self.call("GET", "externalcontact/get", params={"external_userid": external_userid})
+
+    async def user_behavior(self, userid: str, start_time: int, end_time: int) -> list[dict[str, Any]]:
+        """externalcontact/get_user_behavior_data for one member: one entry per day (stat_time, chat_cnt, …)."""
+        out = await self.call(
+            "POST",
+            "externalcontact/get_user_behavior_data",
+            json_body={"userid": [userid], "start_time": start_time, "end_time": end_time},
+        )
+        days = out.get("behavior_data")
+        if not isinstance(days, list):
+            raise unexpected("get_user_behavior_data answered without behavior_data")
+        return [d for d in days if isinstance(d, dict)]
+
+    async def group_chat_get(self, chat_id: str) -> dict[str, Any]:
+        """externalcontact/groupchat/get: the 客户群's name, owner and members."""
+        out = await self.call(
+            "POST", "externalcontact/groupchat/get", json_body={"chat_id": chat_id, "need_name": 1}
+        )
+        chat = out.get("group_chat")
+        if not isinstance(chat, dict):
+            raise unexpected("groupchat/get answered without group_chat")
+        return chat
+
+    async def oauth_userid(self, code: str) -> str | None:
+        """auth/getuserinfo: the member who signed in with `code` (web OAuth or QR login); None for someone who
+        is not a member of the corp (WeCom answers an openid then). Raises WeComError (40029: invalid code)."""
+        out = await self.call("GET", "auth/getuserinfo", params={"code": code})
+        userid = out.get("userid") or out.get("UserId")  # the older user/getuserinfo spelled it UserId
+        if userid is None:
+            return None
+        if not isinstance(userid, str) or not userid:
+            raise unexpected("auth/getuserinfo answered without a readable userid")
+        return userid
 
     # -- 客户联系: WeCom's own customer transfer (docs/handover.md) ------------------------------------------
 

@@ -17,6 +17,8 @@ through defusedxml exactly as before (same result, same refusal reasons):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from xml.etree.ElementTree import Element, ParseError, XMLParser
@@ -27,8 +29,11 @@ from defusedxml import DefusedXmlException
 from bot.wecom.crypto import CallbackRejected
 from handlers.messages import (
     CardClick,
+    ContactChange,
     EnterAgent,
+    ExternalChatChanged,
     ExternalContactAdded,
+    ExternalContactChanged,
     FileIn,
     ImageIn,
     Inbound,
@@ -40,6 +45,13 @@ from handlers.messages import (
     VoiceIn,
 )
 
+CONTACT_CHANGES = (
+    "add_external_contact",
+    "add_half_external_contact",
+    "edit_external_contact",
+    "del_external_contact",
+    "del_follow_user",
+)
 # the root's start tag first: no declaration, no room for a DOCTYPE
 _NO_PROLOG = re.compile(r"[ \t\r\n]*<[A-Za-z_]")
 
@@ -169,15 +181,44 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
             key = f"{task_id}:{key}"
         elif (
             name == "change_external_contact"
-            and _t(root, "ChangeType") == "add_external_contact"
             and _t(root, "UserID")
+            and _t(root, "ChangeType") in CONTACT_CHANGES
         ):
-            # sent by "sys": the member who added the contact is UserID (docs/wecom-protocol.md)
-            external = _t(root, "ExternalUserID")
-            event = ExternalContactAdded(
-                sender=_t(root, "UserID"), at=at, external_userid=external, state=_t(root, "State")
+            # sent by "sys": the member is UserID (docs/wecom-protocol.md, docs/customer-contacts.md)
+            external, change = _t(root, "ExternalUserID"), _t(root, "ChangeType")
+            if change in ("add_external_contact", "add_half_external_contact"):
+                event = ExternalContactAdded(
+                    sender=_t(root, "UserID"),
+                    at=at,
+                    external_userid=external,
+                    state=_t(root, "State"),
+                    half=change == "add_half_external_contact",
+                )
+                key = external if change == "add_external_contact" else f"{change}:{external}"
+            else:
+                event = ExternalContactChanged(
+                    sender=_t(root, "UserID"),
+                    at=at,
+                    external_userid=external,
+                    change_type=change,
+                    source=_t(root, "Source"),
+                )
+                key = f"{change}:{external}"
+        elif name == "change_external_chat" and _t(root, "ChatId"):
+            change = _t(root, "ChangeType")
+            event = ExternalChatChanged(
+                sender=sender,
+                at=at,
+                chat_id=_t(root, "ChatId"),
+                change_type=change,
+                update_detail=_t(root, "UpdateDetail"),
             )
-            key = external
+            key = f"{event.chat_id}:{change}:{event.update_detail}"
+        elif name == "change_contact":
+            event = contact_change(root, sender, at)
+            # WeCom's retry repeats the bytes; two changes of one member within a second differ in content
+            digest = hashlib.sha1(json.dumps(event.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+            key = f"{event.change_type}:{event.userid or event.party_id}:{digest}"
         else:
             event = Unsupported(sender=sender, at=at, msg_type=f"event:{name}")
         return event, f"evt:{event.sender}:{at}:{name}:{key}"
@@ -212,3 +253,58 @@ def parse_inbound(plaintext: str) -> tuple[Inbound, str]:
     if not msg_id:
         return event, f"evt:{sender}:{at}:{msg_type}:"
     return event, f"msg:{msg_id}"
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise CallbackRejected("bad_number", "Department") from exc
+
+
+def _int(root: Element, name: str) -> int:
+    try:
+        return int(_t(root, name, "0") or 0)
+    except ValueError as exc:
+        raise CallbackRejected("bad_number", name) from exc
+
+
+def contact_change(root: Element, sender: str, at: int) -> ContactChange:
+    """change_contact (doc 90970/90971): the member fields it carried (only what changed, for update_user; only
+    UserID and Department for callbacks configured after 2022-08-15), or the department's."""
+    present: list[str] = []
+    if root.find("Name") is not None:
+        present.append("name")
+    departments = _ints(_t(root, "Department"))
+    if root.find("Department") is not None:
+        present.append("departments")
+    leader_in: list[int] = []
+    if root.find("IsLeaderInDept") is not None:
+        flags = _ints(_t(root, "IsLeaderInDept"))
+        leader_in = [d for d, f in zip(departments, flags, strict=False) if f == 1]
+        present.append("leader_in")
+    if root.find("MainDepartment") is not None:
+        present.append("main_department")
+    direct = [x.strip() for x in _t(root, "DirectLeader").split(",") if x.strip()]
+    if root.find("DirectLeader") is not None:
+        present.append("direct_leaders")
+    if root.find("Status") is not None:
+        present.append("status")
+    return ContactChange(
+        sender=sender,
+        at=at,
+        change_type=_t(root, "ChangeType"),
+        userid=_t(root, "UserID"),
+        new_userid=_t(root, "NewUserID"),
+        name=_t(root, "Name"),
+        departments=departments,
+        leader_in=leader_in,
+        main_department=_int(root, "MainDepartment"),
+        direct_leaders=direct,
+        status=_int(root, "Status"),
+        present=present,
+        party_id=_int(root, "Id"),
+        party_name=_t(root, "Name"),
+        parent_id=_int(root, "ParentId"),
+        party_order=_int(root, "Order"),
+    )

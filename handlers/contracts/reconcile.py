@@ -8,16 +8,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time
 
 from sqlalchemy import select
 
 from core.clock import ORG_ZONE
 from handlers.context import Ctx
 from handlers.messages import Inbound, Text
+from handlers.recurring import book_org_run, next_daily
 from handlers.sop import payments as overdue
 from handlers.sop.policy import FireResult
-from storage import timers
 from storage.contracts import departments
 from storage.contracts import reconcile as books
 from storage.contracts.models import FinanceTodoRow
@@ -30,29 +30,9 @@ TODO_PATTERN = r"^\s*(对账待办|对账差异待办|未匹配流水)\s*$"
 TODOS_SHOWN = 5
 
 
-def next_run(after: datetime) -> tuple[date, datetime]:
-    day = after.astimezone(ORG_ZONE).date()
-    at = datetime.combine(day, RUN_AT, tzinfo=ORG_ZONE)
-    if at <= after:
-        day += timedelta(days=1)
-        at = datetime.combine(day, RUN_AT, tzinfo=ORG_ZONE)
-    return day, at
-
-
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
-    day, at = next_run(after)
-    return timers.schedule(
-        ctx.session,
-        kind=KIND,
-        business_key=f"{KIND}:{day.isoformat()}",
-        subject_type="org",
-        subject_id="org",
-        due_at=at,
-        payload={"day": day.isoformat()},
-        now=ctx.now,
-        actor=books.ACTOR,
-        reason="recurring",
-    )
+    day, at = next_daily(ctx, after, RUN_AT)
+    return book_org_run(ctx, kind=KIND, day=day, at=at, actor=books.ACTOR)
 
 
 def _run(ctx: Ctx) -> books.Summary:

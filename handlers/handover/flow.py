@@ -43,7 +43,7 @@ from storage.handover.book import Book, book_of
 from storage.handover.models import HandoverRow
 from storage.handover.move import ACTOR, close, move_book
 from storage.leads.models import LeadRow
-from storage.models import CustomerRow, OrgConfigRow, OutboxRow, PromiseRow, UserRow
+from storage.models import AuditRow, CustomerRow, OrgConfigRow, OutboxRow, PromiseRow, UserRow
 
 log = logging.getLogger("assistant.handover")
 
@@ -219,6 +219,42 @@ def _customer_names(s: Session, customer_ids: list[str]) -> str:
         )
     )
     return "、".join(shown) + (T.AND_MORE if len(customer_ids) > len(shown) else "")
+
+
+def _enqueue(ctx: Ctx, key: str) -> None:
+    """Outside a handler's unit of work (people_admin.set_active, an import): what `ctx` sent, into the outbox."""
+    for n, (to, reply) in enumerate(ctx.outgoing):
+        outbox.enqueue(
+            ctx.session, recipient=to, now=ctx.now, dedupe_key=f"{key}:{n}", message=reply.to_dict()
+        )
+    ctx.outgoing.clear()
+
+
+def open_in(
+    session: Session,
+    userid: str,
+    *,
+    reason: str,
+    now: datetime,
+    actor: str,
+    source: str,
+    manager_before: str | None = None,
+    region_before: str | None = None,
+) -> HandoverRow | None:
+    """`open_handover` for callers with a session only (the deactivation path, an import, the sync): the card
+    goes through the outbox in the same transaction."""
+    ctx = Ctx(session=session, now=now, user=None, userid=actor, source=source)
+    before = pending_of(session, userid)
+    row = open_handover(
+        ctx, userid, reason=reason, manager_before=manager_before, region_before=region_before
+    )
+    if row is not None and before is None:
+        _enqueue(ctx, f"handover:{row.id}:open")
+    return row
+
+
+def cancel_in(session: Session, userid: str, *, now: datetime, actor: str, source: str) -> bool:
+    return cancel_pending(Ctx(session=session, now=now, user=None, userid=actor, source=source), userid)
 
 
 def cancel_pending(ctx: Ctx, userid: str) -> bool:
@@ -516,21 +552,25 @@ def _contact_labels(session: Session, external_userids: list[str]) -> dict[str, 
 def after_import(session: Session, now: datetime) -> int:
     """The import's hand-overs, in its transaction: every person it deactivated (在职=否) or moved (a rep whose
     上级账号 or 大区 changed) gets one; the cards go out through the outbox. Returns hand-overs opened."""
-    from storage.models import AuditRow
+    return opened_from_audit(session, now, entity="users", reason_like="import:%", actor="system:import")
 
+
+def opened_from_audit(session: Session, now: datetime, *, entity: str, reason_like: str, actor: str) -> int:
+    """Hand-overs for the people whose audited change at `now` (rows of `entity`, reason LIKE `reason_like`)
+    deactivated or moved them: the import's rows, or any bulk writer that audits users the same way."""
     changes = session.scalars(
         select(AuditRow)
-        .where(AuditRow.entity == "users", AuditRow.at == now, AuditRow.reason.like("import:%"))
+        .where(AuditRow.entity == entity, AuditRow.at == now, AuditRow.reason.like(reason_like))
         .order_by(AuditRow.id)
     ).all()
-    ctx = Ctx(session=session, now=now, user=None, userid="system:import", source="import")
     opened = 0
     for change in changes:
         before, after = change.before or {}, change.after or {}
+        common = dict(now=now, actor=actor, source=change.reason or actor)
         if not before:
             continue  # a new person
         if before.get("active", True) and after.get("active") is False:
-            opened += open_handover(ctx, change.entity_id, reason=rules.LEFT) is not None
+            opened += open_in(session, change.entity_id, reason=rules.LEFT, **common) is not None
         elif (
             after.get("active", True)
             and after.get("role") == Role.REP.value
@@ -539,20 +579,13 @@ def after_import(session: Session, now: datetime) -> int:
                 or before.get("region") != after.get("region")
             )
         ):
-            row = open_handover(
-                ctx,
+            row = open_in(
+                session,
                 change.entity_id,
                 reason=rules.MOVED,
                 manager_before=before.get("manager_userid"),
                 region_before=before.get("region"),
+                **common,
             )
             opened += row is not None
-    for n, (to, reply) in enumerate(ctx.outgoing):
-        outbox.enqueue(
-            session,
-            recipient=to,
-            now=now,
-            dedupe_key=f"import:{int(now.timestamp())}:handover:{n}",
-            message=reply.to_dict(),
-        )
     return opened

@@ -1,18 +1,15 @@
-"""「看板」「团队健康度」: the asker's health figures in a few lines, and a signed link to the dashboard.
+"""「看板」「团队健康度」: the asker's health figures in a few lines, and a link to the dashboard.
 
-The link (bot/web/dashboard.py serves it) carries a token with the asker's userid and an expiry
-(core/dashboard_token.py); the page derives the scope from the userid again, so it shows exactly
-what the asker may see. Needs the signing key and the public base URL: from the worker settings
-(`dashboard_key`: core.dashboard_token.derive_key(WECOM_SECRET), bytes or hex; `public_base_url`),
-from the handlers' dependencies (HandlerDeps: the key and base URL), for chat and for timers alike.
+The link (bot/web/dashboard.py serves it) is the page's address and its filters, nothing more: no token, so
+a forwarded link opens nothing by itself. Whoever opens it signs in through WeCom (docs/web-sign-in.md) and
+sees what their own scope allows. Needs the public base URL (HandlerDeps.public_base_url), for chat and timers.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
-from core.dashboard_token import make_token
 from core.markup import escape_md
 from core.periods import resolve_period
 from handlers.context import Ctx, HandlerDeps
@@ -20,9 +17,7 @@ from handlers.messages import Inbound, Markdown, Text
 from storage import scorecard as scorecard_repo
 from storage.metrics import figures as metrics
 
-LINK_TTL = timedelta(days=7)
-
-NOT_CONFIGURED = "看板链接尚未配置（缺少 PUBLIC_BASE_URL 或签名密钥），请联系管理员。"
+NOT_CONFIGURED = "看板链接尚未配置（缺少 PUBLIC_BASE_URL），请联系管理员。"
 UNKNOWN = "没有找到你的账号，请联系管理员导入组织架构。"
 TITLE = "**团队健康度**"
 LINE_SCOPE = "范围：{words}"
@@ -31,7 +26,7 @@ LINE_COMPLETE = "过程数据可信度：{rate}（{period}拜访完整率）"
 LINE_FUNNEL = "商机转化漏斗完整率：{rate}（{period}）"
 LINE_TIERS = "客户评分：红色 {red} · 黄色 {yellow} · 蓝色 {blue}"
 LINE_NO_SCORES = "客户评分：尚未计算（每晚自动计算）"
-LINE_LINK = "[打开完整看板]({url})（{days}天内有效，可按周期/团队/大区筛选）"
+LINE_LINK = "[打开完整看板]({url})（经企业微信登录后查看，可按周期/团队/大区筛选）"
 
 
 def dashboard_url(
@@ -40,16 +35,15 @@ def dashboard_url(
     deps: HandlerDeps,
     *,
     path: str = "/dashboard",
-    ttl: timedelta = LINK_TTL,
     **params: str,
 ) -> str | None:
-    """A signed link for `userid` (None when the key or the base URL is not configured)."""
-    key, base = deps.dashboard_key, deps.public_base_url
-    if not key or not base:
+    """The page's link (None when the base URL is not configured). It carries no token: `userid` and `now`
+    are kept for the callers (who the link is for, when), the page learns who opens it from WeCom sign-in."""
+    base = deps.public_base_url
+    if not base:
         return None
-    token = make_token(key, userid, expires_at=now + ttl)
-    query = urlencode({"t": token, **{k: v for k, v in params.items() if v}})
-    return f"{base.rstrip('/')}{path}?{query}"
+    query = urlencode({k: v for k, v in params.items() if v})
+    return f"{base.rstrip('/')}{path}{'?' + query if query else ''}"
 
 
 def summary_lines(session, userid: str, now: datetime) -> list[str] | None:  # noqa: ANN001
@@ -79,6 +73,6 @@ def on_dashboard(ctx: Ctx, event: Inbound) -> bool | None:
         ctx.reply(Text(content=UNKNOWN))
         return None
     url = dashboard_url(ctx.userid, ctx.now, ctx.deps)
-    tail = LINE_LINK.format(url=url, days=LINK_TTL.days) if url else NOT_CONFIGURED
+    tail = LINE_LINK.format(url=url) if url else NOT_CONFIGURED
     ctx.reply(Markdown(content="\n".join([TITLE, *lines, tail])))
     return None

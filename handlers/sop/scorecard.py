@@ -15,10 +15,9 @@ A customer's first score is its baseline, not a change: no message.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 from core.roles import ORG_WIDE
-from core.sop import times as sop_times
 from handlers.context import Ctx
 from handlers.links.dashboard import dashboard_url
 from handlers.messages import (
@@ -35,8 +34,9 @@ from handlers.messages import (
     channel_recipient,
     parse_card_key,
 )
-from handlers.sop.policy import FireResult, policy_of
-from storage import audit, people, timers
+from handlers.recurring import book_org_run, next_daily
+from handlers.sop.policy import FireResult
+from storage import audit, people
 from storage import scorecard as scorecard_repo
 from storage.models import CustomerNoteRow, CustomerRow, TimerRow
 from storage.models_scorecard import ScoreChangeRow
@@ -72,29 +72,12 @@ ALREADY = "这条提醒已由{who}处理：{action}。"
 
 
 def next_run(after: datetime, ctx: Ctx) -> tuple[date, datetime]:
-    policy = policy_of(ctx)
-    day = sop_times.local_day(after, policy)
-    at = sop_times.at_local(day, RUN_AT, policy)
-    if at <= after:
-        day += timedelta(days=1)
-        at = sop_times.at_local(day, RUN_AT, policy)
-    return day, at
+    return next_daily(ctx, after, RUN_AT)
 
 
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
     day, at = next_run(after, ctx)
-    return timers.schedule(
-        ctx.session,
-        kind=KIND,
-        business_key=f"{KIND}:{day.isoformat()}",
-        subject_type="org",
-        subject_id="org",
-        due_at=at,
-        payload={"day": day.isoformat()},
-        now=ctx.now,
-        actor=ACTOR,
-        reason="recurring",
-    )
+    return book_org_run(ctx, kind=KIND, day=day, at=at, actor=ACTOR)
 
 
 def fire_scorecard_nightly(ctx: Ctx, timer: TimerRow) -> FireResult:

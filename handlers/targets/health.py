@@ -20,6 +20,7 @@ from core.targets.periods import parse_period
 from core.targets.split import yuan
 from handlers.context import Ctx
 from handlers.messages import Inbound, Markdown, Text, text_of
+from handlers.recurring import book_org_run
 from handlers.sop.policy import FireResult, policy_of
 from storage import people, timers
 from storage.models import TimerRow
@@ -52,18 +53,7 @@ def next_check(after: datetime, ctx: Ctx) -> tuple[date, datetime]:
 
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
     day, at = next_check(after, ctx)
-    return timers.schedule(
-        ctx.session,
-        kind=KIND,
-        business_key=f"{KIND}:{day.isoformat()}",
-        subject_type="org",
-        subject_id="org",
-        due_at=at,
-        payload={"day": day.isoformat()},
-        now=ctx.now,
-        actor=ACTOR,
-        reason="recurring",
-    )
+    return book_org_run(ctx, kind=KIND, day=day, at=at, actor=ACTOR)
 
 
 def thresholds(ctx: Ctx) -> Thresholds:

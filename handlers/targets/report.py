@@ -17,8 +17,9 @@ from core.targets.periods import add_months
 from core.targets.split import yuan
 from handlers.context import Ctx
 from handlers.messages import Image, Markdown
+from handlers.recurring import book_org_run
 from handlers.sop.policy import FireResult, policy_of
-from storage import people, timers
+from storage import people
 from storage.files import private_dir, tighten
 from storage.models import TimerRow, UserRow
 from storage.targets.report import PenetrationReport, penetration, report_period
@@ -43,18 +44,7 @@ def next_report(after: datetime, ctx: Ctx) -> tuple[date, datetime]:
 
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
     first, at = next_report(after, ctx)
-    return timers.schedule(
-        ctx.session,
-        kind=KIND,
-        business_key=f"{KIND}:{first.isoformat()}",
-        subject_type="org",
-        subject_id="org",
-        due_at=at,
-        payload={"day": first.isoformat()},
-        now=ctx.now,
-        actor=ACTOR,
-        reason="recurring",
-    )
+    return book_org_run(ctx, kind=KIND, day=first, at=at, actor=ACTOR)
 
 
 def _pct(x: float | None) -> str:

@@ -512,6 +512,7 @@ TABLES: tuple[Table, ...] = (
             Column("categories", "合作品类", many(), default=list),
             Column("decision_roles", "决策链", decision_roles, default=list),
             Column("created_on", "建档日期", day),
+            Column("contact_phones", "联系电话", many(32), default=list),
         ),
         check=_check_lat_lng,
     ),

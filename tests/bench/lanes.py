@@ -79,7 +79,7 @@ def _services(tmp: Path, state, redis_client, *, lanes: bool):  # noqa: ANN001, 
         data_dir=tmp, api_base="http://wecom.bench/cgi-bin/", public_base_url="http://127.0.0.1"
     )
     services = build(settings, redis_client=redis_client, transport=httpx.ASGITransport(app=app))
-    services.interleave = lanes  # TICK_INTERLEAVE is off by default (CHANGELOG § Known problem)
+    services.interleave = lanes  # the "before" figures: the whole inbox, then the relay
     if not lanes:
         services.relay.batch = 1000
     return services

@@ -97,7 +97,7 @@ def test_a_scan_flood_is_refused_before_decoding(flood, monkeypatch):
 def test_an_ordinary_progressive_photo_passes_the_scan_cap():
     img = Image.open(BytesIO(make_sample_jpeg(2000, 1500, noise=0.05))).convert("RGB")
     photo = process_photo(_save(img, "JPEG", progressive=True, quality=90))
-    assert (photo.width, photo.height) == (1600, 1200)
+    assert (photo.width, photo.height, photo.stored) == (2000, 1500, "original")
 
 
 # --- the sandbox ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from PIL import ExifTags, Image, ImageDraw, ImageFile
+from PIL import ExifTags, Image, ImageDraw, ImageFile, ImageOps
 
 from bot.photos import (
     LONG_SIDE,
@@ -21,6 +21,7 @@ from bot.photos import (
     make_sample_jpeg,
     parse_exif_datetime,
     process_photo,
+    strip_jpeg_metadata,
 )
 from core.clock import SHANGHAI
 from core.photos import Verdict, hamming_hex, judge_photo, nearest
@@ -111,17 +112,21 @@ def test_phone_photo_is_oriented_stripped_and_described(phone_photo):
     assert photo.exif_lat == pytest.approx(31 + 13 / 60 + 48 / 3600, abs=1e-6)
     assert photo.exif_lng == pytest.approx(121 + 28 / 60 + 12 / 3600, abs=1e-6)
     assert (photo.source_format, photo.source_width, photo.source_height) == ("JPEG", 4000, 3000)
-    # rotated: portrait now, and the stored top-left red block is at the displayed top-right
-    assert (photo.width, photo.height) == (1200, 1600)
+    # stored as sent (the original's pixels, untouched), shown portrait: the top-left red block is at the
+    # displayed top-right
+    assert photo.stored == "original" and (photo.width, photo.height) == (3000, 4000)
     stored = Image.open(BytesIO(photo.jpeg))
-    assert stored.format == "JPEG" and stored.size == (1200, 1600)
-    rgb = stored.convert("RGB")
-    assert _is_red(rgb.getpixel((1200 - 40, 40)))
-    assert not _is_red(rgb.getpixel((40, 40)))
-    # no EXIF at all, so no GPS, in what we keep
-    assert len(stored.getexif()) == 0
-    assert "exif" not in stored.info
-    assert b"Exif\x00\x00" not in photo.jpeg and b"TestPhone" not in photo.jpeg
+    assert stored.format == "JPEG" and stored.size == (4000, 3000)
+    shown = ImageOps.exif_transpose(stored).convert("RGB")
+    assert shown.size == (3000, 4000)
+    assert _is_red(shown.getpixel((3000 - 40, 40)))
+    assert not _is_red(shown.getpixel((40, 40)))
+    # of the EXIF, only the orientation we wrote: no GPS, time, make or anything else in what we keep
+    assert dict(stored.getexif()) == {ExifTags.Base.Orientation: 6}
+    assert not stored.getexif().get_ifd(ExifTags.IFD.GPSInfo) and not stored.getexif().get_ifd(
+        ExifTags.IFD.Exif
+    )
+    assert b"TestPhone" not in photo.jpeg and b"2026:11:23" not in photo.jpeg
     thumb = Image.open(BytesIO(photo.thumb))
     assert max(thumb.size) == THUMB_SIDE and thumb.size[0] < thumb.size[1]
     assert b"Exif\x00\x00" not in photo.thumb
@@ -134,7 +139,10 @@ def test_photo_is_not_upscaled_and_keeps_landscape():
     assert (photo.width, photo.height) == (800, 600)
     assert photo.taken_at is None and photo.exif_lat is None and photo.exif_lng is None
     big = process_photo(_save(_marked_photo(3000, 2000), "JPEG", quality=90))
-    assert max(big.width, big.height) == LONG_SIDE and big.width > big.height
+    assert (big.width, big.height, big.stored) == (3000, 2000, "original")  # a JPEG is kept at its size
+    png = process_photo(_save(_marked_photo(3000, 2000), "PNG"))  # other formats are re-encoded, ≤ LONG_SIDE
+    assert max(png.width, png.height) == LONG_SIDE and png.width > png.height and png.stored == "reencoded"
+    assert Image.open(BytesIO(png.jpeg)).size == (png.width, png.height)
 
 
 def test_offset_time_and_southern_western_gps():
@@ -201,8 +209,11 @@ def test_multi_picture_jpeg_from_android_phones_is_a_jpeg():
     first, second = _marked_photo(2000, 1500), Image.new("RGB", (2000, 1500), (0, 200, 0))
     data = _save(first, "MPO", save_all=True, append_images=[second], exif=_exif(orientation=1))
     photo = process_photo(data)
-    assert photo.source_format == "MPO" and (photo.width, photo.height) == (1600, 1200)
-    assert _is_red(Image.open(BytesIO(photo.jpeg)).convert("RGB").getpixel((40, 40)))  # the first frame
+    assert photo.source_format == "MPO" and (photo.width, photo.height) == (2000, 1500)
+    kept = Image.open(BytesIO(photo.jpeg))
+    assert kept.format == "JPEG" and getattr(kept, "n_frames", 1) == 1  # the other frame is gone
+    assert _is_red(kept.convert("RGB").getpixel((40, 40)))  # the first frame
+    assert b"MPF\x00" not in photo.jpeg and not kept.getexif()
     assert photo.exif_lat is not None and photo.taken_at is not None
 
 
@@ -489,3 +500,45 @@ def test_a_symlink_inside_the_store_cannot_lead_out(tmp_path):
     with pytest.raises(ValueError):
         store.put("evil/new.jpg", b"x")
     assert not (outside / "new.jpg").exists()
+
+
+# --- the stored file: the original, its metadata cut out losslessly ----------------------------------------
+def _with_segments(jpeg: bytes, *segments: tuple[int, bytes]) -> bytes:
+    """The JPEG with extra marker segments inserted right after SOI."""
+    extra = b"".join(b"\xff" + bytes([m]) + (len(body) + 2).to_bytes(2, "big") + body for m, body in segments)
+    return jpeg[:2] + extra + jpeg[2:]
+
+
+def test_every_metadata_segment_is_cut_and_the_pixels_are_the_originals():
+    base = _save(_marked_photo(1200, 900), "JPEG", quality=90, exif=_exif(orientation=1))
+    xmp = b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><exif:GPSLatitude>31,13.8N</exif:GPSLatitude></x:xmpmeta>"
+    iptc = b"Photoshop 3.0\x008BIM\x04\x04secret-location"
+    data = _with_segments(base, (0xE1, xmp), (0xED, iptc), (0xFE, b"shot at 31.23,121.47"))
+    data += b"trailing bytes after EOI: GPS 31.23"
+    photo = process_photo(data)
+    assert photo.stored == "original"
+    for needle in (b"xmpmeta", b"GPS", b"secret-location", b"31.23", b"TestPhone", b"trailing"):
+        assert needle not in photo.jpeg
+    kept, original = Image.open(BytesIO(photo.jpeg)), Image.open(BytesIO(base))
+    assert not kept.getexif()  # orientation 1: no EXIF block at all
+    assert kept.tobytes() == original.tobytes()  # lossless: the same decoded pixels, bit for bit
+
+
+def test_colour_profile_and_adobe_blocks_are_kept():
+    icc = b"ICC_PROFILE\x00\x01\x01" + bytes(64)
+    adobe = b"Adobe\x00\x64\x00\x00\x00\x00\x01"
+    data = _with_segments(_save(_marked_photo(800, 600), "JPEG"), (0xE2, icc), (0xEE, adobe))
+    photo = process_photo(data)
+    assert photo.stored == "original" and icc in photo.jpeg and adobe in photo.jpeg
+
+
+def test_a_jpeg_the_walk_does_not_understand_is_re_encoded_instead(monkeypatch):
+    good = _save(_marked_photo(2400, 1800), "JPEG", quality=90)
+    assert strip_jpeg_metadata(_with_segments(good, (0xF0, b"a JPGn segment"))) is None  # unknown: not kept
+    assert strip_jpeg_metadata(good[:-2]) is None  # no EOI
+    assert strip_jpeg_metadata(good[:2] + b"\x00" + good[2:]) is None  # not a marker where one must be
+    import bot.photos
+
+    monkeypatch.setattr(bot.photos, "strip_jpeg_metadata", lambda data, orientation=None: None)
+    photo = process_photo(good)  # the gate then decodes and writes the pixels itself, as for PNG
+    assert photo.stored == "reencoded" and max(photo.width, photo.height) == LONG_SIDE

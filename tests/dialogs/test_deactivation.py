@@ -1,25 +1,21 @@
 """A person who left is deactivated (by an admin in chat, or by import 在职=否): no answer in chat, and their
-calendar feed and dashboard links stop working at once; 启用 brings them back. Audited."""
+calendar feed stops and their web sessions end at once; 启用 brings them back. Audited."""
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from core import ics_token
-from core.dashboard_token import derive_key, make_token
 from storage.models import AuditRow, UserRow
 from tests.support.db import import_texts
 from tests.support.factories import org
 from tests.support.harness import Harness
+from tests.support.web import sign_in
 
 
 def _links(h: Harness, userid: str, now) -> tuple[str, str]:  # noqa: ANN001
-    secret = h.services.settings.WECOM_SECRET
-    ics = ics_token.feed_path(ics_token.derive_key(secret), userid)
-    dash = "/dashboard?t=" + make_token(derive_key(secret), userid, expires_at=now + timedelta(days=1))
-    return ics, dash
+    ics = ics_token.feed_path(ics_token.derive_key(h.services.settings.WECOM_SECRET), userid)
+    return ics, "/dashboard"
 
 
 def test_an_admin_deactivates_and_restores_a_person_in_chat(db_url, tmp_path, redis_server, clock):
@@ -29,6 +25,7 @@ def test_an_admin_deactivates_and_restores_a_person_in_chat(db_url, tmp_path, re
         s.commit()
     ics, _ = _links(h, "rep01", clock.now())
     _, dash = _links(h, "sup01", clock.now())
+    sign_in(h, "sup01")  # signed in to the dashboard through WeCom
     assert h.http.get(ics).status_code == 200 and h.http.get(dash).status_code == 200
 
     h.peer.text("rep02", "停用 rep01")
@@ -40,7 +37,7 @@ def test_an_admin_deactivates_and_restores_a_person_in_chat(db_url, tmp_path, re
     h.tick()
     assert h.texts("admin")[-2].startswith("已停用 ")
     assert h.http.get(ics).status_code == 404  # at once
-    assert h.http.get(dash).status_code in (401, 403)
+    assert h.http.get(dash, follow_redirects=False).status_code == 302  # the session ended: sign in again
     h.peer.text("rep01", "我的待办")
     h.tick()
     assert h.texts("rep01")[-1].startswith("你的账号已停用")

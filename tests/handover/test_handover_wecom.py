@@ -67,9 +67,9 @@ def test_a_departure_is_handed_over_with_its_calendar_and_wecom_customers(
     h.tick()
     [(old_id, entry)] = h.wecom.schedules.items()
     assert entry["attendees"] == [{"userid": "rep01"}]
-    h.wecom.contacts.add_contact("rep01", "wmA1")
-    h.wecom.contacts.add_contact("rep01", "wmB2")
-    h.wecom.contacts.resign("rep01")  # WeCom's own record of the departure
+    h.wecom.transfers.add_contact("rep01", "wmA1")
+    h.wecom.transfers.add_contact("rep01", "wmB2")
+    h.wecom.transfers.resign("rep01")  # WeCom's own record of the departure
 
     h.peer.text("admin", "停用 rep01")
     h.tick()
@@ -111,7 +111,7 @@ def test_a_departure_is_handed_over_with_its_calendar_and_wecom_customers(
     assert not [t for t in h.texts("rep01") if "交接" in t]  # nothing addressed to the departed rep
 
     clock.advance(hours=25)
-    assert h.wecom.contacts.owner_of("wmA1") == "rep02"
+    assert h.wecom.transfers.followers_of("wmA1") == ["rep02"]
 
 
 def test_a_rep_moved_by_an_import_is_handed_over_with_wecom_on_the_job_transfer(
@@ -121,8 +121,8 @@ def test_a_rep_moved_by_an_import_is_handed_over_with_wecom_on_the_job_transfer(
     with writer_session(h.session_factory) as s:
         org(s, touched_at=clock.now())
         s.commit()
-    h.wecom.contacts.add_contact("rep01", "wmC3")
-    h.wecom.contacts.add_contact("rep02", "wmD4")  # another rep's contact: not part of the transfer
+    h.wecom.transfers.add_contact("rep01", "wmC3")
+    h.wecom.transfers.add_contact("rep02", "wmD4")  # another rep's contact: not part of the transfer
     folder = tmp_path / "import"
     folder.mkdir()
     (folder / "users.csv").write_text(

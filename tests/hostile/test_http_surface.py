@@ -10,17 +10,18 @@ import shutil
 import socket
 import subprocess
 import threading
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
 import uvicorn
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from bot.web.headers import CONTENT_SECURITY_POLICY
-from core import dashboard_token, ics_token
+from core import ics_token
+from core.web_session import SESSION_COOKIE
 from tests.support.factories import org
 from tests.support.harness import Harness
+from tests.support.web import open_session, sign_in
 
 EXPECTED = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
@@ -39,11 +40,6 @@ def h(db_url, tmp_path, redis_server, clock):
     return harness
 
 
-def _dashboard_token(h, userid: str = "sup01") -> str:
-    key = dashboard_token.derive_key(h.services.settings.WECOM_SECRET)
-    return dashboard_token.make_token(key, userid, expires_at=h.clock.now() + timedelta(days=1))
-
-
 def test_no_api_schema_pages_unless_the_debug_flag_says_so(h, db_url, tmp_path, redis_server, clock):
     for path in SCHEMA_PAGES:
         r = h.http.get(path)
@@ -56,30 +52,35 @@ def test_no_api_schema_pages_unless_the_debug_flag_says_so(h, db_url, tmp_path, 
 
 
 def test_every_page_carries_the_security_headers(h):
-    t = urlencode({"t": _dashboard_token(h)})
     key = ics_token.derive_key(h.services.settings.WECOM_SECRET)
-    pages = {
+    anonymous = {
         "/healthz": 200,
         "/readyz": 200,
-        f"/dashboard?{t}": 200,
-        f"/dashboard/customers?{t}": 200,
-        f"/dashboard/visits?{t}": 200,
-        f"/dashboard/visits?{t}&sample=1": 200,
-        "/dashboard?t=bad": 403,
-        "/dashboard/customers": 403,
+        "/dashboard?t=bad": 302,  # no session: off to WeCom to sign in
+        "/dashboard/customers": 302,
+        "/auth/wecom/callback?code=x&state=y": 403,
         ics_token.feed_path(key, "rep01"): 200,
         "/ics/rep01.ics?token=x": 404,
         "/wecom/callback?msg_signature=x&timestamp=1&nonce=n&echostr=e": 403,
         "/no-such-page": 404,
         "/openapi.json": 404,
+    }
+    signed_in = {
+        "/dashboard": 200,
+        "/dashboard/customers": 200,
+        "/dashboard/visits": 200,
+        "/dashboard/visits?sample=1": 200,
         "/dashboard/customers?tier=purple": 422,
     }
-    for path, status in pages.items():
-        r = h.http.get(path)
-        assert r.status_code == status, (path, r.status_code)
-        for name, value in EXPECTED.items():
-            assert r.headers.get(name) == value, (path, name, r.headers.get(name))
-        assert len(r.headers.get_list("referrer-policy")) == 1, path  # the dashboard's own is not doubled
+    for pages in (anonymous, signed_in):
+        if pages is signed_in:
+            sign_in(h, "sup01")
+        for path, status in pages.items():
+            r = h.http.get(path, follow_redirects=False)
+            assert r.status_code == status, (path, r.status_code)
+            for name, value in EXPECTED.items():
+                assert r.headers.get(name) == value, (path, name, r.headers.get(name))
+            assert len(r.headers.get_list("referrer-policy")) == 1, path  # the dashboard's own is not doubled
     r = h.http.head("/healthz")
     assert r.headers.get("x-frame-options") == "DENY"
 
@@ -100,6 +101,16 @@ def served(h):
     h.app.add_api_route(
         "/csp-probe", lambda: HTMLResponse(page)
     )  # a page that breaks the policy: the control
+
+    def signed_in_as(userid: str, next: str) -> RedirectResponse:  # noqa: A002
+        """The browser signed in (a session as the WeCom callback opens it: tests/bot/test_web_signin.py)."""
+        response = RedirectResponse(next, status_code=302)
+        response.set_cookie(
+            SESSION_COOKIE, open_session(h.session_factory, userid, h.clock.now()), httponly=True
+        )
+        return response
+
+    h.app.add_api_route("/test-signed-in/{userid}", signed_in_as)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
@@ -141,17 +152,12 @@ def _chromium(url: str, profile) -> tuple[str, list[str]]:  # noqa: ANN001
 
 
 def test_the_dashboard_renders_under_its_policy_in_chromium(h, served, tmp_path):
-    t = urlencode({"t": _dashboard_token(h)})
     dom, refused = _chromium(f"{served}/csp-probe", tmp_path / "p0")
     assert refused and "<title>probe</title>" in dom, "the browser must report what the policy blocks"
-    for path in (
-        f"/dashboard?{t}",
-        f"/dashboard/customers?{t}",
-        f"/dashboard/visits?{t}&sample=1",
-        "/dashboard?t=bad",
-    ):
-        dom, refused = _chromium(served + path, tmp_path / "p1")
+    for n, path in enumerate(("/dashboard", "/dashboard/customers", "/dashboard/visits?sample=1")):
+        url = f"{served}/test-signed-in/sup01?{urlencode({'next': path})}"
+        dom, refused = _chromium(url, tmp_path / f"p{n + 1}")
         assert not refused, (path, refused)
         assert "<style>" in dom and "<script" not in dom, path
-    dom, _ = _chromium(f"{served}/dashboard?{t}", tmp_path / "p2")
-    assert 'data-kpi="freshness"' in dom and "<svg" in dom
+        if n == 0:
+            assert 'data-kpi="freshness"' in dom and "<svg" in dom

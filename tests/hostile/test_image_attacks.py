@@ -16,7 +16,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageOps
 from sqlalchemy import select
 
 from bot.photo_sandbox import REASON_TOO_SLOW, Limits, PhotoSandbox
@@ -158,13 +158,18 @@ def test_a_phone_photo_with_gps_is_stored_without_any_exif(h, tmp_path):
     assert row.exif_lat == pytest.approx(31.23, abs=0.01) and row.exif_lng == pytest.approx(121.47, abs=0.01)
     stored = _files(tmp_path / "data" / "photos")
     assert len(stored) == 2  # the photo and its thumbnail
+    thumb = next(f for f in stored if f.name.endswith("_t.jpg"))
+    main = next(f for f in stored if f is not thumb)
     for f in stored:
         data = f.read_bytes()
-        assert b"Exif" not in data and b"GPS" not in data
+        assert b"GPS" not in data
         with Image.open(f) as im:
-            assert not im.getexif() and im.format == "JPEG" and max(im.size) <= 1600
-    with Image.open(next(f for f in stored if not f.name.endswith("_t.jpg"))) as im:
-        assert im.size[1] > im.size[0]  # orientation 6 applied: the 4000×3000 landscape now stands upright
+            assert im.format == "JPEG" and not im.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+    with Image.open(thumb) as im:
+        assert not im.getexif() and b"Exif" not in thumb.read_bytes() and max(im.size) <= 320
+    with Image.open(main) as im:  # the original's pixels; of its EXIF only the orientation we wrote ourselves
+        assert dict(im.getexif()) == {ExifTags.Base.Orientation: 6}
+        assert ImageOps.exif_transpose(im).size[1] > im.size[1]  # shown upright: the landscape stands up
 
 
 def _visit(h, rep: str) -> dict:

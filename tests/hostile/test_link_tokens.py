@@ -1,21 +1,22 @@
-"""Tokens of any shape on the signed links: the dashboard (`?t=`) and the ICS feed (`/ics/<userid>.ics?token=`)
-answer 4xx to every token that is not right — non-ASCII, very long, broken base64, empty, or signed correctly
-over a body that makes no sense — never a 500, and nothing lands in the log as an error or a traceback.
-Through the assistant's own app (bot/app.py), over HTTP."""
+"""Secrets of any shape: the dashboard's session cookie, an old link's `?t=`, the sign-in callback's state and
+code (docs/web-sign-in.md), and the ICS feed's token (`/ics/<userid>.ics?token=`) — non-ASCII, very long, broken
+base64, empty — get a redirect to sign-in or a 4xx, never a 500, and nothing lands in the log as an error or a
+traceback. Through the assistant's own app (bot/app.py), over HTTP."""
 
 from __future__ import annotations
 
 import base64
 import logging
-from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
-from core import dashboard_token, ics_token
+from core import ics_token
+from core.web_session import SESSION_COOKIE, STATE_COOKIE
 from tests.support.factories import org
 from tests.support.harness import Harness
+from tests.support.web import sign_in
 
 DASHBOARD_PATHS = ("/dashboard", "/dashboard/customers", "/dashboard/visits?sample=1")
 SHAPES = [
@@ -51,12 +52,6 @@ RAW = [
 ]  # percent-encoded as sent, not UTF-8 text
 
 
-def _signed(key: bytes, body: bytes) -> str:
-    """A token whose mac is right over a payload that does not hold "userid|expiry" as make_token writes it."""
-    payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
-    return f"{payload}.{dashboard_token._mac(key, payload)}"
-
-
 @pytest.fixture
 def h(db_url, tmp_path, redis_server, clock):
     harness = Harness(db_url, tmp_path, redis_server, clock)
@@ -75,37 +70,44 @@ def _no_errors_logged(caplog) -> None:
     assert not bad, [f"{r.name}: {r.getMessage()}" for r in bad]
 
 
-def test_dashboard_tokens_of_any_shape_get_a_403_page(h, client, clock, caplog):
+def _cookie(value: str) -> dict[str, bytes]:
+    """A Cookie header as a browser could send it: raw bytes (Latin-1), else percent-encoded."""
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = quote(value).encode()
+    return {"cookie": f"{SESSION_COOKIE}=".encode() + raw}
+
+
+def test_sessions_and_old_tokens_of_any_shape_lead_to_sign_in(h, client, caplog):
     caplog.set_level(logging.DEBUG)
-    key = dashboard_token.derive_key(h.services.settings.WECOM_SECRET)
-    good = dashboard_token.make_token(key, "sup01", expires_at=clock.now() + timedelta(days=1))
-    crafted = [
-        _signed(key, body)
-        for body in (
-            b"\xff\xfe\xfd",
-            b"no separator",
-            b"sup01|",
-            b"|9999999999",
-            b"sup01|" + b"9" * 30,
-            b"sup01|-" + b"9" * 30,
-            b"sup01|1e309",
-            b"sup01|" + b"9" * 5000,
-            "中文|9999999999".encode(),
-        )
+    packed = [
+        "x.oauth." + base64.urlsafe_b64encode(b).decode()
+        for b in (b"\xff\xfe", b"//evil.example", b"https://e.x/")
     ]
-    expired = dashboard_token.make_token(key, "sup01", expires_at=clock.now() - timedelta(seconds=1))
-    ghost = dashboard_token.make_token(key, "ghost", expires_at=clock.now() + timedelta(days=1))
-    tokens = SHAPES + crafted + [expired, ghost, good + "ü", good + "x", good[:-1], good.replace(".", "..")]
     for path in DASHBOARD_PATHS:
         join = "&" if "?" in path else "?"
-        for token in tokens:
-            r = client.get(f"{path}{join}t={quote(token)}")
-            assert r.status_code == 403 and "无法打开看板" in r.text, (path, token[:40], r.status_code)
+        for shape in SHAPES:
+            r = client.get(f"{path}{join}t={quote(shape)}", follow_redirects=False)
+            assert r.status_code == 302 and "data-kpi" not in r.text, (path, shape[:40], r.status_code)
+            if "\x00" not in shape and "\n" not in shape:
+                r = client.get(path, headers=_cookie(shape), follow_redirects=False)
+                assert r.status_code == 302, (path, shape[:40], r.status_code)
         for raw in RAW:
-            r = client.get(f"{path}{join}t={raw}")
-            assert r.status_code == 403, (path, raw, r.status_code)
-        assert client.get(path).status_code == 403  # no token at all
-        assert client.get(f"{path}{join}t={quote(good)}").status_code == 200  # and the right one still opens
+            assert client.get(f"{path}{join}t={raw}", follow_redirects=False).status_code == 302, (path, raw)
+    for shape in SHAPES + RAW + packed:
+        for cookie in (shape, *packed):
+            if "\x00" in cookie or "\n" in cookie:
+                continue
+            client.cookies.clear()
+            client.cookies.set(STATE_COOKIE, quote(cookie, safe="."), path="/auth")
+            r = client.get(
+                f"/auth/wecom/callback?code={quote(shape)}&state={quote(shape)}", follow_redirects=False
+            )
+            assert r.status_code == 403, (shape[:40], cookie[:40], r.status_code)
+    client.cookies.clear()
+    assert sign_in(h, "sup01", client=client).status_code == 302  # and a real sign-in still opens the page
+    assert client.get("/dashboard").status_code == 200
     _no_errors_logged(caplog)
 
 

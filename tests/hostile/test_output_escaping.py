@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import select
@@ -20,12 +19,12 @@ from bot.web.ics import render_calendar
 from bot.wecom.render import digest_line, render_send
 from core import ics_token
 from core.clock import SHANGHAI
-from core.dashboard_token import derive_key, make_token
 from core.markup import escape_md, escape_text
 from handlers.messages import Card, Markdown, Text
 from storage.models import OutboxRow, PromiseRow
 from tests.support.db import import_texts
 from tests.support.harness import Harness
+from tests.support.web import sign_in
 
 LINK = "[点我](http://evil.example)"
 HOSTILE = [
@@ -165,11 +164,9 @@ def test_hostile_names_never_become_markup_in_what_wecom_is_sent(h, clock):
 
 
 def test_the_dashboard_pages_escape_every_name(h, clock):
-    token = make_token(
-        derive_key(h.services.settings.WECOM_SECRET), "sup01", expires_at=clock.now() + timedelta(days=1)
-    )
+    sign_in(h, "sup01")
     for path in ("/dashboard", "/dashboard/customers", "/dashboard/visits"):
-        page = h.http.get(f"{path}?{urlencode({'t': token})}")
+        page = h.http.get(path)
         assert page.status_code == 200, path
         html = page.text
         assert (
@@ -181,7 +178,7 @@ def test_the_dashboard_pages_escape_every_name(h, clock):
         assert (
             "[点我](http://evil.example)" in html
         )  # the supervisor's name in the subtitle and the team filter
-    customers = h.http.get(f"/dashboard/customers?{urlencode({'t': token})}").text
+    customers = h.http.get("/dashboard/customers").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in customers and "&quot;&gt;&lt;img src=x&gt;" in customers
     assert "&lt;a href=&quot;http://evil.example&quot;&gt;" in customers
 

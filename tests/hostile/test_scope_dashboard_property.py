@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 
 from bot.web.dashboard import make_dashboard_router
 from core.clock import SHANGHAI, FixedClock
-from core.dashboard_token import derive_key, make_token
 from core.periods import PERIOD_WORDS, resolve_period
+from core.web_session import SESSION_COOKIE
 from tests.hostile.scope_org import (
     GONE,
     NOW,
@@ -38,8 +38,8 @@ from tests.hostile.scope_org import (
     subtree,
     visible,
 )
+from tests.support.web import bare_auth, open_session
 
-SECRET = "scope-property-secret"
 FRESH_DAYS = 30
 REACHED = {"quoted", "negotiating", "won"}
 
@@ -103,11 +103,12 @@ def test_pages_show_only_the_scope_and_count_only_the_scope(session_factory, cas
     org, f = case
     seed(session_factory, org)
     app = FastAPI()
-    app.include_router(make_dashboard_router(session_factory, SECRET, FixedClock(NOW)))
+    clock = FixedClock(NOW)
+    app.include_router(make_dashboard_router(session_factory, bare_auth(session_factory, clock), clock))
     http = TestClient(app)
     asker = org["asker"]
-    token = make_token(derive_key(SECRET), asker, expires_at=NOW + timedelta(days=1))
-    base = {"t": token, "period": f["period"], "team": f["team"], "region": f["region"]}
+    http.cookies.set(SESSION_COOKIE, open_session(session_factory, asker, NOW))  # signed in as the asker
+    base = {"period": f["period"], "team": f["team"], "region": f["region"]}
 
     vis = visible(org["users"], asker)
     forbidden = outside(org, vis)

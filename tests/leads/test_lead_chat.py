@@ -288,7 +288,7 @@ def test_hostile_lead_text_is_shown_literally(db_url, tmp_path, redis_server, cl
 
 
 def test_the_dashboard_shows_the_lead_board(db_url, tmp_path, redis_server, clock):
-    from core.dashboard_token import derive_key, make_token
+    from tests.support.web import sign_in
 
     h = _harness(db_url, tmp_path, redis_server, clock)
     _say(h, "rep1", HOT)
@@ -296,10 +296,8 @@ def test_the_dashboard_shows_the_lead_board(db_url, tmp_path, redis_server, cloc
     _say(h, "rep1", "新线索 宁波小五金厂 李明 采购 13900001111 五金 陌拜")
     _say(h, "rep1", "线索输单 宁波小五金厂 选了竞品")
     h.clock.set(clock.now() + timedelta(minutes=30))
-    key = derive_key(h.services.settings.WECOM_SECRET)
-    page = h.http.get(
-        "/dashboard?t=" + make_token(key, "sup1", expires_at=h.clock.now() + timedelta(days=1))
-    ).text
+    sign_in(h, "sup1")
+    page = h.http.get("/dashboard").text
     section = page[page.index('data-section="leads"') :]
     assert "等级分布（在跟进）：A+ 1 · A 0 · B 0 · C 0 · 未评级 0" in section  # rep3's lead is not sup1's
     assert "输单原因TOP3：选了竞品（1）" in section and "超时未完成的SOP步骤：1个" in section

@@ -1,5 +1,6 @@
-"""The dashboard in a real headless Chromium: two viewers see their own figures (equal to `ask`), a team
-filter narrows to that team, and an expired or tampered link is refused with a Chinese 403 page.
+"""The dashboard in a real headless Chromium, signed in through WeCom (the emulator's OAuth pages): two viewers
+sign in as themselves and see their own figures (equal to `ask`), a team filter narrows to that team; without a
+session (an old bearer link, a desktop browser) the page is not shown, an expired session is refused.
 
 Chromium is required, not optional: CI installs it (`apt-get install -y chromium`, see the report of
 issue 6). A missing browser fails this test with that message instead of skipping it.
@@ -21,13 +22,19 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from bot.emulator.api import create_api_router
+from bot.emulator.oauth import create_oauth_router
+from bot.emulator.state import FakeWeCom
 from bot.web.dashboard import make_dashboard_router
+from bot.web.signin import WebAuth, make_signin_router
+from bot.wecom.client import WeComClient
 from core.clock import FixedClock
-from core.dashboard_token import derive_key, make_token
+from core.web_session import SESSION_COOKIE
 from nlq.answer import ask
 from tests.nlq.dataset import NOW
+from tests.support.web import DESKTOP_UA, WECOM_UA, open_session
 
-SECRET = "dashboard-test-secret"
+CORP, SECRET, AGENT = "wwbrowsertest0001", "browser-test-secret", 1000002
 CHROMIUM_MISSING = (
     "Chromium is not installed, so the dashboard cannot be checked in a browser. "
     "Install it (as root): apt-get install -y chromium — CI must do the same in .ci/run."
@@ -41,28 +48,54 @@ def _chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(eval_sqlite):
-    app = FastAPI()
-    app.include_router(make_dashboard_router(eval_sqlite, SECRET, FixedClock(NOW)))
+def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+        return sock.getsockname()[1]
+
+
+def _serve(app: FastAPI, port: int) -> uvicorn.Server:
     srv = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
+    threading.Thread(target=srv.run, daemon=True).start()
     deadline = time.monotonic() + 15
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert srv.started, "the dashboard server did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    assert srv.started, "a test server did not start"
+    return srv
 
 
-def _dom(browser: str, url: str, profile) -> str:  # noqa: ANN001
+@pytest.fixture(scope="module")
+def server(eval_sqlite):
+    """(the assistant's base URL, the emulated WeCom's): the dashboard behind WeCom sign-in, and WeCom."""
+    clock = FixedClock(NOW)
+    emu_port, port = _free_port(), _free_port()
+    emu, base = f"http://127.0.0.1:{emu_port}", f"http://127.0.0.1:{port}"
+    wecom = FakeWeCom(corp_id=CORP, secret=SECRET, agent_id=AGENT, clock=clock)
+    emulator = FastAPI()
+    emulator.include_router(create_api_router(wecom))
+    emulator.include_router(create_oauth_router(wecom))
+    auth = WebAuth(
+        session_factory=eval_sqlite,
+        clock=clock,
+        corp_id=CORP,
+        agent_id=AGENT,
+        public_base_url=base,
+        oauth_url=f"{emu}/connect/oauth2/authorize",
+        qr_url=f"{emu}/wwlogin/sso/login",
+    )
+    client = WeComClient(api_base=f"{emu}/cgi-bin/", corp_id=CORP, secret=SECRET, agent_id=AGENT)
+    app = FastAPI()
+    app.include_router(make_signin_router(auth, client))
+    app.include_router(make_dashboard_router(eval_sqlite, auth, clock))
+    servers = [_serve(emulator, emu_port), _serve(app, port)]
+    yield base, emu
+    for srv in servers:
+        srv.should_exit = True
+
+
+def _dom(browser: str, url: str, profile, ua: str = WECOM_UA) -> str:  # noqa: ANN001
     run = subprocess.run(
         [
             browser,
@@ -71,6 +104,7 @@ def _dom(browser: str, url: str, profile) -> str:  # noqa: ANN001
             "--disable-gpu",
             "--disable-dev-shm-usage",
             "--no-first-run",
+            f"--user-agent={ua}",
             f"--user-data-dir={profile}",
             "--dump-dom",
             url,
@@ -83,9 +117,11 @@ def _dom(browser: str, url: str, profile) -> str:  # noqa: ANN001
     return run.stdout
 
 
-def _link(base: str, userid: str, *, expires=NOW + timedelta(days=1), **params: str) -> str:  # noqa: ANN001
-    token = make_token(derive_key(SECRET), userid, expires_at=expires)
-    return f"{base}/dashboard?{urlencode({'t': token, **params})}"
+def _as(server, userid: str, path: str = "/dashboard", **params: str) -> str:  # noqa: ANN001
+    """The link opened from the emulator's chat as `userid` (WeCom's browser is signed in as them)."""
+    base, emu = server
+    page = f"{base}{path}" + (f"?{urlencode(params)}" if params else "")
+    return f"{emu}/emu/as?{urlencode({'user': userid, 'next': page})}"
 
 
 def _kpi(dom: str, name: str) -> tuple[int, int]:
@@ -100,12 +136,12 @@ def _asked(factory, who: str, question: str) -> tuple[int, int]:  # noqa: ANN001
     return a["numerator"], a["denominator"]
 
 
-def test_two_viewers_see_their_own_figures(server, eval_sqlite, tmp_path):
+def test_two_viewers_sign_in_and_see_their_own_figures(server, eval_sqlite, tmp_path):
     browser = _chromium()
     seen = {}
     for who in ("rm_e", "sup_e2"):
-        dom = _dom(browser, _link(server, who), tmp_path / who)
-        assert "团队健康度看板" in dom
+        dom = _dom(browser, _as(server, who), tmp_path / who)
+        assert "团队健康度看板" in dom and 'id="sign-out"' in dom
         seen[who] = {k: _kpi(dom, k) for k in ("freshness", "completeness", "funnel")}
         assert seen[who]["freshness"] == _asked(eval_sqlite, who, "客户信息鲜度")
         assert seen[who]["completeness"] == _asked(eval_sqlite, who, "本月拜访完整率")
@@ -120,42 +156,42 @@ def test_two_viewers_see_their_own_figures(server, eval_sqlite, tmp_path):
             )
             assert m and (int(m.group(1)), int(m.group(2))) == (r["numerator"], r["denominator"]), r["key"]
     assert seen["rm_e"] != seen["sup_e2"]
-    narrowed = _dom(browser, _link(server, "rm_e", team="sup_e2"), tmp_path / "team")
+    narrowed = _dom(browser, _as(server, "rm_e", team="sup_e2"), tmp_path / "team")
     assert _kpi(narrowed, "completeness") == seen["sup_e2"]["completeness"]
     assert _kpi(narrowed, "freshness") == seen["sup_e2"]["freshness"]
     escape = _dom(
-        browser, _link(server, "sup_e2", team="rm_e"), tmp_path / "escape"
+        browser, _as(server, "sup_e2", team="rm_e"), tmp_path / "escape"
     )  # above the viewer: ignored
     assert _kpi(escape, "freshness") == seen["sup_e2"]["freshness"]
 
 
-def test_expired_and_tampered_links_are_refused(server, tmp_path):
+def test_without_a_session_no_page_opens(server, eval_sqlite, tmp_path):
     browser = _chromium()
-    expired = _link(server, "rm_e", expires=NOW - timedelta(seconds=1))
-    dom = _dom(browser, expired, tmp_path / "expired")
-    assert "链接已过期" in dom and "data-kpi" not in dom
-    good = _link(server, "rm_e")
-    token = good.split("t=", 1)[1].split("&", 1)[0]
-    other = make_token(derive_key(SECRET), "dir", expires_at=NOW + timedelta(days=1))
-    forged = good.replace(token, other.split(".")[0] + "." + token.split(".")[1])  # dir's payload, rm_e's MAC
-    dom = _dom(browser, forged, tmp_path / "forged")
-    assert "链接无效" in dom and "data-kpi" not in dom
-    with httpx.Client() as http:
-        assert http.get(expired).status_code == 403
-        assert http.get(forged).status_code == 403
-        assert http.get(f"{server}/dashboard").status_code == 403
-        assert http.get(good).status_code == 200
+    base, _ = server
+    old = f"{base}/dashboard?t=cm1fZXw0MTAyNDQ0ODAw.0123456789abcdef0123456789abcdef"  # a 7-day bearer link
+    dom = _dom(
+        browser, old, tmp_path / "bearer"
+    )  # WeCom's browser, no member signed in to it: WeCom asks who
+    assert "选择登录成员" in dom and "data-kpi" not in dom
+    dom = _dom(browser, f"{base}/dashboard", tmp_path / "desktop", ua=DESKTOP_UA)
+    assert "扫码登录" in dom and "data-kpi" not in dom
+    expired = open_session(eval_sqlite, "rm_e", NOW - timedelta(hours=13))
+    live = open_session(eval_sqlite, "rm_e", NOW)
+    with httpx.Client(base_url=base) as http:
+        assert http.get(old, follow_redirects=False).status_code == 302
+        assert http.get("/dashboard", cookies={SESSION_COOKIE: expired}).status_code == 302
+        assert http.get("/dashboard", cookies={SESSION_COOKIE: live}).status_code == 200
 
 
-def test_drill_down_and_sample_pages(server, tmp_path):
+def test_drill_down_and_sample_pages(server, eval_sqlite, tmp_path):
     browser = _chromium()
-    token = make_token(derive_key(SECRET), "sup_e2", expires_at=NOW + timedelta(days=1))
-    dom = _dom(browser, f"{server}/dashboard/customers?t={token}&rep=rep_e3", tmp_path / "drill")
+    dom = _dom(browser, _as(server, "sup_e2", "/dashboard/customers", rep="rep_e3"), tmp_path / "drill")
     assert "客户明细" in dom and 'data-customer="' in dom
-    with httpx.Client() as http:
-        outside = http.get(f"{server}/dashboard/customers?t={token}&rep=rep_s1").text  # not sup_e2's rep
+    cookies = {SESSION_COOKIE: open_session(eval_sqlite, "sup_e2", NOW)}
+    with httpx.Client(base_url=server[0], cookies=cookies) as http:
+        outside = http.get("/dashboard/customers?rep=rep_s1").text  # not sup_e2's rep
         assert 'data-total="0"' in outside and 'data-customer="' not in outside
-        sample = http.get(f"{server}/dashboard/visits?t={token}&sample=1&period=all").text
+        sample = http.get("/dashboard/visits?sample=1&period=all").text
     num, den = _kpi(sample, "sample")
     assert den == 100 and 0 <= num <= 100
     assert len(re.findall(r'data-visit="', sample)) == 100

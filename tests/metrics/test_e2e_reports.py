@@ -1,5 +1,5 @@
-"""The reports wired as the lead will wire them (bot.bootstrap.build + the dashboard router), end to end
-through the WeCom emulator: 「看板」 in chat → a link that opens the scoped dashboard; Monday morning →
+"""The reports wired as the app wires them (bot.bootstrap.build, bot.app.create_app), end to end through the
+WeCom emulator: 「看板」 in chat → a link that opens the scoped dashboard after WeCom sign-in; Monday morning →
 each manager receives the brief as an uploaded image and a text."""
 
 from __future__ import annotations
@@ -7,15 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlparse
 
-from bot.web.dashboard import make_dashboard_router
 from core.clock import SHANGHAI
 from tests.support.factories import org
 from tests.support.harness import Harness
+from tests.support.web import sign_in
 
 
 def test_chat_link_and_weekly_brief_through_the_emulator(db_url, tmp_path, redis_server, clock, monkeypatch):
     h = Harness(db_url, tmp_path, redis_server, clock)
-    h.app.include_router(make_dashboard_router(h.session_factory, h.services.settings.WECOM_SECRET, h.clock))
     with h.session_factory() as s:
         org(s, touched_at=clock.now())
         s.commit()
@@ -26,7 +25,8 @@ def test_chat_link_and_weekly_brief_through_the_emulator(db_url, tmp_path, redis
     assert "范围：郑主管（销售主管）及下属共2人负责的客户" in reply and "客户信息鲜度：100.0%（4/4）" in reply
     url = reply.split("](", 1)[1].split(")", 1)[0]
     assert url.startswith(h.services.settings.PUBLIC_BASE_URL)
-    page = h.http.get(urlparse(url).path + "?" + urlparse(url).query)
+    assert sign_in(h, "sup01", urlparse(url).path).status_code == 302
+    page = h.http.get(urlparse(url).path)
     assert page.status_code == 200 and 'data-kpi="freshness" data-num="4" data-den="4"' in page.text
 
     clock.set(datetime(2026, 11, 30, 8, 41, tzinfo=SHANGHAI))  # the next Monday

@@ -1,4 +1,4 @@
-"""Pure parts: the dashboard link token and the report periods (the spec's time rules)."""
+"""Pure parts: the report periods (the spec's time rules) and what a sign-in may return to."""
 
 from __future__ import annotations
 
@@ -6,33 +6,31 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from core.dashboard_token import TokenError, derive_key, make_token, read_token
 from core.periods import SHANGHAI, resolve_period
+from core.web_session import in_wecom, safe_next, same_state
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 Shanghai
-KEY = derive_key("secret")
 
 
-def test_token_round_trip_and_refusals():
-    token = make_token(KEY, "sup_e2", expires_at=NOW + timedelta(hours=1))
-    assert read_token(KEY, token, now=NOW)[0] == "sup_e2"
-    with pytest.raises(TokenError) as e:
-        read_token(KEY, token, now=NOW + timedelta(hours=1))
-    assert e.value.reason == "expired"
-    payload, mac = token.split(".")
+def test_sign_in_returns_only_to_a_local_path_and_compares_states():
+    assert safe_next("/dashboard/customers?tier=red") == "/dashboard/customers?tier=red"
     for bad in (
         None,
         "",
-        "abc",
-        token + "0",
-        f"{payload}.{mac[:-1]}{'0' if mac[-1] != '0' else '1'}",
-        make_token(derive_key("other"), "sup_e2", expires_at=NOW + timedelta(hours=1)),
-        "a.b.c",
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "dashboard",
+        "/看板",
+        "/x\r\nSet-Cookie: a=b",
+        "/" + "a" * 2000,
     ):
-        with pytest.raises(TokenError) as e:
-            read_token(KEY, bad, now=NOW)
-        assert e.value.reason == "invalid"
-    assert derive_key("secret") != derive_key("other") and len(KEY) == 32
+        assert safe_next(bad) == "/dashboard", bad
+    assert same_state("abc123", "abc123") and not same_state("abc123", "abc124")
+    assert not same_state(None, None) and not same_state("", "") and not same_state("状态", "状态")
+    assert in_wecom("Mozilla/5.0 ... wxwork/4.1.22 MicroMessenger/7.0.1") and not in_wecom(
+        "Mozilla/5.0 Chrome/120"
+    )
 
 
 def test_periods_follow_the_spec():

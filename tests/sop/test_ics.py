@@ -98,3 +98,43 @@ def test_rep_asks_for_the_feed_link(org, clock):
     worker.drain()
     text = messages(org, "rep1")[-1].message["content"]
     assert "https://crm.example.com" + ics_token.feed_path(key, "rep1") in text
+
+
+def test_resetting_the_feed_stops_the_old_url_of_that_rep_only(org, clock):
+    """「重置日历订阅」: a new URL at once, the old one 404 (a leaked link), another rep's untouched; audited."""
+    from sqlalchemy import select
+
+    from storage.models import AuditRow
+
+    add_customer(org, "c1", "rep1")
+    key = ics_token.derive_key(SECRET)
+    client = _client(org, clock)
+    old, other = ics_token.feed_path(key, "rep1"), ics_token.feed_path(key, "rep2")
+    assert client.get(old).status_code == 200 and client.get(other).status_code == 200
+    worker = InboxWorker(
+        session_factory=org,
+        clock=clock,
+        owner="w",
+        deps=HandlerDeps(public_base_url="https://crm.example.com/", ics_key=key),
+    )
+    for n, words in enumerate(("重置日历订阅", "日历订阅")):
+        with org() as s:
+            inbox.put(
+                s,
+                dedupe_key=f"m-reset-{n}",
+                sender="rep1",
+                kind="text",
+                now=clock.now(),
+                event=TextIn(sender="rep1", at=0, content=words, msg_id=f"m-reset-{n}").to_dict(),
+            )
+            s.commit()
+        worker.drain()
+    reset, again = (m.message["content"] for m in messages(org, "rep1")[-2:])
+    new = ics_token.feed_path(key, "rep1", 1)
+    assert reset.startswith("日历订阅地址已重置") and "https://crm.example.com" + new in reset
+    assert "https://crm.example.com" + new in again  # asked again: the current URL, not the old one
+    assert client.get(old).status_code == 404 and client.get(new).status_code == 200
+    assert client.get(other).status_code == 200
+    with org() as s:
+        [row] = s.scalars(select(AuditRow).where(AuditRow.entity == "calendar_feed"))
+    assert (row.entity_id, row.before, row.after) == ("rep1", {"generation": 0}, {"generation": 1})

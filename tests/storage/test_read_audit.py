@@ -21,17 +21,17 @@ from sqlalchemy import func, select
 
 from bot.web.dashboard import make_dashboard_router
 from core.clock import FixedClock
-from core.dashboard_token import derive_key, make_token
 from core.org import OrgTree, Person, in_line, outside_line
+from core.web_session import SESSION_COOKIE
 from nlq.cli import run_ask
 from storage import read_audit
 from storage.models import AuditRow, VisitRow
 from tests.hostile.planted import row_counts
 from tests.support import factories
 from tests.support.harness import Harness
+from tests.support.web import bare_auth, open_session
 
 ALL = {"C001", "C002", "C003", "C004"}
-SECRET = "dashboard-test-secret"
 
 
 def _reads(session) -> list[AuditRow]:  # noqa: ANN001
@@ -183,24 +183,31 @@ def test_in_the_chat_the_read_rows_commit_with_the_reply(db_url, tmp_path, redis
 
 def _dashboard(factory, clock):  # noqa: ANN001, ANN202
     app = FastAPI()
-    app.include_router(make_dashboard_router(factory, SECRET, clock))
+    app.include_router(make_dashboard_router(factory, bare_auth(factory, clock), clock))
     return TestClient(app)
 
 
-def _token(userid: str, clock) -> str:  # noqa: ANN001
-    return make_token(derive_key(SECRET), userid, expires_at=clock.now() + timedelta(days=1))
+def _sessions(factory, clock, *userids: str) -> dict[str, str]:  # noqa: ANN001
+    """Each one signed in (a session as the WeCom callback opens it)."""
+    return {u: open_session(factory, u, clock.now()) for u in userids}
+
+
+def _get(http, session: str, path: str, **params: str):  # noqa: ANN001, ANN202
+    http.cookies.set(SESSION_COOKIE, session)
+    return http.get(path, params=params)
 
 
 def test_the_dashboard_drill_down_by_an_outside_viewer_leaves_read_rows(org, clock):
     fixed = FixedClock(clock.now())
     http = _dashboard(org, fixed)
+    signed = _sessions(org, fixed, "sup01", "finance", "admin")
     with org() as s:
         before = row_counts(s)
-    page = http.get("/dashboard/customers", params={"t": _token("sup01", fixed)})
+    page = _get(http, signed["sup01"], "/dashboard/customers")
     assert page.status_code == 200 and "味源超市" in page.text
     with org() as s:
         assert _reads(s) == []  # the owner's supervisor
-    page = http.get("/dashboard/customers", params={"t": _token("finance", fixed), "rep": "rep01"})
+    page = _get(http, signed["finance"], "/dashboard/customers", rep="rep01")
     assert page.status_code == 200 and "味源超市" in page.text
     with org() as s:
         reads = _reads(s)
@@ -210,7 +217,7 @@ def test_the_dashboard_drill_down_by_an_outside_viewer_leaves_read_rows(org, clo
     assert {a.reason for a in reads} == {"dashboard:customers:period=this_month rep=rep01"}
     assert {t: after[t] - before[t] for t in after if after[t] != before[t]} == {"audit": 3}
     # the figures page shows no customer here (no scores yet): no row
-    assert http.get("/dashboard", params={"t": _token("admin", fixed)}).status_code == 200
+    assert _get(http, signed["admin"], "/dashboard").status_code == 200
     with org() as s:
         assert s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.actor == "admin")) == 0
 
@@ -233,9 +240,10 @@ def test_the_visits_behind_the_figures_are_reads_of_their_customers(org, clock):
         )
         s.commit()
     http = _dashboard(org, fixed)
+    signed = _sessions(org, fixed, "rm_east", "admin")
     for who in ("rm_east", "admin"):
         for extra in ({}, {"sample": "1"}):
-            page = http.get("/dashboard/visits", params={"t": _token(who, fixed), "period": "all", **extra})
+            page = _get(http, signed[who], "/dashboard/visits", period="all", **extra)
             assert page.status_code == 200 and "味源超市二店" in page.text
     with org() as s:
         reads = [(a.actor, a.entity_id, a.after["owner"], a.reason) for a in _reads(s)]

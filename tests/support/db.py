@@ -29,6 +29,8 @@ def make_settings(db_url: str, tmp_path, **overrides) -> Settings:
         "DATABASE_URL": db_url,
         "DATA_DIR": str(tmp_path / "data"),
         "WECOM_API_BASE": "http://wecom.test/cgi-bin/",
+        "WECOM_OAUTH_URL": "http://wecom.test/connect/oauth2/authorize",
+        "WECOM_QR_LOGIN_URL": "http://wecom.test/wwlogin/sso/login",
         **overrides,
     }
     return Settings(_env_file=None, **values)

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.bootstrap import build
 from bot.emulator.api import create_api_router
+from bot.emulator.oauth import create_oauth_router
 from bot.emulator.peer import WeComPeer
 from bot.emulator.state import FakeWeCom
 from tests.support.db import TEST_CORP, make_settings
@@ -42,6 +43,7 @@ class Harness:
         )
         fake_app = FastAPI()
         fake_app.include_router(create_api_router(self.wecom))
+        fake_app.include_router(create_oauth_router(self.wecom))
         self.fake_app = fake_app
         settings = make_settings(db_url, tmp_path, WECOM_API_BASE="http://wecom.test/cgi-bin/", **overrides)
         self.services = build(

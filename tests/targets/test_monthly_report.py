@@ -91,16 +91,14 @@ def test_the_director_gets_the_report_on_the_first(h):
 
 
 def test_the_same_report_on_the_dashboard_scoped(h):
-    from datetime import timedelta
-
-    from core.dashboard_token import derive_key, make_token
+    from core.web_session import SESSION_COOKIE
+    from tests.support.web import open_session
 
     h.clock.set(datetime(2026, 4, 20, 10, 0, tzinfo=SHANGHAI))
-    key = derive_key(h.services.settings.WECOM_SECRET)
 
-    def get(user, path):
-        token = make_token(key, user, expires_at=h.clock.now() + timedelta(days=1))
-        return h.http.get(f"{path}?t={token}")
+    def get(user, path):  # signed in as `user` (a session as the WeCom callback opens it)
+        h.http.cookies.set(SESSION_COOKIE, open_session(h.session_factory, user, h.clock.now()))
+        return h.http.get(path)
 
     page = get("director", "/dashboard/targets")
     assert page.status_code == 200 and "目标传递：集团¥400,000.00（+0.0%）" in page.text

@@ -138,7 +138,7 @@
     const u = st.users.get(userid);
     $("messages").replaceChildren();
     $("chat-sub").textContent = `当前身份：${u.name}（${u.role_label}）· ${u.userid}`;
-    for (const id of ["btn-enter", "btn-location", "btn-photo", "btn-voice", "input", "btn-send"]) $(id).disabled = false;
+    for (const id of ["btn-enter", "btn-contact", "btn-scan", "btn-location", "btn-photo", "btn-voice", "input", "btn-send"]) $(id).disabled = false;
     if (st.seen) st.seen[userid] = st.counts[userid] || 0;
     renderUsers();
     $("input").focus();
@@ -195,6 +195,10 @@
       case "enter_agent": return sysLine("进入了应用", meta);
       case "location_report": return sysLine(`已自动上报位置 ${fmt(f.lat)}, ${fmt(f.lng)}（精度 ${fmt(f.precision, 0)} 米）`, meta);
       case "menu_click": return sysLine(`点击菜单「${st.menuNames[f.key] || f.key}」`, meta);
+      case "add_external_contact": return sysLine(`添加了微信客户「${f.name}」`, meta);
+      case "edit_external_contact": return sysLine("修改了微信客户的备注", meta);
+      case "del_external_contact": return sysLine("删除了一位微信客户", meta);
+      case "del_follow_user": return sysLine("被一位微信客户删除", meta);
       case "card_click": return sysLine(`点击了${f.card_title ? `「${f.card_title}」的` : "卡片"}按钮「${f.label || f.key}」`, meta);
       default: break;
     }
@@ -567,6 +571,21 @@
     $("photo-input").addEventListener("change", (e) => { uploadPhotos([...e.target.files]); e.target.value = ""; });
     $("btn-location").addEventListener("click", () => openLocation());
     $("btn-enter").addEventListener("click", () => post("/emu/send", { user: st.current, type: "enter_agent" }).then((r) => report(r)).catch((e) => toast(e.message, true)));
+    $("btn-contact").addEventListener("click", () => {
+      const name = (window.prompt("微信客户的昵称（如 王强）") || "").trim();
+      if (!name) return;
+      const remark = (window.prompt("备注（如 华力 王总，可留空）") || "").trim();
+      const mobile = (window.prompt("备注手机号（可留空）") || "").trim();
+      post("/emu/external_contact", { user: st.current, name, remark, mobile }).then((r) => report(r)).catch((e) => toast(e.message, true));
+    });
+    $("btn-scan").addEventListener("click", () => post("/emu/qr/scan", { user: st.current }).then((r) => (r.ok ? toast("已扫码确认，电脑浏览器将登录") : toast(r.error, true))).catch((e) => toast(e.message, true)));
+    // a link in the chat opens as the current member, as in the WeCom app (the assistant's pages sign in with it)
+    $("messages").addEventListener("click", (e) => {
+      const a = e.target.closest && e.target.closest("a[href]");
+      if (!a || !st.current || !/^https?:\/\//.test(a.href) || a.href.startsWith(window.location.origin + "/emu/")) return;
+      e.preventDefault();
+      window.open(`/emu/as?${new URLSearchParams({ user: st.current, next: a.href })}`, "_blank", "noopener");
+    });
     $("loc-place").addEventListener("change", applyPlace);
     $("loc-send").addEventListener("click", sendLocation);
     document.querySelectorAll("#loc-modal .segmented button").forEach((b) => b.addEventListener("click", () => setLocMode(b.dataset.mode)));
