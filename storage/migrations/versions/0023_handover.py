@@ -1,14 +1,14 @@
 """handovers: a person's book waiting for (or handed to) a successor when they leave or move (docs/handover.md)
 
 Revision ID: 0023_handover
-Revises: 0018_contract_handoff
+Revises: 0020_contact_sync (re-chained after merging main; was 0018_contract_handoff)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023_handover"
-down_revision = "0018_contract_handoff"
+down_revision = "0020_contact_sync"
 branch_labels = None
 depends_on = None
 
