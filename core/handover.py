@@ -79,6 +79,20 @@ def may_take_over(tree: OrgTree, decider_id: str, successor: str, leaving: str) 
     return successor == decider_id or decider_id in tree.manager_chain(successor)
 
 
+def is_move(
+    before: Mapping[str, Any], after: Mapping[str, Any], *, old_manager_active: bool, rep_role: str = "rep"
+) -> bool:
+    """A rep moved (their book is handed over by their old manager): still active, and their region changed, or
+    their manager changed while the old manager stays (a manager who left, or a reshuffle above the team that
+    re-attaches it, leaves the rep with their customers)."""
+    if not after.get("active", True) or after.get("role") != rep_role:
+        return False
+    if before.get("region") != after.get("region"):
+        return True
+    old = before.get("manager_userid")
+    return bool(old) and old != after.get("manager_userid") and old_manager_active
+
+
 def wecom_mode(reason: str) -> str:
     """WeCom's own transfer: 离职继承 (resigned) for a departure, 在职继承 (on_job) for a move."""
     return "resigned" if reason == LEFT else "on_job"

@@ -571,13 +571,8 @@ def opened_from_audit(session: Session, now: datetime, *, entity: str, reason_li
             continue  # a new person
         if before.get("active", True) and after.get("active") is False:
             opened += open_in(session, change.entity_id, reason=rules.LEFT, **common) is not None
-        elif (
-            after.get("active", True)
-            and after.get("role") == Role.REP.value
-            and (
-                before.get("manager_userid") != after.get("manager_userid")
-                or before.get("region") != after.get("region")
-            )
+        elif rules.is_move(
+            before, after, old_manager_active=people.is_active(session, before.get("manager_userid"))
         ):
             row = open_in(
                 session,
