@@ -41,7 +41,7 @@ from handlers.sop.policy import FireResult
 from storage import audit, outbox, people, timers
 from storage.handover.book import Book, book_of
 from storage.handover.models import HandoverRow
-from storage.handover.move import ACTOR, close, move_book
+from storage.handover.move import ACTOR, close, move_book, readdress_pending
 from storage.leads.models import LeadRow
 from storage.models import AuditRow, CustomerRow, OrgConfigRow, OutboxRow, PromiseRow, UserRow
 
@@ -130,6 +130,7 @@ def open_handover(
         log.error("hand-over of %s: nobody active above and no admin", userid)
         return None
     policy = load_policy(s)
+    redirected = readdress_pending(s, userid, decider) if reason == rules.LEFT else 0
     row = HandoverRow(
         from_userid=userid,
         reason=reason,
@@ -137,7 +138,7 @@ def open_handover(
         status="pending",
         opened_at=ctx.now,
         due_at=ctx.now + policy.auto_after,
-        book=book.counts(s),
+        book={**book.counts(s), "outbox_readdressed": redirected},
         detail={"manager": manager_before, "region": region_before} if reason == rules.MOVED else {},
     )
     s.add(row)

@@ -20,7 +20,7 @@ from storage.contracts.models import WorkOrderRow
 from storage.handover.book import Book, live_timers, names_user, personal_timers
 from storage.handover.models import HandoverRow
 from storage.leads.models import LeadRow, LeadSopStepRow
-from storage.models import AuditRow, CustomerRow, PromiseRow
+from storage.models import AuditRow, CustomerRow, OutboxRow, PromiseRow
 
 ACTOR = "system:handover"
 CHUNK = 500
@@ -165,6 +165,26 @@ def move_book(
         for start in range(0, len(audits), CHUNK):
             session.execute(insert(AuditRow), audits[start : start + CHUNK])
     return moved
+
+
+MESSAGE_KINDS = ("text", "markdown", "card", "image")
+
+
+def readdress_pending(session: Session, old: str, new: str) -> int:
+    """Messages still waiting in the outbox for a person who left (not yet rendered for them): to `new` instead,
+    so nothing queued before the departure is sent to them. Returns rows re-addressed."""
+    result = session.execute(
+        update(OutboxRow)
+        .where(
+            OutboxRow.recipient == old,
+            OutboxRow.status == "pending",
+            OutboxRow.payload.is_(None),
+            OutboxRow.kind.in_(MESSAGE_KINDS),
+        )
+        .values(recipient=new)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
 
 
 def close(

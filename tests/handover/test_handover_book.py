@@ -15,7 +15,7 @@ from core.handover import HandoverPolicy
 from handlers.context import Ctx
 from handlers.handover import flow
 from handlers.sop.promises import schedule_promise_timers
-from storage import timers
+from storage import outbox, timers
 from storage.db import writer_session
 from storage.handover.book import book_of, leftovers
 from storage.handover.models import HandoverRow
@@ -59,8 +59,14 @@ def test_until_a_choice_alerts_go_to_the_manager_then_the_manager_takes_the_book
         schedule_promise_timers(ctx, s.get(PromiseRow, pid), reason="test")
         s.commit()
 
+    with writer_session(org) as s:  # queued for rep1 before they left, not sent yet
+        outbox.enqueue(
+            s, recipient="rep1", message={"kind": "text", "content": "待发"}, dedupe_key="q1", now=now
+        )
+        s.commit()
     say(org, clock, "adm", "停用 rep1")
     assert "已请王主管选择接手人" in messages(org, "adm")[-1].message["content"]
+    assert [m.message["content"] for m in messages(org, "sup1", kind="text")] == ["待发"]
     card = messages(org, "sup1", kind="card")[-1].message
     assert card["title"] == "客户交接：张三（离职）"
     assert [b["text"] for b in card["buttons"]] == ["李四", "我来接手"]  # the team's active reps, then self
