@@ -105,6 +105,8 @@ def open_handover(
         if reason == rules.LEFT and existing.reason != rules.LEFT:
             before = audit.snapshot(existing)
             existing.reason = rules.LEFT
+            if existing.decider:
+                readdress_pending(s, userid, existing.decider)
             s.flush()
             audit.record(
                 s,
