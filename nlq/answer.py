@@ -18,10 +18,12 @@ from core.org import OrgTree, Scope, UnknownAsker, scope_of
 from nlq.clarify import alternatives
 from nlq.compile import DEFAULT_CAP, OrgFacts, Plan, compile_spec
 from nlq.describe import describe
+from nlq.domains.answer import answer_domain, describe_domain, domain_alternatives
+from nlq.domains.read import read_domain
 from nlq.guard import refusal_reason
 from nlq.parse import Refused, parse, parse_readings
 from nlq.readonly import DEFAULT_TIMEOUT_S, QueryTimeout, is_timeout, read_only
-from nlq.spec import MONEY_FIGURES, TREND_KEYS, Answer, Period, QuerySpec
+from nlq.spec import DOMAIN_ENTITIES, MONEY_FIGURES, TREND_KEYS, Answer, Period, QuerySpec
 from nlq.suggest import refusal_suggestion, suggest
 from nlq.timewords import Window, buckets, reference, resolve
 from nlq.validate import out_of_scope, resolve_names
@@ -71,6 +73,8 @@ def _alternatives(
 ) -> list[dict[str, Any]]:
     """The question's other readings (nlq.clarify), each as the words it would be understood as — never one
     that names a person outside the asker's scope (a namesake in another team is not even mentioned)."""
+    if spec.entity in DOMAIN_ENTITIES:
+        return domain_alternatives(spec, vocab=vocab, now=now)
     try:
         same_names = parse_readings(question, now=now, vocab=vocab, asker=asker)[1]
     except Refused:
@@ -137,7 +141,12 @@ def _answer_read(
     alternatives: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     if understood is None:
-        understood = describe(spec, vocab=vocab, now=now)
+        try:
+            understood = (describe_domain if spec.entity in DOMAIN_ENTITIES else describe)(
+                spec, vocab=vocab, now=now
+            )
+        except Refused as r:
+            return _refusal(base, r.reason, base["question"])
     why = out_of_scope(session, spec, scope, vocab)
     if why:
         return finish(
@@ -150,6 +159,18 @@ def _answer_read(
             )
         )
     try:
+        if spec.entity in DOMAIN_ENTITIES:
+            return _answer_domain(
+                session,
+                spec,
+                scope,
+                base,
+                understood,
+                vocab=vocab,
+                now=now,
+                cap=cap,
+                alternatives=alternatives,
+            )
         return _answer(
             session,
             spec,
@@ -161,6 +182,8 @@ def _answer_read(
             tree=vocab.tree,
             alternatives=alternatives,
         )
+    except Refused as r:
+        return _refusal(base, r.reason, base["question"], understood=understood)
     except QueryTimeout:
         return _refusal(
             base,
@@ -173,6 +196,33 @@ def _answer_read(
 UNREAD = "没看懂"  # nlq/parse.py's refusal for words it cannot read
 # the same hint whether the word is a person or place outside the scope or one that does not exist
 SCOPED_WORDS = "（只认得你可见范围内的人员、大区和城市。）"
+
+
+def _answer_domain(
+    session: Session,
+    spec: QuerySpec,
+    scope: Scope,
+    base: dict[str, Any],
+    understood: str,
+    *,
+    vocab: Vocab,
+    now: datetime,
+    cap: int,
+    alternatives: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """A question about targets, leads, hand-offs or the finance view (nlq.domains.answer)."""
+    got = answer_domain(session, spec, scope, vocab=vocab, now=now, cap=cap)
+    suggestion = got.pop("suggestion", None)
+    out: dict[str, Any] = {
+        **base,
+        "understood": understood + got.pop("understood_more", ""),
+        "kind": spec.kind,
+    }
+    out.update(got)
+    out["alternatives"] = list(alternatives or [])
+    answer = finish(Answer(**out))
+    answer["suggestion"] = suggestion
+    return answer
 
 
 def visible_vocab(session: Session, vocab: Vocab, scope: Scope) -> Vocab:
@@ -218,7 +268,10 @@ def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm
                 return resolve_names(spec, vocab)
             except Refused:
                 pass  # a name the model made up: the offline parser decides
-    return resolve_names(parse(question, now=now, vocab=vocab, asker=asker), vocab)
+    spec = read_domain(question, now=now, vocab=vocab, asker=asker)  # targets, leads, hand-offs, finance
+    if spec is None:
+        spec = parse(question, now=now, vocab=vocab, asker=asker)
+    return resolve_names(spec, vocab)
 
 
 def _refusal(
@@ -244,7 +297,8 @@ def _answerable(vocab: Vocab, now: datetime, asker: str) -> Any:
 
     def check(q: str) -> bool:
         try:
-            parse(q, now=now, vocab=vocab, asker=asker)
+            if read_domain(q, now=now, vocab=vocab, asker=asker) is None:
+                parse(q, now=now, vocab=vocab, asker=asker)
         except Refused:
             return False
         return True
@@ -311,6 +365,13 @@ def _math_functions(session: Session) -> None:
     except sqlite3.OperationalError:
         for name, fn in (("sin", math.sin), ("cos", math.cos), ("radians", math.radians)):
             raw.create_function(name, 1, fn, deterministic=True)
+
+
+def _listed(answer: dict[str, Any]) -> str:
+    """What an empty list is a list of, in the words it was understood as (「…的线索清单」 → 线索)."""
+    understood = str(answer.get("understood") or "")
+    head = understood.split("清单", 1)[0]
+    return max(("客户", "线索", "工单", "分期", "合同"), key=head.rfind)
 
 
 def _why_empty(session: Session, spec: QuerySpec, scope: Scope, out: dict[str, Any]) -> str | None:
@@ -766,7 +827,7 @@ def render_chat(answer: dict[str, Any]) -> str:
     elif answer["kind"] == "list":
         lines += [f"{i}. {_fmt_customer(r)}" for i, r in enumerate(rows[:CHAT_ROWS], 1)]
         more = "，以上是前5个" if len(rows) > CHAT_ROWS else ""
-        lines.append(f"共{len(rows)}个{more}" if rows else "共0个：没有符合条件的客户")
+        lines.append(f"共{len(rows)}个{more}" if rows else f"共0个：没有符合条件的{_listed(answer)}")
     else:
         lines += [f"{r.get('name') or r['key'] or '（未填）'}：{_fmt_value(r)}" for r in rows[:CHAT_GROUPS]]
         more = f"，以上是前{CHAT_GROUPS}组" if len(rows) > CHAT_GROUPS else ""
@@ -830,6 +891,16 @@ _FIELD_WORDS = {
     "region": "大区",
     "city": "城市",
     "channel": "渠道",
+    # rows of the newer domains (nlq.domains.answer): leads, work orders, contracts by the finance view
+    "contract_no": "合同",
+    "team": "部门",
+    "overdue_hours": "超时小时",
+    "grade": "等级",
+    "stage": "阶段",
+    "quiet_hours": "未跟进小时",
+    "finance_status": "财务口径",
+    "amount": "金额",
+    "paid": "已回",
 }
 
 
@@ -842,7 +913,15 @@ def _fmt_customer(r: dict[str, Any]) -> str:
                 v = "无"
             elif k.endswith("_at"):
                 v = str(v)[:10]
-            elif k in ("sales", "overdue_amount", "received", "outstanding", "contract_amount"):
+            elif k in (
+                "sales",
+                "overdue_amount",
+                "received",
+                "outstanding",
+                "contract_amount",
+                "amount",
+                "paid",
+            ):
                 v = f"¥{v:,.2f}"
             bits.append(f"{word} {v}")
     for tag, n in (r.get("tag_visits") or {}).items():

@@ -12,7 +12,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Entity = Literal["customers", "visits", "orders", "opportunities", "tickets", "contracts", "payments"]
+Entity = Literal[
+    "customers",
+    "visits",
+    "orders",
+    "opportunities",
+    "tickets",
+    "contracts",
+    "payments",
+    # the newer domains (docs/nlq-semantics.md § How nlq/ implements this page, "Targets, leads, hand-offs"):
+    # targets: store/rep targets of a target period (docs/targets.md); leads (docs/leads.md); handoffs: the
+    # work orders of signed contracts (docs/contracts.md); finance: instalments, the finance view, 对账差异
+    "targets",
+    "leads",
+    "handoffs",
+    "finance",
+]
+DOMAIN_ENTITIES = ("targets", "leads", "handoffs", "finance")
 # list: customers one per row; count: rows of the entity; complete_count/complete_rate: 完整拜访;
 # freshness: 客户信息鲜度; sales: 销售额; funnel_rate: 商机转化漏斗完整率; outstanding: 未回款金额 (of the
 # contracts in contract_scope: the overdue ones by default, v1's 逾期未回款金额).
@@ -35,9 +51,37 @@ Figure = Literal[
     "received",
     "win_rate",
     "avg_order_value",
+    # the newer domains: target (目标), attainment (达成率/完成率 = sales ÷ target), gap (差多少/缺口),
+    # red_light (reps red at the latest health check: a people answer); conversion_rate (线索转化率),
+    # activation_rate (激活率: leads with an effective follow-up);
+    # difference (对账差异: the sales view's instalments due in a month − the bank money matched to them),
+    # due (计划回款: instalments due in the period)
+    "target",
+    "attainment",
+    "gap",
+    "red_light",
+    "conversion_rate",
+    "activation_rate",
+    "difference",
+    "due",
 ]
 # team: each supervisor in scope with everyone below them; week / month: a trend (calendar buckets)
-GroupKey = Literal["region", "city", "channel", "rep", "tag", "category", "stage", "team", "week", "month"]
+GroupKey = Literal[
+    "region",
+    "city",
+    "channel",
+    "rep",
+    "tag",
+    "category",
+    "stage",
+    "team",
+    "week",
+    "month",
+    # leads: 等级 and 来源; hand-offs: the department (交付 / 财务 / 售后) a work order went to
+    "grade",
+    "source",
+    "department",
+]
 Stage = Literal["need_confirmed", "quoted", "negotiating", "won", "lost"]
 PeriodKind = Literal[
     "today",
@@ -100,6 +144,10 @@ FIGURES_OF: dict[str, tuple[str, ...]] = {
     "tickets": ("count",),
     "contracts": ("count", "outstanding", "amount"),
     "payments": ("received",),
+    "targets": ("target", "attainment", "gap", "red_light"),
+    "leads": ("list", "count", "new_count", "conversion_rate", "activation_rate"),
+    "handoffs": ("list", "count"),
+    "finance": ("list", "count", "difference", "due"),
 }
 _COMMON = ("region", "city", "channel", "rep", "team", "week", "month")
 GROUPS_OF: dict[str, tuple[str, ...]] = {
@@ -110,10 +158,33 @@ GROUPS_OF: dict[str, tuple[str, ...]] = {
     "tickets": _COMMON,
     "contracts": _COMMON,
     "payments": _COMMON,
+    "targets": ("region", "city", "rep", "team"),
+    "leads": ("rep", "region", "grade", "source"),
+    "handoffs": ("department",),
+    "finance": (),
 }
 TREND_KEYS = ("week", "month")
-RATE_FIGURES = ("complete_rate", "freshness", "funnel_rate", "win_rate", "avg_order_value")
-MONEY_FIGURES = ("sales", "outstanding", "amount", "received", "avg_order_value")
+RATE_FIGURES = (
+    "complete_rate",
+    "freshness",
+    "funnel_rate",
+    "win_rate",
+    "avg_order_value",
+    "attainment",
+    "conversion_rate",
+    "activation_rate",
+)
+MONEY_FIGURES = (
+    "sales",
+    "outstanding",
+    "amount",
+    "received",
+    "avg_order_value",
+    "target",
+    "gap",
+    "difference",
+    "due",
+)
 LIST_RANKS = (
     "nps",
     "sales",
@@ -283,6 +354,29 @@ class CustomerFilter(_Closed):
         return self
 
 
+class LeadFilter(_Closed):
+    """Leads (docs/leads.md): of a grade (None in `grades` = ungraded), in a pool (hand: in their owner's hands,
+    nurture: 培育池, public: 公海), from a source; quiet_hours: open leads held by an owner with no effective
+    follow-up for more than N hours (超过72小时没跟进); sop_overdue: a step of the lead's sequence past due and
+    not done (超时未跟进, the golden 4 hours)."""
+
+    grades: list[Literal["A+", "A", "B", "C"]] = Field(default_factory=list, max_length=4)
+    pool: Literal["hand", "nurture", "public"] | None = None
+    sources: list[str] = Field(default_factory=list, max_length=8)
+    quiet_hours: int | None = Field(default=None, ge=1, le=24 * 3650)
+    sop_overdue: bool = False
+    # one stage instead of the open ones: new 待跟进, contacted 已联系, proposal 已出方案, converted 已转化, lost 已输单
+    stage: Literal["new", "contacted", "proposal", "converted", "lost"] | None = None
+
+
+class HandoffFilter(_Closed):
+    """Hand-off work orders (docs/contracts.md): of one team; overdue: still open (nobody claimed, finished or
+    blocked it) past its SLA (due_at <= now); otherwise every work order not done."""
+
+    team: Literal["delivery", "finance", "after_sales"] | None = None
+    overdue: bool = False
+
+
 class Ranking(_Closed):
     by: RankBy
     descending: bool = True
@@ -327,6 +421,12 @@ class QuerySpec(_Closed):
     overview: bool = False  # 情况 / 概况: kind overview (拜访数, 拜访完整率, 客户信息鲜度, 销售额)
     people: bool = False  # the reps as the answer (谁 / 哪些人 / 业务员): kind people
     having: Having | None = None  # people: the condition on each person's figure
+    # the newer domains
+    leads: LeadFilter | None = None  # leads only
+    handoff: HandoffFilter | None = None  # handoffs only
+    finance_view: Literal["esigned", "matching", "received"] | None = (
+        None  # finance lists: 财务口径 of a contract
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> QuerySpec:
@@ -362,6 +462,14 @@ class QuerySpec(_Closed):
 def structure_problems(s: QuerySpec) -> list[str]:
     """What makes a spec meaningless under the semantics (empty when it is fine)."""
     out: list[str] = []
+    if s.leads is not None and s.entity != "leads":
+        out.append("leads filters are for leads")
+    if s.handoff is not None and s.entity != "handoffs":
+        out.append("handoff filters are for hand-offs")
+    if s.finance_view is not None and (s.entity != "finance" or s.figure not in ("list", "count")):
+        out.append("finance_view is for lists and counts of contracts by the finance view")
+    if s.entity in DOMAIN_ENTITIES:
+        out += _domain_problems(s)
     if s.figure not in FIGURES_OF[s.entity]:
         out.append(f"figure {s.figure} is not defined for {s.entity}")
     if s.entity == "customers" and s.period is not None and s.figure not in ("new_count", "lost_count"):
@@ -424,6 +532,36 @@ def structure_problems(s: QuerySpec) -> list[str]:
             out.append("a tag_visits ranking names its tag, and only it")
     if s.limit is not None and s.shape == "figure":
         out.append("a single figure has no limit")
+    return out
+
+
+def _domain_problems(s: QuerySpec) -> list[str]:
+    out: list[str] = []
+    if s.compare is not None or s.overview or s.buckets is not None:
+        out.append(f"{s.entity} questions are not compared, trended or summarised")
+    if s.having is not None or s.reps or s.tag or s.category or s.stages or s.timeout_only:
+        out.append(f"{s.entity} questions take no visit, order, opportunity or ticket filter")
+    c = s.customer
+    if c != CustomerFilter(owners=c.owners, regions=c.regions, cities=c.cities, under=c.under):
+        out.append(f"{s.entity} questions filter only by owner, region and city")
+    if s.people and (s.entity, s.figure) != ("targets", "red_light"):
+        out.append("the people answer of the newer domains is targets red_light")
+    if s.figure == "red_light" and not s.people:
+        out.append("red_light is a people answer")
+    if s.entity == "finance" and s.figure in ("list", "count") and s.finance_view is None:
+        out.append("a finance list or count names the finance view")
+    if s.entity == "finance" and s.figure in ("list", "count") and s.period is not None:
+        out.append("the finance view of a contract is as of now: no period")
+    if s.entity == "handoffs" and s.period is not None:
+        out.append("hand-offs are as of now: no period")
+    if (
+        s.entity == "leads"
+        and s.period is not None
+        and s.figure not in ("new_count", "conversion_rate", "activation_rate")
+    ):
+        out.append("a period of leads is their creation: new leads or the conversion rate")
+    if s.ranking is not None and s.ranking.by != "figure":
+        out.append("the newer domains rank groups by their figure")
     return out
 
 

@@ -16,8 +16,8 @@ The rule (docs/customer-contacts.md § Matching), applied to each of the rep's a
   (决策链, `decision_roles`), e.g. 王芳.
 
 A customer's score is its best reason's points; customers scoring 0 are not suggested. Suggestions are the
-best `limit` (3) by score, then by name. Normalising: full-width to half-width, case folded, spaces and
-punctuation dropped, the suffixes 有限公司 / 股份有限公司 / 有限责任公司 / 公司 / 集团 / 店 removed for
+best `limit` (3) by score, then by name. Normalising: a branch in brackets at the end dropped (快客便利店（长宁店）
+→ 快客便利店), full-width to half-width, case folded, spaces and punctuation dropped, the suffixes 有限公司 / 股份有限公司 / 有限责任公司 / 公司 / 集团 / 店 removed for
 comparison.
 """
 
@@ -156,9 +156,12 @@ def normal(text: str) -> str:
     return _DROP.sub("", unicodedata.normalize("NFKC", text or "").casefold())
 
 
+_BRANCH = re.compile(r"\s*[（(][^（）()]*[）)]\s*$")  # 快客便利店（长宁店）: the branch in brackets
+
+
 def bare_name(name: str) -> str:
-    """The name without its company suffixes (normalised)."""
-    out = normal(name)
+    """The name without a branch in brackets at its end and without its company suffixes (normalised)."""
+    out = normal(_BRANCH.sub("", name or "") or name)
     changed = True
     while changed:
         changed = False

@@ -50,3 +50,16 @@ def test_wecom_points_mean_the_parts_present():
     assert wecom_points(WeComSpeed()) is None
     follow = WeComSpeed(first_follow_hours=(12.0, None, 96.0))  # 100, 0, 50
     assert wecom_points(follow) == 50.0
+
+
+def test_a_store_named_with_its_branch_is_found_by_the_chain_name_in_the_remark():
+    """FMCG customers are 「快客便利店（长宁店）」: a rep's 备注 「快客便利店 王老板」 names the chain, not the branch."""
+    stores = [
+        CustomerFacts("S1", "快客便利店（长宁店）"),
+        CustomerFacts("S2", "快客便利店（黄浦店）"),
+        CustomerFacts("S3", "味源超市"),
+    ]
+    assert short_name("快客便利店（长宁店）") == "快客便利"
+    found = suggest(ContactFacts(name="王强", remark="快客便利店 王老板"), stores)
+    assert [s.customer_id for s in found] == ["S1", "S2"] and all(s.points == 60 for s in found)
+    assert suggest(ContactFacts(name="王强", remark="长宁店"), stores) == []  # a branch alone names no store

@@ -126,6 +126,29 @@ def test_vocab_cache_reloads_after_its_ttl(eval_factory):
         assert cache.get(s) is not first and cache.get(s).users == first.users
 
 
+def test_the_newer_domains_through_ask_and_the_chat(eval_factory, tmp_path):
+    """Targets, leads, hand-offs and the finance view answer through `ask` like every figure (the golds are
+    cases_domains.yaml's; here the shape of the CLI output and of the chat reply)."""
+    qs = ["本月华东区目标达成率", "超时未响应的交付工单", "本月对账差异", "今年能完成回款目标吗"]
+    path = tmp_path / "q.txt"
+    path.write_text("\n".join(qs), encoding="utf-8")
+    code, out, _ = run(eval_factory, asker="rm_e", batch_path=path, now=NOW.isoformat(), as_json=True)
+    target, orders, diff, forecast = (json.loads(line) for line in out.splitlines())
+    assert code == 0 and target["kind"] == "figure" and "目标周期2026-11" in target["understood"]
+    assert (
+        abs(target["value"] - target["numerator"] / target["denominator"]) < 1e-9
+        and "时间进度" in target["understood"]
+    )
+    assert orders["kind"] == "list" and all(
+        {"work_order_id", "customer_id", "team"} <= set(r) for r in orders["rows"]
+    )
+    assert {r["team"] for r in orders["rows"]} == {"交付"} and "赵东" in orders["scope"]
+    assert diff["kind"] == "figure" and "销售口径" in diff["understood"] and "财务口径" in diff["understood"]
+    assert forecast["kind"] == "refusal" and "预测" in forecast["reason"]
+    code, chat, _ = run(eval_factory, asker="rm_e", question="超时未响应的交付工单", now=NOW)
+    assert chat.startswith("理解为：") and "部门 交付" in chat and "超时小时" in chat and "建议：" in chat
+
+
 def _answer(factory, asker: str, question: str) -> dict:
     code, out, _ = run(factory, asker=asker, question=question, now=NOW.isoformat(), as_json=True)
     assert code == 0
@@ -148,3 +171,11 @@ def test_a_managers_question_about_one_rep_suggests_that_reps_weeks(eval_factory
     assert a["alternatives"]  # for a manager, 张伟's visits and visits at 张伟's customers are two readings
     team = _answer(eval_factory, "sup_e1", "上月拜访完整率")
     assert team["value"] < 0.9 and team["action"]["question"] == "各业务员的拜访完整率"
+
+
+def test_an_empty_list_says_what_it_lists(eval_factory):
+    leads = _answer(eval_factory, "dir", "超时未跟进的线索有哪些")
+    assert leads["kind"] == "list"
+    assert "共0个：没有符合条件的线索" in render_chat({**leads, "rows": []}).splitlines()
+    customers = _answer(eval_factory, "dir", "上月流失但NPS>70的客户")
+    assert "没有符合条件的客户" in render_chat({**customers, "rows": []})

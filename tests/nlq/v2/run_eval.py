@@ -23,6 +23,8 @@ from nlq.vocab import load_vocab
 from storage.db import make_engine, make_session_factory
 from storage.schema import create_all
 from tests.nlq.dataset import generate, insert_dataset
+from tests.nlq.dataset_domains import generate_domains, insert_domains
+from tests.nlq.v2 import oracle_domains
 from tests.nlq.v2.oracle_v2 import DEFAULT_NOW, score
 
 CASES = Path(__file__).with_name("cases.yaml")
@@ -37,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     doc = yaml.safe_load(args.cases.read_text(encoding="utf-8"))
     cases = [c for c in doc["cases"] if not args.category or c["category"] == args.category]
     ds = generate()
+    dd = generate_domains(ds)
+    domains = args.cases.name == "cases_domains.yaml"  # scored by oracle_domains (targets, leads, hand-offs)
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/eval.db")
         create_all(engine)
         factory = make_session_factory(engine)
         with factory() as s:
             insert_dataset(s, ds)
+            insert_domains(s, dd)
         ok, total, refused = Counter(), Counter(), Counter()
         fails: dict[str, list[str]] = defaultdict(list)
         with factory() as s:
@@ -59,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                     ans = {"kind": "crash", "reason": repr(exc)}
                 if ans.get("kind") == "refusal":
                     refused[cat] += 1
-                good, why = score(ans, c, ds)
+                good, why = oracle_domains.score(ans, c, ds, dd) if domains else score(ans, c, ds)
                 if good:
                     ok[cat] += 1
                 else:
