@@ -54,6 +54,7 @@ from handlers import routes
 from handlers.ask import with_model_reading
 from handlers.context import HandlerDeps
 from handlers.contracts import handoff as contract_handoff
+from handlers.handover import flow as handover
 from handlers.routes import ROUTER
 from handlers.sop import catch_up
 from handlers.sop.sweep import Firing, ensure_recurring, sweep_due_timers
@@ -287,6 +288,7 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         alert_channels=frozenset(
             k for k, on in (("email", settings.SMTP_HOST), ("sms", settings.SMS_PROVIDER)) if on
         ),
+        customer_contact=settings.WECOM_CUSTOMER_CONTACT,
         contact_role_rules=parse_rules(settings.CONTACTS_ROLE_RULES),
         contacts_nightly=settings.CONTACTS_SYNC,
     )
@@ -369,3 +371,5 @@ def on_imported(session: Session, summary: ImportSummary, now: datetime) -> None
     (handlers/sop/catch_up.py) instead of one alert per historical item."""
     contract_handoff.after_import(session, summary, now)  # terms → instalments, 已签约 → hand-off
     catch_up.after_import(session, now, payments_loaded=bool({"contracts", "payments"} & set(summary.tables)))
+    if "users" in summary.tables:
+        handover.after_import(session, now)  # who left (在职=否) or moved: a hand-over card to their manager

@@ -84,6 +84,9 @@ class Settings(StoreSettings):
     SERVE_MAX_CONNECTIONS: int = Field(default=1000, ge=1)
     # the app menu installed with menu/create at start-up (JSON, WeCom's menu body); default: bot/menu.py
     WECOM_APP_MENU: str | None = None
+    # the corp connects 客户联系 and the app may call it (docs/handover.md): a hand-over then also moves the
+    # person's WeChat customers in WeCom (在职继承 for a move, 离职继承 for a departure)
+    WECOM_CUSTOMER_CONTACT: bool = False
     # -- the address book (docs/contacts-sync.md) ----------------------------------------------------------
     CONTACTS_SYNC: bool = (
         False  # the nightly full sync from WeCom (同步通讯录 and change_contact work regardless)

@@ -37,6 +37,8 @@ class HandlerDeps:
     prompt_quiet: timedelta | None = None  # None: handlers.visits.flow's default
     # channels besides WeCom that are configured ("email", "sms"): alerts the seeds route there (docs/channels.md)
     alert_channels: frozenset[str] = frozenset()
+    # the corp connects 客户联系 (WECOM_CUSTOMER_CONTACT): a hand-over also calls WeCom's 在职/离职继承
+    customer_contact: bool = False
     # the address book (docs/contacts-sync.md): the role rules (core.contacts.mapping.RoleRule; empty: the
     # defaults), and whether the nightly full sync runs
     contact_role_rules: tuple[Any, ...] = ()

@@ -359,6 +359,7 @@ class CardAction(StrEnum):
     )
     CONTRACT = "contract"  # contract:sign|progress|log:<contract_no>   signing, the progress card
     WORK_ORDER = "wo"  # wo:claim|done|block:<work order>   a hand-off work order's buttons
+    HANDOVER = "handover"  # handover:pick:<hand-over>:<userid>   the successor of a person who left or moved
     CONTACT = (
         "wxc"  # wxc:use|pick|not:<external_userid>[:<customer>]   link an added WeChat contact to a customer
     )

@@ -19,6 +19,7 @@ from handlers.customer_contacts import events as contact_events
 from handlers.customer_contacts import figures as contact_figures
 from handlers.customer_contacts import link as contact_link
 from handlers.dialog import DialogState as S
+from handlers.handover import flow as handover
 from handlers.leads import board as lead_board
 from handlers.leads import intake as lead_intake
 from handlers.leads import pool as lead_pool
@@ -107,6 +108,10 @@ CARD_ACTIONS = (
     (A.LEAD, lead_intake.on_lead_button),
     (A.CONTRACT, handoff.on_contract_button),  # 确认签约, the progress card's 刷新进度 / 查看日志
     (A.WORK_ORDER, handoff.on_work_order_button),  # a hand-off work order's 认领 / 完成 / 受阻
+    (
+        A.HANDOVER,
+        handover.on_handover_button,
+    ),  # the successor of a person who left or moved (docs/handover.md)
     (A.CONTACT, contact_link.on_button),  # a new WeChat contact: 是 <客户> / 其他客户 / 不是客户
 )
 DIALOG_STATES = (
@@ -175,6 +180,7 @@ TIMER_KINDS = (
     (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
     (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
+    (handover.KIND, handover.fire_handover_auto),  # nobody chose a successor in time: the fallback
     (contact_figures.KIND, contact_figures.fire_contact_figures),  # each member's 联系客户统计, daily
     (contacts_sync.KIND, contacts_sync.fire_nightly),  # the address book's nightly full sync (CONTACTS_SYNC)
 )

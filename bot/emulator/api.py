@@ -207,6 +207,24 @@ def create_api_router(state: FakeWeCom) -> APIRouter:
             name=f"schedule_{name}",
         )
 
+    # 客户联系: 在职继承 and 离职继承 (bot/emulator/transfers.py)
+    contacts = state.transfers
+    for path, method in (
+        ("externalcontact/get_unassigned_list", contacts.unassigned),
+        ("externalcontact/transfer_customer", lambda b: contacts.transfer(b, resigned=False)),
+        ("externalcontact/resigned/transfer_customer", lambda b: contacts.transfer(b, resigned=True)),
+        ("externalcontact/transfer_result", lambda b: contacts.result(b, resigned=False)),
+        ("externalcontact/resigned/transfer_result", lambda b: contacts.result(b, resigned=True)),
+    ):
+        router.add_api_route(
+            f"/{path}", _json_route(run, path, method), methods=["POST"], name=path.replace("/", "_")
+        )
+
+    @router.get("/externalcontact/list")
+    async def external_contact_list(request: Request) -> Response:
+        userid = request.query_params.get("userid", "")
+        return await run(request, "externalcontact/list", None, lambda: contacts.external_list(userid))
+
     @router.get("/agent/get")
     async def agent_get(request: Request) -> Response:
         agentid = request.query_params.get("agentid", "")

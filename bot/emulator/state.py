@@ -46,6 +46,7 @@ from bot.emulator.records import (
     Suppressed,
     as_now,
 )
+from bot.emulator.transfers import CustomerTransfers
 
 MEDIA_TTL = timedelta(days=3)
 RESPONSE_CODE_TTL = timedelta(hours=72)
@@ -134,6 +135,8 @@ class FakeWeCom:
         self.external = ExternalContactBook(self._lock)
         self._oauth_codes: dict[str, tuple[str, datetime]] = {}  # code → (userid, expires)
         self._qr: dict[str, dict[str, Any]] = {}  # QR login ticket → its request and who confirmed it
+        # 客户联系's 在职/离职继承 over those contacts (transfers.py)
+        self.transfers = CustomerTransfers(self.now, self.external)
 
     # -- bookkeeping -------------------------------------------------------------------------------
     def _next_seq(self) -> int:

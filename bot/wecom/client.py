@@ -97,6 +97,8 @@ UNEXPECTED = -2  # our errcode for an answer we could not read (WeCom never uses
 _UNEXPECTED_KIND = ErrorKind(ErrorClass.UNEXPECTED, "企业微信返回了无法识别的应答")
 _REQUEST_KIND = ErrorKind(ErrorClass.REQUEST, "企业微信拒绝了这条消息")
 TOKEN_ERRORS = {40014, 42001, 41001}
+NO_EXTERNAL_CONTACT = 84061  # externalcontact/list: the member has no external contact
+MAX_PAGES = 100  # pages read of a cursor-paged 客户联系 list
 # errcodes worth retrying with backoff, as before the table (kept for callers that ask `.transient`)
 TRANSIENT_ERRCODES = {c for c, k in WECOM_ERRORS.items() if k.cls is ErrorClass.TRANSIENT}
 
@@ -435,6 +437,74 @@ class WeComClient:
         if not isinstance(userid, str) or not userid:
             raise unexpected("auth/getuserinfo answered without a readable userid")
         return userid
+
+    # -- 客户联系: WeCom's own customer transfer (docs/handover.md) ------------------------------------------
+
+    async def external_contacts(self, userid: str) -> list[str]:
+        """externalcontact/list: the external contacts a member added (84061: none)."""
+        try:
+            out = await self.call("GET", "externalcontact/list", params={"userid": userid})
+        except WeComError as exc:
+            if exc.errcode == NO_EXTERNAL_CONTACT:
+                return []
+            raise
+        return [str(x) for x in out.get("external_userid") or []]
+
+    async def unassigned_of(self, userid: str) -> list[str]:
+        """externalcontact/get_unassigned_list, every page: the external contacts a departed member left."""
+        found: list[str] = []
+        cursor = ""
+        for _ in range(MAX_PAGES):
+            out = await self.call(
+                "POST", "externalcontact/get_unassigned_list", json_body={"cursor": cursor, "page_size": 1000}
+            )
+            found += [
+                str(i.get("external_userid"))
+                for i in out.get("info") or []
+                if isinstance(i, dict) and i.get("handover_userid") == userid
+            ]
+            cursor = str(out.get("next_cursor") or "")
+            if out.get("is_last", True) or not cursor:
+                break
+        return list(dict.fromkeys(found))
+
+    async def transfer_customers(self, mode: str, handover: str, takeover: str) -> list[dict[str, Any]]:
+        """离职继承 (mode "resigned") or 在职继承 ("on_job") of every external contact of `handover`, 100 a call,
+        then the state of each from transfer_result: [{"external_userid", "errcode", "status"?}]."""
+        resigned = mode == "resigned"
+        contacts = await (self.unassigned_of(handover) if resigned else self.external_contacts(handover))
+        prefix = "externalcontact/resigned/" if resigned else "externalcontact/"
+        answers: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(contacts), 100):
+            out = await self.call(
+                "POST",
+                prefix + "transfer_customer",
+                json_body={
+                    "handover_userid": handover,
+                    "takeover_userid": takeover,
+                    "external_userid": contacts[start : start + 100],
+                },
+            )
+            for c in out.get("customer") or []:
+                if isinstance(c, dict) and c.get("external_userid"):
+                    ext = str(c["external_userid"])
+                    answers[ext] = {"external_userid": ext, "errcode": int(c.get("errcode") or 0)}
+        if any(a["errcode"] == 0 for a in answers.values()):
+            cursor = ""
+            for _ in range(MAX_PAGES):
+                out = await self.call(
+                    "POST",
+                    prefix + "transfer_result",
+                    json_body={"handover_userid": handover, "takeover_userid": takeover, "cursor": cursor},
+                )
+                for c in out.get("customer") or []:
+                    ext = str(c.get("external_userid", "")) if isinstance(c, dict) else ""
+                    if ext in answers and answers[ext]["errcode"] == 0:
+                        answers[ext]["status"] = int(c.get("status") or 0)
+                cursor = str(out.get("next_cursor") or "")
+                if not cursor:
+                    break
+        return list(answers.values())
 
     async def menu_create(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "menu/create", params={"agentid": self.agent_id}, json_body=menu)

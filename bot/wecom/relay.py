@@ -58,6 +58,7 @@ from bot.wecom import render as cards
 from bot.wecom.client import UNEXPECTED, ErrorClass, WeComClient, WeComError, kind_of
 from core.clock import ORG_ZONE, Clock
 from handlers import texts
+from handlers.handover.flow import TRANSFER_KIND, record_transfer
 from handlers.messages import Card, CardUpdate, Image, Markdown, Reply, Text
 from storage import outbox
 from storage.db import writer_session
@@ -561,6 +562,13 @@ class Relay:
         if kind == "schedule_del":
             await self.client.schedule_delete(message["schedule_id"])
             return {}
+        if kind == TRANSFER_KIND:  # a hand-over's 在职/离职继承 (docs/handover.md): answers recorded in _sent
+            customers = await self.client.transfer_customers(
+                str(message["mode"]), str(message["handover_userid"]), str(message["takeover_userid"])
+            )
+            return {
+                "handover": {"id": message["handover_id"], "mode": message["mode"], "customers": customers}
+            }
         raise ValueError(f"unknown outbox kind {kind}")
 
     def _store_payload(self, row_id: int, payload: str) -> None:
@@ -584,6 +592,9 @@ class Relay:
                 promise = s.get(PromiseRow, int(result["promise_id"]))
                 if promise is not None:
                     promise.schedule_id = result["schedule_id"]
+            if isinstance(result.get("handover"), dict):
+                answer = result["handover"]
+                record_transfer(s, int(answer["id"]), {k: answer[k] for k in ("mode", "customers")}, now)
             s.commit()
 
     async def _fail(self, job: _Job, exc: WeComError) -> ErrorClass:
@@ -599,6 +610,10 @@ class Relay:
         cls = exc.cls
         if self._calendar_off(exc, kind):  # the 日程 permission is off: calendar rows wait, messages go on
             cls = ErrorClass.REQUEST
+        if kind == TRANSFER_KIND and cls is ErrorClass.CONFIG and exc.errcode in (48002, 60011):
+            cls = (
+                ErrorClass.REQUEST
+            )  # 客户联系 not granted: this transfer is parked (admin alerted), nothing paused
         if cls is ErrorClass.RECIPIENT and (self._canary or self._app_wide(recipient)):
             cls = ErrorClass.CONFIG  # refused for everyone: the app's visible range, not this person
         return cls

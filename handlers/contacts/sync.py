@@ -31,6 +31,7 @@ from core.roles import Role
 from handlers import people_admin
 from handlers.contacts import texts as T
 from handlers.context import Ctx
+from handlers.handover import flow as handover
 from handlers.messages import ContactChange, ContactSyncRequest, Inbound, Text
 from handlers.sop.policy import FireResult
 from storage import inbox, timers
@@ -64,8 +65,7 @@ def rules_of(deps: Any) -> tuple[RoleRule, ...]:
 # -- the one way a member leaves -------------------------------------------------------------------------------
 def leave(session: Session, userid: str, *, now: datetime, reason: str) -> bool:
     """A member left WeCom: deactivated through the existing path (people_admin.set_active), so their scope ends
-    at once. HOOK: the hand-over of their customers, promises and timers (issue 18 item 4) starts here, in the
-    same transaction, once it exists; until then they stay with the person, passed over by the SOP."""
+    at once and the hand-over of their book opens in the same transaction (docs/handover.md)."""
     person = session.get(UserRow, userid)
     if person is None:
         return False
@@ -93,6 +93,10 @@ def recompute(session: Session, *, now: datetime, rules: tuple[RoleRule, ...], r
 def _apply(session: Session, book: AddressBook, p: Plan, *, now: datetime, reason: str) -> Outcome:
     out = Outcome(book, p, apply_plan(session, p, at=now, reason=reason))
     out.deactivated = [u for u in p.deactivate if leave(session, u, now=now, reason=reason)]
+    if (
+        out.applied.moved
+    ):  # a rep whose manager changed: their old manager hands their book over (docs/handover.md)
+        handover.opened_from_audit(session, now, entity="user", reason_like=reason, actor=ACTOR)
     return out
 
 

@@ -53,6 +53,11 @@ def _body(ctx: Ctx, promise: PromiseRow, policy: SopPolicy, schedule_id: str | N
     )
 
 
+def entry_body(ctx: Ctx, promise: PromiseRow) -> dict:
+    """The oa/schedule/add body of a promise's entry as it stands (a hand-over re-makes it for the successor)."""
+    return _body(ctx, promise, policy_of(ctx))
+
+
 def ensure_entry(ctx: Ctx, promise: PromiseRow) -> bool:
     """The first calendar entry for an open promise; nothing when one was already requested."""
     if promise.status != "open":

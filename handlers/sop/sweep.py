@@ -35,6 +35,7 @@ from handlers.context import Ctx, HandlerDeps, Publish
 from handlers.sop.policy import POLICY_CACHE, SOP_ACTOR, FireResult, load_policy
 from storage import audit, outbox, people, timers
 from storage.db import writer_session
+from storage.handover import book as handover_book
 from storage.models import TimerRow
 
 log = logging.getLogger("assistant.sop")
@@ -185,8 +186,17 @@ def _fire(
     known = env.cache.get(DEACTIVATED)  # read once per sweep; a single fire_one reads it for itself
     gone = (recipients & known) if known is not None else people.deactivated(s, recipients)
     if gone:  # the firers pass deactivated people over; this is the fence for any that did not
-        outgoing = [(recipient, reply) for recipient, reply in outgoing if recipient not in gone]
+        # a departed person whose hand-over waits for a successor: what was theirs goes to the deciding manager,
+        # unless this timer already tells that manager (docs/handover.md § Until the choice)
+        deciders = handover_book.pending_deciders(s, gone)
+        outgoing = [
+            (deciders[recipient], reply) if recipient in gone else (recipient, reply)
+            for recipient, reply in outgoing
+            if recipient not in gone or (recipient in deciders and deciders[recipient] not in recipients)
+        ]
         outcome = f"{outcome}; not sent to deactivated {','.join(sorted(gone))}"
+        if deciders:
+            outcome += f" (to the hand-over's manager: {','.join(sorted(set(deciders.values())))})"
     rows = [
         outbox.row_values(
             recipient=recipient, message=reply.to_dict(), dedupe_key=f"timer:{timer.id}:{n}", now=now
