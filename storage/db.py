@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
-from storage.files import private_dir, private_file, tighten
+from storage.files import PRIVATE_FILE, private_dir, tighten
 
 
 def _private_sqlite_file(url: str) -> None:
@@ -26,8 +26,17 @@ def _private_sqlite_file(url: str) -> None:
     if not path or path == ":memory:" or path.startswith("file:") or u.query.get("uri") in ("true", "1"):
         return
     private_dir(Path(path).parent)
-    private_file(path)
-    for suffix in ("-wal", "-shm", "-journal"):
+    # Never open an existing database file here: closing any descriptor of it drops every POSIX lock this
+    # process holds on it, SQLite's included (fcntl locks belong to the process and the inode). Another
+    # process closing the database next then believes it is the last one, checkpoints and deletes the -wal
+    # and -shm under our live connections: "disk I/O error" and "database disk image is malformed" (the
+    # demo's ticks failed so whenever `ask`, `import` or sqlite3 touched its database; the callback's own
+    # engine is made while the worker's connections are open). So: create it only when it is missing.
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
+    for suffix in ("", "-wal", "-shm", "-journal"):
         tighten(path + suffix)
 
 
