@@ -29,6 +29,7 @@ from tests.nlq.dataset import NOW, insert_dataset
 
 # the nlq evaluation dataset and its database on every backend, shared rather than defined twice
 dataset = nlq_fixtures.dataset
+domains = nlq_fixtures.domains
 eval_factory = nlq_fixtures.eval_factory
 
 
