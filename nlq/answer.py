@@ -842,12 +842,17 @@ def _fmt_value(a: dict[str, Any]) -> str:
     if a.get("denominator") is not None:
         if v is None:
             return "无数据（分母为0）"
-        return f"{v:.1%}（{a['numerator']}/{a['denominator']}）"
+        return f"{v:.1%}（{_part(a['numerator'])}/{_part(a['denominator'])}）"
     if v is None:
         return "无数据"
     if isinstance(v, float):
         return f"¥{v:,.2f}"
     return str(v)
+
+
+def _part(x: Any) -> str:
+    """A rate's numerator or denominator: money (a float: 销售额 ÷ 目标) to the cent, a count as is."""
+    return f"¥{x:,.2f}" if isinstance(x, float) else str(x)
 
 
 def _fmt_number(v: Any, *, signed: bool = False, frac: bool = False) -> str:

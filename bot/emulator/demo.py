@@ -50,6 +50,45 @@ def _load_sample_data(services, data_dir: Path) -> None:  # noqa: ANN001
         on_imported=on_imported,
     )
     print(format_summary(summary), flush=True)
+    _sample_targets(services.session_factory, SystemClock().now())
+
+
+def _sample_targets(session_factory, now) -> None:  # noqa: ANN001
+    """This month's and this quarter's organisation targets, cascaded and applied as a director would with
+    `targets cascade --apply` (10% over the same length of history before), so 目标完成率 answers in the demo."""
+    from datetime import timedelta
+
+    from sqlalchemy import func
+
+    from core.clock import ORG_ZONE
+    from core.targets.periods import period_of
+    from storage.db import writer_session
+    from storage.models import OrderRow
+    from storage.targets.plan import NothingToSplit, apply, preview
+
+    today = now.astimezone(ORG_ZONE).date()
+    for kind in ("month", "quarter"):
+        period = period_of(kind, today)
+        days = period.days
+        with writer_session(session_factory) as s:
+            history = s.scalar(
+                select(func.coalesce(func.sum(OrderRow.amount), 0)).where(
+                    OrderRow.ordered_on >= today - timedelta(days=days), OrderRow.ordered_on < today
+                )
+            )
+            amount_fen = int(float(history) * 110)  # yuan → fen, +10%
+            if amount_fen <= 0:
+                continue
+            try:
+                plan = preview(s, period, amount_fen, today=today)
+            except NothingToSplit:
+                continue
+            apply(s, plan, by="director", now=now, reason="demo sample target")
+            s.commit()
+        print(
+            f"示例目标：{period.label}（{period.key}）¥{amount_fen / 100:,.0f}，已分解到每位业务员",
+            flush=True,
+        )
 
 
 def _people_and_places(services) -> tuple[list[dict], list[dict]]:  # noqa: ANN001

@@ -180,3 +180,26 @@ def test_a_small_sample_imports_cleanly(session_factory, clock, tmp_path):
         assert all(users[o].role == "rep" for o in owners)
         first = s.scalars(select(VisitRow).order_by(VisitRow.checked_in_at)).first()
         assert first.checked_in_at.tzinfo is not None
+
+
+def test_the_demo_sets_this_months_and_quarters_targets_and_they_are_asked_about(session_factory, tmp_path):
+    """`python main.py demo` cascades a sample target for the month and the quarter, so 目标完成率 answers."""
+    from bot.emulator.demo import _sample_targets
+    from core.clock import SystemClock
+    from core.targets.periods import period_of
+    from nlq.answer import ask
+    from storage.targets.models import TargetRow
+
+    now = SystemClock().now()
+    folder = tmp_path / "sample"
+    write_sample_dataset(folder, customers=250, now=now)
+    import_paths(session_factory, [folder], now=now, progress=False)
+    _sample_targets(session_factory, now)
+    today = now.astimezone(SHANGHAI).date()
+    with session_factory() as s:
+        for kind in ("month", "quarter"):
+            key = period_of(kind, today).key
+            levels = set(s.scalars(select(TargetRow.level).where(TargetRow.period == key)))
+            assert {"org", "region", "rep"} <= levels, (key, levels)
+        answer = ask(s, question="本月各大区目标完成率", asker="director", now=now)
+    assert answer["kind"] == "groups" and all(r["denominator"] for r in answer["rows"])
