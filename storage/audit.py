@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from storage.models import AuditRow, Base
@@ -33,6 +34,36 @@ def jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: jsonable(x) for k, x in v.items()}
     return v
+
+
+def add_created(
+    session: Session,
+    row: Base,
+    *,
+    at: datetime,
+    actor: str,
+    entity: str,
+    entity_id: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Add a new row and its audit row ("create", after = the row as written) to the session's transaction;
+    flushed first, so defaults and a generated key are in the snapshot. `entity_id`: the primary key unless
+    given."""
+    session.add(row)
+    session.flush()
+    if entity_id is None:
+        key = sa_inspect(row).identity or ()
+        entity_id = str(key[0]) if len(key) == 1 else "|".join(str(k) for k in key)
+    record(
+        session,
+        at=at,
+        actor=actor,
+        action="create",
+        entity=entity,
+        entity_id=entity_id,
+        after=snapshot(row),
+        reason=reason,
+    )
 
 
 def record(

@@ -109,16 +109,12 @@ def start_visit(
         location_tolerance_m=tolerance,
         last_activity_at=now,
     )
-    session.add(visit)
-    session.flush()
-    audit.record(
+    audit.add_created(
         session,
+        visit,
         at=now,
         actor=rep,
-        action="create",
         entity="visit",
-        entity_id=visit.visit_id,
-        after=audit.snapshot(visit),
         reason=why,
     )
     return visit
@@ -243,16 +239,12 @@ def add_promise(
         status="open",
         created_at=now,
     )
-    session.add(p)
-    session.flush()
-    audit.record(
+    audit.add_created(
         session,
+        p,
         at=now,
         actor=actor,
-        action="create",
         entity="promise",
-        entity_id=str(p.id),
-        after=audit.snapshot(p),
         reason=why,
     )
     return p
@@ -291,16 +283,12 @@ def restore_promise(
         status="open",
         created_at=now,
     )
-    session.add(restored)
-    session.flush()
-    audit.record(
+    audit.add_created(
         session,
+        restored,
         at=now,
         actor=actor,
-        action="create",
         entity="promise",
-        entity_id=str(restored.id),
-        after=audit.snapshot(restored),
         reason=f"{why} (restores promise {removed.id})",
     )
     return restored
@@ -330,16 +318,12 @@ def refresh_photo_count(session: Session, visit: VisitRow) -> int:
 
 
 def add_photo(session: Session, photo: PhotoRow, *, now: datetime, why: str) -> PhotoRow:
-    session.add(photo)
-    session.flush()
-    audit.record(
+    audit.add_created(
         session,
+        photo,
         at=now,
         actor=photo.rep_userid,
-        action="create",
         entity="photo",
-        entity_id=str(photo.id),
-        after=audit.snapshot(photo),
         reason=why,
     )
     return photo

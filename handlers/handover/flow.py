@@ -143,16 +143,12 @@ def open_handover(
         book={**book.counts(s), "outbox_readdressed": redirected},
         detail={"manager": manager_before, "region": region_before} if reason == rules.MOVED else {},
     )
-    s.add(row)
-    s.flush()
-    audit.record(
+    audit.add_created(
         s,
+        row,
         at=ctx.now,
         actor=ctx.userid,
-        action="create",
         entity="handover",
-        entity_id=str(row.id),
-        after=audit.snapshot(row),
         reason=ctx.source,
     )
     timers.schedule(

@@ -143,16 +143,12 @@ def start_price_approval(ctx: Ctx, visit: VisitRow) -> ApprovalRow | None:
             created_at=ctx.now,
         )
         _set_request(approval, _request_of(ctx, visit))
-        s.add(approval)
-        s.flush()
-        audit.record(
+        audit.add_created(
             s,
+            approval,
             at=ctx.now,
             actor=ctx.userid or SOP_ACTOR,
-            action="create",
             entity="approval",
-            entity_id=str(approval.id),
-            after=audit.snapshot(approval),
             reason=ctx.source,
         )
         step_no = 1
@@ -441,16 +437,12 @@ def decide(
         ),
         at=ctx.now,
     )
-    s.add(note)
-    s.flush()
-    audit.record(
+    audit.add_created(
         s,
+        note,
         at=ctx.now,
         actor=ctx.userid,
-        action="create",
         entity="customer_note",
-        entity_id=str(note.id),
-        after=audit.snapshot(note),
         reason=ctx.source,
     )
     clicked = _open_card(ctx, approval, task_id) if response_code else None
@@ -1000,16 +992,12 @@ def _escalate(ctx: Ctx, approval: ApprovalRow, step: ApprovalStepRow, manager: s
         status="pending",
         created_at=ctx.now,
     )
-    s.add(new)
-    s.flush()
-    audit.record(
+    audit.add_created(
         s,
+        new,
         at=ctx.now,
         actor=SOP_ACTOR,
-        action="create",
         entity="approval_step",
-        entity_id=str(new.id),
-        after=audit.snapshot(new),
         reason=f"timer:{timer.id}",
     )
     approver_name = people.name_of(s, step.approver_userid)

@@ -142,16 +142,12 @@ def request_change(
         created_at=now,
         created_by=actor,
     )
-    session.add(todo)
-    session.flush()
-    audit.record(
+    audit.add_created(
         session,
+        todo,
         at=now,
         actor=actor,
-        action="create",
         entity="finance_todo",
-        entity_id=str(todo.id),
-        after=audit.snapshot(todo),
         reason="amount verified by finance: change requested",
     )
     return todo

@@ -362,16 +362,13 @@ def convert(
             created_on=now.astimezone(ORG_ZONE).date(),
             created_at=now,
         )
-        session.add(customer)
-        session.flush()
-        audit.record(
+        audit.add_created(
             session,
+            customer,
             at=now,
             actor=actor,
-            action="create",
             entity="customer",
             entity_id=customer_id,
-            after=audit.snapshot(customer),
             reason=reason,
         )
     opp_id = f"O-{lead.lead_id}"
@@ -383,16 +380,13 @@ def convert(
             stage="need_confirmed",
             entered_on=now.astimezone(ORG_ZONE).date(),
         )
-        session.add(opp)
-        session.flush()
-        audit.record(
+        audit.add_created(
             session,
+            opp,
             at=now,
             actor=actor,
-            action="create",
             entity="opportunity",
             entity_id=opp_id,
-            after=audit.snapshot(opp),
             reason=reason,
         )
     done = set(
@@ -416,16 +410,13 @@ def convert(
             at=it.at,
             channel=CHANNEL_OF.get(it.kind, "other"),
         )
-        session.add(row)
-        session.flush()
-        audit.record(
+        audit.add_created(
             session,
+            row,
             at=now,
             actor=actor,
-            action="create",
             entity="interaction",
             entity_id=iid,
-            after=audit.snapshot(row),
             reason=reason,
         )
     before = audit.snapshot(lead)
