@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clock import ORG_ZONE
 from core.contacts.book import WITHHELD_CANDIDATES, AddressBook, Department, Member
 from core.contacts.mapping import DEFAULT_RULES, Plan, RoleRule, plan
 from core.roles import Role
@@ -33,8 +32,9 @@ from handlers.contacts import texts as T
 from handlers.context import Ctx
 from handlers.handover import flow as handover
 from handlers.messages import ContactChange, ContactSyncRequest, Inbound, Text
+from handlers.recurring import book_org_run, next_daily
 from handlers.sop.policy import FireResult
-from storage import inbox, timers
+from storage import inbox
 from storage.contacts import mirror
 from storage.contacts.apply import ACTOR, Applied, apply_plan, current_users
 from storage.models import TimerRow, UserRow
@@ -208,29 +208,9 @@ def on_sync_request(ctx: Ctx, event: Inbound) -> object:
 
 
 # -- the nightly reconciliation -------------------------------------------------------------------------------
-def next_run(after: datetime) -> tuple[date, datetime]:
-    day = after.astimezone(ORG_ZONE).date()
-    at = datetime.combine(day, RUN_AT, tzinfo=ORG_ZONE)
-    if at <= after:
-        day += timedelta(days=1)
-        at = datetime.combine(day, RUN_AT, tzinfo=ORG_ZONE)
-    return day, at
-
-
 def schedule_next(ctx: Ctx, *, after: datetime) -> TimerRow:
-    day, at = next_run(after)
-    return timers.schedule(
-        ctx.session,
-        kind=KIND,
-        business_key=f"{KIND}:{day.isoformat()}",
-        subject_type="org",
-        subject_id="org",
-        due_at=at,
-        payload={"day": day.isoformat()},
-        now=ctx.now,
-        actor=ACTOR,
-        reason="recurring",
-    )
+    day, at = next_daily(ctx, after, RUN_AT)
+    return book_org_run(ctx, kind=KIND, day=day, at=at, actor=ACTOR)
 
 
 def fire_nightly(ctx: Ctx, timer: TimerRow) -> FireResult:
