@@ -673,7 +673,7 @@ def _people(run: _Runner, spec: QuerySpec, tree: OrgTree | None) -> list[dict[st
         reps = [u for u in reps if u in spec.customer.owners]
     if run.org.under is not None:
         reps = [u for u in reps if u in run.org.under]
-    got = {r["key"]: r for r in run.groups(derive(_plain(spec), group_by="rep"), whole=True)}
+    got = {r["key"]: r for r in _by_person(run, spec, reps).groups(_per_rep(spec, reps), whole=True)}
     zero = _zero(spec)
     rows = []
     for u in reps:
@@ -701,6 +701,41 @@ def _people(run: _Runner, spec: QuerySpec, tree: OrgTree | None) -> list[dict[st
             r.pop("value")
         rows.sort(key=lambda r: r["userid"])
     return rows
+
+
+def _acts_of_people(spec: QuerySpec) -> bool:
+    """没签到 / 签到了 (no visit / at least one) with no condition on the customers: whether a person in scope checked in is their own act,
+    wherever they did (a rep covering a colleague's store in another region still 签到了). Read as visits whose
+    rep is one of the people in scope, not as visits to customers in scope; only the presence is shown."""
+    h = spec.having
+    checked_in = (
+        h is not None
+        and spec.entity == "visits"
+        and spec.figure == "count"
+        and ((h.op == ">" and h.value == 0) or (h.op == ">=" and h.value == 1))
+    )
+    return (_pure_condition(spec) or checked_in) and spec.customer == type(spec.customer)() and not spec.tag
+
+
+def _by_person(run: _Runner, spec: QuerySpec, reps: list[str]) -> _Runner:
+    """The runner for a people answer's per-person rows: the asker's own, or for their own acts (see
+    _acts_of_people) one that reads visits by rep_userid IN the people in scope (_per_rep puts them in the
+    spec), so nothing outside the scope is counted for anyone else."""
+    if not _acts_of_people(spec):
+        return run
+    return _Runner(
+        run.session,
+        replace(run.scope, owners=None),
+        now=run.now,
+        cap=run.cap,
+        org=replace(run.org, under=None),
+    )
+
+
+def _per_rep(spec: QuerySpec, reps: list[str]) -> QuerySpec:
+    if not _acts_of_people(spec):
+        return derive(_plain(spec), group_by="rep")
+    return derive(_plain(spec), group_by="rep", reps=reps or ["\x00"])  # nobody in scope: no row
 
 
 def _pure_condition(spec: QuerySpec) -> bool:
