@@ -262,6 +262,9 @@ _FIGURE_WORD = re.compile(
     r"完整率|拜访率|完成率|达成率|转化率|排名|排行|占比|比例|统计|汇总|总共|一共|合计|平均|同比|环比"
     r"|销售额|业绩|欠款|应收|回款|到账|逾期金额|客单价|赢单率|成交率|鲜度|拜访数|拜访次数|签到次数|下单金额|工单数"
 )
+# a clause that tells, not asks: something happened (坏了, 说了) or may (可能, 要晚点) — with a figure word and no
+# question word, the line may be the visit's remark as well as a question: the rep chooses
+_REMARK_CLAUSE = re.compile(r"坏了|坏掉|说了|说过|可能|估计|要晚|会晚|晚点|晚些|推迟|拖到|下次|改天")
 _SELF_START = re.compile(
     r"\s*(?:我的|我们|我|帮我|请帮我|麻烦|查一下|查查|查|看看我|列出|给我"
     r"|今天|今日|昨天|本周|这周|本月|这个?月|上周|上个?月|最近|近[0-9一二三四五六七八九十]+天|今年)"
@@ -288,6 +291,8 @@ def line_intent(text: str, parsed: ParsedLine) -> Intent:
     visit_words = bool(parsed.tags or deeds)
     if not quoted and figure and not asks and visit_words:
         return "visit"  # 回款慢 价格异议: a figure word inside a visit remark (v2: figure words without visit words ask)
+    if not quoted and figure and not asks and _REMARK_CLAUSE.search(folded):
+        return "unclear"  # 店里冰柜坏了 回款可能要晚点: a remark on the store beside the figure word
     if not quoted and (figure or _SELF_START.match(folded)):
         return "question"
     if quoted and (parsed.tags or parsed.promises):

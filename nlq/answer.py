@@ -735,7 +735,7 @@ def _by_person(run: _Runner, spec: QuerySpec, reps: list[str]) -> _Runner:
 def _per_rep(spec: QuerySpec, reps: list[str]) -> QuerySpec:
     if not _acts_of_people(spec):
         return derive(_plain(spec), group_by="rep")
-    return derive(_plain(spec), group_by="rep", reps=reps or ["\x00"])  # nobody in scope: no row
+    return derive(_plain(spec), group_by="rep", reps=reps or [""])  # nobody in scope: no row
 
 
 def _pure_condition(spec: QuerySpec) -> bool:

@@ -745,8 +745,9 @@ class _Compiler:
             return [named[by].asc().nulls_first()]
         if by == "lost_on":
             return [C.lost_on.desc().nulls_last()]
-        if by == "nps":
-            return [C.nps.desc().nulls_last()]
+        if by == "nps":  # towards the condition's side: NPS低于30 lowest first, NPS>70 highest first
+            low = all(n.op in ("<", "<=") for n in self.s.customer.nps)
+            return [C.nps.asc().nulls_last() if low else C.nps.desc().nulls_last()]
         return [named[by].desc()]
 
     def figure_plan(self) -> Plan:

@@ -209,7 +209,10 @@ def _head(spec: QuerySpec, vocab: Vocab, now: datetime) -> str:
     if s.limit:
         if s.kind == "list" and s.ranking is None:
             by = default_list_order(s.customer, status)
-            head += f"，按{DEFAULT_ORDER_WORDS.get(by or '', '客户编号')}排"
+            words = DEFAULT_ORDER_WORDS.get(by or "", "客户编号")
+            if by == "nps" and all(n.op in ("<", "<=") for n in s.customer.nps):
+                words = "NPS从低到高"
+            head += f"，按{words}排"
         head += f"，取前{s.limit}"
     return head
 

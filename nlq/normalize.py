@@ -53,6 +53,35 @@ TYPOS = {
     "销受额": "销售额",
     "客单架": "客单价",
     "赢单律": "赢单率",
+    "回宽": "回款",
+    "流湿": "流失",
+    "商记": "商机",
+}
+# colloquial phrasings → the words the lexicon reads (applied after TYPOS, before numerals)
+PHRASES = {
+    "一次都没有": "没",
+    "一次都没": "没",
+    "一次也没有": "没",
+    "一次也没": "没",
+    "一家都没有": "没",
+    "一家都没": "没",
+    "卖了多少钱": "销售额多少",
+    "卖了多少": "销售额多少",
+    "卖了多少货": "销售额多少",
+    "服务响应超时": "响应超时",
+    "服务超时": "响应超时",
+    "签到比之前": "拜访环比",
+    "签到环比": "拜访环比",
+    "签到同比": "拜访同比",
+    "比之前": "环比",
+    "跟之前比": "环比",
+    "和之前比": "环比",
+    "比以前": "环比",
+    "排个名": "排名",
+    "排一下名": "排名",
+    "排下名": "排名",
+    "排个序": "排序",
+    "排一下序": "排序",
 }
 # words whose numeral characters are not numbers (一下, 周一, 上一年 …)
 FIXED_WORDS = (
@@ -104,6 +133,22 @@ FIXED_WORDS = (
     "星期日",
     "星期天",
 )
+# whose-list phrasings put in the order the lexicon reads: 有欠款的客户 / 客户有哪些还欠钱 = customers owing
+# more than 0 (欠款 > 0); 哪些客户的投诉没回复 = the customers with an unhandled ticket
+_OWE = r"(?:欠钱|欠款|欠账|欠费|欠着钱|欠我们钱)"
+_REORDER = (
+    (re.compile(rf"(?:还)?有{_OWE}(?:的)?(客户|门店|店)"), r"欠款超过0的\1"),
+    (re.compile(rf"(?<!有){_OWE}的(客户|门店|店)"), r"欠款超过0的\1"),
+    (re.compile(rf"(客户|门店|店)(?:里)?(?:有|都有)?哪些(?:还)?(?:在)?{_OWE}(?:的)?"), r"欠款超过0的\1有哪些"),
+    (  # 买了3000以上饮料的客户 = the category's sales in the period at least 3000
+        re.compile(r"(买|进|采购|进货)了?(\d+(?:\.\d+)?)(以上|以下|多)(?:的)?([\u4e00-\u9fff]{1,4}?)的(客户|门店|店)"),
+        lambda m: f"{m[1]}{m[4]}{'不到' if m[3] == '以下' else '达到'}{m[2]}的{m[5]}",
+    ),
+    (
+        re.compile(r"哪些(客户|门店|店)的(投诉|工单|服务单|售后单)(还)?(没有|没|未)(处理|回复|响应)(完)?"),
+        r"\2\3\4\5\6的\1有哪些",
+    ),
+)
 _NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 # 十分 is "very" (十分重要) unless it is a score: a numeral or a comparison before it, a bound after it
 # (NPS七十分以上, 低于十分, 十分以下)
@@ -123,12 +168,17 @@ def normalize(text: str, protect: Iterable[str] = ()) -> str:
     t = t.replace("半年以上", "6个月以上").replace("快半年", "快6个月").replace("超过半年", "超过6个月")
     for wrong, right in TYPOS.items():
         t = t.replace(wrong.replace(" ", ""), right)
+    for said, read in PHRASES.items():
+        t = t.replace(said, read)
     t = numerals_to_digits(t, protect)
     t = re.sub(r"快(?=\d{1,4}(?:个)?(?:小时|天|日|周|星期|礼拜|月))", "", t)  # 快30天 = 30 days (spec v2)
     t = re.sub(
         r"(最近|近|过去)的?(\d{1,2})年(?!\d|月|前|度|底|初)", lambda m: f"{m[1]}{int(m[2]) * 365}天", t
     )
-    return amounts_to_digits(t)
+    t = amounts_to_digits(t)
+    for said, read in _REORDER:
+        t = said.sub(read, t)
+    return t
 
 
 _AMOUNT = re.compile(r"(\d+(?:\.\d+)?)(万|w|千|k|亿)(?:元|块钱|块|人民币)?")

@@ -570,10 +570,10 @@ def default_list_order(f: CustomerFilter, status: str | None) -> str | None:
     stale = [t for t in f.touches if not t.present]
     if stale:
         return "last_visit_at" if stale[0].kind == "visit" else "last_touch_at"
+    if f.nps:  # the figure the question names: NPS低于30 → lowest first (nlq.compile default_order)
+        return "nps"
     if f.lost_period is not None or status == "lost":
         return "lost_on"
-    if f.nps:
-        return "nps"
     if f.overdue is not None:
         return "overdue_amount"
     if f.ticket_timeout is not None:
