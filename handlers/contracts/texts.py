@@ -55,6 +55,8 @@ PROGRESS_WO = {
 }
 PROGRESS_OVERDUE = "超时未响应（{deadline}到期）"
 PROGRESS_PAY = "到账¥{paid}/¥{amount}"
+PROGRESS_NOT_STARTED = "未开始"
+PAY_LINE = "{words}：¥{amount}，已付¥{paid}，{due}"
 PROGRESS_PAY_LATE = "，逾期¥{late}"
 PROGRESS_REFRESH, PROGRESS_LOG = "刷新进度", "查看日志"
 STAGE_SIGN, STAGE_PAY = "签约", "回款"
