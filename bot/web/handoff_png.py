@@ -57,7 +57,7 @@ def _header(c: Canvas, h: HandoffHealth) -> None:
     c.text((M + c.width(TITLE, 50) + 28, 46), f"{h.start.year}年{h.start.month}月", 30, (200, 214, 235))
     c.text((M, 94), "签约之后：销售交给交付、财务、售后，每一次交接用了多久，卡在哪里", 22, (200, 214, 235))
     handed = sum(t.handed for t in h.teams)
-    c.text((W - M, 52), f"本月交接工单 {handed} 张", 22, (200, 214, 235), anchor="ra")
+    c.text((W - M, 52), f"交接工单 {handed} 张", 22, (200, 214, 235), anchor="ra")
     c.text((W - M, 94), "企业微信销售助手", 22, (200, 214, 235), anchor="ra")
 
 

@@ -68,3 +68,15 @@ LOG_EMPTY = "合同{no}还没有进度记录。"
 def day(d, today) -> str:  # noqa: ANN001 - dates
     """「12月20日」, with the year when it is not this year's: 「2027年12月20日」."""
     return f"{d.month}月{d.day}日" if d.year == today.year else f"{d.year}年{d.month}月{d.day}日"
+
+
+# the won opportunity's card (handlers/contracts/won.py)
+WON_TITLE = "商机赢单：{customer}"
+WON_HEAD = "商机{opp}（{amount}）已赢单。客户签约后点「确认签约」，交付、财务、售后会立即收到工单。"
+WON_SIGN = "确认签约"
+WON_NO_CONTRACT = (
+    "商机{opp}（{customer}，{amount}）已赢单，但助手里还没有这份合同。\n"
+    "请在合同表导入它：合同编号、客户编号 {cid}、签约日期、金额、约定回款日、付款条件，签约状态填「待签约」；"
+    "导入后发「合同签署完成 合同编号」（或点合同卡片上的确认签约），交付、财务、售后会立即收到工单。"
+    "签约状态直接填「已签约」，导入时就会开出工单。"
+)
