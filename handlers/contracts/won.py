@@ -8,7 +8,9 @@ re-imported or flips back and forth.
 Opportunity stages change only through the import (the 商机 sheet; chat has no command that moves one), so the
 import's contract step (handoff.after_import) books the cards: an opportunity whose stage the import changed to
 won, or a new one imported as won that entered the stage within `RECENT_DAYS` (older ones are history, not
-news). A contract the same import already marked 已签约 needs no card: its hand-off runs by itself.
+news) — but not by the first import that brings opportunities at all: that is the team's history, which
+arrives as one catch-up digest per person (handlers/sop/catch_up.py), not a card per won deal. A contract the
+same import already marked 已签约 needs no card: its hand-off runs by itself.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ MAX_BUTTONS = 3
 def newly_won(session: Session, now: datetime) -> list[str]:
     """The opportunities the import that ran at `now` made won (its audit rows, entity `opportunities`)."""
     today = now.astimezone(ORG_ZONE).date()
+    known_before = (
+        session.scalar(
+            select(AuditRow.id)
+            .where(AuditRow.entity.in_(("opportunities", "opportunity")), AuditRow.at < now)
+            .limit(1)
+        )
+        is not None
+    )
     out = []
     rows = session.scalars(
         select(AuditRow).where(
@@ -48,7 +58,10 @@ def newly_won(session: Session, now: datetime) -> list[str]:
         if before is not None:
             if before.get("stage") != "won":
                 out.append(r.entity_id)
-        elif str(after.get("entered_on") or "") >= (today - timedelta(days=RECENT_DAYS)).isoformat():
+        elif (
+            known_before
+            and str(after.get("entered_on") or "") >= (today - timedelta(days=RECENT_DAYS)).isoformat()
+        ):
             out.append(r.entity_id)
     return sorted(set(out))
 

@@ -1,7 +1,7 @@
 """The won opportunity's card through the import and the emulator: an opportunity the import makes 赢单 gives
 its owner a card whose 确认签约 signs the customer's waiting contract (three teams get their work orders, a
 click delivered twice opens nothing more); without a contract the owner is told how to bring it in; history
-(won long ago) and opportunities not won give nothing; each opportunity at most once, however often it is
+(won long ago, or anything in the first import of opportunities) and opportunities not won give nothing; each opportunity at most once, however often it is
 re-imported or flips back and forth. SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ HEADER = "商机编号,客户编号,阶段,进入阶段日期,金额\n"
 
 
 def _import(h: Harness, folder: Path, opportunities: str) -> None:
+    h.clock.advance(minutes=10)  # each import its own moment (a later export)
     folder.mkdir(exist_ok=True)
     (folder / "opportunities.csv").write_text(HEADER + opportunities, encoding="utf-8")
     import_paths(h.session_factory, [folder], now=h.clock.now(), progress=False, on_imported=on_imported)
@@ -65,7 +66,10 @@ def test_won_opportunity_card_once_and_its_signing(db_url, tmp_path, redis_serve
         )
         s.commit()
     folder = tmp_path / "in"
+    _import(h, folder, "O-0,C001,赢单,2026-12-05,10000\n")  # the first import of opportunities: history
+    assert not _won_cards(h, "rep01") and not _told_how(h, "rep01")
     rows = (
+        "O-0,C001,赢单,2026-12-05,10000\n"
         "O-1,C001,赢单,2026-12-06,500000\n"  # the waiting contract HT-W1: a card
         "O-2,C004,赢单,2026-12-07,80000\n"  # rep02's customer, no contract: told how
         "O-3,C002,赢单,2026-01-10,30000\n"  # won long ago: history
