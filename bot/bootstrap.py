@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.channels import build_channels
 from bot.settings import Settings
 from bot.web.brief_png import render_weekly_brief
+from bot.web.handoff_png import render_handoff_report
 from bot.web.target_png import render_penetration
 from bot.wecom.client import WeComClient
 from bot.wecom.contacts import with_contacts
@@ -284,6 +285,7 @@ def handler_deps(settings: Settings) -> HandlerDeps:
         vocab_cache=VocabCache(ttl_s=60),
         render_brief=render_weekly_brief,
         render_target_report=render_penetration,
+        render_handoff_report=render_handoff_report,
         files_root=Path(settings.DATA_DIR),
         alert_channels=frozenset(
             k for k, on in (("email", settings.SMTP_HOST), ("sms", settings.SMS_PROVIDER)) if on

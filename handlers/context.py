@@ -31,6 +31,7 @@ class HandlerDeps:
     vocab_cache: Any = None  # nlq.vocab.VocabCache: the org's names, reloaded at most once a minute
     render_brief: Callable[[Any, Path], None] | None = None  # the weekly brief's PNG renderer
     render_target_report: Callable[[Any, Path], Any] | None = None  # the monthly target report's PNG renderer
+    render_handoff_report: Callable[[Any, Path], Any] | None = None  # the collaboration health report's PNG
     files_root: Path | None = None  # DATA_DIR: the relay uploads Image paths relative to it
     checkin_tolerance_m: float = 300.0
     visit_idle: timedelta = timedelta(minutes=120)

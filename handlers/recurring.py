@@ -36,3 +36,16 @@ def book_org_run(ctx: Ctx, *, kind: str, day: date, at: datetime, actor: str) ->
         actor=actor,
         reason="recurring",
     )
+
+
+def next_monthly(ctx: Ctx, after: datetime, run_at: time) -> tuple[date, datetime]:
+    """The first 1st of a month whose `run_at` (the organisation's time zone) is later than `after`, and that
+    time."""
+    policy = policy_of(ctx)
+    today = sop_times.local_day(after, policy)
+    first = date(today.year, today.month, 1)
+    at = sop_times.at_local(first, run_at, policy)
+    if at <= after:
+        first = (first + timedelta(days=32)).replace(day=1)
+        at = sop_times.at_local(first, run_at, policy)
+    return first, at

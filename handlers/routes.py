@@ -15,6 +15,8 @@ from handlers.contacts import sync as contacts_sync
 from handlers.context import HandlerDeps
 from handlers.contracts import changes as contract_changes
 from handlers.contracts import handoff, reconcile
+from handlers.contracts import health_report as handoff_report
+from handlers.contracts import won as won_opportunity
 from handlers.customer_contacts import events as contact_events
 from handlers.customer_contacts import figures as contact_figures
 from handlers.customer_contacts import link as contact_link
@@ -180,6 +182,8 @@ TIMER_KINDS = (
     (handoff.SLA_KIND, handoff.fire_work_order_sla),  # a hand-off work order unanswered: head, then director
     (handoff.IMPORT_KIND, handoff.fire_contract_handoff),  # an import marked a contract 已签约
     (reconcile.KIND, reconcile.fire_reconcile_nightly),  # bank lines → instalments, finance's to-dos
+    (handoff_report.KIND, handoff_report.fire_handoff_report),  # 协作健康月报 on the 1st
+    (won_opportunity.KIND, won_opportunity.fire_opportunity_won),  # 商机赢单: the 确认签约 card, once
     (handover.KIND, handover.fire_handover_auto),  # nobody chose a successor in time: the fallback
     (contact_figures.KIND, contact_figures.fire_contact_figures),  # each member's 联系客户统计, daily
     (contacts_sync.KIND, contacts_sync.fire_nightly),  # the address book's nightly full sync (CONTACTS_SYNC)
@@ -193,6 +197,7 @@ RECURRING = (  # kind → books the next occurrence after ctx.now (when none is 
     (target_report.KIND, lambda ctx: target_report.schedule_next(ctx, after=ctx.now)),
     (lead_pool.SCAN_KIND, lambda ctx: lead_pool.schedule_next_scan(ctx, after=ctx.now)),
     (reconcile.KIND, lambda ctx: reconcile.schedule_next(ctx, after=ctx.now)),
+    (handoff_report.KIND, lambda ctx: handoff_report.schedule_next(ctx, after=ctx.now)),
     (contact_figures.KIND, lambda ctx: contact_figures.schedule_next(ctx, after=ctx.now)),
     (contacts_sync.KIND, lambda ctx: contacts_sync.schedule_next(ctx, after=ctx.now)),
 )

@@ -7,6 +7,8 @@ GET /dashboard/customers  drill-down: the customers behind the figures (a rep's,
 GET /dashboard/visits     the visits behind 过程数据可信度, or a reproducible sample of 100 checked one by one
 GET /dashboard/targets    the target penetration report (目标穿透) of the running period, as the viewer may see it;
                           its picture at /dashboard/targets.png (the monthly report's, bot/web/target_png.py)
+GET /dashboard/contracts  the contracts' progress bars, each stage's log; /dashboard/handoffs the collaboration
+                          health report (bot/web/contract_pages.py)
 
 Every request needs a WeCom sign-in session (bot/web/signin.py, docs/web-sign-in.md): without one it is sent
 to WeCom to sign in and comes back to the same page; a link carries no token, only the path and the filters.
@@ -28,6 +30,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.web import dashboard_html as V
+from bot.web.contract_pages import add_contract_pages
 from bot.web.signin import WebAuth
 from core.clock import Clock
 from core.org import Scope
@@ -280,6 +283,14 @@ def make_dashboard_router(session_factory: sessionmaker[Session], auth: WebAuth,
             return Response(status_code=404, headers=HEADERS)
         return Response(render_penetration_png(report), media_type="image/png", headers=HEADERS)
 
+    def open_viewer(session: Session, request: Request):  # noqa: ANN202
+        opened, denied = open_view(session, request, DEFAULT_PERIOD, "", "")
+        if denied:
+            return denied
+        now, _, viewer, _, _, _, name = opened
+        return now, viewer, name
+
+    add_contract_pages(router, session_factory, open_viewer)
     return router
 
 

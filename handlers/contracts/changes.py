@@ -7,13 +7,16 @@
 - 「核实金额 HT-001」: finance verifies the amount (from then on only finance changes it).
 - 「到货 HT-001」「验收 HT-001 2026-12-20」: a milestone happened (today, or the date given): the instalments
   waiting for it get their due dates.
-- 「谁改过 HT-001」「HT-001谁改过」: the field-level trail.
+- 「谁改过 HT-001」「HT-001谁改过」: the field-level trail; 「这份合同谁改过」: of the contract whose card (progress,
+  确认签约, a work order) the asker was sent last, else they are asked for the number.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
+
+from sqlalchemy import select
 
 from core.clock import ORG_ZONE
 from core.contracts.terms import EVENT_WORDS
@@ -25,7 +28,10 @@ from handlers.contracts.handoff import may_act
 from handlers.messages import Inbound, Text, text_of
 from storage import people
 from storage.contracts import changes, departments, instalments
-from storage.models import ContractRow
+from storage.contracts.models import WorkOrderRow
+from storage.models import ContractRow, OutboxRow
+
+RECENT_CARDS = timedelta(days=7)
 
 CHANGE_PATTERN = r"^\s*(改|修改)(金额|合同金额|付款条件|回款日|约定回款日|签约日期)\s*[:：]?\s*\S+"
 VERIFY_PATTERN = r"^\s*(核实金额|金额核实|核对金额)\s*[:：]?\s*\S+\s*$"
@@ -183,8 +189,15 @@ def on_history(ctx: Ctx, event: Inbound) -> object:
     said = text_of(event) or ""
     m = re.search(r"([A-Za-z0-9][\w\-/]*)", said.replace("谁改过", " "))
     if m is None:
-        return False
-    contract = ctx.session.get(ContractRow, m.group(1))
+        if not re.search(r"(这份|这个|该)合同|合同", said):
+            return False
+        no = last_contract_shown(ctx)  # 「这份合同谁改过」: the contract of the last card sent to the asker
+        if no is None:
+            ctx.reply(Text(content=T.WHICH_CONTRACT))
+            return None
+        contract = ctx.session.get(ContractRow, no)
+    else:
+        contract = ctx.session.get(ContractRow, m.group(1))
     if contract is None:
         return False
     if not (progress.may_see(ctx, contract) or departments.is_finance(ctx.session, ctx.userid)):
@@ -203,6 +216,30 @@ def on_history(ctx: Ctx, event: Inbound) -> object:
             f"{changes.FIELD_WORDS[c.field]}：{_shown(c.before)} → {_shown(c.after)}"
         )
     ctx.reply(Text(content="\n".join(lines)))
+    return None
+
+
+def last_contract_shown(ctx: Ctx) -> str | None:
+    """The contract of the latest contract card (progress, 确认签约, a work order) sent to the asker in the last
+    `RECENT_CARDS` days: what 「这份合同」 points at in chat."""
+    since = ctx.now - RECENT_CARDS
+    rows = ctx.session.scalars(
+        select(OutboxRow.message)
+        .where(OutboxRow.recipient == ctx.userid, OutboxRow.kind == "card", OutboxRow.created_at >= since)
+        .order_by(OutboxRow.id.desc())
+        .limit(50)
+    )
+    for message in rows:
+        for button in (message or {}).get("buttons") or ():
+            key = str(button.get("key") or "")
+            hit = re.fullmatch(r"contract:(?:progress|log|sign):(.+)", key)
+            if hit:
+                return hit.group(1)
+            wo = re.fullmatch(r"wo:\w+:(\d+)", key)
+            if wo:
+                row = ctx.session.get(WorkOrderRow, int(wo.group(1)))
+                if row is not None:
+                    return row.contract_no
     return None
 
 

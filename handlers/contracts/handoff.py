@@ -556,3 +556,6 @@ def after_import(session, summary, now) -> None:  # noqa: ANN001 - storage.impor
         if isinstance(got, Refused):
             summary.warnings.append(f"合同{no}的付款条件没有读懂，未生成分期：「{got.part}」（{got.reason}）")
     book_import_signings(session, now)
+    from handlers.contracts import won
+
+    won.after_import(session, now)  # opportunities the import made 赢单: the 确认签约 card, once each

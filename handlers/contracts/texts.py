@@ -55,6 +55,8 @@ PROGRESS_WO = {
 }
 PROGRESS_OVERDUE = "超时未响应（{deadline}到期）"
 PROGRESS_PAY = "到账¥{paid}/¥{amount}"
+PROGRESS_NOT_STARTED = "未开始"
+PAY_LINE = "{words}：¥{amount}，已付¥{paid}，{due}"
 PROGRESS_PAY_LATE = "，逾期¥{late}"
 PROGRESS_REFRESH, PROGRESS_LOG = "刷新进度", "查看日志"
 STAGE_SIGN, STAGE_PAY = "签约", "回款"
@@ -66,3 +68,16 @@ LOG_EMPTY = "合同{no}还没有进度记录。"
 def day(d, today) -> str:  # noqa: ANN001 - dates
     """「12月20日」, with the year when it is not this year's: 「2027年12月20日」."""
     return f"{d.month}月{d.day}日" if d.year == today.year else f"{d.year}年{d.month}月{d.day}日"
+
+
+# the won opportunity's card (handlers/contracts/won.py)
+WON_TITLE = "商机赢单：{customer}"
+WON_HEAD = "商机{opp}（{amount}）已赢单。客户签约后点「确认签约」，交付、财务、售后会立即收到工单。"
+WON_SIGN = "确认签约"
+WON_NO_CONTRACT = (
+    "商机{opp}（{customer}，{amount}）已赢单，但助手里还没有这份合同。\n"
+    "请在合同表导入它：合同编号、客户编号 {cid}、签约日期、金额、约定回款日、付款条件，签约状态填「待签约」；"
+    "导入后发「合同签署完成 合同编号」（或点合同卡片上的确认签约），交付、财务、售后会立即收到工单。"
+    "签约状态直接填「已签约」，导入时就会开出工单。"
+)
+WHICH_CONTRACT = "是哪一份合同？请写上合同编号，例如「HT-001谁改过」。"

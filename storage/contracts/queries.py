@@ -9,6 +9,8 @@ work order also to the people of the team it was handed to (`teams`).
                        (bank money matched to them, paid in the month), and the month's unmatched lines
 - contract_trail       这份合同谁改过: the field-level trail, or None when the contract is not visible
 - instalments_due      the instalments due in a window, with what is paid
+- progress_contracts   the contracts of the progress bar (the dashboard): signed through the assistant or
+                       waiting for the signing, newest first; visible_contract: one of them by number
 """
 
 from __future__ import annotations
@@ -228,6 +230,9 @@ class TeamHealth:
     answered: int
     average_response_hours: float | None  # opened → first answer (认领, 完成 or 受阻)
     breaches: int  # unanswered past the SLA (escalated)
+    average_claim_hours: float | None = None  # opened → 认领 (the work orders that were claimed)
+    average_done_hours: float | None = None  # opened → 完成 (the work orders that were finished)
+    blocked: int = 0  # work orders marked 受阻
 
 
 @dataclass(frozen=True)
@@ -261,6 +266,8 @@ def handoff_health(session: Session, scope: Scope, month: date) -> HandoffHealth
     for team in TEAMS:
         mine = [w for w in rows if w.team == team]
         waits = []
+        claims = [_hours(w.created_at, w.claimed_at) for w in mine if w.claimed_at is not None]
+        dones = [_hours(w.created_at, w.done_at) for w in mine if w.done_at is not None]
         for w in mine:
             first = min((t for t in (w.claimed_at, w.done_at, w.blocked_at) if t is not None), default=None)
             if first is not None:
@@ -272,6 +279,9 @@ def handoff_health(session: Session, scope: Scope, month: date) -> HandoffHealth
                 len(waits),
                 round(sum(waits) / len(waits), 1) if waits else None,
                 sum(1 for w in mine if w.escalated >= 1),
+                _mean(claims),
+                _mean(dones),
+                sum(1 for w in mine if w.blocked_at is not None),
             )
         )
     reasons = Counter(w.blocked_reason for w in rows if w.blocked_reason)
@@ -286,3 +296,40 @@ def handoff_health(session: Session, scope: Scope, month: date) -> HandoffHealth
     if top:
         suggestion += f"最常见的受阻原因：{top[0][0]}（{top[0][1]}次）。"
     return HandoffHealth(start, end, tuple(teams), top, suggestion)
+
+
+def _hours(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 3600
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def progress_contracts(session: Session, scope: Scope, *, limit: int = 50) -> list[tuple[ContractRow, str]]:
+    """(contract, customer name) of the contracts that have a progress bar — signed through the assistant
+    (signed_at) or waiting for the signing (待签约) — in the scope, the latest signed first, then the waiting."""
+    q = (
+        select(ContractRow, CustomerRow.name)
+        .join(CustomerRow, CustomerRow.customer_id == ContractRow.customer_id)
+        .where(or_(ContractRow.signed_at.is_not(None), ContractRow.sales_status == "pending"))
+        .order_by(ContractRow.signed_at.desc().nulls_last(), ContractRow.contract_no)
+        .limit(limit)
+    )
+    cond = _visible(scope)
+    if cond is not None:
+        q = q.where(cond)
+    return [(c, name) for c, name in session.execute(q)]
+
+
+def visible_contract(session: Session, scope: Scope, contract_no: str) -> ContractRow | None:
+    """The contract when its customer's owner is in the scope, else None."""
+    q = (
+        select(ContractRow)
+        .join(CustomerRow, CustomerRow.customer_id == ContractRow.customer_id)
+        .where(ContractRow.contract_no == contract_no)
+    )
+    cond = _visible(scope)
+    if cond is not None:
+        q = q.where(cond)
+    return session.scalars(q).first()
