@@ -143,7 +143,6 @@ def preview(session: Session, period: TargetPeriod, amount_fen: int, *, today: d
         sql_plan = preview_sql(session, period, w, amount_fen, reps, coefs)
         if sql_plan is None:
             raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
-        sql_plan.inputs = (period, w, amount_fen, reps, coefs)
         return sql_plan
     stores = store_inputs(session, w)
     if not stores:
@@ -184,16 +183,10 @@ def apply(session: Session, plan: Plan, *, by: str, now: datetime, reason: str =
     """Replace the period's targets by the plan: one row per node, one audit row per node (before → after).
     Adjustments made to the period before are replaced with the rest (docs/targets.md § Adjustments)."""
     from storage.importer.run import bulk_insert
-    from storage.targets.sqlplan import SqlPlan, apply_sql, preview_sql
+    from storage.targets.sqlplan import SqlPlan, apply_sql
 
     if isinstance(plan, SqlPlan):
-        if session.execute(text("SELECT to_regclass(:t)"), {"t": "pg_temp." + plan.table}).scalar() is None:
-            # previewed on another connection: the same computation again, in this transaction
-            again = preview_sql(session, *plan.inputs)
-            if again is None:
-                raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
-            again.inputs = plan.inputs
-            plan = again
+        plan.ensure(session)
         upper = [
             _row(plan, n, by=by, now=now, children=plan.child_counts.get(n.id))
             for n in [*plan._upper.values(), *plan._reps.values()]

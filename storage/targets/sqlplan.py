@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
@@ -85,93 +86,103 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
         "nocity": NO_CITY,
         "newmilli": NEW_STORE_MILLI,
     }
-    fen = "round(o.amount * 100)::bigint"
 
-    def within(lo: str, hi: str, what: str) -> str:
-        return f"coalesce(sum(CASE WHEN o.ordered_on >= :{lo} AND o.ordered_on < :{hi} THEN {what} END), 0)"
+    # orders.amount is NUMERIC(14, 2): 100 × the sum is the sum of the orders in fen, exactly
+    def within(lo: str, hi: str) -> str:
+        return f"FILTER (WHERE ordered_on >= :{lo} AND ordered_on < :{hi})"
 
-    ly = within("ly0", "ly1", fen) if w.ly else "0"
+    ly = f"coalesce(100 * sum(amount) {within('ly0', 'ly1')}, 0)" if w.ly else "0::numeric"
+    median = """CASE WHEN k % 2 = 1 THEN min({v}) FILTER (WHERE {i} = (k + 1) / 2)
+        ELSE (min({v}) FILTER (WHERE {i} = k / 2) + min({v}) FILTER (WHERE {i} = k / 2 + 1)) / 2 END"""
+    months = "(extract(year FROM {0})::int * 12 + extract(month FROM {0})::int)"
+    first = "greatest(coalesce(date_trunc('month', first_on)::date, CAST(:s0 AS date)), CAST(:s0 AS date))"
     stmts = [
         f"DROP TABLE IF EXISTS {t}",
         f"""CREATE TEMP TABLE {t} AS
-        SELECT c.customer_id AS cid, c.name, c.owner_userid AS owner,
-               coalesce({key.format("c.region")}, :noregion) AS rkey,
-               coalesce({key.format("c.region")}, :noregion) || '/' || coalesce({key.format("c.city")}, :nocity)
-                 AS ckey,
-               {ly}::numeric AS ly, {within("r0", "r1", fen)}::numeric AS rec,
-               {within("rl0", "rl1", fen)}::numeric AS rec_ly, {within("s0", "s1", fen)}::numeric AS six,
-               {within("r0", "r1", "1")}::bigint AS n, min(o.ordered_on) AS first_on,
-               NULL::text AS method, 0::numeric AS raw, NULL::numeric AS tnum, NULL::numeric AS tden,
-               NULL::int AS active, 0::numeric AS base, 1000 AS fq, 1000 AS tk, 1000 AS nw,
-               0::numeric AS weight, 0::bigint AS target
-        FROM customers c LEFT JOIN orders o ON o.customer_id = c.customer_id AND o.ordered_on < :cutoff
-        WHERE c.status <> 'lost'
-        GROUP BY c.customer_id, c.name, c.owner_userid, c.region, c.city""",
-        # the trend, clamped to [1/2, 2] as an exact ratio (core.targets.baseline.baseline)
-        f"""UPDATE {t} SET method = 'same_period_last_year',
-               tnum = CASE WHEN rec_ly <= 0 THEN 1 WHEN 2 * rec <= rec_ly THEN 1 WHEN rec >= 2 * rec_ly THEN 2
-                      ELSE rec END,
-               tden = CASE WHEN rec_ly <= 0 THEN 1 WHEN 2 * rec <= rec_ly THEN 2 WHEN rec >= 2 * rec_ly THEN 1
-                      ELSE rec_ly END
-            WHERE {"ly > 0" if w.ly else "false"}""",
-        f"UPDATE {t} SET raw = div(2 * ly * tnum + tden, 2 * tden) WHERE method IS NOT NULL",
-        f"""UPDATE {t} SET method = 'run_rate',
-               active = greatest(1, (extract(year FROM CAST(:cutoff AS date))::int * 12 + extract(month FROM CAST(:cutoff AS date))::int)
-                 - (extract(year FROM greatest(coalesce(date_trunc('month', first_on)::date, CAST(:s0 AS date)), CAST(:s0 AS date)))::int * 12
-                    + extract(month FROM greatest(coalesce(date_trunc('month', first_on)::date, CAST(:s0 AS date)), CAST(:s0 AS date)))::int))
-            WHERE method IS NULL AND six > 0""",
-        f"UPDATE {t} SET raw = div(2 * six * :months + active, 2 * active) WHERE method = 'run_rate'",
-        f"UPDATE {t} SET method = 'new_store_floor' WHERE method IS NULL",
-        # floors: half the low median of the positive baselines of the city, else of the organisation
-        f"""UPDATE {t} s SET base = CASE WHEN s.method <> 'new_store_floor' THEN s.raw
-               ELSE coalesce(f.floor, (SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2)
-                                       FROM {t} WHERE raw > 0), 0) END
-            FROM (SELECT ckey, div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1, 2)
-                         AS floor FROM {t} GROUP BY ckey) f
-            WHERE f.ckey = s.ckey""",
-        # the medians of the city's stores that ordered in R: statistics.median, in float8
-        f"""UPDATE {t} s SET
-               fq = CASE WHEN m.med_n <= 0 THEN 1000
-                    ELSE 1000 + greatest(-100, least(100, round(100 * (s.n::float8 - m.med_n) / m.med_n)))::int END,
-               tk = CASE WHEN m.med_t <= 0 THEN 1000
-                    ELSE 1000 + greatest(-100, least(100,
-                      round(100 * (s.rec::float8 / s.n::float8 - m.med_t) / m.med_t)))::int END
-            FROM (SELECT ckey,
-                         CASE WHEN count(*) % 2 = 1 THEN min(vn) FILTER (WHERE i = (k + 1) / 2)
-                              ELSE (min(vn) FILTER (WHERE i = k / 2) + min(vn) FILTER (WHERE i = k / 2 + 1)) / 2
-                         END AS med_n,
-                         CASE WHEN count(*) % 2 = 1 THEN min(vt) FILTER (WHERE j = (k + 1) / 2)
-                              ELSE (min(vt) FILTER (WHERE j = k / 2) + min(vt) FILTER (WHERE j = k / 2 + 1)) / 2
-                         END AS med_t
-                  FROM (SELECT ckey, n::float8 AS vn, rec::float8 / n::float8 AS vt,
-                               row_number() OVER (PARTITION BY ckey ORDER BY n) AS i,
-                               row_number() OVER (PARTITION BY ckey ORDER BY rec::float8 / n::float8) AS j,
-                               count(*) OVER (PARTITION BY ckey) AS k
-                        FROM {t} WHERE n > 0) a
-                  GROUP BY ckey) m
-            WHERE m.ckey = s.ckey AND s.n > 0""",
-        f"UPDATE {t} SET nw = :newmilli WHERE first_on >= :r0",
-        f"UPDATE {t} SET weight = base * fq * tk * nw",
+        WITH o AS (
+            SELECT customer_id, {ly} AS ly,
+                   coalesce(100 * sum(amount) {within("r0", "r1")}, 0) AS rec,
+                   coalesce(100 * sum(amount) {within("rl0", "rl1")}, 0) AS rec_ly,
+                   coalesce(100 * sum(amount) {within("s0", "s1")}, 0) AS six,
+                   count(*) {within("r0", "r1")} AS n, min(ordered_on) AS first_on
+            FROM orders WHERE ordered_on < :cutoff GROUP BY customer_id),
+        h AS (
+            SELECT c.customer_id AS cid, c.name, c.owner_userid AS owner,
+                   coalesce({key.format("c.region")}, :noregion) AS rkey,
+                   coalesce({key.format("c.region")}, :noregion) || '/' || coalesce({key.format("c.city")}, :nocity)
+                     AS ckey,
+                   coalesce(o.ly, 0) AS ly, coalesce(o.rec, 0) AS rec, coalesce(o.rec_ly, 0) AS rec_ly,
+                   coalesce(o.six, 0) AS six, coalesce(o.n, 0) AS n, o.first_on
+            FROM customers c LEFT JOIN o ON o.customer_id = c.customer_id WHERE c.status <> 'lost'),
+        -- the baseline by history: core.targets.baseline.baseline (trend clamped to [1/2, 2] as a ratio)
+        b1 AS (
+            SELECT h.*,
+                   CASE WHEN {"ly > 0" if w.ly else "false"} THEN 'same_period_last_year'
+                        WHEN six > 0 THEN 'run_rate' ELSE 'new_store_floor' END AS method
+            FROM h),
+        b2 AS (
+            SELECT b1.*,
+                   CASE WHEN method <> 'same_period_last_year' THEN NULL WHEN rec_ly <= 0 THEN 1
+                        WHEN 2 * rec <= rec_ly THEN 1 WHEN rec >= 2 * rec_ly THEN 2 ELSE rec END AS tnum,
+                   CASE WHEN method <> 'same_period_last_year' THEN NULL WHEN rec_ly <= 0 THEN 1
+                        WHEN 2 * rec <= rec_ly THEN 2 WHEN rec >= 2 * rec_ly THEN 1 ELSE rec_ly END AS tden,
+                   CASE WHEN method = 'run_rate'
+                        THEN greatest(1, {months.format("CAST(:cutoff AS date)")} - {months.format(first)}) END
+                     AS active
+            FROM b1),
+        b AS (
+            SELECT b2.*,
+                   CASE method WHEN 'same_period_last_year' THEN div(2 * ly * tnum + tden, 2 * tden)
+                               WHEN 'run_rate' THEN div(2 * six * :months + active, 2 * active)
+                               ELSE 0 END AS raw
+            FROM b2),
+        -- the floor: half the low median of the positive baselines of the city, else of the organisation
+        fl AS (
+            SELECT ckey, div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1, 2)
+                     AS floor
+            FROM b GROUP BY ckey),
+        org AS (SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2) AS floor FROM b WHERE raw > 0),
+        -- the medians of the city's stores that ordered in R: statistics.median, in float8
+        med AS (
+            SELECT ckey, {median.format(v="vn", i="i")} AS med_n, {median.format(v="vt", i="j")} AS med_t
+            FROM (SELECT ckey, n::float8 AS vn, rec::float8 / n::float8 AS vt,
+                         row_number() OVER (PARTITION BY ckey ORDER BY n) AS i,
+                         row_number() OVER (PARTITION BY ckey ORDER BY rec::float8 / n::float8) AS j,
+                         count(*) OVER (PARTITION BY ckey) AS k
+                  FROM b WHERE n > 0) a
+            GROUP BY ckey, k),
+        f AS (
+            SELECT b.*, coalesce(fl.floor, org.floor, 0) AS floor_fen,
+                   CASE WHEN method <> 'new_store_floor' THEN raw ELSE coalesce(fl.floor, org.floor, 0) END
+                     AS base,
+                   CASE WHEN b.n = 0 OR med.med_n IS NULL OR med.med_n <= 0 THEN 1000
+                        ELSE 1000 + greatest(-100, least(100,
+                          round(100 * (b.n::float8 - med.med_n) / med.med_n)))::int END AS fq,
+                   CASE WHEN b.n = 0 OR med.med_t IS NULL OR med.med_t <= 0 THEN 1000
+                        ELSE 1000 + greatest(-100, least(100,
+                          round(100 * (b.rec::float8 / b.n::float8 - med.med_t) / med.med_t)))::int END AS tk,
+                   CASE WHEN first_on >= :r0 THEN :newmilli ELSE 1000 END AS nw
+            FROM b JOIN fl ON fl.ckey = b.ckey CROSS JOIN org LEFT JOIN med ON med.ckey = b.ckey)
+        SELECT f.*, base * fq * tk * nw AS weight FROM f""",
         f"ANALYZE {t}",
     ]
     return stmts, p
 
 
 def _city_split_sql(t: str, tc: str) -> str:
-    """Every city's amount (in `tc`) over its stores: split_fen in SQL."""
-    return f"""UPDATE {t} s SET target = x.target FROM (
-        SELECT cid, sgn * (part + CASE WHEN rn <= amt - sum(part) OVER (PARTITION BY ckey) THEN 1 ELSE 0 END)
+    """Every city's amount (in `tc`) over its stores (in `t`_w): split_fen in SQL, into `t`."""
+    return f"""CREATE TEMP TABLE {t} AS
+        SELECT y.*, sgn * (part + CASE WHEN rn <= amt - sum(part) OVER (PARTITION BY ckey) THEN 1 ELSE 0 END)
                  AS target
-        FROM (SELECT s.cid, s.ckey, abs(c.amount) AS amt, sign(c.amount) AS sgn,
+        FROM (SELECT s.*, abs(c.amount) AS amt, sign(c.amount) AS sgn,
                      div(abs(c.amount) * s.w, s.tw) AS part,
                      row_number() OVER (PARTITION BY s.ckey ORDER BY mod(abs(c.amount) * s.w, s.tw) DESC,
                                         s.cid COLLATE "C") AS rn
-              FROM (SELECT cid, ckey,
+              FROM (SELECT x.*,
                            CASE WHEN sum(weight) OVER (PARTITION BY ckey) = 0 THEN 1 ELSE weight END AS w,
                            CASE WHEN sum(weight) OVER (PARTITION BY ckey) = 0 THEN count(*) OVER (PARTITION BY ckey)
                                 ELSE sum(weight) OVER (PARTITION BY ckey) END AS tw
-                    FROM {t}) s JOIN {tc} c ON c.ckey = s.ckey) y) x
-        WHERE x.cid = s.cid"""
+                    FROM {t}_w x) s JOIN {tc} c ON c.ckey = s.ckey) y"""
 
 
 class SqlPlan(Plan):
@@ -184,6 +195,12 @@ class SqlPlan(Plan):
     city_check: dict[str, int]
     rep_check: dict[str, int]
     child_counts: dict[str, int]  # a city's or rep's number of stores (their children before `nodes` is read)
+
+    def ensure(self, session: Session) -> None:
+        """The plan's table in this session's connection: computed again (the same statements over the same
+        inputs) when the preview ran on another connection or its transaction was committed since."""
+        if session.execute(text("SELECT to_regclass(:t)"), {"t": "pg_temp." + self.table}).scalar() is None:
+            preview_sql(session, *self.inputs, table=self.table)
 
     def check(self) -> list[str]:
         problems = []
@@ -235,31 +252,27 @@ def preview_sql(
     amount_fen: int,
     reps: list[RepInput],
     coefficients: dict[str, Coefficient],
+    *,
+    table: str | None = None,
 ) -> SqlPlan | None:
     """The cascade in SQL; None when there is no store."""
-    t, tc = f"tc_store_{next(_seq)}", "tc_city"
-    stmts, p = _stores_sql(t, w, period)
+    t, tc = table or f"tc_store_{next(_seq)}", "tc_city"
+    stmts, p = _stores_sql(t + "_w", w, period)
     for s in stmts:
         session.execute(text(s), p)
     cities = session.execute(
         text(
-            f"SELECT rkey, ckey, sum(weight), sum(base), count(*), "
-            f"coalesce(max(base) FILTER (WHERE method = 'new_store_floor'), "
-            f"div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1, 2)) "
-            f"FROM {t} GROUP BY rkey, ckey"
+            f"SELECT rkey, ckey, sum(weight), sum(base), count(*), max(floor_fen) FROM {t}_w GROUP BY rkey, ckey"
         )
     ).all()
     if not cities:
-        session.execute(text(f"DROP TABLE IF EXISTS {t}"))
+        session.execute(text(f"DROP TABLE IF EXISTS {t}_w"))
         return None
     store_count = sum(int(c[4]) for c in cities)
     org_base = sum(int(c[3]) for c in cities)
-    org_floor = session.execute(
-        text(f"SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2) FROM {t} WHERE raw > 0")
-    ).scalar()
     tree: dict[str, list[tuple[str, int, int, int, int]]] = defaultdict(list)
     for rkey, ckey, cw, cb, cn, cf in cities:
-        tree[rkey].append((ckey, int(cw), int(cb), int(cn), int(cf if cf is not None else (org_floor or 0))))
+        tree[rkey].append((ckey, int(cw), int(cb), int(cn), int(cf)))
     regions = sorted(tree)
     nodes: dict[str, Node] = {}
     org = Node(
@@ -327,7 +340,9 @@ def preview_sql(
     session.execute(text(f"DROP TABLE IF EXISTS {tc}"))
     session.execute(text(f"CREATE TEMP TABLE {tc} (ckey text PRIMARY KEY, amount numeric)"))
     session.execute(text(f"INSERT INTO {tc} VALUES (:k, :a)"), [{"k": k, "a": a} for k, a in city_amounts])
+    session.execute(text(f"DROP TABLE IF EXISTS {t}"))
     session.execute(text(_city_split_sql(t, tc)))
+    session.execute(text(f"DROP TABLE {t}_w"))
     city_check = {
         k: int(v) for k, v in session.execute(text(f"SELECT ckey, sum(target) FROM {t} GROUP BY ckey"))
     }
@@ -357,6 +372,7 @@ def preview_sql(
     rationale, factors = _store_words_sql(period)
 
     def build_stores() -> dict[str, Node]:
+        plan.ensure(session)
         out: dict[str, Node] = {}
         for cid, name, ckey, owner, target, base, rat, fac in session.execute(
             text(
@@ -374,9 +390,10 @@ def preview_sql(
             rn.children.sort()
         return out
 
-    store_fen = _LazyFen(session, t, store_count)
+    store_fen = _LazyFen(session, t, store_count, lambda: plan.ensure(session))
     plan = SqlPlan(period, amount_fen, nodes, rep_nodes, store_fen, build_stores)  # type: ignore[arg-type]
     plan.table = t
+    plan.inputs = (period, w, amount_fen, reps, coefficients)
     plan.city_check = city_check
     plan.rep_check = {o: v[0] for o, v in owned.items()}
     plan.child_counts = {node_id("city", c[1]): int(c[4]) for c in cities}
@@ -387,13 +404,15 @@ def preview_sql(
 class _LazyFen(dict[str, int]):
     """Each store's target by customer id, read from the temporary table when first used."""
 
-    def __init__(self, session: Session, table: str, count: int):
+    def __init__(self, session: Session, table: str, count: int, ensure: Callable[[], None]):
         super().__init__()
         self._session, self._table, self._count, self._loaded = session, table, count, False
+        self._ensure = ensure
 
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
+            self._ensure()
             rows = self._session.execute(text(f"SELECT cid, target FROM {self._table}"))
             super().update({c: int(f) for c, f in rows})
 
