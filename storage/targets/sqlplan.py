@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from fractions import Fraction
 from typing import Any
@@ -164,7 +165,6 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
                    CASE WHEN first_on >= :r0 THEN :newmilli ELSE 1000 END AS nw
             FROM b JOIN fl ON fl.ckey = b.ckey CROSS JOIN org LEFT JOIN med ON med.ckey = b.ckey)
         SELECT f.*, base * fq * tk * nw AS weight FROM f""",
-        f"ANALYZE {t}",
     ]
     return stmts, p
 
@@ -183,6 +183,20 @@ def _city_split_sql(t: str, tc: str) -> str:
                            CASE WHEN sum(weight) OVER (PARTITION BY ckey) = 0 THEN count(*) OVER (PARTITION BY ckey)
                                 ELSE sum(weight) OVER (PARTITION BY ckey) END AS tw
                     FROM {t}_w x) s JOIN {tc} c ON c.ckey = s.ckey) y"""
+
+
+WORK_MEM = "256MB"  # the sorts and hashes of 500,000 stores in memory, for these statements only
+
+
+@contextmanager
+def _work_mem(session: Session) -> Iterator[None]:
+    """work_mem raised for the statements inside, then put back (within the transaction: set_config(…, true))."""
+    old = session.execute(text("SELECT current_setting('work_mem')")).scalar()
+    session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": WORK_MEM})
+    try:
+        yield
+    finally:
+        session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": old})
 
 
 class SqlPlan(Plan):
@@ -258,8 +272,9 @@ def preview_sql(
     """The cascade in SQL; None when there is no store."""
     t, tc = table or f"tc_store_{next(_seq)}", "tc_city"
     stmts, p = _stores_sql(t + "_w", w, period)
-    for s in stmts:
-        session.execute(text(s), p)
+    with _work_mem(session):
+        for s in stmts:
+            session.execute(text(s), p)
     cities = session.execute(
         text(
             f"SELECT rkey, ckey, sum(weight), sum(base), count(*), max(floor_fen) FROM {t}_w GROUP BY rkey, ckey"
@@ -341,7 +356,8 @@ def preview_sql(
     session.execute(text(f"CREATE TEMP TABLE {tc} (ckey text PRIMARY KEY, amount numeric)"))
     session.execute(text(f"INSERT INTO {tc} VALUES (:k, :a)"), [{"k": k, "a": a} for k, a in city_amounts])
     session.execute(text(f"DROP TABLE IF EXISTS {t}"))
-    session.execute(text(_city_split_sql(t, tc)))
+    with _work_mem(session):
+        session.execute(text(_city_split_sql(t, tc)))
     session.execute(text(f"DROP TABLE {t}_w"))
     city_check = {
         k: int(v) for k, v in session.execute(text(f"SELECT ckey, sum(target) FROM {t} GROUP BY ckey"))
