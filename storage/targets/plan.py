@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, text
+from sqlalchemy import and_, case, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.targets.baseline import StoreHistory, Windows, windows
