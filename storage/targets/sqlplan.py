@@ -170,33 +170,45 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
 
 
 def _city_split_sql(t: str, tc: str) -> str:
-    """Every city's amount (in `tc`) over its stores (in `t`_w): split_fen in SQL, into `t`."""
+    """Every city's amount over its stores (in `t`_w): split_fen in SQL, into `t`. `tc` holds each city's amount,
+    its stores' weight sum W (the number of stores when every weight is zero: then each weighs 1)."""
     return f"""CREATE TEMP TABLE {t} AS
         SELECT y.*, sgn * (part + CASE WHEN rn <= amt - sum(part) OVER (PARTITION BY ckey) THEN 1 ELSE 0 END)
                  AS target
-        FROM (SELECT s.*, abs(c.amount) AS amt, sign(c.amount) AS sgn,
-                     div(abs(c.amount) * s.w, s.tw) AS part,
-                     row_number() OVER (PARTITION BY s.ckey ORDER BY mod(abs(c.amount) * s.w, s.tw) DESC,
-                                        s.cid COLLATE "C") AS rn
-              FROM (SELECT x.*,
-                           CASE WHEN sum(weight) OVER (PARTITION BY ckey) = 0 THEN 1 ELSE weight END AS w,
-                           CASE WHEN sum(weight) OVER (PARTITION BY ckey) = 0 THEN count(*) OVER (PARTITION BY ckey)
-                                ELSE sum(weight) OVER (PARTITION BY ckey) END AS tw
-                    FROM {t}_w x) s JOIN {tc} c ON c.ckey = s.ckey) y"""
+        FROM (SELECT x.*, abs(c.amount) AS amt, sign(c.amount) AS sgn, CASE WHEN c.zero THEN 0 ELSE c.tw END AS city_w,
+                     div(abs(c.amount) * CASE WHEN c.zero THEN 1 ELSE x.weight END, c.tw) AS part,
+                     row_number() OVER (PARTITION BY x.ckey
+                                        ORDER BY mod(abs(c.amount) * CASE WHEN c.zero THEN 1 ELSE x.weight END, c.tw)
+                                        DESC, x.cid COLLATE "C") AS rn
+              FROM {t}_w x JOIN {tc} c ON c.ckey = x.ckey) y"""
 
 
-WORK_MEM = "256MB"  # the sorts and hashes of 500,000 stores in memory, for these statements only
+# the sorts and hashes of 500,000 stores in memory, for these statements only; no parallel workers (each would
+# build the whole per-customer aggregate of the orders again: the hash side of the join is not shared)
+WORK_MEM = "256MB"
 
 
 @contextmanager
 def _work_mem(session: Session) -> Iterator[None]:
     """work_mem raised for the statements inside, then put back (within the transaction: set_config(…, true))."""
-    old = session.execute(text("SELECT current_setting('work_mem')")).scalar()
-    session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": WORK_MEM})
+    old = session.execute(
+        text("SELECT current_setting('work_mem'), current_setting('max_parallel_workers_per_gather')")
+    ).one()
+    session.execute(
+        text(
+            "SELECT set_config('work_mem', :v, true), set_config('max_parallel_workers_per_gather', '0', true)"
+        ),
+        {"v": WORK_MEM},
+    )
     try:
         yield
     finally:
-        session.execute(text("SELECT set_config('work_mem', :v, true)"), {"v": old})
+        session.execute(
+            text(
+                "SELECT set_config('work_mem', :v, true), set_config('max_parallel_workers_per_gather', :p, true)"
+            ),
+            {"v": old[0], "p": old[1]},
+        )
 
 
 class SqlPlan(Plan):
@@ -246,7 +258,7 @@ def _store_words_sql(period: TargetPeriod) -> tuple[str, str]:
         CASE WHEN fq <> 1000 THEN '下单频次系数' || to_char(fq / 1000.0, 'FM0.00') END,
         CASE WHEN tk <> 1000 THEN '客单价系数' || to_char(tk / 1000.0, 'FM0.00') END,
         CASE WHEN nw <> 1000 THEN '新店爬坡系数' || to_char(nw / 1000.0, 'FM0.00') END)"""
-    tw = "sum(weight) OVER (PARTITION BY ckey)"
+    tw = "city_w"
     rationale = (
         f"'基数' || {y('base')} || '：' || {basis} || '；' || "
         f"CASE WHEN {fw} <> '' THEN {fw} || '；' ELSE '' END || '占城市权重' || {_share_sql('weight', tw)}"
@@ -309,7 +321,7 @@ def preview_sql(
         region_coef.append(c)
         region_w.append(round_half_up(sum(x[1] for x in tree[r]) * c.value))
     total_rw = sum(region_w)
-    city_amounts: list[tuple[str, int]] = []
+    city_amounts: list[tuple[str, int, int, int]] = []
     for r, amt, rw, c in zip(regions, split_fen(amount_fen, region_w), region_w, region_coef, strict=True):
         cs = sorted(tree[r])
         rbase = sum(x[2] for x in cs)
@@ -351,10 +363,15 @@ def preview_sql(
             )
             nodes[city.id] = city
             rn.children.append(city.id)
-            city_amounts.append((ck, camt))
+            city_amounts.append((ck, camt, cw, cn))
     session.execute(text(f"DROP TABLE IF EXISTS {tc}"))
-    session.execute(text(f"CREATE TEMP TABLE {tc} (ckey text PRIMARY KEY, amount numeric)"))
-    session.execute(text(f"INSERT INTO {tc} VALUES (:k, :a)"), [{"k": k, "a": a} for k, a in city_amounts])
+    session.execute(
+        text(f"CREATE TEMP TABLE {tc} (ckey text PRIMARY KEY, amount numeric, tw numeric, zero bool)")
+    )
+    session.execute(
+        text(f"INSERT INTO {tc} VALUES (:k, :a, :w, :z)"),
+        [{"k": k, "a": a, "w": cw or cn, "z": cw == 0} for k, a, cw, cn in city_amounts],
+    )
     session.execute(text(f"DROP TABLE IF EXISTS {t}"))
     with _work_mem(session):
         session.execute(text(_city_split_sql(t, tc)))
@@ -508,5 +525,8 @@ def apply_sql(
         params,
     )
     session.execute(text("DROP TABLE tc_old"))
+    # the period's rows were all replaced: fresh statistics, so attainment's join of the targets with the
+    # customers is planned for 500,000 rows (a hash join), not for the handful an unanalysed table suggests
+    session.execute(text("ANALYZE targets"))
     session.expire_all()
     return len(upper_rows) + stores
