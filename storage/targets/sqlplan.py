@@ -1,4 +1,4 @@
-"""The cascade on PostgreSQL, computed in SQL (docs/targets.md § Cascade in SQL): the same result as
+"""The cascade on PostgreSQL, computed in SQL (docs/targets.md § On PostgreSQL: the cascade in SQL): the same result as
 core/targets/cascade.py, which stays the reference (and SQLite's path), without a Python object per store.
 
 One pipeline in temporary tables of the session's connection:
@@ -211,6 +211,10 @@ def _work_mem(session: Session) -> Iterator[None]:
         )
 
 
+class PlanChanged(ValueError):
+    """The stores' split computed again differs from the preview's (the data changed in between)."""
+
+
 class SqlPlan(Plan):
     """A Plan whose stores live in the session's temporary table: the organisation, regions, cities and reps
     are objects; the stores' nodes (and the cities' and reps' lists of store children) are read only when
@@ -226,7 +230,9 @@ class SqlPlan(Plan):
         """The plan's table in this session's connection: computed again (the same statements over the same
         inputs) when the preview ran on another connection or its transaction was committed since."""
         if session.execute(text("SELECT to_regclass(:t)"), {"t": "pg_temp." + self.table}).scalar() is None:
-            preview_sql(session, *self.inputs, table=self.table)
+            again = preview_sql(session, *self.inputs, table=self.table)
+            if again is None or again.city_check != self.city_check or again.rep_check != self.rep_check:
+                raise PlanChanged("预览之后门店或订单已变化，请重新预览后再确认分解")
 
     def check(self) -> list[str]:
         problems = []

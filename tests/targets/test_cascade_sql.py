@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.targets.baseline import windows
 from core.targets.cascade import cascade
@@ -19,7 +19,7 @@ from storage.db import make_engine, make_session_factory
 from storage.models import AuditRow, CustomerRow, OrderRow, UserRow
 from storage.targets.models import RegionCoefficientRow, TargetRow
 from storage.targets.plan import apply, coefficients, preview, rep_inputs, store_inputs
-from storage.targets.sqlplan import SqlPlan
+from storage.targets.sqlplan import PlanChanged, SqlPlan
 from tests.conftest import BACKENDS, _fresh_pg_url
 
 pytestmark = pytest.mark.skipif("postgres" not in BACKENDS, reason="PostgreSQL only")
@@ -192,7 +192,7 @@ def test_sql_apply_writes_every_node_with_its_audit(pg_factory):
         )
         s.commit()
         plan = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
-        s.commit()  # the preview's table is gone with another connection: apply computes it again
+        s.execute(text(f"DROP TABLE {plan.table}"))  # as on another connection: apply computes it again
         apply(s, plan, by="director", now=NOW, reason="again")
         s.commit()
         again = s.scalars(select(AuditRow).where(AuditRow.reason == "again")).all()
@@ -203,3 +203,23 @@ def test_sql_apply_writes_every_node_with_its_audit(pg_factory):
         assert upd.before["amount_fen"] == 12_000_000_000
         n_rows = s.scalar(select(func.count()).select_from(TargetRow).where(TargetRow.period == PERIOD.key))
         assert n_rows == len(rows) - 1
+
+
+def test_sql_apply_refuses_a_preview_the_data_no_longer_gives(pg_factory):
+    _seed(pg_factory, 8)
+    with pg_factory() as s:
+        plan = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
+        s.execute(text(f"DROP TABLE {plan.table}"))
+        s.execute(
+            OrderRow.__table__.update()
+            .where(OrderRow.ordered_on < date(2026, 3, 1))
+            .values(amount=Decimal(1))
+        )
+        s.execute(
+            OrderRow.__table__.update()
+            .where(OrderRow.order_id == s.scalar(select(func.min(OrderRow.order_id))))
+            .values(amount=Decimal(99999))
+        )
+        with pytest.raises(PlanChanged):
+            apply(s, plan, by="director", now=NOW)
+        assert s.scalar(select(func.count()).select_from(TargetRow)) == 0
