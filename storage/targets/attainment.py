@@ -119,13 +119,10 @@ def attainment(
         for userid, dev in session.execute(rq):
             targets[userid] += as_int(dev)
         keys = set(targets) | set(sales)
-        names.update(
-            dict(
-                session.execute(
-                    select(UserRow.userid, UserRow.name).where(UserRow.userid.in_(sorted(keys)))
-                ).all()
-            )
-        )
+        uq = select(UserRow.userid, UserRow.name)
+        if len(keys) <= 500:  # a team: their names; many reps: every user's name (no IN of 10,000 values)
+            uq = uq.where(UserRow.userid.in_(sorted(keys)))
+        names.update({u: n for u, n in session.execute(uq) if u in keys})
     elapsed = p.elapsed_share(today)
     out = []
     for k in sorted(set(targets) | set(sales)):

@@ -136,6 +136,14 @@ def set_coefficient(
 
 def preview(session: Session, period: TargetPeriod, amount_fen: int, *, today: date) -> Plan:
     w = windows(period, as_of=today)
+    if session.get_bind().dialect.name == "postgresql":  # the cascade in SQL (storage/targets/sqlplan.py)
+        from storage.targets.sqlplan import preview_sql
+
+        reps, coefs = rep_inputs(session, period.key), coefficients(session, period.key)
+        sql_plan = preview_sql(session, period, w, amount_fen, reps, coefs)
+        if sql_plan is None:
+            raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
+        return sql_plan
     stores = store_inputs(session, w)
     if not stores:
         raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
@@ -149,9 +157,9 @@ def preview(session: Session, period: TargetPeriod, amount_fen: int, *, today: d
     )
 
 
-def _row(plan: Plan, n: Any, *, by: str, now: datetime) -> dict[str, Any]:
+def _row(plan: Plan, n: Any, *, by: str, now: datetime, children: int | None = None) -> dict[str, Any]:
     p = plan.period.key
-    parent = plan.nodes[n.parent] if n.parent else None
+    parent = plan.node(n.parent) if n.parent else None
     return {
         "target_id": target_id(p, n.level, n.key),
         "period": p,
@@ -163,7 +171,7 @@ def _row(plan: Plan, n: Any, *, by: str, now: datetime) -> dict[str, Any]:
         "committed_fen": n.target_fen,
         "baseline_fen": n.baseline_fen,
         "development_fen": n.development_fen,
-        "factors": {**n.factors, "children": len(n.children)},
+        "factors": {**n.factors, "children": len(n.children) if children is None else children},
         "rationale": n.rationale,
         "source": "cascade",
         "set_by": by,
@@ -175,7 +183,15 @@ def apply(session: Session, plan: Plan, *, by: str, now: datetime, reason: str =
     """Replace the period's targets by the plan: one row per node, one audit row per node (before → after).
     Adjustments made to the period before are replaced with the rest (docs/targets.md § Adjustments)."""
     from storage.importer.run import bulk_insert
+    from storage.targets.sqlplan import SqlPlan, apply_sql
 
+    if isinstance(plan, SqlPlan):
+        plan.ensure(session)
+        upper = [
+            _row(plan, n, by=by, now=now, children=plan.child_counts.get(n.id))
+            for n in [*plan._upper.values(), *plan._reps.values()]
+        ]
+        return apply_sql(session, plan, upper, by=by, now=now, reason=reason)
     p = plan.period.key
     t = TargetRow.__table__
     old = {

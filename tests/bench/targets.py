@@ -1,7 +1,8 @@
 """Targets at scale on PostgreSQL (docs/targets.md, docs/bench.md § Targets): reps and stores generated with
 generate_series, four orders per store over the history windows and the quarter; then the cascade's preview
-(the grouped history query + the pure split), its apply (COPY of every node + its audit row) and attainment per
-rep and per region for the director. `python -m tests.bench.targets [stores] [reps]`."""
+(on PostgreSQL computed in SQL: storage/targets/sqlplan.py), its apply (INSERT … SELECT of every store and of one
+audit row per node) and attainment per rep and per region for the director. The "history query" line is the
+Python path's grouped query (storage/targets/plan.store_inputs, SQLite's path), kept for comparison. `python -m tests.bench.targets [stores] [reps]`."""
 
 from __future__ import annotations
 
