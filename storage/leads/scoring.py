@@ -75,7 +75,7 @@ def rescore_bulk(session: Session, *, policy: LeadPolicy, now: datetime, actor: 
                 **facts,
                 "score": float(card.score),
                 "grade": card.grade,
-                "detail": json.dumps([p.to_dict() for p in card.parts]),
+                "detail": json.dumps(card.detail()),
             }
         )
     conn = session.connection()

@@ -73,7 +73,7 @@ def test_scoring_in_sql_equals_scoring_in_python(session_factory):
         for lead in s.scalars(select(LeadRow)):
             card = _expected(lead, LeadPolicy())
             assert (lead.score, lead.grade) == (card.score, card.grade), lead.lead_id
-            assert lead.score_detail == [p.to_dict() for p in card.parts], lead.lead_id
+            assert lead.score_detail == card.detail(), lead.lead_id
         assert s.scalar(select(func.count()).select_from(AuditRow).where(AuditRow.reason == "test")) == 80
     with writer_session(session_factory) as s:  # nothing changed: nothing written
         assert (
@@ -104,7 +104,7 @@ def test_scoring_in_sql_equals_scoring_in_python(session_factory):
         for lead in s.scalars(select(LeadRow)):
             card = _expected(lead, heavier)
             assert (lead.score, lead.grade) == (card.score, card.grade)
-            assert lead.score_detail == [p.to_dict() for p in card.parts]
+            assert lead.score_detail == card.detail()
         a = s.scalars(
             select(AuditRow).where(AuditRow.reason == "new card", AuditRow.entity_id == "S0001")
         ).one()
