@@ -5,9 +5,10 @@
 - into the public pool: an open lead with an owner (in hand or nurtured) whose clock is older than
   `public_after` (15 days). It loses its owner.
 Each call moves at most `limit` leads (oldest clock first; the next sweep takes the rest), each with one audit
-row (before and after: pool, owner, pool_since). PostgreSQL: one statement chooses the leads (locked with SKIP
-LOCKED, so a lead a chat claim or interaction holds is left for the next sweep), moves them and writes their
-audit rows. SQLite (one writer): the candidates are read, the audit rows inserted, the leads moved with one
+row (before and after: pool, owner, pool_since). PostgreSQL 18: one UPDATE … RETURNING old.* moves the leads
+and feeds their audit rows (same statement); past `limit`, the limit-th oldest clock bounds it. Older
+PostgreSQL: one statement chooses the leads (locked with SKIP LOCKED, so a lead a chat claim or interaction
+holds is left for the next sweep), moves them and writes their audit rows. SQLite (one writer): the candidates are read, the audit rows inserted, the leads moved with one
 UPDATE per 10,000 ids.
 """
 

@@ -4,9 +4,11 @@ contact role, industry, downloads), so:
 
 1. the distinct combinations are read in one pass (a hash aggregate);
 2. each is scored by core/leads/score.py itself — the very function the chat and the import use;
-3. the results go into a temporary table, and one INSERT … SELECT writes an audit row (before and after: score
-   and grade) for every lead whose score, grade or explanation differs, and one UPDATE … FROM sets them.
-The explanation is compared as stored text (the JSON the ORM writes is the JSON written here).
+3. the results go into a temporary table; every lead whose score, grade or points per dimension differ is set
+   and gets an audit row (before and after: score and grade) — PostgreSQL 18: one UPDATE … RETURNING old.*
+   feeding the audit INSERT in the same statement; SQLite and older PostgreSQL: one INSERT … SELECT (audit),
+   then one UPDATE … FROM. Leads already scored so are not written.
+The points are compared as stored text (the JSON the ORM writes is the JSON written here).
 """
 
 from __future__ import annotations

@@ -20,9 +20,25 @@ def bench_leads(quick: bool) -> list[tuple[str, str]]:
     root = Path(tempfile.mkdtemp(prefix="bench-leads-pg-"))
     try:
         with _postgres(root) as url:
+            tune(url)
             return _bench(url, n=100_000 if quick else 1_000_000)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# The server settings a bulk-writing deployment runs with (docs/bench.md § Leads, docs/deploy notes): WAL room
+# for a pass over every lead without a forced checkpoint mid-statement (each checkpoint makes the next change
+# to every page write the whole page to the WAL again).
+BULK_SETTINGS = {"max_wal_size": "8GB", "checkpoint_timeout": "30min"}
+
+
+def tune(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        for name, value in BULK_SETTINGS.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def load(sf: Any, *, n: int, now: datetime) -> None:
