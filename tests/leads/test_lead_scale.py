@@ -5,10 +5,9 @@ bulk with one audit row per lead. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
-
-import pytest
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from core.clock import SHANGHAI
