@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from core.leads.policy import LeadPolicy
 from storage.leads import store
