@@ -37,22 +37,19 @@ class Part:
     points: float
     max: float
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "value": self.value,
-            "matched": self.matched,
-            "points": self.points,
-            "max": self.max,
-        }
-
 
 @dataclass(frozen=True)
 class ScoreCard:
     score: int
     grade: str
     parts: tuple[Part, ...]
+
+    def detail(self) -> dict[str, float]:
+        """What `leads.score_detail` stores: the points per dimension key ({"source": 16.0, …}, ~100 bytes).
+        The words (label, fact, the table word, the maximum) follow from the facts and the score card, so the
+        explanation shown is `explanation()` of the card re-derived from the lead (storage/leads/store.py
+        `card_of`), never text kept on every row."""
+        return {p.key: p.points for p in self.parts}
 
     def explanation(self) -> str:
         """One line per dimension, in Chinese: 来源（展会）：16/20分."""

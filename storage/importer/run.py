@@ -516,7 +516,7 @@ class _Run:
             self._lead_policy,
         )
         row["score"], row["grade"] = float(card.score), card.grade
-        row["score_detail"] = [p.to_dict() for p in card.parts]
+        row["score_detail"] = card.detail()
         owner = row.get("owner_userid")
         if row.get("created_at") is None:  # a new row
             row["created_at"] = row["stage_since"] = row["scored_at"] = self.now

@@ -44,7 +44,8 @@ class LeadRow(Base):
     grade: Mapped[str | None] = mapped_column(
         String(4)
     )  # A+ | A | B | C (read per owner: no index of its own)
-    score_detail: Mapped[list[Any] | None] = mapped_column(JSON)  # [{"key","label","value","points","max"}]
+    # the points per dimension, {"source": 16.0, …} (core/leads/score.py ScoreCard.detail); the words are derived
+    score_detail: Mapped[dict[str, float] | None] = mapped_column(JSON)
     scored_at: Mapped[datetime | None] = mapped_column()
     stage: Mapped[str] = mapped_column(String(16), default="new")  # new|contacted|proposal|converted|lost
     stage_since: Mapped[datetime] = mapped_column()

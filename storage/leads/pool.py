@@ -5,9 +5,10 @@
 - into the public pool: an open lead with an owner (in hand or nurtured) whose clock is older than
   `public_after` (15 days). It loses its owner.
 Each call moves at most `limit` leads (oldest clock first; the next sweep takes the rest), each with one audit
-row (before and after: pool, owner, pool_since). PostgreSQL: one statement chooses the leads (locked with SKIP
-LOCKED, so a lead a chat claim or interaction holds is left for the next sweep), moves them and writes their
-audit rows. SQLite (one writer): the candidates are read, the audit rows inserted, the leads moved with one
+row (before and after: pool, owner, pool_since). PostgreSQL 18: one UPDATE … RETURNING old.* moves the leads
+and feeds their audit rows (same statement); past `limit`, the limit-th oldest clock bounds it. Older
+PostgreSQL: one statement chooses the leads (locked with SKIP LOCKED, so a lead a chat claim or interaction
+holds is left for the next sweep), moves them and writes their audit rows. SQLite (one writer): the candidates are read, the audit rows inserted, the leads moved with one
 UPDATE per 10,000 ids.
 """
 
@@ -126,6 +127,26 @@ SELECT lead_id, company, old_owner, grade, quiet_since FROM moved
 """
 
 
+_PG18_MOVE = """
+WITH moved AS (
+  UPDATE leads SET pool = CAST(:pool AS varchar), pool_since = :now{owner_set}
+  WHERE {due}
+  RETURNING leads.lead_id, leads.company, leads.grade, leads.quiet_since,
+            old.owner_userid AS old_owner, old.pool AS old_pool, old.pool_since AS old_since
+), audited AS (
+  INSERT INTO audit (at, actor, action, entity, entity_id, before, after, reason)
+  SELECT :now, CAST(:actor AS varchar), 'update', 'lead', lead_id,
+         json_build_object('pool', old_pool, 'owner_userid', old_owner, 'pool_since', old_since),
+         json_build_object('pool', CAST(:pool AS text), 'owner_userid', {owner_after},
+                           'pool_since', CAST(:now_iso AS text)),
+         CAST(:reason AS varchar)
+  FROM moved
+)
+SELECT lead_id, company, old_owner, grade, quiet_since FROM moved
+"""
+_DUE = "owner_userid IS NOT NULL AND stage IN ('new', 'contacted', 'proposal') AND quiet_since < :before AND {pools}"
+
+
 def _move_pg(
     session: Session,
     *,
@@ -140,6 +161,17 @@ def _move_pg(
     """PostgreSQL: choose, lock, move and audit in one statement. One pool at a time, so the choice walks the
     (pool, quiet_since) index and a sweep with nothing due reads almost nothing."""
     public = pool == "public"
+    if session.connection().dialect.server_version_info >= (18,):
+        return _move_pg18(
+            session,
+            from_pool=from_pool,
+            before=before,
+            limit=limit,
+            pool=pool,
+            now=now,
+            actor=actor,
+            reason=reason,
+        )
     sql = _PG_MOVE.format(
         pools="pool IS NULL" if from_pool is None else "pool = 'nurture'",
         owner_set=", owner_userid = NULL" if public else "",
@@ -154,6 +186,48 @@ def _move_pg(
         "actor": actor,
         "reason": reason[:256],
     }
+    return [Moved(r[0], r[1], r[2] or "", pool, r[3], r[4]) for r in session.execute(text(sql), params)]
+
+
+def _move_pg18(
+    session: Session,
+    *,
+    from_pool: str | None,
+    before: datetime,
+    limit: int,
+    pool: str,
+    now: datetime,
+    actor: str,
+    reason: str,
+) -> list[Moved]:
+    """PostgreSQL 18: one UPDATE … RETURNING old.* moves the due leads and writes their audit rows, with no
+    separate pass to choose and lock them. Over `limit`, the limit-th oldest clock (read from the
+    (pool, quiet_since) index) bounds the move. A lead a chat holds is waited for (milliseconds), and its
+    condition re-checked on the version the chat wrote: a lead followed up meanwhile is not moved."""
+    public = pool == "public"
+    due = _DUE.format(pools="pool IS NULL" if from_pool is None else "pool = 'nurture'")
+    params: dict[str, Any] = {
+        "before": before,
+        "pool": pool,
+        "now": now,
+        "now_iso": now.isoformat(),
+        "actor": actor,
+        "reason": reason[:256],
+    }
+    edge = session.execute(
+        text(
+            f"SELECT quiet_since, lead_id FROM leads WHERE {due} ORDER BY quiet_since, lead_id OFFSET :skip LIMIT 1"
+        ),
+        {**params, "skip": limit},
+    ).first()
+    if edge is not None:  # more than `limit` due: the oldest `limit` only
+        due += " AND (quiet_since, lead_id) < (:edge_quiet, :edge_id)"
+        params.update(edge_quiet=edge[0], edge_id=edge[1])
+    sql = _PG18_MOVE.format(
+        due=due,
+        owner_set=", owner_userid = NULL" if public else "",
+        owner_after="NULL" if public else "old_owner",
+    )
     return [Moved(r[0], r[1], r[2] or "", pool, r[3], r[4]) for r in session.execute(text(sql), params)]
 
 

@@ -91,13 +91,9 @@ def apply_score(lead: LeadRow, policy: LeadPolicy, now: datetime) -> tuple[str |
     """Score the lead's current facts onto the row (the caller audits). Returns (old grade, new grade)."""
     card = card_of(lead, policy)
     old = lead.grade
-    if (
-        lead.score != card.score
-        or lead.grade != card.grade
-        or lead.score_detail != [p.to_dict() for p in card.parts]
-    ):
+    if lead.score != card.score or lead.grade != card.grade or lead.score_detail != card.detail():
         lead.score, lead.grade = float(card.score), card.grade
-        lead.score_detail = [p.to_dict() for p in card.parts]
+        lead.score_detail = card.detail()
         lead.scored_at = now
     return old, card.grade
 

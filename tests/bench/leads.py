@@ -9,6 +9,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -19,27 +20,35 @@ def bench_leads(quick: bool) -> list[tuple[str, str]]:
     root = Path(tempfile.mkdtemp(prefix="bench-leads-pg-"))
     try:
         with _postgres(root) as url:
+            tune(url)
             return _bench(url, n=100_000 if quick else 1_000_000)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _bench(url: str, *, n: int) -> list[tuple[str, str]]:
-    from core.leads.policy import LeadPolicy
-    from storage.db import make_engine, make_session_factory
+# The server settings a bulk-writing deployment runs with (docs/bench.md § Leads, docs/deploy notes): WAL room
+# for a pass over every lead without a forced checkpoint mid-statement (each checkpoint makes the next change
+# to every page write the whole page to the WAL again).
+BULK_SETTINGS = {"max_wal_size": "8GB", "checkpoint_timeout": "30min"}
+
+
+def tune(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        for name, value in BULK_SETTINGS.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def load(sf: Any, *, n: int, now: datetime) -> None:
+    """n leads by COPY: facts drawn from a few values each, dormancy clocks over 20 days, 200 owners."""
     from storage.importer.run import bulk_insert
-    from storage.leads import pool, scoring
     from storage.leads.models import LeadRow
     from storage.models import UserRow
-    from storage.schema import create_all
 
-    engine = make_engine(url)
-    create_all(engine)
-    sf = make_session_factory(engine)
-    now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     rng = random.Random(11)
     reps = [f"rep{i:03d}" for i in range(200)]
-    started = time.perf_counter()
     with sf() as s:
         s.add_all([UserRow(userid=u, name=u, role="rep") for u in reps])
         s.commit()
@@ -71,6 +80,20 @@ def _bench(url: str, *, n: int) -> list[tuple[str, str]]:
         s.commit()
         s.execute(text("ANALYZE leads"))
         s.commit()
+
+
+def _bench(url: str, *, n: int) -> list[tuple[str, str]]:
+    from core.leads.policy import LeadPolicy
+    from storage.db import make_engine, make_session_factory
+    from storage.leads import pool, scoring
+    from storage.schema import create_all
+
+    engine = make_engine(url)
+    create_all(engine)
+    sf = make_session_factory(engine)
+    now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    started = time.perf_counter()
+    load(sf, n=n, now=now)
     load_s = time.perf_counter() - started
     rows: list[tuple[str, str]] = [(f"leads: load {n:,} (COPY)", f"{load_s:.1f} s")]
 

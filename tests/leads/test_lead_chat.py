@@ -259,7 +259,7 @@ def test_a_changed_score_card_regrades_every_lead_at_the_next_scan(db_url, tmp_p
     with h.session_factory() as s:
         lead = s.scalars(select(LeadRow)).one()
         assert (lead.score, lead.grade) == (80.0, "A")
-        assert [p["points"] for p in lead.score_detail] == [60.0, 20.0]
+        assert list(lead.score_detail.values()) == [60.0, 20.0]
         audit = s.scalars(
             select(AuditRow)
             .where(AuditRow.entity == "lead", AuditRow.entity_id == lead.lead_id)

@@ -73,7 +73,7 @@ def test_import_scores_leads_and_loads_products_with_audit(org, tmp_path):
         l1, l2, l3 = (s.get(LeadRow, i) for i in ("L1", "L2", "L3"))
         # 展会 16 + 信用A 15 + 询价2次 14 + 采购总监 16 + 机械制造 15 + 下载1次 5 = 81 → A
         assert (l1.score, l1.grade, l1.pool, l1.owner_userid) == (81.0, "A", None, "rep1")
-        assert [p["points"] for p in l1.score_detail] == [16.0, 15.0, 14.0, 16.0, 15.0, 5.0]
+        assert list(l1.score_detail.values()) == [16.0, 15.0, 14.0, 16.0, 15.0, 5.0]
         assert l1.pain_words == ["产线停机", "能耗超标"] and l1.quiet_since == NOW
         # nothing known: 来源 20×0.2 + 信用 15×0.3 + 0 + 角色 20×0.2 + 行业 15×0.3 + 0 = 17 → C, no owner: public
         assert (l2.score, l2.grade, l2.pool, l2.owner_userid) == (17.0, "C", "public", None)
@@ -111,7 +111,7 @@ def test_score_of_a_new_lead_equals_the_hand_sum(org):
     with org() as s:
         lead = s.get(LeadRow, lead_id)
         # 官网 20×0.7=14, 信用 unknown 15×0.3=4.5, 询价 0, 经理 20×0.6=12, 食品 15×0.6=9, 下载 0 → 39.5 → 40 → C
-        assert [p["points"] for p in lead.score_detail] == [14.0, 4.5, 0.0, 12.0, 9.0, 0.0]
+        assert list(lead.score_detail.values()) == [14.0, 4.5, 0.0, 12.0, 9.0, 0.0]
         assert (lead.score, lead.grade) == (40.0, "C")
 
 
