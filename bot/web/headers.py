@@ -4,8 +4,10 @@ A plain ASGI middleware (cheaper than BaseHTTPMiddleware): it adds each header t
 itself. The callback's fast lane (bot/app.py: POST /wecom/callback) does not pass through it, by design.
 
 The policy fits the dashboard (bot/web/dashboard_html.py): one self-contained page, CSS in a <style> element
-and style attributes, charts as inline SVG, no script, no image file, no font file, a GET form to itself
-and the sign-out POST (bot/web/signin.py). So nothing may load but inline style; no one may frame the page
+and style attributes, charts as inline SVG, no script, no font file, a GET form to itself and the sign-out
+POST (bot/web/signin.py); the report pages (目标穿透, 协作健康月报) show their picture from the same origin
+(/dashboard/targets.png, /dashboard/handoffs.png). So nothing may load but inline style and the assistant's
+own images (a browser refused them before img-src 'self' was added: the pictures showed as broken); no one may frame the page
 (no clickjacking of 退出登录); a page's address with its filters never leaves as a Referer.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; "
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (

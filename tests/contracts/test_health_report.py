@@ -159,6 +159,8 @@ def test_the_dashboard_shows_the_report_and_the_progress_bars_scoped(h):
     page = get("director", "/dashboard/handoffs?month=2026-11")
     assert page.status_code == 200
     assert "交接工单6张，超时未响应1次" in page.text
+    assert 'src="/dashboard/handoffs.png?month=2026-11"' in page.text  # the browser may load it (CSP img-src)
+    assert any(d.strip() == "img-src 'self'" for d in page.headers["content-security-policy"].split(";"))
     assert "受阻原因TOP3：①客户网络&lt;不通&gt;*防火墙*（2次）" in page.text and "<不通>" not in page.text
     pic = get("director", "/dashboard/handoffs.png?month=2026-11")
     assert pic.status_code == 200 and pic.headers["content-type"] == "image/png"

@@ -102,6 +102,9 @@ def test_the_same_report_on_the_dashboard_scoped(h):
 
     page = get("director", "/dashboard/targets")
     assert page.status_code == 200 and "目标传递：集团¥400,000.00（+0.0%）" in page.text
+    # the browser may load the picture: same origin, and the page's policy lets images come from it
+    assert 'src="/dashboard/targets.png"' in page.text
+    assert any(d.strip() == "img-src 'self'" for d in page.headers["content-security-policy"].split(";"))
     png = get("director", "/dashboard/targets.png")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     assert Image.open(__import__("io").BytesIO(png.content)).size == (1920, 1080)
