@@ -133,7 +133,10 @@ def _tile(c: Canvas, box: tuple[int, int, int, int], label: str, value: str, sub
     c.d.rounded_rectangle(box, radius=14, fill=PANEL)
     c.d.rounded_rectangle((x0, y0, x0 + 8, y1), radius=4, fill=colour)
     c.text((x0 + 30, y0 + 16), label, 24, GREY)
-    c.text((x0 + 30, y0 + 50), value, 54, colour, bold=True)
+    size = 54  # a long figure (¥46,266,976.17) gets smaller rather than cut at the tile's edge
+    while size > 28 and c.width(value, size) > x1 - x0 - 50:
+        size -= 2
+    c.text((x0 + 30, y0 + 50 + (54 - size) // 2), value, size, colour, bold=True)
     c.text((x0 + 30, y1 - 34), c.fit(sub, 20, x1 - x0 - 50), 20, GREY)
 
 

@@ -106,3 +106,24 @@ def test_empty_brief_renders_placeholders():
     full = Image.open(io.BytesIO(B.render_weekly_brief_png(brief())))
     assert ImageChops.difference(img.crop(TITLE_BOX), full.crop(TITLE_BOX)).getbbox() is None  # same title
     assert ImageChops.difference(img, full).getbbox() is not None
+
+
+def test_a_long_figure_stays_inside_its_tile():
+    """¥46,266,976.17 in a quarter-width tile: drawn smaller, never past the tile's right edge."""
+    from bot.web.brief_png import PANEL, Canvas, _tile
+
+    c = Canvas()
+    box = (40, 40, 470, 204)
+    _tile(c, box, "目标缺口", "¥46,266,976.17", "目标 − 已完成", (230, 126, 34))
+    right = [
+        c.img.getpixel((x, y))
+        for x in range(box[2] - 14, box[2] - 2)
+        for y in range(box[1] + 50, box[1] + 110)
+    ]
+    assert all(p == PANEL for p in right)  # nothing drawn in the last 14 px of the tile
+    inside = [
+        c.img.getpixel((x, y))
+        for x in range(box[0] + 30, box[0] + 200)
+        for y in range(box[1] + 50, box[1] + 110)
+    ]
+    assert any(p != PANEL for p in inside)  # the figure is there
