@@ -212,8 +212,8 @@ def on_history(ctx: Ctx, event: Inbound) -> object:
     for c in trail[-20:]:
         local = c.at.astimezone(ORG_ZONE)
         lines.append(
-            f"{local:%m-%d %H:%M} {names.get(c.actor, c.actor)}（{changes.CHANNEL_WORDS[c.channel]}）"
-            f"{changes.FIELD_WORDS[c.field]}：{_shown(c.before)} → {_shown(c.after)}"
+            f"{local:%m-%d %H:%M} {_who(c.actor, names)}（{changes.CHANNEL_WORDS[c.channel]}）"
+            f"{changes.FIELD_WORDS[c.field]}：{_shown(c.before, c.field)} → {_shown(c.after, c.field)}"
         )
     ctx.reply(Text(content="\n".join(lines)))
     return None
@@ -243,9 +243,21 @@ def last_contract_shown(ctx: Ctx) -> str | None:
     return None
 
 
-def _shown(v: object) -> str:
+def _who(actor: str, names: dict[str, str]) -> str:
+    """A person's name; the assistant's own writes (system:import, system:reconcile …) as 系统."""
+    return "系统" if actor.startswith("system:") else names.get(actor, actor)
+
+
+# status values in words (the stored codes never reach a person)
+_STATUS_WORDS = {"sales_status": T.SALES_STATUS, "finance_status": T.FINANCE_STATUS}
+
+
+def _shown(v: object, field: str = "") -> str:
     if v is None or v == "":
         return "（空）"
+    words = _STATUS_WORDS.get(field)
+    if words is not None and isinstance(v, str):
+        return words.get(v, v)
     if isinstance(v, dict):
         return "；".join(f"{EVENT_WORDS.get(k, k)}{x}" for k, x in v.items())
     text = str(v)

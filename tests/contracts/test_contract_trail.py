@@ -69,6 +69,12 @@ def test_each_change_path_leaves_a_field_level_trail(org, clock, tmp_path):
     assert text.startswith("合同HT-7的修改记录")
     assert "张三（企业微信）金额：100000.00 → 120000.00" in text
     assert "王主管（看板）约定回款日：2026-12-31 → 2027-01-15" in text
+    assert "系统（导入）金额：120000.00 → 110000.00" in text and "system:" not in text
+    say(org, clock, "rep1", "合同签署完成 HT-7")
+    say(org, clock, "sup1", "谁改过 HT-7")
+    text = _texts(org, "sup1")[-1]
+    assert "签约状态：" in text and "→ 客户确认签约" in text and "财务状态：（空） → 电子签章完成" in text
+    assert "signed" not in text  # the stored codes never reach a person
 
 
 def test_a_verified_amount_is_refused_to_sales(org, clock, tmp_path):
