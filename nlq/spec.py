@@ -375,6 +375,7 @@ class HandoffFilter(_Closed):
 
     team: Literal["delivery", "finance", "after_sales"] | None = None
     overdue: bool = False
+    breached: bool = False  # ever passed its SLA while open (the head was told: escalated ≥ 1), in any state
 
 
 class Ranking(_Closed):

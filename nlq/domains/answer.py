@@ -80,7 +80,13 @@ def describe_domain(spec: QuerySpec, *, vocab: Vocab, now: datetime) -> str:
     if spec.entity == "handoffs":
         h = spec.handoff
         team = TEAM_WORDS[h.team] + "" if h and h.team else "交付、财务、售后"
-        state = "超过时限仍无人认领、完成或受阻的" if h and h.overdue else "还没完成的"
+        state = (
+            "曾超过时限（已通知部门负责人）的"
+            if h and h.breached
+            else "超过时限仍无人认领、完成或受阻的"
+            if h and h.overdue
+            else "还没完成的"
+        )
         by = "，按部门分组" if spec.group_by else ""
         head = "数量" if spec.figure == "count" else "清单"
         return f"{who}{state}{team}交接工单{head}{by}（截至现在）"
@@ -522,7 +528,9 @@ def _handoffs(
 ) -> dict[str, Any]:
     h = spec.handoff
     conds: list[Any] = []
-    if h is not None and h.overdue:
+    if h is not None and h.breached:
+        conds.append(WorkOrderRow.escalated >= 1)
+    elif h is not None and h.overdue:
         conds += [WorkOrderRow.status == "open", WorkOrderRow.due_at <= now]
     else:
         conds.append(WorkOrderRow.status != "done")
@@ -546,11 +554,18 @@ def _handoffs(
         rows = [{"key": TEAM_WORDS[t], "name": TEAM_WORDS[t], "value": counts.get(t, 0)} for t in TEAM_WORDS]
         rows = _ranked(rows, spec)
         worst = max(rows, key=lambda r: r["value"])
-        tip = (
-            f"「{worst['key']}」环节积压最多（{worst['value']}单），请该部门负责人先认领。"
-            if worst["value"]
-            else None
-        )
+        if h is not None and h.breached:
+            tip = (
+                f"「{worst['key']}」环节超时最多（{worst['value']}单）：看一下协作健康月报里它的受阻原因。"
+                if worst["value"]
+                else None
+            )
+        else:
+            tip = (
+                f"「{worst['key']}」环节积压最多（{worst['value']}单），请该部门负责人先认领。"
+                if worst["value"]
+                else None
+            )
         return {"rows": rows, "suggestion": tip}
     if spec.figure == "count":
         n = len(session.execute(base).all())

@@ -31,7 +31,10 @@ SUBJECTS = (
         "finance",
         r"流水匹配|已到账[^,;。?]{0,4}合同|合同[^,;。?]{0,4}已到账|电子签章|已签章|对账|业财|计划回款|应回款",
     ),
-    ("handoffs", r"(?:交付|财务|售后|交接)[^,;。?]{0,6}工单|交接|认领"),
+    (
+        "handoffs",
+        r"(?:交付|财务|售后|交接)[^,;。?]{0,6}工单|交接|认领|(?:环节|部门)[^,;。?]{0,6}(?:超时|逾期)",
+    ),
     ("leads", r"线索|公海|培育池"),
     # 目标客户 / 目标门店 are prospects, not targets: left to the v2 parser (which does not define them)
     ("targets", r"目标(?!客户|门店|店|市场|人群|群体)|达成率|(?<!拜访)完成率|(?:亮|是|为|显示)?红灯"),
@@ -118,6 +121,9 @@ HANDOFF_LATE = (
     r"(?:已经|已)?(?:超时|超过时限|超过sla|逾期|过了时限)(?:了)?(?:未响应|没响应|未处理|没处理|未认领|没人认领|没人接)?"
     r"|(?:未响应|没响应|没人认领|没人接)"
 )
+# 哪个环节最常超时: the work orders that ever passed their SLA (the head was told), by department, the most first
+HANDOFF_BREACHED = r"(?:最常|最经常|经常|总是|最容易|最多|常常)(?:超时|逾期)(?:的)?|(?:超时|逾期)(?:得|的)?(?:最多|最频繁|最常见|次数最多)"
+HANDOFF_WHICH = r"(?:哪个|哪一个|哪些|哪一)(?:交接)?(?:环节|部门|团队)"
 HANDOFF_GROUP = r"(?:各|每个|按|分)(?:个)?(?:部门|环节|团队|阶段|交接环节)(?:看|来看|统计|分)?"
 
 # --- finance ------------------------------------------------------------------------------------------
@@ -294,9 +300,13 @@ def _leads(cut: _Cut, now: datetime) -> Fields:
 
 def _handoffs(cut: _Cut, now: datetime) -> Fields:
     hf: dict[str, Any] = {}
+    which = False
+    if cut.take(HANDOFF_BREACHED):
+        hf["breached"] = True
+        which = bool(cut.take(HANDOFF_WHICH))
     if cut.take(HANDOFF_LATE):
         hf["overdue"] = True
-    grouped = bool(cut.take(HANDOFF_GROUP))
+    grouped = which or bool(cut.take(HANDOFF_GROUP))
     m = cut.take(HANDOFF_TEAM)
     if m:
         hf["team"] = TEAMS[m.group(1)]
@@ -316,6 +326,15 @@ def _handoffs(cut: _Cut, now: datetime) -> Fields:
         fig = "count" if (cut.count or g) and not cut.listing else "list"
         if g:
             fig = "count"
+        if which:  # the one department the most work orders passed their SLA in
+            return dict(
+                entity="handoffs",
+                figure="count",
+                group_by="department",
+                handoff=HandoffFilter(**hf),
+                ranking=Ranking(by="figure", descending=True),
+                limit=1,
+            )
         return dict(entity="handoffs", figure=fig, group_by=g, handoff=HandoffFilter(**hf))
 
     return fields
