@@ -76,6 +76,18 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size, index=index)
 
 
+def footnote(c: Canvas, text: str) -> None:
+    """The picture's bottom line: how its figures are defined (every report picture has one)."""
+    c.text((M, H - 20), text, 16, GREY_LIGHT, anchor="lm")
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    """A rendered picture as PNG bytes (what is sent to WeCom and served by the dashboard)."""
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
 class Canvas:
     def __init__(self) -> None:
         self.img = Image.new("RGB", (W, H), WHITE)
@@ -345,21 +357,16 @@ def render_weekly_brief_image(b: WeeklyBrief) -> Image.Image:
     _reps(c, b, (M, low_y0, M + 820, low_y1))
     _tags(c, b, (M + 844, low_y0, M + 1214, low_y1))
     _red(c, b, (M + 1238, low_y0, W - M, low_y1))
-    c.text(
-        (M, H - 20),
+    footnote(
+        c,
         "口径：客户信息鲜度=近30天有跟进的正常客户÷正常客户；过程数据可信度=完整拜访（在门店定位、≥3张照片、≥1个标签）÷拜访；"
         "漏斗完整率=到达方案报价的商机÷全部商机。与对话中提问的答案一致。",
-        16,
-        GREY_LIGHT,
-        anchor="lm",
     )
     return c.img
 
 
 def render_weekly_brief_png(b: WeeklyBrief) -> bytes:
-    buf = io.BytesIO()
-    render_weekly_brief_image(b).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    return png_bytes(render_weekly_brief_image(b))
 
 
 def render_weekly_brief(b: WeeklyBrief, path: Path) -> Path:

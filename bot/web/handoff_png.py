@@ -4,7 +4,6 @@ the first answer, to 认领 and to 完成, the SLA breaches; the three most freq
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from bot.web.brief_png import (
@@ -18,10 +17,11 @@ from bot.web.brief_png import (
     RED,
     WHITE,
     Canvas,
-    H,
     M,
     W,
     _tile,
+    footnote,
+    png_bytes,
 )
 from core.contracts.handoff import SLA_HOURS, TEAM_WORDS
 from storage.contracts.queries import HandoffHealth
@@ -142,21 +142,16 @@ def render_handoff_image(h: HandoffHealth):  # noqa: ANN201 - a PIL image
     _bars(c, h, (M, 380, M + 1100, 820))
     _blocking(c, h, (M + 1124, 380, W - M, 820))
     _suggestion(c, h, (M, 844, W - M, 1030))
-    c.text(
-        (M, H - 20),
+    footnote(
+        c,
         "口径：从签约时派出工单到团队第一次认领、完成或报受阻的小时数，按工单平均；超时=时限内无人响应"
         "（docs/contracts.md）。",
-        16,
-        GREY_LIGHT,
-        anchor="lm",
     )
     return c.img
 
 
 def render_handoff_png(h: HandoffHealth) -> bytes:
-    buf = io.BytesIO()
-    render_handoff_image(h).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    return png_bytes(render_handoff_image(h))
 
 
 def render_handoff_report(h: HandoffHealth, path: Path) -> Path:

@@ -4,7 +4,6 @@ attainment tiles, attainment per region against the time elapsed, the cities, an
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from bot.web.brief_png import (
@@ -19,10 +18,11 @@ from bot.web.brief_png import (
     RED,
     WHITE,
     Canvas,
-    H,
     M,
     W,
     _tile,
+    footnote,
+    png_bytes,
 )
 from core.targets.split import yuan
 from storage.targets.report import PenetrationReport
@@ -166,21 +166,16 @@ def render_penetration_image(r: PenetrationReport):  # noqa: ANN201 - a PIL imag
     _bars(c, r.regions, (M, 564, M + 600, 1036), "各大区达成率", 8)
     _bars(c, r.cities, (M + 624, 564, M + 1224, 1036), "各城市达成率（前8）", 8)
     _risks(c, r, (M + 1248, 564, W - M, 1036))
-    c.text(
-        (M, H - 20),
+    footnote(
+        c,
         "口径：达成率=周期内已完成订单金额÷当前目标（门店目标之和，个人另加开发目标）；时间进度=已过天数÷周期天数；"
         "与对话中提问的答案一致（docs/targets.md）。",
-        16,
-        GREY_LIGHT,
-        anchor="lm",
     )
     return c.img
 
 
 def render_penetration_png(r: PenetrationReport) -> bytes:
-    buf = io.BytesIO()
-    render_penetration_image(r).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+    return png_bytes(render_penetration_image(r))
 
 
 def render_penetration(r: PenetrationReport, path: Path) -> Path:
