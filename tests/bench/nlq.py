@@ -313,7 +313,8 @@ def _hand_sql(now: datetime, dialect: str) -> list[BenchQuestion]:
             "上月流失但NPS>70的客户",
             "dir",
             f"SELECT customer_id FROM customers WHERE status = 'lost' AND lost_on >= :lo AND lost_on < :hi AND nps > 70 "
-            f"ORDER BY lost_on DESC, customer_id LIMIT {cap}",
+            # v2's settled reading: a list filtered by a threshold is sorted by that figure towards its side
+            f"ORDER BY nps DESC, customer_id LIMIT {cap}",
             {"lo": last_month, "hi": this_month},
             _ids,
         ),
