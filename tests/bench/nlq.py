@@ -115,21 +115,25 @@ def run_eval_report(url: str | None = None) -> list[tuple[str, int, int]]:
 
 
 def run_eval_v2_report(url: str | None = None) -> list[tuple[str, int, int, int]]:
-    """(category, correct, total, refused) over tests/nlq/v2/cases.yaml (v2's words, written from the spec
-    alone; gold from tests/nlq/v2/oracle_v2.py), on a fresh database."""
+    """(category, correct, total, refused) over the v2 sets tests/nlq/v2/cases.yaml, cases_b, cases_c and cases_d
+    (v2's words, each written from the spec alone by a different hand; gold from tests/nlq/v2/oracle_v2.py), on a
+    fresh database."""
     import yaml
 
     from core.clock import parse_time
     from tests.nlq.v2.oracle_v2 import DEFAULT_NOW, score
 
     factory, ds = _loaded_db(url, 1)
-    doc = yaml.safe_load(
-        Path(__file__).parents[1].joinpath("nlq", "v2", "cases.yaml").read_text(encoding="utf-8")
-    )
+    here = Path(__file__).parents[1].joinpath("nlq", "v2")
+    cases = [
+        c
+        for name in ("cases.yaml", "cases_b.yaml", "cases_c.yaml", "cases_d.yaml")
+        for c in yaml.safe_load(here.joinpath(name).read_text(encoding="utf-8"))["cases"]
+    ]
     with factory() as s:
         vocab = load_vocab(s)
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for c in doc["cases"]:
+    for c in cases:
         if c.get("during_visit") and c["gold"].get("route") != "question":
             continue
         now = parse_time(c["now"]) if c.get("now") else DEFAULT_NOW
