@@ -25,13 +25,22 @@ async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool 
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     last_start = [0.0]  # monotonic time the latest tick began
+    # a wake-up during a tick: APScheduler skips a run due while one is running (max_instances=1) and
+    # reschedules by the interval, so the wake-up would wait for the next beat (10 minutes with --beat 600);
+    # it is remembered and a tick follows this one
+    running, woken = [False], [False]
 
     async def beat() -> None:
         last_start[0] = time.monotonic()
+        running[0], woken[0] = True, False
         try:
             await services.tick()
         except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
             log.exception("tick failed")
+        finally:
+            running[0] = False
+            if woken[0]:
+                wake()
 
     scheduler = AsyncIOScheduler()
     scheduler.add_job(
@@ -49,6 +58,9 @@ async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool 
     def wake() -> None:
         """A tick now, or WAKE_GAP_S after the latest one began: under a flood of callbacks the ticks keep
         their batches (one tick at a time: max_instances=1, coalesced) instead of running for every message."""
+        if running[0]:  # the running tick may have looked already: another one follows it (beat)
+            woken[0] = True
+            return
         wait = max(0.0, last_start[0] + WAKE_GAP_S - time.monotonic())
         try:
             scheduler.modify_job(
