@@ -10,7 +10,6 @@ it (or when it fails) the report goes out as text only.
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -20,15 +19,11 @@ from core.org import Scope
 from core.roles import Role
 from core.sop import times as sop_times
 from handlers.context import Ctx
-from handlers.messages import Image, Markdown
-from handlers.recurring import book_org_run, next_monthly
+from handlers.recurring import book_org_run, next_monthly, send_report
 from handlers.sop.policy import FireResult, policy_of
 from storage import people
 from storage.contracts.queries import HandoffHealth, handoff_health
-from storage.files import private_dir, tighten
 from storage.models import TimerRow, UserRow
-
-log = logging.getLogger("assistant.reports")
 
 KIND = "handoff_report"
 ACTOR = "system:reports"
@@ -91,19 +86,13 @@ def fire_handoff_report(ctx: Ctx, timer: TimerRow) -> FireResult:
     if not to:
         return "done", "no sales director"
     rel = Path("reports") / "handoffs" / f"{month.isoformat()[:7]}.png"
-    image = False
-    render, root = ctx.deps.render_handoff_report, ctx.deps.files_root
-    if render is not None and root is not None:
-        try:
-            private_dir((root / rel).parent)
-            render(health, root / rel)
-            tighten(root / rel)
-            image = True
-        except Exception:  # noqa: BLE001 - a picture that fails must not cost the director the figures
-            log.exception("handoff report image failed")
-    text = summary_text(health)
-    for userid in to:
-        if image:
-            ctx.send(userid, Image(path=rel.as_posix()))
-        ctx.send(userid, Markdown(content=text))
-    return "done", f"sent to {len(to)}" + ("" if image else " (text only)")
+    note = send_report(
+        ctx,
+        to,
+        rel=rel,
+        render=ctx.deps.render_handoff_report,
+        data=health,
+        text=summary_text(health),
+        what="handoff report",
+    )
+    return "done", note

@@ -8,7 +8,6 @@ it the report goes out as text only.
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -16,15 +15,11 @@ from core.sop import times as sop_times
 from core.targets.periods import add_months
 from core.targets.split import yuan
 from handlers.context import Ctx
-from handlers.messages import Image, Markdown
-from handlers.recurring import book_org_run
+from handlers.recurring import book_org_run, send_report
 from handlers.sop.policy import FireResult, policy_of
 from storage import people
-from storage.files import private_dir, tighten
 from storage.models import TimerRow, UserRow
 from storage.targets.report import PenetrationReport, penetration, report_period
-
-log = logging.getLogger("assistant.reports")
 
 KIND = "target_report"
 ACTOR = "system:reports"
@@ -83,19 +78,13 @@ def fire_target_report(ctx: Ctx, timer: TimerRow) -> FireResult:
     to = sorted({u for role in policy.target_report_roles for u in tree.with_role(role)})
     to = [u for u in to if (row := ctx.session.get(UserRow, u)) is not None and row.active]
     rel = Path("reports") / "targets" / f"{day.isoformat()}.png"
-    image = False
-    render, root = ctx.deps.render_target_report, ctx.deps.files_root
-    if render is not None and root is not None and to:
-        try:
-            private_dir((root / rel).parent)
-            render(report, root / rel)
-            tighten(root / rel)
-            image = True
-        except Exception:  # noqa: BLE001 - a picture that fails must not cost the director the figures
-            log.exception("target report image failed")
-    text = summary_text(report)
-    for userid in to:
-        if image:
-            ctx.send(userid, Image(path=rel.as_posix()))
-        ctx.send(userid, Markdown(content=text))
-    return "done", f"sent to {len(to)}" + ("" if image else " (text only)")
+    note = send_report(
+        ctx,
+        to,
+        rel=rel,
+        render=ctx.deps.render_target_report,
+        data=report,
+        text=summary_text(report),
+        what="target report",
+    )
+    return "done", note
