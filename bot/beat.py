@@ -5,7 +5,9 @@ are database rows the tick claims."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +17,7 @@ from bot.bootstrap import Runtime
 log = logging.getLogger("assistant")
 
 WAKE_GAP_S = 0.1  # a woken tick starts at least this long after the previous one began
+STOP_GRACE_S = 10.0  # on SIGTERM or SIGINT, the running tick gets this long to finish its batch
 
 
 async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool = True) -> None:
@@ -74,12 +77,27 @@ async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool 
         if listen and services.engine.dialect.name == "postgresql"
         else None
     )
+    # SIGTERM (systemd, docker stop, a supervisor) ends the process the way Ctrl-C does: the running tick
+    # finishes its batch, then the process exits normally, so its exit handlers run (the bundled Redis
+    # server is stopped by one; Python's default SIGTERM skips them and the daemonized server lives on)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("worker stopping")
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
         if listener is not None:
             listener.cancel()
         scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while running[0] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         await services.client.aclose()
 
 

