@@ -73,6 +73,9 @@ log = logging.getLogger("assistant")
 
 HOUSEKEEPING_S = 30.0  # booking, retention and idle visits need not run every beat
 POLL_S = 0.05  # while the relay sends a backlog, the worker looks at the inbox this often
+BULK_LOOK_S = (
+    1.0  # during a tick, the alerts' rounds look for work at least this often (replies wake them not)
+)
 
 
 @dataclass(frozen=True)
@@ -122,28 +125,36 @@ class Runtime:
             replies_wake.set()
             bulk_wake.set()
 
-        def nudge() -> None:  # from the worker's thread
+        def nudge() -> None:  # from the worker's thread: its first batch, the timers, the first pass over
             loop.call_soon_threadsafe(wake_both)
 
-        self.worker.on_replies = nudge
+        # after each event's commit: its replies are in the interactive lanes, so only their rounds look (an
+        # alert a handler wrote waits for the alerts' next look, at most BULK_LOOK_S)
+        self.worker.on_replies = lambda: loop.call_soon_threadsafe(replies_wake.set)
         work = asyncio.ensure_future(asyncio.to_thread(self._work, relay_done, started, drained, nudge))
         work.add_done_callback(lambda _: wake_both())
 
         def first_pass_over() -> bool:
             return drained.is_set() or work.done()
 
-        async def rounds(lanes: tuple[int, ...], wake: asyncio.Event, start: Any, stop: Any) -> int:
-            """This lane family's rounds, one after another, from `start()` until nothing is due and `stop()`."""
-            sent = 0
+        async def rounds(
+            lanes: tuple[int, ...], wake: asyncio.Event, start: Any, stop: Any, idle_s: float | None = None
+        ) -> int:
+            """This lane family's rounds, one after another, from `start()` until nothing is due and `stop()`.
+            A round right after one that claimed rows claims without the look first (rows are likely due: the
+            look would be a second read of the same index). Between rounds it waits for a wake-up, or
+            `idle_s`."""
+            sent, busy = 0, False
             while not start():
                 await wake.wait()
                 wake.clear()
             while True:
                 wake.clear()
                 after_first_batch = started.is_set()
-                n = await self.relay.run_once(lanes)
+                n = await self.relay.run_once(lanes, look=not busy)
+                busy = n > 0
                 if lanes == outbox.INTERACTIVE:
-                    if after_first_batch:
+                    if after_first_batch and not replies_caught_up.is_set():
                         replies_caught_up.set()
                         bulk_wake.set()
                 else:
@@ -153,12 +164,19 @@ class Runtime:
                     continue
                 if stop():
                     return sent
-                await wake.wait()
+                try:
+                    await asyncio.wait_for(wake.wait(), idle_s)
+                except TimeoutError:
+                    pass
 
         async def bulk() -> int:
             try:
                 sent = await rounds(
-                    (outbox.LANE_BULK,), bulk_wake, lambda: replies_caught_up.is_set(), first_pass_over
+                    (outbox.LANE_BULK,),
+                    bulk_wake,
+                    lambda: replies_caught_up.is_set(),
+                    first_pass_over,
+                    idle_s=BULK_LOOK_S,
                 )
                 replies_wake.set()  # the replies' rounds may end now
                 return sent

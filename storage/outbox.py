@@ -128,15 +128,28 @@ def enqueue_rows(conn: Connection, rows: list[dict[str, Any]]) -> None:
         _INSERT_RAW[conn.dialect.name == "postgresql"].execute_many(conn, rows)
 
 
-def anything_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> bool:
-    """A cheap, lock-free look: is a row of `lanes` due to be sent (or, with LANE_BULK, a sending lease
-    expired)?"""
+def _due(now: datetime, lanes: tuple[int, ...]):  # noqa: ANN202 - a SQL condition
     due = (OutboxRow.status == "pending") & (OutboxRow.next_try_at <= now)
     if tuple(lanes) != LANES:
         due = due & OutboxRow.lane.in_(lanes)
     if LANE_BULK in lanes:
         due = due | ((OutboxRow.status == "sending") & (OutboxRow.lease_until < now))
-    return session.scalar(select(OutboxRow.id).where(due).limit(1)) is not None
+    return due
+
+
+def anything_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> bool:
+    """A cheap, lock-free look: is a row of `lanes` due to be sent (or, with LANE_BULK, a sending lease
+    expired)?"""
+    return session.scalar(select(OutboxRow.id).where(_due(now, lanes)).limit(1)) is not None
+
+
+def paused_or_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> tuple[bool, bool]:
+    """The relay's look before a round, in one lock-free read: (sending is paused, a row of `lanes` is due
+    as `anything_due` means it)."""
+    paused = select(WeComPauseRow.scope).where(WeComPauseRow.scope == PAUSE_SCOPE).exists()
+    due = select(OutboxRow.id).where(_due(now, lanes)).exists()
+    row = session.execute(select(paused, due)).one()
+    return bool(row[0]), bool(row[1])
 
 
 def claim(

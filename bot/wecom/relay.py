@@ -115,18 +115,23 @@ class Relay:
         self._in_flight: Counter[str] = Counter()
         self._budget_lock = threading.Lock()
 
-    async def run_once(self, lanes: tuple[int, ...] = outbox.LANES) -> int:
+    async def run_once(self, lanes: tuple[int, ...] = outbox.LANES, *, look: bool = True) -> int:
         """Claim due rows (lane by lane), apply the rate limit (merging the excess), render, send. Returns
         rows handled. Every database step runs in a thread: the loop only awaits the sends.
 
         `lanes`: only these. Two rounds may run at once, one of outbox.INTERACTIVE and one of the bulk lane
         (bot/bootstrap.py `Runtime.tick`): each lane's rounds follow one another, so each recipient's rows
         keep their order within a lane, and the per-person budget counts the other round's sends in flight.
-        Only a round that includes the bulk lane probes a paused WeCom."""
+        Only a round that includes the bulk lane probes a paused WeCom.
+
+        `look=False` (the caller's previous round claimed rows): claim without looking first whether anything
+        is due or sending is paused. A pause this relay meets ends its round with nothing claimed (the next
+        round looks); one another process started after this relay's last look costs one round of refused
+        sends, which extend that pause."""
         now = self.clock.now()
         if self._interrupted and not self._active:
             await asyncio.to_thread(self._release_own_claims, now)
-        pause = await asyncio.to_thread(self._look, now, lanes)
+        pause = await asyncio.to_thread(self._look, now, lanes) if look else None
         if pause is False:
             return 0
         if pause is not None:
@@ -176,10 +181,10 @@ class Relay:
     def _look(self, now: datetime, lanes: tuple[int, ...]) -> WeComPauseRow | None | bool:
         """The pause if any; False when nothing is due (an idle tick must not take the write lock)."""
         with self.session_factory() as s:
-            pause = outbox.current_pause(s)
-            if pause is None and not outbox.anything_due(s, now=now, lanes=lanes):
-                return False
-            return pause
+            paused, due = outbox.paused_or_due(s, now=now, lanes=lanes)
+            if not paused:
+                return None if due else False
+            return outbox.current_pause(s)
 
     def _claim_round(self, now: datetime, lanes: tuple[int, ...]) -> tuple[int, list[OutboxRow], Counter]:
         """Claim one round's rows and apply the rate limit, in one short transaction (no rendering in it).

@@ -709,12 +709,14 @@ if __name__ == "__main__":
     import argparse
 
     p = argparse.ArgumentParser(description="load / soak / capacity benchmarks")
-    p.add_argument("what", choices=["sustained", "soak", "capacity", "hostile"])
+    p.add_argument("what", choices=["sustained", "sustained-one", "soak", "capacity", "hostile"])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--minutes", type=float, default=2.0)
     a = p.parse_args()
     rows = {
         "sustained": lambda: bench_sustained(a.quick),
+        # the one-process SQLite layout alone (issue 20's first target), e.g. under a profiler
+        "sustained-one": lambda: _sustained(a.quick, rate=200, image_every=50, split=False),
         "soak": lambda: bench_soak(a.minutes),
         "capacity": lambda: bench_capacity(a.quick),
         "hostile": lambda: bench_hostile(a.quick),
