@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
-from datetime import datetime
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from bot.beat import BeatThread
 from bot.bootstrap import Runtime
 from bot.health import Readiness
 from bot.web.headers import SecurityHeaders
@@ -41,41 +41,32 @@ class AssistantApp(FastAPI):
 
 
 def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
-    """`run_scheduler`: also drive the inbox worker, timer sweep and outbox relay in this process.
+    """`run_scheduler`: also drive the inbox worker, timer sweep and outbox relay in this process, on an
+    event loop of their own in a thread (bot/beat.py `BeatThread`), so the loop that acknowledges callbacks
+    never waits behind a round of sends.
 
     APScheduler is only the metronome (one interval job, in memory): SOP timers are database rows, so
     every process may tick; a stored callback nudges the job to run at once.
     """
-    scheduler: AsyncIOScheduler | None = None
+    beat: BeatThread | None = None
 
     def wake() -> None:
-        if scheduler is not None and scheduler.running:
-            try:
-                scheduler.modify_job("tick", next_run_time=datetime.now(scheduler.timezone))
-            except Exception:  # noqa: BLE001 - job missing during shutdown
-                pass
+        if beat is not None:
+            beat.wake()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        nonlocal scheduler
+        nonlocal beat
         if run_scheduler:
             await _install_menu()
-            scheduler = AsyncIOScheduler()
-            scheduler.add_job(
-                _safe_tick,
-                "interval",
-                seconds=TICK_SECONDS,
-                id="tick",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
-            )
-            scheduler.start()
+            beat = BeatThread(services, interval=TICK_SECONDS)
+            beat.start()
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
+            if beat is not None:
+                await asyncio.to_thread(beat.stop)
+                beat = None
             await services.client.aclose()
             if app.fast_callback is not None:
                 app.fast_callback.close()
@@ -88,12 +79,6 @@ def create_app(services: Runtime, *, run_scheduler: bool = False) -> FastAPI:
             await services.client.menu_create(services.settings.app_menu())
         except Exception as exc:  # noqa: BLE001 - a missing menu must not stop the service
             log.warning("menu/create failed: %s", exc)
-
-    async def _safe_tick() -> None:
-        try:
-            await services.tick()
-        except Exception:  # noqa: BLE001 - a failing tick must not stop the metronome
-            log.exception("tick failed")
 
     # no API schema pages in production: /openapi.json, /docs and /redoc exist only with DEBUG_API_DOCS
     docs = services.settings.DEBUG_API_DOCS

@@ -1,6 +1,10 @@
-"""The `worker` process's metronome: APScheduler beats `Runtime.tick` every `interval` seconds, and on
-PostgreSQL a stored callback wakes it at once (LISTEN/NOTIFY). The scheduler holds no timers of ours: those
-are database rows the tick claims."""
+"""The metronome of the inbox worker, timer sweep and outbox relay: APScheduler beats `Runtime.tick` every
+`interval` seconds, and a stored callback wakes it at once (on PostgreSQL through LISTEN/NOTIFY, in `serve`
+by a direct call). The scheduler holds no timers of ours: those are database rows the tick claims.
+
+The `worker` process runs it on its main loop (`run_forever`); `serve` without --no-worker runs it on an event
+loop of its own in a thread (`BeatThread`), so the relay's sends and the tick's bookkeeping never queue on the
+loop that acknowledges callbacks."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +25,19 @@ WAKE_GAP_S = 0.1  # a woken tick starts at least this long after the previous on
 STOP_GRACE_S = 10.0  # on SIGTERM or SIGINT, the running tick gets this long to finish its batch
 
 
-async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool = True) -> None:
-    """The `worker` process: APScheduler beats the tick (inbox, sweeps, outbox) every `interval` seconds.
-    The scheduler holds no timers of ours: those are database rows the tick claims."""
+async def run_forever(
+    services: Runtime,
+    *,
+    interval: float = 1.0,
+    listen: bool = True,
+    stop: asyncio.Event | None = None,
+    on_wake: Callable[[Callable[[], None]], None] | None = None,
+    client: Any = None,
+) -> None:
+    """APScheduler beats the tick (inbox, sweeps, outbox) every `interval` seconds until SIGTERM or SIGINT
+    (the `worker` process) or `stop` is set (`BeatThread`: no signal handlers, they belong to the main
+    thread). `on_wake` receives the wake-up function once the scheduler runs; `client` is the WeCom client
+    closed at the end (default services.client)."""
     from datetime import datetime, timedelta
 
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -80,25 +95,91 @@ async def run_forever(services: Runtime, *, interval: float = 1.0, listen: bool 
     # SIGTERM (systemd, docker stop, a supervisor) ends the process the way Ctrl-C does: the running tick
     # finishes its batch, then the process exits normally, so its exit handlers run (the bundled Redis
     # server is stopped by one; Python's default SIGTERM skips them and the daemonized server lives on)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
-            loop.add_signal_handler(sig, stop.set)
+    signals = stop is None
+    stop = stop or asyncio.Event()
+    if signals:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                loop.add_signal_handler(sig, stop.set)
+    if on_wake is not None:
+        on_wake(wake)
     try:
         await stop.wait()
         log.info("worker stopping")
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(sig)
+        if signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
         if listener is not None:
             listener.cancel()
         scheduler.shutdown(wait=False)
         deadline = time.monotonic() + STOP_GRACE_S
         while running[0] and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        await services.client.aclose()
+        await (client or services.client).aclose()
+
+
+class BeatThread:
+    """`serve`'s own worker: `run_forever` on an event loop of its own, in a daemon thread. The relay sends
+    through a WeCom client of that loop (an httpx client belongs to one loop); the callback's loop keeps
+    services.client (sign-in, readiness, the menu). `wake()` may be called from any thread."""
+
+    def __init__(self, services: Runtime, *, interval: float = 1.0):
+        self.services, self.interval = services, interval
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._wake: Callable[[], None] | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="beat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except Exception:  # noqa: BLE001 - logged; the callback keeps storing, a restart resumes the work
+            log.exception("the in-process worker stopped")
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        relay = self.services.relay
+        theirs, own = relay.client, self.services.client.sibling()
+        relay.client = own
+
+        def ready(wake: Callable[[], None]) -> None:
+            self._wake = wake
+            self._ready.set()
+
+        try:
+            await run_forever(
+                self.services,
+                interval=self.interval,
+                listen=False,
+                stop=self._stop,
+                on_wake=ready,
+                client=own,
+            )
+        finally:
+            relay.client = theirs
+
+    def wake(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: shutting down
+                loop.call_soon_threadsafe(wake)
+
+    def stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(STOP_GRACE_S + 5)
 
 
 async def listen_for_inbox(url: Any, wake: Callable[[], None], *, retry_s: float = 5.0) -> None:

@@ -154,6 +154,19 @@ class WeComClient:
         self._redis_pool: ThreadPoolExecutor | None = None
         self._redis_down_until = 0.0
 
+    def sibling(self) -> WeComClient:
+        """A client of the same app for another event loop (an httpx client and the token's shared lookup
+        belong to one loop); the token itself is shared through Redis."""
+        return WeComClient(
+            api_base=self.api_base,
+            corp_id=self.corp_id,
+            secret=self.secret,
+            agent_id=self.agent_id,
+            redis=self.redis,
+            timeout=self._timeout,
+            transport=self._transport,
+        )
+
     @property
     def http(self) -> httpx.AsyncClient:
         if self._http is None:
