@@ -215,3 +215,29 @@ def test_a_paused_redis_stops_neither_callbacks_nor_healthz_nor_the_token_refres
             assert time.monotonic() < deadline, "rep02 not answered"
             time.sleep(0.1)
     assert len(h.replies("rep01")) == 1 and len(h.replies("rep02")) == 1
+
+
+def test_serve_sends_replies_from_a_loop_of_its_own_not_the_callbacks(db_url, tmp_path, redis_server, clock):
+    """`serve` without --no-worker: the relay's sends (and the tick) run on the beat thread's event loop
+    (bot/beat.py BeatThread), so a round of sends never queues on the loop that acknowledges callbacks."""
+    h = _harness(db_url, tmp_path, redis_server, clock)
+    send_threads: list[str] = []
+
+    @h.fake_app.middleware("http")
+    async def record(request, call_next):  # noqa: ANN001, ANN202
+        if request.url.path.endswith("/message/send"):
+            send_threads.append(threading.current_thread().name)
+        return await call_next(request)
+
+    app = create_app(h.services, run_scheduler=True)
+    with ThreadServer(app) as server, httpx.Client(timeout=MARGIN_S) as client:
+        peer = _peer(h, server.base, client)
+        for user in ("rep01", "rep02"):
+            assert peer.text(user, "帮助").status_code == 200
+        deadline = time.monotonic() + 30
+        while len(h.replies("rep01")) < 1 or len(h.replies("rep02")) < 1:
+            assert time.monotonic() < deadline, "not answered"
+            time.sleep(0.05)
+    assert len(send_threads) >= 2
+    assert set(send_threads) == {"beat"}  # not "assistant-under-test", the callback's loop
+    assert h.services.relay.client is h.services.client  # the sibling client was handed back at shutdown
