@@ -1,4 +1,10 @@
-"""Async WeCom API client (httpx), base URL `WECOM_API_BASE`.
+"""Async WeCom API client (httpx; aiohttp for the hot path), base URL `WECOM_API_BASE`.
+
+The messages the relay sends (`message/send`, `message/update_template_card`: a POST of stored bytes) go
+through aiohttp when the client talks to the network: on this machine an httpx request costs about 0.95 ms of
+CPU and an aiohttp one 0.19 ms (`tests/bench` — at 200 replies a second that is a fifth of a core). Every other
+call, and every call when a transport is injected (the tests' in-process emulator), goes through httpx. The
+fast path's transport errors are raised as httpx's (ConnectError, ReadTimeout), so callers classify one set.
 
 Raw endpoints rather than wechatpy's client: wechatpy is sync `requests` only, has no template_card
 update, sends the legacy schedule payload, and its media download neither times out nor checks errcodes
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import aiohttp
 import httpx
 
 log = logging.getLogger("assistant.wecom")
@@ -124,6 +131,17 @@ class WeComError(Exception):
         return self.kind.cls
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """The fast path's answer, read the way `WeComClient._json` reads an httpx.Response."""
+
+    status_code: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
 def unexpected(what: str) -> WeComError:
     """An answer we cannot read: neither a success nor an errcode we know how to act on."""
     return WeComError(UNEXPECTED, what[:300])
@@ -147,6 +165,10 @@ class WeComClient:
         self._timeout = timeout
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
+        self._aio: aiohttp.ClientSession | None = (
+            None  # the hot path's session (made on first use, in its loop)
+        )
+        self._aio_loop: asyncio.AbstractEventLoop | None = None
         self._flight: asyncio.Task[str] | None = None  # the token lookup in progress, shared by its callers
         self._flight_refreshes = False
         self._local_token: tuple[str, float] | None = None
@@ -179,6 +201,9 @@ class WeComClient:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._aio is not None:
+            await self._aio.close()
+            self._aio = None
         if self._redis_pool is not None:
             self._redis_pool.shutdown(wait=False, cancel_futures=True)
             self._redis_pool = None
@@ -302,8 +327,37 @@ class WeComClient:
         except httpx.DecodingError as exc:
             raise unexpected(f"{path}: undecodable body ({exc})") from exc
 
+    async def _post_stored(self, path: str, params: dict, content: bytes) -> httpx.Response | _Answer:
+        """POST of stored JSON bytes (the relay's sends): aiohttp when talking to the network (module
+        docstring), httpx when a transport is injected."""
+        if self._transport is not None:
+            return await self._request(
+                "POST", path, params=params, content=content, headers={"Content-Type": "application/json"}
+            )
+        loop = asyncio.get_running_loop()
+        if self._aio is None or self._aio.closed or self._aio_loop is not loop:  # a session serves one loop
+            self._aio_loop = loop
+            self._aio = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                trust_env=True,  # HTTPS_PROXY as httpx honours it (an egress proxy on WeCom's trusted IP)
+            )
+        try:
+            async with self._aio.post(
+                self.api_base + path,
+                params=params,
+                data=content,
+                headers={"Content-Type": "application/json"},
+            ) as resp:
+                return _Answer(resp.status, await resp.read())
+        except aiohttp.ClientPayloadError as exc:
+            raise unexpected(f"{path}: undecodable body ({exc})") from exc
+        except TimeoutError as exc:
+            raise httpx.ReadTimeout(f"{path}: no answer within {self._timeout:.0f} s") from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ConnectError(f"{path}: {exc.__class__.__name__}: {exc}") from exc
+
     @staticmethod
-    def _json(resp: httpx.Response) -> dict[str, Any]:
+    def _json(resp: httpx.Response | _Answer) -> dict[str, Any]:
         """The answer's JSON object. HTTP 5xx is transient (a gateway page); anything else that is not a
         JSON object (HTML with HTTP 200, a list, a number) is an unexpected answer."""
         if resp.status_code >= 500:
@@ -330,10 +384,11 @@ class WeComClient:
         for attempt in (1, 2):
             tok = await self.token(refresh=attempt == 2)
             q = {"access_token": tok, **(params or {})}
-            headers = {"Content-Type": "application/json"} if content is not None else None
-            resp = await self._request(
-                method, path, params=q, json=json_body, content=content, files=files, headers=headers
-            )
+            resp: httpx.Response | _Answer
+            if method == "POST" and content is not None and json_body is None and files is None:
+                resp = await self._post_stored(path, q, content)
+            else:
+                resp = await self._request(method, path, params=q, json=json_body, files=files)
             data = self._json(resp)
             code = _errcode(data)
             if code in TOKEN_ERRORS and attempt == 1:

@@ -245,6 +245,22 @@ def _worker(data: Path, api_base: str, db_url: str | None = None) -> subprocess.
     )  # noqa: SIM115
 
 
+def _cpu_s(procs: list[subprocess.Popen]) -> float:
+    """CPU seconds (user + system) the processes and their children (the photo sandbox's) have used so far."""
+    import psutil
+
+    total = 0.0
+    for proc in procs:
+        try:
+            p = psutil.Process(proc.pid)
+            for q in [p, *p.children(recursive=True)]:
+                t = q.cpu_times()
+                total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
 def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -333,10 +349,12 @@ def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: b
                     int(rate * seconds), port=port, state=state, image_every=image_every, prefix="s"
                 )
                 run = _Run()
+                cpu0 = _cpu_s(procs)
                 t0 = time.perf_counter()
                 asyncio.run(_fixed_rate(port, traffic, rate, run))
                 sending = time.perf_counter() - t0
                 drain = _wait_delivered(state, traffic.users, 300)
+                cpu = _cpu_s(procs) - cpu0
             finally:
                 for proc in procs:
                     _stop(proc)
@@ -360,6 +378,11 @@ def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: b
                 f"backlog drained {drain:.0f} s after the last send",
             ),
             ("  replies per second", f"{len(e2e) / (sending + drain):,.0f} over the run"),
+            (
+                "  server CPU",
+                f"{1000 * cpu / max(1, len(e2e)):.2f} ms per reply (the assistant's processes and their "
+                f"photo sandbox; {cpu / (sending + drain):.2f} cores on average)",
+            ),
         ]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
