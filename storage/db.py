@@ -48,29 +48,43 @@ class WriteQueue:
     given back right after the COMMIT or ROLLBACK, so writers of one process hand the write lock to each
     other at once, in turn, instead of each sleeping in SQLite's busy handler on its fixed back-off schedule
     (1, 2, 5, 10 … 100 ms between retries). Writers of other processes still meet SQLite's own lock and its
-    busy timeout. `waiting` counts the writers queued now (tests and benches read it)."""
+    busy timeout. `waiting` counts the writers queued now (tests and benches read it).
+
+    An `urgent` writer (the callback's inbox write, which WeCom's 5 s and the acknowledgment wait on) goes
+    before every other writer waiting: the worker's and the relay's transactions wait while one is queued."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._count = threading.Lock()
+        self._cond = threading.Condition(threading.Lock())
+        self._held = False
+        self._urgent = 0  # urgent writers waiting
         self.waiting = 0
 
-    def acquire(self, timeout: float) -> bool:
-        if self._lock.acquire(blocking=False):
+    def acquire(self, timeout: float, *, urgent: bool = False) -> bool:
+        def free() -> bool:
+            return not self._held and (urgent or not self._urgent)
+
+        with self._cond:
+            if not free():
+                self.waiting += 1
+                self._urgent += urgent
+                try:
+                    if not self._cond.wait_for(free, timeout):
+                        return False
+                finally:
+                    self.waiting -= 1
+                    self._urgent -= urgent
+            self._held = True
             return True
-        with self._count:
-            self.waiting += 1
-        try:
-            return self._lock.acquire(timeout=timeout)
-        finally:
-            with self._count:
-                self.waiting -= 1
 
     def release(self) -> None:
-        self._lock.release()
+        with self._cond:
+            if not self._held:
+                raise RuntimeError("release of a write queue that is not held")
+            self._held = False
+            self._cond.notify_all()
 
     def locked(self) -> bool:
-        return self._lock.locked()
+        return self._held
 
 
 _QUEUES: dict[str, WriteQueue] = {}
@@ -99,6 +113,7 @@ class QueuedWriterConnection(sqlite3.Connection):
     """A pysqlite connection whose write transactions wait in the file's WriteQueue (see `begin`)."""
 
     write_queue: WriteQueue | None = None
+    urgent = False  # its writers go first in the queue (the callback's engine: bot/wecom/callback.py)
     _holds_queue = False
 
     def begin(self, mode: str = "DEFERRED") -> None:
@@ -106,7 +121,7 @@ class QueuedWriterConnection(sqlite3.Connection):
         mode = mode.upper()
         queue = self.write_queue
         if queue is not None and mode in ("IMMEDIATE", "EXCLUSIVE") and not self._holds_queue:
-            if not queue.acquire(BUSY_TIMEOUT_S):
+            if not queue.acquire(BUSY_TIMEOUT_S, urgent=self.urgent):
                 raise sqlite3.OperationalError("database is locked (in-process writer queue)")
             self._holds_queue = True
         try:

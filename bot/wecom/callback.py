@@ -120,6 +120,7 @@ def callback_engine(engine: Engine, timeout_s: float = STORE_TIMEOUT_S) -> Engin
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.close()
+        dbapi_conn.urgent = True  # first in the process's writer queue: the acknowledgment waits on it
 
     return own
 

@@ -139,3 +139,57 @@ def test_a_writer_of_another_process_waits_on_sqlite_busy_timeout(tmp_path):
             "this process",
         ]
     engine.dispose()
+
+
+def test_an_urgent_writer_goes_before_the_writers_already_waiting():
+    """The callback's inbox write (urgent) takes the write lock before the worker's and the relay's
+    transactions queued ahead of it; among ordinary writers nothing changes."""
+    from storage.db import WriteQueue
+
+    queue = WriteQueue()
+    assert queue.acquire(1)
+    order: list[str] = []
+
+    def writer(name: str, urgent: bool) -> None:
+        assert queue.acquire(20, urgent=urgent)
+        order.append(name)
+        queue.release()
+
+    ordinary = [threading.Thread(target=writer, args=(f"worker{i}", False)) for i in range(3)]
+    for t in ordinary:
+        t.start()
+    _until(lambda: queue.waiting == 3, "three ordinary writers queue")
+    callback = threading.Thread(target=writer, args=("callback", True))
+    callback.start()
+    _until(lambda: queue.waiting == 4, "the callback's writer queues behind them")
+    queue.release()
+    for t in [*ordinary, callback]:
+        t.join(20)
+    assert order[0] == "callback"
+    assert sorted(order[1:]) == ["worker0", "worker1", "worker2"]
+    assert not queue.locked() and queue.waiting == 0
+
+
+def test_a_queue_wait_that_times_out_leaves_the_queue_usable():
+    from storage.db import WriteQueue
+
+    queue = WriteQueue()
+    assert queue.acquire(1)
+    assert not queue.acquire(0.01, urgent=True)  # the holder keeps it
+    assert queue.waiting == 0
+    queue.release()
+    assert queue.acquire(0.01)  # an ordinary writer is not held back by the urgent one that gave up
+    queue.release()
+    with pytest.raises(RuntimeError):
+        queue.release()
+
+
+def test_the_callback_engine_writes_first(tmp_path):
+    from bot.wecom.callback import callback_engine
+
+    engine = _engine(tmp_path / "c.db")
+    own = callback_engine(engine)
+    with own.connect() as conn:
+        assert conn.connection.dbapi_connection.urgent is True
+    with engine.connect() as conn:
+        assert conn.connection.dbapi_connection.urgent is False
