@@ -304,8 +304,78 @@ def bench_photo_floor(quick: bool) -> Rows:
     ]
 
 
+def bench_send_path(quick: bool) -> Rows:
+    """CPU per message/send through WeComClient.send_raw, 8 at once, against the emulated WeCom on a loopback
+    port (a uvicorn thread of this process, so the figure is the client's CPU plus the emulator's): the fast
+    path (aiohttp, no transport injected) next to httpx over the same port (an httpx transport injected)."""
+    import asyncio
+    import json
+
+    import httpx
+
+    from bot.wecom.client import WeComClient
+    from tests.scaled.procs import EmulatorServer, demo_wecom
+
+    n = 1000 if quick else 4000
+    users = [f"u{i:05d}" for i in range(n)]
+    wecom = demo_wecom(users=users, per_minute=10**6, per_hour=10**6)
+    bodies = [
+        json.dumps(
+            {
+                "touser": u,
+                "msgtype": "text",
+                "agentid": wecom.agent_id,
+                "text": {"content": "已记录，15天后回访"},
+            },
+            ensure_ascii=False,
+        )
+        for u in users
+    ]
+
+    async def run(client: WeComClient) -> float:
+        await client.token()
+        it = iter(bodies)
+
+        async def lane() -> None:
+            for body in it:
+                await client.send_raw(body)
+
+        cpu = time.process_time()
+        await asyncio.gather(*(lane() for _ in range(8)))
+        cpu = time.process_time() - cpu
+        await client.aclose()
+        return 1000 * cpu / n
+
+    def client(base: str, transport: Any = None) -> WeComClient:
+        return WeComClient(
+            api_base=base,
+            corp_id=wecom.corp_id,
+            secret=wecom.secret,
+            agent_id=wecom.agent_id,
+            transport=transport,
+        )
+
+    with EmulatorServer(wecom) as emu:
+        fast, slow = [], []
+        for _ in range(2 if quick else 3):  # in turns, median
+            fast.append(asyncio.run(run(client(emu.api_base))))
+            slow.append(asyncio.run(run(client(emu.api_base, httpx.AsyncHTTPTransport()))))
+    f, s = statistics.median(fast), statistics.median(slow)
+    return [
+        (
+            "relay send path, CPU per message/send",
+            f"aiohttp {f:.2f} ms, httpx {s:.2f} ms: {s / max(f, 1e-6):.1f}× (client and emulator, 8 at once)",
+        )
+    ]
+
+
 def bench_floor(quick: bool) -> Rows:
-    return [*bench_claim(quick), *bench_worker_floor(quick), *bench_photo_floor(quick)]
+    return [
+        *bench_claim(quick),
+        *bench_worker_floor(quick),
+        *bench_photo_floor(quick),
+        *bench_send_path(quick),
+    ]
 
 
 SECTIONS = {"floor": bench_floor}
@@ -316,10 +386,13 @@ if __name__ == "__main__":
 
     p = argparse.ArgumentParser(description="the worker at its floor (issue 20)")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--only", choices=["claim", "worker", "photo"])
+    p.add_argument("--only", choices=["claim", "worker", "photo", "send"])
     a = p.parse_args()
-    fn = {"claim": bench_claim, "worker": bench_worker_floor, "photo": bench_photo_floor}.get(
-        a.only or "", bench_floor
-    )
+    fn = {
+        "claim": bench_claim,
+        "worker": bench_worker_floor,
+        "photo": bench_photo_floor,
+        "send": bench_send_path,
+    }.get(a.only or "", bench_floor)
     for label, value in fn(a.quick):
         print(f"{label:<40} {value}", flush=True)
