@@ -82,8 +82,9 @@ class InboxWorker:
         self._interrupted = False  # a batch broke off after claiming: give its rows back first
         self._writer = EventWriter(self.session_factory)  # the events' transactions: one held connection
 
-    def run_once(self) -> int:
-        """Claim and handle one batch. Returns how many events were handled (or failed)."""
+    def run_once(self, *, look: bool = True) -> int:
+        """Claim and handle one batch. Returns how many events were handled (or failed). `look=False` (the
+        previous batch was full): claim without the lock-free look first."""
         if self._interrupted:
             with writer_session(self.session_factory) as s:
                 released = inbox.release_claims(s, owner=self.owner)
@@ -91,9 +92,10 @@ class InboxWorker:
             self._interrupted = False
             if released:
                 log.warning("released %d inbox rows this worker held when its last batch broke off", released)
-        with self.session_factory() as s:  # an idle tick must not take the write lock
-            if not inbox.anything_waiting(s):
-                return 0
+        if look:
+            with self.session_factory() as s:  # an idle tick must not take the write lock
+                if not inbox.anything_waiting(s):
+                    return 0
         with writer_session(self.session_factory) as s:
             ids = inbox.claim_events(s, now=self.clock.now(), owner=self.owner, limit=self.batch)
             s.commit()
@@ -117,9 +119,9 @@ class InboxWorker:
             s.commit()
 
     def drain(self, max_rounds: int = 1000) -> int:
-        total = 0
+        total, n = 0, 0
         for _ in range(max_rounds):
-            n = self.run_once()
+            n = self.run_once(look=n < self.batch)  # after a full batch more is likely waiting
             total += n
             if n == 0:
                 break
