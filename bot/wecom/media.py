@@ -29,7 +29,7 @@ from typing import Any
 
 from bot.photo_sandbox import PhotoSandbox, shared_sandbox
 from bot.photos import PhotoRejected
-from bot.wecom.client import ErrorClass, WeComClient, WeComError
+from bot.wecom.client import ErrorClass, WeComError
 from handlers.messages import ImageIn, Inbound
 from handlers.worker import Deferred
 from storage.files import LocalFileStore
@@ -67,14 +67,7 @@ class PhotoPrefetch:
         settings = services.settings
         self.store = LocalFileStore(Path(settings.DATA_DIR) / "photos")
         self.sandbox = sandbox  # None: the process's shared sandbox, made at the first photo
-        self.client = WeComClient(
-            api_base=settings.WECOM_API_BASE,
-            corp_id=settings.WECOM_CORP_ID,
-            secret=settings.WECOM_SECRET,
-            agent_id=settings.WECOM_AGENT_ID,
-            redis=services.redis,
-            transport=services.client._transport,
-        )
+        self.client = services.client.sibling()  # of the media loop (one shared HTTP client for every photo)
 
     def __call__(self, event: Inbound) -> Future[dict[str, Any]] | None:
         if not isinstance(event, ImageIn):

@@ -224,9 +224,9 @@ def bench_worker_floor(quick: bool) -> Rows:
     from bot.bootstrap import build
     from bot.emulator.api import create_api_router
     from bot.emulator.corp import demo_settings
-    from storage import inbox
     from storage.db import writer_session
     from tests.bench.load import _timed_wecom
+    from tests.support.factories import queued_texts
 
     n = 1000 if quick else 3000
     tmp = Path(tempfile.mkdtemp(prefix="bench-floor-worker-"))
@@ -242,21 +242,7 @@ def bench_worker_floor(quick: bool) -> Rows:
 
         def put(count: int, prefix: str) -> None:
             with writer_session(services.session_factory) as s:
-                for i in range(count):
-                    inbox.put(
-                        s,
-                        dedupe_key=f"msg:{prefix}{i}",
-                        sender=f"{prefix}{i:05d}",
-                        kind="text",
-                        now=now,
-                        event={
-                            "type": "text",
-                            "sender": f"{prefix}{i:05d}",
-                            "at": int(now.timestamp()),
-                            "content": "帮助",
-                            "msg_id": f"{prefix}{i}",
-                        },
-                    )
+                queued_texts(s, count, prefix=prefix, now=now)
                 s.commit()
 
         # a warm-up first, as a running worker is: the mappers configured, the statements in SQLAlchemy's

@@ -86,27 +86,12 @@ def _services(tmp: Path, state, redis_client, *, lanes: bool):  # noqa: ANN001, 
 
 
 def _put_events(services, n: int, *, prefix: str) -> None:  # noqa: ANN001
-    from storage import inbox
     from storage.db import writer_session
+    from tests.support.factories import queued_texts
 
     now = services.clock.now()
     with writer_session(services.session_factory) as s:
-        for i in range(n):
-            sender = f"{prefix}{i:05d}"
-            inbox.put(
-                s,
-                dedupe_key=f"msg:{prefix}{i}",
-                sender=sender,
-                kind="text",
-                now=now,
-                event={
-                    "type": "text",
-                    "sender": sender,
-                    "at": int(now.timestamp()),
-                    "content": "帮助",
-                    "msg_id": f"{prefix}{i}",
-                },
-            )
+        queued_texts(s, n, prefix=prefix, now=now)
         s.commit()
 
 

@@ -478,8 +478,9 @@ def bench_capacity(quick: bool) -> Rows:
     from bot.emulator.api import create_api_router
     from bot.emulator.corp import demo_settings
     from handlers.messages import Text
-    from storage import inbox, outbox
+    from storage import outbox
     from storage.db import writer_session
+    from tests.support.factories import queued_texts
 
     n = 1000 if quick else 3000
     tmp = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
@@ -493,21 +494,7 @@ def bench_capacity(quick: bool) -> Rows:
         services = build(settings, transport=httpx.ASGITransport(app=app))
         now = services.clock.now()
         with writer_session(services.session_factory) as s:
-            for i in range(n):
-                inbox.put(
-                    s,
-                    dedupe_key=f"msg:cap{i}",
-                    sender=f"c{i:05d}",
-                    kind="text",
-                    now=now,
-                    event={
-                        "type": "text",
-                        "sender": f"c{i:05d}",
-                        "at": int(now.timestamp()),
-                        "content": "帮助",
-                        "msg_id": f"cap{i}",
-                    },
-                )
+            queued_texts(s, n, prefix="c", now=now)
             s.commit()
         t0 = time.perf_counter()
         handled = services.worker.drain()

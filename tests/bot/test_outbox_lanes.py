@@ -14,9 +14,9 @@ from bot.wecom import render as cards
 from handlers import texts
 from handlers.messages import Text
 from handlers.router import Router, Routes
-from storage import inbox, outbox
+from storage import outbox
 from storage.models import InboxRow, OutboxRow
-from tests.support.factories import org
+from tests.support.factories import org, queued_texts
 from tests.support.harness import Harness
 
 
@@ -109,21 +109,7 @@ def test_with_300_events_queued_the_first_reply_leaves_before_the_last_event_is_
     n = 300
     now = clock.now()
     with h.session_factory() as s:
-        for i in range(n):
-            inbox.put(
-                s,
-                dedupe_key=f"msg:b{i}",
-                sender=f"c{i:04d}",
-                kind="text",
-                now=now,
-                event={
-                    "type": "text",
-                    "sender": f"c{i:04d}",
-                    "at": int(now.timestamp()),
-                    "content": "帮助",
-                    "msg_id": f"b{i}",
-                },
-            )
+        queued_texts(s, n, prefix="c", now=now)
         s.commit()
     first_sent = threading.Event()
     seen = {"done_at_first_send": None, "waited": None}
@@ -140,7 +126,7 @@ def test_with_300_events_queued_the_first_reply_leaves_before_the_last_event_is_
     real_prefetch = worker.prefetch
 
     def prefetch(event):  # noqa: ANN001, ANN202
-        if event.sender == f"c{n - 1:04d}":
+        if event.sender == f"c{n - 1:05d}":
             seen["waited"] = first_sent.wait(10)
         return real_prefetch(event) if real_prefetch else None
 

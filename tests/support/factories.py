@@ -102,3 +102,27 @@ def org(session: Session, *, touched_at: datetime | None = None) -> None:
         ]
     )
     session.commit()
+
+
+def queued_texts(session: Session, n: int, *, prefix: str, now: datetime, content: str = "帮助") -> list[str]:
+    """`n` stored text callbacks from `n` distinct senders `{prefix}00000`… (as the callback stores them);
+    the caller commits. Returns the senders."""
+    from storage import inbox
+
+    senders = [f"{prefix}{i:05d}" for i in range(n)]
+    for i, sender in enumerate(senders):
+        inbox.put(
+            session,
+            dedupe_key=f"msg:{prefix}{i}",
+            sender=sender,
+            kind="text",
+            now=now,
+            event={
+                "type": "text",
+                "sender": sender,
+                "at": int(now.timestamp()),
+                "content": content,
+                "msg_id": f"{prefix}{i}",
+            },
+        )
+    return senders
