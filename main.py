@@ -290,4 +290,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from bot.signals import exit_through_handlers_on_sigterm
+
+    # every command: SIGTERM ends the process through its exit handlers (the bundled Redis stops with it), during
+    # start-up too; `worker` then stops its tick gracefully (bot/beat.py), `serve` and `demo` through uvicorn
+    exit_through_handlers_on_sigterm()
     sys.exit(main())

@@ -98,6 +98,7 @@ async def run_forever(
     loop = asyncio.get_running_loop()
     signals = stop is None
     stop = stop or asyncio.Event()
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if signals else {}
     if signals:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
@@ -112,6 +113,7 @@ async def run_forever(
             for sig in (signal.SIGTERM, signal.SIGINT):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)
+                    signal.signal(sig, before[sig])  # the process's own (main.py: exit through the handlers)
         if listener is not None:
             listener.cancel()
         scheduler.shutdown(wait=False)

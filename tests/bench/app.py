@@ -61,6 +61,9 @@ def main() -> None:
     p.add_argument("--worker", action="store_true")
     p.add_argument("--api-base", default="http://127.0.0.1:9/cgi-bin/")
     args = p.parse_args()
+    from bot.signals import exit_through_handlers_on_sigterm
+
+    exit_through_handlers_on_sigterm()  # as main.py: the bundled Redis stops when the bench stops this server
     if args.mode == "empty":
         app = empty_app()
     elif args.mode == "asgi-empty":

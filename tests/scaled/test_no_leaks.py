@@ -16,7 +16,7 @@ import pytest
 from storage.db import make_engine
 from storage.redis_conn import OWNER_ENV, OWNER_FILE, orphaned_servers, process_env, stop_servers
 from storage.schema import create_all
-from tests.scaled.procs import EmulatorServer, clean_env, demo_wecom, main_py, wait_until
+from tests.scaled.procs import EmulatorServer, clean_env, demo_wecom, free_port, main_py, wait_until
 from tests.support.processes import leftovers, session_marker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,11 +38,19 @@ def _folder(proc: psutil.Process) -> Path:
 
 
 @pytest.mark.slow
-def test_a_worker_stopped_with_sigterm_stops_its_bundled_redis(tmp_path):
+@pytest.mark.parametrize("command", ["worker", "serve"])
+def test_a_process_stopped_with_sigterm_stops_its_bundled_redis(tmp_path, command):
+    """`worker` stops its tick and exits; `serve` shuts down through uvicorn, which then raises SIGTERM again
+    (bot/signals.py: the handler it finds exits through the exit handlers)."""
     db = tmp_path / "assistant.db"
     engine = make_engine(f"sqlite:///{db}")
     create_all(engine)
     engine.dispose()
+    args = (
+        ["worker", "--beat", "1"]
+        if command == "worker"
+        else ["serve", "--host", "127.0.0.1", "--port", str(free_port())]
+    )
     with EmulatorServer(demo_wecom()) as emulator:
         env = clean_env(
             DATABASE_URL=f"sqlite:///{db}",
@@ -50,7 +58,7 @@ def test_a_worker_stopped_with_sigterm_stops_its_bundled_redis(tmp_path):
             DATA_DIR=tmp_path / "data",
             PUBLIC_BASE_URL="http://127.0.0.1:8000",
         )
-        worker = main_py(["worker", "--beat", "1"], env=env, cwd=tmp_path, name="worker")
+        worker = main_py(args, env=env, cwd=tmp_path, name=command)
         try:
             servers = wait_until(lambda: _servers_of(worker.pid), timeout=60, what="the worker's Redis")
             (server,) = servers

