@@ -88,25 +88,30 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
         "newmilli": NEW_STORE_MILLI,
     }
 
-    # orders.amount is NUMERIC(14, 2): 100 × the sum is the sum of the orders in fen, exactly
+    # the history from the monthly roll-up (storage/triggers/order_months.py): the windows are whole months,
+    # so a month's row is in a window exactly when its orders are; read in customer order from its covering
+    # index (a sorted aggregate, no hash table of every customer)
     def within(lo: str, hi: str) -> str:
-        return f"FILTER (WHERE ordered_on >= :{lo} AND ordered_on < :{hi})"
+        return f"FILTER (WHERE month >= :{lo} AND month < :{hi})"
 
-    ly = f"coalesce(100 * sum(amount) {within('ly0', 'ly1')}, 0)" if w.ly else "0::numeric"
-    median = """CASE WHEN k % 2 = 1 THEN min({v}) FILTER (WHERE {i} = (k + 1) / 2)
-        ELSE (min({v}) FILTER (WHERE {i} = k / 2) + min({v}) FILTER (WHERE {i} = k / 2 + 1)) / 2 END"""
+    ly = f"coalesce(sum(sales_fen) {within('ly0', 'ly1')}, 0)" if w.ly else "0::numeric"
     months = "(extract(year FROM {0})::int * 12 + extract(month FROM {0})::int)"
-    first = "greatest(coalesce(date_trunc('month', first_on)::date, CAST(:s0 AS date)), CAST(:s0 AS date))"
+    first = "greatest(coalesce(first_on, CAST(:s0 AS date)), CAST(:s0 AS date))"
+    # statistics.median in float8: the mean of the two middle values, the one middle value twice when the
+    # count is odd (percentile_disc at 0.5 is the ⌈k/2⌉-th value, at 0.5 + 1e-9 the ⌊k/2⌋+1-th: one sort)
+    middles = (
+        "percentile_disc(ARRAY[0.5, 0.5 + 1e-9]::float8[]) WITHIN GROUP (ORDER BY {0}) FILTER (WHERE n > 0)"
+    )
     stmts = [
         f"DROP TABLE IF EXISTS {t}",
         f"""CREATE TEMP TABLE {t} AS
         WITH o AS (
             SELECT customer_id, {ly} AS ly,
-                   coalesce(100 * sum(amount) {within("r0", "r1")}, 0) AS rec,
-                   coalesce(100 * sum(amount) {within("rl0", "rl1")}, 0) AS rec_ly,
-                   coalesce(100 * sum(amount) {within("s0", "s1")}, 0) AS six,
-                   count(*) {within("r0", "r1")} AS n, min(ordered_on) AS first_on
-            FROM orders WHERE ordered_on < :cutoff GROUP BY customer_id),
+                   coalesce(sum(sales_fen) {within("r0", "r1")}, 0) AS rec,
+                   coalesce(sum(sales_fen) {within("rl0", "rl1")}, 0) AS rec_ly,
+                   coalesce(sum(sales_fen) {within("s0", "s1")}, 0) AS six,
+                   coalesce(sum(orders) {within("r0", "r1")}, 0) AS n, min(month) AS first_on
+            FROM order_months WHERE month < :cutoff GROUP BY customer_id),
         h AS (
             SELECT c.customer_id AS cid, c.name, c.owner_userid AS owner,
                    coalesce({key.format("c.region")}, :noregion) AS rkey,
@@ -137,34 +142,31 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
                                WHEN 'run_rate' THEN div(2 * six * :months + active, 2 * active)
                                ELSE 0 END AS raw
             FROM b2),
-        -- the floor: half the low median of the positive baselines of the city, else of the organisation
-        fl AS (
+        -- per city: the floor (half the low median of the positive baselines) and the medians of the stores
+        -- that ordered in R; the organisation's floor only when a city has none (evaluated on first use)
+        cs AS (
             SELECT ckey, div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1, 2)
-                     AS floor
+                     AS floor,
+                   {middles.format("n::float8")} AS mn,
+                   {middles.format("rec::float8 / nullif(n, 0)::float8")} AS mt
             FROM b GROUP BY ckey),
-        org AS (SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2) AS floor FROM b WHERE raw > 0),
-        -- the medians of the city's stores that ordered in R: statistics.median, in float8
-        med AS (
-            SELECT ckey, {median.format(v="vn", i="i")} AS med_n, {median.format(v="vt", i="j")} AS med_t
-            FROM (SELECT ckey, n::float8 AS vn, rec::float8 / n::float8 AS vt,
-                         row_number() OVER (PARTITION BY ckey ORDER BY n) AS i,
-                         row_number() OVER (PARTITION BY ckey ORDER BY rec::float8 / n::float8) AS j,
-                         count(*) OVER (PARTITION BY ckey) AS k
-                  FROM b WHERE n > 0) a
-            GROUP BY ckey, k),
+        med AS (SELECT ckey, floor, (mn[1] + mn[2]) / 2 AS med_n, (mt[1] + mt[2]) / 2 AS med_t FROM cs),
         f AS (
-            SELECT b.*, coalesce(fl.floor, org.floor, 0) AS floor_fen,
-                   CASE WHEN method <> 'new_store_floor' THEN raw ELSE coalesce(fl.floor, org.floor, 0) END
-                     AS base,
-                   CASE WHEN b.n = 0 OR med.med_n IS NULL OR med.med_n <= 0 THEN 1000
+            SELECT b.*, coalesce(med.floor, (SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2)
+                                               FROM b WHERE raw > 0), 0) AS floor_fen,
+                   b.n::float8 AS fn, med.med_n, med.med_t
+            FROM b JOIN med ON med.ckey = b.ckey),
+        g AS (
+            SELECT f.*,
+                   CASE WHEN method <> 'new_store_floor' THEN raw ELSE floor_fen END AS base,
+                   CASE WHEN n = 0 OR med_n IS NULL OR med_n <= 0 THEN 1000
+                        ELSE 1000 + greatest(-100, least(100, round(100 * (fn - med_n) / med_n)))::int END AS fq,
+                   CASE WHEN n = 0 OR med_t IS NULL OR med_t <= 0 THEN 1000
                         ELSE 1000 + greatest(-100, least(100,
-                          round(100 * (b.n::float8 - med.med_n) / med.med_n)))::int END AS fq,
-                   CASE WHEN b.n = 0 OR med.med_t IS NULL OR med.med_t <= 0 THEN 1000
-                        ELSE 1000 + greatest(-100, least(100,
-                          round(100 * (b.rec::float8 / b.n::float8 - med.med_t) / med.med_t)))::int END AS tk,
+                          round(100 * (rec::float8 / fn - med_t) / med_t)))::int END AS tk,
                    CASE WHEN first_on >= :r0 THEN :newmilli ELSE 1000 END AS nw
-            FROM b JOIN fl ON fl.ckey = b.ckey CROSS JOIN org LEFT JOIN med ON med.ckey = b.ckey)
-        SELECT f.*, base * fq * tk * nw AS weight FROM f""",
+            FROM f)
+        SELECT g.*, base * fq * tk * nw AS weight FROM g""",
     ]
     return stmts, p
 
