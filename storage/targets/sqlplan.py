@@ -183,10 +183,13 @@ def _split_sql(t: str, cols: str = "x.*") -> str:
     stores with their `target` and `city_w`. `t`_c holds each city's number (`id`), amount and its stores' weight
     sum W (the number of stores when every weight is zero: then each weighs 1). Not stored: the preview reads its
     sums, the nodes and apply read it again (the same statement over the same tables gives the same split).
-    The ranks are per city number (an integer, not the key's text) by remainder, then customer id in byte order."""
+    The ranks are per city number (an integer, not the key's text) by remainder, then customer id in byte order;
+    the remainder is compared as a float8 first (rounding is monotonic: never against the exact order, and the
+    exact remainder decides when the floats are equal) so that most comparisons are not of numerics."""
     return f"""(SELECT y.*, sgn * (part + CASE WHEN rn <= amt - sum(part) OVER (PARTITION BY city) THEN 1 ELSE 0 END)
                  AS target
-        FROM (SELECT z.*, row_number() OVER (PARTITION BY city ORDER BY aw - part * tw DESC, cid COLLATE "C") AS rn
+        FROM (SELECT z.*, row_number() OVER (PARTITION BY city ORDER BY (aw - part * tw)::float8 DESC,
+                                                                 aw - part * tw DESC, cid COLLATE "C") AS rn
               FROM (SELECT z.*, div(aw, tw) AS part
                     FROM (SELECT {cols}, c.id AS city, c.tw, abs(c.amount) AS amt, sign(c.amount) AS sgn,
                                  CASE WHEN c.zero THEN 0 ELSE c.tw END AS city_w,
