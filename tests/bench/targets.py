@@ -72,13 +72,6 @@ def bench_targets_at(stores: int, reps: int) -> list[tuple[str, str]]:
         period = parse_period(QUARTER)
         now = datetime(2026, 3, 25, 2, 0, tzinfo=UTC)
         with factory() as s:
-            from core.targets.baseline import windows
-            from storage.targets.plan import store_inputs
-
-            t = time.perf_counter()
-            inputs = store_inputs(s, windows(period, as_of=PLANNED))
-            t_read = time.perf_counter() - t
-            del inputs
             t, cpu = time.perf_counter(), time.process_time()
             plan = preview(s, period, 12_000_000_000, today=PLANNED)
             t_preview, cpu_preview = time.perf_counter() - t, time.process_time() - cpu
@@ -104,6 +97,15 @@ def bench_targets_at(stores: int, reps: int) -> list[tuple[str, str]]:
             t = time.perf_counter()
             attainment(s, director, period, "region", today=TODAY)
             t_region2 = time.perf_counter() - t
+        # last, so that its grouped pass over the 2,000,000 orders does not evict what the cascade reads
+        with factory() as s:
+            from core.targets.baseline import windows
+            from storage.targets.plan import store_inputs
+
+            t = time.perf_counter()
+            inputs = store_inputs(s, windows(period, as_of=PLANNED))
+            t_read = time.perf_counter() - t
+            del inputs
         rows += [
             (f"targets history query [PG {tag}]", f"{t_read:.2f} s"),
             (
