@@ -1,19 +1,20 @@
 """The cascade on PostgreSQL, computed in SQL (docs/targets.md § On PostgreSQL: the cascade in SQL): the same result as
 core/targets/cascade.py, which stays the reference (and SQLite's path), without a Python object per store.
 
-One pipeline in temporary tables of the session's connection:
-1. `tc_store`: every store that is not lost with its sales in the baseline windows (one grouped pass over
-   orders), its region and city keys, its baseline by history (method, fen, trend, months active) — the integer
-   rules of core/targets/baseline.py in `numeric`, floor division with `div`;
-2. the floors (half the low median of the positive baselines: `percentile_disc(0.5)`) per city, else the
-   organisation's; the order-frequency and 客单价 factors against the city's medians, in float8 exactly as
-   Python computes them (IEEE double, `round` half to even), the new-store factor; the weight;
-3. the organisation → regions → cities split in Python with `split_fen` itself over the cities' sums (a few
-   hundred rows), then every city → stores split in SQL: `floor(A × w ÷ W)` and the fen left over one each to
-   the stores ranked by `row_number() OVER (PARTITION BY city ORDER BY remainder DESC, customer_id)`
-   (byte order = code-point order = Python's sort);
-4. reps from the stores' sums per owner (plus development targets).
-Apply writes the stores with INSERT … SELECT from `tc_store` and the audit rows (one per node, before → after)
+One pipeline in two temporary tables of the session's connection:
+1. `tc_store_N` (one statement): every store that is not lost with its sales in the baseline windows (one
+   sorted pass over the monthly roll-up `order_months`, storage/triggers/order_months.py), its region and city
+   keys, its baseline by history (method, fen, trend, months active) — the integer rules of
+   core/targets/baseline.py in `numeric`, floor division with `div`; the floors (half the low median of the
+   positive baselines: `percentile_disc(0.5)`) per city, else the organisation's; the order-frequency and 客单价
+   factors against the city's medians, in float8 exactly as Python computes them (IEEE double, `round` half to
+   even), the new-store factor; the weight;
+2. the organisation → regions → cities split in Python with `split_fen` itself over the cities' sums (a few
+   hundred rows), into `tc_store_N_c`; every city → stores split is a subquery (`_split_sql`): `floor(A × w ÷ W)`
+   and the fen left over one each to the stores ranked by `row_number() OVER (PARTITION BY city ORDER BY
+   remainder DESC, customer_id)` (byte order = code-point order = Python's sort);
+3. reps from the stores' sums per owner (plus development targets), read with the cities' checks in one pass.
+Apply writes the stores with INSERT … SELECT from the split and the audit rows (one per node, before → after)
 with INSERT … SELECT as well.
 """
 
