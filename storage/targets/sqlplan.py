@@ -106,7 +106,8 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
     months = "(extract(year FROM {0})::int * 12 + extract(month FROM {0})::int)"
     first = "greatest(coalesce(first_on, CAST(:s0 AS date)), CAST(:s0 AS date))"
     # statistics.median in float8: the mean of the two middle values, the one middle value twice when the
-    # count is odd (percentile_disc at 0.5 is the ⌈k/2⌉-th value, at 0.5 + 1e-9 the ⌊k/2⌋+1-th: one sort)
+    # count is odd (percentile_disc at 0.5 is the ⌈k/2⌉-th value, at 0.5 + 1e-9 the ⌊k/2⌋+1-th for any k below
+    # 5·10^8 stores in a city: one sort)
     middles = (
         "percentile_disc(ARRAY[0.5, 0.5 + 1e-9]::float8[]) WITHIN GROUP (ORDER BY {0}) FILTER (WHERE n > 0)"
     )
