@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.visits import grade_location
+from storage.triggers import order_months as order_month_triggers
 from storage.triggers import touches as touch_triggers
 from storage.triggers import visit_tags as visit_tag_triggers
 
@@ -248,6 +249,29 @@ class OrderRow(Base):
     # "this customer's orders of a category in a period": without it SQLite's planner (no statistics) walks
     # every order of the category once per customer (2 s at the seeds' scale)
     __table_args__ = (Index("ix_orders_customer_category_on", "customer_id", "category", "ordered_on"),)
+
+
+@event.listens_for(OrderRow.__table__, "after_create")
+def _order_month_triggers(target: Any, connection: Any, **kw: Any) -> None:
+    order_month_triggers.install(connection)
+
+
+class OrderMonthRow(Base):
+    """Each customer's orders per calendar month (the first day of the month): the sum in fen and the number of
+    orders. Kept by triggers on orders on every write path (storage/triggers/order_months.py, migration 0026);
+    never written by code. The cascade on PostgreSQL reads the baseline windows (whole months) from it."""
+
+    __tablename__ = "order_months"
+    customer_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    sales_fen: Mapped[int] = mapped_column(BigInteger)
+    orders: Mapped[int] = mapped_column(Integer)
+
+    # the history pass reads (customer, month, sums) in customer order from the index alone (PostgreSQL:
+    # an index-only scan feeding a sorted aggregate, no hash table of 500,000 groups)
+    __table_args__ = (
+        Index("ix_order_months_cover", "customer_id", "month", postgresql_include=["sales_fen", "orders"]),
+    )
 
 
 class OpportunityRow(Base):

@@ -91,10 +91,13 @@ def rep_inputs(session: Session, period: str) -> list[RepInput]:
     ).all()
     known = {u for u, _ in reps}
     out = [RepInput(u, n, as_int(dev.get(u))) for u, n in reps]
-    names = dict(
-        session.execute(select(UserRow.userid, UserRow.name).where(UserRow.userid.in_(list(dev)))).all()
+    others = [u for u in dev if u not in known]  # rep rows of users no longer active reps (a few at most)
+    names = (
+        dict(session.execute(select(UserRow.userid, UserRow.name).where(UserRow.userid.in_(others))).all())
+        if others
+        else {}
     )
-    out += [RepInput(u, names.get(u, u), as_int(d)) for u, d in dev.items() if u not in known]
+    out += [RepInput(u, names.get(u, u), as_int(dev[u])) for u in others]
     return out
 
 

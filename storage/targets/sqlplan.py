@@ -1,19 +1,20 @@
 """The cascade on PostgreSQL, computed in SQL (docs/targets.md § On PostgreSQL: the cascade in SQL): the same result as
 core/targets/cascade.py, which stays the reference (and SQLite's path), without a Python object per store.
 
-One pipeline in temporary tables of the session's connection:
-1. `tc_store`: every store that is not lost with its sales in the baseline windows (one grouped pass over
-   orders), its region and city keys, its baseline by history (method, fen, trend, months active) — the integer
-   rules of core/targets/baseline.py in `numeric`, floor division with `div`;
-2. the floors (half the low median of the positive baselines: `percentile_disc(0.5)`) per city, else the
-   organisation's; the order-frequency and 客单价 factors against the city's medians, in float8 exactly as
-   Python computes them (IEEE double, `round` half to even), the new-store factor; the weight;
-3. the organisation → regions → cities split in Python with `split_fen` itself over the cities' sums (a few
-   hundred rows), then every city → stores split in SQL: `floor(A × w ÷ W)` and the fen left over one each to
-   the stores ranked by `row_number() OVER (PARTITION BY city ORDER BY remainder DESC, customer_id)`
-   (byte order = code-point order = Python's sort);
-4. reps from the stores' sums per owner (plus development targets).
-Apply writes the stores with INSERT … SELECT from `tc_store` and the audit rows (one per node, before → after)
+One pipeline in two temporary tables of the session's connection:
+1. `tc_store_N` (one statement): every store that is not lost with its sales in the baseline windows (one
+   sorted pass over the monthly roll-up `order_months`, storage/triggers/order_months.py), its region and city
+   keys, its baseline by history (method, fen, trend, months active) — the integer rules of
+   core/targets/baseline.py in `numeric`, floor division with `div`; the floors (half the low median of the
+   positive baselines: `percentile_disc(0.5)`) per city, else the organisation's; the order-frequency and 客单价
+   factors against the city's medians, in float8 exactly as Python computes them (IEEE double, `round` half to
+   even), the new-store factor; the weight;
+2. the organisation → regions → cities split in Python with `split_fen` itself over the cities' sums (a few
+   hundred rows), into `tc_store_N_c`; every city → stores split is a subquery (`_split_sql`): `floor(A × w ÷ W)`
+   and the fen left over one each to the stores ranked by `row_number() OVER (PARTITION BY city ORDER BY
+   remainder DESC, customer_id)` (byte order = code-point order = Python's sort);
+3. reps from the stores' sums per owner (plus development targets), read with the cities' checks in one pass.
+Apply writes the stores with INSERT … SELECT from the split and the audit rows (one per node, before → after)
 with INSERT … SELECT as well.
 """
 
@@ -70,7 +71,14 @@ def _share_sql(part: str, whole: str) -> str:
 
 def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], dict[str, Any]]:
     """The statements that fill `t` with every store, its history, baseline, floor, factors and weight."""
-    key = "nullif(btrim(coalesce({0}, ''), :ws), '')"
+    # a key is the value stripped of whitespace, NULL when empty; the strip (btrim over a set of multibyte
+    # characters, slow) only for a value that begins or ends with whitespace (rare)
+    ws_codes = ", ".join(str(ord(c)) for c in _WS)
+    key = (
+        "CASE WHEN {0} IS NULL OR {0} = '' THEN NULL "
+        f"WHEN ascii({{0}}) NOT IN ({ws_codes}) AND ascii(right({{0}}, 1)) NOT IN ({ws_codes}) THEN {{0}} "
+        "ELSE nullif(btrim({0}, :ws), '') END"
+    )
     p: dict[str, Any] = {
         "ws": _WS,
         "cutoff": w.cutoff,
@@ -88,25 +96,31 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
         "newmilli": NEW_STORE_MILLI,
     }
 
-    # orders.amount is NUMERIC(14, 2): 100 × the sum is the sum of the orders in fen, exactly
+    # the history from the monthly roll-up (storage/triggers/order_months.py): the windows are whole months,
+    # so a month's row is in a window exactly when its orders are; read in customer order from its covering
+    # index (a sorted aggregate, no hash table of every customer)
     def within(lo: str, hi: str) -> str:
-        return f"FILTER (WHERE ordered_on >= :{lo} AND ordered_on < :{hi})"
+        return f"FILTER (WHERE month >= :{lo} AND month < :{hi})"
 
-    ly = f"coalesce(100 * sum(amount) {within('ly0', 'ly1')}, 0)" if w.ly else "0::numeric"
-    median = """CASE WHEN k % 2 = 1 THEN min({v}) FILTER (WHERE {i} = (k + 1) / 2)
-        ELSE (min({v}) FILTER (WHERE {i} = k / 2) + min({v}) FILTER (WHERE {i} = k / 2 + 1)) / 2 END"""
+    ly = f"coalesce(sum(sales_fen) {within('ly0', 'ly1')}, 0)" if w.ly else "0::numeric"
     months = "(extract(year FROM {0})::int * 12 + extract(month FROM {0})::int)"
-    first = "greatest(coalesce(date_trunc('month', first_on)::date, CAST(:s0 AS date)), CAST(:s0 AS date))"
+    first = "greatest(coalesce(first_on, CAST(:s0 AS date)), CAST(:s0 AS date))"
+    # statistics.median in float8: the mean of the two middle values, the one middle value twice when the
+    # count is odd (percentile_disc at 0.5 is the ⌈k/2⌉-th value, at 0.5 + 1e-9 the ⌊k/2⌋+1-th for any k below
+    # 5·10^8 stores in a city: one sort)
+    middles = (
+        "percentile_disc(ARRAY[0.5, 0.5 + 1e-9]::float8[]) WITHIN GROUP (ORDER BY {0}) FILTER (WHERE n > 0)"
+    )
     stmts = [
         f"DROP TABLE IF EXISTS {t}",
         f"""CREATE TEMP TABLE {t} AS
         WITH o AS (
             SELECT customer_id, {ly} AS ly,
-                   coalesce(100 * sum(amount) {within("r0", "r1")}, 0) AS rec,
-                   coalesce(100 * sum(amount) {within("rl0", "rl1")}, 0) AS rec_ly,
-                   coalesce(100 * sum(amount) {within("s0", "s1")}, 0) AS six,
-                   count(*) {within("r0", "r1")} AS n, min(ordered_on) AS first_on
-            FROM orders WHERE ordered_on < :cutoff GROUP BY customer_id),
+                   coalesce(sum(sales_fen) {within("r0", "r1")}, 0) AS rec,
+                   coalesce(sum(sales_fen) {within("rl0", "rl1")}, 0) AS rec_ly,
+                   coalesce(sum(sales_fen) {within("s0", "s1")}, 0) AS six,
+                   coalesce(sum(orders) {within("r0", "r1")}, 0) AS n, min(month) AS first_on
+            FROM order_months WHERE month < :cutoff GROUP BY customer_id),
         h AS (
             SELECT c.customer_id AS cid, c.name, c.owner_userid AS owner,
                    coalesce({key.format("c.region")}, :noregion) AS rkey,
@@ -120,7 +134,7 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
             SELECT h.*,
                    CASE WHEN {"ly > 0" if w.ly else "false"} THEN 'same_period_last_year'
                         WHEN six > 0 THEN 'run_rate' ELSE 'new_store_floor' END AS method
-            FROM h),
+            FROM h OFFSET 0),
         b2 AS (
             SELECT b1.*,
                    CASE WHEN method <> 'same_period_last_year' THEN NULL WHEN rec_ly <= 0 THEN 1
@@ -130,57 +144,59 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
                    CASE WHEN method = 'run_rate'
                         THEN greatest(1, {months.format("CAST(:cutoff AS date)")} - {months.format(first)}) END
                      AS active
-            FROM b1),
+            FROM b1 OFFSET 0),
         b AS (
             SELECT b2.*,
                    CASE method WHEN 'same_period_last_year' THEN div(2 * ly * tnum + tden, 2 * tden)
                                WHEN 'run_rate' THEN div(2 * six * :months + active, 2 * active)
                                ELSE 0 END AS raw
             FROM b2),
-        -- the floor: half the low median of the positive baselines of the city, else of the organisation
-        fl AS (
-            SELECT ckey, div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1, 2)
-                     AS floor
-            FROM b GROUP BY ckey),
-        org AS (SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2) AS floor FROM b WHERE raw > 0),
-        -- the medians of the city's stores that ordered in R: statistics.median, in float8
-        med AS (
-            SELECT ckey, {median.format(v="vn", i="i")} AS med_n, {median.format(v="vt", i="j")} AS med_t
-            FROM (SELECT ckey, n::float8 AS vn, rec::float8 / n::float8 AS vt,
-                         row_number() OVER (PARTITION BY ckey ORDER BY n) AS i,
-                         row_number() OVER (PARTITION BY ckey ORDER BY rec::float8 / n::float8) AS j,
-                         count(*) OVER (PARTITION BY ckey) AS k
-                  FROM b WHERE n > 0) a
-            GROUP BY ckey, k),
+        -- per city: the floor (half the low median of the positive baselines) and the medians of the stores
+        -- that ordered in R; the organisation's floor only when a city has none (evaluated on first use)
+        cs AS (
+            SELECT ckey COLLATE "C" AS ckey, div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1, 2)
+                     AS floor,
+                   {middles.format("n::float8")} AS mn,
+                   {middles.format("rec::float8 / nullif(n, 0)::float8")} AS mt
+            FROM b GROUP BY ckey COLLATE "C"),
+        med AS (SELECT ckey, floor, (mn[1] + mn[2]) / 2 AS med_n, (mt[1] + mt[2]) / 2 AS med_t FROM cs),
         f AS (
-            SELECT b.*, coalesce(fl.floor, org.floor, 0) AS floor_fen,
-                   CASE WHEN method <> 'new_store_floor' THEN raw ELSE coalesce(fl.floor, org.floor, 0) END
-                     AS base,
-                   CASE WHEN b.n = 0 OR med.med_n IS NULL OR med.med_n <= 0 THEN 1000
+            SELECT b.*, coalesce(med.floor, (SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2)
+                                               FROM b WHERE raw > 0), 0) AS floor_fen,
+                   b.n::float8 AS fn, med.med_n, med.med_t
+            FROM b JOIN med ON med.ckey = b.ckey COLLATE "C" OFFSET 0),
+        g AS (
+            SELECT f.*,
+                   CASE WHEN method <> 'new_store_floor' THEN raw ELSE floor_fen END AS base,
+                   CASE WHEN n = 0 OR med_n IS NULL OR med_n <= 0 THEN 1000
+                        ELSE 1000 + greatest(-100, least(100, round(100 * (fn - med_n) / med_n)))::int END AS fq,
+                   CASE WHEN n = 0 OR med_t IS NULL OR med_t <= 0 THEN 1000
                         ELSE 1000 + greatest(-100, least(100,
-                          round(100 * (b.n::float8 - med.med_n) / med.med_n)))::int END AS fq,
-                   CASE WHEN b.n = 0 OR med.med_t IS NULL OR med.med_t <= 0 THEN 1000
-                        ELSE 1000 + greatest(-100, least(100,
-                          round(100 * (b.rec::float8 / b.n::float8 - med.med_t) / med.med_t)))::int END AS tk,
+                          round(100 * (rec::float8 / fn - med_t) / med_t)))::int END AS tk,
                    CASE WHEN first_on >= :r0 THEN :newmilli ELSE 1000 END AS nw
-            FROM b JOIN fl ON fl.ckey = b.ckey CROSS JOIN org LEFT JOIN med ON med.ckey = b.ckey)
-        SELECT f.*, base * fq * tk * nw AS weight FROM f""",
+            FROM f OFFSET 0)
+        SELECT g.*, base * fq * tk * nw AS weight FROM g""",
     ]
     return stmts, p
 
 
-def _city_split_sql(t: str, tc: str) -> str:
-    """Every city's amount over its stores (in `t`_w): split_fen in SQL, into `t`. `tc` holds each city's amount,
-    its stores' weight sum W (the number of stores when every weight is zero: then each weighs 1)."""
-    return f"""CREATE TEMP TABLE {t} AS
-        SELECT y.*, sgn * (part + CASE WHEN rn <= amt - sum(part) OVER (PARTITION BY ckey) THEN 1 ELSE 0 END)
+def _split_sql(t: str, cols: str = "x.*") -> str:
+    """Every city's amount over its stores (`t`, the stores): split_fen in SQL, as a subquery of `cols` of the
+    stores with their `target` and `city_w`. `t`_c holds each city's number (`id`), amount and its stores' weight
+    sum W (the number of stores when every weight is zero: then each weighs 1). Not stored: the preview reads its
+    sums, the nodes and apply read it again (the same statement over the same tables gives the same split).
+    The ranks are per city number (an integer, not the key's text) by remainder, then customer id in byte order;
+    the remainder is compared as a float8 first (rounding is monotonic: never against the exact order, and the
+    exact remainder decides when the floats are equal) so that most comparisons are not of numerics."""
+    return f"""(SELECT y.*, sgn * (part + CASE WHEN rn <= amt - sum(part) OVER (PARTITION BY city) THEN 1 ELSE 0 END)
                  AS target
-        FROM (SELECT x.*, abs(c.amount) AS amt, sign(c.amount) AS sgn, CASE WHEN c.zero THEN 0 ELSE c.tw END AS city_w,
-                     div(abs(c.amount) * CASE WHEN c.zero THEN 1 ELSE x.weight END, c.tw) AS part,
-                     row_number() OVER (PARTITION BY x.ckey
-                                        ORDER BY mod(abs(c.amount) * CASE WHEN c.zero THEN 1 ELSE x.weight END, c.tw)
-                                        DESC, x.cid COLLATE "C") AS rn
-              FROM {t}_w x JOIN {tc} c ON c.ckey = x.ckey) y"""
+        FROM (SELECT z.*, row_number() OVER (PARTITION BY city ORDER BY (aw - part * tw)::float8 DESC,
+                                                                 aw - part * tw DESC, cid COLLATE "C") AS rn
+              FROM (SELECT z.*, div(aw, tw) AS part
+                    FROM (SELECT {cols}, c.id AS city, c.tw, abs(c.amount) AS amt, sign(c.amount) AS sgn,
+                                 CASE WHEN c.zero THEN 0 ELSE c.tw END AS city_w,
+                                 abs(c.amount) * CASE WHEN c.zero THEN 1 ELSE x.weight END AS aw
+                          FROM {t} x JOIN {t}_c c ON c.ckey = x.ckey) z OFFSET 0) z) y) s"""
 
 
 # the sorts and hashes of 500,000 stores in memory, for these statements only; no parallel workers (each would
@@ -189,26 +205,25 @@ WORK_MEM = "256MB"
 
 
 @contextmanager
-def _work_mem(session: Session) -> Iterator[None]:
-    """work_mem raised for the statements inside, then put back (within the transaction: set_config(…, true))."""
-    old = session.execute(
-        text("SELECT current_setting('work_mem'), current_setting('max_parallel_workers_per_gather')")
-    ).one()
-    session.execute(
-        text(
-            "SELECT set_config('work_mem', :v, true), set_config('max_parallel_workers_per_gather', '0', true)"
-        ),
-        {"v": WORK_MEM},
-    )
+def _work_mem(session: Session, *, sorted_history: bool = False) -> Iterator[None]:
+    """work_mem raised for the statements inside, then put back (within the transaction: set_config(…, true)).
+    `sorted_history`: no hash aggregate either, so the history is the sorted aggregate of the roll-up's covering
+    index (the planner prices a hash table of 500,000 customers lower; it is three times slower)."""
+    names = ["work_mem", "max_parallel_workers_per_gather", "enable_hashagg"]
+    old = session.execute(text("SELECT " + ", ".join(f"current_setting('{n}')" for n in names))).one()
+    new = [WORK_MEM, "0", "off" if sorted_history else old[2]]
+
+    def put(values: Any) -> None:
+        session.execute(
+            text("SELECT " + ", ".join(f"set_config('{n}', :v{i}, true)" for i, n in enumerate(names))),
+            {f"v{i}": v for i, v in enumerate(values)},
+        )
+
+    put(new)
     try:
         yield
     finally:
-        session.execute(
-            text(
-                "SELECT set_config('work_mem', :v, true), set_config('max_parallel_workers_per_gather', :p, true)"
-            ),
-            {"v": old[0], "p": old[1]},
-        )
+        put(old)
 
 
 class PlanChanged(ValueError):
@@ -288,18 +303,19 @@ def preview_sql(
     table: str | None = None,
 ) -> SqlPlan | None:
     """The cascade in SQL; None when there is no store."""
-    t, tc = table or f"tc_store_{next(_seq)}", "tc_city"
-    stmts, p = _stores_sql(t + "_w", w, period)
-    with _work_mem(session):
+    t = table or f"tc_store_{next(_seq)}"
+    tc = f"{t}_c"
+    stmts, p = _stores_sql(t, w, period)
+    with _work_mem(session, sorted_history=True):
         for s in stmts:
             session.execute(text(s), p)
     cities = session.execute(
         text(
-            f"SELECT rkey, ckey, sum(weight), sum(base), count(*), max(floor_fen) FROM {t}_w GROUP BY rkey, ckey"
+            f"SELECT rkey, ckey, sum(weight), sum(base), count(*), max(floor_fen) FROM {t} GROUP BY rkey, ckey"
         )
     ).all()
     if not cities:
-        session.execute(text(f"DROP TABLE IF EXISTS {t}_w"))
+        session.execute(text(f"DROP TABLE IF EXISTS {t}"))
         return None
     store_count = sum(int(c[4]) for c in cities)
     org_base = sum(int(c[3]) for c in cities)
@@ -372,25 +388,31 @@ def preview_sql(
             city_amounts.append((ck, camt, cw, cn))
     session.execute(text(f"DROP TABLE IF EXISTS {tc}"))
     session.execute(
-        text(f"CREATE TEMP TABLE {tc} (ckey text PRIMARY KEY, amount numeric, tw numeric, zero bool)")
+        text(f"CREATE TEMP TABLE {tc} (id int, ckey text PRIMARY KEY, amount numeric, tw numeric, zero bool)")
     )
     session.execute(
-        text(f"INSERT INTO {tc} VALUES (:k, :a, :w, :z)"),
-        [{"k": k, "a": a, "w": cw or cn, "z": cw == 0} for k, a, cw, cn in city_amounts],
+        text(f"INSERT INTO {tc} VALUES (:i, :k, :a, :w, :z)"),
+        [
+            {"i": i, "k": k, "a": a, "w": cw or cn, "z": cw == 0}
+            for i, (k, a, cw, cn) in enumerate(city_amounts)
+        ],
     )
-    session.execute(text(f"DROP TABLE IF EXISTS {t}"))
+    # the stores' split summed per city (the check) and per owner (the reps), in one pass
+    city_check: dict[str, int] = {}
+    owned: dict[str, tuple[int, int, int]] = {}
     with _work_mem(session):
-        session.execute(text(_city_split_sql(t, tc)))
-    session.execute(text(f"DROP TABLE {t}_w"))
-    city_check = {
-        k: int(v) for k, v in session.execute(text(f"SELECT ckey, sum(target) FROM {t} GROUP BY ckey"))
-    }
-    owned = {
-        o: (int(f), int(b), int(n))
-        for o, f, b, n in session.execute(
-            text(f"SELECT owner, sum(target), sum(base), count(*) FROM {t} GROUP BY owner")
-        )
-    }
+        sums = session.execute(
+            text(
+                "SELECT grouping(ckey), ckey, owner, sum(target), sum(base), count(*) "
+                f"FROM {_split_sql(t, 'x.ckey, x.cid, x.owner, x.base, x.weight')} "
+                "GROUP BY GROUPING SETS ((ckey), (owner))"
+            )
+        ).all()
+    for by_owner, ckey, owner, f, b, n in sums:
+        if by_owner:
+            owned[owner] = (int(f), int(b), int(n))
+        else:
+            city_check[ckey] = int(f)
     rep_in = {r.userid: r for r in reps}
     rep_nodes: dict[str, Node] = {}
     for userid in sorted(set(rep_in) | set(owned)):
@@ -413,12 +435,14 @@ def preview_sql(
     def build_stores() -> dict[str, Node]:
         plan.ensure(session)
         out: dict[str, Node] = {}
-        for cid, name, ckey, owner, target, base, rat, fac in session.execute(
-            text(
-                f"SELECT cid, name, ckey, owner, target, base, {rationale}, {factors} FROM {t} "
-                f'ORDER BY rkey COLLATE "C", ckey COLLATE "C", cid COLLATE "C"'
-            )
-        ):
+        with _work_mem(session):
+            rows = session.execute(
+                text(
+                    f"SELECT cid, name, ckey, owner, target, base, {rationale}, {factors} FROM {_split_sql(t)} "
+                    f'ORDER BY rkey COLLATE "C", ckey COLLATE "C", cid COLLATE "C"'
+                )
+            ).all()
+        for cid, name, ckey, owner, target, base, rat, fac in rows:
             sn = Node("store", cid, name, int(target), int(base), node_id("city", ckey), dict(fac), rat)
             out[sn.id] = sn
             nodes[sn.parent].children.append(sn.id)  # type: ignore[index]
@@ -452,7 +476,10 @@ class _LazyFen(dict[str, int]):
         if not self._loaded:
             self._loaded = True
             self._ensure()
-            rows = self._session.execute(text(f"SELECT cid, target FROM {self._table}"))
+            with _work_mem(self._session):
+                rows = self._session.execute(
+                    text(f"SELECT cid, target FROM {_split_sql(self._table, 'x.ckey, x.cid, x.weight')}")
+                ).all()
             super().update({c: int(f) for c, f in rows})
 
     def __len__(self) -> int:
@@ -502,16 +529,17 @@ def apply_sql(
     session.execute(text("DELETE FROM targets WHERE period = :p"), {"p": p})
     bulk_insert(session, TargetRow.__table__, upper_rows)
     params = {"p": p, "by": by, "now": now, "reason": reason}
-    res = session.execute(
-        text(
-            f"""INSERT INTO targets (target_id, period, level, node_key, parent_id, name, amount_fen,
+    with _work_mem(session):
+        res = session.execute(
+            text(
+                f"""INSERT INTO targets (target_id, period, level, node_key, parent_id, name, amount_fen,
                 committed_fen, baseline_fen, development_fen, factors, rationale, source, set_by, set_at)
             SELECT :p || '|store|' || cid, :p, 'store', cid, :p || '|city|' || ckey, left(coalesce(nullif(name, ''),
                    cid), 128), target, target, base, 0, ({factors})::json, {rationale}, 'cascade', :by, :now
-            FROM {t}"""
-        ),
-        params,
-    )
+            FROM {_split_sql(t)}"""
+            ),
+            params,
+        )
     stores = res.rowcount or 0  # type: ignore[attr-defined]
     session.execute(
         text(

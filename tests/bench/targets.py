@@ -44,7 +44,10 @@ def _seed(engine, stores: int, reps: int) -> None:  # noqa: ANN001
             "SELECT 'Q' || g, 'S' || g, date '2026-04-01' + (g %% 49), 100 + (g * 11) %% 9000 "
             f"FROM generate_series(1, {stores}) g"
         )
-        c.exec_driver_sql("ANALYZE")
+    # what autovacuum does after a bulk import (the visibility map lets the cascade read the roll-up of the
+    # orders, order_months, from its covering index alone), here at once rather than within the minute
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql("VACUUM ANALYZE")
 
 
 def bench_targets_at(stores: int, reps: int) -> list[tuple[str, str]]:
@@ -69,16 +72,12 @@ def bench_targets_at(stores: int, reps: int) -> list[tuple[str, str]]:
         period = parse_period(QUARTER)
         now = datetime(2026, 3, 25, 2, 0, tzinfo=UTC)
         with factory() as s:
-            from core.targets.baseline import windows
-            from storage.targets.plan import store_inputs
-
-            t = time.perf_counter()
-            inputs = store_inputs(s, windows(period, as_of=PLANNED))
-            t_read = time.perf_counter() - t
-            del inputs
             t, cpu = time.perf_counter(), time.process_time()
             plan = preview(s, period, 12_000_000_000, today=PLANNED)
             t_preview, cpu_preview = time.perf_counter() - t, time.process_time() - cpu
+            t = time.perf_counter()  # a second preview: the same statements with the caches warm
+            preview(s, period, 12_000_000_000, today=PLANNED)
+            t_preview2 = time.perf_counter() - t
             t = time.perf_counter()
             written = apply(s, plan, by="director", now=now)
             s.commit()
@@ -91,15 +90,38 @@ def bench_targets_at(stores: int, reps: int) -> list[tuple[str, str]]:
             t = time.perf_counter()
             attainment(s, director, period, "region", today=TODAY)
             t_region = time.perf_counter() - t
+            # again: the first reads after apply set the hint bits of its 510,000 fresh rows (a write)
+            t = time.perf_counter()
+            attainment(s, director, period, "rep", today=TODAY)
+            t_rep2 = time.perf_counter() - t
+            t = time.perf_counter()
+            attainment(s, director, period, "region", today=TODAY)
+            t_region2 = time.perf_counter() - t
+        # last, so that its grouped pass over the 2,000,000 orders does not evict what the cascade reads
+        with factory() as s:
+            from core.targets.baseline import windows
+            from storage.targets.plan import store_inputs
+
+            t = time.perf_counter()
+            inputs = store_inputs(s, windows(period, as_of=PLANNED))
+            t_read = time.perf_counter() - t
+            del inputs
         rows += [
             (f"targets history query [PG {tag}]", f"{t_read:.2f} s"),
             (
                 f"targets cascade preview [PG {tag}]",
-                f"{t_preview:.2f} s, {cpu_preview:.2f} s CPU here ({plan.store_count:,} stores)",
+                f"{t_preview:.2f} s, {cpu_preview:.2f} s CPU here ({plan.store_count:,} stores); "
+                f"again {t_preview2:.2f} s",
             ),
             (f"targets cascade apply [PG {tag}]", f"{t_apply:.2f} s ({written:,} rows + audit)"),
-            (f"targets attainment per rep [PG {tag}]", f"{t_rep:.2f} s ({len(by_rep):,} reps)"),
-            (f"targets attainment per region [PG {tag}]", f"{t_region:.2f} s"),
+            (
+                f"targets attainment per rep [PG {tag}]",
+                f"{t_rep:.2f} s first read after apply, {t_rep2:.2f} s again ({len(by_rep):,} reps)",
+            ),
+            (
+                f"targets attainment per region [PG {tag}]",
+                f"{t_region:.2f} s first read after apply, {t_region2:.2f} s again",
+            ),
         ]
         engine.dispose()
     finally:

@@ -223,3 +223,55 @@ def test_sql_apply_refuses_a_preview_the_data_no_longer_gives(pg_factory):
         with pytest.raises(PlanChanged):
             apply(s, plan, by="director", now=NOW)
         assert s.scalar(select(func.count()).select_from(TargetRow)) == 0
+
+
+def test_sql_cascade_medians_and_the_organisations_floor(pg_factory):
+    """Even and odd numbers of stores ordering in R (the median: the mean of the two middle values, or the middle
+    one), and a city whose stores have no history at all: they get half the organisation's low median."""
+    shop = {  # city: [(customer id, orders in R, amount each)], amounts in yuan; R = 2025-12 … 2026-02
+        "上海": [("S1", 1, 100), ("S2", 2, 100), ("S3", 4, 300), ("S4", 7, 50)],
+        "杭州": [("H1", 1, 80), ("H2", 3, 90), ("H3", 5, 200)],
+        "广州": [("G1", 0, 0), ("G2", 0, 0)],
+    }
+    with pg_factory() as s:
+        s.add(UserRow(userid="rep1", name="甲", role="rep", active=True))
+        for city, stores in shop.items():
+            for cid, k, yuan in stores:
+                s.add(
+                    CustomerRow(
+                        customer_id=cid,
+                        name=cid,
+                        region="华东",
+                        city=city,
+                        owner_userid="rep1",
+                        status="active",
+                        categories=[],
+                        decision_roles=[],
+                    )
+                )
+                s.flush()
+                for j in range(k):  # mid-month days: the roll-up's months hold them
+                    on = date(2025, 12 + j % 3, 17) if j % 3 == 0 else date(2026, j % 3, 9)
+                    s.add(
+                        OrderRow(order_id=f"O{cid}-{j}", customer_id=cid, ordered_on=on, amount=Decimal(yuan))
+                    )
+        s.commit()
+        ref = _reference(s, 1_000_000)
+        got = preview(s, PERIOD, 1_000_000, today=PLANNED)
+        want, have = ref.nodes, got.nodes
+        assert list(have) == list(want)
+        for nid, n in want.items():
+            h = have[nid]
+            assert (h.target_fen, h.baseline_fen) == (n.target_fen, n.baseline_fen), nid
+            if n.level == "store":
+                assert (h.factors["freq"], h.factors["ticket"], h.factors["method"]) == (
+                    n.factors["freq"],
+                    n.factors["ticket"],
+                    n.factors["method"],
+                ), nid
+        freqs = {n.key: n.factors["freq"] for n in ref.of_level("store")}
+        assert len({freqs["S1"], freqs["S2"], freqs["S3"], freqs["S4"]}) > 1  # the medians made a difference
+        positive = sorted(n.baseline_fen for n in ref.of_level("store") if n.key[0] != "G")
+        floor = (positive[(len(positive) - 1) // 2] + 1) // 2  # half the low median, rounded half up
+        assert have["store:G1"].factors["method"] == "new_store_floor"
+        assert have["store:G1"].baseline_fen == have["store:G2"].baseline_fen == floor
