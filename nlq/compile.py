@@ -852,6 +852,23 @@ class _Compiler:
             )
             if tag_only:  # visits with tag X: the tag rows themselves (one per visit and tag)
                 return VisitTagRow.__table__, [VisitTagRow.tag == s.tag], func.count(), None, None, None
+            if (
+                s.group_by == "tag"
+                and s.figure == "count"
+                and not s.reps
+                and s.tag is None
+                and not self.buckets
+            ):
+                # visits per tag (需求标签前3): the tag rows themselves, one per visit and tag, with their copies
+                # of the visit's customer and time (kept by triggers) — no month of visits joined to every tag
+                t = VisitTagRow
+                tags = (
+                    t.__table__.join(C.__table__, t.customer_id == C.customer_id)
+                    if customer_read
+                    else t.__table__
+                )
+                preds.append(self.own_time(t.checked_in_at, dates=False))
+                return tags, preds, func.count(), None, None, t.tag
             base = (
                 v.__table__.join(C.__table__, v.customer_id == C.customer_id)
                 if customer_read

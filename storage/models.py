@@ -197,8 +197,14 @@ class VisitTagRow(Base):
     # the visit's customer, set and followed by database triggers (storage.triggers.visit_tags): the customers
     # with a tag are read from (tag, customer_id) without touching visits
     customer_id: Mapped[str | None] = mapped_column(Id)
+    # the visit's time, kept the same way (storage.triggers.visit_tags TIMES): a period's tags are read from
+    # (checked_in_at, tag, customer_id) without touching visits
+    checked_in_at: Mapped[datetime | None] = mapped_column()
 
-    __table_args__ = (Index("ix_visit_tags_tag_customer", "tag", "customer_id"),)
+    __table_args__ = (
+        Index("ix_visit_tags_tag_customer", "tag", "customer_id"),
+        Index("ix_visit_tags_time_tag", "checked_in_at", "tag", "customer_id"),
+    )
 
 
 @event.listens_for(VisitRow.__table__, "after_create")
@@ -209,6 +215,7 @@ def _visit_touch_triggers(target: Any, connection: Any, **kw: Any) -> None:
 @event.listens_for(VisitTagRow.__table__, "after_create")
 def _visit_tag_triggers(target: Any, connection: Any, **kw: Any) -> None:
     visit_tag_triggers.install(connection)
+    visit_tag_triggers.install_times(connection)
 
 
 class PhotoRow(Base):
