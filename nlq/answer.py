@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true, union_all
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from nlq.guard import refusal_reason
 from nlq.parse import Refused, parse, parse_readings
 from nlq.readonly import DEFAULT_TIMEOUT_S, QueryTimeout, is_timeout, read_only
 from nlq.spec import DOMAIN_ENTITIES, MONEY_FIGURES, TREND_KEYS, Answer, Period, QuerySpec
+from nlq.sqlfns import one_of
 from nlq.suggest import refusal_suggestion, suggest
 from nlq.timewords import Window, buckets, reference, resolve
 from nlq.validate import out_of_scope, resolve_names
@@ -57,28 +58,39 @@ def ask(
         base = {"question": question, "asked_by": asker, "scope": scope.words}
         words = visible_vocab(session, vocab, scope)  # the question is read with the asker's words only
         try:
-            spec = read_question(question, now=now, vocab=words, asker=asker, llm=llm)
+            spec, same_names = _read(question, now=now, vocab=words, asker=asker, llm=llm)
         except Refused as r:
             unread = scope.owners is not None and r.reason.startswith(UNREAD)
             reason = r.reason + (SCOPED_WORDS if unread else "")
             return _refusal(base, reason, question, answerable=_answerable(words, now, asker))
-        alts = _alternatives(question, spec, vocab=words, now=now, asker=asker, scope=scope)
+        alts = _alternatives(
+            question, spec, vocab=words, now=now, asker=asker, scope=scope, same_names=same_names
+        )
         return _answer_read(
             session, spec, vocab=vocab, scope=scope, base=base, now=now, cap=cap, alternatives=alts
         )
 
 
 def _alternatives(
-    question: str, spec: QuerySpec, *, vocab: Vocab, now: datetime, asker: str, scope: Scope
+    question: str,
+    spec: QuerySpec,
+    *,
+    vocab: Vocab,
+    now: datetime,
+    asker: str,
+    scope: Scope,
+    same_names: list[list[str]] | None = None,
 ) -> list[dict[str, Any]]:
     """The question's other readings (nlq.clarify), each as the words it would be understood as — never one
-    that names a person outside the asker's scope (a namesake in another team is not even mentioned)."""
+    that names a person outside the asker's scope (a namesake in another team is not even mentioned).
+    same_names: the offline parser's, when it read the question (else it reads it again for them)."""
     if spec.entity in DOMAIN_ENTITIES:
         return domain_alternatives(spec, vocab=vocab, now=now)
-    try:
-        same_names = parse_readings(question, now=now, vocab=vocab, asker=asker)[1]
-    except Refused:
-        same_names = []
+    if same_names is None:
+        try:
+            same_names = parse_readings(question, now=now, vocab=vocab, asker=asker)[1]
+        except Refused:
+            same_names = []
     out = []
     for alt in alternatives(question, spec, vocab=vocab, now=now, same_names=same_names):
         try:
@@ -237,8 +249,9 @@ def visible_vocab(session: Session, vocab: Vocab, scope: Scope) -> Vocab:
     users = {u: vocab.users[u] for u in owners if u in vocab.users}
     if scope.asker in vocab.users:
         users.setdefault(scope.asker, vocab.users[scope.asker])
-    regions = _visible(session, CustomerRow.region, UserRow.region, owners) | set(COMMON_REGIONS)
-    cities = _visible(session, CustomerRow.city, UserRow.city, owners) | set(COMMON_CITIES)
+    regions, cities = _visible_places(session, owners)
+    regions |= set(COMMON_REGIONS)
+    cities |= set(COMMON_CITIES)
     return replace(
         vocab,
         users=users,
@@ -247,15 +260,31 @@ def visible_vocab(session: Session, vocab: Vocab, scope: Scope) -> Vocab:
     )
 
 
-def _visible(session: Session, customer_col: Any, user_col: Any, owners: list[str]) -> set[str]:
-    """The values of a customer column among the owners' customers, and of the user column among the owners."""
-    found = set(session.scalars(select(customer_col).where(CustomerRow.owner_userid.in_(owners)).distinct()))
-    found |= set(session.scalars(select(user_col).where(UserRow.userid.in_(owners)).distinct()))
-    return {v for v in found if v}
+def _visible_places(session: Session, owners: list[str]) -> tuple[set[str], set[str]]:
+    """The regions and the cities of the owners' customers and of the owners themselves: one statement, the
+    customers' part read in the order of the (owner_userid, region, city) index alone (each owner's distinct
+    places: no sort of every customer row)."""
+    dialect = session.get_bind().dialect.name
+    places = union_all(
+        select(CustomerRow.owner_userid, CustomerRow.region, CustomerRow.city)
+        .where(one_of(CustomerRow.owner_userid, owners, dialect))
+        .distinct(),
+        select(UserRow.userid, UserRow.region, UserRow.city).where(one_of(UserRow.userid, owners, dialect)),
+    )
+    rows = session.execute(places).all()
+    return {r for _, r, _ in rows if r}, {c for _, _, c in rows if c}
 
 
 def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm: Any = None) -> QuerySpec:
     """The LLM's reading if one is configured and it gives a valid spec; else the offline parser's."""
+    return _read(question, now=now, vocab=vocab, asker=asker, llm=llm)[0]
+
+
+def _read(
+    question: str, *, now: datetime, vocab: Vocab, asker: str, llm: Any = None
+) -> tuple[QuerySpec, list[list[str]] | None]:
+    """read_question's spec, and the parser's same-name readings when the offline parser read it (None: the
+    model or a domain reader did)."""
     if llm is not None:
         why = refusal_reason(question)
         if why:
@@ -265,13 +294,14 @@ def read_question(question: str, *, now: datetime, vocab: Vocab, asker: str, llm
         spec = spec_from_model(llm, question, now=now, vocab=vocab, asker=asker)  # masks, dates
         if spec is not None:
             try:
-                return resolve_names(spec, vocab)
+                return resolve_names(spec, vocab), None
             except Refused:
                 pass  # a name the model made up: the offline parser decides
     spec = read_domain(question, now=now, vocab=vocab, asker=asker)  # targets, leads, hand-offs, finance
-    if spec is None:
-        spec = parse(question, now=now, vocab=vocab, asker=asker)
-    return resolve_names(spec, vocab)
+    if spec is not None:
+        return resolve_names(spec, vocab), None
+    spec, same_names = parse_readings(question, now=now, vocab=vocab, asker=asker)
+    return resolve_names(spec, vocab), same_names
 
 
 def _refusal(
@@ -380,9 +410,8 @@ def _why_empty(session: Session, spec: QuerySpec, scope: Scope, out: dict[str, A
     if out["kind"] == "list":
         return None
     if scope.owners is not None:
-        owned = (
-            select(CustomerRow.customer_id).where(CustomerRow.owner_userid.in_(sorted(scope.owners))).limit(1)
-        )
+        mine = one_of(CustomerRow.owner_userid, sorted(scope.owners), session.get_bind().dialect.name)
+        owned = select(CustomerRow.customer_id).where(mine).limit(1)
         if _run(session, owned).first() is None:
             return "你的可见范围内还没有客户，所以这里的数字为0。"
     if out["kind"] == "figure" and spec.is_rate and not out.get("denominator"):
@@ -640,7 +669,10 @@ OVERVIEW = (
 
 def _overview(run: _Runner, spec: QuerySpec) -> list[dict[str, Any]]:
     """情况 / 概况: 拜访数, 拜访完整率 and 销售额 over the period, 客户信息鲜度 as of now, for the scope and the
-    customers the question names (a person named as the visits' rep: the customers that person owns)."""
+    customers the question names (a person named as the visits' rep: the customers that person owns).
+
+    One statement: each figure's own statement (compile_spec, scope inside each) as a one-row subquery of a
+    single SELECT; 拜访数 is the denominator of 拜访完整率 (the same visits, counted once)."""
     plain = derive(_plain(spec), group_by=None, ranking=None, limit=None, figure="count")
     if (
         plain.reps and not plain.customer.owners
@@ -648,17 +680,38 @@ def _overview(run: _Runner, spec: QuerySpec) -> list[dict[str, Any]]:
         plain = derive(
             plain, reps=[], customer=plain.customer.model_copy(update={"owners": list(plain.reps)})
         )
-    rows = []
-    for word, entity, figure in OVERVIEW:
-        part = derive(
-            plain, entity=entity, figure=figure, period=None if figure == "freshness" else spec.period
+    plans = {
+        figure: run.plan(
+            derive(plain, entity=entity, figure=figure, period=None if figure == "freshness" else spec.period)
         )
-        got = run.figure(part)
-        row: dict[str, Any] = {"figure": word, "value": got.get("value")}
-        if "denominator" in got:
-            row.update(numerator=got["numerator"], denominator=got["denominator"])
-        rows.append(row)
+        for _, entity, figure in OVERVIEW
+        if figure != "count"
+    }
+    parts = {figure: plan.stmt.subquery(f"o_{figure}") for figure, plan in plans.items()}
+    cols = [c.label(f"{figure}_{c.name}") for figure, sub in parts.items() for c in sub.c]
+    source = None
+    for sub in parts.values():
+        source = sub if source is None else source.join(sub, true())
+    row = _run(run.session, select(*cols).select_from(source)).one()._mapping
+    got = {
+        figure: _figure_of(_Row({c.name: row[f"{figure}_{c.name}"] for c in sub.c}), plans[figure])
+        for figure, sub in parts.items()
+    }
+    got["count"] = {"value": got["complete_rate"]["denominator"]}
+    rows = []
+    for word, _, figure in OVERVIEW:
+        out: dict[str, Any] = {"figure": word, "value": got[figure].get("value")}
+        if "denominator" in got[figure]:
+            out.update(numerator=got[figure]["numerator"], denominator=got[figure]["denominator"])
+        rows.append(out)
     return rows
+
+
+class _Row:
+    """A result row's columns by attribute (what _figure_of reads)."""
+
+    def __init__(self, values: dict[str, Any]):
+        self.__dict__.update(values)
 
 
 # --- people -------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from nlq.spec import (
     default_list_order,
     effective_status,
 )
-from nlq.sqlfns import at, cents, days_before, exceeds_hours, haversine_exceeds, position_in
+from nlq.sqlfns import at, cents, days_before, exceeds_hours, haversine_exceeds, one_of, position_in
 from nlq.timewords import Window, local_now, resolve
 from nlq.vocab import STANDARD_TAGS
 from storage.models import (
@@ -175,7 +175,7 @@ class _Compiler:
             return []
         if not self.owners:
             return [false()]
-        return [C.owner_userid.in_(sorted(self.owners))]
+        return [one_of(C.owner_userid, sorted(self.owners), self.dialect)]
 
     def customer_preds(self, *, joined: bool = False) -> list[ColumnElement[bool]]:
         """The customer's conditions. joined: without the tag, ticket-timeout and overdue conditions, which a
@@ -188,7 +188,7 @@ class _Compiler:
         if f.lost_period is not None:
             out.append(self.in_dates(C.lost_on, f.lost_period))
         if self.org.under is not None or f.under:
-            out.append(C.owner_userid.in_(sorted(self.org.under or ())))
+            out.append(one_of(C.owner_userid, sorted(self.org.under or ()), self.dialect))
         if f.created_period is not None:
             out.append(self.in_dates(C.created_on, f.created_period))
         for th in f.totals if not joined else ():  # a list outer-joins them (list_plan)
@@ -852,6 +852,23 @@ class _Compiler:
             )
             if tag_only:  # visits with tag X: the tag rows themselves (one per visit and tag)
                 return VisitTagRow.__table__, [VisitTagRow.tag == s.tag], func.count(), None, None, None
+            if (
+                s.group_by == "tag"
+                and s.figure == "count"
+                and not s.reps
+                and s.tag is None
+                and not self.buckets
+            ):
+                # visits per tag (需求标签前3): the tag rows themselves, one per visit and tag, with their copies
+                # of the visit's customer and time (kept by triggers) — no month of visits joined to every tag
+                t = VisitTagRow
+                tags = (
+                    t.__table__.join(C.__table__, t.customer_id == C.customer_id)
+                    if customer_read
+                    else t.__table__
+                )
+                preds.append(self.own_time(t.checked_in_at, dates=False))
+                return tags, preds, func.count(), None, None, t.tag
             base = (
                 v.__table__.join(C.__table__, v.customer_id == C.customer_id)
                 if customer_read
@@ -978,7 +995,11 @@ class _Compiler:
             return [select(literal(t).label("key")) for t in self.org.teams]
         if g == "rep":
             q = select(UserRow.userid.label("key")).where(UserRow.role == "rep")
-            return [q.where(UserRow.userid.in_(sorted(self.owners))) if self.owners is not None else q]
+            return [
+                q.where(one_of(UserRow.userid, sorted(self.owners), self.dialect))
+                if self.owners is not None
+                else q
+            ]
         if g in ("region", "city", "channel"):
             col = {"region": C.region, "city": C.city, "channel": C.channel}[g]
             return [select(col.label("key")).where(col.is_not(None), *self.scope())]

@@ -4,6 +4,7 @@ whatever is left makes the question unreadable (refused, never guessed).
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -62,11 +63,19 @@ class _Scanner:
 
 
 def _alt(words: list[str] | set[str] | frozenset[str]) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True) if w)
+    return _alt_of(frozenset(words))
 
 
+@functools.lru_cache(maxsize=256)
+def _alt_of(words: frozenset[str]) -> str:
+    """The alternation of the words, longest first (the same organisation's names at every question: built
+    once; re caches the compiled pattern)."""
+    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)) if w)
+
+
+@functools.lru_cache(maxsize=256)
 def _folded(values: frozenset[str]) -> dict[str, str]:
-    """Values as they appear in normalised text (NFKC, lower case) → the stored value."""
+    """Values as they appear in normalised text (NFKC, lower case) → the stored value. Shared: never mutated."""
     return {unicodedata.normalize("NFKC", v).lower(): v for v in values if v}
 
 

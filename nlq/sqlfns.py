@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Float, Integer, cast, func, literal
+from sqlalchemy import ARRAY, ColumnElement, Date, Float, Integer, any_, bindparam, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement as _CE
 
 from core.geo import EARTH_RADIUS_M
@@ -15,6 +17,16 @@ from storage.models import UTCDateTime
 def at(value: datetime) -> ColumnElement:
     """A bound aware-UTC time, stored the way UTCDateTime columns are."""
     return literal(value, UTCDateTime())
+
+
+def one_of(col: Any, values: Iterable[Any], dialect: str) -> ColumnElement[bool]:
+    """col IN values. On PostgreSQL `col = ANY(:values)`, one bound array: the same plan as the IN list (which
+    PostgreSQL turns into that very array), without a bound parameter rendered per value at every execution
+    (a regional manager's scope is over a thousand people)."""
+    values = list(values)
+    if dialect == "postgresql" and values:
+        return col == any_(bindparam(None, values, type_=ARRAY(col.type)))
+    return col.in_(values)
 
 
 def exceeds_hours(later: _CE, earlier: _CE, hours: _CE, dialect: str) -> ColumnElement[bool]:

@@ -17,6 +17,7 @@ from core.org import Scope
 from nlq.lexicon import TAG_SYNONYMS
 from nlq.parse import Refused
 from nlq.spec import QuerySpec
+from nlq.sqlfns import one_of
 from nlq.vocab import Vocab
 from storage.models import CustomerRow
 
@@ -93,5 +94,6 @@ def _base(name: str) -> str:
 
 
 def _values_in_scope(session: Session, col: Any, named: list[str], scope: Scope) -> set[str]:
-    q = select(col).where(col.in_(named), CustomerRow.owner_userid.in_(sorted(scope.owners or ()))).distinct()
+    mine = one_of(CustomerRow.owner_userid, sorted(scope.owners or ()), session.get_bind().dialect.name)
+    q = select(col).where(col.in_(named), mine).distinct()
     return {v for (v,) in session.execute(q)}

@@ -6,6 +6,7 @@ cities, so that naming a place with no data gives an empty answer rather than a 
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -138,8 +139,9 @@ _RESERVED_RE = re.compile("|".join(map(re.escape, RESERVED)))
 _BAD_CHAR_RE = re.compile(r"[\s\"'`;%_\\<>=,，、。?？!！]")
 
 
+@functools.lru_cache(maxsize=65536)
 def usable(value: str) -> bool:
-    """May this value from the data be read as a name in a question?"""
+    """May this value from the data be read as a name in a question? (The same names at every load.)"""
     v = value.strip().lower()
     return (
         0 < len(v) <= MAX_NAME
@@ -206,9 +208,13 @@ def _distinct_indexed(session: Session, col) -> set[str]:  # noqa: ANN001
 
 
 def load_vocab(session: Session) -> Vocab:
+    # plain rows from the connection: no ORM row processing for every person of the organisation
+    rows = session.connection().execute(
+        select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid)
+    )
     users = {
-        r.userid: User(r.userid, r.name if usable(r.name) else "", r.role, r.manager_userid)
-        for r in session.execute(select(UserRow.userid, UserRow.name, UserRow.role, UserRow.manager_userid))
+        userid: User(userid, name if usable(name) else "", role, manager)
+        for userid, name, role, manager in rows
     }
     many = _distinct_indexed  # customers, orders and visit tags: indexed columns (storage.models)
     regions = many(session, CustomerRow.region) | _distinct(session, UserRow.region) | set(COMMON_REGIONS)

@@ -4,6 +4,10 @@
   customer), so "customers with tag X" reads visit_tags alone through (tag, customer_id).
 - visits.tag_count: the number of visit_tags rows of the visit, so a complete visit (拜访完整率) is a test
   on the visit's own row.
+- visit_tags.checked_in_at: the visit's time (set on insert and when a tag moves to another visit, followed
+  when a visit's time changes), so a period's tags (本月需求标签前3) are read from (checked_in_at, tag,
+  customer_id) without touching visits. Its triggers are a set of their own (TIMES, install_times: migration
+  0027), so migration 0006 still installs exactly the triggers of its time.
 
 Triggers rather than code in each writer: the chat dialog (storage.visits), the importer (COPY on
 PostgreSQL), the sample data, fixtures and hand-written SQL all add and remove tags, and the database keeps
@@ -121,6 +125,63 @@ BACKFILL = {
         "WHERE v.visit_id = d.visit_id",
     ),
 }
+
+
+TIMES = {
+    "sqlite": (
+        """CREATE TRIGGER visit_tags_time_after_insert AFTER INSERT ON visit_tags BEGIN
+             UPDATE visit_tags SET checked_in_at = (SELECT v.checked_in_at FROM visits v WHERE v.visit_id = NEW.visit_id)
+              WHERE visit_id = NEW.visit_id AND tag = NEW.tag;
+           END""",
+        """CREATE TRIGGER visit_tags_time_after_update AFTER UPDATE OF visit_id ON visit_tags BEGIN
+             UPDATE visit_tags SET checked_in_at = (SELECT v.checked_in_at FROM visits v WHERE v.visit_id = NEW.visit_id)
+              WHERE visit_id = NEW.visit_id AND tag = NEW.tag;
+           END""",
+        """CREATE TRIGGER visits_time_to_tags AFTER UPDATE OF checked_in_at ON visits BEGIN
+             UPDATE visit_tags SET checked_in_at = NEW.checked_in_at WHERE visit_id = NEW.visit_id;
+           END""",
+    ),
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION visit_tags_set_time() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             NEW.checked_in_at := (SELECT v.checked_in_at FROM visits v WHERE v.visit_id = NEW.visit_id);
+             RETURN NEW;
+           END $$""",
+        """CREATE TRIGGER visit_tags_time BEFORE INSERT OR UPDATE OF visit_id, checked_in_at ON visit_tags
+           FOR EACH ROW EXECUTE FUNCTION visit_tags_set_time()""",
+        """CREATE OR REPLACE FUNCTION visits_time_to_tags() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN
+             UPDATE visit_tags SET checked_in_at = NEW.checked_in_at WHERE visit_id = NEW.visit_id;
+             RETURN NULL;
+           END $$""",
+        """CREATE TRIGGER visits_time_to_tags AFTER UPDATE OF checked_in_at ON visits FOR EACH ROW
+           WHEN (OLD.checked_in_at IS DISTINCT FROM NEW.checked_in_at) EXECUTE FUNCTION visits_time_to_tags()""",
+    ),
+}
+TIMES_DROP = {
+    "sqlite": (
+        "DROP TRIGGER IF EXISTS visit_tags_time_after_insert",
+        "DROP TRIGGER IF EXISTS visit_tags_time_after_update",
+        "DROP TRIGGER IF EXISTS visits_time_to_tags",
+    ),
+    "postgresql": (
+        "DROP TRIGGER IF EXISTS visit_tags_time ON visit_tags",
+        "DROP TRIGGER IF EXISTS visits_time_to_tags ON visits",
+        "DROP FUNCTION IF EXISTS visit_tags_set_time()",
+        "DROP FUNCTION IF EXISTS visits_time_to_tags()",
+    ),
+}
+TIMES_BACKFILL = {
+    "sqlite": "UPDATE visit_tags SET checked_in_at = (SELECT v.checked_in_at FROM visits v "
+    "WHERE v.visit_id = visit_tags.visit_id)",
+    "postgresql": "UPDATE visit_tags t SET checked_in_at = v.checked_in_at FROM visits v WHERE v.visit_id = t.visit_id",
+}
+
+
+def install_times(conn: Any) -> None:
+    """Create the triggers of visit_tags.checked_in_at (TIMES) on a connection; the column exists."""
+    for sql in TIMES[conn.dialect.name]:
+        conn.exec_driver_sql(sql)
 
 
 def statements(dialect: str) -> tuple[str, ...]:

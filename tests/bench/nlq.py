@@ -786,10 +786,10 @@ def run_timing(
 
 
 def time_questions(
-    factory: sessionmaker[Session], *, repeats: int = 20, only: str | None = None
+    factory: sessionmaker[Session], *, repeats: int = 20, only: str | tuple[str, ...] | None = None
 ) -> list[Timing]:
     """The timing of run_timing on a database already loaded with the evaluation dataset (`only`: the questions
-    containing that text)."""
+    containing that text, or any of these texts, or of that category)."""
     dataset, _ = _evalset()
     now = dataset.NOW
     with factory() as s:
@@ -806,11 +806,17 @@ def time_questions(
 
 
 def _time_each(
-    factory: sessionmaker[Session], now: datetime, dialect: str, *, repeats: int, only: str | None
+    factory: sessionmaker[Session],
+    now: datetime,
+    dialect: str,
+    *,
+    repeats: int,
+    only: str | tuple[str, ...] | None,
 ) -> list[Timing]:
     out = []
+    wanted = (only,) if isinstance(only, str) else only
     for q in _hand_sql(now, dialect) + _hand_sql_v2(now, dialect):
-        if only and only not in q.question and only != q.category:
+        if wanted and not any(w in q.question or w == q.category for w in wanted):
             continue
         stmt = values = None
         if q.sql is not None:
@@ -957,10 +963,49 @@ def print_report(
     out.write(f"  全部问题 p95 {overall_p95(timings):.1f} ms\n")
 
 
+def _main(argv: list[str]) -> None:
+    """python -m tests.bench.nlq capacity [URL]: the PostgreSQL 100k part (loads a fresh embedded server unless
+    URL names one; ~15 min). To iterate on a few questions, load once and time as often as needed:
+    python -m tests.bench.nlq load URL (the capacity data set into an empty database at URL), then
+    python -m tests.bench.nlq time URL [--only 华东这个月情况怎么样,本月需求标签前3] [--repeats 20].
+    With no arguments: print_report() on SQLite."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m tests.bench.nlq")
+    ap.add_argument("mode", nargs="?", choices=("capacity", "load", "time"))
+    ap.add_argument("url", nargs="?")
+    ap.add_argument(
+        "--only", help="comma-separated texts: the questions containing one of them (or a category)"
+    )
+    ap.add_argument("--repeats", type=int, default=20)
+    a = ap.parse_args(argv)
+    if a.mode is None:
+        print_report()
+        return
+    if a.mode == "capacity":
+        rows = capacity_report(url=a.url, repeats=a.repeats)
+    elif a.mode == "load":
+        if not a.url:
+            raise SystemExit("load needs the URL of an empty database")
+        t0 = time.perf_counter()
+        _, ds = _loaded_db(a.url, CAPACITY_SCALE, CAPACITY_VISITS)
+        rows = [
+            (
+                "nlq capacity data",
+                f"{len(ds.customers):,} customers, {len(ds.visits):,} visits, "
+                f"loaded in {time.perf_counter() - t0:,.0f} s",
+            )
+        ]
+    else:
+        if not a.url:
+            raise SystemExit("time needs the URL of a database loaded by `load`")
+        factory = make_session_factory(make_engine(a.url))
+        only = tuple(w for w in (a.only or "").split(",") if w) or None
+        rows = _timing_rows("nlq p95", time_questions(factory, repeats=a.repeats, only=only))
+    for label, value in rows:
+        print(f"{label:<40} {value}", flush=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    if sys.argv[1:2] == ["capacity"]:  # python -m tests.bench.nlq capacity [POSTGRESQL-URL]
-        for label, value in capacity_report(url=sys.argv[2] if len(sys.argv) > 2 else None):
-            print(f"{label:<40} {value}", flush=True)
-    else:
-        print_report()
+    _main(sys.argv[1:])

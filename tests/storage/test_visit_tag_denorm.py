@@ -5,7 +5,7 @@ migration's backfill of a database that already has tags."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import delete, func, insert, or_, select
@@ -21,7 +21,8 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 def drift(session_factory) -> tuple[list, list]:
-    """(visits whose tag_count is not their number of tag rows, tag rows whose customer is not the visit's)."""
+    """(visits whose tag_count is not their number of tag rows, tag rows whose customer or time is not the
+    visit's)."""
     n = (
         select(func.count())
         .select_from(VisitTagRow)
@@ -34,9 +35,16 @@ def drift(session_factory) -> tuple[list, list]:
             select(VisitRow.visit_id, VisitRow.tag_count, n).where(VisitRow.tag_count != n)
         ).all()
         customers = s.execute(
-            select(VisitTagRow.visit_id, VisitTagRow.tag, VisitTagRow.customer_id)
+            select(VisitTagRow.visit_id, VisitTagRow.tag, VisitTagRow.customer_id, VisitTagRow.checked_in_at)
             .join(VisitRow, VisitRow.visit_id == VisitTagRow.visit_id)
-            .where(or_(VisitTagRow.customer_id.is_(None), VisitTagRow.customer_id != VisitRow.customer_id))
+            .where(
+                or_(
+                    VisitTagRow.customer_id.is_(None),
+                    VisitTagRow.customer_id != VisitRow.customer_id,
+                    VisitTagRow.checked_in_at.is_(None),
+                    VisitTagRow.checked_in_at != VisitRow.checked_in_at,
+                )
+            )
         ).all()
     return counts, customers
 
@@ -103,6 +111,16 @@ def test_visit_repo_orm_core_move_and_delete(session_factory):
         s.get(VisitRow, "V1").customer_id = "C003"
         s.commit()
     assert state(session_factory, "V1") == (2, {"价格异议": "C003", "陈列问题": "C003"})
+    assert drift(session_factory) == ([], [])
+
+    with session_factory() as s:  # and a visit's time corrected: its tags carry the new time (0027)
+        s.get(VisitRow, "V1").checked_in_at = NOW - timedelta(days=3)
+        s.commit()
+    with session_factory() as s:
+        assert set(s.scalars(select(VisitTagRow.checked_in_at).where(VisitTagRow.visit_id == "V1"))) == {
+            NOW - timedelta(days=3)
+        }
+    assert drift(session_factory) == ([], [])
 
     with session_factory() as s:  # a tag renamed, then every tag of one visit deleted in one statement
         s.execute(
