@@ -22,7 +22,7 @@ from storage.models import UTCDateTime
 from storage.triggers import visit_tags as visit_tag_triggers
 
 revision = "0027_nlq_covering_indexes"
-down_revision = "0025_lead_score_points"
+down_revision = "0026_order_months"
 branch_labels = None
 depends_on = None
 
