@@ -92,6 +92,7 @@ def rescore_bulk(session: Session, *, policy: LeadPolicy, now: datetime, actor: 
             # the rest of this transaction (default 4 MB): 1,000,000 leads' join keys are sorted on disk
             # otherwise (a merge join with an external sort, ~10% of the statement)
             session.execute(text("SET LOCAL work_mem = '64MB'"))
+            session.execute(text("SET LOCAL enable_mergejoin = off"))
         if pg and session.connection().dialect.server_version_info >= (18,):
             changed = _update_and_audit_pg18(session, now=now, actor=actor, reason=reason)
         else:
