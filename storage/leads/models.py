@@ -18,9 +18,10 @@ LEADS_FILLFACTOR = 50
 POOL_QUIET_WHERE = "(pool IS NULL OR pool = 'nurture') AND stage IN ('new', 'contacted', 'proposal')"
 
 
-def _where(condition: str) -> dict[str, Any]:
-    """A partial index's predicate, the same on both databases."""
-    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+def _where(condition: str, *, sqlite: bool = True) -> dict[str, Any]:
+    """A partial index's predicate. SQLite uses a partial index only when the query repeats its terms
+    (bound parameters do not count), so the sweep's index stays whole there (`sqlite=False`)."""
+    return {"postgresql_where": text(condition), **({"sqlite_where": text(condition)} if sqlite else {})}
 
 
 class LeadRow(Base):
@@ -72,7 +73,7 @@ class LeadRow(Base):
         Index("ix_leads_owner_userid", "owner_userid", **_where("owner_userid IS NOT NULL")),
         Index("ix_leads_customer_id", "customer_id", **_where("customer_id IS NOT NULL")),
         # the dormancy sweep's candidates: open leads in hand or nurtured, by their clock
-        Index("ix_leads_pool_quiet", "pool", "quiet_since", **_where(POOL_QUIET_WHERE)),
+        Index("ix_leads_pool_quiet", "pool", "quiet_since", **_where(POOL_QUIET_WHERE, sqlite=False)),
         Index("ix_leads_public", "quiet_since", **_where("pool = 'public'")),  # the public pool's reads
         {"postgresql_with": {"fillfactor": LEADS_FILLFACTOR}},
     )
