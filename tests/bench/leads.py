@@ -80,8 +80,6 @@ def load(sf: Any, *, n: int, now: datetime) -> None:
                 batch = []
         bulk_insert(s, LeadRow.__table__, batch)
         s.commit()
-        s.execute(text("ANALYZE leads"))
-        s.commit()
 
 
 def changed_card() -> Any:
@@ -107,10 +105,14 @@ def _bench(url: str, *, n: int) -> list[tuple[str, str]]:
     now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     started = time.perf_counter()
     load(sf, n=n, now=now)
+    # a table that has been there: autovacuum has set its hint bits and visibility map. Without it,
+    # autovacuum's own pass over the million new rows races the first pass measured.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE) leads"))
     load_s = time.perf_counter() - started
     rows: list[tuple[str, str]] = [
         ("leads: load average (1 min) at the start", f"{os.getloadavg()[0]:.1f}"),
-        (f"leads: load {n:,} (COPY)", f"{load_s:.1f} s"),
+        (f"leads: load {n:,} (COPY, then VACUUM)", f"{load_s:.1f} s"),
     ]
 
     with sf() as s:
