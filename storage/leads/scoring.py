@@ -95,9 +95,9 @@ def rescore_bulk(session: Session, *, policy: LeadPolicy, now: datetime, actor: 
             session.execute(text("ANALYZE lead_score_tmp"))  # a hash join, not a loop over the combinations
         # A hash join of the few combinations, probed by the leads in the table's order, so that the update
         # writes the leads page after page. The planner's merge join sorted the leads by their facts first
-        # (on disk with the default 4 MB of work_mem) and so updated them in random order: every new row
-        # version and index entry went to another page, and the 128 MB of shared buffers wrote out ~7 GB
-        # (1,000,000 leads: 103 s → 25 s; docs/bench.md § Leads).
+        # (91 MB on disk) and so updated them in random order: every new row version and index entry went to
+        # another page, and the 128 MB of shared buffers wrote out ~7 GB (1,000,000 leads: 103 s → 25 s;
+        # docs/bench.md § Leads). 64 MB of work_mem keep the changed rows (RETURNING, ~60 MB) in memory.
         with local_settings(session, work_mem="64MB", enable_mergejoin="off"):
             if pg and session.connection().dialect.server_version_info >= (18,):
                 changed = _update_and_audit_pg18(session, now=now, actor=actor, reason=reason)
