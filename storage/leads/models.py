@@ -9,10 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models import Base, BigId, Id
+
+LEADS_FILLFACTOR = 50
+POOL_QUIET_WHERE = "(pool IS NULL OR pool = 'nurture') AND stage IN ('new', 'contacted', 'proposal')"
+
+
+def _where(condition: str, *, sqlite: bool = True) -> dict[str, Any]:
+    """A partial index's predicate. SQLite uses a partial index only when the query repeats its terms
+    (bound parameters do not count), so the sweep's index stays whole there (`sqlite=False`)."""
+    return {"postgresql_where": text(condition), **({"sqlite_where": text(condition)} if sqlite else {})}
 
 
 class LeadRow(Base):
@@ -34,7 +43,7 @@ class LeadRow(Base):
     first_contact_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column()
     # the owner; NULL while in the public pool. pool: NULL (in the owner's hands) | nurture | public
-    owner_userid: Mapped[str | None] = mapped_column(Id, index=True)
+    owner_userid: Mapped[str | None] = mapped_column(Id)
     pool: Mapped[str | None] = mapped_column(String(16))
     pool_since: Mapped[datetime | None] = mapped_column()
     # the dormancy clock: the latest effective interaction, claim, hand-over or creation (docs/leads.md)
@@ -50,12 +59,24 @@ class LeadRow(Base):
     stage: Mapped[str] = mapped_column(String(16), default="new")  # new|contacted|proposal|converted|lost
     stage_since: Mapped[datetime] = mapped_column()
     lost_reason: Mapped[str | None] = mapped_column(String(64))
-    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.customer_id"), index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.customer_id"))
     opportunity_id: Mapped[str | None] = mapped_column(Id)
     converted_at: Mapped[datetime | None] = mapped_column()
     sop_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # SOP sequence generation
 
-    __table_args__ = (Index("ix_leads_pool_quiet", "pool", "quiet_since"),)
+    # Every non-HOT update of a lead writes one entry into each index whose predicate the new version meets:
+    # the indexes are partial so that a move to the public pool (no owner, no customer) writes two entries,
+    # not four, and a move to the nurture pool three (migration 0028, docs/bench.md § Leads). Score, grade
+    # and points are in no index and `leads` keeps half of each page free (fillfactor 50): a re-score is a
+    # HOT update (the new version on the same page, no index entry).
+    __table_args__ = (
+        Index("ix_leads_owner_userid", "owner_userid", **_where("owner_userid IS NOT NULL")),
+        Index("ix_leads_customer_id", "customer_id", **_where("customer_id IS NOT NULL")),
+        # the dormancy sweep's candidates: open leads in hand or nurtured, by their clock
+        Index("ix_leads_pool_quiet", "pool", "quiet_since", **_where(POOL_QUIET_WHERE, sqlite=False)),
+        Index("ix_leads_public", "quiet_since", **_where("pool = 'public'")),  # the public pool's reads
+        {"postgresql_with": {"fillfactor": LEADS_FILLFACTOR}},
+    )
 
 
 class LeadInteractionRow(Base):

@@ -9,7 +9,9 @@ row (before and after: pool, owner, pool_since). PostgreSQL 18: one UPDATE … R
 and feeds their audit rows (same statement); past `limit`, the limit-th oldest clock bounds it. Older
 PostgreSQL: one statement chooses the leads (locked with SKIP LOCKED, so a lead a chat claim or interaction
 holds is left for the next sweep), moves them and writes their audit rows. SQLite (one writer): the candidates are read, the audit rows inserted, the leads moved with one
-UPDATE per 10,000 ids.
+UPDATE per 10,000 ids. The candidates are found by the partial index `ix_leads_pool_quiet` (open leads in hand
+or nurtured: a lead moved to the public pool leaves it), the public pool's reads by `ix_leads_public`
+(storage/leads/models.py: a move writes an entry only into the indexes whose predicate the new row meets).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from core.leads.policy import LeadPolicy
 from storage.audit import jsonable
 from storage.importer.run import _among, bulk_insert
 from storage.leads.models import LeadRow
+from storage.leads.pg_settings import local_settings
 from storage.leads.store import OPEN_STAGES
 from storage.models import AuditRow
 
@@ -239,23 +242,25 @@ def sweep(
     if session.get_bind().dialect.name == "postgresql":
         session.flush()
         moved: list[Moved] = []
-        for from_pool, to_pool, quiet in (
-            (None, "public", policy.public_after),
-            ("nurture", "public", policy.public_after),
-            (None, "nurture", policy.dormant_after),
-        ):
-            if limit - len(moved) <= 0:
-                break
-            moved += _move_pg(
-                session,
-                from_pool=from_pool,
-                before=now - quiet,
-                limit=limit - len(moved),
-                pool=to_pool,
-                now=now,
-                actor=actor,
-                reason=reason,
-            )
+        # the moved rows are read twice (the audit rows, the announcements): in memory, not spilled to disk
+        with local_settings(session, work_mem="64MB"):
+            for from_pool, to_pool, quiet in (
+                (None, "public", policy.public_after),
+                ("nurture", "public", policy.public_after),
+                (None, "nurture", policy.dormant_after),
+            ):
+                if limit - len(moved) <= 0:
+                    break
+                moved += _move_pg(
+                    session,
+                    from_pool=from_pool,
+                    before=now - quiet,
+                    limit=limit - len(moved),
+                    pool=to_pool,
+                    now=now,
+                    actor=actor,
+                    reason=reason,
+                )
         _expire_leads(session)
         return moved
     moved = _move(

@@ -7,7 +7,10 @@ contact role, industry, downloads), so:
 3. the results go into a temporary table; every lead whose score, grade or points per dimension differ is set
    and gets an audit row (before and after: score and grade) — PostgreSQL 18: one UPDATE … RETURNING old.*
    feeding the audit INSERT in the same statement; SQLite and older PostgreSQL: one INSERT … SELECT (audit),
-   then one UPDATE … FROM. Leads already scored so are not written.
+   then one UPDATE … FROM. Leads already scored so are not written. On PostgreSQL the join is a hash join
+   walked in the table's order (the update writes page after page), and `leads` keeps half of each page free
+   (fillfactor 50, migration 0028) so that a re-score writes the new row version on the same page without a
+   new index entry (a HOT update: score, grade and points are in no index).
 The points are compared as stored text (the JSON the ORM writes is the JSON written here).
 """
 
@@ -41,6 +44,7 @@ from sqlalchemy.types import JSON
 from core.leads.policy import COUNT_FACTS, FACTS, LeadPolicy
 from core.leads.score import LeadFacts, score
 from storage.leads.models import LeadRow
+from storage.leads.pg_settings import local_settings
 from storage.models import AuditRow
 
 NULL_TEXT = (
@@ -89,13 +93,16 @@ def rescore_bulk(session: Session, *, policy: LeadPolicy, now: datetime, actor: 
         pg = session.get_bind().dialect.name == "postgresql"
         if pg:
             session.execute(text("ANALYZE lead_score_tmp"))  # a hash join, not a loop over the combinations
-            # the rest of this transaction (default 4 MB): 1,000,000 leads' join keys are sorted on disk
-            # otherwise (a merge join with an external sort, ~10% of the statement)
-            session.execute(text("SET LOCAL work_mem = '64MB'"))
-        if pg and session.connection().dialect.server_version_info >= (18,):
-            changed = _update_and_audit_pg18(session, now=now, actor=actor, reason=reason)
-        else:
-            changed = _audit_then_update(session, pg=pg, now=now, actor=actor, reason=reason)
+        # A hash join of the few combinations, probed by the leads in the table's order, so that the update
+        # writes the leads page after page. The planner's merge join sorted the leads by their facts first
+        # (91 MB on disk) and so updated them in random order: every new row version and index entry went to
+        # another page, and the 128 MB of shared buffers wrote out ~7 GB (1,000,000 leads: 103 s → 25 s;
+        # docs/bench.md § Leads). 64 MB of work_mem keep the changed rows (RETURNING, ~60 MB) in memory.
+        with local_settings(session, work_mem="64MB", enable_mergejoin="off"):
+            if pg and session.connection().dialect.server_version_info >= (18,):
+                changed = _update_and_audit_pg18(session, now=now, actor=actor, reason=reason)
+            else:
+                changed = _audit_then_update(session, pg=pg, now=now, actor=actor, reason=reason)
     finally:
         SCORES.drop(conn, checkfirst=True)
     for obj_ in list(session.identity_map.values()):  # the ORM's copies of re-scored leads are stale
