@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0028_lead_write_indexes"
-down_revision = "0025_lead_score_points"
+down_revision = "0027_nlq_covering_indexes"
 branch_labels = None
 depends_on = None
 
