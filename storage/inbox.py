@@ -172,12 +172,14 @@ def store_many_committed(engine: Engine, rows: Sequence[Mapping[str, Any]]) -> l
         dbc.close()  # back to the pool, which rolls back anything left open
 
 
+_WAITING = (  # built once: one compiled statement
+    select(InboxRow.__table__.c.id).where(InboxRow.__table__.c.status.in_(("new", "processing"))).limit(1)
+)
+
+
 def anything_waiting(session: Session) -> bool:
     """A cheap, lock-free look (index on status): is any event new or being processed?"""
-    return (
-        session.scalar(select(InboxRow.id).where(InboxRow.status.in_(("new", "processing"))).limit(1))
-        is not None
-    )
+    return session.connection().execute(_WAITING).first() is not None
 
 
 def _ready(now: datetime):  # noqa: ANN202

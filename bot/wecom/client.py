@@ -34,6 +34,7 @@ from typing import Any
 
 import aiohttp
 import httpx
+import yarl
 
 log = logging.getLogger("assistant.wecom")
 LOCAL_TOKEN_TTL = 300  # seconds a token read from Redis is reused without asking Redis again
@@ -169,6 +170,7 @@ class WeComClient:
             None  # the hot path's session (made on first use, in its loop)
         )
         self._aio_loop: asyncio.AbstractEventLoop | None = None
+        self._aio_proxy: tuple[Any, Any] = (None, None)  # (proxy URL, its credentials) from the environment
         self._flight: asyncio.Task[str] | None = None  # the token lookup in progress, shared by its callers
         self._flight_refreshes = False
         self._local_token: tuple[str, float] | None = None
@@ -337,16 +339,21 @@ class WeComClient:
         loop = asyncio.get_running_loop()
         if self._aio is None or self._aio.closed or self._aio_loop is not loop:  # a session serves one loop
             self._aio_loop = loop
-            self._aio = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                trust_env=True,  # HTTPS_PROXY as httpx honours it (an egress proxy on WeCom's trusted IP)
-            )
+            self._aio = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+            # HTTPS_PROXY / NO_PROXY as httpx honours them (an egress proxy on WeCom's trusted IP), read once
+            # for the API's host rather than at every request (aiohttp's trust_env reads them, and ~/.netrc, each time)
+            try:
+                self._aio_proxy = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(self.api_base))
+            except LookupError:
+                self._aio_proxy = (None, None)
         try:
             async with self._aio.post(
                 self.api_base + path,
                 params=params,
                 data=content,
                 headers={"Content-Type": "application/json"},
+                proxy=self._aio_proxy[0],
+                proxy_auth=self._aio_proxy[1],
             ) as resp:
                 return _Answer(resp.status, await resp.read())
         except aiohttp.ClientPayloadError as exc:

@@ -451,17 +451,17 @@ class Relay:
             # compares the request's bytes, so it delivers it; the person sees the same words. A retry of
             # one row resends its stored payload unchanged, so retries stay deduplicated.
             base, n = payload, 1
+            conn = s.connection()
             while (taken is not None and payload in taken) or (
-                s.scalar(
-                    select(OutboxRow.id)
-                    .where(
-                        OutboxRow.recipient == row.recipient,
-                        OutboxRow.id != row.id,
-                        OutboxRow.payload == payload,
-                        OutboxRow.created_at > row.created_at - DUPLICATE_WINDOW,
-                    )
-                    .limit(1)
-                )
+                conn.execute(
+                    _SAME_PAYLOAD,
+                    {
+                        "who": row.recipient,
+                        "rid": row.id,
+                        "pl": payload,
+                        "since": row.created_at - DUPLICATE_WINDOW,
+                    },
+                ).first()
                 is not None
             ):
                 n += 1
@@ -774,6 +774,18 @@ _MARK_SENT = (
         last_error=func.coalesce(bindparam("err"), OutboxRow.last_error),
         response_code=func.coalesce(bindparam("rc"), OutboxRow.response_code),
     )
+)
+
+
+_SAME_PAYLOAD = (  # a recent row to the same person with the same bytes (built once: one compiled statement)
+    select(OutboxRow.__table__.c.id)
+    .where(
+        OutboxRow.__table__.c.recipient == bindparam("who"),
+        OutboxRow.__table__.c.id != bindparam("rid"),
+        OutboxRow.__table__.c.payload == bindparam("pl"),
+        OutboxRow.__table__.c.created_at > bindparam("since", type_=OutboxRow.__table__.c.created_at.type),
+    )
+    .limit(1)
 )
 
 

@@ -143,3 +143,32 @@ def test_a_refused_port_and_a_stalled_server_raise_httpx_errors_the_relay_retrie
             gone = asyncio.run(refused())
     assert isinstance(stalled, httpx.TimeoutException)
     assert isinstance(gone, httpx.TransportError)
+
+
+def test_the_environments_proxy_is_used_unless_no_proxy_names_the_host(monkeypatch):
+    """HTTP(S)_PROXY as httpx honours it (an egress proxy on WeCom's trusted IP), read once per session: a
+    proxy nobody listens on fails the send; NO_PROXY naming the API's host sends directly."""
+    wecom = demo_wecom(users=["rep01"])
+
+    async def send(api_base: str, no_proxy: str) -> Exception | dict:
+        client = _client(api_base)
+        try:
+            await client.token()  # httpx (its client made now, with NO_PROXY=127.0.0.1: direct)
+            monkeypatch.setenv("NO_PROXY", no_proxy)  # read by the send's session, made at the first send
+            return await client.send_raw(_text("rep01", "经代理"))
+        except Exception as exc:  # noqa: BLE001 - the class is what is checked
+            return exc
+        finally:
+            await client.aclose()
+
+    with EmulatorServer(wecom) as emulator:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+        monkeypatch.delenv("http_proxy", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        through_dead_proxy = asyncio.run(send(emulator.api_base, "wecom.invalid"))
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = asyncio.run(send(emulator.api_base, "127.0.0.1"))
+    assert isinstance(through_dead_proxy, httpx.TransportError)
+    assert isinstance(direct, dict) and direct["errcode"] == 0
+    assert [m["text"]["content"] for m in wecom.messages_to("rep01")] == ["经代理"]
