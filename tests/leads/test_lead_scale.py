@@ -17,6 +17,7 @@ from storage.db import writer_session
 from storage.leads import pool, scoring, store
 from storage.leads.models import LeadRow
 from storage.models import AuditRow
+from tests.conftest import BACKENDS
 from tests.sop.conftest import seed_org
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
@@ -26,14 +27,21 @@ ROLES = ("总经理", "采购总监", "经理", "工程师", "实习生", None, 
 INDUSTRIES = ("机械制造", "汽车配件", "化工", "食品", "五金", None, "纺织印染")
 
 
-@pytest.fixture(params=["as-is", "before-18"])
-def server(request, engine, monkeypatch):
-    """PostgreSQL runs both statement shapes: RETURNING old.* (18 and later) and the older one."""
-    if request.param == "before-18":
-        if engine.dialect.name != "postgresql":
-            pytest.skip("PostgreSQL's older statement shape")
+# PostgreSQL runs both statement shapes: RETURNING old.* (18 and later) and the older one; SQLite has one
+SHAPES = [
+    pytest.param(backend, shape, id=f"{backend}-{shape}")
+    for backend in BACKENDS
+    for shape in ("as-is", "before-18")
+    if shape == "as-is" or backend == "postgres"
+]
+by_shape = pytest.mark.parametrize(("db_url", "shape"), SHAPES, indirect=["db_url"])
+
+
+@pytest.fixture
+def server(shape, engine, monkeypatch):
+    if shape == "before-18":
         monkeypatch.setattr(engine.dialect, "server_version_info", (16, 4))
-    return request.param
+    return shape
 
 
 def _leads(sf, n: int = 120) -> list[str]:
@@ -73,6 +81,7 @@ def _expected(lead: LeadRow, policy: LeadPolicy):
     return score(facts, policy)
 
 
+@by_shape
 def test_scoring_in_sql_equals_scoring_in_python(session_factory, server):
     seed_org(session_factory)
     _leads(session_factory)
@@ -122,6 +131,7 @@ def test_scoring_in_sql_equals_scoring_in_python(session_factory, server):
         assert set(a.before) == {"score", "grade"} and a.after["score"] == s.get(LeadRow, "S0001").score
 
 
+@by_shape
 def test_the_bulk_sweep_moves_and_audits_each_lead(session_factory, server):
     seed_org(session_factory)
     _leads(session_factory)

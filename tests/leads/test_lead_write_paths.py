@@ -14,19 +14,29 @@ from sqlalchemy import text
 
 from core.clock import SHANGHAI
 from core.leads.policy import LeadPolicy
-from storage.db import make_engine, writer_session
+from storage.db import make_engine, make_session_factory, writer_session
 from storage.leads import pool, scoring, store
 from storage.leads.models import LeadRow
 from storage.schema import upgrade
+from tests.conftest import BACKENDS, _fresh_pg_url
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
 
 
+pytestmark = pytest.mark.skipif("postgres" not in BACKENDS, reason="how PostgreSQL writes: PostgreSQL only")
+
+
 @pytest.fixture
-def pg(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("how PostgreSQL writes")
-    return engine
+def pg(request):
+    url = _fresh_pg_url(request.getfixturevalue("pg_server"), request.getfixturevalue("_pg_schema_template"))
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_sf(pg):
+    return make_session_factory(pg)
 
 
 def _scored_leads(sf, n: int = 60) -> None:
@@ -67,9 +77,9 @@ def _setting(s, name: str) -> str:
     return s.execute(text("SELECT current_setting(:n)"), {"n": name}).scalar_one()
 
 
-def test_a_card_change_rescores_every_lead_in_place(pg, session_factory):
-    _scored_leads(session_factory)
-    with writer_session(session_factory) as s:
+def test_a_card_change_rescores_every_lead_in_place(pg, pg_sf):
+    _scored_leads(pg_sf)
+    with writer_session(pg_sf) as s:
         s.execute(text("SET LOCAL work_mem = '5MB'"))
         before = (_setting(s, "work_mem"), _setting(s, "enable_mergejoin"))
         changed = scoring.rescore_bulk(s, policy=_new_card(), now=NOW, actor="system:leads", reason="card")
@@ -89,9 +99,9 @@ def _plan(s, sql: str, params: dict) -> str:
     return "\n".join(r[0] for r in s.execute(text("EXPLAIN (COSTS OFF) " + sql), params))
 
 
-def test_the_sweep_and_the_public_pool_read_their_partial_indexes(pg, session_factory):
-    _scored_leads(session_factory)
-    with writer_session(session_factory) as s:
+def test_the_sweep_and_the_public_pool_read_their_partial_indexes(pg, pg_sf):
+    _scored_leads(pg_sf)
+    with writer_session(pg_sf) as s:
         s.execute(text("SET LOCAL enable_seqscan = off"))
         s.execute(text("DROP INDEX ix_leads_owner_userid"))  # rolled back: the sweep could use it too
         for pools in ("pool IS NULL", "pool = 'nurture'"):
@@ -101,7 +111,7 @@ def test_the_sweep_and_the_public_pool_read_their_partial_indexes(pg, session_fa
         public = _plan(s, "SELECT count(*) FROM leads WHERE pool = :p", {"p": "public"})
         assert "ix_leads_public" in public
         s.rollback()
-    with writer_session(session_factory) as s:  # what a move leaves in each index
+    with writer_session(pg_sf) as s:  # what a move leaves in each index
         moved = pool.sweep(s, now=NOW, policy=LeadPolicy(), actor="system:leads", reason="scan")
         s.commit()
         assert {m.pool for m in moved} == {"nurture", "public"}
@@ -111,8 +121,6 @@ def test_the_sweep_and_the_public_pool_read_their_partial_indexes(pg, session_fa
 
 
 def test_the_migrations_build_the_write_options_of_the_models(pg, request):
-    from tests.conftest import _fresh_pg_url
-
     migrated = make_engine(_fresh_pg_url(request.getfixturevalue("pg_server")))
     try:
         upgrade(migrated)
