@@ -14,9 +14,9 @@ from core.sop import times as sop_times
 from handlers.context import Ctx
 from handlers.messages import Image, Markdown
 from handlers.sop.policy import policy_of
-from storage import timers
+from storage import people, timers
 from storage.files import private_dir, tighten
-from storage.models import TimerRow
+from storage.models import TimerRow, UserRow
 
 log = logging.getLogger("assistant.reports")
 
@@ -58,6 +58,13 @@ def next_monthly(ctx: Ctx, after: datetime, run_at: time) -> tuple[date, datetim
         first = (first + timedelta(days=32)).replace(day=1)
         at = sop_times.at_local(first, run_at, policy)
     return first, at
+
+
+def active_with_roles(ctx: Ctx, roles: Iterable[str]) -> list[str]:
+    """The active people of the reporting tree holding any of `roles`, sorted: a recurring report's readers."""
+    tree = people.whole_tree(ctx.session)
+    wanted = {u for role in roles for u in tree.with_role(role)}
+    return sorted(u for u in wanted if (row := ctx.session.get(UserRow, u)) is not None and row.active)
 
 
 def send_report(

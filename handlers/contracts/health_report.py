@@ -19,11 +19,10 @@ from core.org import Scope
 from core.roles import Role
 from core.sop import times as sop_times
 from handlers.context import Ctx
-from handlers.recurring import book_org_run, next_monthly, send_report
+from handlers.recurring import active_with_roles, book_org_run, next_monthly, send_report
 from handlers.sop.policy import FireResult, policy_of
-from storage import people
 from storage.contracts.queries import HandoffHealth, handoff_health
-from storage.models import TimerRow, UserRow
+from storage.models import TimerRow
 
 KIND = "handoff_report"
 ACTOR = "system:reports"
@@ -77,12 +76,7 @@ def fire_handoff_report(ctx: Ctx, timer: TimerRow) -> FireResult:
     schedule_next(ctx, after=ctx.now)
     month = (day - timedelta(days=1)).replace(day=1)
     health = handoff_health(ctx.session, ORG, month)
-    tree = people.whole_tree(ctx.session)
-    to = sorted(
-        u
-        for u in tree.with_role(Role.SALES_DIRECTOR.value)
-        if (row := ctx.session.get(UserRow, u)) is not None and row.active
-    )
+    to = active_with_roles(ctx, [Role.SALES_DIRECTOR.value])
     if not to:
         return "done", "no sales director"
     rel = Path("reports") / "handoffs" / f"{month.isoformat()[:7]}.png"

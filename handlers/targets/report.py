@@ -15,10 +15,9 @@ from core.sop import times as sop_times
 from core.targets.periods import add_months
 from core.targets.split import yuan
 from handlers.context import Ctx
-from handlers.recurring import book_org_run, send_report
+from handlers.recurring import active_with_roles, book_org_run, send_report
 from handlers.sop.policy import FireResult, policy_of
-from storage import people
-from storage.models import TimerRow, UserRow
+from storage.models import TimerRow
 from storage.targets.report import PenetrationReport, penetration, report_period
 
 KIND = "target_report"
@@ -74,9 +73,7 @@ def fire_target_report(ctx: Ctx, timer: TimerRow) -> FireResult:
     if period is None:
         return "done", "no targets to report"
     report = penetration(ctx.session, period, as_of=as_of)
-    tree = people.whole_tree(ctx.session)
-    to = sorted({u for role in policy.target_report_roles for u in tree.with_role(role)})
-    to = [u for u in to if (row := ctx.session.get(UserRow, u)) is not None and row.active]
+    to = active_with_roles(ctx, policy.target_report_roles)
     rel = Path("reports") / "targets" / f"{day.isoformat()}.png"
     note = send_report(
         ctx,
