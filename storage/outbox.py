@@ -137,15 +137,9 @@ def _due(now: datetime, lanes: tuple[int, ...]):  # noqa: ANN202 - a SQL conditi
     return due
 
 
-def anything_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> bool:
-    """A cheap, lock-free look: is a row of `lanes` due to be sent (or, with LANE_BULK, a sending lease
-    expired)?"""
-    return session.scalar(select(OutboxRow.id).where(_due(now, lanes)).limit(1)) is not None
-
-
 def paused_or_due(session: Session, *, now: datetime, lanes: tuple[int, ...] = LANES) -> tuple[bool, bool]:
-    """The relay's look before a round, in one lock-free read: (sending is paused, a row of `lanes` is due
-    as `anything_due` means it)."""
+    """The relay's look before a round, in one lock-free read: (sending is paused, a row of `lanes` is due to
+    be sent — or, with LANE_BULK, a sending lease expired)."""
     paused = select(WeComPauseRow.scope).where(WeComPauseRow.scope == PAUSE_SCOPE).exists()
     due = select(OutboxRow.id).where(_due(now, lanes)).exists()
     row = session.execute(select(paused, due)).one()
