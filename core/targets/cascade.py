@@ -151,6 +151,57 @@ def city_key(region: str | None, city: str | None) -> str:
     return f"{region_key(region)}/{(city or '').strip() or NO_CITY}"
 
 
+def region_node(
+    region: str, amount_fen: int, base_fen: int, parent: str, c: Coefficient, weight: Any, total_weight: Any
+) -> Node:
+    """A region's node with its factors and rationale (the Python path and the SQL one build the same)."""
+    coef_words = (
+        f"区域系数{float(c.value):.2f}（{c.reason}" + (f"，{c.by}设定" if c.by else "") + "）"
+        if c.reason or c.value != 1
+        else "区域系数1.00（未设定）"
+    )
+    return Node(
+        "region",
+        region,
+        region,
+        amount_fen,
+        base_fen,
+        parent,
+        factors={
+            "coefficient": float(c.value),
+            "coefficient_reason": c.reason,
+            "coefficient_by": c.by,
+            "weight_share": (weight / total_weight) if total_weight else None,
+        },
+        rationale=f"门店基数合计{yuan(base_fen)}；{coef_words}；占集团权重{share(weight, total_weight)}"
+        + ("" if total_weight else "（无任何历史，平均分配）"),
+    )
+
+
+def city_node(
+    ckey: str,
+    amount_fen: int,
+    base_fen: int,
+    stores: int,
+    parent: str,
+    floor_fen: Any,
+    weight: Any,
+    total_weight: Any,
+) -> Node:
+    """A city's node (`ckey` is region/city) with its factors and rationale, on both paths."""
+    return Node(
+        "city",
+        ckey,
+        ckey.split("/", 1)[1],
+        amount_fen,
+        base_fen,
+        parent,
+        factors={"weight_share": (weight / total_weight) if total_weight else None, "floor_fen": floor_fen},
+        rationale=f"门店基数合计{yuan(base_fen)}（{stores}家门店）；占大区权重{share(weight, total_weight)}"
+        + ("" if total_weight else "（无任何历史，平均分配）"),
+    )
+
+
 def _factor(x: float, median: float) -> int:
     """In thousandths: 1000 ± 100 by how far x is above or below the median (capped at twice and zero)."""
     if median <= 0:
@@ -246,27 +297,7 @@ def cascade(
     for r, amt, rw, c in zip(regions, region_amounts, region_w, region_coef, strict=True):
         cities = sorted(tree[r])
         rbase = sum(base[s.customer_id] for cs in tree[r].values() for s in cs)
-        coef_words = (
-            f"区域系数{float(c.value):.2f}（{c.reason}" + (f"，{c.by}设定" if c.by else "") + "）"
-            if c.reason or c.value != 1
-            else "区域系数1.00（未设定）"
-        )
-        rn = Node(
-            "region",
-            r,
-            r,
-            amt,
-            rbase,
-            org.id,
-            factors={
-                "coefficient": float(c.value),
-                "coefficient_reason": c.reason,
-                "coefficient_by": c.by,
-                "weight_share": (rw / total_rw) if total_rw else None,
-            },
-            rationale=f"门店基数合计{yuan(rbase)}；{coef_words}；占集团权重{share(rw, total_rw)}"
-            + ("" if total_rw else "（无任何历史，平均分配）"),
-        )
+        rn = region_node(r, amt, rbase, org.id, c, rw, total_rw)
         nodes[rn.id] = rn
         org.children.append(rn.id)
         city_w = [sum(weight[s.customer_id] for s in tree[r][ck]) for ck in cities]
@@ -274,17 +305,7 @@ def cascade(
         for ck, camt, cw in zip(cities, split_fen(amt, city_w), city_w, strict=True):
             cstores = tree[r][ck]
             cbase = sum(base[s.customer_id] for s in cstores)
-            cn = Node(
-                "city",
-                ck,
-                ck.split("/", 1)[1],
-                camt,
-                cbase,
-                rn.id,
-                factors={"weight_share": (cw / total_cw) if total_cw else None, "floor_fen": floors[ck]},
-                rationale=f"门店基数合计{yuan(cbase)}（{len(cstores)}家门店）；占大区权重{share(cw, total_cw)}"
-                + ("" if total_cw else "（无任何历史，平均分配）"),
-            )
+            cn = city_node(ck, camt, cbase, len(cstores), rn.id, floors[ck], cw, total_cw)
             nodes[cn.id] = cn
             rn.children.append(cn.id)
             sw_list = [weight[s.customer_id] for s in cstores]

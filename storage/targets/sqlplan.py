@@ -40,7 +40,9 @@ from core.targets.cascade import (
     Node,
     Plan,
     RepInput,
+    city_node,
     node_id,
+    region_node,
 )
 from core.targets.periods import TargetPeriod
 from core.targets.split import share, split_fen, yuan
@@ -347,42 +349,12 @@ def preview_sql(
     for r, amt, rw, c in zip(regions, split_fen(amount_fen, region_w), region_w, region_coef, strict=True):
         cs = sorted(tree[r])
         rbase = sum(x[2] for x in cs)
-        coef_words = (
-            f"区域系数{float(c.value):.2f}（{c.reason}" + (f"，{c.by}设定" if c.by else "") + "）"
-            if c.reason or c.value != 1
-            else "区域系数1.00（未设定）"
-        )
-        rn = Node(
-            "region",
-            r,
-            r,
-            amt,
-            rbase,
-            org.id,
-            factors={
-                "coefficient": float(c.value),
-                "coefficient_reason": c.reason,
-                "coefficient_by": c.by,
-                "weight_share": (rw / total_rw) if total_rw else None,
-            },
-            rationale=f"门店基数合计{yuan(rbase)}；{coef_words}；占集团权重{share(rw, total_rw)}"
-            + ("" if total_rw else "（无任何历史，平均分配）"),
-        )
+        rn = region_node(r, amt, rbase, org.id, c, rw, total_rw)
         nodes[rn.id] = rn
         org.children.append(rn.id)
         total_cw = sum(x[1] for x in cs)
         for (ck, cw, cb, cn, cf), camt in zip(cs, split_fen(amt, [x[1] for x in cs]), strict=True):
-            city = Node(
-                "city",
-                ck,
-                ck.split("/", 1)[1],
-                camt,
-                cb,
-                rn.id,
-                factors={"weight_share": (cw / total_cw) if total_cw else None, "floor_fen": cf},
-                rationale=f"门店基数合计{yuan(cb)}（{cn}家门店）；占大区权重{share(cw, total_cw)}"
-                + ("" if total_cw else "（无任何历史，平均分配）"),
-            )
+            city = city_node(ck, camt, cb, cn, rn.id, cf, cw, total_cw)
             nodes[city.id] = city
             rn.children.append(city.id)
             city_amounts.append((ck, camt, cw, cn))
