@@ -106,7 +106,21 @@ def _move(
     return [Moved(r.lead_id, r.company, r.owner_userid or "", pool, r.grade, r.quiet_since) for r in rows]
 
 
-_PG_MOVE = """
+# each move's audit row (before and after) and the moved rows, in the move's own statement
+_AUDIT_MOVED = """), audited AS (
+  INSERT INTO audit (at, actor, action, entity, entity_id, before, after, reason)
+  SELECT :now, CAST(:actor AS varchar), 'update', 'lead', lead_id,
+         json_build_object('pool', old_pool, 'owner_userid', old_owner, 'pool_since', old_since),
+         json_build_object('pool', CAST(:pool AS text), 'owner_userid', {owner_after},
+                           'pool_since', CAST(:now_iso AS text)),
+         CAST(:reason AS varchar)
+  FROM moved
+)
+SELECT lead_id, company, old_owner, grade, quiet_since FROM moved
+"""
+
+_PG_MOVE = (
+    """
 WITH due AS (
   SELECT lead_id, owner_userid, pool, pool_since FROM leads
   WHERE owner_userid IS NOT NULL AND stage IN ('new', 'contacted', 'proposal') AND quiet_since < :before
@@ -117,36 +131,21 @@ WITH due AS (
   FROM due WHERE leads.lead_id = due.lead_id
   RETURNING leads.lead_id, leads.company, leads.grade, leads.quiet_since,
             due.owner_userid AS old_owner, due.pool AS old_pool, due.pool_since AS old_since
-), audited AS (
-  INSERT INTO audit (at, actor, action, entity, entity_id, before, after, reason)
-  SELECT :now, CAST(:actor AS varchar), 'update', 'lead', lead_id,
-         json_build_object('pool', old_pool, 'owner_userid', old_owner, 'pool_since', old_since),
-         json_build_object('pool', CAST(:pool AS text), 'owner_userid', {owner_after},
-                           'pool_since', CAST(:now_iso AS text)),
-         CAST(:reason AS varchar)
-  FROM moved
-)
-SELECT lead_id, company, old_owner, grade, quiet_since FROM moved
 """
+    + _AUDIT_MOVED
+)
 
 
-_PG18_MOVE = """
+_PG18_MOVE = (
+    """
 WITH moved AS (
   UPDATE leads SET pool = CAST(:pool AS varchar), pool_since = :now{owner_set}
   WHERE {due}
   RETURNING leads.lead_id, leads.company, leads.grade, leads.quiet_since,
             old.owner_userid AS old_owner, old.pool AS old_pool, old.pool_since AS old_since
-), audited AS (
-  INSERT INTO audit (at, actor, action, entity, entity_id, before, after, reason)
-  SELECT :now, CAST(:actor AS varchar), 'update', 'lead', lead_id,
-         json_build_object('pool', old_pool, 'owner_userid', old_owner, 'pool_since', old_since),
-         json_build_object('pool', CAST(:pool AS text), 'owner_userid', {owner_after},
-                           'pool_since', CAST(:now_iso AS text)),
-         CAST(:reason AS varchar)
-  FROM moved
-)
-SELECT lead_id, company, old_owner, grade, quiet_since FROM moved
 """
+    + _AUDIT_MOVED
+)
 _DUE = "owner_userid IS NOT NULL AND stage IN ('new', 'contacted', 'proposal') AND quiet_since < :before AND {pools}"
 
 
