@@ -1,11 +1,14 @@
 """The cascade on PostgreSQL, computed in SQL (docs/targets.md § On PostgreSQL: the cascade in SQL): the same result as
 core/targets/cascade.py, which stays the reference (and SQLite's path), without a Python object per store.
 
-One pipeline in two temporary tables of the session's connection:
+One pipeline in temporary tables of the session's connection:
+0. `tc_store_N_k`: each raw (region, city) pair of the stores with its city's number; the keys are made by
+   core.targets.cascade.region_key / city_key in Python (a few hundred pairs), numbered in key order, so that
+   every later grouping, join and partition is over an integer and no strip is emulated in SQL;
 1. `tc_store_N` (one statement): every store that is not lost with its sales in the baseline windows (one
-   sorted pass over the monthly roll-up `order_months`, storage/triggers/order_months.py), its region and city
-   keys, its baseline by history (method, fen, trend, months active) — the integer rules of
-   core/targets/baseline.py in `numeric`, floor division with `div`; the floors (half the low median of the
+   sorted pass over the monthly roll-up `order_months`, storage/triggers/order_months.py), its city number, its
+   baseline by history (method, fen, trend, months active) — the integer rules of core/targets/baseline.py in
+   bigint, and in `numeric` where a product can pass 2^63 (the trend, the weight); the floors (half the low median of the
    positive baselines: `percentile_disc(0.5)`) per city, else the organisation's; the order-frequency and 客单价
    factors against the city's medians, in float8 exactly as Python computes them (IEEE double, `round` half to
    even), the new-store factor; the weight;
@@ -34,25 +37,19 @@ from sqlalchemy.orm import Session
 from core.targets.baseline import RECENT_MONTHS, Windows, round_half_up
 from core.targets.cascade import (
     NEW_STORE_MILLI,
-    NO_CITY,
-    NO_REGION,
     Coefficient,
     Node,
     Plan,
     RepInput,
+    city_key,
     city_node,
     node_id,
+    region_key,
     region_node,
 )
 from core.targets.periods import TargetPeriod
 from core.targets.split import share, split_fen, yuan
 
-# Python's str.strip() whitespace, so a key made here equals core.targets.cascade.region_key / city_key
-_WS = "".join(
-    chr(c)
-    for c in [*range(9, 14), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B)]
-    + [0x2028, 0x2029, 0x202F, 0x205F, 0x3000]
-)
 _seq = itertools.count(1)
 
 
@@ -72,17 +69,10 @@ def _share_sql(part: str, whole: str) -> str:
 
 
 def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], dict[str, Any]]:
-    """The statements that fill `t` with every store, its history, baseline, floor, factors and weight."""
-    # a key is the value stripped of whitespace, NULL when empty; the strip (btrim over a set of multibyte
-    # characters, slow) only for a value that begins or ends with whitespace (rare)
-    ws_codes = ", ".join(str(ord(c)) for c in _WS)
-    key = (
-        "CASE WHEN {0} IS NULL OR {0} = '' THEN NULL "
-        f"WHEN ascii({{0}}) NOT IN ({ws_codes}) AND ascii(right({{0}}, 1)) NOT IN ({ws_codes}) THEN {{0}} "
-        "ELSE nullif(btrim({0}, :ws), '') END"
-    )
+    """The statement that fills `t` with every store, its history, baseline, floor, factors and weight. Each
+    store's city is the number `{t}_k` gives its raw (region, city) pair (`_city_numbers`): the keys are made
+    once per pair in Python, and every later grouping, join and partition is over an integer."""
     p: dict[str, Any] = {
-        "ws": _WS,
         "cutoff": w.cutoff,
         "r0": w.recent[0],
         "r1": w.recent[1],
@@ -93,18 +83,17 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
         "ly0": w.ly[0] if w.ly else date(1, 1, 1),
         "ly1": w.ly[1] if w.ly else date(1, 1, 1),
         "months": period.months,
-        "noregion": NO_REGION,
-        "nocity": NO_CITY,
         "newmilli": NEW_STORE_MILLI,
     }
 
     # the history from the monthly roll-up (storage/triggers/order_months.py): the windows are whole months,
     # so a month's row is in a window exactly when its orders are; read in customer order from its covering
-    # index (a sorted aggregate, no hash table of every customer)
+    # index (a sorted aggregate, no hash table of every customer). A store's sums are bigint (a sum of bigint
+    # is numeric in PostgreSQL, slower in every later step); only the products that can pass 2^63 are numeric.
     def within(lo: str, hi: str) -> str:
         return f"FILTER (WHERE month >= :{lo} AND month < :{hi})"
 
-    ly = f"coalesce(sum(sales_fen) {within('ly0', 'ly1')}, 0)" if w.ly else "0::numeric"
+    ly = f"coalesce(sum(sales_fen) {within('ly0', 'ly1')}, 0)::int8" if w.ly else "0::int8"
     months = "(extract(year FROM {0})::int * 12 + extract(month FROM {0})::int)"
     first = "greatest(coalesce(first_on, CAST(:s0 AS date)), CAST(:s0 AS date))"
     # statistics.median in float8: the mean of the two middle values, the one middle value twice when the
@@ -118,19 +107,18 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
         f"""CREATE TEMP TABLE {t} AS
         WITH o AS (
             SELECT customer_id, {ly} AS ly,
-                   coalesce(sum(sales_fen) {within("r0", "r1")}, 0) AS rec,
-                   coalesce(sum(sales_fen) {within("rl0", "rl1")}, 0) AS rec_ly,
-                   coalesce(sum(sales_fen) {within("s0", "s1")}, 0) AS six,
-                   coalesce(sum(orders) {within("r0", "r1")}, 0) AS n, min(month) AS first_on
+                   coalesce(sum(sales_fen) {within("r0", "r1")}, 0)::int8 AS rec,
+                   coalesce(sum(sales_fen) {within("rl0", "rl1")}, 0)::int8 AS rec_ly,
+                   coalesce(sum(sales_fen) {within("s0", "s1")}, 0)::int8 AS six,
+                   coalesce(sum(orders) {within("r0", "r1")}, 0)::int8 AS n, min(month) AS first_on
             FROM order_months WHERE month < :cutoff GROUP BY customer_id),
         h AS (
-            SELECT c.customer_id AS cid, c.name, c.owner_userid AS owner,
-                   coalesce({key.format("c.region")}, :noregion) AS rkey,
-                   coalesce({key.format("c.region")}, :noregion) || '/' || coalesce({key.format("c.city")}, :nocity)
-                     AS ckey,
+            SELECT c.customer_id AS cid, c.name, c.owner_userid AS owner, coalesce(k.num, -1) AS city,
                    coalesce(o.ly, 0) AS ly, coalesce(o.rec, 0) AS rec, coalesce(o.rec_ly, 0) AS rec_ly,
                    coalesce(o.six, 0) AS six, coalesce(o.n, 0) AS n, o.first_on
-            FROM customers c LEFT JOIN o ON o.customer_id = c.customer_id WHERE c.status <> 'lost'),
+            FROM customers c LEFT JOIN o ON o.customer_id = c.customer_id
+            LEFT JOIN {t}_k k ON k.region = coalesce(c.region, '') AND k.city = coalesce(c.city, '')
+            WHERE c.status <> 'lost'),
         -- the baseline by history: core.targets.baseline.baseline (trend clamped to [1/2, 2] as a ratio)
         b1 AS (
             SELECT h.*,
@@ -147,26 +135,26 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
                         THEN greatest(1, {months.format("CAST(:cutoff AS date)")} - {months.format(first)}) END
                      AS active
             FROM b1 OFFSET 0),
-        b AS (
+        b AS MATERIALIZED (
             SELECT b2.*,
-                   CASE method WHEN 'same_period_last_year' THEN div(2 * ly * tnum + tden, 2 * tden)
-                               WHEN 'run_rate' THEN div(2 * six * :months + active, 2 * active)
+                   CASE method WHEN 'same_period_last_year'
+                                 THEN div(2 * ly::numeric * tnum + tden, 2 * tden::numeric)::int8
+                               WHEN 'run_rate' THEN (2 * six * :months + active) / (2 * active)
                                ELSE 0 END AS raw
             FROM b2),
         -- per city: the floor (half the low median of the positive baselines) and the medians of the stores
         -- that ordered in R; the organisation's floor only when a city has none (evaluated on first use)
         cs AS (
-            SELECT ckey COLLATE "C" AS ckey, div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1, 2)
-                     AS floor,
+            SELECT city, (percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1) / 2 AS floor,
                    {middles.format("n::float8")} AS mn,
                    {middles.format("rec::float8 / nullif(n, 0)::float8")} AS mt
-            FROM b GROUP BY ckey COLLATE "C"),
-        med AS (SELECT ckey, floor, (mn[1] + mn[2]) / 2 AS med_n, (mt[1] + mt[2]) / 2 AS med_t FROM cs),
+            FROM b GROUP BY city),
+        med AS (SELECT city, floor, (mn[1] + mn[2]) / 2 AS med_n, (mt[1] + mt[2]) / 2 AS med_t FROM cs),
         f AS (
-            SELECT b.*, coalesce(med.floor, (SELECT div(percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1, 2)
+            SELECT b.*, coalesce(med.floor, (SELECT (percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1) / 2
                                                FROM b WHERE raw > 0), 0) AS floor_fen,
                    b.n::float8 AS fn, med.med_n, med.med_t
-            FROM b JOIN med ON med.ckey = b.ckey COLLATE "C" OFFSET 0),
+            FROM b JOIN med ON med.city = b.city OFFSET 0),
         g AS (
             SELECT f.*,
                    CASE WHEN method <> 'new_store_floor' THEN raw ELSE floor_fen END AS base,
@@ -177,9 +165,35 @@ def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], di
                           round(100 * (rec::float8 / fn - med_t) / med_t)))::int END AS tk,
                    CASE WHEN first_on >= :r0 THEN :newmilli ELSE 1000 END AS nw
             FROM f OFFSET 0)
-        SELECT g.*, base * fq * tk * nw AS weight FROM g""",
+        SELECT g.*, base::numeric * (fq * tk * nw)::int8 AS weight FROM g""",
     ]
     return stmts, p
+
+
+def _city_numbers(session: Session, t: str) -> list[tuple[str, str]] | None:
+    """`{t}_k`: each raw (region, city) pair of the stores that are not lost with the number of its city key
+    (core.targets.cascade.region_key / city_key: Python's own strip), numbered in (region key, city key) order;
+    the keys by number, or None when there is no store."""
+    pairs = session.execute(
+        text(
+            "SELECT coalesce(region, ''), coalesce(city, '') FROM customers WHERE status <> 'lost' "
+            "GROUP BY 1, 2"
+        )
+    ).all()
+    if not pairs:
+        return None
+    key_of = {(r, c): (region_key(r), city_key(r, c)) for r, c in pairs}
+    keys = sorted(set(key_of.values()))
+    num = {k: i for i, k in enumerate(keys)}
+    session.execute(text(f"DROP TABLE IF EXISTS {t}_k"))
+    session.execute(
+        text(f"CREATE TEMP TABLE {t}_k (region text, city text, num int, PRIMARY KEY (region, city))")
+    )
+    session.execute(
+        text(f"INSERT INTO {t}_k VALUES (:r, :c, :n)"),
+        [{"r": r, "c": c, "n": num[k]} for (r, c), k in key_of.items()],
+    )
+    return keys
 
 
 def _split_sql(t: str, cols: str = "x.*") -> str:
@@ -190,15 +204,16 @@ def _split_sql(t: str, cols: str = "x.*") -> str:
     The ranks are per city number (an integer, not the key's text) by remainder, then customer id in byte order;
     the remainder is compared as a float8 first (rounding is monotonic: never against the exact order, and the
     exact remainder decides when the floats are equal) so that most comparisons are not of numerics."""
-    return f"""(SELECT y.*, sgn * (part + CASE WHEN rn <= amt - sum(part) OVER (PARTITION BY city) THEN 1 ELSE 0 END)
-                 AS target
-        FROM (SELECT z.*, row_number() OVER (PARTITION BY city ORDER BY (aw - part * tw)::float8 DESC,
-                                                                 aw - part * tw DESC, cid COLLATE "C") AS rn
-              FROM (SELECT z.*, div(aw, tw) AS part
-                    FROM (SELECT {cols}, c.id AS city, c.tw, abs(c.amount) AS amt, sign(c.amount) AS sgn,
+    return f"""(SELECT y.*, sgn * (part + CASE WHEN rn <= amt - parts THEN 1 ELSE 0 END) AS target
+        FROM (SELECT z.*, row_number() OVER w AS rn, sum(part) OVER w AS parts
+              FROM (SELECT z.*, aw - q * tw AS rem, q::int8 AS part
+                    FROM (SELECT z.*, div(aw, tw) AS q
+                    FROM (SELECT {cols}, c.ckey, c.tw, abs(c.amount) AS amt, sign(c.amount) AS sgn,
                                  CASE WHEN c.zero THEN 0 ELSE c.tw END AS city_w,
                                  abs(c.amount) * CASE WHEN c.zero THEN 1 ELSE x.weight END AS aw
-                          FROM {t} x JOIN {t}_c c ON c.ckey = x.ckey) z OFFSET 0) z) y) s"""
+                          FROM {t} x JOIN {t}_c c ON c.id = x.city) z OFFSET 0) z OFFSET 0) z
+              WINDOW w AS (PARTITION BY city ORDER BY rem::float8 DESC, rem DESC, cid COLLATE "C"
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) y) s"""
 
 
 # the sorts and hashes of 500,000 stores in memory, for these statements only; no parallel workers (each would
@@ -308,21 +323,33 @@ def preview_sql(
     t = table or f"tc_store_{next(_seq)}"
     tc = f"{t}_c"
     stmts, p = _stores_sql(t, w, period)
-    with _work_mem(session, sorted_history=True):
-        for s in stmts:
-            session.execute(text(s), p)
-    cities = session.execute(
-        text(
-            f"SELECT rkey, ckey, sum(weight), sum(base), count(*), max(floor_fen) FROM {t} GROUP BY rkey, ckey"
-        )
-    ).all()
+    for _ in range(3):
+        keys = _city_numbers(session, t)
+        if keys is None:
+            return None
+        with _work_mem(session, sorted_history=True):
+            for s in stmts:
+                session.execute(text(s), p)
+        cities = session.execute(
+            text(
+                f"SELECT city, sum(weight), sum(base), count(*), max(floor_fen) FROM {t} GROUP BY city "
+                "ORDER BY city"
+            )
+        ).all()
+        # a store whose (region, city) pair is not numbered was written between the two statements (each sees
+        # the data committed when it starts; its city is -1): number the pairs again
+        if all(c[0] >= 0 for c in cities):
+            break
+    else:
+        raise PlanChanged("预览期间门店资料一直在变化，请稍后重新预览")
     if not cities:
         session.execute(text(f"DROP TABLE IF EXISTS {t}"))
         return None
-    store_count = sum(int(c[4]) for c in cities)
-    org_base = sum(int(c[3]) for c in cities)
+    store_count = sum(int(c[3]) for c in cities)
+    org_base = sum(int(c[2]) for c in cities)
     tree: dict[str, list[tuple[str, int, int, int, int]]] = defaultdict(list)
-    for rkey, ckey, cw, cb, cn, cf in cities:
+    for num, cw, cb, cn, cf in cities:
+        rkey, ckey = keys[num]
         tree[rkey].append((ckey, int(cw), int(cb), int(cn), int(cf)))
     regions = sorted(tree)
     nodes: dict[str, Node] = {}
@@ -346,6 +373,7 @@ def preview_sql(
         region_w.append(round_half_up(sum(x[1] for x in tree[r]) * c.value))
     total_rw = sum(region_w)
     city_amounts: list[tuple[str, int, int, int]] = []
+    number = {ck: i for i, (_, ck) in enumerate(keys)}
     for r, amt, rw, c in zip(regions, split_fen(amount_fen, region_w), region_w, region_coef, strict=True):
         cs = sorted(tree[r])
         rbase = sum(x[2] for x in cs)
@@ -360,14 +388,11 @@ def preview_sql(
             city_amounts.append((ck, camt, cw, cn))
     session.execute(text(f"DROP TABLE IF EXISTS {tc}"))
     session.execute(
-        text(f"CREATE TEMP TABLE {tc} (id int, ckey text PRIMARY KEY, amount numeric, tw numeric, zero bool)")
+        text(f"CREATE TEMP TABLE {tc} (id int PRIMARY KEY, ckey text, amount int8, tw numeric, zero bool)")
     )
     session.execute(
         text(f"INSERT INTO {tc} VALUES (:i, :k, :a, :w, :z)"),
-        [
-            {"i": i, "k": k, "a": a, "w": cw or cn, "z": cw == 0}
-            for i, (k, a, cw, cn) in enumerate(city_amounts)
-        ],
+        [{"i": number[k], "k": k, "a": a, "w": cw or cn, "z": cw == 0} for k, a, cw, cn in city_amounts],
     )
     # the stores' split summed per city (the check) and per owner (the reps), in one pass
     city_check: dict[str, int] = {}
@@ -375,16 +400,16 @@ def preview_sql(
     with _work_mem(session):
         sums = session.execute(
             text(
-                "SELECT grouping(ckey), ckey, owner, sum(target), sum(base), count(*) "
-                f"FROM {_split_sql(t, 'x.ckey, x.cid, x.owner, x.base, x.weight')} "
-                "GROUP BY GROUPING SETS ((ckey), (owner))"
+                "SELECT grouping(city), city, owner, sum(target), sum(base), count(*) "
+                f"FROM {_split_sql(t, 'x.city, x.cid, x.owner, x.base, x.weight')} "
+                "GROUP BY GROUPING SETS ((city), (owner))"
             )
         ).all()
-    for by_owner, ckey, owner, f, b, n in sums:
+    for by_owner, city, owner, f, b, n in sums:
         if by_owner:
             owned[owner] = (int(f), int(b), int(n))
         else:
-            city_check[ckey] = int(f)
+            city_check[keys[city][1]] = int(f)
     rep_in = {r.userid: r for r in reps}
     rep_nodes: dict[str, Node] = {}
     for userid in sorted(set(rep_in) | set(owned)):
@@ -411,7 +436,7 @@ def preview_sql(
             rows = session.execute(
                 text(
                     f"SELECT cid, name, ckey, owner, target, base, {rationale}, {factors} FROM {_split_sql(t)} "
-                    f'ORDER BY rkey COLLATE "C", ckey COLLATE "C", cid COLLATE "C"'
+                    f'ORDER BY city, cid COLLATE "C"'
                 )
             ).all()
         for cid, name, ckey, owner, target, base, rat, fac in rows:
@@ -431,7 +456,7 @@ def preview_sql(
     plan.inputs = (period, w, amount_fen, reps, coefficients)
     plan.city_check = city_check
     plan.rep_check = {o: v[0] for o, v in owned.items()}
-    plan.child_counts = {node_id("city", c[1]): int(c[4]) for c in cities}
+    plan.child_counts = {node_id("city", keys[c[0]][1]): int(c[3]) for c in cities}
     plan.child_counts.update({node_id("rep", o): v[2] for o, v in owned.items()})
     return plan
 
@@ -450,7 +475,7 @@ class _LazyFen(dict[str, int]):
             self._ensure()
             with _work_mem(self._session):
                 rows = self._session.execute(
-                    text(f"SELECT cid, target FROM {_split_sql(self._table, 'x.ckey, x.cid, x.weight')}")
+                    text(f"SELECT cid, target FROM {_split_sql(self._table, 'x.city, x.cid, x.weight')}")
                 ).all()
             super().update({c: int(f) for c, f in rows})
 

@@ -275,3 +275,45 @@ def test_sql_cascade_medians_and_the_organisations_floor(pg_factory):
         floor = (positive[(len(positive) - 1) // 2] + 1) // 2  # half the low median, rounded half up
         assert have["store:G1"].factors["method"] == "new_store_floor"
         assert have["store:G1"].baseline_fen == have["store:G2"].baseline_fen == floor
+
+
+def test_sql_cascade_numbers_a_city_written_between_its_statements(pg_factory):
+    """The cities are numbered by one statement and the stores read by the next (each sees what is committed
+    when it starts): a store of a new city committed in between is numbered on a second pass, not dropped."""
+    from sqlalchemy import event
+
+    _seed(pg_factory, 8)
+    engine = pg_factory.kw["bind"]
+    written = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _write_between(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+        if statement.lstrip().startswith("CREATE TEMP TABLE tc_store_") and "WITH o AS" in statement:
+            if not written:
+                written.append(True)
+                with pg_factory() as other:
+                    other.add(
+                        CustomerRow(
+                            customer_id="NEW1",
+                            name="新城门店",
+                            region="西南",
+                            city="成都",
+                            owner_userid="rep_idle",
+                            status="active",
+                            categories=[],
+                            decision_roles=[],
+                        )
+                    )
+                    other.commit()
+
+    try:
+        with pg_factory() as s:
+            got = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
+            assert written and got.check() == []
+            ref = _reference(s, 12_000_000_000)
+            assert "store:NEW1" in got.nodes and "city:西南/成都" in got.nodes
+            assert {n.id: n.target_fen for n in got.nodes.values()} == {
+                n.id: n.target_fen for n in ref.nodes.values()
+            }
+    finally:
+        event.remove(engine, "before_cursor_execute", _write_between)
