@@ -105,6 +105,7 @@ async def run_forever(
                 loop.add_signal_handler(sig, stop.set)
     if on_wake is not None:
         on_wake(wake)
+    log.info("worker running (beat every %.2f s)", interval)
     try:
         await stop.wait()
         log.info("worker stopping")

@@ -104,6 +104,8 @@ def test_two_servers_two_workers_on_postgres_and_redis_one_worker_killed(pg_serv
             procs = servers + workers
             for s in servers:
                 s.wait_http("/readyz")
+            for w in workers:  # both are polling before the first callback (on a loaded machine one starts late)
+                wait_until(lambda w=w: "worker running" in w.log_tail(), timeout=60, what=f"{w.name} to run")
             client = httpx.Client(timeout=5)
             peers = [peer_for(wecom, p, client) for p in ports]
             now = int(time.time())
@@ -127,12 +129,17 @@ def test_two_servers_two_workers_on_postgres_and_redis_one_worker_killed(pg_serv
                             acked[port] += 1
                         return
 
-            def killer() -> None:  # SIGKILL worker0 once replies are flowing
+            def finishers() -> int:  # how many workers have finished an event (its row keeps their id)
+                with factory() as s:
+                    q = select(func.count(InboxRow.claimed_by.distinct())).where(InboxRow.status == "done")
+                    return int(s.scalar(q) or 0)
+
+            def killer() -> None:  # SIGKILL worker0 once replies are flowing and both workers have done some
                 wait_until(
-                    lambda: len(wecom.all_deliveries()) >= N // 4,
+                    lambda: len(wecom.all_deliveries()) >= N // 4 and finishers() >= 2,
                     timeout=90,
                     interval=0.05,
-                    what="a quarter of the replies",
+                    what="a quarter of the replies, by both workers",
                 )
                 workers[0].sigkill()
                 killed.set()
