@@ -104,7 +104,9 @@ def test_two_servers_two_workers_on_postgres_and_redis_one_worker_killed(pg_serv
             procs = servers + workers
             for s in servers:
                 s.wait_http("/readyz")
-            for w in workers:  # both are polling before the first callback (on a loaded machine one starts late)
+            for (
+                w
+            ) in workers:  # both are polling before the first callback (on a loaded machine one starts late)
                 wait_until(lambda w=w: "worker running" in w.log_tail(), timeout=60, what=f"{w.name} to run")
             client = httpx.Client(timeout=5)
             peers = [peer_for(wecom, p, client) for p in ports]
