@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import secrets
 import threading
 from collections import defaultdict, deque
@@ -53,6 +54,8 @@ RESPONSE_CODE_TTL = timedelta(hours=72)
 OAUTH_CODE_TTL = timedelta(minutes=5)  # 「code只能使用一次，5分钟未被使用自动过期」
 QR_TICKET_TTL = timedelta(minutes=5)
 DEFAULT_MEDIA_NAMES = {"image": "image.jpg", "voice": "voice.amr", "video": "video.mp4", "file": "file.bin"}
+
+_log = logging.getLogger("assistant.emulator")
 
 
 @dataclass
@@ -332,6 +335,16 @@ class FakeWeCom:
     def record_call(self, call: ApiCall) -> None:
         with self._lock:
             self._calls.append(call)
+        if (call.errcode not in (0, None) or call.status != 200) and call.fault is None:
+            # what the chat page's footer counts as 报错, named in the log (an injected fault is expected)
+            _log.warning(
+                "emulated WeCom answered %s %s with HTTP %s errcode %s: %s",
+                call.method,
+                call.path,
+                call.status,
+                call.errcode,
+                (call.response or {}).get("errmsg", ""),
+            )
 
     @property
     def calls(self) -> list[ApiCall]:

@@ -9,17 +9,11 @@ issue 6). A missing browser fails this test with that message instead of skippin
 from __future__ import annotations
 
 import re
-import shutil
-import socket
-import subprocess
-import threading
-import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from bot.emulator.api import create_api_router
@@ -32,45 +26,17 @@ from core.clock import FixedClock
 from core.web_session import SESSION_COOKIE
 from nlq.answer import ask
 from tests.nlq.dataset import NOW
-from tests.support.web import DESKTOP_UA, WECOM_UA, open_session
+from tests.support.browser import chromium, dump_dom, free_port, serve
+from tests.support.web import DESKTOP_UA, open_session
 
 CORP, SECRET, AGENT = "wwbrowsertest0001", "browser-test-secret", 1000002
-CHROMIUM_MISSING = (
-    "Chromium is not installed, so the dashboard cannot be checked in a browser. "
-    "Install it (as root): apt-get install -y chromium — CI must do the same in .ci/run."
-)
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if path is None:
-        pytest.fail(CHROMIUM_MISSING)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _serve(app: FastAPI, port: int) -> uvicorn.Server:
-    srv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    threading.Thread(target=srv.run, daemon=True).start()
-    deadline = time.monotonic() + 15
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "a test server did not start"
-    return srv
 
 
 @pytest.fixture(scope="module")
 def server(eval_sqlite):
     """(the assistant's base URL, the emulated WeCom's): the dashboard behind WeCom sign-in, and WeCom."""
     clock = FixedClock(NOW)
-    emu_port, port = _free_port(), _free_port()
+    emu_port, port = free_port(), free_port()
     emu, base = f"http://127.0.0.1:{emu_port}", f"http://127.0.0.1:{port}"
     wecom = FakeWeCom(corp_id=CORP, secret=SECRET, agent_id=AGENT, clock=clock)
     emulator = FastAPI()
@@ -89,32 +55,10 @@ def server(eval_sqlite):
     app = FastAPI()
     app.include_router(make_signin_router(auth, client))
     app.include_router(make_dashboard_router(eval_sqlite, auth, clock))
-    servers = [_serve(emulator, emu_port), _serve(app, port)]
+    servers = [serve(emulator, emu_port), serve(app, port)]
     yield base, emu
     for srv in servers:
         srv.should_exit = True
-
-
-def _dom(browser: str, url: str, profile, ua: str = WECOM_UA) -> str:  # noqa: ANN001
-    run = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            f"--user-agent={ua}",
-            f"--user-data-dir={profile}",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run.stdout
 
 
 def _as(server, userid: str, path: str = "/dashboard", **params: str) -> str:  # noqa: ANN001
@@ -137,10 +81,10 @@ def _asked(factory, who: str, question: str) -> tuple[int, int]:  # noqa: ANN001
 
 
 def test_two_viewers_sign_in_and_see_their_own_figures(server, eval_sqlite, tmp_path):
-    browser = _chromium()
+    browser = chromium()
     seen = {}
     for who in ("rm_e", "sup_e2"):
-        dom = _dom(browser, _as(server, who), tmp_path / who)
+        dom = dump_dom(browser, _as(server, who), tmp_path / who)
         assert "团队健康度看板" in dom and 'id="sign-out"' in dom
         seen[who] = {k: _kpi(dom, k) for k in ("freshness", "completeness", "funnel")}
         assert seen[who]["freshness"] == _asked(eval_sqlite, who, "客户信息鲜度")
@@ -156,24 +100,24 @@ def test_two_viewers_sign_in_and_see_their_own_figures(server, eval_sqlite, tmp_
             )
             assert m and (int(m.group(1)), int(m.group(2))) == (r["numerator"], r["denominator"]), r["key"]
     assert seen["rm_e"] != seen["sup_e2"]
-    narrowed = _dom(browser, _as(server, "rm_e", team="sup_e2"), tmp_path / "team")
+    narrowed = dump_dom(browser, _as(server, "rm_e", team="sup_e2"), tmp_path / "team")
     assert _kpi(narrowed, "completeness") == seen["sup_e2"]["completeness"]
     assert _kpi(narrowed, "freshness") == seen["sup_e2"]["freshness"]
-    escape = _dom(
+    escape = dump_dom(
         browser, _as(server, "sup_e2", team="rm_e"), tmp_path / "escape"
     )  # above the viewer: ignored
     assert _kpi(escape, "freshness") == seen["sup_e2"]["freshness"]
 
 
 def test_without_a_session_no_page_opens(server, eval_sqlite, tmp_path):
-    browser = _chromium()
+    browser = chromium()
     base, _ = server
     old = f"{base}/dashboard?t=cm1fZXw0MTAyNDQ0ODAw.0123456789abcdef0123456789abcdef"  # a 7-day bearer link
-    dom = _dom(
+    dom = dump_dom(
         browser, old, tmp_path / "bearer"
     )  # WeCom's browser, no member signed in to it: WeCom asks who
     assert "选择登录成员" in dom and "data-kpi" not in dom
-    dom = _dom(browser, f"{base}/dashboard", tmp_path / "desktop", ua=DESKTOP_UA)
+    dom = dump_dom(browser, f"{base}/dashboard", tmp_path / "desktop", ua=DESKTOP_UA)
     assert "扫码登录" in dom and "data-kpi" not in dom
     expired = open_session(eval_sqlite, "rm_e", NOW - timedelta(hours=13))
     live = open_session(eval_sqlite, "rm_e", NOW)
@@ -184,8 +128,8 @@ def test_without_a_session_no_page_opens(server, eval_sqlite, tmp_path):
 
 
 def test_drill_down_and_sample_pages(server, eval_sqlite, tmp_path):
-    browser = _chromium()
-    dom = _dom(browser, _as(server, "sup_e2", "/dashboard/customers", rep="rep_e3"), tmp_path / "drill")
+    browser = chromium()
+    dom = dump_dom(browser, _as(server, "sup_e2", "/dashboard/customers", rep="rep_e3"), tmp_path / "drill")
     assert "客户明细" in dom and 'data-customer="' in dom
     cookies = {SESSION_COOKIE: open_session(eval_sqlite, "sup_e2", NOW)}
     with httpx.Client(base_url=server[0], cookies=cookies) as http:

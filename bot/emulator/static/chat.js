@@ -80,11 +80,17 @@
     let html = "", list = null, para = [];
     const flushPara = () => { if (para.length) { html += `<p>${para.map(inline).join("<br>")}</p>`; para = []; } };
     const flushList = () => {
-      if (list) { html += `<${list.tag}>${list.items.map((i) => `<li>${inline(i)}</li>`).join("")}</${list.tag}>`; list = null; }
+      if (list) {
+        const start = list.start && list.start !== 1 ? ` start="${list.start}"` : "";
+        html += `<${list.tag}${start}>${list.items.map((i) => `<li>${inline(i)}</li>`).join("")}</${list.tag}>`;
+        list = null;
+      }
     };
-    const listItem = (tag, text) => {
+    // an ordered list keeps the number its first item was written with: items separated by other lines
+    // (a product, then its selling points) are numbered 1, 2, 3 as written, not 1, 1, 1
+    const listItem = (tag, text, start) => {
       flushPara();
-      if (!list || list.tag !== tag) { flushList(); list = { tag, items: [] }; }
+      if (!list || list.tag !== tag) { flushList(); list = { tag, items: [], start }; }
       list.items.push(text);
     };
     for (const line of lines) {
@@ -92,7 +98,7 @@
       if ((m = line.match(/^(#{1,6})\s+(.*)$/))) { flushPara(); flushList(); const n = Math.min(m[1].length, 4); html += `<h${n}>${inline(m[2])}</h${n}>`; }
       else if ((m = line.match(/^&gt;\s?(.*)$/))) { flushPara(); flushList(); html += `<blockquote>${inline(m[1])}</blockquote>`; }
       else if ((m = line.match(/^\s*[-*+]\s+(.*)$/))) listItem("ul", m[1]);
-      else if ((m = line.match(/^\s*\d+[.)]\s+(.*)$/))) listItem("ol", m[1]);
+      else if ((m = line.match(/^\s*(\d+)[.)]\s+(.*)$/))) listItem("ol", m[2], Number(m[1]));
       else if (!line.trim()) { flushPara(); flushList(); }
       else { flushList(); para.push(line); }
     }
