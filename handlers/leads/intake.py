@@ -321,6 +321,7 @@ def on_lead_button(ctx: Ctx, event: Inbound) -> bool | None:
     if step.status == "done":
         ctx.reply(Text(content=T.STEP_ALREADY.format(step=step.label, at=T.when(step.done_at or ctx.now))))
         return None
-    lead_sop.complete_step(ctx, step, by=ctx.userid)
+    # the confirmation first, then what comes next (the next step's card, the recommendations)
     ctx.reply(Text(content=T.STEP_DONE.format(company=lead.company, step=step.label)))
+    lead_sop.complete_step(ctx, step, by=ctx.userid)
     return None

@@ -114,7 +114,10 @@ def test_golden_four_hours_on_time_late_and_escalated_once(db_url, tmp_path, red
     # 定制方案 done from the card's button before its 2 h
     h.peer.card_click("rep1", proposal["task_id"], proposal["button_list"][0]["key"])
     h.tick()
-    assert "已记录：杭州华力机械有限公司 的「定制方案」已完成。" in h.texts("rep1")
+    said = h.texts("rep1")
+    done = said.index("已记录：杭州华力机械有限公司 的「定制方案」已完成。")
+    # the confirmation first, then the next step's card
+    assert said[done + 1].startswith("A+类线索 同类客户案例：杭州华力机械有限公司"), said[done:]
     assert h.cards("rep1")[-1]["main_title"]["title"] == "A+类线索 同类客户案例：杭州华力机械有限公司"
     _at(h, start, hours=2, minutes=1)
     assert len(h.texts("sup1")) == 1  # the proposal was on time
