@@ -6,9 +6,7 @@ middleware."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
 from urllib.parse import urlencode
 
@@ -19,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from bot.web.headers import CONTENT_SECURITY_POLICY
 from core import ics_token
 from core.web_session import SESSION_COOKIE
+from tests.support.browser import chromium, headless
 from tests.support.factories import org
 from tests.support.harness import Harness
 from tests.support.web import open_session, sign_in
@@ -124,30 +123,7 @@ def served(h):
 
 
 def _chromium(url: str, profile) -> tuple[str, list[str]]:  # noqa: ANN001
-    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if browser is None:
-        pytest.fail(
-            "Chromium is not installed (apt-get install -y chromium), so the policy cannot be checked"
-        )
-    run = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            f"--user-data-dir={profile}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]
+    run = headless(chromium(), url, profile, "--enable-logging=stderr", "--v=0")
     return run.stdout, [line for line in run.stderr.splitlines() if "Content Security Policy" in line]
 
 

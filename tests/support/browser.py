@@ -49,7 +49,10 @@ def serve(app: FastAPI, port: int) -> uvicorn.Server:
     return srv
 
 
-def dump_dom(browser: str, url: str, profile, ua: str = WECOM_UA, *extra: str) -> str:  # noqa: ANN001
+def headless(
+    browser: str, url: str, profile, *extra: str, ua: str | None = None
+) -> subprocess.CompletedProcess:  # noqa: ANN001
+    """Chromium run once on `url` with its DOM dumped to stdout (after `extra` flags), in a profile of its own."""
     run = subprocess.run(
         [
             browser,
@@ -58,7 +61,7 @@ def dump_dom(browser: str, url: str, profile, ua: str = WECOM_UA, *extra: str) -
             "--disable-gpu",
             "--disable-dev-shm-usage",
             "--no-first-run",
-            f"--user-agent={ua}",
+            *([f"--user-agent={ua}"] if ua else []),
             f"--user-data-dir={profile}",
             *extra,
             "--dump-dom",
@@ -69,4 +72,9 @@ def dump_dom(browser: str, url: str, profile, ua: str = WECOM_UA, *extra: str) -
         timeout=90,
     )
     assert run.returncode == 0, run.stderr[-2000:]
-    return run.stdout
+    return run
+
+
+def dump_dom(browser: str, url: str, profile, ua: str = WECOM_UA, *extra: str) -> str:  # noqa: ANN001
+    """The page's DOM as WeCom's built-in browser (`ua`) renders it."""
+    return headless(browser, url, profile, *extra, ua=ua).stdout
