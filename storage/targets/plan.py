@@ -18,6 +18,8 @@ from storage.audit import jsonable, record, snapshot
 from storage.models import AuditRow, CustomerRow, OrderRow, UserRow
 from storage.targets.common import as_int, order_fen, target_id
 from storage.targets.models import RegionCoefficientRow, TargetRow
+from storage.targets.sqlplan import SqlPlan, apply_sql, preview_sql
+from storage.targets.store_arrays import UnreadableIds
 
 
 class NothingToSplit(ValueError):
@@ -140,13 +142,15 @@ def set_coefficient(
 def preview(session: Session, period: TargetPeriod, amount_fen: int, *, today: date) -> Plan:
     w = windows(period, as_of=today)
     if session.get_bind().dialect.name == "postgresql":  # the cascade in SQL (storage/targets/sqlplan.py)
-        from storage.targets.sqlplan import preview_sql
-
         reps, coefs = rep_inputs(session, period.key), coefficients(session, period.key)
-        sql_plan = preview_sql(session, period, w, amount_fen, reps, coefs)
+        try:
+            sql_plan = preview_sql(session, period, w, amount_fen, reps, coefs)
+        except UnreadableIds:  # an id with a separator character: the reference path, slower but general
+            sql_plan = False
         if sql_plan is None:
             raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
-        return sql_plan
+        if sql_plan is not False:
+            return sql_plan
     stores = store_inputs(session, w)
     if not stores:
         raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
@@ -186,7 +190,6 @@ def apply(session: Session, plan: Plan, *, by: str, now: datetime, reason: str =
     """Replace the period's targets by the plan: one row per node, one audit row per node (before → after).
     Adjustments made to the period before are replaced with the rest (docs/targets.md § Adjustments)."""
     from storage.importer.run import bulk_insert
-    from storage.targets.sqlplan import SqlPlan, apply_sql
 
     if isinstance(plan, SqlPlan):
         plan.ensure(session)

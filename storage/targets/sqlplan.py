@@ -1,42 +1,38 @@
-"""The cascade on PostgreSQL, computed in SQL (docs/targets.md § On PostgreSQL: the cascade in SQL): the same result as
+"""The cascade on PostgreSQL for 500,000 stores (docs/targets.md § On PostgreSQL): the same result as
 core/targets/cascade.py, which stays the reference (and SQLite's path), without a Python object per store.
 
-One pipeline in temporary tables of the session's connection:
-0. `tc_store_N_k`: each raw (region, city) pair of the stores with its city's number; the keys are made by
-   core.targets.cascade.region_key / city_key in Python (a few hundred pairs), numbered in key order, so that
-   every later grouping, join and partition is over an integer and no strip is emulated in SQL;
-1. `tc_store_N` (one statement): every store that is not lost with its sales in the baseline windows (one
-   sorted pass over the monthly roll-up `order_months`, storage/triggers/order_months.py), its city number, its
-   baseline by history (method, fen, trend, months active) — the integer rules of core/targets/baseline.py in
-   bigint, and in `numeric` where a product can pass 2^63 (the trend, the weight); the floors (half the low median of the
-   positive baselines: `percentile_disc(0.5)`) per city, else the organisation's; the order-frequency and 客单价
-   factors against the city's medians, in float8 exactly as Python computes them (IEEE double, `round` half to
-   even), the new-store factor; the weight;
-2. the organisation → regions → cities split in Python with `split_fen` itself over the cities' sums (a few
-   hundred rows), into `tc_store_N_c`; every city → stores split is a subquery (`_split_sql`): `floor(A × w ÷ W)`
-   and the fen left over one each to the stores ranked by `row_number() OVER (PARTITION BY city ORDER BY
-   remainder DESC, customer_id)` (byte order = code-point order = Python's sort);
-3. reps from the stores' sums per owner (plus development targets), read with the cities' checks in one pass.
-Apply writes the stores with INSERT … SELECT from the split and the audit rows (one per node, before → after)
-with INSERT … SELECT as well.
+1. one statement reads every store that is not lost with its history in the baseline windows (the monthly
+   roll-up `order_months`, storage/triggers/order_months.py) and, in the same snapshot, every store's customer
+   id, owner and raw (region, city) (storage/targets/store_arrays.read_stores: one binary COPY);
+2. the cities: each raw pair's keys by core.targets.cascade.region_key / city_key themselves, numbered in
+   (region key, city key) order;
+3. every store's baseline, floor, factors and weight, over numpy arrays (store_arrays.weights: exact
+   integers, IEEE doubles in the reference's order);
+4. the organisation → regions → cities split with `split_fen` itself over the cities' sums (a few hundred),
+   every city → stores split over the arrays (store_arrays.split_stores), the reps from the stores' sums per
+   owner (plus development targets);
+5. the stores' table (`tc_store_N`, a temporary table of the session's connection) is written only when a
+   caller reads the stores' nodes or applies: their rationale and factors are built in SQL from it, and apply
+   writes the stores with INSERT … SELECT and one audit row per node (before → after) with INSERT … SELECT.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from core.targets.baseline import RECENT_MONTHS, Windows, round_half_up
 from core.targets.cascade import (
-    NEW_STORE_MILLI,
     Coefficient,
     Node,
     Plan,
@@ -49,6 +45,15 @@ from core.targets.cascade import (
 )
 from core.targets.periods import TargetPeriod
 from core.targets.split import share, split_fen, yuan
+from storage.targets.store_arrays import (
+    METHODS,
+    Stores,
+    Weights,
+    group_sums,
+    read_stores,
+    split_stores,
+    weights,
+)
 
 _seq = itertools.count(1)
 
@@ -68,156 +73,6 @@ def _share_sql(part: str, whole: str) -> str:
     )
 
 
-def _stores_sql(t: str, w: Windows, period: TargetPeriod) -> tuple[list[str], dict[str, Any]]:
-    """The statement that fills `t` with every store, its history, baseline, floor, factors and weight. Each
-    store's city is the number `{t}_k` gives its raw (region, city) pair (`_city_numbers`): the keys are made
-    once per pair in Python, and every later grouping, join and partition is over an integer."""
-    p: dict[str, Any] = {
-        "cutoff": w.cutoff,
-        "r0": w.recent[0],
-        "r1": w.recent[1],
-        "rl0": w.recent_ly[0],
-        "rl1": w.recent_ly[1],
-        "s0": w.six[0],
-        "s1": w.six[1],
-        "ly0": w.ly[0] if w.ly else date(1, 1, 1),
-        "ly1": w.ly[1] if w.ly else date(1, 1, 1),
-        "months": period.months,
-        "newmilli": NEW_STORE_MILLI,
-    }
-
-    # the history from the monthly roll-up (storage/triggers/order_months.py): the windows are whole months,
-    # so a month's row is in a window exactly when its orders are; read in customer order from its covering
-    # index (a sorted aggregate, no hash table of every customer). A store's sums are bigint (a sum of bigint
-    # is numeric in PostgreSQL, slower in every later step); only the products that can pass 2^63 are numeric.
-    def within(lo: str, hi: str) -> str:
-        return f"FILTER (WHERE month >= :{lo} AND month < :{hi})"
-
-    ly = f"coalesce(sum(sales_fen) {within('ly0', 'ly1')}, 0)::int8" if w.ly else "0::int8"
-    months = "(extract(year FROM {0})::int * 12 + extract(month FROM {0})::int)"
-    first = "greatest(coalesce(first_on, CAST(:s0 AS date)), CAST(:s0 AS date))"
-    # statistics.median in float8: the mean of the two middle values, the one middle value twice when the
-    # count is odd (percentile_disc at 0.5 is the ⌈k/2⌉-th value, at 0.5 + 1e-9 the ⌊k/2⌋+1-th for any k below
-    # 5·10^8 stores in a city: one sort)
-    middles = (
-        "percentile_disc(ARRAY[0.5, 0.5 + 1e-9]::float8[]) WITHIN GROUP (ORDER BY {0}) FILTER (WHERE n > 0)"
-    )
-    stmts = [
-        f"DROP TABLE IF EXISTS {t}",
-        f"""CREATE TEMP TABLE {t} AS
-        WITH o AS (
-            SELECT customer_id, {ly} AS ly,
-                   coalesce(sum(sales_fen) {within("r0", "r1")}, 0)::int8 AS rec,
-                   coalesce(sum(sales_fen) {within("rl0", "rl1")}, 0)::int8 AS rec_ly,
-                   coalesce(sum(sales_fen) {within("s0", "s1")}, 0)::int8 AS six,
-                   coalesce(sum(orders) {within("r0", "r1")}, 0)::int8 AS n, min(month) AS first_on
-            FROM order_months WHERE month < :cutoff GROUP BY customer_id),
-        h AS (
-            SELECT c.customer_id AS cid, c.name, c.owner_userid AS owner, coalesce(k.num, -1) AS city,
-                   coalesce(o.ly, 0) AS ly, coalesce(o.rec, 0) AS rec, coalesce(o.rec_ly, 0) AS rec_ly,
-                   coalesce(o.six, 0) AS six, coalesce(o.n, 0) AS n, o.first_on
-            FROM customers c LEFT JOIN o ON o.customer_id = c.customer_id
-            LEFT JOIN {t}_k k ON k.region = coalesce(c.region, '') AND k.city = coalesce(c.city, '')
-            WHERE c.status <> 'lost'),
-        -- the baseline by history: core.targets.baseline.baseline (trend clamped to [1/2, 2] as a ratio)
-        b1 AS (
-            SELECT h.*,
-                   CASE WHEN {"ly > 0" if w.ly else "false"} THEN 'same_period_last_year'
-                        WHEN six > 0 THEN 'run_rate' ELSE 'new_store_floor' END AS method
-            FROM h OFFSET 0),
-        b2 AS (
-            SELECT b1.*,
-                   CASE WHEN method <> 'same_period_last_year' THEN NULL WHEN rec_ly <= 0 THEN 1
-                        WHEN 2 * rec <= rec_ly THEN 1 WHEN rec >= 2 * rec_ly THEN 2 ELSE rec END AS tnum,
-                   CASE WHEN method <> 'same_period_last_year' THEN NULL WHEN rec_ly <= 0 THEN 1
-                        WHEN 2 * rec <= rec_ly THEN 2 WHEN rec >= 2 * rec_ly THEN 1 ELSE rec_ly END AS tden,
-                   CASE WHEN method = 'run_rate'
-                        THEN greatest(1, {months.format("CAST(:cutoff AS date)")} - {months.format(first)}) END
-                     AS active
-            FROM b1 OFFSET 0),
-        b AS MATERIALIZED (
-            SELECT b2.*,
-                   CASE method WHEN 'same_period_last_year'
-                                 THEN div(2 * ly::numeric * tnum + tden, 2 * tden::numeric)::int8
-                               WHEN 'run_rate' THEN (2 * six * :months + active) / (2 * active)
-                               ELSE 0 END AS raw
-            FROM b2),
-        -- per city: the floor (half the low median of the positive baselines) and the medians of the stores
-        -- that ordered in R; the organisation's floor only when a city has none (evaluated on first use)
-        cs AS (
-            SELECT city, (percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) FILTER (WHERE raw > 0) + 1) / 2 AS floor,
-                   {middles.format("n::float8")} AS mn,
-                   {middles.format("rec::float8 / nullif(n, 0)::float8")} AS mt
-            FROM b GROUP BY city),
-        med AS (SELECT city, floor, (mn[1] + mn[2]) / 2 AS med_n, (mt[1] + mt[2]) / 2 AS med_t FROM cs),
-        f AS (
-            SELECT b.*, coalesce(med.floor, (SELECT (percentile_disc(0.5) WITHIN GROUP (ORDER BY raw) + 1) / 2
-                                               FROM b WHERE raw > 0), 0) AS floor_fen,
-                   b.n::float8 AS fn, med.med_n, med.med_t
-            FROM b JOIN med ON med.city = b.city OFFSET 0),
-        g AS (
-            SELECT f.*,
-                   CASE WHEN method <> 'new_store_floor' THEN raw ELSE floor_fen END AS base,
-                   CASE WHEN n = 0 OR med_n IS NULL OR med_n <= 0 THEN 1000
-                        ELSE 1000 + greatest(-100, least(100, round(100 * (fn - med_n) / med_n)))::int END AS fq,
-                   CASE WHEN n = 0 OR med_t IS NULL OR med_t <= 0 THEN 1000
-                        ELSE 1000 + greatest(-100, least(100,
-                          round(100 * (rec::float8 / fn - med_t) / med_t)))::int END AS tk,
-                   CASE WHEN first_on >= :r0 THEN :newmilli ELSE 1000 END AS nw
-            FROM f OFFSET 0)
-        SELECT g.*, base::numeric * (fq * tk * nw)::int8 AS weight FROM g""",
-    ]
-    return stmts, p
-
-
-def _city_numbers(session: Session, t: str) -> list[tuple[str, str]] | None:
-    """`{t}_k`: each raw (region, city) pair of the stores that are not lost with the number of its city key
-    (core.targets.cascade.region_key / city_key: Python's own strip), numbered in (region key, city key) order;
-    the keys by number, or None when there is no store."""
-    pairs = session.execute(
-        text(
-            "SELECT coalesce(region, ''), coalesce(city, '') FROM customers WHERE status <> 'lost' "
-            "GROUP BY 1, 2"
-        )
-    ).all()
-    if not pairs:
-        return None
-    key_of = {(r, c): (region_key(r), city_key(r, c)) for r, c in pairs}
-    keys = sorted(set(key_of.values()))
-    num = {k: i for i, k in enumerate(keys)}
-    session.execute(text(f"DROP TABLE IF EXISTS {t}_k"))
-    session.execute(
-        text(f"CREATE TEMP TABLE {t}_k (region text, city text, num int, PRIMARY KEY (region, city))")
-    )
-    session.execute(
-        text(f"INSERT INTO {t}_k VALUES (:r, :c, :n)"),
-        [{"r": r, "c": c, "n": num[k]} for (r, c), k in key_of.items()],
-    )
-    return keys
-
-
-def _split_sql(t: str, cols: str = "x.*") -> str:
-    """Every city's amount over its stores (`t`, the stores): split_fen in SQL, as a subquery of `cols` of the
-    stores with their `target` and `city_w`. `t`_c holds each city's number (`id`), amount and its stores' weight
-    sum W (the number of stores when every weight is zero: then each weighs 1). Not stored: the preview reads its
-    sums, the nodes and apply read it again (the same statement over the same tables gives the same split).
-    The ranks are per city number (an integer, not the key's text) by remainder, then customer id in byte order;
-    the remainder is compared as a float8 first (rounding is monotonic: never against the exact order, and the
-    exact remainder decides when the floats are equal) so that most comparisons are not of numerics."""
-    return f"""(SELECT y.*, sgn * (part + CASE WHEN rn <= amt - parts THEN 1 ELSE 0 END) AS target
-        FROM (SELECT z.*, row_number() OVER w AS rn, sum(part) OVER w AS parts
-              FROM (SELECT z.*, aw - q * tw AS rem, q::int8 AS part
-                    FROM (SELECT z.*, div(aw, tw) AS q
-                    FROM (SELECT {cols}, c.ckey, c.tw, abs(c.amount) AS amt, sign(c.amount) AS sgn,
-                                 CASE WHEN c.zero THEN 0 ELSE c.tw END AS city_w,
-                                 abs(c.amount) * CASE WHEN c.zero THEN 1 ELSE x.weight END AS aw
-                          FROM {t} x JOIN {t}_c c ON c.id = x.city) z OFFSET 0) z OFFSET 0) z
-              WINDOW w AS (PARTITION BY city ORDER BY rem::float8 DESC, rem DESC, cid COLLATE "C"
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) y) s"""
-
-
-# the sorts and hashes of 500,000 stores in memory, for these statements only; no parallel workers (each would
-# build the whole per-customer aggregate of the orders again: the hash side of the join is not shared)
 WORK_MEM = "256MB"
 
 
@@ -247,24 +102,54 @@ class PlanChanged(ValueError):
     """The stores' split computed again differs from the preview's (the data changed in between)."""
 
 
+@dataclass
+class _Arrays:
+    """What the preview computed for every store, kept for the stores' table and `store_fen`."""
+
+    st: Stores
+    city: np.ndarray  # each store's city number
+    calc: Weights
+    target: np.ndarray  # each store's target, int64 fen
+    ckeys: list[str]  # the city keys by number
+    amounts: list[int]  # each city's amount
+    city_w: list[int]  # each city's W (its stores' weight sum, or their number when every weight is zero)
+    zero: list[bool]  # every weight of the city is zero
+
+
+def _transaction(session: Session) -> tuple[int, Any]:
+    """This session's transaction: its connection's backend and the transaction's start time."""
+    pid, started = session.execute(text("SELECT pg_backend_pid(), now()")).one()
+    return int(pid), started
+
+
 class SqlPlan(Plan):
-    """A Plan whose stores live in the session's temporary table: the organisation, regions, cities and reps
-    are objects; the stores' nodes (and the cities' and reps' lists of store children) are read only when
-    `nodes` is first read."""
+    """A Plan whose stores are arrays: the organisation, regions, cities and reps are objects; the stores'
+    nodes (and the cities' and reps' lists of store children) are read only when `nodes` is first read, from the
+    stores' table written then."""
 
     table: str
     inputs: tuple[TargetPeriod, Windows, int, list[RepInput], dict[str, Coefficient]]
     city_check: dict[str, int]
     rep_check: dict[str, int]
     child_counts: dict[str, int]  # a city's or rep's number of stores (their children before `nodes` is read)
+    arrays: _Arrays
+    backend: tuple[int, Any]  # the connection and transaction the preview ran in (pid, its start time)
 
     def ensure(self, session: Session) -> None:
-        """The plan's table in this session's connection: computed again (the same statements over the same
-        inputs) when the preview ran on another connection or its transaction was committed since."""
-        if session.execute(text("SELECT to_regclass(:t)"), {"t": "pg_temp." + self.table}).scalar() is None:
+        """The stores' table in this session's connection. In another transaction than the preview's (another
+        request, another connection) the plan is computed again first (the same reads over the same inputs): if
+        the data no longer gives the same split, PlanChanged."""
+        if (
+            session.execute(text("SELECT to_regclass(:t)"), {"t": "pg_temp." + self.table}).scalar()
+            is not None
+        ):
+            return
+        if _transaction(session) != self.backend:
             again = preview_sql(session, *self.inputs, table=self.table)
             if again is None or again.city_check != self.city_check or again.rep_check != self.rep_check:
                 raise PlanChanged("预览之后门店或订单已变化，请重新预览后再确认分解")
+            self.arrays, self.backend = again.arrays, again.backend
+        _write_tables(session, self.table, self.arrays)
 
     def check(self) -> list[str]:
         problems = []
@@ -280,6 +165,75 @@ class SqlPlan(Plan):
             if total != n.target_fen:
                 problems.append(f"{n.id}: {n.target_fen} ≠ Σ children {total}")
         return problems
+
+
+_COLUMNS = (
+    "cid text, owner text, city int, ly numeric, rec numeric, rec_ly numeric, six numeric, n int8, method text, "
+    "tnum numeric, tden numeric, active int, base numeric, fq int, tk int, nw int, weight numeric, target int8"
+)
+
+
+def _write_tables(session: Session, t: str, a: _Arrays) -> None:
+    """The stores' table `t` (COPY from the arrays) and the cities' `t`_c (number, key, amount, W, all zero)."""
+    st, c = a.st, a.calc
+    session.execute(text(f"DROP TABLE IF EXISTS {t}"))
+    session.execute(text(f"DROP TABLE IF EXISTS {t}_c"))
+    session.execute(text(f"CREATE TEMP TABLE {t} ({_COLUMNS})"))
+    session.execute(
+        text(f"CREATE TEMP TABLE {t}_c (id int PRIMARY KEY, ckey text, amount int8, tw numeric, zero bool)")
+    )
+    same, run = c.method == 0, c.method == 1
+
+    def esc(values: Any) -> list[str]:  # COPY's text format: backslash, tab, newline and CR escaped
+        return [
+            v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+            for v in values
+        ]
+
+    def nums(values: np.ndarray, keep: np.ndarray | None = None) -> list[str]:
+        out = values.astype(str).tolist() if values.dtype != object else [str(v) for v in values]
+        if keep is not None:
+            out = [v if k else "\\N" for v, k in zip(out, keep.tolist(), strict=True)]
+        return out
+
+    owners = esc(st.owners)
+    cols = [
+        esc(st.cid.tolist()),
+        [owners[i] for i in st.owner.tolist()],
+        nums(a.city),
+        nums(st.ly),
+        nums(st.rec),
+        nums(st.rec_ly),
+        nums(st.six),
+        nums(st.n),
+        [METHODS[m] for m in c.method.tolist()],
+        nums(c.tnum, same),
+        nums(c.tden, same),
+        nums(c.active, run),
+        nums(c.base),
+        nums(c.fq),
+        nums(c.tk),
+        nums(c.nw),
+        nums(c.weight),
+        nums(a.target),
+    ]
+    body = "\n".join(map("\t".join, zip(*cols, strict=True)))
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {t} FROM STDIN") as copy:
+        copy.write(body + "\n" if body else "")
+    session.execute(
+        text(f"INSERT INTO {t}_c VALUES (:i, :k, :a, :w, :z)"),
+        [
+            {"i": i, "k": k, "a": amt, "w": w, "z": z}
+            for i, (k, amt, w, z) in enumerate(zip(a.ckeys, a.amounts, a.city_w, a.zero, strict=True))
+        ],
+    )
+
+
+def _view(t: str) -> str:
+    """The stores with their city's key and weight sum (0 when the city splits evenly) and their name."""
+    return f"""(SELECT x.*, c.ckey, CASE WHEN c.zero THEN 0 ELSE c.tw END AS city_w, cu.name
+        FROM {t} x JOIN {t}_c c ON c.id = x.city LEFT JOIN customers cu ON cu.customer_id = x.cid) s"""
 
 
 def _store_words_sql(period: TargetPeriod) -> tuple[str, str]:
@@ -319,38 +273,29 @@ def preview_sql(
     *,
     table: str | None = None,
 ) -> SqlPlan | None:
-    """The cascade in SQL; None when there is no store."""
+    """The cascade over arrays; None when there is no store. Raises store_arrays.UnreadableIds when an id
+    holds a separator character (the caller takes the Python path)."""
     t = table or f"tc_store_{next(_seq)}"
-    tc = f"{t}_c"
-    stmts, p = _stores_sql(t, w, period)
-    for _ in range(3):
-        keys = _city_numbers(session, t)
-        if keys is None:
-            return None
-        with _work_mem(session, sorted_history=True):
-            for s in stmts:
-                session.execute(text(s), p)
-        cities = session.execute(
-            text(
-                f"SELECT city, sum(weight), sum(base), count(*), max(floor_fen) FROM {t} GROUP BY city "
-                "ORDER BY city"
-            )
-        ).all()
-        # a store whose (region, city) pair is not numbered was written between the two statements (each sees
-        # the data committed when it starts; its city is -1): number the pairs again
-        if all(c[0] >= 0 for c in cities):
-            break
-    else:
-        raise PlanChanged("预览期间门店资料一直在变化，请稍后重新预览")
-    if not cities:
-        session.execute(text(f"DROP TABLE IF EXISTS {t}"))
+    with _work_mem(session, sorted_history=True):
+        st = read_stores(session, w)
+    if st is None:
         return None
-    store_count = sum(int(c[3]) for c in cities)
-    org_base = sum(int(c[2]) for c in cities)
-    tree: dict[str, list[tuple[str, int, int, int, int]]] = defaultdict(list)
-    for num, cw, cb, cn, cf in cities:
-        rkey, ckey = keys[num]
-        tree[rkey].append((ckey, int(cw), int(cb), int(cn), int(cf)))
+    # the cities: each raw pair's keys (Python's own strip), numbered in (region key, city key) order
+    pair_keys = [(region_key(r), city_key(r, c)) for r, c in st.pairs]
+    keys = sorted(set(pair_keys))
+    number = {k: i for i, k in enumerate(keys)}
+    city = np.array([number[k] for k in pair_keys], dtype=np.int64)[st.pair]
+    n_cities = len(keys)
+    calc = weights(st, city, n_cities, period, w)
+    cw = group_sums(calc.weight, city, n_cities)
+    cb = group_sums(calc.base, city, n_cities)
+    cn = np.bincount(city, minlength=n_cities).tolist()
+    cf = calc.floor.tolist()
+    store_count = len(st.cid)
+    org_base = sum(cb)
+    tree: dict[str, list[tuple[int, str, int, int, int, int]]] = defaultdict(list)
+    for i, (rkey, ckey) in enumerate(keys):
+        tree[rkey].append((i, ckey, cw[i], cb[i], cn[i], cf[i]))
     regions = sorted(tree)
     nodes: dict[str, Node] = {}
     org = Node(
@@ -370,46 +315,29 @@ def preview_sql(
     for r in regions:
         c = coefficients.get(r) or Coefficient(Fraction(1), "")
         region_coef.append(c)
-        region_w.append(round_half_up(sum(x[1] for x in tree[r]) * c.value))
+        region_w.append(round_half_up(sum(x[2] for x in tree[r]) * c.value))
     total_rw = sum(region_w)
-    city_amounts: list[tuple[str, int, int, int]] = []
-    number = {ck: i for i, (_, ck) in enumerate(keys)}
+    amounts = [0] * n_cities
     for r, amt, rw, c in zip(regions, split_fen(amount_fen, region_w), region_w, region_coef, strict=True):
-        cs = sorted(tree[r])
-        rbase = sum(x[2] for x in cs)
-        rn = region_node(r, amt, rbase, org.id, c, rw, total_rw)
+        cs = tree[r]
+        rn = region_node(r, amt, sum(x[3] for x in cs), org.id, c, rw, total_rw)
         nodes[rn.id] = rn
         org.children.append(rn.id)
-        total_cw = sum(x[1] for x in cs)
-        for (ck, cw, cb, cn, cf), camt in zip(cs, split_fen(amt, [x[1] for x in cs]), strict=True):
-            city = city_node(ck, camt, cb, cn, rn.id, cf, cw, total_cw)
-            nodes[city.id] = city
-            rn.children.append(city.id)
-            city_amounts.append((ck, camt, cw, cn))
-    session.execute(text(f"DROP TABLE IF EXISTS {tc}"))
-    session.execute(
-        text(f"CREATE TEMP TABLE {tc} (id int PRIMARY KEY, ckey text, amount int8, tw numeric, zero bool)")
-    )
-    session.execute(
-        text(f"INSERT INTO {tc} VALUES (:i, :k, :a, :w, :z)"),
-        [{"i": number[k], "k": k, "a": a, "w": cw or cn, "z": cw == 0} for k, a, cw, cn in city_amounts],
-    )
-    # the stores' split summed per city (the check) and per owner (the reps), in one pass
-    city_check: dict[str, int] = {}
-    owned: dict[str, tuple[int, int, int]] = {}
-    with _work_mem(session):
-        sums = session.execute(
-            text(
-                "SELECT grouping(city), city, owner, sum(target), sum(base), count(*) "
-                f"FROM {_split_sql(t, 'x.city, x.cid, x.owner, x.base, x.weight')} "
-                "GROUP BY GROUPING SETS ((city), (owner))"
-            )
-        ).all()
-    for by_owner, city, owner, f, b, n in sums:
-        if by_owner:
-            owned[owner] = (int(f), int(b), int(n))
-        else:
-            city_check[keys[city][1]] = int(f)
+        total_cw = sum(x[2] for x in cs)
+        for (i, ck, w_c, b_c, n_c, f_c), camt in zip(cs, split_fen(amt, [x[2] for x in cs]), strict=True):
+            cnode = city_node(ck, camt, b_c, n_c, rn.id, f_c, w_c, total_cw)
+            nodes[cnode.id] = cnode
+            rn.children.append(cnode.id)
+            amounts[i] = camt
+    zero = [x == 0 for x in cw]
+    target = split_stores(calc.weight, city, amounts, zero)
+    city_sum = group_sums(target, city, n_cities)
+    city_check = {keys[i][1]: city_sum[i] for i in range(n_cities)}
+    n_owners = len(st.owners)
+    owner_f = group_sums(target, st.owner, n_owners)
+    owner_b = group_sums(calc.base, st.owner, n_owners)
+    owner_n = np.bincount(st.owner, minlength=n_owners).tolist()
+    owned = {o: (owner_f[i], owner_b[i], owner_n[i]) for i, o in enumerate(st.owners)}
     rep_in = {r.userid: r for r in reps}
     rep_nodes: dict[str, Node] = {}
     for userid in sorted(set(rep_in) | set(owned)):
@@ -432,15 +360,14 @@ def preview_sql(
     def build_stores() -> dict[str, Node]:
         plan.ensure(session)
         out: dict[str, Node] = {}
-        with _work_mem(session):
-            rows = session.execute(
-                text(
-                    f"SELECT cid, name, ckey, owner, target, base, {rationale}, {factors} FROM {_split_sql(t)} "
-                    f'ORDER BY city, cid COLLATE "C"'
-                )
-            ).all()
-        for cid, name, ckey, owner, target, base, rat, fac in rows:
-            sn = Node("store", cid, name, int(target), int(base), node_id("city", ckey), dict(fac), rat)
+        rows = session.execute(
+            text(
+                f"SELECT cid, name, ckey, owner, target, base, {rationale}, {factors} FROM {_view(t)} "
+                'ORDER BY city, cid COLLATE "C"'
+            )
+        ).all()
+        for cid, name, ckey, owner, target_fen, base, rat, fac in rows:
+            sn = Node("store", cid, name, int(target_fen), int(base), node_id("city", ckey), dict(fac), rat)
             out[sn.id] = sn
             nodes[sn.parent].children.append(sn.id)  # type: ignore[index]
             rn = rep_nodes.get(node_id("rep", owner))
@@ -450,34 +377,42 @@ def preview_sql(
             rn.children.sort()
         return out
 
-    store_fen = _LazyFen(session, t, store_count, lambda: plan.ensure(session))
-    plan = SqlPlan(period, amount_fen, nodes, rep_nodes, store_fen, build_stores)  # type: ignore[arg-type]
+    plan = SqlPlan(
+        period, amount_fen, nodes, rep_nodes, _StoreFen(lambda: plan.arrays, store_count), build_stores
+    )  # type: ignore[arg-type]
     plan.table = t
     plan.inputs = (period, w, amount_fen, reps, coefficients)
     plan.city_check = city_check
     plan.rep_check = {o: v[0] for o, v in owned.items()}
-    plan.child_counts = {node_id("city", keys[c[0]][1]): int(c[3]) for c in cities}
+    plan.child_counts = {node_id("city", keys[i][1]): int(cn[i]) for i in range(n_cities)}
     plan.child_counts.update({node_id("rep", o): v[2] for o, v in owned.items()})
+    plan.arrays = _Arrays(
+        st,
+        city,
+        calc,
+        target,
+        [k[1] for k in keys],
+        amounts,
+        [w_ or n_ for w_, n_ in zip(cw, cn, strict=True)],
+        zero,
+    )
+    plan.backend = _transaction(session)
     return plan
 
 
-class _LazyFen(dict[str, int]):
-    """Each store's target by customer id, read from the temporary table when first used."""
+class _StoreFen(dict[str, int]):
+    """Each store's target by customer id, made from the arrays when first used (the preview itself needs only
+    their sums)."""
 
-    def __init__(self, session: Session, table: str, count: int, ensure: Callable[[], None]):
+    def __init__(self, arrays: Any, count: int):
         super().__init__()
-        self._session, self._table, self._count, self._loaded = session, table, count, False
-        self._ensure = ensure
+        self._arrays, self._count, self._loaded = arrays, count, False
 
     def _load(self) -> None:
         if not self._loaded:
             self._loaded = True
-            self._ensure()
-            with _work_mem(self._session):
-                rows = self._session.execute(
-                    text(f"SELECT cid, target FROM {_split_sql(self._table, 'x.city, x.cid, x.weight')}")
-                ).all()
-            super().update({c: int(f) for c, f in rows})
+            a = self._arrays()
+            super().update(zip(a.st.cid.tolist(), a.target.tolist(), strict=True))
 
     def __len__(self) -> int:
         return self._count
@@ -533,7 +468,7 @@ def apply_sql(
                 committed_fen, baseline_fen, development_fen, factors, rationale, source, set_by, set_at)
             SELECT :p || '|store|' || cid, :p, 'store', cid, :p || '|city|' || ckey, left(coalesce(nullif(name, ''),
                    cid), 128), target, target, base, 0, ({factors})::json, {rationale}, 'cascade', :by, :now
-            FROM {_split_sql(t)}"""
+            FROM {_view(t)}"""
             ),
             params,
         )

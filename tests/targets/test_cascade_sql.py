@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from core.targets.baseline import windows
 from core.targets.cascade import cascade
@@ -192,9 +192,13 @@ def test_sql_apply_writes_every_node_with_its_audit(pg_factory):
         )
         s.commit()
         plan = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
-        s.execute(text(f"DROP TABLE {plan.table}"))  # as on another connection: apply computes it again
-        apply(s, plan, by="director", now=NOW, reason="again")
-        s.commit()
+        with pg_factory() as other:  # another connection: apply computes the plan again there
+            assert (
+                other.connection().connection.dbapi_connection
+                is not s.connection().connection.dbapi_connection
+            )
+            apply(other, plan, by="director", now=NOW, reason="again")
+            other.commit()
         again = s.scalars(select(AuditRow).where(AuditRow.reason == "again")).all()
         actions = {a.entity_id: a.action for a in again}
         assert actions[store_tid] == "delete"
@@ -209,7 +213,7 @@ def test_sql_apply_refuses_a_preview_the_data_no_longer_gives(pg_factory):
     _seed(pg_factory, 8)
     with pg_factory() as s:
         plan = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
-        s.execute(text(f"DROP TABLE {plan.table}"))
+    with pg_factory() as s:  # the confirmation on another connection, after the history changed
         s.execute(
             OrderRow.__table__.update()
             .where(OrderRow.ordered_on < date(2026, 3, 1))
@@ -277,43 +281,40 @@ def test_sql_cascade_medians_and_the_organisations_floor(pg_factory):
         assert have["store:G1"].baseline_fen == have["store:G2"].baseline_fen == floor
 
 
-def test_sql_cascade_numbers_a_city_written_between_its_statements(pg_factory):
-    """The cities are numbered by one statement and the stores read by the next (each sees what is committed
-    when it starts): a store of a new city committed in between is numbered on a second pass, not dropped."""
-    from sqlalchemy import event
+def test_sql_cascade_numbers_a_city_committed_just_before_its_read(pg_factory, monkeypatch):
+    """The stores, their history and their cities come from one statement (one snapshot): a store of a new city
+    committed just before that statement is in the plan with its city, numbered like every other."""
+    import storage.targets.sqlplan as sqlplan
 
     _seed(pg_factory, 8)
-    engine = pg_factory.kw["bind"]
     written = []
+    read = sqlplan.read_stores
 
-    @event.listens_for(engine, "before_cursor_execute")
-    def _write_between(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
-        if statement.lstrip().startswith("CREATE TEMP TABLE tc_store_") and "WITH o AS" in statement:
-            if not written:
-                written.append(True)
-                with pg_factory() as other:
-                    other.add(
-                        CustomerRow(
-                            customer_id="NEW1",
-                            name="新城门店",
-                            region="西南",
-                            city="成都",
-                            owner_userid="rep_idle",
-                            status="active",
-                            categories=[],
-                            decision_roles=[],
-                        )
-                    )
-                    other.commit()
+    def write_then_read(session, w):  # noqa: ANN001
+        written.append(True)
+        with pg_factory() as other:
+            other.add(
+                CustomerRow(
+                    customer_id="NEW1",
+                    name="新城门店",
+                    region="西南",
+                    city="成都",
+                    owner_userid="rep_idle",
+                    status="active",
+                    categories=[],
+                    decision_roles=[],
+                )
+            )
+            other.commit()
+        return read(session, w)
 
-    try:
-        with pg_factory() as s:
-            got = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
-            assert written and got.check() == []
-            ref = _reference(s, 12_000_000_000)
-            assert "store:NEW1" in got.nodes and "city:西南/成都" in got.nodes
-            assert {n.id: n.target_fen for n in got.nodes.values()} == {
-                n.id: n.target_fen for n in ref.nodes.values()
-            }
-    finally:
-        event.remove(engine, "before_cursor_execute", _write_between)
+    monkeypatch.setattr(sqlplan, "read_stores", write_then_read)
+    with pg_factory() as s:
+        s.execute(select(1))  # the session's transaction began before the store was committed
+        got = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
+        assert written and got.check() == []
+        ref = _reference(s, 12_000_000_000)
+        assert "store:NEW1" in got.nodes and "city:西南/成都" in got.nodes
+        assert {n.id: n.target_fen for n in got.nodes.values()} == {
+            n.id: n.target_fen for n in ref.nodes.values()
+        }
