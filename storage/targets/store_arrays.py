@@ -65,8 +65,8 @@ def _months(d: date) -> int:
 
 def history_sql(w: Windows) -> tuple[str, dict[str, Any]]:
     """One row: every store's history as fixed-width binary records (bigint sums in the windows, the first
-    month as days since 2000-01-01) and its customer id, owner and raw (region, city) as three strings — five
-    aggregates over the same rows with the same ORDER BY (the customer id in byte order, a unique key), so
+    month as days since 2000-01-01) and its customer id, owner and raw (region, city) as three strings — four
+    aggregates over the same rows with the same ORDER BY (the customer id, a unique key), so
     the i-th record and the i-th id are the same store. The history is the monthly roll-up `order_months`
     (read in customer order from its covering index: a sorted aggregate)."""
 
@@ -136,14 +136,15 @@ def _parse(records: bytes, ids: str, owners: str, pairs: str) -> Stores:
         raise UnreadableIds("a region or city holds U+001F")
     # everything in customer-id order by code point (Python's `sorted`: numpy compares str the same way)
     cids = np.array(cid)
-    by_id = np.argsort(cids, kind="stable")
-    rows, owner_idx, pair_idx = rows[by_id], owner_idx[by_id], pair_idx[by_id]
+    if len(cids) > 1 and not (cids[1:] > cids[:-1]).all():  # the database's collation orders otherwise
+        by_id = np.argsort(cids, kind="stable")
+        cids, rows, owner_idx, pair_idx = cids[by_id], rows[by_id], owner_idx[by_id], pair_idx[by_id]
     first = rows["first"].astype(np.int64)
     none = first == _NO_ORDER
     days = np.where(none, 0, first).astype("timedelta64[D]")
     months = (_PG_EPOCH + days).astype("datetime64[M]").astype(np.int64) + 1970 * 12
     return Stores(
-        cid=cids[by_id],
+        cid=cids,
         owner=owner_idx,
         owners=owner_list,
         pair=pair_idx,

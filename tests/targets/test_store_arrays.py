@@ -57,3 +57,30 @@ def test_remainders_equal_as_floats_are_ordered_exactly():
     _check([[a, b, 3]], [1])
     _check([[b, a, 3]], [1])
     _check([[a, b, 3], [a, a, b]], [1, 2])
+
+
+def test_stores_come_out_in_code_point_order_with_their_own_history():
+    """A database whose collation orders ids otherwise (en_US puts 'a' before 'B'): the stores are put in
+    code-point order (Python's `sorted`), each keeping its own record, owner and city."""
+    from storage.targets.store_arrays import _RECORD, _parse
+
+    ids = ["a1", "B2", "门3", "C4"]  # a collation's order, not code points
+    records = np.zeros(len(ids), dtype=_RECORD)
+    records["rec"] = [100, 200, 300, 400]
+    records["first"] = [0, 31, -(2**31), 365]  # 2000-01-01, 2000-02-01, no order, 2000-12-31
+    st = _parse(
+        records.tobytes(),
+        "\x1e".join(ids),
+        "\x1e".join(["r_a", "r_b", "r_m", "r_c"]),
+        "\x1e".join(["华东\x1f上海", "华南\x1f广州", "\x1f", "华东\x1f上海"]),
+    )
+    assert st.cid.tolist() == sorted(ids) == ["B2", "C4", "a1", "门3"]
+    assert st.rec.tolist() == [200, 400, 100, 300]
+    assert [st.owners[i] for i in st.owner.tolist()] == ["r_b", "r_c", "r_a", "r_m"]
+    assert [st.pairs[i] for i in st.pair.tolist()] == [
+        ("华南", "广州"),
+        ("华东", "上海"),
+        ("华东", "上海"),
+        ("", ""),
+    ]
+    assert st.first.tolist() == [2000 * 12 + 1, 2000 * 12 + 11, 2000 * 12, -1]
