@@ -333,7 +333,7 @@ def split_stores(weight: np.ndarray, city: np.ndarray, amounts: list[int], zero:
         frac = r.astype(np.float64) / big_w.astype(np.float64)
     else:  # beyond a float's range: the exact quotients, correctly rounded
         frac = (r / big_w).astype(np.float64) if size else np.zeros(0)
-    order = np.lexsort((np.arange(size), -frac, city))
+    order = np.lexsort((-frac, city))  # a stable sort: equal keys keep the customer-id order
     fs, cs = frac[order], city[order]
     tied = np.flatnonzero((fs[1:] == fs[:-1]) & (cs[1:] == cs[:-1]))
     if len(tied):
