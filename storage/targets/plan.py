@@ -141,15 +141,15 @@ def set_coefficient(
 
 def preview(session: Session, period: TargetPeriod, amount_fen: int, *, today: date) -> Plan:
     w = windows(period, as_of=today)
-    if session.get_bind().dialect.name == "postgresql":  # the cascade in SQL (storage/targets/sqlplan.py)
+    if session.get_bind().dialect.name == "postgresql":  # one read, arrays (storage/targets/sqlplan.py)
         reps, coefs = rep_inputs(session, period.key), coefficients(session, period.key)
         try:
             sql_plan = preview_sql(session, period, w, amount_fen, reps, coefs)
-        except UnreadableIds:  # an id with a separator character: the reference path, slower but general
-            sql_plan = False
-        if sql_plan is None:
-            raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
-        if sql_plan is not False:
+        except UnreadableIds:
+            pass  # an id with a separator character: the reference path below, slower but general
+        else:
+            if sql_plan is None:
+                raise NothingToSplit("没有可分解的门店（客户）：请先导入客户和订单")
             return sql_plan
     stores = store_inputs(session, w)
     if not stores:

@@ -47,6 +47,8 @@ from core.targets.periods import TargetPeriod
 from core.targets.split import share, split_fen, yuan
 from storage.targets.store_arrays import (
     METHODS,
+    RUN,
+    SAME,
     Stores,
     Weights,
     group_sums,
@@ -178,11 +180,15 @@ def _write_tables(session: Session, t: str, a: _Arrays) -> None:
     st, c = a.st, a.calc
     session.execute(text(f"DROP TABLE IF EXISTS {t}"))
     session.execute(text(f"DROP TABLE IF EXISTS {t}_c"))
-    session.execute(text(f"CREATE TEMP TABLE {t} ({_COLUMNS})"))
+    # dropped at the end of the transaction: another transaction computes the plan again (SqlPlan.ensure)
+    session.execute(text(f"CREATE TEMP TABLE {t} ({_COLUMNS}) ON COMMIT DROP"))
     session.execute(
-        text(f"CREATE TEMP TABLE {t}_c (id int PRIMARY KEY, ckey text, amount int8, tw numeric, zero bool)")
+        text(
+            f"CREATE TEMP TABLE {t}_c (id int PRIMARY KEY, ckey text, amount int8, tw numeric, zero bool) "
+            "ON COMMIT DROP"
+        )
     )
-    same, run = c.method == 0, c.method == 1
+    same, run = c.method == SAME, c.method == RUN
 
     def esc(values: Any) -> list[str]:  # COPY's text format: backslash, tab, newline and CR escaped
         return [

@@ -54,9 +54,8 @@ class Stores:
     rec_ly: np.ndarray
     six: np.ndarray
     n: np.ndarray  # orders in R
-    first: (
-        np.ndarray
-    )  # int64 month index (year × 12 + month − 1) of the first order before the cutoff, −1: none
+    # the month index (year × 12 + month − 1) of the first order before the cutoff, −1 when none
+    first: np.ndarray
 
 
 def _months(d: date) -> int:
@@ -191,29 +190,35 @@ def _group_starts(city_sorted: np.ndarray, cities: int) -> tuple[np.ndarray, np.
     return starts, ends - starts
 
 
-def _median_low_per_city(values: np.ndarray, city: np.ndarray, cities: int) -> tuple[np.ndarray, np.ndarray]:
-    """statistics.median_low of each city's values (int64) and each city's count."""
+def _middles(values: np.ndarray, city: np.ndarray, cities: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each city's values sorted, the indices of its low and high middle value (equal when the count is odd),
+    and which cities have any value."""
     o = np.lexsort((values, city))
-    v, c = values[o], city[o]
-    starts, counts = _group_starts(c, cities)
-    med = np.zeros(cities, dtype=np.int64)
+    starts, counts = _group_starts(city[o], cities)
     has = counts > 0
-    med[has] = v[starts[has] + (counts[has] - 1) // 2]
-    return med, counts
+    return values[o], np.stack([starts + (counts - 1) // 2, starts + counts // 2]), has
+
+
+def _median_low_per_city(values: np.ndarray, city: np.ndarray, cities: int) -> tuple[np.ndarray, np.ndarray]:
+    """statistics.median_low of each city's values (int64) and whether the city has any."""
+    v, (lo, _), has = _middles(values, city, cities)
+    med = np.zeros(cities, dtype=np.int64)
+    med[has] = v[lo[has]]
+    return med, has
 
 
 def _median_per_city(values: np.ndarray, city: np.ndarray, cities: int) -> np.ndarray:
     """statistics.median of each city's values as float64: the middle value, or the mean of the two middle ones
     ((a + b) / 2, as Python computes it for floats and for integers below 2^53); NaN where a city has none."""
-    o = np.lexsort((values, city))
-    v, c = values[o], city[o]
-    starts, counts = _group_starts(c, cities)
+    v, (lo, hi), has = _middles(values, city, cities)
     out = np.full(cities, np.nan)
-    has = counts > 0
-    lo = starts[has] + (counts[has] - 1) // 2
-    hi = starts[has] + counts[has] // 2
-    out[has] = (v[lo] + v[hi]) / 2
+    out[has] = (v[lo[has]] + v[hi[has]]) / 2
     return out
+
+
+def _floor_of(median_low: Any) -> Any:
+    """core.targets.baseline.floor_of's last step: the low median × FLOOR_SHARE, rounded half up."""
+    return (2 * median_low * FLOOR_SHARE.numerator + FLOOR_SHARE.denominator) // (2 * FLOOR_SHARE.denominator)
 
 
 def _factor(x: np.ndarray, median: np.ndarray) -> np.ndarray:
@@ -259,16 +264,10 @@ def weights(s: Stores, city: np.ndarray, cities: int, period: TargetPeriod, w: W
             ]
     # the floors: half the low median of the positive baselines, per city, else the organisation's
     pos = raw > 0
-    share_num, share_den = FLOOR_SHARE.numerator, FLOOR_SHARE.denominator
-    med, counts = _median_low_per_city(raw[pos], city[pos], cities)
-    city_floor = (2 * med * share_num + share_den) // (2 * share_den)
+    med, has = _median_low_per_city(raw[pos], city[pos], cities)
     org_vals = np.sort(raw[pos])
-    org_floor = (
-        (2 * int(org_vals[(len(org_vals) - 1) // 2]) * share_num + share_den) // (2 * share_den)
-        if len(org_vals)
-        else 0
-    )
-    floor = np.where(counts > 0, city_floor, org_floor).astype(np.int64)
+    org_floor = _floor_of(int(org_vals[(len(org_vals) - 1) // 2])) if len(org_vals) else 0
+    floor = np.where(has, _floor_of(med), org_floor).astype(np.int64)
     base = np.where(method == NEW, floor[city], raw)
     # the order-frequency and 客单价 factors against the medians of the city's stores that ordered in R
     act_r = s.n > 0

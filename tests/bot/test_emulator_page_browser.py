@@ -12,7 +12,6 @@ import httpx
 from bot.emulator import FakeWeCom, WeComPeer, create_emulator_app
 from core.clock import FixedClock
 from tests.support.browser import chromium, dump_dom, free_port, serve
-from tests.support.web import WECOM_UA
 
 CORP, SECRET, AGENT = "wwemupagetest0001", "emu-page-secret", 1000002
 TOKEN, AES_KEY = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -49,9 +48,8 @@ def test_an_ordered_list_keeps_its_numbers_across_lines_between_items(tmp_path):
             },
         ).json()
         assert sent["errcode"] == 0, sent
-        dom = dump_dom(
-            chromium(), f"{base}/?user=rep001", tmp_path / "page", WECOM_UA, "--virtual-time-budget=8000"
-        )
+        page = f"{base}/?user=rep001"
+        dom = dump_dom(chromium(), page, tmp_path / "page", "--virtual-time-budget=8000")  # time for its poll
         lists = re.findall(r"<ol(?: start=\"(\d+)\")?>(.*?)</ol>", dom, re.S)
         assert [(start or "1", re.sub(r"<[^>]+>", "", items)) for start, items in lists] == [
             ("1", "甲产品"),

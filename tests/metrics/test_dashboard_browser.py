@@ -103,9 +103,8 @@ def test_two_viewers_sign_in_and_see_their_own_figures(server, eval_sqlite, tmp_
     narrowed = dump_dom(browser, _as(server, "rm_e", team="sup_e2"), tmp_path / "team")
     assert _kpi(narrowed, "completeness") == seen["sup_e2"]["completeness"]
     assert _kpi(narrowed, "freshness") == seen["sup_e2"]["freshness"]
-    escape = dump_dom(
-        browser, _as(server, "sup_e2", team="rm_e"), tmp_path / "escape"
-    )  # above the viewer: ignored
+    # a team above the viewer: ignored
+    escape = dump_dom(browser, _as(server, "sup_e2", team="rm_e"), tmp_path / "escape")
     assert _kpi(escape, "freshness") == seen["sup_e2"]["freshness"]
 
 
@@ -113,9 +112,8 @@ def test_without_a_session_no_page_opens(server, eval_sqlite, tmp_path):
     browser = chromium()
     base, _ = server
     old = f"{base}/dashboard?t=cm1fZXw0MTAyNDQ0ODAw.0123456789abcdef0123456789abcdef"  # a 7-day bearer link
-    dom = dump_dom(
-        browser, old, tmp_path / "bearer"
-    )  # WeCom's browser, no member signed in to it: WeCom asks who
+    # WeCom's browser, no member signed in to it: WeCom asks who
+    dom = dump_dom(browser, old, tmp_path / "bearer")
     assert "选择登录成员" in dom and "data-kpi" not in dom
     dom = dump_dom(browser, f"{base}/dashboard", tmp_path / "desktop", ua=DESKTOP_UA)
     assert "扫码登录" in dom and "data-kpi" not in dom

@@ -75,6 +75,6 @@ def headless(
     return run
 
 
-def dump_dom(browser: str, url: str, profile, ua: str = WECOM_UA, *extra: str) -> str:  # noqa: ANN001
+def dump_dom(browser: str, url: str, profile, *extra: str, ua: str = WECOM_UA) -> str:  # noqa: ANN001
     """The page's DOM as WeCom's built-in browser (`ua`) renders it."""
     return headless(browser, url, profile, *extra, ua=ua).stdout

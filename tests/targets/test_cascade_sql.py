@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from core.targets.baseline import windows
 from core.targets.cascade import cascade
@@ -318,3 +318,21 @@ def test_sql_cascade_numbers_a_city_committed_just_before_its_read(pg_factory, m
         assert {n.id: n.target_fen for n in got.nodes.values()} == {
             n.id: n.target_fen for n in ref.nodes.values()
         }
+
+
+def test_sql_apply_after_a_commit_computes_the_plan_again(pg_factory):
+    """The stores' table lives only in the transaction that wrote it: after a commit the same session's apply
+    computes the plan again, and refuses it when the history changed in between."""
+    _seed(pg_factory, 9)
+    with pg_factory() as s:
+        plan = preview(s, PERIOD, 12_000_000_000, today=PLANNED)
+        assert plan.nodes  # the stores' table written in this transaction
+        s.commit()
+        assert s.execute(text("SELECT to_regclass(:t)"), {"t": "pg_temp." + plan.table}).scalar() is None
+        s.execute(
+            OrderRow.__table__.update()
+            .where(OrderRow.order_id == s.scalar(select(func.min(OrderRow.order_id))))
+            .values(amount=Decimal(99999))
+        )
+        with pytest.raises(PlanChanged):
+            apply(s, plan, by="director", now=NOW)
