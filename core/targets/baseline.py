@@ -1,7 +1,7 @@
 """A store's baseline for a target period, from its order history (docs/targets.md § Baseline).
 
-The history is read up to the *cutoff*: the first day of the period, or the first day of the current month
-when the period is planned after it has begun (a month still running is never history). Three windows:
+The history is read up to the *cutoff*: the earlier of the first day of the period and the first day of the
+current month (a month still running is never history). Three windows:
 - R: the 3 complete months before the cutoff (the recent trend, order frequency, 客单价);
 - S: the 6 complete months before the cutoff (the run rate);
 - LY: the same period one year earlier, used only when it ended by the cutoff.
