@@ -3,7 +3,7 @@ core/targets/cascade.py, which stays the reference (and SQLite's path), without 
 
 1. one statement reads every store that is not lost with its history in the baseline windows (the monthly
    roll-up `order_months`, storage/triggers/order_months.py) and, in the same snapshot, every store's customer
-   id, owner and raw (region, city) (storage/targets/store_arrays.read_stores: one binary COPY);
+   id, owner and raw (region, city) (storage/targets/store_arrays.read_stores: one row of four aggregates);
 2. the cities: each raw pair's keys by core.targets.cascade.region_key / city_key themselves, numbered in
    (region key, city key) order;
 3. every store's baseline, floor, factors and weight, over numpy arrays (store_arrays.weights: exact
