@@ -26,12 +26,11 @@ def _done(factory) -> int:  # noqa: ANN001
         return s.scalar(select(func.count()).select_from(TimerRow).where(TimerRow.status == "done"))
 
 
-def _held(factory, owner: str) -> int:  # noqa: ANN001
+def _held(factory, owner: str) -> set[int]:  # noqa: ANN001
+    """The ids of the timers `owner` has claimed and not yet fired."""
     with factory() as s:
-        return s.scalar(
-            select(func.count())
-            .select_from(TimerRow)
-            .where(TimerRow.status == "running", TimerRow.claimed_by == owner)
+        return set(
+            s.scalars(select(TimerRow.id).where(TimerRow.status == "running", TimerRow.claimed_by == owner))
         )
 
 
@@ -63,9 +62,8 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
 
     procs = [sweeper(f"sweeper-{i}") for i in range(3)]
     killed = []
-    orphaned: set[int] = (
-        set()
-    )  # ids of claims a killed sweeper still held once it was dead: another sweeper must take them over
+    # the ids of claims a killed sweeper still held once it was dead: another sweeper must take them over
+    orphaned: set[int] = set()
     try:
         for at in (n // 5, n // 2):  # kill mid-run, twice, and start a replacement
             wait_until(
@@ -77,7 +75,7 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
             for _ in range(8):
                 live = [p for p in procs if p.name not in killed]
                 victim = wait_until(
-                    lambda live=live: next((p for p in live if _held(factory, p.name) >= 5), None),
+                    lambda live=live: next((p for p in live if len(_held(factory, p.name)) >= 5), None),
                     timeout=60,
                     interval=0.005,
                     what="a sweeper holding claims",
@@ -85,14 +83,7 @@ def test_every_timer_fires_exactly_once_while_sweepers_are_killed(db_url, tmp_pa
                 victim.sigkill()  # returns once the process is gone: what it holds now stays held
                 killed.append(victim.name)
                 procs.append(sweeper(f"sweeper-{len(procs)}"))
-                with factory() as s:
-                    left = set(
-                        s.scalars(
-                            select(TimerRow.id).where(
-                                TimerRow.status == "running", TimerRow.claimed_by == victim.name
-                            )
-                        )
-                    )
+                left = _held(factory, victim.name)
                 orphaned |= left
                 if left:
                     break
